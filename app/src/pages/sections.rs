@@ -1,0 +1,93 @@
+//! The console sections that later issues fill. Each says plainly what it will do and which
+//! issue builds it.
+
+use crate::components::{ComingSoon, PageHeader};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Inference endpoints.
+#[component]
+pub fn EndpointsPage() -> impl IntoView {
+    view! {
+        <Title text="Endpoints"/>
+        <PageHeader title="Endpoints" description="The upstream providers your gateways route to."/>
+        <ComingSoon issue=6 features=&[
+            "List every inference endpoint with its live health",
+            "Add OpenAI, Azure OpenAI, Anthropic, Ollama and OpenAI-compatible endpoints",
+            "Store provider credentials encrypted, write-only",
+            "Test the connection with a tiny real request",
+        ]/>
+    }
+}
+
+/// Gateways.
+#[component]
+pub fn GatewaysPage() -> impl IntoView {
+    view! {
+        <Title text="Gateways"/>
+        <PageHeader title="Gateways" description="Named proxies over an ordered list of endpoints."/>
+        <ComingSoon issue=6 features=&[
+            "Order endpoints with weights and priorities",
+            "Choose a routing strategy and a retry policy",
+            "Switch request metadata and payload logging",
+            "Copy ready-made snippets for curl and the OpenAI and Azure SDKs",
+        ]/>
+    }
+}
+
+/// Gateway keys.
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    view! {
+        <Title text="Keys"/>
+        <PageHeader title="Keys" description="The credentials applications send, in a tree with limits."/>
+        <ComingSoon issue=6 features=&[
+            "See the key tree with usage bars against limits",
+            "Create keys with limits, expiry and allowed models (shown once)",
+            "Revoke, reset and rotate keys",
+        ]/>
+    }
+}
+
+/// Request logs.
+#[component]
+pub fn LogsPage() -> impl IntoView {
+    view! {
+        <Title text="Logs"/>
+        <PageHeader title="Logs" description="Every request the gateway served, with its attempts."/>
+        <ComingSoon issue=6 features=&[
+            "Filter by time, gateway, key, endpoint, model and status",
+            "Inspect request and response bodies and per-attempt timings",
+            "Open any request in the playground",
+        ]/>
+    }
+}
+
+/// The side-by-side playground.
+#[component]
+pub fn PlaygroundPage() -> impl IntoView {
+    view! {
+        <Title text="Playground"/>
+        <PageHeader title="Playground" description="Compare models side by side."/>
+        <ComingSoon issue=6 features=&[
+            "Send one prompt to up to four endpoints or models",
+            "Watch the answers stream side by side with latency, tokens and cost",
+            "Let a judge model score the answers",
+        ]/>
+    }
+}
+
+/// Settings.
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    view! {
+        <Title text="Settings"/>
+        <PageHeader title="Settings" description="Admin users, API tokens and prices."/>
+        <ComingSoon issue=6 features=&[
+            "Invite admin users and choose their roles",
+            "Create admin API tokens for automation",
+            "Change your password",
+            "Edit model prices",
+        ]/>
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the console assets (WASM, JS glue, CSS) into target/site and the server binary,
+# with plain cargo, the wasm-bindgen CLI, Tailwind and wasm-opt (no cargo-leptos).
+# Usage: scripts/build.sh [--release]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+release=false
+[[ "${1:-}" == "--release" ]] && release=true
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# Also set in .cargo/config.toml; Leptos reads it at compile time.
+export LEPTOS_OUTPUT_NAME=admin
+site=target/site
+staging=$site/pkg.new
+
+if $release; then
+  step "WASM (release profile wasm-release)"
+  cargo build -p frontend --lib --target wasm32-unknown-unknown --locked --profile wasm-release
+  wasm=target/wasm32-unknown-unknown/wasm-release/frontend.wasm
+else
+  step "WASM (debug)"
+  cargo build -p frontend --lib --target wasm32-unknown-unknown --locked
+  wasm=target/wasm32-unknown-unknown/debug/frontend.wasm
+fi
+
+rm -rf "$staging" && mkdir -p "$staging"
+step "wasm-bindgen"
+wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name admin "$wasm"
+# <HydrationScripts> loads /pkg/admin.wasm when LEPTOS_OUTPUT_NAME is set at compile time.
+mv "$staging/admin_bg.wasm" "$staging/admin.wasm"
+if $release; then
+  step "wasm-opt -Oz (binaryen from npm; Debian's 108 breaks hydration)"
+  style/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-reference-types --enable-sign-ext --enable-mutable-globals --enable-multivalue \
+    "$staging/admin.wasm" -o "$staging/admin.wasm"
+fi
+
+step "CSS (Tailwind v4)"
+(cd style && node_modules/.bin/tailwindcss -i tailwind.css -o "../$staging/admin.css" --minify 2>&1 | grep -v '^$' || true)
+test -s "$staging/admin.css"
+
+cp -r public/. "$site/"
+rm -rf "$site/pkg" && mv "$staging" "$site/pkg"
+
+if $release; then
+  step "server (release)"
+  cargo build -p server --bin model-gateway --locked --release
+else
+  step "server (debug)"
+  cargo build -p server --bin model-gateway --locked
+fi
+ls -l "$site/pkg" | awk 'NR > 1 { printf "    %-12s %9d bytes\n", $9, $5 }'

@@ -1,0 +1,351 @@
+//! Configuration: defaults < optional TOML file < `MGW_*` environment variables < CLI flags,
+//! merged once at start and validated once.
+//!
+//! Invariant: every error names the key it is about (`database.max_connections`, `bind`, …).
+//! Environment variables map to keys by dropping `MGW_`, lower-casing, and reading `__` as a
+//! dot: `MGW_DATABASE__MAX_CONNECTIONS` sets `database.max_connections`.
+
+use crate::secrets::Secret;
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
+
+/// `MGW_*` variables that are not configuration keys (read elsewhere), so the environment
+/// provider must not treat them as unknown keys.
+const NOT_CONFIG_VARS: [&str; 3] = ["config", "admin_password", "test_postgres_url"];
+
+/// The whole configuration of one process.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP listener binds to.
+    pub bind: SocketAddr,
+    /// Directory for the embedded database and generated secrets; created on first run.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset means `sqlite://<data_dir>/model-gateway.db`.
+    pub database_url: Option<String>,
+    /// The URL people reach the console at (behind a proxy, say). `https://` makes session
+    /// cookies `Secure` and `__Host-` prefixed.
+    pub public_url: Option<String>,
+    /// Directory holding the built console assets (`pkg/admin.js`, `.wasm`, `.css`).
+    pub site_root: PathBuf,
+    /// Log format: `text` (human-readable) or `json`.
+    pub log_format: LogFormat,
+    /// Master key for encrypting provider credentials: 32 bytes, base64 or hex. Unset means
+    /// read or generate `<data_dir>/master.key`.
+    pub master_key: Option<Secret>,
+    /// Secret for hashing gateway keys (HMAC-SHA256): 32 bytes, base64 or hex. Unset means
+    /// read or generate `<data_dir>/key-hash.secret`.
+    pub key_hash_secret: Option<Secret>,
+    /// Database pool settings.
+    pub database: DatabaseConfig,
+    /// Console session lifetimes.
+    pub sessions: SessionConfig,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Database pool settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections for reads (SQLite) or for everything (Postgres). SQLite writes always go
+    /// through one connection.
+    pub max_connections: u32,
+    /// How long a connection waits for a locked SQLite database.
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
+    /// How long a request waits for a free connection.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+/// Console session lifetimes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused for this long ends.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    #[serde(with = "humantime_serde")]
+    pub absolute_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            public_url: None,
+            site_root: PathBuf::from("target/site"),
+            log_format: LogFormat::Text,
+            master_key: None,
+            key_hash_secret: None,
+            database: DatabaseConfig::default(),
+            sessions: SessionConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout: Duration::from_secs(12 * 3600),
+            absolute_timeout: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Values given as command-line flags; they override every other source.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_root: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// A configuration that cannot be used, with the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Parse(String),
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Merges the sources in order of precedence, then validates the result.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed("MGW_")
+            .filter(|key| {
+                !NOT_CONFIG_VARS
+                    .iter()
+                    .any(|name| key.as_str().eq_ignore_ascii_case(name))
+            })
+            .split("__");
+        let config: Config = figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|errors| {
+                ConfigError::Parse(errors.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the types alone cannot.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_string(),
+            })
+        };
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://");
+            }
+        }
+        if let Some(url) = &self.public_url {
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|host| host.is_empty()) {
+                return invalid("public_url", "must be an http:// or https:// URL");
+            }
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.sessions.idle_timeout.is_zero() {
+            return invalid("sessions.idle_timeout", "must be longer than zero");
+        }
+        if self.sessions.absolute_timeout < self.sessions.idle_timeout {
+            return invalid(
+                "sessions.absolute_timeout",
+                "must not be shorter than sessions.idle_timeout",
+            );
+        }
+        for (key, secret) in [
+            ("master_key", &self.master_key),
+            ("key_hash_secret", &self.key_hash_secret),
+        ] {
+            if let Some(secret) = secret {
+                if let Err(message) = secret.key_bytes() {
+                    return invalid(key, &message);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("model-gateway.db").display()),
+        }
+    }
+
+    /// Whether the console is served over HTTPS (so cookies must be `Secure`).
+    pub fn serves_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn flags(bind: &str) -> Overrides {
+        Overrides {
+            bind: Some(bind.parse().unwrap()),
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_zero_setup_ones() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(config.bind, SocketAddr::from(([127, 0, 0, 1], 3000)));
+            assert_eq!(
+                config.effective_database_url(),
+                "sqlite://data/model-gateway.db?mode=rwc"
+            );
+            assert!(!config.serves_https());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_then_flags_take_precedence() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "mgw.toml",
+                "bind = \"127.0.0.1:4001\"\ndata_dir = \"from-file\"\n[database]\nmax_connections = 3\n",
+            )?;
+            jail.set_env("MGW_DATA_DIR", "from-env");
+            jail.set_env("MGW_DATABASE__MAX_CONNECTIONS", "5");
+            let config = Config::load(Some(Path::new("mgw.toml")), &Overrides::default()).unwrap();
+            assert_eq!(config.bind.port(), 4001, "the file beats the default");
+            assert_eq!(
+                config.data_dir,
+                PathBuf::from("from-env"),
+                "the environment beats the file"
+            );
+            assert_eq!(config.database.max_connections, 5);
+            let config = Config::load(Some(Path::new("mgw.toml")), &flags("127.0.0.1:4002")).unwrap();
+            assert_eq!(config.bind.port(), 4002, "a flag beats the file");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn variables_that_are_not_config_keys_are_ignored() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MGW_ADMIN_PASSWORD", "not a config key");
+            jail.set_env("MGW_TEST_POSTGRES_URL", "postgres://x");
+            assert!(Config::load(None, &Overrides::default()).is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[database]\nmax_connections = \"many\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("database.max_connections"), "{err}");
+
+            jail.create_file("unknown.toml", "[sessions]\nidle = \"1h\"\n")?;
+            let err = Config::load(Some(Path::new("unknown.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("idle"), "{err}");
+
+            jail.set_env("MGW_SESSIONS__IDLE_TIMEOUT", "2d");
+            jail.set_env("MGW_SESSIONS__ABSOLUTE_TIMEOUT", "1d");
+            let err = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("sessions.absolute_timeout"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("MGW_DATABASE_URL", "mysql://nope");
+            let err = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("database_url"), "{err}");
+            jail.set_env("MGW_DATABASE_URL", "sqlite://x.db");
+            jail.set_env("MGW_MASTER_KEY", "too-short");
+            let err = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("master_key"), "{err}");
+            assert!(!err.contains("too-short"), "a secret must not be echoed: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        Jail::expect_with(|_| {
+            let err = Config::load(Some(Path::new("nope.toml")), &Overrides::default()).unwrap_err();
+            assert!(matches!(err, ConfigError::MissingFile(_)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_example_config_loads() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/model-gateway.example.toml");
+        Jail::expect_with(|_| {
+            let config = Config::load(Some(Path::new(example)), &Overrides::default()).unwrap();
+            assert_eq!(config.bind, SocketAddr::from(([127, 0, 0, 1], 3000)));
+            assert_eq!(config.sessions.idle_timeout, Duration::from_secs(12 * 3600));
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,249 @@
+//! The console's HTTP side: the session gate in front of every page and server function, the
+//! sign-in and sign-out form handlers, and the same-origin check on state-changing requests.
+//!
+//! Invariant: every console page except `/login`, and every server function, requires a
+//! valid session; the gate puts the signed-in `AdminUser` into the request for them.
+//! Invariant: a state-changing request that a browser marks as cross-site is refused (CSRF);
+//! the session cookie is also `SameSite=Strict`.
+
+use crate::{manage::ManageError, AppState};
+use app::types::LoginNotice;
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Query, Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::Deserialize;
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
+
+/// Renders a console page for a request (the Leptos handler), used to answer a failed sign-in
+/// with the login page and its error.
+pub type Renderer = Arc<dyn Fn(Request<Body>) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> + Send + Sync>;
+
+/// The session cookie's name over plain HTTP.
+pub const SESSION_COOKIE: &str = "mgw_session";
+/// The session cookie's name over HTTPS: the `__Host-` prefix pins it to this host and path.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-mgw_session";
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.serves_https() {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// Where to go after signing in: only a path on this site, never another host.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains(['\\', '\r', '\n']) => path,
+        _ => "/",
+    }
+}
+
+/// Percent-encodes a path and query for use as the `next` parameter.
+fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The session gate for console pages and server functions.
+pub async fn require_session(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let user = match jar.get(cookie_name(&state)) {
+        Some(cookie) => match state.manage.session_user(cookie.value()).await {
+            Ok(user) => user,
+            Err(error) => return error_response(&error),
+        },
+        None => None,
+    };
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    if request.uri().path() == "/login" {
+        // Signed-in people have nothing to do on the login page.
+        return match user {
+            Some(_) if reads => Redirect::to("/").into_response(),
+            _ => next.run(request).await,
+        };
+    }
+    match user {
+        Some(user) => {
+            request.extensions_mut().insert(user);
+            next.run(request).await
+        }
+        None if reads => {
+            let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            let login = if target == "/" {
+                "/login".to_string()
+            } else {
+                format!("/login?next={}", encode_component(target))
+            };
+            Redirect::to(&login).into_response()
+        }
+        None => (StatusCode::UNAUTHORIZED, "not signed in").into_response(),
+    }
+}
+
+/// The sign-in form's fields.
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The login page's query.
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// `POST /login`: checks the form; on success sets the session cookie and redirects (303) to
+/// `next`; on failure answers 401 (or 429 with `Retry-After` when throttled) with the login
+/// page showing why.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Query(query): Query<NextQuery>,
+    jar: CookieJar,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let notice = |message: String| LoginNotice {
+        message,
+        email: form.email.trim().to_string(),
+    };
+    if form.email.trim().is_empty() || form.password.is_empty() {
+        let page = notice("Enter your email and password.".into());
+        return login_page(&state, page, query.next.as_deref(), StatusCode::BAD_REQUEST).await;
+    }
+    let password = crate::secrets::Secret::new(form.password.clone());
+    match state.manage.sign_in(&form.email, password, client.ip()).await {
+        Ok(signed_in) => {
+            let max_age = i64::try_from(state.config.sessions.absolute_timeout.as_secs()).unwrap_or(i64::MAX);
+            let cookie = Cookie::build((cookie_name(&state), signed_in.token.expose().to_string()))
+                .path("/")
+                .http_only(true)
+                .secure(state.config.serves_https())
+                .same_site(SameSite::Strict)
+                .max_age(cookie::time::Duration::seconds(max_age));
+            (jar.add(cookie), Redirect::to(safe_next(query.next.as_deref()))).into_response()
+        }
+        Err(ManageError::Throttled { retry_after }) => {
+            let minutes = retry_after.as_secs().div_ceil(60);
+            let page = notice(format!("Too many sign-in attempts. Try again in {minutes} minute(s)."));
+            let mut response = login_page(&state, page, query.next.as_deref(), StatusCode::TOO_MANY_REQUESTS).await;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs()));
+            response
+        }
+        Err(ManageError::Unauthorized) => {
+            let page = notice("Incorrect email or password.".into());
+            login_page(&state, page, query.next.as_deref(), StatusCode::UNAUTHORIZED).await
+        }
+        Err(error) => {
+            let page = notice(format!("Signing in failed: {error}."));
+            login_page(&state, page, query.next.as_deref(), StatusCode::INTERNAL_SERVER_ERROR).await
+        }
+    }
+}
+
+/// Renders the login page with a notice, as the answer to a failed sign-in.
+async fn login_page(state: &AppState, notice: LoginNotice, next: Option<&str>, status: StatusCode) -> Response {
+    let uri = match next {
+        Some(next) => format!("/login?next={}", encode_component(safe_next(Some(next)))),
+        None => "/login".to_string(),
+    };
+    let mut request = Request::new(Body::empty());
+    *request.uri_mut() = uri.parse().unwrap_or_else(|_| axum::http::Uri::from_static("/login"));
+    request.extensions_mut().insert(notice);
+    let mut response = (state.render)(request).await;
+    *response.status_mut() = status;
+    response
+}
+
+/// `POST /logout`: ends the session, clears the cookie and goes to the login page.
+pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let name = cookie_name(&state);
+    if let Some(cookie) = jar.get(name) {
+        if let Err(error) = state.manage.sign_out(cookie.value()).await {
+            return error_response(&error);
+        }
+    }
+    let removal = Cookie::build((name, "")).path("/");
+    (jar.remove(removal), Redirect::to("/login?signed_out=1")).into_response()
+}
+
+/// Refuses state-changing requests that a browser marks as coming from another site
+/// (`Sec-Fetch-Site`) or another origin (`Origin`). Requests with neither header do not come
+/// from a browser, so they carry no ambient cookie risk and pass.
+pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let allowed = match (header_text("sec-fetch-site"), header_text(header::ORIGIN.as_str())) {
+        (Some(site), _) if site != "same-origin" && site != "none" => false,
+        (_, Some(origin)) => {
+            let scheme = if state.config.serves_https() { "https" } else { "http" };
+            let own = header_text(header::HOST.as_str()).map(|host| format!("{scheme}://{host}"));
+            let public = state.config.public_url.as_deref().map(|url| url.trim_end_matches('/'));
+            Some(origin) == own.as_deref() || Some(origin) == public
+        }
+        _ => true,
+    };
+    if allowed {
+        next.run(request).await
+    } else {
+        tracing::warn!(path = %request.uri().path(), "cross-origin request refused");
+        (StatusCode::FORBIDDEN, "cross-origin request refused").into_response()
+    }
+}
+
+/// A management error as a plain HTTP answer (console glue only).
+fn error_response(error: &ManageError) -> Response {
+    let status = match error {
+        ManageError::NotFound => StatusCode::NOT_FOUND,
+        ManageError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        ManageError::Conflict(_) => StatusCode::CONFLICT,
+        ManageError::Unauthorized => StatusCode::UNAUTHORIZED,
+        ManageError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ManageError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, error.to_string()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_only_allows_local_paths() {
+        assert_eq!(safe_next(Some("/keys?x=1")), "/keys?x=1");
+        for bad in ["https://evil.test/", "//evil.test", "/\\evil.test", "keys", ""] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn next_is_percent_encoded() {
+        assert_eq!(
+            encode_component("/logs?gateway=a b&x=1"),
+            "/logs%3Fgateway%3Da%20b%26x%3D1"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! Model Gateway's server: one axum process for the admin console (Leptos SSR + hydration),
+//! and — as later issues land — the inference API and GraphQL.
+//!
+//! The router's layers, outermost first:
+//! 1. `SetSensitiveRequestHeaders` — credentials never reach logs.
+//! 2. `SetRequestId` / `PropagateRequestId` — every response carries `x-request-id`.
+//! 3. `Trace` — one span per request.
+//! 4. `same_origin_only` — state-changing browser requests must be same-origin (CSRF).
+//! 5. Per route: console pages and server functions sit behind `require_session`;
+//!    `/login`, `/logout`, `/healthz`, `/readyz` and static assets (`/pkg`) do not.
+
+pub mod config;
+mod console;
+mod health;
+pub mod manage;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;
+
+use axum::{
+    extract::FromRef,
+    http::{HeaderName, Request},
+    middleware::from_fn_with_state,
+    routing::{get, post},
+    Router,
+};
+use config::Config;
+use leptos::prelude::{provide_context, LeptosOptions};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use manage::{Manage, SessionPolicy};
+use secrets::Keyring;
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use store::Store;
+use tower_http::{
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    trace::TraceLayer,
+};
+
+pub use console::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretsError),
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub keys: Arc<Keyring>,
+    pub manage: Manage,
+    pub leptos: LeptosOptions,
+    render: console::Renderer,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Opens the store (running migrations) and loads the keys: everything but the listener.
+pub async fn open(config: Config) -> Result<AppState, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let keys = Keyring::load_or_generate(
+        &config.data_dir,
+        config.master_key.as_ref(),
+        config.key_hash_secret.as_ref(),
+    )?;
+    let store = Store::connect(&config.effective_database_url(), &config.database).await?;
+    store.migrate().await?;
+    let manage = Manage::new(
+        store,
+        SessionPolicy {
+            idle_timeout: config.sessions.idle_timeout,
+            absolute_timeout: config.sessions.absolute_timeout,
+        },
+    );
+    let leptos = LeptosOptions::builder()
+        .output_name("admin")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .build();
+    let render: console::Renderer = {
+        let options = leptos.clone();
+        let context = console_context(&manage);
+        Arc::new(leptos_axum::render_app_to_stream_with_context(context, move || {
+            app::shell(options.clone())
+        }))
+    };
+    Ok(AppState {
+        config: Arc::new(config),
+        keys: Arc::new(keys),
+        manage,
+        leptos,
+        render,
+    })
+}
+
+/// What every console render and server function gets as Leptos context.
+fn console_context(manage: &Manage) -> impl Fn() + Clone + Send + Sync + 'static {
+    let backend: Arc<dyn app::api::ConsoleBackend> = Arc::new(manage.clone());
+    move || provide_context(backend.clone())
+}
+
+/// Request ids: 16 random bytes as hex.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = format!("{:032x}", rand::random::<u128>());
+        id.parse().ok().map(RequestId::new)
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let context = console_context(&state.manage);
+    let pages = generate_route_list(app::App);
+    let shell = {
+        let options = state.leptos.clone();
+        move || app::shell(options.clone())
+    };
+    Router::new()
+        .leptos_routes_with_context(&state, pages, context.clone(), shell)
+        .route_layer(from_fn_with_state(state.clone(), console::require_session))
+        .route("/login", post(console::sign_in))
+        .route("/logout", post(console::sign_out))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context,
+            app::shell,
+        ))
+        .layer(from_fn_with_state(state.clone(), console::same_origin_only))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+            HeaderName::from_static("api-key"),
+            HeaderName::from_static("x-api-key"),
+        ]))
+        .with_state(state)
+}
+
+/// A bound, ready-to-serve server.
+pub struct Server {
+    state: AppState,
+    listener: tokio::net::TcpListener,
+}
+
+impl Server {
+    /// Opens everything and binds the listener (port 0 picks a free port).
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let addr = config.bind;
+        let state = open(config).await?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Server { state, listener })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| self.state.config.bind)
+    }
+
+    /// The shared state (tests use it to create users).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then closes the database.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let Server { state, listener } = self;
+        let store = state.manage.store().clone();
+        let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
+        store.close().await;
+        served.map_err(StartError::Serve)
+    }
+}
+
+/// Deletes expired console sessions every hour.
+async fn sweep_sessions(manage: Manage) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match manage.sweep_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
+            Err(error) => tracing::warn!(error = %error, "session sweep failed"),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

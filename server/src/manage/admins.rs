@@ -1,0 +1,206 @@
+//! Admin users and console sessions: create an admin, sign in (throttled), resolve a session
+//! token, sign out.
+//!
+//! Invariant: a session token is 32 random bytes; only its SHA-256 is stored, so a database
+//! dump cannot be replayed as a cookie.
+//! Invariant: a session ends at whichever comes first of its idle and absolute expiry.
+
+use super::{password, Manage, ManageError};
+use crate::secrets::Secret;
+use crate::store::{now_ms, NewSession};
+use app::types::{AdminRole, AdminUser};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::{net::IpAddr, time::Duration, time::Instant};
+
+/// Shortest password accepted for an admin.
+const MIN_PASSWORD_CHARS: usize = 12;
+/// Longest password accepted (argon2 cost grows with it).
+const MAX_PASSWORD_BYTES: usize = 1024;
+/// A session's last-seen time is written at most this often.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// An admin user to create.
+#[derive(Debug)]
+pub struct NewAdmin {
+    pub email: String,
+    pub password: Secret,
+    pub role: AdminRole,
+}
+
+/// How long console sessions last.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionPolicy {
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+}
+
+/// A successful sign-in: the user and the session token for the cookie (shown once).
+pub struct SignedIn {
+    pub user: AdminUser,
+    pub token: Secret,
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Lower-cases and checks an e-mail address well enough to catch typos.
+fn normalize_email(email: &str) -> Result<String, ManageError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(ManageError::Invalid {
+            field: "email",
+            message: "is not a valid e-mail address".into(),
+        })
+    }
+}
+
+impl Manage {
+    /// Creates an admin user; the password is hashed with argon2id off the async runtime.
+    pub async fn create_admin(&self, new: NewAdmin) -> Result<AdminUser, ManageError> {
+        let email = normalize_email(&new.email)?;
+        let length = new.password.expose().chars().count();
+        if length < MIN_PASSWORD_CHARS || new.password.expose().len() > MAX_PASSWORD_BYTES {
+            return Err(ManageError::Invalid {
+                field: "password",
+                message: format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_BYTES} characters long"),
+            });
+        }
+        let hash = password::hash(new.password).await?;
+        self.store
+            .insert_admin(&email, &hash, new.role, now_ms())
+            .await
+            .map_err(|e| match ManageError::from(e) {
+                ManageError::Conflict(_) => {
+                    ManageError::Conflict(format!("an admin with e-mail {email} already exists"))
+                }
+                other => other,
+            })
+    }
+
+    /// How many admin users exist (none means the server tells how to create one).
+    pub async fn admin_count(&self) -> Result<i64, ManageError> {
+        Ok(self.store.count_admins().await?)
+    }
+
+    /// Checks an e-mail address and password and opens a session. Throttled per account and
+    /// per client address; a wrong address and a wrong password are told apart neither by
+    /// the answer nor by its timing.
+    pub async fn sign_in(&self, email: &str, password: Secret, client: IpAddr) -> Result<SignedIn, ManageError> {
+        let account = email.trim().to_lowercase();
+        self.throttle
+            .admit(&account, client, Instant::now())
+            .map_err(|retry_after| ManageError::Throttled { retry_after })?;
+
+        let credentials = self.store.admin_credentials(&account).await?;
+        let stored = credentials.as_ref().map(|c| c.password_hash.clone());
+        let matches = password::verify(password.clone(), stored).await?;
+        let Some(credentials) = credentials.filter(|c| matches && !c.disabled) else {
+            self.throttle.failed(&account, Instant::now());
+            tracing::info!(reason = "bad credentials", "console sign-in refused");
+            return Err(ManageError::Unauthorized);
+        };
+        self.throttle.succeeded(&account);
+
+        if password::needs_rehash(&credentials.password_hash) {
+            let upgraded = password::hash(password).await?;
+            self.store
+                .set_password_hash(credentials.user.id, &upgraded, now_ms())
+                .await?;
+        }
+
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let now = now_ms();
+        self.store
+            .insert_session(NewSession {
+                token_hash: &hash_token(&token),
+                admin_user_id: credentials.user.id,
+                now,
+                expires_at: now.saturating_add(millis(self.sessions.absolute_timeout)),
+            })
+            .await?;
+        tracing::info!(admin_id = credentials.user.id.0, "console sign-in");
+        Ok(SignedIn {
+            user: credentials.user,
+            token: Secret::new(token),
+        })
+    }
+
+    /// The admin a session token belongs to, if the session is still valid.
+    pub async fn session_user(&self, token: &str) -> Result<Option<AdminUser>, ManageError> {
+        // Tokens we issue are 43 characters; anything else cannot match, so skip the query.
+        if token.len() != 43 {
+            return Ok(None);
+        }
+        let token_hash = hash_token(token);
+        let Some(session) = self.store.session(&token_hash).await? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let idle_expired = now.saturating_sub(session.last_seen_at) >= millis(self.sessions.idle_timeout);
+        if session.expires_at <= now || idle_expired || session.user_disabled {
+            self.store.delete_session(&token_hash).await?;
+            return Ok(None);
+        }
+        if now.saturating_sub(session.last_seen_at) >= TOUCH_EVERY_MS {
+            self.store.touch_session(session.id, now).await?;
+        }
+        Ok(Some(session.user))
+    }
+
+    /// Ends the session with this token (signing out); unknown tokens are ignored.
+    pub async fn sign_out(&self, token: &str) -> Result<(), ManageError> {
+        self.store.delete_session(&hash_token(token)).await?;
+        Ok(())
+    }
+
+    /// Deletes expired sessions; returns how many.
+    pub async fn sweep_sessions(&self) -> Result<u64, ManageError> {
+        let now = now_ms();
+        let idle_cutoff = now.saturating_sub(millis(self.sessions.idle_timeout));
+        Ok(self.store.delete_expired_sessions(now, idle_cutoff).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(normalize_email("  Admin@Example.COM ").unwrap(), "admin@example.com");
+        for bad in [
+            "",
+            "admin",
+            "@example.com",
+            "admin@localhost",
+            "a b@example.com",
+            "admin@.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_stored_as_sha256() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! The management service: the business rules behind every administrative operation, used by
+//! the console's server functions, the CLI and (later) GraphQL alike.
+//!
+//! Does not: speak HTTP, or build SQL (that is `store`).
+
+mod admins;
+mod password;
+mod throttle;
+
+pub use admins::{NewAdmin, SessionPolicy, SignedIn};
+pub use throttle::LoginThrottle;
+
+use crate::store::{Store, StoreError};
+use std::{sync::Arc, time::Duration};
+
+/// A management operation that failed, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("not found")]
+    NotFound,
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("too many attempts; retry in {} s", retry_after.as_secs())]
+    Throttled { retry_after: Duration },
+    #[error("internal error (ref {ref_id})")]
+    Internal { ref_id: String },
+}
+
+impl ManageError {
+    /// Logs an internal failure once, here at the boundary, and hides it behind a reference
+    /// that the caller can quote.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        let ref_id = format!("{:08x}", rand::random::<u32>());
+        tracing::error!(ref_id = %ref_id, error = %error, "internal error");
+        ManageError::Internal { ref_id }
+    }
+}
+
+impl From<StoreError> for ManageError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ManageError::NotFound,
+            StoreError::Conflict(what) => ManageError::Conflict(what),
+            other @ (StoreError::Db(_) | StoreError::Migrate(_)) => ManageError::internal(other),
+        }
+    }
+}
+
+/// The management service. Cheap to clone.
+#[derive(Clone)]
+pub struct Manage {
+    store: Store,
+    sessions: SessionPolicy,
+    throttle: Arc<LoginThrottle>,
+}
+
+impl Manage {
+    /// A service over `store` with the given session lifetimes.
+    pub fn new(store: Store, sessions: SessionPolicy) -> Self {
+        Manage {
+            store,
+            sessions,
+            throttle: Arc::new(LoginThrottle::default()),
+        }
+    }
+
+    /// The store, for health checks.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Counts for the dashboard.
+    pub async fn overview(&self) -> Result<app::types::Overview, ManageError> {
+        Ok(self.store.overview().await?)
+    }
+}
+
+impl app::api::ConsoleBackend for Manage {
+    fn overview(&self) -> app::api::BoxFuture<'_, Result<app::types::Overview, String>> {
+        Box::pin(async move { Manage::overview(self).await.map_err(|e| e.to_string()) })
+    }
+}

@@ -1,0 +1,157 @@
+//! The database: one [`Store`] over sqlx's `Any` driver with SQL that runs on SQLite and
+//! Postgres alike. One file per aggregate; no policy decisions here.
+//!
+//! Invariant: on SQLite every write goes through a single connection (no `SQLITE_BUSY`),
+//! with WAL, `synchronous=FULL`, foreign keys on and a busy timeout (RELIABILITY R7).
+//! Invariant: values are portable: 64-bit integers, text, blobs; timestamps are Unix
+//! milliseconds; flags are 0/1 integers.
+
+mod admins;
+mod stats;
+
+pub use admins::{AdminCredentials, NewSession, SessionRecord};
+
+use crate::config::DatabaseConfig;
+use sqlx::{
+    any::{AnyPoolOptions, AnyRow},
+    migrate::Migrator,
+    AnyPool, Executor, Row,
+};
+use std::{sync::Once, time::Duration};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database the store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+            _ => StoreError::Db(error),
+        }
+    }
+}
+
+/// The database handle shared by the whole process.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    /// Reads (and, on Postgres, everything).
+    reader: AnyPool,
+    /// Writes: one connection on SQLite, the reader pool on Postgres.
+    writer: AnyPool,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite:…` or `postgres://…`). Does not run migrations.
+    pub async fn connect(url: &str, config: &DatabaseConfig) -> Result<Store, StoreError> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        if url.starts_with("sqlite:") {
+            let busy_ms = config.busy_timeout.as_millis();
+            let options = move || {
+                AnyPoolOptions::new().after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(&*format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
+                        ))
+                        .await?;
+                        Ok(())
+                    })
+                })
+            };
+            // The writer connects first, so it creates the file and switches it to WAL.
+            let writer = options()
+                .max_connections(1)
+                .acquire_timeout(config.acquire_timeout)
+                .connect(url)
+                .await?;
+            let reader = options()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect(url)
+                .await?;
+            Ok(Store {
+                backend: Backend::Sqlite,
+                reader,
+                writer,
+            })
+        } else {
+            let pool = AnyPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect(url)
+                .await?;
+            Ok(Store {
+                backend: Backend::Postgres,
+                reader: pool.clone(),
+                writer: pool,
+            })
+        }
+    }
+
+    /// Brings the schema up to date. Each migration runs in its own transaction.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.writer).await?;
+        Ok(())
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Answers when the database does, within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        let query = sqlx::query("SELECT 1").fetch_one(&self.reader);
+        match tokio::time::timeout(timeout, query).await {
+            Ok(result) => result.map(drop).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Db(sqlx::Error::PoolTimedOut)),
+        }
+    }
+
+    /// Closes every connection (checkpointing SQLite's WAL).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// The current time in Unix milliseconds, the store's timestamp representation.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Reads a 0/1 flag column.
+fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
