@@ -131,7 +131,9 @@ pub async fn sign_in(
     let password = crate::secrets::Secret::new(form.password.clone());
     match state.manage.sign_in(&form.email, password, client.ip()).await {
         Ok(signed_in) => {
-            let max_age = i64::try_from(state.config.sessions.absolute_timeout.as_secs()).unwrap_or(i64::MAX);
+            // Whole seconds, rounded up: a cookie must not outlive its session by much, nor die first.
+            let max_age =
+                i64::try_from(state.config.sessions.absolute_timeout.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
             let cookie = Cookie::build((cookie_name(&state), signed_in.token.expose().to_string()))
                 .path("/")
                 .http_only(true)

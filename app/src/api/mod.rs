@@ -45,7 +45,7 @@ mod backend {
 }
 
 /// Counts of what is configured, for the dashboard.
-#[server(prefix = "/api", endpoint = "overview")]
+#[server(prefix = "/api", endpoint = "dashboard_overview")]
 pub async fn dashboard_overview() -> Result<Overview, ServerFnError> {
     require_admin()?;
     console_backend()?.overview().await.map_err(ServerFnError::new)

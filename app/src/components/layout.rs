@@ -82,6 +82,18 @@ pub fn ConsoleLayout() -> impl IntoView {
     })
     .into_inner();
 
+    // The phone menu is a <details> (it opens without JavaScript); once hydrated, a click on
+    // one of its links also closes it.
+    let close_menu = |event: leptos::ev::MouseEvent| {
+        let menu = event_target::<leptos::web_sys::Element>(&event)
+            .closest("details")
+            .ok()
+            .flatten();
+        if let Some(menu) = menu {
+            let _ = menu.remove_attribute("open");
+        }
+    };
+
     view! {
         <div class="min-h-screen bg-slate-50 lg:flex">
             <aside class="hidden w-64 flex-none flex-col bg-slate-900 px-4 py-6 lg:flex">
@@ -97,7 +109,7 @@ pub fn ConsoleLayout() -> impl IntoView {
                         <summary class="flex cursor-pointer list-none items-center rounded-lg p-2 text-slate-700 hover:bg-slate-100" aria-label="Open navigation">
                             {Icon::Menu.view("h-6 w-6")}
                         </summary>
-                        <nav class="absolute left-0 right-0 top-16 z-20 flex flex-col gap-1 bg-slate-900 p-4 shadow-lg" aria-label="Main (mobile)">
+                        <nav class="absolute left-0 right-0 top-16 z-20 flex flex-col gap-1 bg-slate-900 p-4 shadow-lg" aria-label="Main (mobile)" on:click=close_menu>
                             <NavLinks/>
                         </nav>
                     </details>

@@ -93,9 +93,8 @@ pub fn LoginPage() -> impl IntoView {
                         "Sign in"
                     </button>
                 </form>
-                <p class="mt-6 text-center text-xs text-slate-500">
-                    "No account yet? Run " <code class="rounded bg-slate-800 px-1.5 py-0.5 text-slate-300">"model-gateway admin create --email you@example.com"</code>
-                </p>
+                <p class="mt-6 text-center text-xs text-slate-500">"No account yet? On the server, run"</p>
+                <code class="mx-auto mt-2 block w-fit max-w-full overflow-x-auto whitespace-nowrap rounded bg-slate-800 px-2 py-1 text-xs text-slate-300">"model-gateway admin create --email you@example.com"</code>
             </div>
         </div>
     }

@@ -69,3 +69,16 @@ pub struct Overview {
     /// Admin users.
     pub admins: i64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in [AdminRole::Admin, AdminRole::Viewer] {
+            assert_eq!(AdminRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(AdminRole::parse("root"), None);
+    }
+}

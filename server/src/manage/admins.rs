@@ -36,6 +36,14 @@ pub struct SessionPolicy {
     pub absolute_timeout: Duration,
 }
 
+impl SessionPolicy {
+    /// Whether a session last seen at `last_seen_at` (absolute expiry `expires_at`) has ended
+    /// at `now`; all in Unix milliseconds.
+    fn expired(&self, now: i64, last_seen_at: i64, expires_at: i64) -> bool {
+        expires_at <= now || now.saturating_sub(last_seen_at) >= millis(self.idle_timeout)
+    }
+}
+
 /// A successful sign-in: the user and the session token for the cookie (shown once).
 pub struct SignedIn {
     pub user: AdminUser,
@@ -152,8 +160,7 @@ impl Manage {
             return Ok(None);
         };
         let now = now_ms();
-        let idle_expired = now.saturating_sub(session.last_seen_at) >= millis(self.sessions.idle_timeout);
-        if session.expires_at <= now || idle_expired || session.user_disabled {
+        if self.sessions.expired(now, session.last_seen_at, session.expires_at) || session.user_disabled {
             self.store.delete_session(&token_hash).await?;
             return Ok(None);
         }
@@ -194,6 +201,29 @@ mod tests {
         ] {
             assert!(normalize_email(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_session_ends_at_the_first_of_its_idle_and_absolute_expiry() {
+        let policy = SessionPolicy {
+            idle_timeout: Duration::from_secs(60),
+            absolute_timeout: Duration::from_secs(600),
+        };
+        let (signed_in, expires_at) = (1_000_000, 1_000_000 + 600_000);
+        assert!(
+            !policy.expired(signed_in + 59_999, signed_in, expires_at),
+            "within both"
+        );
+        assert!(
+            policy.expired(signed_in + 60_000, signed_in, expires_at),
+            "idle for the idle timeout"
+        );
+        // Active a moment ago, but past the absolute expiry.
+        assert!(
+            policy.expired(expires_at, expires_at - 1_000, expires_at),
+            "absolute expiry wins over activity"
+        );
+        assert!(!policy.expired(expires_at - 1, expires_at - 1_000, expires_at));
     }
 
     #[test]

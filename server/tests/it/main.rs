@@ -1,0 +1,12 @@
+//! Integration tests: the real server on `127.0.0.1:0` with a temporary database, driven over
+//! HTTP the way a browser or script would drive it; the store suite on SQLite and Postgres;
+//! the CLI as a user runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod console;
+mod docs;
+mod health;
+mod store;
+mod support;
