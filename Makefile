@@ -4,6 +4,9 @@
 #               MGW_TEST_POSTGRES_URL is set), and the browser tests in Chromium
 # Both install what is missing first (scripts/setup.sh) and are safe to repeat.
 
+# Prerequisites run in the order written, even under `make -j`.
+.NOTPARALLEL:
+
 .PHONY: run test setup setup-test build release test-rust test-e2e lint fmt clean
 
 run: setup release

@@ -20,8 +20,12 @@ apt_install() {
 }
 
 if ! command -v cargo >/dev/null; then
-  echo "cargo is missing: install the Rust toolchain (rustup, Rust 1.85 or newer) first." >&2
+  echo "cargo is missing: install the Rust toolchain with rustup (Rust 1.85 or newer) first." >&2
   exit 1
+fi
+
+if ! command -v cc >/dev/null; then
+  apt_install build-essential
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
@@ -41,18 +45,28 @@ if ! command -v npm >/dev/null; then
   apt_install nodejs npm
 fi
 
-npm_ci() {
+# Installs the versions package-lock.json pins. Not `npm ci`: the registry these machines reach
+# lacks other platforms' optional packages (Tailwind's darwin/windows binaries), so the lock
+# npm writes here omits them and `npm ci` rejects it; `npm install --no-save` honours the lock
+# and skips optional packages that do not exist.
+npm_install() {
   if [[ ! -d "$1/node_modules" || "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]]; then
-    step "npm ci in $1"
-    (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    step "npm install (locked versions) in $1"
+    (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error)
   fi
 }
-npm_ci style
+
+node_major=$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/')
+if [[ -z "$node_major" || "$node_major" -lt 20 ]]; then
+  echo "Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18." >&2
+  exit 1
+fi
+npm_install style
 
 if $want_test; then
   if [[ ! -x /usr/bin/chromium ]]; then
     apt_install chromium
   fi
-  npm_ci end2end
+  npm_install end2end
 fi
 step "set-up complete"

@@ -3,7 +3,8 @@
 --
 -- Conventions (both backends): ids are 64-bit integers; timestamps are Unix milliseconds
 -- (BIGINT); flags are 0/1 integers; money is integer micro-units of the price currency
--- (cost_micros); secrets are stored hashed (sessions, tokens, keys) or encrypted (provider
+-- (cost_micros); ids are never reused (AUTOINCREMENT here, identity columns on Postgres);
+-- secrets are stored hashed (sessions, tokens, keys) or encrypted (provider
 -- credentials), never in clear.
 
 -- Admin users sign in to the console and the management API.

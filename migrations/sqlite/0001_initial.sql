@@ -3,12 +3,13 @@
 --
 -- Conventions (both backends): ids are 64-bit integers; timestamps are Unix milliseconds
 -- (INTEGER); flags are 0/1 integers; money is integer micro-units of the price currency
--- (cost_micros); secrets are stored hashed (sessions, tokens, keys) or encrypted (provider
+-- (cost_micros); ids are never reused (AUTOINCREMENT here, identity columns on Postgres);
+-- secrets are stored hashed (sessions, tokens, keys) or encrypted (provider
 -- credentials), never in clear.
 
 -- Admin users sign in to the console and the management API.
 CREATE TABLE admin_users (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     email          TEXT    NOT NULL UNIQUE,          -- lower-cased
     password_hash  TEXT    NOT NULL,                 -- argon2id PHC string
     role           TEXT    NOT NULL CHECK (role IN ('admin', 'viewer')),
@@ -20,7 +21,7 @@ CREATE TABLE admin_users (
 
 -- Console sessions. The cookie carries a random token; only its SHA-256 is stored.
 CREATE TABLE admin_sessions (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     token_hash     TEXT    NOT NULL UNIQUE,
     admin_user_id  INTEGER NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
     created_at     INTEGER NOT NULL,
@@ -32,7 +33,7 @@ CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
 
 -- Admin API tokens for automation (Bearer on /graphql), shown once, stored hashed.
 CREATE TABLE admin_api_tokens (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     admin_user_id  INTEGER NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
     name           TEXT    NOT NULL,
     public_id      TEXT    NOT NULL UNIQUE,          -- shown in lists and logs
@@ -46,7 +47,7 @@ CREATE TABLE admin_api_tokens (
 
 -- Upstreams that serve inference requests.
 CREATE TABLE inference_endpoints (
-    id                     INTEGER PRIMARY KEY,
+    id                     INTEGER PRIMARY KEY AUTOINCREMENT,
     name                   TEXT    NOT NULL UNIQUE,
     provider               TEXT    NOT NULL CHECK (provider IN ('openai', 'azure_openai', 'anthropic', 'ollama', 'openai_compatible')),
     base_url               TEXT    NOT NULL,
@@ -68,7 +69,7 @@ CREATE TABLE inference_endpoints (
 
 -- Named proxies over an ordered list of endpoints; the gateway key selects the gateway.
 CREATE TABLE gateways (
-    id                  INTEGER PRIMARY KEY,
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     name                TEXT    NOT NULL UNIQUE,
     description         TEXT    NOT NULL DEFAULT '',
     strategy            TEXT    NOT NULL DEFAULT 'priority',
@@ -98,7 +99,7 @@ CREATE INDEX gateway_endpoints_endpoint ON gateway_endpoints (endpoint_id);
 
 -- Credentials applications send. Stored as a keyed hash (HMAC-SHA256) of the secret part.
 CREATE TABLE gateway_keys (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     gateway_id      INTEGER NOT NULL REFERENCES gateways(id) ON DELETE CASCADE,
     parent_id       INTEGER REFERENCES gateway_keys(id) ON DELETE CASCADE,
     name            TEXT    NOT NULL,
@@ -119,7 +120,7 @@ CREATE INDEX gateway_keys_parent ON gateway_keys (parent_id);
 
 -- Limits on a gateway or on a key: one row per (metric, period).
 CREATE TABLE limits (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     gateway_id  INTEGER REFERENCES gateways(id) ON DELETE CASCADE,
     key_id      INTEGER REFERENCES gateway_keys(id) ON DELETE CASCADE,
     metric      TEXT    NOT NULL CHECK (metric IN ('requests', 'tokens', 'cost_micros', 'concurrency')),
@@ -180,7 +181,7 @@ CREATE TABLE usage_hourly (
 
 -- One row per inference request. No foreign keys: logs outlive the configuration they name.
 CREATE TABLE request_logs (
-    id                 INTEGER PRIMARY KEY,
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id         TEXT    NOT NULL UNIQUE,
     created_at         INTEGER NOT NULL,
     gateway_id         INTEGER,
@@ -206,7 +207,7 @@ CREATE INDEX request_logs_time ON request_logs (created_at);
 
 -- One row per upstream attempt of a request.
 CREATE TABLE request_attempts (
-    id                 INTEGER PRIMARY KEY,
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     request_log_id     INTEGER NOT NULL REFERENCES request_logs(id) ON DELETE CASCADE,
     attempt            INTEGER NOT NULL,
     endpoint_id        INTEGER,
@@ -222,7 +223,7 @@ CREATE INDEX request_attempts_log ON request_attempts (request_log_id);
 
 -- Who changed what, when. Never a secret.
 CREATE TABLE audit_log (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at   INTEGER NOT NULL,
     actor_kind   TEXT    NOT NULL CHECK (actor_kind IN ('admin', 'api_token', 'cli', 'system')),
     actor_id     INTEGER,

@@ -17,8 +17,9 @@ use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
 /// provider must not treat them as unknown keys.
 const NOT_CONFIG_VARS: [&str; 3] = ["config", "admin_password", "test_postgres_url"];
 
-/// The whole configuration of one process.
-#[derive(Clone, Debug, Deserialize)]
+/// The whole configuration of one process. Its `Debug` output hides secrets and the password
+/// in a database URL.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP listener binds to.
@@ -220,9 +221,14 @@ impl Config {
         Ok(())
     }
 
-    /// The database URL in force: the configured one, or the embedded SQLite file.
+    /// The database URL in force: the configured one, or the embedded SQLite file. A SQLite
+    /// URL without a `mode` creates its file when missing, as the default one does.
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
+            Some(url) if url.starts_with("sqlite:") && !url.contains("mode=") => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}mode=rwc")
+            }
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("model-gateway.db").display()),
         }
@@ -233,6 +239,38 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_password))
+            .field("public_url", &self.public_url)
+            .field("site_root", &self.site_root)
+            .field("log_format", &self.log_format)
+            .field("master_key", &self.master_key)
+            .field("key_hash_secret", &self.key_hash_secret)
+            .field("database", &self.database)
+            .field("sessions", &self.sessions)
+            .finish()
+    }
+}
+
+/// A URL with the password of its user-info replaced: `postgres://u:<redacted>@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}{}", &rest[authority_end..])
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -329,6 +367,32 @@ mod tests {
             assert!(!err.contains("too-short"), "a secret must not be echoed: {err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn debug_output_hides_database_passwords() {
+        let config = Config {
+            database_url: Some("postgres://mgw:s3cret@db:5432/mgw".into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(printed.contains("postgres://mgw:<redacted>@db:5432/mgw"), "{printed}");
+        assert!(!printed.contains("s3cret"));
+        assert_eq!(redact_password("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn a_sqlite_url_without_a_mode_creates_its_file() {
+        let config = Config {
+            database_url: Some("sqlite://x.db".into()),
+            ..Config::default()
+        };
+        assert_eq!(config.effective_database_url(), "sqlite://x.db?mode=rwc");
+        let config = Config {
+            database_url: Some("sqlite://x.db?mode=ro".into()),
+            ..Config::default()
+        };
+        assert_eq!(config.effective_database_url(), "sqlite://x.db?mode=ro");
     }
 
     #[test]

@@ -37,12 +37,26 @@ fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-/// Where to go after signing in: only a path on this site, never another host.
+/// Where to go after signing in: only a path on this site, never another host. Browsers
+/// drop tabs and newlines from a `Location`, so any whitespace or control character is refused
+/// rather than risk `/\t/evil.test` becoming `//evil.test`.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains(['\\', '\r', '\n']) => path,
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            path
+        }
         _ => "/",
     }
+}
+
+/// Files under the site root that anyone may fetch: the WASM bundle, its JS and CSS, the icon.
+fn is_public_asset(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg"
 }
 
 /// Percent-encodes a path and query for use as the `next` parameter.
@@ -55,13 +69,17 @@ fn encode_component(text: &str) -> String {
         .collect()
 }
 
-/// The session gate for console pages and server functions.
+/// The session gate for console pages, server functions and the fallback (which serves static
+/// assets, and renders the app for any other path).
 pub async fn require_session(
     State(state): State<AppState>,
     jar: CookieJar,
     mut request: Request,
     next: Next,
 ) -> Response {
+    if is_public_asset(request.uri().path()) {
+        return next.run(request).await;
+    }
     let user = match jar.get(cookie_name(&state)) {
         Some(cookie) => match state.manage.session_user(cookie.value()).await {
             Ok(user) => user,
@@ -184,7 +202,8 @@ pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response
             return error_response(&error);
         }
     }
-    let removal = Cookie::build((name, "")).path("/");
+    // Browsers only accept a `__Host-` cookie, even a removal, when it is `Secure`.
+    let removal = Cookie::build((name, "")).path("/").secure(state.config.serves_https());
     (jar.remove(removal), Redirect::to("/login?signed_out=1")).into_response()
 }
 
@@ -201,9 +220,10 @@ pub async fn same_origin_only(State(state): State<AppState>, request: Request, n
         (Some(site), _) if site != "same-origin" && site != "none" => false,
         (_, Some(origin)) => {
             let scheme = if state.config.serves_https() { "https" } else { "http" };
-            let own = header_text(header::HOST.as_str()).map(|host| format!("{scheme}://{host}"));
-            let public = state.config.public_url.as_deref().map(|url| url.trim_end_matches('/'));
-            Some(origin) == own.as_deref() || Some(origin) == public
+            let origin = normalized_origin(origin);
+            let own = header_text(header::HOST.as_str()).map(|host| normalized_origin(&format!("{scheme}://{host}")));
+            let public = state.config.public_url.as_deref().map(normalized_origin);
+            Some(&origin) == own.as_ref() || Some(&origin) == public.as_ref()
         }
         _ => true,
     };
@@ -213,6 +233,19 @@ pub async fn same_origin_only(State(state): State<AppState>, request: Request, n
         tracing::warn!(path = %request.uri().path(), "cross-origin request refused");
         (StatusCode::FORBIDDEN, "cross-origin request refused").into_response()
     }
+}
+
+/// `scheme://host[:port]` of a URL, lower-cased, without a default port or a path.
+fn normalized_origin(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url.as_str()));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = match scheme {
+        "https" => authority.strip_suffix(":443").unwrap_or(authority),
+        "http" => authority.strip_suffix(":80").unwrap_or(authority),
+        _ => authority,
+    };
+    format!("{scheme}://{authority}")
 }
 
 /// A management error as a plain HTTP answer (console glue only).
@@ -239,6 +272,33 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn next_refuses_whitespace_and_control_characters() {
+        for bad in [
+            "/\t/evil.test",
+            "/\n/evil.test",
+            "/ /evil.test",
+            "/\u{7f}x",
+            "/\u{2028}x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn origins_compare_without_case_default_ports_or_paths() {
+        assert_eq!(
+            normalized_origin("HTTPS://Gateway.Example.com:443/console/"),
+            "https://gateway.example.com"
+        );
+        assert_eq!(normalized_origin("http://127.0.0.1:80"), "http://127.0.0.1");
+        assert_eq!(normalized_origin("http://127.0.0.1:3000"), "http://127.0.0.1:3000");
+        assert_ne!(
+            normalized_origin("https://gateway.example.com"),
+            normalized_origin("http://gateway.example.com")
+        );
     }
 
     #[test]

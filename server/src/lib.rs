@@ -6,8 +6,9 @@
 //! 2. `SetRequestId` / `PropagateRequestId` — every response carries `x-request-id`.
 //! 3. `Trace` — one span per request.
 //! 4. `same_origin_only` — state-changing browser requests must be same-origin (CSRF).
-//! 5. Per route: console pages and server functions sit behind `require_session`;
-//!    `/login`, `/logout`, `/healthz`, `/readyz` and static assets (`/pkg`) do not.
+//! 5. Per route: console pages, server functions and the fallback sit behind
+//!    `require_session`; `/login`, `/logout`, `/healthz`, `/readyz` and static assets (`/pkg`)
+//!    do not.
 
 pub mod config;
 mod console;
@@ -19,6 +20,7 @@ pub mod telemetry;
 
 use axum::{
     extract::FromRef,
+    handler::Handler,
     http::{HeaderName, Request},
     middleware::from_fn_with_state,
     routing::{get, post},
@@ -148,10 +150,12 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(console::sign_out))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            context,
-            app::shell,
-        ))
+        // The fallback renders the app for unknown paths (and `/keys/`, which the app's router
+        // matches as `/keys`), so it sits behind the session gate too; static assets pass.
+        .fallback(
+            leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell)
+                .layer(from_fn_with_state(state.clone(), console::require_session)),
+        )
         .layer(from_fn_with_state(state.clone(), console::same_origin_only))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

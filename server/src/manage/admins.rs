@@ -14,6 +14,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::{net::IpAddr, time::Duration, time::Instant};
 
+/// Longest e-mail address (RFC 5321).
+const MAX_EMAIL_BYTES: usize = 254;
 /// Shortest password accepted for an admin.
 const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password accepted (argon2 cost grows with it).
@@ -61,7 +63,7 @@ fn millis(duration: Duration) -> i64 {
 /// Lower-cases and checks an e-mail address well enough to catch typos.
 fn normalize_email(email: &str) -> Result<String, ManageError> {
     let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
+    let valid = email.len() <= MAX_EMAIL_BYTES
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
@@ -109,6 +111,10 @@ impl Manage {
     /// the answer nor by its timing.
     pub async fn sign_in(&self, email: &str, password: Secret, client: IpAddr) -> Result<SignedIn, ManageError> {
         let account = email.trim().to_lowercase();
+        // No address is longer; refusing early keeps junk out of the throttle's memory.
+        if account.len() > MAX_EMAIL_BYTES {
+            return Err(ManageError::Unauthorized);
+        }
         self.throttle
             .admit(&account, client, Instant::now())
             .map_err(|retry_after| ManageError::Throttled { retry_after })?;
@@ -117,7 +123,6 @@ impl Manage {
         let stored = credentials.as_ref().map(|c| c.password_hash.clone());
         let matches = password::verify(password.clone(), stored).await?;
         let Some(credentials) = credentials.filter(|c| matches && !c.disabled) else {
-            self.throttle.failed(&account, Instant::now());
             tracing::info!(reason = "bad credentials", "console sign-in refused");
             return Err(ManageError::Unauthorized);
         };
@@ -176,8 +181,10 @@ impl Manage {
         Ok(())
     }
 
-    /// Deletes expired sessions; returns how many.
+    /// Deletes expired sessions, and forgets sign-in attempts that no longer count; returns
+    /// how many sessions were deleted.
     pub async fn sweep_sessions(&self) -> Result<u64, ManageError> {
+        self.throttle.sweep(Instant::now());
         let now = now_ms();
         let idle_cutoff = now.saturating_sub(millis(self.sessions.idle_timeout));
         Ok(self.store.delete_expired_sessions(now, idle_cutoff).await?)

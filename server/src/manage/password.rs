@@ -8,6 +8,7 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
 };
 use std::sync::OnceLock;
+use tokio::sync::Semaphore;
 
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
@@ -18,8 +19,18 @@ fn argon2() -> Result<Argon2<'static>, ManageError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// At most this many hashes run at once: each takes 19 MiB and a core for tens of ms, so an
+/// unbounded number would let a flood of sign-ins exhaust memory.
+const CONCURRENT_HASHES: usize = 4;
+
+fn hashing_slots() -> &'static Semaphore {
+    static SLOTS: Semaphore = Semaphore::const_new(CONCURRENT_HASHES);
+    &SLOTS
+}
+
 /// Hashes a password into a PHC string.
 pub async fn hash(password: Secret) -> Result<String, ManageError> {
+    let _slot = hashing_slots().acquire().await.map_err(ManageError::internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()?
@@ -34,6 +45,7 @@ pub async fn hash(password: Secret) -> Result<String, ManageError> {
 /// Checks a password against a stored PHC string. `None` as the hash still spends the time of
 /// a real check (against a dummy), so an unknown e-mail address is not told apart by timing.
 pub async fn verify(password: Secret, stored: Option<String>) -> Result<bool, ManageError> {
+    let _slot = hashing_slots().acquire().await.map_err(ManageError::internal)?;
     tokio::task::spawn_blocking(move || {
         static DUMMY: OnceLock<String> = OnceLock::new();
         let (phc, known) = match &stored {

@@ -1,7 +1,10 @@
 //! Login throttling (RELIABILITY A-08): at most 5 failed sign-ins per account in 15 minutes,
 //! and at most 20 sign-in attempts per client address in a minute.
 //!
-//! Invariant: memory stays bounded: entries whose window has passed are dropped.
+//! Invariant: an attempt counts as a failure from the moment it is admitted, under the lock,
+//! until it succeeds; so parallel guesses cannot all pass before the first one fails.
+//! Invariant: memory stays bounded: entries whose window has passed are swept (past a size,
+//! and hourly); IPv6 clients are counted per /64, the block one subscriber usually holds.
 //! Does not: persist anything; a restart forgets the counts, as it forgets nothing else that
 //! matters (sessions are in the database).
 
@@ -36,12 +39,17 @@ impl<K: Hash + Eq + Clone> Windows<K> {
         }
     }
 
+    /// Drops the names whose every event has left the window.
+    fn sweep(&mut self, now: Instant) {
+        let window = self.window;
+        self.events
+            .retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+    }
+
     /// How long until `key` may act again, or `None` when it may act now.
     fn wait(&mut self, key: &K, now: Instant) -> Option<Duration> {
         if self.events.len() > SWEEP_AT {
-            let window = self.window;
-            self.events
-                .retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+            self.sweep(now);
         }
         let times = self.events.get_mut(key)?;
         while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
@@ -76,31 +84,48 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
-    /// Counts an attempt from `address` on `account`; `Err(retry_after)` when either is over
-    /// its limit (and then the password must not even be checked).
+    /// Counts an attempt from `address` on `account`, as a failure until [`Self::succeeded`]
+    /// says otherwise; `Err(retry_after)` when either is over its limit (and then the password
+    /// must not even be checked).
     pub fn admit(&self, account: &str, address: IpAddr, now: Instant) -> Result<(), Duration> {
+        let address = client_block(address);
         let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (accounts, addresses) = &mut *guard;
         if let Some(wait) = addresses.wait(&address, now) {
             return Err(wait);
         }
         addresses.record(address, now);
-        match accounts.wait(&account.to_string(), now) {
-            Some(wait) => Err(wait),
-            None => Ok(()),
+        let account = account.to_string();
+        if let Some(wait) = accounts.wait(&account, now) {
+            return Err(wait);
         }
+        accounts.record(account, now);
+        Ok(())
     }
 
-    /// Counts a failed sign-in against `account`.
-    pub fn failed(&self, account: &str, now: Instant) {
+    /// Drops what has left every window (called periodically).
+    pub fn sweep(&self, now: Instant) {
         let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.0.record(account.to_string(), now);
+        guard.0.sweep(now);
+        guard.1.sweep(now);
     }
 
     /// Forgets an account's failures after it signs in.
     pub fn succeeded(&self, account: &str) {
         let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         guard.0.events.remove(account);
+    }
+}
+
+/// The unit a client is counted by: its IPv4 address, or its IPv6 /64.
+fn client_block(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
     }
 }
 
@@ -116,7 +141,6 @@ mod tests {
         let start = Instant::now();
         for i in 0..5 {
             assert!(throttle.admit("a@x", HOME, start + Duration::from_secs(i)).is_ok());
-            throttle.failed("a@x", start + Duration::from_secs(i));
         }
         let wait = throttle
             .admit("a@x", HOME, start + Duration::from_secs(10))
@@ -155,12 +179,45 @@ mod tests {
         let throttle = LoginThrottle::default();
         let now = Instant::now();
         for _ in 0..4 {
-            throttle.failed("a@x", now);
+            assert!(throttle.admit("a@x", HOME, now).is_ok());
         }
         throttle.succeeded("a@x");
-        for _ in 0..4 {
-            throttle.failed("a@x", now);
+        for _ in 0..5 {
+            assert!(throttle.admit("a@x", HOME, now).is_ok());
         }
-        assert!(throttle.admit("a@x", HOME, now).is_ok());
+        assert!(throttle.admit("a@x", HOME, now).is_err());
+    }
+
+    #[test]
+    fn parallel_attempts_count_before_they_are_checked() {
+        // Nothing has failed yet, but five attempts are in flight: the sixth waits.
+        let throttle = LoginThrottle::default();
+        let now = Instant::now();
+        let admitted = (0..10).filter(|_| throttle.admit("a@x", HOME, now).is_ok()).count();
+        assert_eq!(admitted, 5);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_block() {
+        let throttle = LoginThrottle::default();
+        let now = Instant::now();
+        for i in 0..20u16 {
+            let address = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+            assert!(throttle.admit(&format!("u{i}@x"), address, now).is_ok());
+        }
+        let same_block = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0xffff, 0, 0, 99));
+        assert!(throttle.admit("u99@x", same_block, now).is_err());
+        let other_block = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        assert!(throttle.admit("u99@x", other_block, now).is_ok());
+    }
+
+    #[test]
+    fn a_sweep_forgets_what_left_the_window() {
+        let throttle = LoginThrottle::default();
+        let start = Instant::now();
+        assert!(throttle.admit("a@x", HOME, start).is_ok());
+        throttle.sweep(start + ACCOUNT_WINDOW);
+        let guard = throttle.state.lock().unwrap();
+        assert!(guard.0.events.is_empty() && guard.1.events.is_empty());
     }
 }

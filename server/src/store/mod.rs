@@ -100,6 +100,13 @@ impl Store {
             })
         } else {
             let pool = AnyPoolOptions::new()
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // A stuck statement must not hold a connection forever.
+                        conn.execute("SET statement_timeout = '30s'").await?;
+                        Ok(())
+                    })
+                })
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
                 .connect(url)
@@ -127,10 +134,13 @@ impl Store {
         self.backend
     }
 
-    /// Answers when the database does, within `timeout`.
+    /// Answers when the database does, for reads and for writes, within `timeout`.
     pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
-        let query = sqlx::query("SELECT 1").fetch_one(&self.reader);
-        match tokio::time::timeout(timeout, query).await {
+        let both = async {
+            sqlx::query("SELECT 1").fetch_one(&self.reader).await?;
+            sqlx::query("SELECT 1").fetch_one(&self.writer).await
+        };
+        match tokio::time::timeout(timeout, both).await {
             Ok(result) => result.map(drop).map_err(StoreError::from),
             Err(_) => Err(StoreError::Db(sqlx::Error::PoolTimedOut)),
         }

@@ -399,12 +399,37 @@ async fn static_assets_are_public_and_unknown_pages_are_404() {
         .unwrap();
     assert_eq!(css.status(), 200);
     assert_eq!(css.text().await.unwrap(), "body{}");
-    let missing = server
+    // Unknown paths are console paths too: sign in first, then "not found".
+    let anonymous = server
         .client()
         .get(format!("{}/no/such/page", server.url))
         .send()
         .await
         .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    server.create_admin("admin@example.com").await;
+    let (client, _) = server.signed_in("admin@example.com").await;
+    let missing = client.get(format!("{}/no/such/page", server.url)).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Page not found"));
+}
+
+/// The app's router reads `/keys/` as `/keys`; the session gate must too.
+#[tokio::test]
+async fn pages_behind_a_trailing_slash_still_need_a_session() {
+    let server = TestServer::start().await;
+    for path in ["/keys/", "/settings/", "/endpoints//"] {
+        let response = server
+            .client()
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(
+            !html.contains("action=\"/logout\""),
+            "{path} rendered the signed-in layout"
+        );
+    }
 }
