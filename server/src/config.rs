@@ -15,7 +15,7 @@ use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
 
 /// `MGW_*` variables that are not configuration keys (read elsewhere), so the environment
 /// provider must not treat them as unknown keys.
-const NOT_CONFIG_VARS: [&str; 3] = ["config", "admin_password", "test_postgres_url"];
+const NOT_CONFIG_VARS: [&str; 4] = ["config", "admin_password", "endpoint_api_key", "test_postgres_url"];
 
 /// The whole configuration of one process. Its `Debug` output hides secrets and the password
 /// in a database URL.

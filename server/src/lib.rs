@@ -10,8 +10,11 @@
 //!    `require_session`; `/login`, `/logout`, `/healthz`, `/readyz` and static assets (`/pkg`)
 //!    do not.
 
+pub mod cli;
 pub mod config;
 mod console;
+pub mod crypto;
+pub mod gateway_key;
 mod health;
 pub mod manage;
 pub mod secrets;
@@ -88,8 +91,10 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     )?;
     let store = Store::connect(&config.effective_database_url(), &config.database).await?;
     store.migrate().await?;
+    let keys = Arc::new(keys);
     let manage = Manage::new(
         store,
+        keys.clone(),
         SessionPolicy {
             idle_timeout: config.sessions.idle_timeout,
             absolute_timeout: config.sessions.absolute_timeout,
@@ -110,7 +115,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     };
     Ok(AppState {
         config: Arc::new(config),
-        keys: Arc::new(keys),
+        keys,
         manage,
         leptos,
         render,

@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use app::types::AdminRole;
 use clap::{Args, Parser, Subcommand};
 use server::{
+    cli,
     config::{Config, LogFormat, Overrides},
     manage::NewAdmin,
     secrets::Secret,
@@ -47,6 +48,15 @@ enum Command {
     /// Manage admin users.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Manage inference endpoints (the upstreams).
+    #[command(subcommand)]
+    Endpoint(cli::EndpointCommand),
+    /// Manage gateways (named proxies over endpoints).
+    #[command(subcommand)]
+    Gateway(cli::GatewayCommand),
+    /// Manage gateway keys (what applications send).
+    #[command(subcommand)]
+    Key(cli::KeyCommand),
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
 }
@@ -110,6 +120,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => runtime.block_on(serve(config)),
         Command::Admin(AdminCommand::Create { email, role }) => runtime.block_on(create_admin(config, email, &role)),
+        Command::Endpoint(command) => runtime.block_on(manage(config, cli::Resource::Endpoint(command))),
+        Command::Gateway(command) => runtime.block_on(manage(config, cli::Resource::Gateway(command))),
+        Command::Key(command) => runtime.block_on(manage(config, cli::Resource::Key(command))),
         Command::CheckConfig => {
             println!("{config:#?}");
             Ok(())
@@ -128,6 +141,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(address = %server.local_addr(), "Model Gateway listening on http://{}", server.local_addr());
     server.serve(server::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Opens the store, runs one management command, prints its output.
+async fn manage(config: Config, command: cli::Resource) -> anyhow::Result<()> {
+    let state = server::open(config).await?;
+    let result = cli::run(&state.manage, command).await;
+    state.manage.store().close().await;
+    println!("{}", result?);
     Ok(())
 }
 

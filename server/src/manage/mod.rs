@@ -4,13 +4,23 @@
 //! Does not: speak HTTP, or build SQL (that is `store`).
 
 mod admins;
+mod endpoints;
+mod gateways;
+mod keys;
 mod password;
 mod throttle;
+mod validate;
 
 pub use admins::{NewAdmin, SessionPolicy, SignedIn};
+pub use endpoints::{validate_base_url, EndpointUpdate, NewEndpoint};
+pub use gateways::{EndpointChoice, GatewayUpdate, NewGateway};
+pub use keys::{CreatedKey, NewKey};
 pub use throttle::LoginThrottle;
 
-use crate::store::{Store, StoreError};
+use crate::{
+    secrets::Keyring,
+    store::{Store, StoreError},
+};
 use std::{sync::Arc, time::Duration};
 
 /// A management operation that failed, in terms a caller can act on.
@@ -54,15 +64,17 @@ impl From<StoreError> for ManageError {
 #[derive(Clone)]
 pub struct Manage {
     store: Store,
+    keyring: Arc<Keyring>,
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
 }
 
 impl Manage {
-    /// A service over `store` with the given session lifetimes.
-    pub fn new(store: Store, sessions: SessionPolicy) -> Self {
+    /// A service over `store`, sealing credentials and hashing keys with `keyring`.
+    pub fn new(store: Store, keyring: Arc<Keyring>, sessions: SessionPolicy) -> Self {
         Manage {
             store,
+            keyring,
             sessions,
             throttle: Arc::new(LoginThrottle::default()),
         }

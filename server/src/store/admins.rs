@@ -3,7 +3,7 @@
 //! Invariant: session tokens are stored only as hashes; password hashes never leave this
 //! module except inside [`AdminCredentials`], which the management service consumes.
 
-use super::{flag, Store, StoreError};
+use super::{flag, found, Store, StoreError};
 use app::types::{AdminRole, AdminUser, AdminUserId};
 use sqlx::{any::AnyRow, Row};
 
@@ -86,9 +86,7 @@ impl Store {
             .bind(id.0)
             .execute(&self.writer)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(done.rows_affected())?;
         Ok(())
     }
 

@@ -7,9 +7,15 @@
 //! milliseconds; flags are 0/1 integers.
 
 mod admins;
+mod endpoints;
+mod gateways;
+mod keys;
 mod stats;
 
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
+pub use endpoints::{CredentialChange, EndpointFields};
+pub use gateways::{EndpointLink, GatewayFields};
+pub use keys::NewKeyRow;
 
 use crate::config::DatabaseConfig;
 use sqlx::{
@@ -46,7 +52,15 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+            // SQLite reports an `ON DELETE RESTRICT` violation as a trigger constraint (1811),
+            // which sqlx does not classify; its message is the same as for other key failures.
+            sqlx::Error::Database(db)
+                if db.is_unique_violation()
+                    || db.is_foreign_key_violation()
+                    || db.message().contains("FOREIGN KEY constraint failed") =>
+            {
+                StoreError::Conflict(db.message().to_string())
+            }
             _ => StoreError::Db(error),
         }
     }
@@ -159,6 +173,18 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A query on the `Any` driver, for helpers that bind a shared list of columns.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// `NotFound` when a statement that names one row by id touched none.
+fn found(rows_affected: u64) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// Reads a 0/1 flag column.

@@ -25,12 +25,15 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn help_documents_every_subcommand_and_flag() {
-    let cases: [(&[&str], &[&str]); 4] = [
+    let cases: [(&[&str], &[&str]); 7] = [
         (
             &["--help"],
             &[
                 "serve",
                 "admin",
+                "endpoint",
+                "gateway",
+                "key",
                 "check-config",
                 "--config",
                 "--database-url",
@@ -54,6 +57,29 @@ fn help_documents_every_subcommand_and_flag() {
         (
             &["admin", "create", "--help"],
             &["--email", "--role", "MGW_ADMIN_PASSWORD"],
+        ),
+        (
+            &["endpoint", "add", "--help"],
+            &[
+                "--name",
+                "--provider",
+                "--url",
+                "--api-key",
+                "--model",
+                "--deployment",
+                "--api-version",
+                "--rpm",
+                "--tpm",
+                "--json",
+            ],
+        ),
+        (
+            &["gateway", "add", "--help"],
+            &["--name", "--endpoints", "--strategy", "--json"],
+        ),
+        (
+            &["key", "create", "--help"],
+            &["--gateway", "--name", "--parent", "--json"],
         ),
     ];
     for (args, expected) in cases {
@@ -163,15 +189,23 @@ fn serve_says_how_to_create_the_first_admin() {
             "127.0.0.1:0",
         ])
         .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Read the log on a thread, so a server that never says "listening" fails the test
+    // (after a bounded wait) instead of hanging it.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let mut log = String::new();
-    // The server logs the hint before "listening"; read until that line (bounded by lines).
-    for line in lines.by_ref().take(50) {
-        let line = line.unwrap();
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(20)) {
         log.push_str(&line);
         log.push('\n');
         if line.contains("listening on") {
@@ -182,4 +216,129 @@ fn serve_says_how_to_create_the_first_admin() {
     child.wait().unwrap();
     assert!(log.contains("model-gateway admin create --email"), "{log}");
     assert!(dir.path().join("master.key").exists() && dir.path().join("key-hash.secret").exists());
+}
+
+/// The README's flow: an endpoint, a gateway and a key from the command line.
+#[test]
+fn endpoints_gateways_and_keys_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data_dir];
+        all.extend_from_slice(args);
+        model_gateway(&all, &[])
+    };
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    ok(&[
+        "endpoint",
+        "add",
+        "--name",
+        "local",
+        "--provider",
+        "openai_compatible",
+        "--url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "gpt-4o-mini",
+    ]);
+    let added = ok(&[
+        "endpoint",
+        "add",
+        "--name",
+        "cloud",
+        "--provider",
+        "openai",
+        "--api-key",
+        "sk-canary-cli-1",
+        "--model",
+        "gpt-4o-mini",
+        "--json",
+    ]);
+    let added: serde_json::Value = serde_json::from_str(&added).unwrap();
+    assert_eq!(added["has_credential"], true);
+    assert_eq!(added["base_url"], "https://api.openai.com/v1");
+    let listed = ok(&["endpoint", "list"]);
+    assert!(
+        listed.starts_with("NAME") && listed.contains("cloud") && listed.contains("local"),
+        "{listed}"
+    );
+    assert!(!listed.contains("canary") && !ok(&["endpoint", "list", "--json"]).contains("canary"));
+
+    assert!(ok(&[
+        "gateway",
+        "add",
+        "--name",
+        "prod",
+        "--endpoints",
+        "local,cloud:2",
+        "--strategy",
+        "weighted"
+    ])
+    .contains("Added gateway prod."));
+    let gateways: serde_json::Value = serde_json::from_str(&ok(&["gateway", "list", "--json"])).unwrap();
+    assert_eq!(gateways[0]["strategy"], "weighted");
+    assert_eq!(gateways[0]["endpoints"][1]["endpoint_name"], "cloud");
+    assert_eq!(gateways[0]["endpoints"][1]["weight"], 2);
+
+    let created = ok(&["key", "create", "--gateway", "prod", "--name", "my app"]);
+    let secret = created
+        .lines()
+        .find(|l| l.starts_with("mgw_"))
+        .expect("the secret is printed")
+        .to_string();
+    let parsed = server::gateway_key::parse(&secret).expect("a well-formed key");
+    let listed = ok(&["key", "list", "--gateway", "prod"]);
+    assert!(
+        listed.contains(parsed.public_id) && !listed.contains(&secret),
+        "{listed}"
+    );
+    let child = ok(&[
+        "key",
+        "create",
+        "--gateway",
+        "prod",
+        "--name",
+        "child",
+        "--parent",
+        parsed.public_id,
+        "--json",
+    ]);
+    let child: serde_json::Value = serde_json::from_str(&child).unwrap();
+    assert!(child["key"].as_str().unwrap().starts_with("mgw_"));
+    assert!(ok(&["key", "revoke", parsed.public_id]).contains("Revoked 2 key(s)"));
+
+    let in_use = run(&["endpoint", "remove", "local"]);
+    assert!(!in_use.status.success());
+    assert!(text(&in_use).contains("used by gateway(s) prod"), "{}", text(&in_use));
+    let bad = run(&["endpoint", "add", "--name", "x", "--provider", "openia", "--model", "m"]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("openai_compatible"),
+        "{}",
+        text(&bad)
+    );
+    let metadata = run(&[
+        "endpoint",
+        "add",
+        "--name",
+        "x",
+        "--provider",
+        "ollama",
+        "--url",
+        "http://169.254.169.254",
+        "--model",
+        "m",
+    ]);
+    assert!(
+        text(&metadata).contains("base_url: must not point at a cloud metadata service"),
+        "{}",
+        text(&metadata)
+    );
+    ok(&["gateway", "remove", "prod"]);
+    ok(&["endpoint", "remove", "local"]);
+    assert!(!ok(&["endpoint", "list"]).contains("local"));
 }

@@ -4,9 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// `store` first: it defines the `store_suite!` macro the `manage` suite uses too.
+#[macro_use]
+mod store;
 mod cli;
 mod console;
 mod docs;
 mod health;
-mod store;
+mod manage;
 mod support;

@@ -2,12 +2,16 @@
 //! `MGW_TEST_POSTGRES_URL` (a database it may create databases from); without it each Postgres
 //! test says plainly that it was skipped.
 
-use app::types::{AdminRole, Overview};
+use app::types::{AdminRole, KeyId, Overview, ProviderKind, RetryPolicy, Strategy, Timeouts};
 use server::{
     config::DatabaseConfig,
-    store::{now_ms, Backend, NewSession, Store, StoreError},
+    store::{
+        now_ms, Backend, CredentialChange, EndpointFields, EndpointLink, GatewayFields, NewKeyRow, NewSession, Store,
+        StoreError,
+    },
 };
 use sqlx::Connection;
+use std::collections::BTreeMap;
 
 /// Every table of the SPEC §2 data model.
 const TABLES: [&str; 15] = [
@@ -28,7 +32,7 @@ const TABLES: [&str; 15] = [
     "audit_log",
 ];
 
-/// A migrated store and what removes it afterwards.
+/// A migrated store and what removes it afterwards (the management suite uses it too).
 pub struct TestDb {
     pub store: Store,
     _dir: Option<tempfile::TempDir>,
@@ -37,7 +41,7 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    async fn sqlite() -> TestDb {
+    pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
         let store = Store::connect(&url, &DatabaseConfig::default()).await.unwrap();
@@ -51,7 +55,7 @@ impl TestDb {
     }
 
     /// A fresh database on the Postgres server, or `None` (with a note) when none is configured.
-    async fn postgres(test: &str) -> Option<TestDb> {
+    pub async fn postgres(test: &str) -> Option<TestDb> {
         let Ok(admin_url) = std::env::var("MGW_TEST_POSTGRES_URL") else {
             // Written past the test harness's capture, once, so a local run says it plainly.
             static SAID: std::sync::Once = std::sync::Once::new();
@@ -92,7 +96,7 @@ impl TestDb {
     }
 
     /// Closes the store and drops a Postgres test database.
-    async fn finish(self) {
+    pub async fn finish(self) {
         self.store.close().await;
         if let Some((admin_url, name)) = self.postgres {
             let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
@@ -139,6 +143,10 @@ store_suite!(
     foreign_keys_are_enforced,
     overview_counts_what_is_configured,
     schema_enforces_its_checks,
+    endpoints_round_trip_without_exposing_the_credential,
+    gateways_keep_their_endpoints_in_order,
+    an_endpoint_in_use_cannot_be_deleted,
+    revoking_a_key_revokes_its_subtree_only,
 );
 
 async fn migrations_create_every_table_empty(db: &TestDb) {
@@ -307,8 +315,237 @@ async fn schema_enforces_its_checks(db: &TestDb) {
     }
 }
 
+fn endpoint_fields(name: &str) -> EndpointFields<'_> {
+    EndpointFields {
+        name,
+        provider: ProviderKind::OpenAi,
+        base_url: "https://api.openai.com/v1",
+        model: "gpt-4o-mini",
+        deployment: None,
+        api_version: None,
+        region: Some("eu"),
+        rpm_limit: Some(100),
+        tpm_limit: None,
+        timeouts: Timeouts {
+            connect_ms: Some(5_000),
+            ..Timeouts::default()
+        },
+        enabled: true,
+    }
+}
+
+fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> GatewayFields<'a> {
+    GatewayFields {
+        name,
+        description: "test",
+        strategy: Strategy::Priority,
+        retry: RetryPolicy::default(),
+        deadline_ms: None,
+        log_metadata: true,
+        log_payloads: false,
+        model_aliases: aliases,
+        enabled: true,
+    }
+}
+
+async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
+    let created = db
+        .store
+        .insert_endpoint(&endpoint_fields("primary"), Some(b"sealed-bytes"), 7)
+        .await
+        .unwrap();
+    assert!(created.has_credential);
+    assert_eq!(
+        (
+            created.region.as_deref(),
+            created.rpm_limit,
+            created.timeouts.connect_ms
+        ),
+        (Some("eu"), Some(100), Some(5_000))
+    );
+    assert_eq!(
+        db.store.endpoint_credential(created.id).await.unwrap().as_deref(),
+        Some(&b"sealed-bytes"[..])
+    );
+    let bare = db
+        .store
+        .insert_endpoint(&endpoint_fields("bare"), None, 7)
+        .await
+        .unwrap();
+    assert!(!bare.has_credential);
+    assert_eq!(db.store.endpoint_credential(bare.id).await.unwrap(), None);
+
+    let mut fields = endpoint_fields("renamed");
+    fields.model = "gpt-4o";
+    let updated = db
+        .store
+        .update_endpoint(created.id, &fields, CredentialChange::Keep, 8)
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.name.as_str(), updated.model.as_str(), updated.updated_at),
+        ("renamed", "gpt-4o", 8)
+    );
+    assert!(updated.has_credential, "kept");
+    let cleared = db
+        .store
+        .update_endpoint(created.id, &fields, CredentialChange::Clear, 9)
+        .await
+        .unwrap();
+    assert!(!cleared.has_credential);
+    let set = db
+        .store
+        .update_endpoint(created.id, &fields, CredentialChange::Set(b"new".to_vec()), 9)
+        .await
+        .unwrap();
+    assert!(set.has_credential);
+    assert_eq!(
+        db.store.endpoint_credential(created.id).await.unwrap().as_deref(),
+        Some(&b"new"[..])
+    );
+
+    let names: Vec<String> = db
+        .store
+        .endpoints()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["bare", "renamed"]);
+    let duplicate = db.store.insert_endpoint(&endpoint_fields("bare"), None, 7).await;
+    assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
+}
+
+async fn gateways_keep_their_endpoints_in_order(db: &TestDb) {
+    let a = db.store.insert_endpoint(&endpoint_fields("a"), None, 1).await.unwrap();
+    let b = db.store.insert_endpoint(&endpoint_fields("b"), None, 1).await.unwrap();
+    let aliases = BTreeMap::from([("fast".to_string(), "gpt-4o-mini".to_string())]);
+    let links = [
+        EndpointLink {
+            endpoint_id: b.id,
+            weight: 3,
+            priority: 2,
+        },
+        EndpointLink {
+            endpoint_id: a.id,
+            weight: 1,
+            priority: 1,
+        },
+    ];
+    db.store
+        .insert_gateway(&gateway_fields("g", &aliases), &links, 1)
+        .await
+        .unwrap();
+    let gateway = db.store.gateway_by_name("g").await.unwrap().unwrap();
+    let order: Vec<(&str, i64, i64, i64)> = gateway
+        .endpoints
+        .iter()
+        .map(|e| (e.endpoint_name.as_str(), e.position, e.weight, e.priority))
+        .collect();
+    assert_eq!(order, [("b", 0, 3, 2), ("a", 1, 1, 1)]);
+    assert_eq!(gateway.model_aliases, aliases);
+    assert_eq!(gateway.strategy, Strategy::Priority);
+
+    // Replacing the list replaces it whole; leaving it out keeps it.
+    let only_a = [EndpointLink {
+        endpoint_id: a.id,
+        weight: 5,
+        priority: 0,
+    }];
+    db.store
+        .update_gateway(gateway.id, &gateway_fields("g2", &aliases), Some(&only_a), 2)
+        .await
+        .unwrap();
+    db.store
+        .update_gateway(gateway.id, &gateway_fields("g2", &aliases), None, 3)
+        .await
+        .unwrap();
+    let gateway = db.store.gateway_by_name("g2").await.unwrap().unwrap();
+    assert_eq!(gateway.endpoints.len(), 1);
+    assert_eq!(
+        (gateway.endpoints[0].endpoint_name.as_str(), gateway.endpoints[0].weight),
+        ("a", 5)
+    );
+    assert!(db.store.gateway_by_name("g").await.unwrap().is_none());
+    assert_eq!(db.store.gateways().await.unwrap().len(), 1);
+}
+
+/// An endpoint "a" and a gateway "g" that routes to it.
+async fn gateway_over_one_endpoint(db: &TestDb) -> (app::types::InferenceEndpoint, app::types::GatewayId) {
+    let a = db.store.insert_endpoint(&endpoint_fields("a"), None, 1).await.unwrap();
+    let link = EndpointLink {
+        endpoint_id: a.id,
+        weight: 1,
+        priority: 1,
+    };
+    let gateway = db
+        .store
+        .insert_gateway(&gateway_fields("g", &BTreeMap::new()), &[link], 1)
+        .await
+        .unwrap();
+    (a, gateway)
+}
+
+async fn an_endpoint_in_use_cannot_be_deleted(db: &TestDb) {
+    let (a, gateway) = gateway_over_one_endpoint(db).await;
+    assert_eq!(db.store.gateways_using(a.id).await.unwrap(), ["g"]);
+    let refused = db.store.delete_endpoint(a.id).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    db.store.delete_gateway(gateway).await.unwrap();
+    db.store.delete_endpoint(a.id).await.unwrap();
+    assert!(matches!(
+        db.store.delete_endpoint(a.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn revoking_a_key_revokes_its_subtree_only(db: &TestDb) {
+    let (_, gateway) = gateway_over_one_endpoint(db).await;
+    let models = vec!["gpt-4o-mini".to_string()];
+    let insert = |name: &'static str, parent: Option<KeyId>| NewKeyRow {
+        gateway_id: gateway,
+        parent_id: parent,
+        name,
+        public_id: name,
+        secret_hash: "h",
+        masked: "m",
+        allowed_models: if name == "team" { Some(&models) } else { None },
+        expires_at: None,
+        now: 1,
+    };
+    let team = db.store.insert_key(&insert("team", None)).await.unwrap();
+    assert_eq!(team.allowed_models.as_deref(), Some(&models[..]));
+    let app = db.store.insert_key(&insert("app", Some(team.id))).await.unwrap();
+    let prod = db.store.insert_key(&insert("prod", Some(app.id))).await.unwrap();
+    let sibling = db.store.insert_key(&insert("sibling", Some(team.id))).await.unwrap();
+    assert_eq!(prod.parent_id, Some(app.id));
+
+    assert_eq!(db.store.revoke_key_tree(app.id, 50).await.unwrap(), 2, "app and prod");
+    assert_eq!(
+        db.store.revoke_key_tree(app.id, 60).await.unwrap(),
+        0,
+        "already revoked"
+    );
+    let state = |public_id| async move { db.store.key_by_public_id(public_id).await.unwrap().unwrap().revoked_at };
+    assert_eq!(
+        (
+            state("team").await,
+            state("app").await,
+            state("prod").await,
+            state("sibling").await
+        ),
+        (None, Some(50), Some(50), None)
+    );
+    assert_eq!(db.store.keys(Some(gateway)).await.unwrap().len(), 4);
+    assert_eq!(sibling.parent_id, Some(team.id));
+    // Deleting the gateway deletes its keys.
+    db.store.delete_gateway(gateway).await.unwrap();
+    assert!(db.store.keys(None).await.unwrap().is_empty());
+}
+
 /// A plain connection to the test database, for set-up and inspection the store has no API for.
-async fn raw(db: &TestDb) -> sqlx::AnyConnection {
+pub async fn raw(db: &TestDb) -> sqlx::AnyConnection {
     sqlx::AnyConnection::connect(&db.url).await.unwrap()
 }
 

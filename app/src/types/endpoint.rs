@@ -1,0 +1,123 @@
+//! Inference endpoints: the upstreams that serve requests.
+
+use serde::{Deserialize, Serialize};
+
+/// Identifies an inference endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EndpointId(pub i64);
+
+/// The kinds of upstream the gateway speaks to. Adding one fails to compile until every
+/// `match` on it handles the new kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// OpenAI's API.
+    OpenAi,
+    /// Azure OpenAI: deployment URLs, `api-version`, the `api-key` header.
+    AzureOpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Ollama, through its OpenAI-compatible API.
+    Ollama,
+    /// Any other OpenAI-compatible server: vLLM, LM Studio, llama.cpp, Groq, Mistral, …
+    OpenAiCompatible,
+}
+
+impl ProviderKind {
+    /// Every kind, in the order lists show them.
+    pub const ALL: [ProviderKind; 5] = [
+        ProviderKind::OpenAi,
+        ProviderKind::AzureOpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+        ProviderKind::OpenAiCompatible,
+    ];
+
+    /// The kind's name as stored, typed and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::AzureOpenAi => "azure_openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::OpenAiCompatible => "openai_compatible",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// The base URL used when none is given; `None` where the user must say (Azure resources
+    /// and self-hosted servers have no common address).
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::OpenAi => Some("https://api.openai.com/v1"),
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::Ollama => Some("http://127.0.0.1:11434/v1"),
+            ProviderKind::AzureOpenAi | ProviderKind::OpenAiCompatible => None,
+        }
+    }
+}
+
+/// Per-endpoint timeouts, in milliseconds; `None` uses the gateway-wide default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// Establishing the connection.
+    pub connect_ms: Option<i64>,
+    /// From sending the request to the first byte of the answer.
+    pub first_byte_ms: Option<i64>,
+    /// Between two chunks of a streamed answer.
+    pub idle_ms: Option<i64>,
+    /// The whole attempt.
+    pub total_ms: Option<i64>,
+}
+
+/// An inference endpoint as listed and shown; its credential is write-only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InferenceEndpoint {
+    /// The endpoint's id.
+    pub id: EndpointId,
+    /// A unique name, used to refer to it from gateways and the CLI.
+    pub name: String,
+    /// The provider kind.
+    pub provider: ProviderKind,
+    /// The upstream's base URL.
+    pub base_url: String,
+    /// The model it serves (for Azure, the model behind the deployment).
+    pub model: String,
+    /// Azure: the deployment name.
+    pub deployment: Option<String>,
+    /// Azure: the `api-version` query parameter.
+    pub api_version: Option<String>,
+    /// A free-form region label.
+    pub region: Option<String>,
+    /// The provider's requests-per-minute allowance, if known.
+    pub rpm_limit: Option<i64>,
+    /// The provider's tokens-per-minute allowance, if known.
+    pub tpm_limit: Option<i64>,
+    /// Timeouts for calls to this endpoint.
+    pub timeouts: Timeouts,
+    /// Whether gateways may route to it.
+    pub enabled: bool,
+    /// Whether a credential is stored (the credential itself is never returned).
+    pub has_credential: bool,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_kinds_round_trip_through_their_names() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ProviderKind::parse("OpenAI"), None);
+    }
+}

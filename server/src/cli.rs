@@ -1,0 +1,527 @@
+//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `key`): thin wrappers
+//! over the management service, printing a table or, with `--json`, JSON.
+//!
+//! Invariant: the CLI can do nothing the service would refuse elsewhere: every rule lives in
+//! `manage`. A key's secret is printed once, by `key create`.
+
+use crate::{
+    manage::{EndpointChoice, EndpointUpdate, GatewayUpdate, Manage, ManageError, NewEndpoint, NewGateway, NewKey},
+    secrets::Secret,
+    store::now_ms,
+};
+use app::types::{GatewayKey, InferenceEndpoint, ProviderKind, Strategy, Timeouts};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::time::Duration;
+
+/// One resource subcommand.
+pub enum Resource {
+    Endpoint(EndpointCommand),
+    Gateway(GatewayCommand),
+    Key(KeyCommand),
+}
+
+/// Runs a resource subcommand; returns what to print.
+pub async fn run(manage: &Manage, command: Resource) -> Result<String, ManageError> {
+    match command {
+        Resource::Endpoint(command) => endpoint(manage, command).await,
+        Resource::Gateway(command) => gateway(manage, command).await,
+        Resource::Key(command) => key(manage, command).await,
+    }
+}
+
+/// Inference endpoints: the upstreams gateways route to.
+#[derive(Subcommand)]
+pub enum EndpointCommand {
+    /// Add an endpoint.
+    Add(EndpointAdd),
+    /// List endpoints.
+    List(Output),
+    /// Change an endpoint.
+    Update(EndpointChange),
+    /// Remove an endpoint that no gateway uses.
+    Remove {
+        /// The endpoint's name.
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Gateways: named proxies over an ordered list of endpoints.
+#[derive(Subcommand)]
+pub enum GatewayCommand {
+    /// Add a gateway.
+    Add(GatewayAdd),
+    /// List gateways.
+    List(Output),
+    /// Change a gateway.
+    Update(GatewayChange),
+    /// Remove a gateway and its keys.
+    Remove {
+        /// The gateway's name.
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Gateway keys: the credentials applications send.
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; its secret is printed this once.
+    Create(KeyCreate),
+    /// List keys (never their secrets).
+    List {
+        /// Only this gateway's keys.
+        #[arg(long)]
+        gateway: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke a key and every key under it.
+    Revoke {
+        /// The key's public id (as `key list` shows it).
+        public_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Output format.
+#[derive(Args, Clone, Copy, Default)]
+pub struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Output {
+    /// `value` as JSON with `--json`, else the text `message` makes.
+    fn show(self, value: &impl serde::Serialize, message: impl FnOnce() -> String) -> String {
+        if self.json {
+            pretty(value)
+        } else {
+            message()
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct EndpointAdd {
+    /// A unique name (letters, digits, '.', '_', '-').
+    #[arg(long)]
+    name: String,
+    /// openai, azure_openai, anthropic, ollama or openai_compatible.
+    #[arg(long, value_parser = parse_provider)]
+    provider: ProviderKind,
+    /// Base URL [default: the provider's, where it has one]
+    #[arg(long)]
+    url: Option<String>,
+    /// The provider API key; stored encrypted, never shown again. Prefer MGW_ENDPOINT_API_KEY
+    /// to keep it out of shell history.
+    #[arg(long, env = "MGW_ENDPOINT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// The model this endpoint serves.
+    #[arg(long)]
+    model: String,
+    /// Azure: the deployment name.
+    #[arg(long)]
+    deployment: Option<String>,
+    /// Azure: the api-version.
+    #[arg(long)]
+    api_version: Option<String>,
+    /// A region label.
+    #[arg(long)]
+    region: Option<String>,
+    /// The provider's requests per minute for this endpoint.
+    #[arg(long)]
+    rpm: Option<i64>,
+    /// The provider's tokens per minute for this endpoint.
+    #[arg(long)]
+    tpm: Option<i64>,
+    /// Add it switched off.
+    #[arg(long)]
+    disabled: bool,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct EndpointChange {
+    /// The endpoint to change.
+    name: String,
+    /// A new name.
+    #[arg(long = "rename")]
+    new_name: Option<String>,
+    /// A new base URL.
+    #[arg(long)]
+    url: Option<String>,
+    /// A new API key (or MGW_ENDPOINT_API_KEY).
+    #[arg(long, env = "MGW_ENDPOINT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Forget the stored API key.
+    #[arg(long, conflicts_with = "api_key")]
+    clear_api_key: bool,
+    /// A new model.
+    #[arg(long)]
+    model: Option<String>,
+    /// Azure: a new deployment name.
+    #[arg(long)]
+    deployment: Option<String>,
+    /// Azure: a new api-version.
+    #[arg(long)]
+    api_version: Option<String>,
+    /// A new region label.
+    #[arg(long)]
+    region: Option<String>,
+    /// New requests per minute.
+    #[arg(long)]
+    rpm: Option<i64>,
+    /// New tokens per minute.
+    #[arg(long)]
+    tpm: Option<i64>,
+    /// Switch it on (true) or off (false).
+    #[arg(long)]
+    enabled: Option<bool>,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct GatewayAdd {
+    /// A unique name.
+    #[arg(long)]
+    name: String,
+    /// Endpoint names in order, comma-separated; each may carry :weight[:priority].
+    #[arg(long, value_delimiter = ',', required = true)]
+    endpoints: Vec<String>,
+    /// round_robin, weighted, priority, least_busy, least_latency or random.
+    #[arg(long, default_value = "priority", value_parser = parse_strategy)]
+    strategy: Strategy,
+    /// What the gateway is for.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Log request and response bodies (off by default).
+    #[arg(long)]
+    log_payloads: bool,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct GatewayChange {
+    /// The gateway to change.
+    name: String,
+    /// A new name.
+    #[arg(long = "rename")]
+    new_name: Option<String>,
+    /// A new endpoint list (replaces the old one).
+    #[arg(long, value_delimiter = ',')]
+    endpoints: Option<Vec<String>>,
+    /// A new strategy.
+    #[arg(long, value_parser = parse_strategy)]
+    strategy: Option<Strategy>,
+    /// A new description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Log request metadata (true/false).
+    #[arg(long)]
+    log_metadata: Option<bool>,
+    /// Log request and response bodies (true/false).
+    #[arg(long)]
+    log_payloads: Option<bool>,
+    /// Switch it on (true) or off (false).
+    #[arg(long)]
+    enabled: Option<bool>,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct KeyCreate {
+    /// The gateway the key opens.
+    #[arg(long)]
+    gateway: String,
+    /// A name for people.
+    #[arg(long)]
+    name: String,
+    /// The public id of the parent key.
+    #[arg(long)]
+    parent: Option<String>,
+    /// Models it may use, comma-separated [default: all of the gateway's]
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Expire after this long (e.g. 30d, 12h).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    expires_in: Option<Duration>,
+    #[command(flatten)]
+    output: Output,
+}
+
+fn parse_provider(name: &str) -> Result<ProviderKind, String> {
+    ProviderKind::parse(name).ok_or_else(|| {
+        let names: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+fn parse_strategy(name: &str) -> Result<Strategy, String> {
+    Strategy::parse(name).ok_or_else(|| {
+        let names: Vec<_> = Strategy::ALL.iter().map(|s| s.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+fn choices(names: &[String]) -> Result<Vec<EndpointChoice>, ManageError> {
+    names.iter().map(|n| EndpointChoice::parse(n)).collect()
+}
+
+/// Rows as an aligned text table.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out.join("\n")
+}
+
+fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn optional(value: &Option<impl ToString>) -> String {
+    value.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
+}
+
+fn endpoints_table(endpoints: &[InferenceEndpoint]) -> String {
+    table(
+        &["NAME", "PROVIDER", "MODEL", "URL", "KEY", "ENABLED"],
+        endpoints
+            .iter()
+            .map(|e| {
+                vec![
+                    e.name.clone(),
+                    e.provider.as_str().into(),
+                    e.model.clone(),
+                    e.base_url.clone(),
+                    if e.has_credential { "set" } else { "-" }.into(),
+                    e.enabled.to_string(),
+                ]
+            })
+            .collect(),
+    )
+}
+
+fn keys_table(keys: &[GatewayKey]) -> String {
+    table(
+        &["ID", "NAME", "KEY", "PARENT", "STATE"],
+        keys.iter()
+            .map(|k| {
+                let parent = k
+                    .parent_id
+                    .and_then(|p| keys.iter().find(|o| o.id == p))
+                    .map(|p| p.public_id.clone());
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else if k.enabled {
+                    "active"
+                } else {
+                    "disabled"
+                };
+                vec![
+                    k.public_id.clone(),
+                    k.name.clone(),
+                    k.masked.clone(),
+                    optional(&parent),
+                    state.into(),
+                ]
+            })
+            .collect(),
+    )
+}
+
+/// Runs an `endpoint` subcommand.
+async fn endpoint(manage: &Manage, command: EndpointCommand) -> Result<String, ManageError> {
+    match command {
+        EndpointCommand::Add(add) => {
+            let endpoint = manage
+                .create_endpoint(NewEndpoint {
+                    name: add.name,
+                    provider: add.provider,
+                    base_url: add.url,
+                    api_key: add.api_key.map(Secret::new),
+                    model: add.model,
+                    deployment: add.deployment,
+                    api_version: add.api_version,
+                    region: add.region,
+                    rpm_limit: add.rpm,
+                    tpm_limit: add.tpm,
+                    timeouts: Timeouts::default(),
+                    enabled: !add.disabled,
+                })
+                .await?;
+            Ok(add
+                .output
+                .show(&endpoint, || format!("Added endpoint {}.", endpoint.name)))
+        }
+        EndpointCommand::List(output) => {
+            let endpoints = manage.endpoints().await?;
+            Ok(output.show(&endpoints, || endpoints_table(&endpoints)))
+        }
+        EndpointCommand::Update(change) => {
+            let endpoint = manage
+                .update_endpoint(
+                    &change.name,
+                    EndpointUpdate {
+                        name: change.new_name,
+                        base_url: change.url,
+                        api_key: change.api_key.map(Secret::new),
+                        clear_api_key: change.clear_api_key,
+                        model: change.model,
+                        deployment: change.deployment,
+                        api_version: change.api_version,
+                        region: change.region,
+                        rpm_limit: change.rpm,
+                        tpm_limit: change.tpm,
+                        enabled: change.enabled,
+                    },
+                )
+                .await?;
+            Ok(change
+                .output
+                .show(&endpoint, || format!("Updated endpoint {}.", endpoint.name)))
+        }
+        EndpointCommand::Remove { name, output } => {
+            manage.delete_endpoint(&name).await?;
+            Ok(output.show(&json!({ "removed": name }), || format!("Removed endpoint {name}.")))
+        }
+    }
+}
+
+/// Runs a `gateway` subcommand.
+async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, ManageError> {
+    match command {
+        GatewayCommand::Add(add) => {
+            let mut new = NewGateway::new(add.name, add.strategy, choices(&add.endpoints)?);
+            new.description = add.description;
+            new.log_payloads = add.log_payloads;
+            let gateway = manage.create_gateway(new).await?;
+            Ok(add.output.show(&gateway, || format!("Added gateway {}.", gateway.name)))
+        }
+        GatewayCommand::List(output) => {
+            let gateways = manage.gateways().await?;
+            if output.json {
+                return Ok(pretty(&gateways));
+            }
+            Ok(table(
+                &["NAME", "STRATEGY", "ENDPOINTS", "ENABLED"],
+                gateways
+                    .iter()
+                    .map(|g| {
+                        let endpoints: Vec<String> = g
+                            .endpoints
+                            .iter()
+                            .map(|e| format!("{}:{}:{}", e.endpoint_name, e.weight, e.priority))
+                            .collect();
+                        vec![
+                            g.name.clone(),
+                            g.strategy.as_str().into(),
+                            endpoints.join(","),
+                            g.enabled.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ))
+        }
+        GatewayCommand::Update(change) => {
+            let endpoints = change.endpoints.as_deref().map(choices).transpose()?;
+            let gateway = manage
+                .update_gateway(
+                    &change.name,
+                    GatewayUpdate {
+                        name: change.new_name,
+                        description: change.description,
+                        strategy: change.strategy,
+                        endpoints,
+                        log_metadata: change.log_metadata,
+                        log_payloads: change.log_payloads,
+                        enabled: change.enabled,
+                    },
+                )
+                .await?;
+            Ok(change
+                .output
+                .show(&gateway, || format!("Updated gateway {}.", gateway.name)))
+        }
+        GatewayCommand::Remove { name, output } => {
+            manage.delete_gateway(&name).await?;
+            Ok(output.show(&json!({ "removed": name }), || {
+                format!("Removed gateway {name} and its keys.")
+            }))
+        }
+    }
+}
+
+/// Runs a `key` subcommand.
+async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError> {
+    match command {
+        KeyCommand::Create(create) => {
+            let expires_at = create
+                .expires_in
+                .map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+            let created = manage
+                .create_key(NewKey {
+                    gateway: create.gateway,
+                    name: create.name,
+                    parent: create.parent,
+                    allowed_models: create.models,
+                    expires_at,
+                })
+                .await?;
+            Ok(create.output.show(
+                &json!({ "key": created.secret.expose(), "details": created.key }),
+                || {
+                    format!(
+                        "Created key {} ({}). Its secret is shown this once:\n\n{}\n",
+                        created.key.public_id,
+                        created.key.name,
+                        created.secret.expose()
+                    )
+                },
+            ))
+        }
+        KeyCommand::List { gateway, output } => {
+            let keys = manage.keys(gateway.as_deref()).await?;
+            Ok(output.show(&keys, || keys_table(&keys)))
+        }
+        KeyCommand::Revoke { public_id, output } => {
+            let revoked = manage.revoke_key(&public_id).await?;
+            Ok(output.show(&json!({ "revoked": revoked }), || {
+                format!("Revoked {revoked} key(s): {public_id} and its descendants.")
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_their_columns() {
+        let text = table(
+            &["A", "LONGER"],
+            vec![vec!["wide cell".into(), "x".into()], vec!["y".into(), "z".into()]],
+        );
+        assert_eq!(text, "A          LONGER\nwide cell  x\ny          z");
+    }
+}

@@ -1,0 +1,184 @@
+//! The gateway key format (SPEC §5): `mgw_<public id>_<secret><checksum>`.
+//!
+//! - `mgw_` makes keys recognisable (for secret scanners, and people);
+//! - the public id (12 base62 characters) names the key in lists and logs;
+//! - the secret is 32 base62 characters (about 190 bits) from the OS's RNG;
+//! - the checksum is CRC32 of everything before it, as 6 base62 characters, so a mistyped or
+//!   made-up key is refused without touching the database (a random string passes with
+//!   probability 2⁻³²).
+//!
+//! Invariant: only the HMAC-SHA256 of the whole key under the server's key-hash secret is
+//! stored; checks compare in constant time.
+
+use crate::secrets::{Key, Secret};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+const PREFIX: &str = "mgw_";
+const PUBLIC_ID_CHARS: usize = 12;
+const SECRET_CHARS: usize = 32;
+const CHECKSUM_CHARS: usize = 6;
+/// The length of every key.
+pub const KEY_LENGTH: usize = PREFIX.len() + PUBLIC_ID_CHARS + 1 + SECRET_CHARS + CHECKSUM_CHARS;
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A newly issued key: the whole key (shown once) and what is stored.
+pub struct IssuedKey {
+    pub key: Secret,
+    pub public_id: String,
+    pub masked: String,
+    pub secret_hash: String,
+}
+
+/// A key that has the right shape and checksum (not yet checked against the store).
+#[derive(Debug, PartialEq, Eq)]
+pub struct WellFormedKey<'a> {
+    pub public_id: &'a str,
+    pub key: &'a str,
+}
+
+fn random_base62(length: usize) -> String {
+    let mut out = String::with_capacity(length);
+    let mut bytes = [0u8; 64];
+    while out.len() < length {
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        // 248 = 4 × 62: rejecting larger bytes keeps every character equally likely.
+        out.extend(
+            bytes
+                .iter()
+                .filter(|&&b| b < 248)
+                .map(|&b| BASE62[usize::from(b % 62)] as char)
+                .take(length - out.len()),
+        );
+    }
+    out
+}
+
+fn checksum(body: &str) -> String {
+    let mut value = u64::from(crc32fast::hash(body.as_bytes()));
+    let mut digits = [b'0'; CHECKSUM_CHARS];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    digits.iter().map(|&b| b as char).collect()
+}
+
+/// The stored form of a key: HMAC-SHA256 under the key-hash secret, hex.
+pub fn hash(hash_secret: &Key, key: &str) -> String {
+    // HMAC accepts a key of any length.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&hash_secret.0).unwrap_or_else(|_| unreachable!());
+    mac.update(key.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether `key` hashes to `stored`, compared in constant time.
+pub fn matches(hash_secret: &Key, key: &str, stored: &str) -> bool {
+    hash(hash_secret, key).as_bytes().ct_eq(stored.as_bytes()).into()
+}
+
+/// Issues a new key.
+pub fn issue(hash_secret: &Key) -> IssuedKey {
+    let public_id = random_base62(PUBLIC_ID_CHARS);
+    let body = format!("{PREFIX}{public_id}_{}", random_base62(SECRET_CHARS));
+    let key = format!("{body}{}", checksum(&body));
+    let masked = format!("{PREFIX}{public_id}…{}", &key[key.len() - 4..]);
+    let secret_hash = hash(hash_secret, &key);
+    IssuedKey {
+        key: Secret::new(key),
+        public_id,
+        masked,
+        secret_hash,
+    }
+}
+
+/// Checks a presented key's shape and checksum; no I/O.
+pub fn parse(text: &str) -> Option<WellFormedKey<'_>> {
+    if text.len() != KEY_LENGTH || !text.is_ascii() {
+        return None;
+    }
+    let rest = text.strip_prefix(PREFIX)?;
+    let (public_id, tail) = rest.split_at(PUBLIC_ID_CHARS);
+    let tail = tail.strip_prefix('_')?;
+    let base62 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !base62(public_id) || !base62(tail) {
+        return None;
+    }
+    let (body, sum) = text.split_at(text.len() - CHECKSUM_CHARS);
+    (checksum(body) == sum).then_some(WellFormedKey { public_id, key: text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: Key = Key([9; 32]);
+
+    #[test]
+    fn an_issued_key_parses_back_and_matches_its_hash() {
+        let issued = issue(&SECRET);
+        let key = issued.key.expose();
+        assert_eq!(key.len(), KEY_LENGTH);
+        assert!(key.starts_with("mgw_"));
+        let parsed = parse(key).unwrap();
+        assert_eq!(parsed.public_id, issued.public_id);
+        assert!(matches(&SECRET, key, &issued.secret_hash));
+        assert!(
+            !matches(&Key([8; 32]), key, &issued.secret_hash),
+            "another server secret"
+        );
+        assert!(
+            issued.masked.starts_with(&format!("mgw_{}…", issued.public_id))
+                && issued.masked.ends_with(&key[key.len() - 4..])
+        );
+        assert!(!issued.masked.contains(&key[17..40]), "the mask hides the secret");
+    }
+
+    #[test]
+    fn keys_are_unique() {
+        let keys: std::collections::HashSet<String> =
+            (0..1000).map(|_| issue(&SECRET).key.expose().to_string()).collect();
+        assert_eq!(keys.len(), 1000);
+    }
+
+    #[test]
+    fn a_changed_character_fails_the_checksum() {
+        let issued = issue(&SECRET);
+        let key = issued.key.expose();
+        for i in 4..key.len() {
+            if i == 4 + PUBLIC_ID_CHARS {
+                continue; // the separator
+            }
+            let mut changed = key.as_bytes().to_vec();
+            changed[i] = if changed[i] == b'a' { b'b' } else { b'a' };
+            let changed = String::from_utf8(changed).unwrap();
+            assert!(parse(&changed).is_none(), "position {i}");
+        }
+    }
+
+    #[test]
+    fn malformed_keys_are_refused() {
+        let good = issue(&SECRET).key.expose().to_string();
+        for bad in [
+            String::new(),
+            "sk-proj-abc".into(),
+            good.replacen("mgw_", "mgx_", 1),
+            good[..good.len() - 1].into(),
+            format!("{good}x"),
+            good.replacen('_', "-", 2),
+            "é".repeat(KEY_LENGTH / 2) + "x",
+        ] {
+            assert!(parse(&bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn random_strings_of_the_right_shape_almost_never_pass_the_checksum() {
+        let passed = (0..20_000)
+            .filter(|_| parse(&format!("mgw_{}_{}", random_base62(12), random_base62(38))).is_some())
+            .count();
+        assert_eq!(passed, 0);
+    }
+}

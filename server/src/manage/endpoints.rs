@@ -1,0 +1,337 @@
+//! Inference endpoints: validate, seal the credential, store.
+//!
+//! Invariant: a credential goes in sealed and never comes out of this service (only
+//! `has_credential`); error messages never quote it.
+//! Invariant: cloud metadata addresses are refused as upstreams, in any spelling
+//! (RELIABILITY B-14, as amended: private addresses are allowed).
+
+use super::{validate::name, Manage, ManageError};
+use crate::{
+    crypto,
+    secrets::Secret,
+    store::{now_ms, CredentialChange, EndpointFields},
+};
+use app::types::{InferenceEndpoint, ProviderKind, Timeouts};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// An endpoint to create.
+#[derive(Debug)]
+pub struct NewEndpoint {
+    pub name: String,
+    pub provider: ProviderKind,
+    /// `None` uses the provider's default base URL (where it has one).
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+    pub region: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub timeouts: Timeouts,
+    pub enabled: bool,
+}
+
+/// Changes to an endpoint; `None` keeps a field as it is.
+#[derive(Debug, Default)]
+pub struct EndpointUpdate {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub clear_api_key: bool,
+    pub model: Option<String>,
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+    pub region: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub enabled: Option<bool>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
+    ManageError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Whether an address is a cloud metadata service (AWS, GCP, Azure, OpenStack, Alibaba…).
+fn is_metadata_address(ip: IpAddr) -> bool {
+    const AWS_IPV6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+    const METADATA_V4: [Ipv4Addr; 2] = [Ipv4Addr::new(169, 254, 169, 254), Ipv4Addr::new(100, 100, 100, 200)];
+    match ip {
+        IpAddr::V4(v4) => METADATA_V4.contains(&v4),
+        IpAddr::V6(v6) => v6 == AWS_IPV6 || v6.to_ipv4_mapped().is_some_and(|v4| METADATA_V4.contains(&v4)),
+    }
+}
+
+/// Checks an upstream base URL: http(s), a host, no credentials in it, not a metadata
+/// service. Hosts are read the way browsers and HTTP clients read them (so `2852039166`,
+/// `0xA9FEA9FE` and `[::ffff:169.254.169.254]` are all 169.254.169.254).
+pub fn validate_base_url(text: &str) -> Result<String, ManageError> {
+    let field = "base_url";
+    let url = url::Url::parse(text.trim()).map_err(|e| invalid(field, format!("is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(field, "must be an http:// or https:// URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(field, "must not contain credentials; use the API key instead"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(field, "must not have a query or fragment"));
+    }
+    let metadata = match url.host() {
+        Some(url::Host::Ipv4(v4)) => is_metadata_address(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => is_metadata_address(IpAddr::V6(v6)),
+        Some(url::Host::Domain(domain)) => {
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            domain == "metadata.google.internal" || domain == "metadata"
+        }
+        None => return Err(invalid(field, "must name a host")),
+    };
+    if metadata {
+        return Err(invalid(field, "must not point at a cloud metadata service"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+fn optional_text(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn positive(field: &'static str, value: Option<i64>) -> Result<(), ManageError> {
+    match value {
+        Some(v) if v < 1 => Err(invalid(field, "must be at least 1")),
+        _ => Ok(()),
+    }
+}
+
+/// An endpoint's fields, owned, validated together.
+struct Checked {
+    name: String,
+    provider: ProviderKind,
+    base_url: String,
+    model: String,
+    deployment: Option<String>,
+    api_version: Option<String>,
+    region: Option<String>,
+    rpm_limit: Option<i64>,
+    tpm_limit: Option<i64>,
+    timeouts: Timeouts,
+    enabled: bool,
+}
+
+impl Checked {
+    fn validate(mut self, has_credential: bool) -> Result<Self, ManageError> {
+        self.name = name("name", &self.name)?;
+        self.base_url = validate_base_url(&self.base_url)?;
+        self.model = self.model.trim().to_string();
+        if self.model.is_empty() || self.model.len() > 200 {
+            return Err(invalid("model", "must be 1 to 200 characters"));
+        }
+        self.deployment = optional_text(self.deployment);
+        self.api_version = optional_text(self.api_version);
+        self.region = optional_text(self.region);
+        positive("rpm_limit", self.rpm_limit)?;
+        positive("tpm_limit", self.tpm_limit)?;
+        let t = self.timeouts;
+        for (field, value) in [
+            ("connect_timeout_ms", t.connect_ms),
+            ("first_byte_timeout_ms", t.first_byte_ms),
+            ("idle_timeout_ms", t.idle_ms),
+            ("total_timeout_ms", t.total_ms),
+        ] {
+            positive(field, value)?;
+        }
+        match self.provider {
+            ProviderKind::AzureOpenAi => {
+                if self.deployment.is_none() {
+                    return Err(invalid("deployment", "is required for azure_openai"));
+                }
+                if self.api_version.is_none() {
+                    return Err(invalid("api_version", "is required for azure_openai"));
+                }
+            }
+            ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OpenAiCompatible => {}
+        }
+        let needs_credential = match self.provider {
+            ProviderKind::OpenAi | ProviderKind::AzureOpenAi | ProviderKind::Anthropic => true,
+            ProviderKind::Ollama | ProviderKind::OpenAiCompatible => false,
+        };
+        if needs_credential && !has_credential {
+            return Err(invalid(
+                "api_key",
+                format!("is required for {}", self.provider.as_str()),
+            ));
+        }
+        Ok(self)
+    }
+
+    fn fields(&self) -> EndpointFields<'_> {
+        EndpointFields {
+            name: &self.name,
+            provider: self.provider,
+            base_url: &self.base_url,
+            model: &self.model,
+            deployment: self.deployment.as_deref(),
+            api_version: self.api_version.as_deref(),
+            region: self.region.as_deref(),
+            rpm_limit: self.rpm_limit,
+            tpm_limit: self.tpm_limit,
+            timeouts: self.timeouts,
+            enabled: self.enabled,
+        }
+    }
+}
+
+fn name_taken(name: &str) -> impl Fn(ManageError) -> ManageError + '_ {
+    move |error| match error {
+        ManageError::Conflict(_) => ManageError::Conflict(format!("an endpoint named {name} already exists")),
+        other => other,
+    }
+}
+
+impl Manage {
+    /// Creates an endpoint; its credential is sealed under the master key.
+    pub async fn create_endpoint(&self, new: NewEndpoint) -> Result<InferenceEndpoint, ManageError> {
+        let base_url = match (new.base_url, new.provider.default_base_url()) {
+            (Some(url), _) => url,
+            (None, Some(default)) => default.to_string(),
+            (None, None) => {
+                return Err(invalid(
+                    "base_url",
+                    format!("is required for {}", new.provider.as_str()),
+                ))
+            }
+        };
+        let api_key = new.api_key.filter(|key| !key.expose().trim().is_empty());
+        let checked = Checked {
+            name: new.name,
+            provider: new.provider,
+            base_url,
+            model: new.model,
+            deployment: new.deployment,
+            api_version: new.api_version,
+            region: new.region,
+            rpm_limit: new.rpm_limit,
+            tpm_limit: new.tpm_limit,
+            timeouts: new.timeouts,
+            enabled: new.enabled,
+        }
+        .validate(api_key.is_some())?;
+        let sealed = api_key.map(|key| crypto::seal(&self.keyring.master_key, &key));
+        self.store
+            .insert_endpoint(&checked.fields(), sealed.as_deref(), now_ms())
+            .await
+            .map_err(ManageError::from)
+            .map_err(name_taken(&checked.name))
+    }
+
+    /// Changes an endpoint, found by name.
+    pub async fn update_endpoint(&self, name: &str, update: EndpointUpdate) -> Result<InferenceEndpoint, ManageError> {
+        let current = self.endpoint(name).await?;
+        let api_key = update.api_key.filter(|key| !key.expose().trim().is_empty());
+        let has_credential = api_key.is_some() || (current.has_credential && !update.clear_api_key);
+        let checked = Checked {
+            name: update.name.unwrap_or(current.name),
+            provider: current.provider,
+            base_url: update.base_url.unwrap_or(current.base_url),
+            model: update.model.unwrap_or(current.model),
+            deployment: update.deployment.or(current.deployment),
+            api_version: update.api_version.or(current.api_version),
+            region: update.region.or(current.region),
+            rpm_limit: update.rpm_limit.or(current.rpm_limit),
+            tpm_limit: update.tpm_limit.or(current.tpm_limit),
+            timeouts: current.timeouts,
+            enabled: update.enabled.unwrap_or(current.enabled),
+        }
+        .validate(has_credential)?;
+        let credential = match (api_key, update.clear_api_key) {
+            (Some(key), _) => CredentialChange::Set(crypto::seal(&self.keyring.master_key, &key)),
+            (None, true) => CredentialChange::Clear,
+            (None, false) => CredentialChange::Keep,
+        };
+        self.store
+            .update_endpoint(current.id, &checked.fields(), credential, now_ms())
+            .await
+            .map_err(ManageError::from)
+            .map_err(name_taken(&checked.name))
+    }
+
+    /// Every endpoint, by name.
+    pub async fn endpoints(&self) -> Result<Vec<InferenceEndpoint>, ManageError> {
+        Ok(self.store.endpoints().await?)
+    }
+
+    /// The endpoint with this name.
+    pub async fn endpoint(&self, name: &str) -> Result<InferenceEndpoint, ManageError> {
+        self.store.endpoint_by_name(name).await?.ok_or(ManageError::NotFound)
+    }
+
+    /// Deletes an endpoint that no gateway routes to.
+    pub async fn delete_endpoint(&self, name: &str) -> Result<(), ManageError> {
+        let endpoint = self.endpoint(name).await?;
+        let users = self.store.gateways_using(endpoint.id).await?;
+        if !users.is_empty() {
+            return Err(ManageError::Conflict(format!(
+                "endpoint {name} is used by gateway(s) {}; remove it from them first",
+                users.join(", ")
+            )));
+        }
+        Ok(self.store.delete_endpoint(endpoint.id).await?)
+    }
+
+    /// The endpoint's credential, opened (for the proxy). `None` when it has none.
+    pub async fn endpoint_credential(&self, endpoint: &InferenceEndpoint) -> Result<Option<Secret>, ManageError> {
+        let Some(blob) = self.store.endpoint_credential(endpoint.id).await? else {
+            return Ok(None);
+        };
+        crypto::open(&self.keyring.master_key, &blob)
+            .map(Some)
+            .map_err(ManageError::internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_are_checked() {
+        assert_eq!(
+            validate_base_url("https://api.openai.com/v1/").unwrap(),
+            "https://api.openai.com/v1"
+        );
+        for ok in [
+            "http://127.0.0.1:11434/v1",
+            "http://10.0.0.5:8000/v1",
+            "http://[::1]:8000",
+            "http://ollama.local",
+        ] {
+            assert!(validate_base_url(ok).is_ok(), "{ok}: private upstreams are allowed");
+        }
+        for metadata in [
+            "http://169.254.169.254/",
+            "http://2852039166/",
+            "http://0xA9FEA9FE/",
+            "http://0251.0376.0251.0376/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[fd00:ec2::254]/",
+            "http://metadata.google.internal/computeMetadata/v1",
+            "http://100.100.100.200/",
+        ] {
+            let err = validate_base_url(metadata).unwrap_err().to_string();
+            assert!(err.contains("metadata"), "{metadata}: {err}");
+        }
+        for bad in [
+            "file:///etc/passwd",
+            "gopher://x",
+            "ftp://x",
+            "https://user:pw@host/",
+            "not a url",
+            "https://h/?api_key=1",
+        ] {
+            assert!(validate_base_url(bad).is_err(), "{bad}");
+        }
+    }
+}

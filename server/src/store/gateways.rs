@@ -1,0 +1,212 @@
+//! Gateways and their endpoint lists.
+//!
+//! Invariant: a gateway and its endpoint list change together, in one transaction.
+
+use super::{flag, found, AnyQuery, Store, StoreError};
+use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, RetryPolicy, Strategy};
+use sqlx::{any::AnyRow, Row};
+use std::collections::BTreeMap;
+
+/// Every column an admin can set on a gateway, for inserts and updates alike.
+pub struct GatewayFields<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub strategy: Strategy,
+    pub retry: RetryPolicy,
+    pub deadline_ms: Option<i64>,
+    pub log_metadata: bool,
+    pub log_payloads: bool,
+    pub model_aliases: &'a BTreeMap<String, String>,
+    pub enabled: bool,
+}
+
+/// One endpoint's place in a gateway.
+pub struct EndpointLink {
+    pub endpoint_id: EndpointId,
+    pub weight: i64,
+    pub priority: i64,
+}
+
+const COLUMNS: &str = "id, name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, deadline_ms, \
+     log_metadata, log_payloads, model_aliases, enabled, created_at, updated_at";
+
+fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sqlx::Error> {
+    let decode = |what: String| sqlx::Error::Decode(what.into());
+    let strategy: String = row.try_get("strategy")?;
+    let aliases: String = row.try_get("model_aliases")?;
+    Ok(Gateway {
+        id: GatewayId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        strategy: Strategy::parse(&strategy).ok_or_else(|| decode(format!("unknown strategy {strategy:?}")))?,
+        retry: RetryPolicy {
+            max_attempts: row.try_get("retry_max_attempts")?,
+            base_ms: row.try_get("retry_base_ms")?,
+            cap_ms: row.try_get("retry_cap_ms")?,
+        },
+        deadline_ms: row.try_get("deadline_ms")?,
+        log_metadata: flag(row, "log_metadata")?,
+        log_payloads: flag(row, "log_payloads")?,
+        model_aliases: serde_json::from_str(&aliases).map_err(|e| decode(format!("model_aliases: {e}")))?,
+        enabled: flag(row, "enabled")?,
+        endpoints,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Binds the fields as `$1` to `$11`, in the order both the insert and the update name them.
+fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<'q> {
+    query
+        .bind(fields.name)
+        .bind(fields.description)
+        .bind(fields.strategy.as_str())
+        .bind(fields.retry.max_attempts)
+        .bind(fields.retry.base_ms)
+        .bind(fields.retry.cap_ms)
+        .bind(fields.deadline_ms)
+        .bind(i64::from(fields.log_metadata))
+        .bind(i64::from(fields.log_payloads))
+        .bind(aliases_json(fields.model_aliases))
+        .bind(i64::from(fields.enabled))
+}
+
+fn aliases_json(aliases: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(aliases).unwrap_or_else(|_| "{}".into())
+}
+
+impl Store {
+    /// Adds a gateway with its endpoints; `Conflict` when the name is taken.
+    pub async fn insert_gateway(
+        &self,
+        fields: &GatewayFields<'_>,
+        links: &[EndpointLink],
+        now: i64,
+    ) -> Result<GatewayId, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let row = bind_fields(
+            sqlx::query(
+                "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
+             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+            ),
+            fields,
+        )
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        insert_links(&mut tx, GatewayId(id), links).await?;
+        tx.commit().await?;
+        Ok(GatewayId(id))
+    }
+
+    /// Replaces a gateway's fields, and its endpoint list when `links` is given.
+    pub async fn update_gateway(
+        &self,
+        id: GatewayId,
+        fields: &GatewayFields<'_>,
+        links: Option<&[EndpointLink]>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = bind_fields(
+            sqlx::query(
+                "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
+             retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
+             model_aliases = $10, enabled = $11, updated_at = $12 WHERE id = $13",
+            ),
+            fields,
+        )
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        found(done.rows_affected())?;
+        if let Some(links) = links {
+            sqlx::query("DELETE FROM gateway_endpoints WHERE gateway_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            insert_links(&mut tx, id, links).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every gateway with its endpoints, by name.
+    pub async fn gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        self.gateways_where("", None).await
+    }
+
+    /// The gateway with this name.
+    pub async fn gateway_by_name(&self, name: &str) -> Result<Option<Gateway>, StoreError> {
+        Ok(self.gateways_where("WHERE name = $1", Some(name)).await?.pop())
+    }
+
+    async fn gateways_where(&self, filter: &str, name: Option<&str>) -> Result<Vec<Gateway>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM gateways {filter} ORDER BY name");
+        let mut query = sqlx::query(&sql);
+        if let Some(name) = name {
+            query = query.bind(name);
+        }
+        let rows = query.fetch_all(&self.reader).await?;
+        let links = sqlx::query(
+            "SELECT ge.gateway_id, ge.endpoint_id, e.name, ge.position, ge.weight, ge.priority \
+             FROM gateway_endpoints ge JOIN inference_endpoints e ON e.id = ge.endpoint_id \
+             ORDER BY ge.gateway_id, ge.position",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut by_gateway: BTreeMap<i64, Vec<GatewayEndpoint>> = BTreeMap::new();
+        for link in &links {
+            by_gateway
+                .entry(link.try_get("gateway_id")?)
+                .or_default()
+                .push(GatewayEndpoint {
+                    endpoint_id: EndpointId(link.try_get("endpoint_id")?),
+                    endpoint_name: link.try_get("name")?,
+                    position: link.try_get("position")?,
+                    weight: link.try_get("weight")?,
+                    priority: link.try_get("priority")?,
+                });
+        }
+        let mut gateways = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            gateways.push(gateway(row, by_gateway.remove(&id).unwrap_or_default())?);
+        }
+        Ok(gateways)
+    }
+
+    /// Deletes a gateway, its endpoint list and its keys.
+    pub async fn delete_gateway(&self, id: GatewayId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM gateways WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.writer)
+            .await?;
+        found(done.rows_affected())?;
+        Ok(())
+    }
+}
+
+async fn insert_links(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    gateway: GatewayId,
+    links: &[EndpointLink],
+) -> Result<(), StoreError> {
+    for (position, link) in links.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO gateway_endpoints (gateway_id, endpoint_id, position, weight, priority) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(gateway.0)
+        .bind(link.endpoint_id.0)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(link.weight)
+        .bind(link.priority)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

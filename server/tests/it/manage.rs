@@ -1,0 +1,299 @@
+//! The management service over a real store, on SQLite and Postgres: validation, sealed
+//! credentials, gateways over named endpoints, keys and revocation.
+
+use crate::store::TestDb;
+use app::types::{ProviderKind, Strategy, Timeouts};
+use server::{
+    gateway_key,
+    manage::{EndpointChoice, EndpointUpdate, Manage, ManageError, NewEndpoint, NewGateway, NewKey, SessionPolicy},
+    secrets::{Key, Keyring, Secret},
+};
+use std::{sync::Arc, time::Duration};
+
+const KEYS: Keyring = Keyring {
+    master_key: Key([3; 32]),
+    key_hash_secret: Key([4; 32]),
+};
+
+fn service(db: &TestDb) -> Manage {
+    let sessions = SessionPolicy {
+        idle_timeout: Duration::from_secs(60),
+        absolute_timeout: Duration::from_secs(600),
+    };
+    Manage::new(db.store.clone(), Arc::new(KEYS), sessions)
+}
+
+fn openai(name: &str) -> NewEndpoint {
+    NewEndpoint {
+        name: name.into(),
+        provider: ProviderKind::OpenAi,
+        base_url: None,
+        api_key: Some(Secret::new("sk-canary-0123456789".into())),
+        model: "gpt-4o-mini".into(),
+        deployment: None,
+        api_version: None,
+        region: None,
+        rpm_limit: None,
+        tpm_limit: None,
+        timeouts: Timeouts::default(),
+        enabled: true,
+    }
+}
+
+fn field_of(error: ManageError) -> &'static str {
+    match error {
+        ManageError::Invalid { field, .. } => field,
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+fn choice(name: &str) -> EndpointChoice {
+    EndpointChoice {
+        endpoint: name.into(),
+        weight: 1,
+        priority: None,
+    }
+}
+
+store_suite!(
+    endpoints_are_validated_by_provider,
+    credentials_are_sealed_at_rest_and_open_with_the_master_key,
+    endpoints_update_and_refuse_deletion_while_in_use,
+    gateways_resolve_their_endpoints_by_name,
+    keys_are_issued_once_and_revoked_with_their_descendants,
+);
+
+async fn endpoints_are_validated_by_provider(db: &TestDb) {
+    let manage = service(db);
+    let created = manage.create_endpoint(openai("primary")).await.unwrap();
+    assert_eq!(created.base_url, "https://api.openai.com/v1", "the provider's default");
+    assert!(created.has_credential);
+
+    let duplicate = manage.create_endpoint(openai("primary")).await.unwrap_err();
+    assert!(
+        matches!(&duplicate, ManageError::Conflict(m) if m.contains("already exists")),
+        "{duplicate:?}"
+    );
+
+    let no_key = NewEndpoint {
+        api_key: None,
+        ..openai("nokey")
+    };
+    assert_eq!(field_of(manage.create_endpoint(no_key).await.unwrap_err()), "api_key");
+    let azure = NewEndpoint {
+        provider: ProviderKind::AzureOpenAi,
+        base_url: Some("https://res.openai.azure.com".into()),
+        ..openai("azure")
+    };
+    assert_eq!(field_of(manage.create_endpoint(azure).await.unwrap_err()), "deployment");
+    let compatible = NewEndpoint {
+        provider: ProviderKind::OpenAiCompatible,
+        api_key: None,
+        ..openai("vllm")
+    };
+    assert_eq!(
+        field_of(manage.create_endpoint(compatible).await.unwrap_err()),
+        "base_url"
+    );
+    let metadata = NewEndpoint {
+        base_url: Some("http://169.254.169.254/".into()),
+        ..openai("meta")
+    };
+    assert_eq!(
+        field_of(manage.create_endpoint(metadata).await.unwrap_err()),
+        "base_url"
+    );
+    let bad_name = openai("no spaces please");
+    assert_eq!(field_of(manage.create_endpoint(bad_name).await.unwrap_err()), "name");
+    let ollama = NewEndpoint {
+        provider: ProviderKind::Ollama,
+        api_key: None,
+        model: "llama3".into(),
+        ..openai("local")
+    };
+    let ollama = manage.create_endpoint(ollama).await.unwrap();
+    assert_eq!(ollama.base_url, "http://127.0.0.1:11434/v1");
+    assert!(!ollama.has_credential);
+    assert_eq!(
+        manage.endpoints().await.unwrap().len(),
+        2,
+        "nothing half-written by the failures"
+    );
+}
+
+async fn credentials_are_sealed_at_rest_and_open_with_the_master_key(db: &TestDb) {
+    let manage = service(db);
+    let endpoint = manage.create_endpoint(openai("primary")).await.unwrap();
+    let blob = db.store.endpoint_credential(endpoint.id).await.unwrap().unwrap();
+    assert!(!blob.windows(6).any(|w| w == b"canary"), "stored in clear");
+    let opened = manage.endpoint_credential(&endpoint).await.unwrap().unwrap();
+    assert_eq!(opened.expose(), "sk-canary-0123456789");
+    // Nothing the service returns carries it.
+    let listed = serde_json::to_string(&manage.endpoints().await.unwrap()).unwrap();
+    assert!(!listed.contains("canary"));
+}
+
+async fn endpoints_update_and_refuse_deletion_while_in_use(db: &TestDb) {
+    let manage = service(db);
+    manage.create_endpoint(openai("a")).await.unwrap();
+    let update = EndpointUpdate {
+        name: Some("b".into()),
+        model: Some("gpt-4o".into()),
+        enabled: Some(false),
+        ..Default::default()
+    };
+    let updated = manage.update_endpoint("a", update).await.unwrap();
+    assert_eq!(
+        (updated.name.as_str(), updated.model.as_str(), updated.enabled),
+        ("b", "gpt-4o", false)
+    );
+    assert!(updated.has_credential, "the key is kept");
+    let cleared = EndpointUpdate {
+        clear_api_key: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        field_of(manage.update_endpoint("b", cleared).await.unwrap_err()),
+        "api_key",
+        "openai needs one"
+    );
+    assert!(matches!(
+        manage.update_endpoint("a", EndpointUpdate::default()).await,
+        Err(ManageError::NotFound)
+    ));
+
+    manage
+        .create_gateway(NewGateway::new("g", Strategy::Priority, vec![choice("b")]))
+        .await
+        .unwrap();
+    let refused = manage.delete_endpoint("b").await.unwrap_err();
+    assert!(
+        matches!(&refused, ManageError::Conflict(m) if m.contains("gateway(s) g")),
+        "{refused:?}"
+    );
+    manage.delete_gateway("g").await.unwrap();
+    manage.delete_endpoint("b").await.unwrap();
+    assert!(manage.endpoints().await.unwrap().is_empty());
+}
+
+async fn gateways_resolve_their_endpoints_by_name(db: &TestDb) {
+    let manage = service(db);
+    for name in ["a", "b", "c"] {
+        manage.create_endpoint(openai(name)).await.unwrap();
+    }
+    let gateway = manage
+        .create_gateway(NewGateway::new(
+            "prod",
+            Strategy::Weighted,
+            vec![
+                choice("c"),
+                EndpointChoice {
+                    endpoint: "a".into(),
+                    weight: 5,
+                    priority: Some(9),
+                },
+                choice("b"),
+            ],
+        ))
+        .await
+        .unwrap();
+    let listed: Vec<(&str, i64, i64)> = gateway
+        .endpoints
+        .iter()
+        .map(|e| (e.endpoint_name.as_str(), e.weight, e.priority))
+        .collect();
+    assert_eq!(
+        listed,
+        [("c", 1, 3), ("a", 5, 9), ("b", 1, 1)],
+        "earlier ranks higher unless given"
+    );
+    assert!(
+        gateway.log_metadata && !gateway.log_payloads,
+        "payload logging is off by default"
+    );
+
+    let unknown = NewGateway::new("x", Strategy::Priority, vec![choice("nope")]);
+    assert_eq!(field_of(manage.create_gateway(unknown).await.unwrap_err()), "endpoints");
+    let twice = NewGateway::new("x", Strategy::Priority, vec![choice("a"), choice("a")]);
+    assert_eq!(field_of(manage.create_gateway(twice).await.unwrap_err()), "endpoints");
+    let empty = NewGateway::new("x", Strategy::Priority, vec![]);
+    assert_eq!(field_of(manage.create_gateway(empty).await.unwrap_err()), "endpoints");
+    let taken = manage
+        .create_gateway(NewGateway::new("prod", Strategy::Priority, vec![choice("a")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, ManageError::Conflict(_)));
+    assert_eq!(manage.gateways().await.unwrap().len(), 1);
+}
+
+async fn keys_are_issued_once_and_revoked_with_their_descendants(db: &TestDb) {
+    let manage = service(db);
+    manage.create_endpoint(openai("a")).await.unwrap();
+    for gateway in ["g1", "g2"] {
+        manage
+            .create_gateway(NewGateway::new(gateway, Strategy::Priority, vec![choice("a")]))
+            .await
+            .unwrap();
+    }
+    let new = |gateway: &str, name: &str, parent: Option<&str>| NewKey {
+        gateway: gateway.into(),
+        name: name.into(),
+        parent: parent.map(String::from),
+        ..NewKey::default()
+    };
+    let team = manage.create_key(new("g1", "team", None)).await.unwrap();
+    let secret = team.secret.expose();
+    let parsed = gateway_key::parse(secret).expect("a well-formed key");
+    assert_eq!(parsed.public_id, team.key.public_id);
+    let stored: String = sqlx::query_scalar("SELECT secret_hash FROM gateway_keys WHERE id = $1")
+        .bind(team.key.id.0)
+        .fetch_one(&mut crate::store::raw(db).await)
+        .await
+        .unwrap();
+    assert!(gateway_key::matches(&KEYS.key_hash_secret, secret, &stored));
+    assert!(!stored.contains(&secret[17..40]), "only a hash is stored");
+
+    let app = manage
+        .create_key(new("g1", "app", Some(&team.key.public_id)))
+        .await
+        .unwrap();
+    let prod = manage
+        .create_key(new("g1", "prod", Some(&app.key.public_id)))
+        .await
+        .unwrap();
+    let other = manage.create_key(new("g2", "other", None)).await.unwrap();
+    let across = manage
+        .create_key(new("g2", "x", Some(&team.key.public_id)))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(across), "parent", "a parent from another gateway");
+    assert_eq!(
+        field_of(manage.create_key(new("nope", "x", None)).await.unwrap_err()),
+        "gateway"
+    );
+    let expired = NewKey {
+        expires_at: Some(1),
+        ..new("g1", "old", None)
+    };
+    assert_eq!(field_of(manage.create_key(expired).await.unwrap_err()), "expires_at");
+
+    assert_eq!(
+        manage.revoke_key(&team.key.public_id).await.unwrap(),
+        3,
+        "team, app and prod"
+    );
+    let keys = manage.keys(None).await.unwrap();
+    let revoked: Vec<bool> = [&team, &app, &prod, &other]
+        .iter()
+        .map(|k| keys.iter().find(|l| l.id == k.key.id).unwrap().revoked_at.is_some())
+        .collect();
+    assert_eq!(revoked, [true, true, true, false]);
+    let under_revoked = manage
+        .create_key(new("g1", "late", Some(&app.key.public_id)))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(under_revoked), "parent");
+    assert_eq!(manage.keys(Some("g2")).await.unwrap().len(), 1);
+    let listed = serde_json::to_string(&keys).unwrap();
+    assert!(!listed.contains(&secret[17..40]), "listings never carry a secret");
+}
