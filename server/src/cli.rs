@@ -157,8 +157,9 @@ pub struct EndpointChange {
     /// A new base URL.
     #[arg(long)]
     url: Option<String>,
-    /// A new API key (or MGW_ENDPOINT_API_KEY).
-    #[arg(long, env = "MGW_ENDPOINT_API_KEY", hide_env_values = true)]
+    /// A new API key. (Not read from MGW_ENDPOINT_API_KEY: a key exported for `add` must not
+    /// land on whichever endpoint is updated next.)
+    #[arg(long)]
     api_key: Option<String>,
     /// Forget the stored API key.
     #[arg(long, conflicts_with = "api_key")]

@@ -20,8 +20,13 @@ const ASSOCIATED_DATA: &[u8] = b"model-gateway/endpoint-credential/v1";
 #[error("the stored credential cannot be decrypted (wrong master key, or a damaged value)")]
 pub struct OpenError;
 
+/// Sealing failed (the AEAD refused its input; not expected for credential-sized values).
+#[derive(Debug, thiserror::Error)]
+#[error("the credential could not be encrypted")]
+pub struct SealError;
+
 /// Seals a credential.
-pub fn seal(key: &Key, credential: &Secret) -> Vec<u8> {
+pub fn seal(key: &Key, credential: &Secret) -> Result<Vec<u8>, SealError> {
     let cipher = XChaCha20Poly1305::new((&key.0).into());
     let mut nonce = [0u8; NONCE_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -29,9 +34,10 @@ pub fn seal(key: &Key, credential: &Secret) -> Vec<u8> {
         msg: credential.expose().as_bytes(),
         aad: ASSOCIATED_DATA,
     };
-    // Encryption with a valid key and nonce cannot fail for inputs of this size.
-    let sealed = cipher.encrypt(XNonce::from_slice(&nonce), payload).unwrap_or_default();
-    [nonce.as_slice(), &sealed].concat()
+    let sealed = cipher
+        .encrypt(XNonce::from_slice(&nonce), payload)
+        .map_err(|_| SealError)?;
+    Ok([nonce.as_slice(), &sealed].concat())
 }
 
 /// Opens a sealed credential.
@@ -61,17 +67,17 @@ mod tests {
     fn a_sealed_credential_opens_with_the_same_key_only() {
         let key = Key([1; 32]);
         let credential = Secret::new("sk-canary-abc123".into());
-        let blob = seal(&key, &credential);
+        let blob = seal(&key, &credential).unwrap();
         assert!(!blob.windows(6).any(|w| w == b"canary"), "the blob holds no clear text");
         assert_eq!(open(&key, &blob).unwrap().expose(), "sk-canary-abc123");
         assert!(open(&Key([2; 32]), &blob).is_err(), "the wrong key fails");
-        assert_ne!(seal(&key, &credential), blob, "a fresh nonce each time");
+        assert_ne!(seal(&key, &credential).unwrap(), blob, "a fresh nonce each time");
     }
 
     #[test]
     fn a_tampered_blob_fails_to_open() {
         let key = Key([1; 32]);
-        let blob = seal(&key, &Secret::new("sk-test".into()));
+        let blob = seal(&key, &Secret::new("sk-test".into())).unwrap();
         for i in [0, NONCE_BYTES, blob.len() - 1] {
             let mut tampered = blob.clone();
             tampered[i] ^= 1;

@@ -22,6 +22,8 @@ const SECRET_CHARS: usize = 32;
 const CHECKSUM_CHARS: usize = 6;
 /// The length of every key.
 pub const KEY_LENGTH: usize = PREFIX.len() + PUBLIC_ID_CHARS + 1 + SECRET_CHARS + CHECKSUM_CHARS;
+// The checksum keeps all 32 bits of the CRC: a random string passes with p = 2^-32 (< 2^-30).
+const _: () = assert!(62u64.pow(CHECKSUM_CHARS as u32) >= 1 << 32);
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A newly issued key: the whole key (shown once) and what is stored.

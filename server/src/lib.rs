@@ -84,10 +84,14 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         path: config.data_dir.clone(),
         source,
     })?;
+    // Keys are generated only for the embedded SQLite default (SPEC §8); processes sharing a
+    // Postgres database must all be given the same keys.
+    let embedded = config.effective_database_url().starts_with("sqlite:");
     let keys = Keyring::load_or_generate(
         &config.data_dir,
         config.master_key.as_ref(),
         config.key_hash_secret.as_ref(),
+        embedded,
     )?;
     let store = Store::connect(&config.effective_database_url(), &config.database).await?;
     store.migrate().await?;

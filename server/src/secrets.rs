@@ -74,26 +74,38 @@ pub struct Keyring {
 /// Why the keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
+    /// With a shared database every process must use the same keys, so none is invented.
+    #[error(
+        "`{name}` is not configured and {path} does not exist; with a shared database, set it (MGW_{}) to the same value on every process",
+        name.to_uppercase()
+    )]
+    Missing { name: &'static str, path: PathBuf },
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
 }
 
 impl Keyring {
-    /// Takes each key from configuration, else from its file in the data directory, else
-    /// generates the file (mode 0600) on first run.
+    /// Takes each key from configuration, else from its file in the data directory, else —
+    /// when `generate` allows, as for the embedded default — generates the file (mode 0600).
     pub fn load_or_generate(
         data_dir: &Path,
         master_key: Option<&Secret>,
         key_hash_secret: Option<&Secret>,
+        generate: bool,
     ) -> Result<Keyring, SecretsError> {
         Ok(Keyring {
-            master_key: key_from(master_key, &data_dir.join("master.key"))?,
-            key_hash_secret: key_from(key_hash_secret, &data_dir.join("key-hash.secret"))?,
+            master_key: key_from("master_key", master_key, &data_dir.join("master.key"), generate)?,
+            key_hash_secret: key_from(
+                "key_hash_secret",
+                key_hash_secret,
+                &data_dir.join("key-hash.secret"),
+                generate,
+            )?,
         })
     }
 }
 
-fn key_from(configured: Option<&Secret>, path: &Path) -> Result<Key, SecretsError> {
+fn key_from(name: &'static str, configured: Option<&Secret>, path: &Path, generate: bool) -> Result<Key, SecretsError> {
     let error = |message: String| SecretsError::File {
         path: path.to_path_buf(),
         message,
@@ -104,6 +116,10 @@ fn key_from(configured: Option<&Secret>, path: &Path) -> Result<Key, SecretsErro
     }
     match std::fs::read_to_string(path) {
         Ok(text) => Secret::new(text).key_bytes().map(Key).map_err(error),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !generate => Err(SecretsError::Missing {
+            name,
+            path: path.to_path_buf(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut key);
@@ -130,12 +146,12 @@ mod tests {
     #[test]
     fn keys_are_generated_once_with_mode_0600_and_then_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let first = Keyring::load_or_generate(dir.path(), None, None).unwrap();
+        let first = Keyring::load_or_generate(dir.path(), None, None, true).unwrap();
         for name in ["master.key", "key-hash.secret"] {
             let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
-        let second = Keyring::load_or_generate(dir.path(), None, None).unwrap();
+        let second = Keyring::load_or_generate(dir.path(), None, None, true).unwrap();
         assert_eq!(first.master_key.0, second.master_key.0);
         assert_eq!(first.key_hash_secret.0, second.key_hash_secret.0);
         assert_ne!(first.master_key.0, first.key_hash_secret.0);
@@ -146,13 +162,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hex_key = Secret::new("ab".repeat(32));
         let b64_key = Secret::new(STANDARD.encode([7u8; 32]));
-        let ring = Keyring::load_or_generate(dir.path(), Some(&hex_key), Some(&b64_key)).unwrap();
+        let ring = Keyring::load_or_generate(dir.path(), Some(&hex_key), Some(&b64_key), false).unwrap();
         assert_eq!(ring.master_key.0, [0xab; 32]);
         assert_eq!(ring.key_hash_secret.0, [7; 32]);
         assert!(
             !dir.path().join("master.key").exists(),
             "nothing is generated when configured"
         );
+    }
+
+    #[test]
+    fn keys_are_not_invented_for_a_shared_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Keyring::load_or_generate(dir.path(), None, None, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("master_key") && err.contains("MGW_MASTER_KEY"), "{err}");
+        assert!(!dir.path().join("master.key").exists());
     }
 
     #[test]

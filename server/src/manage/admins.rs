@@ -5,7 +5,7 @@
 //! dump cannot be replayed as a cookie.
 //! Invariant: a session ends at whichever comes first of its idle and absolute expiry.
 
-use super::{password, Manage, ManageError};
+use super::{already_exists, password, Manage, ManageError};
 use crate::secrets::Secret;
 use crate::store::{now_ms, NewSession};
 use app::types::{AdminRole, AdminUser};
@@ -93,12 +93,7 @@ impl Manage {
         self.store
             .insert_admin(&email, &hash, new.role, now_ms())
             .await
-            .map_err(|e| match ManageError::from(e) {
-                ManageError::Conflict(_) => {
-                    ManageError::Conflict(format!("an admin with e-mail {email} already exists"))
-                }
-                other => other,
-            })
+            .map_err(already_exists(format!("an admin with e-mail {email} already exists")))
     }
 
     /// How many admin users exist (none means the server tells how to create one).

@@ -5,14 +5,14 @@
 //! Invariant: cloud metadata addresses are refused as upstreams, in any spelling
 //! (RELIABILITY B-14, as amended: private addresses are allowed).
 
-use super::{validate::name, Manage, ManageError};
+use super::{already_exists, validate::name, Manage, ManageError};
 use crate::{
     crypto,
     secrets::Secret,
     store::{now_ms, CredentialChange, EndpointFields},
 };
 use app::types::{InferenceEndpoint, ProviderKind, Timeouts};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// An endpoint to create.
 #[derive(Debug)]
@@ -55,13 +55,22 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
     }
 }
 
-/// Whether an address is a cloud metadata service (AWS, GCP, Azure, OpenStack, Alibaba…).
+/// Whether an address is (or may be) a cloud metadata or instance credentials service:
+/// link-local IPv4 169.254.0.0/16 (AWS, GCP and Azure metadata, ECS task credentials at
+/// 169.254.170.2), Alibaba's 100.100.100.200, and AWS's fd00:ec2::/32 — also when an IPv4
+/// address is written inside IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
+/// translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`).
 fn is_metadata_address(ip: IpAddr) -> bool {
-    const AWS_IPV6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
-    const METADATA_V4: [Ipv4Addr; 2] = [Ipv4Addr::new(169, 254, 169, 254), Ipv4Addr::new(100, 100, 100, 200)];
+    let v4_is_metadata = |v4: Ipv4Addr| v4.is_link_local() || v4 == Ipv4Addr::new(100, 100, 100, 200);
     match ip {
-        IpAddr::V4(v4) => METADATA_V4.contains(&v4),
-        IpAddr::V6(v6) => v6 == AWS_IPV6 || v6.to_ipv4_mapped().is_some_and(|v4| METADATA_V4.contains(&v4)),
+        IpAddr::V4(v4) => v4_is_metadata(v4),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+            let carries_v4 =
+                v6.to_ipv4().is_some() || s[..6] == [0, 0, 0, 0, 0xffff, 0] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+            (s[0] == 0xfd00 && s[1] == 0x0ec2) || (carries_v4 && v4_is_metadata(embedded))
+        }
     }
 }
 
@@ -93,6 +102,37 @@ pub fn validate_base_url(text: &str) -> Result<String, ManageError> {
         return Err(invalid(field, "must not point at a cloud metadata service"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// A credential without surrounding white space (a pasted newline would break the header);
+/// `None` when nothing is left.
+fn trimmed(key: Option<Secret>) -> Option<Secret> {
+    key.map(|key| Secret::new(key.expose().trim().to_string()))
+        .filter(|key| !key.expose().is_empty())
+}
+
+/// `scheme://host:port` of a URL, for telling whether two URLs reach the same server.
+fn origin(url: &str) -> Option<String> {
+    url::Url::parse(url.trim())
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+}
+
+/// A deployment name or API version: it becomes part of an upstream URL, so only URL-safe
+/// name characters.
+fn url_part(field: &'static str, value: Option<String>) -> Result<Option<String>, ManageError> {
+    let value = optional_text(value);
+    match &value {
+        Some(v)
+            if v.len() > 100
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) =>
+        {
+            Err(invalid(field, "must be up to 100 letters, digits, '.', '_' or '-'"))
+        }
+        _ => Ok(value),
+    }
 }
 
 fn optional_text(value: Option<String>) -> Option<String> {
@@ -129,8 +169,8 @@ impl Checked {
         if self.model.is_empty() || self.model.len() > 200 {
             return Err(invalid("model", "must be 1 to 200 characters"));
         }
-        self.deployment = optional_text(self.deployment);
-        self.api_version = optional_text(self.api_version);
+        self.deployment = url_part("deployment", self.deployment)?;
+        self.api_version = url_part("api_version", self.api_version)?;
         self.region = optional_text(self.region);
         positive("rpm_limit", self.rpm_limit)?;
         positive("tpm_limit", self.tpm_limit)?;
@@ -184,13 +224,6 @@ impl Checked {
     }
 }
 
-fn name_taken(name: &str) -> impl Fn(ManageError) -> ManageError + '_ {
-    move |error| match error {
-        ManageError::Conflict(_) => ManageError::Conflict(format!("an endpoint named {name} already exists")),
-        other => other,
-    }
-}
-
 impl Manage {
     /// Creates an endpoint; its credential is sealed under the master key.
     pub async fn create_endpoint(&self, new: NewEndpoint) -> Result<InferenceEndpoint, ManageError> {
@@ -204,7 +237,7 @@ impl Manage {
                 ))
             }
         };
-        let api_key = new.api_key.filter(|key| !key.expose().trim().is_empty());
+        let api_key = trimmed(new.api_key);
         let checked = Checked {
             name: new.name,
             provider: new.provider,
@@ -219,19 +252,35 @@ impl Manage {
             enabled: new.enabled,
         }
         .validate(api_key.is_some())?;
-        let sealed = api_key.map(|key| crypto::seal(&self.keyring.master_key, &key));
+        let sealed = api_key
+            .map(|key| crypto::seal(&self.keyring.master_key, &key))
+            .transpose()
+            .map_err(ManageError::internal)?;
         self.store
             .insert_endpoint(&checked.fields(), sealed.as_deref(), now_ms())
             .await
-            .map_err(ManageError::from)
-            .map_err(name_taken(&checked.name))
+            .map_err(already_exists(format!(
+                "an endpoint named {} already exists",
+                checked.name
+            )))
     }
 
     /// Changes an endpoint, found by name.
     pub async fn update_endpoint(&self, name: &str, update: EndpointUpdate) -> Result<InferenceEndpoint, ManageError> {
         let current = self.endpoint(name).await?;
-        let api_key = update.api_key.filter(|key| !key.expose().trim().is_empty());
+        let api_key = trimmed(update.api_key);
         let has_credential = api_key.is_some() || (current.has_credential && !update.clear_api_key);
+        // A stored key follows its host: moving the endpoint to another origin needs the key
+        // again (or clearing it), so one update cannot ship the key to a new server.
+        if let Some(url) = &update.base_url {
+            let moved = origin(url) != origin(&current.base_url);
+            if moved && current.has_credential && api_key.is_none() && !update.clear_api_key {
+                return Err(invalid(
+                    "api_key",
+                    "must be given again (or cleared) when base_url moves to another host",
+                ));
+            }
+        }
         let checked = Checked {
             name: update.name.unwrap_or(current.name),
             provider: current.provider,
@@ -247,15 +296,19 @@ impl Manage {
         }
         .validate(has_credential)?;
         let credential = match (api_key, update.clear_api_key) {
-            (Some(key), _) => CredentialChange::Set(crypto::seal(&self.keyring.master_key, &key)),
+            (Some(key), _) => {
+                CredentialChange::Set(crypto::seal(&self.keyring.master_key, &key).map_err(ManageError::internal)?)
+            }
             (None, true) => CredentialChange::Clear,
             (None, false) => CredentialChange::Keep,
         };
         self.store
             .update_endpoint(current.id, &checked.fields(), credential, now_ms())
             .await
-            .map_err(ManageError::from)
-            .map_err(name_taken(&checked.name))
+            .map_err(already_exists(format!(
+                "an endpoint named {} already exists",
+                checked.name
+            )))
     }
 
     /// Every endpoint, by name.
@@ -319,6 +372,11 @@ mod tests {
             "http://[fd00:ec2::254]/",
             "http://metadata.google.internal/computeMetadata/v1",
             "http://100.100.100.200/",
+            "http://169.254.170.2/v2/credentials",
+            "http://[::a9fe:a9fe]/",
+            "http://[::ffff:0:a9fe:a9fe]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[fd00:ec2::1]/",
         ] {
             let err = validate_base_url(metadata).unwrap_err().to_string();
             assert!(err.contains("metadata"), "{metadata}: {err}");

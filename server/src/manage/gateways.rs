@@ -1,6 +1,6 @@
 //! Gateways: validate, resolve endpoint names, store.
 
-use super::{validate::name, Manage, ManageError};
+use super::{already_exists, validate::name, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
 use app::types::{Gateway, RetryPolicy, Strategy};
 use std::collections::{BTreeMap, HashSet};
@@ -170,12 +170,7 @@ impl Manage {
         self.store
             .insert_gateway(&fields, &links, now_ms())
             .await
-            .map_err(|e| match ManageError::from(e) {
-                ManageError::Conflict(_) => {
-                    ManageError::Conflict(format!("a gateway named {gateway_name} already exists"))
-                }
-                other => other,
-            })?;
+            .map_err(already_exists(format!("a gateway named {gateway_name} already exists")))?;
         self.gateway(&gateway_name).await
     }
 
@@ -202,10 +197,7 @@ impl Manage {
         self.store
             .update_gateway(current.id, &fields, links.as_deref(), now_ms())
             .await
-            .map_err(|e| match ManageError::from(e) {
-                ManageError::Conflict(_) => ManageError::Conflict(format!("a gateway named {new_name} already exists")),
-                other => other,
-            })?;
+            .map_err(already_exists(format!("a gateway named {new_name} already exists")))?;
         self.gateway(&new_name).await
     }
 

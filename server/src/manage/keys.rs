@@ -58,7 +58,10 @@ impl Manage {
                 if parent.revoked_at.is_some() {
                     return Err(invalid("parent", "is revoked"));
                 }
-                Some(parent.id)
+                if parent.expires_at.is_some_and(|at| at <= now_ms()) {
+                    return Err(invalid("parent", "has expired"));
+                }
+                Some(parent)
             }
             None => None,
         };
@@ -76,19 +79,30 @@ impl Manage {
         if new.expires_at.is_some_and(|at| at <= now) {
             return Err(invalid("expires_at", "must be in the future"));
         }
+        // A key cannot outlive its parent.
+        let expires_at = match (new.expires_at, parent.as_ref().and_then(|p| p.expires_at)) {
+            (Some(own), Some(parents)) => Some(own.min(parents)),
+            (own, parents) => own.or(parents),
+        };
         let issued = gateway_key::issue(&self.keyring.key_hash_secret);
         let row = NewKeyRow {
             gateway_id: gateway.id,
-            parent_id: parent,
+            parent_id: parent.as_ref().map(|p| p.id),
             name,
             public_id: &issued.public_id,
             secret_hash: &issued.secret_hash,
             masked: &issued.masked,
             allowed_models: allowed.as_deref(),
-            expires_at: new.expires_at,
+            expires_at,
             now,
         };
-        let key = self.store.insert_key(&row).await?;
+        // The store re-checks the parent in the insert itself (a revocation may have landed
+        // since the checks above).
+        let key = self
+            .store
+            .insert_key(&row)
+            .await?
+            .ok_or_else(|| invalid("parent", "was revoked or expired while the key was being created"))?;
         tracing::info!(key_id = key.id.0, gateway_id = gateway.id.0, public_id = %key.public_id, "gateway key created");
         Ok(CreatedKey {
             key,

@@ -50,11 +50,23 @@ impl ManageError {
     }
 }
 
+/// Maps a store error, saying `message` when a unique value (a name, an e-mail) is taken.
+fn already_exists(message: String) -> impl FnOnce(StoreError) -> ManageError {
+    move |error| match error {
+        StoreError::Conflict(_) => ManageError::Conflict(message),
+        other => ManageError::from(other),
+    }
+}
+
 impl From<StoreError> for ManageError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ManageError::NotFound,
             StoreError::Conflict(what) => ManageError::Conflict(what),
+            // Checked before writing; reached only when something changed concurrently.
+            StoreError::Reference(_) => {
+                ManageError::Conflict("something it refers to was changed or removed meanwhile; try again".into())
+            }
             other @ (StoreError::Db(_) | StoreError::Migrate(_)) => ManageError::internal(other),
         }
     }

@@ -44,14 +44,19 @@ fn key(row: &AnyRow) -> Result<GatewayKey, sqlx::Error> {
 }
 
 impl Store {
-    /// Stores a new key.
-    pub async fn insert_key(&self, new: &NewKeyRow<'_>) -> Result<GatewayKey, StoreError> {
+    /// Stores a new key. With a parent, only while that parent is in the same gateway, not
+    /// revoked and not expired — checked in the same statement as the insert, so a concurrent
+    /// revocation cannot slip a live child under a revoked parent. `None` when it is not.
+    pub async fn insert_key(&self, new: &NewKeyRow<'_>) -> Result<Option<GatewayKey>, StoreError> {
         let allowed = new
             .allowed_models
             .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
         let row = sqlx::query(&format!(
             "INSERT INTO gateway_keys (gateway_id, parent_id, name, public_id, secret_hash, masked, allowed_models, \
-             expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {COLUMNS}"
+             expires_at, created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 \
+             WHERE $2 IS NULL OR EXISTS (SELECT 1 FROM gateway_keys p WHERE p.id = $2 AND p.gateway_id = $1 \
+                 AND p.revoked_at IS NULL AND (p.expires_at IS NULL OR p.expires_at > $9)) \
+             RETURNING {COLUMNS}"
         ))
         .bind(new.gateway_id.0)
         .bind(new.parent_id.map(|id| id.0))
@@ -62,9 +67,9 @@ impl Store {
         .bind(allowed)
         .bind(new.expires_at)
         .bind(new.now)
-        .fetch_one(&self.writer)
+        .fetch_optional(&self.writer)
         .await?;
-        Ok(key(&row)?)
+        Ok(row.map(|row| key(&row)).transpose()?)
     }
 
     /// Every key, or a gateway's keys, oldest first.

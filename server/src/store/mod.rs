@@ -40,8 +40,12 @@ pub enum Backend {
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// A unique value is taken.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A row refers to one that does not exist, or is still referred to.
+    #[error("reference: {0}")]
+    Reference(String),
     #[error("database error: {0}")]
     Db(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -52,14 +56,13 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
             // SQLite reports an `ON DELETE RESTRICT` violation as a trigger constraint (1811),
             // which sqlx does not classify; its message is the same as for other key failures.
             sqlx::Error::Database(db)
-                if db.is_unique_violation()
-                    || db.is_foreign_key_violation()
-                    || db.message().contains("FOREIGN KEY constraint failed") =>
+                if db.is_foreign_key_violation() || db.message().contains("FOREIGN KEY constraint failed") =>
             {
-                StoreError::Conflict(db.message().to_string())
+                StoreError::Reference(db.message().to_string())
             }
             _ => StoreError::Db(error),
         }

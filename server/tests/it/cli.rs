@@ -4,11 +4,12 @@ use std::process::{Command, Output, Stdio};
 
 fn model_gateway(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_model-gateway"));
+    // A clean environment: nothing from the developer's shell (MGW_DATABASE_URL, keys…) leaks in.
     command
         .args(args)
         .stdin(Stdio::null())
-        .env_remove("MGW_ADMIN_PASSWORD")
-        .env_remove("MGW_CONFIG");
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     for (name, value) in env {
         command.env(name, value);
     }
@@ -338,6 +339,27 @@ fn endpoints_gateways_and_keys_are_managed_from_the_command_line() {
         "{}",
         text(&metadata)
     );
+    // `update` does not read MGW_ENDPOINT_API_KEY: a key exported for `add` stays off it.
+    let updated = model_gateway(
+        &[
+            "--data-dir",
+            data_dir,
+            "endpoint",
+            "update",
+            "local",
+            "--rename",
+            "local2",
+            "--json",
+        ],
+        &[("MGW_ENDPOINT_API_KEY", "sk-exported-for-add")],
+    );
+    assert!(updated.status.success(), "{}", text(&updated));
+    let updated: serde_json::Value = serde_json::from_slice(&updated.stdout).unwrap();
+    assert_eq!(
+        (updated["name"].as_str(), updated["has_credential"].as_bool()),
+        (Some("local2"), Some(false))
+    );
+    ok(&["endpoint", "update", "local2", "--rename", "local"]);
     ok(&["gateway", "remove", "prod"]);
     ok(&["endpoint", "remove", "local"]);
     assert!(!ok(&["endpoint", "list"]).contains("local"));

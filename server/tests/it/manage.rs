@@ -56,6 +56,8 @@ fn choice(name: &str) -> EndpointChoice {
 }
 
 store_suite!(
+    a_stored_key_follows_its_host,
+    child_keys_live_no_longer_than_their_parent,
     endpoints_are_validated_by_provider,
     credentials_are_sealed_at_rest_and_open_with_the_master_key,
     endpoints_update_and_refuse_deletion_while_in_use,
@@ -250,8 +252,12 @@ async fn keys_are_issued_once_and_revoked_with_their_descendants(db: &TestDb) {
         .fetch_one(&mut crate::store::raw(db).await)
         .await
         .unwrap();
+    assert_eq!(
+        stored,
+        gateway_key::hash(&KEYS.key_hash_secret, secret),
+        "the keyed hash, nothing else"
+    );
     assert!(gateway_key::matches(&KEYS.key_hash_secret, secret, &stored));
-    assert!(!stored.contains(&secret[17..40]), "only a hash is stored");
 
     let app = manage
         .create_key(new("g1", "app", Some(&team.key.public_id)))
@@ -296,4 +302,66 @@ async fn keys_are_issued_once_and_revoked_with_their_descendants(db: &TestDb) {
     assert_eq!(manage.keys(Some("g2")).await.unwrap().len(), 1);
     let listed = serde_json::to_string(&keys).unwrap();
     assert!(!listed.contains(&secret[17..40]), "listings never carry a secret");
+}
+
+async fn a_stored_key_follows_its_host(db: &TestDb) {
+    let manage = service(db);
+    manage.create_endpoint(openai("a")).await.unwrap();
+    let moved = EndpointUpdate {
+        base_url: Some("https://elsewhere.example.com/v1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        field_of(manage.update_endpoint("a", moved).await.unwrap_err()),
+        "api_key"
+    );
+    let same_host = EndpointUpdate {
+        base_url: Some("https://api.openai.com/v2".into()),
+        ..Default::default()
+    };
+    assert!(
+        manage.update_endpoint("a", same_host).await.is_ok(),
+        "a new path on the same origin keeps the key"
+    );
+    let with_key = EndpointUpdate {
+        base_url: Some("https://elsewhere.example.com/v1".into()),
+        api_key: Some(Secret::new("  sk-new-key\n".into())),
+        ..Default::default()
+    };
+    let moved = manage.update_endpoint("a", with_key).await.unwrap();
+    let key = manage.endpoint_credential(&moved).await.unwrap().unwrap();
+    assert_eq!(key.expose(), "sk-new-key", "stored trimmed");
+}
+
+async fn child_keys_live_no_longer_than_their_parent(db: &TestDb) {
+    let manage = service(db);
+    manage.create_endpoint(openai("a")).await.unwrap();
+    manage
+        .create_gateway(NewGateway::new("g", Strategy::Priority, vec![choice("a")]))
+        .await
+        .unwrap();
+    let soon = server::store::now_ms() + 60_000;
+    let parent = NewKey {
+        gateway: "g".into(),
+        name: "p".into(),
+        expires_at: Some(soon),
+        ..NewKey::default()
+    };
+    let parent = manage.create_key(parent).await.unwrap();
+    let child = NewKey {
+        gateway: "g".into(),
+        name: "c".into(),
+        parent: Some(parent.key.public_id.clone()),
+        ..NewKey::default()
+    };
+    let child = manage.create_key(child).await.unwrap();
+    assert_eq!(child.key.expires_at, Some(soon), "capped at the parent's expiry");
+    let later = NewKey {
+        gateway: "g".into(),
+        name: "c2".into(),
+        parent: Some(parent.key.public_id.clone()),
+        expires_at: Some(soon + 1_000_000),
+        ..NewKey::default()
+    };
+    assert_eq!(manage.create_key(later).await.unwrap().key.expires_at, Some(soon));
 }

@@ -57,6 +57,8 @@ impl TestDb {
     /// A fresh database on the Postgres server, or `None` (with a note) when none is configured.
     pub async fn postgres(test: &str) -> Option<TestDb> {
         let Ok(admin_url) = std::env::var("MGW_TEST_POSTGRES_URL") else {
+            // CI always supplies Postgres: there a missing URL is a broken set-up, not a skip.
+            assert!(std::env::var_os("CI").is_none(), "CI must set MGW_TEST_POSTGRES_URL");
             // Written past the test harness's capture, once, so a local run says it plainly.
             static SAID: std::sync::Once = std::sync::Once::new();
             SAID.call_once(|| {
@@ -147,6 +149,9 @@ store_suite!(
     gateways_keep_their_endpoints_in_order,
     an_endpoint_in_use_cannot_be_deleted,
     revoking_a_key_revokes_its_subtree_only,
+    a_failed_gateway_write_leaves_nothing_behind,
+    names_list_in_the_same_order_on_both_databases,
+    a_child_key_needs_a_live_parent_in_its_gateway,
 );
 
 async fn migrations_create_every_table_empty(db: &TestDb) {
@@ -491,7 +496,7 @@ async fn an_endpoint_in_use_cannot_be_deleted(db: &TestDb) {
     let (a, gateway) = gateway_over_one_endpoint(db).await;
     assert_eq!(db.store.gateways_using(a.id).await.unwrap(), ["g"]);
     let refused = db.store.delete_endpoint(a.id).await;
-    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert!(matches!(refused, Err(StoreError::Reference(_))), "{refused:?}");
     db.store.delete_gateway(gateway).await.unwrap();
     db.store.delete_endpoint(a.id).await.unwrap();
     assert!(matches!(
@@ -514,11 +519,26 @@ async fn revoking_a_key_revokes_its_subtree_only(db: &TestDb) {
         expires_at: None,
         now: 1,
     };
-    let team = db.store.insert_key(&insert("team", None)).await.unwrap();
+    let team = db.store.insert_key(&insert("team", None)).await.unwrap().unwrap();
     assert_eq!(team.allowed_models.as_deref(), Some(&models[..]));
-    let app = db.store.insert_key(&insert("app", Some(team.id))).await.unwrap();
-    let prod = db.store.insert_key(&insert("prod", Some(app.id))).await.unwrap();
-    let sibling = db.store.insert_key(&insert("sibling", Some(team.id))).await.unwrap();
+    let app = db
+        .store
+        .insert_key(&insert("app", Some(team.id)))
+        .await
+        .unwrap()
+        .unwrap();
+    let prod = db
+        .store
+        .insert_key(&insert("prod", Some(app.id)))
+        .await
+        .unwrap()
+        .unwrap();
+    let sibling = db
+        .store
+        .insert_key(&insert("sibling", Some(team.id)))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(prod.parent_id, Some(app.id));
 
     assert_eq!(db.store.revoke_key_tree(app.id, 50).await.unwrap(), 2, "app and prod");
@@ -542,6 +562,127 @@ async fn revoking_a_key_revokes_its_subtree_only(db: &TestDb) {
     // Deleting the gateway deletes its keys.
     db.store.delete_gateway(gateway).await.unwrap();
     assert!(db.store.keys(None).await.unwrap().is_empty());
+}
+
+async fn a_failed_gateway_write_leaves_nothing_behind(db: &TestDb) {
+    let (a, _) = gateway_over_one_endpoint(db).await;
+    let aliases = BTreeMap::new();
+    let dangling = [
+        EndpointLink {
+            endpoint_id: a.id,
+            weight: 1,
+            priority: 2,
+        },
+        EndpointLink {
+            endpoint_id: app::types::EndpointId(9_999),
+            weight: 1,
+            priority: 1,
+        },
+    ];
+    let failed = db
+        .store
+        .insert_gateway(&gateway_fields("h", &aliases), &dangling, 2)
+        .await;
+    assert!(matches!(failed, Err(StoreError::Reference(_))), "{failed:?}");
+    assert!(
+        db.store.gateway_by_name("h").await.unwrap().is_none(),
+        "the gateway row was rolled back"
+    );
+    // An update that fails half-way keeps the old name and the old list.
+    let g = db.store.gateway_by_name("g").await.unwrap().unwrap();
+    let failed = db
+        .store
+        .update_gateway(g.id, &gateway_fields("renamed", &aliases), Some(&dangling), 3)
+        .await;
+    assert!(failed.is_err());
+    let g = db.store.gateway_by_name("g").await.unwrap().expect("still named g");
+    assert_eq!(g.endpoints.len(), 1);
+}
+
+async fn names_list_in_the_same_order_on_both_databases(db: &TestDb) {
+    for name in ["b", "B", "a-b", "a", "A_1", "a.b"] {
+        db.store.insert_endpoint(&endpoint_fields(name), None, 1).await.unwrap();
+    }
+    let names: Vec<String> = db
+        .store
+        .endpoints()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["A_1", "B", "a", "a-b", "a.b", "b"], "bytewise");
+}
+
+async fn a_child_key_needs_a_live_parent_in_its_gateway(db: &TestDb) {
+    let (_, gateway) = gateway_over_one_endpoint(db).await;
+    let (_, other_gateway) = {
+        let b = db.store.insert_endpoint(&endpoint_fields("b"), None, 1).await.unwrap();
+        let link = EndpointLink {
+            endpoint_id: b.id,
+            weight: 1,
+            priority: 1,
+        };
+        (
+            b,
+            db.store
+                .insert_gateway(&gateway_fields("h", &BTreeMap::new()), &[link], 1)
+                .await
+                .unwrap(),
+        )
+    };
+    let row = |gateway_id, public_id, parent_id, expires_at| NewKeyRow {
+        gateway_id,
+        parent_id,
+        name: public_id,
+        public_id,
+        secret_hash: "h",
+        masked: "m",
+        allowed_models: None,
+        expires_at,
+        now: 100,
+    };
+    let parent = db
+        .store
+        .insert_key(&row(gateway, "parent", None, None))
+        .await
+        .unwrap()
+        .unwrap();
+    let expiring = db
+        .store
+        .insert_key(&row(gateway, "expiring", None, Some(100)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db
+        .store
+        .insert_key(&row(gateway, "child", Some(parent.id), None))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(db
+        .store
+        .insert_key(&row(other_gateway, "across", Some(parent.id), None))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .store
+        .insert_key(&row(gateway, "late", Some(expiring.id), None))
+        .await
+        .unwrap()
+        .is_none());
+    db.store.revoke_key_tree(parent.id, 150).await.unwrap();
+    assert!(db
+        .store
+        .insert_key(&row(gateway, "orphan", Some(parent.id), None))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        db.store.key_by_public_id("orphan").await.unwrap().is_none(),
+        "nothing was inserted"
+    );
 }
 
 /// A plain connection to the test database, for set-up and inspection the store has no API for.
