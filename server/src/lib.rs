@@ -20,6 +20,7 @@ pub mod manage;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod testing;
 
 use axum::{
     extract::FromRef,

@@ -12,4 +12,5 @@ mod console;
 mod docs;
 mod health;
 mod manage;
+mod mock;
 mod support;

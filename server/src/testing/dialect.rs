@@ -1,0 +1,263 @@
+//! The mock's answers in each provider's shape, as JSON or as an SSE stream.
+
+use super::Usage;
+use axum::{
+    body::{Body, Bytes},
+    response::{IntoResponse, Response},
+};
+use futures_util::stream;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Which API a request path belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/v1/chat/completions`, and Azure's `/openai/deployments/{d}/chat/completions`.
+    Chat,
+    /// `/v1/completions`.
+    Completions,
+    /// `/v1/embeddings`, and Azure's deployment path.
+    Embeddings,
+    /// `GET /v1/models`.
+    Models,
+    /// Anthropic's `/v1/messages`.
+    Messages,
+}
+
+/// Faults injected into a stream.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// End (cleanly, but without the final event) after this many chunks.
+    pub cut_after: Option<usize>,
+    /// Send nothing more after this many chunks.
+    pub stall_after: Option<usize>,
+    /// Send an error event instead of chunk number `error_at`, then end.
+    pub error_at: Option<usize>,
+}
+
+/// One SSE event: `event:` (Anthropic) and `data:`.
+fn event(name: Option<&str>, data: &str) -> String {
+    match name {
+        Some(name) => format!("event: {name}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
+}
+
+fn last_user_text(request: &Value) -> String {
+    let messages = request.get("messages").and_then(Value::as_array);
+    let content = messages
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .map(|m| &m["content"]);
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => request
+            .get("prompt")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+fn model(request: &Value) -> String {
+    request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("mock-model")
+        .to_string()
+}
+
+/// The words of the reply, one per chunk.
+fn words(chunks: usize) -> Vec<String> {
+    (0..chunks.max(1)).map(|i| format!("word{i} ")).collect()
+}
+
+impl Dialect {
+    /// The dialect of a path, or `None` for paths the mock does not serve.
+    pub fn of(path: &str) -> Option<Dialect> {
+        let path = path.trim_end_matches('/');
+        if path.ends_with("/chat/completions") {
+            Some(Dialect::Chat)
+        } else if path.ends_with("/completions") {
+            Some(Dialect::Completions)
+        } else if path.ends_with("/embeddings") {
+            Some(Dialect::Embeddings)
+        } else if path.ends_with("/models") {
+            Some(Dialect::Models)
+        } else if path.ends_with("/messages") {
+            Some(Dialect::Messages)
+        } else {
+            None
+        }
+    }
+
+    /// The non-streamed answer's body.
+    pub fn json_body(self, request: &Value, usage: Usage) -> String {
+        let model = model(request);
+        let reply = format!("mock reply to: {}", last_user_text(request));
+        let openai_usage = json!({ "prompt_tokens": usage.prompt, "completion_tokens": usage.completion, "total_tokens": usage.prompt + usage.completion });
+        let body = match self {
+            Dialect::Chat => json!({
+                "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+                "choices": [{ "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" }],
+                "usage": openai_usage,
+            }),
+            Dialect::Completions => json!({
+                "id": "cmpl-mock", "object": "text_completion", "created": 1_700_000_000, "model": model,
+                "choices": [{ "index": 0, "text": reply, "finish_reason": "stop" }],
+                "usage": openai_usage,
+            }),
+            Dialect::Embeddings => {
+                let inputs = match request.get("input") {
+                    Some(Value::Array(items)) => items.len(),
+                    _ => 1,
+                };
+                let data: Vec<Value> = (0..inputs)
+                    .map(|i| json!({ "object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3, i as f64] }))
+                    .collect();
+                json!({ "object": "list", "data": data, "model": model,
+                        "usage": { "prompt_tokens": usage.prompt, "total_tokens": usage.prompt } })
+            }
+            Dialect::Models => {
+                json!({ "object": "list", "data": [{ "id": "mock-model", "object": "model", "owned_by": "mock" }] })
+            }
+            Dialect::Messages => json!({
+                "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+                "content": [{ "type": "text", "text": reply }],
+                "stop_reason": "end_turn", "stop_sequence": null,
+                "usage": { "input_tokens": usage.prompt, "output_tokens": usage.completion },
+            }),
+        };
+        body.to_string()
+    }
+
+    /// The events of a streamed answer, in order; the last one is the final event.
+    fn events(self, request: &Value, usage: Usage, chunks: usize) -> Vec<String> {
+        let model = model(request);
+        match self {
+            Dialect::Messages => {
+                let mut events = vec![
+                    event(
+                        Some("message_start"),
+                        &json!({ "type": "message_start", "message": {
+                        "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [],
+                        "stop_reason": null, "usage": { "input_tokens": usage.prompt, "output_tokens": 1 } } })
+                        .to_string(),
+                    ),
+                    event(
+                        Some("content_block_start"),
+                        &json!({ "type": "content_block_start", "index": 0,
+                        "content_block": { "type": "text", "text": "" } })
+                        .to_string(),
+                    ),
+                ];
+                events.extend(words(chunks).iter().map(|w| {
+                    event(
+                        Some("content_block_delta"),
+                        &json!({ "type": "content_block_delta", "index": 0,
+                        "delta": { "type": "text_delta", "text": w } })
+                        .to_string(),
+                    )
+                }));
+                events.push(event(
+                    Some("content_block_stop"),
+                    r#"{"type":"content_block_stop","index":0}"#,
+                ));
+                events.push(event(
+                    Some("message_delta"),
+                    &json!({ "type": "message_delta",
+                    "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+                    "usage": { "output_tokens": usage.completion } })
+                    .to_string(),
+                ));
+                events.push(event(Some("message_stop"), r#"{"type":"message_stop"}"#));
+                events
+            }
+            Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models => {
+                let chunk = |delta: Value, finish: Value| {
+                    json!({ "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000,
+                            "model": model, "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+                };
+                let mut events = vec![event(
+                    None,
+                    &chunk(json!({ "role": "assistant", "content": "" }), Value::Null).to_string(),
+                )];
+                events.extend(
+                    words(chunks)
+                        .iter()
+                        .map(|w| event(None, &chunk(json!({ "content": w }), Value::Null).to_string())),
+                );
+                events.push(event(None, &chunk(json!({}), json!("stop")).to_string()));
+                let wants_usage = request
+                    .pointer("/stream_options/include_usage")
+                    .and_then(Value::as_bool)
+                    == Some(true);
+                if wants_usage {
+                    events.push(event(
+                        None,
+                        &json!({ "id": "chatcmpl-mock", "object": "chat.completion.chunk",
+                        "created": 1_700_000_000, "model": model, "choices": [],
+                        "usage": { "prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
+                                   "total_tokens": usage.prompt + usage.completion } })
+                        .to_string(),
+                    ));
+                }
+                events.push(event(None, "[DONE]"));
+                events
+            }
+        }
+    }
+
+    fn error_event(self) -> String {
+        match self {
+            Dialect::Messages => event(
+                Some("error"),
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            ),
+            Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models => event(
+                None,
+                r#"{"error":{"message":"mock upstream error","type":"server_error","param":null,"code":null}}"#,
+            ),
+        }
+    }
+
+    /// The answer: JSON, or SSE when the request says `"stream": true` (faults apply to SSE).
+    pub fn answer(self, request: &Value, usage: Usage, chunks: usize, faults: Option<Faults>) -> Response {
+        let streamed = request.get("stream").and_then(Value::as_bool) == Some(true) || faults.is_some();
+        if !streamed || matches!(self, Dialect::Embeddings | Dialect::Models) {
+            return ([("content-type", "application/json")], self.json_body(request, usage)).into_response();
+        }
+        let faults = faults.unwrap_or_default();
+        let mut events = self.events(request, usage, chunks);
+        if let Some(at) = faults.error_at {
+            events.truncate(at);
+            events.push(self.error_event());
+        }
+        if let Some(at) = faults.cut_after {
+            events.truncate(at);
+        }
+        let stall_after = faults.stall_after;
+        let pieces = stream::unfold((events.into_iter(), 0usize), move |(mut rest, sent)| async move {
+            if stall_after == Some(sent) {
+                // Hold the connection open, sending nothing, until the client goes away.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            let next = rest.next()?;
+            // A small gap between events, as real upstreams have.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from(next)), (rest, sent + 1)))
+        });
+        let mut response = Response::new(Body::from_stream(pieces));
+        let headers = response.headers_mut();
+        headers.insert(
+            "content-type",
+            axum::http::HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert("cache-control", axum::http::HeaderValue::from_static("no-cache"));
+        response
+    }
+}
