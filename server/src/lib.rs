@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod gateway_key;
 mod health;
 pub mod manage;
+pub mod proxy;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
@@ -34,9 +35,13 @@ use config::Config;
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use manage::{Manage, SessionPolicy};
+use proxy::registry::Registry;
 use secrets::Keyring;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use store::Store;
+
+/// How often the registry checks the configuration revision.
+const REGISTRY_POLL: Duration = Duration::from_millis(250);
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
@@ -61,6 +66,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("cannot load the configuration: {0}")]
+    Registry(manage::ManageError),
 }
 
 /// Everything a request handler may need. Cheap to clone.
@@ -69,6 +76,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub keys: Arc<Keyring>,
     pub manage: Manage,
+    /// The in-memory configuration the inference path reads.
+    pub registry: Arc<Registry>,
     pub leptos: LeptosOptions,
     render: console::Renderer,
 }
@@ -118,10 +127,12 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
             app::shell(options.clone())
         }))
     };
+    let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
     Ok(AppState {
         config: Arc::new(config),
         keys,
         manage,
+        registry,
         leptos,
         render,
     })
@@ -211,9 +222,12 @@ impl Server {
         let Server { state, listener } = self;
         let store = state.manage.store().clone();
         let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));
+        // Changes from the CLI or other processes reach this one within about a second.
+        let watcher = tokio::spawn(state.registry.clone().watch(state.manage.clone(), REGISTRY_POLL));
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         sweeper.abort();
+        watcher.abort();
         store.close().await;
         served.map_err(StartError::Serve)
     }

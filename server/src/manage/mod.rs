@@ -108,3 +108,35 @@ impl app::api::ConsoleBackend for Manage {
         Box::pin(async move { Manage::overview(self).await.map_err(|e| e.to_string()) })
     }
 }
+
+/// What the proxy's registry is built from, read in one pass.
+pub struct RegistrySource {
+    pub revision: i64,
+    pub endpoints: Vec<app::types::InferenceEndpoint>,
+    pub credentials: std::collections::HashMap<app::types::EndpointId, Vec<u8>>,
+    pub gateways: Vec<app::types::Gateway>,
+    pub keys: Vec<app::types::GatewayKey>,
+    pub key_hashes: std::collections::HashMap<app::types::KeyId, String>,
+    pub master_key: crate::secrets::Key,
+}
+
+impl Manage {
+    /// The configuration revision (moves on every routing-configuration change).
+    pub async fn config_revision(&self) -> Result<i64, ManageError> {
+        Ok(self.store.config_revision().await?)
+    }
+
+    /// Everything the registry holds, for the proxy. The revision is read first.
+    pub async fn registry_source(&self) -> Result<RegistrySource, ManageError> {
+        let revision = self.store.config_revision().await?;
+        Ok(RegistrySource {
+            revision,
+            endpoints: self.store.endpoints().await?,
+            credentials: self.store.sealed_credentials().await?,
+            gateways: self.store.gateways().await?,
+            keys: self.store.keys(None).await?,
+            key_hashes: self.store.key_hashes().await?,
+            master_key: self.keyring.master_key.clone(),
+        })
+    }
+}

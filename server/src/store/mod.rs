@@ -10,6 +10,7 @@ mod admins;
 mod endpoints;
 mod gateways;
 mod keys;
+mod registry;
 mod stats;
 
 pub use admins::{AdminCredentials, NewSession, SessionRecord};

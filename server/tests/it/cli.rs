@@ -364,3 +364,44 @@ fn endpoints_gateways_and_keys_are_managed_from_the_command_line() {
     ok(&["endpoint", "remove", "local"]);
     assert!(!ok(&["endpoint", "list"]).contains("local"));
 }
+
+/// Issue #3: a change made by the CLI (another process) reaches a running server within about
+/// a second.
+#[tokio::test]
+async fn a_change_made_by_the_cli_reaches_a_running_server_within_a_second() {
+    let server = crate::support::TestServer::start().await;
+    let data_dir = server.dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap().to_string();
+    let before = server.state.registry.snapshot().revision;
+    let added = model_gateway(
+        &[
+            "--data-dir",
+            &data_dir,
+            "endpoint",
+            "add",
+            "--name",
+            "live",
+            "--provider",
+            "ollama",
+            "--model",
+            "llama3",
+        ],
+        &[],
+    );
+    assert!(added.status.success(), "{}", text(&added));
+    let written = std::time::Instant::now();
+    let deadline = written + std::time::Duration::from_secs(3);
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        let snapshot = server.state.registry.snapshot();
+        if snapshot.upstreams.values().any(|u| u.endpoint.name == "live") {
+            seen = Some(written.elapsed());
+            assert!(snapshot.revision > before);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let delay = seen.expect("the running server never saw the change");
+    eprintln!("METRIC config_propagation_ms={}", delay.as_millis());
+    assert!(delay < std::time::Duration::from_millis(1500), "took {delay:?}");
+}

@@ -56,6 +56,7 @@ fn choice(name: &str) -> EndpointChoice {
 }
 
 store_suite!(
+    the_registry_holds_the_configuration_with_credentials_opened,
     a_stored_key_follows_its_host,
     child_keys_live_no_longer_than_their_parent,
     endpoints_are_validated_by_provider,
@@ -364,4 +365,88 @@ async fn child_keys_live_no_longer_than_their_parent(db: &TestDb) {
         ..NewKey::default()
     };
     assert_eq!(manage.create_key(later).await.unwrap().key.expires_at, Some(soon));
+}
+
+async fn the_registry_holds_the_configuration_with_credentials_opened(db: &TestDb) {
+    use server::proxy::registry::{Credential, Registry};
+    let manage = service(db);
+    let cloud = manage.create_endpoint(openai("cloud")).await.unwrap();
+    let local = NewEndpoint {
+        provider: ProviderKind::Ollama,
+        api_key: None,
+        ..openai("local")
+    };
+    let local = manage.create_endpoint(local).await.unwrap();
+    manage
+        .create_gateway(NewGateway::new(
+            "g",
+            Strategy::Priority,
+            vec![choice("cloud"), choice("local")],
+        ))
+        .await
+        .unwrap();
+    let team = manage
+        .create_key(NewKey {
+            gateway: "g".into(),
+            name: "team".into(),
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    let app = NewKey {
+        gateway: "g".into(),
+        name: "app".into(),
+        parent: Some(team.key.public_id.clone()),
+        ..NewKey::default()
+    };
+    let app = manage.create_key(app).await.unwrap();
+
+    let registry = Registry::load(&manage).await.unwrap();
+    let snapshot = registry.snapshot();
+    assert!(
+        matches!(&snapshot.upstreams[&cloud.id].credential, Credential::Ready(k) if k.expose() == "sk-canary-0123456789")
+    );
+    assert!(matches!(snapshot.upstreams[&local.id].credential, Credential::None));
+    let entry = snapshot.key(&app.key.public_id).unwrap();
+    assert!(gateway_key::matches(
+        &KEYS.key_hash_secret,
+        app.secret.expose(),
+        &entry.secret_hash
+    ));
+    let lineage: Vec<&str> = snapshot
+        .lineage(&entry.key)
+        .iter()
+        .map(|k| k.key.name.as_str())
+        .collect();
+    assert_eq!(lineage, ["app", "team"]);
+    assert_eq!(snapshot.gateways.len(), 1);
+    assert!(
+        !registry.refresh(&manage).await.unwrap(),
+        "nothing changed, nothing reloaded"
+    );
+
+    // RELIABILITY SC-02: a damaged credential makes that endpoint unusable, not the server.
+    sqlx::query("UPDATE inference_endpoints SET credential_ciphertext = $1 WHERE id = $2")
+        .bind(vec![0u8; 60])
+        .bind(cloud.id.0)
+        .execute(&mut crate::store::raw(db).await)
+        .await
+        .unwrap();
+    assert!(registry.refresh(&manage).await.unwrap());
+    let snapshot = registry.snapshot();
+    assert!(matches!(
+        snapshot.upstreams[&cloud.id].credential,
+        Credential::Unreadable
+    ));
+    assert!(matches!(snapshot.upstreams[&local.id].credential, Credential::None));
+    // Revocation reaches the snapshot.
+    manage.revoke_key(&team.key.public_id).await.unwrap();
+    registry.refresh(&manage).await.unwrap();
+    assert!(registry
+        .snapshot()
+        .key(&app.key.public_id)
+        .unwrap()
+        .key
+        .revoked_at
+        .is_some());
 }

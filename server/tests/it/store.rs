@@ -152,6 +152,7 @@ store_suite!(
     a_failed_gateway_write_leaves_nothing_behind,
     names_list_in_the_same_order_on_both_databases,
     a_child_key_needs_a_live_parent_in_its_gateway,
+    the_revision_moves_on_every_configuration_change,
 );
 
 async fn migrations_create_every_table_empty(db: &TestDb) {
@@ -165,12 +166,23 @@ async fn migrations_create_every_table_empty(db: &TestDb) {
 }
 
 async fn migrations_run_again_without_change(db: &TestDb) {
+    let revision = db.store.config_revision().await.unwrap();
     db.store.migrate().await.unwrap();
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(&mut raw(db).await)
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    let backend = match db.store.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/").to_string() + backend;
+    let files = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|f| f.as_ref().unwrap().path().extension() == Some("sql".as_ref()))
+        .count();
+    assert_eq!(applied, i64::try_from(files).unwrap(), "every migration applied once");
+    assert_eq!(db.store.config_revision().await.unwrap(), revision);
 }
 
 async fn admins_round_trip_and_emails_are_unique(db: &TestDb) {
@@ -682,6 +694,53 @@ async fn a_child_key_needs_a_live_parent_in_its_gateway(db: &TestDb) {
     assert!(
         db.store.key_by_public_id("orphan").await.unwrap().is_none(),
         "nothing was inserted"
+    );
+}
+
+async fn the_revision_moves_on_every_configuration_change(db: &TestDb) {
+    let mut last = db.store.config_revision().await.unwrap();
+    let mut moved = |label: &'static str, now: i64| {
+        assert!(now > last, "{label}: the revision did not move ({last} -> {now})");
+        last = now;
+    };
+    let (a, gateway) = gateway_over_one_endpoint(db).await;
+    moved("endpoint and gateway added", db.store.config_revision().await.unwrap());
+    db.store
+        .update_endpoint(a.id, &endpoint_fields("a2"), CredentialChange::Keep, 2)
+        .await
+        .unwrap();
+    moved("endpoint updated", db.store.config_revision().await.unwrap());
+    let key = NewKeyRow {
+        gateway_id: gateway,
+        parent_id: None,
+        name: "k",
+        public_id: "k",
+        secret_hash: "h",
+        masked: "m",
+        allowed_models: None,
+        expires_at: None,
+        now: 1,
+    };
+    let key = db.store.insert_key(&key).await.unwrap().unwrap();
+    moved("key added", db.store.config_revision().await.unwrap());
+    db.store.revoke_key_tree(key.id, 5).await.unwrap();
+    moved("key revoked", db.store.config_revision().await.unwrap());
+    db.store
+        .update_gateway(gateway, &gateway_fields("g", &BTreeMap::new()), Some(&[]), 6)
+        .await
+        .unwrap();
+    moved("gateway endpoints replaced", db.store.config_revision().await.unwrap());
+    db.store.delete_gateway(gateway).await.unwrap();
+    moved("gateway deleted", db.store.config_revision().await.unwrap());
+    // Admin users and sessions are not routing configuration.
+    db.store
+        .insert_admin("r@example.com", "h", AdminRole::Admin, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.config_revision().await.unwrap(),
+        last,
+        "an admin user does not move it"
     );
 }
 

@@ -1,0 +1,154 @@
+//! The registry: gateways, endpoints (with their credentials opened) and keys, held in memory
+//! as one immutable [`Snapshot`] that is swapped whole when the configuration changes.
+//!
+//! Invariant: the request path reads `Registry::snapshot()` and never awaits the database.
+//! Invariant: a reload builds a complete new snapshot before swapping; a failed reload keeps
+//! the last good one (inference keeps serving while the database is away, SPEC §8).
+
+use crate::{
+    crypto,
+    manage::{Manage, ManageError},
+    secrets::Secret,
+};
+use app::types::{EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId};
+use arc_swap::ArcSwap;
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+/// An endpoint's credential as the proxy will use it.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// The endpoint has none (Ollama, local servers).
+    None,
+    /// Opened, ready to send.
+    Ready(Secret),
+    /// Stored but cannot be opened (wrong master key, damaged value): the endpoint is unusable
+    /// until an admin sets it again.
+    Unreadable,
+}
+
+/// An endpoint with its credential.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub endpoint: InferenceEndpoint,
+    pub credential: Credential,
+}
+
+/// A key with its stored hash, for authenticating requests.
+#[derive(Clone, Debug)]
+pub struct KeyEntry {
+    pub key: GatewayKey,
+    pub secret_hash: String,
+}
+
+/// Everything the request path needs, at one configuration revision.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The configuration revision this snapshot was built from.
+    pub revision: i64,
+    pub upstreams: HashMap<EndpointId, Arc<Upstream>>,
+    pub gateways: HashMap<GatewayId, Arc<Gateway>>,
+    keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
+    keys_by_id: HashMap<KeyId, Arc<KeyEntry>>,
+}
+
+impl Snapshot {
+    /// The key with this public id.
+    pub fn key(&self, public_id: &str) -> Option<&Arc<KeyEntry>> {
+        self.keys_by_public_id.get(public_id)
+    }
+
+    /// The key and its ancestors, nearest first (for revocation and limits up the tree).
+    pub fn lineage(&self, key: &GatewayKey) -> Vec<&Arc<KeyEntry>> {
+        let mut chain = Vec::new();
+        let mut next = Some(key.id);
+        while let Some(id) = next {
+            // The tree is acyclic by construction; the bound only guards against bad data.
+            let Some(entry) = self.keys_by_id.get(&id).filter(|_| chain.len() < 64) else {
+                break;
+            };
+            chain.push(entry);
+            next = entry.key.parent_id;
+        }
+        chain
+    }
+}
+
+/// The shared, swappable snapshot.
+pub struct Registry {
+    current: ArcSwap<Snapshot>,
+}
+
+impl Registry {
+    /// A registry holding the configuration as it is now.
+    pub async fn load(manage: &Manage) -> Result<Registry, ManageError> {
+        Ok(Registry {
+            current: ArcSwap::from_pointee(build(manage).await?),
+        })
+    }
+
+    /// The current snapshot: a cheap pointer copy, never a database call.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Reloads when the configuration revision moved; returns whether it did.
+    pub async fn refresh(&self, manage: &Manage) -> Result<bool, ManageError> {
+        let revision = manage.config_revision().await?;
+        if revision == self.current.load().revision {
+            return Ok(false);
+        }
+        self.current.store(Arc::new(build(manage).await?));
+        tracing::info!(revision, "configuration reloaded");
+        Ok(true)
+    }
+
+    /// Polls for changes every `every`, forever; failures keep the last good snapshot.
+    pub async fn watch(self: Arc<Self>, manage: Manage, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = self.refresh(&manage).await {
+                tracing::warn!(error = %error, "configuration reload failed; serving the last snapshot");
+            }
+        }
+    }
+}
+
+/// Reads the whole configuration. The revision is read first: a change racing the reads
+/// leaves the snapshot at an older revision number, so the next poll reloads again.
+async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
+    let source = manage.registry_source().await?;
+    let upstreams = source
+        .endpoints
+        .into_iter()
+        .map(|endpoint| {
+            let credential = match source.credentials.get(&endpoint.id) {
+                None => Credential::None,
+                Some(blob) => match crypto::open(&source.master_key, blob) {
+                    Ok(secret) => Credential::Ready(secret),
+                    Err(_) => {
+                        tracing::error!(endpoint_id = endpoint.id.0, "endpoint credential cannot be decrypted");
+                        Credential::Unreadable
+                    }
+                },
+            };
+            (endpoint.id, Arc::new(Upstream { endpoint, credential }))
+        })
+        .collect();
+    let keys: Vec<Arc<KeyEntry>> = source
+        .keys
+        .into_iter()
+        .filter_map(|key| {
+            let secret_hash = source.key_hashes.get(&key.id)?.clone();
+            Some(Arc::new(KeyEntry { key, secret_hash }))
+        })
+        .collect();
+    Ok(Snapshot {
+        revision: source.revision,
+        upstreams,
+        gateways: source.gateways.into_iter().map(|g| (g.id, Arc::new(g))).collect(),
+        keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
+        keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
+    })
+}
