@@ -4,7 +4,7 @@
 //! Invariant: every console page except `/login`, and every server function, requires a
 //! valid session; the gate puts the signed-in `AdminUser` into the request for them.
 //! Invariant: a state-changing request that a browser marks as cross-site is refused (CSRF);
-//! the session cookie is also `SameSite=Strict`.
+//! the session cookie is also `SameSite=Strict`. The key-authenticated inference API is exempt.
 
 use crate::{manage::ManageError, AppState};
 use app::types::LoginNotice;
@@ -211,7 +211,11 @@ pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response
 /// (`Sec-Fetch-Site`) or another origin (`Origin`). Requests with neither header do not come
 /// from a browser, so they carry no ambient cookie risk and pass.
 pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    let path = request.uri().path();
+    // The inference API authenticates with keys, never cookies: cross-origin callers with a
+    // key are legitimate there.
+    let key_authenticated = path.starts_with("/v1/") || path.starts_with("/openai/");
+    if key_authenticated || matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
     let headers = request.headers();

@@ -8,7 +8,8 @@
 //! 4. `same_origin_only` — state-changing browser requests must be same-origin (CSRF).
 //! 5. Per route: console pages, server functions and the fallback sit behind
 //!    `require_session`; `/login`, `/logout`, `/healthz`, `/readyz` and static assets (`/pkg`)
-//!    do not.
+//!    do not. The inference API (`/v1/*`) authenticates gateway keys itself, from the
+//!    registry; admin sessions open nothing there.
 
 pub mod cli;
 pub mod config;
@@ -169,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), console::require_session))
         .route("/login", post(console::sign_in))
         .route("/logout", post(console::sign_out))
+        .route("/v1/models", get(proxy::models::list))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // The fallback renders the app for unknown paths (and `/keys/`, which the app's router

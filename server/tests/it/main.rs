@@ -13,4 +13,5 @@ mod docs;
 mod health;
 mod manage;
 mod mock;
+mod proxy;
 mod support;

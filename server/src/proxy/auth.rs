@@ -1,0 +1,112 @@
+//! Gateway-key authentication against the registry snapshot: no database, no await.
+//!
+//! Invariant: a malformed key or a wrong checksum is refused before any lookup; a known key is
+//! compared in constant time; a key opens nothing when it or any ancestor is revoked,
+//! disabled or expired, or when its gateway is disabled — and the client cannot tell which.
+
+use super::{
+    error::ProxyError,
+    registry::{KeyEntry, Snapshot},
+};
+use crate::{gateway_key, secrets::Key};
+use app::types::Gateway;
+use axum::http::HeaderMap;
+use std::sync::Arc;
+
+/// A request's key, checked, with its gateway.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub key: Arc<KeyEntry>,
+    pub gateway: Arc<Gateway>,
+}
+
+/// The key a request presents: `Authorization: Bearer …` (any case of the scheme), Azure's
+/// `api-key`, or Anthropic's `x-api-key`.
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(value) = header("authorization") {
+        let (scheme, key) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(key.trim())
+            .filter(|k| !k.is_empty());
+    }
+    header("api-key")
+        .or_else(|| header("x-api-key"))
+        .filter(|k| !k.is_empty())
+}
+
+fn refuse(reason: &'static str, public_id: Option<&str>) -> ProxyError {
+    tracing::info!(reason, public_id = public_id.unwrap_or("-"), "gateway key refused");
+    ProxyError::Unauthorized
+}
+
+/// Checks the request's key against the snapshot at time `now` (Unix milliseconds).
+pub fn authenticate(
+    snapshot: &Snapshot,
+    hash_secret: &Key,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Authenticated, ProxyError> {
+    let presented = presented_key(headers).ok_or_else(|| refuse("no key", None))?;
+    let parsed = gateway_key::parse(presented).ok_or_else(|| refuse("malformed key", None))?;
+    let id = Some(parsed.public_id);
+    let entry = snapshot
+        .key(parsed.public_id)
+        .ok_or_else(|| refuse("unknown key", id))?;
+    if !gateway_key::matches(hash_secret, parsed.key, &entry.secret_hash) {
+        return Err(refuse("wrong secret", id));
+    }
+    for ancestor in snapshot.lineage(&entry.key) {
+        let key = &ancestor.key;
+        if key.revoked_at.is_some() {
+            return Err(refuse("revoked (itself or an ancestor)", id));
+        }
+        if !key.enabled {
+            return Err(refuse("disabled (itself or an ancestor)", id));
+        }
+        if key.expires_at.is_some_and(|at| at <= now) {
+            return Err(refuse("expired (itself or an ancestor)", id));
+        }
+    }
+    let gateway = snapshot
+        .gateways
+        .get(&entry.key.gateway_id)
+        .ok_or_else(|| refuse("no gateway", id))?;
+    if !gateway.enabled {
+        return Err(refuse("gateway disabled", id));
+    }
+    Ok(Authenticated {
+        key: entry.clone(),
+        gateway: gateway.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.parse().unwrap(), HeaderValue::from_static(v)))
+            .collect()
+    }
+
+    #[test]
+    fn keys_are_read_from_each_sdks_header() {
+        assert_eq!(presented_key(&headers(&[("authorization", "Bearer k1")])), Some("k1"));
+        assert_eq!(presented_key(&headers(&[("authorization", "bearer  k1 ")])), Some("k1"));
+        assert_eq!(presented_key(&headers(&[("api-key", "k2")])), Some("k2"));
+        assert_eq!(presented_key(&headers(&[("x-api-key", "k3")])), Some("k3"));
+        for refused in [
+            headers(&[]),
+            headers(&[("authorization", "Bearer ")]),
+            headers(&[("authorization", "Basic dXNlcjpwdw==")]),
+            headers(&[("authorization", "k1")]),
+        ] {
+            assert_eq!(presented_key(&refused), None, "{refused:?}");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The inference API's front door: gateway-key authentication (RELIABILITY,
+//! A-07) and `GET /v1/models`, through the real server, answered from the registry.
+
+use crate::support::TestServer;
+use app::types::{ProviderKind, Strategy, Timeouts};
+use serde_json::Value;
+use server::{
+    manage::{EndpointChoice, NewEndpoint, NewGateway, NewKey},
+    secrets::Secret,
+};
+
+/// A server with endpoints `mini` (gpt-4o-mini) and `local` (llama3), gateway `g` over both,
+/// and a key for it. Returns the server and the key's secret.
+async fn server_with_key() -> (TestServer, String) {
+    let server = TestServer::start().await;
+    let manage = &server.state.manage;
+    for (name, provider, model, key) in [
+        ("mini", ProviderKind::OpenAi, "gpt-4o-mini", Some("sk-test")),
+        ("local", ProviderKind::Ollama, "llama3", None),
+    ] {
+        let endpoint = NewEndpoint {
+            name: name.into(),
+            provider,
+            base_url: None,
+            api_key: key.map(|k| Secret::new(k.into())),
+            model: model.into(),
+            deployment: None,
+            api_version: None,
+            region: None,
+            rpm_limit: None,
+            tpm_limit: None,
+            timeouts: Timeouts::default(),
+            enabled: true,
+        };
+        manage.create_endpoint(endpoint).await.unwrap();
+    }
+    let choices = ["mini", "local"]
+        .map(|e| EndpointChoice {
+            endpoint: e.into(),
+            weight: 1,
+            priority: None,
+        })
+        .to_vec();
+    let mut gateway = NewGateway::new("g", Strategy::Priority, choices);
+    gateway.model_aliases.insert("fast".into(), "gpt-4o-mini".into());
+    manage.create_gateway(gateway).await.unwrap();
+    let key = manage
+        .create_key(NewKey {
+            gateway: "g".into(),
+            name: "app".into(),
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    server.state.registry.refresh(manage).await.unwrap();
+    (server, key.secret.expose().to_string())
+}
+
+async fn models(server: &TestServer, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(format!("{}/v1/models", server.url));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+fn ids(body: &Value) -> Vec<&str> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_key_lists_its_gateways_models_and_aliases() {
+    let (server, key) = server_with_key().await;
+    let response = models(&server, &[("authorization", &format!("Bearer {key}"))]).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "list");
+    assert_eq!(ids(&body), ["fast", "gpt-4o-mini", "llama3"]);
+    // Azure's and Anthropic's headers work too.
+    for header in ["api-key", "x-api-key"] {
+        assert_eq!(models(&server, &[(header, &key)]).await.status(), 200, "{header}");
+    }
+}
+
+#[tokio::test]
+async fn allowed_models_narrow_the_list_down_the_key_tree() {
+    let (server, _) = server_with_key().await;
+    let manage = &server.state.manage;
+    let parent = NewKey {
+        gateway: "g".into(),
+        name: "team".into(),
+        allowed_models: Some(vec!["gpt-4o-mini".into(), "llama3".into()]),
+        ..NewKey::default()
+    };
+    let parent = manage.create_key(parent).await.unwrap();
+    let child = NewKey {
+        gateway: "g".into(),
+        name: "app".into(),
+        parent: Some(parent.key.public_id.clone()),
+        allowed_models: Some(vec!["llama3".into(), "fast".into()]),
+        ..NewKey::default()
+    };
+    let child = manage.create_key(child).await.unwrap();
+    server.state.registry.refresh(manage).await.unwrap();
+    let auth = format!("Bearer {}", child.secret.expose());
+    let body: Value = models(&server, &[("authorization", &auth)]).await.json().await.unwrap();
+    assert_eq!(
+        ids(&body),
+        ["llama3"],
+        "the intersection of the child's and the parent's lists"
+    );
+}
+
+/// RELIABILITY: missing, empty, wrong-scheme and malformed keys.
+#[tokio::test]
+async fn missing_or_malformed_keys_get_an_openai_shaped_401() {
+    let (server, key) = server_with_key().await;
+    let mut bad_checksum = key.clone();
+    let last = bad_checksum.pop().unwrap();
+    bad_checksum.push(if last == 'a' { 'b' } else { 'a' });
+    let cases = [
+        vec![],
+        vec![("authorization", "Bearer ".to_string())],
+        vec![("authorization", format!("Basic {key}"))],
+        vec![("authorization", format!("Bearer {bad_checksum}"))],
+        vec![("authorization", format!("Bearer {}", key.replacen("mgw_", "sk-_", 1)))],
+        vec![("authorization", "Bearer sk-proj-not-ours".to_string())],
+    ];
+    for headers in cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let response = models(&server, &headers).await;
+        assert_eq!(response.status(), 401, "{headers:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_api_key");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert!(body["error"].get("param").is_some() && body["error"]["message"].is_string());
+    }
+    // The scheme's case does not matter.
+    assert_eq!(
+        models(&server, &[("authorization", &format!("bEaReR {key}"))])
+            .await
+            .status(),
+        200
+    );
+}
+
+/// RELIABILITY A-04: revoked, expired, a revoked parent, a disabled gateway — all the same 401.
+#[tokio::test]
+async fn revoked_expired_and_orphaned_keys_open_nothing() {
+    let (server, _) = server_with_key().await;
+    let manage = &server.state.manage;
+    let parent = manage
+        .create_key(NewKey {
+            gateway: "g".into(),
+            name: "team".into(),
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    let child = NewKey {
+        gateway: "g".into(),
+        name: "app".into(),
+        parent: Some(parent.key.public_id.clone()),
+        ..NewKey::default()
+    };
+    let child = manage.create_key(child).await.unwrap();
+    let soon = server::store::now_ms() + 300;
+    let expiring = manage.create_key(NewKey {
+        gateway: "g".into(),
+        name: "short".into(),
+        expires_at: Some(soon),
+        ..NewKey::default()
+    });
+    let expiring = expiring.await.unwrap();
+    server.state.registry.refresh(manage).await.unwrap();
+    let bearer = |secret: &Secret| format!("Bearer {}", secret.expose());
+    for key in [&parent.secret, &child.secret, &expiring.secret] {
+        assert_eq!(models(&server, &[("authorization", &bearer(key))]).await.status(), 200);
+    }
+
+    manage.revoke_key(&parent.key.public_id).await.unwrap();
+    server.state.registry.refresh(manage).await.unwrap();
+    assert_eq!(
+        models(&server, &[("authorization", &bearer(&parent.secret))])
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        models(&server, &[("authorization", &bearer(&child.secret))])
+            .await
+            .status(),
+        401,
+        "the child goes too"
+    );
+
+    // Let the expiry pass: the elapsed time is what is under test.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        models(&server, &[("authorization", &bearer(&expiring.secret))])
+            .await
+            .status(),
+        401
+    );
+
+    let other = manage
+        .create_key(NewKey {
+            gateway: "g".into(),
+            name: "other".into(),
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    let disabled = server::manage::GatewayUpdate {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    manage.update_gateway("g", disabled).await.unwrap();
+    server.state.registry.refresh(manage).await.unwrap();
+    assert_eq!(
+        models(&server, &[("authorization", &bearer(&other.secret))])
+            .await
+            .status(),
+        401,
+        "a disabled gateway"
+    );
+}
+
+/// RELIABILITY A-07: a console session opens nothing on the inference API, and a gateway key
+/// opens nothing in the console.
+#[tokio::test]
+async fn admin_sessions_and_gateway_keys_are_separate_credentials() {
+    let (server, key) = server_with_key().await;
+    server.create_admin("admin@example.com").await;
+    let (client, _) = server.signed_in("admin@example.com").await;
+    assert_eq!(
+        client
+            .get(format!("{}/v1/models", server.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let console = reqwest::Client::new()
+        .post(format!("{}/api/dashboard_overview", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 401);
+}
+
+/// SPEC §8 / RELIABILITY R5 (a): authentication is served from memory, so it keeps working
+/// while the database is away.
+#[tokio::test]
+async fn keys_are_checked_without_the_database() {
+    let (server, key) = server_with_key().await;
+    server.state.manage.store().close().await;
+    assert_eq!(
+        models(&server, &[("authorization", &format!("Bearer {key}"))])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        models(&server, &[("authorization", "Bearer mgw_nope")]).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn cross_origin_callers_with_a_key_are_not_treated_as_csrf() {
+    let (server, _) = server_with_key().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/models", server.url))
+        .header("origin", "https://some-app.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        405,
+        "routed (method not allowed), not refused as cross-origin"
+    );
+}
