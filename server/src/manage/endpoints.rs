@@ -333,16 +333,6 @@ impl Manage {
         }
         Ok(self.store.delete_endpoint(endpoint.id).await?)
     }
-
-    /// The endpoint's credential, opened (for the proxy). `None` when it has none.
-    pub async fn endpoint_credential(&self, endpoint: &InferenceEndpoint) -> Result<Option<Secret>, ManageError> {
-        let Some(blob) = self.store.endpoint_credential(endpoint.id).await? else {
-            return Ok(None);
-        };
-        crypto::open(&self.keyring.master_key, &blob)
-            .map(Some)
-            .map_err(ManageError::internal)
-    }
 }
 
 #[cfg(test)]

@@ -113,11 +113,12 @@ impl app::api::ConsoleBackend for Manage {
 pub struct RegistrySource {
     pub revision: i64,
     pub endpoints: Vec<app::types::InferenceEndpoint>,
-    pub credentials: std::collections::HashMap<app::types::EndpointId, Vec<u8>>,
+    /// Every stored credential, opened under the master key (an error where it cannot be).
+    pub credentials:
+        std::collections::HashMap<app::types::EndpointId, Result<crate::secrets::Secret, crate::crypto::OpenError>>,
     pub gateways: Vec<app::types::Gateway>,
     pub keys: Vec<app::types::GatewayKey>,
     pub key_hashes: std::collections::HashMap<app::types::KeyId, String>,
-    pub master_key: crate::secrets::Key,
 }
 
 impl Manage {
@@ -132,11 +133,12 @@ impl Manage {
         Ok(RegistrySource {
             revision,
             endpoints: self.store.endpoints().await?,
-            credentials: self.store.sealed_credentials().await?,
+            credentials: (self.store.sealed_credentials().await?.into_iter())
+                .map(|(id, blob)| (id, crate::crypto::open(&self.keyring.master_key, &blob)))
+                .collect(),
             gateways: self.store.gateways().await?,
             keys: self.store.keys(None).await?,
             key_hashes: self.store.key_hashes().await?,
-            master_key: self.keyring.master_key.clone(),
         })
     }
 }

@@ -6,7 +6,6 @@
 //! the last good one (inference keeps serving while the database is away, SPEC §8).
 
 use crate::{
-    crypto,
     manage::{Manage, ManageError},
     secrets::Secret,
 };
@@ -125,13 +124,11 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         .map(|endpoint| {
             let credential = match source.credentials.get(&endpoint.id) {
                 None => Credential::None,
-                Some(blob) => match crypto::open(&source.master_key, blob) {
-                    Ok(secret) => Credential::Ready(secret),
-                    Err(_) => {
-                        tracing::error!(endpoint_id = endpoint.id.0, "endpoint credential cannot be decrypted");
-                        Credential::Unreadable
-                    }
-                },
+                Some(Ok(secret)) => Credential::Ready(secret.clone()),
+                Some(Err(_)) => {
+                    tracing::error!(endpoint_id = endpoint.id.0, "endpoint credential cannot be decrypted");
+                    Credential::Unreadable
+                }
             };
             (endpoint.id, Arc::new(Upstream { endpoint, credential }))
         })

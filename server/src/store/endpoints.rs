@@ -1,7 +1,7 @@
 //! Inference endpoints.
 //!
 //! Invariant: the sealed credential is written here and read only by
-//! [`Store::endpoint_credential`]; listings never select it.
+//! `Store::sealed_credentials` (for the registry); listings never select it.
 
 use super::{flag, found, AnyQuery, Store, StoreError};
 use app::types::{EndpointId, InferenceEndpoint, ProviderKind, Timeouts};
@@ -146,16 +146,6 @@ impl Store {
             .fetch_optional(&self.reader)
             .await?;
         Ok(row.map(|row| endpoint(&row)).transpose()?)
-    }
-
-    /// The sealed credential of an endpoint, if it has one.
-    pub async fn endpoint_credential(&self, id: EndpointId) -> Result<Option<Vec<u8>>, StoreError> {
-        let blob: Option<Option<Vec<u8>>> =
-            sqlx::query_scalar("SELECT credential_ciphertext FROM inference_endpoints WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&self.reader)
-                .await?;
-        blob.ok_or(StoreError::NotFound)
     }
 
     /// The names of the gateways that route to an endpoint.

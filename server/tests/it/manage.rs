@@ -23,7 +23,7 @@ fn service(db: &TestDb) -> Manage {
     Manage::new(db.store.clone(), Arc::new(KEYS), sessions)
 }
 
-fn openai(name: &str) -> NewEndpoint {
+pub fn openai(name: &str) -> NewEndpoint {
     NewEndpoint {
         name: name.into(),
         provider: ProviderKind::OpenAi,
@@ -40,6 +40,18 @@ fn openai(name: &str) -> NewEndpoint {
     }
 }
 
+/// An endpoint's credential as the proxy receives it: opened by the management service.
+async fn opened_credential(manage: &Manage, endpoint: &app::types::InferenceEndpoint) -> String {
+    let mut source = manage.registry_source().await.unwrap();
+    source
+        .credentials
+        .remove(&endpoint.id)
+        .expect("a stored credential")
+        .expect("it opens")
+        .expose()
+        .to_string()
+}
+
 fn field_of(error: ManageError) -> &'static str {
     match error {
         ManageError::Invalid { field, .. } => field,
@@ -47,7 +59,7 @@ fn field_of(error: ManageError) -> &'static str {
     }
 }
 
-fn choice(name: &str) -> EndpointChoice {
+pub fn choice(name: &str) -> EndpointChoice {
     EndpointChoice {
         endpoint: name.into(),
         weight: 1,
@@ -127,10 +139,15 @@ async fn endpoints_are_validated_by_provider(db: &TestDb) {
 async fn credentials_are_sealed_at_rest_and_open_with_the_master_key(db: &TestDb) {
     let manage = service(db);
     let endpoint = manage.create_endpoint(openai("primary")).await.unwrap();
-    let blob = db.store.endpoint_credential(endpoint.id).await.unwrap().unwrap();
+    let blob = db
+        .store
+        .sealed_credentials()
+        .await
+        .unwrap()
+        .remove(&endpoint.id)
+        .unwrap();
     assert!(!blob.windows(6).any(|w| w == b"canary"), "stored in clear");
-    let opened = manage.endpoint_credential(&endpoint).await.unwrap().unwrap();
-    assert_eq!(opened.expose(), "sk-canary-0123456789");
+    assert_eq!(opened_credential(&manage, &endpoint).await, "sk-canary-0123456789");
     // Nothing the service returns carries it.
     let listed = serde_json::to_string(&manage.endpoints().await.unwrap()).unwrap();
     assert!(!listed.contains("canary"));
@@ -330,8 +347,7 @@ async fn a_stored_key_follows_its_host(db: &TestDb) {
         ..Default::default()
     };
     let moved = manage.update_endpoint("a", with_key).await.unwrap();
-    let key = manage.endpoint_credential(&moved).await.unwrap().unwrap();
-    assert_eq!(key.expose(), "sk-new-key", "stored trimmed");
+    assert_eq!(opened_credential(&manage, &moved).await, "sk-new-key", "stored trimmed");
 }
 
 async fn child_keys_live_no_longer_than_their_parent(db: &TestDb) {

@@ -1,11 +1,14 @@
 //! The inference API's front door: gateway-key authentication (RELIABILITY,
 //! A-07) and `GET /v1/models`, through the real server, answered from the registry.
 
-use crate::support::TestServer;
-use app::types::{ProviderKind, Strategy, Timeouts};
+use crate::{
+    manage::{choice, openai},
+    support::TestServer,
+};
+use app::types::{ProviderKind, Strategy};
 use serde_json::Value;
 use server::{
-    manage::{EndpointChoice, NewEndpoint, NewGateway, NewKey},
+    manage::{CreatedKey, Manage, NewEndpoint, NewGateway, NewKey},
     secrets::Secret,
 };
 
@@ -14,46 +17,47 @@ use server::{
 async fn server_with_key() -> (TestServer, String) {
     let server = TestServer::start().await;
     let manage = &server.state.manage;
-    for (name, provider, model, key) in [
-        ("mini", ProviderKind::OpenAi, "gpt-4o-mini", Some("sk-test")),
-        ("local", ProviderKind::Ollama, "llama3", None),
-    ] {
-        let endpoint = NewEndpoint {
-            name: name.into(),
-            provider,
-            base_url: None,
-            api_key: key.map(|k| Secret::new(k.into())),
-            model: model.into(),
-            deployment: None,
-            api_version: None,
-            region: None,
-            rpm_limit: None,
-            tpm_limit: None,
-            timeouts: Timeouts::default(),
-            enabled: true,
-        };
-        manage.create_endpoint(endpoint).await.unwrap();
-    }
-    let choices = ["mini", "local"]
-        .map(|e| EndpointChoice {
-            endpoint: e.into(),
-            weight: 1,
-            priority: None,
-        })
-        .to_vec();
-    let mut gateway = NewGateway::new("g", Strategy::Priority, choices);
+    manage.create_endpoint(openai("mini")).await.unwrap();
+    let local = NewEndpoint {
+        provider: ProviderKind::Ollama,
+        api_key: None,
+        model: "llama3".into(),
+        ..openai("local")
+    };
+    manage.create_endpoint(local).await.unwrap();
+    let mut gateway = NewGateway::new("g", Strategy::Priority, vec![choice("mini"), choice("local")]);
     gateway.model_aliases.insert("fast".into(), "gpt-4o-mini".into());
     manage.create_gateway(gateway).await.unwrap();
-    let key = manage
-        .create_key(NewKey {
-            gateway: "g".into(),
+    let key = key(
+        manage,
+        NewKey {
             name: "app".into(),
             ..NewKey::default()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     server.state.registry.refresh(manage).await.unwrap();
     (server, key.secret.expose().to_string())
+}
+
+/// Creates a key on gateway `g`.
+async fn key(manage: &Manage, new: NewKey) -> CreatedKey {
+    manage
+        .create_key(NewKey {
+            gateway: "g".into(),
+            ..new
+        })
+        .await
+        .unwrap()
+}
+
+/// A key under `parent`, on gateway `g`.
+fn child_of(parent: &CreatedKey, name: &str) -> NewKey {
+    NewKey {
+        name: name.into(),
+        parent: Some(parent.key.public_id.clone()),
+        ..NewKey::default()
+    }
 }
 
 async fn models(server: &TestServer, headers: &[(&str, &str)]) -> reqwest::Response {
@@ -92,21 +96,24 @@ async fn a_key_lists_its_gateways_models_and_aliases() {
 async fn allowed_models_narrow_the_list_down_the_key_tree() {
     let (server, _) = server_with_key().await;
     let manage = &server.state.manage;
-    let parent = NewKey {
-        gateway: "g".into(),
-        name: "team".into(),
-        allowed_models: Some(vec!["gpt-4o-mini".into(), "llama3".into()]),
-        ..NewKey::default()
-    };
-    let parent = manage.create_key(parent).await.unwrap();
-    let child = NewKey {
-        gateway: "g".into(),
-        name: "app".into(),
-        parent: Some(parent.key.public_id.clone()),
-        allowed_models: Some(vec!["llama3".into(), "fast".into()]),
-        ..NewKey::default()
-    };
-    let child = manage.create_key(child).await.unwrap();
+    let allowed = |names: &[&str]| Some(names.iter().map(|n| n.to_string()).collect());
+    let parent = key(
+        manage,
+        NewKey {
+            name: "team".into(),
+            allowed_models: allowed(&["gpt-4o-mini", "llama3"]),
+            ..NewKey::default()
+        },
+    )
+    .await;
+    let child = key(
+        manage,
+        NewKey {
+            allowed_models: allowed(&["llama3", "fast"]),
+            ..child_of(&parent, "app")
+        },
+    )
+    .await;
     server.state.registry.refresh(manage).await.unwrap();
     let auth = format!("Bearer {}", child.secret.expose());
     let body: Value = models(&server, &[("authorization", &auth)]).await.json().await.unwrap();
@@ -155,29 +162,25 @@ async fn missing_or_malformed_keys_get_an_openai_shaped_401() {
 async fn revoked_expired_and_orphaned_keys_open_nothing() {
     let (server, _) = server_with_key().await;
     let manage = &server.state.manage;
-    let parent = manage
-        .create_key(NewKey {
-            gateway: "g".into(),
+    let parent = key(
+        manage,
+        NewKey {
             name: "team".into(),
             ..NewKey::default()
-        })
-        .await
-        .unwrap();
-    let child = NewKey {
-        gateway: "g".into(),
-        name: "app".into(),
-        parent: Some(parent.key.public_id.clone()),
-        ..NewKey::default()
-    };
-    let child = manage.create_key(child).await.unwrap();
+        },
+    )
+    .await;
+    let child = key(manage, child_of(&parent, "app")).await;
     let soon = server::store::now_ms() + 300;
-    let expiring = manage.create_key(NewKey {
-        gateway: "g".into(),
-        name: "short".into(),
-        expires_at: Some(soon),
-        ..NewKey::default()
-    });
-    let expiring = expiring.await.unwrap();
+    let expiring = key(
+        manage,
+        NewKey {
+            name: "short".into(),
+            expires_at: Some(soon),
+            ..NewKey::default()
+        },
+    )
+    .await;
     server.state.registry.refresh(manage).await.unwrap();
     let bearer = |secret: &Secret| format!("Bearer {}", secret.expose());
     for key in [&parent.secret, &child.secret, &expiring.secret] {
@@ -209,14 +212,14 @@ async fn revoked_expired_and_orphaned_keys_open_nothing() {
         401
     );
 
-    let other = manage
-        .create_key(NewKey {
-            gateway: "g".into(),
+    let other = key(
+        manage,
+        NewKey {
             name: "other".into(),
             ..NewKey::default()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let disabled = server::manage::GatewayUpdate {
         enabled: Some(false),
         ..Default::default()

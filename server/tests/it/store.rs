@@ -332,6 +332,11 @@ async fn schema_enforces_its_checks(db: &TestDb) {
     }
 }
 
+/// An endpoint's sealed credential as stored.
+async fn sealed(db: &TestDb, id: app::types::EndpointId) -> Option<Vec<u8>> {
+    db.store.sealed_credentials().await.unwrap().remove(&id)
+}
+
 fn endpoint_fields(name: &str) -> EndpointFields<'_> {
     EndpointFields {
         name,
@@ -380,17 +385,14 @@ async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
         ),
         (Some("eu"), Some(100), Some(5_000))
     );
-    assert_eq!(
-        db.store.endpoint_credential(created.id).await.unwrap().as_deref(),
-        Some(&b"sealed-bytes"[..])
-    );
+    assert_eq!(sealed(db, created.id).await.as_deref(), Some(&b"sealed-bytes"[..]));
     let bare = db
         .store
         .insert_endpoint(&endpoint_fields("bare"), None, 7)
         .await
         .unwrap();
     assert!(!bare.has_credential);
-    assert_eq!(db.store.endpoint_credential(bare.id).await.unwrap(), None);
+    assert_eq!(sealed(db, bare.id).await, None);
 
     let mut fields = endpoint_fields("renamed");
     fields.model = "gpt-4o";
@@ -416,10 +418,7 @@ async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
         .await
         .unwrap();
     assert!(set.has_credential);
-    assert_eq!(
-        db.store.endpoint_credential(created.id).await.unwrap().as_deref(),
-        Some(&b"new"[..])
-    );
+    assert_eq!(sealed(db, created.id).await.as_deref(), Some(&b"new"[..]));
 
     let names: Vec<String> = db
         .store
