@@ -45,6 +45,62 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Console session lifetimes.
     pub sessions: SessionConfig,
+    /// The inference API: timeouts, limits and shutdown (RELIABILITY R1–R5, R8).
+    pub proxy: ProxyConfig,
+}
+
+/// The inference API's defaults. Endpoints may override the timeouts, gateways the deadline.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Largest request body accepted, in bytes; larger ones get 413 before being buffered.
+    pub max_body_bytes: usize,
+    /// Establishing a connection to an upstream.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// From sending a non-streamed request to the upstream's response headers.
+    #[serde(with = "humantime_serde")]
+    pub first_byte_timeout: Duration,
+    /// From sending a streamed request to its first event.
+    #[serde(with = "humantime_serde")]
+    pub stream_first_byte_timeout: Duration,
+    /// Longest silence between two events of a stream.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// One request's deadline, retries included (a gateway may set its own).
+    #[serde(with = "humantime_serde")]
+    pub request_deadline: Duration,
+    /// How long an endpoint cools down after a 429 that names no wait.
+    #[serde(with = "humantime_serde")]
+    pub default_cooldown: Duration,
+    /// Requests in flight across the process beyond which new ones get 503 at once.
+    pub max_in_flight: usize,
+    /// Requests in flight to one endpoint beyond which it is skipped.
+    pub endpoint_max_in_flight: usize,
+    /// Request-log records waiting to be written; when full, new requests get 503 (never a
+    /// dropped record).
+    pub log_queue: usize,
+    /// How long open requests and streams may finish after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            max_body_bytes: 8 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(120),
+            stream_first_byte_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            request_deadline: Duration::from_secs(600),
+            default_cooldown: Duration::from_secs(10),
+            max_in_flight: 4096,
+            endpoint_max_in_flight: 256,
+            log_queue: 10_000,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Log output format.
@@ -98,6 +154,7 @@ impl Default for Config {
             key_hash_secret: None,
             database: DatabaseConfig::default(),
             sessions: SessionConfig::default(),
+            proxy: ProxyConfig::default(),
         }
     }
 }
@@ -208,6 +265,28 @@ impl Config {
                 "must not be shorter than sessions.idle_timeout",
             );
         }
+        let proxy = &self.proxy;
+        for (key, value) in [
+            ("proxy.max_body_bytes", proxy.max_body_bytes),
+            ("proxy.max_in_flight", proxy.max_in_flight),
+            ("proxy.endpoint_max_in_flight", proxy.endpoint_max_in_flight),
+            ("proxy.log_queue", proxy.log_queue),
+        ] {
+            if value == 0 {
+                return invalid(key, "must be at least 1");
+            }
+        }
+        for (key, value) in [
+            ("proxy.connect_timeout", proxy.connect_timeout),
+            ("proxy.first_byte_timeout", proxy.first_byte_timeout),
+            ("proxy.stream_first_byte_timeout", proxy.stream_first_byte_timeout),
+            ("proxy.idle_timeout", proxy.idle_timeout),
+            ("proxy.request_deadline", proxy.request_deadline),
+        ] {
+            if value.is_zero() {
+                return invalid(key, "must be longer than zero");
+            }
+        }
         for (key, secret) in [
             ("master_key", &self.master_key),
             ("key_hash_secret", &self.key_hash_secret),
@@ -255,6 +334,7 @@ impl std::fmt::Debug for Config {
             .field("key_hash_secret", &self.key_hash_secret)
             .field("database", &self.database)
             .field("sessions", &self.sessions)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }

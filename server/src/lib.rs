@@ -38,7 +38,12 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use manage::{Manage, SessionPolicy};
 use proxy::registry::Registry;
 use secrets::Keyring;
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
 use store::Store;
 
 /// How often the registry checks the configuration revision.
@@ -79,6 +84,8 @@ pub struct AppState {
     pub manage: Manage,
     /// The in-memory configuration the inference path reads.
     pub registry: Arc<Registry>,
+    /// The inference path's health, clients and log writer.
+    pub proxy: Arc<proxy::Proxy>,
     pub leptos: LeptosOptions,
     render: console::Renderer,
 }
@@ -129,11 +136,13 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         }))
     };
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
+    let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone());
     Ok(AppState {
         config: Arc::new(config),
         keys,
         manage,
         registry,
+        proxy,
         leptos,
         render,
     })
@@ -171,6 +180,22 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(console::sign_in))
         .route("/logout", post(console::sign_out))
         .route("/v1/models", get(proxy::models::list))
+        .route("/v1/chat/completions", post(proxy::api::chat))
+        .route("/v1/completions", post(proxy::api::completions))
+        .route("/v1/embeddings", post(proxy::api::embeddings))
+        .route("/v1/messages", post(proxy::api::messages))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(proxy::api::azure_chat),
+        )
+        .route(
+            "/openai/deployments/{deployment}/completions",
+            post(proxy::api::azure_completions),
+        )
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(proxy::api::azure_embeddings),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // The fallback renders the app for unknown paths (and `/keys/`, which the app's router
@@ -219,17 +244,48 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then closes the database.
+    /// Serves until `shutdown` completes, then drains (RELIABILITY R4): readiness fails, the
+    /// listener closes, open requests and streams get `proxy.shutdown_grace` to finish (streams
+    /// still open then end with an error event), the request-log queue is written, and the
+    /// database is closed.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let Server { state, listener } = self;
         let store = state.manage.store().clone();
+        let proxy = state.proxy.clone();
+        let grace = state.config.proxy.shutdown_grace;
         let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));
         // Changes from the CLI or other processes reach this one within about a second.
         let watcher = tokio::spawn(state.registry.clone().watch(state.manage.clone(), REGISTRY_POLL));
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let (began, draining) = tokio::sync::oneshot::channel::<()>();
+        let signalled = {
+            let proxy = proxy.clone();
+            async move {
+                shutdown.await;
+                proxy.start_draining();
+                let _ = began.send(());
+            }
+        };
+        let mut serving = std::pin::pin!(axum::serve(listener, app)
+            .with_graceful_shutdown(signalled)
+            .into_future());
+        let served = tokio::select! {
+            served = &mut serving => served,
+            Ok(()) = draining => {
+                match tokio::time::timeout(grace, &mut serving).await {
+                    Ok(served) => served,
+                    Err(_) => {
+                        tracing::warn!(grace_s = grace.as_secs(), "grace period over; ending open streams");
+                        proxy.end_grace();
+                        // Streams end at their next poll; give them a moment to say so.
+                        tokio::time::timeout(Duration::from_secs(2), &mut serving).await.unwrap_or(Ok(()))
+                    }
+                }
+            }
+        };
         sweeper.abort();
         watcher.abort();
+        proxy.logs.shutdown().await;
         store.close().await;
         served.map_err(StartError::Serve)
     }

@@ -7,8 +7,10 @@ mod admin;
 mod endpoint;
 mod gateway;
 mod key;
+mod log;
 
 pub use admin::*;
 pub use endpoint::*;
 pub use gateway::*;
 pub use key::*;
+pub use log::*;

@@ -60,7 +60,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
 /// 169.254.170.2), Alibaba's 100.100.100.200, and AWS's fd00:ec2::/32 — also when an IPv4
 /// address is written inside IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
 /// translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`).
-fn is_metadata_address(ip: IpAddr) -> bool {
+pub fn is_metadata_address(ip: IpAddr) -> bool {
     let v4_is_metadata = |v4: Ipv4Addr| v4.is_link_local() || v4 == Ipv4Addr::new(100, 100, 100, 200);
     match ip {
         IpAddr::V4(v4) => v4_is_metadata(v4),

@@ -4,7 +4,7 @@
 //! Does not: speak HTTP, or build SQL (that is `store`).
 
 mod admins;
-mod endpoints;
+pub mod endpoints;
 mod gateways;
 mod keys;
 mod password;
@@ -100,6 +100,11 @@ impl Manage {
     /// Counts for the dashboard.
     pub async fn overview(&self) -> Result<app::types::Overview, ManageError> {
         Ok(self.store.overview().await?)
+    }
+
+    /// The most recent request logs, newest first (the log pages and GraphQL build on this).
+    pub async fn recent_request_logs(&self, limit: i64) -> Result<Vec<app::types::RequestLog>, ManageError> {
+        Ok(self.store.recent_request_logs(limit.clamp(1, 1000)).await?)
     }
 }
 

@@ -2,34 +2,194 @@
 //! `{"error": {"message", "type", "param", "code"}}` with the matching HTTP status.
 //!
 //! Invariant: messages never say why a key was refused (revoked, expired, unknown…); the reason
-//! goes to the log only.
+//! goes to the log only. Upstream credentials and URLs never appear in a message.
 
+use super::providers::UpstreamError;
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use serde_json::json;
+use std::time::Duration;
 
-/// Why an inference request was refused.
+/// Why an inference request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     /// No key, a malformed one, or one that does not open anything.
     #[error("invalid API key")]
     Unauthorized,
+    /// The request cannot be read or breaks a rule; `param` names the field.
+    #[error("bad request: {message}")]
+    BadRequest { message: String, param: Option<String> },
+    /// The body is larger than the configured limit.
+    #[error("request body over {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The gateway serves no such model.
+    #[error("model {0} not found")]
+    ModelNotFound(String),
+    /// The model exists but this key may not use it.
+    #[error("model {0} not allowed for this key")]
+    ModelNotAllowed(String),
+    /// The gateway is at capacity (requests in flight, or the request-log queue is full).
+    #[error("overloaded: {0}")]
+    Overloaded(&'static str),
+    /// Every endpoint that could serve the model is unusable (disabled, misconfigured, spent).
+    #[error("no endpoint available")]
+    NoEndpoint,
+    /// The upstream (or every endpoint's provider limit) says to wait.
+    #[error("rate limited for {retry_after:?}")]
+    RateLimited { retry_after: Duration, message: String },
+    /// The upstream refused the request itself (400, 404, 413, 422): passed on.
+    #[error("upstream refused the request with {status}")]
+    Upstream { status: u16, error: UpstreamError },
+    /// The upstream refused our provider credential: the endpoint is misconfigured.
+    #[error("upstream authentication failed")]
+    UpstreamAuth,
+    /// The upstream answered 200 with something unreadable.
+    #[error("upstream sent an invalid response")]
+    UpstreamInvalid,
+    /// No answer within the deadline.
+    #[error("upstream timed out")]
+    Timeout,
+    /// Every attempt failed; the last failure's status (502 or 503).
+    #[error("all endpoints failed: {message}")]
+    AllEndpointsFailed { status: u16, message: String },
+}
+
+impl ProxyError {
+    /// A 400 naming the field.
+    pub fn bad(param: impl Into<Option<&'static str>>, message: impl Into<String>) -> Self {
+        ProxyError::BadRequest {
+            message: message.into(),
+            param: param.into().map(str::to_string),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        let code = match self {
+            ProxyError::Unauthorized => 401,
+            ProxyError::BadRequest { .. } => 400,
+            ProxyError::PayloadTooLarge { .. } => 413,
+            ProxyError::ModelNotFound(_) => 404,
+            ProxyError::ModelNotAllowed(_) => 403,
+            ProxyError::Overloaded(_) | ProxyError::NoEndpoint => 503,
+            ProxyError::RateLimited { .. } => 429,
+            ProxyError::Upstream { status, .. } => *status,
+            ProxyError::UpstreamAuth | ProxyError::UpstreamInvalid => 502,
+            ProxyError::Timeout => 504,
+            ProxyError::AllEndpointsFailed { status, .. } => *status,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY)
+    }
+
+    /// The class recorded in request logs.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ProxyError::Unauthorized => "unauthorized",
+            ProxyError::BadRequest { .. } => "bad_request",
+            ProxyError::PayloadTooLarge { .. } => "payload_too_large",
+            ProxyError::ModelNotFound(_) => "model_not_found",
+            ProxyError::ModelNotAllowed(_) => "model_not_allowed",
+            ProxyError::Overloaded(_) => "overloaded",
+            ProxyError::NoEndpoint => "no_endpoint",
+            ProxyError::RateLimited { .. } => "rate_limited",
+            ProxyError::Upstream { .. } => "upstream_client_error",
+            ProxyError::UpstreamAuth => "upstream_auth_error",
+            ProxyError::UpstreamInvalid => "upstream_invalid_response",
+            ProxyError::Timeout => "timeout",
+            ProxyError::AllEndpointsFailed { .. } => "upstream_error",
+        }
+    }
+
+    /// The OpenAI error object: `{"message", "type", "param", "code"}`.
+    pub fn body(&self) -> serde_json::Value {
+        let (kind, code, param, message): (&str, Option<String>, Option<String>, String) = match self {
+            ProxyError::Unauthorized => (
+                "invalid_request_error",
+                Some("invalid_api_key".into()),
+                None,
+                "Incorrect API key provided. Send a gateway key as `Authorization: Bearer <key>`.".into(),
+            ),
+            ProxyError::BadRequest { message, param } => ("invalid_request_error", None, param.clone(), message.clone()),
+            ProxyError::PayloadTooLarge { limit } => (
+                "invalid_request_error",
+                Some("request_too_large".into()),
+                None,
+                format!("The request body is larger than {limit} bytes."),
+            ),
+            ProxyError::ModelNotFound(model) => (
+                "invalid_request_error",
+                Some("model_not_found".into()),
+                Some("model".into()),
+                format!("The model `{model}` does not exist on this gateway."),
+            ),
+            ProxyError::ModelNotAllowed(model) => (
+                "invalid_request_error",
+                Some("model_not_allowed".into()),
+                Some("model".into()),
+                format!("This key may not use the model `{model}`."),
+            ),
+            ProxyError::Overloaded(what) => (
+                "server_error",
+                Some("overloaded".into()),
+                None,
+                format!("The gateway is overloaded ({what}); retry shortly."),
+            ),
+            ProxyError::NoEndpoint => (
+                "server_error",
+                Some("no_endpoint_available".into()),
+                None,
+                "No inference endpoint of this gateway can serve the request now.".into(),
+            ),
+            ProxyError::RateLimited { message, .. } => {
+                ("rate_limit_error", Some("rate_limit_exceeded".into()), None, message.clone())
+            }
+            ProxyError::Upstream { error, .. } => (
+                error.kind.as_str(),
+                error.code.clone(),
+                error.param.clone(),
+                error.message.clone(),
+            ),
+            ProxyError::UpstreamAuth => (
+                "server_error",
+                Some("upstream_auth_error".into()),
+                None,
+                "The gateway's credential for the upstream provider was refused; an administrator must fix the endpoint."
+                    .into(),
+            ),
+            ProxyError::UpstreamInvalid => (
+                "server_error",
+                Some("upstream_invalid_response".into()),
+                None,
+                "The upstream provider sent a response the gateway cannot read.".into(),
+            ),
+            ProxyError::Timeout => (
+                "server_error",
+                Some("upstream_timeout".into()),
+                None,
+                "The upstream provider did not answer in time.".into(),
+            ),
+            ProxyError::AllEndpointsFailed { message, .. } => {
+                ("server_error", Some("upstream_error".into()), None, message.clone())
+            }
+        };
+        json!({ "error": { "message": message, "type": kind, "param": param, "code": code } })
+    }
 }
 
 impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
-        let (status, kind, code, message) = match self {
-            ProxyError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "invalid_api_key",
-                "Incorrect API key provided. Send a gateway key as `Authorization: Bearer <key>`.",
-            ),
+        let mut response = (self.status(), Json(self.body())).into_response();
+        let retry_after = match &self {
+            ProxyError::RateLimited { retry_after, .. } => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            ProxyError::Overloaded(_) | ProxyError::NoEndpoint => Some(1),
+            _ => None,
         };
-        let body = json!({ "error": { "message": message, "type": kind, "param": null, "code": code } });
-        (status, Json(body)).into_response()
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -1,13 +1,106 @@
-//! The inference path. Built so far:
-//! 1. [`registry`] — the in-memory snapshot the request path reads (never the database);
-//! 2. [`auth`] — the presented gateway key → its key entry and gateway;
-//! 3. [`models`] — `GET /v1/models`, the models the key may use;
-//! 4. [`error`] — OpenAI-shaped errors.
+//! The inference path. A request's journey:
+//! 1. [`api`] — the route (OpenAI, Azure or Anthropic shape) admits it against the process's
+//!    in-flight limit, then
+//! 2. [`auth`] checks the gateway key against the [`registry`] snapshot (never the database);
+//! 3. [`wire`] reads and checks the body (bad input: 4xx, no upstream call); Anthropic-shaped
+//!    bodies are first translated to the canonical OpenAI shape by [`providers::anthropic`];
+//! 4. the model (or alias, or Azure deployment) picks the candidate endpoints, narrowed by the
+//!    key's allowed models;
+//! 5. [`usage`] reserves the request's place in the request-log queue (full: 503);
+//! 6. [`balancer`] orders the candidates by the gateway's strategy and their health;
+//! 7. [`failover`] tries them — [`providers`] translate each call, [`upstream`] sends it —
+//!    with retries and back-off up to the commit point (the first byte to the client);
+//! 8. [`stream`] carries a stream past the commit point, capturing usage; [`error`] shapes
+//!    every refusal as OpenAI does;
+//! 9. the record goes to the background writer, which stores logs in batches.
 //!
-//! The rest of a request's journey (limits → balancer → failover → providers → usage) is the
-//! rest of issue #3.
+//! [`models`] answers `GET /v1/models` from the snapshot.
 
+pub mod api;
 pub mod auth;
+pub mod balancer;
 pub mod error;
+pub mod failover;
 pub mod models;
+pub mod providers;
 pub mod registry;
+pub mod stream;
+pub mod upstream;
+pub mod usage;
+pub mod wire;
+
+use crate::{config::ProxyConfig, store::Store};
+use balancer::Balancer;
+use std::sync::{
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+    Arc,
+};
+use tokio::sync::watch;
+use usage::LogWriter;
+
+/// The inference path's shared state: health, clients, the log writer and the counters.
+pub struct Proxy {
+    pub settings: ProxyConfig,
+    pub balancer: Balancer,
+    clients: upstream::Clients,
+    pub logs: LogWriter,
+    in_flight: AtomicUsize,
+    retries_in_flight: AtomicUsize,
+    draining: AtomicBool,
+    /// Set when the shutdown grace period is over: open streams end with an error event.
+    grace_over: watch::Sender<bool>,
+}
+
+/// Holds one of the process's in-flight places until dropped.
+pub struct InFlight(Arc<Proxy>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Proxy {
+    /// The proxy, with its log writer started.
+    pub fn start(settings: ProxyConfig, store: Store) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            balancer: Balancer::new(settings.endpoint_max_in_flight),
+            clients: upstream::Clients::new(),
+            logs: LogWriter::start(store, settings.log_queue),
+            in_flight: AtomicUsize::new(0),
+            retries_in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            grace_over: watch::Sender::new(false),
+            settings,
+        })
+    }
+
+    /// A place for one more request, unless `max_in_flight` are already being served.
+    pub fn admit(self: &Arc<Self>) -> Option<InFlight> {
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= self.settings.max_in_flight {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(InFlight(self.clone()))
+    }
+
+    /// Requests being served now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Shutdown has begun: readiness fails from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// The grace period is over: open streams end now, with an error event.
+    pub fn end_grace(&self) {
+        self.grace_over.send_replace(true);
+    }
+}

@@ -10,6 +10,7 @@ mod admins;
 mod endpoints;
 mod gateways;
 mod keys;
+mod logs;
 mod registry;
 mod stats;
 

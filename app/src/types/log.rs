@@ -1,0 +1,57 @@
+//! Request logs: one row per inference request, and one per upstream attempt.
+
+use super::{EndpointId, GatewayId, KeyId};
+use serde::{Deserialize, Serialize};
+
+/// One inference request, as logged (bodies only when the gateway logs payloads).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLog {
+    /// The `x-request-id` the client saw.
+    pub request_id: String,
+    /// When the request arrived, Unix milliseconds.
+    pub created_at: i64,
+    pub gateway_id: Option<GatewayId>,
+    pub key_id: Option<KeyId>,
+    /// The endpoint that answered, if any.
+    pub endpoint_id: Option<EndpointId>,
+    /// The client's API shape: `openai`, `azure` or `anthropic`.
+    pub api: String,
+    /// `chat`, `completions` or `embeddings`.
+    pub operation: String,
+    /// The model the client asked for.
+    pub model: Option<String>,
+    pub stream: bool,
+    /// The HTTP status the client got; 499 when it went away first.
+    pub status: i64,
+    /// From arrival to the last byte sent, milliseconds.
+    pub latency_ms: i64,
+    /// From arrival to the first byte of the answer, milliseconds.
+    pub ttft_ms: Option<i64>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// Cost in millionths of the currency unit.
+    pub cost_micros: i64,
+    /// Why it failed (`timeout`, `upstream_error`, `client_disconnected`, …), if it did.
+    pub error_class: Option<String>,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+    /// The upstream attempts, in order.
+    pub attempts: Vec<RequestAttempt>,
+}
+
+/// One attempt of a request at one endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestAttempt {
+    /// 1 for the first attempt.
+    pub attempt: i64,
+    pub endpoint_id: Option<EndpointId>,
+    /// When it started, Unix milliseconds.
+    pub started_at: i64,
+    /// The upstream's status, if it answered.
+    pub status: Option<i64>,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub error_class: Option<String>,
+}

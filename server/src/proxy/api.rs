@@ -1,0 +1,347 @@
+//! The inference routes: OpenAI's (`/v1/chat/completions`, `/v1/completions`,
+//! `/v1/embeddings`), Azure's deployment paths (with the `auto` deployment) and Anthropic's
+//! `/v1/messages` — one path through the proxy for all of them.
+
+use super::{
+    auth::{self, Authenticated},
+    error::ProxyError,
+    failover::{Routed, Served},
+    providers::{self, anthropic, Operation, Usage},
+    registry::{Credential, Snapshot, Upstream},
+    stream::{self, ClientShape, StreamContext},
+    usage::Recorder,
+    wire::{self, Inbound},
+    Proxy,
+};
+use crate::{store::now_ms, AppState};
+use app::types::RequestLog;
+use axum::{
+    body::Body,
+    extract::{Path, Request, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::Value;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// The Azure deployment that lets the gateway choose (modelgw's convention).
+pub const AUTO_DEPLOYMENT: &str = "auto";
+/// The response header naming the endpoint that served.
+pub const ENDPOINT_HEADER: &str = "x-mgw-endpoint";
+
+/// Which API shape a route speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Api {
+    OpenAi,
+    Azure,
+    Anthropic,
+}
+
+impl Api {
+    fn as_str(self) -> &'static str {
+        match self {
+            Api::OpenAi => "openai",
+            Api::Azure => "azure",
+            Api::Anthropic => "anthropic",
+        }
+    }
+
+    fn shape(self) -> ClientShape {
+        match self {
+            Api::OpenAi | Api::Azure => ClientShape::OpenAi,
+            Api::Anthropic => ClientShape::Anthropic,
+        }
+    }
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Api::OpenAi, Operation::Chat, None, request).await
+}
+
+/// `POST /v1/completions`.
+pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Api::OpenAi, Operation::Completions, None, request).await
+}
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Api::OpenAi, Operation::Embeddings, None, request).await
+}
+
+/// `POST /v1/messages` (Anthropic's shape).
+pub async fn messages(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Api::Anthropic, Operation::Chat, None, request).await
+}
+
+/// `POST /openai/deployments/{deployment}/chat/completions`.
+pub async fn azure_chat(State(state): State<AppState>, Path(deployment): Path<String>, request: Request) -> Response {
+    handle(state, Api::Azure, Operation::Chat, Some(deployment), request).await
+}
+
+/// `POST /openai/deployments/{deployment}/completions`.
+pub async fn azure_completions(
+    State(state): State<AppState>,
+    Path(deployment): Path<String>,
+    request: Request,
+) -> Response {
+    handle(state, Api::Azure, Operation::Completions, Some(deployment), request).await
+}
+
+/// `POST /openai/deployments/{deployment}/embeddings`.
+pub async fn azure_embeddings(
+    State(state): State<AppState>,
+    Path(deployment): Path<String>,
+    request: Request,
+) -> Response {
+    handle(state, Api::Azure, Operation::Embeddings, Some(deployment), request).await
+}
+
+async fn handle(
+    state: AppState,
+    api: Api,
+    operation: Operation,
+    deployment: Option<String>,
+    request: Request,
+) -> Response {
+    match serve(state, api, operation, deployment, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Reads the body up to the limit: 413 past it (checked on `content-length` first, so an
+/// oversized body is refused before it is buffered), 400 when it cannot be read.
+async fn read_body(body: Body, headers: &axum::http::HeaderMap, limit: usize) -> Result<axum::body::Bytes, ProxyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ProxyError::PayloadTooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large =
+            std::error::Error::source(&error).is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ProxyError::PayloadTooLarge { limit }
+        } else {
+            ProxyError::bad(None, "The request body could not be read.")
+        }
+    })
+}
+
+/// The endpoints that can serve `model` for this key, in the gateway's order.
+fn candidates(
+    snapshot: &Snapshot,
+    authenticated: &Authenticated,
+    model: Option<&str>,
+    operation: Operation,
+) -> Result<Vec<Arc<Upstream>>, ProxyError> {
+    let gateway = &authenticated.gateway;
+    let mut links: Vec<_> = gateway.endpoints.iter().collect();
+    links.sort_by_key(|link| link.position);
+    let linked = links
+        .into_iter()
+        .filter_map(|link| snapshot.upstreams.get(&link.endpoint_id));
+    let usable = |upstream: &&Arc<Upstream>| {
+        upstream.endpoint.enabled
+            && providers::supports(upstream.endpoint.provider, operation)
+            && !matches!(upstream.credential, Credential::Unreadable)
+    };
+    let Some(name) = model else {
+        return Ok(linked.filter(usable).cloned().collect());
+    };
+    let target = gateway.model_aliases.get(name).map_or(name, String::as_str);
+    let serving: Vec<&Arc<Upstream>> = linked
+        .filter(|u| u.endpoint.model == target || u.endpoint.deployment.as_deref() == Some(target))
+        .collect();
+    if serving.is_empty() {
+        return Err(ProxyError::ModelNotFound(name.to_string()));
+    }
+    let lineage = snapshot.lineage(&authenticated.key.key);
+    let permitted = |model: &str| {
+        lineage.iter().all(|entry| {
+            entry
+                .key
+                .allowed_models
+                .as_ref()
+                .is_none_or(|allowed| allowed.iter().any(|m| m == model))
+        })
+    };
+    if !permitted(name) && !serving.iter().any(|u| permitted(&u.endpoint.model)) {
+        return Err(ProxyError::ModelNotAllowed(name.to_string()));
+    }
+    let usable: Vec<Arc<Upstream>> = serving.into_iter().filter(usable).cloned().collect();
+    if usable.is_empty() {
+        return Err(ProxyError::NoEndpoint);
+    }
+    Ok(usable)
+}
+
+fn with_endpoint(mut response: Response, upstream: &Upstream) -> Response {
+    if let Ok(name) = HeaderValue::from_str(&upstream.endpoint.name) {
+        response.headers_mut().insert(ENDPOINT_HEADER, name);
+    }
+    response
+}
+
+async fn serve(
+    state: AppState,
+    api: Api,
+    operation: Operation,
+    deployment: Option<String>,
+    request: Request,
+) -> Result<Response, ProxyError> {
+    let started = Instant::now();
+    let proxy: &Arc<Proxy> = &state.proxy;
+    let in_flight = proxy
+        .admit()
+        .ok_or(ProxyError::Overloaded("too many requests in flight"))?;
+    let (parts, body) = request.into_parts();
+    let request_id = parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let snapshot = state.registry.snapshot();
+    let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
+    let bytes = read_body(body, &parts.headers, proxy.settings.max_body_bytes).await?;
+    let mut body = wire::parse(&bytes)?;
+    if api == Api::Anthropic {
+        body = anthropic::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
+            message: bad.message,
+            param: Some(bad.param.to_string()),
+        })?;
+    }
+    let path_model = deployment.as_deref().map(|d| (d != AUTO_DEPLOYMENT).then_some(d));
+    let inbound = wire::check(operation, body, path_model)?;
+    let candidates = candidates(&snapshot, &authenticated, inbound.model.as_deref(), operation)?;
+    let gateway = authenticated.gateway.clone();
+    let permit = if gateway.log_metadata {
+        Some(
+            proxy
+                .logs
+                .reserve()
+                .ok_or(ProxyError::Overloaded("the request-log queue is full"))?,
+        )
+    } else {
+        None
+    };
+    let log = RequestLog {
+        request_id: request_id.clone(),
+        created_at: now_ms(),
+        gateway_id: Some(gateway.id),
+        key_id: Some(authenticated.key.key.id),
+        api: api.as_str().into(),
+        operation: operation.as_str().into(),
+        model: inbound.model.clone(),
+        stream: inbound.stream,
+        request_body: gateway
+            .log_payloads
+            .then(|| String::from_utf8_lossy(&bytes).into_owned()),
+        ..RequestLog::default()
+    };
+    let mut recorder = Recorder::new(permit, log, started);
+    let estimated_prompt = wire::prompt_tokens(&inbound);
+    let allowance = ["max_tokens", "max_completion_tokens"]
+        .iter()
+        .find_map(|name| inbound.body.get(*name).and_then(Value::as_u64))
+        .unwrap_or(0);
+    let deadline = started
+        + gateway
+            .deadline_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map_or(proxy.settings.request_deadline, Duration::from_millis);
+    let routed = Routed {
+        request_id: &request_id,
+        gateway: &gateway,
+        candidates,
+        inbound: &inbound,
+        estimated_tokens: estimated_prompt + allowance,
+        deadline,
+        created: now_ms() / 1000,
+    };
+    let served = match proxy.serve(routed, &mut recorder).await {
+        Ok(served) => served,
+        Err(error) => {
+            tracing::info!(
+                request_id,
+                status = error.status().as_u16(),
+                class = error.class(),
+                "request failed"
+            );
+            recorder.finish(error.status().as_u16(), Some(error.class()));
+            return Err(error);
+        }
+    };
+    match served {
+        Served::Json { upstream, answer } => {
+            let usage = answer
+                .usage
+                .unwrap_or_else(|| estimate(&inbound, estimated_prompt, &answer.body));
+            recorder.first_byte();
+            recorder.log.endpoint_id = Some(upstream.endpoint.id);
+            recorder.log.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
+            recorder.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
+            let body = match api {
+                Api::OpenAi | Api::Azure => answer.body,
+                Api::Anthropic => anthropic::to_message(&answer.body, usage),
+            };
+            if gateway.log_payloads {
+                recorder.log.response_body = Some(body.to_string());
+            }
+            recorder.finish(200, None);
+            drop(in_flight);
+            Ok(with_endpoint(Json(body).into_response(), &upstream))
+        }
+        Served::Stream(started_stream) => {
+            recorder.first_byte();
+            recorder.log.endpoint_id = Some(started_stream.upstream.endpoint.id);
+            let upstream = started_stream.upstream.clone();
+            let context = StreamContext {
+                shape: api.shape(),
+                wants_usage: inbound.wants_usage,
+                estimated_prompt,
+                estimated_tokens: estimated_prompt + allowance,
+                log_payloads: gateway.log_payloads,
+                in_flight,
+            };
+            let body = stream::body(proxy.clone(), started_stream, context, recorder);
+            let mut response = Response::new(body);
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            Ok(with_endpoint(response, &upstream))
+        }
+    }
+}
+
+/// Usage for an answer that reported none: the prompt estimate, and the answer's text.
+fn estimate(inbound: &Inbound, estimated_prompt: u64, answer: &Value) -> Usage {
+    let chars: usize = answer["choices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|choice| {
+            let text = choice
+                .pointer("/message/content")
+                .or_else(|| choice.get("text"))
+                .map(providers::content_text)
+                .unwrap_or_default();
+            text.chars().count()
+        })
+        .sum();
+    Usage {
+        prompt_tokens: estimated_prompt,
+        completion_tokens: match inbound.operation {
+            Operation::Embeddings => 0,
+            Operation::Chat | Operation::Completions => wire::estimate_tokens(chars),
+        },
+    }
+}

@@ -1,0 +1,573 @@
+//! The attempt loop: one request tried at its gateway's endpoints in the balancer's order,
+//! with retries, failover and back-off inside one deadline (RELIABILITY R1, R2).
+//!
+//! Invariant: the commit point is the first byte to the client. Everything here happens
+//! before it: a non-streamed answer is read whole, a stream is read up to its first chunk,
+//! and only then handed back. After that nothing is retried (see `stream`).
+//! Invariant: an upstream's 401/403 reaches the client as 502, never as 401.
+
+use super::{
+    balancer::{Fault, NoneAvailable, Slot},
+    error::ProxyError,
+    providers::{self, Answer, Call, StreamDecoder, StreamFault, StreamItem, UpstreamError},
+    registry::{Credential, Upstream},
+    stream::{EventStream, Started},
+    usage::{attempt_started, Recorder},
+    wire::Inbound,
+    Proxy,
+};
+use app::types::Gateway;
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use rand::Rng;
+use std::{
+    sync::{atomic::Ordering, Arc},
+    time::{Duration, Instant},
+};
+use tokio::time::timeout_at;
+
+/// The longest an answerless upstream 429 is waited out when no other endpoint can serve.
+const MAX_WAIT_FOR_COOLDOWN: Duration = Duration::from_secs(10);
+/// Error bodies are read up to this size.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// One request, ready to be routed.
+pub struct Routed<'a> {
+    pub request_id: &'a str,
+    pub gateway: &'a Gateway,
+    /// The endpoints that can serve the model, in the gateway's order.
+    pub candidates: Vec<Arc<Upstream>>,
+    pub inbound: &'a Inbound,
+    /// Prompt tokens (estimated) plus the answer's allowance, for provider token windows.
+    pub estimated_tokens: u64,
+    pub deadline: Instant,
+    /// `created` for translated answers, Unix seconds.
+    pub created: i64,
+}
+
+/// What served a request.
+pub enum Served {
+    /// A whole answer, in OpenAI's shape.
+    Json { upstream: Arc<Upstream>, answer: Answer },
+    /// A stream, up to and including its first chunk.
+    Stream(Started),
+}
+
+/// Why one attempt failed.
+#[derive(Debug)]
+enum Failure {
+    Connect(String),
+    Timeout,
+    RateLimited {
+        retry_after: Option<Duration>,
+        error: UpstreamError,
+    },
+    QuotaExhausted(UpstreamError),
+    Server {
+        status: u16,
+        message: String,
+    },
+    Client {
+        status: u16,
+        error: UpstreamError,
+    },
+    Auth,
+    Invalid(String),
+    StreamCut,
+}
+
+impl Failure {
+    fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Server { status, .. } | Failure::Client { status, .. } => Some(*status),
+            Failure::RateLimited { .. } | Failure::QuotaExhausted(_) => Some(429),
+            Failure::Auth => Some(401),
+            Failure::Invalid(_) | Failure::StreamCut => Some(200),
+            Failure::Connect(_) | Failure::Timeout => None,
+        }
+    }
+
+    fn class(&self) -> &'static str {
+        match self {
+            Failure::Connect(_) => "connect_error",
+            Failure::Timeout => "timeout",
+            Failure::RateLimited { .. } => "rate_limited",
+            Failure::QuotaExhausted(_) => "quota_exhausted",
+            Failure::Server { .. } => "upstream_server_error",
+            Failure::Client { .. } => "upstream_client_error",
+            Failure::Auth => "upstream_auth_error",
+            Failure::Invalid(_) => "upstream_invalid_response",
+            Failure::StreamCut => "stream_cut",
+        }
+    }
+
+    /// What the upstream said, for the log.
+    fn detail(&self) -> &str {
+        match self {
+            Failure::Connect(detail) | Failure::Invalid(detail) => detail,
+            Failure::Server { message, .. } => message,
+            Failure::RateLimited { error, .. } | Failure::QuotaExhausted(error) | Failure::Client { error, .. } => {
+                &error.message
+            }
+            Failure::Timeout | Failure::Auth | Failure::StreamCut => "",
+        }
+    }
+
+    /// What it means for the endpoint's health; `None` when the request, not the endpoint,
+    /// was at fault.
+    fn fault(&self, default_cooldown: Duration) -> Option<Fault> {
+        match self {
+            Failure::Connect(_)
+            | Failure::Timeout
+            | Failure::Server { .. }
+            | Failure::Invalid(_)
+            | Failure::StreamCut => Some(Fault::Breaker),
+            Failure::RateLimited { retry_after, .. } => {
+                Some(Fault::RateLimited(retry_after.unwrap_or(default_cooldown)))
+            }
+            Failure::QuotaExhausted(_) => Some(Fault::QuotaExhausted),
+            Failure::Auth => Some(Fault::Misconfigured),
+            Failure::Client { .. } => None,
+        }
+    }
+
+    /// Whether another attempt may help.
+    fn retryable(&self) -> bool {
+        !matches!(self, Failure::Client { .. })
+    }
+
+    /// Whether the next attempt waits (server errors back off; refused connections and 429s
+    /// move to the next endpoint at once).
+    fn backs_off(&self) -> bool {
+        matches!(self, Failure::Server { .. } | Failure::Invalid(_))
+    }
+
+    fn into_error(self, default_cooldown: Duration) -> ProxyError {
+        match self {
+            Failure::Connect(message) => ProxyError::AllEndpointsFailed {
+                status: 502,
+                message: format!("No upstream could be reached ({message})."),
+            },
+            Failure::Timeout => ProxyError::Timeout,
+            Failure::RateLimited { retry_after, error } => ProxyError::RateLimited {
+                retry_after: retry_after.unwrap_or(default_cooldown),
+                message: if error.message.is_empty() {
+                    "The upstream provider is rate limiting; retry later.".into()
+                } else {
+                    error.message
+                },
+            },
+            Failure::QuotaExhausted(_) => ProxyError::AllEndpointsFailed {
+                status: 503,
+                message: "The upstream provider's quota is exhausted.".into(),
+            },
+            Failure::Server { status, message } => ProxyError::AllEndpointsFailed {
+                status: if status == 503 { 503 } else { 502 },
+                message,
+            },
+            Failure::Client { status, error } => ProxyError::Upstream { status, error },
+            Failure::Auth => ProxyError::UpstreamAuth,
+            Failure::Invalid(_) => ProxyError::UpstreamInvalid,
+            Failure::StreamCut => ProxyError::AllEndpointsFailed {
+                status: 502,
+                message: "The upstream ended its stream before answering.".into(),
+            },
+        }
+    }
+
+    fn from_stream_fault(fault: StreamFault) -> Failure {
+        let error = UpstreamError {
+            message: fault.message.clone(),
+            kind: "upstream_error".into(),
+            code: None,
+            param: None,
+            quota_exhausted: false,
+        };
+        match fault.status {
+            429 => Failure::RateLimited {
+                retry_after: None,
+                error,
+            },
+            401 | 403 => Failure::Auth,
+            400..=499 => Failure::Client {
+                status: fault.status,
+                error,
+            },
+            502 if fault.message.contains("unreadable") => Failure::Invalid(fault.message),
+            status => Failure::Server {
+                status,
+                message: fault.message,
+            },
+        }
+    }
+}
+
+/// Reads `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds) or `retry-after` (seconds),
+/// clamped to [0, 60 s]. An HTTP-date or garbage reads as absent.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let millis = |text: &str| text.parse::<f64>().ok().filter(|ms| ms.is_finite() && *ms >= 0.0);
+    let wait = value("retry-after-ms")
+        .and_then(millis)
+        .or_else(|| value("x-ms-retry-after-ms").and_then(millis))
+        .or_else(|| value("retry-after").and_then(millis).map(|s| s * 1000.0))?;
+    Some(Duration::from_secs_f64(wait.min(60_000.0) / 1000.0))
+}
+
+/// Full-jitter exponential back-off: a random wait in [0, min(cap, base × 2^(n−1))].
+pub fn backoff(retry: i64, base_ms: i64, cap_ms: i64, rng: &mut impl Rng) -> Duration {
+    let exponent = u32::try_from(retry.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let ceiling = base_ms.max(0).saturating_mul(1_i64 << exponent).min(cap_ms.max(0));
+    Duration::from_millis(rng.gen_range(0..=u64::try_from(ceiling).unwrap_or(0)))
+}
+
+/// Holds one of the process's concurrent-retry places.
+struct RetryPlace<'a>(&'a Proxy);
+
+impl Drop for RetryPlace<'_> {
+    fn drop(&mut self) {
+        self.0.retries_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Proxy {
+    /// A place for one retry, if the budget allows: at most 20 % of the requests in flight
+    /// (at least 3) may be retrying at once (Envoy's default budget).
+    fn retry_place(&self) -> Option<RetryPlace<'_>> {
+        let active = self.in_flight.load(Ordering::SeqCst);
+        let budget = (active / 5).max(3);
+        if self.retries_in_flight.fetch_add(1, Ordering::SeqCst) >= budget {
+            self.retries_in_flight.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(RetryPlace(self))
+    }
+
+    /// Serves a request: attempts in order until one succeeds, a failure is final, or the
+    /// attempts, the retry budget or the deadline run out. Every attempt is recorded.
+    pub async fn serve(self: &Arc<Self>, routed: Routed<'_>, recorder: &mut Recorder) -> Result<Served, ProxyError> {
+        let cooldown = self.settings.default_cooldown;
+        let order = match self.balancer.order(
+            routed.gateway,
+            &routed.candidates,
+            Instant::now(),
+            &mut rand::thread_rng(),
+        ) {
+            Ok(order) => order,
+            Err(NoneAvailable::RateLimited(until)) => {
+                return Err(ProxyError::RateLimited {
+                    retry_after: until.saturating_duration_since(Instant::now()),
+                    message: "Every endpoint that serves this model is at its provider limit; retry later.".into(),
+                })
+            }
+            Err(NoneAvailable::Unavailable) => return Err(ProxyError::NoEndpoint),
+        };
+        let retry = routed.gateway.retry;
+        let max_attempts = retry.max_attempts.clamp(1, 10);
+        let mut next = 0usize;
+        let mut last: Option<Failure> = None;
+        let mut malformed = 0;
+        let mut waited_for_cooldown = false;
+        let mut attempt = 0i64;
+        while attempt < max_attempts {
+            if Instant::now() >= routed.deadline {
+                last = Some(Failure::Timeout);
+                break;
+            }
+            let now = Instant::now();
+            let picked = (0..order.len()).find_map(|k| {
+                let index = (next + k) % order.len();
+                let upstream = &order[index];
+                self.balancer
+                    .begin(upstream, routed.estimated_tokens, now)
+                    .map(|slot| (index, upstream.clone(), slot))
+            });
+            let Some((index, upstream, slot)) = picked else {
+                // Nothing can take it now. A short upstream-requested wait that fits the
+                // deadline is waited out once; otherwise the last failure stands.
+                if let Some(Failure::RateLimited {
+                    retry_after: Some(wait),
+                    ..
+                }) = &last
+                {
+                    if !waited_for_cooldown && *wait <= MAX_WAIT_FOR_COOLDOWN && now + *wait < routed.deadline {
+                        waited_for_cooldown = true;
+                        tokio::time::sleep(*wait).await;
+                        continue;
+                    }
+                }
+                break;
+            };
+            let _retry_place = if attempt > 0 {
+                let Some(place) = self.retry_place() else {
+                    tracing::warn!(request_id = routed.request_id, "retry budget spent");
+                    break;
+                };
+                if last.as_ref().is_some_and(Failure::backs_off) {
+                    let wait = backoff(attempt, retry.base_ms, retry.cap_ms, &mut rand::thread_rng());
+                    let until = (Instant::now() + wait).min(routed.deadline);
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                Some(place)
+            } else {
+                None
+            };
+            attempt += 1;
+            let mut record = attempt_started(attempt, upstream.endpoint.id);
+            let started = Instant::now();
+            let result = self.attempt(&upstream, slot, &routed).await;
+            record.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            match result {
+                Ok(served) => {
+                    record.status = Some(200);
+                    if let Served::Json { answer, .. } = &served {
+                        let usage = answer.usage.unwrap_or_default();
+                        record.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
+                        record.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
+                        self.balancer.succeeded(
+                            upstream.endpoint.id,
+                            started.elapsed(),
+                            routed.estimated_tokens,
+                            usage.prompt_tokens + usage.completion_tokens,
+                            Instant::now(),
+                        );
+                    } else {
+                        record.ttft_ms = Some(record.latency_ms);
+                    }
+                    recorder.attempt(record);
+                    return Ok(served);
+                }
+                Err(failure) => {
+                    record.status = failure.status().map(i64::from);
+                    record.error_class = Some(failure.class().into());
+                    recorder.attempt(record);
+                    tracing::info!(
+                        request_id = routed.request_id,
+                        endpoint_id = upstream.endpoint.id.0,
+                        attempt,
+                        class = failure.class(),
+                        detail = failure.detail(),
+                        "upstream attempt failed"
+                    );
+                    if let Some(fault) = failure.fault(cooldown) {
+                        self.balancer.failed(&upstream, fault, Instant::now());
+                    }
+                    if !failure.retryable() {
+                        return Err(failure.into_error(cooldown));
+                    }
+                    if matches!(failure, Failure::Invalid(_)) {
+                        malformed += 1;
+                        if malformed > 1 {
+                            return Err(failure.into_error(cooldown));
+                        }
+                    }
+                    // The next attempt goes to the next endpoint (with one endpoint, the same
+                    // one again, as long as its health allows).
+                    next = index + 1;
+                    last = Some(failure);
+                }
+            }
+        }
+        Err(last.map_or(ProxyError::NoEndpoint, |failure| failure.into_error(cooldown)))
+    }
+
+    /// One attempt at one endpoint, up to the commit point.
+    async fn attempt(
+        self: &Arc<Self>,
+        upstream: &Arc<Upstream>,
+        slot: Slot,
+        routed: &Routed<'_>,
+    ) -> Result<Served, Failure> {
+        let endpoint = &upstream.endpoint;
+        let credential = match &upstream.credential {
+            Credential::None => None,
+            Credential::Ready(secret) => Some(secret.expose()),
+            // Cannot happen for endpoints the balancer offers, but never send without it.
+            Credential::Unreadable => return Err(Failure::Auth),
+        };
+        let stream = routed.inbound.stream;
+        let outbound = providers::request(&Call {
+            endpoint,
+            credential,
+            operation: routed.inbound.operation,
+            body: &routed.inbound.body,
+            stream,
+        });
+        let ms = |value: Option<i64>, default: Duration| {
+            value
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map_or(default, Duration::from_millis)
+        };
+        let settings = &self.settings;
+        let timeouts = endpoint.timeouts;
+        let connect = ms(timeouts.connect_ms, settings.connect_timeout);
+        let first_byte_default = if stream {
+            settings.stream_first_byte_timeout
+        } else {
+            settings.first_byte_timeout
+        };
+        let first_byte = ms(timeouts.first_byte_ms, first_byte_default);
+        let idle = ms(timeouts.idle_ms, settings.idle_timeout);
+        let started = Instant::now();
+        let attempt_deadline = match timeouts.total_ms.and_then(|ms| u64::try_from(ms).ok()) {
+            Some(total) => routed.deadline.min(started + Duration::from_millis(total)),
+            None => routed.deadline,
+        };
+        let mut request = self
+            .clients
+            .get(connect)
+            .post(&outbound.url)
+            .header("content-type", "application/json")
+            .header("x-request-id", routed.request_id)
+            .body(outbound.body);
+        for (name, value) in outbound.headers {
+            request = request.header(name, value);
+        }
+        let response = match timeout_at((started + first_byte).min(attempt_deadline).into(), request.send()).await {
+            Err(_) => return Err(Failure::Timeout),
+            Ok(Err(error)) if error.is_timeout() => return Err(Failure::Timeout),
+            Ok(Err(error)) => return Err(Failure::Connect(connect_reason(&error))),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let wait = retry_after(response.headers());
+            let body = read_limited(response, ERROR_BODY_LIMIT, attempt_deadline.min(Instant::now() + idle)).await;
+            let error = providers::error(endpoint.provider, status, &body);
+            return Err(match status {
+                429 if error.quota_exhausted => Failure::QuotaExhausted(error),
+                429 => Failure::RateLimited {
+                    retry_after: wait,
+                    error,
+                },
+                401 | 403 => Failure::Auth,
+                400..=499 => Failure::Client { status, error },
+                _ => Failure::Server {
+                    status,
+                    message: format!("The upstream answered {status}: {}", error.message),
+                },
+            });
+        }
+        if !stream {
+            let bytes = match timeout_at(attempt_deadline.into(), response.bytes()).await {
+                Err(_) => return Err(Failure::Timeout),
+                Ok(Err(error)) if error.is_timeout() => return Err(Failure::Timeout),
+                Ok(Err(_)) => return Err(Failure::StreamCut),
+                Ok(Ok(bytes)) => bytes,
+            };
+            drop(slot);
+            let answer = providers::answer(endpoint.provider, routed.inbound.operation, &bytes, routed.created)
+                .map_err(|invalid| Failure::Invalid(invalid.0))?;
+            return Ok(Served::Json {
+                upstream: upstream.clone(),
+                answer,
+            });
+        }
+        let mut events: EventStream = Box::pin(response.bytes_stream().eventsource());
+        let mut decoder = StreamDecoder::new(endpoint.provider, routed.created);
+        let mut first = Vec::new();
+        loop {
+            let wait = (Instant::now() + idle).min(attempt_deadline);
+            let event = match timeout_at(wait.into(), events.next()).await {
+                Err(_) => return Err(Failure::Timeout),
+                Ok(None | Some(Err(_))) => return Err(Failure::StreamCut),
+                Ok(Some(Ok(event))) => event,
+            };
+            let items = decoder
+                .event(&event.event, &event.data)
+                .map_err(Failure::from_stream_fault)?;
+            let committed = items
+                .iter()
+                .any(|item| matches!(item, StreamItem::Chunk(_) | StreamItem::Done));
+            first.extend(items);
+            if committed {
+                break;
+            }
+        }
+        Ok(Served::Stream(Started {
+            upstream: upstream.clone(),
+            slot,
+            events,
+            decoder,
+            first,
+            idle,
+            hard_deadline: timeouts.total_ms.map(|_| attempt_deadline),
+            started,
+        }))
+    }
+}
+
+/// Why a connection failed, without the URL (which may carry internal host names).
+fn connect_reason(error: &reqwest::Error) -> String {
+    if error.is_connect() {
+        "connection failed".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// Reads at most `limit` bytes of a body before `deadline`; whatever arrived, on any error.
+async fn read_limited(response: reqwest::Response, limit: usize, deadline: Instant) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Ok(Some(Ok(chunk))) = timeout_at(deadline.into(), chunks.next()).await {
+        body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.parse().unwrap(), HeaderValue::from_static(v)))
+            .collect()
+    }
+
+    #[test]
+    fn retry_after_reads_every_spelling_and_is_clamped() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "2")])),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "250")])),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("x-ms-retry-after-ms", "1500")])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "86400")])),
+            Some(Duration::from_secs(60))
+        );
+        for garbage in ["-1", "soon", "NaN", "inf", "Wed, 21 Oct 2026 07:28:00 GMT"] {
+            let value = HeaderValue::from_str(garbage).unwrap();
+            let mut map = HeaderMap::new();
+            map.insert("retry-after", value);
+            assert_eq!(retry_after(&map), None, "{garbage}");
+        }
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_within_the_cap() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for retry in 1..12 {
+            let ceiling = (100u64 << (retry - 1)).min(2_000);
+            for _ in 0..50 {
+                let wait = backoff(retry, 100, 2_000, &mut rng);
+                assert!(wait <= Duration::from_millis(ceiling), "retry {retry}: {wait:?}");
+            }
+        }
+    }
+}

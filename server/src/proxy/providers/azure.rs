@@ -1,0 +1,29 @@
+//! Azure OpenAI: OpenAI's bodies at deployment URLs
+//! (`{base}/openai/deployments/{deployment}/{operation}?api-version=…`), keyed by `api-key`.
+
+use super::{join, openai, Call, Outbound};
+use serde_json::Value;
+
+/// The `api-version` used when the endpoint names none.
+pub const DEFAULT_API_VERSION: &str = "2024-10-21";
+
+pub fn request(call: &Call<'_>) -> Outbound {
+    let endpoint = call.endpoint;
+    let deployment = endpoint.deployment.as_deref().unwrap_or(&endpoint.model);
+    let version = endpoint.api_version.as_deref().unwrap_or(DEFAULT_API_VERSION);
+    let path = format!(
+        "openai/deployments/{}/{}?api-version={}",
+        url::form_urlencoded::byte_serialize(deployment.as_bytes()).collect::<String>(),
+        call.operation.openai_path(),
+        url::form_urlencoded::byte_serialize(version.as_bytes()).collect::<String>(),
+    );
+    let mut headers = Vec::new();
+    if let Some(credential) = call.credential {
+        headers.push(("api-key", credential.to_string()));
+    }
+    Outbound {
+        url: join(&endpoint.base_url, &path),
+        headers,
+        body: serde_json::to_vec(&Value::Object(openai::body(call))).unwrap_or_default(),
+    }
+}

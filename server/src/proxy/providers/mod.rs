@@ -1,0 +1,233 @@
+//! Provider adapters: pure translators between the gateway's canonical shape (OpenAI's) and
+//! each provider's wire format — the request to send, the answer, the stream's events, the
+//! error bodies.
+//!
+//! Invariant: no I/O and no clocks here (the caller passes `created`); one exhaustive `match`
+//! on [`ProviderKind`] picks the adapter.
+//! Invariant: the URL and credential come from the endpoint, never from the request body.
+
+pub mod anthropic;
+pub mod azure;
+pub mod ollama;
+pub mod openai;
+
+use app::types::{InferenceEndpoint, ProviderKind};
+use serde_json::{Map, Value};
+
+/// What a request asks the upstream to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Chat completions (`/v1/chat/completions`, and Anthropic's `/v1/messages` inbound).
+    Chat,
+    /// Legacy text completions (`/v1/completions`).
+    Completions,
+    /// Embeddings (`/v1/embeddings`).
+    Embeddings,
+}
+
+impl Operation {
+    /// The name stored in request logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::Completions => "completions",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+
+    /// The OpenAI path suffix of the operation.
+    fn openai_path(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat/completions",
+            Operation::Completions => "completions",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// Tokens one request used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl Usage {
+    /// Reads OpenAI's `usage` object (`prompt_tokens`, `completion_tokens`).
+    pub fn from_openai(usage: &Value) -> Option<Usage> {
+        let prompt = usage.get("prompt_tokens")?.as_u64()?;
+        let completion = usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0);
+        Some(Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+        })
+    }
+
+    /// OpenAI's `usage` object.
+    pub fn to_openai(self) -> Value {
+        serde_json::json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        })
+    }
+}
+
+/// One request, ready to send upstream.
+#[derive(Debug)]
+pub struct Outbound {
+    pub url: String,
+    /// Headers besides `content-type: application/json` (credentials among them).
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What a request needs to be sent to one endpoint.
+pub struct Call<'a> {
+    pub endpoint: &'a InferenceEndpoint,
+    /// The endpoint's credential, opened.
+    pub credential: Option<&'a str>,
+    pub operation: Operation,
+    /// The canonical (OpenAI-shaped) body, already validated.
+    pub body: &'a Map<String, Value>,
+    pub stream: bool,
+}
+
+/// An upstream answer that is not what its provider promises (a 200 with a broken body).
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream's answer is not valid: {0}")]
+pub struct Invalid(pub String);
+
+/// A parsed non-streamed answer, in OpenAI's shape, with its usage when the upstream said.
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Value,
+    pub usage: Option<Usage>,
+}
+
+/// What one upstream stream event means.
+#[derive(Debug, PartialEq)]
+pub enum StreamItem {
+    /// A chunk for the client, in OpenAI's shape (without usage).
+    Chunk(Value),
+    /// The tokens used, reported by the upstream.
+    Usage(Usage),
+    /// The stream ended properly.
+    Done,
+}
+
+/// An error the upstream reported inside a 200 stream, with the status it stands for.
+#[derive(Debug, PartialEq)]
+pub struct StreamFault {
+    pub status: u16,
+    pub message: String,
+}
+
+/// An upstream error body, read into OpenAI's terms.
+#[derive(Debug, PartialEq)]
+pub struct UpstreamError {
+    pub message: String,
+    pub kind: String,
+    pub code: Option<String>,
+    pub param: Option<String>,
+    /// The account's quota is spent (`insufficient_quota`, `enforced_spend_limit_reached`):
+    /// not worth retrying on this endpoint for a long while.
+    pub quota_exhausted: bool,
+}
+
+/// Whether an endpoint of this kind can serve the operation.
+pub fn supports(kind: ProviderKind, operation: Operation) -> bool {
+    match kind {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
+            true
+        }
+        ProviderKind::Anthropic => operation == Operation::Chat,
+    }
+}
+
+/// The request to send.
+pub fn request(call: &Call<'_>) -> Outbound {
+    match call.endpoint.provider {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => openai::request(call),
+        ProviderKind::AzureOpenAi => azure::request(call),
+        ProviderKind::Anthropic => anthropic::request(call),
+        ProviderKind::Ollama => ollama::request(call),
+    }
+}
+
+/// A non-streamed 2xx answer, translated to OpenAI's shape.
+pub fn answer(kind: ProviderKind, operation: Operation, bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
+    match kind {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
+            openai::answer(operation, bytes)
+        }
+        ProviderKind::Anthropic => anthropic::answer(bytes, created),
+    }
+}
+
+/// Reads a stream's events for one provider.
+pub enum StreamDecoder {
+    OpenAi(openai::StreamDecoder),
+    Anthropic(anthropic::StreamDecoder),
+}
+
+impl StreamDecoder {
+    /// A decoder for a stream from an endpoint of this kind.
+    pub fn new(kind: ProviderKind, created: i64) -> StreamDecoder {
+        match kind {
+            ProviderKind::OpenAi
+            | ProviderKind::OpenAiCompatible
+            | ProviderKind::AzureOpenAi
+            | ProviderKind::Ollama => StreamDecoder::OpenAi(openai::StreamDecoder::default()),
+            ProviderKind::Anthropic => StreamDecoder::Anthropic(anthropic::StreamDecoder::new(created)),
+        }
+    }
+
+    /// What one SSE event (its `event:` name, if any, and its `data:`) means.
+    pub fn event(&mut self, name: &str, data: &str) -> Result<Vec<StreamItem>, StreamFault> {
+        match self {
+            StreamDecoder::OpenAi(decoder) => decoder.event(data),
+            StreamDecoder::Anthropic(decoder) => decoder.event(name, data),
+        }
+    }
+}
+
+/// An error answer's body, read into OpenAI's terms.
+pub fn error(kind: ProviderKind, status: u16, bytes: &[u8]) -> UpstreamError {
+    let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let mut error = match kind {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
+            openai::error(&body)
+        }
+        ProviderKind::Anthropic => anthropic::error(&body),
+    };
+    if error.message.is_empty() {
+        error.message = format!("the upstream answered {status}");
+    }
+    error
+}
+
+/// A base URL joined with a path, with exactly one slash between them.
+fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// The body as sent upstream: the client's fields, with the endpoint's model.
+fn with_model(body: &Map<String, Value>, model: &str) -> Map<String, Value> {
+    let mut body = body.clone();
+    body.insert("model".into(), Value::String(model.to_string()));
+    body
+}
+
+/// The text of OpenAI message content: a string, or the text parts of an array.
+pub fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|part| part.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}

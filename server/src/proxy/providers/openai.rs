@@ -1,0 +1,157 @@
+//! OpenAI and OpenAI-compatible servers (vLLM, LM Studio, Groq, …): the canonical shape, so
+//! requests pass through with only the model replaced, and streams are asked to report usage.
+
+use super::{
+    join, with_model, Answer, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError, Usage,
+};
+use serde_json::{Map, Value};
+
+/// The body for an OpenAI-shaped upstream: the client's fields untouched, the endpoint's
+/// model, and — for streams — `stream_options.include_usage`, so usage is always counted.
+pub fn body(call: &Call<'_>) -> Map<String, Value> {
+    let mut body = with_model(call.body, &call.endpoint.model);
+    if call.stream && call.operation != Operation::Embeddings {
+        let options = body
+            .entry("stream_options")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(options) = options {
+            options.insert("include_usage".into(), Value::Bool(true));
+        }
+    }
+    body
+}
+
+pub fn request(call: &Call<'_>) -> Outbound {
+    let mut headers = Vec::new();
+    if let Some(credential) = call.credential {
+        headers.push(("authorization", format!("Bearer {credential}")));
+    }
+    Outbound {
+        url: join(&call.endpoint.base_url, call.operation.openai_path()),
+        headers,
+        body: serde_json::to_vec(&Value::Object(body(call))).unwrap_or_default(),
+    }
+}
+
+/// A 2xx answer: it must be a JSON object of the operation's shape.
+pub fn answer(operation: Operation, bytes: &[u8]) -> Result<Answer, Invalid> {
+    let body: Value = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
+    let expected = match operation {
+        Operation::Chat | Operation::Completions => "choices",
+        Operation::Embeddings => "data",
+    };
+    if !body.get(expected).is_some_and(Value::is_array) {
+        return Err(Invalid(format!("no `{expected}` array")));
+    }
+    let usage = body.get("usage").and_then(Usage::from_openai);
+    Ok(Answer { body, usage })
+}
+
+/// Reads OpenAI's `data:` events: chunks, the usage chunk, `[DONE]`, and in-band errors.
+#[derive(Default)]
+pub struct StreamDecoder;
+
+impl StreamDecoder {
+    pub fn event(&mut self, data: &str) -> Result<Vec<StreamItem>, StreamFault> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            return Ok(vec![StreamItem::Done]);
+        }
+        if data.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut chunk: Value = serde_json::from_str(data).map_err(|e| StreamFault {
+            status: 502,
+            message: format!("the upstream sent an unreadable event: {e}"),
+        })?;
+        if let Some(error) = chunk.get("error") {
+            let status = error
+                .get("code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| (400..600).contains(c))
+                .unwrap_or(500);
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("the upstream reported an error")
+                .to_string();
+            return Err(StreamFault { status, message });
+        }
+        let mut items = Vec::new();
+        let usage = chunk
+            .as_object_mut()
+            .and_then(|object| object.remove("usage"))
+            .and_then(|usage| Usage::from_openai(&usage));
+        let has_choices = chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(|choices| !choices.is_empty());
+        if has_choices {
+            items.push(StreamItem::Chunk(chunk));
+        }
+        if let Some(usage) = usage {
+            items.push(StreamItem::Usage(usage));
+        }
+        Ok(items)
+    }
+}
+
+/// OpenAI's error body `{"error": {"message", "type", "param", "code"}}`.
+pub fn error(body: &Value) -> UpstreamError {
+    let error = body.get("error").unwrap_or(body);
+    let text = |name: &str| error.get(name).and_then(Value::as_str).map(str::to_string);
+    let code = text("code").or_else(|| error.get("code").and_then(Value::as_u64).map(|c| c.to_string()));
+    let kind = text("type").unwrap_or_else(|| "upstream_error".into());
+    let quota_exhausted = [code.as_deref(), Some(kind.as_str())]
+        .into_iter()
+        .flatten()
+        .any(|c| c == "insufficient_quota" || c == "enforced_spend_limit_reached");
+    UpstreamError {
+        message: text("message").unwrap_or_default(),
+        kind,
+        code,
+        param: text("param"),
+        quota_exhausted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stream_usage_is_split_from_its_chunk() {
+        let mut decoder = StreamDecoder;
+        let items = decoder
+            .event(r#"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#)
+            .unwrap();
+        assert_eq!(
+            items,
+            vec![StreamItem::Usage(Usage {
+                prompt_tokens: 3,
+                completion_tokens: 4
+            })]
+        );
+        let items = decoder
+            .event(r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}"#)
+            .unwrap();
+        assert_eq!(
+            items,
+            vec![StreamItem::Chunk(
+                json!({"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}]})
+            )]
+        );
+        assert_eq!(decoder.event("[DONE]").unwrap(), vec![StreamItem::Done]);
+        let fault = decoder.event(r#"{"error":{"message":"boom","code":503}}"#).unwrap_err();
+        assert_eq!(fault.status, 503);
+    }
+
+    #[test]
+    fn quota_errors_are_recognised() {
+        let error = error(&json!({"error":{"message":"no","type":"insufficient_quota","code":"insufficient_quota"}}));
+        assert!(error.quota_exhausted);
+        assert_eq!(error.message, "no");
+    }
+}

@@ -1,0 +1,308 @@
+//! Streams after the commit point: upstream events decoded, re-encoded in the client's shape
+//! (OpenAI chunks or Anthropic events), usage captured, the request's record completed.
+//!
+//! Invariant: nothing is retried here. A stream cut, stalled or failed upstream ends with an
+//! error event and no `[DONE]` (or `message_stop`); the tokens streamed so far are billed.
+//! Invariant: the client's stream pulls the upstream's: one event at a time, so a slow reader
+//! slows the upstream, and a client that goes away drops the upstream connection at once.
+
+use super::{
+    balancer::{Fault, Slot},
+    providers::{anthropic, StreamDecoder, StreamItem, Usage},
+    registry::Upstream,
+    usage::Recorder,
+    wire::estimate_tokens,
+    InFlight, Proxy,
+};
+use axum::body::{Body, Bytes};
+use eventsource_stream::{Event, EventStreamError};
+use futures_util::{Stream, StreamExt};
+use serde_json::{json, Value};
+use std::{
+    collections::VecDeque,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::watch;
+
+/// An upstream's SSE events.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+
+/// A stream that reached its commit point: the upstream, its first items, and the rest.
+pub struct Started {
+    pub upstream: Arc<Upstream>,
+    pub slot: Slot,
+    pub events: EventStream,
+    pub decoder: StreamDecoder,
+    pub first: Vec<StreamItem>,
+    pub idle: Duration,
+    /// The endpoint's total timeout, when it has one.
+    pub hard_deadline: Option<Instant>,
+    pub started: Instant,
+}
+
+/// The API shape the client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientShape {
+    OpenAi,
+    Anthropic,
+}
+
+/// Encodes the canonical stream for the client.
+enum Encoder {
+    OpenAi { wants_usage: bool, last: Value },
+    Anthropic(anthropic::StreamEncoder),
+}
+
+impl Encoder {
+    fn chunk(&mut self, chunk: &Value) -> String {
+        match self {
+            Encoder::OpenAi { last, .. } => {
+                *last = chunk.clone();
+                format!("data: {chunk}\n\n")
+            }
+            Encoder::Anthropic(encoder) => encoder.chunk(chunk),
+        }
+    }
+
+    fn done(&mut self, usage: Usage) -> String {
+        match self {
+            Encoder::OpenAi { wants_usage, last } => {
+                let mut out = String::new();
+                if *wants_usage {
+                    let chunk = json!({
+                        "id": last.get("id").cloned().unwrap_or_else(|| json!("chatcmpl")),
+                        "object": last.get("object").cloned().unwrap_or_else(|| json!("chat.completion.chunk")),
+                        "created": last.get("created").cloned().unwrap_or_else(|| json!(0)),
+                        "model": last.get("model").cloned().unwrap_or_default(),
+                        "choices": [],
+                        "usage": usage.to_openai(),
+                    });
+                    out.push_str(&format!("data: {chunk}\n\n"));
+                }
+                out.push_str("data: [DONE]\n\n");
+                out
+            }
+            Encoder::Anthropic(encoder) => encoder.finish(usage),
+        }
+    }
+
+    fn error(&mut self, code: &str, message: &str) -> String {
+        match self {
+            Encoder::OpenAi { .. } => {
+                let error =
+                    json!({ "error": { "message": message, "type": "server_error", "param": null, "code": code } });
+                format!("data: {error}\n\n")
+            }
+            Encoder::Anthropic(encoder) => encoder.error("api_error", message),
+        }
+    }
+}
+
+/// A live stream to the client.
+struct Live {
+    proxy: Arc<Proxy>,
+    upstream: Arc<Upstream>,
+    slot: Option<Slot>,
+    events: EventStream,
+    decoder: StreamDecoder,
+    encoder: Encoder,
+    queued: VecDeque<StreamItem>,
+    recorder: Option<Recorder>,
+    idle: Duration,
+    hard_deadline: Option<Instant>,
+    started: Instant,
+    estimated_prompt: u64,
+    estimated_tokens: u64,
+    usage: Option<Usage>,
+    text_chars: usize,
+    /// The answer's text, kept only when the gateway logs payloads.
+    text: Option<String>,
+    shutdown: watch::Receiver<bool>,
+    finished: bool,
+    _in_flight: InFlight,
+}
+
+impl Live {
+    /// The usage to bill: the upstream's, or an estimate from what was streamed.
+    fn usage(&self) -> Usage {
+        self.usage.unwrap_or(Usage {
+            prompt_tokens: self.estimated_prompt,
+            completion_tokens: estimate_tokens(self.text_chars),
+        })
+    }
+
+    fn note_usage(&mut self) {
+        let usage = self.usage();
+        if let Some(recorder) = &mut self.recorder {
+            recorder.log.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
+            recorder.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
+        }
+    }
+
+    fn take_text(&mut self, chunk: &Value) {
+        for choice in chunk["choices"].as_array().into_iter().flatten() {
+            let piece = choice
+                .pointer("/delta/content")
+                .or_else(|| choice.get("text"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            self.text_chars += piece.chars().count();
+            if let Some(text) = &mut self.text {
+                text.push_str(piece);
+            }
+        }
+    }
+
+    /// Ends the stream: the record is completed and the slot released.
+    fn end(&mut self, error_class: Option<&str>) {
+        self.finished = true;
+        self.note_usage();
+        let usage = self.usage();
+        let now = Instant::now();
+        match error_class {
+            None => self.proxy.balancer.succeeded(
+                self.upstream.endpoint.id,
+                self.started.elapsed(),
+                self.estimated_tokens,
+                usage.prompt_tokens + usage.completion_tokens,
+                now,
+            ),
+            Some("server_shutdown") => {}
+            Some(_) => self.proxy.balancer.failed(&self.upstream, Fault::Breaker, now),
+        }
+        if let Some(mut recorder) = self.recorder.take() {
+            if let Some(text) = self.text.take() {
+                recorder.log.response_body = Some(text);
+            }
+            if let Some(attempt) = recorder.log.attempts.last_mut() {
+                attempt.prompt_tokens = recorder.log.prompt_tokens;
+                attempt.completion_tokens = recorder.log.completion_tokens;
+                attempt.latency_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+                attempt.error_class = error_class.map(str::to_string);
+            }
+            recorder.finish(200, error_class);
+        }
+        self.slot = None;
+    }
+
+    /// What one item means for the client.
+    fn handle(&mut self, item: StreamItem) -> Option<String> {
+        match item {
+            StreamItem::Chunk(chunk) => {
+                self.take_text(&chunk);
+                self.note_usage();
+                Some(self.encoder.chunk(&chunk))
+            }
+            StreamItem::Usage(usage) => {
+                self.usage = Some(usage);
+                None
+            }
+            StreamItem::Done => {
+                let usage = self.usage();
+                self.end(None);
+                Some(self.encoder.done(usage))
+            }
+        }
+    }
+
+    fn fail(&mut self, class: &str, message: &str) -> String {
+        tracing::warn!(endpoint_id = self.upstream.endpoint.id.0, class, "stream ended early");
+        self.end(Some(class));
+        self.encoder.error(class, message)
+    }
+
+    /// The next bytes for the client, or `None` when the stream is over.
+    async fn next(&mut self) -> Option<String> {
+        loop {
+            if let Some(item) = self.queued.pop_front() {
+                if let Some(out) = self.handle(item) {
+                    return Some(out);
+                }
+                continue;
+            }
+            if self.finished {
+                return None;
+            }
+            let mut wait = Instant::now() + self.idle;
+            if let Some(deadline) = self.hard_deadline {
+                wait = wait.min(deadline);
+            }
+            let next = tokio::select! {
+                next = tokio::time::timeout_at(wait.into(), self.events.next()) => Some(next),
+                _ = self.shutdown.wait_for(|over| *over) => None,
+            };
+            let Some(next) = next else {
+                return Some(self.fail("server_shutdown", "The gateway is shutting down; the stream was ended."));
+            };
+            match next {
+                Err(_) => {
+                    return Some(self.fail(
+                        "stream_idle_timeout",
+                        "The upstream stopped sending; the stream was ended.",
+                    ))
+                }
+                Ok(None | Some(Err(_))) => {
+                    return Some(self.fail(
+                        "stream_cut",
+                        "The upstream ended the stream early; the answer is incomplete.",
+                    ))
+                }
+                Ok(Some(Ok(event))) => match self.decoder.event(&event.event, &event.data) {
+                    Ok(items) => self.queued.extend(items),
+                    Err(fault) => return Some(self.fail("stream_error", &fault.message)),
+                },
+            }
+        }
+    }
+}
+
+/// What a stream needs besides its start.
+pub struct StreamContext {
+    pub shape: ClientShape,
+    pub wants_usage: bool,
+    pub estimated_prompt: u64,
+    pub estimated_tokens: u64,
+    pub log_payloads: bool,
+    /// The request's place among those in flight, held until the stream ends.
+    pub in_flight: InFlight,
+}
+
+/// The response body for a started stream; it owns the request's record from here on.
+pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorder: Recorder) -> Body {
+    let encoder = match context.shape {
+        ClientShape::OpenAi => Encoder::OpenAi {
+            wants_usage: context.wants_usage,
+            last: Value::Null,
+        },
+        ClientShape::Anthropic => Encoder::Anthropic(anthropic::StreamEncoder::default()),
+    };
+    let shutdown = proxy.grace_over.subscribe();
+    let live = Live {
+        proxy,
+        upstream: started.upstream,
+        slot: Some(started.slot),
+        events: started.events,
+        decoder: started.decoder,
+        encoder,
+        queued: started.first.into(),
+        recorder: Some(recorder),
+        idle: started.idle,
+        hard_deadline: started.hard_deadline,
+        started: started.started,
+        estimated_prompt: context.estimated_prompt,
+        estimated_tokens: context.estimated_tokens,
+        usage: None,
+        text_chars: 0,
+        text: context.log_payloads.then(String::new),
+        shutdown,
+        finished: false,
+        _in_flight: context.in_flight,
+    };
+    let chunks = futures_util::stream::unfold(live, |mut live| async move {
+        let out = live.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(out)), live))
+    });
+    Body::from_stream(chunks)
+}

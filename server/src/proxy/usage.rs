@@ -1,0 +1,165 @@
+//! Request logs off the request path: each request reserves a place in a bounded queue when
+//! it is admitted, fills in its record as it goes, and hands it over when it ends (or when its
+//! client goes away); a background writer stores the queue in batches.
+//!
+//! Invariant: no record is ever dropped. A request that cannot reserve a place is refused
+//! (503) before anything happens (RELIABILITY R5 d); a failed batch is retried until stored;
+//! shutdown drains the queue before the process exits (R4).
+
+use crate::store::{now_ms, Store};
+use app::types::{RequestAttempt, RequestLog};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use tokio::sync::{mpsc, Notify};
+
+/// Most records written in one transaction.
+const BATCH: usize = 256;
+
+/// The queue and its writer.
+pub struct LogWriter {
+    queue: mpsc::Sender<RequestLog>,
+    stop: Arc<Notify>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl LogWriter {
+    /// Starts the writer with a queue of `capacity` records.
+    pub fn start(store: Store, capacity: usize) -> LogWriter {
+        let (queue, records) = mpsc::channel(capacity);
+        let stop = Arc::new(Notify::new());
+        let task = tokio::spawn(write(store, records, stop.clone()));
+        LogWriter {
+            queue,
+            stop,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// A place in the queue for one record, or `None` when the queue is full.
+    pub fn reserve(&self) -> Option<mpsc::OwnedPermit<RequestLog>> {
+        self.queue.clone().try_reserve_owned().ok()
+    }
+
+    /// Records waiting to be written.
+    pub fn depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// Writes what is queued, then stops the writer. Call once no request can still log.
+    pub async fn shutdown(&self) {
+        self.stop.notify_one();
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn write(store: Store, mut records: mpsc::Receiver<RequestLog>, stop: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let draining = tokio::select! {
+            biased;
+            received = records.recv_many(&mut batch, BATCH) => received == 0,
+            () = stop.notified() => true,
+        };
+        if draining {
+            while let Ok(record) = records.try_recv() {
+                batch.push(record);
+            }
+        }
+        for chunk in batch.chunks(BATCH) {
+            store_batch(&store, chunk).await;
+        }
+        batch.clear();
+        if draining {
+            return;
+        }
+    }
+}
+
+/// Stores one batch, retrying until it is stored: records are never dropped.
+async fn store_batch(store: &Store, batch: &[RequestLog]) {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match store.insert_request_logs(batch).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(error = %error, records = batch.len(), "request logs not written yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// One request's record, sent to the writer when finished or dropped.
+pub struct Recorder {
+    permit: Option<mpsc::OwnedPermit<RequestLog>>,
+    pub log: RequestLog,
+    started: Instant,
+    finished: bool,
+}
+
+impl Recorder {
+    /// A record for a request that arrived at `started`; with no permit, nothing is written
+    /// (the gateway does not log metadata).
+    pub fn new(permit: Option<mpsc::OwnedPermit<RequestLog>>, log: RequestLog, started: Instant) -> Self {
+        Recorder {
+            permit,
+            log,
+            started,
+            finished: false,
+        }
+    }
+
+    /// Milliseconds since the request arrived.
+    pub fn elapsed_ms(&self) -> i64 {
+        i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Adds an upstream attempt.
+    pub fn attempt(&mut self, attempt: RequestAttempt) {
+        self.log.attempts.push(attempt);
+    }
+
+    /// Marks the time to the first byte, once.
+    pub fn first_byte(&mut self) {
+        if self.log.ttft_ms.is_none() {
+            self.log.ttft_ms = Some(self.elapsed_ms());
+        }
+    }
+
+    /// Completes the record with the client's status and, on failure, the error class.
+    pub fn finish(mut self, status: u16, error_class: Option<&str>) {
+        self.log.status = i64::from(status);
+        self.log.error_class = error_class.map(str::to_string);
+        self.finished = true;
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The client went away before the answer was complete.
+            self.log.status = 499;
+            self.log.error_class = Some("client_disconnected".into());
+        }
+        self.log.latency_ms = self.elapsed_ms();
+        if let Some(permit) = self.permit.take() {
+            permit.send(std::mem::take(&mut self.log));
+        }
+    }
+}
+
+/// An attempt's record, started now.
+pub fn attempt_started(attempt: i64, endpoint: app::types::EndpointId) -> RequestAttempt {
+    RequestAttempt {
+        attempt,
+        endpoint_id: Some(endpoint),
+        started_at: now_ms(),
+        ..RequestAttempt::default()
+    }
+}

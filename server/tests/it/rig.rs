@@ -1,0 +1,154 @@
+//! A gateway in front of a mock upstream: the real server, endpoints pointing at the mock, a
+//! gateway over them and a key — the set-up every inference test starts from.
+
+use crate::support::TestServer;
+use app::types::{ProviderKind, RequestLog, Strategy, Timeouts};
+use serde_json::Value;
+use server::{
+    config::Config,
+    manage::{EndpointChoice, NewEndpoint, NewGateway, NewKey},
+    secrets::Secret,
+    testing::MockUpstream,
+};
+use std::time::{Duration, Instant};
+
+/// The provider credential every rig endpoint holds (tests look for it where it must not be).
+pub const CANARY: &str = "sk-canary-upstream-0123456789";
+
+/// An endpoint of `provider` at `base` (the mock's URL), serving `gpt-4o-mini`.
+pub fn endpoint(name: &str, provider: ProviderKind, base: &str) -> NewEndpoint {
+    let base_url = match provider {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Ollama => format!("{base}/v1"),
+        ProviderKind::AzureOpenAi | ProviderKind::Anthropic => base.to_string(),
+    };
+    let azure = provider == ProviderKind::AzureOpenAi;
+    NewEndpoint {
+        name: name.into(),
+        provider,
+        base_url: Some(base_url),
+        api_key: Some(Secret::new(CANARY.into())),
+        model: "gpt-4o-mini".into(),
+        deployment: azure.then(|| "mini-deployment".into()),
+        api_version: azure.then(|| "2024-10-21".into()),
+        region: None,
+        rpm_limit: None,
+        tpm_limit: None,
+        timeouts: Timeouts::default(),
+        enabled: true,
+    }
+}
+
+/// Timeouts scaled down for tests (RELIABILITY §4: every test under 5 s).
+pub fn quick(config: &mut Config) {
+    config.proxy.first_byte_timeout = Duration::from_millis(300);
+    config.proxy.stream_first_byte_timeout = Duration::from_millis(300);
+    config.proxy.idle_timeout = Duration::from_millis(500);
+    config.proxy.request_deadline = Duration::from_secs(4);
+    config.proxy.default_cooldown = Duration::from_secs(2);
+}
+
+/// A running gateway and its key.
+pub struct Rig {
+    pub server: TestServer,
+    pub key: String,
+}
+
+impl Rig {
+    /// A server (configured by `config`) with these endpoints, gateway `g` over them in order
+    /// (adjusted by `gateway`), and one key.
+    pub async fn start(
+        config: impl FnOnce(&mut Config),
+        endpoints: Vec<NewEndpoint>,
+        gateway: impl FnOnce(&mut NewGateway),
+    ) -> Rig {
+        let server = TestServer::start_with(config).await;
+        let manage = &server.state.manage;
+        let mut choices = Vec::new();
+        for endpoint in endpoints {
+            choices.push(EndpointChoice {
+                endpoint: endpoint.name.clone(),
+                weight: 1,
+                priority: None,
+            });
+            manage.create_endpoint(endpoint).await.unwrap();
+        }
+        let mut new = NewGateway::new("g", Strategy::Priority, choices);
+        gateway(&mut new);
+        manage.create_gateway(new).await.unwrap();
+        let key = manage
+            .create_key(NewKey {
+                gateway: "g".into(),
+                name: "app".into(),
+                ..NewKey::default()
+            })
+            .await
+            .unwrap();
+        server.state.registry.refresh(manage).await.unwrap();
+        Rig {
+            server,
+            key: key.secret.expose().to_string(),
+        }
+    }
+
+    /// One OpenAI endpoint at the mock, quick timeouts, default gateway.
+    pub async fn openai(mock: &MockUpstream) -> Rig {
+        Rig::start(quick, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await
+    }
+
+    /// POSTs `body` to `path` with the key as a Bearer token.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.server.url))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs raw bytes to `path` as JSON.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.server.url))
+            .bearer_auth(&self.key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (up to 5 s) until `count` request logs are stored; returns them, newest first.
+    pub async fn logs(&self, count: usize) -> Vec<RequestLog> {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = self.server.state.manage.recent_request_logs(1000).await.unwrap();
+            if logs.len() >= count || Instant::now() > until {
+                assert_eq!(logs.len(), count, "request logs stored");
+                return logs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The request logs stored now.
+    pub async fn logs_now(&self) -> Vec<RequestLog> {
+        self.server.state.manage.recent_request_logs(1000).await.unwrap()
+    }
+}
+
+/// A chat request for `gpt-4o-mini`.
+pub fn chat(stream: bool) -> Value {
+    serde_json::json!({ "model": "gpt-4o-mini", "stream": stream,
+                        "messages": [{ "role": "user", "content": "hello there" }] })
+}
+
+/// The `data:` payloads of an SSE body.
+pub fn data_lines(body: &str) -> Vec<&str> {
+    body.lines().filter_map(|l| l.strip_prefix("data: ")).collect()
+}
+
+/// Reports a figure for CI to collect (RELIABILITY §4).
+pub fn metric(name: &str, value: impl std::fmt::Display) {
+    eprintln!("METRIC {name}={value}");
+}
