@@ -203,7 +203,9 @@ impl Failure {
 }
 
 /// Reads `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds) or `retry-after` (seconds),
-/// clamped to [0, 60 s]. An HTTP-date or garbage reads as absent.
+/// clamped to [0, 1 day]: the client is told what the upstream said, while the endpoint's
+/// cooldown is capped separately (`balancer::MAX_COOLDOWN`). An HTTP-date or garbage reads as
+/// absent, and the default cooldown applies.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let millis = |text: &str| text.parse::<f64>().ok().filter(|ms| ms.is_finite() && *ms >= 0.0);
@@ -211,7 +213,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .and_then(millis)
         .or_else(|| value("x-ms-retry-after-ms").and_then(millis))
         .or_else(|| value("retry-after").and_then(millis).map(|s| s * 1000.0))?;
-    Some(Duration::from_secs_f64(wait.min(60_000.0) / 1000.0))
+    Some(Duration::from_secs_f64(wait.min(86_400_000.0) / 1000.0))
 }
 
 /// Full-jitter exponential back-off: a random wait in [0, min(cap, base × 2^(n−1))].
@@ -547,8 +549,12 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "86400")])),
-            Some(Duration::from_secs(60))
+            retry_after(&headers(&[("retry-after", "120")])),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1e12")])),
+            Some(Duration::from_secs(86_400))
         );
         for garbage in ["-1", "soon", "NaN", "inf", "Wed, 21 Oct 2026 07:28:00 GMT"] {
             let value = HeaderValue::from_str(garbage).unwrap();

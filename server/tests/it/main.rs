@@ -7,9 +7,11 @@
 // `store` first: it defines the `store_suite!` macro the `manage` suite uses too.
 #[macro_use]
 mod store;
+mod bad_input;
 mod cli;
 mod console;
 mod docs;
+mod faults;
 mod health;
 mod inference;
 mod manage;

@@ -85,14 +85,18 @@ impl TestServer {
             .unwrap()
     }
 
-    /// Stops the server and waits until it has closed its database.
-    pub async fn stop(mut self) {
+    /// Stops the server and waits until it has closed its database; returns its directory,
+    /// so a test can open the database afterwards.
+    pub async fn stop(mut self) -> TempDir {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             task.await.unwrap();
         }
+        tempfile::tempdir()
+            .map(|empty| std::mem::replace(&mut self.dir, empty))
+            .unwrap()
     }
 }
 
