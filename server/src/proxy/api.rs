@@ -176,6 +176,12 @@ fn candidates(
     if !permitted(name) && !serving.iter().any(|u| permitted(&u.endpoint.model)) {
         return Err(ProxyError::ModelNotAllowed(name.to_string()));
     }
+    if !serving.iter().any(|u| providers::supports(u.endpoint.provider, operation)) {
+        return Err(ProxyError::bad(
+            "model",
+            format!("The model `{name}` cannot serve {} on this gateway.", operation.as_str()),
+        ));
+    }
     let usable: Vec<Arc<Upstream>> = serving.into_iter().filter(usable).cloned().collect();
     if usable.is_empty() {
         return Err(ProxyError::NoEndpoint);

@@ -9,6 +9,7 @@
 mod store;
 mod bad_input;
 mod cli;
+mod conformance;
 mod console;
 mod docs;
 mod faults;
