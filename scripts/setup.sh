@@ -68,5 +68,16 @@ if $want_test; then
     apt_install chromium
   fi
   npm_install end2end
+  # The official Python SDKs the SDK tests drive the gateway with, in .venv/.
+  requirements=server/tests/sdk/requirements.txt
+  if [[ ! -x .venv/bin/python || "$requirements" -nt .venv/.installed ]]; then
+    step "python venv with the SDKs in $requirements"
+    if ! python3 -m venv .venv 2>/dev/null; then
+      apt_install python3-venv
+      python3 -m venv .venv
+    fi
+    .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
+    touch .venv/.installed
+  fi
 fi
 step "set-up complete"

@@ -10,7 +10,7 @@ use super::{
     registry::{Credential, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
     usage::Recorder,
-    wire::{self, Inbound},
+    wire::{self, Inbound, AUTO_DEPLOYMENT},
     Proxy,
 };
 use crate::{store::now_ms, AppState};
@@ -28,8 +28,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The Azure deployment that lets the gateway choose (modelgw's convention).
-pub const AUTO_DEPLOYMENT: &str = "auto";
 /// The response header naming the endpoint that served.
 pub const ENDPOINT_HEADER: &str = "x-mgw-endpoint";
 
@@ -176,10 +174,16 @@ fn candidates(
     if !permitted(name) && !serving.iter().any(|u| permitted(&u.endpoint.model)) {
         return Err(ProxyError::ModelNotAllowed(name.to_string()));
     }
-    if !serving.iter().any(|u| providers::supports(u.endpoint.provider, operation)) {
+    if !serving
+        .iter()
+        .any(|u| providers::supports(u.endpoint.provider, operation))
+    {
         return Err(ProxyError::bad(
             "model",
-            format!("The model `{name}` cannot serve {} on this gateway.", operation.as_str()),
+            format!(
+                "The model `{name}` cannot serve {} on this gateway.",
+                operation.as_str()
+            ),
         ));
     }
     let usable: Vec<Arc<Upstream>> = serving.into_iter().filter(usable).cloned().collect();

@@ -31,6 +31,9 @@ const CONTENT_FIELDS: [&str; 7] = [
     "tool_choice",
 ];
 
+/// The Azure deployment (and model) that lets the gateway choose (modelgw's convention).
+pub const AUTO_DEPLOYMENT: &str = "auto";
+
 /// The most `max_tokens` a request may ask for.
 pub const MAX_TOKENS_CAP: u64 = 1_000_000;
 /// The most inputs one embeddings request may carry (OpenAI's own limit).
@@ -195,7 +198,8 @@ pub fn check(
     };
     let model = match path_model {
         Some(Some(deployment)) => Some(deployment.to_string()),
-        Some(None) => body_model,
+        // Azure SDKs send the deployment as the model too.
+        Some(None) => body_model.filter(|model| model != AUTO_DEPLOYMENT),
         None => Some(body_model.ok_or_else(|| ProxyError::bad("model", "`model` is required."))?),
     };
     let stream = boolean(&body, "stream")?;

@@ -29,9 +29,10 @@ async fn rig(kind: ProviderKind, mock: &MockUpstream) -> Rig {
 /// The path and credential header the provider expects.
 fn expected_call(kind: ProviderKind) -> (&'static str, Option<(&'static str, String)>) {
     match kind {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
-            ("/v1/chat/completions", Some(("authorization", format!("Bearer {CANARY}"))))
-        }
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => (
+            "/v1/chat/completions",
+            Some(("authorization", format!("Bearer {CANARY}"))),
+        ),
         ProviderKind::Ollama => ("/v1/chat/completions", None),
         ProviderKind::AzureOpenAi => (
             "/openai/deployments/mini-deployment/chat/completions?api-version=2024-10-21",
@@ -84,7 +85,12 @@ pub async fn answers_chat_with_usage_and_the_right_credential(kind: ProviderKind
 pub async fn streams_with_usage_counted(kind: ProviderKind) {
     let mock = MockUpstream::start().await.unwrap();
     let rig = rig(kind, &mock).await;
-    let text = rig.post("/v1/chat/completions", &chat(true)).await.text().await.unwrap();
+    let text = rig
+        .post("/v1/chat/completions", &chat(true))
+        .await
+        .text()
+        .await
+        .unwrap();
     let data = data_lines(&text);
     assert_eq!(data.last(), Some(&"[DONE]"), "{}: {text}", listed(kind));
     let content: String = data[..data.len() - 1]
@@ -100,7 +106,12 @@ pub async fn streams_with_usage_counted(kind: ProviderKind) {
         .collect();
     assert_eq!(finish, [json!("stop")]);
     let logs = rig.logs(1).await;
-    assert_eq!((logs[0].prompt_tokens, logs[0].completion_tokens), (10, 5), "{}", listed(kind));
+    assert_eq!(
+        (logs[0].prompt_tokens, logs[0].completion_tokens),
+        (10, 5),
+        "{}",
+        listed(kind)
+    );
 }
 
 pub async fn passes_client_errors_on_in_openai_shape(kind: ProviderKind) {
@@ -128,8 +139,17 @@ pub async fn ends_a_cut_stream_with_an_error(kind: ProviderKind) {
         error_at: None,
     });
     let rig = rig(kind, &mock).await;
-    let text = rig.post("/v1/chat/completions", &chat(true)).await.text().await.unwrap();
-    assert!(text.contains("stream_cut") && !text.contains("[DONE]"), "{}: {text}", listed(kind));
+    let text = rig
+        .post("/v1/chat/completions", &chat(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("stream_cut") && !text.contains("[DONE]"),
+        "{}: {text}",
+        listed(kind)
+    );
     assert_eq!(mock.requests_received(), 1);
 }
 
@@ -198,6 +218,10 @@ conformance! {
 fn every_provider_kind_has_a_suite() {
     let suites = ["openai", "azure_openai", "anthropic", "ollama", "openai_compatible"];
     for kind in ProviderKind::ALL {
-        assert!(suites.contains(&listed(kind)), "no conformance suite for {}", listed(kind));
+        assert!(
+            suites.contains(&listed(kind)),
+            "no conformance suite for {}",
+            listed(kind)
+        );
     }
 }

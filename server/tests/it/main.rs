@@ -19,4 +19,5 @@ mod manage;
 mod mock;
 mod proxy;
 mod rig;
+mod sdk;
 mod support;
