@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# bench/run.sh — Model Gateway's benchmark, in one command.
+#
+# Builds the release binaries, starts the mock upstream, the bare pass-through (the floor) and the
+# gateway on free loopback ports with a fresh temporary data directory, sends one sanity request
+# through each, loads each with wrk, samples memory and CPU, and prints a markdown table with the
+# target checks (PASS/FAIL). Results: bench/results/<UTC timestamp>/ (JSON per run, results.md).
+#
+#   bench/run.sh [options]
+#
+# options (the environment variable of the same meaning in brackets)
+#   -d SECONDS         measured duration of each run                  [DURATION, default 10]
+#   -w SECONDS         warm-up before each run, discarded             [WARMUP, default 3]
+#   -c "1 50 200"      concurrency levels: open connections, closed loop [CONCS]
+#   -s "chat stream"   scenarios: chat = non-streaming JSON, stream = SSE [SCENARIOS]
+#   -t "direct passthrough gateway"   targets, measured in this order [TARGETS]
+#   -r N               repeats of the whole matrix; medians reported  [REPEATS, default 1]
+#   -o DIR             results directory                              [OUT]
+#   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
+#   -S                 strict: exit 1 when a target check FAILs       [STRICT=1]
+#   -h                 this help
+# environment only
+#   GW_CPU=1           CPU the gateway is pinned to (taskset)
+#   PT_CPU=$GW_CPU     CPU the pass-through is pinned to (same as the gateway: a like-for-like floor)
+#   LG_CPU=0           CPU for wrk, the mock upstream and the samplers
+#   CARGO_TARGET_DIR   where the release binaries are built (default: <repo>/target)
+#
+# Targets: direct = wrk -> mock (the baseline); passthrough = wrk -> bench `passthrough` -> mock;
+# gateway = wrk -> model-gateway (openai_compatible endpoint, gateway, key) -> mock.
+# Everything listens on 127.0.0.1 only; every step is bounded in time; every process this script
+# starts is stopped when it exits, however it exits.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
+
+DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-3}"; CONCS="${CONCS:-1 50 200}"
+SCENARIOS="${SCENARIOS:-chat stream}"; TARGETS="${TARGETS:-direct passthrough gateway}"
+REPEATS="${REPEATS:-1}"; OUT="${OUT:-}"; NO_BUILD="${NO_BUILD:-}"; STRICT="${STRICT:-}"
+GW_CPU="${GW_CPU:-1}"; PT_CPU="${PT_CPU:-$GW_CPU}"; LG_CPU="${LG_CPU:-0}"
+while getopts "d:w:c:s:t:r:o:BSh" opt; do
+  case "$opt" in
+    d) DURATION="$OPTARG";; w) WARMUP="$OPTARG";; c) CONCS="$OPTARG";; s) SCENARIOS="$OPTARG";;
+    t) TARGETS="$OPTARG";; r) REPEATS="$OPTARG";; o) OUT="$OPTARG";; B) NO_BUILD=1;; S) STRICT=1;;
+    h) usage 0;; *) usage;;
+  esac
+done
+shift $((OPTIND - 1))
+[[ $# -eq 0 ]] || usage
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
+
+# --- arguments -----------------------------------------------------------------------------
+int_in() { [[ "$1" =~ ^[0-9]+$ ]] && (( $1 >= $2 && $1 <= $3 )); }
+int_in "$DURATION" 1 600 || die "-d must be 1..600 seconds (got '$DURATION')"
+int_in "$WARMUP" 0 60 || die "-w must be 0..60 seconds (got '$WARMUP')"
+int_in "$REPEATS" 1 10 || die "-r must be 1..10 (got '$REPEATS')"
+for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got '$c')"; done
+for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
+for t in $TARGETS; do
+  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway ]] || die "unknown target '$t' (direct, passthrough, gateway)"
+done
+[[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
+wants() { [[ " $TARGETS " == *" $1 "* ]]; }
+[[ "$(uname -s)" == Linux ]] || die "Linux only (/proc, taskset)"
+for tool in curl python3 taskset timeout; do command -v "$tool" >/dev/null || die "$tool is required"; done
+
+# MGW_* variables (a Postgres URL, another config file…) must not reach the gateway or its CLI.
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^MGW_' || true)
+
+OUT="${OUT:-$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$OUT/runs" "$OUT/logs"
+OUT="$(cd "$OUT" && pwd)"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+
+# --- processes: started in the background, always stopped -----------------------------------
+PIDS=()          # long-running processes (mock, pass-through, gateway), by id
+SAMPLER=""       # the sampler of the run in progress
+TMP=""
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  local rc=$? pid i alive
+  trap - EXIT INT TERM
+  [[ -n "$SAMPLER" ]] && kill "$SAMPLER" 2>/dev/null
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for ((i = 0; i < 50; i++)); do   # up to 5 s for a graceful exit, then SIGKILL
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    (( alive )) || break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  if [[ -n "$TMP" && -d "$TMP" ]]; then
+    for f in "$TMP"/*.log; do [[ -e "$f" ]] && tail -n 300 "$f" > "$OUT/logs/$(basename "$f")"; done
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/mgw-bench.XXXXXX")"
+
+# CPU pinning (2-core machine): the systems under test on their own core, the load generator,
+# the mock and the samplers on the other.
+if (( $(nproc) >= 2 )); then
+  PIN_LG=(taskset -c "$LG_CPU"); PIN_GW=(taskset -c "$GW_CPU"); PIN_PT=(taskset -c "$PT_CPU")
+  PINNING="gateway CPU $GW_CPU, pass-through CPU $PT_CPU, wrk + mock CPU $LG_CPU"
+  for cpu in "$GW_CPU" "$PT_CPU" "$LG_CPU"; do taskset -c "$cpu" true 2>/dev/null || die "cannot pin to CPU $cpu (taskset)"; done
+else
+  PIN_LG=(); PIN_GW=(); PIN_PT=(); PINNING="none (1 CPU: numbers are not comparable with pinned runs)"
+  log "warning: one CPU only, nothing pinned"
+fi
+
+# --- (a) build ----------------------------------------------------------------------------
+if [[ -z "$NO_BUILD" ]]; then
+  log "building release binaries (cargo build --release --locked …)"
+  (cd "$ROOT" && nice -n 19 cargo build --release --locked \
+      -p server --bin model-gateway --bin mock-upstream -p bench --bin passthrough) \
+    || die "cargo build failed (see above)"
+fi
+for b in mock-upstream passthrough model-gateway; do
+  [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing: build it (drop -B) or set CARGO_TARGET_DIR"
+done
+
+# --- (b) wrk --------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  command -v apt-get >/dev/null || die "wrk is missing and there is no apt-get: install wrk"
+  SUDO=(); (( EUID == 0 )) || SUDO=(sudo)
+  log "wrk is missing: installing the Debian package (apt-get install wrk)"
+  apt_install() { timeout --foreground 300 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+  apt_install >"$TMP/apt.log" 2>&1 \
+    || { timeout --foreground 300 "${SUDO[@]}" apt-get update -q >>"$TMP/apt.log" 2>&1 && apt_install >>"$TMP/apt.log" 2>&1; } \
+    || die "could not install wrk: $(tail -n 5 "$TMP/apt.log")"
+fi
+WRK="$(command -v wrk)"
+
+# --- (c) start the mock, the pass-through and the gateway ------------------------------------
+read -r MOCK_PORT PT_PORT GW_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+for s in socks:
+    s.close()')
+
+wait_ready() {  # name pid url-or-port seconds: bounded wait until it answers
+  local name=$1 pid=$2 what=$3 secs=$4 i
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || die "$name exited at start: $(tail -n 20 "$TMP/$name.log")"
+    if [[ "$what" == http* ]]; then
+      curl -fsS --max-time 1 -o /dev/null "$what" 2>/dev/null && return 0
+    else
+      (exec 3<>"/dev/tcp/127.0.0.1/$what") 2>/dev/null && return 0
+    fi
+    sleep 0.1
+  done
+  die "$name did not become ready in ${secs}s: $(tail -n 20 "$TMP/$name.log")"
+}
+
+"${PIN_LG[@]}" "$BIN/mock-upstream" --bind "127.0.0.1:$MOCK_PORT" >"$TMP/mock.log" 2>&1 &
+MOCK_PID=$!; PIDS+=("$MOCK_PID")
+wait_ready mock "$MOCK_PID" "$MOCK_PORT" 10
+SAMPLE=("mock=$MOCK_PID")
+PROCESS_CPUS="\"mock\": \"${PIN_LG[2]:-any}\""
+
+if wants passthrough; then
+  "${PIN_PT[@]}" "$BIN/passthrough" --listen "127.0.0.1:$PT_PORT" --upstream "http://127.0.0.1:$MOCK_PORT" \
+    >"$TMP/passthrough.log" 2>&1 &
+  PT_PID=$!; PIDS+=("$PT_PID")
+  wait_ready passthrough "$PT_PID" "$PT_PORT" 10
+  SAMPLE+=("passthrough=$PT_PID"); PROCESS_CPUS+=", \"passthrough\": \"${PIN_PT[2]:-any}\""
+fi
+
+KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
+if wants gateway; then
+  DATA="$TMP/data"; mkdir -p "$DATA"
+  mgw() { timeout --foreground 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
+  mgw endpoint add --name bench-mock --provider openai_compatible \
+      --url "http://127.0.0.1:$MOCK_PORT/v1" --model gpt-4o-mini >>"$TMP/cli.log" \
+    || die "model-gateway endpoint add failed: $(tail -n 5 "$TMP/cli.log")"
+  mgw gateway add --name bench --endpoints bench-mock >>"$TMP/cli.log" \
+    || die "model-gateway gateway add failed: $(tail -n 5 "$TMP/cli.log")"
+  # {"key": "mgw_<public id>_<secret…>", "details": {…, "masked": "mgw_…"}}: the secret is "key".
+  KEY="$(mgw key create --gateway bench --name bench --json \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin).get("key") or "")')" || true
+  [[ "$KEY" =~ ^mgw_[A-Za-z0-9]+_[A-Za-z0-9]+$ ]] \
+    || die "model-gateway key create --json printed no key: $(tail -n 5 "$TMP/cli.log")"
+  "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
+  GW_PID=$!; PIDS+=("$GW_PID")
+  wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
+  SAMPLE+=("gateway=$GW_PID"); PROCESS_CPUS+=", \"gateway\": \"${PIN_GW[2]:-any}\""
+fi
+
+base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
+                          gateway) echo "http://127.0.0.1:$GW_PORT";; esac; }
+process_of() { case "$1" in direct) echo mock;; *) echo "$1";; esac; }
+body_of() { case "$1" in chat) echo "$HERE/config/chat.json";; stream) echo "$HERE/config/chat-stream.json";; esac; }
+PATH_CHAT=/v1/chat/completions
+
+# --- sanity: one request per target and scenario, before any load ----------------------------
+if wants gateway; then
+  # The key first (GET /v1/models), so that a refused key is not mistaken for a missing route.
+  code="$(curl -sS -o "$TMP/probe.out" -w '%{http_code}' --max-time 10 \
+      -H "Authorization: Bearer $KEY" "http://127.0.0.1:$GW_PORT/v1/models" 2>/dev/null)" || code="000"
+  [[ "$code" == 200 ]] || die "SANITY CHECK FAILED — the gateway refused the new key on GET /v1/models:" \
+    "HTTP $code: $(head -c 300 "$TMP/probe.out")"
+fi
+for t in $TARGETS; do
+  for s in $SCENARIOS; do
+    url="$(base_url "$t")$PATH_CHAT"
+    code="$(curl -sS -o "$TMP/probe.out" -w '%{http_code}' --max-time 10 -X POST "$url" \
+        -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+        --data-binary @"$(body_of "$s")" 2>"$TMP/probe.err")" || code="000"
+    why=""
+    if [[ "$code" != 200 ]]; then
+      why="HTTP $code: $(head -c 400 "$TMP/probe.out")$(head -c 200 "$TMP/probe.err")"
+    elif [[ "$s" == stream ]]; then
+      grep -q '^data: \[DONE\]' "$TMP/probe.out" || why="the SSE stream did not end with 'data: [DONE]': $(head -c 400 "$TMP/probe.out")"
+    else
+      python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["choices"][0]["message"]["content"]' \
+        "$TMP/probe.out" 2>/dev/null || why="not a chat completion: $(head -c 400 "$TMP/probe.out")"
+    fi
+    if [[ -n "$why" ]]; then
+      {
+        echo "bench/run.sh: SANITY CHECK FAILED — target '$t', scenario '$s'"
+        echo "  POST $url"
+        echo "  $why"
+        if [[ "$t" == gateway ]]; then
+          echo "  The gateway must answer this request with 200 before it can be measured."
+          echo "  Gateway log (last lines):"
+          tail -n 15 "$TMP/gateway.log" | sed 's/^/    /'
+          echo "  To measure the others meanwhile: TARGETS='direct passthrough' bench/run.sh"
+        fi
+        echo "  Logs: $OUT/logs/"
+      } >&2
+      exit 1
+    fi
+  done
+  log "sanity: $t answers chat$([[ " $SCENARIOS " == *" stream "* ]] && echo " and streams") (200)"
+done
+
+# --- run metadata ---------------------------------------------------------------------------
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ]] && commit="$commit-dirty"
+python3 - "$OUT/meta.json" <<PY
+import json, sys
+json.dump({
+    "date": "$(date -u +%FT%TZ)", "commit": "$commit", "host": "$(uname -srm)", "nproc": $(nproc),
+    "cpu": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)",
+    "wrk": "$("$WRK" -v 2>&1 | head -1 | cut -d' ' -f1-2)",
+    "duration_s": $DURATION, "warmup_s": $WARMUP, "repeats": $REPEATS,
+    "concurrency": "$CONCS".split(), "scenarios": "$SCENARIOS".split(), "targets": "$TARGETS".split(),
+    "pinning": "$PINNING", "cpus": {$PROCESS_CPUS, "wrk": "${PIN_LG[2]:-any}"},
+    "loadavg_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
+}, open(sys.argv[1], "w"), indent=1)
+PY
+
+# --- (d)(e) the load matrix, with sampling ---------------------------------------------------
+runs=$(( REPEATS * $(wc -w <<<"$TARGETS") * $(wc -w <<<"$SCENARIOS") * $(wc -w <<<"$CONCS") ))
+log "measuring $runs runs of ${DURATION}s (+${WARMUP}s warm-up): about $(( runs * (DURATION + WARMUP + 1) / 60 + 1 )) min"
+WRK_ARGS=(-t 1 --timeout 10s -s "$HERE/config/wrk.lua" -H "Authorization: Bearer $KEY")
+for r in $(seq 1 "$REPEATS"); do
+  for t in $TARGETS; do
+    for s in $SCENARIOS; do
+      for c in $CONCS; do
+        tag="$t-$s-c$c-r$r"; url="$(base_url "$t")$PATH_CHAT"; body="$(body_of "$s")"
+        for p in "${PIDS[@]}"; do
+          kill -0 "$p" 2>/dev/null || die "a process under test (pid $p) has exited; logs: $OUT/logs/"
+        done
+        if (( WARMUP > 0 )); then
+          timeout --foreground $(( WARMUP + 20 )) "${PIN_LG[@]}" env BENCH_BODY="$body" BENCH_OUT= \
+            "$WRK" "${WRK_ARGS[@]}" -c "$c" -d "${WARMUP}s" "$url" >/dev/null 2>&1 || true
+        fi
+        "${PIN_LG[@]}" python3 "$HERE/procstat.py" "$DURATION" 0.25 "${SAMPLE[@]}" >"$TMP/$tag.proc.json" &
+        SAMPLER=$!
+        rm -f "$TMP/$tag.wrk.json"
+        timeout --foreground $(( DURATION + 30 )) "${PIN_LG[@]}" env BENCH_BODY="$body" BENCH_OUT="$TMP/$tag.wrk.json" \
+            "$WRK" "${WRK_ARGS[@]}" -c "$c" -d "${DURATION}s" "$url" >"$TMP/$tag.wrk.txt" 2>&1 \
+          || log "wrk failed for $tag: $(tail -c 300 "$TMP/$tag.wrk.txt")"
+        wait "$SAMPLER" 2>/dev/null || true
+        SAMPLER=""
+        python3 - "$OUT/runs/$tag.json" "$TMP/$tag.wrk.json" "$TMP/$tag.proc.json" <<PY || log "no result for $tag"
+import json, sys
+def load(path):
+    try:
+        with open(path) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+w, p = load(sys.argv[2]), load(sys.argv[3])
+run = {"target": "$t", "scenario": "$s", "concurrency": $c, "repeat": $r, "process": "$(process_of "$t")",
+       "url": "$url", "duration_s": $DURATION, "wrk": w, "proc": p,
+       "loadavg_after": "$(cut -d' ' -f1-3 /proc/loadavg)"}
+json.dump(run, open(sys.argv[1], "w"), indent=1)
+if w is None:
+    sys.exit(1)
+own = (p or {}).get(run["process"], {})
+bad = w["non2xx"] + w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
+print(f"  {run['target']:<12} {run['scenario']:<7} c={run['concurrency']:<4} rps={w['rps']:9.1f} "
+      f"p50={w['p50_ms']:8.3f} ms  p99={w['p99_ms']:8.3f} ms  rss={own.get('rss_max_mib')} MiB  "
+      f"cpu={own.get('cpu_cores')}" + (f"  ERRORS={bad}" if bad else ""), file=sys.stderr)
+PY
+      done
+    done
+  done
+done
+
+# Peak (VmHWM) and current RSS of every process, at the end.
+python3 "$HERE/procstat.py" 0 0 "${SAMPLE[@]}" >"$OUT/processes.json" || true
+
+# --- (f) the report -------------------------------------------------------------------------
+echo
+summary_args=("$OUT"); [[ -n "$STRICT" ]] && summary_args+=(--strict)
+status=0
+python3 "$HERE/summarize.py" "${summary_args[@]}" || status=$?
+echo
+echo "results: $OUT  (results.md, runs/*.json, logs/)"
+exit "$status"
