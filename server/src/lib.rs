@@ -266,6 +266,12 @@ impl Server {
                 let _ = began.send(());
             }
         };
+        // No Nagle delay: stream events must leave as soon as they are written.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(error = %error, "cannot set TCP_NODELAY");
+            }
+        });
         let mut serving = std::pin::pin!(axum::serve(listener, app)
             .with_graceful_shutdown(signalled)
             .into_future());

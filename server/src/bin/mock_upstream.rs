@@ -5,8 +5,18 @@
 use server::testing::MockUpstream;
 use std::net::SocketAddr;
 
+const USAGE: &str = "Usage: mock-upstream [--bind 127.0.0.1:PORT]
+
+Serves the mock provider on a loopback address (port 0, the default, picks a free one) until
+Ctrl-C, printing its URL. Request headers x-mock-latency-ms and x-mock-status inject latency
+and errors.";
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    if std::env::args().any(|arg| arg == "--help" || arg == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let addr: SocketAddr = std::env::args()
         .skip_while(|arg| arg != "--bind")
         .nth(1)

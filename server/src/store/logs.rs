@@ -44,56 +44,87 @@ fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
     })
 }
 
+/// Rows per multi-row statement (18 and 10 parameters a row stay far below both backends'
+/// parameter limits).
+const LOGS_PER_STATEMENT: usize = 64;
+const ATTEMPTS_PER_STATEMENT: usize = 100;
+
+/// `($1, …, $n), ($n+1, …), …` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (1..=columns).map(|c| format!("${}", row * columns + c)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Store {
-    /// Stores a batch of request logs with their attempts, in one transaction.
+    /// Stores a batch of request logs with their attempts, in one transaction, a few multi-row
+    /// statements per batch (one row per statement costs the writer more than the proxy does).
     pub async fn insert_request_logs(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        for log in logs {
-            let id: i64 = sqlx::query_scalar(
+        for chunk in logs.chunks(LOGS_PER_STATEMENT) {
+            let sql = format!(
                 "INSERT INTO request_logs (request_id, created_at, gateway_id, key_id, endpoint_id, api, operation, \
                  model, stream, status, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cost_micros, \
-                 error_class, request_body, response_body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
-            )
-            .bind(&log.request_id)
-            .bind(log.created_at)
-            .bind(log.gateway_id.map(|id| id.0))
-            .bind(log.key_id.map(|id| id.0))
-            .bind(log.endpoint_id.map(|id| id.0))
-            .bind(&log.api)
-            .bind(&log.operation)
-            .bind(&log.model)
-            .bind(i64::from(log.stream))
-            .bind(log.status)
-            .bind(log.latency_ms)
-            .bind(log.ttft_ms)
-            .bind(log.prompt_tokens)
-            .bind(log.completion_tokens)
-            .bind(log.cost_micros)
-            .bind(&log.error_class)
-            .bind(&log.request_body)
-            .bind(&log.response_body)
-            .fetch_one(&mut *tx)
-            .await?;
-            for attempt in &log.attempts {
-                sqlx::query(
-                    "INSERT INTO request_attempts (request_log_id, attempt, endpoint_id, started_at, status, \
-                     latency_ms, ttft_ms, prompt_tokens, completion_tokens, error_class) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(id)
-                .bind(attempt.attempt)
-                .bind(attempt.endpoint_id.map(|id| id.0))
-                .bind(attempt.started_at)
-                .bind(attempt.status)
-                .bind(attempt.latency_ms)
-                .bind(attempt.ttft_ms)
-                .bind(attempt.prompt_tokens)
-                .bind(attempt.completion_tokens)
-                .bind(&attempt.error_class)
-                .execute(&mut *tx)
-                .await?;
+                 error_class, request_body, response_body) VALUES {}",
+                placeholders(chunk.len(), 18)
+            );
+            let mut query = sqlx::query(&sql);
+            for log in chunk {
+                query = query
+                    .bind(&log.request_id)
+                    .bind(log.created_at)
+                    .bind(log.gateway_id.map(|id| id.0))
+                    .bind(log.key_id.map(|id| id.0))
+                    .bind(log.endpoint_id.map(|id| id.0))
+                    .bind(&log.api)
+                    .bind(&log.operation)
+                    .bind(&log.model)
+                    .bind(i64::from(log.stream))
+                    .bind(log.status)
+                    .bind(log.latency_ms)
+                    .bind(log.ttft_ms)
+                    .bind(log.prompt_tokens)
+                    .bind(log.completion_tokens)
+                    .bind(log.cost_micros)
+                    .bind(&log.error_class)
+                    .bind(&log.request_body)
+                    .bind(&log.response_body);
             }
+            query.execute(&mut *tx).await?;
+        }
+        let attempts: Vec<(&str, &RequestAttempt)> = logs
+            .iter()
+            .flat_map(|log| log.attempts.iter().map(|a| (log.request_id.as_str(), a)))
+            .collect();
+        for chunk in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
+            // Each attempt finds its request's id through the unique request id; `VALUES`
+            // columns are `column1…` on both backends.
+            let sql = format!(
+                "INSERT INTO request_attempts (request_log_id, attempt, endpoint_id, started_at, status, latency_ms, \
+                 ttft_ms, prompt_tokens, completion_tokens, error_class) \
+                 SELECT l.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, \
+                 v.column9, v.column10 FROM (VALUES {}) AS v JOIN request_logs l ON l.request_id = v.column1",
+                placeholders(chunk.len(), 10)
+            );
+            let mut query = sqlx::query(&sql);
+            for (request_id, attempt) in chunk {
+                query = query
+                    .bind(*request_id)
+                    .bind(attempt.attempt)
+                    .bind(attempt.endpoint_id.map(|id| id.0))
+                    .bind(attempt.started_at)
+                    .bind(attempt.status)
+                    .bind(attempt.latency_ms)
+                    .bind(attempt.ttft_ms)
+                    .bind(attempt.prompt_tokens)
+                    .bind(attempt.completion_tokens)
+                    .bind(&attempt.error_class);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -215,6 +215,8 @@ impl axum::serve::Listener for CountingListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        // Events leave when written, as a real provider's do.
+        let _ = stream.set_nodelay(true);
         self.shared.connections_open.fetch_add(1, Ordering::SeqCst);
         (
             CountedStream {

@@ -138,6 +138,7 @@ macro_rules! store_suite {
 }
 
 store_suite!(
+    request_logs_are_written_in_batches_with_their_attempts,
     migrations_create_every_table_empty,
     migrations_run_again_without_change,
     admins_round_trip_and_emails_are_unique,
@@ -744,6 +745,46 @@ async fn the_revision_moves_on_every_configuration_change(db: &TestDb) {
 }
 
 /// A plain connection to the test database, for set-up and inspection the store has no API for.
+async fn request_logs_are_written_in_batches_with_their_attempts(db: &TestDb) {
+    use app::types::{EndpointId, RequestAttempt, RequestLog};
+    let logs: Vec<RequestLog> = (0..150)
+        .map(|i| RequestLog {
+            request_id: format!("req-{i:03}"),
+            created_at: 1_000 + i,
+            api: "openai".into(),
+            operation: "chat".into(),
+            model: (i % 2 == 0).then(|| "gpt-4o-mini".into()),
+            stream: i % 3 == 0,
+            status: 200,
+            latency_ms: i,
+            prompt_tokens: 10,
+            completion_tokens: i,
+            request_body: (i == 7).then(|| "{\"emoji\":\"🦀\"}".into()),
+            attempts: (1..=(i % 3))
+                .map(|n| RequestAttempt {
+                    attempt: n,
+                    endpoint_id: (n == 1).then_some(EndpointId(9)),
+                    started_at: 1_000 + i,
+                    status: (n == 2).then_some(503),
+                    latency_ms: 5,
+                    error_class: (n == 2).then(|| "upstream_server_error".into()),
+                    ..RequestAttempt::default()
+                })
+                .collect(),
+            ..RequestLog::default()
+        })
+        .collect();
+    db.store.insert_request_logs(&logs).await.unwrap();
+    // A batch that fails (a duplicate request id) leaves nothing behind.
+    let again = vec![logs[149].clone(), logs[0].clone()];
+    assert!(db.store.insert_request_logs(&again).await.is_err());
+    let stored = db.store.recent_request_logs(1000).await.unwrap();
+    assert_eq!(stored.len(), 150);
+    let mut stored: Vec<RequestLog> = stored.into_iter().rev().collect();
+    stored.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    assert_eq!(stored, logs);
+}
+
 pub async fn raw(db: &TestDb) -> sqlx::AnyConnection {
     sqlx::AnyConnection::connect(&db.url).await.unwrap()
 }

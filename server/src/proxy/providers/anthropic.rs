@@ -410,12 +410,24 @@ fn bad(param: &'static str, message: &str) -> BadField {
     }
 }
 
-/// Anthropic content (a string or blocks) as OpenAI content parts, plus the tool results it
-/// carries (which OpenAI sends as separate `tool` messages).
-fn from_blocks(content: &Value) -> Result<(Vec<Value>, Vec<Value>, Vec<Value>), BadField> {
-    let mut parts = Vec::new();
-    let mut tool_calls = Vec::new();
-    let mut tool_results = Vec::new();
+/// One Anthropic turn's content in OpenAI's terms.
+#[derive(Default)]
+struct Turn {
+    /// Content parts (text, images).
+    parts: Vec<Value>,
+    /// An assistant's tool calls.
+    tool_calls: Vec<Value>,
+    /// Tool results, which OpenAI sends as separate `tool` messages.
+    tool_results: Vec<Value>,
+}
+
+/// Anthropic content (a string or blocks) as OpenAI content parts, tool calls and results.
+fn from_blocks(content: &Value) -> Result<Turn, BadField> {
+    let Turn {
+        mut parts,
+        mut tool_calls,
+        mut tool_results,
+    } = Turn::default();
     match content {
         Value::String(text) => parts.push(json!({ "type": "text", "text": text })),
         Value::Array(blocks) => {
@@ -453,7 +465,11 @@ fn from_blocks(content: &Value) -> Result<(Vec<Value>, Vec<Value>, Vec<Value>), 
         }
         _ => return Err(bad("messages", "content must be a string or an array of blocks")),
     }
-    Ok((parts, tool_calls, tool_results))
+    Ok(Turn {
+        parts,
+        tool_calls,
+        tool_results,
+    })
 }
 
 /// An Anthropic Messages request as an OpenAI chat request.
@@ -474,7 +490,11 @@ pub fn from_messages_request(body: &Map<String, Value>) -> Result<Map<String, Va
             .get("role")
             .and_then(Value::as_str)
             .ok_or_else(|| bad("messages", "every message needs a role"))?;
-        let (parts, tool_calls, tool_results) = from_blocks(turn.get("content").unwrap_or(&Value::Null))?;
+        let Turn {
+            parts,
+            tool_calls,
+            tool_results,
+        } = from_blocks(turn.get("content").unwrap_or(&Value::Null))?;
         messages.extend(tool_results);
         match role {
             "user" if !parts.is_empty() => messages.push(json!({ "role": "user", "content": parts })),

@@ -178,7 +178,7 @@ impl StreamDecoder {
             ProviderKind::OpenAi
             | ProviderKind::OpenAiCompatible
             | ProviderKind::AzureOpenAi
-            | ProviderKind::Ollama => StreamDecoder::OpenAi(openai::StreamDecoder::default()),
+            | ProviderKind::Ollama => StreamDecoder::OpenAi(openai::StreamDecoder),
             ProviderKind::Anthropic => StreamDecoder::Anthropic(anthropic::StreamDecoder::new(created)),
         }
     }
