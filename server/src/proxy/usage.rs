@@ -15,7 +15,10 @@ use std::{
 use tokio::sync::{mpsc, Notify};
 
 /// Most records written in one transaction.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
+/// How long the writer lets records gather after the first one arrives: one transaction (and
+/// one fsync) per interval instead of per request, at the cost of logs appearing this much later.
+const LINGER: Duration = Duration::from_millis(50);
 
 /// The queue and its writer.
 pub struct LogWriter {
@@ -60,11 +63,23 @@ impl LogWriter {
 async fn write(store: Store, mut records: mpsc::Receiver<RequestLog>, stop: Arc<Notify>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        let draining = tokio::select! {
+        let mut draining = tokio::select! {
             biased;
             received = records.recv_many(&mut batch, BATCH) => received == 0,
             () = stop.notified() => true,
         };
+        if !draining && batch.len() < BATCH {
+            draining = tokio::select! {
+                () = tokio::time::sleep(LINGER) => false,
+                () = stop.notified() => true,
+            };
+            while batch.len() < BATCH {
+                match records.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(_) => break,
+                }
+            }
+        }
         if draining {
             while let Ok(record) = records.try_recv() {
                 batch.push(record);

@@ -22,9 +22,11 @@ async fn rig(mock: &MockUpstream) -> Rig {
 
 /// Asserts the response is `status` with an OpenAI error naming `param`; returns the error.
 async fn refused(response: reqwest::Response, status: u16, param: Option<&str>) -> Value {
-    assert_eq!(response.status(), status);
+    let actual = response.status();
     assert!(response.headers().contains_key("x-request-id"));
-    let body: Value = response.json().await.unwrap();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
     let error = body["error"].clone();
     for field in ["message", "type", "param", "code"] {
         assert!(error.get(field).is_some(), "OpenAI error shape: {body}");
