@@ -51,15 +51,24 @@ pub enum ClientShape {
 
 /// Encodes the canonical stream for the client.
 enum Encoder {
-    OpenAi { wants_usage: bool, last: Value },
+    /// `first` keeps the first chunk's id, object, created and model, for the usage chunk.
+    OpenAi {
+        wants_usage: bool,
+        first: Value,
+    },
     Anthropic(anthropic::StreamEncoder),
 }
 
 impl Encoder {
     fn chunk(&mut self, chunk: &Value) -> String {
         match self {
-            Encoder::OpenAi { last, .. } => {
-                *last = chunk.clone();
+            Encoder::OpenAi { wants_usage, first } => {
+                if *wants_usage && first.is_null() {
+                    *first = json!({
+                        "id": chunk.get("id"), "object": chunk.get("object"),
+                        "created": chunk.get("created"), "model": chunk.get("model"),
+                    });
+                }
                 format!("data: {chunk}\n\n")
             }
             Encoder::Anthropic(encoder) => encoder.chunk(chunk),
@@ -68,14 +77,15 @@ impl Encoder {
 
     fn done(&mut self, usage: Usage) -> String {
         match self {
-            Encoder::OpenAi { wants_usage, last } => {
+            Encoder::OpenAi { wants_usage, first } => {
+                let field = |name: &str| first.get(name).filter(|v| !v.is_null()).cloned();
                 let mut out = String::new();
                 if *wants_usage {
                     let chunk = json!({
-                        "id": last.get("id").cloned().unwrap_or_else(|| json!("chatcmpl")),
-                        "object": last.get("object").cloned().unwrap_or_else(|| json!("chat.completion.chunk")),
-                        "created": last.get("created").cloned().unwrap_or_else(|| json!(0)),
-                        "model": last.get("model").cloned().unwrap_or_default(),
+                        "id": field("id").unwrap_or_else(|| json!("chatcmpl")),
+                        "object": field("object").unwrap_or_else(|| json!("chat.completion.chunk")),
+                        "created": field("created").unwrap_or_else(|| json!(0)),
+                        "model": field("model").unwrap_or_default(),
                         "choices": [],
                         "usage": usage.to_openai(),
                     });
@@ -274,7 +284,7 @@ pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorde
     let encoder = match context.shape {
         ClientShape::OpenAi => Encoder::OpenAi {
             wants_usage: context.wants_usage,
-            last: Value::Null,
+            first: Value::Null,
         },
         ClientShape::Anthropic => Encoder::Anthropic(anthropic::StreamEncoder::default()),
     };

@@ -50,6 +50,8 @@ async fn chat_is_answered_counted_and_logged() {
         "unknown fields pass through"
     );
     assert_eq!(sent_body["x_vendor_extension"], body["x_vendor_extension"]);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(sent_body), keys(&body), "fields keep the client's order");
 
     let logs = rig.logs(1).await;
     let log = &logs[0];

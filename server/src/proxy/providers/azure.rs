@@ -2,7 +2,6 @@
 //! (`{base}/openai/deployments/{deployment}/{operation}?api-version=…`), keyed by `api-key`.
 
 use super::{join, openai, Call, Outbound};
-use serde_json::Value;
 
 /// The `api-version` used when the endpoint names none.
 pub const DEFAULT_API_VERSION: &str = "2024-10-21";
@@ -24,6 +23,6 @@ pub fn request(call: &Call<'_>) -> Outbound {
     Outbound {
         url: join(&endpoint.base_url, &path),
         headers,
-        body: serde_json::to_vec(&Value::Object(openai::body(call))).unwrap_or_default(),
+        body: openai::body(call),
     }
 }

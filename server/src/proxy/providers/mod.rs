@@ -212,13 +212,6 @@ fn join(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
-/// The body as sent upstream: the client's fields, with the endpoint's model.
-fn with_model(body: &Map<String, Value>, model: &str) -> Map<String, Value> {
-    let mut body = body.clone();
-    body.insert("model".into(), Value::String(model.to_string()));
-    body
-}
-
 /// The text of OpenAI message content: a string, or the text parts of an array.
 pub fn content_text(content: &Value) -> String {
     match content {

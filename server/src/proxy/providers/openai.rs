@@ -1,24 +1,46 @@
 //! OpenAI and OpenAI-compatible servers (vLLM, LM Studio, Groq, …): the canonical shape, so
 //! requests pass through with only the model replaced, and streams are asked to report usage.
 
-use super::{
-    join, with_model, Answer, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError, Usage,
-};
-use serde_json::{Map, Value};
+use super::{join, Answer, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError, Usage};
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
 
-/// The body for an OpenAI-shaped upstream: the client's fields untouched, the endpoint's
-/// model, and — for streams — `stream_options.include_usage`, so usage is always counted.
-pub fn body(call: &Call<'_>) -> Map<String, Value> {
-    let mut body = with_model(call.body, &call.endpoint.model);
-    if call.stream && call.operation != Operation::Embeddings {
-        let options = body
-            .entry("stream_options")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(options) = options {
-            options.insert("include_usage".into(), Value::Bool(true));
+/// The body for an OpenAI-shaped upstream, serialised straight from the client's (no copy of
+/// it is made): its fields untouched and in order, the endpoint's model, and — for streams —
+/// `stream_options.include_usage`, so usage is always counted.
+pub fn body(call: &Call<'_>) -> Vec<u8> {
+    let include_usage = call.stream && call.operation != Operation::Embeddings;
+    let mut out = Vec::with_capacity(512);
+    let written = (|| {
+        let mut serializer = serde_json::Serializer::new(&mut out);
+        let mut map = serializer.serialize_map(None)?;
+        let (mut model, mut options) = (false, false);
+        for (name, value) in call.body {
+            match name.as_str() {
+                "model" => {
+                    model = true;
+                    map.serialize_entry(name, &call.endpoint.model)?;
+                }
+                "stream_options" if include_usage => {
+                    options = true;
+                    let mut merged = value.as_object().cloned().unwrap_or_default();
+                    merged.insert("include_usage".into(), Value::Bool(true));
+                    map.serialize_entry(name, &merged)?;
+                }
+                _ => map.serialize_entry(name, value)?,
+            }
         }
-    }
-    body
+        if !model {
+            map.serialize_entry("model", &call.endpoint.model)?;
+        }
+        if include_usage && !options {
+            map.serialize_entry("stream_options", &serde_json::json!({ "include_usage": true }))?;
+        }
+        map.end()
+    })();
+    // Serialising JSON values into memory cannot fail.
+    debug_assert!(written.is_ok(), "{written:?}");
+    out
 }
 
 pub fn request(call: &Call<'_>) -> Outbound {
@@ -29,7 +51,7 @@ pub fn request(call: &Call<'_>) -> Outbound {
     Outbound {
         url: join(&call.endpoint.base_url, call.operation.openai_path()),
         headers,
-        body: serde_json::to_vec(&Value::Object(body(call))).unwrap_or_default(),
+        body: body(call),
     }
 }
 
