@@ -71,7 +71,8 @@ enum Failure {
         status: u16,
         error: UpstreamError,
     },
-    Auth,
+    /// Our credential was refused (the upstream's 401 or 403), or cannot be opened (`None`).
+    Auth(Option<u16>),
     Invalid(String),
     StreamCut,
 }
@@ -81,7 +82,7 @@ impl Failure {
         match self {
             Failure::Server { status, .. } | Failure::Client { status, .. } => Some(*status),
             Failure::RateLimited { .. } | Failure::QuotaExhausted(_) => Some(429),
-            Failure::Auth => Some(401),
+            Failure::Auth(status) => *status,
             Failure::Invalid(_) | Failure::StreamCut => Some(200),
             Failure::Connect(_) | Failure::Timeout => None,
         }
@@ -95,7 +96,7 @@ impl Failure {
             Failure::QuotaExhausted(_) => "quota_exhausted",
             Failure::Server { .. } => "upstream_server_error",
             Failure::Client { .. } => "upstream_client_error",
-            Failure::Auth => "upstream_auth_error",
+            Failure::Auth(_) => "upstream_auth_error",
             Failure::Invalid(_) => "upstream_invalid_response",
             Failure::StreamCut => "stream_cut",
         }
@@ -109,7 +110,7 @@ impl Failure {
             Failure::RateLimited { error, .. } | Failure::QuotaExhausted(error) | Failure::Client { error, .. } => {
                 &error.message
             }
-            Failure::Timeout | Failure::Auth | Failure::StreamCut => "",
+            Failure::Timeout | Failure::Auth(_) | Failure::StreamCut => "",
         }
     }
 
@@ -126,7 +127,7 @@ impl Failure {
                 Some(Fault::RateLimited(retry_after.unwrap_or(default_cooldown)))
             }
             Failure::QuotaExhausted(_) => Some(Fault::QuotaExhausted),
-            Failure::Auth => Some(Fault::Misconfigured),
+            Failure::Auth(_) => Some(Fault::Misconfigured),
             Failure::Client { .. } => None,
         }
     }
@@ -166,7 +167,7 @@ impl Failure {
                 message,
             },
             Failure::Client { status, error } => ProxyError::Upstream { status, error },
-            Failure::Auth => ProxyError::UpstreamAuth,
+            Failure::Auth(_) => ProxyError::UpstreamAuth,
             Failure::Invalid(_) => ProxyError::UpstreamInvalid,
             Failure::StreamCut => ProxyError::AllEndpointsFailed {
                 status: 502,
@@ -188,7 +189,7 @@ impl Failure {
                 retry_after: None,
                 error,
             },
-            401 | 403 => Failure::Auth,
+            401 | 403 => Failure::Auth(Some(fault.status)),
             400..=499 => Failure::Client {
                 status: fault.status,
                 error,
@@ -385,7 +386,7 @@ impl Proxy {
             Credential::None => None,
             Credential::Ready(secret) => Some(secret.expose()),
             // Cannot happen for endpoints the balancer offers, but never send without it.
-            Credential::Unreadable => return Err(Failure::Auth),
+            Credential::Unreadable => return Err(Failure::Auth(None)),
         };
         let stream = routed.inbound.stream;
         let outbound = providers::request(&Call {
@@ -442,7 +443,7 @@ impl Proxy {
                     retry_after: wait,
                     error,
                 },
-                401 | 403 => Failure::Auth,
+                401 | 403 => Failure::Auth(Some(status)),
                 400..=499 => Failure::Client { status, error },
                 _ => Failure::Server {
                     status,
