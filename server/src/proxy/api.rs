@@ -16,11 +16,10 @@ use super::{
 use crate::{store::now_ms, AppState};
 use app::types::RequestLog;
 use axum::{
-    body::Body,
+    body::{Body, Bytes},
     extract::{Path, Request, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
-    Json,
 };
 use serde_json::Value;
 use std::{
@@ -294,21 +293,25 @@ async fn serve(
         Served::Json { upstream, answer } => {
             let usage = answer
                 .usage
-                .unwrap_or_else(|| estimate(&inbound, estimated_prompt, &answer.body));
+                .unwrap_or_else(|| estimate(&inbound, estimated_prompt, &answer.body.json()));
             recorder.first_byte();
             recorder.log.endpoint_id = Some(upstream.endpoint.id);
             recorder.log.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
             recorder.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
             let body = match api {
-                Api::OpenAi | Api::Azure => answer.body,
-                Api::Anthropic => anthropic::to_message(&answer.body, usage),
+                Api::OpenAi | Api::Azure => answer.body.into_bytes(),
+                Api::Anthropic => Bytes::from(anthropic::to_message(&answer.body.json(), usage).to_string()),
             };
             if gateway.log_payloads {
-                recorder.log.response_body = Some(body.to_string());
+                recorder.log.response_body = Some(String::from_utf8_lossy(&body).into_owned());
             }
             recorder.finish(200, None);
             drop(in_flight);
-            Ok(with_endpoint(Json(body).into_response(), &upstream))
+            let response = (
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            );
+            Ok(with_endpoint(response.into_response(), &upstream))
         }
         Served::Stream(started_stream) => {
             recorder.first_byte();

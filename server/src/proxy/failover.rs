@@ -459,7 +459,7 @@ impl Proxy {
                 Ok(Ok(bytes)) => bytes,
             };
             drop(slot);
-            let answer = providers::answer(endpoint.provider, routed.inbound.operation, &bytes, routed.created)
+            let answer = providers::answer(endpoint.provider, routed.inbound.operation, bytes, routed.created)
                 .map_err(|invalid| Failure::Invalid(invalid.0))?;
             return Ok(Served::Json {
                 upstream: upstream.clone(),

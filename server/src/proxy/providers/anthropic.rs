@@ -5,7 +5,9 @@
 //! Does not: carry OpenAI-only fields to Anthropic (it refuses unknown fields), or Anthropic-only
 //! content (thinking, citations, cache control) through a non-Anthropic endpoint.
 
-use super::{content_text, join, Answer, Call, Invalid, Outbound, StreamFault, StreamItem, UpstreamError, Usage};
+use super::{
+    content_text, join, Answer, AnswerBody, Call, Invalid, Outbound, StreamFault, StreamItem, UpstreamError, Usage,
+};
 use serde_json::{json, Map, Value};
 
 /// The API version sent upstream.
@@ -248,7 +250,10 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
     if let Some(usage) = usage {
         out["usage"] = usage.to_openai();
     }
-    Ok(Answer { body: out, usage })
+    Ok(Answer {
+        body: AnswerBody::Translated(out),
+        usage,
+    })
 }
 
 /// Anthropic stream events → OpenAI chunks.
@@ -766,7 +771,8 @@ mod tests {
             "usage": { "input_tokens": 7, "output_tokens": 9, "cache_read_input_tokens": 3 },
         });
         let answer = answer(body.to_string().as_bytes(), 5).unwrap();
-        let choice = &answer.body["choices"][0];
+        let body = answer.body.json();
+        let choice = &body["choices"][0];
         assert_eq!(choice["finish_reason"], "tool_calls");
         assert_eq!(choice["message"]["content"], "Let me look.");
         assert_eq!(choice["message"]["tool_calls"][0]["function"]["arguments"], "{\"q\":1}");

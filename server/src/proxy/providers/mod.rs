@@ -98,11 +98,37 @@ pub struct Call<'a> {
 #[error("the upstream's answer is not valid: {0}")]
 pub struct Invalid(pub String);
 
-/// A parsed non-streamed answer, in OpenAI's shape, with its usage when the upstream said.
+/// A checked non-streamed answer, in OpenAI's shape, with its usage when the upstream said.
 #[derive(Debug)]
 pub struct Answer {
-    pub body: Value,
+    pub body: AnswerBody,
     pub usage: Option<Usage>,
+}
+
+/// An answer's body: the upstream's own bytes when it already speaks OpenAI's shape (passed on
+/// untouched, never re-encoded), or the translation.
+#[derive(Debug)]
+pub enum AnswerBody {
+    Raw(bytes::Bytes),
+    Translated(Value),
+}
+
+impl AnswerBody {
+    /// The body as a JSON value (parsed when raw: only for translation and estimates).
+    pub fn json(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            AnswerBody::Raw(bytes) => std::borrow::Cow::Owned(serde_json::from_slice(bytes).unwrap_or(Value::Null)),
+            AnswerBody::Translated(value) => std::borrow::Cow::Borrowed(value),
+        }
+    }
+
+    /// The body as bytes to send.
+    pub fn into_bytes(self) -> bytes::Bytes {
+        match self {
+            AnswerBody::Raw(bytes) => bytes,
+            AnswerBody::Translated(value) => bytes::Bytes::from(value.to_string()),
+        }
+    }
 }
 
 /// What one upstream stream event means.
@@ -156,12 +182,12 @@ pub fn request(call: &Call<'_>) -> Outbound {
 }
 
 /// A non-streamed 2xx answer, translated to OpenAI's shape.
-pub fn answer(kind: ProviderKind, operation: Operation, bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
+pub fn answer(kind: ProviderKind, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
     match kind {
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
             openai::answer(operation, bytes)
         }
-        ProviderKind::Anthropic => anthropic::answer(bytes, created),
+        ProviderKind::Anthropic => anthropic::answer(&bytes, created),
     }
 }
 

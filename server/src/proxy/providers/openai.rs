@@ -1,7 +1,9 @@
 //! OpenAI and OpenAI-compatible servers (vLLM, LM Studio, Groq, …): the canonical shape, so
 //! requests pass through with only the model replaced, and streams are asked to report usage.
 
-use super::{join, Answer, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError, Usage};
+use super::{
+    join, Answer, AnswerBody, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError, Usage,
+};
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
@@ -55,18 +57,42 @@ pub fn request(call: &Call<'_>) -> Outbound {
     }
 }
 
-/// A 2xx answer: it must be a JSON object of the operation's shape.
-pub fn answer(operation: Operation, bytes: &[u8]) -> Result<Answer, Invalid> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
-    let expected = match operation {
-        Operation::Chat | Operation::Completions => "choices",
-        Operation::Embeddings => "data",
+/// What a 2xx answer is checked for; everything else in it is skipped over (but must be
+/// valid JSON), so the answer is checked without being turned into a tree.
+#[derive(serde::Deserialize)]
+struct Checked {
+    choices: Option<Vec<serde::de::IgnoredAny>>,
+    data: Option<Vec<serde::de::IgnoredAny>>,
+    usage: Option<CheckedUsage>,
+}
+
+#[derive(serde::Deserialize)]
+struct CheckedUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+/// A 2xx answer: it must be a JSON object of the operation's shape. It is passed on as the
+/// upstream sent it.
+pub fn answer(operation: Operation, bytes: bytes::Bytes) -> Result<Answer, Invalid> {
+    let checked: Checked = serde_json::from_slice(&bytes).map_err(|e| Invalid(e.to_string()))?;
+    let (expected, found) = match operation {
+        Operation::Chat | Operation::Completions => ("choices", checked.choices.is_some()),
+        Operation::Embeddings => ("data", checked.data.is_some()),
     };
-    if !body.get(expected).is_some_and(Value::is_array) {
+    if !found {
         return Err(Invalid(format!("no `{expected}` array")));
     }
-    let usage = body.get("usage").and_then(Usage::from_openai);
-    Ok(Answer { body, usage })
+    let usage = checked.usage.and_then(|usage| {
+        Some(Usage {
+            prompt_tokens: usage.prompt_tokens?,
+            completion_tokens: usage.completion_tokens.unwrap_or(0),
+        })
+    });
+    Ok(Answer {
+        body: AnswerBody::Raw(bytes),
+        usage,
+    })
 }
 
 /// Reads OpenAI's `data:` events: chunks, the usage chunk, `[DONE]`, and in-band errors.
