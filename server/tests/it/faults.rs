@@ -140,8 +140,9 @@ async fn f05_server_errors_are_retried_with_backoff() {
     let backoff = took.as_millis() as i64 - busy;
     metric("f05_total_backoff_ms", backoff);
     assert_eq!(log.attempts.len(), 3);
-    // Retry 1 waits up to 100 ms, retry 2 up to 200 ms (full jitter), plus overheads.
-    assert!(backoff <= 300 + 100, "{backoff} ms");
+    // Retry 1 waits up to 100 ms, retry 2 up to 200 ms (full jitter); the margin is for a busy
+    // machine, far below the 2 s cap a wrong exponent would reach.
+    assert!(backoff <= 300 + 500, "{backoff} ms");
 }
 
 #[tokio::test]
