@@ -122,11 +122,16 @@ fn batch_json(logs: &[RequestLog]) -> (String, String) {
 fn unpack(backend: Backend, columns: &[(&str, &str)]) -> String {
     match backend {
         Backend::Sqlite => {
+            // Each record's text is taken from `json_each` once (materialised): read in every
+            // column straight from `json_each`, SQLite re-encodes it for each one.
             let fields: Vec<String> = columns
                 .iter()
-                .map(|(name, _)| format!("j.value ->> '{name}' AS {name}"))
+                .map(|(name, _)| format!("j.record ->> '{name}' AS {name}"))
                 .collect();
-            format!("SELECT {} FROM json_each($1) j", fields.join(", "))
+            format!(
+                "WITH j AS MATERIALIZED (SELECT value AS record FROM json_each($1)) SELECT {} FROM j",
+                fields.join(", ")
+            )
         }
         Backend::Postgres => {
             let fields: Vec<String> = columns.iter().map(|(name, _)| format!("j.{name}")).collect();
