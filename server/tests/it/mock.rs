@@ -1,5 +1,6 @@
 //! The mock upstream behaves as scripted: every dialect, every fault, honest counters.
 
+use crate::rig::{chat, data_lines};
 use serde_json::{json, Value};
 use server::testing::{refusing_addr, Behaviour, MockUpstream, Usage};
 use std::time::{Duration, Instant};
@@ -11,15 +12,6 @@ async fn post(mock: &MockUpstream, path: &str, body: Value) -> reqwest::Response
         .send()
         .await
         .unwrap()
-}
-
-/// The `data:` payloads of an SSE body.
-fn data_lines(body: &str) -> Vec<&str> {
-    body.lines().filter_map(|l| l.strip_prefix("data: ")).collect()
-}
-
-fn chat(stream: bool) -> Value {
-    json!({ "model": "gpt-4o-mini", "stream": stream, "messages": [{ "role": "user", "content": "hello there" }] })
 }
 
 #[tokio::test]
