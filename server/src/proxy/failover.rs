@@ -316,9 +316,11 @@ impl Proxy {
                 None
             };
             attempt += 1;
-            let mut record = attempt_started(attempt, upstream.endpoint.id);
+            // Recorded before it starts, so a client leaving mid-attempt still leaves its trace.
+            recorder.attempt(attempt_started(attempt, upstream.endpoint.id));
             let started = Instant::now();
             let result = self.attempt(&upstream, slot, &routed).await;
+            let mut record = recorder.take_attempt();
             record.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             match result {
                 Ok(served) => {

@@ -140,6 +140,11 @@ impl Recorder {
         self.log.attempts.push(attempt);
     }
 
+    /// Takes back the last attempt added, to complete it (and add it again).
+    pub fn take_attempt(&mut self) -> RequestAttempt {
+        self.log.attempts.pop().unwrap_or_default()
+    }
+
     /// Marks the time to the first byte, once.
     pub fn first_byte(&mut self) {
         if self.log.ttft_ms.is_none() {
@@ -158,9 +163,15 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         if !self.finished {
-            // The client went away before the answer was complete.
+            // The client went away before the answer was complete, perhaps mid-attempt.
             self.log.status = 499;
             self.log.error_class = Some("client_disconnected".into());
+            if let Some(attempt) = self.log.attempts.last_mut() {
+                if attempt.status.is_none() && attempt.error_class.is_none() {
+                    attempt.latency_ms = now_ms() - attempt.started_at;
+                    attempt.error_class = Some("client_disconnected".into());
+                }
+            }
         }
         self.log.latency_ms = self.elapsed_ms();
         if let Some(permit) = self.permit.take() {

@@ -343,6 +343,12 @@ async fn client_leaves_while_waiting(stream: bool, leave_after: Duration) -> Dur
     let log = &rig.logs(1).await[0];
     assert_eq!(log.status, 499);
     assert_eq!((log.prompt_tokens, log.completion_tokens), (0, 0), "nothing billed");
+    let classes: Vec<_> = log.attempts.iter().map(|a| a.error_class.as_deref()).collect();
+    assert_eq!(
+        classes,
+        [Some("client_disconnected")],
+        "the attempt cut short is recorded"
+    );
     assert_eq!(rig.server.state.proxy.in_flight(), 0);
     delay
 }
