@@ -140,10 +140,10 @@ fn candidates(
     operation: Operation,
 ) -> Result<Vec<Arc<Upstream>>, ProxyError> {
     let gateway = &authenticated.gateway;
-    let mut links: Vec<_> = gateway.endpoints.iter().collect();
-    links.sort_by_key(|link| link.position);
-    let linked = links
-        .into_iter()
+    // `Gateway::endpoints` is in position order (the store reads it so).
+    let linked = gateway
+        .endpoints
+        .iter()
         .filter_map(|link| snapshot.upstreams.get(&link.endpoint_id));
     let usable = |upstream: &&Arc<Upstream>| {
         upstream.endpoint.enabled

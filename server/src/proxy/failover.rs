@@ -177,28 +177,25 @@ impl Failure {
     }
 
     fn from_stream_fault(fault: StreamFault) -> Failure {
-        let error = UpstreamError {
-            message: fault.message.clone(),
+        let (status, message) = match fault {
+            StreamFault::Unreadable(message) => return Failure::Invalid(message),
+            StreamFault::Reported { status, message } => (status, message),
+        };
+        let error = || UpstreamError {
+            message: message.clone(),
             kind: "upstream_error".into(),
             code: None,
             param: None,
             quota_exhausted: false,
         };
-        match fault.status {
+        match status {
             429 => Failure::RateLimited {
                 retry_after: None,
-                error,
+                error: error(),
             },
-            401 | 403 => Failure::Auth(Some(fault.status)),
-            400..=499 => Failure::Client {
-                status: fault.status,
-                error,
-            },
-            502 if fault.message.contains("unreadable") => Failure::Invalid(fault.message),
-            status => Failure::Server {
-                status,
-                message: fault.message,
-            },
+            401 | 403 => Failure::Auth(Some(status)),
+            400..=499 => Failure::Client { status, error: error() },
+            _ => Failure::Server { status, message },
         }
     }
 }

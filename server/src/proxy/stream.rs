@@ -261,7 +261,7 @@ impl Live {
                 }
                 Ok(Some(Ok(event))) => match self.decoder.event(&event.event, &event.data) {
                     Ok(items) => self.queued.extend(items),
-                    Err(fault) => return Some(self.fail("stream_error", &fault.message)),
+                    Err(fault) => return Some(self.fail("stream_error", fault.message())),
                 },
             }
         }

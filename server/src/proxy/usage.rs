@@ -45,11 +45,6 @@ impl LogWriter {
         self.queue.clone().try_reserve_owned().ok()
     }
 
-    /// Records waiting to be written.
-    pub fn depth(&self) -> usize {
-        self.queue.max_capacity() - self.queue.capacity()
-    }
-
     /// Writes what is queued, then stops the writer. Call once no request can still log.
     pub async fn shutdown(&self) {
         self.stop.notify_one();

@@ -285,10 +285,8 @@ impl StreamDecoder {
     }
 
     pub fn event(&mut self, name: &str, data: &str) -> Result<Vec<StreamItem>, StreamFault> {
-        let event: Value = serde_json::from_str(data).map_err(|e| StreamFault {
-            status: 502,
-            message: format!("the upstream sent an unreadable event: {e}"),
-        })?;
+        let event: Value = serde_json::from_str(data)
+            .map_err(|e| StreamFault::Unreadable(format!("the upstream sent an unreadable event: {e}")))?;
         let kind = event.get("type").and_then(Value::as_str).unwrap_or(name);
         Ok(match kind {
             "message_start" => {
@@ -352,7 +350,7 @@ impl StreamDecoder {
             "message_stop" => vec![StreamItem::Usage(self.usage), StreamItem::Done],
             "error" => {
                 let error = error(&event);
-                return Err(StreamFault {
+                return Err(StreamFault::Reported {
                     status: status_of(&error.kind),
                     message: error.message,
                 });
@@ -853,7 +851,7 @@ mod tests {
                 r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
             )
             .unwrap_err();
-        assert_eq!(fault.status, 529);
+        assert!(matches!(fault, StreamFault::Reported { status: 529, .. }), "{fault:?}");
     }
 
     #[test]

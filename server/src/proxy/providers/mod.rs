@@ -142,11 +142,22 @@ pub enum StreamItem {
     Done,
 }
 
-/// An error the upstream reported inside a 200 stream, with the status it stands for.
+/// What went wrong inside a 200 stream.
 #[derive(Debug, PartialEq)]
-pub struct StreamFault {
-    pub status: u16,
-    pub message: String,
+pub enum StreamFault {
+    /// An event the gateway cannot read.
+    Unreadable(String),
+    /// An error the upstream reported, with the status it stands for.
+    Reported { status: u16, message: String },
+}
+
+impl StreamFault {
+    /// What to tell the client.
+    pub fn message(&self) -> &str {
+        match self {
+            StreamFault::Unreadable(message) | StreamFault::Reported { message, .. } => message,
+        }
+    }
 }
 
 /// An upstream error body, read into OpenAI's terms.

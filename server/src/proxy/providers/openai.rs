@@ -108,10 +108,8 @@ impl StreamDecoder {
         if data.is_empty() {
             return Ok(vec![]);
         }
-        let mut chunk: Value = serde_json::from_str(data).map_err(|e| StreamFault {
-            status: 502,
-            message: format!("the upstream sent an unreadable event: {e}"),
-        })?;
+        let mut chunk: Value = serde_json::from_str(data)
+            .map_err(|e| StreamFault::Unreadable(format!("the upstream sent an unreadable event: {e}")))?;
         if let Some(error) = chunk.get("error") {
             let status = error
                 .get("code")
@@ -124,7 +122,7 @@ impl StreamDecoder {
                 .and_then(Value::as_str)
                 .unwrap_or("the upstream reported an error")
                 .to_string();
-            return Err(StreamFault { status, message });
+            return Err(StreamFault::Reported { status, message });
         }
         let mut items = Vec::new();
         let usage = chunk
@@ -193,7 +191,8 @@ mod tests {
         );
         assert_eq!(decoder.event("[DONE]").unwrap(), vec![StreamItem::Done]);
         let fault = decoder.event(r#"{"error":{"message":"boom","code":503}}"#).unwrap_err();
-        assert_eq!(fault.status, 503);
+        assert!(matches!(fault, StreamFault::Reported { status: 503, .. }), "{fault:?}");
+        assert!(matches!(decoder.event("{not json"), Err(StreamFault::Unreadable(_))));
     }
 
     #[test]
