@@ -3,7 +3,8 @@
 //!
 //! The router's layers, outermost first:
 //! 1. `SetSensitiveRequestHeaders` — credentials never reach logs.
-//! 2. `SetRequestId` / `PropagateRequestId` — every response carries `x-request-id`.
+//! 2. `SetRequestId` / `PropagateRequestId` — every request gets the gateway's own
+//!    `x-request-id` (a client's is replaced), and every response carries it.
 //! 3. `Trace` — one span per request.
 //! 4. `same_origin_only` — state-changing browser requests must be same-origin (CSRF).
 //! 5. Per route: console pages, server functions and the fallback sit behind
@@ -48,6 +49,7 @@ use store::Store;
 
 /// How often the registry checks the configuration revision.
 const REGISTRY_POLL: Duration = Duration::from_millis(250);
+use tower::util::MapRequestLayer;
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
@@ -154,14 +156,13 @@ fn console_context(manage: &Manage) -> impl Fn() + Clone + Send + Sync + 'static
     move || provide_context(backend.clone())
 }
 
-/// Request ids: 16 random bytes as hex.
+/// Request ids: [`proxy::request_id`].
 #[derive(Clone, Copy)]
 struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let id = format!("{:032x}", rand::random::<u128>());
-        id.parse().ok().map(RequestId::new)
+        proxy::request_id().parse().ok().map(RequestId::new)
     }
 }
 
@@ -207,7 +208,13 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), console::same_origin_only))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+        .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
+        // The gateway names every request itself: a client's own `x-request-id` could repeat,
+        // and request logs are keyed by it.
+        .layer(MapRequestLayer::new(move |mut request: axum::extract::Request| {
+            request.headers_mut().remove(&request_id);
+            request
+        }))
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
             axum::http::header::COOKIE,

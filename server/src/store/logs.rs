@@ -1,8 +1,10 @@
 //! Request logs and their attempts: written in batches by the proxy's log writer.
 //!
 //! Invariant: a batch is one transaction — every row of it is stored, or none.
+//! Invariant: the writer's cost is paid on the gateway's own cores (SQLite runs in-process),
+//! so a batch is bound straight into prepared statements: no per-row round trip, no JSON.
 
-use super::{Backend, Store, StoreError};
+use super::{AnyQuery, Backend, Store, StoreError};
 use app::types::{EndpointId, GatewayId, KeyId, RequestAttempt, RequestLog};
 use sqlx::{any::AnyRow, Row};
 
@@ -66,8 +68,7 @@ const LOG_COLUMNS: [(&str, &str); 18] = [
     ("response_body", "text"),
 ];
 
-/// Columns of `request_attempts` the writer fills (besides `request_log_id`, found through
-/// the request id).
+/// Columns of `request_attempts` the writer fills (besides `request_log_id`).
 const ATTEMPT_COLUMNS: [(&str, &str); 9] = [
     ("attempt", "bigint"),
     ("endpoint_id", "bigint"),
@@ -80,71 +81,6 @@ const ATTEMPT_COLUMNS: [(&str, &str); 9] = [
     ("error_class", "text"),
 ];
 
-/// A whole batch goes to the database as one JSON parameter per table, which the database
-/// unpacks into rows (`json_each` on SQLite, `jsonb_to_recordset` on Postgres): binding
-/// parameters one by one cost the writer more CPU than the proxy spent on the requests.
-fn batch_json(logs: &[RequestLog]) -> (String, String) {
-    let rows: Vec<serde_json::Value> = logs
-        .iter()
-        .map(|log| {
-            serde_json::json!({
-                "request_id": log.request_id, "created_at": log.created_at,
-                "gateway_id": log.gateway_id.map(|id| id.0), "key_id": log.key_id.map(|id| id.0),
-                "endpoint_id": log.endpoint_id.map(|id| id.0), "api": log.api, "operation": log.operation,
-                "model": log.model, "stream": i64::from(log.stream), "status": log.status,
-                "latency_ms": log.latency_ms, "ttft_ms": log.ttft_ms, "prompt_tokens": log.prompt_tokens,
-                "completion_tokens": log.completion_tokens, "cost_micros": log.cost_micros,
-                "error_class": log.error_class, "request_body": log.request_body,
-                "response_body": log.response_body,
-            })
-        })
-        .collect();
-    let attempts: Vec<serde_json::Value> = logs
-        .iter()
-        .flat_map(|log| {
-            log.attempts.iter().map(|a| {
-                serde_json::json!({
-                    "request_id": log.request_id, "attempt": a.attempt, "endpoint_id": a.endpoint_id.map(|id| id.0),
-                    "started_at": a.started_at, "status": a.status, "latency_ms": a.latency_ms, "ttft_ms": a.ttft_ms,
-                    "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
-                    "error_class": a.error_class,
-                })
-            })
-        })
-        .collect();
-    (
-        serde_json::Value::from(rows).to_string(),
-        serde_json::Value::from(attempts).to_string(),
-    )
-}
-
-/// `SELECT <columns> FROM <the JSON array $1>` for the backend, each column named as its key.
-fn unpack(backend: Backend, columns: &[(&str, &str)]) -> String {
-    match backend {
-        Backend::Sqlite => {
-            // Each record's text is taken from `json_each` once (materialised): read in every
-            // column straight from `json_each`, SQLite re-encodes it for each one.
-            let fields: Vec<String> = columns
-                .iter()
-                .map(|(name, _)| format!("j.record ->> '{name}' AS {name}"))
-                .collect();
-            format!(
-                "WITH j AS MATERIALIZED (SELECT value AS record FROM json_each($1)) SELECT {} FROM j",
-                fields.join(", ")
-            )
-        }
-        Backend::Postgres => {
-            let fields: Vec<String> = columns.iter().map(|(name, _)| format!("j.{name}")).collect();
-            let types: Vec<String> = columns.iter().map(|(name, kind)| format!("{name} {kind}")).collect();
-            format!(
-                "SELECT {} FROM jsonb_to_recordset($1::jsonb) AS j({})",
-                fields.join(", "),
-                types.join(", ")
-            )
-        }
-    }
-}
-
 fn names(columns: &[(&str, &str)], prefix: &str) -> String {
     columns
         .iter()
@@ -153,14 +89,234 @@ fn names(columns: &[(&str, &str)], prefix: &str) -> String {
         .join(", ")
 }
 
+/// Rows per `INSERT` on SQLite. A batch is cut into chunks of these sizes, largest first, so
+/// each table has at most this many distinct statements, each prepared once per connection.
+const SQLITE_CHUNKS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
+
+/// `INSERT INTO <table> (id-column, columns) VALUES (?, …), …` for `rows` rows.
+fn values_insert(table: &str, id_column: &str, columns: &[(&str, &str)], rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns.len() + 1].join(", "));
+    format!(
+        "INSERT INTO {table} ({id_column}, {}) VALUES {}",
+        names(columns, ""),
+        vec![row; rows].join(", ")
+    )
+}
+
+/// The SQLite statements for every chunk size: `(request_logs, request_attempts)`.
+fn sqlite_statements() -> &'static [(String, String); SQLITE_CHUNKS.len()] {
+    static STATEMENTS: std::sync::OnceLock<[(String, String); SQLITE_CHUNKS.len()]> = std::sync::OnceLock::new();
+    STATEMENTS.get_or_init(|| {
+        SQLITE_CHUNKS.map(|rows| {
+            (
+                values_insert("request_logs", "id", &LOG_COLUMNS, rows),
+                values_insert("request_attempts", "request_log_id", &ATTEMPT_COLUMNS, rows),
+            )
+        })
+    })
+}
+
+/// Cuts `items` into chunks of [`SQLITE_CHUNKS`] sizes, each with its statement index.
+fn sqlite_chunks<T>(mut items: &[T]) -> Vec<(usize, &[T])> {
+    let mut chunks = Vec::new();
+    for (index, &size) in SQLITE_CHUNKS.iter().enumerate() {
+        while items.len() >= size {
+            let (chunk, rest) = items.split_at(size);
+            chunks.push((index, chunk));
+            items = rest;
+        }
+    }
+    chunks
+}
+
+fn bind_log<'q>(query: AnyQuery<'q>, id: i64, log: &'q RequestLog) -> AnyQuery<'q> {
+    query
+        .bind(id)
+        .bind(log.request_id.as_str())
+        .bind(log.created_at)
+        .bind(log.gateway_id.map(|id| id.0))
+        .bind(log.key_id.map(|id| id.0))
+        .bind(log.endpoint_id.map(|id| id.0))
+        .bind(log.api.as_str())
+        .bind(log.operation.as_str())
+        .bind(log.model.as_deref())
+        .bind(i64::from(log.stream))
+        .bind(log.status)
+        .bind(log.latency_ms)
+        .bind(log.ttft_ms)
+        .bind(log.prompt_tokens)
+        .bind(log.completion_tokens)
+        .bind(log.cost_micros)
+        .bind(log.error_class.as_deref())
+        .bind(log.request_body.as_deref())
+        .bind(log.response_body.as_deref())
+}
+
+fn bind_attempt<'q>(query: AnyQuery<'q>, log_id: i64, attempt: &'q RequestAttempt) -> AnyQuery<'q> {
+    query
+        .bind(log_id)
+        .bind(attempt.attempt)
+        .bind(attempt.endpoint_id.map(|id| id.0))
+        .bind(attempt.started_at)
+        .bind(attempt.status)
+        .bind(attempt.latency_ms)
+        .bind(attempt.ttft_ms)
+        .bind(attempt.prompt_tokens)
+        .bind(attempt.completion_tokens)
+        .bind(attempt.error_class.as_deref())
+}
+
+/// One `request_logs` record as the Postgres writer sends it (borrowed, serialised straight
+/// into the batch's JSON text).
+#[derive(serde::Serialize)]
+struct LogRecord<'a> {
+    request_id: &'a str,
+    created_at: i64,
+    gateway_id: Option<i64>,
+    key_id: Option<i64>,
+    endpoint_id: Option<i64>,
+    api: &'a str,
+    operation: &'a str,
+    model: Option<&'a str>,
+    stream: i64,
+    status: i64,
+    latency_ms: i64,
+    ttft_ms: Option<i64>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost_micros: i64,
+    error_class: Option<&'a str>,
+    request_body: Option<&'a str>,
+    response_body: Option<&'a str>,
+}
+
+/// One `request_attempts` record as the Postgres writer sends it, with its request's id.
+#[derive(serde::Serialize)]
+struct AttemptRecord<'a> {
+    request_id: &'a str,
+    attempt: i64,
+    endpoint_id: Option<i64>,
+    started_at: i64,
+    status: Option<i64>,
+    latency_ms: i64,
+    ttft_ms: Option<i64>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    error_class: Option<&'a str>,
+}
+
+/// A batch as one JSON array per table, which Postgres unpacks with `jsonb_to_recordset`: one
+/// parameter per table instead of one per value.
+fn batch_json(logs: &[RequestLog]) -> (String, String) {
+    let rows: Vec<LogRecord<'_>> = logs
+        .iter()
+        .map(|log| LogRecord {
+            request_id: &log.request_id,
+            created_at: log.created_at,
+            gateway_id: log.gateway_id.map(|id| id.0),
+            key_id: log.key_id.map(|id| id.0),
+            endpoint_id: log.endpoint_id.map(|id| id.0),
+            api: &log.api,
+            operation: &log.operation,
+            model: log.model.as_deref(),
+            stream: i64::from(log.stream),
+            status: log.status,
+            latency_ms: log.latency_ms,
+            ttft_ms: log.ttft_ms,
+            prompt_tokens: log.prompt_tokens,
+            completion_tokens: log.completion_tokens,
+            cost_micros: log.cost_micros,
+            error_class: log.error_class.as_deref(),
+            request_body: log.request_body.as_deref(),
+            response_body: log.response_body.as_deref(),
+        })
+        .collect();
+    let attempts: Vec<AttemptRecord<'_>> = logs
+        .iter()
+        .flat_map(|log| {
+            log.attempts.iter().map(|a| AttemptRecord {
+                request_id: &log.request_id,
+                attempt: a.attempt,
+                endpoint_id: a.endpoint_id.map(|id| id.0),
+                started_at: a.started_at,
+                status: a.status,
+                latency_ms: a.latency_ms,
+                ttft_ms: a.ttft_ms,
+                prompt_tokens: a.prompt_tokens,
+                completion_tokens: a.completion_tokens,
+                error_class: a.error_class.as_deref(),
+            })
+        })
+        .collect();
+    // Serialising plain records into memory cannot fail.
+    let text = |value: Result<String, serde_json::Error>| value.unwrap_or_else(|_| "[]".into());
+    (
+        text(serde_json::to_string(&rows)),
+        text(serde_json::to_string(&attempts)),
+    )
+}
+
+fn postgres_recordset(columns: &[(&str, &str)]) -> String {
+    let types: Vec<String> = columns.iter().map(|(name, kind)| format!("{name} {kind}")).collect();
+    format!(
+        "SELECT {} FROM jsonb_to_recordset($1::jsonb) AS j({})",
+        names(columns, "j."),
+        types.join(", ")
+    )
+}
+
 impl Store {
-    /// Stores a batch of request logs with their attempts: two statements, one transaction.
+    /// Stores a batch of request logs with their attempts in one transaction.
     pub async fn insert_request_logs(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.insert_request_logs_sqlite(logs).await,
+            Backend::Postgres => self.insert_request_logs_postgres(logs).await,
+        }
+    }
+
+    /// SQLite: multi-row `INSERT … VALUES` statements with bound values; the log rows get
+    /// their ids here (after the largest ever used), so attempts need no lookup.
+    async fn insert_request_logs_sqlite(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
+        let statements = sqlite_statements();
+        let mut tx = self.writer.begin().await?;
+        // AUTOINCREMENT's promise kept: never an id used before, even by a deleted row.
+        let last: i64 = sqlx::query_scalar(
+            "SELECT MAX(COALESCE((SELECT MAX(id) FROM request_logs), 0), \
+             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'request_logs'), 0))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut first_id = last + 1;
+        for (index, chunk) in sqlite_chunks(logs) {
+            let mut query = sqlx::query(&statements[index].0);
+            for (offset, log) in (first_id..).zip(chunk) {
+                query = bind_log(query, offset, log);
+            }
+            query.execute(&mut *tx).await?;
+            first_id += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+        }
+        let attempts: Vec<(i64, &RequestAttempt)> = (last + 1..)
+            .zip(logs)
+            .flat_map(|(id, log)| log.attempts.iter().map(move |attempt| (id, attempt)))
+            .collect();
+        for (index, chunk) in sqlite_chunks(&attempts) {
+            let mut query = sqlx::query(&statements[index].1);
+            for (log_id, attempt) in chunk {
+                query = bind_attempt(query, *log_id, attempt);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Postgres: one JSON parameter per table; attempts find their rows by request id.
+    async fn insert_request_logs_postgres(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
         let (rows, attempts) = batch_json(logs);
         let insert_logs = format!(
             "INSERT INTO request_logs ({}) {}",
             names(&LOG_COLUMNS, ""),
-            unpack(self.backend, &LOG_COLUMNS)
+            postgres_recordset(&LOG_COLUMNS)
         );
         let mut attempt_columns = vec![("request_id", "text")];
         attempt_columns.extend(ATTEMPT_COLUMNS);
@@ -169,7 +325,7 @@ impl Store {
              JOIN request_logs l ON l.request_id = a.request_id",
             names(&ATTEMPT_COLUMNS, ""),
             names(&ATTEMPT_COLUMNS, "a."),
-            unpack(self.backend, &attempt_columns)
+            postgres_recordset(&attempt_columns)
         );
         let mut tx = self.writer.begin().await?;
         sqlx::query(&insert_logs).bind(rows).execute(&mut *tx).await?;

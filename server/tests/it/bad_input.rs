@@ -1,7 +1,7 @@
 //! RELIABILITY §4.5 bad input (B-01…B-07): each gets a clear 4xx in OpenAI's shape, makes no
 //! upstream call, charges nothing, writes no row, and leaves the gateway serving.
 
-use crate::rig::{chat, endpoint, quick, Rig, CANARY};
+use crate::rig::{chat, endpoint, steady, Rig, CANARY};
 use app::types::ProviderKind;
 use serde_json::{json, Value};
 use server::testing::MockUpstream;
@@ -11,7 +11,7 @@ const LIMIT: usize = 64 * 1024;
 async fn rig(mock: &MockUpstream) -> Rig {
     Rig::start(
         |config| {
-            quick(config);
+            steady(config);
             config.proxy.max_body_bytes = LIMIT;
         },
         vec![endpoint("a", ProviderKind::OpenAi, &mock.url())],
@@ -196,7 +196,7 @@ async fn b07_bad_embedding_inputs_are_400() {
     // 2048-input limit (400).
     let body = json!({ "model": "gpt-4o-mini", "input": many });
     refused(rig.post("/v1/embeddings", &body).await, 413, None).await;
-    let roomy = Rig::start(quick, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
+    let roomy = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
     refused(roomy.post("/v1/embeddings", &body).await, 400, Some("input")).await;
     untouched(&rig, &mock).await;
 }

@@ -2,7 +2,7 @@
 //! work — answers, streams, usage, credentials in the provider's header, errors passed on in
 //! OpenAI's shape — whatever the endpoint speaks. A new kind fails to compile until listed.
 
-use crate::rig::{chat, data_lines, endpoint, quick, Rig, CANARY};
+use crate::rig::{chat, data_lines, endpoint, steady, Rig, CANARY};
 use app::types::ProviderKind;
 use serde_json::{json, Value};
 use server::testing::{Behaviour, MockUpstream, Usage};
@@ -23,7 +23,7 @@ async fn rig(kind: ProviderKind, mock: &MockUpstream) -> Rig {
     if kind == ProviderKind::Ollama {
         new.api_key = None;
     }
-    Rig::start(quick, vec![new], |_| {}).await
+    Rig::start(steady, vec![new], |_| {}).await
 }
 
 /// The path and credential header the provider expects.

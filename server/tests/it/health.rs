@@ -44,6 +44,22 @@ async fn every_response_carries_a_request_id() {
         assert_eq!(id.len(), 32, "{path}");
         assert!(seen.insert(id.to_str().unwrap().to_string()), "ids are unique");
     }
+    // A client's own id is replaced (request logs are keyed by the id: a client could repeat
+    // one), and ids made later sort later.
+    let mut previous = String::new();
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let response = client
+            .get(format!("{}/healthz", server.url))
+            .header("x-request-id", "mine")
+            .send()
+            .await
+            .unwrap();
+        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id > previous, "{id} after {previous}");
+        previous = id;
+    }
 }
 
 #[tokio::test]

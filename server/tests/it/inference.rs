@@ -2,7 +2,7 @@
 //! the mock upstream — answers, streams, usage counted, request logs written, fields passed
 //! through, and the body never choosing the upstream.
 
-use crate::rig::{chat, data_lines, endpoint, quick, Rig, CANARY};
+use crate::rig::{chat, data_lines, endpoint, steady, Rig, CANARY};
 use app::types::ProviderKind;
 use serde_json::{json, Value};
 use server::testing::{Behaviour, MockUpstream, Usage};
@@ -17,7 +17,7 @@ async fn chat_is_answered_counted_and_logged() {
         },
         chunks: 1,
     });
-    let rig = Rig::start(quick, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |g| {
+    let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |g| {
         g.model_aliases.insert("fast".into(), "gpt-4o-mini".into());
     })
     .await;
@@ -70,7 +70,7 @@ async fn chat_is_answered_counted_and_logged() {
 #[tokio::test]
 async fn streamed_usage_is_counted_even_when_the_client_did_not_ask() {
     let mock = MockUpstream::start().await.unwrap();
-    let rig = Rig::openai(&mock).await;
+    let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
     let response = rig.post("/v1/chat/completions", &chat(true)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
@@ -109,7 +109,7 @@ async fn streamed_usage_is_counted_even_when_the_client_did_not_ask() {
 #[tokio::test]
 async fn completions_and_embeddings_pass_through() {
     let mock = MockUpstream::start().await.unwrap();
-    let rig = Rig::openai(&mock).await;
+    let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
     let response = rig
         .post(
             "/v1/completions",
@@ -139,7 +139,7 @@ async fn completions_and_embeddings_pass_through() {
 async fn azure_clients_use_deployment_paths_and_the_auto_deployment() {
     let mock = MockUpstream::start().await.unwrap();
     let rig = Rig::start(
-        quick,
+        steady,
         vec![endpoint("az", ProviderKind::AzureOpenAi, &mock.url())],
         |_| {},
     )
@@ -186,7 +186,7 @@ fn messages_body(stream: bool) -> Value {
 async fn anthropic_clients_are_answered_in_their_shape_by_any_endpoint() {
     let mock = MockUpstream::start().await.unwrap();
     for provider in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
-        let rig = Rig::start(quick, vec![endpoint("e", provider, &mock.url())], |_| {}).await;
+        let rig = Rig::start(steady, vec![endpoint("e", provider, &mock.url())], |_| {}).await;
         let response = reqwest::Client::new()
             .post(format!("{}/v1/messages", rig.server.url))
             .header("x-api-key", &rig.key)
@@ -195,8 +195,9 @@ async fn anthropic_clients_are_answered_in_their_shape_by_any_endpoint() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200, "{provider:?}");
+        let status = response.status();
         let message: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{provider:?}: {message}");
         assert_eq!(message["type"], "message");
         assert_eq!(
             message["content"][0]["text"], "mock reply to: hello there",
@@ -229,7 +230,7 @@ async fn anthropic_clients_are_answered_in_their_shape_by_any_endpoint() {
 #[tokio::test]
 async fn payloads_are_logged_only_when_the_gateway_says_so() {
     let mock = MockUpstream::start().await.unwrap();
-    let rig = Rig::start(quick, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |g| {
+    let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |g| {
         g.log_payloads = true;
     })
     .await;
@@ -244,7 +245,7 @@ async fn payloads_are_logged_only_when_the_gateway_says_so() {
     assert!(logs[1].response_body.as_deref().unwrap().contains("mock reply to"));
     assert_eq!(logs[0].response_body.as_deref(), Some("word0 word1 word2 "));
 
-    let quiet = Rig::start(quick, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |g| {
+    let quiet = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |g| {
         g.log_metadata = false;
     })
     .await;
@@ -255,7 +256,7 @@ async fn payloads_are_logged_only_when_the_gateway_says_so() {
 #[tokio::test]
 async fn a_key_may_only_use_its_allowed_models() {
     let mock = MockUpstream::start().await.unwrap();
-    let rig = Rig::openai(&mock).await;
+    let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
     let manage = &rig.server.state.manage;
     let limited = manage
         .create_key(server::manage::NewKey {

@@ -38,13 +38,30 @@ pub fn endpoint(name: &str, provider: ProviderKind, base: &str) -> NewEndpoint {
     }
 }
 
-/// Timeouts scaled down for tests (RELIABILITY §4: every test under 5 s).
-pub fn quick(config: &mut Config) {
-    config.proxy.first_byte_timeout = Duration::from_millis(300);
-    config.proxy.stream_first_byte_timeout = Duration::from_millis(300);
-    config.proxy.idle_timeout = Duration::from_millis(500);
-    config.proxy.request_deadline = Duration::from_secs(4);
+fn timeouts(config: &mut Config, first_byte: Duration, idle: Duration, deadline: Duration) {
+    config.proxy.first_byte_timeout = first_byte;
+    config.proxy.stream_first_byte_timeout = first_byte;
+    config.proxy.idle_timeout = idle;
+    config.proxy.request_deadline = deadline;
     config.proxy.default_cooldown = Duration::from_secs(2);
+}
+
+/// Timeouts far above anything a healthy mock needs, even on a loaded machine: for tests
+/// that are not about timeouts (the suite runs many servers at once on two cores, where a
+/// 300 ms first-byte timeout sometimes fired on a healthy upstream).
+pub fn steady(config: &mut Config) {
+    let ten = Duration::from_secs(10);
+    timeouts(config, ten, ten, Duration::from_secs(30));
+}
+
+/// Timeouts scaled down for the fault tests (RELIABILITY §4: every test under 5 s).
+pub fn quick(config: &mut Config) {
+    timeouts(
+        config,
+        Duration::from_millis(300),
+        Duration::from_millis(500),
+        Duration::from_secs(4),
+    );
 }
 
 /// A running gateway and its key.
@@ -90,7 +107,7 @@ impl Rig {
         }
     }
 
-    /// One OpenAI endpoint at the mock, quick timeouts, default gateway.
+    /// One OpenAI endpoint at the mock, quick timeouts (for the fault tests), default gateway.
     pub async fn openai(mock: &MockUpstream) -> Rig {
         Rig::start(quick, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await
     }

@@ -6,7 +6,7 @@
 //! `server/tests/sdk/requirements.txt`); `MGW_TEST_PYTHON` names another interpreter. Without
 //! one the tests say so and pass, except under CI, where they fail.
 
-use crate::rig::{endpoint, quick, Rig};
+use crate::rig::{endpoint, steady, Rig};
 use app::types::ProviderKind;
 use server::testing::MockUpstream;
 use std::path::PathBuf;
@@ -34,7 +34,12 @@ fn python() -> Option<PathBuf> {
 async fn run(script: &str, checks: &[&str]) {
     let Some(python) = python() else { return };
     let mock = MockUpstream::start().await.unwrap();
-    let rig = Rig::start(quick, vec![endpoint("mock", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
+    let rig = Rig::start(
+        steady,
+        vec![endpoint("mock", ProviderKind::OpenAi, &mock.url())],
+        |_| {},
+    )
+    .await;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk").join(script);
     let output = tokio::process::Command::new(python)
         .arg(&script)

@@ -778,11 +778,30 @@ async fn request_logs_are_written_in_batches_with_their_attempts(db: &TestDb) {
     // A batch that fails (a duplicate request id) leaves nothing behind.
     let again = vec![logs[149].clone(), logs[0].clone()];
     assert!(db.store.insert_request_logs(&again).await.is_err());
+    // A later batch's attempts attach to its own rows.
+    let mut later: Vec<RequestLog> = logs[..3].to_vec();
+    for (n, log) in later.iter_mut().enumerate() {
+        log.request_id = format!("req-later-{n}");
+    }
+    db.store.insert_request_logs(&later).await.unwrap();
     let stored = db.store.recent_request_logs(1000).await.unwrap();
-    assert_eq!(stored.len(), 150);
+    assert_eq!(stored.len(), 153);
     let mut stored: Vec<RequestLog> = stored.into_iter().rev().collect();
     stored.sort_by(|a, b| a.request_id.cmp(&b.request_id));
-    assert_eq!(stored, logs);
+    let mut expected: Vec<RequestLog> = logs.iter().chain(&later).cloned().collect();
+    expected.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    assert_eq!(stored, expected);
+    // Ids are never reused, even once every row is gone (retention deletes the oldest).
+    let mut conn = raw(db).await;
+    let max = "SELECT MAX(id) FROM request_logs";
+    let last: i64 = sqlx::query_scalar(max).fetch_one(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM request_logs")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db.store.insert_request_logs(&logs[..1]).await.unwrap();
+    let next: i64 = sqlx::query_scalar(max).fetch_one(&mut conn).await.unwrap();
+    assert!(next > last, "{next} after {last}");
 }
 
 pub async fn raw(db: &TestDb) -> sqlx::AnyConnection {
