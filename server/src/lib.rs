@@ -6,7 +6,8 @@
 //! 2. `SetRequestId` / `PropagateRequestId` — every request gets the gateway's own
 //!    `x-request-id` (a client's is replaced), and every response carries it.
 //! 3. `Trace` — one span per request.
-//! 4. `same_origin_only` — state-changing browser requests must be same-origin (CSRF).
+//! 4. `same_origin_only` — state-changing browser requests must be same-origin (CSRF); the
+//!    inference routes, authenticated by keys, are merged in outside it.
 //! 5. Per route: console pages, server functions and the fallback sit behind
 //!    `require_session`; `/login`, `/logout`, `/healthz`, `/readyz` and static assets (`/pkg`)
 //!    do not. The inference API (`/v1/*`) authenticates gateway keys itself, from the
@@ -175,11 +176,8 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos.clone();
         move || app::shell(options.clone())
     };
-    Router::new()
-        .leptos_routes_with_context(&state, pages, context.clone(), shell)
-        .route_layer(from_fn_with_state(state.clone(), console::require_session))
-        .route("/login", post(console::sign_in))
-        .route("/logout", post(console::sign_out))
+    // The inference API: key-authenticated, so outside the console's same-origin check.
+    let inference = Router::new()
         .route("/v1/models", get(proxy::models::list))
         .route("/v1/chat/completions", post(proxy::api::chat))
         .route("/v1/completions", post(proxy::api::completions))
@@ -196,7 +194,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/openai/deployments/{deployment}/embeddings",
             post(proxy::api::azure_embeddings),
-        )
+        );
+    Router::new()
+        .leptos_routes_with_context(&state, pages, context.clone(), shell)
+        .route_layer(from_fn_with_state(state.clone(), console::require_session))
+        .route("/login", post(console::sign_in))
+        .route("/logout", post(console::sign_out))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // The fallback renders the app for unknown paths (and `/keys/`, which the app's router
@@ -206,6 +209,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), console::require_session)),
         )
         .layer(from_fn_with_state(state.clone(), console::same_origin_only))
+        .merge(inference)
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))

@@ -197,14 +197,20 @@ impl Dialect {
                     .and_then(Value::as_bool)
                     == Some(true);
                 if wants_usage {
-                    events.push(event(
-                        None,
-                        &json!({ "id": "chatcmpl-mock", "object": "chat.completion.chunk",
+                    // Sent with the finishing chunk, as OpenAI does: no gap of its own, so a
+                    // client that asks for usage waits no longer than one that does not.
+                    let finish = events.pop().unwrap_or_default();
+                    events.push(
+                        finish
+                            + &event(
+                                None,
+                                &json!({ "id": "chatcmpl-mock", "object": "chat.completion.chunk",
                         "created": 1_700_000_000, "model": model, "choices": [],
                         "usage": { "prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
                                    "total_tokens": usage.prompt + usage.completion } })
-                        .to_string(),
-                    ));
+                                .to_string(),
+                            ),
+                    );
                 }
                 events.push(event(None, "[DONE]"));
                 events
