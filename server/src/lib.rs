@@ -50,7 +50,7 @@ use store::Store;
 
 /// How often the registry checks the configuration revision.
 const REGISTRY_POLL: Duration = Duration::from_millis(250);
-use tower::util::MapRequestLayer;
+use tower::{util::MapRequestLayer, ServiceBuilder};
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
@@ -170,6 +170,7 @@ impl MakeRequestId for RandomRequestId {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let id_header = request_id.clone();
     let context = console_context(&state.manage);
     let pages = generate_route_list(app::App);
     let shell = {
@@ -210,21 +211,26 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(from_fn_with_state(state.clone(), console::same_origin_only))
         .merge(inference)
-        .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
-        // The gateway names every request itself: a client's own `x-request-id` could repeat,
-        // and request logs are keyed by it.
-        .layer(MapRequestLayer::new(move |mut request: axum::extract::Request| {
-            request.headers_mut().remove(&request_id);
-            request
-        }))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::COOKIE,
-            HeaderName::from_static("api-key"),
-            HeaderName::from_static("x-api-key"),
-        ]))
+        // One `layer` call, outermost first: each call boxes every route once more, and the
+        // boxes are cloned per request.
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::COOKIE,
+                    HeaderName::from_static("api-key"),
+                    HeaderName::from_static("x-api-key"),
+                ]))
+                // The gateway names every request itself: a client's own `x-request-id` could
+                // repeat, and request logs are keyed by it.
+                .layer(MapRequestLayer::new(move |mut request: axum::extract::Request| {
+                    request.headers_mut().remove(&request_id);
+                    request
+                }))
+                .layer(SetRequestIdLayer::new(id_header.clone(), RandomRequestId))
+                .layer(PropagateRequestIdLayer::new(id_header))
+                .layer(TraceLayer::new_for_http()),
+        )
         .with_state(state)
 }
 
