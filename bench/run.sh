@@ -265,10 +265,12 @@ PY
 runs=$(( REPEATS * $(wc -w <<<"$TARGETS") * $(wc -w <<<"$SCENARIOS") * $(wc -w <<<"$CONCS") ))
 log "measuring $runs runs of ${DURATION}s (+${WARMUP}s warm-up): about $(( runs * (DURATION + WARMUP + 1) / 60 + 1 )) min"
 WRK_ARGS=(-t 1 --timeout 10s -s "$HERE/config/wrk.lua" -H "Authorization: Bearer $KEY")
+# The targets of one cell (scenario, concurrency) run back to back, so the ratios compare runs
+# minutes apart at most: on a shared VM, throughput drifts by a third over a quarter hour.
 for r in $(seq 1 "$REPEATS"); do
-  for t in $TARGETS; do
-    for s in $SCENARIOS; do
-      for c in $CONCS; do
+  for s in $SCENARIOS; do
+    for c in $CONCS; do
+      for t in $TARGETS; do
         tag="$t-$s-c$c-r$r"; url="$(base_url "$t")$PATH_CHAT"; body="$(body_of "$s")"
         for p in "${PIDS[@]}"; do
           kill -0 "$p" 2>/dev/null || die "a process under test (pid $p) has exited; logs: $OUT/logs/"

@@ -96,7 +96,19 @@ impl Registry {
         if revision == self.current.load().revision {
             return Ok(false);
         }
-        self.current.store(Arc::new(build(manage).await?));
+        let fresh = Arc::new(build(manage).await?);
+        // Two reloads can race (the poller and an explicit refresh): an older snapshot must
+        // never replace a newer one, or a key just created would be unknown until the next poll.
+        let previous = self.current.rcu(|current| {
+            if fresh.revision >= current.revision {
+                fresh.clone()
+            } else {
+                current.clone()
+            }
+        });
+        if previous.revision > fresh.revision {
+            return Ok(false);
+        }
         tracing::info!(revision, "configuration reloaded");
         Ok(true)
     }
