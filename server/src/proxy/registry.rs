@@ -96,9 +96,17 @@ impl Registry {
         if revision == self.current.load().revision {
             return Ok(false);
         }
-        let fresh = Arc::new(build(manage).await?);
-        // Two reloads can race (the poller and an explicit refresh): an older snapshot must
-        // never replace a newer one, or a key just created would be unknown until the next poll.
+        if !self.install(Arc::new(build(manage).await?)) {
+            return Ok(false);
+        }
+        tracing::info!(revision, "configuration reloaded");
+        Ok(true)
+    }
+
+    /// Makes `fresh` current unless a newer snapshot already is; returns whether it did. Two
+    /// reloads can race (the poller and an explicit refresh): an older snapshot must never
+    /// replace a newer one, or a key just created would be unknown until the next poll.
+    fn install(&self, fresh: Arc<Snapshot>) -> bool {
         let previous = self.current.rcu(|current| {
             if fresh.revision >= current.revision {
                 fresh.clone()
@@ -106,11 +114,7 @@ impl Registry {
                 current.clone()
             }
         });
-        if previous.revision > fresh.revision {
-            return Ok(false);
-        }
-        tracing::info!(revision, "configuration reloaded");
-        Ok(true)
+        previous.revision <= fresh.revision
     }
 
     /// Polls for changes every `every`, forever; failures keep the last good snapshot.
@@ -160,4 +164,28 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(revision: i64) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            revision,
+            ..Snapshot::default()
+        })
+    }
+
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let registry = Registry {
+            current: ArcSwap::new(at(5)),
+        };
+        assert!(!registry.install(at(3)), "a reload that read revision 3 lost the race");
+        assert_eq!(registry.snapshot().revision, 5);
+        assert!(registry.install(at(6)));
+        assert_eq!(registry.snapshot().revision, 6);
+        assert!(registry.install(at(6)), "the same revision, read later, is as good");
+    }
 }
