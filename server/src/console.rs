@@ -213,7 +213,8 @@ pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response
 pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     // The inference API authenticates with keys, never cookies: cross-origin callers with a
-    // key are legitimate there.
+    // key are legitimate there. Its routes are merged in outside this middleware; only
+    // unknown paths under its prefixes (answered by the fallback) still arrive here.
     let key_authenticated = path.starts_with("/v1/") || path.starts_with("/openai/");
     if key_authenticated || matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
