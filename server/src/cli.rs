@@ -1,15 +1,18 @@
-//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `key`): thin wrappers
+//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `key`, `price`): thin wrappers
 //! over the management service, printing a table or, with `--json`, JSON.
 //!
 //! Invariant: the CLI can do nothing the service would refuse elsewhere: every rule lives in
 //! `manage`. A key's secret is printed once, by `key create`.
 
 use crate::{
-    manage::{EndpointChoice, EndpointUpdate, GatewayUpdate, Manage, ManageError, NewEndpoint, NewGateway, NewKey},
+    manage::{
+        limits::{format_money, parse_limit, parse_money},
+        EndpointChoice, EndpointUpdate, GatewayUpdate, KeyUpdate, Manage, ManageError, NewEndpoint, NewGateway, NewKey,
+    },
     secrets::Secret,
     store::now_ms,
 };
-use app::types::{GatewayKey, InferenceEndpoint, ProviderKind, Strategy, Timeouts};
+use app::types::{GatewayKey, InferenceEndpoint, ModelPrice, ProviderKind, Strategy, Timeouts};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::time::Duration;
@@ -19,6 +22,7 @@ pub enum Resource {
     Endpoint(EndpointCommand),
     Gateway(GatewayCommand),
     Key(KeyCommand),
+    Price(PriceCommand),
 }
 
 /// Runs a resource subcommand; returns what to print.
@@ -27,6 +31,7 @@ pub async fn run(manage: &Manage, command: Resource) -> Result<String, ManageErr
         Resource::Endpoint(command) => endpoint(manage, command).await,
         Resource::Gateway(command) => gateway(manage, command).await,
         Resource::Key(command) => key(manage, command).await,
+        Resource::Price(command) => price(manage, command).await,
     }
 }
 
@@ -86,7 +91,58 @@ pub enum KeyCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Change a key: name, models, expiry, on/off, limits.
+    Update(KeyChange),
+    /// Replace a key by a new one; the old one keeps working for the grace period. The new
+    /// secret is printed this once.
+    Rotate {
+        /// The key's public id.
+        public_id: String,
+        /// How long the old key keeps working (e.g. 1h, 7d; 0s ends it now).
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        grace: Duration,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Forget a key's counted usage: its limits start afresh (the hourly history stays).
+    Reset {
+        /// The key's public id.
+        public_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
 }
+
+/// Model prices per million tokens, in the currency budgets are set in.
+#[derive(Subcommand)]
+pub enum PriceCommand {
+    /// List prices.
+    List(Output),
+    /// Set a model's price (adds the model when it has none).
+    Set {
+        /// The model name, as endpoints name it (`gpt-4o-mini`, `claude-sonnet-4-0`…).
+        model: String,
+        /// Price per million input (prompt) tokens, e.g. 0.15.
+        #[arg(long)]
+        input: String,
+        /// Price per million output (completion) tokens, e.g. 0.60.
+        #[arg(long)]
+        output: String,
+        #[command(flatten)]
+        format: Output,
+    },
+    /// Remove a model's price (its requests then cost nothing).
+    Remove {
+        model: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// The `--limit` flag, shared by keys and gateways.
+const LIMIT_HELP: &str = "A limit, repeatable: METRIC/PERIOD=VALUE with METRIC requests, tokens or cost \
+(currency) and PERIOD minute, hour, day, month or total (e.g. requests/minute=100, tokens/day=1000000, \
+cost/month=25); or concurrency=VALUE";
 
 /// Output format.
 #[derive(Args, Clone, Copy, Default)]
@@ -206,6 +262,8 @@ pub struct GatewayAdd {
     /// Log request and response bodies (off by default).
     #[arg(long)]
     log_payloads: bool,
+    #[arg(long = "limit", help = LIMIT_HELP)]
+    limits: Vec<String>,
     #[command(flatten)]
     output: Output,
 }
@@ -236,7 +294,33 @@ pub struct GatewayChange {
     #[arg(long)]
     enabled: Option<bool>,
     #[command(flatten)]
+    limits: LimitChange,
+    #[command(flatten)]
     output: Output,
+}
+
+/// `--limit` and `--no-limits` for `update` subcommands.
+#[derive(Args)]
+pub struct LimitChange {
+    /// Replaces all its own limits (repeatable; see `key create --help`).
+    #[arg(long = "limit", conflicts_with = "no_limits")]
+    limits: Vec<String>,
+    /// Remove all its own limits (a key's ancestors' and gateway's still apply).
+    #[arg(long)]
+    no_limits: bool,
+}
+
+impl LimitChange {
+    /// `Some(new limits)` when the flags change them.
+    fn parsed(&self) -> Result<Option<Vec<app::types::Limit>>, ManageError> {
+        if self.no_limits {
+            return Ok(Some(Vec::new()));
+        }
+        if self.limits.is_empty() {
+            return Ok(None);
+        }
+        limits(&self.limits).map(Some)
+    }
 }
 
 #[derive(Args)]
@@ -256,8 +340,46 @@ pub struct KeyCreate {
     /// Expire after this long (e.g. 30d, 12h).
     #[arg(long, value_parser = humantime::parse_duration)]
     expires_in: Option<Duration>,
+    #[arg(long = "limit", help = LIMIT_HELP)]
+    limits: Vec<String>,
     #[command(flatten)]
     output: Output,
+}
+
+#[derive(Args)]
+pub struct KeyChange {
+    /// The key's public id.
+    public_id: String,
+    /// A new name.
+    #[arg(long = "rename")]
+    new_name: Option<String>,
+    /// Models it may use, comma-separated (replaces the list).
+    #[arg(long, value_delimiter = ',', conflicts_with = "all_models")]
+    models: Option<Vec<String>>,
+    /// Let it use every model of its gateway.
+    #[arg(long)]
+    all_models: bool,
+    /// Expire this long from now (e.g. 30d).
+    #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "no_expiry")]
+    expires_in: Option<Duration>,
+    /// Never expire.
+    #[arg(long)]
+    no_expiry: bool,
+    /// Switch it on (true) or off (false).
+    #[arg(long)]
+    enabled: Option<bool>,
+    #[command(flatten)]
+    limits: LimitChange,
+    #[command(flatten)]
+    output: Output,
+}
+
+fn limits(texts: &[String]) -> Result<Vec<app::types::Limit>, ManageError> {
+    texts.iter().map(|text| parse_limit(text)).collect()
+}
+
+fn in_ms(duration: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn parse_provider(name: &str) -> Result<ProviderKind, String> {
@@ -324,7 +446,7 @@ fn endpoints_table(endpoints: &[InferenceEndpoint]) -> String {
 
 fn keys_table(keys: &[GatewayKey]) -> String {
     table(
-        &["ID", "NAME", "KEY", "PARENT", "STATE"],
+        &["ID", "NAME", "KEY", "PARENT", "STATE", "LIMITS"],
         keys.iter()
             .map(|k| {
                 let parent = k
@@ -333,6 +455,10 @@ fn keys_table(keys: &[GatewayKey]) -> String {
                     .map(|p| p.public_id.clone());
                 let state = if k.revoked_at.is_some() {
                     "revoked"
+                } else if k.grace_until.is_some_and(|at| at <= now_ms()) {
+                    "rotated"
+                } else if k.grace_until.is_some() {
+                    "rotating"
                 } else if k.enabled {
                     "active"
                 } else {
@@ -344,6 +470,11 @@ fn keys_table(keys: &[GatewayKey]) -> String {
                     k.masked.clone(),
                     optional(&parent),
                     state.into(),
+                    k.limits
+                        .iter()
+                        .map(app::types::Limit::spelled)
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 ]
             })
             .collect(),
@@ -415,7 +546,11 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
             let mut new = NewGateway::new(add.name, add.strategy, choices(&add.endpoints)?);
             new.description = add.description;
             new.log_payloads = add.log_payloads;
-            let gateway = manage.create_gateway(new).await?;
+            let limits = limits(&add.limits)?;
+            let mut gateway = manage.create_gateway(new).await?;
+            if !limits.is_empty() {
+                gateway = manage.set_gateway_limits(&gateway.name, limits).await?;
+            }
             Ok(add.output.show(&gateway, || format!("Added gateway {}.", gateway.name)))
         }
         GatewayCommand::List(output) => {
@@ -445,7 +580,8 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
         }
         GatewayCommand::Update(change) => {
             let endpoints = change.endpoints.as_deref().map(choices).transpose()?;
-            let gateway = manage
+            let new_limits = change.limits.parsed()?;
+            let mut gateway = manage
                 .update_gateway(
                     &change.name,
                     GatewayUpdate {
@@ -459,6 +595,9 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
                     },
                 )
                 .await?;
+            if let Some(limits) = new_limits {
+                gateway = manage.set_gateway_limits(&gateway.name, limits).await?;
+            }
             Ok(change
                 .output
                 .show(&gateway, || format!("Updated gateway {}.", gateway.name)))
@@ -476,16 +615,14 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
 async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError> {
     match command {
         KeyCommand::Create(create) => {
-            let expires_at = create
-                .expires_in
-                .map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
             let created = manage
                 .create_key(NewKey {
                     gateway: create.gateway,
                     name: create.name,
                     parent: create.parent,
                     allowed_models: create.models,
-                    expires_at,
+                    expires_at: create.expires_in.map(in_ms),
+                    limits: limits(&create.limits)?,
                 })
                 .await?;
             Ok(create.output.show(
@@ -508,6 +645,92 @@ async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError
             let revoked = manage.revoke_key(&public_id).await?;
             Ok(output.show(&json!({ "revoked": revoked }), || {
                 format!("Revoked {revoked} key(s): {public_id} and its descendants.")
+            }))
+        }
+        KeyCommand::Update(change) => {
+            let update = KeyUpdate {
+                name: change.new_name,
+                allowed_models: if change.all_models {
+                    Some(None)
+                } else {
+                    change.models.map(Some)
+                },
+                expires_at: if change.no_expiry {
+                    Some(None)
+                } else {
+                    change.expires_in.map(|d| Some(in_ms(d)))
+                },
+                enabled: change.enabled,
+                limits: change.limits.parsed()?,
+            };
+            let key = manage.update_key(&change.public_id, update).await?;
+            Ok(change.output.show(&key, || format!("Updated key {}.", key.public_id)))
+        }
+        KeyCommand::Rotate {
+            public_id,
+            grace,
+            output,
+        } => {
+            let created = manage.rotate_key(&public_id, grace).await?;
+            Ok(output.show(
+                &json!({ "key": created.secret.expose(), "details": created.key, "replaces": public_id }),
+                || {
+                    format!(
+                        "Rotated {public_id}: it works for {} more. The new key is {}; its secret is shown this once:\n\n{}\n",
+                        humantime::format_duration(grace),
+                        created.key.public_id,
+                        created.secret.expose()
+                    )
+                },
+            ))
+        }
+        KeyCommand::Reset { public_id, output } => {
+            let key = manage.reset_key_usage(&public_id).await?;
+            Ok(output.show(&key, || format!("Reset the counted usage of key {}.", key.public_id)))
+        }
+    }
+}
+
+/// Runs a `price` subcommand.
+async fn price(manage: &Manage, command: PriceCommand) -> Result<String, ManageError> {
+    match command {
+        PriceCommand::List(output) => {
+            let prices = manage.prices().await?;
+            Ok(output.show(&prices, || {
+                table(
+                    &["MODEL", "INPUT / 1M", "OUTPUT / 1M"],
+                    prices
+                        .iter()
+                        .map(|p| {
+                            vec![
+                                p.model.clone(),
+                                format_money(p.input_per_mtok_micros),
+                                format_money(p.output_per_mtok_micros),
+                            ]
+                        })
+                        .collect(),
+                )
+            }))
+        }
+        PriceCommand::Set {
+            model,
+            input,
+            output,
+            format,
+        } => {
+            let price = manage
+                .set_price(ModelPrice {
+                    model,
+                    input_per_mtok_micros: parse_money("input", &input)?,
+                    output_per_mtok_micros: parse_money("output", &output)?,
+                })
+                .await?;
+            Ok(format.show(&price, || format!("Set the price of {}.", price.model)))
+        }
+        PriceCommand::Remove { model, output } => {
+            manage.remove_price(&model).await?;
+            Ok(output.show(&json!({ "removed": model }), || {
+                format!("Removed the price of {model}.")
             }))
         }
     }

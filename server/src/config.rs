@@ -83,6 +83,14 @@ pub struct ProxyConfig {
     /// How long open requests and streams may finish after SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Requests in flight at once on a key that sets no `concurrency` limit (RELIABILITY R8).
+    pub key_max_concurrent: i64,
+    /// The completion tokens a request reserves against token limits and budgets when it sets
+    /// no `max_tokens` (or `max_completion_tokens`).
+    pub default_max_tokens: u64,
+    /// How long an admitted request's reservation holds if it is never settled.
+    #[serde(with = "humantime_serde")]
+    pub reservation_ttl: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -99,6 +107,9 @@ impl Default for ProxyConfig {
             endpoint_max_in_flight: 256,
             log_queue: 10_000,
             shutdown_grace: Duration::from_secs(30),
+            key_max_concurrent: 64,
+            default_max_tokens: 4096,
+            reservation_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -271,6 +282,10 @@ impl Config {
             ("proxy.max_in_flight", proxy.max_in_flight),
             ("proxy.endpoint_max_in_flight", proxy.endpoint_max_in_flight),
             ("proxy.log_queue", proxy.log_queue),
+            (
+                "proxy.key_max_concurrent",
+                usize::try_from(proxy.key_max_concurrent).unwrap_or(0),
+            ),
         ] {
             if value == 0 {
                 return invalid(key, "must be at least 1");
@@ -282,6 +297,7 @@ impl Config {
             ("proxy.stream_first_byte_timeout", proxy.stream_first_byte_timeout),
             ("proxy.idle_timeout", proxy.idle_timeout),
             ("proxy.request_deadline", proxy.request_deadline),
+            ("proxy.reservation_ttl", proxy.reservation_ttl),
         ] {
             if value.is_zero() {
                 return invalid(key, "must be longer than zero");

@@ -140,6 +140,9 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     };
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
     let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone());
+    // Limits go on from the usage already counted in the windows still open.
+    proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
+    manage.attach_registry(registry.clone());
     Ok(AppState {
         config: Arc::new(config),
         keys,
@@ -271,6 +274,7 @@ impl Server {
         let proxy = state.proxy.clone();
         let grace = state.config.proxy.shutdown_grace;
         let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));
+        let leases = tokio::spawn(sweep_leases(proxy.clone()));
         // Changes from the CLI or other processes reach this one within about a second.
         let watcher = tokio::spawn(state.registry.clone().watch(state.manage.clone(), REGISTRY_POLL));
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -307,6 +311,7 @@ impl Server {
             }
         };
         sweeper.abort();
+        leases.abort();
         watcher.abort();
         proxy.logs.shutdown().await;
         store.close().await;
@@ -324,6 +329,15 @@ async fn sweep_sessions(manage: Manage) {
             Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
             Err(error) => tracing::warn!(error = %error, "session sweep failed"),
         }
+    }
+}
+
+/// Gives back, every second, the reservations of requests that never settled.
+async fn sweep_leases(proxy: Arc<proxy::Proxy>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        proxy.ledger.sweep(store::now_ms());
     }
 }
 

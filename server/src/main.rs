@@ -63,6 +63,9 @@ enum Command {
     /// Manage gateway keys (what applications send).
     #[command(subcommand)]
     Key(cli::KeyCommand),
+    /// Manage model prices (per million tokens), which turn usage into cost.
+    #[command(subcommand)]
+    Price(cli::PriceCommand),
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
 }
@@ -129,6 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Endpoint(command) => runtime.block_on(manage(config, cli::Resource::Endpoint(command))),
         Command::Gateway(command) => runtime.block_on(manage(config, cli::Resource::Gateway(command))),
         Command::Key(command) => runtime.block_on(manage(config, cli::Resource::Key(command))),
+        Command::Price(command) => runtime.block_on(manage(config, cli::Resource::Price(command))),
         Command::CheckConfig => {
             println!("{config:#?}");
             Ok(())

@@ -1,6 +1,6 @@
 //! Gateways: named proxies over an ordered list of inference endpoints.
 
-use super::EndpointId;
+use super::{EndpointId, Limit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -116,6 +116,8 @@ pub struct Gateway {
     pub enabled: bool,
     /// Its endpoints, in order.
     pub endpoints: Vec<GatewayEndpoint>,
+    /// Limits on all its keys' traffic together.
+    pub limits: Vec<Limit>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.

@@ -1,6 +1,6 @@
 //! Gateway keys: the credentials applications send.
 
-use super::GatewayId;
+use super::{GatewayId, Limit};
 use serde::{Deserialize, Serialize};
 
 /// Identifies a gateway key.
@@ -30,6 +30,14 @@ pub struct GatewayKey {
     pub enabled: bool,
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
+    /// The key this one succeeded, when it was made by rotation.
+    pub rotated_from: Option<KeyId>,
+    /// A rotated-out key works until then (Unix milliseconds), and not after.
+    pub grace_until: Option<i64>,
+    /// When its counted usage was last reset, if ever (Unix milliseconds).
+    pub usage_reset_at: Option<i64>,
+    /// Its own limits; its ancestors' and its gateway's apply too.
+    pub limits: Vec<Limit>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
 }

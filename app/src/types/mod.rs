@@ -7,10 +7,12 @@ mod admin;
 mod endpoint;
 mod gateway;
 mod key;
+mod limits;
 mod log;
 
 pub use admin::*;
 pub use endpoint::*;
 pub use gateway::*;
 pub use key::*;
+pub use limits::*;
 pub use log::*;

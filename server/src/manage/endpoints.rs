@@ -256,13 +256,16 @@ impl Manage {
             .map(|key| crypto::seal(&self.keyring.master_key, &key))
             .transpose()
             .map_err(ManageError::internal)?;
-        self.store
+        let created = self
+            .store
             .insert_endpoint(&checked.fields(), sealed.as_deref(), now_ms())
             .await
             .map_err(already_exists(format!(
                 "an endpoint named {} already exists",
                 checked.name
-            )))
+            )))?;
+        self.changed().await;
+        Ok(created)
     }
 
     /// Changes an endpoint, found by name.
@@ -302,13 +305,16 @@ impl Manage {
             (None, true) => CredentialChange::Clear,
             (None, false) => CredentialChange::Keep,
         };
-        self.store
+        let updated = self
+            .store
             .update_endpoint(current.id, &checked.fields(), credential, now_ms())
             .await
             .map_err(already_exists(format!(
                 "an endpoint named {} already exists",
                 checked.name
-            )))
+            )))?;
+        self.changed().await;
+        Ok(updated)
     }
 
     /// Every endpoint, by name.
@@ -331,7 +337,9 @@ impl Manage {
                 users.join(", ")
             )));
         }
-        Ok(self.store.delete_endpoint(endpoint.id).await?)
+        self.store.delete_endpoint(endpoint.id).await?;
+        self.changed().await;
+        Ok(())
     }
 }
 

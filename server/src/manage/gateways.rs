@@ -171,6 +171,7 @@ impl Manage {
             .insert_gateway(&fields, &links, now_ms())
             .await
             .map_err(already_exists(format!("a gateway named {gateway_name} already exists")))?;
+        self.changed().await;
         self.gateway(&gateway_name).await
     }
 
@@ -198,6 +199,7 @@ impl Manage {
             .update_gateway(current.id, &fields, links.as_deref(), now_ms())
             .await
             .map_err(already_exists(format!("a gateway named {new_name} already exists")))?;
+        self.changed().await;
         self.gateway(&new_name).await
     }
 
@@ -214,7 +216,9 @@ impl Manage {
     /// Deletes a gateway with its keys.
     pub async fn delete_gateway(&self, name: &str) -> Result<(), ManageError> {
         let gateway = self.gateway(name).await?;
-        Ok(self.store.delete_gateway(gateway.id).await?)
+        self.store.delete_gateway(gateway.id).await?;
+        self.changed().await;
+        Ok(())
     }
 }
 

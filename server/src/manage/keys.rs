@@ -1,12 +1,14 @@
-//! Gateway keys: issue (the secret is returned once), list, revoke with descendants.
+//! Gateway keys: issue (the secret is returned once), list, change, rotate, reset usage, and
+//! revoke with descendants.
 
 use super::{Manage, ManageError};
 use crate::{
     gateway_key,
     secrets::Secret,
-    store::{now_ms, NewKeyRow},
+    store::{now_ms, KeyFields, NewKeyRow},
 };
-use app::types::GatewayKey;
+use app::types::{GatewayKey, Limit};
+use std::time::Duration;
 
 /// A key to create.
 #[derive(Clone, Debug, Default)]
@@ -18,6 +20,21 @@ pub struct NewKey {
     pub parent: Option<String>,
     pub allowed_models: Option<Vec<String>>,
     pub expires_at: Option<i64>,
+    /// Its limits; none may exceed an ancestor's.
+    pub limits: Vec<Limit>,
+}
+
+/// Changes to a key; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct KeyUpdate {
+    pub name: Option<String>,
+    /// `Some(None)` lets it use every model again.
+    pub allowed_models: Option<Option<Vec<String>>>,
+    /// `Some(None)` removes the expiry.
+    pub expires_at: Option<Option<i64>>,
+    pub enabled: Option<bool>,
+    /// Replaces all its limits.
+    pub limits: Option<Vec<Limit>>,
 }
 
 /// A created key and its secret, which is shown this once (`Debug` redacts it).
@@ -65,16 +82,8 @@ impl Manage {
             }
             None => None,
         };
-        let allowed: Option<Vec<String>> = new.allowed_models.map(|models| {
-            models
-                .into_iter()
-                .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty())
-                .collect()
-        });
-        if allowed.as_ref().is_some_and(Vec::is_empty) {
-            return Err(invalid("allowed_models", "must name at least one model when given"));
-        }
+        let allowed = allowed_models(new.allowed_models)?;
+        self.check_new_key_limits(parent.as_ref(), &new.limits).await?;
         let now = now_ms();
         if new.expires_at.is_some_and(|at| at <= now) {
             return Err(invalid("expires_at", "must be in the future"));
@@ -94,6 +103,7 @@ impl Manage {
             masked: &issued.masked,
             allowed_models: allowed.as_deref(),
             expires_at,
+            limits: &new.limits,
             now,
         };
         // The store re-checks the parent in the insert itself (a revocation may have landed
@@ -104,6 +114,7 @@ impl Manage {
             .await?
             .ok_or_else(|| invalid("parent", "was revoked or expired while the key was being created"))?;
         tracing::info!(key_id = key.id.0, gateway_id = gateway.id.0, public_id = %key.public_id, "gateway key created");
+        self.changed().await;
         Ok(CreatedKey {
             key,
             secret: issued.key,
@@ -128,6 +139,111 @@ impl Manage {
             .ok_or(ManageError::NotFound)?;
         let revoked = self.store.revoke_key_tree(key.id, now_ms()).await?;
         tracing::info!(key_id = key.id.0, revoked, "gateway key revoked");
+        self.changed().await;
         Ok(revoked)
     }
+
+    /// The key with this public id.
+    pub async fn key(&self, public_id: &str) -> Result<GatewayKey, ManageError> {
+        self.store
+            .key_by_public_id(public_id.trim())
+            .await?
+            .ok_or(ManageError::NotFound)
+    }
+
+    /// Changes a key (by public id): name, allowed models, expiry, enabled, limits.
+    pub async fn update_key(&self, public_id: &str, update: KeyUpdate) -> Result<GatewayKey, ManageError> {
+        let key = self.key(public_id).await?;
+        if key.revoked_at.is_some() {
+            return Err(invalid("key", "is revoked"));
+        }
+        let name = update.name.as_deref().unwrap_or(&key.name).trim().to_string();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(invalid("name", "must be 1 to 100 characters"));
+        }
+        let allowed = match update.allowed_models {
+            Some(models) => allowed_models(models)?,
+            None => key.allowed_models.clone(),
+        };
+        let expires_at = update.expires_at.unwrap_or(key.expires_at);
+        if update.expires_at.flatten().is_some_and(|at| at <= now_ms()) {
+            return Err(invalid("expires_at", "must be in the future"));
+        }
+        if let Some(limits) = update.limits {
+            // Limits first: they are the change most likely to be refused.
+            self.set_key_limits(&key.public_id, limits).await?;
+        }
+        let fields = KeyFields {
+            name: &name,
+            allowed_models: allowed.as_deref(),
+            expires_at,
+            enabled: update.enabled.unwrap_or(key.enabled),
+        };
+        self.store.update_key(key.id, &fields, now_ms()).await?;
+        tracing::info!(key_id = key.id.0, "gateway key changed");
+        self.changed().await;
+        self.key(&key.public_id).await
+    }
+
+    /// Rotates a key: a successor with the same gateway, parent, allowed models, expiry and
+    /// limits (its children move under it), while the old key keeps working for `grace`.
+    /// Returns the successor with its secret, shown this once.
+    pub async fn rotate_key(&self, public_id: &str, grace: Duration) -> Result<CreatedKey, ManageError> {
+        let key = self.key(public_id).await?;
+        let issued = gateway_key::issue(&self.keyring.key_hash_secret);
+        let now = now_ms();
+        let grace_until = now.saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
+        let row = NewKeyRow {
+            gateway_id: key.gateway_id,
+            parent_id: key.parent_id,
+            name: &key.name,
+            public_id: &issued.public_id,
+            secret_hash: &issued.secret_hash,
+            masked: &issued.masked,
+            allowed_models: key.allowed_models.as_deref(),
+            expires_at: key.expires_at,
+            limits: &key.limits,
+            now,
+        };
+        let successor = self
+            .store
+            .rotate_key(key.id, &row, grace_until)
+            .await?
+            .ok_or_else(|| invalid("key", "is revoked, expired or already rotated out"))?;
+        tracing::info!(
+            key_id = key.id.0,
+            successor_id = successor.id.0,
+            grace_until,
+            "gateway key rotated"
+        );
+        self.changed().await;
+        Ok(CreatedKey {
+            key: successor,
+            secret: issued.key,
+        })
+    }
+
+    /// Forgets a key's counted usage in every window (limits start afresh; history stays).
+    pub async fn reset_key_usage(&self, public_id: &str) -> Result<GatewayKey, ManageError> {
+        let key = self.key(public_id).await?;
+        self.store.reset_key_usage(key.id, now_ms()).await?;
+        tracing::info!(key_id = key.id.0, "gateway key usage reset");
+        self.changed().await;
+        self.key(&key.public_id).await
+    }
+}
+
+/// Trims an allowed-model list; an empty list is refused (use `None` for every model).
+fn allowed_models(models: Option<Vec<String>>) -> Result<Option<Vec<String>>, ManageError> {
+    let allowed: Option<Vec<String>> = models.map(|models| {
+        models
+            .into_iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect()
+    });
+    if allowed.as_ref().is_some_and(Vec::is_empty) {
+        return Err(invalid("allowed_models", "must name at least one model when given"));
+    }
+    Ok(allowed)
 }

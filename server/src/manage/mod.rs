@@ -7,6 +7,7 @@ mod admins;
 pub mod endpoints;
 mod gateways;
 mod keys;
+pub mod limits;
 mod password;
 mod throttle;
 mod validate;
@@ -14,7 +15,7 @@ mod validate;
 pub use admins::{NewAdmin, SessionPolicy, SignedIn};
 pub use endpoints::{validate_base_url, EndpointUpdate, NewEndpoint};
 pub use gateways::{EndpointChoice, GatewayUpdate, NewGateway};
-pub use keys::{CreatedKey, NewKey};
+pub use keys::{CreatedKey, KeyUpdate, NewKey};
 pub use throttle::LoginThrottle;
 
 use crate::{
@@ -79,6 +80,8 @@ pub struct Manage {
     keyring: Arc<Keyring>,
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
+    /// The serving process's registry, refreshed by every mutation before it returns.
+    registry: Arc<std::sync::OnceLock<Arc<crate::proxy::registry::Registry>>>,
 }
 
 impl Manage {
@@ -89,6 +92,24 @@ impl Manage {
             keyring,
             sessions,
             throttle: Arc::new(LoginThrottle::default()),
+            registry: Arc::default(),
+        }
+    }
+
+    /// Makes every later configuration change refresh `registry` before it returns, so this
+    /// process serves the change from its very next request (C-06). Other processes see it
+    /// when they next poll.
+    pub fn attach_registry(&self, registry: Arc<crate::proxy::registry::Registry>) {
+        let _ = self.registry.set(registry);
+    }
+
+    /// Brings the attached registry up to date after a change. A failure is logged: the
+    /// change is stored, and the poller retries within a second.
+    async fn changed(&self) {
+        if let Some(registry) = self.registry.get() {
+            if let Err(error) = registry.refresh(self).await {
+                tracing::warn!(error = %error, "registry refresh after a change failed; the poller will retry");
+            }
         }
     }
 
@@ -124,6 +145,7 @@ pub struct RegistrySource {
     pub gateways: Vec<app::types::Gateway>,
     pub keys: Vec<app::types::GatewayKey>,
     pub key_hashes: std::collections::HashMap<app::types::KeyId, String>,
+    pub prices: Vec<app::types::ModelPrice>,
 }
 
 impl Manage {
@@ -144,6 +166,7 @@ impl Manage {
             gateways: self.store.gateways().await?,
             keys: self.store.keys(None).await?,
             key_hashes: self.store.key_hashes().await?,
+            prices: self.store.prices().await?,
         })
     }
 }

@@ -4,16 +4,20 @@
 
 use super::{
     auth::{self, Authenticated},
-    error::ProxyError,
+    error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
+    limits::{Ask, Level, RateHeaders},
     providers::{self, anthropic, Operation, Usage},
     registry::{Credential, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
-    usage::Recorder,
+    usage::{Charge, Recorder},
     wire::{self, Inbound, AUTO_DEPLOYMENT},
     Proxy,
 };
-use crate::{store::now_ms, AppState};
+use crate::{
+    store::{now_ms, LimitScope},
+    AppState,
+};
 use app::types::RequestLog;
 use axum::{
     body::{Body, Bytes},
@@ -232,16 +236,11 @@ async fn serve(
     let inbound = wire::check(operation, body, path_model)?;
     let candidates = candidates(&snapshot, &authenticated, inbound.model.as_deref(), operation)?;
     let gateway = authenticated.gateway.clone();
-    let permit = if gateway.log_metadata {
-        Some(
-            proxy
-                .logs
-                .reserve()
-                .ok_or(ProxyError::Overloaded("the request-log queue is full"))?,
-        )
-    } else {
-        None
-    };
+    // Usage is always recorded; the log row only when the gateway logs metadata.
+    let permit = proxy
+        .logs
+        .reserve()
+        .ok_or(ProxyError::Overloaded("the request-log queue is full"))?;
     let log = RequestLog {
         request_id: request_id.clone(),
         created_at: now_ms(),
@@ -256,12 +255,39 @@ async fn serve(
             .then(|| String::from_utf8_lossy(&bytes).into_owned()),
         ..RequestLog::default()
     };
-    let mut recorder = Recorder::new(permit, log, started);
+    let mut recorder = Recorder::new(permit, log, gateway.log_metadata, started);
     let estimated_prompt = wire::prompt_tokens(&inbound);
-    let allowance = ["max_tokens", "max_completion_tokens"]
+    let max_tokens = ["max_tokens", "max_completion_tokens"]
         .iter()
-        .find_map(|name| inbound.body.get(*name).and_then(Value::as_u64))
-        .unwrap_or(0);
+        .find_map(|name| inbound.body.get(*name).and_then(Value::as_u64));
+    let allowance = max_tokens.unwrap_or(0);
+    let admitted = admit(
+        proxy,
+        &snapshot,
+        &authenticated,
+        &candidates,
+        &mut recorder,
+        Estimate {
+            prompt: estimated_prompt,
+            completion: match operation {
+                Operation::Embeddings => 0,
+                Operation::Chat | Operation::Completions => max_tokens.unwrap_or(proxy.settings.default_max_tokens),
+            },
+        },
+    );
+    let rate = match admitted {
+        Ok(rate) => rate,
+        Err(error) => {
+            tracing::info!(
+                request_id,
+                status = 429,
+                class = error.class(),
+                "request refused by a limit"
+            );
+            recorder.finish(429, Some(error.class()));
+            return Err(error);
+        }
+    };
     let deadline = started
         + gateway
             .deadline_ms
@@ -311,7 +337,9 @@ async fn serve(
                 [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
                 body,
             );
-            Ok(with_endpoint(response.into_response(), &upstream))
+            let mut response = with_endpoint(response.into_response(), &upstream);
+            set_rate_headers(response.headers_mut(), &rate);
+            Ok(response)
         }
         Served::Stream(started_stream) => {
             recorder.first_byte();
@@ -330,9 +358,67 @@ async fn serve(
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            set_rate_headers(headers, &rate);
             Ok(with_endpoint(response, &upstream))
         }
     }
+}
+
+/// A request's estimated usage, before the call.
+struct Estimate {
+    prompt: u64,
+    completion: u64,
+}
+
+/// Admits the request against the limits of its key, the key's ancestors and its gateway,
+/// reserving the estimate on every level (the recorder settles it when the request ends), or
+/// refuses it with 429 — recorded like any other failure.
+fn admit(
+    proxy: &Proxy,
+    snapshot: &Arc<Snapshot>,
+    authenticated: &Authenticated,
+    candidates: &[Arc<Upstream>],
+    recorder: &mut Recorder,
+    estimate: Estimate,
+) -> Result<RateHeaders, ProxyError> {
+    let gateway = &authenticated.gateway;
+    let mut levels: Vec<Level<'_>> = snapshot
+        .lineage(&authenticated.key.key)
+        .into_iter()
+        .map(|entry| Level {
+            scope: LimitScope::Key(entry.key.id),
+            limits: &entry.key.limits,
+            reset_at: entry.key.usage_reset_at,
+        })
+        .collect();
+    levels.push(Level {
+        scope: LimitScope::Gateway(gateway.id),
+        limits: &gateway.limits,
+        reset_at: None,
+    });
+    // The dearest model that may serve it: a budget is never overshot by a failover.
+    let cost_micros = candidates
+        .iter()
+        .filter_map(|upstream| snapshot.price(&upstream.endpoint.model))
+        .map(|price| price.cost_micros(estimate.prompt, estimate.completion))
+        .max()
+        .unwrap_or(0);
+    let ask = Ask {
+        request_id: &recorder.log.request_id,
+        now: recorder.log.created_at,
+        tokens: i64::try_from(estimate.prompt.saturating_add(estimate.completion)).unwrap_or(i64::MAX),
+        cost_micros,
+        levels,
+    };
+    let admitted = proxy.ledger.admit(&ask);
+    let scopes = ask.levels.iter().map(|level| level.scope).collect();
+    let grant = admitted.map_err(ProxyError::LimitReached)?;
+    recorder.charge(Charge {
+        ledger: proxy.ledger.clone(),
+        scopes,
+        snapshot: snapshot.clone(),
+    });
+    Ok(grant.headers)
 }
 
 /// Usage for an answer that reported none: the prompt estimate, and the answer's text.

@@ -2,7 +2,8 @@
 //!
 //! Invariant: a malformed key or a wrong checksum is refused before any lookup; a known key is
 //! compared in constant time; a key opens nothing when it or any ancestor is revoked,
-//! disabled or expired, or when its gateway is disabled — and the client cannot tell which.
+//! disabled, expired or rotated out past its grace period, or when its gateway is disabled —
+//! and the client cannot tell which.
 
 use super::{
     error::ProxyError,
@@ -67,6 +68,9 @@ pub fn authenticate(
         }
         if key.expires_at.is_some_and(|at| at <= now) {
             return Err(refuse("expired (itself or an ancestor)", id));
+        }
+        if key.grace_until.is_some_and(|at| at <= now) {
+            return Err(refuse("rotated out (itself or an ancestor)", id));
         }
     }
     let gateway = snapshot

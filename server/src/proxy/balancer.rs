@@ -448,6 +448,7 @@ mod tests {
             log_payloads: false,
             model_aliases: Default::default(),
             enabled: true,
+            limits: Vec::new(),
             endpoints: links
                 .iter()
                 .enumerate()

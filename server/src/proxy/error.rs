@@ -4,7 +4,11 @@
 //! Invariant: messages never say why a key was refused (revoked, expired, unknown…); the reason
 //! goes to the log only. Upstream credentials and URLs never appear in a message.
 
-use super::providers::UpstreamError;
+use super::{
+    limits::{RateHeaders, Refusal},
+    providers::UpstreamError,
+};
+use app::types::Metric;
 use axum::{
     http::{HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -37,6 +41,9 @@ pub enum ProxyError {
     /// Every endpoint that could serve the model is unusable (disabled, misconfigured, spent).
     #[error("no endpoint available")]
     NoEndpoint,
+    /// A limit of the key, one of its ancestors or its gateway is reached.
+    #[error("limit reached: {}", .0.message())]
+    LimitReached(Box<Refusal>),
     /// The upstream (or every endpoint's provider limit) says to wait.
     #[error("rate limited for {retry_after:?}")]
     RateLimited { retry_after: Duration, message: String },
@@ -75,7 +82,7 @@ impl ProxyError {
             ProxyError::ModelNotFound(_) => 404,
             ProxyError::ModelNotAllowed(_) => 403,
             ProxyError::Overloaded(_) | ProxyError::NoEndpoint => 503,
-            ProxyError::RateLimited { .. } => 429,
+            ProxyError::RateLimited { .. } | ProxyError::LimitReached(_) => 429,
             ProxyError::Upstream { status, .. } => *status,
             ProxyError::UpstreamAuth | ProxyError::UpstreamInvalid => 502,
             ProxyError::Timeout => 504,
@@ -95,6 +102,8 @@ impl ProxyError {
             ProxyError::Overloaded(_) => "overloaded",
             ProxyError::NoEndpoint => "no_endpoint",
             ProxyError::RateLimited { .. } => "rate_limited",
+            ProxyError::LimitReached(refusal) if refusal.quota_spent() => "quota_exceeded",
+            ProxyError::LimitReached(_) => "limit_reached",
             ProxyError::Upstream { .. } => "upstream_client_error",
             ProxyError::UpstreamAuth => "upstream_auth_error",
             ProxyError::UpstreamInvalid => "upstream_invalid_response",
@@ -143,6 +152,15 @@ impl ProxyError {
                 None,
                 "No inference endpoint of this gateway can serve the request now.".into(),
             ),
+            ProxyError::LimitReached(refusal) => {
+                let (kind, code) = match refusal.limit.metric {
+                    _ if refusal.quota_spent() => ("insufficient_quota", "insufficient_quota"),
+                    Metric::CostMicros => ("insufficient_quota", "budget_exceeded"),
+                    Metric::Tokens => ("tokens", "rate_limit_exceeded"),
+                    Metric::Requests | Metric::Concurrency => ("requests", "rate_limit_exceeded"),
+                };
+                (kind, Some(code.into()), None, refusal.message())
+            }
             ProxyError::RateLimited { message, .. } => {
                 ("rate_limit_error", Some("rate_limit_exceeded".into()), None, message.clone())
             }
@@ -184,6 +202,12 @@ impl IntoResponse for ProxyError {
         let mut response = (self.status(), Json(self.body())).into_response();
         let retry_after = match &self {
             ProxyError::RateLimited { retry_after, .. } => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            ProxyError::LimitReached(refusal) => {
+                set_rate_headers(response.headers_mut(), &refusal.headers);
+                refusal
+                    .retry_after
+                    .map(|wait| wait.as_secs_f64().ceil().max(1.0) as u64)
+            }
             ProxyError::Overloaded(_) | ProxyError::NoEndpoint => Some(1),
             _ => None,
         };
@@ -191,5 +215,57 @@ impl IntoResponse for ProxyError {
             response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// A reset time as OpenAI writes it: `20ms`, `29.75s`, `6m0s`, `1h0m0s`.
+pub fn reset_text(ms: i64) -> String {
+    if ms < 1_000 {
+        return format!("{}ms", ms.max(0));
+    }
+    let hours = ms / 3_600_000;
+    let minutes = ms % 3_600_000 / 60_000;
+    let seconds = (ms % 60_000) as f64 / 1_000.0;
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, _) => format!("{minutes}m{seconds}s"),
+        _ => format!("{hours}h{minutes}m{seconds}s"),
+    }
+}
+
+/// OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers.
+pub fn set_rate_headers(headers: &mut axum::http::HeaderMap, rate: &RateHeaders) {
+    let families = [("requests", rate.requests), ("tokens", rate.tokens)];
+    for (family, headroom) in families {
+        let Some(headroom) = headroom else {
+            continue;
+        };
+        let mut set = |name: String, value: String| {
+            if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                headers.insert(name, value);
+            }
+        };
+        set(format!("x-ratelimit-limit-{family}"), headroom.limit.to_string());
+        set(
+            format!("x-ratelimit-remaining-{family}"),
+            headroom.remaining.to_string(),
+        );
+        if let Some(ms) = headroom.reset_ms {
+            set(format!("x-ratelimit-reset-{family}"), reset_text(ms));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reset_text;
+
+    #[test]
+    fn reset_times_read_as_openai_writes_them() {
+        assert_eq!(reset_text(20), "20ms");
+        assert_eq!(reset_text(29_750), "29.75s");
+        assert_eq!(reset_text(1_000), "1s");
+        assert_eq!(reset_text(360_000), "6m0s");
+        assert_eq!(reset_text(3_723_500), "1h2m3.5s");
     }
 }

@@ -6,13 +6,16 @@
 //!    bodies are first translated to the canonical OpenAI shape by [`providers::anthropic`];
 //! 4. the model (or alias, or Azure deployment) picks the candidate endpoints, narrowed by the
 //!    key's allowed models;
-//! 5. [`usage`] reserves the request's place in the request-log queue (full: 503);
+//! 5. [`usage`] reserves the request's place in the request-log queue (full: 503), and
+//!    [`limits`] admits it against the limits of its key, the key's ancestors and its gateway
+//!    (reserving the estimated usage on all of them, or 429);
 //! 6. [`balancer`] orders the candidates by the gateway's strategy and their health;
 //! 7. [`failover`] tries them — [`providers`] translate each call, [`upstream`] sends it —
 //!    with retries and back-off up to the commit point (the first byte to the client);
 //! 8. [`stream`] carries a stream past the commit point, capturing usage; [`error`] shapes
 //!    every refusal as OpenAI does;
-//! 9. the record goes to the background writer, which stores logs in batches.
+//! 9. the record settles the request's reservation with its actual usage and goes to the
+//!    background writer, which stores logs, usage events and counters in batches.
 //!
 //! [`models`] answers `GET /v1/models` from the snapshot.
 
@@ -21,6 +24,7 @@ pub mod auth;
 pub mod balancer;
 pub mod error;
 pub mod failover;
+pub mod limits;
 pub mod models;
 pub mod providers;
 pub mod registry;
@@ -31,6 +35,7 @@ pub mod wire;
 
 use crate::{config::ProxyConfig, store::Store};
 use balancer::Balancer;
+use limits::{Ledger, LedgerSettings};
 use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
     Arc,
@@ -53,6 +58,8 @@ pub struct Proxy {
     pub balancer: Balancer,
     clients: upstream::Clients,
     pub logs: LogWriter,
+    /// Usage and reservations against the limits of keys and gateways.
+    pub ledger: Arc<Ledger>,
     in_flight: AtomicUsize,
     retries_in_flight: AtomicUsize,
     draining: AtomicBool,
@@ -76,6 +83,10 @@ impl Proxy {
             balancer: Balancer::new(settings.endpoint_max_in_flight),
             clients: upstream::Clients::new(),
             logs: LogWriter::start(store, settings.log_queue),
+            ledger: Ledger::new(LedgerSettings {
+                key_concurrency: settings.key_max_concurrent,
+                reservation_ttl: settings.reservation_ttl,
+            }),
             in_flight: AtomicUsize::new(0),
             retries_in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),

@@ -9,7 +9,7 @@ use crate::{
     manage::{Manage, ManageError},
     secrets::Secret,
 };
-use app::types::{EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId};
+use app::types::{EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice};
 use arc_swap::ArcSwap;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -48,12 +48,18 @@ pub struct Snapshot {
     pub gateways: HashMap<GatewayId, Arc<Gateway>>,
     keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
     keys_by_id: HashMap<KeyId, Arc<KeyEntry>>,
+    prices: HashMap<String, ModelPrice>,
 }
 
 impl Snapshot {
     /// The key with this public id.
     pub fn key(&self, public_id: &str) -> Option<&Arc<KeyEntry>> {
         self.keys_by_public_id.get(public_id)
+    }
+
+    /// The price of `model`, if it has one.
+    pub fn price(&self, model: &str) -> Option<&ModelPrice> {
+        self.prices.get(model)
     }
 
     /// The key and its ancestors, nearest first (for revocation and limits up the tree).
@@ -163,6 +169,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         gateways: source.gateways.into_iter().map(|g| (g.id, Arc::new(g))).collect(),
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
+        prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),
     })
 }
 

@@ -1,12 +1,15 @@
-//! Request logs off the request path: each request reserves a place in a bounded queue when
-//! it is admitted, fills in its record as it goes, and hands it over when it ends (or when its
-//! client goes away); a background writer stores the queue in batches.
+//! Request logs and usage off the request path: each request reserves a place in a bounded
+//! queue when it is admitted, fills in its record as it goes, and hands it over when it ends
+//! (or when its client goes away) — settling its reservation in the ledger at that moment; a
+//! background writer stores the queue in batches (logs, usage events, counters).
 //!
 //! Invariant: no record is ever dropped. A request that cannot reserve a place is refused
 //! (503) before anything happens (RELIABILITY R5 d); a failed batch is retried until stored;
 //! shutdown drains the queue before the process exits (R4).
+//! Invariant: a record is handed over exactly once, so its usage is settled exactly once.
 
-use crate::store::{now_ms, Store};
+use super::{limits::Ledger, registry::Snapshot};
+use crate::store::{now_ms, Finished, LimitScope, Store};
 use app::types::{RequestAttempt, RequestLog};
 use std::{
     sync::{Arc, Mutex},
@@ -22,7 +25,7 @@ const LINGER: Duration = Duration::from_millis(50);
 
 /// The queue and its writer.
 pub struct LogWriter {
-    queue: mpsc::Sender<RequestLog>,
+    queue: mpsc::Sender<Finished>,
     stop: Arc<Notify>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -41,7 +44,7 @@ impl LogWriter {
     }
 
     /// A place in the queue for one record, or `None` when the queue is full.
-    pub fn reserve(&self) -> Option<mpsc::OwnedPermit<RequestLog>> {
+    pub fn reserve(&self) -> Option<mpsc::OwnedPermit<Finished>> {
         self.queue.clone().try_reserve_owned().ok()
     }
 
@@ -55,7 +58,7 @@ impl LogWriter {
     }
 }
 
-async fn write(store: Store, mut records: mpsc::Receiver<RequestLog>, stop: Arc<Notify>) {
+async fn write(store: Store, mut records: mpsc::Receiver<Finished>, stop: Arc<Notify>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let mut draining = tokio::select! {
@@ -91,10 +94,10 @@ async fn write(store: Store, mut records: mpsc::Receiver<RequestLog>, stop: Arc<
 }
 
 /// Stores one batch, retrying until it is stored: records are never dropped.
-async fn store_batch(store: &Store, batch: &[RequestLog]) {
+async fn store_batch(store: &Store, batch: &[Finished]) {
     let mut wait = Duration::from_millis(100);
     loop {
-        match store.insert_request_logs(batch).await {
+        match store.store_finished(batch).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(error = %error, records = batch.len(), "request logs not written yet; retrying");
@@ -105,24 +108,43 @@ async fn store_batch(store: &Store, batch: &[RequestLog]) {
     }
 }
 
+/// What an admitted request is charged to, and how its cost is priced.
+pub struct Charge {
+    pub ledger: Arc<Ledger>,
+    /// The key, its ancestors and the gateway.
+    pub scopes: Vec<LimitScope>,
+    /// Prices by the served endpoint's model.
+    pub snapshot: Arc<Snapshot>,
+}
+
 /// One request's record, sent to the writer when finished or dropped.
 pub struct Recorder {
-    permit: Option<mpsc::OwnedPermit<RequestLog>>,
+    permit: Option<mpsc::OwnedPermit<Finished>>,
     pub log: RequestLog,
+    /// Whether the log itself is stored (the gateway logs metadata); usage always is.
+    store_log: bool,
+    charge: Option<Charge>,
     started: Instant,
     finished: bool,
 }
 
 impl Recorder {
-    /// A record for a request that arrived at `started`; with no permit, nothing is written
-    /// (the gateway does not log metadata).
-    pub fn new(permit: Option<mpsc::OwnedPermit<RequestLog>>, log: RequestLog, started: Instant) -> Self {
+    /// A record for a request that arrived at `started`, to be handed to the writer through
+    /// `permit`; its log is stored only when `store_log`.
+    pub fn new(permit: mpsc::OwnedPermit<Finished>, log: RequestLog, store_log: bool, started: Instant) -> Self {
         Recorder {
-            permit,
+            permit: Some(permit),
             log,
+            store_log,
+            charge: None,
             started,
             finished: false,
         }
+    }
+
+    /// The request was admitted: settle `charge` when the record is handed over.
+    pub fn charge(&mut self, charge: Charge) {
+        self.charge = Some(charge);
     }
 
     /// Milliseconds since the request arrived.
@@ -169,8 +191,27 @@ impl Drop for Recorder {
             }
         }
         self.log.latency_ms = self.elapsed_ms();
+        let mut charged = Vec::new();
+        if let Some(charge) = self.charge.take() {
+            let tokens = self.log.prompt_tokens.saturating_add(self.log.completion_tokens);
+            self.log.cost_micros = self
+                .log
+                .endpoint_id
+                .and_then(|id| charge.snapshot.upstreams.get(&id))
+                .and_then(|upstream| charge.snapshot.price(&upstream.endpoint.model))
+                .map_or(0, |price| {
+                    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                    price.cost_micros(count(self.log.prompt_tokens), count(self.log.completion_tokens))
+                });
+            charge.ledger.settle(&self.log.request_id, tokens, self.log.cost_micros);
+            charged = charge.scopes;
+        }
         if let Some(permit) = self.permit.take() {
-            permit.send(std::mem::take(&mut self.log));
+            permit.send(Finished {
+                log: std::mem::take(&mut self.log),
+                store_log: self.store_log,
+                charged,
+            });
         }
     }
 }

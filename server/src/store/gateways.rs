@@ -2,7 +2,7 @@
 //!
 //! Invariant: a gateway and its endpoint list change together, in one transaction.
 
-use super::{flag, found, AnyQuery, Store, StoreError};
+use super::{flag, found, AnyQuery, LimitScope, Store, StoreError};
 use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, RetryPolicy, Strategy};
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
@@ -50,6 +50,7 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
         model_aliases: serde_json::from_str(&aliases).map_err(|e| decode(format!("model_aliases: {e}")))?,
         enabled: flag(row, "enabled")?,
         endpoints,
+        limits: Vec::new(),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -171,10 +172,13 @@ impl Store {
                     priority: link.try_get("priority")?,
                 });
         }
+        let mut limits = self.limits_by_scope().await?;
         let mut gateways = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("id")?;
-            gateways.push(gateway(row, by_gateway.remove(&id).unwrap_or_default())?);
+            let mut gateway = gateway(row, by_gateway.remove(&id).unwrap_or_default())?;
+            gateway.limits = limits.remove(&LimitScope::Gateway(gateway.id)).unwrap_or_default();
+            gateways.push(gateway);
         }
         Ok(gateways)
     }

@@ -3,8 +3,8 @@
 //! Invariant: revoking a key revokes its whole subtree in one statement (a recursive query
 //! that SQLite and Postgres both run).
 
-use super::{flag, Store, StoreError};
-use app::types::{GatewayId, GatewayKey, KeyId};
+use super::{flag, found, LimitScope, Store, StoreError};
+use app::types::{GatewayId, GatewayKey, KeyId, Limit};
 use sqlx::{any::AnyRow, Row};
 
 /// A key to store.
@@ -17,11 +17,13 @@ pub struct NewKeyRow<'a> {
     pub masked: &'a str,
     pub allowed_models: Option<&'a [String]>,
     pub expires_at: Option<i64>,
+    /// Its limits, stored in the same transaction.
+    pub limits: &'a [Limit],
     pub now: i64,
 }
 
-const COLUMNS: &str =
-    "id, gateway_id, parent_id, name, public_id, masked, allowed_models, expires_at, enabled, revoked_at, created_at";
+const COLUMNS: &str = "id, gateway_id, parent_id, name, public_id, masked, allowed_models, expires_at, enabled, \
+                       revoked_at, rotated_from, grace_until, usage_reset_at, created_at";
 
 fn key(row: &AnyRow) -> Result<GatewayKey, sqlx::Error> {
     let allowed: Option<String> = row.try_get("allowed_models")?;
@@ -39,6 +41,10 @@ fn key(row: &AnyRow) -> Result<GatewayKey, sqlx::Error> {
         expires_at: row.try_get("expires_at")?,
         enabled: flag(row, "enabled")?,
         revoked_at: row.try_get("revoked_at")?,
+        rotated_from: row.try_get::<Option<i64>, _>("rotated_from")?.map(KeyId),
+        grace_until: row.try_get("grace_until")?,
+        usage_reset_at: row.try_get("usage_reset_at")?,
+        limits: Vec::new(),
         created_at: row.try_get("created_at")?,
     })
 }
@@ -51,6 +57,7 @@ impl Store {
         let allowed = new
             .allowed_models
             .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO gateway_keys (gateway_id, parent_id, name, public_id, secret_hash, masked, allowed_models, \
              expires_at, created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 \
@@ -67,9 +74,16 @@ impl Store {
         .bind(allowed)
         .bind(new.expires_at)
         .bind(new.now)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(row.map(|row| key(&row)).transpose()?)
+        let Some(mut created) = row.map(|row| key(&row)).transpose()? else {
+            return Ok(None);
+        };
+        super::limits::insert_limits(&mut tx, LimitScope::Key(created.id), new.limits).await?;
+        tx.commit().await?;
+        created.limits = new.limits.to_vec();
+        created.limits.sort_by_key(|l| (l.metric, l.period));
+        Ok(Some(created))
     }
 
     /// Every key, or a gateway's keys, oldest first.
@@ -89,7 +103,12 @@ impl Store {
                     .await?
             }
         };
-        Ok(rows.iter().map(key).collect::<Result<_, _>>()?)
+        let mut keys: Vec<GatewayKey> = rows.iter().map(key).collect::<Result<_, _>>()?;
+        let mut limits = self.limits_by_scope().await?;
+        for key in &mut keys {
+            key.limits = limits.remove(&LimitScope::Key(key.id)).unwrap_or_default();
+        }
+        Ok(keys)
     }
 
     /// The key with this public id.
@@ -98,7 +117,15 @@ impl Store {
             .bind(public_id)
             .fetch_optional(&self.reader)
             .await?;
-        Ok(row.map(|row| key(&row)).transpose()?)
+        let Some(mut found) = row.map(|row| key(&row)).transpose()? else {
+            return Ok(None);
+        };
+        found.limits = self
+            .limits_by_scope()
+            .await?
+            .remove(&LimitScope::Key(found.id))
+            .unwrap_or_default();
+        Ok(Some(found))
     }
 
     /// Revokes a key and every descendant not yet revoked; returns how many were revoked.
@@ -115,5 +142,113 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
+    }
+}
+
+/// A key's changeable fields, as stored.
+pub struct KeyFields<'a> {
+    pub name: &'a str,
+    pub allowed_models: Option<&'a [String]>,
+    pub expires_at: Option<i64>,
+    pub enabled: bool,
+}
+
+impl Store {
+    /// Writes a key's changeable fields.
+    pub async fn update_key(&self, id: KeyId, fields: &KeyFields<'_>, now: i64) -> Result<(), StoreError> {
+        let allowed = fields
+            .allowed_models
+            .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
+        let done = sqlx::query(
+            "UPDATE gateway_keys SET name = $2, allowed_models = $3, expires_at = $4, enabled = $5, updated_at = $6 \
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(fields.name)
+        .bind(allowed)
+        .bind(fields.expires_at)
+        .bind(i64::from(fields.enabled))
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        found(done.rows_affected())
+    }
+
+    /// Rotates key `old`: stores `successor` (same gateway, parent, allowed models, expiry and
+    /// limits), moves `old`'s children under it, and lets `old` work until `grace_until` — all
+    /// in one transaction, and only while `old` is live. `None` when it is not.
+    pub async fn rotate_key(
+        &self,
+        old: KeyId,
+        successor: &NewKeyRow<'_>,
+        grace_until: i64,
+    ) -> Result<Option<GatewayKey>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let now = successor.now;
+        let retired = sqlx::query(
+            "UPDATE gateway_keys SET grace_until = $2, updated_at = $3 WHERE id = $1 AND revoked_at IS NULL \
+             AND (grace_until IS NULL OR grace_until > $3) AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(old.0)
+        .bind(grace_until)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if retired.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO gateway_keys (gateway_id, parent_id, name, public_id, secret_hash, masked, allowed_models, \
+             expires_at, enabled, rotated_from, created_at, updated_at) \
+             SELECT gateway_id, parent_id, name, $2, $3, $4, allowed_models, expires_at, enabled, id, $5, $5 \
+             FROM gateway_keys WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(old.0)
+        .bind(successor.public_id)
+        .bind(successor.secret_hash)
+        .bind(successor.masked)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut created = key(&row)?;
+        sqlx::query(
+            "INSERT INTO limits (key_id, metric, period, max_value) \
+             SELECT $2, metric, period, max_value FROM limits WHERE key_id = $1",
+        )
+        .bind(old.0)
+        .bind(created.id.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE gateway_keys SET parent_id = $2, updated_at = $3 WHERE parent_id = $1 AND id <> $2")
+            .bind(old.0)
+            .bind(created.id.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        created.limits = self
+            .limits_by_scope()
+            .await?
+            .remove(&LimitScope::Key(created.id))
+            .unwrap_or_default();
+        Ok(Some(created))
+    }
+
+    /// Forgets a key's counted usage in every window (its hourly history stays), and marks the
+    /// time so running servers zero their in-memory counters too.
+    pub async fn reset_key_usage(&self, id: KeyId, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE gateway_keys SET usage_reset_at = $2, updated_at = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        found(done.rows_affected())?;
+        sqlx::query("DELETE FROM usage_counters WHERE scope = 'key' AND scope_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

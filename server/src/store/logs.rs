@@ -4,8 +4,8 @@
 //! Invariant: the writer's cost is paid on the gateway's own cores (SQLite runs in-process),
 //! so a batch is bound straight into prepared statements: no per-row round trip, no JSON.
 
-use super::{AnyQuery, Backend, Store, StoreError};
-use app::types::{EndpointId, GatewayId, KeyId, RequestAttempt, RequestLog};
+use super::{AnyQuery, Backend, LimitScope, Store, StoreError};
+use app::types::{EndpointId, GatewayId, KeyId, Period, RequestAttempt, RequestLog};
 use sqlx::{any::AnyRow, Row};
 
 fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
@@ -207,7 +207,7 @@ struct AttemptRecord<'a> {
 
 /// A batch as one JSON array per table, which Postgres unpacks with `jsonb_to_recordset`: one
 /// parameter per table instead of one per value.
-fn batch_json(logs: &[RequestLog]) -> (String, String) {
+fn batch_json(logs: &[&RequestLog]) -> (String, String) {
     let rows: Vec<LogRecord<'_>> = logs
         .iter()
         .map(|log| LogRecord {
@@ -265,77 +265,79 @@ fn postgres_recordset(columns: &[(&str, &str)]) -> String {
     )
 }
 
+/// A finished request as the writer stores it: its log (stored only when its gateway logs
+/// metadata) and, when it was admitted, the usage charged to `charged` — its key, the key's
+/// ancestors and its gateway — in the windows holding `log.created_at`.
+#[derive(Debug, Default)]
+pub struct Finished {
+    pub log: RequestLog,
+    pub store_log: bool,
+    pub charged: Vec<LimitScope>,
+}
+
+/// One `usage_counters` or `usage_hourly` row's increments.
+#[derive(Clone, Copy, Debug, Default)]
+struct Increments {
+    requests: i64,
+    errors: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost_micros: i64,
+    latency_ms: i64,
+}
+
+impl Increments {
+    fn add(&mut self, log: &RequestLog) {
+        self.requests += 1;
+        self.errors += i64::from(log.status >= 400);
+        self.prompt_tokens += log.prompt_tokens;
+        self.completion_tokens += log.completion_tokens;
+        self.cost_micros += log.cost_micros;
+        self.latency_ms += log.latency_ms;
+    }
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
 impl Store {
     /// Stores a batch of request logs with their attempts in one transaction.
     pub async fn insert_request_logs(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
+        let logs: Vec<&RequestLog> = logs.iter().collect();
+        let mut tx = self.writer.begin().await?;
+        self.insert_logs(&mut tx, &logs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a batch of finished requests in one transaction: the logs to keep, the usage
+    /// events, and — for the events not stored before (a retried batch counts once) — their
+    /// usage added to the counters and the hourly history.
+    pub async fn store_finished(&self, batch: &[Finished]) -> Result<(), StoreError> {
+        let logs: Vec<&RequestLog> = batch.iter().filter(|f| f.store_log).map(|f| &f.log).collect();
+        let mut tx = self.writer.begin().await?;
+        self.insert_logs(&mut tx, &logs).await?;
+        let charged: Vec<&Finished> = batch.iter().filter(|f| !f.charged.is_empty()).collect();
+        if !charged.is_empty() {
+            let new = insert_usage_events(&mut tx, &charged).await?;
+            let fresh: Vec<&Finished> = charged
+                .into_iter()
+                .filter(|f| new.contains(f.log.request_id.as_str()))
+                .collect();
+            add_usage(&mut tx, &fresh).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_logs(&self, tx: &mut Tx<'_>, logs: &[&RequestLog]) -> Result<(), StoreError> {
+        if logs.is_empty() {
+            return Ok(());
+        }
         match self.backend {
-            Backend::Sqlite => self.insert_request_logs_sqlite(logs).await,
-            Backend::Postgres => self.insert_request_logs_postgres(logs).await,
+            Backend::Sqlite => insert_logs_sqlite(tx, logs).await,
+            Backend::Postgres => insert_logs_postgres(tx, logs).await,
         }
     }
-
-    /// SQLite: multi-row `INSERT … VALUES` statements with bound values; the log rows get
-    /// their ids here (after the largest ever used), so attempts need no lookup.
-    async fn insert_request_logs_sqlite(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
-        let statements = sqlite_statements();
-        let mut tx = self.writer.begin().await?;
-        // AUTOINCREMENT's promise kept: never an id used before, even by a deleted row.
-        let last: i64 = sqlx::query_scalar(
-            "SELECT MAX(COALESCE((SELECT MAX(id) FROM request_logs), 0), \
-             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'request_logs'), 0))",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut first_id = last + 1;
-        for (index, chunk) in sqlite_chunks(logs) {
-            let mut query = sqlx::query(&statements[index].0);
-            for (offset, log) in (first_id..).zip(chunk) {
-                query = bind_log(query, offset, log);
-            }
-            query.execute(&mut *tx).await?;
-            first_id += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-        }
-        let attempts: Vec<(i64, &RequestAttempt)> = (last + 1..)
-            .zip(logs)
-            .flat_map(|(id, log)| log.attempts.iter().map(move |attempt| (id, attempt)))
-            .collect();
-        for (index, chunk) in sqlite_chunks(&attempts) {
-            let mut query = sqlx::query(&statements[index].1);
-            for (log_id, attempt) in chunk {
-                query = bind_attempt(query, *log_id, attempt);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Postgres: one JSON parameter per table; attempts find their rows by request id.
-    async fn insert_request_logs_postgres(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
-        let (rows, attempts) = batch_json(logs);
-        let insert_logs = format!(
-            "INSERT INTO request_logs ({}) {}",
-            names(&LOG_COLUMNS, ""),
-            postgres_recordset(&LOG_COLUMNS)
-        );
-        let mut attempt_columns = vec![("request_id", "text")];
-        attempt_columns.extend(ATTEMPT_COLUMNS);
-        let insert_attempts = format!(
-            "INSERT INTO request_attempts (request_log_id, {}) SELECT l.id, {} FROM ({}) a \
-             JOIN request_logs l ON l.request_id = a.request_id",
-            names(&ATTEMPT_COLUMNS, ""),
-            names(&ATTEMPT_COLUMNS, "a."),
-            postgres_recordset(&attempt_columns)
-        );
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(&insert_logs).bind(rows).execute(&mut *tx).await?;
-        if logs.iter().any(|log| !log.attempts.is_empty()) {
-            sqlx::query(&insert_attempts).bind(attempts).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The most recent request logs, newest first, with their attempts.
     pub async fn recent_request_logs(&self, limit: i64) -> Result<Vec<RequestLog>, StoreError> {
         let rows = sqlx::query("SELECT * FROM request_logs ORDER BY id DESC LIMIT $1")
@@ -357,4 +359,176 @@ impl Store {
         }
         Ok(logs)
     }
+}
+
+/// SQLite: multi-row `INSERT … VALUES` statements with bound values; the log rows get
+/// their ids here (after the largest ever used), so attempts need no lookup.
+async fn insert_logs_sqlite(tx: &mut Tx<'_>, logs: &[&RequestLog]) -> Result<(), StoreError> {
+    let statements = sqlite_statements();
+    // AUTOINCREMENT's promise kept: never an id used before, even by a deleted row.
+    let last: i64 = sqlx::query_scalar(
+        "SELECT MAX(COALESCE((SELECT MAX(id) FROM request_logs), 0), \
+         COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'request_logs'), 0))",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut first_id = last + 1;
+    for (index, chunk) in sqlite_chunks(logs) {
+        let mut query = sqlx::query(&statements[index].0);
+        for (offset, log) in (first_id..).zip(chunk) {
+            query = bind_log(query, offset, log);
+        }
+        query.execute(&mut **tx).await?;
+        first_id += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+    }
+    let attempts: Vec<(i64, &RequestAttempt)> = (last + 1..)
+        .zip(logs)
+        .flat_map(|(id, log)| log.attempts.iter().map(move |attempt| (id, attempt)))
+        .collect();
+    for (index, chunk) in sqlite_chunks(&attempts) {
+        let mut query = sqlx::query(&statements[index].1);
+        for (log_id, attempt) in chunk {
+            query = bind_attempt(query, *log_id, attempt);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Postgres: one JSON parameter per table; attempts find their rows by request id.
+async fn insert_logs_postgres(tx: &mut Tx<'_>, logs: &[&RequestLog]) -> Result<(), StoreError> {
+    let (rows, attempts) = batch_json(logs);
+    let insert_logs = format!(
+        "INSERT INTO request_logs ({}) {}",
+        names(&LOG_COLUMNS, ""),
+        postgres_recordset(&LOG_COLUMNS)
+    );
+    let mut attempt_columns = vec![("request_id", "text")];
+    attempt_columns.extend(ATTEMPT_COLUMNS);
+    let insert_attempts = format!(
+        "INSERT INTO request_attempts (request_log_id, {}) SELECT l.id, {} FROM ({}) a \
+         JOIN request_logs l ON l.request_id = a.request_id",
+        names(&ATTEMPT_COLUMNS, ""),
+        names(&ATTEMPT_COLUMNS, "a."),
+        postgres_recordset(&attempt_columns)
+    );
+    sqlx::query(&insert_logs).bind(rows).execute(&mut **tx).await?;
+    if logs.iter().any(|log| !log.attempts.is_empty()) {
+        sqlx::query(&insert_attempts).bind(attempts).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// `($1, …, $n), (…), …`: `rows` groups of `width` numbered placeholders.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let numbers: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
+            format!("({})", numbers.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts the usage events; returns the request ids that were not stored before.
+async fn insert_usage_events(
+    tx: &mut Tx<'_>,
+    charged: &[&Finished],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut new = std::collections::HashSet::with_capacity(charged.len());
+    for (_, chunk) in sqlite_chunks(charged) {
+        let sql = format!(
+            "INSERT INTO usage_events (request_id, gateway_id, key_id, prompt_tokens, completion_tokens, \
+             cost_micros, created_at) VALUES {} ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+            placeholders(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(&sql);
+        for finished in chunk {
+            let log = &finished.log;
+            query = query
+                .bind(log.request_id.as_str())
+                .bind(log.gateway_id.map_or(0, |id| id.0))
+                .bind(log.key_id.map(|id| id.0))
+                .bind(log.prompt_tokens)
+                .bind(log.completion_tokens)
+                .bind(log.cost_micros)
+                .bind(log.created_at);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            new.insert(row.try_get::<String, _>("request_id")?);
+        }
+    }
+    Ok(new)
+}
+
+/// Adds the events' usage to the counters of every charged scope's windows, and to the hourly
+/// history of those scopes and of the endpoint that served.
+async fn add_usage(tx: &mut Tx<'_>, fresh: &[&Finished]) -> Result<(), StoreError> {
+    use std::collections::BTreeMap;
+    let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
+    let mut hourly: BTreeMap<(&'static str, i64, i64), Increments> = BTreeMap::new();
+    for finished in fresh {
+        let log = &finished.log;
+        let hour = Period::Hour.window_start(log.created_at);
+        for scope in &finished.charged {
+            for period in Period::ALL {
+                let window = period.window_start(log.created_at);
+                counters
+                    .entry((scope.kind(), scope.id(), period, window))
+                    .or_default()
+                    .add(log);
+            }
+            hourly.entry((scope.kind(), scope.id(), hour)).or_default().add(log);
+        }
+        if let Some(endpoint) = log.endpoint_id {
+            hourly.entry(("endpoint", endpoint.0, hour)).or_default().add(log);
+        }
+    }
+    let now = super::now_ms();
+    for ((kind, id, period, window), add) in counters {
+        sqlx::query(
+            "INSERT INTO usage_counters (scope, scope_id, period, window_start, requests, prompt_tokens, \
+             completion_tokens, cost_micros, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (scope, scope_id, period, window_start) DO UPDATE SET \
+             requests = usage_counters.requests + excluded.requests, \
+             prompt_tokens = usage_counters.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = usage_counters.completion_tokens + excluded.completion_tokens, \
+             cost_micros = usage_counters.cost_micros + excluded.cost_micros, updated_at = excluded.updated_at",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(period.as_str())
+        .bind(window)
+        .bind(add.requests)
+        .bind(add.prompt_tokens)
+        .bind(add.completion_tokens)
+        .bind(add.cost_micros)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for ((kind, id, hour), add) in hourly {
+        sqlx::query(
+            "INSERT INTO usage_hourly (scope, scope_id, hour_start, requests, errors, prompt_tokens, \
+             completion_tokens, cost_micros, latency_ms_sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (scope, scope_id, hour_start) DO UPDATE SET \
+             requests = usage_hourly.requests + excluded.requests, errors = usage_hourly.errors + excluded.errors, \
+             prompt_tokens = usage_hourly.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = usage_hourly.completion_tokens + excluded.completion_tokens, \
+             cost_micros = usage_hourly.cost_micros + excluded.cost_micros, \
+             latency_ms_sum = usage_hourly.latency_ms_sum + excluded.latency_ms_sum",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(hour)
+        .bind(add.requests)
+        .bind(add.errors)
+        .bind(add.prompt_tokens)
+        .bind(add.completion_tokens)
+        .bind(add.cost_micros)
+        .bind(add.latency_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

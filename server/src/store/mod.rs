@@ -10,6 +10,7 @@ mod admins;
 mod endpoints;
 mod gateways;
 mod keys;
+mod limits;
 mod logs;
 mod registry;
 mod stats;
@@ -17,7 +18,9 @@ mod stats;
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use endpoints::{CredentialChange, EndpointFields};
 pub use gateways::{EndpointLink, GatewayFields};
-pub use keys::NewKeyRow;
+pub use keys::{KeyFields, NewKeyRow};
+pub use limits::{CounterRow, LimitScope};
+pub use logs::Finished;
 
 use crate::config::DatabaseConfig;
 use sqlx::{

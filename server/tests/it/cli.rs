@@ -26,7 +26,7 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn help_documents_every_subcommand_and_flag() {
-    let cases: [(&[&str], &[&str]); 7] = [
+    let cases: [(&[&str], &[&str]); 10] = [
         (
             &["--help"],
             &[
@@ -80,8 +80,33 @@ fn help_documents_every_subcommand_and_flag() {
         ),
         (
             &["key", "create", "--help"],
-            &["--gateway", "--name", "--parent", "--json"],
+            &[
+                "--gateway",
+                "--name",
+                "--parent",
+                "--limit",
+                "requests/minute=100",
+                "--json",
+            ],
         ),
+        (
+            &["key", "--help"],
+            &["create", "list", "update", "rotate", "reset", "revoke"],
+        ),
+        (
+            &["key", "update", "--help"],
+            &[
+                "--rename",
+                "--models",
+                "--all-models",
+                "--expires-in",
+                "--no-expiry",
+                "--enabled",
+                "--limit",
+                "--no-limits",
+            ],
+        ),
+        (&["price", "--help"], &["list", "set", "remove"]),
     ];
     for (args, expected) in cases {
         let output = model_gateway(args, &[]);
@@ -404,4 +429,156 @@ async fn a_change_made_by_the_cli_reaches_a_running_server_within_a_second() {
     let delay = seen.expect("the running server never saw the change");
     eprintln!("METRIC config_propagation_ms={}", delay.as_millis());
     assert!(delay < std::time::Duration::from_millis(1500), "took {delay:?}");
+}
+
+#[test]
+fn limits_rotation_reset_and_prices_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data_dir];
+        all.extend_from_slice(args);
+        model_gateway(&all, &[])
+    };
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).unwrap() };
+    ok(&[
+        "endpoint",
+        "add",
+        "--name",
+        "local",
+        "--provider",
+        "ollama",
+        "--model",
+        "llama3",
+    ]);
+    let gateway = json(&[
+        "gateway",
+        "add",
+        "--name",
+        "g",
+        "--endpoints",
+        "local",
+        "--limit",
+        "tokens/day=1000000",
+        "--json",
+    ]);
+    assert_eq!(gateway["limits"][0]["metric"], "tokens");
+    let team = json(&[
+        "key",
+        "create",
+        "--gateway",
+        "g",
+        "--name",
+        "team",
+        "--limit",
+        "requests/minute=100",
+        "--limit",
+        "cost/month=25.5",
+        "--json",
+    ]);
+    let team_id = team["details"]["public_id"].as_str().unwrap().to_string();
+    assert_eq!(team["details"]["limits"][1]["max_value"], 25_500_000);
+    let too_much = run(&[
+        "key",
+        "create",
+        "--gateway",
+        "g",
+        "--name",
+        "app",
+        "--parent",
+        &team_id,
+        "--limit",
+        "requests/minute=200",
+    ]);
+    assert!(!too_much.status.success());
+    assert!(
+        text(&too_much).contains("exceeds the parent key"),
+        "{}",
+        text(&too_much)
+    );
+    let bad = run(&[
+        "key",
+        "create",
+        "--gateway",
+        "g",
+        "--name",
+        "app",
+        "--limit",
+        "requests/week=1",
+    ]);
+    assert!(
+        text(&bad).contains("the period is minute, hour, day, month or total"),
+        "{}",
+        text(&bad)
+    );
+    let app = json(&[
+        "key",
+        "create",
+        "--gateway",
+        "g",
+        "--name",
+        "app",
+        "--parent",
+        &team_id,
+        "--limit",
+        "requests/minute=50",
+        "--json",
+    ]);
+    let app_id = app["details"]["public_id"].as_str().unwrap().to_string();
+    let updated = json(&[
+        "key",
+        "update",
+        &app_id,
+        "--limit",
+        "requests/minute=60",
+        "--enabled",
+        "false",
+        "--json",
+    ]);
+    assert_eq!(
+        (updated["enabled"].as_bool(), updated["limits"][0]["max_value"].as_i64()),
+        (Some(false), Some(60))
+    );
+    assert!(ok(&["key", "list"]).contains("requests/minute=60"));
+    assert!(ok(&["key", "reset", &app_id]).contains("Reset the counted usage"));
+    let rotated = json(&["key", "rotate", &team_id, "--grace", "10m", "--json"]);
+    assert!(rotated["key"].as_str().unwrap().starts_with("mgw_"));
+    assert_eq!(rotated["details"]["limits"], team["details"]["limits"]);
+    let keys = json(&["key", "list", "--json"]);
+    let moved = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["public_id"] == app_id.as_str())
+        .unwrap();
+    assert_eq!(
+        moved["parent_id"], rotated["details"]["id"],
+        "children follow the successor"
+    );
+    assert!(ok(&["key", "list"]).contains("rotating"));
+
+    assert!(ok(&["price", "list"]).contains("gpt-4o-mini"));
+    ok(&["price", "set", "llama3", "--input", "0.1", "--output", "0.2"]);
+    let prices = json(&["price", "list", "--json"]);
+    let llama = prices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == "llama3")
+        .unwrap();
+    assert_eq!(
+        (
+            llama["input_per_mtok_micros"].as_i64(),
+            llama["output_per_mtok_micros"].as_i64()
+        ),
+        (Some(100_000), Some(200_000))
+    );
+    assert!(ok(&["price", "list"]).contains("0.2"));
+    ok(&["price", "remove", "llama3"]);
+    assert!(!run(&["price", "remove", "llama3"]).status.success());
 }

@@ -15,6 +15,7 @@ mod docs;
 mod faults;
 mod health;
 mod inference;
+mod limits;
 mod manage;
 mod mock;
 mod proxy;

@@ -2,7 +2,7 @@
 //! `MGW_TEST_POSTGRES_URL` (a database it may create databases from); without it each Postgres
 //! test says plainly that it was skipped.
 
-use app::types::{AdminRole, KeyId, Overview, ProviderKind, RetryPolicy, Strategy, Timeouts};
+use app::types::{AdminRole, KeyId, Overview, Period, ProviderKind, RetryPolicy, Strategy, Timeouts};
 use server::{
     config::DatabaseConfig,
     store::{
@@ -154,6 +154,8 @@ store_suite!(
     names_list_in_the_same_order_on_both_databases,
     a_child_key_needs_a_live_parent_in_its_gateway,
     the_revision_moves_on_every_configuration_change,
+    usage_is_counted_once_per_request,
+    limits_and_prices_round_trip,
 );
 
 async fn migrations_create_every_table_empty(db: &TestDb) {
@@ -162,8 +164,132 @@ async fn migrations_create_every_table_empty(db: &TestDb) {
             .fetch_one(&mut raw(db).await)
             .await
             .unwrap_or_else(|e| panic!("{table}: {e}"));
-        assert_eq!(rows, 0, "{table}");
+        // Prices ship with defaults (migration 0004).
+        let expected = if table == "model_prices" { 19 } else { 0 };
+        assert_eq!(rows, expected, "{table}");
     }
+}
+
+/// Usage events are stored once per request id; only new ones add to the counters (every
+/// period's window, every charged scope) and to the hourly history (with the endpoint's).
+async fn usage_is_counted_once_per_request(db: &TestDb) {
+    use app::types::{EndpointId, GatewayId, RequestLog};
+    use server::store::{Finished, LimitScope};
+    let at = 1_795_423_530_250; // 2026-11-23T08:45:30.250Z
+    let finished = |id: &str, tokens: i64, store_log: bool| Finished {
+        log: RequestLog {
+            request_id: id.into(),
+            created_at: at,
+            gateway_id: Some(GatewayId(9)),
+            key_id: Some(KeyId(3)),
+            endpoint_id: Some(EndpointId(5)),
+            api: "openai".into(),
+            operation: "chat".into(),
+            status: if tokens == 0 { 502 } else { 200 },
+            latency_ms: 10,
+            prompt_tokens: tokens,
+            completion_tokens: 1,
+            cost_micros: 7,
+            ..RequestLog::default()
+        },
+        store_log,
+        charged: vec![
+            LimitScope::Key(KeyId(3)),
+            LimitScope::Key(KeyId(1)),
+            LimitScope::Gateway(GatewayId(9)),
+        ],
+    };
+    db.store
+        .store_finished(&[finished("a", 10, true), finished("b", 0, false)])
+        .await
+        .unwrap();
+    // A retried event (its log already stored), with one new request.
+    db.store
+        .store_finished(&[finished("a", 10, false), finished("c", 20, true)])
+        .await
+        .unwrap();
+    let rows = db.store.open_counters(at).await.unwrap();
+    assert_eq!(rows.len(), 15, "3 scopes x 5 periods: {rows:?}");
+    for row in &rows {
+        assert_eq!((row.requests, row.tokens, row.cost_micros), (3, 33, 21), "{row:?}");
+    }
+    assert_eq!(db.store.usage_event_totals(KeyId(3)).await.unwrap(), (3, 33, 21));
+    let logs = db.store.recent_request_logs(10).await.unwrap();
+    let ids: Vec<&str> = logs.iter().map(|l| l.request_id.as_str()).collect();
+    assert_eq!(ids, ["c", "a"], "only the logs asked for");
+    let hourly: Vec<(String, i64, i64, i64)> =
+        sqlx::query_as("SELECT scope, scope_id, requests, errors FROM usage_hourly ORDER BY scope, scope_id")
+            .fetch_all(&mut raw(db).await)
+            .await
+            .unwrap();
+    let expected =
+        [("endpoint", 5), ("gateway", 9), ("key", 1), ("key", 3)].map(|(scope, id)| (scope.to_string(), id, 3, 1));
+    assert_eq!(hourly, expected);
+    // A later window starts from nothing.
+    assert!(db
+        .store
+        .open_counters(at + 60_000)
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.period != Period::Minute));
+}
+
+/// Limits are replaced whole and read back per scope; prices are set, changed and removed.
+async fn limits_and_prices_round_trip(db: &TestDb) {
+    use app::types::{Limit, Metric, ModelPrice};
+    use server::store::LimitScope;
+    let (_, gateway) = gateway_over_one_endpoint(db).await;
+    let limit = |metric, period, max_value| Limit {
+        metric,
+        period,
+        max_value,
+    };
+    let scope = LimitScope::Gateway(gateway);
+    db.store
+        .set_limits(
+            scope,
+            &[
+                limit(Metric::Requests, Period::Minute, 5),
+                limit(Metric::CostMicros, Period::Month, 9),
+            ],
+        )
+        .await
+        .unwrap();
+    db.store
+        .set_limits(scope, &[limit(Metric::Tokens, Period::Day, 7)])
+        .await
+        .unwrap();
+    let stored = db.store.limits_by_scope().await.unwrap();
+    assert_eq!(stored[&scope], [limit(Metric::Tokens, Period::Day, 7)]);
+    let gateways = db.store.gateways().await.unwrap();
+    assert_eq!(gateways[0].limits, [limit(Metric::Tokens, Period::Day, 7)]);
+    let revision = db.store.config_revision().await.unwrap();
+    let price = ModelPrice {
+        model: "my-model".into(),
+        input_per_mtok_micros: 1,
+        output_per_mtok_micros: 2,
+    };
+    db.store.set_price(&price, 1).await.unwrap();
+    db.store
+        .set_price(
+            &ModelPrice {
+                output_per_mtok_micros: 3,
+                ..price.clone()
+            },
+            2,
+        )
+        .await
+        .unwrap();
+    let prices = db.store.prices().await.unwrap();
+    let mine = prices.iter().find(|p| p.model == "my-model").unwrap();
+    assert_eq!(mine.output_per_mtok_micros, 3);
+    assert!(
+        db.store.config_revision().await.unwrap() > revision,
+        "prices reach running servers"
+    );
+    db.store.remove_price("my-model").await.unwrap();
+    assert!(db.store.remove_price("my-model").await.is_err());
 }
 
 async fn migrations_run_again_without_change(db: &TestDb) {
@@ -529,6 +655,7 @@ async fn revoking_a_key_revokes_its_subtree_only(db: &TestDb) {
         masked: "m",
         allowed_models: if name == "team" { Some(&models) } else { None },
         expires_at: None,
+        limits: &[],
         now: 1,
     };
     let team = db.store.insert_key(&insert("team", None)).await.unwrap().unwrap();
@@ -652,6 +779,7 @@ async fn a_child_key_needs_a_live_parent_in_its_gateway(db: &TestDb) {
         masked: "m",
         allowed_models: None,
         expires_at,
+        limits: &[],
         now: 100,
     };
     let parent = db
@@ -719,6 +847,7 @@ async fn the_revision_moves_on_every_configuration_change(db: &TestDb) {
         masked: "m",
         allowed_models: None,
         expires_at: None,
+        limits: &[],
         now: 1,
     };
     let key = db.store.insert_key(&key).await.unwrap().unwrap();

@@ -1,0 +1,604 @@
+//! The ledger: exact admission against the limits of a key, its ancestors and its gateway.
+//!
+//! Invariant: admission checks every limit of every level and reserves on all of them under
+//! one lock — all or nothing — so concurrent requests can never overshoot a limit.
+//! Invariant: a lease is settled at most once (by request id); a lease never settled gives its
+//! reservation back after the TTL; usage lands in the windows the request was admitted in.
+//! Invariant: the ledger never touches the database; its durable copy is written by the log
+//! writer (usage events and counters) and loaded at start.
+
+use crate::store::{CounterRow, LimitScope};
+use app::types::{Limit, Metric, Period};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+/// The metrics a window counts, in this order: requests, tokens, cost.
+const COUNTED: [Metric; 3] = [Metric::Requests, Metric::Tokens, Metric::CostMicros];
+
+fn counted(metric: Metric) -> Option<usize> {
+    COUNTED.iter().position(|m| *m == metric)
+}
+
+/// One window of one period of one scope.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Window {
+    start: i64,
+    used: [i64; 3],
+    reserved: [i64; 3],
+}
+
+/// What one scope (a gateway or a key) has used and holds now.
+#[derive(Debug, Default)]
+struct ScopeUsage {
+    windows: [Window; 5],
+    in_flight: i64,
+    /// The key's `usage_reset_at` this usage already reflects.
+    reset_at: Option<i64>,
+}
+
+impl ScopeUsage {
+    /// Moves every window to the one holding `now`; a new window starts empty.
+    fn roll(&mut self, now: i64) {
+        for period in Period::ALL {
+            let start = period.window_start(now);
+            let window = &mut self.windows[period.index()];
+            if window.start != start {
+                *window = Window {
+                    start,
+                    ..Window::default()
+                };
+            }
+        }
+    }
+
+    /// How much of `metric` is taken in `period`'s current window (used plus reserved), or the
+    /// requests in flight for `concurrency`.
+    fn taken(&self, metric: Metric, period: Period) -> i64 {
+        match counted(metric) {
+            Some(i) => {
+                let window = &self.windows[period.index()];
+                window.used[i] + window.reserved[i]
+            }
+            None => self.in_flight,
+        }
+    }
+}
+
+/// A lease: what one admitted request reserved, until it settles.
+#[derive(Debug)]
+struct Lease {
+    scopes: Vec<LimitScope>,
+    admitted_at: i64,
+    ask: [i64; 3],
+    expires_at: i64,
+    /// The sweeper already gave the reservation (and the in-flight place) back.
+    released: bool,
+}
+
+/// One level a request is admitted against: the gateway, or a key of the lineage.
+#[derive(Clone, Copy, Debug)]
+pub struct Level<'a> {
+    pub scope: LimitScope,
+    pub limits: &'a [Limit],
+    /// For keys: when their usage was last reset.
+    pub reset_at: Option<i64>,
+}
+
+/// A request asking to be admitted.
+#[derive(Clone, Debug)]
+pub struct Ask<'a> {
+    pub request_id: &'a str,
+    /// Unix milliseconds; picks the windows.
+    pub now: i64,
+    /// The key first, then its ancestors, then the gateway.
+    pub levels: Vec<Level<'a>>,
+    /// Estimated tokens (prompt plus the completion allowance).
+    pub tokens: i64,
+    /// Estimated cost, micro-units.
+    pub cost_micros: i64,
+}
+
+/// One `x-ratelimit-*` family's figures: the tightest limit of its metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Headroom {
+    pub limit: i64,
+    pub remaining: i64,
+    /// Milliseconds until the window resets; `None` for a `total` quota.
+    pub reset_ms: Option<i64>,
+}
+
+/// What a request's answer says about its limits: requests and tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    pub requests: Option<Headroom>,
+    pub tokens: Option<Headroom>,
+}
+
+/// Why a request was not admitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub scope: LimitScope,
+    pub limit: Limit,
+    /// What the level has taken of it already.
+    pub taken: i64,
+    /// What the request asked for.
+    pub asked: i64,
+    /// When to retry; `None` when waiting will not help (a spent `total` quota, or an ask
+    /// larger than the limit itself).
+    pub retry_after: Option<Duration>,
+    pub headers: RateHeaders,
+}
+
+impl Refusal {
+    /// Whether the refusal is a spent quota or budget that no window reset will restore.
+    pub fn quota_spent(&self) -> bool {
+        self.limit.period == Period::Total && self.limit.metric != Metric::Concurrency
+    }
+
+    /// A message for the client: which limit, at which level, how much.
+    pub fn message(&self) -> String {
+        let level = match self.scope {
+            LimitScope::Gateway(_) => "this gateway",
+            LimitScope::Key(_) => "this key or one of its parent keys",
+        };
+        let limit = &self.limit;
+        let what = match limit.metric {
+            Metric::Requests => "requests",
+            Metric::Tokens => "tokens",
+            Metric::CostMicros => "budget (micro-units)",
+            Metric::Concurrency => "concurrent requests",
+        };
+        let per = match limit.period {
+            Period::Total if limit.metric == Metric::Concurrency => String::new(),
+            Period::Total => " in total".into(),
+            period => format!(" per {}", period.as_str()),
+        };
+        let mut message = format!(
+            "Limit reached for {level}: {what}{per}: limit {}, used {}, requested {}.",
+            limit.max_value, self.taken, self.asked
+        );
+        if self.asked > limit.max_value {
+            message.push_str(" The request alone is larger than the limit; lower max_tokens.");
+        } else if let Some(wait) = self.retry_after {
+            message.push_str(&format!(" Retry in {:.1} s.", wait.as_secs_f64()));
+        }
+        message
+    }
+}
+
+/// The ledger's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct LedgerSettings {
+    /// The concurrency limit of a key that sets none (RELIABILITY R8: 64).
+    pub key_concurrency: i64,
+    /// How long an unsettled lease holds its reservation.
+    pub reservation_ttl: Duration,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    scopes: HashMap<LimitScope, ScopeUsage>,
+    leases: HashMap<String, Lease>,
+}
+
+/// Usage and reservations of every scope, in memory.
+#[derive(Debug)]
+pub struct Ledger {
+    settings: LedgerSettings,
+    state: Mutex<State>,
+}
+
+/// An admitted request's hold on the ledger; settle it with the actual usage.
+#[derive(Debug)]
+pub struct Grant {
+    pub headers: RateHeaders,
+}
+
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Ledger {
+    pub fn new(settings: LedgerSettings) -> Arc<Ledger> {
+        Arc::new(Ledger {
+            settings,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The limits a level enforces: its own, plus a key's default concurrency limit.
+    fn effective<'a>(&self, level: &Level<'a>) -> impl Iterator<Item = Limit> + 'a {
+        let default = match level.scope {
+            LimitScope::Key(_) if !level.limits.iter().any(|l| l.metric == Metric::Concurrency) => Some(Limit {
+                metric: Metric::Concurrency,
+                period: Period::Total,
+                max_value: self.settings.key_concurrency,
+            }),
+            _ => None,
+        };
+        level.limits.iter().copied().chain(default)
+    }
+
+    /// Admits the request against every level, reserving on all of them, or refuses it and
+    /// reserves nothing.
+    pub fn admit(&self, ask: &Ask<'_>) -> Result<Grant, Box<Refusal>> {
+        let request = [1, ask.tokens.max(0), ask.cost_micros.max(0)];
+        let asked = |metric: Metric| counted(metric).map_or(1, |i| request[i]);
+        let mut state = self.state();
+        for level in &ask.levels {
+            let usage = state.scopes.entry(level.scope).or_default();
+            if level.reset_at > usage.reset_at {
+                for window in &mut usage.windows {
+                    window.used = [0; 3];
+                }
+                usage.reset_at = level.reset_at;
+            }
+            usage.roll(ask.now);
+        }
+        for level in &ask.levels {
+            let usage = &state.scopes[&level.scope];
+            for limit in self.effective(level) {
+                let taken = usage.taken(limit.metric, limit.period);
+                if taken + asked(limit.metric) > limit.max_value {
+                    let too_large = asked(limit.metric) > limit.max_value;
+                    let retry_after = match (limit.metric, too_large) {
+                        (_, true) => None,
+                        (Metric::Concurrency, false) => Some(Duration::from_secs(1)),
+                        _ => reset_ms(limit.period, usage, ask.now)
+                            .map(|ms| Duration::from_millis(u64::try_from(ms.max(1)).unwrap_or(1))),
+                    };
+                    let headers = self.headers(&state, ask, [0; 3]);
+                    return Err(Box::new(Refusal {
+                        scope: level.scope,
+                        limit,
+                        taken,
+                        asked: asked(limit.metric),
+                        retry_after,
+                        headers,
+                    }));
+                }
+            }
+        }
+        for level in &ask.levels {
+            // Every level was entered above.
+            let Some(usage) = state.scopes.get_mut(&level.scope) else {
+                continue;
+            };
+            for window in &mut usage.windows {
+                for (reserved, amount) in window.reserved.iter_mut().zip(request) {
+                    *reserved += amount;
+                }
+            }
+            usage.in_flight += 1;
+        }
+        let lease = Lease {
+            scopes: ask.levels.iter().map(|l| l.scope).collect(),
+            admitted_at: ask.now,
+            ask: request,
+            expires_at: ask.now.saturating_add(ttl_ms(self.settings.reservation_ttl)),
+            released: false,
+        };
+        state.leases.insert(ask.request_id.to_string(), lease);
+        let headers = self.headers(&state, ask, [0; 3]);
+        Ok(Grant { headers })
+    }
+
+    /// The tightest request and token limits of the levels, after `extra` more is taken.
+    fn headers(&self, state: &State, ask: &Ask<'_>, extra: [i64; 3]) -> RateHeaders {
+        let mut headers = RateHeaders::default();
+        for level in &ask.levels {
+            let Some(usage) = state.scopes.get(&level.scope) else {
+                continue;
+            };
+            for limit in level.limits {
+                let (slot, i) = match limit.metric {
+                    Metric::Requests => (&mut headers.requests, 0),
+                    Metric::Tokens => (&mut headers.tokens, 1),
+                    Metric::CostMicros | Metric::Concurrency => continue,
+                };
+                let remaining = (limit.max_value - usage.taken(limit.metric, limit.period) - extra[i]).max(0);
+                if slot.is_none_or(|tightest| remaining < tightest.remaining) {
+                    *slot = Some(Headroom {
+                        limit: limit.max_value,
+                        remaining,
+                        reset_ms: reset_ms(limit.period, usage, ask.now),
+                    });
+                }
+            }
+        }
+        headers
+    }
+
+    /// Swaps request `request_id`'s reservation for what it actually used. A second call for the
+    /// same request, or one for a request never admitted, changes nothing.
+    pub fn settle(&self, request_id: &str, tokens: i64, cost_micros: i64) {
+        let mut state = self.state();
+        let Some(lease) = state.leases.remove(request_id) else {
+            return;
+        };
+        let actual = [1, tokens.max(0), cost_micros.max(0)];
+        for scope in &lease.scopes {
+            let Some(usage) = state.scopes.get_mut(scope) else {
+                continue;
+            };
+            if !lease.released {
+                usage.in_flight -= 1;
+            }
+            for period in Period::ALL {
+                let window = &mut usage.windows[period.index()];
+                if window.start != period.window_start(lease.admitted_at) {
+                    // That window is over; the database keeps its usage.
+                    continue;
+                }
+                if !lease.released {
+                    for (reserved, asked) in window.reserved.iter_mut().zip(lease.ask) {
+                        *reserved -= asked;
+                    }
+                }
+                for (used, amount) in window.used.iter_mut().zip(actual) {
+                    *used += amount;
+                }
+            }
+        }
+    }
+
+    /// Gives back the reservations of leases older than the TTL (their requests never settled:
+    /// a bug, or a task that vanished); returns how many. The lease stays, so a late settle
+    /// still counts its usage, until twice the TTL.
+    pub fn sweep(&self, now: i64) -> usize {
+        let mut state = self.state();
+        let State { scopes, leases } = &mut *state;
+        let ttl = ttl_ms(self.settings.reservation_ttl);
+        leases.retain(|_, lease| !(lease.released && lease.expires_at.saturating_add(ttl) <= now));
+        let mut released = 0;
+        for lease in leases.values_mut() {
+            if lease.released || lease.expires_at > now {
+                continue;
+            }
+            lease.released = true;
+            released += 1;
+            for scope in &lease.scopes {
+                let Some(usage) = scopes.get_mut(scope) else {
+                    continue;
+                };
+                usage.in_flight -= 1;
+                for period in Period::ALL {
+                    let window = &mut usage.windows[period.index()];
+                    if window.start == period.window_start(lease.admitted_at) {
+                        for i in 0..3 {
+                            window.reserved[i] -= lease.ask[i];
+                        }
+                    }
+                }
+            }
+        }
+        if released > 0 {
+            tracing::warn!(released, "reservations expired unsettled and were released");
+        }
+        released
+    }
+
+    /// Adds stored counters of the open windows (at start, before serving).
+    pub fn load(&self, rows: &[CounterRow]) {
+        let mut state = self.state();
+        for row in rows {
+            let usage = state.scopes.entry(row.scope).or_default();
+            let window = &mut usage.windows[row.period.index()];
+            if window.start != row.window_start {
+                *window = Window {
+                    start: row.window_start,
+                    ..Window::default()
+                };
+            }
+            window.used[0] += row.requests;
+            window.used[1] += row.tokens;
+            window.used[2] += row.cost_micros;
+        }
+    }
+
+    /// A scope's used and reserved amounts of `metric` in `period`'s window holding `now`, and
+    /// its requests in flight — for tests and, later, the console.
+    pub fn usage(&self, scope: LimitScope, metric: Metric, period: Period, now: i64) -> (i64, i64, i64) {
+        let state = self.state();
+        let Some(usage) = state.scopes.get(&scope) else {
+            return (0, 0, 0);
+        };
+        let window = &usage.windows[period.index()];
+        match counted(metric) {
+            Some(i) if window.start == period.window_start(now) => {
+                (window.used[i], window.reserved[i], usage.in_flight)
+            }
+            _ => (0, 0, usage.in_flight),
+        }
+    }
+
+    /// Leases not yet settled.
+    pub fn open_leases(&self) -> usize {
+        self.state().leases.len()
+    }
+}
+
+/// Milliseconds from `now` to the end of `period`'s window in `usage`; `None` for `total`.
+fn reset_ms(period: Period, usage: &ScopeUsage, now: i64) -> Option<i64> {
+    period
+        .window_end(usage.windows[period.index()].start)
+        .map(|end| (end - now).max(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::types::{GatewayId, KeyId};
+
+    const NOW: i64 = 1_795_423_530_250;
+
+    fn ledger() -> Arc<Ledger> {
+        Ledger::new(LedgerSettings {
+            key_concurrency: 64,
+            reservation_ttl: Duration::from_secs(2),
+        })
+    }
+
+    fn limit(metric: Metric, period: Period, max_value: i64) -> Limit {
+        Limit {
+            metric,
+            period,
+            max_value,
+        }
+    }
+
+    fn ask<'a>(id: &'a str, now: i64, levels: Vec<Level<'a>>, tokens: i64) -> Ask<'a> {
+        Ask {
+            request_id: id,
+            now,
+            levels,
+            tokens,
+            cost_micros: 0,
+        }
+    }
+
+    fn key(id: i64, limits: &[Limit]) -> Level<'_> {
+        Level {
+            scope: LimitScope::Key(KeyId(id)),
+            limits,
+            reset_at: None,
+        }
+    }
+
+    #[test]
+    fn a_limit_admits_exactly_its_value_and_nothing_is_reserved_for_refusals() {
+        let ledger = ledger();
+        let limits = [limit(Metric::Requests, Period::Minute, 3)];
+        let gateway = Level {
+            scope: LimitScope::Gateway(GatewayId(1)),
+            limits: &[],
+            reset_at: None,
+        };
+        let ids: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
+        let admitted = ids
+            .iter()
+            .filter(|id| ledger.admit(&ask(id, NOW, vec![key(7, &limits), gateway], 10)).is_ok())
+            .count();
+        assert_eq!(admitted, 3);
+        let scope = LimitScope::Key(KeyId(7));
+        assert_eq!(ledger.usage(scope, Metric::Requests, Period::Minute, NOW), (0, 3, 3));
+        assert_eq!(ledger.usage(scope, Metric::Tokens, Period::Minute, NOW), (0, 30, 3));
+        let refusal = ledger.admit(&ask("r9", NOW, vec![key(7, &limits)], 10)).unwrap_err();
+        assert_eq!(refusal.limit, limits[0]);
+        // 2026-11-23T08:45:30.250Z: the minute ends in 29.75 s.
+        assert_eq!(refusal.retry_after, Some(Duration::from_millis(29_750)));
+        assert_eq!(
+            refusal.headers.requests,
+            Some(Headroom {
+                limit: 3,
+                remaining: 0,
+                reset_ms: Some(29_750)
+            })
+        );
+        for id in &ids[..3] {
+            ledger.settle(id, 4, 0);
+            ledger.settle(id, 4, 0);
+        }
+        assert_eq!(ledger.usage(scope, Metric::Tokens, Period::Minute, NOW), (12, 0, 0));
+        assert_eq!(ledger.usage(scope, Metric::Requests, Period::Day, NOW), (3, 0, 0));
+        // The next minute starts empty; the day goes on.
+        let later = NOW + 30_000;
+        assert!(ledger.admit(&ask("r10", later, vec![key(7, &limits)], 10)).is_ok());
+        assert_eq!(ledger.usage(scope, Metric::Requests, Period::Day, later), (3, 1, 1));
+    }
+
+    #[test]
+    fn all_levels_or_none() {
+        let ledger = ledger();
+        let parent = [limit(Metric::Requests, Period::Minute, 2)];
+        let child = [limit(Metric::Tokens, Period::Hour, 100)];
+        assert!(ledger
+            .admit(&ask("a", NOW, vec![key(2, &child), key(1, &parent)], 60))
+            .is_ok());
+        // The child's tokens refuse the second; the parent must not keep a reservation for it.
+        let refusal = ledger
+            .admit(&ask("b", NOW, vec![key(2, &child), key(1, &parent)], 60))
+            .unwrap_err();
+        assert_eq!(refusal.scope, LimitScope::Key(KeyId(2)));
+        let parent_scope = LimitScope::Key(KeyId(1));
+        assert_eq!(
+            ledger.usage(parent_scope, Metric::Requests, Period::Minute, NOW),
+            (0, 1, 1)
+        );
+        // A sibling still fits under the parent, once.
+        assert!(ledger
+            .admit(&ask("c", NOW, vec![key(3, &[]), key(1, &parent)], 60))
+            .is_ok());
+        let refusal = ledger
+            .admit(&ask("d", NOW, vec![key(3, &[]), key(1, &parent)], 1))
+            .unwrap_err();
+        assert_eq!(refusal.scope, parent_scope);
+    }
+
+    #[test]
+    fn concurrency_defaults_to_64_per_key_and_frees_on_settle() {
+        let ledger = ledger();
+        let ids: Vec<String> = (0..65).map(|i| format!("s{i}")).collect();
+        for id in &ids[..64] {
+            ledger.admit(&ask(id, NOW, vec![key(1, &[])], 0)).unwrap();
+        }
+        let refusal = ledger.admit(&ask(&ids[64], NOW, vec![key(1, &[])], 0)).unwrap_err();
+        assert_eq!(refusal.limit.metric, Metric::Concurrency);
+        assert_eq!(refusal.retry_after, Some(Duration::from_secs(1)));
+        ledger.settle(&ids[0], 0, 0);
+        assert!(ledger.admit(&ask(&ids[64], NOW, vec![key(1, &[])], 0)).is_ok());
+    }
+
+    #[test]
+    fn unsettled_leases_expire_and_a_late_settle_counts_only_usage() {
+        let ledger = ledger();
+        let limits = [limit(Metric::Tokens, Period::Day, 1_000)];
+        ledger.admit(&ask("x", NOW, vec![key(1, &limits)], 600)).unwrap();
+        assert!(ledger.admit(&ask("y", NOW, vec![key(1, &limits)], 600)).is_err());
+        assert_eq!(ledger.sweep(NOW + 1_999), 0);
+        assert_eq!(ledger.sweep(NOW + 2_000), 1);
+        let scope = LimitScope::Key(KeyId(1));
+        assert_eq!(ledger.usage(scope, Metric::Tokens, Period::Day, NOW), (0, 0, 0));
+        ledger.settle("x", 50, 0);
+        assert_eq!(ledger.usage(scope, Metric::Tokens, Period::Day, NOW), (50, 0, 0));
+        assert_eq!(ledger.open_leases(), 0);
+    }
+
+    #[test]
+    fn an_ask_larger_than_the_limit_says_so_and_gives_no_retry() {
+        let ledger = ledger();
+        let limits = [limit(Metric::Tokens, Period::Minute, 100)];
+        let refusal = ledger.admit(&ask("big", NOW, vec![key(1, &limits)], 101)).unwrap_err();
+        assert_eq!(refusal.retry_after, None);
+        assert!(refusal.message().contains("lower max_tokens"), "{}", refusal.message());
+    }
+
+    #[test]
+    fn stored_counters_and_resets_are_honoured() {
+        let ledger = ledger();
+        let scope = LimitScope::Key(KeyId(1));
+        ledger.load(&[CounterRow {
+            scope,
+            period: Period::Day,
+            window_start: Period::Day.window_start(NOW),
+            requests: 5,
+            tokens: 900,
+            cost_micros: 0,
+        }]);
+        let limits = [limit(Metric::Tokens, Period::Day, 1_000)];
+        assert!(ledger.admit(&ask("a", NOW, vec![key(1, &limits)], 200)).is_err());
+        let reset = Level {
+            reset_at: Some(NOW - 5),
+            ..key(1, &limits)
+        };
+        assert!(ledger.admit(&ask("a", NOW, vec![reset], 200)).is_ok());
+        assert_eq!(ledger.usage(scope, Metric::Tokens, Period::Day, NOW), (0, 200, 1));
+    }
+}

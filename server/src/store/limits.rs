@@ -1,0 +1,205 @@
+//! Limits on gateways and keys, model prices, and the usage counters the ledger starts from.
+//!
+//! Invariant: a scope's limits are replaced whole, in one transaction.
+
+use super::{found, Store, StoreError};
+use app::types::{GatewayId, KeyId, Limit, Metric, ModelPrice, Period};
+use sqlx::{any::AnyRow, Row};
+use std::collections::HashMap;
+
+/// What a set of limits belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LimitScope {
+    Gateway(GatewayId),
+    Key(KeyId),
+}
+
+impl LimitScope {
+    /// The scope's name in `usage_counters` and `usage_hourly`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            LimitScope::Gateway(_) => "gateway",
+            LimitScope::Key(_) => "key",
+        }
+    }
+
+    /// The gateway's or key's id.
+    pub fn id(self) -> i64 {
+        match self {
+            LimitScope::Gateway(id) => id.0,
+            LimitScope::Key(id) => id.0,
+        }
+    }
+}
+
+/// One row of `usage_counters`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CounterRow {
+    pub scope: LimitScope,
+    pub period: Period,
+    pub window_start: i64,
+    pub requests: i64,
+    pub tokens: i64,
+    pub cost_micros: i64,
+}
+
+fn limit(row: &AnyRow) -> Result<Limit, sqlx::Error> {
+    let decode = |what: String| sqlx::Error::Decode(what.into());
+    let metric: String = row.try_get("metric")?;
+    let period: String = row.try_get("period")?;
+    Ok(Limit {
+        metric: Metric::parse(&metric).ok_or_else(|| decode(format!("unknown metric {metric:?}")))?,
+        period: Period::parse(&period).ok_or_else(|| decode(format!("unknown period {period:?}")))?,
+        max_value: row.try_get("max_value")?,
+    })
+}
+
+impl Store {
+    /// Every limit, by what it belongs to, each scope's ordered by metric, then period.
+    pub async fn limits_by_scope(&self) -> Result<HashMap<LimitScope, Vec<Limit>>, StoreError> {
+        let rows = sqlx::query("SELECT gateway_id, key_id, metric, period, max_value FROM limits ORDER BY id")
+            .fetch_all(&self.reader)
+            .await?;
+        let mut by_scope: HashMap<LimitScope, Vec<Limit>> = HashMap::new();
+        for row in &rows {
+            let gateway: Option<i64> = row.try_get("gateway_id")?;
+            let key: Option<i64> = row.try_get("key_id")?;
+            let scope = match (gateway, key) {
+                (Some(id), _) => LimitScope::Gateway(GatewayId(id)),
+                (None, Some(id)) => LimitScope::Key(KeyId(id)),
+                (None, None) => continue,
+            };
+            by_scope.entry(scope).or_default().push(limit(row)?);
+        }
+        for limits in by_scope.values_mut() {
+            limits.sort_by_key(|l| (l.metric, l.period));
+        }
+        Ok(by_scope)
+    }
+
+    /// Replaces a gateway's or key's limits with `limits`, in one transaction.
+    pub async fn set_limits(&self, scope: LimitScope, limits: &[Limit]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let column = scope.kind();
+        sqlx::query(&format!("DELETE FROM limits WHERE {column}_id = $1"))
+            .bind(scope.id())
+            .execute(&mut *tx)
+            .await?;
+        insert_limits(&mut tx, scope, limits).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every model price, by model name.
+    pub async fn prices(&self) -> Result<Vec<ModelPrice>, StoreError> {
+        let rows =
+            sqlx::query("SELECT model, input_per_mtok_micros, output_per_mtok_micros FROM model_prices ORDER BY model")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ModelPrice {
+                    model: row.try_get("model")?,
+                    input_per_mtok_micros: row.try_get("input_per_mtok_micros")?,
+                    output_per_mtok_micros: row.try_get("output_per_mtok_micros")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Sets a model's price (adding the model when it has none).
+    pub async fn set_price(&self, price: &ModelPrice, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO model_prices (model, input_per_mtok_micros, output_per_mtok_micros, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (model) DO UPDATE SET \
+             input_per_mtok_micros = excluded.input_per_mtok_micros, \
+             output_per_mtok_micros = excluded.output_per_mtok_micros, updated_at = excluded.updated_at",
+        )
+        .bind(&price.model)
+        .bind(price.input_per_mtok_micros)
+        .bind(price.output_per_mtok_micros)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a model's price.
+    pub async fn remove_price(&self, model: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM model_prices WHERE model = $1")
+            .bind(model)
+            .execute(&self.writer)
+            .await?;
+        found(done.rows_affected())
+    }
+
+    /// The counters of windows that are still open at `now` (Unix milliseconds).
+    pub async fn open_counters(&self, now: i64) -> Result<Vec<CounterRow>, StoreError> {
+        let mut open = Vec::new();
+        for period in Period::ALL {
+            let rows = sqlx::query(
+                "SELECT scope, scope_id, window_start, requests, prompt_tokens + completion_tokens AS tokens, \
+                 cost_micros FROM usage_counters WHERE period = $1 AND window_start = $2",
+            )
+            .bind(period.as_str())
+            .bind(period.window_start(now))
+            .fetch_all(&self.reader)
+            .await?;
+            for row in &rows {
+                let id: i64 = row.try_get("scope_id")?;
+                let scope = match row.try_get::<String, _>("scope")?.as_str() {
+                    "gateway" => LimitScope::Gateway(GatewayId(id)),
+                    _ => LimitScope::Key(KeyId(id)),
+                };
+                open.push(CounterRow {
+                    scope,
+                    period,
+                    window_start: row.try_get("window_start")?,
+                    requests: row.try_get("requests")?,
+                    tokens: row.try_get("tokens")?,
+                    cost_micros: row.try_get("cost_micros")?,
+                });
+            }
+        }
+        Ok(open)
+    }
+}
+
+impl Store {
+    /// Requests, tokens and cost of a key's stored usage events (its own requests).
+    pub async fn usage_event_totals(&self, key: KeyId) -> Result<(i64, i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n, \
+             CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) AS tokens, \
+             CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost FROM usage_events WHERE key_id = $1",
+        )
+        .bind(key.0)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("tokens")?, row.try_get("cost")?))
+    }
+}
+
+/// Adds `limits` to `scope` inside `tx`.
+pub(super) async fn insert_limits(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: LimitScope,
+    limits: &[Limit],
+) -> Result<(), StoreError> {
+    let (gateway, key) = match scope {
+        LimitScope::Gateway(id) => (Some(id.0), None),
+        LimitScope::Key(id) => (None, Some(id.0)),
+    };
+    for limit in limits {
+        sqlx::query("INSERT INTO limits (gateway_id, key_id, metric, period, max_value) VALUES ($1, $2, $3, $4, $5)")
+            .bind(gateway)
+            .bind(key)
+            .bind(limit.metric.as_str())
+            .bind(limit.period.as_str())
+            .bind(limit.max_value)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
