@@ -150,7 +150,7 @@ async fn c01_a_request_limit_admits_exactly_its_value_under_concurrency() {
 
 /// A chat request whose reservation is exactly `tokens` (the prompt "hello there" is
 /// estimated at 7 tokens).
-fn reserving(tokens: u64) -> Value {
+pub fn reserving(tokens: u64) -> Value {
     let mut body = chat(false);
     body["max_tokens"] = json!(tokens - 7);
     body

@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod conformance;
 mod console;
+mod crash;
 mod docs;
 mod faults;
 mod health;

@@ -1,6 +1,7 @@
 //! The official SDKs against the real server: the `openai` Python package (chat, streaming
 //! chat with and without usage, embeddings, models, errors, the Azure client with the `auto`
-//! deployment) and the `anthropic` package (`/v1/messages`, streamed and not).
+//! deployment, a limited key's `RateLimitError`) and the `anthropic` package (`/v1/messages`,
+//! streamed and not).
 //!
 //! The packages live in `.venv/` (`scripts/setup.sh --test` installs them from
 //! `server/tests/sdk/requirements.txt`); `MGW_TEST_PYTHON` names another interpreter. Without
@@ -8,7 +9,10 @@
 
 use crate::rig::{endpoint, steady, Rig};
 use app::types::ProviderKind;
-use server::testing::MockUpstream;
+use server::{
+    manage::{limits::parse_limit, NewKey},
+    testing::MockUpstream,
+};
 use std::path::PathBuf;
 
 fn python() -> Option<PathBuf> {
@@ -32,6 +36,11 @@ fn python() -> Option<PathBuf> {
 }
 
 async fn run(script: &str, checks: &[&str]) {
+    run_with_limits(script, checks, &[]).await;
+}
+
+/// Runs `script` with a key holding `limits` (the rig's own key when there are none).
+async fn run_with_limits(script: &str, checks: &[&str], limits: &[&str]) {
     let Some(python) = python() else { return };
     let mock = MockUpstream::start().await.unwrap();
     let rig = Rig::start(
@@ -40,11 +49,23 @@ async fn run(script: &str, checks: &[&str]) {
         |_| {},
     )
     .await;
+    let key = if limits.is_empty() {
+        rig.key.clone()
+    } else {
+        let new = NewKey {
+            gateway: "g".into(),
+            name: "limited".into(),
+            limits: limits.iter().map(|l| parse_limit(l).unwrap()).collect(),
+            ..NewKey::default()
+        };
+        let created = rig.server.state.manage.create_key(new).await.unwrap();
+        created.secret.expose().to_string()
+    };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk").join(script);
     let output = tokio::process::Command::new(python)
         .arg(&script)
         .arg(&rig.server.url)
-        .arg(&rig.key)
+        .arg(&key)
         .output()
         .await
         .unwrap();
@@ -86,4 +107,11 @@ async fn the_openai_sdk_chats_streams_and_embeds_through_the_gateway() {
 #[tokio::test]
 async fn the_anthropic_sdk_sends_messages_through_the_gateway() {
     run("anthropic_sdk.py", &["messages", "stream", "errors"]).await;
+}
+
+/// RELIABILITY §4.2 through the SDK: a limited key's answers carry OpenAI's rate-limit headers,
+/// and the SDK raises `RateLimitError` with them once the limit is reached.
+#[tokio::test]
+async fn the_openai_sdk_sees_rate_limits_as_openai_reports_them() {
+    run_with_limits("openai_limits.py", &["headers", "rate limit"], &["requests/day=1"]).await;
 }
