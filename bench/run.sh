@@ -13,7 +13,8 @@
 #   -w SECONDS         warm-up before each run, discarded             [WARMUP, default 3]
 #   -c "1 50 200"      concurrency levels: open connections, closed loop [CONCS]
 #   -s "chat stream"   scenarios: chat = non-streaming JSON, stream = SSE [SCENARIOS]
-#   -t "direct passthrough gateway"   targets, measured in this order [TARGETS]
+#   -t "direct passthrough gateway"   targets, measured in this order [TARGETS]; add
+#                      `limited` for the gateway with a limited key (limits on vs off)
 #   -r N               repeats of the whole matrix; medians reported  [REPEATS, default 1]
 #   -o DIR             results directory                              [OUT]
 #   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
@@ -26,7 +27,9 @@
 #   CARGO_TARGET_DIR   where the release binaries are built (default: <repo>/target)
 #
 # Targets: direct = wrk -> mock (the baseline); passthrough = wrk -> bench `passthrough` -> mock;
-# gateway = wrk -> model-gateway (openai_compatible endpoint, gateway, key) -> mock.
+# gateway = wrk -> model-gateway (openai_compatible endpoint, gateway, key) -> mock;
+# limited = the same gateway with a child key whose key and parent carry request, token, budget
+# and concurrency limits (never reached): what checking and reserving limits costs.
 # Everything listens on 127.0.0.1 only; every step is bounded in time; every process this script
 # starts is stopped when it exits, however it exits.
 set -euo pipefail
@@ -61,7 +64,8 @@ int_in "$REPEATS" 1 10 || die "-r must be 1..10 (got '$REPEATS')"
 for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got '$c')"; done
 for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
 for t in $TARGETS; do
-  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway ]] || die "unknown target '$t' (direct, passthrough, gateway)"
+  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited ]] \
+    || die "unknown target '$t' (direct, passthrough, gateway, limited)"
 done
 [[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -178,7 +182,7 @@ if wants passthrough; then
 fi
 
 KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
-if wants gateway; then
+if wants gateway || wants limited; then
   DATA="$TMP/data"; mkdir -p "$DATA"
   mgw() { timeout --foreground 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
   mgw endpoint add --name bench-mock --provider openai_compatible \
@@ -187,10 +191,22 @@ if wants gateway; then
   mgw gateway add --name bench --endpoints bench-mock >>"$TMP/cli.log" \
     || die "model-gateway gateway add failed: $(tail -n 5 "$TMP/cli.log")"
   # {"key": "mgw_<public id>_<secret…>", "details": {…, "masked": "mgw_…"}}: the secret is "key".
-  KEY="$(mgw key create --gateway bench --name bench --json \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin).get("key") or "")')" || true
+  # Keys allow 64 requests in flight unless they say otherwise; c=200 needs more.
+  new_key() {
+    mgw key create --gateway bench --json "$@" \
+      | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["key"], d["details"]["public_id"])' || true
+  }
+  read -r KEY _ <<<"$(new_key --name bench --limit concurrency=100000)"
   [[ "$KEY" =~ ^mgw_[A-Za-z0-9]+_[A-Za-z0-9]+$ ]] \
     || die "model-gateway key create --json printed no key: $(tail -n 5 "$TMP/cli.log")"
+  # `limited`: a child key under a parent, both with request, token, budget and concurrency
+  # limits far above what the run reaches, so every request is checked and reserved on two
+  # levels but none is refused.
+  LIMITS=(--limit requests/minute=1000000000 --limit tokens/minute=1000000000000 --limit cost/month=1000000
+          --limit concurrency=100000)
+  read -r _ TEAM_ID <<<"$(new_key --name bench-team "${LIMITS[@]}")"
+  read -r LIMITED_KEY _ <<<"$(new_key --name bench-app --parent "$TEAM_ID" "${LIMITS[@]}")"
+  [[ "$LIMITED_KEY" =~ ^mgw_ ]] || die "model-gateway key create (limited) failed: $(tail -n 5 "$TMP/cli.log")"
   "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
   GW_PID=$!; PIDS+=("$GW_PID")
   wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
@@ -198,8 +214,9 @@ if wants gateway; then
 fi
 
 base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
-                          gateway) echo "http://127.0.0.1:$GW_PORT";; esac; }
-process_of() { case "$1" in direct) echo mock;; *) echo "$1";; esac; }
+                          gateway|limited) echo "http://127.0.0.1:$GW_PORT";; esac; }
+process_of() { case "$1" in direct) echo mock;; limited) echo gateway;; *) echo "$1";; esac; }
+key_of() { case "$1" in limited) echo "$LIMITED_KEY";; *) echo "$KEY";; esac; }
 body_of() { case "$1" in chat) echo "$HERE/config/chat.json";; stream) echo "$HERE/config/chat-stream.json";; esac; }
 PATH_CHAT=/v1/chat/completions
 
@@ -215,7 +232,7 @@ for t in $TARGETS; do
   for s in $SCENARIOS; do
     url="$(base_url "$t")$PATH_CHAT"
     code="$(curl -sS -o "$TMP/probe.out" -w '%{http_code}' --max-time 10 -X POST "$url" \
-        -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+        -H "Authorization: Bearer $(key_of "$t")" -H 'Content-Type: application/json' \
         --data-binary @"$(body_of "$s")" 2>"$TMP/probe.err")" || code="000"
     why=""
     if [[ "$code" != 200 ]]; then
@@ -231,7 +248,7 @@ for t in $TARGETS; do
         echo "bench/run.sh: SANITY CHECK FAILED — target '$t', scenario '$s'"
         echo "  POST $url"
         echo "  $why"
-        if [[ "$t" == gateway ]]; then
+        if [[ "$t" == gateway || "$t" == limited ]]; then
           echo "  The gateway must answer this request with 200 before it can be measured."
           echo "  Gateway log (last lines):"
           tail -n 15 "$TMP/gateway.log" | sed 's/^/    /'
@@ -264,7 +281,7 @@ PY
 # --- (d)(e) the load matrix, with sampling ---------------------------------------------------
 runs=$(( REPEATS * $(wc -w <<<"$TARGETS") * $(wc -w <<<"$SCENARIOS") * $(wc -w <<<"$CONCS") ))
 log "measuring $runs runs of ${DURATION}s (+${WARMUP}s warm-up): about $(( runs * (DURATION + WARMUP + 1) / 60 + 1 )) min"
-WRK_ARGS=(-t 1 --timeout 10s -s "$HERE/config/wrk.lua" -H "Authorization: Bearer $KEY")
+WRK_ARGS=(-t 1 --timeout 10s -s "$HERE/config/wrk.lua")
 # The targets of one cell (scenario, concurrency) run back to back, so the ratios compare runs
 # minutes apart at most: on a shared VM, throughput drifts by a third over a quarter hour.
 for r in $(seq 1 "$REPEATS"); do
@@ -272,18 +289,19 @@ for r in $(seq 1 "$REPEATS"); do
     for c in $CONCS; do
       for t in $TARGETS; do
         tag="$t-$s-c$c-r$r"; url="$(base_url "$t")$PATH_CHAT"; body="$(body_of "$s")"
+        auth=(-H "Authorization: Bearer $(key_of "$t")")
         for p in "${PIDS[@]}"; do
           kill -0 "$p" 2>/dev/null || die "a process under test (pid $p) has exited; logs: $OUT/logs/"
         done
         if (( WARMUP > 0 )); then
           timeout --foreground $(( WARMUP + 20 )) "${PIN_LG[@]}" env BENCH_BODY="$body" BENCH_OUT= \
-            "$WRK" "${WRK_ARGS[@]}" -c "$c" -d "${WARMUP}s" "$url" >/dev/null 2>&1 || true
+            "$WRK" "${WRK_ARGS[@]}" "${auth[@]}" -c "$c" -d "${WARMUP}s" "$url" >/dev/null 2>&1 || true
         fi
         "${PIN_LG[@]}" python3 "$HERE/procstat.py" "$DURATION" 0.25 "${SAMPLE[@]}" >"$TMP/$tag.proc.json" &
         SAMPLER=$!
         rm -f "$TMP/$tag.wrk.json"
         timeout --foreground $(( DURATION + 30 )) "${PIN_LG[@]}" env BENCH_BODY="$body" BENCH_OUT="$TMP/$tag.wrk.json" \
-            "$WRK" "${WRK_ARGS[@]}" -c "$c" -d "${DURATION}s" "$url" >"$TMP/$tag.wrk.txt" 2>&1 \
+            "$WRK" "${WRK_ARGS[@]}" "${auth[@]}" -c "$c" -d "${DURATION}s" "$url" >"$TMP/$tag.wrk.txt" 2>&1 \
           || log "wrk failed for $tag: $(tail -c 300 "$TMP/$tag.wrk.txt")"
         wait "$SAMPLER" 2>/dev/null || true
         SAMPLER=""

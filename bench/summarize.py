@@ -14,8 +14,8 @@ import os
 import statistics
 import sys
 
-BASE, FLOOR, GATEWAY = "direct", "passthrough", "gateway"
-TARGET_ORDER = [BASE, FLOOR, GATEWAY]
+BASE, FLOOR, GATEWAY, LIMITED = "direct", "passthrough", "gateway", "limited"
+TARGET_ORDER = [BASE, FLOOR, GATEWAY, LIMITED]
 SCENARIO_ORDER = ["chat", "stream"]
 SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)"}
 
@@ -196,6 +196,24 @@ def main():
         out("")
     elif GATEWAY not in targets:
         out("No gateway runs: the target checks need `direct`, `passthrough` and `gateway`.")
+        out("")
+
+    # Limits on (`limited`: a child key and its parent, each with limits) against off (`gateway`).
+    if GATEWAY in targets and LIMITED in targets:
+        out("## Limits on against limits off")
+        out("")
+        out("| scenario | conc | RPS limits on / off | p50 ms on / off | p99 ms on / off |")
+        out("|---|---:|---:|---:|---:|")
+        for s in ordered({k[1] for k in runs}, SCENARIO_ORDER):
+            for c in sorted({k[2] for k in runs if k[1] == s}):
+                on, off = (LIMITED, s, c), (GATEWAY, s, c)
+                if on not in runs or off not in runs:
+                    continue
+                rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
+                ratio = rps_on / rps_off if rps_off else None
+                p50 = f"{fmt(stat(runs, on, 'p50_ms'), 3)} / {fmt(stat(runs, off, 'p50_ms'), 3)}"
+                p99 = f"{fmt(stat(runs, on, 'p99_ms'), 3)} / {fmt(stat(runs, off, 'p99_ms'), 3)}"
+                out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {fmt(ratio, 2)} ({rps_on:.0f} / {rps_off:.0f}) | {p50} | {p99} |")
         out("")
 
     try:

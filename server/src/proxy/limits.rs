@@ -35,11 +35,19 @@ struct Window {
 struct ScopeUsage {
     windows: [Window; 5],
     in_flight: i64,
-    /// The key's `usage_reset_at` this usage already reflects.
+    /// The key's `usage_reset_at` this usage already reflects: at first, the ledger's start
+    /// (the counters loaded then reflect every earlier reset).
     reset_at: Option<i64>,
 }
 
 impl ScopeUsage {
+    fn new(started_at: i64) -> Self {
+        ScopeUsage {
+            reset_at: Some(started_at),
+            ..ScopeUsage::default()
+        }
+    }
+
     /// Moves every window to the one holding `now`; a new window starts empty.
     fn roll(&mut self, now: i64) {
         for period in Period::ALL {
@@ -188,6 +196,8 @@ struct State {
 #[derive(Debug)]
 pub struct Ledger {
     settings: LedgerSettings,
+    /// When this ledger started (Unix milliseconds), before the stored counters were read.
+    started_at: i64,
     state: Mutex<State>,
 }
 
@@ -202,9 +212,12 @@ fn ttl_ms(ttl: Duration) -> i64 {
 }
 
 impl Ledger {
-    pub fn new(settings: LedgerSettings) -> Arc<Ledger> {
+    /// An empty ledger, started at `now` (Unix milliseconds): key resets later than that zero
+    /// the usage it holds; earlier ones are already reflected in the counters it loads.
+    pub fn new(settings: LedgerSettings, now: i64) -> Arc<Ledger> {
         Arc::new(Ledger {
             settings,
+            started_at: now,
             state: Mutex::new(State::default()),
         })
     }
@@ -233,7 +246,10 @@ impl Ledger {
         let asked = |metric: Metric| counted(metric).map_or(1, |i| request[i]);
         let mut state = self.state();
         for level in &ask.levels {
-            let usage = state.scopes.entry(level.scope).or_default();
+            let usage = state
+                .scopes
+                .entry(level.scope)
+                .or_insert_with(|| ScopeUsage::new(self.started_at));
             if level.reset_at > usage.reset_at {
                 for window in &mut usage.windows {
                     window.used = [0; 3];
@@ -389,7 +405,10 @@ impl Ledger {
     pub fn load(&self, rows: &[CounterRow]) {
         let mut state = self.state();
         for row in rows {
-            let usage = state.scopes.entry(row.scope).or_default();
+            let usage = state
+                .scopes
+                .entry(row.scope)
+                .or_insert_with(|| ScopeUsage::new(self.started_at));
             let window = &mut usage.windows[row.period.index()];
             if window.start != row.window_start {
                 *window = Window {
@@ -440,10 +459,11 @@ mod tests {
     const NOW: i64 = 1_795_423_530_250;
 
     fn ledger() -> Arc<Ledger> {
-        Ledger::new(LedgerSettings {
+        let settings = LedgerSettings {
             key_concurrency: 64,
             reservation_ttl: Duration::from_secs(2),
-        })
+        };
+        Ledger::new(settings, NOW - 60_000)
     }
 
     fn limit(metric: Metric, period: Period, max_value: i64) -> Limit {
@@ -594,6 +614,12 @@ mod tests {
         }]);
         let limits = [limit(Metric::Tokens, Period::Day, 1_000)];
         assert!(ledger.admit(&ask("a", NOW, vec![key(1, &limits)], 200)).is_err());
+        // A reset before the ledger started is already in the stored counters.
+        let old_reset = Level {
+            reset_at: Some(NOW - 120_000),
+            ..key(1, &limits)
+        };
+        assert!(ledger.admit(&ask("a", NOW, vec![old_reset], 200)).is_err());
         let reset = Level {
             reset_at: Some(NOW - 5),
             ..key(1, &limits)

@@ -83,10 +83,13 @@ impl Proxy {
             balancer: Balancer::new(settings.endpoint_max_in_flight),
             clients: upstream::Clients::new(),
             logs: LogWriter::start(store, settings.log_queue),
-            ledger: Ledger::new(LedgerSettings {
-                key_concurrency: settings.key_max_concurrent,
-                reservation_ttl: settings.reservation_ttl,
-            }),
+            ledger: Ledger::new(
+                LedgerSettings {
+                    key_concurrency: settings.key_max_concurrent,
+                    reservation_ttl: settings.reservation_ttl,
+                },
+                crate::store::now_ms(),
+            ),
             in_flight: AtomicUsize::new(0),
             retries_in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),

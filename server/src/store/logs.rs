@@ -318,7 +318,7 @@ impl Store {
         self.insert_logs(&mut tx, &logs).await?;
         let charged: Vec<&Finished> = batch.iter().filter(|f| !f.charged.is_empty()).collect();
         if !charged.is_empty() {
-            let new = insert_usage_events(&mut tx, &charged).await?;
+            let new = insert_usage_events(&mut tx, self.backend, &charged).await?;
             let fresh: Vec<&Finished> = charged
                 .into_iter()
                 .filter(|f| new.contains(f.log.request_id.as_str()))
@@ -419,12 +419,19 @@ async fn insert_logs_postgres(tx: &mut Tx<'_>, logs: &[&RequestLog]) -> Result<(
     Ok(())
 }
 
-/// `($1, …, $n), (…), …`: `rows` groups of `width` numbered placeholders.
-fn placeholders(rows: usize, width: usize) -> String {
+/// `rows` groups of `width` placeholders: `(?, …), …` on SQLite — anonymous, because binding
+/// numbered ones costs SQLite a scan of every parameter name per value — and `($1, …), …` on
+/// Postgres.
+fn placeholders(backend: Backend, rows: usize, width: usize) -> String {
     (0..rows)
         .map(|row| {
-            let numbers: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
-            format!("({})", numbers.join(", "))
+            let marks: Vec<String> = (1..=width)
+                .map(|column| match backend {
+                    Backend::Sqlite => "?".to_string(),
+                    Backend::Postgres => format!("${}", row * width + column),
+                })
+                .collect();
+            format!("({})", marks.join(", "))
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -433,6 +440,7 @@ fn placeholders(rows: usize, width: usize) -> String {
 /// Inserts the usage events; returns the request ids that were not stored before.
 async fn insert_usage_events(
     tx: &mut Tx<'_>,
+    backend: Backend,
     charged: &[&Finished],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut new = std::collections::HashSet::with_capacity(charged.len());
@@ -440,7 +448,7 @@ async fn insert_usage_events(
         let sql = format!(
             "INSERT INTO usage_events (request_id, gateway_id, key_id, prompt_tokens, completion_tokens, \
              cost_micros, created_at) VALUES {} ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
-            placeholders(chunk.len(), 7)
+            placeholders(backend, chunk.len(), 7)
         );
         let mut query = sqlx::query(&sql);
         for finished in chunk {

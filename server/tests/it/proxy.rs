@@ -1,5 +1,5 @@
-//! The inference API's front door: gateway-key authentication (RELIABILITY,
-//! A-07) and `GET /v1/models`, through the real server, answered from the registry.
+//! The inference API's front door: gateway-key authentication (RELIABILITY A-01…)
+//! and `GET /v1/models`, through the real server, answered from the registry.
 
 use crate::{
     manage::{choice, openai},
@@ -293,4 +293,90 @@ async fn cross_origin_callers_with_a_key_are_not_treated_as_csrf() {
         405,
         "routed (method not allowed), not refused as cross-origin"
     );
+}
+
+/// RELIABILITY A-03: an unknown key id and a known id with a wrong secret are both 401, and take
+/// about as long (both are hashed and compared; the figure is reported, not a gate).
+#[tokio::test]
+async fn a03_unknown_ids_and_wrong_secrets_are_refused_alike() {
+    use axum::http::{HeaderMap, HeaderValue};
+    use server::{gateway_key, proxy::auth::authenticate};
+    let (server, key) = server_with_key().await;
+    let parsed = gateway_key::parse(&key).unwrap();
+    let wrong_secret = gateway_key::assemble(parsed.public_id, &"x".repeat(32));
+    let unknown_id = gateway_key::assemble("ZZZZZZZZZZZZ", &"x".repeat(32));
+    for candidate in [&wrong_secret, &unknown_id] {
+        let auth = format!("Bearer {candidate}");
+        let response = models(&server, &[("authorization", &auth)]).await;
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_api_key");
+    }
+    let snapshot = server.state.registry.snapshot();
+    let secret = &server.state.keys.key_hash_secret;
+    let mean_ns = |key: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+        );
+        let started = std::time::Instant::now();
+        for _ in 0..1_000 {
+            assert!(authenticate(&snapshot, secret, &headers, 0).is_err());
+        }
+        started.elapsed().as_nanos() / 1_000
+    };
+    // Interleaved rounds, so drift on a shared machine hits both alike.
+    let (mut unknown, mut wrong) = (0, 0);
+    for _ in 0..5 {
+        unknown += mean_ns(&unknown_id);
+        wrong += mean_ns(&wrong_secret);
+    }
+    crate::rig::metric("a03_unknown_id_mean_ns", unknown / 5);
+    crate::rig::metric("a03_wrong_secret_mean_ns", wrong / 5);
+}
+
+/// RELIABILITY A-05: a key of gateway A cannot reach gateway B. The key selects its gateway (all
+/// gateways share one port), so asking for B's model is answered exactly as for a model that
+/// exists nowhere: nothing says that B, or its model, exists.
+#[tokio::test]
+async fn a05_a_key_reaches_only_its_own_gateway() {
+    let (server, key_a) = server_with_key().await;
+    let manage = &server.state.manage;
+    let only_b = NewEndpoint {
+        model: "b-only-model".into(),
+        ..openai("b-endpoint")
+    };
+    manage.create_endpoint(only_b).await.unwrap();
+    manage
+        .create_gateway(NewGateway::new("b", Strategy::Priority, vec![choice("b-endpoint")]))
+        .await
+        .unwrap();
+    let ask = |model: &str| {
+        let url = format!("{}/v1/chat/completions", server.url);
+        let body = serde_json::json!({ "model": model, "messages": [{ "role": "user", "content": "hi" }] });
+        let key = key_a.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status_b, body_b) = ask("b-only-model").await;
+    let (status_none, body_none) = ask("no-such-model").await;
+    assert_eq!((status_b, status_none), (404, 404));
+    let message = |body: &Value, model: &str| body["error"]["message"].as_str().unwrap().replace(model, "M");
+    assert_eq!(message(&body_b, "b-only-model"), message(&body_none, "no-such-model"));
+    assert_eq!(body_b["error"]["code"], body_none["error"]["code"]);
+    let listed: Value = models(&server, &[("authorization", &format!("Bearer {key_a}"))])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!ids(&listed).contains(&"b-only-model"));
 }
