@@ -142,7 +142,6 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone());
     // Limits go on from the usage already counted in the windows still open.
     proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
-    manage.attach_registry(registry.clone());
     Ok(AppState {
         config: Arc::new(config),
         keys,
@@ -248,6 +247,9 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let addr = config.bind;
         let state = open(config).await?;
+        // A serving process applies its own changes before they return (a CLI run has no
+        // registry to keep current).
+        state.manage.attach_registry(state.registry.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
