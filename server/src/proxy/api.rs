@@ -3,12 +3,12 @@
 //! `/v1/messages` — one path through the proxy for all of them.
 
 use super::{
-    auth::{self, Authenticated},
+    auth,
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
     limits::{Ask, Level, RateHeaders},
     providers::{self, anthropic, Operation, Usage},
-    registry::{Credential, Snapshot, Upstream},
+    registry::{Credential, KeyEntry, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
     usage::{Charge, Recorder},
     wire::{self, Inbound, AUTO_DEPLOYMENT},
@@ -18,7 +18,7 @@ use crate::{
     store::{now_ms, LimitScope},
     AppState,
 };
-use app::types::RequestLog;
+use app::types::{Gateway, RequestLog};
 use axum::{
     body::{Body, Bytes},
     extract::{Path, Request, State},
@@ -136,14 +136,15 @@ async fn read_body(body: Body, headers: &axum::http::HeaderMap, limit: usize) ->
     })
 }
 
-/// The endpoints that can serve `model` for this key, in the gateway's order.
+/// The endpoints that can serve `model` for a key with this lineage (the key, then its
+/// ancestors), in the gateway's order.
 fn candidates(
     snapshot: &Snapshot,
-    authenticated: &Authenticated,
+    gateway: &Gateway,
+    lineage: &[&Arc<KeyEntry>],
     model: Option<&str>,
     operation: Operation,
 ) -> Result<Vec<Arc<Upstream>>, ProxyError> {
-    let gateway = &authenticated.gateway;
     // `Gateway::endpoints` is in position order (the store reads it so).
     let linked = gateway
         .endpoints
@@ -164,7 +165,6 @@ fn candidates(
     if serving.is_empty() {
         return Err(ProxyError::ModelNotFound(name.to_string()));
     }
-    let lineage = snapshot.lineage(&authenticated.key.key);
     let permitted = |model: &str| {
         lineage.iter().all(|entry| {
             entry
@@ -234,7 +234,15 @@ async fn serve(
     }
     let path_model = deployment.as_deref().map(|d| (d != AUTO_DEPLOYMENT).then_some(d));
     let inbound = wire::check(operation, body, path_model)?;
-    let candidates = candidates(&snapshot, &authenticated, inbound.model.as_deref(), operation)?;
+    // The key and its ancestors, walked once: for allowed models, then for limits.
+    let lineage = snapshot.lineage(&authenticated.key.key);
+    let candidates = candidates(
+        &snapshot,
+        &authenticated.gateway,
+        &lineage,
+        inbound.model.as_deref(),
+        operation,
+    )?;
     let gateway = authenticated.gateway.clone();
     // Usage is always recorded; the log row only when the gateway logs metadata.
     let permit = proxy
@@ -264,7 +272,8 @@ async fn serve(
     let admitted = admit(
         proxy,
         &snapshot,
-        &authenticated,
+        &gateway,
+        &lineage,
         &candidates,
         &mut recorder,
         Estimate {
@@ -376,15 +385,14 @@ struct Estimate {
 fn admit(
     proxy: &Proxy,
     snapshot: &Arc<Snapshot>,
-    authenticated: &Authenticated,
+    gateway: &Gateway,
+    lineage: &[&Arc<KeyEntry>],
     candidates: &[Arc<Upstream>],
     recorder: &mut Recorder,
     estimate: Estimate,
 ) -> Result<RateHeaders, ProxyError> {
-    let gateway = &authenticated.gateway;
-    let mut levels: Vec<Level<'_>> = snapshot
-        .lineage(&authenticated.key.key)
-        .into_iter()
+    let mut levels: Vec<Level<'_>> = lineage
+        .iter()
         .map(|entry| Level {
             scope: LimitScope::Key(entry.key.id),
             limits: &entry.key.limits,

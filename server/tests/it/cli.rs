@@ -16,6 +16,33 @@ fn model_gateway(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().unwrap()
 }
 
+/// The CLI against a data directory of its own.
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Runs `model-gateway --data-dir <dir> <args>`.
+    fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--data-dir", self.dir.path().to_str().unwrap()];
+        all.extend_from_slice(args);
+        model_gateway(&all, &[])
+    }
+
+    /// Runs it and returns its standard output, failing the test if it failed.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -247,18 +274,9 @@ fn serve_says_how_to_create_the_first_admin() {
 /// The README's flow: an endpoint, a gateway and a key from the command line.
 #[test]
 fn endpoints_gateways_and_keys_are_managed_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--data-dir", data_dir];
-        all.extend_from_slice(args);
-        model_gateway(&all, &[])
-    };
-    let ok = |args: &[&str]| {
-        let output = run(args);
-        assert!(output.status.success(), "{args:?}: {}", text(&output));
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let cli = Cli::new();
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
 
     ok(&[
         "endpoint",
@@ -368,7 +386,7 @@ fn endpoints_gateways_and_keys_are_managed_from_the_command_line() {
     let updated = model_gateway(
         &[
             "--data-dir",
-            data_dir,
+            cli.dir.path().to_str().unwrap(),
             "endpoint",
             "update",
             "local",
@@ -433,18 +451,9 @@ async fn a_change_made_by_the_cli_reaches_a_running_server_within_a_second() {
 
 #[test]
 fn limits_rotation_reset_and_prices_are_managed_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--data-dir", data_dir];
-        all.extend_from_slice(args);
-        model_gateway(&all, &[])
-    };
-    let ok = |args: &[&str]| {
-        let output = run(args);
-        assert!(output.status.success(), "{args:?}: {}", text(&output));
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let cli = Cli::new();
+    let run = |args: &[&str]| cli.run(args);
+    let ok = |args: &[&str]| cli.ok(args);
     let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).unwrap() };
     ok(&[
         "endpoint",

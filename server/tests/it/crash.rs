@@ -4,7 +4,7 @@
 
 use crate::{
     limits::reserving,
-    rig::{endpoint, metric, steady},
+    rig::{endpoint, metric, post_as, steady},
     support::TestServer,
 };
 use app::types::{Period, ProviderKind};
@@ -187,13 +187,7 @@ async fn c08_a_kill_9_leaks_no_reservation_and_loses_at_most_a_moment_of_usage()
     );
 
     let (mut child, url) = serve(&data_dir).await;
-    let again = client
-        .post(format!("{url}/v1/chat/completions"))
-        .bearer_auth(held.secret.expose())
-        .json(&reserving(1_500))
-        .send()
-        .await
-        .unwrap();
+    let again = post_as(&url, held.secret.expose(), "/v1/chat/completions", &reserving(1_500)).await;
     metric(
         "c08_leaked_reservation_after_restart",
         if again.status() == 200 { 0 } else { 1_500 },

@@ -2,7 +2,7 @@
 //! the mock upstream — answers, streams, usage counted, request logs written, fields passed
 //! through, and the body never choosing the upstream.
 
-use crate::rig::{chat, data_lines, endpoint, steady, Rig, CANARY};
+use crate::rig::{chat, data_lines, endpoint, post_as, steady, Rig, CANARY};
 use app::types::ProviderKind;
 use serde_json::{json, Value};
 use server::testing::{Behaviour, MockUpstream, Usage};
@@ -268,13 +268,13 @@ async fn a_key_may_only_use_its_allowed_models() {
         .await
         .unwrap();
     rig.server.state.registry.refresh(manage).await.unwrap();
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", rig.server.url))
-        .bearer_auth(limited.secret.expose())
-        .json(&chat(false))
-        .send()
-        .await
-        .unwrap();
+    let response = post_as(
+        &rig.server.url,
+        limited.secret.expose(),
+        "/v1/chat/completions",
+        &chat(false),
+    )
+    .await;
     assert_eq!(response.status(), 403);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "model_not_allowed");

@@ -2,7 +2,7 @@
 //! C-09, C-10): concurrent requests released together against a mock upstream, then the
 //! answers, the mock's call count, the ledger and the stored counters compared.
 
-use crate::rig::{chat, endpoint, metric, steady, Rig};
+use crate::rig::{chat, endpoint, metric, post_as, steady, Rig};
 use app::types::{KeyId, Limit, Metric, Period, ProviderKind, RequestLog};
 use serde_json::{json, Value};
 use server::{
@@ -15,6 +15,8 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::Barrier;
+
+const CHAT: &str = "/v1/chat/completions";
 
 fn limits(texts: &[&str]) -> Vec<Limit> {
     texts.iter().map(|t| parse_limit(t).unwrap()).collect()
@@ -203,13 +205,7 @@ async fn c03_a_quota_is_never_overshot_and_the_counters_match_the_events() {
     assert_eq!((events, event_tokens, stored_tokens), (10, 1_000, 1_000));
     let response = rig.post("/v1/chat/completions", &reserving(100)).await;
     assert_eq!(response.status(), 200, "the rig's own key has no quota");
-    let refused = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", rig.server.url))
-        .bearer_auth(limited.secret.expose())
-        .json(&reserving(100))
-        .send()
-        .await
-        .unwrap();
+    let refused = post_as(&rig.server.url, limited.secret.expose(), CHAT, &reserving(100)).await;
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().get("retry-after").is_none(), "waiting will not help");
     let body: Value = refused.json().await.unwrap();
@@ -454,17 +450,11 @@ async fn requests_are_priced_and_budgets_hold() {
     let rig = rig(&mock).await;
     // gpt-4o-mini ships at 0.15 in and 0.60 out per million tokens: 750 micro-units here.
     let budget = key(&rig, "budget", None, &["cost/day=0.002"]).await;
-    let client = reqwest::Client::new();
-    let send = || {
-        client
-            .post(format!("{}/v1/chat/completions", rig.server.url))
-            .bearer_auth(budget.secret.expose())
-            .json(&reserving(1_000))
-            .send()
-    };
-    assert_eq!(send().await.unwrap().status(), 200);
-    assert_eq!(send().await.unwrap().status(), 200);
-    let third = send().await.unwrap();
+    let body = reserving(1_000);
+    let send = || post_as(&rig.server.url, budget.secret.expose(), CHAT, &body);
+    assert_eq!(send().await.status(), 200);
+    assert_eq!(send().await.status(), 200);
+    let third = send().await;
     // 1,500 spent of 2,000; the third's estimate (7 prompt and 993 completion tokens: 597)
     // does not fit.
     assert_eq!(third.status(), 429);
@@ -484,19 +474,10 @@ async fn keys_rotate_reset_and_switch_off() {
     let manage = &rig.server.state.manage;
     let old = key(&rig, "app", None, &["requests/day=1"]).await;
     let child = key(&rig, "child", Some(&old), &[]).await;
+    let body = chat(false);
     let status = |secret: String| {
-        let url = format!("{}/v1/chat/completions", rig.server.url);
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .bearer_auth(secret)
-                .json(&chat(false))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+        let (url, body) = (rig.server.url.clone(), &body);
+        async move { post_as(&url, &secret, CHAT, body).await.status().as_u16() }
     };
     assert_eq!(status(old.secret.expose().into()).await, 200);
     assert_eq!(status(old.secret.expose().into()).await, 429, "one a day");
@@ -541,13 +522,7 @@ async fn counted_usage_survives_a_restart() {
     let rig = rig(&mock).await;
     let limited = key(&rig, "daily", None, &["requests/day=3"]).await;
     for _ in 0..3 {
-        let response = reqwest::Client::new()
-            .post(format!("{}/v1/chat/completions", rig.server.url))
-            .bearer_auth(limited.secret.expose())
-            .json(&chat(false))
-            .send()
-            .await
-            .unwrap();
+        let response = post_as(&rig.server.url, limited.secret.expose(), CHAT, &chat(false)).await;
         assert_eq!(response.status(), 200);
     }
     let Rig { server, .. } = rig;
@@ -558,13 +533,7 @@ async fn counted_usage_survives_a_restart() {
         steady(config);
     })
     .await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", restarted.url))
-        .bearer_auth(limited.secret.expose())
-        .json(&chat(false))
-        .send()
-        .await
-        .unwrap();
+    let response = post_as(&restarted.url, limited.secret.expose(), CHAT, &chat(false)).await;
     assert_eq!(response.status(), 429, "the three requests of today were remembered");
     drop(dir);
 }

@@ -114,13 +114,7 @@ impl Rig {
 
     /// POSTs `body` to `path` with the key as a Bearer token.
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        reqwest::Client::new()
-            .post(format!("{}{path}", self.server.url))
-            .bearer_auth(&self.key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        post_as(&self.server.url, &self.key, path, body).await
     }
 
     /// POSTs raw bytes to `path` as JSON.
@@ -152,6 +146,17 @@ impl Rig {
     pub async fn logs_now(&self) -> Vec<RequestLog> {
         self.server.state.manage.recent_request_logs(1000).await.unwrap()
     }
+}
+
+/// POSTs `body` to `{base}{path}` with `key` as a Bearer token.
+pub async fn post_as(base: &str, key: &str, path: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A chat request for `gpt-4o-mini`.
