@@ -79,9 +79,21 @@ pub enum StartError {
     Registry(manage::ManageError),
 }
 
-/// Everything a request handler may need. Cheap to clone.
+/// Everything a request handler may need. axum clones it for every request, so it is one
+/// shared reference: a clone is one count, not one per service (and per option string).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     pub config: Arc<Config>,
     pub keys: Arc<Keyring>,
     pub manage: Manage,
@@ -142,7 +154,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone());
     // Limits go on from the usage already counted in the windows still open.
     proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
-    Ok(AppState {
+    Ok(AppState(Arc::new(Services {
         config: Arc::new(config),
         keys,
         manage,
@@ -150,7 +162,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         proxy,
         leptos,
         render,
-    })
+    })))
 }
 
 /// What every console render and server function gets as Leptos context.

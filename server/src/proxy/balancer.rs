@@ -414,26 +414,27 @@ mod tests {
     use rand::{rngs::StdRng, SeedableRng};
 
     fn upstream(id: i64) -> Arc<Upstream> {
-        Arc::new(Upstream {
-            endpoint: InferenceEndpoint {
-                id: EndpointId(id),
-                name: format!("e{id}"),
-                provider: ProviderKind::OpenAi,
-                base_url: "http://127.0.0.1:1/v1".into(),
-                model: "m".into(),
-                deployment: None,
-                api_version: None,
-                region: None,
-                rpm_limit: None,
-                tpm_limit: None,
-                timeouts: Timeouts::default(),
-                enabled: true,
-                has_credential: false,
-                created_at: 0,
-                updated_at: 0,
-            },
-            credential: Credential::None,
-        })
+        Arc::new(Upstream::new(endpoint(id), Credential::None))
+    }
+
+    fn endpoint(id: i64) -> InferenceEndpoint {
+        InferenceEndpoint {
+            id: EndpointId(id),
+            name: format!("e{id}"),
+            provider: ProviderKind::OpenAi,
+            base_url: "http://127.0.0.1:1/v1".into(),
+            model: "m".into(),
+            deployment: None,
+            api_version: None,
+            region: None,
+            rpm_limit: None,
+            tpm_limit: None,
+            timeouts: Timeouts::default(),
+            enabled: true,
+            has_credential: false,
+            created_at: 0,
+            updated_at: 0,
+        }
     }
 
     fn gateway(strategy: Strategy, links: &[(i64, i64, i64)]) -> Gateway {
@@ -561,9 +562,9 @@ mod tests {
     #[test]
     fn provider_windows_and_misconfiguration_skip_endpoints() {
         let balancer = Balancer::new(1);
-        let mut limited = (*upstream(1)).clone();
-        limited.endpoint.rpm_limit = Some(2);
-        let all = [Arc::new(limited), upstream(2)];
+        let mut limited = endpoint(1);
+        limited.rpm_limit = Some(2);
+        let all = [Arc::new(Upstream::new(limited, Credential::None)), upstream(2)];
         let g = gateway(Strategy::Priority, &[(1, 1, 1), (2, 1, 0)]);
         let now = Instant::now();
         let mut rng = StdRng::seed_from_u64(1);
@@ -579,8 +580,9 @@ mod tests {
             balancer.state(&all[1], now),
             HealthState::Misconfigured { .. }
         ));
-        let mut edited = (*all[1]).clone();
-        edited.endpoint.updated_at = 1;
+        let mut edited = endpoint(2);
+        edited.updated_at = 1;
+        let edited = Upstream::new(edited, Credential::None);
         assert_eq!(balancer.state(&edited, now), HealthState::Healthy, "an edit clears it");
     }
 }

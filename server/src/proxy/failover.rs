@@ -415,10 +415,13 @@ impl Proxy {
             Some(total) => routed.deadline.min(started + Duration::from_millis(total)),
             None => routed.deadline,
         };
+        let url = upstream
+            .parsed_url(&outbound.url)
+            .map_err(|error| Failure::Connect(format!("invalid upstream URL: {error}")))?;
         let mut request = self
             .clients
             .get(connect)
-            .post(&outbound.url)
+            .post(url)
             .header("content-type", "application/json")
             .header("x-request-id", routed.request_id)
             .body(outbound.body);

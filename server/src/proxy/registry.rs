@@ -11,7 +11,11 @@ use crate::{
 };
 use app::types::{EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice};
 use arc_swap::ArcSwap;
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// An endpoint's credential as the proxy will use it.
 #[derive(Clone, Debug)]
@@ -26,10 +30,39 @@ pub enum Credential {
 }
 
 /// An endpoint with its credential.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Upstream {
     pub endpoint: InferenceEndpoint,
     pub credential: Credential,
+    /// The URLs called on this endpoint, parsed once: parsing one (host and all) costs more
+    /// than building the rest of the call.
+    urls: Mutex<Vec<(String, reqwest::Url)>>,
+}
+
+/// Most URLs an endpoint keeps parsed (one per operation it serves is the usual count).
+const PARSED_URLS: usize = 8;
+
+impl Upstream {
+    pub fn new(endpoint: InferenceEndpoint, credential: Credential) -> Self {
+        Upstream {
+            endpoint,
+            credential,
+            urls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `url` (one of this endpoint's, as its provider built it) parsed.
+    pub fn parsed_url(&self, url: &str) -> Result<reqwest::Url, url::ParseError> {
+        let mut urls = self.urls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, parsed)) = urls.iter().find(|(text, _)| text == url) {
+            return Ok(parsed.clone());
+        }
+        let parsed = reqwest::Url::parse(url)?;
+        if urls.len() < PARSED_URLS {
+            urls.push((url.to_string(), parsed.clone()));
+        }
+        Ok(parsed)
+    }
 }
 
 /// A key with its stored hash, for authenticating requests.
@@ -152,7 +185,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
                     Credential::Unreadable
                 }
             };
-            (endpoint.id, Arc::new(Upstream { endpoint, credential }))
+            (endpoint.id, Arc::new(Upstream::new(endpoint, credential)))
         })
         .collect();
     let keys: Vec<Arc<KeyEntry>> = source

@@ -81,6 +81,17 @@ const ATTEMPT_COLUMNS: [(&str, &str); 9] = [
     ("error_class", "text"),
 ];
 
+/// Columns of `usage_events`, in order, with their Postgres types.
+const EVENT_COLUMNS: [(&str, &str); 7] = [
+    ("request_id", "text"),
+    ("gateway_id", "bigint"),
+    ("key_id", "bigint"),
+    ("prompt_tokens", "bigint"),
+    ("completion_tokens", "bigint"),
+    ("cost_micros", "bigint"),
+    ("created_at", "bigint"),
+];
+
 fn names(columns: &[(&str, &str)], prefix: &str) -> String {
     columns
         .iter()
@@ -93,25 +104,40 @@ fn names(columns: &[(&str, &str)], prefix: &str) -> String {
 /// each table has at most this many distinct statements, each prepared once per connection.
 const SQLITE_CHUNKS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
 
-/// `INSERT INTO <table> (id-column, columns) VALUES (?, …), …` for `rows` rows.
-fn values_insert(table: &str, id_column: &str, columns: &[(&str, &str)], rows: usize) -> String {
-    let row = format!("({})", vec!["?"; columns.len() + 1].join(", "));
+/// `INSERT INTO <table> (columns) VALUES (?, …), …` for `rows` rows.
+fn values_insert(table: &str, columns: &[&str], rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
     format!(
-        "INSERT INTO {table} ({id_column}, {}) VALUES {}",
-        names(columns, ""),
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(", "),
         vec![row; rows].join(", ")
     )
 }
 
-/// The SQLite statements for every chunk size: `(request_logs, request_attempts)`.
-fn sqlite_statements() -> &'static [(String, String); SQLITE_CHUNKS.len()] {
-    static STATEMENTS: std::sync::OnceLock<[(String, String); SQLITE_CHUNKS.len()]> = std::sync::OnceLock::new();
+/// The SQLite statements of one chunk size.
+struct SqliteStatements {
+    logs: String,
+    attempts: String,
+    events: String,
+}
+
+/// The SQLite statements for every chunk size.
+fn sqlite_statements() -> &'static [SqliteStatements; SQLITE_CHUNKS.len()] {
+    static STATEMENTS: std::sync::OnceLock<[SqliteStatements; SQLITE_CHUNKS.len()]> = std::sync::OnceLock::new();
+    let with = |first: &'static str, columns: &[(&'static str, &str)]| {
+        std::iter::once(first)
+            .chain(columns.iter().map(|(name, _)| *name))
+            .collect::<Vec<_>>()
+    };
     STATEMENTS.get_or_init(|| {
-        SQLITE_CHUNKS.map(|rows| {
-            (
-                values_insert("request_logs", "id", &LOG_COLUMNS, rows),
-                values_insert("request_attempts", "request_log_id", &ATTEMPT_COLUMNS, rows),
-            )
+        SQLITE_CHUNKS.map(|rows| SqliteStatements {
+            logs: values_insert("request_logs", &with("id", &LOG_COLUMNS), rows),
+            attempts: values_insert("request_attempts", &with("request_log_id", &ATTEMPT_COLUMNS), rows),
+            events: values_insert(
+                "usage_events",
+                &EVENT_COLUMNS.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+                rows,
+            ),
         })
     })
 }
@@ -203,6 +229,18 @@ struct AttemptRecord<'a> {
     prompt_tokens: i64,
     completion_tokens: i64,
     error_class: Option<&'a str>,
+}
+
+/// One `usage_events` record as the Postgres writer sends it.
+#[derive(serde::Serialize)]
+struct EventRecord<'a> {
+    request_id: &'a str,
+    gateway_id: i64,
+    key_id: Option<i64>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost_micros: i64,
+    created_at: i64,
 }
 
 /// A batch as one JSON array per table, which Postgres unpacks with `jsonb_to_recordset`: one
@@ -310,20 +348,41 @@ impl Store {
     }
 
     /// Stores a batch of finished requests in one transaction: the logs to keep, the usage
-    /// events, and — for the events not stored before (a retried batch counts once) — their
-    /// usage added to the counters and the hourly history.
+    /// events, and their usage added to the counters and the hourly history.
+    ///
+    /// A retried batch counts once: every record is handed to the writer once, so a batch can
+    /// only meet its own records again when an earlier attempt at it was committed though it
+    /// reported an error (a connection lost during `COMMIT`). Its inserts then hit the unique
+    /// request ids, and the batch is stored again without the records already stored.
     pub async fn store_finished(&self, batch: &[Finished]) -> Result<(), StoreError> {
-        let logs: Vec<&RequestLog> = batch.iter().filter(|f| f.store_log).map(|f| &f.log).collect();
+        let batch: Vec<&Finished> = batch.iter().collect();
+        match self.write_finished(&batch, false).await {
+            Err(StoreError::Conflict(_)) => self.write_finished(&batch, true).await,
+            written => written,
+        }
+    }
+
+    async fn write_finished(&self, batch: &[&Finished], skip_stored: bool) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
+        let stored = if skip_stored {
+            stored_request_ids(&mut tx, self.backend, batch).await?
+        } else {
+            std::collections::HashSet::new()
+        };
+        let batch: Vec<&Finished> = batch
+            .iter()
+            .copied()
+            .filter(|f| !stored.contains(f.log.request_id.as_str()))
+            .collect();
+        let logs: Vec<&RequestLog> = batch.iter().filter(|f| f.store_log).map(|f| &f.log).collect();
         self.insert_logs(&mut tx, &logs).await?;
-        let charged: Vec<&Finished> = batch.iter().filter(|f| !f.charged.is_empty()).collect();
+        let charged: Vec<&Finished> = batch.into_iter().filter(|f| !f.charged.is_empty()).collect();
         if !charged.is_empty() {
-            let new = insert_usage_events(&mut tx, self.backend, &charged).await?;
-            let fresh: Vec<&Finished> = charged
-                .into_iter()
-                .filter(|f| new.contains(f.log.request_id.as_str()))
-                .collect();
-            add_usage(&mut tx, &fresh).await?;
+            match self.backend {
+                Backend::Sqlite => insert_usage_events_sqlite(&mut tx, &charged).await?,
+                Backend::Postgres => insert_usage_events_postgres(&mut tx, &charged).await?,
+            }
+            add_usage(&mut tx, &charged).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -374,7 +433,7 @@ async fn insert_logs_sqlite(tx: &mut Tx<'_>, logs: &[&RequestLog]) -> Result<(),
     .await?;
     let mut first_id = last + 1;
     for (index, chunk) in sqlite_chunks(logs) {
-        let mut query = sqlx::query(&statements[index].0);
+        let mut query = sqlx::query(&statements[index].logs);
         for (offset, log) in (first_id..).zip(chunk) {
             query = bind_log(query, offset, log);
         }
@@ -386,7 +445,7 @@ async fn insert_logs_sqlite(tx: &mut Tx<'_>, logs: &[&RequestLog]) -> Result<(),
         .flat_map(|(id, log)| log.attempts.iter().map(move |attempt| (id, attempt)))
         .collect();
     for (index, chunk) in sqlite_chunks(&attempts) {
-        let mut query = sqlx::query(&statements[index].1);
+        let mut query = sqlx::query(&statements[index].attempts);
         for (log_id, attempt) in chunk {
             query = bind_attempt(query, *log_id, attempt);
         }
@@ -419,63 +478,95 @@ async fn insert_logs_postgres(tx: &mut Tx<'_>, logs: &[&RequestLog]) -> Result<(
     Ok(())
 }
 
-/// `rows` groups of `width` placeholders: `(?, …), …` on SQLite — anonymous, because binding
-/// numbered ones costs SQLite a scan of every parameter name per value — and `($1, …), …` on
-/// Postgres.
-fn placeholders(backend: Backend, rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let marks: Vec<String> = (1..=width)
-                .map(|column| match backend {
-                    Backend::Sqlite => "?".to_string(),
-                    Backend::Postgres => format!("${}", row * width + column),
-                })
-                .collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Inserts the usage events; returns the request ids that were not stored before.
-async fn insert_usage_events(
+/// The request ids of `batch` already stored, as a log or as a usage event.
+async fn stored_request_ids(
     tx: &mut Tx<'_>,
     backend: Backend,
-    charged: &[&Finished],
+    batch: &[&Finished],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
-    let mut new = std::collections::HashSet::with_capacity(charged.len());
-    for (_, chunk) in sqlite_chunks(charged) {
-        let sql = format!(
-            "INSERT INTO usage_events (request_id, gateway_id, key_id, prompt_tokens, completion_tokens, \
-             cost_micros, created_at) VALUES {} ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
-            placeholders(backend, chunk.len(), 7)
-        );
-        let mut query = sqlx::query(&sql);
-        for finished in chunk {
-            let log = &finished.log;
-            query = query
-                .bind(log.request_id.as_str())
-                .bind(log.gateway_id.map_or(0, |id| id.0))
-                .bind(log.key_id.map(|id| id.0))
-                .bind(log.prompt_tokens)
-                .bind(log.completion_tokens)
-                .bind(log.cost_micros)
-                .bind(log.created_at);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            new.insert(row.try_get::<String, _>("request_id")?);
+    let mut stored = std::collections::HashSet::new();
+    for (_, chunk) in sqlite_chunks(batch) {
+        let marks: Vec<String> = (1..=chunk.len())
+            .map(|n| match backend {
+                Backend::Sqlite => "?".to_string(),
+                Backend::Postgres => format!("${n}"),
+            })
+            .collect();
+        for table in ["request_logs", "usage_events"] {
+            let sql = format!(
+                "SELECT request_id FROM {table} WHERE request_id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for finished in chunk {
+                query = query.bind(finished.log.request_id.as_str());
+            }
+            stored.extend(query.fetch_all(&mut **tx).await?);
         }
     }
-    Ok(new)
+    Ok(stored)
+}
+
+fn bind_event<'q>(query: AnyQuery<'q>, log: &'q RequestLog) -> AnyQuery<'q> {
+    query
+        .bind(log.request_id.as_str())
+        .bind(log.gateway_id.map_or(0, |id| id.0))
+        .bind(log.key_id.map(|id| id.0))
+        .bind(log.prompt_tokens)
+        .bind(log.completion_tokens)
+        .bind(log.cost_micros)
+        .bind(log.created_at)
+}
+
+/// SQLite: the usage events, in multi-row `INSERT … VALUES` statements. Nothing is returned:
+/// SQLite runs on its own thread, and every returned row would be a hand-over to it and back.
+async fn insert_usage_events_sqlite(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreError> {
+    let statements = sqlite_statements();
+    for (index, chunk) in sqlite_chunks(charged) {
+        let mut query = sqlx::query(&statements[index].events);
+        for finished in chunk {
+            query = bind_event(query, &finished.log);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Postgres: the usage events as one JSON parameter.
+async fn insert_usage_events_postgres(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreError> {
+    let events: Vec<EventRecord<'_>> = charged
+        .iter()
+        .map(|finished| {
+            let log = &finished.log;
+            EventRecord {
+                request_id: &log.request_id,
+                gateway_id: log.gateway_id.map_or(0, |id| id.0),
+                key_id: log.key_id.map(|id| id.0),
+                prompt_tokens: log.prompt_tokens,
+                completion_tokens: log.completion_tokens,
+                cost_micros: log.cost_micros,
+                created_at: log.created_at,
+            }
+        })
+        .collect();
+    // Serialising plain records into memory cannot fail.
+    let events = serde_json::to_string(&events).unwrap_or_else(|_| "[]".into());
+    let sql = format!(
+        "INSERT INTO usage_events ({}) {}",
+        names(&EVENT_COLUMNS, ""),
+        postgres_recordset(&EVENT_COLUMNS)
+    );
+    sqlx::query(&sql).bind(events).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Adds the events' usage to the counters of every charged scope's windows, and to the hourly
 /// history of those scopes and of the endpoint that served.
-async fn add_usage(tx: &mut Tx<'_>, fresh: &[&Finished]) -> Result<(), StoreError> {
+async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreError> {
     use std::collections::BTreeMap;
     let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
     let mut hourly: BTreeMap<(&'static str, i64, i64), Increments> = BTreeMap::new();
-    for finished in fresh {
+    for finished in charged {
         let log = &finished.log;
         let hour = Period::Hour.window_start(log.created_at);
         for scope in &finished.charged {

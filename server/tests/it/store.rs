@@ -203,9 +203,10 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
         .store_finished(&[finished("a", 10, true), finished("b", 0, false)])
         .await
         .unwrap();
-    // A retried event (its log already stored), with one new request.
+    // A batch met again (its first attempt was committed after all) beside a new request:
+    // "a" (log and event stored) and "b" (event stored) are skipped, "c" is stored.
     db.store
-        .store_finished(&[finished("a", 10, false), finished("c", 20, true)])
+        .store_finished(&[finished("a", 10, true), finished("b", 0, false), finished("c", 20, true)])
         .await
         .unwrap();
     let rows = db.store.open_counters(at).await.unwrap();
