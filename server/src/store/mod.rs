@@ -97,7 +97,8 @@ impl Store {
                     Box::pin(async move {
                         conn.execute(&*format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms}; \
+                             PRAGMA temp_store = MEMORY;"
                         ))
                         .await?;
                         Ok(())
