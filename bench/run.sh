@@ -19,6 +19,9 @@
 #   -o DIR             results directory                              [OUT]
 #   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
 #   -S                 strict: exit 1 when a target check FAILs       [STRICT=1]
+#   -L ROWS            seed the gateway's database with ROWS request logs (each with an attempt
+#                      and a usage event, spread over the last 20 days) before it starts:
+#                      RELIABILITY L-05, latency at 10k vs 1M rows      [LOG_ROWS, default 0]
 #   -h                 this help
 # environment only
 #   GW_CPU=1           CPU the gateway is pinned to (taskset)
@@ -42,11 +45,13 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}
 DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-3}"; CONCS="${CONCS:-1 50 200}"
 SCENARIOS="${SCENARIOS:-chat stream}"; TARGETS="${TARGETS:-direct passthrough gateway}"
 REPEATS="${REPEATS:-1}"; OUT="${OUT:-}"; NO_BUILD="${NO_BUILD:-}"; STRICT="${STRICT:-}"
+LOG_ROWS="${LOG_ROWS:-0}"
 GW_CPU="${GW_CPU:-1}"; PT_CPU="${PT_CPU:-$GW_CPU}"; LG_CPU="${LG_CPU:-0}"
-while getopts "d:w:c:s:t:r:o:BSh" opt; do
+while getopts "d:w:c:s:t:r:o:L:BSh" opt; do
   case "$opt" in
     d) DURATION="$OPTARG";; w) WARMUP="$OPTARG";; c) CONCS="$OPTARG";; s) SCENARIOS="$OPTARG";;
     t) TARGETS="$OPTARG";; r) REPEATS="$OPTARG";; o) OUT="$OPTARG";; B) NO_BUILD=1;; S) STRICT=1;;
+    L) LOG_ROWS="$OPTARG";;
     h) usage 0;; *) usage;;
   esac
 done
@@ -61,6 +66,7 @@ int_in() { [[ "$1" =~ ^[0-9]+$ ]] && (( $1 >= $2 && $1 <= $3 )); }
 int_in "$DURATION" 1 600 || die "-d must be 1..600 seconds (got '$DURATION')"
 int_in "$WARMUP" 0 60 || die "-w must be 0..60 seconds (got '$WARMUP')"
 int_in "$REPEATS" 1 10 || die "-r must be 1..10 (got '$REPEATS')"
+int_in "$LOG_ROWS" 0 100000000 || die "-L must be 0..100000000 rows (got '$LOG_ROWS')"
 for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got '$c')"; done
 for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
 for t in $TARGETS; do
@@ -207,6 +213,37 @@ if wants gateway || wants limited; then
   read -r _ TEAM_ID <<<"$(new_key --name bench-team "${LIMITS[@]}")"
   read -r LIMITED_KEY _ <<<"$(new_key --name bench-app --parent "$TEAM_ID" "${LIMITS[@]}")"
   [[ "$LIMITED_KEY" =~ ^mgw_ ]] || die "model-gateway key create (limited) failed: $(tail -n 5 "$TMP/cli.log")"
+  if (( LOG_ROWS > 0 )); then
+    log "seeding $LOG_ROWS request logs (with attempts and usage events)"
+    timeout --foreground 600 python3 - "$DATA/model-gateway.db" "$LOG_ROWS" <<'PY' || die "seeding the request logs failed"
+import os, sqlite3, sys, time
+db, rows = sys.argv[1], int(sys.argv[2])
+now = int(time.time() * 1000)
+span = 20 * 24 * 3600 * 1000          # the last 20 days: inside the default 30-day retention
+con = sqlite3.connect(db)
+gateway, key = con.execute("SELECT g.id, k.id FROM gateways g JOIN gateway_keys k ON k.gateway_id = g.id").fetchone()
+endpoint = con.execute("SELECT id FROM inference_endpoints").fetchone()[0]
+step = span // rows or 1
+def logs():
+    for n in range(rows):
+        at = now - span + n * step
+        yield (n + 1, f"{at:012x}{os.urandom(10).hex()}", at, gateway, key, endpoint)
+with con:
+    con.executemany(
+        "INSERT INTO request_logs (id, request_id, created_at, gateway_id, key_id, endpoint_id, api, operation,"
+        " model, stream, status, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cost_micros)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'openai', 'chat', 'gpt-4o-mini', 0, 200, 12, 12, 10, 5, 3)",
+        logs())
+    con.execute(
+        "INSERT INTO request_attempts (request_log_id, attempt, endpoint_id, started_at, status, latency_ms,"
+        " prompt_tokens, completion_tokens) SELECT id, 1, endpoint_id, created_at, 200, 11, 10, 5 FROM request_logs")
+    con.execute(
+        "INSERT INTO usage_events (request_id, gateway_id, key_id, prompt_tokens, completion_tokens, cost_micros,"
+        " created_at) SELECT request_id, gateway_id, key_id, 10, 5, 3, created_at FROM request_logs")
+con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+print(con.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0], "rows")
+PY
+  fi
   "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
   GW_PID=$!; PIDS+=("$GW_PID")
   wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
@@ -275,6 +312,7 @@ json.dump({
     "concurrency": "$CONCS".split(), "scenarios": "$SCENARIOS".split(), "targets": "$TARGETS".split(),
     "pinning": "$PINNING", "cpus": {$PROCESS_CPUS, "wrk": "${PIN_LG[2]:-any}"},
     "loadavg_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
+    "log_rows_seeded": $LOG_ROWS,
 }, open(sys.argv[1], "w"), indent=1)
 PY
 

@@ -113,6 +113,9 @@ def main():
             f"{meta.get('warmup_s', '?')} s warm-up · {meta.get('repeats', 1)} repeat(s) · "
             f"wrk 1 thread, closed loop · pinning: {meta.get('pinning', '?')} · "
             f"load average before: {meta.get('loadavg_before', '?')}")
+        if meta.get("log_rows_seeded"):
+            out(f"The gateway's database held {meta['log_rows_seeded']:,} request logs (with attempts "
+                "and usage events) before the first run (RELIABILITY L-05).")
         out("")
     out("| target | scenario | conc | p50 ms | p99 ms | added p50 ms | added p99 ms | RPS | RSS MiB | CPU cores | errors |")
     out("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

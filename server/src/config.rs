@@ -47,6 +47,66 @@ pub struct Config {
     pub sessions: SessionConfig,
     /// The inference API: timeouts, limits and shutdown (RELIABILITY R1–R5, R8).
     pub proxy: ProxyConfig,
+    /// `GET /metrics`.
+    pub metrics: MetricsConfig,
+    /// OpenTelemetry traces (off unless an OTLP endpoint is set).
+    pub traces: TracesConfig,
+    /// How long request logs are kept.
+    pub request_logs: RequestLogsConfig,
+}
+
+/// `GET /metrics` (Prometheus).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A token scrapers must send as `Authorization: Bearer <token>`. Unset: `/metrics` is open
+    /// to whoever reaches the listener.
+    pub token: Option<Secret>,
+}
+
+/// OpenTelemetry traces, exported over OTLP/HTTP (JSON).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`; spans go to
+    /// `<url>/v1/traces`). Unset: no spans are exported.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the spans carry.
+    pub service_name: String,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        TracesConfig {
+            otlp_endpoint: None,
+            service_name: "model-gateway".into(),
+        }
+    }
+}
+
+/// Request-log retention.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLogsConfig {
+    /// Request logs (with their attempts) and usage events older than this are deleted; the
+    /// hourly aggregates the dashboard reads are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// How often the retention job looks for old rows.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+    /// Rows deleted per statement: small batches keep the write lock short.
+    pub sweep_batch: usize,
+}
+
+impl Default for RequestLogsConfig {
+    fn default() -> Self {
+        RequestLogsConfig {
+            retention: Duration::from_secs(30 * 24 * 3600),
+            sweep_interval: Duration::from_secs(600),
+            sweep_batch: 1000,
+        }
+    }
 }
 
 /// The inference API's defaults. Endpoints may override the timeouts, gateways the deadline.
@@ -166,6 +226,9 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             sessions: SessionConfig::default(),
             proxy: ProxyConfig::default(),
+            metrics: MetricsConfig::default(),
+            traces: TracesConfig::default(),
+            request_logs: RequestLogsConfig::default(),
         }
     }
 }
@@ -282,6 +345,7 @@ impl Config {
             ("proxy.max_in_flight", proxy.max_in_flight),
             ("proxy.endpoint_max_in_flight", proxy.endpoint_max_in_flight),
             ("proxy.log_queue", proxy.log_queue),
+            ("request_logs.sweep_batch", self.request_logs.sweep_batch),
             (
                 "proxy.key_max_concurrent",
                 usize::try_from(proxy.key_max_concurrent).unwrap_or(0),
@@ -298,10 +362,25 @@ impl Config {
             ("proxy.idle_timeout", proxy.idle_timeout),
             ("proxy.request_deadline", proxy.request_deadline),
             ("proxy.reservation_ttl", proxy.reservation_ttl),
+            ("request_logs.retention", self.request_logs.retention),
+            ("request_logs.sweep_interval", self.request_logs.sweep_interval),
         ] {
             if value.is_zero() {
                 return invalid(key, "must be longer than zero");
             }
+        }
+        if let Some(url) = &self.traces.otlp_endpoint {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid("traces.otlp_endpoint", "must be an http:// or https:// URL");
+            }
+        }
+        if self
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|token| token.expose().is_empty())
+        {
+            return invalid("metrics.token", "must not be empty");
         }
         for (key, secret) in [
             ("master_key", &self.master_key),
@@ -351,6 +430,9 @@ impl std::fmt::Debug for Config {
             .field("database", &self.database)
             .field("sessions", &self.sessions)
             .field("proxy", &self.proxy)
+            .field("metrics", &self.metrics)
+            .field("traces", &self.traces)
+            .field("request_logs", &self.request_logs)
             .finish()
     }
 }

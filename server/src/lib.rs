@@ -20,11 +20,13 @@ pub mod crypto;
 pub mod gateway_key;
 mod health;
 pub mod manage;
+pub mod metrics;
 pub mod proxy;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod testing;
+pub mod traces;
 
 use axum::{
     extract::FromRef,
@@ -77,6 +79,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("cannot load the configuration: {0}")]
     Registry(manage::ManageError),
+    #[error("traces: {0}")]
+    Traces(String),
 }
 
 /// Everything a request handler may need. axum clones it for every request, so it is one
@@ -151,7 +155,8 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         }))
     };
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
-    let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone());
+    let traces = traces::Traces::start(&config.traces).map_err(StartError::Traces)?;
+    let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone(), traces);
     // Limits go on from the usage already counted in the windows still open.
     proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
     Ok(AppState(Arc::new(Services {
@@ -217,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(console::sign_out))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         // The fallback renders the app for unknown paths (and `/keys/`, which the app's router
         // matches as `/keys`), so it sits behind the session gate too; static assets pass.
         .fallback(
@@ -289,6 +295,7 @@ impl Server {
         let grace = state.config.proxy.shutdown_grace;
         let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));
         let leases = tokio::spawn(sweep_leases(proxy.clone()));
+        let retention = tokio::spawn(sweep_request_logs(store.clone(), state.config.request_logs.clone()));
         // Changes from the CLI or other processes reach this one within about a second.
         let watcher = tokio::spawn(state.registry.clone().watch(state.manage.clone(), REGISTRY_POLL));
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -326,8 +333,13 @@ impl Server {
         };
         sweeper.abort();
         leases.abort();
+        retention.abort();
         watcher.abort();
         proxy.logs.shutdown().await;
+        if let Some(traces) = proxy.traces.clone() {
+            // Exporting what is buffered blocks (the exporter's client is a blocking one).
+            let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+        }
         store.close().await;
         served.map_err(StartError::Serve)
     }
@@ -352,6 +364,50 @@ async fn sweep_leases(proxy: Arc<proxy::Proxy>) {
     loop {
         every.tick().await;
         proxy.ledger.sweep(store::now_ms());
+    }
+}
+
+/// Deletes request logs and usage events older than the retention, every `sweep_interval`
+/// (the first sweep at start), a batch at a time until none is left.
+async fn sweep_request_logs(store: store::Store, settings: config::RequestLogsConfig) {
+    let retention = i64::try_from(settings.retention.as_millis()).unwrap_or(i64::MAX);
+    let batch = i64::try_from(settings.sweep_batch).unwrap_or(i64::MAX);
+    let mut every = tokio::time::interval(settings.sweep_interval);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let cutoff = store::now_ms().saturating_sub(retention);
+        let swept = async {
+            let logs = in_batches(batch, || store.delete_request_logs_before(cutoff, batch)).await?;
+            let events = in_batches(batch, || store.delete_usage_events_before(cutoff, batch)).await?;
+            Ok::<_, store::StoreError>((logs, events))
+        }
+        .await;
+        match swept {
+            Ok((0, 0)) => {}
+            Ok((logs, events)) => {
+                tracing::info!(request_logs = logs, usage_events = events, "old request logs deleted")
+            }
+            Err(error) => tracing::warn!(error = %error, "request-log retention failed; retrying at the next sweep"),
+        }
+    }
+}
+
+/// Runs `delete` (one batch of at most `batch` rows) until a batch comes back short; returns
+/// the rows deleted. Other writers get their turn between two batches.
+async fn in_batches<F, Fut>(batch: i64, mut delete: F) -> Result<u64, store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, store::StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let gone = delete().await?;
+        total += gone;
+        if i64::try_from(gone).unwrap_or(i64::MAX) < batch {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
     }
 }
 

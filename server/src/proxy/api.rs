@@ -10,12 +10,13 @@ use super::{
     providers::{self, anthropic, Operation, Usage},
     registry::{Credential, KeyEntry, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
-    usage::{Charge, Recorder},
+    usage::{Charge, Counted, Recorder},
     wire::{self, Inbound, AUTO_DEPLOYMENT},
     Proxy,
 };
 use crate::{
     store::{now_ms, LimitScope},
+    traces::RequestTrace,
     AppState,
 };
 use app::types::{Gateway, RequestLog};
@@ -109,10 +110,39 @@ async fn handle(
     deployment: Option<String>,
     request: Request,
 ) -> Response {
-    match serve(state, api, operation, deployment, request).await {
+    let mut progress = Progress {
+        trace: state
+            .proxy
+            .traces
+            .as_ref()
+            .map(|traces| traces.request(request.headers(), api.as_str())),
+        ..Progress::default()
+    };
+    match serve(&state, api, operation, deployment, request, &mut progress).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            // A routed request is counted by its record; one refused before is counted here.
+            if !progress.recorded {
+                let status = error.status().as_u16();
+                state.proxy.metrics.refused(progress.gateway.as_deref(), status);
+                if let Some(trace) = progress.trace.take() {
+                    trace.refused(status, error.class());
+                }
+            }
+            error.into_response()
+        }
     }
+}
+
+/// How far a request got, for counting one that is refused.
+#[derive(Default)]
+struct Progress {
+    /// The gateway's name, once the key is known.
+    gateway: Option<String>,
+    /// Whether the request has a record (which counts it when it ends).
+    recorded: bool,
+    /// The request's spans until its record takes them.
+    trace: Option<RequestTrace>,
 }
 
 /// Reads the body up to the limit: 413 past it (checked on `content-length` first, so an
@@ -204,11 +234,12 @@ fn with_endpoint(mut response: Response, upstream: &Upstream) -> Response {
 }
 
 async fn serve(
-    state: AppState,
+    state: &AppState,
     api: Api,
     operation: Operation,
     deployment: Option<String>,
     request: Request,
+    progress: &mut Progress,
 ) -> Result<Response, ProxyError> {
     let started = Instant::now();
     let proxy: &Arc<Proxy> = &state.proxy;
@@ -224,6 +255,7 @@ async fn serve(
         .to_string();
     let snapshot = state.registry.snapshot();
     let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
+    progress.gateway = Some(authenticated.gateway.name.clone());
     let bytes = read_body(body, &parts.headers, proxy.settings.max_body_bytes).await?;
     let mut body = wire::parse(&bytes)?;
     if api == Api::Anthropic {
@@ -263,7 +295,18 @@ async fn serve(
             .then(|| String::from_utf8_lossy(&bytes).into_owned()),
         ..RequestLog::default()
     };
-    let mut recorder = Recorder::new(permit, log, gateway.log_metadata, started);
+    let trace = progress.trace.take();
+    if let Some(trace) = &trace {
+        trace.routed(operation, inbound.model.as_deref(), &gateway.name, &request_id);
+    }
+    let counted = Counted {
+        metrics: proxy.metrics.clone(),
+        gateway: progress.gateway.take().unwrap_or_default(),
+        snapshot: snapshot.clone(),
+        trace,
+    };
+    let mut recorder = Recorder::new(permit, log, gateway.log_metadata, counted, started);
+    progress.recorded = true;
     let estimated_prompt = wire::prompt_tokens(&inbound);
     let max_tokens = ["max_tokens", "max_completion_tokens"]
         .iter()
@@ -420,11 +463,19 @@ fn admit(
     };
     let admitted = proxy.ledger.admit(&ask);
     let scopes = ask.levels.iter().map(|level| level.scope).collect();
-    let grant = admitted.map_err(ProxyError::LimitReached)?;
+    let grant = admitted.map_err(|refusal| {
+        let scope = match refusal.scope {
+            LimitScope::Key(_) => "key",
+            LimitScope::Gateway(_) => "gateway",
+        };
+        proxy
+            .metrics
+            .limit_rejected(&gateway.name, scope, refusal.limit.metric.as_str());
+        ProxyError::LimitReached(refusal)
+    })?;
     recorder.charge(Charge {
         ledger: proxy.ledger.clone(),
         scopes,
-        snapshot: snapshot.clone(),
     });
     Ok(grant.headers)
 }

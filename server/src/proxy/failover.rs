@@ -314,9 +314,10 @@ impl Proxy {
             };
             attempt += 1;
             // Recorded before it starts, so a client leaving mid-attempt still leaves its trace.
-            recorder.attempt(attempt_started(attempt, upstream.endpoint.id));
+            let propagation =
+                recorder.attempt(attempt_started(attempt, upstream.endpoint.id), routed.inbound.operation);
             let started = Instant::now();
-            let result = self.attempt(&upstream, slot, &routed).await;
+            let result = self.attempt(&upstream, slot, &routed, propagation).await;
             let mut record = recorder.take_attempt();
             record.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             match result {
@@ -336,13 +337,14 @@ impl Proxy {
                     } else {
                         record.ttft_ms = Some(record.latency_ms);
                     }
-                    recorder.attempt(record);
+                    let streaming = matches!(served, Served::Stream(_));
+                    recorder.attempt_finished(record, streaming);
                     return Ok(served);
                 }
                 Err(failure) => {
                     record.status = failure.status().map(i64::from);
                     record.error_class = Some(failure.class().into());
-                    recorder.attempt(record);
+                    recorder.attempt_finished(record, false);
                     tracing::info!(
                         request_id = routed.request_id,
                         endpoint_id = upstream.endpoint.id.0,
@@ -379,6 +381,7 @@ impl Proxy {
         upstream: &Arc<Upstream>,
         slot: Slot,
         routed: &Routed<'_>,
+        propagation: reqwest::header::HeaderMap,
     ) -> Result<Served, Failure> {
         let endpoint = &upstream.endpoint;
         let credential = match &upstream.credential {
@@ -424,6 +427,7 @@ impl Proxy {
             .post(url)
             .header("content-type", "application/json")
             .header("x-request-id", routed.request_id)
+            .headers(propagation)
             .body(outbound.body);
         for (name, value) in outbound.headers {
             request = request.header(name, value);

@@ -33,8 +33,13 @@ pub mod upstream;
 pub mod usage;
 pub mod wire;
 
-use crate::{config::ProxyConfig, store::Store};
-use balancer::Balancer;
+use crate::{
+    config::ProxyConfig,
+    metrics::{Live, Metrics},
+    store::Store,
+    traces::Traces,
+};
+use balancer::{Balancer, HealthState};
 use limits::{Ledger, LedgerSettings};
 use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -60,6 +65,10 @@ pub struct Proxy {
     pub logs: LogWriter,
     /// Usage and reservations against the limits of keys and gateways.
     pub ledger: Arc<Ledger>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
+    /// The span exporter, when traces are configured.
+    pub traces: Option<Arc<Traces>>,
     in_flight: AtomicUsize,
     retries_in_flight: AtomicUsize,
     draining: AtomicBool,
@@ -77,8 +86,8 @@ impl Drop for InFlight {
 }
 
 impl Proxy {
-    /// The proxy, with its log writer started.
-    pub fn start(settings: ProxyConfig, store: Store) -> Arc<Proxy> {
+    /// The proxy, with its log writer started; spans go to `traces` when given.
+    pub fn start(settings: ProxyConfig, store: Store, traces: Option<Arc<Traces>>) -> Arc<Proxy> {
         Arc::new(Proxy {
             balancer: Balancer::new(settings.endpoint_max_in_flight),
             clients: upstream::Clients::new(),
@@ -90,6 +99,8 @@ impl Proxy {
                 },
                 crate::store::now_ms(),
             ),
+            metrics: Arc::new(Metrics::new()),
+            traces,
             in_flight: AtomicUsize::new(0),
             retries_in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
@@ -110,6 +121,32 @@ impl Proxy {
     /// Requests being served now.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The state `/metrics` reads when scraped: requests in flight, the log queue, and the
+    /// health of every endpoint in `snapshot`.
+    pub fn live(&self, snapshot: &registry::Snapshot) -> Live {
+        let now = std::time::Instant::now();
+        let mut endpoints: Vec<(String, &'static str)> = snapshot
+            .upstreams
+            .values()
+            .map(|upstream| {
+                let state = match self.balancer.state(upstream, now) {
+                    HealthState::Healthy => "healthy",
+                    HealthState::CoolingDown { .. } => "cooling_down",
+                    HealthState::CircuitOpen { .. } => "circuit_open",
+                    HealthState::Misconfigured { .. } => "misconfigured",
+                };
+                (upstream.endpoint.name.clone(), state)
+            })
+            .collect();
+        endpoints.sort();
+        Live {
+            in_flight: self.in_flight(),
+            queue_depth: self.logs.depth(),
+            queue_capacity: self.logs.capacity(),
+            endpoints,
+        }
     }
 
     /// Shutdown has begun: readiness fails from now on.

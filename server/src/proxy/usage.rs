@@ -8,8 +8,12 @@
 //! shutdown drains the queue before the process exits (R4).
 //! Invariant: a record is handed over exactly once, so its usage is settled exactly once.
 
-use super::{limits::Ledger, registry::Snapshot};
-use crate::store::{now_ms, Finished, LimitScope, Store};
+use super::{limits::Ledger, providers::Operation, registry::Snapshot};
+use crate::{
+    metrics::{Metrics, Names},
+    store::{now_ms, Finished, LimitScope, Store},
+    traces::RequestTrace,
+};
 use app::types::{RequestAttempt, RequestLog};
 use std::{
     sync::{Arc, Mutex},
@@ -41,6 +45,16 @@ impl LogWriter {
             stop,
             task: Mutex::new(Some(task)),
         }
+    }
+
+    /// Records waiting to be written.
+    pub fn depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// Records the queue holds.
+    pub fn capacity(&self) -> usize {
+        self.queue.max_capacity()
     }
 
     /// A place in the queue for one record, or `None` when the queue is full.
@@ -108,13 +122,21 @@ async fn store_batch(store: &Store, batch: &[Finished]) {
     }
 }
 
-/// What an admitted request is charged to, and how its cost is priced.
+/// What an admitted request is charged to (priced by the served endpoint's model).
 pub struct Charge {
     pub ledger: Arc<Ledger>,
     /// The key, its ancestors and the gateway.
     pub scopes: Vec<LimitScope>,
-    /// Prices by the served endpoint's model.
+}
+
+/// Where a record is counted when it ends: the metrics, under its gateway's name, with the
+/// snapshot it was routed by (endpoint names, prices).
+pub struct Counted {
+    pub metrics: Arc<Metrics>,
+    pub gateway: String,
     pub snapshot: Arc<Snapshot>,
+    /// The request's spans, when traces are exported.
+    pub trace: Option<RequestTrace>,
 }
 
 /// One request's record, sent to the writer when finished or dropped.
@@ -124,19 +146,27 @@ pub struct Recorder {
     /// Whether the log itself is stored (the gateway logs metadata); usage always is.
     store_log: bool,
     charge: Option<Charge>,
+    counted: Counted,
     started: Instant,
     finished: bool,
 }
 
 impl Recorder {
     /// A record for a request that arrived at `started`, to be handed to the writer through
-    /// `permit`; its log is stored only when `store_log`.
-    pub fn new(permit: mpsc::OwnedPermit<Finished>, log: RequestLog, store_log: bool, started: Instant) -> Self {
+    /// `permit` and counted in `counted`; its log is stored only when `store_log`.
+    pub fn new(
+        permit: mpsc::OwnedPermit<Finished>,
+        log: RequestLog,
+        store_log: bool,
+        counted: Counted,
+        started: Instant,
+    ) -> Self {
         Recorder {
             permit: Some(permit),
             log,
             store_log,
             charge: None,
+            counted,
             started,
             finished: false,
         }
@@ -152,14 +182,33 @@ impl Recorder {
         i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX)
     }
 
-    /// Adds an upstream attempt.
-    pub fn attempt(&mut self, attempt: RequestAttempt) {
+    /// Adds an upstream attempt as it starts; returns the headers that carry its trace
+    /// context upstream (none when traces are off).
+    pub fn attempt(&mut self, attempt: RequestAttempt, operation: Operation) -> reqwest::header::HeaderMap {
+        let mut propagation = reqwest::header::HeaderMap::new();
+        if let Some(trace) = &mut self.counted.trace {
+            let upstream = attempt
+                .endpoint_id
+                .and_then(|id| self.counted.snapshot.upstreams.get(&id));
+            if let Some(upstream) = upstream {
+                propagation = trace.attempt_started(attempt.attempt, upstream, operation);
+            }
+        }
         self.log.attempts.push(attempt);
+        propagation
     }
 
     /// Takes back the last attempt added, to complete it (and add it again).
     pub fn take_attempt(&mut self) -> RequestAttempt {
         self.log.attempts.pop().unwrap_or_default()
+    }
+
+    /// Adds back the last attempt, completed; a stream that has begun is still going.
+    pub fn attempt_finished(&mut self, attempt: RequestAttempt, streaming: bool) {
+        if let Some(trace) = &mut self.counted.trace {
+            trace.attempt_finished(&attempt, streaming);
+        }
+        self.log.attempts.push(attempt);
     }
 
     /// Marks the time to the first byte, once.
@@ -192,13 +241,12 @@ impl Drop for Recorder {
         }
         self.log.latency_ms = self.elapsed_ms();
         let mut charged = Vec::new();
+        let snapshot = &self.counted.snapshot;
+        let served_by = self.log.endpoint_id.and_then(|id| snapshot.upstreams.get(&id));
         if let Some(charge) = self.charge.take() {
             let tokens = self.log.prompt_tokens.saturating_add(self.log.completion_tokens);
-            self.log.cost_micros = self
-                .log
-                .endpoint_id
-                .and_then(|id| charge.snapshot.upstreams.get(&id))
-                .and_then(|upstream| charge.snapshot.price(&upstream.endpoint.model))
+            self.log.cost_micros = served_by
+                .and_then(|upstream| snapshot.price(&upstream.endpoint.model))
                 .map_or(0, |price| {
                     let count = |n: i64| u64::try_from(n).unwrap_or(0);
                     price.cost_micros(count(self.log.prompt_tokens), count(self.log.completion_tokens))
@@ -206,12 +254,33 @@ impl Drop for Recorder {
             charge.ledger.settle(&self.log.request_id, tokens, self.log.cost_micros);
             charged = charge.scopes;
         }
+        let endpoint_name = |id: app::types::EndpointId| {
+            snapshot
+                .upstreams
+                .get(&id)
+                .map_or_else(String::new, |upstream| upstream.endpoint.name.clone())
+        };
+        if let Some(trace) = self.counted.trace.take() {
+            trace.finish(&self.log, served_by.map(|upstream| &**upstream));
+        }
+        self.counted.metrics.finished(
+            &self.log,
+            &Names {
+                gateway: &self.counted.gateway,
+                endpoint: served_by.map_or("", |upstream| upstream.endpoint.name.as_str()),
+                endpoint_name: &endpoint_name,
+            },
+        );
         if let Some(permit) = self.permit.take() {
-            permit.send(Finished {
+            let queue = permit.send(Finished {
                 log: std::mem::take(&mut self.log),
                 store_log: self.store_log,
                 charged,
             });
+            // Only after shutdown has stopped the writer (a request outliving the grace period).
+            if queue.is_closed() {
+                self.counted.metrics.record_dropped();
+            }
         }
     }
 }

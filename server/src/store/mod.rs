@@ -13,6 +13,7 @@ mod keys;
 mod limits;
 mod logs;
 mod registry;
+mod retention;
 mod stats;
 
 pub use admins::{AdminCredentials, NewSession, SessionRecord};

@@ -19,6 +19,7 @@ mod inference;
 mod limits;
 mod manage;
 mod mock;
+mod observe;
 mod proxy;
 mod rig;
 mod sdk;

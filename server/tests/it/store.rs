@@ -156,6 +156,7 @@ store_suite!(
     the_revision_moves_on_every_configuration_change,
     usage_is_counted_once_per_request,
     limits_and_prices_round_trip,
+    retention_deletes_the_oldest_rows_a_batch_at_a_time,
 );
 
 async fn migrations_create_every_table_empty(db: &TestDb) {
@@ -206,7 +207,11 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
     // A batch met again (its first attempt was committed after all) beside a new request:
     // "a" (log and event stored) and "b" (event stored) are skipped, "c" is stored.
     db.store
-        .store_finished(&[finished("a", 10, true), finished("b", 0, false), finished("c", 20, true)])
+        .store_finished(&[
+            finished("a", 10, true),
+            finished("b", 0, false),
+            finished("c", 20, true),
+        ])
         .await
         .unwrap();
     let rows = db.store.open_counters(at).await.unwrap();
@@ -234,6 +239,72 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
         .unwrap()
         .iter()
         .all(|r| r.period != Period::Minute));
+}
+
+/// Retention (issue #7): the oldest request logs go first, with their attempts, at most a
+/// batch per call, stopping at the first row that is not old enough; usage events go by the
+/// time in their request id; the hourly aggregates stay.
+async fn retention_deletes_the_oldest_rows_a_batch_at_a_time(db: &TestDb) {
+    use app::types::{EndpointId, GatewayId, RequestAttempt, RequestLog};
+    use server::store::{Finished, LimitScope};
+    let day = 24 * 3600 * 1000;
+    let now = server::store::now_ms();
+    let record = |n: i64, created_at: i64| Finished {
+        log: RequestLog {
+            request_id: format!("{created_at:012x}{n:020x}"),
+            created_at,
+            gateway_id: Some(GatewayId(1)),
+            api: "openai".into(),
+            operation: "chat".into(),
+            status: 200,
+            attempts: vec![RequestAttempt {
+                attempt: 1,
+                endpoint_id: Some(EndpointId(1)),
+                started_at: created_at,
+                status: Some(200),
+                ..RequestAttempt::default()
+            }],
+            ..RequestLog::default()
+        },
+        store_log: true,
+        charged: vec![LimitScope::Gateway(GatewayId(1))],
+    };
+    // 10 from 40 days ago, one recent, then 3 more old ones written late (long streams).
+    let mut batch: Vec<Finished> = (0..10).map(|n| record(n, now - 40 * day + n)).collect();
+    batch.push(record(10, now - 1000));
+    batch.extend((11..14).map(|n| record(n, now - 35 * day + n)));
+    db.store.store_finished(&batch).await.unwrap();
+    let cutoff = now - 30 * day;
+    assert_eq!(db.store.delete_request_logs_before(cutoff, 4).await.unwrap(), 4);
+    assert_eq!(db.store.delete_request_logs_before(cutoff, 4).await.unwrap(), 4);
+    assert_eq!(
+        db.store.delete_request_logs_before(cutoff, 4).await.unwrap(),
+        2,
+        "stops at the recent row"
+    );
+    assert_eq!(db.store.delete_request_logs_before(cutoff, 4).await.unwrap(), 0);
+    let left = db.store.recent_request_logs(100).await.unwrap();
+    assert_eq!(left.len(), 4);
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM request_attempts")
+        .fetch_one(&mut raw(db).await)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 4, "attempts go with their logs");
+    // Usage events: every old one, whatever its position.
+    assert_eq!(db.store.delete_usage_events_before(cutoff, 5).await.unwrap(), 5);
+    assert_eq!(db.store.delete_usage_events_before(cutoff, 50).await.unwrap(), 8);
+    assert_eq!(db.store.delete_usage_events_before(cutoff, 50).await.unwrap(), 0);
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events")
+        .fetch_one(&mut raw(db).await)
+        .await
+        .unwrap();
+    assert_eq!(events, 1);
+    let hourly: i64 =
+        sqlx::query_scalar("SELECT CAST(SUM(requests) AS BIGINT) FROM usage_hourly WHERE scope = 'gateway'")
+            .fetch_one(&mut raw(db).await)
+            .await
+            .unwrap();
+    assert_eq!(hourly, 14, "the hourly history is kept");
 }
 
 /// Limits are replaced whole and read back per scope; prices are set, changed and removed.

@@ -1,0 +1,378 @@
+//! Prometheus metrics: counters and histograms recorded as each inference request ends, gauges
+//! read when scraped, and `GET /metrics` in the OpenMetrics text format (optionally behind a
+//! bearer token).
+//!
+//! Invariant: label values come from configuration (gateway and endpoint names, the models and
+//! aliases a gateway serves) or from small fixed sets (status codes, error classes, limit
+//! metrics) — never from a client's free text — so the number of series stays bounded.
+//! Invariant: each registry belongs to one process state, so servers in one test binary never
+//! share counts.
+
+use crate::AppState;
+use app::types::RequestLog;
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use prometheus_client::{
+    encoding::{text::encode, EncodeLabelSet},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use std::sync::Mutex;
+use subtle::ConstantTimeEq;
+
+/// Seconds, from 5 ms to 5 minutes: proxied calls range from cached embeddings to long streams.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    gateway: String,
+    endpoint: String,
+    model: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    gateway: String,
+    endpoint: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    gateway: String,
+    endpoint: String,
+    model: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    gateway: String,
+    endpoint: String,
+    class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GatewayLabels {
+    gateway: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    gateway: String,
+    scope: &'static str,
+    metric: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HealthLabels {
+    endpoint: String,
+    state: &'static str,
+}
+
+/// The names a finished request is counted under.
+pub struct Names<'a> {
+    pub gateway: &'a str,
+    /// The endpoint that served, or the empty string.
+    pub endpoint: &'a str,
+    /// Resolves an attempt's endpoint id to its name.
+    pub endpoint_name: &'a dyn Fn(app::types::EndpointId) -> String,
+}
+
+/// What the scrape reads off the live state.
+pub struct Live {
+    pub in_flight: usize,
+    pub queue_depth: usize,
+    pub queue_capacity: usize,
+    /// Each endpoint's name and health state (`healthy`, `cooling_down`, `circuit_open`,
+    /// `misconfigured`).
+    pub endpoints: Vec<(String, &'static str)>,
+}
+
+/// Every health state an endpoint can be in, so each endpoint shows one series per state.
+pub const HEALTH_STATES: [&str; 4] = ["healthy", "cooling_down", "circuit_open", "misconfigured"];
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    ttft: Family<RouteLabels, Histogram>,
+    tokens: Family<TokenLabels, Counter>,
+    cost: Family<RouteLabels, Counter>,
+    upstream_errors: Family<ErrorLabels, Counter>,
+    retries: Family<GatewayLabels, Counter>,
+    failovers: Family<GatewayLabels, Counter>,
+    limit_rejections: Family<LimitLabels, Counter>,
+    endpoint_health: Family<HealthLabels, Gauge>,
+    in_flight: Gauge,
+    queue_depth: Gauge,
+    queue_capacity: Gauge,
+    queue_dropped: Counter,
+    /// One scrape at a time: the health gauges are cleared and set again on each.
+    scraping: Mutex<()>,
+}
+
+fn histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Every metric registered, all at zero.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("mgw");
+        let metrics = Metrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(histogram as fn() -> Histogram),
+            ttft: Family::new_with_constructor(histogram as fn() -> Histogram),
+            tokens: Family::default(),
+            cost: Family::default(),
+            upstream_errors: Family::default(),
+            retries: Family::default(),
+            failovers: Family::default(),
+            limit_rejections: Family::default(),
+            endpoint_health: Family::default(),
+            in_flight: Gauge::default(),
+            queue_depth: Gauge::default(),
+            queue_capacity: Gauge::default(),
+            queue_dropped: Counter::default(),
+            scraping: Mutex::new(()),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests",
+            "Inference requests answered, by gateway, serving endpoint, model and HTTP status",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from a request's arrival to the end of its answer (a stream's last event)",
+            metrics.latency.clone(),
+        );
+        registry.register(
+            "time_to_first_token_seconds",
+            "Time from a request's arrival to the first byte of its answer",
+            metrics.ttft.clone(),
+        );
+        registry.register(
+            "tokens",
+            "Tokens used, by kind (prompt or completion)",
+            metrics.tokens.clone(),
+        );
+        registry.register(
+            "cost_micros",
+            "Cost of the tokens used, in millionths of the price's currency unit",
+            metrics.cost.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Failed upstream attempts, by endpoint and error class",
+            metrics.upstream_errors.clone(),
+        );
+        registry.register(
+            "retries",
+            "Upstream attempts after a request's first",
+            metrics.retries.clone(),
+        );
+        registry.register(
+            "failovers",
+            "Attempts sent to a different endpoint than the attempt before",
+            metrics.failovers.clone(),
+        );
+        registry.register(
+            "rate_limit_rejections",
+            "Requests refused by a key's or gateway's limit, by scope and metric",
+            metrics.limit_rejections.clone(),
+        );
+        registry.register(
+            "endpoint_health",
+            "1 for the state each endpoint is in now, 0 for the others",
+            metrics.endpoint_health.clone(),
+        );
+        registry.register(
+            "requests_in_flight",
+            "Inference requests being served now",
+            metrics.in_flight.clone(),
+        );
+        registry.register(
+            "usage_queue_depth",
+            "Request records waiting for the background writer",
+            metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "usage_queue_capacity",
+            "Request records the queue holds before new requests are refused with 503",
+            metrics.queue_capacity.clone(),
+        );
+        registry.register(
+            "usage_queue_dropped",
+            "Request records lost because the writer had stopped (must stay 0)",
+            metrics.queue_dropped.clone(),
+        );
+        Metrics { registry, ..metrics }
+    }
+
+    /// Counts a request that ended with a record (it was routed): its status, timings, tokens,
+    /// cost, failed attempts, retries and failovers.
+    pub fn finished(&self, log: &RequestLog, names: &Names<'_>) {
+        let route = RouteLabels {
+            gateway: names.gateway.to_string(),
+            endpoint: names.endpoint.to_string(),
+            model: log.model.clone().unwrap_or_default(),
+        };
+        let status = u16::try_from(log.status).unwrap_or(0);
+        self.requests
+            .get_or_create(&RequestLabels {
+                gateway: route.gateway.clone(),
+                endpoint: route.endpoint.clone(),
+                model: route.model.clone(),
+                status,
+            })
+            .inc();
+        self.latency.get_or_create(&route).observe(seconds(log.latency_ms));
+        if let Some(ttft) = log.ttft_ms {
+            self.ttft.get_or_create(&route).observe(seconds(ttft));
+        }
+        for (kind, count) in [("prompt", log.prompt_tokens), ("completion", log.completion_tokens)] {
+            if count > 0 {
+                self.tokens
+                    .get_or_create(&TokenLabels {
+                        gateway: route.gateway.clone(),
+                        endpoint: route.endpoint.clone(),
+                        model: route.model.clone(),
+                        kind,
+                    })
+                    .inc_by(u64::try_from(count).unwrap_or(0));
+            }
+        }
+        if log.cost_micros > 0 {
+            self.cost
+                .get_or_create(&route)
+                .inc_by(u64::try_from(log.cost_micros).unwrap_or(0));
+        }
+        let mut previous = None;
+        for (index, attempt) in log.attempts.iter().enumerate() {
+            if index > 0 {
+                let gateway = GatewayLabels {
+                    gateway: route.gateway.clone(),
+                };
+                self.retries.get_or_create(&gateway).inc();
+                if attempt.endpoint_id != previous {
+                    self.failovers.get_or_create(&gateway).inc();
+                }
+            }
+            previous = attempt.endpoint_id;
+            if let (Some(class), Some(endpoint)) = (&attempt.error_class, attempt.endpoint_id) {
+                self.upstream_errors
+                    .get_or_create(&ErrorLabels {
+                        gateway: route.gateway.clone(),
+                        endpoint: (names.endpoint_name)(endpoint),
+                        class: class.clone(),
+                    })
+                    .inc();
+            }
+        }
+    }
+
+    /// Counts a request refused before it was routed (bad key, bad body, unknown model, the
+    /// process overloaded): there is no endpoint or model to name.
+    pub fn refused(&self, gateway: Option<&str>, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                gateway: gateway.unwrap_or_default().to_string(),
+                endpoint: String::new(),
+                model: String::new(),
+                status,
+            })
+            .inc();
+    }
+
+    /// Counts a request refused by a limit of its key (or an ancestor) or of its gateway.
+    pub fn limit_rejected(&self, gateway: &str, scope: &'static str, metric: &'static str) {
+        self.limit_rejections
+            .get_or_create(&LimitLabels {
+                gateway: gateway.to_string(),
+                scope,
+                metric,
+            })
+            .inc();
+    }
+
+    /// Counts a request record that could not reach the writer.
+    pub fn record_dropped(&self) {
+        self.queue_dropped.inc();
+    }
+
+    /// The metrics in the OpenMetrics text format, with the gauges read from `live`.
+    pub fn render(&self, live: &Live) -> String {
+        let _one_at_a_time = self.scraping.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_flight.set(gauge(live.in_flight));
+        self.queue_depth.set(gauge(live.queue_depth));
+        self.queue_capacity.set(gauge(live.queue_capacity));
+        // Deleted endpoints disappear; every other endpoint shows all its states.
+        self.endpoint_health.clear();
+        for (endpoint, current) in &live.endpoints {
+            for state in HEALTH_STATES {
+                self.endpoint_health
+                    .get_or_create(&HealthLabels {
+                        endpoint: endpoint.clone(),
+                        state,
+                    })
+                    .set(i64::from(state == *current));
+            }
+        }
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Milliseconds as seconds (exact up to 2^53 ms, far beyond any request).
+fn seconds(ms: i64) -> f64 {
+    ms.max(0) as f64 / 1000.0
+}
+
+fn gauge(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// `GET /metrics`: 401 without the configured token (when one is configured).
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.config.metrics.token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .unwrap_or_default();
+        let expected = token.expose();
+        if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+            let mut refused = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
+            refused
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return refused;
+        }
+    }
+    let live = state.proxy.live(&state.registry.snapshot());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.proxy.metrics.render(&live),
+    )
+        .into_response()
+}
