@@ -55,3 +55,23 @@ pub struct RequestAttempt {
     pub completion_tokens: i64,
     pub error_class: Option<String>,
 }
+
+/// One hour of a gateway's, key's or endpoint's traffic, from the hourly aggregates (they
+/// outlive the request logs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourlyUsage {
+    /// The hour's start, Unix milliseconds (UTC).
+    pub hour_start: i64,
+    pub requests: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_micros: i64,
+    /// Mean latency, milliseconds.
+    pub latency_mean_ms: i64,
+    /// Median and 95th-percentile latency, milliseconds: the upper bound of the bucket that
+    /// holds them (`None` past the largest bound).
+    pub latency_p50_ms: Option<i64>,
+    pub latency_p95_ms: Option<i64>,
+}

@@ -260,6 +260,23 @@ impl Drop for Recorder {
                 .get(&id)
                 .map_or_else(String::new, |upstream| upstream.endpoint.name.clone())
         };
+        let log = &self.log;
+        tracing::debug!(
+            request_id = %log.request_id,
+            gateway_id = log.gateway_id.map(|id| id.0),
+            key_id = log.key_id.map(|id| id.0),
+            endpoint_id = log.endpoint_id.map(|id| id.0),
+            model = log.model.as_deref(),
+            status = log.status,
+            latency_ms = log.latency_ms,
+            ttft_ms = log.ttft_ms,
+            attempts = log.attempts.len(),
+            prompt_tokens = log.prompt_tokens,
+            completion_tokens = log.completion_tokens,
+            cost_micros = log.cost_micros,
+            error = log.error_class.as_deref(),
+            "request finished"
+        );
         if let Some(trace) = self.counted.trace.take() {
             trace.finish(&self.log, served_by.map(|upstream| &**upstream));
         }

@@ -335,7 +335,7 @@ impl Increments {
     }
 }
 
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 impl Store {
     /// Stores a batch of request logs with their attempts in one transaction.
@@ -566,9 +566,11 @@ async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreEr
     use std::collections::BTreeMap;
     let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
     let mut hourly: BTreeMap<(&'static str, i64, i64), Increments> = BTreeMap::new();
+    let mut latency = super::hourly::LatencyCounts::new();
     for finished in charged {
         let log = &finished.log;
         let hour = Period::Hour.window_start(log.created_at);
+        let bound = super::hourly::latency_bound(log.latency_ms);
         for scope in &finished.charged {
             for period in Period::ALL {
                 let window = period.window_start(log.created_at);
@@ -578,9 +580,11 @@ async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreEr
                     .add(log);
             }
             hourly.entry((scope.kind(), scope.id(), hour)).or_default().add(log);
+            *latency.entry((scope.kind(), scope.id(), hour, bound)).or_default() += 1;
         }
         if let Some(endpoint) = log.endpoint_id {
             hourly.entry(("endpoint", endpoint.0, hour)).or_default().add(log);
+            *latency.entry(("endpoint", endpoint.0, hour, bound)).or_default() += 1;
         }
     }
     let now = super::now_ms();
@@ -629,5 +633,5 @@ async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreEr
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    super::hourly::add_latency(tx, &latency).await
 }

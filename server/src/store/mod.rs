@@ -9,6 +9,7 @@
 mod admins;
 mod endpoints;
 mod gateways;
+mod hourly;
 mod keys;
 mod limits;
 mod logs;
@@ -19,6 +20,7 @@ mod stats;
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use endpoints::{CredentialChange, EndpointFields};
 pub use gateways::{EndpointLink, GatewayFields};
+pub use hourly::{latency_bound, HourlyScope, LATENCY_BOUNDS_MS};
 pub use keys::{KeyFields, NewKeyRow};
 pub use limits::{CounterRow, LimitScope};
 pub use logs::Finished;

@@ -421,6 +421,134 @@ async fn retention_deletes_old_request_logs_in_batches() {
     }
 }
 
+/// The real binary over one data directory, with a clean environment plus `env`.
+struct Binary {
+    data: String,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+impl Binary {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_model-gateway"));
+        command
+            .args(["--data-dir", &self.data])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().copied())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs a subcommand to success; returns its output.
+    fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.command(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        out
+    }
+
+    /// `serve` on a free port, stderr to `logs`; returns once it is ready.
+    async fn serve(&self, flags: &[&str], logs: &std::path::Path) -> (std::process::Child, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--bind", &bind];
+        args.extend_from_slice(flags);
+        let child = self
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(logs).unwrap())
+            .spawn()
+            .unwrap();
+        let url = format!("http://{bind}");
+        let until = Instant::now() + Duration::from_secs(20);
+        while !reqwest::get(format!("{url}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            assert!(Instant::now() < until, "the server did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (child, url)
+    }
+
+    /// SIGTERM, then waits for a clean exit (a graceful stop writes the request logs first).
+    fn stop(mut child: std::process::Child) {
+        let signalled = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(signalled.success());
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+/// `--log-format json`: one JSON object per line; a finished request is logged (at debug)
+/// with the fixed field names of STYLE §3.
+#[tokio::test]
+async fn json_logs_use_the_fixed_field_names() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = Binary {
+        data: dir.path().to_str().unwrap().to_string(),
+        env: vec![("RUST_LOG", "info,server=debug")],
+    };
+    let base = format!("{}/v1", mock.url());
+    binary.ok(&[
+        "endpoint",
+        "add",
+        "--name",
+        "a",
+        "--provider",
+        "openai_compatible",
+        "--url",
+        &base,
+        "--model",
+        "gpt-4o-mini",
+    ]);
+    binary.ok(&["gateway", "add", "--name", "g", "--endpoints", "a"]);
+    let created: Value = serde_json::from_slice(
+        &binary
+            .ok(&["key", "create", "--gateway", "g", "--name", "app", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    let key = created["key"].as_str().unwrap();
+    let logs = dir.path().join("logs.json");
+    let (child, url) = binary.serve(&["--log-format", "json"], &logs).await;
+    let answered = post_as(&url, key, "/v1/chat/completions", &chat(false)).await;
+    assert_eq!(answered.status(), 200);
+    let request_id = answered.headers()["x-request-id"].to_str().unwrap().to_string();
+    Binary::stop(child);
+    let text = std::fs::read_to_string(&logs).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let finished = lines
+        .iter()
+        .find(|l| l["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no request line in {text}"));
+    assert_eq!(finished["level"], "DEBUG");
+    assert_eq!(finished["request_id"], request_id.as_str());
+    assert_eq!(finished["model"], "gpt-4o-mini");
+    assert_eq!(finished["status"], 200);
+    for field in [
+        "gateway_id",
+        "key_id",
+        "endpoint_id",
+        "latency_ms",
+        "ttft_ms",
+        "attempts",
+    ] {
+        assert!(finished[field].is_number(), "{field} in {finished}");
+    }
+}
+
 /// RELIABILITY SC-01: the real binary at `RUST_LOG=trace`, given canary secrets — a provider
 /// key, an admin password, the master key, the key-hash secret, a metrics token — and a
 /// gateway key, serves answers, stream, refusals, a sign-in and an upstream credential
@@ -443,26 +571,11 @@ async fn sc01_canary_secrets_never_leave() {
         ("RUST_LOG", "trace"),
     ];
     let logs = dir.path().join("logs.txt");
-    let run = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_model-gateway"));
-        command
-            .args(["--data-dir", &data])
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(env)
-            .stdin(Stdio::null());
-        command
+    let binary = Binary {
+        data: data.clone(),
+        env: env.to_vec(),
     };
-    let output = |args: &[&str]| {
-        let out = run(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
+    let output = |args: &[&str]| binary.ok(args);
     let mut captured = String::new();
     let base = format!("{}/v1", mock.url());
     for args in [
@@ -502,25 +615,7 @@ async fn sc01_canary_secrets_never_leave() {
     let created: Value = serde_json::from_slice(&created.stdout).unwrap();
     let key = created["key"].as_str().unwrap().to_string();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = run(&["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&logs).unwrap())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let until = Instant::now() + Duration::from_secs(20);
-    while !reqwest::get(format!("{url}/readyz"))
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < until, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (child, url) = binary.serve(&[], &logs).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -561,13 +656,7 @@ async fn sc01_canary_secrets_never_leave() {
         .unwrap();
     assert_eq!(scraped.status(), 200);
     answers.push_str(&note(scraped).await);
-    // SIGTERM: a graceful stop writes the request logs before it exits.
-    let stopped = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    assert!(child.wait().unwrap().success());
+    Binary::stop(child);
     captured.push_str(&std::fs::read_to_string(&logs).unwrap());
     assert!(captured.contains("TRACE"), "logs were captured at trace level");
 

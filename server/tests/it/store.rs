@@ -10,11 +10,11 @@ use server::{
         StoreError,
     },
 };
-use sqlx::Connection;
+use sqlx::{Connection, Row};
 use std::collections::BTreeMap;
 
 /// Every table of the SPEC §2 data model.
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "admin_users",
     "admin_sessions",
     "admin_api_tokens",
@@ -27,6 +27,7 @@ const TABLES: [&str; 15] = [
     "usage_counters",
     "usage_events",
     "usage_hourly",
+    "usage_hourly_latency",
     "request_logs",
     "request_attempts",
     "audit_log",
@@ -231,6 +232,28 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
     let expected =
         [("endpoint", 5), ("gateway", 9), ("key", 1), ("key", 3)].map(|(scope, id)| (scope.to_string(), id, 3, 1));
     assert_eq!(hourly, expected);
+    // The dashboard reads it back: three requests of 10 ms in one hour.
+    let read = db
+        .store
+        .hourly_usage(
+            server::store::HourlyScope::Key(KeyId(3)),
+            at - 3_600_000,
+            at + 3_600_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 1);
+    let hour = &read[0];
+    assert_eq!(hour.hour_start, Period::Hour.window_start(at));
+    assert_eq!((hour.requests, hour.errors), (3, 1));
+    assert_eq!(
+        (hour.prompt_tokens, hour.completion_tokens, hour.cost_micros),
+        (30, 3, 21)
+    );
+    assert_eq!(
+        (hour.latency_mean_ms, hour.latency_p50_ms, hour.latency_p95_ms),
+        (10, Some(10), Some(10))
+    );
     // A later window starts from nothing.
     assert!(db
         .store
@@ -1020,4 +1043,48 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
         .unwrap();
     assert_eq!(mode, "wal");
     db.finish().await;
+}
+
+/// RELIABILITY L-05's `EXPLAIN`: retention and the dashboard's hourly reads go through keys —
+/// no statement scans a table that grows with traffic (the latency side is `bench/run.sh -L`).
+#[tokio::test]
+async fn l05_retention_and_history_reads_use_their_keys() {
+    let db = TestDb::sqlite().await;
+    let mut conn = raw(&db).await;
+    let searches = [
+        "DELETE FROM request_logs WHERE id <= 5",
+        "DELETE FROM request_attempts WHERE request_log_id = 5",
+        "DELETE FROM usage_events WHERE request_id IN \
+         (SELECT request_id FROM usage_events WHERE request_id < '0190' ORDER BY request_id LIMIT 5)",
+        "SELECT * FROM usage_hourly WHERE scope = 'gateway' AND scope_id = 1 \
+         AND hour_start >= 0 AND hour_start < 10 ORDER BY hour_start",
+        "SELECT * FROM usage_hourly_latency WHERE scope = 'gateway' AND scope_id = 1 \
+         AND hour_start >= 0 AND hour_start < 10 ORDER BY hour_start, le_ms",
+        "SELECT * FROM request_logs WHERE request_id = 'x'",
+    ];
+    for sql in searches {
+        let plan = plan(&mut conn, sql).await;
+        assert!(
+            plan.contains("SEARCH") && !plan.contains("SCAN") && !plan.contains("TEMP B-TREE"),
+            "{sql}: {plan}"
+        );
+    }
+    // The oldest logs are read in id order, stopping at the limit: no sort.
+    let oldest = plan(
+        &mut conn,
+        "SELECT id, created_at FROM request_logs ORDER BY id LIMIT 1000",
+    )
+    .await;
+    assert!(!oldest.contains("TEMP B-TREE"), "{oldest}");
+    db.finish().await;
+}
+
+/// SQLite's query plan for `sql`, its steps joined by " | ".
+async fn plan(conn: &mut sqlx::AnyConnection, sql: &str) -> String {
+    let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .fetch_all(conn)
+        .await
+        .unwrap();
+    let steps: Vec<String> = rows.iter().map(|row| row.try_get("detail").unwrap()).collect();
+    steps.join(" | ")
 }

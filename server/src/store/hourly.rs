@@ -1,0 +1,161 @@
+//! The hourly history the dashboard reads: `usage_hourly` (requests, errors, tokens, cost,
+//! latency sum) and `usage_hourly_latency` (how many requests finished within each latency
+//! bound), per gateway, key and endpoint. The log writer adds to both in the batch's
+//! transaction; retention never deletes them.
+
+use super::{Store, StoreError};
+use app::types::{EndpointId, GatewayId, HourlyUsage, KeyId};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// Latency bounds, milliseconds; past the last one a request counts under `i64::MAX`.
+pub const LATENCY_BOUNDS_MS: [i64; 16] = [
+    5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000,
+];
+
+/// The bound a latency counts under.
+pub fn latency_bound(latency_ms: i64) -> i64 {
+    LATENCY_BOUNDS_MS
+        .iter()
+        .copied()
+        .find(|bound| latency_ms <= *bound)
+        .unwrap_or(i64::MAX)
+}
+
+/// Whose history to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HourlyScope {
+    Gateway(GatewayId),
+    Key(KeyId),
+    Endpoint(EndpointId),
+}
+
+impl HourlyScope {
+    fn parts(self) -> (&'static str, i64) {
+        match self {
+            HourlyScope::Gateway(id) => ("gateway", id.0),
+            HourlyScope::Key(id) => ("key", id.0),
+            HourlyScope::Endpoint(id) => ("endpoint", id.0),
+        }
+    }
+}
+
+/// Request counts per (scope, scope id, hour, latency bound), to add in one batch.
+pub(super) type LatencyCounts = BTreeMap<(&'static str, i64, i64, i64), i64>;
+
+/// Adds a batch's latency counts.
+pub(super) async fn add_latency(tx: &mut super::logs::Tx<'_>, counts: &LatencyCounts) -> Result<(), StoreError> {
+    for ((kind, id, hour, bound), requests) in counts {
+        sqlx::query(
+            "INSERT INTO usage_hourly_latency (scope, scope_id, hour_start, le_ms, requests) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, scope_id, hour_start, le_ms) \
+             DO UPDATE SET requests = usage_hourly_latency.requests + excluded.requests",
+        )
+        .bind(*kind)
+        .bind(*id)
+        .bind(*hour)
+        .bind(*bound)
+        .bind(*requests)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The bound under which the `share` (0..=1) of requests finished; `None` when it is past the
+/// largest bound. `buckets` are (bound, requests) in bound order.
+fn percentile(buckets: &[(i64, i64)], share: f64) -> Option<i64> {
+    let total: i64 = buckets.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    // The rank of the request at `share`, counting from 1.
+    let rank = ((total as f64) * share).ceil().max(1.0) as i64;
+    let mut seen = 0;
+    for (bound, requests) in buckets {
+        seen += requests;
+        if seen >= rank {
+            return (*bound != i64::MAX).then_some(*bound);
+        }
+    }
+    None
+}
+
+impl Store {
+    /// The hours of `scope`'s history that start in `[from_ms, to_ms)`, oldest first.
+    pub async fn hourly_usage(
+        &self,
+        scope: HourlyScope,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HourlyUsage>, StoreError> {
+        let (kind, id) = scope.parts();
+        // Both tables are keyed by (scope, scope id, hour, …): each read is one index range.
+        let in_range = |sql: &'static str| sqlx::query(sql).bind(kind).bind(id).bind(from_ms).bind(to_ms);
+        let rows = in_range(
+            "SELECT hour_start, requests, errors, prompt_tokens, completion_tokens, cost_micros, latency_ms_sum \
+             FROM usage_hourly WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
+             ORDER BY hour_start",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let buckets = in_range(
+            "SELECT hour_start, le_ms, requests FROM usage_hourly_latency \
+             WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
+             ORDER BY hour_start, le_ms",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut by_hour: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+        for row in &buckets {
+            by_hour
+                .entry(row.try_get("hour_start")?)
+                .or_default()
+                .push((row.try_get("le_ms")?, row.try_get("requests")?));
+        }
+        rows.iter()
+            .map(|row| {
+                let hour_start: i64 = row.try_get("hour_start")?;
+                let requests: i64 = row.try_get("requests")?;
+                let latency_sum: i64 = row.try_get("latency_ms_sum")?;
+                let hour = by_hour.get(&hour_start).map_or(&[][..], Vec::as_slice);
+                Ok(HourlyUsage {
+                    hour_start,
+                    requests,
+                    errors: row.try_get("errors")?,
+                    prompt_tokens: row.try_get("prompt_tokens")?,
+                    completion_tokens: row.try_get("completion_tokens")?,
+                    cost_micros: row.try_get("cost_micros")?,
+                    latency_mean_ms: if requests > 0 { latency_sum / requests } else { 0 },
+                    latency_p50_ms: percentile(hour, 0.5),
+                    latency_p95_ms: percentile(hour, 0.95),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_count_under_the_first_bound_they_do_not_exceed() {
+        assert_eq!(latency_bound(0), 5);
+        assert_eq!(latency_bound(5), 5);
+        assert_eq!(latency_bound(6), 10);
+        assert_eq!(latency_bound(300_000), 300_000);
+        assert_eq!(latency_bound(300_001), i64::MAX);
+    }
+
+    #[test]
+    fn percentiles_are_the_bound_of_the_bucket_holding_the_rank() {
+        let buckets = [(10, 50), (100, 45), (1_000, 4), (i64::MAX, 1)];
+        assert_eq!(percentile(&buckets, 0.5), Some(10));
+        assert_eq!(percentile(&buckets, 0.51), Some(100));
+        assert_eq!(percentile(&buckets, 0.95), Some(100));
+        assert_eq!(percentile(&buckets, 0.99), Some(1_000));
+        assert_eq!(percentile(&buckets, 1.0), None, "past the largest bound");
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}
