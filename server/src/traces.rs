@@ -128,12 +128,7 @@ impl RequestTrace {
     }
 
     /// Starts an attempt's span; returns the headers that carry it upstream (`traceparent`).
-    pub fn attempt_started(
-        &mut self,
-        number: i64,
-        upstream: &Upstream,
-        operation: Operation,
-    ) -> reqwest::header::HeaderMap {
+    pub fn attempt_started(&mut self, number: i64, upstream: &Upstream, operation: Operation) -> http::HeaderMap {
         self.end_attempt();
         let endpoint = &upstream.endpoint;
         let operation = operation_name(operation);
@@ -159,7 +154,7 @@ impl RequestTrace {
             .with_attributes(attributes)
             .start_with_context(tracer, &self.request);
         let context = self.request.with_span(span);
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = http::HeaderMap::new();
         self.traces
             .propagator
             .inject_context(&context, &mut HeaderInjector(&mut headers));

@@ -12,13 +12,16 @@ use super::{
     providers::{self, Answer, Call, StreamDecoder, StreamFault, StreamItem, UpstreamError},
     registry::{Credential, Upstream},
     stream::{EventStream, Started},
+    upstream,
     usage::{attempt_started, Recorder},
     wire::Inbound,
     Proxy,
 };
 use app::types::Gateway;
 use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
+use http_body_util::{BodyExt, BodyStream};
+use hyper::body::Incoming;
 use rand::Rng;
 use std::{
     sync::{atomic::Ordering, Arc},
@@ -204,7 +207,7 @@ impl Failure {
 /// clamped to [0, 1 day]: the client is told what the upstream said, while the endpoint's
 /// cooldown is capped separately (`balancer::MAX_COOLDOWN`). An HTTP-date or garbage reads as
 /// absent, and the default cooldown applies.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let millis = |text: &str| text.parse::<f64>().ok().filter(|ms| ms.is_finite() && *ms >= 0.0);
     let wait = value("retry-after-ms")
@@ -381,7 +384,7 @@ impl Proxy {
         upstream: &Arc<Upstream>,
         slot: Slot,
         routed: &Routed<'_>,
-        propagation: reqwest::header::HeaderMap,
+        propagation: http::HeaderMap,
     ) -> Result<Served, Failure> {
         let endpoint = &upstream.endpoint;
         let credential = match &upstream.credential {
@@ -421,20 +424,20 @@ impl Proxy {
         let url = upstream
             .parsed_url(&outbound.url)
             .map_err(|error| Failure::Connect(format!("invalid upstream URL: {error}")))?;
-        let mut request = self
-            .clients
-            .get(connect)
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-request-id", routed.request_id)
-            .headers(propagation)
-            .body(outbound.body);
+        let mut request = http::Request::post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("x-request-id", routed.request_id);
         for (name, value) in outbound.headers {
             request = request.header(name, value);
         }
-        let response = match timeout_at((started + first_byte).min(attempt_deadline).into(), request.send()).await {
+        let mut request = request
+            .body(upstream::Body::new(outbound.body.into()))
+            .map_err(|_| Failure::Connect("invalid upstream request header".into()))?;
+        request.headers_mut().extend(propagation);
+        let sent = self.clients.get(connect).request(request);
+        let response = match timeout_at((started + first_byte).min(attempt_deadline).into(), sent).await {
             Err(_) => return Err(Failure::Timeout),
-            Ok(Err(error)) if error.is_timeout() => return Err(Failure::Timeout),
+            Ok(Err(error)) if upstream::timed_out(&error) => return Err(Failure::Timeout),
             Ok(Err(error)) => return Err(Failure::Connect(connect_reason(&error))),
             Ok(Ok(response)) => response,
         };
@@ -458,11 +461,10 @@ impl Proxy {
             });
         }
         if !stream {
-            let bytes = match timeout_at(attempt_deadline.into(), response.bytes()).await {
+            let bytes = match timeout_at(attempt_deadline.into(), response.into_body().collect()).await {
                 Err(_) => return Err(Failure::Timeout),
-                Ok(Err(error)) if error.is_timeout() => return Err(Failure::Timeout),
                 Ok(Err(_)) => return Err(Failure::StreamCut),
-                Ok(Ok(bytes)) => bytes,
+                Ok(Ok(collected)) => collected.to_bytes(),
             };
             drop(slot);
             let answer = providers::answer(endpoint.provider, routed.inbound.operation, bytes, routed.created)
@@ -472,7 +474,9 @@ impl Proxy {
                 answer,
             });
         }
-        let mut events: EventStream = Box::pin(response.bytes_stream().eventsource());
+        let chunks = BodyStream::new(response.into_body())
+            .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())));
+        let mut events: EventStream = Box::pin(chunks.eventsource());
         let mut decoder = StreamDecoder::new(endpoint.provider, routed.created);
         let mut first = Vec::new();
         loop {
@@ -507,7 +511,7 @@ impl Proxy {
 }
 
 /// Why a connection failed, without the URL (which may carry internal host names).
-fn connect_reason(error: &reqwest::Error) -> String {
+fn connect_reason(error: &hyper_util::client::legacy::Error) -> String {
     if error.is_connect() {
         "connection failed".into()
     } else {
@@ -516,10 +520,13 @@ fn connect_reason(error: &reqwest::Error) -> String {
 }
 
 /// Reads at most `limit` bytes of a body before `deadline`; whatever arrived, on any error.
-async fn read_limited(response: reqwest::Response, limit: usize, deadline: Instant) -> Vec<u8> {
+async fn read_limited(response: http::Response<Incoming>, limit: usize, deadline: Instant) -> Vec<u8> {
     let mut body = Vec::new();
-    let mut chunks = response.bytes_stream();
-    while let Ok(Some(Ok(chunk))) = timeout_at(deadline.into(), chunks.next()).await {
+    let mut incoming = response.into_body();
+    while let Ok(Some(Ok(frame))) = timeout_at(deadline.into(), incoming.frame()).await {
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
         body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
         if body.len() >= limit {
             break;
@@ -531,8 +538,8 @@ async fn read_limited(response: reqwest::Response, limit: usize, deadline: Insta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{HeaderMap, HeaderValue};
     use rand::{rngs::StdRng, SeedableRng};
-    use reqwest::header::{HeaderMap, HeaderValue};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs

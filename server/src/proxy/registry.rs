@@ -36,7 +36,7 @@ pub struct Upstream {
     pub credential: Credential,
     /// The URLs called on this endpoint, parsed once: parsing one (host and all) costs more
     /// than building the rest of the call.
-    urls: Mutex<Vec<(String, reqwest::Url)>>,
+    urls: Mutex<Vec<(String, http::Uri)>>,
 }
 
 /// Most URLs an endpoint keeps parsed (one per operation it serves is the usual count).
@@ -51,13 +51,18 @@ impl Upstream {
         }
     }
 
-    /// `url` (one of this endpoint's, as its provider built it) parsed.
-    pub fn parsed_url(&self, url: &str) -> Result<reqwest::Url, url::ParseError> {
+    /// `url` (one of this endpoint's, as its provider built it) parsed: read as a URL (so a
+    /// host is punycoded and a path percent-encoded as browsers do), then as a request URI.
+    pub fn parsed_url(&self, url: &str) -> Result<http::Uri, String> {
         let mut urls = self.urls.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, parsed)) = urls.iter().find(|(text, _)| text == url) {
             return Ok(parsed.clone());
         }
-        let parsed = reqwest::Url::parse(url)?;
+        let normalised = url::Url::parse(url).map_err(|error| error.to_string())?;
+        let parsed: http::Uri = normalised
+            .as_str()
+            .parse()
+            .map_err(|error: http::uri::InvalidUri| error.to_string())?;
         if urls.len() < PARSED_URLS {
             urls.push((url.to_string(), parsed.clone()));
         }

@@ -27,7 +27,7 @@ use std::{
 use tokio::sync::watch;
 
 /// An upstream's SSE events.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<hyper::Error>>> + Send>>;
 
 /// A stream that reached its commit point: the upstream, its first items, and the rest.
 pub struct Started {

@@ -184,8 +184,8 @@ impl Recorder {
 
     /// Adds an upstream attempt as it starts; returns the headers that carry its trace
     /// context upstream (none when traces are off).
-    pub fn attempt(&mut self, attempt: RequestAttempt, operation: Operation) -> reqwest::header::HeaderMap {
-        let mut propagation = reqwest::header::HeaderMap::new();
+    pub fn attempt(&mut self, attempt: RequestAttempt, operation: Operation) -> http::HeaderMap {
+        let mut propagation = http::HeaderMap::new();
         if let Some(trace) = &mut self.counted.trace {
             let upstream = attempt
                 .endpoint_id
