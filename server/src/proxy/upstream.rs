@@ -118,3 +118,25 @@ pub fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TLS layer is built (one crypto provider, the webpki roots) and an https:// call goes
+    /// through it to the connection attempt, failing as a connect error, not a panic.
+    #[tokio::test]
+    async fn https_calls_reach_the_connector() {
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let client = Clients::new().get(Duration::from_secs(2));
+        let request = http::Request::post(format!("https://{refused}/v1/chat/completions"))
+            .body(Body::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let error = client.request(request).await.unwrap_err();
+        assert!(error.is_connect(), "{error:?}");
+        assert!(!timed_out(&error));
+    }
+}
