@@ -107,12 +107,28 @@ async fn write(store: Store, mut records: mpsc::Receiver<Finished>, stop: Arc<No
     }
 }
 
+/// A batch taking longer than this is worth a warning: the queue fills meanwhile, and a
+/// full queue refuses requests (503).
+const SLOW_BATCH: Duration = Duration::from_millis(500);
+
 /// Stores one batch, retrying until it is stored: records are never dropped.
 async fn store_batch(store: &Store, batch: &[Finished]) {
     let mut wait = Duration::from_millis(100);
     loop {
+        let started = Instant::now();
         match store.store_finished(batch).await {
-            Ok(()) => return,
+            Ok(()) => {
+                let took = started.elapsed();
+                if took > SLOW_BATCH {
+                    let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+                    tracing::warn!(
+                        latency_ms = ms,
+                        records = batch.len(),
+                        "request-log batch written slowly"
+                    );
+                }
+                return;
+            }
             Err(error) => {
                 tracing::warn!(error = %error, records = batch.len(), "request logs not written yet; retrying");
                 tokio::time::sleep(wait).await;
