@@ -295,6 +295,7 @@ impl Server {
         let grace = state.config.proxy.shutdown_grace;
         let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));
         let leases = tokio::spawn(sweep_leases(proxy.clone()));
+        let checkpoints = tokio::spawn(checkpoint_every_second(store.clone()));
         let retention = tokio::spawn(sweep_request_logs(store.clone(), state.config.request_logs.clone()));
         // Changes from the CLI or other processes reach this one within about a second.
         let watcher = tokio::spawn(state.registry.clone().watch(state.manage.clone(), REGISTRY_POLL));
@@ -333,6 +334,7 @@ impl Server {
         };
         sweeper.abort();
         leases.abort();
+        checkpoints.abort();
         retention.abort();
         watcher.abort();
         proxy.logs.shutdown().await;
@@ -408,6 +410,18 @@ where
             return Ok(total);
         }
         tokio::task::yield_now().await;
+    }
+}
+
+/// Checkpoints SQLite's write-ahead log every second, off the writer ([`store::Store::checkpoint`]).
+async fn checkpoint_every_second(store: store::Store) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = store.checkpoint().await {
+            tracing::warn!(error = %error, "WAL checkpoint failed; retrying in a second");
+        }
     }
 }
 

@@ -101,7 +101,8 @@ impl Store {
                         conn.execute(&*format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms}; \
-                             PRAGMA temp_store = MEMORY;"
+                             PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; \
+                             PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
                         ))
                         .await?;
                         Ok(())
@@ -172,12 +173,41 @@ impl Store {
         }
     }
 
+    /// SQLite: copies the write-ahead log into the database file without blocking the writer
+    /// (`PASSIVE`), on a reader connection. Connections never checkpoint on their own
+    /// (`wal_autocheckpoint = 0`): the automatic checkpoint runs inside the committing writer,
+    /// and its fsync of the database file stalled the request-log writer for up to a second.
+    /// A passive checkpoint cannot rewind the log while commits keep arriving, so past
+    /// [`WAL_LIMIT_BYTES`] one `RESTART` checkpoint (which makes the writer wait) rewinds it.
+    /// Postgres: nothing to do.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let (_busy, frames, _copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(&self.reader)
+                    .await?;
+                if frames.saturating_mul(WAL_FRAME_BYTES) > WAL_LIMIT_BYTES {
+                    sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                        .execute(&self.reader)
+                        .await?;
+                }
+            }
+            Backend::Postgres => {}
+        }
+        Ok(())
+    }
+
     /// Closes every connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
     }
 }
+
+/// The size past which SQLite's write-ahead log is rewound (and its file truncated back to).
+const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+/// One WAL frame: a 4 KiB page and its header.
+const WAL_FRAME_BYTES: i64 = 4096 + 24;
 
 /// The current time in Unix milliseconds, the store's timestamp representation.
 pub fn now_ms() -> i64 {

@@ -1045,6 +1045,47 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
     db.finish().await;
 }
 
+/// The store's own connections never checkpoint on commit (the writer must not stall on the
+/// database file's fsync); `Store::checkpoint` copies the whole log, from a reader.
+#[tokio::test]
+async fn sqlite_checkpoints_only_when_asked() {
+    use app::types::RequestLog;
+    let db = TestDb::sqlite().await;
+    let logs: Vec<RequestLog> = (0..3000)
+        .map(|i| RequestLog {
+            request_id: format!("wal-{i:05}"),
+            api: "openai".into(),
+            operation: "chat".into(),
+            response_body: Some("x".repeat(2000)),
+            ..RequestLog::default()
+        })
+        .collect();
+    for chunk in logs.chunks(300) {
+        db.store.insert_request_logs(chunk).await.unwrap();
+    }
+    // Sizes on disk: a look that checkpoints nothing (any `wal_checkpoint` call would).
+    let path = db
+        .url
+        .trim_start_matches("sqlite://")
+        .trim_end_matches("?mode=rwc")
+        .to_string();
+    let size = |suffix: &str| std::fs::metadata(format!("{path}{suffix}")).unwrap().len();
+    let page = 4096 + 24;
+    assert!(
+        size("-wal") > 2_000 * page,
+        "the log kept every commit (the default checkpoints at 1,000 pages): {} bytes",
+        size("-wal")
+    );
+    let before = size("");
+    db.store.checkpoint().await.unwrap();
+    assert!(
+        size("") > before + 1_000 * 4096,
+        "copied into the database: {before} → {}",
+        size("")
+    );
+    db.finish().await;
+}
+
 /// RELIABILITY L-05's `EXPLAIN`: retention and the dashboard's hourly reads go through keys —
 /// no statement scans a table that grows with traffic (the latency side is `bench/run.sh -L`).
 #[tokio::test]
