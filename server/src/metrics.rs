@@ -8,7 +8,7 @@
 //! Invariant: each registry belongs to one process state, so servers in one test binary never
 //! share counts.
 
-use crate::AppState;
+use crate::{store::LATENCY_BOUNDS_MS, AppState};
 use app::types::RequestLog;
 use axum::{
     extract::State,
@@ -23,19 +23,6 @@ use prometheus_client::{
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
-/// Seconds, from 5 ms to 5 minutes: proxied calls range from cached embeddings to long streams.
-const LATENCY_BUCKETS: [f64; 16] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
-];
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    gateway: String,
-    endpoint: String,
-    model: String,
-    status: u16,
-}
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     gateway: String,
@@ -44,10 +31,16 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    #[prometheus(flatten)]
+    route: RouteLabels,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {
-    gateway: String,
-    endpoint: String,
-    model: String,
+    #[prometheus(flatten)]
+    route: RouteLabels,
     kind: &'static str,
 }
 
@@ -119,8 +112,10 @@ pub struct Metrics {
     scraping: Mutex<()>,
 }
 
+/// Seconds, from 5 ms to 5 minutes (the hourly history's bounds): proxied calls range from
+/// cached embeddings to long streams.
 fn histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS)
+    Histogram::new(LATENCY_BOUNDS_MS.map(|ms| ms as f64 / 1000.0))
 }
 
 impl Default for Metrics {
@@ -227,41 +222,35 @@ impl Metrics {
     /// Counts a request that ended with a record (it was routed): its status, timings, tokens,
     /// cost, failed attempts, retries and failovers.
     pub fn finished(&self, log: &RequestLog, names: &Names<'_>) {
-        let route = RouteLabels {
-            gateway: names.gateway.to_string(),
-            endpoint: names.endpoint.to_string(),
-            model: log.model.clone().unwrap_or_default(),
+        // One set of owned labels per request, borrowed for each lookup, then moved: a lookup
+        // of a series that exists allocates nothing more.
+        let mut tokens = TokenLabels {
+            route: RouteLabels {
+                gateway: names.gateway.to_string(),
+                endpoint: names.endpoint.to_string(),
+                model: log.model.clone().unwrap_or_default(),
+            },
+            kind: "prompt",
         };
-        let status = u16::try_from(log.status).unwrap_or(0);
-        self.requests
-            .get_or_create(&RequestLabels {
-                gateway: route.gateway.clone(),
-                endpoint: route.endpoint.clone(),
-                model: route.model.clone(),
-                status,
-            })
-            .inc();
-        self.latency.get_or_create(&route).observe(seconds(log.latency_ms));
+        let route = &tokens.route;
+        self.latency.get_or_create(route).observe(seconds(log.latency_ms));
         if let Some(ttft) = log.ttft_ms {
-            self.ttft.get_or_create(&route).observe(seconds(ttft));
-        }
-        for (kind, count) in [("prompt", log.prompt_tokens), ("completion", log.completion_tokens)] {
-            if count > 0 {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        gateway: route.gateway.clone(),
-                        endpoint: route.endpoint.clone(),
-                        model: route.model.clone(),
-                        kind,
-                    })
-                    .inc_by(u64::try_from(count).unwrap_or(0));
-            }
+            self.ttft.get_or_create(route).observe(seconds(ttft));
         }
         if log.cost_micros > 0 {
             self.cost
-                .get_or_create(&route)
+                .get_or_create(route)
                 .inc_by(u64::try_from(log.cost_micros).unwrap_or(0));
         }
+        for (kind, count) in [("prompt", log.prompt_tokens), ("completion", log.completion_tokens)] {
+            if count > 0 {
+                tokens.kind = kind;
+                self.tokens
+                    .get_or_create(&tokens)
+                    .inc_by(u64::try_from(count).unwrap_or(0));
+            }
+        }
+        let route = tokens.route;
         let mut previous = None;
         for (index, attempt) in log.attempts.iter().enumerate() {
             if index > 0 {
@@ -284,6 +273,8 @@ impl Metrics {
                     .inc();
             }
         }
+        let status = u16::try_from(log.status).unwrap_or(0);
+        self.requests.get_or_create(&RequestLabels { route, status }).inc();
     }
 
     /// Counts a request refused before it was routed (bad key, bad body, unknown model, the
@@ -291,9 +282,11 @@ impl Metrics {
     pub fn refused(&self, gateway: Option<&str>, status: u16) {
         self.requests
             .get_or_create(&RequestLabels {
-                gateway: gateway.unwrap_or_default().to_string(),
-                endpoint: String::new(),
-                model: String::new(),
+                route: RouteLabels {
+                    gateway: gateway.unwrap_or_default().to_string(),
+                    endpoint: String::new(),
+                    model: String::new(),
+                },
                 status,
             })
             .inc();

@@ -8,7 +8,8 @@ use app::types::{EndpointId, GatewayId, HourlyUsage, KeyId};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
-/// Latency bounds, milliseconds; past the last one a request counts under `i64::MAX`.
+/// Latency bounds, milliseconds; past the last one a request counts under `i64::MAX`. The
+/// `/metrics` latency histograms use the same bounds, so the two views agree.
 pub const LATENCY_BOUNDS_MS: [i64; 16] = [
     5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000,
 ];

@@ -20,7 +20,7 @@ mod stats;
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use endpoints::{CredentialChange, EndpointFields};
 pub use gateways::{EndpointLink, GatewayFields};
-pub use hourly::{latency_bound, HourlyScope, LATENCY_BOUNDS_MS};
+pub use hourly::{HourlyScope, LATENCY_BOUNDS_MS};
 pub use keys::{KeyFields, NewKeyRow};
 pub use limits::{CounterRow, LimitScope};
 pub use logs::Finished;
