@@ -6,7 +6,7 @@
 //! Invariant: a state-changing request that a browser marks as cross-site is refused (CSRF);
 //! the session cookie is also `SameSite=Strict`. The key-authenticated inference API is exempt.
 
-use crate::{manage::ManageError, AppState};
+use crate::{config::Config, manage::ManageError, AppState};
 use app::types::LoginNotice;
 use axum::{
     body::Body,
@@ -29,12 +29,38 @@ pub const SESSION_COOKIE: &str = "mgw_session";
 /// The session cookie's name over HTTPS: the `__Host-` prefix pins it to this host and path.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-mgw_session";
 
-fn cookie_name(state: &AppState) -> &'static str {
-    if state.config.serves_https() {
+/// The session cookie's name under `config`.
+pub(crate) fn cookie_name(config: &Config) -> &'static str {
+    if config.serves_https() {
         SECURE_SESSION_COOKIE
     } else {
         SESSION_COOKIE
     }
+}
+
+/// The session cookie for a new session: HttpOnly, SameSite=Strict, Secure over HTTPS, and no
+/// longer-lived than the session.
+pub(crate) fn session_cookie(config: &Config, token: &str) -> Cookie<'static> {
+    // Whole seconds, rounded up: a cookie must not outlive its session by much, nor die first.
+    let max_age = i64::try_from(config.sessions.absolute_timeout.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
+    Cookie::build((cookie_name(config), token.to_string()))
+        .path("/")
+        .http_only(true)
+        .secure(config.serves_https())
+        .same_site(SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+}
+
+/// The cookie that removes the session cookie.
+pub(crate) fn session_cookie_removal(config: &Config) -> Cookie<'static> {
+    // Browsers only accept a `__Host-` cookie, even a removal, when it is `Secure`.
+    let mut removal = Cookie::build((cookie_name(config), ""))
+        .path("/")
+        .secure(config.serves_https())
+        .build();
+    removal.make_removal();
+    removal
 }
 
 /// Where to go after signing in: only a path on this site, never another host. Browsers
@@ -80,7 +106,7 @@ pub async fn require_session(
     if is_public_asset(request.uri().path()) {
         return next.run(request).await;
     }
-    let user = match jar.get(cookie_name(&state)) {
+    let user = match jar.get(cookie_name(&state.config)) {
         Some(cookie) => match state.manage.session_user(cookie.value()).await {
             Ok(user) => user,
             Err(error) => return error_response(&error),
@@ -149,15 +175,7 @@ pub async fn sign_in(
     let password = crate::secrets::Secret::new(form.password.clone());
     match state.manage.sign_in(&form.email, password, client.ip()).await {
         Ok(signed_in) => {
-            // Whole seconds, rounded up: a cookie must not outlive its session by much, nor die first.
-            let max_age =
-                i64::try_from(state.config.sessions.absolute_timeout.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
-            let cookie = Cookie::build((cookie_name(&state), signed_in.token.expose().to_string()))
-                .path("/")
-                .http_only(true)
-                .secure(state.config.serves_https())
-                .same_site(SameSite::Strict)
-                .max_age(cookie::time::Duration::seconds(max_age));
+            let cookie = session_cookie(&state.config, signed_in.token.expose());
             (jar.add(cookie), Redirect::to(safe_next(query.next.as_deref()))).into_response()
         }
         Err(ManageError::Throttled { retry_after }) => {
@@ -196,15 +214,16 @@ async fn login_page(state: &AppState, notice: LoginNotice, next: Option<&str>, s
 
 /// `POST /logout`: ends the session, clears the cookie and goes to the login page.
 pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response {
-    let name = cookie_name(&state);
-    if let Some(cookie) = jar.get(name) {
+    if let Some(cookie) = jar.get(cookie_name(&state.config)) {
         if let Err(error) = state.manage.sign_out(cookie.value()).await {
             return error_response(&error);
         }
     }
-    // Browsers only accept a `__Host-` cookie, even a removal, when it is `Secure`.
-    let removal = Cookie::build((name, "")).path("/").secure(state.config.serves_https());
-    (jar.remove(removal), Redirect::to("/login?signed_out=1")).into_response()
+    (
+        jar.add(session_cookie_removal(&state.config)),
+        Redirect::to("/login?signed_out=1"),
+    )
+        .into_response()
 }
 
 /// Refuses state-changing requests that a browser marks as coming from another site
@@ -219,24 +238,28 @@ pub async fn same_origin_only(State(state): State<AppState>, request: Request, n
     if key_authenticated || matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
-    let headers = request.headers();
-    let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    let allowed = match (header_text("sec-fetch-site"), header_text(header::ORIGIN.as_str())) {
-        (Some(site), _) if site != "same-origin" && site != "none" => false,
-        (_, Some(origin)) => {
-            let scheme = if state.config.serves_https() { "https" } else { "http" };
-            let origin = normalized_origin(origin);
-            let own = header_text(header::HOST.as_str()).map(|host| normalized_origin(&format!("{scheme}://{host}")));
-            let public = state.config.public_url.as_deref().map(normalized_origin);
-            Some(&origin) == own.as_ref() || Some(&origin) == public.as_ref()
-        }
-        _ => true,
-    };
-    if allowed {
+    if same_origin(&state.config, request.headers()) {
         next.run(request).await
     } else {
         tracing::warn!(path = %request.uri().path(), "cross-origin request refused");
         (StatusCode::FORBIDDEN, "cross-origin request refused").into_response()
+    }
+}
+
+/// Whether a request comes from this site: a browser says so with `Sec-Fetch-Site` and
+/// `Origin`; a request with neither does not come from a browser and passes.
+pub(crate) fn same_origin(config: &Config, headers: &axum::http::HeaderMap) -> bool {
+    let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    match (header_text("sec-fetch-site"), header_text(header::ORIGIN.as_str())) {
+        (Some(site), _) if site != "same-origin" && site != "none" => false,
+        (_, Some(origin)) => {
+            let scheme = if config.serves_https() { "https" } else { "http" };
+            let origin = normalized_origin(origin);
+            let own = header_text(header::HOST.as_str()).map(|host| normalized_origin(&format!("{scheme}://{host}")));
+            let public = config.public_url.as_deref().map(normalized_origin);
+            Some(&origin) == own.as_ref() || Some(&origin) == public.as_ref()
+        }
+        _ => true,
     }
 }
 

@@ -10,7 +10,7 @@
 //!    inference routes, authenticated by keys, are merged in outside it.
 //! 5. Per route: console pages, server functions and the fallback sit behind
 //!    `require_session`; `/login`, `/logout`, `/healthz`, `/readyz` and static assets (`/pkg`)
-//!    do not. The inference API (`/v1/*`) authenticates gateway keys itself, from the
+//!    do not, nor does `/graphql`, which authenticates each request itself. The inference API (`/v1/*`) authenticates gateway keys itself, from the
 //!    registry; admin sessions open nothing there.
 
 pub mod cli;
@@ -18,6 +18,7 @@ pub mod config;
 mod console;
 pub mod crypto;
 pub mod gateway_key;
+pub mod graphql;
 mod health;
 pub mod manage;
 pub mod metrics;
@@ -106,6 +107,8 @@ pub struct Services {
     /// The inference path's health, clients and log writer.
     pub proxy: Arc<proxy::Proxy>,
     pub leptos: LeptosOptions,
+    /// The management API's schema.
+    pub graphql: graphql::Graphql,
     render: console::Renderer,
 }
 
@@ -159,13 +162,21 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone(), traces);
     // Limits go on from the usage already counted in the windows still open.
     proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
+    let config = Arc::new(config);
+    let graphql = graphql::Graphql::new(graphql::Backend {
+        manage: manage.clone(),
+        proxy: proxy.clone(),
+        registry: registry.clone(),
+        config: config.clone(),
+    });
     Ok(AppState(Arc::new(Services {
-        config: Arc::new(config),
+        config,
         keys,
         manage,
         registry,
         proxy,
         leptos,
+        graphql,
         render,
     })))
 }
@@ -220,6 +231,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), console::require_session))
         .route("/login", post(console::sign_in))
         .route("/logout", post(console::sign_out))
+        // GraphQL authenticates each request itself (session cookie or admin API token).
+        .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))

@@ -68,6 +68,8 @@ enum Command {
     Price(cli::PriceCommand),
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
+    /// Print the management API's GraphQL schema (SDL), as committed in `schema.graphql`.
+    Schema,
 }
 
 #[derive(Args)]
@@ -135,6 +137,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Price(command) => runtime.block_on(manage(config, cli::Resource::Price(command))),
         Command::CheckConfig => {
             println!("{config:#?}");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", server::graphql::sdl());
             Ok(())
         }
     }

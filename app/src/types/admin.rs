@@ -8,6 +8,7 @@ pub struct AdminUserId(pub i64);
 
 /// What an admin user may do in the console and the management API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
 pub enum AdminRole {
     /// Full read and write access.
     Admin,
@@ -65,6 +66,96 @@ pub struct Overview {
     pub keys: i64,
     /// Admin users.
     pub admins: i64,
+}
+
+/// An admin user as the settings list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminAccount {
+    pub user: AdminUser,
+    /// A disabled admin cannot sign in, and their sessions and API tokens stop working.
+    pub disabled: bool,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// The last console sign-in, Unix milliseconds.
+    pub last_login_at: Option<i64>,
+}
+
+/// Identifies an admin API token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AdminTokenId(pub i64);
+
+/// An admin API token, for automation; its secret is shown once, at creation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminToken {
+    pub id: AdminTokenId,
+    /// The admin who created it; it acts as them, with at most their role.
+    pub admin_user_id: AdminUserId,
+    /// A name for people.
+    pub name: String,
+    /// The public part of the token, safe to show and log.
+    pub public_id: String,
+    pub role: AdminRole,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// When it was last used, Unix milliseconds (written at most once a minute).
+    pub last_used_at: Option<i64>,
+    /// When it stops working, Unix milliseconds.
+    pub expires_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// Who made a change, as the audit log records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
+pub enum ActorKind {
+    /// An admin signed in to the console (or GraphQL with the console's cookie).
+    Admin,
+    /// An admin API token.
+    ApiToken,
+    /// The command line, on the server's machine.
+    Cli,
+    /// The gateway itself.
+    System,
+}
+
+impl ActorKind {
+    /// The kind as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Admin => "admin",
+            ActorKind::ApiToken => "api_token",
+            ActorKind::Cli => "cli",
+            ActorKind::System => "system",
+        }
+    }
+
+    /// Parses a stored kind.
+    pub fn parse(name: &str) -> Option<Self> {
+        [ActorKind::Admin, ActorKind::ApiToken, ActorKind::Cli, ActorKind::System]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// One administrative change: who, what, when. Never a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub actor_kind: ActorKind,
+    /// The admin user or token id.
+    pub actor_id: Option<i64>,
+    /// The admin's e-mail address, or the token's name and public id.
+    pub actor_label: String,
+    /// What was done: `gateway.create`, `key.revoke`, …
+    pub action: String,
+    /// What it was done to: `gateway`, `key`, …
+    pub target_kind: Option<String>,
+    pub target_id: Option<i64>,
+    /// Non-secret details, as a JSON object.
+    pub details: String,
 }
 
 #[cfg(test)]

@@ -9,17 +9,21 @@ pub struct EndpointId(pub i64);
 /// The kinds of upstream the gateway speaks to. Adding one fails to compile until every
 /// `match` on it handles the new kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     /// OpenAI's API.
+    #[cfg_attr(feature = "ssr", graphql(name = "OPENAI"))]
     OpenAi,
     /// Azure OpenAI: deployment URLs, `api-version`, the `api-key` header.
+    #[cfg_attr(feature = "ssr", graphql(name = "AZURE_OPENAI"))]
     AzureOpenAi,
     /// Anthropic's Messages API.
     Anthropic,
     /// Ollama, through its OpenAI-compatible API.
     Ollama,
     /// Any other OpenAI-compatible server: vLLM, LM Studio, llama.cpp, Groq, Mistral, …
+    #[cfg_attr(feature = "ssr", graphql(name = "OPENAI_COMPATIBLE"))]
     OpenAiCompatible,
 }
 
@@ -63,6 +67,8 @@ impl ProviderKind {
 
 /// Per-endpoint timeouts, in milliseconds; `None` uses the gateway-wide default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "TimeoutsInput"))]
 pub struct Timeouts {
     /// Establishing the connection.
     pub connect_ms: Option<i64>,

@@ -10,6 +10,7 @@ pub struct GatewayId(pub i64);
 
 /// How a gateway orders its endpoints for each request (SPEC §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Each endpoint in turn.
@@ -57,6 +58,8 @@ impl Strategy {
 
 /// Retries of one request across its gateway's endpoints (RELIABILITY R2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "RetryPolicyInput"))]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub max_attempts: i64,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a limit counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Admitted requests, whatever their outcome.
@@ -47,6 +48,7 @@ impl Metric {
 /// The window a limit counts over. Windows are fixed and aligned to UTC: a minute starts at
 /// :00, an hour on the hour, a day at midnight, a month on the 1st; `total` never resets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Minute,
@@ -143,6 +145,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 /// One limit: at most `max_value` of `metric` per `period`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "LimitInput"))]
 pub struct Limit {
     pub metric: Metric,
     pub period: Period,
@@ -161,6 +165,8 @@ impl Limit {
 
 /// A model's price, per million tokens, in micro-units of the currency.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "ModelPriceInput"))]
 pub struct ModelPrice {
     pub model: String,
     pub input_per_mtok_micros: i64,

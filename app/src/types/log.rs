@@ -59,6 +59,7 @@ pub struct RequestAttempt {
 /// One hour of a gateway's, key's or endpoint's traffic, from the hourly aggregates (they
 /// outlive the request logs).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject))]
 pub struct HourlyUsage {
     /// The hour's start, Unix milliseconds (UTC).
     pub hour_start: i64,

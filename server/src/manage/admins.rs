@@ -8,7 +8,7 @@
 use super::{already_exists, password, Manage, ManageError};
 use crate::secrets::Secret;
 use crate::store::{now_ms, NewSession};
-use app::types::{AdminRole, AdminUser};
+use app::types::{AdminAccount, AdminRole, AdminUser, AdminUserId};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -78,22 +78,108 @@ fn normalize_email(email: &str) -> Result<String, ManageError> {
     }
 }
 
+/// A new password's length: long enough, and short enough for argon2.
+fn check_password(password: &Secret) -> Result<(), ManageError> {
+    let length = password.expose().chars().count();
+    if length < MIN_PASSWORD_CHARS || password.expose().len() > MAX_PASSWORD_BYTES {
+        return Err(ManageError::Invalid {
+            field: "password",
+            message: format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_BYTES} characters long"),
+        });
+    }
+    Ok(())
+}
+
 impl Manage {
     /// Creates an admin user; the password is hashed with argon2id off the async runtime.
     pub async fn create_admin(&self, new: NewAdmin) -> Result<AdminUser, ManageError> {
         let email = normalize_email(&new.email)?;
-        let length = new.password.expose().chars().count();
-        if length < MIN_PASSWORD_CHARS || new.password.expose().len() > MAX_PASSWORD_BYTES {
-            return Err(ManageError::Invalid {
-                field: "password",
-                message: format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_BYTES} characters long"),
-            });
-        }
+        check_password(&new.password)?;
         let hash = password::hash(new.password).await?;
         self.store
             .insert_admin(&email, &hash, new.role, now_ms())
             .await
             .map_err(already_exists(format!("an admin with e-mail {email} already exists")))
+    }
+
+    /// Every admin user, oldest first.
+    pub async fn admin_accounts(&self) -> Result<Vec<AdminAccount>, ManageError> {
+        Ok(self.store.admin_accounts().await?)
+    }
+
+    /// One admin user.
+    pub async fn admin_account(&self, id: AdminUserId) -> Result<AdminAccount, ManageError> {
+        Ok(self.store.admin_account(id).await?)
+    }
+
+    /// Changes an admin's role and whether they are disabled (which ends their sessions).
+    /// The last enabled admin with the `admin` role can be neither demoted nor disabled, so
+    /// the installation always keeps someone who can manage it.
+    pub async fn update_admin(
+        &self,
+        id: AdminUserId,
+        role: Option<AdminRole>,
+        disabled: Option<bool>,
+    ) -> Result<AdminAccount, ManageError> {
+        let current = self.store.admin_account(id).await?;
+        let role = role.unwrap_or(current.user.role);
+        let disabled = disabled.unwrap_or(current.disabled);
+        if role != AdminRole::Admin || disabled {
+            self.keep_one_admin(id, if disabled { "disabled" } else { "role" })
+                .await?;
+        }
+        Ok(self.store.update_admin(id, role, disabled, now_ms()).await?)
+    }
+
+    /// Deletes an admin user, with their sessions and API tokens; never the last admin.
+    pub async fn delete_admin(&self, id: AdminUserId) -> Result<(), ManageError> {
+        self.store.admin_account(id).await?;
+        self.keep_one_admin(id, "id").await?;
+        Ok(self.store.delete_admin(id).await?)
+    }
+
+    /// Refuses a change that would leave no enabled admin with the `admin` role but `id`.
+    async fn keep_one_admin(&self, id: AdminUserId, field: &'static str) -> Result<(), ManageError> {
+        let others = self
+            .store
+            .admin_accounts()
+            .await?
+            .into_iter()
+            .filter(|a| a.user.id != id && !a.disabled && a.user.role == AdminRole::Admin)
+            .count();
+        if others == 0 {
+            return Err(ManageError::Invalid {
+                field,
+                message: "this is the last enabled admin; create or enable another admin first".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Changes `user`'s own password after checking the current one; their other sessions end
+    /// (`keep_session` is the token of the session making the change, if any).
+    pub async fn change_password(
+        &self,
+        user: &AdminUser,
+        current: Secret,
+        new: Secret,
+        keep_session: Option<&str>,
+    ) -> Result<(), ManageError> {
+        check_password(&new)?;
+        let credentials = self.store.admin_credentials(&user.email).await?;
+        let stored = credentials.as_ref().map(|c| c.password_hash.clone());
+        if !password::verify(current, stored).await? {
+            return Err(ManageError::Invalid {
+                field: "currentPassword",
+                message: "is not your current password".into(),
+            });
+        }
+        let hash = password::hash(new).await?;
+        self.store.set_password_hash(user.id, &hash, now_ms()).await?;
+        self.store
+            .delete_other_sessions(user.id, &keep_session.map(hash_token).unwrap_or_default())
+            .await?;
+        Ok(())
     }
 
     /// How many admin users exist (none means the server tells how to create one).

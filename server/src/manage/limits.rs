@@ -86,7 +86,7 @@ pub fn parse_limit(text: &str) -> Result<Limit, ManageError> {
 }
 
 /// Checks one scope's limits on their own: sensible values, one per (metric, period).
-fn check_limits(limits: &[Limit]) -> Result<(), ManageError> {
+pub fn check_limits(limits: &[Limit]) -> Result<(), ManageError> {
     let mut seen = HashSet::new();
     for limit in limits {
         if limit.max_value < 0 {

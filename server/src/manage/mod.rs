@@ -10,6 +10,7 @@ mod keys;
 pub mod limits;
 mod password;
 mod throttle;
+mod tokens;
 mod validate;
 
 pub use admins::{NewAdmin, SessionPolicy, SignedIn};
@@ -17,6 +18,7 @@ pub use endpoints::{validate_base_url, EndpointUpdate, NewEndpoint};
 pub use gateways::{EndpointChoice, GatewayUpdate, NewGateway};
 pub use keys::{CreatedKey, KeyUpdate, NewKey};
 pub use throttle::LoginThrottle;
+pub use tokens::{Actor, CreatedToken, TOKEN_PREFIX};
 
 use crate::{
     secrets::Keyring,
@@ -126,6 +128,60 @@ impl Manage {
     /// The most recent request logs, newest first (the log pages and GraphQL build on this).
     pub async fn recent_request_logs(&self, limit: i64) -> Result<Vec<app::types::RequestLog>, ManageError> {
         Ok(self.store.recent_request_logs(limit.clamp(1, 1000)).await?)
+    }
+}
+
+impl Manage {
+    /// A page of request logs matching `filter`, older than row id `before`, newest first.
+    pub async fn request_logs(
+        &self,
+        filter: &crate::store::LogFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(i64, app::types::RequestLog)>, ManageError> {
+        Ok(self
+            .store
+            .request_logs_page(filter, before, limit.clamp(1, 1000))
+            .await?)
+    }
+
+    /// The log of one request, by its request id.
+    pub async fn request_log(&self, request_id: &str) -> Result<Option<(i64, app::types::RequestLog)>, ManageError> {
+        Ok(self.store.request_log(request_id).await?)
+    }
+
+    /// Logs stored after row id `after`, oldest first (for live views).
+    pub async fn request_logs_after(
+        &self,
+        after: i64,
+        gateway: Option<app::types::GatewayId>,
+        limit: i64,
+    ) -> Result<Vec<(i64, app::types::RequestLog)>, ManageError> {
+        Ok(self
+            .store
+            .request_logs_after(after, gateway, limit.clamp(1, 1000))
+            .await?)
+    }
+
+    /// The newest request log's row id (0 with none).
+    pub async fn last_request_log_id(&self) -> Result<i64, ManageError> {
+        Ok(self.store.last_request_log_id().await?)
+    }
+
+    /// The hourly history of a gateway, key, endpoint or everything, for `[from_ms, to_ms)`.
+    pub async fn hourly_usage(
+        &self,
+        scope: crate::store::HourlyScope,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<app::types::HourlyUsage>, ManageError> {
+        if to_ms <= from_ms {
+            return Err(ManageError::Invalid {
+                field: "to",
+                message: "must be after `from`".into(),
+            });
+        }
+        Ok(self.store.hourly_usage(scope, from_ms, to_ms).await?)
     }
 }
 

@@ -26,6 +26,7 @@ pub mod error;
 pub mod failover;
 pub mod limits;
 pub mod models;
+pub mod probe;
 pub mod providers;
 pub mod registry;
 pub mod stream;

@@ -95,6 +95,11 @@ impl Snapshot {
         self.keys_by_public_id.get(public_id)
     }
 
+    /// The key with this id.
+    pub fn key_by_id(&self, id: KeyId) -> Option<&Arc<KeyEntry>> {
+        self.keys_by_id.get(&id)
+    }
+
     /// The price of `model`, if it has one.
     pub fn price(&self, model: &str) -> Option<&ModelPrice> {
         self.prices.get(model)

@@ -4,7 +4,7 @@
 //! module except inside [`AdminCredentials`], which the management service consumes.
 
 use super::{flag, found, Store, StoreError};
-use app::types::{AdminRole, AdminUser, AdminUserId};
+use app::types::{AdminAccount, AdminRole, AdminUser, AdminUserId};
 use sqlx::{any::AnyRow, Row};
 
 /// An admin user with the password hash, for signing in.
@@ -37,6 +37,15 @@ fn admin_user(row: &AnyRow) -> Result<AdminUser, sqlx::Error> {
         id: AdminUserId(row.try_get("id")?),
         email: row.try_get("email")?,
         role: AdminRole::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role:?}").into()))?,
+    })
+}
+
+fn admin_account(row: &AnyRow) -> Result<AdminAccount, sqlx::Error> {
+    Ok(AdminAccount {
+        user: admin_user(row)?,
+        disabled: flag(row, "disabled")?,
+        created_at: row.try_get("created_at")?,
+        last_login_at: row.try_get("last_login_at")?,
     })
 }
 
@@ -87,6 +96,72 @@ impl Store {
             .execute(&self.writer)
             .await?;
         found(done.rows_affected())?;
+        Ok(())
+    }
+
+    /// Every admin user, oldest first.
+    pub async fn admin_accounts(&self) -> Result<Vec<AdminAccount>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, email, role, disabled, created_at, last_login_at FROM admin_users ORDER BY id")
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows.iter().map(admin_account).collect::<Result<_, _>>()?)
+    }
+
+    /// The admin user with this id.
+    pub async fn admin_account(&self, id: AdminUserId) -> Result<AdminAccount, StoreError> {
+        let row =
+            sqlx::query("SELECT id, email, role, disabled, created_at, last_login_at FROM admin_users WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(admin_account(&row.ok_or(StoreError::NotFound)?)?)
+    }
+
+    /// Changes an admin's role and whether they are disabled; disabling one ends their
+    /// sessions, in the same transaction.
+    pub async fn update_admin(
+        &self,
+        id: AdminUserId,
+        role: AdminRole,
+        disabled: bool,
+        now: i64,
+    ) -> Result<AdminAccount, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE admin_users SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4")
+            .bind(role.as_str())
+            .bind(i64::from(disabled))
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        found(done.rows_affected())?;
+        if disabled {
+            sqlx::query("DELETE FROM admin_sessions WHERE admin_user_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.admin_account(id).await
+    }
+
+    /// Deletes an admin user; their sessions and API tokens go with them (cascade).
+    pub async fn delete_admin(&self, id: AdminUserId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM admin_users WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.writer)
+            .await?;
+        found(done.rows_affected())
+    }
+
+    /// Ends every session of an admin but the one with `keep` (a token hash), after a password change.
+    pub async fn delete_other_sessions(&self, id: AdminUserId, keep: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM admin_sessions WHERE admin_user_id = $1 AND token_hash <> $2")
+            .bind(id.0)
+            .bind(keep)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 

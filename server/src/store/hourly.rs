@@ -29,14 +29,18 @@ pub enum HourlyScope {
     Gateway(GatewayId),
     Key(KeyId),
     Endpoint(EndpointId),
+    /// Every gateway's together: the whole installation.
+    AllGateways,
 }
 
 impl HourlyScope {
-    fn parts(self) -> (&'static str, i64) {
+    /// The scope's kind and id (`None` for all of that kind).
+    fn parts(self) -> (&'static str, Option<i64>) {
         match self {
-            HourlyScope::Gateway(id) => ("gateway", id.0),
-            HourlyScope::Key(id) => ("key", id.0),
-            HourlyScope::Endpoint(id) => ("endpoint", id.0),
+            HourlyScope::Gateway(id) => ("gateway", Some(id.0)),
+            HourlyScope::Key(id) => ("key", Some(id.0)),
+            HourlyScope::Endpoint(id) => ("endpoint", Some(id.0)),
+            HourlyScope::AllGateways => ("gateway", None),
         }
     }
 }
@@ -91,22 +95,33 @@ impl Store {
         to_ms: i64,
     ) -> Result<Vec<HourlyUsage>, StoreError> {
         let (kind, id) = scope.parts();
-        // Both tables are keyed by (scope, scope id, hour, …): each read is one index range.
+        // Both tables are keyed by (scope, scope id, hour, …): one scope's read is one index
+        // range; all of a kind is read per hour and summed.
+        let (totals, latencies) = match id {
+            Some(_) => (
+                "SELECT hour_start, requests, errors, prompt_tokens, completion_tokens, cost_micros, latency_ms_sum \
+                 FROM usage_hourly WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
+                 ORDER BY hour_start",
+                "SELECT hour_start, le_ms, requests FROM usage_hourly_latency \
+                 WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
+                 ORDER BY hour_start, le_ms",
+            ),
+            None => (
+                "SELECT hour_start, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
+                 CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
+                 CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum \
+                 FROM usage_hourly WHERE scope = $1 AND scope_id <> $2 AND hour_start >= $3 AND hour_start < $4 \
+                 GROUP BY hour_start ORDER BY hour_start",
+                "SELECT hour_start, le_ms, CAST(SUM(requests) AS BIGINT) AS requests FROM usage_hourly_latency \
+                 WHERE scope = $1 AND scope_id <> $2 AND hour_start >= $3 AND hour_start < $4 \
+                 GROUP BY hour_start, le_ms ORDER BY hour_start, le_ms",
+            ),
+        };
+        // With no id, `scope_id <> -1` holds for every row (ids are positive).
+        let id = id.unwrap_or(-1);
         let in_range = |sql: &'static str| sqlx::query(sql).bind(kind).bind(id).bind(from_ms).bind(to_ms);
-        let rows = in_range(
-            "SELECT hour_start, requests, errors, prompt_tokens, completion_tokens, cost_micros, latency_ms_sum \
-             FROM usage_hourly WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
-             ORDER BY hour_start",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        let buckets = in_range(
-            "SELECT hour_start, le_ms, requests FROM usage_hourly_latency \
-             WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
-             ORDER BY hour_start, le_ms",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = in_range(totals).fetch_all(&self.reader).await?;
+        let buckets = in_range(latencies).fetch_all(&self.reader).await?;
         let mut by_hour: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
         for row in &buckets {
             by_hour

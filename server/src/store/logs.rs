@@ -8,7 +8,7 @@ use super::{AnyQuery, Backend, LimitScope, Store, StoreError};
 use app::types::{EndpointId, GatewayId, KeyId, Period, RequestAttempt, RequestLog};
 use sqlx::{any::AnyRow, Row};
 
-fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
+pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
     Ok(RequestLog {
         request_id: row.try_get("request_id")?,
         created_at: row.try_get("created_at")?,
@@ -32,7 +32,7 @@ fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
     })
 }
 
-fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
+pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
     Ok(RequestAttempt {
         attempt: row.try_get("attempt")?,
         endpoint_id: row.try_get::<Option<i64>, _>("endpoint_id")?.map(EndpointId),

@@ -12,10 +12,12 @@ mod gateways;
 mod hourly;
 mod keys;
 mod limits;
+mod log_reads;
 mod logs;
 mod registry;
 mod retention;
 mod stats;
+mod tokens;
 
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use endpoints::{CredentialChange, EndpointFields};
@@ -23,7 +25,9 @@ pub use gateways::{EndpointLink, GatewayFields};
 pub use hourly::{HourlyScope, LATENCY_BOUNDS_MS};
 pub use keys::{KeyFields, NewKeyRow};
 pub use limits::{CounterRow, LimitScope};
+pub use log_reads::LogFilter;
 pub use logs::Finished;
+pub use tokens::{NewAudit, NewTokenRow, TokenRecord};
 
 use crate::config::DatabaseConfig;
 use sqlx::{

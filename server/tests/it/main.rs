@@ -14,6 +14,7 @@ mod console;
 mod crash;
 mod docs;
 mod faults;
+mod graphql;
 mod health;
 mod inference;
 mod limits;

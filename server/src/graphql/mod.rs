@@ -1,0 +1,510 @@
+//! The management API: GraphQL at `/graphql` over the management service (SPEC §6).
+//!
+//! A request's path, in order:
+//! 1. `POST` only, with a JSON body (`application/json`): anything else is 405 or 415, and a
+//!    batch (a JSON array) is refused. A `GET` upgrades to a subscription's WebSocket, or shows
+//!    GraphiQL to a browser. The router's same-origin check has refused cross-site POSTs.
+//! 2. Authentication: an admin API token as a Bearer token, else the console's session cookie.
+//!    Any other `Authorization` (a gateway key, say) is 401. Without either, only a document
+//!    holding nothing but the `login` mutation runs; anything else is 401.
+//! 3. Limits, checked before any resolver runs: depth 10, complexity 1,000, 64 aliases, and no
+//!    introspection without a session or token.
+//! 4. Execution: resolvers call `manage` (and the proxy's probe for `testEndpoint`); every
+//!    mutation needs the `admin` role and is written to the audit log.
+//! 5. Errors carry `extensions.code` (`error::code`); internal ones only a reference.
+//!
+//! Does not: touch the store, or say whether an e-mail address or token exists.
+
+mod access;
+mod error;
+mod mutation;
+mod query;
+mod records;
+mod subscription;
+mod types;
+
+use crate::{config::Config, manage::Actor, manage::Manage, proxy::registry::Registry, proxy::Proxy, AppState};
+use async_graphql::{
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+    http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
+    Context, Data, ErrorExtensionValues, Positioned, Schema, SchemaBuilder, ServerError, ServerResult, Value,
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+use axum_extra::extract::cookie::CookieJar;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+pub use mutation::Mutation;
+pub use query::Query;
+pub use subscription::Subscription;
+
+/// The management API's schema.
+pub type ManagementSchema = Schema<Query, Mutation, Subscription>;
+
+/// Deepest query accepted (B-11).
+const MAX_DEPTH: usize = 10;
+/// Most complex query accepted: every field counts one (B-11).
+const MAX_COMPLEXITY: usize = 1_000;
+/// Most aliases in one document (B-11): aliases multiply work without adding depth.
+const MAX_ALIASES: usize = 64;
+
+/// What resolvers reach through the schema's data.
+pub struct Backend {
+    pub manage: Manage,
+    pub proxy: Arc<Proxy>,
+    pub registry: Arc<Registry>,
+    pub config: Arc<Config>,
+}
+
+/// Who sent one request, from where.
+#[derive(Clone)]
+pub struct Caller {
+    pub actor: Option<Actor>,
+    /// The session token, when a session cookie authenticated the request.
+    pub session: Option<String>,
+    pub client: IpAddr,
+}
+
+/// The schema and what it counts.
+pub struct Graphql {
+    schema: ManagementSchema,
+    resolver_calls: Arc<AtomicU64>,
+}
+
+impl Graphql {
+    /// The schema over these services.
+    pub fn new(backend: Backend) -> Graphql {
+        let resolver_calls = Arc::new(AtomicU64::new(0));
+        let schema = builder()
+            .data(backend)
+            .extension(CountResolvers(resolver_calls.clone()))
+            .finish();
+        Graphql { schema, resolver_calls }
+    }
+
+    /// How many fields have been resolved since start (tests check that refused requests
+    /// resolve none).
+    pub fn resolver_calls(&self) -> u64 {
+        self.resolver_calls.load(Ordering::Relaxed)
+    }
+}
+
+/// The schema with its limits, before its data.
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation::default(), Subscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// The services, from a resolver's context.
+fn backend<'a>(ctx: &Context<'a>) -> &'a Backend {
+    // Invariant: `Graphql::new` puts the backend into the only schema that is executed.
+    ctx.data_unchecked::<Backend>()
+}
+
+/// The request's caller, from a resolver's context.
+fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    // Invariant: every execution (HTTP and WebSocket) is given its caller.
+    ctx.data_unchecked::<Caller>()
+}
+
+/// The caller, who must be authenticated (any role reads).
+fn reader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
+    caller(ctx).actor.as_ref().ok_or_else(error::unauthenticated)
+}
+
+/// The caller, who must be allowed to change things.
+fn writer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
+    let actor = reader(ctx)?;
+    if actor.may_write() {
+        Ok(actor)
+    } else {
+        Err(error::forbidden())
+    }
+}
+
+/// Counts resolver calls.
+struct CountResolvers(Arc<AtomicU64>);
+
+impl ExtensionFactory for CountResolvers {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CountResolvers(self.0.clone()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for CountResolvers {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        next.run(ctx, info).await
+    }
+}
+
+/// A GraphQL-shaped error answer (`{"errors": [...]}`) with an HTTP status.
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut response = (status, axum::Json(body)).into_response();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    response
+}
+
+/// Whether a content type is JSON (`application/json`, parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// What the request presents: `Err(())` for a credential that is not valid (401).
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+) -> Result<(Option<Actor>, Option<String>), ()> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| ())?;
+        let token = match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => return Err(()),
+        };
+        return match state.manage.token_actor(token).await {
+            Ok(Some(actor)) => Ok((Some(actor), None)),
+            Ok(None) => Err(()),
+            // Logged where it happened; the caller learns nothing more than "not authenticated".
+            Err(_) => Err(()),
+        };
+    }
+    let Some(cookie) = jar.get(crate::console::cookie_name(&state.config)) else {
+        return Ok((None, None));
+    };
+    match state.manage.session_user(cookie.value()).await {
+        Ok(Some(user)) => Ok((Some(Actor::admin(user)), Some(cookie.value().to_string()))),
+        Ok(None) | Err(_) => Ok((None, None)),
+    }
+}
+
+/// Whether every operation of a document is a mutation of `login` alone (all a caller
+/// without credentials may run).
+fn only_login(document: &ExecutableDocument) -> bool {
+    let login_only = |operation: &async_graphql::parser::types::OperationDefinition| {
+        operation.ty == OperationType::Mutation
+            && !operation.selection_set.node.items.is_empty()
+            && (operation.selection_set.node.items.iter())
+                .all(|item| matches!(&item.node, Selection::Field(field) if field.node.name.node == "login"))
+    };
+    match &document.operations {
+        DocumentOperations::Single(operation) => login_only(&operation.node),
+        DocumentOperations::Multiple(operations) => operations.values().all(|op| login_only(&op.node)),
+    }
+}
+
+/// How many aliases a document holds, fragments included.
+fn aliases(document: &ExecutableDocument) -> usize {
+    fn count(set: &Positioned<SelectionSet>) -> usize {
+        (set.node.items.iter())
+            .map(|item| match &item.node {
+                Selection::Field(field) => usize::from(field.node.alias.is_some()) + count(&field.node.selection_set),
+                Selection::InlineFragment(fragment) => count(&fragment.node.selection_set),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let operations: usize = match &document.operations {
+        DocumentOperations::Single(operation) => count(&operation.node.selection_set),
+        DocumentOperations::Multiple(operations) => operations.values().map(|op| count(&op.node.selection_set)).sum(),
+    };
+    operations
+        + (document.fragments.values())
+            .map(|fragment| count(&fragment.node.selection_set))
+            .sum::<usize>()
+}
+
+/// Gives every error a code: those raised before execution (parsing, validation, limits)
+/// have none of their own.
+fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            let code = if error.path.is_empty() {
+                error::code::VALIDATION_FAILED
+            } else {
+                error::code::INTERNAL
+            };
+            error
+                .extensions
+                .get_or_insert_with(ErrorExtensionValues::default)
+                .set("code", code);
+        }
+    }
+    response
+}
+
+/// `POST /graphql`: one operation, as JSON.
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error::code::BAD_REQUEST,
+            "send the operation as JSON, with `Content-Type: application/json`",
+        );
+    }
+    let document: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(document) => document,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                error::code::BAD_REQUEST,
+                "the body is not valid JSON",
+            )
+        }
+    };
+    if document.is_array() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            error::code::BAD_REQUEST,
+            "batched operations are not supported; send one at a time",
+        );
+    }
+    let mut request: async_graphql::Request = match serde_json::from_value(document) {
+        Ok(request) => request,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                error::code::BAD_REQUEST,
+                "the body must be {\"query\": …, \"variables\": …, \"operationName\": …}",
+            )
+        }
+    };
+    let Ok((actor, session)) = authenticate(&state, &headers, &jar).await else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            error::code::UNAUTHENTICATED,
+            "the credential is not valid",
+        );
+    };
+    let parsed = request
+        .parsed_query()
+        .map(|document| (only_login(document), aliases(document)));
+    match parsed {
+        Err(_) if actor.is_none() => return unauthenticated(),
+        Err(parse_error) => {
+            let mut error = parse_error;
+            error
+                .extensions
+                .get_or_insert_with(ErrorExtensionValues::default)
+                .set("code", error::code::PARSE_FAILED);
+            return GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
+        }
+        Ok((login_only, _)) if actor.is_none() && !login_only => return unauthenticated(),
+        Ok((_, aliases)) if aliases > MAX_ALIASES => {
+            let mut error = ServerError::new(
+                format!("the document has {aliases} aliases; the most allowed is {MAX_ALIASES}"),
+                None,
+            );
+            error
+                .extensions
+                .get_or_insert_with(ErrorExtensionValues::default)
+                .set("code", error::code::VALIDATION_FAILED);
+            return GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
+        }
+        Ok(_) => {}
+    }
+    if actor.is_none() {
+        request = request.disable_introspection();
+    }
+    let caller = Caller {
+        actor,
+        session,
+        client: peer.ip(),
+    };
+    let response = state.graphql.schema.execute(request.data(caller)).await;
+    GraphQLResponse::from(with_codes(response)).into_response()
+}
+
+fn unauthenticated() -> Response {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        error::code::UNAUTHENTICATED,
+        "sign in (the `login` mutation or the console), or send an admin API token as a Bearer token",
+    )
+}
+
+/// `GET /graphql`: a subscription's WebSocket, GraphiQL for a browser, else 405 (operations
+/// are POSTed).
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let wants_socket = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_socket {
+        return subscribe(state, peer, parts).await;
+    }
+    let browser = (parts.headers.get(header::ACCEPT))
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if browser {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
+                .finish(),
+        )
+        .into_response();
+    }
+    refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        error::code::BAD_REQUEST,
+        "send operations with POST and a JSON body",
+    )
+}
+
+/// Opens a subscription socket. A session cookie authenticates it only from this site (a
+/// cross-site page could otherwise open one with the admin's cookie); a token goes in the
+/// `connection_init` payload as `{"Authorization": "Bearer …"}`.
+async fn subscribe(state: AppState, peer: SocketAddr, mut parts: axum::http::request::Parts) -> Response {
+    if !crate::console::same_origin(&state.config, &parts.headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            error::code::FORBIDDEN_ORIGIN,
+            "cross-origin request refused",
+        );
+    }
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let jar = CookieJar::from_headers(&parts.headers);
+    let (actor, session) = authenticate(&state, &parts.headers, &jar).await.unwrap_or((None, None));
+    let schema = state.graphql.schema.clone();
+    let manage = state.manage.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let mut data = Data::default();
+            data.insert(Caller {
+                actor: actor.clone(),
+                session,
+                client: peer.ip(),
+            });
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .with_data(data)
+                .on_connection_init(move |payload| async move {
+                    if actor.is_some() {
+                        return Ok(Data::default());
+                    }
+                    let bearer = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|name| payload.get(*name).and_then(|v| v.as_str()))
+                        .and_then(|value| value.split_once(' '))
+                        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                        .map(|(_, token)| token.trim().to_string());
+                    let actor = match bearer {
+                        Some(token) => manage.token_actor(&token).await.ok().flatten(),
+                        None => None,
+                    };
+                    let Some(actor) = actor else {
+                        return Err(async_graphql::Error::new("not authenticated"));
+                    };
+                    let mut data = Data::default();
+                    data.insert(Caller {
+                        actor: Some(actor),
+                        session: None,
+                        client: peer.ip(),
+                    });
+                    Ok(data)
+                })
+                .serve()
+                .await;
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &str) -> ExecutableDocument {
+        async_graphql::parser::parse_query(query).unwrap()
+    }
+
+    #[test]
+    fn only_a_login_mutation_runs_without_credentials() {
+        assert!(only_login(&parse(
+            "mutation { login(email: \"a\", password: \"b\") { role } }"
+        )));
+        assert!(!only_login(&parse("{ viewer { role } }")));
+        assert!(!only_login(&parse(
+            "mutation { login(email: \"a\", password: \"b\") { role } logout }"
+        )));
+        assert!(!only_login(&parse(
+            "mutation A { login(email: \"a\", password: \"b\") { role } } query B { viewer { role } }"
+        )));
+        assert!(!only_login(&parse("{ __schema { types { name } } }")));
+    }
+
+    #[test]
+    fn aliases_are_counted_everywhere() {
+        let document = parse("{ a: viewer { b: role } ...F } fragment F on Query { c: viewer { role } }");
+        assert_eq!(aliases(&document), 3);
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let mut headers = HeaderMap::new();
+        for (value, json) in [
+            ("application/json", true),
+            ("application/json; charset=utf-8", true),
+            ("Application/JSON", true),
+            ("text/plain", false),
+            ("application/x-www-form-urlencoded", false),
+            ("multipart/form-data; boundary=x", false),
+        ] {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            assert_eq!(is_json(&headers), json, "{value}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}

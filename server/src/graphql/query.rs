@@ -1,0 +1,366 @@
+//! Queries: what an admin (or a viewer) can read.
+
+use super::{
+    backend, error, reader,
+    types::{
+        local_id, numeric_id, parse_any_id, AdminTokenNode, AdminUserNode, AuditEntryNode, EndpointNode, GatewayNode,
+        KeyNode, Node, NodeKind, RequestLogNode,
+    },
+};
+use crate::{manage::Actor, store::LogFilter};
+use app::types::{ActorKind, AdminRole, AdminUserId, GatewayId, HourlyUsage, KeyId, ModelPrice};
+use async_graphql::{
+    connection::{Connection, Edge},
+    Context, InputObject, Object, Result, SimpleObject, ID,
+};
+use std::sync::Arc;
+
+/// Most items in one page of a connection.
+const MAX_PAGE: i32 = 500;
+/// Items in a page when `first` is not given.
+const DEFAULT_PAGE: i32 = 50;
+
+/// Who is asking.
+pub struct ViewerNode(pub Actor);
+
+#[Object(name = "Viewer")]
+impl ViewerNode {
+    /// The admin acting (a token's owner, for a token).
+    async fn user(&self, ctx: &Context<'_>) -> Result<AdminUserNode> {
+        let account = backend(ctx)
+            .manage
+            .admin_account(self.0.user.id)
+            .await
+            .map_err(error::manage)?;
+        Ok(AdminUserNode(account))
+    }
+    /// What this session or token may do.
+    async fn role(&self) -> AdminRole {
+        self.0.role
+    }
+    /// How the request was authenticated: `ADMIN` (a console session) or `API_TOKEN`.
+    async fn authenticated_by(&self) -> ActorKind {
+        self.0.kind
+    }
+}
+
+/// Filters for `requestLogs`; every one narrows.
+#[derive(InputObject, Default)]
+pub struct RequestLogFilter {
+    /// Arrived at or after, Unix milliseconds.
+    pub from: Option<i64>,
+    /// Arrived before, Unix milliseconds.
+    pub to: Option<i64>,
+    pub gateway_id: Option<ID>,
+    pub key_id: Option<ID>,
+    pub endpoint_id: Option<ID>,
+    /// The model the client asked for.
+    pub model: Option<String>,
+    /// The status the client got.
+    pub status: Option<i64>,
+    /// Only requests that failed (status 400 or more).
+    #[graphql(default)]
+    pub errors_only: bool,
+}
+
+impl RequestLogFilter {
+    /// The store's filter; ids of keys are looked up (a key no longer known matches nothing).
+    pub fn resolve(&self, ctx: &Context<'_>) -> Result<LogFilter> {
+        let key = match &self.key_id {
+            Some(id) => {
+                let public_id = local_id(id, NodeKind::GatewayKey, "filter.keyId")?;
+                let snapshot = backend(ctx).registry.snapshot();
+                Some(snapshot.key(&public_id).map_or(KeyId(-1), |k| k.key.id))
+            }
+            None => None,
+        };
+        Ok(LogFilter {
+            from: self.from,
+            to: self.to,
+            gateway: (self.gateway_id.as_ref())
+                .map(|id| numeric_id(id, NodeKind::Gateway, "filter.gatewayId").map(GatewayId))
+                .transpose()?,
+            key,
+            endpoint: (self.endpoint_id.as_ref())
+                .map(|id| numeric_id(id, NodeKind::InferenceEndpoint, "filter.endpointId").map(app::types::EndpointId))
+                .transpose()?,
+            model: self.model.clone(),
+            status: self.status,
+            errors_only: self.errors_only,
+        })
+    }
+}
+
+/// Totals over a dashboard's range.
+#[derive(SimpleObject, Default)]
+pub struct UsageTotals {
+    pub requests: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// Millionths of the prices' currency.
+    pub cost_micros: i64,
+    /// Mean latency, milliseconds.
+    pub latency_mean_ms: i64,
+}
+
+/// The dashboard's statistics: totals and an hourly series (each hour with its latency
+/// percentiles), from the hourly aggregates (they outlive the request logs).
+#[derive(SimpleObject)]
+pub struct Dashboard {
+    pub totals: UsageTotals,
+    pub series: Vec<HourlyUsage>,
+}
+
+/// A page size from `first`.
+fn page_size(first: Option<i32>) -> Result<i64> {
+    match first {
+        None => Ok(i64::from(DEFAULT_PAGE)),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(i64::from(n)),
+        Some(_) => Err(error::invalid("first", format!("must be 1 to {MAX_PAGE}"))),
+    }
+}
+
+/// A cursor's row id.
+fn cursor(after: Option<String>) -> Result<Option<i64>> {
+    after
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| error::invalid("after", "is not a cursor from this list"))
+        })
+        .transpose()
+}
+
+/// A connection's page from `limit + 1` rows read after the cursor `before` (the extra row,
+/// if there, says another page follows); each row's id is its cursor.
+fn page<T: async_graphql::OutputType>(
+    mut rows: Vec<(i64, T)>,
+    before: Option<i64>,
+    limit: i64,
+) -> Connection<String, T> {
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut connection = Connection::new(before.is_some(), more);
+    (connection.edges).extend(rows.into_iter().map(|(id, node)| Edge::new(id.to_string(), node)));
+    connection
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Who is asking, and with which role.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<ViewerNode> {
+        Ok(ViewerNode(reader(ctx)?.clone()))
+    }
+
+    /// Any node by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        reader(ctx)?;
+        let Some((kind, local)) = parse_any_id(&id) else {
+            return Err(error::invalid("id", "is not a global id"));
+        };
+        let manage = &backend(ctx).manage;
+        let number = || {
+            local
+                .parse::<i64>()
+                .map_err(|_| error::invalid("id", "is not a global id"))
+        };
+        Ok(match kind {
+            NodeKind::InferenceEndpoint => {
+                let id = number()?;
+                let found = manage.endpoints().await.map_err(error::manage)?;
+                found
+                    .into_iter()
+                    .find(|e| e.id.0 == id)
+                    .map(|e| Node::InferenceEndpoint(EndpointNode(e)))
+            }
+            NodeKind::Gateway => {
+                let id = number()?;
+                let found = manage.gateways().await.map_err(error::manage)?;
+                found
+                    .into_iter()
+                    .find(|g| g.id.0 == id)
+                    .map(|g| Node::Gateway(GatewayNode(g)))
+            }
+            NodeKind::GatewayKey => match manage.key(&local).await {
+                Ok(key) => Some(Node::GatewayKey(KeyNode::single(key))),
+                Err(crate::manage::ManageError::NotFound) => None,
+                Err(other) => return Err(error::manage(other)),
+            },
+            NodeKind::AdminUser => match manage.admin_account(AdminUserId(number()?)).await {
+                Ok(account) => Some(Node::AdminUser(AdminUserNode(account))),
+                Err(crate::manage::ManageError::NotFound) => None,
+                Err(other) => return Err(error::manage(other)),
+            },
+            NodeKind::AdminApiToken => {
+                let id = number()?;
+                let tokens = manage.admin_tokens().await.map_err(error::manage)?;
+                (tokens.into_iter())
+                    .find(|t| t.id.0 == id)
+                    .map(|t| Node::AdminApiToken(AdminTokenNode(t)))
+            }
+            NodeKind::RequestLog => (manage.request_log(&local).await.map_err(error::manage)?)
+                .map(|(_, log)| Node::RequestLog(RequestLogNode(log))),
+            NodeKind::AuditEntry => {
+                let id = number()?;
+                let entries = manage
+                    .audit_log(Some(id.saturating_add(1)), 1)
+                    .await
+                    .map_err(error::manage)?;
+                (entries.into_iter())
+                    .find(|e| e.id == id)
+                    .map(|e| Node::AuditEntry(AuditEntryNode(e)))
+            }
+        })
+    }
+
+    /// Every inference endpoint, by name.
+    async fn inference_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<EndpointNode>> {
+        reader(ctx)?;
+        let endpoints = backend(ctx).manage.endpoints().await.map_err(error::manage)?;
+        Ok(endpoints.into_iter().map(EndpointNode).collect())
+    }
+
+    /// Every gateway, by name.
+    async fn gateways(&self, ctx: &Context<'_>) -> Result<Vec<GatewayNode>> {
+        reader(ctx)?;
+        let gateways = backend(ctx).manage.gateways().await.map_err(error::manage)?;
+        Ok(gateways.into_iter().map(GatewayNode).collect())
+    }
+
+    /// One gateway, by id or by name.
+    async fn gateway(&self, ctx: &Context<'_>, id: Option<ID>, name: Option<String>) -> Result<Option<GatewayNode>> {
+        reader(ctx)?;
+        let manage = &backend(ctx).manage;
+        let found = match (id, name) {
+            (Some(id), None) => {
+                let id = numeric_id(&id, NodeKind::Gateway, "id")?;
+                let gateways = manage.gateways().await.map_err(error::manage)?;
+                gateways.into_iter().find(|g| g.id.0 == id)
+            }
+            (None, Some(name)) => match manage.gateway(&name).await {
+                Ok(gateway) => Some(gateway),
+                Err(crate::manage::ManageError::NotFound) => None,
+                Err(other) => return Err(error::manage(other)),
+            },
+            _ => return Err(error::invalid("id", "give either `id` or `name`")),
+        };
+        Ok(found.map(GatewayNode))
+    }
+
+    /// A gateway's keys as a tree (the keys without a parent, each with its `children`).
+    async fn keys(&self, ctx: &Context<'_>, gateway_id: ID) -> Result<Vec<KeyNode>> {
+        reader(ctx)?;
+        let id = numeric_id(&gateway_id, NodeKind::Gateway, "gatewayId")?;
+        let manage = &backend(ctx).manage;
+        let gateways = manage.gateways().await.map_err(error::manage)?;
+        let gateway = (gateways.into_iter().find(|g| g.id.0 == id))
+            .ok_or_else(|| error::manage(crate::manage::ManageError::NotFound))?;
+        let keys = manage.keys(Some(&gateway.name)).await.map_err(error::manage)?;
+        Ok(KeyNode::roots(Arc::new(keys)))
+    }
+
+    /// Request logs, newest first, filtered, a page at a time (`first`, `after`).
+    async fn request_logs(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RequestLogFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, RequestLogNode>> {
+        reader(ctx)?;
+        let filter = filter.unwrap_or_default().resolve(ctx)?;
+        let limit = page_size(first)?;
+        let before = cursor(after)?;
+        let rows = backend(ctx)
+            .manage
+            .request_logs(&filter, before, limit + 1)
+            .await
+            .map_err(error::manage)?;
+        let rows = rows.into_iter().map(|(row_id, log)| (row_id, RequestLogNode(log)));
+        Ok(page(rows.collect(), before, limit))
+    }
+
+    /// One request's log, by its request id (`x-request-id`).
+    async fn request_log(&self, ctx: &Context<'_>, request_id: String) -> Result<Option<RequestLogNode>> {
+        reader(ctx)?;
+        let found = backend(ctx)
+            .manage
+            .request_log(&request_id)
+            .await
+            .map_err(error::manage)?;
+        Ok(found.map(|(_, log)| RequestLogNode(log)))
+    }
+
+    /// Traffic, tokens, errors, latency and cost over `[from, to)` (Unix milliseconds), hour by
+    /// hour, for one gateway or all of them.
+    async fn dashboard(&self, ctx: &Context<'_>, from: i64, to: i64, gateway_id: Option<ID>) -> Result<Dashboard> {
+        reader(ctx)?;
+        let scope = match gateway_id {
+            Some(id) => crate::store::HourlyScope::Gateway(GatewayId(numeric_id(&id, NodeKind::Gateway, "gatewayId")?)),
+            None => crate::store::HourlyScope::AllGateways,
+        };
+        let series = backend(ctx)
+            .manage
+            .hourly_usage(scope, from, to)
+            .await
+            .map_err(error::manage)?;
+        let mut totals = UsageTotals::default();
+        let mut latency_sum = 0i64;
+        for hour in &series {
+            totals.requests += hour.requests;
+            totals.errors += hour.errors;
+            totals.prompt_tokens += hour.prompt_tokens;
+            totals.completion_tokens += hour.completion_tokens;
+            totals.cost_micros += hour.cost_micros;
+            latency_sum = latency_sum.saturating_add(hour.latency_mean_ms.saturating_mul(hour.requests));
+        }
+        totals.latency_mean_ms = if totals.requests > 0 {
+            latency_sum / totals.requests
+        } else {
+            0
+        };
+        Ok(Dashboard { totals, series })
+    }
+
+    /// Model prices (per million tokens, in millionths of the currency).
+    async fn prices(&self, ctx: &Context<'_>) -> Result<Vec<ModelPrice>> {
+        reader(ctx)?;
+        backend(ctx).manage.prices().await.map_err(error::manage)
+    }
+
+    /// Every admin user.
+    async fn admin_users(&self, ctx: &Context<'_>) -> Result<Vec<AdminUserNode>> {
+        reader(ctx)?;
+        let accounts = backend(ctx).manage.admin_accounts().await.map_err(error::manage)?;
+        Ok(accounts.into_iter().map(AdminUserNode).collect())
+    }
+
+    /// Every admin API token (never their secrets).
+    async fn admin_api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<AdminTokenNode>> {
+        reader(ctx)?;
+        let tokens = backend(ctx).manage.admin_tokens().await.map_err(error::manage)?;
+        Ok(tokens.into_iter().map(AdminTokenNode).collect())
+    }
+
+    /// Administrative changes, newest first, a page at a time.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, AuditEntryNode>> {
+        reader(ctx)?;
+        let limit = page_size(first)?;
+        let before = cursor(after)?;
+        let entries = backend(ctx)
+            .manage
+            .audit_log(before, limit + 1)
+            .await
+            .map_err(error::manage)?;
+        let entries = entries.into_iter().map(|entry| (entry.id, AuditEntryNode(entry)));
+        Ok(page(entries.collect(), before, limit))
+    }
+}

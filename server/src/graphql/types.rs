@@ -1,0 +1,460 @@
+//! Relay global ids, the `Node` interface, and the configuration's object types (endpoints,
+//! gateways, keys): views over `app::types` with the links between them (a gateway's
+//! endpoints and keys, a key's children). People and records are in `records`.
+//!
+//! Invariant: no type here exposes a secret: endpoints say only whether a credential is stored,
+//! keys and tokens show their public ids; secrets appear once, in the payloads of the
+//! mutations that create them (`CreatedKey`, `CreatedAdminApiToken`).
+
+pub use super::records::{AdminTokenNode, AdminUserNode, AuditEntryNode, RequestLogNode};
+use super::{backend, error, reader};
+use crate::store::HourlyScope;
+use app::types::{
+    Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, Limit, ProviderKind, RetryPolicy, Strategy, Timeouts,
+};
+use async_graphql::{Context, Enum, Interface, Object, Result, SimpleObject, ID};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use std::sync::Arc;
+
+/// The kinds of node a global id can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    InferenceEndpoint,
+    Gateway,
+    GatewayKey,
+    AdminUser,
+    AdminApiToken,
+    RequestLog,
+    AuditEntry,
+}
+
+impl NodeKind {
+    const ALL: [NodeKind; 7] = [
+        NodeKind::InferenceEndpoint,
+        NodeKind::Gateway,
+        NodeKind::GatewayKey,
+        NodeKind::AdminUser,
+        NodeKind::AdminApiToken,
+        NodeKind::RequestLog,
+        NodeKind::AuditEntry,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::InferenceEndpoint => "InferenceEndpoint",
+            NodeKind::Gateway => "Gateway",
+            NodeKind::GatewayKey => "GatewayKey",
+            NodeKind::AdminUser => "AdminUser",
+            NodeKind::AdminApiToken => "AdminApiToken",
+            NodeKind::RequestLog => "RequestLog",
+            NodeKind::AuditEntry => "AuditEntry",
+        }
+    }
+}
+
+/// The opaque global id of a node: base64url of `Kind:local id`.
+pub fn global_id(kind: NodeKind, local: impl std::fmt::Display) -> ID {
+    ID(URL_SAFE_NO_PAD.encode(format!("{}:{local}", kind.as_str())))
+}
+
+/// A global id's kind and local id.
+pub fn parse_any_id(id: &ID) -> Option<(NodeKind, String)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id.as_str()).ok()?).ok()?;
+    let (kind, local) = text.split_once(':')?;
+    let kind = NodeKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+    Some((kind, local.to_string()))
+}
+
+/// The local id of a global id that must name a `kind`; `field` names the argument in errors.
+pub fn local_id(id: &ID, kind: NodeKind, field: &'static str) -> Result<String> {
+    match parse_any_id(id) {
+        Some((found, local)) if found == kind => Ok(local),
+        _ => Err(error::invalid(field, format!("is not the id of a {}", kind.as_str()))),
+    }
+}
+
+/// The numeric local id of a global id that must name a `kind`.
+pub fn numeric_id(id: &ID, kind: NodeKind, field: &'static str) -> Result<i64> {
+    local_id(id, kind, field)?
+        .parse()
+        .map_err(|_| error::invalid(field, format!("is not the id of a {}", kind.as_str())))
+}
+
+/// Anything with a global id, fetchable with `node(id:)`.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The node's global id."))]
+pub enum Node {
+    InferenceEndpoint(EndpointNode),
+    Gateway(GatewayNode),
+    GatewayKey(KeyNode),
+    AdminUser(AdminUserNode),
+    AdminApiToken(AdminTokenNode),
+    RequestLog(RequestLogNode),
+    AuditEntry(AuditEntryNode),
+}
+
+/// A time range, Unix milliseconds, for usage histories.
+async fn usage(ctx: &Context<'_>, scope: HourlyScope, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
+    reader(ctx)?;
+    backend(ctx)
+        .manage
+        .hourly_usage(scope, from, to)
+        .await
+        .map_err(error::manage)
+}
+
+/// An endpoint's live health, as the balancer sees it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum EndpointHealth {
+    Healthy,
+    CoolingDown,
+    CircuitOpen,
+    Misconfigured,
+    /// Not in the serving configuration (just created elsewhere, or disabled and reloading).
+    Unknown,
+}
+
+/// An upstream the gateways route to. Its credential is write-only.
+pub struct EndpointNode(pub InferenceEndpoint);
+
+#[Object(name = "InferenceEndpoint")]
+impl EndpointNode {
+    async fn id(&self) -> ID {
+        global_id(NodeKind::InferenceEndpoint, self.0.id.0)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn provider(&self) -> ProviderKind {
+        self.0.provider
+    }
+    async fn base_url(&self) -> &str {
+        &self.0.base_url
+    }
+    /// The model it serves (for Azure, the model behind the deployment).
+    async fn model(&self) -> &str {
+        &self.0.model
+    }
+    /// Azure: the deployment name.
+    async fn deployment(&self) -> Option<&str> {
+        self.0.deployment.as_deref()
+    }
+    /// Azure: the `api-version`.
+    async fn api_version(&self) -> Option<&str> {
+        self.0.api_version.as_deref()
+    }
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_deref()
+    }
+    /// The provider's requests-per-minute allowance, if known.
+    async fn rpm_limit(&self) -> Option<i64> {
+        self.0.rpm_limit
+    }
+    /// The provider's tokens-per-minute allowance, if known.
+    async fn tpm_limit(&self) -> Option<i64> {
+        self.0.tpm_limit
+    }
+    async fn timeouts(&self) -> Timeouts {
+        self.0.timeouts
+    }
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+    /// Whether a credential is stored; the credential itself is never returned.
+    async fn has_credential(&self) -> bool {
+        self.0.has_credential
+    }
+    /// Unix milliseconds.
+    async fn created_at(&self) -> i64 {
+        self.0.created_at
+    }
+    /// Unix milliseconds.
+    async fn updated_at(&self) -> i64 {
+        self.0.updated_at
+    }
+    /// Live health in this process.
+    async fn health(&self, ctx: &Context<'_>) -> EndpointHealth {
+        let backend = backend(ctx);
+        let snapshot = backend.registry.snapshot();
+        let Some(upstream) = snapshot.upstreams.get(&self.0.id) else {
+            return EndpointHealth::Unknown;
+        };
+        match backend.proxy.balancer.state(upstream, std::time::Instant::now()) {
+            crate::proxy::balancer::HealthState::Healthy => EndpointHealth::Healthy,
+            crate::proxy::balancer::HealthState::CoolingDown { .. } => EndpointHealth::CoolingDown,
+            crate::proxy::balancer::HealthState::CircuitOpen { .. } => EndpointHealth::CircuitOpen,
+            crate::proxy::balancer::HealthState::Misconfigured { .. } => EndpointHealth::Misconfigured,
+        }
+    }
+    /// Hourly traffic served by this endpoint in `[from, to)` (Unix milliseconds).
+    async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
+        usage(ctx, HourlyScope::Endpoint(self.0.id), from, to).await
+    }
+}
+
+/// A model name clients may use, and the model the endpoints are asked for.
+#[derive(SimpleObject)]
+pub struct ModelAlias {
+    pub alias: String,
+    pub model: String,
+}
+
+/// One endpoint of a gateway, with its place in the routing.
+pub struct GatewayEndpointNode(pub app::types::GatewayEndpoint);
+
+#[Object(name = "GatewayEndpoint")]
+impl GatewayEndpointNode {
+    async fn endpoint(&self, ctx: &Context<'_>) -> Option<EndpointNode> {
+        let snapshot = backend(ctx).registry.snapshot();
+        snapshot
+            .upstreams
+            .get(&self.0.endpoint_id)
+            .map(|u| EndpointNode(u.endpoint.clone()))
+    }
+    async fn endpoint_id(&self) -> ID {
+        global_id(NodeKind::InferenceEndpoint, self.0.endpoint_id.0)
+    }
+    async fn endpoint_name(&self) -> &str {
+        &self.0.endpoint_name
+    }
+    /// Its place in the list, from 0.
+    async fn position(&self) -> i64 {
+        self.0.position
+    }
+    /// Its share under the `WEIGHTED` strategy.
+    async fn weight(&self) -> i64 {
+        self.0.weight
+    }
+    /// Its rank under the `PRIORITY` strategy (higher first).
+    async fn priority(&self) -> i64 {
+        self.0.priority
+    }
+}
+
+/// A named proxy over an ordered list of endpoints; clients reach it with its keys.
+pub struct GatewayNode(pub Gateway);
+
+#[Object(name = "Gateway")]
+impl GatewayNode {
+    async fn id(&self) -> ID {
+        global_id(NodeKind::Gateway, self.0.id.0)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn strategy(&self) -> Strategy {
+        self.0.strategy
+    }
+    async fn retry(&self) -> RetryPolicy {
+        self.0.retry
+    }
+    /// The deadline for a whole request, milliseconds; null for the default.
+    async fn deadline_ms(&self) -> Option<i64> {
+        self.0.deadline_ms
+    }
+    /// Whether request metadata (model, status, tokens, timings) is logged.
+    async fn log_metadata(&self) -> bool {
+        self.0.log_metadata
+    }
+    /// Whether request and response bodies are logged too.
+    async fn log_payloads(&self) -> bool {
+        self.0.log_payloads
+    }
+    async fn model_aliases(&self) -> Vec<ModelAlias> {
+        (self.0.model_aliases.iter())
+            .map(|(alias, model)| ModelAlias {
+                alias: alias.clone(),
+                model: model.clone(),
+            })
+            .collect()
+    }
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+    /// Its endpoints, in order.
+    async fn endpoints(&self) -> Vec<GatewayEndpointNode> {
+        self.0.endpoints.iter().cloned().map(GatewayEndpointNode).collect()
+    }
+    /// Limits on all its keys' traffic together.
+    async fn limits(&self) -> Vec<Limit> {
+        self.0.limits.clone()
+    }
+    /// Unix milliseconds.
+    async fn created_at(&self) -> i64 {
+        self.0.created_at
+    }
+    /// Unix milliseconds.
+    async fn updated_at(&self) -> i64 {
+        self.0.updated_at
+    }
+    /// Its keys as a tree: the keys without a parent, each with its `children`.
+    async fn keys(&self, ctx: &Context<'_>) -> Result<Vec<KeyNode>> {
+        reader(ctx)?;
+        let keys = backend(ctx)
+            .manage
+            .keys(Some(&self.0.name))
+            .await
+            .map_err(error::manage)?;
+        Ok(KeyNode::roots(Arc::new(keys)))
+    }
+    /// Hourly traffic in `[from, to)` (Unix milliseconds).
+    async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
+        usage(ctx, HourlyScope::Gateway(self.0.id), from, to).await
+    }
+}
+
+/// A key's state now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum KeyStatus {
+    Active,
+    /// Switched off; can be switched on again.
+    Disabled,
+    Revoked,
+    Expired,
+    /// Replaced by rotation; works until its grace period ends.
+    Rotating,
+}
+
+/// A credential applications send to a gateway. Its secret is shown once, at creation.
+pub struct KeyNode {
+    pub key: GatewayKey,
+    /// The keys of its gateway, for `children` (when it was read as part of a tree).
+    pub family: Option<Arc<Vec<GatewayKey>>>,
+}
+
+impl KeyNode {
+    /// A key read on its own.
+    pub fn single(key: GatewayKey) -> Self {
+        KeyNode { key, family: None }
+    }
+
+    /// The roots of a gateway's keys, each able to list its children.
+    pub fn roots(keys: Arc<Vec<GatewayKey>>) -> Vec<KeyNode> {
+        (keys.iter())
+            .filter(|k| k.parent_id.is_none())
+            .map(|k| KeyNode {
+                key: k.clone(),
+                family: Some(keys.clone()),
+            })
+            .collect()
+    }
+}
+
+#[Object(name = "GatewayKey")]
+impl KeyNode {
+    async fn id(&self) -> ID {
+        global_id(NodeKind::GatewayKey, &self.key.public_id)
+    }
+    async fn name(&self) -> &str {
+        &self.key.name
+    }
+    /// The public part of the key, safe to show and log.
+    async fn public_id(&self) -> &str {
+        &self.key.public_id
+    }
+    /// The key with its secret elided, for recognising it.
+    async fn masked(&self) -> &str {
+        &self.key.masked
+    }
+    async fn gateway_id(&self) -> ID {
+        global_id(NodeKind::Gateway, self.key.gateway_id.0)
+    }
+    async fn gateway(&self, ctx: &Context<'_>) -> Option<GatewayNode> {
+        let snapshot = backend(ctx).registry.snapshot();
+        snapshot
+            .gateways
+            .get(&self.key.gateway_id)
+            .map(|g| GatewayNode(Gateway::clone(g)))
+    }
+    /// The key it was derived from: its limits and revocation apply to this one.
+    async fn parent_id(&self, ctx: &Context<'_>) -> Option<ID> {
+        let parent = self.key.parent_id?;
+        let snapshot = backend(ctx).registry.snapshot();
+        let public_id = match &self.family {
+            Some(family) => family.iter().find(|k| k.id == parent).map(|k| k.public_id.clone()),
+            None => snapshot.key_by_id(parent).map(|k| k.key.public_id.clone()),
+        };
+        public_id.map(|p| global_id(NodeKind::GatewayKey, p))
+    }
+    /// Models it may use; null means every model of its gateway.
+    async fn allowed_models(&self) -> Option<&[String]> {
+        self.key.allowed_models.as_deref()
+    }
+    /// Unix milliseconds.
+    async fn expires_at(&self) -> Option<i64> {
+        self.key.expires_at
+    }
+    async fn enabled(&self) -> bool {
+        self.key.enabled
+    }
+    /// Unix milliseconds.
+    async fn revoked_at(&self) -> Option<i64> {
+        self.key.revoked_at
+    }
+    /// Until when a rotated-out key keeps working, Unix milliseconds.
+    async fn grace_until(&self) -> Option<i64> {
+        self.key.grace_until
+    }
+    /// When its counted usage was last reset, Unix milliseconds.
+    async fn usage_reset_at(&self) -> Option<i64> {
+        self.key.usage_reset_at
+    }
+    async fn status(&self) -> KeyStatus {
+        let now = crate::store::now_ms();
+        let key = &self.key;
+        if key.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if key.expires_at.is_some_and(|at| at <= now) || key.grace_until.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else if !key.enabled {
+            KeyStatus::Disabled
+        } else if key.grace_until.is_some() {
+            KeyStatus::Rotating
+        } else {
+            KeyStatus::Active
+        }
+    }
+    /// Its own limits; its ancestors' and its gateway's apply too.
+    async fn limits(&self) -> Vec<Limit> {
+        self.key.limits.clone()
+    }
+    /// Unix milliseconds.
+    async fn created_at(&self) -> i64 {
+        self.key.created_at
+    }
+    /// Keys derived from this one (read as part of a gateway's tree; empty otherwise).
+    async fn children(&self) -> Vec<KeyNode> {
+        let Some(family) = &self.family else {
+            return Vec::new();
+        };
+        (family.iter())
+            .filter(|k| k.parent_id == Some(self.key.id))
+            .map(|k| KeyNode {
+                key: k.clone(),
+                family: Some(family.clone()),
+            })
+            .collect()
+    }
+    /// Hourly traffic in `[from, to)` (Unix milliseconds).
+    async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
+        usage(ctx, HourlyScope::Key(self.key.id), from, to).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_ids_round_trip_and_name_their_kind() {
+        let id = global_id(NodeKind::Gateway, 42);
+        assert_eq!(parse_any_id(&id), Some((NodeKind::Gateway, "42".into())));
+        assert_eq!(numeric_id(&id, NodeKind::Gateway, "id").unwrap(), 42);
+        assert!(numeric_id(&id, NodeKind::InferenceEndpoint, "id").is_err());
+        assert!(parse_any_id(&ID("not base64!".into())).is_none());
+        assert!(parse_any_id(&ID(URL_SAFE_NO_PAD.encode("Nope:1"))).is_none());
+    }
+}
