@@ -592,6 +592,7 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
                         log_metadata: change.log_metadata,
                         log_payloads: change.log_payloads,
                         enabled: change.enabled,
+                        ..GatewayUpdate::default()
                     },
                 )
                 .await?;

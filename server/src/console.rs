@@ -175,6 +175,10 @@ pub async fn sign_in(
     let password = crate::secrets::Secret::new(form.password.clone());
     match state.manage.sign_in(&form.email, password, client.ip()).await {
         Ok(signed_in) => {
+            let actor = crate::manage::Actor::admin(signed_in.user.clone());
+            let target = Some(("admin_user", actor.user.id.0));
+            let details = serde_json::json!({ "via": "console" });
+            state.manage.audit(&actor, "admin.login", target, details).await;
             let cookie = session_cookie(&state.config, signed_in.token.expose());
             (jar.add(cookie), Redirect::to(safe_next(query.next.as_deref()))).into_response()
         }
@@ -215,6 +219,12 @@ async fn login_page(state: &AppState, notice: LoginNotice, next: Option<&str>, s
 /// `POST /logout`: ends the session, clears the cookie and goes to the login page.
 pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response {
     if let Some(cookie) = jar.get(cookie_name(&state.config)) {
+        if let Ok(Some(user)) = state.manage.session_user(cookie.value()).await {
+            let actor = crate::manage::Actor::admin(user);
+            let target = Some(("admin_user", actor.user.id.0));
+            let details = serde_json::json!({ "via": "console" });
+            state.manage.audit(&actor, "admin.logout", target, details).await;
+        }
         if let Err(error) = state.manage.sign_out(cookie.value()).await {
             return error_response(&error);
         }

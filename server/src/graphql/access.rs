@@ -88,12 +88,20 @@ impl AccessMutation {
     /// Ends the current console session and clears its cookie; false when the request was not
     /// made with a session.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
-        reader(ctx)?;
+        let actor = reader(ctx)?;
         let backend = backend(ctx);
         let Some(session) = caller(ctx).session.as_deref() else {
             return Ok(false);
         };
         backend.manage.sign_out(session).await.map_err(error::manage)?;
+        audit(
+            ctx,
+            actor,
+            "admin.logout",
+            Some(("admin_user", actor.user.id.0)),
+            json!({}),
+        )
+        .await;
         let removal = crate::console::session_cookie_removal(&backend.config);
         ctx.append_http_header(http::header::SET_COOKIE, removal.to_string());
         Ok(true)

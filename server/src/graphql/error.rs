@@ -27,10 +27,13 @@ pub fn manage(error: ManageError) -> Error {
     let message = error.to_string();
     match error {
         ManageError::NotFound => Error::new(message).extend_with(|_, e| e.set("code", code::NOT_FOUND)),
-        ManageError::Invalid { field, message } => Error::new(format!("{field}: {message}")).extend_with(|_, e| {
-            e.set("code", code::BAD_USER_INPUT);
-            e.set("field", field);
-        }),
+        ManageError::Invalid { field, message } => {
+            let field = camel_case(field);
+            Error::new(format!("{field}: {message}")).extend_with(|_, e| {
+                e.set("code", code::BAD_USER_INPUT);
+                e.set("field", field.as_str());
+            })
+        }
         ManageError::Conflict(_) => Error::new(message).extend_with(|_, e| e.set("code", code::CONFLICT)),
         ManageError::Unauthorized => {
             Error::new("incorrect e-mail address or password").extend_with(|_, e| e.set("code", code::UNAUTHENTICATED))
@@ -44,6 +47,24 @@ pub fn manage(error: ManageError) -> Error {
             e.set("ref", ref_id.as_str());
         }),
     }
+}
+
+/// The management service names fields as Rust does (`retry.max_attempts`); GraphQL clients
+/// know them as the schema does (`retry.maxAttempts`).
+fn camel_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A bad argument, named.
@@ -63,4 +84,17 @@ pub fn forbidden() -> Error {
 pub fn unauthenticated() -> Error {
     Error::new("sign in, or send an admin API token as a Bearer token")
         .extend_with(|_, e| e.set("code", code::UNAUTHENTICATED))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_named_as_the_schema_names_them() {
+        assert_eq!(camel_case("base_url"), "baseUrl");
+        assert_eq!(camel_case("retry.max_attempts"), "retry.maxAttempts");
+        assert_eq!(camel_case("filter.gatewayId"), "filter.gatewayId");
+        assert_eq!(camel_case("name"), "name");
+    }
 }

@@ -110,6 +110,11 @@ pub struct UpdateGatewayInput {
     pub log_metadata: Option<bool>,
     pub log_payloads: Option<bool>,
     pub enabled: Option<bool>,
+    pub retry: Option<RetryPolicy>,
+    /// `null` goes back to the default deadline.
+    pub deadline_ms: MaybeUndefined<i64>,
+    /// Replaces every alias.
+    pub model_aliases: Option<Vec<ModelAliasInput>>,
     /// Replaces all its limits.
     pub limits: Option<Vec<Limit>>,
 }
@@ -196,6 +201,20 @@ async fn choices(ctx: &Context<'_>, endpoints: &[GatewayEndpointInput]) -> Resul
             })
         })
         .collect()
+}
+
+/// Aliases as the management service takes them; each alias once.
+fn aliases(list: Vec<ModelAliasInput>) -> Result<BTreeMap<String, String>> {
+    let mut aliases = BTreeMap::new();
+    for alias in list {
+        if aliases.insert(alias.alias.clone(), alias.model).is_some() {
+            return Err(error::invalid(
+                "modelAliases",
+                format!("{} is given twice", alias.alias),
+            ));
+        }
+    }
+    Ok(aliases)
 }
 
 /// An optional field of an update: absent leaves it, `null` clears it.
@@ -333,15 +352,7 @@ impl ConfigMutation {
         let endpoints = choices(ctx, &input.endpoints).await?;
         // Checked before anything is written: a refused limit must not leave a gateway behind.
         crate::manage::limits::check_limits(&input.limits).map_err(error::manage)?;
-        let mut aliases = BTreeMap::new();
-        for alias in input.model_aliases {
-            if aliases.insert(alias.alias.clone(), alias.model).is_some() {
-                return Err(error::invalid(
-                    "modelAliases",
-                    format!("{} is given twice", alias.alias),
-                ));
-            }
-        }
+        let aliases = aliases(input.model_aliases)?;
         let manage = &backend(ctx).manage;
         let mut gateway = manage
             .create_gateway(NewGateway {
@@ -376,6 +387,7 @@ impl ConfigMutation {
             // Checked before anything is written, so a refused limit changes nothing.
             crate::manage::limits::check_limits(limits).map_err(error::manage)?;
         }
+        let model_aliases = input.model_aliases.map(aliases).transpose()?;
         let manage = &backend(ctx).manage;
         let mut gateway = manage
             .update_gateway(
@@ -388,6 +400,9 @@ impl ConfigMutation {
                     log_metadata: input.log_metadata,
                     log_payloads: input.log_payloads,
                     enabled: input.enabled,
+                    retry: input.retry,
+                    deadline_ms: maybe(input.deadline_ms),
+                    model_aliases,
                 },
             )
             .await
@@ -518,6 +533,24 @@ impl ConfigMutation {
         let details = json!({ "public_id": public_id, "revoked": revoked });
         audit(ctx, actor, "key.revoke", Some(("key", key.id.0)), details).await;
         Ok(i64::try_from(revoked).unwrap_or(i64::MAX))
+    }
+
+    /// Deletes a key and every key derived from it (revoking keeps them listed; this does not).
+    async fn delete_key(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let actor = writer(ctx)?;
+        let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
+        let manage = &backend(ctx).manage;
+        let key = manage.key(&public_id).await.map_err(error::manage)?;
+        manage.delete_key(&public_id).await.map_err(error::manage)?;
+        audit(
+            ctx,
+            actor,
+            "key.delete",
+            Some(("key", key.id.0)),
+            json!({ "public_id": public_id }),
+        )
+        .await;
+        Ok(id)
     }
 
     /// Zeroes a key's counted usage (every window, `TOTAL` included).

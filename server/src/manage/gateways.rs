@@ -86,6 +86,11 @@ pub struct GatewayUpdate {
     pub log_metadata: Option<bool>,
     pub log_payloads: Option<bool>,
     pub enabled: Option<bool>,
+    pub retry: Option<RetryPolicy>,
+    /// `Some(None)` goes back to the default deadline.
+    pub deadline_ms: Option<Option<i64>>,
+    /// Replaces every alias.
+    pub model_aliases: Option<BTreeMap<String, String>>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
@@ -184,15 +189,22 @@ impl Manage {
             None => None,
         };
         let description = update.description.unwrap_or(current.description);
+        let retry = update.retry.unwrap_or(current.retry);
+        check_retry(&retry)?;
+        let deadline_ms = update.deadline_ms.unwrap_or(current.deadline_ms);
+        if deadline_ms.is_some_and(|d| d < 1) {
+            return Err(invalid("deadline_ms", "must be at least 1"));
+        }
+        let model_aliases = update.model_aliases.unwrap_or(current.model_aliases);
         let fields = GatewayFields {
             name: &new_name,
             description: description.trim(),
             strategy: update.strategy.unwrap_or(current.strategy),
-            retry: current.retry,
-            deadline_ms: current.deadline_ms,
+            retry,
+            deadline_ms,
             log_metadata: update.log_metadata.unwrap_or(current.log_metadata),
             log_payloads: update.log_payloads.unwrap_or(current.log_payloads),
-            model_aliases: &current.model_aliases,
+            model_aliases: &model_aliases,
             enabled: update.enabled.unwrap_or(current.enabled),
         };
         self.store

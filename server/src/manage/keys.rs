@@ -143,6 +143,19 @@ impl Manage {
         Ok(revoked)
     }
 
+    /// Deletes a key (by public id) and every key derived from it.
+    pub async fn delete_key(&self, public_id: &str) -> Result<(), ManageError> {
+        let key = self
+            .store
+            .key_by_public_id(public_id.trim())
+            .await?
+            .ok_or(ManageError::NotFound)?;
+        self.store.delete_key(key.id).await?;
+        tracing::info!(key_id = key.id.0, "gateway key deleted");
+        self.changed().await;
+        Ok(())
+    }
+
     /// The key with this public id.
     pub async fn key(&self, public_id: &str) -> Result<GatewayKey, ManageError> {
         self.store

@@ -128,6 +128,16 @@ impl Store {
         Ok(Some(found))
     }
 
+    /// Deletes a key; its descendants and limits go with it (cascade). Its request logs and
+    /// usage history stay (they name the key by id, without a reference).
+    pub async fn delete_key(&self, id: KeyId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM gateway_keys WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.writer)
+            .await?;
+        found(done.rows_affected())
+    }
+
     /// Revokes a key and every descendant not yet revoked; returns how many were revoked.
     pub async fn revoke_key_tree(&self, id: KeyId, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(

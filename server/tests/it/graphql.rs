@@ -266,6 +266,43 @@ async fn end_to_end_from_login_to_a_logged_request_on_the_subscription() {
     assert_eq!(edges.len(), 1, "{logs}");
     assert_eq!(edges[0]["node"]["requestId"], request_id.as_str());
     assert_eq!(edges[0]["node"]["attempts"][0]["endpointId"], endpoint_id.as_str());
+    assert_eq!(logs["requestLogs"]["pageInfo"]["hasNextPage"], false);
+    let none = api
+        .ok(
+            "query($f: RequestLogFilter) { requestLogs(filter: $f) { edges { cursor } } }",
+            json!({ "f": { "gatewayId": gateway_id, "errorsOnly": true } }),
+        )
+        .await;
+    assert_eq!(none["requestLogs"]["edges"], json!([]));
+
+    // The same request by its id, as a node, and in the hourly history and the dashboard.
+    let one = api
+        .ok(
+            "query($r: String!) { requestLog(requestId: $r) { id keyId } }",
+            json!({ "r": request_id }),
+        )
+        .await;
+    assert_eq!(one["requestLog"]["keyId"], key["createKey"]["key"]["id"]);
+    let node = api
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on RequestLog { requestId } } }",
+            json!({ "id": one["requestLog"]["id"] }),
+        )
+        .await;
+    assert_eq!(node["node"]["requestId"], request_id.as_str());
+    let now = server::store::now_ms();
+    let history = api
+        .ok(
+            "query($id: ID!, $from: Int!, $to: Int!) {
+               gateway(id: $id) { usage(from: $from, to: $to) { requests promptTokens latencyP50Ms } }
+               dashboard(from: $from, to: $to) { totals { requests errors costMicros } series { requests } } }",
+            json!({ "id": gateway_id, "from": now - 7_200_000, "to": now + 3_600_000 }),
+        )
+        .await;
+    assert_eq!(history["gateway"]["usage"][0]["requests"], 1, "{history}");
+    assert!(history["gateway"]["usage"][0]["latencyP50Ms"].is_i64());
+    assert_eq!(history["dashboard"]["totals"]["requests"], 1);
+    assert_eq!(history["dashboard"]["totals"]["errors"], 0);
     assert_eq!(mock.requests_received(), 1);
     socket.close(None).await.ok();
 }
@@ -345,13 +382,37 @@ async fn every_query_and_mutation_works_for_an_admin() {
     assert_eq!(reordered["setGatewayEndpoints"]["endpoints"][0]["endpointName"], "b");
     let renamed = api
         .ok(
-            "mutation($id: ID!) { updateGateway(id: $id, input: { description: \"main\", logPayloads: true }) { description logPayloads } }",
+            "mutation($id: ID!) { updateGateway(id: $id, input: { description: \"main\", logPayloads: true,
+               retry: { maxAttempts: 2, baseMs: 50, capMs: 500 }, deadlineMs: 9000,
+               modelAliases: [{ alias: \"quick\", model: \"gpt-4o-mini\" }] }) {
+               description logPayloads retry { maxAttempts baseMs capMs } deadlineMs modelAliases { alias } } }",
             json!({ "id": gateway_id }),
         )
         .await;
     assert_eq!(
         renamed["updateGateway"],
-        json!({ "description": "main", "logPayloads": true })
+        json!({ "description": "main", "logPayloads": true, "retry": { "maxAttempts": 2, "baseMs": 50, "capMs": 500 },
+                "deadlineMs": 9000, "modelAliases": [{ "alias": "quick" }] })
+    );
+    let back = api
+        .ok(
+            "mutation($id: ID!) { updateGateway(id: $id, input: { deadlineMs: null }) { deadlineMs retry { maxAttempts } } }",
+            json!({ "id": gateway_id }),
+        )
+        .await;
+    assert_eq!(
+        back["updateGateway"],
+        json!({ "deadlineMs": null, "retry": { "maxAttempts": 2 } })
+    );
+    let by_id = api
+        .ok(
+            "query($id: ID!) { gateway(id: $id) { name } gateways { name } }",
+            json!({ "id": gateway_id }),
+        )
+        .await;
+    assert_eq!(
+        by_id,
+        json!({ "gateway": { "name": "g" }, "gateways": [{ "name": "g" }] })
     );
     let by_name = api
         .ok(
@@ -360,7 +421,7 @@ async fn every_query_and_mutation_works_for_an_admin() {
         )
         .await;
     assert_eq!(by_name["gateway"]["id"], gateway_id);
-    assert_eq!(by_name["gateway"]["modelAliases"][0]["alias"], "fast");
+    assert_eq!(by_name["gateway"]["modelAliases"][0]["alias"], "quick");
 
     // Keys: a parent and a child, as a tree; update, reset, rotate, revoke.
     let parent = api
@@ -436,6 +497,19 @@ async fn every_query_and_mutation_works_for_an_admin() {
         )
         .await;
     assert_ne!(rotated["rotateKey"]["key"]["id"], child_id);
+    let doomed = api
+        .ok(
+            CREATE_KEY,
+            json!({ "input": { "gatewayId": gateway_id, "name": "doomed", "parentId": child_id } }),
+        )
+        .await["createKey"]["key"]["id"]
+        .clone();
+    api.ok("mutation($id: ID!) { deleteKey(id: $id) }", json!({ "id": doomed }))
+        .await;
+    let gone = api
+        .ok("query($id: ID!) { node(id: $id) { id } }", json!({ "id": doomed }))
+        .await;
+    assert_eq!(gone["node"], Value::Null);
     let revoked = api
         .ok("mutation($id: ID!) { revokeKey(id: $id) }", json!({ "id": parent_id }))
         .await;
@@ -576,6 +650,7 @@ async fn every_query_and_mutation_works_for_an_admin() {
         "key.reset",
         "key.rotate",
         "key.revoke",
+        "key.delete",
         "admin.create",
         "admin.update",
         "admin.delete",
@@ -622,7 +697,7 @@ async fn invalid_input_names_the_field_and_writes_nothing() {
             "BAD_USER_INPUT",
         )
         .await;
-    assert_eq!(error["extensions"]["field"], "base_url", "{error}");
+    assert_eq!(error["extensions"]["field"], "baseUrl", "{error}");
     api.fails("mutation { deleteEndpoint(id: \"nope\") }", json!({}), "BAD_USER_INPUT")
         .await;
     // A gateway whose limits are refused is not created either.

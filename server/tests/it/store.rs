@@ -158,6 +158,9 @@ store_suite!(
     usage_is_counted_once_per_request,
     limits_and_prices_round_trip,
     retention_deletes_the_oldest_rows_a_batch_at_a_time,
+    request_log_pages_filter_and_follow_their_cursor,
+    admin_tokens_audit_entries_and_admin_changes_round_trip,
+    the_history_of_all_gateways_sums_theirs,
 );
 
 async fn migrations_create_every_table_empty(db: &TestDb) {
@@ -1128,4 +1131,206 @@ async fn plan(conn: &mut sqlx::AnyConnection, sql: &str) -> String {
         .unwrap();
     let steps: Vec<String> = rows.iter().map(|row| row.try_get("detail").unwrap()).collect();
     steps.join(" | ")
+}
+
+async fn request_log_pages_filter_and_follow_their_cursor(db: &TestDb) {
+    use app::types::{GatewayId, RequestAttempt, RequestLog};
+    use server::store::LogFilter;
+    let logs: Vec<RequestLog> = (0..40)
+        .map(|i| RequestLog {
+            request_id: format!("req-{i:03}"),
+            created_at: 10_000 + i,
+            gateway_id: Some(GatewayId(1 + i % 2)),
+            api: "openai".into(),
+            operation: "chat".into(),
+            model: Some(if i % 4 == 0 { "big" } else { "small" }.into()),
+            status: if i % 5 == 0 { 502 } else { 200 },
+            attempts: vec![RequestAttempt {
+                attempt: 1,
+                started_at: 10_000 + i,
+                ..RequestAttempt::default()
+            }],
+            ..RequestLog::default()
+        })
+        .collect();
+    db.store.insert_request_logs(&logs).await.unwrap();
+    let ids = |page: &[(i64, RequestLog)]| page.iter().map(|(_, l)| l.request_id.clone()).collect::<Vec<_>>();
+
+    // Gateway 2's logs are the odd ones, newest first, a page of 5 at a time.
+    let filter = LogFilter {
+        gateway: Some(GatewayId(2)),
+        ..LogFilter::default()
+    };
+    let first = db.store.request_logs_page(&filter, None, 5).await.unwrap();
+    assert_eq!(ids(&first), ["req-039", "req-037", "req-035", "req-033", "req-031"]);
+    assert_eq!(first[0].1.attempts.len(), 1, "with their attempts");
+    let next = db.store.request_logs_page(&filter, Some(first[4].0), 5).await.unwrap();
+    assert_eq!(ids(&next), ["req-029", "req-027", "req-025", "req-023", "req-021"]);
+
+    // Every filter narrows.
+    let narrow = LogFilter {
+        from: Some(10_010),
+        to: Some(10_030),
+        model: Some("big".into()),
+        errors_only: true,
+        ..LogFilter::default()
+    };
+    let page = db.store.request_logs_page(&narrow, None, 100).await.unwrap();
+    assert_eq!(ids(&page), ["req-020"]);
+    let status = LogFilter {
+        status: Some(502),
+        gateway: Some(GatewayId(1)),
+        ..LogFilter::default()
+    };
+    assert_eq!(db.store.request_logs_page(&status, None, 100).await.unwrap().len(), 4);
+
+    // Following: oldest first after a row id; one log by request id.
+    let after = db.store.request_logs_after(first[0].0 - 3, None, 10).await.unwrap();
+    assert_eq!(ids(&after), ["req-037", "req-038", "req-039"]);
+    let after = db.store.request_logs_after(0, Some(GatewayId(1)), 2).await.unwrap();
+    assert_eq!(ids(&after), ["req-000", "req-002"]);
+    assert_eq!(db.store.last_request_log_id().await.unwrap(), first[0].0);
+    let (_, one) = db.store.request_log("req-007").await.unwrap().unwrap();
+    assert_eq!(one, logs[7]);
+    assert!(db.store.request_log("nope").await.unwrap().is_none());
+}
+
+async fn admin_tokens_audit_entries_and_admin_changes_round_trip(db: &TestDb) {
+    use app::types::{ActorKind, AdminRole};
+    use server::store::{NewAudit, NewSession, NewTokenRow};
+    let owner = db
+        .store
+        .insert_admin("owner@example.com", "$argon2id$x", AdminRole::Admin, 1)
+        .await
+        .unwrap();
+    let token = db
+        .store
+        .insert_admin_token(NewTokenRow {
+            admin_user_id: owner.id,
+            name: "ci",
+            public_id: "0123456789abcdef01",
+            token_hash: "hash",
+            role: AdminRole::Viewer,
+            now: 5,
+            expires_at: Some(99),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (token.role, token.expires_at, token.revoked_at),
+        (AdminRole::Viewer, Some(99), None)
+    );
+    let record = db.store.admin_token("0123456789abcdef01").await.unwrap().unwrap();
+    assert_eq!(record.token, token);
+    assert_eq!(
+        (record.owner_email.as_str(), record.owner_disabled),
+        ("owner@example.com", false)
+    );
+    db.store.touch_admin_token(token.id, 7).await.unwrap();
+    let revoked = db.store.revoke_admin_token(token.id, 8).await.unwrap();
+    assert_eq!((revoked.last_used_at, revoked.revoked_at), (Some(7), Some(8)));
+    let again = db.store.revoke_admin_token(token.id, 9).await.unwrap();
+    assert_eq!(again.revoked_at, Some(8), "the first revocation stands");
+    assert_eq!(db.store.admin_tokens().await.unwrap().len(), 1);
+
+    for (n, action) in ["gateway.create", "key.create", "key.revoke"].iter().enumerate() {
+        let n = i64::try_from(n).unwrap();
+        db.store
+            .insert_audit(NewAudit {
+                now: 100 + n,
+                actor_kind: ActorKind::ApiToken,
+                actor_id: Some(token.id.0),
+                actor_label: "ci (0123456789abcdef01)",
+                action,
+                target_kind: (n > 0).then_some("key"),
+                target_id: (n > 0).then_some(n),
+                details: "{}",
+            })
+            .await
+            .unwrap();
+    }
+    let newest = db.store.audit_entries(None, 2).await.unwrap();
+    assert_eq!(
+        newest.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["key.revoke", "key.create"]
+    );
+    let older = db.store.audit_entries(Some(newest[1].id), 10).await.unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(
+        (older[0].actor_kind, older[0].target_kind.as_deref()),
+        (ActorKind::ApiToken, None)
+    );
+
+    // Disabling ends the admin's sessions; deleting takes their tokens along.
+    db.store
+        .insert_session(NewSession {
+            token_hash: "session",
+            admin_user_id: owner.id,
+            now: 1,
+            expires_at: i64::MAX,
+        })
+        .await
+        .unwrap();
+    let disabled = db
+        .store
+        .update_admin(owner.id, AdminRole::Viewer, true, 2)
+        .await
+        .unwrap();
+    assert!(disabled.disabled && disabled.user.role == AdminRole::Viewer);
+    assert!(db.store.session("session").await.unwrap().is_none());
+    assert_eq!(db.store.admin_accounts().await.unwrap(), [disabled]);
+    db.store.delete_admin(owner.id).await.unwrap();
+    assert!(db.store.admin_tokens().await.unwrap().is_empty());
+    assert!(matches!(
+        db.store.delete_admin(owner.id).await,
+        Err(server::store::StoreError::NotFound)
+    ));
+}
+
+async fn the_history_of_all_gateways_sums_theirs(db: &TestDb) {
+    use app::types::GatewayId;
+    use server::store::HourlyScope;
+    let mut conn = raw(db).await;
+    let hour: i64 = 3_600_000;
+    for (gateway, requests, latency_bound) in [(1i64, 3i64, 10i64), (2, 1, 100), (2, 4, 10)] {
+        sqlx::query(
+            "INSERT INTO usage_hourly (scope, scope_id, hour_start, requests, errors, prompt_tokens, completion_tokens, \
+             cost_micros, latency_ms_sum) VALUES ('gateway', $1, $2, $3, 1, 10, 20, 30, $4) \
+             ON CONFLICT (scope, scope_id, hour_start) DO UPDATE SET requests = usage_hourly.requests + excluded.requests, \
+             latency_ms_sum = usage_hourly.latency_ms_sum + excluded.latency_ms_sum",
+        )
+        .bind(gateway)
+        .bind(hour)
+        .bind(requests)
+        .bind(requests * latency_bound)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO usage_hourly_latency (scope, scope_id, hour_start, le_ms, requests) VALUES ('gateway', $1, $2, $3, $4)",
+        )
+        .bind(gateway)
+        .bind(hour)
+        .bind(latency_bound)
+        .bind(requests)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let all = db
+        .store
+        .hourly_usage(HourlyScope::AllGateways, 0, 2 * hour)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].hour_start, all[0].requests, all[0].errors), (hour, 8, 2));
+    assert_eq!((all[0].prompt_tokens, all[0].cost_micros), (20, 60));
+    assert_eq!(all[0].latency_mean_ms, (3 * 10 + 100 + 4 * 10) / 8);
+    assert_eq!((all[0].latency_p50_ms, all[0].latency_p95_ms), (Some(10), Some(100)));
+    let one = db
+        .store
+        .hourly_usage(HourlyScope::Gateway(GatewayId(2)), 0, 2 * hour)
+        .await
+        .unwrap();
+    assert_eq!(one[0].requests, 5);
 }
