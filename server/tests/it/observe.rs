@@ -554,6 +554,24 @@ async fn json_logs_use_the_fixed_field_names() {
 /// gateway key, serves answers, stream, refusals, a sign-in and an upstream credential
 /// refusal. None of the canaries appears in its logs, in any answer, or in the database
 /// (read without the credential ciphertext).
+/// The global id of the (only) endpoint, read over GraphQL.
+async fn server_endpoint_id(client: &reqwest::Client, url: &str, token: &str) -> String {
+    let body: Value = client
+        .post(format!("{url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ inferenceEndpoints { id } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["inferenceEndpoints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn sc01_canary_secrets_never_leave() {
     let mock = MockUpstream::start().await.unwrap();
@@ -648,6 +666,66 @@ async fn sc01_canary_secrets_never_leave() {
             .unwrap();
         answers.push_str(&note(signed).await);
     }
+    // GraphQL: sign in (the password in a JSON body), create an admin API token (its secret is
+    // in that one answer, left out of `answers`), then use it: list, test the endpoint while
+    // the provider refuses the credential and echoes it, read logs and the audit log.
+    let graphql = |query: &str, variables: Value| {
+        client
+            .post(format!("{url}/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+    };
+    let login = "mutation($p: String!) { login(email: \"ops@example.com\", password: $p) { role } }";
+    let signed = graphql(login, json!({ "p": password })).send().await.unwrap();
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    answers.push_str(&note(signed).await);
+    let created = graphql(
+        "mutation { createAdminApiToken(input: { name: \"ci\" }) { secret } }",
+        json!({}),
+    )
+    .header("cookie", &cookie)
+    .send()
+    .await
+    .unwrap();
+    let admin_token = created.json::<Value>().await.unwrap()["data"]["createAdminApiToken"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    mock.push(Behaviour::Status {
+        status: 401,
+        headers: vec![],
+        body: json!({ "error": { "message": format!("Incorrect API key provided: {CANARY}") } }).to_string(),
+    });
+    for query in [
+        "{ inferenceEndpoints { id name baseUrl hasCredential } gateways { name keys { name masked publicId } } }",
+        "{ requestLogs(first: 50) { edges { node { requestId status errorClass requestBody responseBody } } } }",
+        "{ auditLog(first: 50) { edges { node { action actor details } } } adminApiTokens { name publicId } }",
+    ] {
+        let answer = graphql(query, json!({}))
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answers.push_str(&note(answer).await);
+    }
+    let endpoint_id = server_endpoint_id(&client, &url, &admin_token).await;
+    let probe = graphql(
+        "mutation($id: ID!) { testEndpoint(id: $id) { ok status error } }",
+        json!({ "id": endpoint_id }),
+    )
+    .bearer_auth(&admin_token)
+    .send()
+    .await
+    .unwrap();
+    let probe = note(probe).await;
+    assert!(probe.contains("refused the endpoint's credential"), "{probe}");
+    answers.push_str(&probe);
     let scraped = client
         .get(format!("{url}/metrics"))
         .bearer_auth(token)
@@ -698,6 +776,8 @@ async fn sc01_canary_secrets_never_leave() {
         token,
         &key,
         &key[key.len() - 20..],
+        &admin_token,
+        &admin_token[admin_token.len() - 20..],
     ];
     let mut found = 0;
     for canary in canaries {
