@@ -546,11 +546,8 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
             let mut new = NewGateway::new(add.name, add.strategy, choices(&add.endpoints)?);
             new.description = add.description;
             new.log_payloads = add.log_payloads;
-            let limits = limits(&add.limits)?;
-            let mut gateway = manage.create_gateway(new).await?;
-            if !limits.is_empty() {
-                gateway = manage.set_gateway_limits(&gateway.name, limits).await?;
-            }
+            new.limits = limits(&add.limits)?;
+            let gateway = manage.create_gateway(new).await?;
             Ok(add.output.show(&gateway, || format!("Added gateway {}.", gateway.name)))
         }
         GatewayCommand::List(output) => {
@@ -581,7 +578,7 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
         GatewayCommand::Update(change) => {
             let endpoints = change.endpoints.as_deref().map(choices).transpose()?;
             let new_limits = change.limits.parsed()?;
-            let mut gateway = manage
+            let gateway = manage
                 .update_gateway(
                     &change.name,
                     GatewayUpdate {
@@ -592,13 +589,11 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
                         log_metadata: change.log_metadata,
                         log_payloads: change.log_payloads,
                         enabled: change.enabled,
+                        limits: new_limits,
                         ..GatewayUpdate::default()
                     },
                 )
                 .await?;
-            if let Some(limits) = new_limits {
-                gateway = manage.set_gateway_limits(&gateway.name, limits).await?;
-            }
             Ok(change
                 .output
                 .show(&gateway, || format!("Updated gateway {}.", gateway.name)))

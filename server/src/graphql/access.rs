@@ -79,7 +79,7 @@ impl AccessMutation {
             &actor,
             "admin.login",
             Some(("admin_user", actor.user.id.0)),
-            json!({}),
+            json!({ "via": "graphql" }),
         )
         .await;
         Ok(ViewerNode(actor))

@@ -3,14 +3,17 @@
 //! A request's path, in order:
 //! 1. `POST` only, with a JSON body (`application/json`): anything else is 405 or 415, and a
 //!    batch (a JSON array) is refused. A `GET` upgrades to a subscription's WebSocket, or shows
-//!    GraphiQL to a browser. The router's same-origin check has refused cross-site POSTs.
+//!    GraphiQL to a browser. A browser's cross-site request is refused (403) whatever its
+//!    credential: the router's same-origin check for POSTs, `subscribe` for sockets.
 //! 2. Authentication: an admin API token as a Bearer token, else the console's session cookie.
 //!    Any other `Authorization` (a gateway key, say) is 401. Without either, only a document
-//!    holding nothing but the `login` mutation runs; anything else is 401.
+//!    holding one `login` mutation runs; anything else is 401.
 //! 3. Limits, checked before any resolver runs: depth 10, complexity 1,000, 64 aliases, and no
 //!    introspection without a session or token.
 //! 4. Execution: resolvers call `manage` (and the proxy's probe for `testEndpoint`); every
-//!    mutation needs the `admin` role and is written to the audit log.
+//!    mutation but `login`, `logout` and `changePassword` needs the `admin` role, and each
+//!    success is written to the audit log. Over a socket only subscriptions run, and a
+//!    subscription ends when its session or token stops being valid.
 //! 5. Errors carry `extensions.code` (`error::code`); internal ones only a reference.
 //!
 //! Does not: touch the store, or say whether an e-mail address or token exists.
@@ -25,7 +28,7 @@ mod types;
 
 use crate::{config::Config, manage::Actor, manage::Manage, proxy::registry::Registry, proxy::Proxy, AppState};
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo},
     http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS},
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
     Context, Data, ErrorExtensionValues, Positioned, Schema, SchemaBuilder, ServerError, ServerResult, Value,
@@ -59,6 +62,8 @@ const MAX_DEPTH: usize = 10;
 const MAX_COMPLEXITY: usize = 1_000;
 /// Most aliases in one document (B-11): aliases multiply work without adding depth.
 const MAX_ALIASES: usize = 64;
+/// A subscription socket that answers no ping for this long is closed.
+const SOCKET_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What resolvers reach through the schema's data.
 pub struct Backend {
@@ -74,8 +79,25 @@ pub struct Caller {
     pub actor: Option<Actor>,
     /// The session token, when a session cookie authenticated the request.
     pub session: Option<String>,
+    /// The admin API token, when one authenticated the request.
+    pub token: Option<String>,
     pub client: IpAddr,
 }
+
+impl Caller {
+    /// Whether the credential this caller was authenticated with still holds (a long-lived
+    /// subscription asks again: the session may have ended, the token been revoked).
+    pub async fn still_valid(&self, manage: &Manage) -> Result<bool, crate::manage::ManageError> {
+        Ok(match (&self.token, &self.session) {
+            (Some(token), _) => manage.token_actor(token).await?.is_some(),
+            (None, Some(session)) => manage.session_user(session).await?.is_some(),
+            (None, None) => false,
+        })
+    }
+}
+
+/// Marks an execution that arrived over a subscription socket.
+struct OverSocket;
 
 /// The schema and what it counts.
 pub struct Graphql {
@@ -89,7 +111,7 @@ impl Graphql {
         let resolver_calls = Arc::new(AtomicU64::new(0));
         let schema = builder()
             .data(backend)
-            .extension(CountResolvers(resolver_calls.clone()))
+            .extension(Rules(resolver_calls.clone()))
             .finish();
         Graphql { schema, resolver_calls }
     }
@@ -104,6 +126,8 @@ impl Graphql {
 /// The schema with its limits, before its data.
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query, Mutation::default(), Subscription)
+        // "Did you mean …?" would describe the schema to callers without credentials.
+        .disable_suggestions()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }
@@ -140,17 +164,61 @@ fn writer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
     }
 }
 
-/// Counts resolver calls.
-struct CountResolvers(Arc<AtomicU64>);
+/// The rules every execution follows, HTTP or socket: resolvers are counted, and over a
+/// socket only subscriptions run (queries and mutations are POSTed, where the transport and
+/// alias rules apply), within the same alias limit.
+struct Rules(Arc<AtomicU64>);
 
-impl ExtensionFactory for CountResolvers {
+impl ExtensionFactory for Rules {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CountResolvers(self.0.clone()))
+        Arc::new(Rules(self.0.clone()))
     }
 }
 
+/// An error raised before execution, with its code.
+fn early_error(message: String, code: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", code);
+    error
+}
+
 #[async_trait::async_trait]
-impl Extension for CountResolvers {
+impl Extension for Rules {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &async_graphql::Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if ctx.data_opt::<OverSocket>().is_some() {
+            let subscriptions_only = match &document.operations {
+                DocumentOperations::Single(operation) => operation.node.ty == OperationType::Subscription,
+                DocumentOperations::Multiple(operations) => {
+                    (operations.values()).all(|op| op.node.ty == OperationType::Subscription)
+                }
+            };
+            if !subscriptions_only {
+                return Err(early_error(
+                    "only subscriptions run over the socket; POST queries and mutations".into(),
+                    error::code::BAD_REQUEST,
+                ));
+            }
+            let count = aliases(&document);
+            if count > MAX_ALIASES {
+                return Err(early_error(
+                    format!("the document has {count} aliases; the most allowed is {MAX_ALIASES}"),
+                    error::code::VALIDATION_FAILED,
+                ));
+            }
+        }
+        Ok(document)
+    }
+
     async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -183,47 +251,86 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// What the request presents: `Err(())` for a credential that is not valid (401).
+/// Why a request's credential was not accepted.
+enum AuthFailure {
+    /// Not a valid credential (401).
+    Invalid,
+    /// The credential could not be checked (500, with the logged reference).
+    Internal(crate::manage::ManageError),
+}
+
+/// Who sent a request: a caller without an actor when it presents no credential at all.
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     jar: &CookieJar,
-) -> Result<(Option<Actor>, Option<String>), ()> {
+    client: IpAddr,
+) -> Result<Caller, AuthFailure> {
+    let mut caller = Caller {
+        actor: None,
+        session: None,
+        token: None,
+        client,
+    };
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().map_err(|_| ())?;
+        let value = value.to_str().map_err(|_| AuthFailure::Invalid)?;
         let token = match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return Err(()),
+            _ => return Err(AuthFailure::Invalid),
         };
         return match state.manage.token_actor(token).await {
-            Ok(Some(actor)) => Ok((Some(actor), None)),
-            Ok(None) => Err(()),
-            // Logged where it happened; the caller learns nothing more than "not authenticated".
-            Err(_) => Err(()),
+            Ok(Some(actor)) => {
+                caller.actor = Some(actor);
+                caller.token = Some(token.to_string());
+                Ok(caller)
+            }
+            Ok(None) => Err(AuthFailure::Invalid),
+            Err(error) => Err(AuthFailure::Internal(error)),
         };
     }
     let Some(cookie) = jar.get(crate::console::cookie_name(&state.config)) else {
-        return Ok((None, None));
+        return Ok(caller);
     };
     match state.manage.session_user(cookie.value()).await {
-        Ok(Some(user)) => Ok((Some(Actor::admin(user)), Some(cookie.value().to_string()))),
-        Ok(None) | Err(_) => Ok((None, None)),
+        Ok(Some(user)) => {
+            caller.actor = Some(Actor::admin(user));
+            caller.session = Some(cookie.value().to_string());
+            Ok(caller)
+        }
+        Ok(None) => Ok(caller),
+        Err(error) => Err(AuthFailure::Internal(error)),
     }
 }
 
-/// Whether every operation of a document is a mutation of `login` alone (all a caller
-/// without credentials may run).
-fn only_login(document: &ExecutableDocument) -> bool {
-    let login_only = |operation: &async_graphql::parser::types::OperationDefinition| {
-        operation.ty == OperationType::Mutation
-            && !operation.selection_set.node.items.is_empty()
-            && (operation.selection_set.node.items.iter())
-                .all(|item| matches!(&item.node, Selection::Field(field) if field.node.name.node == "login"))
-    };
-    match &document.operations {
-        DocumentOperations::Single(operation) => login_only(&operation.node),
-        DocumentOperations::Multiple(operations) => operations.values().all(|op| login_only(&op.node)),
+/// The answer for a credential that was not accepted.
+fn auth_failure(failure: AuthFailure) -> Response {
+    match failure {
+        AuthFailure::Invalid => refuse(
+            StatusCode::UNAUTHORIZED,
+            error::code::UNAUTHENTICATED,
+            "the credential is not valid",
+        ),
+        AuthFailure::Internal(failure) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error::code::INTERNAL,
+            &format!("the credential could not be checked: {failure}"),
+        ),
     }
+}
+
+/// Whether a document is one mutation of one unaliased `login` (all a caller without
+/// credentials may run: one password check per request).
+fn only_login(document: &ExecutableDocument) -> bool {
+    let DocumentOperations::Single(operation) = &document.operations else {
+        return false;
+    };
+    let operation = &operation.node;
+    operation.ty == OperationType::Mutation
+        && matches!(
+            operation.selection_set.node.items.as_slice(),
+            [item] if matches!(&item.node, Selection::Field(field)
+                if field.node.name.node == "login" && field.node.alias.is_none())
+        )
 }
 
 /// How many aliases a document holds, fragments included.
@@ -253,10 +360,12 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
     for error in &mut response.errors {
         let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
         if !has_code {
+            // Errors with a path and no code of ours are arguments async-graphql could not
+            // read (`Failed to parse "Int"`): our resolvers give every error a code.
             let code = if error.path.is_empty() {
                 error::code::VALIDATION_FAILED
             } else {
-                error::code::INTERNAL
+                error::code::BAD_USER_INPUT
             };
             error
                 .extensions
@@ -309,13 +418,11 @@ pub async fn post(
             )
         }
     };
-    let Ok((actor, session)) = authenticate(&state, &headers, &jar).await else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            error::code::UNAUTHENTICATED,
-            "the credential is not valid",
-        );
+    let caller = match authenticate(&state, &headers, &jar, peer.ip()).await {
+        Ok(caller) => caller,
+        Err(failure) => return auth_failure(failure),
     };
+    let actor = caller.actor.clone();
     let parsed = request
         .parsed_query()
         .map(|document| (only_login(document), aliases(document)));
@@ -346,11 +453,6 @@ pub async fn post(
     if actor.is_none() {
         request = request.disable_introspection();
     }
-    let caller = Caller {
-        actor,
-        session,
-        client: peer.ip(),
-    };
     let response = state.graphql.schema.execute(request.data(caller)).await;
     GraphQLResponse::from(with_codes(response)).into_response()
 }
@@ -398,9 +500,9 @@ pub async fn get(
     )
 }
 
-/// Opens a subscription socket. A session cookie authenticates it only from this site (a
-/// cross-site page could otherwise open one with the admin's cookie); a token goes in the
-/// `connection_init` payload as `{"Authorization": "Bearer …"}`.
+/// Opens a subscription socket, for this site's pages only (a cross-site page could
+/// otherwise open one with the admin's cookie). A session cookie authenticates it, or a token
+/// in the `connection_init` payload as `{"Authorization": "Bearer …"}`.
 async fn subscribe(state: AppState, peer: SocketAddr, mut parts: axum::http::request::Parts) -> Response {
     if !crate::console::same_origin(&state.config, &parts.headers) {
         return refuse(
@@ -418,34 +520,37 @@ async fn subscribe(state: AppState, peer: SocketAddr, mut parts: axum::http::req
         Err(rejection) => return rejection.into_response(),
     };
     let jar = CookieJar::from_headers(&parts.headers);
-    let (actor, session) = authenticate(&state, &parts.headers, &jar).await.unwrap_or((None, None));
+    let caller = match authenticate(&state, &parts.headers, &jar, peer.ip()).await {
+        Ok(caller) => caller,
+        Err(failure) => return auth_failure(failure),
+    };
     let schema = state.graphql.schema.clone();
     let manage = state.manage.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
+            let authenticated = caller.actor.is_some();
             let mut data = Data::default();
-            data.insert(Caller {
-                actor: actor.clone(),
-                session,
-                client: peer.ip(),
-            });
+            data.insert(caller);
+            data.insert(OverSocket);
             GraphQLWebSocket::new(socket, schema, protocol)
                 .with_data(data)
+                // Pings keep a socket open; one that stops answering is closed.
+                .keepalive_timeout(SOCKET_KEEPALIVE)
                 .on_connection_init(move |payload| async move {
-                    if actor.is_some() {
+                    if authenticated {
                         return Ok(Data::default());
                     }
-                    let bearer = ["Authorization", "authorization"]
+                    let token = ["Authorization", "authorization"]
                         .iter()
                         .find_map(|name| payload.get(*name).and_then(|v| v.as_str()))
                         .and_then(|value| value.split_once(' '))
                         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                         .map(|(_, token)| token.trim().to_string());
-                    let actor = match bearer {
-                        Some(token) => manage.token_actor(&token).await.ok().flatten(),
-                        None => None,
+                    let Some(token) = token else {
+                        return Err(async_graphql::Error::new("not authenticated"));
                     };
+                    let actor = manage.token_actor(&token).await.map_err(error::manage)?;
                     let Some(actor) = actor else {
                         return Err(async_graphql::Error::new("not authenticated"));
                     };
@@ -453,8 +558,10 @@ async fn subscribe(state: AppState, peer: SocketAddr, mut parts: axum::http::req
                     data.insert(Caller {
                         actor: Some(actor),
                         session: None,
+                        token: Some(token),
                         client: peer.ip(),
                     });
+                    data.insert(OverSocket);
                     Ok(data)
                 })
                 .serve()
@@ -475,14 +582,16 @@ mod tests {
         assert!(only_login(&parse(
             "mutation { login(email: \"a\", password: \"b\") { role } }"
         )));
-        assert!(!only_login(&parse("{ viewer { role } }")));
-        assert!(!only_login(&parse(
-            "mutation { login(email: \"a\", password: \"b\") { role } logout }"
-        )));
-        assert!(!only_login(&parse(
-            "mutation A { login(email: \"a\", password: \"b\") { role } } query B { viewer { role } }"
-        )));
-        assert!(!only_login(&parse("{ __schema { types { name } } }")));
+        for refused in [
+            "{ viewer { role } }",
+            "mutation { login(email: \"a\", password: \"b\") { role } logout }",
+            "mutation { a: login(email: \"a\", password: \"b\") { role } }",
+            "mutation { login(email: \"a\", password: \"b\") { role } login(email: \"c\", password: \"d\") { role } }",
+            "mutation A { login(email: \"a\", password: \"b\") { role } } mutation B { login(email: \"a\", password: \"b\") { role } }",
+            "{ __schema { types { name } } }",
+        ] {
+            assert!(!only_login(&parse(refused)), "{refused}");
+        }
     }
 
     #[test]

@@ -350,11 +350,9 @@ impl ConfigMutation {
     async fn create_gateway(&self, ctx: &Context<'_>, input: CreateGatewayInput) -> Result<GatewayNode> {
         let actor = writer(ctx)?;
         let endpoints = choices(ctx, &input.endpoints).await?;
-        // Checked before anything is written: a refused limit must not leave a gateway behind.
-        crate::manage::limits::check_limits(&input.limits).map_err(error::manage)?;
         let aliases = aliases(input.model_aliases)?;
-        let manage = &backend(ctx).manage;
-        let mut gateway = manage
+        let gateway = backend(ctx)
+            .manage
             .create_gateway(NewGateway {
                 name: input.name,
                 description: input.description,
@@ -366,15 +364,10 @@ impl ConfigMutation {
                 log_payloads: input.log_payloads,
                 model_aliases: aliases,
                 enabled: input.enabled,
+                limits: input.limits,
             })
             .await
             .map_err(error::manage)?;
-        if !input.limits.is_empty() {
-            gateway = manage
-                .set_gateway_limits(&gateway.name, input.limits)
-                .await
-                .map_err(error::manage)?;
-        }
         let details = json!({ "name": gateway.name, "strategy": gateway.strategy.as_str() });
         audit(ctx, actor, "gateway.create", Some(("gateway", gateway.id.0)), details).await;
         Ok(GatewayNode(gateway))
@@ -383,13 +376,9 @@ impl ConfigMutation {
     async fn update_gateway(&self, ctx: &Context<'_>, id: ID, input: UpdateGatewayInput) -> Result<GatewayNode> {
         let actor = writer(ctx)?;
         let (number, name) = gateway_of(ctx, &id, "id").await?;
-        if let Some(limits) = &input.limits {
-            // Checked before anything is written, so a refused limit changes nothing.
-            crate::manage::limits::check_limits(limits).map_err(error::manage)?;
-        }
         let model_aliases = input.model_aliases.map(aliases).transpose()?;
-        let manage = &backend(ctx).manage;
-        let mut gateway = manage
+        let gateway = backend(ctx)
+            .manage
             .update_gateway(
                 &name,
                 GatewayUpdate {
@@ -403,16 +392,11 @@ impl ConfigMutation {
                     retry: input.retry,
                     deadline_ms: maybe(input.deadline_ms),
                     model_aliases,
+                    limits: input.limits,
                 },
             )
             .await
             .map_err(error::manage)?;
-        if let Some(limits) = input.limits {
-            gateway = manage
-                .set_gateway_limits(&gateway.name, limits)
-                .await
-                .map_err(error::manage)?;
-        }
         audit(
             ctx,
             actor,

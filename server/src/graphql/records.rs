@@ -242,8 +242,14 @@ impl AuditEntryNode {
         &self.0.action
     }
     /// The changed entity's global id, when it had one.
-    async fn target_id(&self) -> Option<ID> {
+    async fn target_id(&self, ctx: &Context<'_>) -> Option<ID> {
         let kind = match self.0.target_kind.as_deref()? {
+            // Keys are named by public id; one deleted since is no longer known.
+            "key" => {
+                let snapshot = backend(ctx).registry.snapshot();
+                let key = snapshot.key_by_id(app::types::KeyId(self.0.target_id?))?;
+                return Some(global_id(NodeKind::GatewayKey, &key.key.public_id));
+            }
             "endpoint" => NodeKind::InferenceEndpoint,
             "gateway" => NodeKind::Gateway,
             "admin_user" => NodeKind::AdminUser,

@@ -187,6 +187,7 @@ impl EndpointNode {
         }
     }
     /// Hourly traffic served by this endpoint in `[from, to)` (Unix milliseconds).
+    #[graphql(complexity = 20)]
     async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
         usage(ctx, HourlyScope::Endpoint(self.0.id), from, to).await
     }
@@ -301,6 +302,7 @@ impl GatewayNode {
         Ok(KeyNode::roots(Arc::new(keys)))
     }
     /// Hourly traffic in `[from, to)` (Unix milliseconds).
+    #[graphql(complexity = 20)]
     async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
         usage(ctx, HourlyScope::Gateway(self.0.id), from, to).await
     }
@@ -439,6 +441,7 @@ impl KeyNode {
             .collect()
     }
     /// Hourly traffic in `[from, to)` (Unix milliseconds).
+    #[graphql(complexity = 20)]
     async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
         usage(ctx, HourlyScope::Key(self.key.id), from, to).await
     }

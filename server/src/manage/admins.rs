@@ -175,10 +175,8 @@ impl Manage {
             });
         }
         let hash = password::hash(new).await?;
-        self.store.set_password_hash(user.id, &hash, now_ms()).await?;
-        self.store
-            .delete_other_sessions(user.id, &keep_session.map(hash_token).unwrap_or_default())
-            .await?;
+        let keep = keep_session.map(hash_token).unwrap_or_default();
+        self.store.change_password(user.id, &hash, &keep, now_ms()).await?;
         Ok(())
     }
 

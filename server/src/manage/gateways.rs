@@ -2,7 +2,7 @@
 
 use super::{already_exists, validate::name, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
-use app::types::{Gateway, RetryPolicy, Strategy};
+use app::types::{Gateway, Limit, RetryPolicy, Strategy};
 use std::collections::{BTreeMap, HashSet};
 
 /// One endpoint of a gateway, named, with its routing weight and priority.
@@ -56,6 +56,8 @@ pub struct NewGateway {
     pub log_payloads: bool,
     pub model_aliases: BTreeMap<String, String>,
     pub enabled: bool,
+    /// Limits on all its keys' traffic together.
+    pub limits: Vec<Limit>,
 }
 
 impl NewGateway {
@@ -72,6 +74,7 @@ impl NewGateway {
             log_payloads: false,
             model_aliases: BTreeMap::new(),
             enabled: true,
+            limits: Vec::new(),
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct GatewayUpdate {
     pub deadline_ms: Option<Option<i64>>,
     /// Replaces every alias.
     pub model_aliases: Option<BTreeMap<String, String>>,
+    /// Replaces all its limits.
+    pub limits: Option<Vec<Limit>>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
@@ -157,6 +162,7 @@ impl Manage {
     pub async fn create_gateway(&self, new: NewGateway) -> Result<Gateway, ManageError> {
         let gateway_name = name("name", &new.name)?;
         check_retry(&new.retry)?;
+        super::limits::check_limits(&new.limits)?;
         if new.deadline_ms.is_some_and(|d| d < 1) {
             return Err(invalid("deadline_ms", "must be at least 1"));
         }
@@ -171,6 +177,7 @@ impl Manage {
             log_payloads: new.log_payloads,
             model_aliases: &new.model_aliases,
             enabled: new.enabled,
+            limits: Some(&new.limits),
         };
         self.store
             .insert_gateway(&fields, &links, now_ms())
@@ -196,6 +203,9 @@ impl Manage {
             return Err(invalid("deadline_ms", "must be at least 1"));
         }
         let model_aliases = update.model_aliases.unwrap_or(current.model_aliases);
+        if let Some(limits) = &update.limits {
+            super::limits::check_limits(limits)?;
+        }
         let fields = GatewayFields {
             name: &new_name,
             description: description.trim(),
@@ -205,6 +215,7 @@ impl Manage {
             log_metadata: update.log_metadata.unwrap_or(current.log_metadata),
             log_payloads: update.log_payloads.unwrap_or(current.log_payloads),
             model_aliases: &model_aliases,
+            limits: update.limits.as_deref(),
             enabled: update.enabled.unwrap_or(current.enabled),
         };
         self.store

@@ -4,7 +4,8 @@
 //! Invariant: a token is `mgwa_<public id>_<secret>`; only the secret's SHA-256 is stored, and
 //! the whole token is returned once, at creation.
 //! Invariant: a token acts as its owner, with at most the owner's current role; a disabled
-//! owner, an expired or a revoked token authenticates nothing.
+//! owner, an expired or a revoked token authenticates nothing; only a signed-in admin (not a
+//! token) creates tokens.
 //! Invariant: audit details are built from names and ids only, never from a secret.
 
 use super::{Manage, ManageError};
@@ -99,10 +100,12 @@ impl Manage {
         expires_at: Option<i64>,
     ) -> Result<CreatedToken, ManageError> {
         let name = super::validate::name("name", name)?;
-        if actor.kind != ActorKind::Admin && actor.kind != ActorKind::ApiToken {
+        // Only a person creates tokens: a token that could mint another (one that outlives it,
+        // and survives its revocation) would make revoking a leaked token pointless.
+        if actor.kind != ActorKind::Admin {
             return Err(ManageError::Invalid {
                 field: "owner",
-                message: "a token belongs to an admin user".into(),
+                message: "sign in to create an admin API token; a token cannot create one".into(),
             });
         }
         if expires_at.is_some_and(|at| at <= now_ms()) {
@@ -177,7 +180,10 @@ impl Manage {
             .last_used_at
             .is_none_or(|at| now.saturating_sub(at) >= TOUCH_EVERY_MS)
         {
-            self.store.touch_admin_token(token.id, now).await?;
+            // Best effort: a token is no less valid because its last use could not be noted.
+            if let Err(error) = self.store.touch_admin_token(token.id, now).await {
+                tracing::warn!(error = %error, "could not note an admin API token's use");
+            }
         }
         Ok(Some(Actor {
             kind: ActorKind::ApiToken,

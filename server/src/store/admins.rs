@@ -155,13 +155,29 @@ impl Store {
         found(done.rows_affected())
     }
 
-    /// Ends every session of an admin but the one with `keep` (a token hash), after a password change.
-    pub async fn delete_other_sessions(&self, id: AdminUserId, keep: &str) -> Result<(), StoreError> {
+    /// Changes an admin's password hash and ends every session of theirs but the one with
+    /// `keep` (a token hash), in one transaction.
+    pub async fn change_password(
+        &self,
+        id: AdminUserId,
+        password_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE admin_users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        found(done.rows_affected())?;
         sqlx::query("DELETE FROM admin_sessions WHERE admin_user_id = $1 AND token_hash <> $2")
             .bind(id.0)
             .bind(keep)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

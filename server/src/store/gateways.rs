@@ -3,7 +3,7 @@
 //! Invariant: a gateway and its endpoint list change together, in one transaction.
 
 use super::{flag, found, AnyQuery, LimitScope, Store, StoreError};
-use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, RetryPolicy, Strategy};
+use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, RetryPolicy, Strategy};
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
 
@@ -18,6 +18,8 @@ pub struct GatewayFields<'a> {
     pub log_payloads: bool,
     pub model_aliases: &'a BTreeMap<String, String>,
     pub enabled: bool,
+    /// Replaces the gateway's limits, in the same transaction, when given.
+    pub limits: Option<&'a [Limit]>,
 }
 
 /// One endpoint's place in a gateway.
@@ -98,6 +100,9 @@ impl Store {
         .await?;
         let id: i64 = row.try_get("id")?;
         insert_links(&mut tx, GatewayId(id), links).await?;
+        if let Some(limits) = fields.limits {
+            super::limits::replace_limits(&mut tx, LimitScope::Gateway(GatewayId(id)), limits).await?;
+        }
         tx.commit().await?;
         Ok(GatewayId(id))
     }
@@ -130,6 +135,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             insert_links(&mut tx, id, links).await?;
+        }
+        if let Some(limits) = fields.limits {
+            super::limits::replace_limits(&mut tx, LimitScope::Gateway(id), limits).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -80,12 +80,7 @@ impl Store {
     /// Replaces a gateway's or key's limits with `limits`, in one transaction.
     pub async fn set_limits(&self, scope: LimitScope, limits: &[Limit]) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        let column = scope.kind();
-        sqlx::query(&format!("DELETE FROM limits WHERE {column}_id = $1"))
-            .bind(scope.id())
-            .execute(&mut *tx)
-            .await?;
-        insert_limits(&mut tx, scope, limits).await?;
+        replace_limits(&mut tx, scope, limits).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -179,6 +174,20 @@ impl Store {
         .await?;
         Ok((row.try_get("n")?, row.try_get("tokens")?, row.try_get("cost")?))
     }
+}
+
+/// Replaces `scope`'s limits by `limits` inside `tx`.
+pub(super) async fn replace_limits(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: LimitScope,
+    limits: &[Limit],
+) -> Result<(), StoreError> {
+    let column = scope.kind();
+    sqlx::query(&format!("DELETE FROM limits WHERE {column}_id = $1"))
+        .bind(scope.id())
+        .execute(&mut **tx)
+        .await?;
+    insert_limits(tx, scope, limits).await
 }
 
 /// Adds `limits` to `scope` inside `tx`.

@@ -304,6 +304,47 @@ async fn end_to_end_from_login_to_a_logged_request_on_the_subscription() {
     assert_eq!(history["dashboard"]["totals"]["requests"], 1);
     assert_eq!(history["dashboard"]["totals"]["errors"], 0);
     assert_eq!(mock.requests_received(), 1);
+
+    // Over the socket only subscriptions run: queries and mutations are POSTed.
+    let mutation = json!({ "id": "2", "type": "subscribe", "payload": {
+        "query": "mutation { setPrice(input: { model: \"x\", inputPerMtokMicros: 1, outputPerMtokMicros: 1 }) { model } }" } });
+    socket.send(Message::text(mutation.to_string())).await.unwrap();
+    let refused = next_json(&mut socket).await;
+    assert_eq!(refused["id"], "2", "{refused}");
+    assert!(
+        refused.to_string().contains("only subscriptions run over the socket"),
+        "{refused}"
+    );
+    assert!(server
+        .state
+        .manage
+        .prices()
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| p.model != "x"));
+
+    // Revoking the token ends its subscription (checked every 5 s).
+    let token_id = api.ok("{ adminApiTokens { id } }", json!({})).await["adminApiTokens"][0]["id"].clone();
+    api.ok(
+        "mutation($id: ID!) { revokeAdminApiToken(id: $id) { id } }",
+        json!({ "id": token_id }),
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let message = next_json(&mut socket).await;
+            if message["id"] == "1" && message["type"] != "next" || message["payload"]["errors"].is_array() {
+                return message;
+            }
+        }
+    })
+    .await
+    .expect("the subscription ends within 10 s of the revocation");
+    assert!(
+        ended["type"] == "complete" || ended["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED",
+        "{ended}"
+    );
     socket.close(None).await.ok();
 }
 
@@ -852,6 +893,16 @@ async fn b12_only_same_origin_json_posts_run_operations() {
 #[tokio::test]
 async fn b13_introspection_needs_a_signed_in_admin() {
     let server = server().await;
+    // Without credentials only one unaliased `login` runs: no aliases multiplying password checks.
+    let many = "mutation { a: login(email: \"a@example.com\", password: \"x\") { role } b: login(email: \"b@example.com\", password: \"x\") { role } }";
+    let (status, _) = Api::anonymous(&server).send(many, json!({})).await;
+    assert_eq!(status, 401);
+    drop(server);
+    b13_introspection().await;
+}
+
+async fn b13_introspection() {
+    let server = server().await;
     let introspection = "{ __schema { queryType { name } types { name } } }";
     let (status, body) = Api::anonymous(&server).send(introspection, json!({})).await;
     assert_eq!(status, 401, "{body}");
@@ -982,6 +1033,15 @@ async fn admin_api_tokens_authenticate_with_their_role_until_revoked() {
     assert_eq!(entry["actorKind"], "API_TOKEN");
     assert!(entry["actor"].as_str().unwrap().starts_with("bot ("), "{entry}");
 
+    // A token cannot mint tokens (one that outlived it would survive its revocation).
+    let error = bot
+        .fails(
+            "mutation { createAdminApiToken(input: { name: \"copy\" }) { secret } }",
+            json!({}),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    assert_eq!(error["extensions"]["field"], "owner");
     let reader = Api::with_token(&server, viewer["secret"].as_str().unwrap());
     reader
         .ok("{ inferenceEndpoints { name } prices { model } }", json!({}))

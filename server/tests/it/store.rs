@@ -592,6 +592,7 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
         log_payloads: false,
         model_aliases: aliases,
         enabled: true,
+        limits: None,
     }
 }
 
