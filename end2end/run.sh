@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the browser tests against a real server: a fresh data directory, a bootstrapped admin,
 # the debug build on a free port; stops the server afterwards. Screenshots: end2end/artifacts/.
-# Expects `scripts/build.sh` to have built target/site and target/debug/model-gateway.
+# Expects `scripts/build.sh` to have built target/site, target/debug/model-gateway and
+# target/debug/mock-upstream (the provider the tests point endpoints at).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,13 +10,25 @@ bin=target/debug/model-gateway
 work=$(mktemp -d)
 log="$work/server.log"
 server_pid=""
+mock_pid=""
 cleanup() {
   [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [[ -n "$mock_pid" ]] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 export E2E_EMAIL=e2e@example.com E2E_PASSWORD='e2e password 123'
+# The mock provider the tests point endpoints at (loopback, a free port).
+target/debug/mock-upstream >"$work/mock.log" 2>&1 &
+mock_pid=$!
+for _ in $(seq 1 100); do
+  mock=$(grep -oE 'http://[0-9.:]+' "$work/mock.log" | head -n 1) || true
+  [[ -n "${mock:-}" ]] && break
+  sleep 0.1
+done
+[[ -n "${mock:-}" ]] || { cat "$work/mock.log"; echo "mock upstream did not start" >&2; exit 1; }
+export MOCK_URL="$mock"
 MGW_ADMIN_PASSWORD="$E2E_PASSWORD" "$bin" --data-dir "$work/data" admin create --email "$E2E_EMAIL"
 NO_COLOR=1 "$bin" --data-dir "$work/data" serve --bind 127.0.0.1:0 --site-root target/site >"$log" 2>&1 &
 server_pid=$!

@@ -46,7 +46,7 @@ if $release; then
   step "server (release)"
   cargo build -p server --bin model-gateway --locked --release
 else
-  step "server (debug)"
-  cargo build -p server --bin model-gateway --locked
+  step "server (debug), and the mock upstream the browser tests point endpoints at"
+  cargo build -p server --bin model-gateway --bin mock-upstream --locked
 fi
 ls -l "$site/pkg" | awk 'NR > 1 { printf "    %-12s %9d bytes\n", $9, $5 }'

@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod config;
 mod console;
+mod console_backend;
 pub mod crypto;
 pub mod gateway_key;
 pub mod graphql;
@@ -109,6 +110,8 @@ pub struct Services {
     pub leptos: LeptosOptions,
     /// The management API's schema.
     pub graphql: graphql::Graphql,
+    /// What the console's server functions call.
+    pub console: console_backend::Console,
     render: console::Renderer,
 }
 
@@ -150,18 +153,23 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
         .build();
-    let render: console::Renderer = {
-        let options = leptos.clone();
-        let context = console_context(&manage);
-        Arc::new(leptos_axum::render_app_to_stream_with_context(context, move || {
-            app::shell(options.clone())
-        }))
-    };
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
     let traces = traces::Traces::start(&config.traces).map_err(StartError::Traces)?;
     let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone(), traces);
     // Limits go on from the usage already counted in the windows still open.
     proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
+    let console = console_backend::Console {
+        manage: manage.clone(),
+        proxy: proxy.clone(),
+        registry: registry.clone(),
+    };
+    let render: console::Renderer = {
+        let options = leptos.clone();
+        let context = console_context(&console);
+        Arc::new(leptos_axum::render_app_to_stream_with_context(context, move || {
+            app::shell(options.clone())
+        }))
+    };
     let config = Arc::new(config);
     let graphql = graphql::Graphql::new(graphql::Backend {
         manage: manage.clone(),
@@ -177,13 +185,14 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         proxy,
         leptos,
         graphql,
+        console,
         render,
     })))
 }
 
 /// What every console render and server function gets as Leptos context.
-fn console_context(manage: &Manage) -> impl Fn() + Clone + Send + Sync + 'static {
-    let backend: Arc<dyn app::api::ConsoleBackend> = Arc::new(manage.clone());
+fn console_context(console: &console_backend::Console) -> impl Fn() + Clone + Send + Sync + 'static {
+    let backend: Arc<dyn app::api::ConsoleBackend> = Arc::new(console.clone());
     move || provide_context(backend.clone())
 }
 
@@ -201,7 +210,7 @@ impl MakeRequestId for RandomRequestId {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let id_header = request_id.clone();
-    let context = console_context(&state.manage);
+    let context = console_context(&state.console);
     let pages = generate_route_list(app::App);
     let shell = {
         let options = state.leptos.clone();

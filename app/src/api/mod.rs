@@ -3,7 +3,11 @@
 //!
 //! Does not: touch the database, or decide any business rule.
 
-use crate::types::Overview;
+// A server function's arguments are its form's fields, one each; the generated code repeats
+// them, so the lint cannot be silenced on the function alone.
+#![allow(clippy::too_many_arguments)]
+
+use crate::types::{EndpointListing, EndpointProbe, FieldError, InferenceEndpoint, Overview};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -11,7 +15,9 @@ pub use backend::*;
 
 #[cfg(feature = "ssr")]
 mod backend {
-    use crate::types::{AdminUser, Overview};
+    use crate::types::{
+        AdminUser, EndpointId, EndpointListing, EndpointProbe, FieldError, InferenceEndpoint, NewEndpointForm, Overview,
+    };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -24,6 +30,22 @@ mod backend {
     pub trait ConsoleBackend: Send + Sync + 'static {
         /// Counts for the dashboard.
         fn overview(&self) -> BoxFuture<'_, Result<Overview, String>>;
+        /// Every inference endpoint with its live health.
+        fn endpoints(&self) -> BoxFuture<'_, Result<Vec<EndpointListing>, String>>;
+        /// Creates an endpoint as `admin` (audited); a refused field is named.
+        fn create_endpoint<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            form: NewEndpointForm,
+        ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>>;
+        /// Deletes an endpoint as `admin` (audited).
+        fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> BoxFuture<'a, Result<(), String>>;
+        /// Sends one tiny real request to an endpoint, as `admin` (audited).
+        fn test_endpoint<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            id: EndpointId,
+        ) -> BoxFuture<'a, Result<EndpointProbe, String>>;
     }
 
     /// The backend the server provided.
@@ -49,4 +71,60 @@ mod backend {
 pub async fn dashboard_overview() -> Result<Overview, ServerFnError> {
     require_admin()?;
     console_backend()?.overview().await.map_err(ServerFnError::new)
+}
+
+/// Every inference endpoint with its live health.
+#[server(prefix = "/api", endpoint = "endpoints_list")]
+pub async fn list_endpoints() -> Result<Vec<EndpointListing>, ServerFnError> {
+    require_admin()?;
+    console_backend()?.endpoints().await.map_err(ServerFnError::new)
+}
+
+/// Creates an inference endpoint from the endpoints page's form. A refused field comes back as
+/// `Ok(Err(FieldError))`, so the form can show it next to the field.
+#[server(prefix = "/api", endpoint = "endpoints_create")]
+pub async fn create_endpoint(
+    name: String,
+    provider: String,
+    base_url: String,
+    api_key: String,
+    model: String,
+    deployment: String,
+    api_version: String,
+    region: String,
+) -> Result<Result<InferenceEndpoint, FieldError>, ServerFnError> {
+    let admin = require_admin()?;
+    let form = crate::types::NewEndpointForm {
+        name,
+        provider,
+        base_url,
+        api_key,
+        model,
+        deployment,
+        api_version,
+        region,
+    };
+    Ok(console_backend()?.create_endpoint(&admin, form).await)
+}
+
+/// Deletes an inference endpoint (one no gateway uses).
+#[server(prefix = "/api", endpoint = "endpoints_delete")]
+pub async fn delete_endpoint(id: i64) -> Result<(), ServerFnError> {
+    let admin = require_admin()?;
+    let id = crate::types::EndpointId(id);
+    console_backend()?
+        .delete_endpoint(&admin, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// "Test connection": one tiny real request to the endpoint.
+#[server(prefix = "/api", endpoint = "endpoints_test")]
+pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ServerFnError> {
+    let admin = require_admin()?;
+    let id = crate::types::EndpointId(id);
+    console_backend()?
+        .test_endpoint(&admin, id)
+        .await
+        .map_err(ServerFnError::new)
 }

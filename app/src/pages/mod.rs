@@ -1,11 +1,13 @@
 //! One route per file.
 
 mod dashboard;
+mod endpoints;
 mod login;
 mod not_found;
 mod sections;
 
 pub use dashboard::DashboardPage;
+pub use endpoints::EndpointsPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
-pub use sections::{EndpointsPage, GatewaysPage, KeysPage, LogsPage, PlaygroundPage, SettingsPage};
+pub use sections::{GatewaysPage, KeysPage, LogsPage, PlaygroundPage, SettingsPage};

@@ -5,21 +5,6 @@ use crate::components::{ComingSoon, PageHeader};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// Inference endpoints.
-#[component]
-pub fn EndpointsPage() -> impl IntoView {
-    view! {
-        <Title text="Endpoints"/>
-        <PageHeader title="Endpoints" description="The upstream providers your gateways route to."/>
-        <ComingSoon issue=6 features=&[
-            "List every inference endpoint with its live health",
-            "Add OpenAI, Azure OpenAI, Anthropic, Ollama and OpenAI-compatible endpoints",
-            "Store provider credentials encrypted, write-only",
-            "Test the connection with a tiny real request",
-        ]/>
-    }
-}
-
 /// Gateways.
 #[component]
 pub fn GatewaysPage() -> impl IntoView {

@@ -115,6 +115,89 @@ pub struct InferenceEndpoint {
     pub updated_at: i64,
 }
 
+/// An endpoint's live health, as the serving process's balancer sees it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
+pub enum EndpointHealth {
+    /// Taking requests.
+    Healthy,
+    /// Resting after a 429 or quota error.
+    CoolingDown,
+    /// Ejected after repeated failures; a probe request will test it again.
+    CircuitOpen,
+    /// The provider refused its credential; fixed by editing the endpoint.
+    Misconfigured,
+    /// Not in the serving configuration (just created elsewhere, or being reloaded).
+    Unknown,
+}
+
+impl EndpointHealth {
+    /// How the console labels it.
+    pub fn label(self) -> &'static str {
+        match self {
+            EndpointHealth::Healthy => "Healthy",
+            EndpointHealth::CoolingDown => "Cooling down",
+            EndpointHealth::CircuitOpen => "Circuit open",
+            EndpointHealth::Misconfigured => "Misconfigured",
+            EndpointHealth::Unknown => "Unknown",
+        }
+    }
+}
+
+/// An endpoint with its live health, as the endpoints page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointListing {
+    pub endpoint: InferenceEndpoint,
+    pub health: EndpointHealth,
+}
+
+/// What "Test connection" found: one tiny real request to the endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointProbe {
+    /// The upstream's HTTP status, when it answered.
+    pub status: Option<i64>,
+    /// From sending to the whole answer, milliseconds.
+    pub latency_ms: i64,
+    /// What went wrong, if anything (never the credential).
+    pub error: Option<String>,
+}
+
+/// The endpoints page's form, as typed: empty strings for fields left blank. It carries the
+/// credential on its way to the server, so it is never serialized and its `Debug` hides it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct NewEndpointForm {
+    pub name: String,
+    /// A provider kind's name (`openai`, `azure_openai`, …).
+    pub provider: String,
+    pub base_url: String,
+    /// Write-only: sealed on the server, never sent back.
+    pub api_key: String,
+    pub model: String,
+    pub deployment: String,
+    pub api_version: String,
+    pub region: String,
+}
+
+impl std::fmt::Debug for NewEndpointForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEndpointForm")
+            .field("name", &self.name)
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("api_key", &if self.api_key.is_empty() { "" } else { "[redacted]" })
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A form's input that the server refused, and which field it was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The form field's name (`name`, `base_url`, …), or empty when no one field is at fault.
+    pub field: String,
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

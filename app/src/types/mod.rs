@@ -1,7 +1,9 @@
 //! Shared domain types: the shapes that cross between the server, the console and (later) GraphQL.
 //!
 //! Invariant: nothing here carries a secret (password hash, token, credential); secret-bearing
-//! rows stay private to `server::store`, and inputs that carry one live in `server::manage`.
+//! rows stay private to `server::store`, and inputs that carry one live in `server::manage` —
+//! but for `NewEndpointForm`, the console form's fields on their way to the server, which is
+//! never serialized and hides the credential from `Debug`.
 
 mod admin;
 mod endpoint;

@@ -10,7 +10,8 @@ pub use super::records::{AdminTokenNode, AdminUserNode, AuditEntryNode, RequestL
 use super::{backend, error, reader};
 use crate::store::HourlyScope;
 use app::types::{
-    Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, Limit, ProviderKind, RetryPolicy, Strategy, Timeouts,
+    EndpointHealth, Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, Limit, ProviderKind, RetryPolicy, Strategy,
+    Timeouts,
 };
 use async_graphql::{Context, Enum, Interface, Object, Result, SimpleObject, ID};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
@@ -103,17 +104,6 @@ async fn usage(ctx: &Context<'_>, scope: HourlyScope, from: i64, to: i64) -> Res
         .map_err(error::manage)
 }
 
-/// An endpoint's live health, as the balancer sees it now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-pub enum EndpointHealth {
-    Healthy,
-    CoolingDown,
-    CircuitOpen,
-    Misconfigured,
-    /// Not in the serving configuration (just created elsewhere, or disabled and reloading).
-    Unknown,
-}
-
 /// An upstream the gateways route to. Its credential is write-only.
 pub struct EndpointNode(pub InferenceEndpoint);
 
@@ -175,16 +165,7 @@ impl EndpointNode {
     /// Live health in this process.
     async fn health(&self, ctx: &Context<'_>) -> EndpointHealth {
         let backend = backend(ctx);
-        let snapshot = backend.registry.snapshot();
-        let Some(upstream) = snapshot.upstreams.get(&self.0.id) else {
-            return EndpointHealth::Unknown;
-        };
-        match backend.proxy.balancer.state(upstream, std::time::Instant::now()) {
-            crate::proxy::balancer::HealthState::Healthy => EndpointHealth::Healthy,
-            crate::proxy::balancer::HealthState::CoolingDown { .. } => EndpointHealth::CoolingDown,
-            crate::proxy::balancer::HealthState::CircuitOpen { .. } => EndpointHealth::CircuitOpen,
-            crate::proxy::balancer::HealthState::Misconfigured { .. } => EndpointHealth::Misconfigured,
-        }
+        crate::console_backend::health(&backend.proxy, &backend.registry, self.0.id)
     }
     /// Hourly traffic served by this endpoint in `[from, to)` (Unix milliseconds).
     #[graphql(complexity = 20)]

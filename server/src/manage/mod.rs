@@ -185,12 +185,6 @@ impl Manage {
     }
 }
 
-impl app::api::ConsoleBackend for Manage {
-    fn overview(&self) -> app::api::BoxFuture<'_, Result<app::types::Overview, String>> {
-        Box::pin(async move { Manage::overview(self).await.map_err(|e| e.to_string()) })
-    }
-}
-
 /// What the proxy's registry is built from, read in one pass.
 pub struct RegistrySource {
     pub revision: i64,

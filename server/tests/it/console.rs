@@ -433,3 +433,78 @@ async fn pages_behind_a_trailing_slash_still_need_a_session() {
         );
     }
 }
+
+/// The endpoints page's server functions as the browser calls them (form-encoded POSTs with
+/// the session cookie): a refused field is named, an endpoint is created, listed with its
+/// health, tested against the mock upstream, and deleted; each change is audited.
+#[tokio::test]
+async fn endpoint_server_functions_create_test_and_delete() {
+    let mock = server::testing::MockUpstream::start().await.unwrap();
+    let server = TestServer::start().await;
+    server.create_admin("admin@example.com").await;
+    let (client, _) = server.signed_in("admin@example.com").await;
+    let call = |endpoint: &str, form: Vec<(&str, String)>| {
+        client
+            .post(format!("{}/api/{endpoint}", server.url))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+    };
+    let fields = |name: &str| {
+        vec![
+            ("name", name.to_string()),
+            ("provider", "openai".to_string()),
+            ("base_url", format!("{}/v1", mock.url())),
+            ("api_key", crate::rig::CANARY.to_string()),
+            ("model", "gpt-4o-mini".to_string()),
+            ("deployment", String::new()),
+            ("api_version", String::new()),
+            ("region", String::new()),
+        ]
+    };
+
+    let refused: serde_json::Value = call("endpoints_create", fields("bad name!"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["Err"]["field"], "name", "{refused}");
+    let created: serde_json::Value = call("endpoints_create", fields("mock"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["Ok"]["id"].as_i64().unwrap_or_else(|| panic!("{created}"));
+    assert!(
+        !created.to_string().contains(crate::rig::CANARY),
+        "the credential is never sent back"
+    );
+
+    let listed = call("endpoints_list", vec![]).await.unwrap().text().await.unwrap();
+    assert!(
+        listed.contains("\"name\":\"mock\"") && listed.contains("\"health\":\"Healthy\""),
+        "{listed}"
+    );
+    let probe: serde_json::Value = call("endpoints_test", vec![("id", id.to_string())])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(probe["status"], 200, "{probe}");
+    assert_eq!(probe["error"], serde_json::Value::Null);
+    assert_eq!(mock.requests_received(), 1);
+
+    let deleted = call("endpoints_delete", vec![("id", id.to_string())]).await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert!(server.state.manage.endpoints().await.unwrap().is_empty());
+    let audit = server.state.manage.audit_log(None, 10).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["endpoint.delete", "endpoint.test", "endpoint.create", "admin.login"]
+    );
+    assert!(audit.iter().all(|e| e.actor_label == "admin@example.com"));
+}

@@ -1,0 +1,259 @@
+//! Inference endpoints: the list with live health, a form to add one (errors shown next to the
+//! field the server refused), "Test connection", and delete with confirmation.
+//!
+//! Invariant: the credential field is write-only: never filled from the server, never shown.
+
+use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint};
+use crate::components::PageHeader;
+use crate::types::{EndpointHealth, EndpointListing, EndpointProbe, FieldError, ProviderKind};
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+
+/// The CSS classes of a health badge.
+fn health_class(health: EndpointHealth) -> &'static str {
+    match health {
+        EndpointHealth::Healthy => "bg-emerald-50 text-emerald-700 ring-emerald-600/20",
+        EndpointHealth::CoolingDown => "bg-amber-50 text-amber-700 ring-amber-600/20",
+        EndpointHealth::CircuitOpen | EndpointHealth::Misconfigured => "bg-red-50 text-red-700 ring-red-600/20",
+        EndpointHealth::Unknown => "bg-slate-100 text-slate-600 ring-slate-500/20",
+    }
+}
+
+/// How a provider is named in the form's choice.
+fn provider_label(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::OpenAi => "OpenAI",
+        ProviderKind::AzureOpenAi => "Azure OpenAI",
+        ProviderKind::Anthropic => "Anthropic",
+        ProviderKind::Ollama => "Ollama",
+        ProviderKind::OpenAiCompatible => "OpenAI-compatible (vLLM, LM Studio, …)",
+    }
+}
+
+/// One labelled text input, with the server's complaint about it underneath.
+#[component]
+fn Field(
+    name: &'static str,
+    label: &'static str,
+    #[prop(optional)] kind: &'static str,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] hint: &'static str,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("endpoint-{name}");
+    let error_id = format!("{id}-error");
+    let kind = if kind.is_empty() { "text" } else { kind };
+    view! {
+        <div>
+            <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
+            <input id=id name=name type=kind placeholder=placeholder required=required autocomplete="off"
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=error_id.clone()
+                class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"/>
+            {(!hint.is_empty()).then(|| view! { <p class="mt-1 text-xs text-slate-500">{hint}</p> })}
+            <p id=error_id class="mt-1 text-xs text-red-600" role="alert">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// The form that adds an endpoint.
+#[component]
+fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
+    let refused = move || match create.value().get() {
+        Some(Ok(Err(error))) => Some(error),
+        Some(Err(error)) => Some(FieldError {
+            field: String::new(),
+            message: error.to_string(),
+        }),
+        _ => None,
+    };
+    let error_for =
+        move |field: &'static str| Signal::derive(move || refused().filter(|e| e.field == field).map(|e| e.message));
+    // A created endpoint empties the form (the API key above all: it must not linger in the page).
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(Ok(_))), Some(form)) = (create.value().get(), form.get()) {
+            form.reset();
+        }
+    });
+    let general = move || {
+        refused().filter(|e| {
+            ![
+                "name",
+                "provider",
+                "base_url",
+                "api_key",
+                "model",
+                "deployment",
+                "api_version",
+                "region",
+            ]
+            .contains(&e.field.as_str())
+        })
+    };
+    view! {
+        <section class="mt-8 rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="new-endpoint">
+            <h2 id="new-endpoint" class="text-base font-semibold text-slate-900">"Add an endpoint"</h2>
+            <p class="mt-1 text-sm text-slate-500">"The base URL defaults to the provider's own (OpenAI, Anthropic, Ollama). The API key is stored encrypted and never shown again."</p>
+            <ActionForm action=create node_ref=form attr:class="mt-5 grid gap-4 sm:grid-cols-2">
+                <Field name="name" label="Name" placeholder="openai-primary" required=true error=error_for("name")/>
+                <div>
+                    <label for="endpoint-provider" class="block text-sm font-medium text-slate-700">"Provider"</label>
+                    <select id="endpoint-provider" name="provider"
+                        class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30">
+                        {ProviderKind::ALL.into_iter().map(|kind| view! {
+                            <option value=kind.as_str()>{provider_label(kind)}</option>
+                        }).collect_view()}
+                    </select>
+                    <p class="mt-1 text-xs text-red-600" role="alert">{move || error_for("provider").get()}</p>
+                </div>
+                <Field name="model" label="Model" placeholder="gpt-4o-mini" required=true error=error_for("model")/>
+                <Field name="base_url" label="Base URL" kind="url" placeholder="https://api.openai.com/v1" error=error_for("base_url")/>
+                <Field name="api_key" label="API key" kind="password" hint="Write-only." error=error_for("api_key")/>
+                <Field name="region" label="Region" placeholder="eu-west" error=error_for("region")/>
+                <Field name="deployment" label="Azure deployment" hint="Azure OpenAI only." error=error_for("deployment")/>
+                <Field name="api_version" label="Azure api-version" placeholder="2024-10-21" hint="Azure OpenAI only." error=error_for("api_version")/>
+                <div class="sm:col-span-2 flex items-center gap-3">
+                    <button type="submit" disabled=move || create.pending().get()
+                        class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/50 disabled:opacity-60">
+                        {move || if create.pending().get() { "Adding…" } else { "Add endpoint" }}
+                    </button>
+                    <p class="text-sm text-red-600" role="alert">{move || general().map(|e| e.message)}</p>
+                </div>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+/// What a connection test found, as a short line.
+fn probe_line(result: &Result<EndpointProbe, ServerFnError>) -> (bool, String) {
+    match result {
+        Ok(EndpointProbe {
+            error: None,
+            status,
+            latency_ms,
+        }) => (true, format!("OK · {} · {latency_ms} ms", status.unwrap_or(200))),
+        Ok(EndpointProbe {
+            error: Some(error),
+            latency_ms,
+            ..
+        }) => (false, format!("Failed · {error} · {latency_ms} ms")),
+        Err(error) => (false, format!("Failed · {error}")),
+    }
+}
+
+/// One endpoint's row: its figures, "Test connection" and delete with confirmation.
+#[component]
+fn EndpointRow(listing: EndpointListing, delete: ServerAction<DeleteEndpoint>) -> AnyView {
+    let endpoint = listing.endpoint;
+    let id = endpoint.id.0;
+    let question = StoredValue::new(format!("Delete {}?", endpoint.name));
+    let test = ServerAction::<TestEndpoint>::new();
+    let confirming = RwSignal::new(false);
+    let base = endpoint.base_url.clone();
+    view! {
+        <tr class="align-top" data-testid=format!("endpoint-{}", endpoint.name)>
+            <td class="px-4 py-3 font-medium text-slate-900">{endpoint.name.clone()}
+                <div class="text-xs font-normal text-slate-500 sm:hidden">{endpoint.provider.as_str()} " · " {endpoint.model.clone()}</div>
+            </td>
+            <td class="hidden px-4 py-3 text-slate-600 sm:table-cell">{endpoint.provider.as_str()}</td>
+            <td class="hidden px-4 py-3 text-slate-600 sm:table-cell">{endpoint.model.clone()}</td>
+            <td class="hidden max-w-xs truncate px-4 py-3 text-slate-600 lg:table-cell" title=base.clone()>{base.clone()}</td>
+            <td class="px-4 py-3">
+                <span class=format!("inline-flex items-center rounded-md px-2 py-1 text-xs font-medium ring-1 ring-inset {}", health_class(listing.health))>
+                    {listing.health.label()}
+                </span>
+                {(!endpoint.has_credential).then(|| view! { <div class="mt-1 text-xs text-slate-500">"No API key"</div> })}
+            </td>
+            <td class="px-4 py-3">
+                <div class="flex flex-wrap items-center justify-end gap-2">
+                    <ActionForm action=test>
+                        <input type="hidden" name="id" value=id/>
+                        <button type="submit" disabled=move || test.pending().get()
+                            class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 focus:outline-none focus:ring-2 focus:ring-indigo-500/50">
+                            {move || if test.pending().get() { "Testing…" } else { "Test connection" }}
+                        </button>
+                    </ActionForm>
+                    <Show when=move || confirming.get() fallback=move || view! {
+                        <button type="button" on:click=move |_| confirming.set(true)
+                            class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50 focus:outline-none focus:ring-2 focus:ring-red-500/50">
+                            "Delete"
+                        </button>
+                    }>
+                        <ActionForm action=delete attr:class="flex items-center gap-2">
+                            <input type="hidden" name="id" value=id/>
+                            <span class="text-xs text-slate-600">{question.get_value()}</span>
+                            <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500 focus:outline-none focus:ring-2 focus:ring-red-500/50">
+                                "Confirm delete"
+                            </button>
+                            <button type="button" on:click=move |_| confirming.set(false)
+                                class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50">
+                                "Cancel"
+                            </button>
+                        </ActionForm>
+                    </Show>
+                </div>
+                {move || test.value().get().map(|result| {
+                    let (ok, line) = probe_line(&result);
+                    let class = if ok { "mt-2 text-right text-xs text-emerald-700" } else { "mt-2 text-right text-xs text-red-700" };
+                    view! { <p class=class role="status" data-testid="probe">{line}</p> }
+                })}
+            </td>
+        </tr>
+    }
+    // Erased: the row's nested type is too deep for the WASM build's type layout.
+    .into_any()
+}
+
+/// The endpoints page.
+#[component]
+pub fn EndpointsPage() -> impl IntoView {
+    let create = ServerAction::<CreateEndpoint>::new();
+    let delete = ServerAction::<DeleteEndpoint>::new();
+    let endpoints = Resource::new(
+        move || (create.version().get(), delete.version().get()),
+        |_| list_endpoints(),
+    );
+    view! {
+        <Title text="Endpoints"/>
+        <PageHeader title="Endpoints" description="The upstream providers your gateways route to."/>
+        {move || delete.value().get().and_then(|r| r.err()).map(|error| view! {
+            <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error.to_string()}</div>
+        })}
+        <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
+            {move || endpoints.get().map(|result| match result {
+                Ok(list) if list.is_empty() => view! {
+                    <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
+                        "No endpoints yet. Add the first one below."
+                    </div>
+                }.into_any(),
+                Ok(list) => view! {
+                    <div class="overflow-hidden rounded-xl border border-slate-200 bg-white shadow-sm">
+                        <table class="min-w-full divide-y divide-slate-200 text-sm">
+                            <caption class="sr-only">"Inference endpoints"</caption>
+                            <thead class="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
+                                <tr>
+                                    <th scope="col" class="px-4 py-3">"Name"</th>
+                                    <th scope="col" class="hidden px-4 py-3 sm:table-cell">"Provider"</th>
+                                    <th scope="col" class="hidden px-4 py-3 sm:table-cell">"Model"</th>
+                                    <th scope="col" class="hidden px-4 py-3 lg:table-cell">"Base URL"</th>
+                                    <th scope="col" class="px-4 py-3">"Health"</th>
+                                    <th scope="col" class="px-4 py-3 text-right">"Actions"</th>
+                                </tr>
+                            </thead>
+                            <tbody class="divide-y divide-slate-100">
+                                {list.into_iter().map(|listing| view! { <EndpointRow listing delete/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+                Err(error) => view! {
+                    <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the endpoints: " {error.to_string()}</div>
+                }.into_any(),
+            })}
+        </Suspense>
+        <NewEndpoint create/>
+    }
+}

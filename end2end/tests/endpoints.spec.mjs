@@ -1,0 +1,63 @@
+// The endpoints page in a real browser: add an endpoint pointing at the mock upstream (a
+// refused field is shown next to it first), test its connection, delete it with confirmation.
+// Screenshots at 1280 and 390 px wide go to end2end/artifacts/.
+import { test, expect } from '@playwright/test';
+
+const EMAIL = process.env.E2E_EMAIL ?? 'e2e@example.com';
+const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
+const MOCK_URL = process.env.MOCK_URL;
+const SHOTS = 'artifacts';
+
+async function signIn(page) {
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+test('add an endpoint, test its connection, delete it', async ({ page }) => {
+  expect(MOCK_URL, 'end2end/run.sh starts the mock upstream').toBeTruthy();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await signIn(page);
+  await page.goto('/endpoints');
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+  await expect(page.getByRole('heading', { level: 1, name: 'Endpoints' })).toBeVisible();
+  await expect(page.getByText('No endpoints yet')).toBeVisible();
+
+  // A name the server refuses: the error appears next to the Name field.
+  await page.getByLabel('Name').fill('bad name!');
+  await page.getByLabel('Model').fill('gpt-4o-mini');
+  await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
+  await page.getByLabel('API key').fill('sk-e2e-not-shown');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  await expect(page.locator('#endpoint-name-error')).toContainText('letters, digits');
+  await expect(page.getByLabel('Name')).toHaveAttribute('aria-invalid', 'true');
+
+  await page.getByLabel('Name').fill('mock');
+  await page.getByLabel('API key').fill('sk-e2e-not-shown');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  const row = page.getByTestId('endpoint-mock');
+  await expect(row).toBeVisible();
+  await expect(row.getByText('Healthy')).toBeVisible();
+  await expect(page.locator('body')).not.toContainText('sk-e2e-not-shown');
+  // The form is emptied once the endpoint exists: the key does not linger in the page.
+  await expect(page.getByLabel('API key')).toHaveValue('');
+  await expect(page.getByLabel('Name')).toHaveValue('');
+
+  await row.getByRole('button', { name: 'Test connection' }).click();
+  await expect(row.getByTestId('probe')).toContainText('OK · 200');
+  await page.screenshot({ path: `${SHOTS}/endpoints-1280.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(row).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/endpoints-390.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await expect(row.getByText('Delete mock?')).toBeVisible();
+  await row.getByRole('button', { name: 'Confirm delete' }).click();
+  await expect(page.getByText('No endpoints yet')).toBeVisible();
+  expect(errors).toEqual([]);
+});

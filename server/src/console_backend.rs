@@ -1,0 +1,158 @@
+//! What the console's server functions call: the management service (every change audited as
+//! the signed-in admin), plus the proxy for live health and "Test connection".
+//!
+//! Does not: decide a business rule; those are `manage`'s, the same GraphQL calls.
+
+use crate::{
+    manage::{Actor, Manage, ManageError, NewEndpoint},
+    proxy::{registry::Registry, Proxy},
+    secrets::Secret,
+};
+use app::api::{BoxFuture, ConsoleBackend};
+use app::types::{
+    AdminUser, EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, InferenceEndpoint,
+    NewEndpointForm, Overview, ProviderKind, Timeouts,
+};
+use serde_json::json;
+use std::sync::Arc;
+
+/// The console's backend.
+#[derive(Clone)]
+pub struct Console {
+    pub manage: Manage,
+    pub proxy: Arc<Proxy>,
+    pub registry: Arc<Registry>,
+}
+
+/// A management error for a form: the field it names, if any.
+fn field_error(error: ManageError) -> FieldError {
+    match error {
+        ManageError::Invalid { field, message } => FieldError {
+            field: field.to_string(),
+            message,
+        },
+        other => FieldError {
+            field: String::new(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// A blank field as "not given".
+fn given(text: String) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// Live health of one endpoint in this process.
+pub fn health(proxy: &Proxy, registry: &Registry, id: EndpointId) -> EndpointHealth {
+    let snapshot = registry.snapshot();
+    let Some(upstream) = snapshot.upstreams.get(&id) else {
+        return EndpointHealth::Unknown;
+    };
+    match proxy.balancer.state(upstream, std::time::Instant::now()) {
+        crate::proxy::balancer::HealthState::Healthy => EndpointHealth::Healthy,
+        crate::proxy::balancer::HealthState::CoolingDown { .. } => EndpointHealth::CoolingDown,
+        crate::proxy::balancer::HealthState::CircuitOpen { .. } => EndpointHealth::CircuitOpen,
+        crate::proxy::balancer::HealthState::Misconfigured { .. } => EndpointHealth::Misconfigured,
+    }
+}
+
+impl Console {
+    async fn endpoint_name(&self, id: EndpointId) -> Result<String, ManageError> {
+        let endpoints = self.manage.endpoints().await?;
+        (endpoints.into_iter().find(|e| e.id == id))
+            .map(|e| e.name)
+            .ok_or(ManageError::NotFound)
+    }
+}
+
+impl ConsoleBackend for Console {
+    fn overview(&self) -> BoxFuture<'_, Result<Overview, String>> {
+        Box::pin(async move { self.manage.overview().await.map_err(|e| e.to_string()) })
+    }
+
+    fn endpoints(&self) -> BoxFuture<'_, Result<Vec<EndpointListing>, String>> {
+        Box::pin(async move {
+            let endpoints = self.manage.endpoints().await.map_err(|e| e.to_string())?;
+            Ok(endpoints
+                .into_iter()
+                .map(|endpoint| EndpointListing {
+                    health: health(&self.proxy, &self.registry, endpoint.id),
+                    endpoint,
+                })
+                .collect())
+        })
+    }
+
+    fn create_endpoint<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        form: NewEndpointForm,
+    ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>> {
+        Box::pin(async move {
+            let provider = ProviderKind::parse(form.provider.trim()).ok_or_else(|| FieldError {
+                field: "provider".into(),
+                message: "choose a provider".into(),
+            })?;
+            let new = NewEndpoint {
+                name: form.name,
+                provider,
+                base_url: given(form.base_url),
+                api_key: given(form.api_key).map(Secret::new),
+                model: form.model.trim().to_string(),
+                deployment: given(form.deployment),
+                api_version: given(form.api_version),
+                region: given(form.region),
+                rpm_limit: None,
+                tpm_limit: None,
+                timeouts: Timeouts::default(),
+                enabled: true,
+            };
+            let endpoint = self.manage.create_endpoint(new).await.map_err(field_error)?;
+            let actor = Actor::admin(admin.clone());
+            let details = json!({ "name": endpoint.name, "provider": endpoint.provider.as_str(), "via": "console" });
+            (self.manage)
+                .audit(&actor, "endpoint.create", Some(("endpoint", endpoint.id.0)), details)
+                .await;
+            Ok(endpoint)
+        })
+    }
+
+    fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let name = self.endpoint_name(id).await.map_err(|e| e.to_string())?;
+            self.manage.delete_endpoint(&name).await.map_err(|e| e.to_string())?;
+            let actor = Actor::admin(admin.clone());
+            let details = json!({ "name": name, "via": "console" });
+            (self.manage)
+                .audit(&actor, "endpoint.delete", Some(("endpoint", id.0)), details)
+                .await;
+            Ok(())
+        })
+    }
+
+    fn test_endpoint<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        id: EndpointId,
+    ) -> BoxFuture<'a, Result<EndpointProbe, String>> {
+        Box::pin(async move {
+            let name = self.endpoint_name(id).await.map_err(|e| e.to_string())?;
+            let snapshot = self.registry.snapshot();
+            let upstream = (snapshot.upstreams.get(&id))
+                .ok_or_else(|| "the endpoint is not loaded yet; try again in a second".to_string())?;
+            let probe = self.proxy.probe(upstream).await;
+            let actor = Actor::admin(admin.clone());
+            let details = json!({ "name": name, "ok": probe.ok(), "status": probe.status, "via": "console" });
+            (self.manage)
+                .audit(&actor, "endpoint.test", Some(("endpoint", id.0)), details)
+                .await;
+            Ok(EndpointProbe {
+                status: probe.status.map(i64::from),
+                latency_ms: probe.latency_ms,
+                error: probe.error,
+            })
+        })
+    }
+}
