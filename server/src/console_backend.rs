@@ -4,14 +4,14 @@
 //! Does not: decide a business rule; those are `manage`'s, the same GraphQL calls.
 
 use crate::{
-    manage::{Actor, Manage, ManageError, NewEndpoint},
+    manage::{Actor, EndpointChoice, Manage, ManageError, NewEndpoint, NewGateway},
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
 };
 use app::api::{BoxFuture, ConsoleBackend};
 use app::types::{
-    AdminUser, EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, InferenceEndpoint,
-    NewEndpointForm, Overview, ProviderKind, Timeouts,
+    AdminUser, EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId,
+    InferenceEndpoint, NewEndpointForm, NewGatewayForm, Overview, ProviderKind, Strategy, Timeouts,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct Console {
     pub manage: Manage,
     pub proxy: Arc<Proxy>,
     pub registry: Arc<Registry>,
+    /// `public_url` from the configuration, for the gateways' URLs and snippets.
+    pub public_url: Option<String>,
 }
 
 /// A management error for a form: the field it names, if any.
@@ -127,6 +129,59 @@ impl ConsoleBackend for Console {
             let details = json!({ "name": name, "via": "console" });
             (self.manage)
                 .audit(&actor, "endpoint.delete", Some(("endpoint", id.0)), details)
+                .await;
+            Ok(())
+        })
+    }
+
+    fn gateways(&self) -> BoxFuture<'_, Result<Vec<Gateway>, String>> {
+        Box::pin(async move { self.manage.gateways().await.map_err(|e| e.to_string()) })
+    }
+
+    fn public_url(&self) -> Option<String> {
+        self.public_url.clone()
+    }
+
+    fn create_gateway<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        form: NewGatewayForm,
+    ) -> BoxFuture<'a, Result<Gateway, FieldError>> {
+        Box::pin(async move {
+            let strategy = Strategy::parse(form.strategy.trim()).ok_or_else(|| FieldError {
+                field: "strategy".into(),
+                message: "choose a strategy".into(),
+            })?;
+            let endpoints = (form.endpoints.split(','))
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .map(EndpointChoice::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(field_error)?;
+            let mut new = NewGateway::new(form.name, strategy, endpoints);
+            new.description = form.description;
+            new.log_payloads = form.log_payloads;
+            let gateway = self.manage.create_gateway(new).await.map_err(field_error)?;
+            let actor = Actor::admin(admin.clone());
+            let details = json!({ "name": gateway.name, "strategy": gateway.strategy.as_str(), "via": "console" });
+            (self.manage)
+                .audit(&actor, "gateway.create", Some(("gateway", gateway.id.0)), details)
+                .await;
+            Ok(gateway)
+        })
+    }
+
+    fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let gateways = self.manage.gateways().await.map_err(|e| e.to_string())?;
+            let name = (gateways.into_iter().find(|g| g.id == id))
+                .map(|g| g.name)
+                .ok_or_else(|| ManageError::NotFound.to_string())?;
+            self.manage.delete_gateway(&name).await.map_err(|e| e.to_string())?;
+            let actor = Actor::admin(admin.clone());
+            let details = json!({ "name": name, "via": "console" });
+            (self.manage)
+                .audit(&actor, "gateway.delete", Some(("gateway", id.0)), details)
                 .await;
             Ok(())
         })

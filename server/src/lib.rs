@@ -162,6 +162,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         manage: manage.clone(),
         proxy: proxy.clone(),
         registry: registry.clone(),
+        public_url: config.public_url.clone(),
     };
     let render: console::Renderer = {
         let options = leptos.clone();

@@ -7,7 +7,7 @@
 // them, so the lint cannot be silenced on the function alone.
 #![allow(clippy::too_many_arguments)]
 
-use crate::types::{EndpointListing, EndpointProbe, FieldError, InferenceEndpoint, Overview};
+use crate::types::{EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing, InferenceEndpoint, Overview};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -16,7 +16,8 @@ pub use backend::*;
 #[cfg(feature = "ssr")]
 mod backend {
     use crate::types::{
-        AdminUser, EndpointId, EndpointListing, EndpointProbe, FieldError, InferenceEndpoint, NewEndpointForm, Overview,
+        AdminUser, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint,
+        NewEndpointForm, NewGatewayForm, Overview,
     };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
@@ -40,6 +41,18 @@ mod backend {
         ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>>;
         /// Deletes an endpoint as `admin` (audited).
         fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> BoxFuture<'a, Result<(), String>>;
+        /// Every gateway, by name.
+        fn gateways(&self) -> BoxFuture<'_, Result<Vec<Gateway>, String>>;
+        /// The configured public URL, if any.
+        fn public_url(&self) -> Option<String>;
+        /// Creates a gateway as `admin` (audited); a refused field is named.
+        fn create_gateway<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            form: NewGatewayForm,
+        ) -> BoxFuture<'a, Result<Gateway, FieldError>>;
+        /// Deletes a gateway and its keys, as `admin` (audited).
+        fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> BoxFuture<'a, Result<(), String>>;
         /// Sends one tiny real request to an endpoint, as `admin` (audited).
         fn test_endpoint<'a>(
             &'a self,
@@ -125,6 +138,74 @@ pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ServerFnError> {
     let id = crate::types::EndpointId(id);
     console_backend()?
         .test_endpoint(&admin, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Every gateway, and the URL clients reach them at.
+#[server(prefix = "/api", endpoint = "gateways_list")]
+pub async fn list_gateways() -> Result<GatewayListing, ServerFnError> {
+    require_admin()?;
+    let backend = console_backend()?;
+    let base_url = match backend.public_url() {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let host = use_context::<axum::http::request::Parts>()
+                .and_then(|parts| {
+                    parts
+                        .headers
+                        .get("host")
+                        .and_then(|h| h.to_str().ok())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "127.0.0.1:3000".into());
+            format!("http://{host}")
+        }
+    };
+    let gateways = backend.gateways().await.map_err(ServerFnError::new)?;
+    let endpoints = backend.endpoints().await.map_err(ServerFnError::new)?;
+    let models = (gateways.iter())
+        .filter_map(|gateway| {
+            let first = gateway.endpoints.first()?;
+            let listing = endpoints.iter().find(|l| l.endpoint.id == first.endpoint_id)?;
+            Some((gateway.id, listing.endpoint.model.clone()))
+        })
+        .collect();
+    Ok(GatewayListing {
+        gateways,
+        base_url,
+        models,
+    })
+}
+
+/// Creates a gateway from the gateways page's form. A refused field comes back as
+/// `Ok(Err(FieldError))`.
+#[server(prefix = "/api", endpoint = "gateways_create")]
+pub async fn create_gateway(
+    name: String,
+    description: String,
+    strategy: String,
+    endpoints: String,
+    #[server(default)] log_payloads: Option<String>,
+) -> Result<Result<Gateway, FieldError>, ServerFnError> {
+    let admin = require_admin()?;
+    let form = crate::types::NewGatewayForm {
+        name,
+        description,
+        strategy,
+        endpoints,
+        log_payloads: log_payloads.is_some(),
+    };
+    Ok(console_backend()?.create_gateway(&admin, form).await)
+}
+
+/// Deletes a gateway and its keys.
+#[server(prefix = "/api", endpoint = "gateways_delete")]
+pub async fn delete_gateway(id: i64) -> Result<(), ServerFnError> {
+    let admin = require_admin()?;
+    let id = crate::types::GatewayId(id);
+    console_backend()?
+        .delete_gateway(&admin, id)
         .await
         .map_err(ServerFnError::new)
 }

@@ -2,12 +2,14 @@
 
 mod dashboard;
 mod endpoints;
+mod gateways;
 mod login;
 mod not_found;
 mod sections;
 
 pub use dashboard::DashboardPage;
 pub use endpoints::EndpointsPage;
+pub use gateways::GatewaysPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
-pub use sections::{GatewaysPage, KeysPage, LogsPage, PlaygroundPage, SettingsPage};
+pub use sections::{KeysPage, LogsPage, PlaygroundPage, SettingsPage};

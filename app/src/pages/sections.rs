@@ -5,21 +5,6 @@ use crate::components::{ComingSoon, PageHeader};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// Gateways.
-#[component]
-pub fn GatewaysPage() -> impl IntoView {
-    view! {
-        <Title text="Gateways"/>
-        <PageHeader title="Gateways" description="Named proxies over an ordered list of endpoints."/>
-        <ComingSoon issue=6 features=&[
-            "Order endpoints with weights and priorities",
-            "Choose a routing strategy and a retry policy",
-            "Switch request metadata and payload logging",
-            "Copy ready-made snippets for curl and the OpenAI and Azure SDKs",
-        ]/>
-    }
-}
-
 /// Gateway keys.
 #[component]
 pub fn KeysPage() -> impl IntoView {

@@ -127,6 +127,29 @@ pub struct Gateway {
     pub updated_at: i64,
 }
 
+/// The gateways page's form, as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewGatewayForm {
+    pub name: String,
+    pub description: String,
+    /// A strategy's name (`priority`, `weighted`, …).
+    pub strategy: String,
+    /// The endpoints in order, comma-separated, each `name[:weight[:priority]]`.
+    pub endpoints: String,
+    /// Whether request and response bodies are logged.
+    pub log_payloads: bool,
+}
+
+/// The gateways page: every gateway, and the URL clients reach them at.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayListing {
+    pub gateways: Vec<Gateway>,
+    /// The server's public URL (`public_url`, else the address the browser used).
+    pub base_url: String,
+    /// Each gateway's first endpoint's model, for the snippets.
+    pub models: Vec<(GatewayId, String)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

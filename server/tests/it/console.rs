@@ -508,3 +508,65 @@ async fn endpoint_server_functions_create_test_and_delete() {
     );
     assert!(audit.iter().all(|e| e.actor_label == "admin@example.com"));
 }
+
+/// The gateways page's server functions: a refused endpoint list names its field; a gateway is
+/// created over an endpoint, listed with the URL and model for its snippets, and deleted.
+#[tokio::test]
+async fn gateway_server_functions_create_list_and_delete() {
+    let server = TestServer::start().await;
+    server.create_admin("admin@example.com").await;
+    let manage = &server.state.manage;
+    manage
+        .create_endpoint(crate::rig::endpoint(
+            "a",
+            app::types::ProviderKind::OpenAi,
+            "http://127.0.0.1:9",
+        ))
+        .await
+        .unwrap();
+    let (client, _) = server.signed_in("admin@example.com").await;
+    let call = |endpoint: &str, form: Vec<(&str, &str)>| {
+        client
+            .post(format!("{}/api/{endpoint}", server.url))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+    };
+    let form = |endpoints: &'static str| {
+        vec![
+            ("name", "main"),
+            ("description", "the main one"),
+            ("strategy", "weighted"),
+            ("endpoints", endpoints),
+            ("log_payloads", "on"),
+        ]
+    };
+    let refused: serde_json::Value = call("gateways_create", form("nope"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["Err"]["field"], "endpoints", "{refused}");
+    let created: serde_json::Value = call("gateways_create", form("a:3"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["Ok"]["strategy"], "weighted", "{created}");
+    assert_eq!(created["Ok"]["log_payloads"], true);
+    assert_eq!(created["Ok"]["endpoints"][0]["weight"], 3);
+
+    let listed: serde_json::Value = call("gateways_list", vec![]).await.unwrap().json().await.unwrap();
+    assert_eq!(listed["base_url"], server.url.as_str(), "{listed}");
+    assert_eq!(listed["models"][0][1], "gpt-4o-mini");
+    let id = listed["gateways"][0]["id"].as_i64().unwrap();
+    let deleted = call("gateways_delete", vec![("id", &id.to_string())]).await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert!(manage.gateways().await.unwrap().is_empty());
+    let actions: Vec<String> = (manage.audit_log(None, 3).await.unwrap().into_iter())
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions[..2], ["gateway.delete", "gateway.create"]);
+}
