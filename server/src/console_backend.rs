@@ -4,14 +4,16 @@
 //! Does not: decide a business rule; those are `manage`'s, the same GraphQL calls.
 
 use crate::{
-    manage::{Actor, EndpointChoice, Manage, ManageError, NewEndpoint, NewGateway},
+    manage::{limits::parse_limit, Actor, EndpointChoice, Manage, ManageError, NewEndpoint, NewGateway, NewKey},
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
+    store::{now_ms, LimitScope},
 };
 use app::api::{BoxFuture, ConsoleBackend};
 use app::types::{
     AdminUser, EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId,
-    InferenceEndpoint, NewEndpointForm, NewGatewayForm, Overview, ProviderKind, Strategy, Timeouts,
+    InferenceEndpoint, KeyListing, LimitUsage, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, ProviderKind,
+    ShownOnce, Strategy, Timeouts,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -60,7 +62,22 @@ pub fn health(proxy: &Proxy, registry: &Registry, id: EndpointId) -> EndpointHea
     }
 }
 
+/// How long a rotated-out key keeps working when the console rotates it.
+const ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A comma-separated list, trimmed, without empty items.
+fn items(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|item| !item.is_empty())
+}
+
 impl Console {
+    /// Records `action` on a key as `admin`.
+    async fn audit_key(&self, admin: &AdminUser, action: &str, key_id: i64, public_id: &str) {
+        let actor = Actor::admin(admin.clone());
+        let details = json!({ "public_id": public_id, "via": "console" });
+        self.manage.audit(&actor, action, Some(("key", key_id)), details).await;
+    }
+
     async fn endpoint_name(&self, id: EndpointId) -> Result<String, ManageError> {
         let endpoints = self.manage.endpoints().await?;
         (endpoints.into_iter().find(|e| e.id == id))
@@ -184,6 +201,109 @@ impl ConsoleBackend for Console {
                 .audit(&actor, "gateway.delete", Some(("gateway", id.0)), details)
                 .await;
             Ok(())
+        })
+    }
+
+    fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyListing>, String>> {
+        Box::pin(async move {
+            let gateways = self.manage.gateways().await.map_err(|e| e.to_string())?;
+            let keys = self.manage.keys(None).await.map_err(|e| e.to_string())?;
+            let now = now_ms();
+            Ok(keys
+                .into_iter()
+                .map(|key| {
+                    let usage = (key.limits.iter())
+                        .map(|limit| {
+                            let (used, _, in_flight) =
+                                (self.proxy.ledger).usage(LimitScope::Key(key.id), limit.metric, limit.period, now);
+                            let used = match limit.metric {
+                                app::types::Metric::Concurrency => in_flight,
+                                _ => used,
+                            };
+                            LimitUsage { limit: *limit, used }
+                        })
+                        .collect();
+                    let gateway = (gateways.iter().find(|g| g.id == key.gateway_id))
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default();
+                    KeyListing { key, gateway, usage }
+                })
+                .collect())
+        })
+    }
+
+    fn create_key<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        form: NewKeyForm,
+    ) -> BoxFuture<'a, Result<ShownOnce, FieldError>> {
+        Box::pin(async move {
+            let limits = items(&form.limits)
+                .map(parse_limit)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(field_error)?;
+            let models: Vec<String> = items(&form.allowed_models).map(str::to_string).collect();
+            let expires_at = match form.expires_in_days.trim() {
+                "" => None,
+                days => {
+                    let days: i64 = days.parse().ok().filter(|d| *d > 0).ok_or_else(|| FieldError {
+                        field: "expires_in_days".into(),
+                        message: "a whole number of days, at least 1".into(),
+                    })?;
+                    Some(now_ms().saturating_add(days.saturating_mul(86_400_000)))
+                }
+            };
+            let created = self
+                .manage
+                .create_key(NewKey {
+                    gateway: form.gateway,
+                    name: form.name,
+                    parent: given(form.parent),
+                    allowed_models: (!models.is_empty()).then_some(models),
+                    expires_at,
+                    limits,
+                })
+                .await
+                .map_err(field_error)?;
+            self.audit_key(admin, "key.create", created.key.id.0, &created.key.public_id)
+                .await;
+            Ok(ShownOnce {
+                secret: created.secret.expose().to_string(),
+                key: created.key,
+            })
+        })
+    }
+
+    fn revoke_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<u64, String>> {
+        Box::pin(async move {
+            let key = self.manage.key(&public_id).await.map_err(|e| e.to_string())?;
+            let revoked = self.manage.revoke_key(&public_id).await.map_err(|e| e.to_string())?;
+            self.audit_key(admin, "key.revoke", key.id.0, &public_id).await;
+            Ok(revoked)
+        })
+    }
+
+    fn reset_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let key = self
+                .manage
+                .reset_key_usage(&public_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.audit_key(admin, "key.reset", key.id.0, &public_id).await;
+            Ok(())
+        })
+    }
+
+    fn rotate_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<ShownOnce, String>> {
+        Box::pin(async move {
+            let created = (self.manage.rotate_key(&public_id, ROTATION_GRACE).await).map_err(|e| e.to_string())?;
+            self.audit_key(admin, "key.rotate", created.key.id.0, &created.key.public_id)
+                .await;
+            Ok(ShownOnce {
+                secret: created.secret.expose().to_string(),
+                key: created.key,
+            })
         })
     }
 

@@ -7,7 +7,10 @@
 // them, so the lint cannot be silenced on the function alone.
 #![allow(clippy::too_many_arguments)]
 
-use crate::types::{EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing, InferenceEndpoint, Overview};
+use crate::types::{
+    EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing, InferenceEndpoint, KeyListing, Overview,
+    ShownOnce,
+};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -17,7 +20,7 @@ pub use backend::*;
 mod backend {
     use crate::types::{
         AdminUser, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint,
-        NewEndpointForm, NewGatewayForm, Overview,
+        KeyListing, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, ShownOnce,
     };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
@@ -53,6 +56,24 @@ mod backend {
         ) -> BoxFuture<'a, Result<Gateway, FieldError>>;
         /// Deletes a gateway and its keys, as `admin` (audited).
         fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> BoxFuture<'a, Result<(), String>>;
+        /// Every key with its gateway's name and usage against its limits.
+        fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyListing>, String>>;
+        /// Creates a key as `admin` (audited); the secret is in the answer, once.
+        fn create_key<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            form: NewKeyForm,
+        ) -> BoxFuture<'a, Result<ShownOnce, FieldError>>;
+        /// Revokes a key and its descendants as `admin` (audited); how many were revoked.
+        fn revoke_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<u64, String>>;
+        /// Zeroes a key's counted usage as `admin` (audited).
+        fn reset_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<(), String>>;
+        /// Replaces a key by a new one (the old one works for an hour) as `admin` (audited).
+        fn rotate_key<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            public_id: String,
+        ) -> BoxFuture<'a, Result<ShownOnce, String>>;
         /// Sends one tiny real request to an endpoint, as `admin` (audited).
         fn test_endpoint<'a>(
             &'a self,
@@ -206,6 +227,65 @@ pub async fn delete_gateway(id: i64) -> Result<(), ServerFnError> {
     let id = crate::types::GatewayId(id);
     console_backend()?
         .delete_gateway(&admin, id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Every key, with its gateway and usage against its limits.
+#[server(prefix = "/api", endpoint = "keys_list")]
+pub async fn list_keys() -> Result<Vec<KeyListing>, ServerFnError> {
+    require_admin()?;
+    console_backend()?.keys().await.map_err(ServerFnError::new)
+}
+
+/// Creates a key from the keys page's form; its secret comes back this once.
+#[server(prefix = "/api", endpoint = "keys_create")]
+pub async fn create_key(
+    gateway: String,
+    name: String,
+    #[server(default)] parent: String,
+    #[server(default)] allowed_models: String,
+    #[server(default)] expires_in_days: String,
+    #[server(default)] limits: String,
+) -> Result<Result<ShownOnce, FieldError>, ServerFnError> {
+    let admin = require_admin()?;
+    let form = crate::types::NewKeyForm {
+        gateway,
+        name,
+        parent,
+        allowed_models,
+        expires_in_days,
+        limits,
+    };
+    Ok(console_backend()?.create_key(&admin, form).await)
+}
+
+/// Revokes a key and every key derived from it.
+#[server(prefix = "/api", endpoint = "keys_revoke")]
+pub async fn revoke_key(public_id: String) -> Result<u64, ServerFnError> {
+    let admin = require_admin()?;
+    console_backend()?
+        .revoke_key(&admin, public_id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Zeroes a key's counted usage.
+#[server(prefix = "/api", endpoint = "keys_reset")]
+pub async fn reset_key(public_id: String) -> Result<(), ServerFnError> {
+    let admin = require_admin()?;
+    console_backend()?
+        .reset_key(&admin, public_id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Replaces a key by a new one; the new secret comes back this once.
+#[server(prefix = "/api", endpoint = "keys_rotate")]
+pub async fn rotate_key(public_id: String) -> Result<ShownOnce, ServerFnError> {
+    let admin = require_admin()?;
+    console_backend()?
+        .rotate_key(&admin, public_id)
         .await
         .map_err(ServerFnError::new)
 }

@@ -5,20 +5,6 @@ use crate::components::{ComingSoon, PageHeader};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// Gateway keys.
-#[component]
-pub fn KeysPage() -> impl IntoView {
-    view! {
-        <Title text="Keys"/>
-        <PageHeader title="Keys" description="The credentials applications send, in a tree with limits."/>
-        <ComingSoon issue=6 features=&[
-            "See the key tree with usage bars against limits",
-            "Create keys with limits, expiry and allowed models (shown once)",
-            "Revoke, reset and rotate keys",
-        ]/>
-    }
-}
-
 /// Request logs.
 #[component]
 pub fn LogsPage() -> impl IntoView {

@@ -41,3 +41,52 @@ pub struct GatewayKey {
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
 }
+
+/// A limit and how much of it the current window has used (in this process's ledger).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitUsage {
+    pub limit: Limit,
+    /// Used in the current window (requests in flight, for `concurrency`).
+    pub used: i64,
+}
+
+/// A key as the keys page lists it: with its gateway's name and its usage against its limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyListing {
+    pub key: GatewayKey,
+    pub gateway: String,
+    pub usage: Vec<LimitUsage>,
+}
+
+/// The keys page's form, as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewKeyForm {
+    /// The gateway's name.
+    pub gateway: String,
+    pub name: String,
+    /// The parent key's public id, or empty.
+    pub parent: String,
+    /// Comma-separated model names, or empty for every model.
+    pub allowed_models: String,
+    /// Days until it expires, or empty for never.
+    pub expires_in_days: String,
+    /// Comma-separated limits in the CLI's notation (`requests/minute=100, tokens/day=100000`).
+    pub limits: String,
+}
+
+/// A key just created or rotated, with its secret: shown this once, never again. `Debug`
+/// hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownOnce {
+    pub key: GatewayKey,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ShownOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShownOnce")
+            .field("key", &self.key.public_id)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}

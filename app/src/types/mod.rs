@@ -3,7 +3,8 @@
 //! Invariant: nothing here carries a secret (password hash, token, credential); secret-bearing
 //! rows stay private to `server::store`, and inputs that carry one live in `server::manage` —
 //! but for `NewEndpointForm`, the console form's fields on their way to the server, which is
-//! never serialized and hides the credential from `Debug`.
+//! never serialized and hides the credential from `Debug`, and `ShownOnce`, a new key's one
+//! showing (hidden from `Debug` too).
 
 mod admin;
 mod endpoint;

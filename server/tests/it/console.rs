@@ -570,3 +570,114 @@ async fn gateway_server_functions_create_list_and_delete() {
         .collect();
     assert_eq!(actions[..2], ["gateway.delete", "gateway.create"]);
 }
+
+/// The keys page's server functions: bad limits name their field; a key and a child are
+/// created (the secret shown once), listed with their usage against their limits, reset,
+/// rotated (a new secret, once) and revoked with the child.
+#[tokio::test]
+async fn key_server_functions_create_list_rotate_and_revoke() {
+    let server = TestServer::start().await;
+    server.create_admin("admin@example.com").await;
+    let manage = &server.state.manage;
+    manage
+        .create_endpoint(crate::rig::endpoint(
+            "a",
+            app::types::ProviderKind::OpenAi,
+            "http://127.0.0.1:9",
+        ))
+        .await
+        .unwrap();
+    let choice = server::manage::EndpointChoice::parse("a").unwrap();
+    manage
+        .create_gateway(server::manage::NewGateway::new(
+            "g",
+            app::types::Strategy::Priority,
+            vec![choice],
+        ))
+        .await
+        .unwrap();
+    let (client, _) = server.signed_in("admin@example.com").await;
+    let call = |endpoint: &str, form: Vec<(&str, String)>| {
+        client
+            .post(format!("{}/api/{endpoint}", server.url))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+    };
+    let key = |name: &str, parent: &str, limits: &str| {
+        vec![
+            ("gateway", "g".to_string()),
+            ("name", name.to_string()),
+            ("parent", parent.to_string()),
+            ("allowed_models", "gpt-4o-mini".to_string()),
+            ("expires_in_days", "30".to_string()),
+            ("limits", limits.to_string()),
+        ]
+    };
+    let refused: serde_json::Value = call("keys_create", key("team", "", "requests/fortnight=5"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["Err"]["field"], "limits", "{refused}");
+    let team: serde_json::Value = call("keys_create", key("team", "", "requests/minute=100"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let team_id = team["Ok"]["key"]["public_id"].as_str().unwrap().to_string();
+    assert!(team["Ok"]["secret"].as_str().unwrap().starts_with("mgw_"), "{team}");
+    assert!(team["Ok"]["key"]["expires_at"].is_i64());
+    let app: serde_json::Value = call("keys_create", key("app", &team_id, ""))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(app["Ok"]["key"]["allowed_models"], serde_json::json!(["gpt-4o-mini"]));
+
+    let listed: serde_json::Value = call("keys_list", vec![]).await.unwrap().json().await.unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    let team_row = listed.iter().find(|k| k["key"]["name"] == "team").unwrap();
+    assert_eq!(team_row["gateway"], "g");
+    assert_eq!(team_row["usage"][0]["limit"]["max_value"], 100);
+    assert_eq!(team_row["usage"][0]["used"], 0);
+    let text = serde_json::Value::Array(listed.clone()).to_string();
+    for secret in [&team["Ok"]["secret"], &app["Ok"]["secret"]] {
+        assert!(!text.contains(secret.as_str().unwrap()), "no secret in the list");
+    }
+
+    assert_eq!(
+        call("keys_reset", vec![("public_id", team_id.clone())])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let rotated: serde_json::Value = call("keys_rotate", vec![("public_id", team_id.clone())])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(rotated["secret"].as_str().unwrap().starts_with("mgw_"), "{rotated}");
+    // The child moved to the new key: revoking that takes the child too.
+    let new_id = rotated["key"]["public_id"].as_str().unwrap().to_string();
+    let revoked: serde_json::Value = call("keys_revoke", vec![("public_id", new_id)])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked.as_u64().unwrap(), 2, "the key and its child: {revoked}");
+    let actions: Vec<String> = (manage.audit_log(None, 5).await.unwrap().into_iter())
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions[..5],
+        ["key.revoke", "key.rotate", "key.reset", "key.create", "key.create"]
+    );
+}

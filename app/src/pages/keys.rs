@@ -1,0 +1,354 @@
+//! Gateway keys: each gateway's keys as a tree, with usage bars against their limits; create
+//! (parent, limits, expiry, allowed models) with a show-once dialog and a copy button; reset,
+//! rotate (the new secret shown once), revoke (its descendants go too, and the page says so).
+//!
+//! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
+
+use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey};
+use crate::components::PageHeader;
+use crate::types::{FieldError, KeyListing, LimitUsage, Metric, ShownOnce};
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+
+/// The actions a key row offers, shared by every row.
+#[derive(Clone, Copy)]
+struct KeyActions {
+    revoke: ServerAction<RevokeKey>,
+    reset: ServerAction<ResetKey>,
+    rotate: ServerAction<RotateKey>,
+}
+
+/// A limit's figure as people read it.
+fn amount(metric: Metric, value: i64) -> String {
+    match metric {
+        Metric::CostMicros => format!("{:.2}", value as f64 / 1_000_000.0),
+        Metric::Requests | Metric::Tokens | Metric::Concurrency => value.to_string(),
+    }
+}
+
+/// One limit's bar: how much of it the current window has used.
+#[component]
+fn UsageBar(usage: LimitUsage) -> impl IntoView {
+    let limit = usage.limit;
+    let share = if limit.max_value > 0 {
+        (usage.used as f64 / limit.max_value as f64).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let colour = if share >= 0.9 {
+        "bg-red-500"
+    } else if share >= 0.7 {
+        "bg-amber-500"
+    } else {
+        "bg-indigo-500"
+    };
+    let label = format!(
+        "{}: {} of {}",
+        limit.spelled().split('=').next().unwrap_or_default(),
+        amount(limit.metric, usage.used),
+        amount(limit.metric, limit.max_value)
+    );
+    view! {
+        <div class="w-full max-w-xs" data-testid="usage">
+            <div class="flex justify-between text-xs text-slate-600"><span>{label.clone()}</span></div>
+            <div class="mt-1 h-1.5 w-full rounded-full bg-slate-200" role="meter" aria-label=label
+                aria-valuemin="0" aria-valuemax=limit.max_value aria-valuenow=usage.used>
+                <div class=format!("h-1.5 rounded-full {colour}") style=format!("width: {:.0}%", share * 100.0)></div>
+            </div>
+        </div>
+    }
+}
+
+/// A key, its bars and actions, and its children below it.
+#[component]
+fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: KeyActions, depth: usize) -> AnyView {
+    let key = listing.key.clone();
+    let public_id = key.public_id.clone();
+    let children: Vec<KeyListing> = family.with_value(|all| {
+        all.iter()
+            .filter(|k| k.key.parent_id == Some(key.id))
+            .cloned()
+            .collect()
+    });
+    let descendants = family.with_value(|all| {
+        let mut count = 0;
+        let mut frontier = vec![key.id];
+        while let Some(id) = frontier.pop() {
+            for k in all.iter().filter(|k| k.key.parent_id == Some(id)) {
+                count += 1;
+                frontier.push(k.key.id);
+            }
+        }
+        count
+    });
+    let revoked = key.revoked_at.is_some();
+    let (status, badge) = if revoked {
+        ("Revoked", "bg-red-50 text-red-700 ring-red-600/20")
+    } else if key.grace_until.is_some() {
+        ("Rotating", "bg-amber-50 text-amber-700 ring-amber-600/20")
+    } else if !key.enabled {
+        ("Disabled", "bg-slate-100 text-slate-600 ring-slate-500/20")
+    } else {
+        ("Active", "bg-emerald-50 text-emerald-700 ring-emerald-600/20")
+    };
+    let confirming = RwSignal::new(false);
+    let warning = StoredValue::new(if descendants > 0 {
+        format!(
+            "Revoke {}? Its {descendants} descendant key(s) are revoked too.",
+            key.name
+        )
+    } else {
+        format!("Revoke {}?", key.name)
+    });
+    let id = StoredValue::new(public_id.clone());
+    let button = "rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 focus:outline-none focus:ring-2 focus:ring-indigo-500/50";
+    view! {
+        <li class="py-3" style=format!("padding-left: {}rem", depth as f32 * 1.5) data-testid=format!("key-{}", key.name)>
+            <div class="flex flex-wrap items-start justify-between gap-3">
+                <div class="min-w-0">
+                    <div class="font-medium text-slate-900">{key.name.clone()}
+                        <span class=format!("ml-2 inline-flex items-center rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset {badge}")>{status}</span>
+                    </div>
+                    <div class="text-xs text-slate-500">"ID "
+                        <code class="text-slate-700" data-testid="public-id">{key.public_id.clone()}</code>
+                        " · " <code>{key.masked.clone()}</code></div>
+                    {key.allowed_models.clone().map(|models| view! { <div class="text-xs text-slate-500">"Models: " {models.join(", ")}</div> })}
+                    <div class="mt-2 space-y-2">
+                        {listing.usage.into_iter().map(|usage| view! { <UsageBar usage/> }).collect_view()}
+                    </div>
+                </div>
+                {(!revoked).then(|| view! {
+                    <div class="flex flex-wrap items-center gap-2">
+                        <ActionForm action=actions.reset>
+                            <input type="hidden" name="public_id" value=id.get_value()/>
+                            <button type="submit" class=button>"Reset usage"</button>
+                        </ActionForm>
+                        <ActionForm action=actions.rotate>
+                            <input type="hidden" name="public_id" value=id.get_value()/>
+                            <button type="submit" class=button>"Rotate"</button>
+                        </ActionForm>
+                        <Show when=move || confirming.get() fallback=move || view! {
+                            <button type="button" on:click=move |_| confirming.set(true)
+                                class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50">"Revoke"</button>
+                        }>
+                            <ActionForm action=actions.revoke attr:class="flex flex-wrap items-center gap-2">
+                                <input type="hidden" name="public_id" value=id.get_value()/>
+                                <span class="text-xs text-slate-600">{warning.get_value()}</span>
+                                <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500">"Confirm revoke"</button>
+                                <button type="button" on:click=move |_| confirming.set(false) class=button>"Cancel"</button>
+                            </ActionForm>
+                        </Show>
+                    </div>
+                })}
+            </div>
+            {(!children.is_empty()).then(|| view! {
+                <ul class="divide-y divide-slate-100">
+                    {children.into_iter().map(|child| view! { <KeyNode listing=child family actions depth=depth + 1/> }).collect_view()}
+                </ul>
+            })}
+        </li>
+    }
+    .into_any()
+}
+
+/// The dialog that shows a new key's secret, once, with a copy button.
+#[component]
+fn ShowOnce(shown: RwSignal<Option<ShownOnce>>) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        if let Some(once) = shown.get_untracked() {
+            #[cfg(feature = "hydrate")]
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&once.secret);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = once;
+            copied.set(true);
+        }
+    };
+    view! {
+        {move || shown.get().map(|once| view! {
+            <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4">
+                <div role="dialog" aria-modal="true" aria-labelledby="shown-once-title" class="w-full max-w-lg rounded-xl bg-white p-6 shadow-xl">
+                    <h2 id="shown-once-title" class="text-base font-semibold text-slate-900">{format!("Key {} — copy it now", once.key.name)}</h2>
+                    <p class="mt-1 text-sm text-slate-600">"This is the only time the key is shown. Store it somewhere safe; if it is lost, rotate the key."</p>
+                    <label for="shown-secret" class="mt-4 block text-sm font-medium text-slate-700">"Key"</label>
+                    <input id="shown-secret" readonly value=once.secret.clone()
+                        class="mt-1 block w-full rounded-lg border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs"/>
+                    <div class="mt-4 flex items-center justify-end gap-2">
+                        <span class="text-xs text-emerald-700" role="status">{move || copied.get().then_some("Copied")}</span>
+                        <button type="button" on:click=copy
+                            class="rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Copy"</button>
+                        <button type="button" on:click=move |_| { copied.set(false); shown.set(None); }
+                            class="rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-500">"Done"</button>
+                    </div>
+                </div>
+            </div>
+        })}
+    }
+}
+
+/// The form that creates a key.
+#[component]
+fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<String>) -> AnyView {
+    let refused = move || match create.value().get() {
+        Some(Ok(Err(error))) => Some(error),
+        Some(Err(error)) => Some(FieldError {
+            field: String::new(),
+            message: error.to_string(),
+        }),
+        _ => None,
+    };
+    let error_for = move |field: &'static str| move || refused().filter(|e| e.field == field).map(|e| e.message);
+    let known = [
+        "gateway",
+        "name",
+        "parent",
+        "allowed_models",
+        "expires_in_days",
+        "limits",
+    ];
+    let general = move || {
+        refused()
+            .filter(|e| !known.contains(&e.field.as_str()))
+            .map(|e| e.message)
+    };
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(Ok(_))), Some(form)) = (create.value().get(), form.get()) {
+            form.reset();
+        }
+    });
+    let input = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
+    let field = move |name: &'static str, label: &'static str, placeholder: &'static str, hint: &'static str| {
+        let id = format!("key-{name}");
+        view! {
+            <div>
+                <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
+                <input id=id name=name autocomplete="off" placeholder=placeholder class=input
+                    aria-invalid=move || error_for(name)().is_some().to_string()/>
+                <p class="mt-1 text-xs text-slate-500">{hint}</p>
+                <p id=format!("key-{name}-error") class="mt-1 text-xs text-red-600" role="alert">{error_for(name)}</p>
+            </div>
+        }
+    };
+    view! {
+        <section class="mt-8 rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="new-key">
+            <h2 id="new-key" class="text-base font-semibold text-slate-900">"Create a key"</h2>
+            <ActionForm action=create node_ref=form attr:class="mt-5 grid gap-4 sm:grid-cols-2">
+                <div>
+                    <label for="key-gateway" class="block text-sm font-medium text-slate-700">"Gateway"</label>
+                    <select id="key-gateway" name="gateway" class=input>
+                        {gateways.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                    </select>
+                    <p class="mt-1 text-xs text-red-600" role="alert">{error_for("gateway")}</p>
+                </div>
+                {field("name", "Name", "billing-service", "")}
+                {field("parent", "Parent key", "public id, e.g. ab12cd34", "Optional. The new key's limits cannot exceed its parent's; revoking the parent revokes it.")}
+                {field("limits", "Limits", "requests/minute=100, tokens/day=1000000", "Optional, comma-separated: requests, tokens or cost per minute/hour/day/month/total, or concurrency=N.")}
+                {field("allowed_models", "Allowed models", "gpt-4o-mini, claude-3-5-haiku", "Optional; empty allows every model of the gateway.")}
+                {field("expires_in_days", "Expires in (days)", "30", "Optional; empty never expires.")}
+                <div class="sm:col-span-2 flex items-center gap-3">
+                    <button type="submit" disabled=move || create.pending().get()
+                        class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">
+                        {move || if create.pending().get() { "Creating…" } else { "Create key" }}
+                    </button>
+                    <p class="text-sm text-red-600" role="alert">{general}</p>
+                </div>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+/// The keys page.
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let create = ServerAction::<CreateKey>::new();
+    let actions = KeyActions {
+        revoke: ServerAction::<RevokeKey>::new(),
+        reset: ServerAction::<ResetKey>::new(),
+        rotate: ServerAction::<RotateKey>::new(),
+    };
+    let shown = RwSignal::new(None::<ShownOnce>);
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(once))) = create.value().get() {
+            shown.set(Some(once));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(once)) = actions.rotate.value().get() {
+            shown.set(Some(once));
+        }
+    });
+    let keys = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                actions.revoke.version().get(),
+                actions.reset.version().get(),
+                actions.rotate.version().get(),
+            )
+        },
+        |_| list_keys(),
+    );
+    let gateways = Resource::new(|| (), |_| list_gateways());
+    let failure = move || {
+        let revoke = actions.revoke.value().get().and_then(|r| r.err());
+        let reset = actions.reset.value().get().and_then(|r| r.err());
+        let rotate = actions.rotate.value().get().and_then(|r| r.err());
+        revoke.or(reset).or(rotate).map(|e| e.to_string())
+    };
+    view! {
+        <Title text="Keys"/>
+        <PageHeader title="Keys" description="The credentials applications send, in a tree with limits."/>
+        {move || failure().map(|error| view! {
+            <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error}</div>
+        })}
+        <ShowOnce shown/>
+        <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
+            {move || keys.get().map(|result| match result {
+                Ok(list) if list.is_empty() => view! {
+                    <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
+                        "No keys yet. Create one below for an application to call a gateway with."
+                    </div>
+                }.into_any(),
+                Ok(list) => {
+                    let mut names: Vec<String> = list.iter().map(|k| k.gateway.clone()).collect();
+                    names.sort();
+                    names.dedup();
+                    let family = StoredValue::new(list);
+                    view! {
+                        <div class="space-y-4">
+                            {names.into_iter().map(|gateway| {
+                                let roots: Vec<KeyListing> = family.with_value(|all| {
+                                    all.iter().filter(|k| k.gateway == gateway && k.key.parent_id.is_none()).cloned().collect()
+                                });
+                                view! {
+                                    <section class="rounded-xl border border-slate-200 bg-white px-5 py-2 shadow-sm" aria-label=format!("Keys of {gateway}")>
+                                        <h2 class="pt-3 text-sm font-semibold text-slate-900">{format!("Gateway {gateway}")}</h2>
+                                        <ul class="divide-y divide-slate-100">
+                                            {roots.into_iter().map(|listing| view! { <KeyNode listing family actions depth=0/> }).collect_view()}
+                                        </ul>
+                                    </section>
+                                }
+                            }).collect_view()}
+                        </div>
+                    }.into_any()
+                }
+                Err(error) => view! {
+                    <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the keys: " {error.to_string()}</div>
+                }.into_any(),
+            })}
+        </Suspense>
+        <Suspense fallback=|| ()>
+            {move || gateways.get().map(|result| match result {
+                Ok(listing) if listing.gateways.is_empty() => view! {
+                    <p class="mt-8 text-sm text-slate-600">"Create a gateway first; keys belong to a gateway."</p>
+                }.into_any(),
+                Ok(listing) => view! { <NewKey create gateways=listing.gateways.into_iter().map(|g| g.name).collect()/> }.into_any(),
+                Err(error) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,85 @@
+// The keys page in a real browser: create a key with a limit (its secret in a show-once dialog
+// with a copy button), a child under it, see the tree and the usage bar, rotate, revoke with the
+// warning about descendants. Screenshots at 1280 and 390 px go to artifacts/.
+import { test, expect } from '@playwright/test';
+
+const EMAIL = process.env.E2E_EMAIL ?? 'e2e@example.com';
+const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
+const MOCK_URL = process.env.MOCK_URL;
+const SHOTS = 'artifacts';
+
+test('create keys as a tree, rotate a child, revoke the parent with its descendants', async ({ page, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+
+  // An endpoint and a gateway for the keys.
+  await page.goto('/endpoints');
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+  await page.getByLabel('Name').fill('keys-mock');
+  await page.getByLabel('Model').fill('gpt-4o-mini');
+  await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
+  await page.getByLabel('API key').fill('sk-e2e-keys');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  await expect(page.getByTestId('endpoint-keys-mock')).toBeVisible();
+  await page.goto('/gateways');
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+  await page.getByLabel('Name').fill('keys-gw');
+  await page.getByLabel('Endpoints').fill('keys-mock');
+  await page.getByRole('button', { name: 'Add gateway' }).click();
+  await expect(page.getByTestId('gateway-keys-gw')).toBeVisible();
+
+  await page.goto('/keys');
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+  await expect(page.getByText('No keys yet')).toBeVisible();
+  await page.getByLabel('Name').fill('team');
+  await page.getByLabel('Limits').fill('requests/fortnight=5');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  await expect(page.locator('#key-limits-error')).toContainText('fortnight');
+  await page.getByLabel('Limits').fill('requests/minute=100');
+  await page.getByRole('button', { name: 'Create key' }).click();
+
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  const secret = await dialog.getByLabel('Key').inputValue();
+  expect(secret).toMatch(/^mgw_/);
+  await dialog.getByRole('button', { name: 'Copy' }).click();
+  await expect(dialog.getByRole('status')).toHaveText('Copied');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  await page.screenshot({ path: `${SHOTS}/keys-dialog-1280.png`, fullPage: true });
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.locator('body')).not.toContainText(secret);
+
+  const team = page.getByTestId('key-team');
+  await expect(team).toBeVisible();
+  await expect(team.getByRole('meter').first()).toHaveAttribute('aria-valuemax', '100');
+  const publicId = await team.getByTestId('public-id').first().textContent();
+
+  await page.getByLabel('Name').fill('app');
+  await page.getByLabel('Parent key').fill(publicId);
+  await page.getByRole('button', { name: 'Create key' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+  await expect(team.getByTestId('key-app')).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/keys-1280.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${SHOTS}/keys-390.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Rotate the child: a new secret, shown once; the old key keeps working for an hour.
+  await team.getByTestId('key-app').getByRole('button', { name: 'Rotate' }).click();
+  await expect(page.getByRole('dialog').getByLabel('Key')).not.toHaveValue(secret);
+  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+
+  await team.getByRole('button', { name: 'Revoke' }).first().click();
+  await expect(team.getByText('descendant key(s) are revoked too')).toBeVisible();
+  await team.getByRole('button', { name: 'Confirm revoke' }).click();
+  await expect(page.getByTestId('key-team').getByText('Revoked').first()).toBeVisible();
+  expect(errors).toEqual([]);
+});
