@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("gateways") view=GatewaysPage/>
                     <Route path=path!("keys") view=KeysPage/>
                     <Route path=path!("logs") view=LogsPage/>
+                    <Route path=path!("logs/:id") view=LogDetailPage/>
                     <Route path=path!("playground") view=PlaygroundPage/>
                     <Route path=path!("settings") view=SettingsPage/>
                 </ParentRoute>

@@ -7,13 +7,13 @@ use crate::{
     manage::{limits::parse_limit, Actor, EndpointChoice, Manage, ManageError, NewEndpoint, NewGateway, NewKey},
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
-    store::{now_ms, LimitScope},
+    store::{now_ms, LimitScope, LogFilter},
 };
 use app::api::{BoxFuture, ConsoleBackend};
 use app::types::{
     AdminUser, EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId,
-    InferenceEndpoint, KeyListing, LimitUsage, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, ProviderKind,
-    ShownOnce, Strategy, Timeouts,
+    InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm,
+    Overview, ProviderKind, RequestLog, ShownOnce, Strategy, Timeouts,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -304,6 +304,43 @@ impl ConsoleBackend for Console {
                 secret: created.secret.expose().to_string(),
                 key: created.key,
             })
+        })
+    }
+
+    fn request_logs(&self, query: LogQuery, limit: i64) -> BoxFuture<'_, Result<LogPage, String>> {
+        Box::pin(async move {
+            let gateways = self.manage.gateways().await.map_err(|e| e.to_string())?;
+            let mut filter = LogFilter {
+                model: given(query.model),
+                ..LogFilter::default()
+            };
+            if let Some(name) = given(query.gateway) {
+                // A gateway that no longer exists matches nothing.
+                let id = gateways.iter().find(|g| g.name == name).map_or(GatewayId(-1), |g| g.id);
+                filter.gateway = Some(id);
+            }
+            match query.status.trim() {
+                "" => {}
+                "errors" => filter.errors_only = true,
+                code => filter.status = Some(code.parse().map_err(|_| format!("{code:?} is not a status"))?),
+            }
+            let mut rows =
+                (self.manage.request_logs(&filter, query.before, limit + 1).await).map_err(|e| e.to_string())?;
+            let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            let next = if more { rows.last().map(|(id, _)| *id) } else { None };
+            Ok(LogPage {
+                logs: rows.into_iter().map(|(_, log)| log).collect(),
+                gateways: gateways.into_iter().map(|g| (g.id, g.name)).collect(),
+                next,
+            })
+        })
+    }
+
+    fn request_log(&self, request_id: String) -> BoxFuture<'_, Result<Option<RequestLog>, String>> {
+        Box::pin(async move {
+            let found = self.manage.request_log(&request_id).await.map_err(|e| e.to_string())?;
+            Ok(found.map(|(_, log)| log))
         })
     }
 

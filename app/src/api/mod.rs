@@ -8,8 +8,8 @@
 #![allow(clippy::too_many_arguments)]
 
 use crate::types::{
-    EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing, InferenceEndpoint, KeyListing, Overview,
-    ShownOnce,
+    EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing, InferenceEndpoint, KeyListing, LogPage,
+    LogQuery, Overview, RequestLog, ShownOnce,
 };
 use leptos::prelude::*;
 
@@ -20,7 +20,7 @@ pub use backend::*;
 mod backend {
     use crate::types::{
         AdminUser, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint,
-        KeyListing, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, ShownOnce,
+        KeyListing, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, RequestLog, ShownOnce,
     };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
@@ -74,6 +74,10 @@ mod backend {
             admin: &'a AdminUser,
             public_id: String,
         ) -> BoxFuture<'a, Result<ShownOnce, String>>;
+        /// A page of request logs matching `query`, newest first.
+        fn request_logs(&self, query: LogQuery, limit: i64) -> BoxFuture<'_, Result<LogPage, String>>;
+        /// One request's log, by its request id.
+        fn request_log(&self, request_id: String) -> BoxFuture<'_, Result<Option<RequestLog>, String>>;
         /// Sends one tiny real request to an endpoint, as `admin` (audited).
         fn test_endpoint<'a>(
             &'a self,
@@ -286,6 +290,30 @@ pub async fn rotate_key(public_id: String) -> Result<ShownOnce, ServerFnError> {
     let admin = require_admin()?;
     console_backend()?
         .rotate_key(&admin, public_id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Logs on one page.
+#[cfg(feature = "ssr")]
+const LOG_PAGE: i64 = 50;
+
+/// A page of request logs matching the logs page's filters.
+#[server(prefix = "/api", endpoint = "logs_list")]
+pub async fn list_logs(query: LogQuery) -> Result<LogPage, ServerFnError> {
+    require_admin()?;
+    console_backend()?
+        .request_logs(query, LOG_PAGE)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// One request's log, by its request id.
+#[server(prefix = "/api", endpoint = "logs_one")]
+pub async fn log_detail(request_id: String) -> Result<Option<RequestLog>, ServerFnError> {
+    require_admin()?;
+    console_backend()?
+        .request_log(request_id)
         .await
         .map_err(ServerFnError::new)
 }

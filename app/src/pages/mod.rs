@@ -5,6 +5,7 @@ mod endpoints;
 mod gateways;
 mod keys;
 mod login;
+mod logs;
 mod not_found;
 mod sections;
 
@@ -13,5 +14,6 @@ pub use endpoints::EndpointsPage;
 pub use gateways::GatewaysPage;
 pub use keys::KeysPage;
 pub use login::LoginPage;
+pub use logs::{LogDetailPage, LogsPage};
 pub use not_found::NotFound;
-pub use sections::{LogsPage, PlaygroundPage, SettingsPage};
+pub use sections::{PlaygroundPage, SettingsPage};

@@ -5,20 +5,6 @@ use crate::components::{ComingSoon, PageHeader};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// Request logs.
-#[component]
-pub fn LogsPage() -> impl IntoView {
-    view! {
-        <Title text="Logs"/>
-        <PageHeader title="Logs" description="Every request the gateway served, with its attempts."/>
-        <ComingSoon issue=6 features=&[
-            "Filter by time, gateway, key, endpoint, model and status",
-            "Inspect request and response bodies and per-attempt timings",
-            "Open any request in the playground",
-        ]/>
-    }
-}
-
 /// The side-by-side playground.
 #[component]
 pub fn PlaygroundPage() -> impl IntoView {

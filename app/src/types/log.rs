@@ -76,3 +76,51 @@ pub struct HourlyUsage {
     pub latency_p50_ms: Option<i64>,
     pub latency_p95_ms: Option<i64>,
 }
+
+/// The logs page's filters (from its URL).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogQuery {
+    /// A gateway's name, or empty for all.
+    pub gateway: String,
+    /// A model, or empty for all.
+    pub model: String,
+    /// `errors`, a status code, or empty for all.
+    pub status: String,
+    /// Show logs older than this row (a page's cursor).
+    pub before: Option<i64>,
+}
+
+/// One page of request logs, newest first, with the cursor of the next (older) page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPage {
+    pub logs: Vec<RequestLog>,
+    /// Gateway names by id, for display.
+    pub gateways: Vec<(GatewayId, String)>,
+    /// Pass as `before` for the next page; `None` on the last one.
+    pub next: Option<i64>,
+}
+
+/// A Unix-millisecond time as `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn utc_time(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let (year, month, day) = super::limits::civil_from_days(days);
+    let seconds = ms.rem_euclid(86_400_000) / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_utc() {
+        // 2026-11-23T08:45:30.250Z
+        assert_eq!(utc_time(1_795_423_530_250), "2026-11-23 08:45:30");
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00");
+    }
+}

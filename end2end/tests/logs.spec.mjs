@@ -1,0 +1,87 @@
+// The whole path in a real browser: an endpoint at the mock upstream, a gateway and a key made
+// in the console; a chat request with that key; the request in Logs (filtered) and its detail
+// with the attempt. Screenshots at 1280 and 390 px go to artifacts/.
+import { test, expect } from '@playwright/test';
+
+const EMAIL = process.env.E2E_EMAIL ?? 'e2e@example.com';
+const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
+const MOCK_URL = process.env.MOCK_URL;
+const SHOTS = 'artifacts';
+
+async function hydrated(page) {
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+}
+
+test('a request made with a console-made key shows in Logs with its attempt', async ({ page }) => {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+
+  await page.goto('/endpoints');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('logs-mock');
+  await page.getByLabel('Model').fill('gpt-4o-mini');
+  await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
+  await page.getByLabel('API key').fill('sk-e2e-logs');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  await expect(page.getByTestId('endpoint-logs-mock')).toBeVisible();
+
+  await page.goto('/gateways');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('logs-gw');
+  await page.getByLabel('Endpoints').fill('logs-mock');
+  await page.getByRole('button', { name: 'Add gateway' }).click();
+  await expect(page.getByTestId('gateway-logs-gw')).toBeVisible();
+
+  await page.goto('/keys');
+  await hydrated(page);
+  await page.getByLabel('Gateway').selectOption('logs-gw');
+  await page.getByLabel('Name').fill('logs-app');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = await page.getByRole('dialog').getByLabel('Key').inputValue();
+  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+
+  // A client call with the key (the browser's cookie is not what authenticates it).
+  const answer = await page.request.post('/v1/chat/completions', {
+    headers: { authorization: `Bearer ${key}` },
+    data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello from the browser test' }] },
+  });
+  expect(answer.status()).toBe(200);
+  const requestId = answer.headers()['x-request-id'];
+
+  // Logs are written in batches: reload until the request shows (bounded by the expect timeout).
+  await expect(async () => {
+    await page.goto('/logs?gateway=logs-gw');
+    await expect(page.getByTestId('log-row').first()).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
+  const row = page.getByTestId('log-row').first();
+  await expect(row).toContainText('200');
+  await expect(row).toContainText('gpt-4o-mini');
+  await expect(row).toContainText('logs-gw');
+  await expect(row).toContainText('10 / 5');
+  await page.screenshot({ path: `${SHOTS}/logs-1280.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${SHOTS}/logs-390.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Errors only: none.
+  await page.getByLabel('Status').selectOption('errors');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/status=errors/);
+  await expect(page.getByText('No requests match')).toBeVisible();
+
+  await page.goto('/logs?gateway=logs-gw');
+  await page.getByTestId('log-row').first().getByRole('link', { name: 'Details' }).click();
+  await expect(page).toHaveURL(new RegExp(`/logs/${requestId}$`));
+  const detail = page.getByTestId('log-detail');
+  await expect(detail).toContainText(requestId);
+  await expect(detail.getByTestId('attempts').getByRole('row')).toHaveCount(1);
+  await expect(detail.getByText('this gateway does not log bodies').first()).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/log-detail-1280.png`, fullPage: true });
+  expect(errors).toEqual([]);
+});
