@@ -56,6 +56,8 @@ test('create keys as a tree, rotate a child, revoke the parent with its descenda
   await dialog.getByRole('button', { name: 'Done' }).click();
   await expect(dialog).toHaveCount(0);
   await expect(page.locator('body')).not.toContainText(secret);
+  const inputsHold = (value) => page.evaluate((v) => Array.from(document.querySelectorAll('input')).some((i) => i.value.includes(v)), value);
+  expect(await inputsHold(secret), 'no input still holds the secret').toBe(false);
 
   const team = page.getByTestId('key-team');
   await expect(team).toBeVisible();
@@ -65,6 +67,7 @@ test('create keys as a tree, rotate a child, revoke the parent with its descenda
   await page.getByLabel('Name').fill('app');
   await page.getByLabel('Parent key').fill(publicId);
   await page.getByRole('button', { name: 'Create key' }).click();
+  const appSecret = await page.getByRole('dialog').getByLabel('Key').inputValue();
   await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
   await expect(team.getByTestId('key-app')).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/keys-1280.png`, fullPage: true });
@@ -72,14 +75,23 @@ test('create keys as a tree, rotate a child, revoke the parent with its descenda
   await page.screenshot({ path: `${SHOTS}/keys-390.png`, fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
 
-  // Rotate the child: a new secret, shown once; the old key keeps working for an hour.
-  await team.getByTestId('key-app').getByRole('button', { name: 'Rotate' }).click();
-  await expect(page.getByRole('dialog').getByLabel('Key')).not.toHaveValue(secret);
+  // Rotate the child (asked first): a new secret, shown once; the old key works for an hour.
+  const app = team.getByTestId('key-app');
+  await app.getByRole('button', { name: 'Rotate' }).click();
+  await expect(app.getByText('the old one keeps working for an hour')).toBeVisible();
+  await app.getByRole('button', { name: 'Confirm rotate' }).click();
+  const rotated = await page.getByRole('dialog').getByLabel('Key').inputValue();
+  expect(rotated).toMatch(/^mgw_/);
+  expect(rotated).not.toBe(appSecret);
   await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+  await expect(team.getByTestId('key-app')).toHaveCount(2);
+  await expect(team.getByTestId('key-app').getByText('Rotating')).toBeVisible();
 
   await team.getByRole('button', { name: 'Revoke' }).first().click();
   await expect(team.getByText('descendant key(s) are revoked too')).toBeVisible();
   await team.getByRole('button', { name: 'Confirm revoke' }).click();
   await expect(page.getByTestId('key-team').getByText('Revoked').first()).toBeVisible();
+  // Its descendants went too: both the new child and the rotated-out one.
+  await expect(page.getByTestId('key-app').getByText('Revoked')).toHaveCount(2);
   expect(errors).toEqual([]);
 });

@@ -26,13 +26,20 @@ pub struct Console {
     pub registry: Arc<Registry>,
     /// `public_url` from the configuration, for the gateways' URLs and snippets.
     pub public_url: Option<String>,
+    /// Whether the console is served over HTTPS (the snippets' scheme without `public_url`).
+    pub serves_https: bool,
 }
 
-/// A management error for a form: the field it names, if any.
+/// A management error for a form: the field it names, if any. A conflict (a name in use) is
+/// the name's.
 fn field_error(error: ManageError) -> FieldError {
     match error {
         ManageError::Invalid { field, message } => FieldError {
             field: field.to_string(),
+            message,
+        },
+        ManageError::Conflict(message) => FieldError {
+            field: "name".into(),
             message,
         },
         other => FieldError {
@@ -159,6 +166,10 @@ impl ConsoleBackend for Console {
         self.public_url.clone()
     }
 
+    fn serves_https(&self) -> bool {
+        self.serves_https
+    }
+
     fn create_gateway<'a>(
         &'a self,
         admin: &'a AdminUser,
@@ -226,7 +237,12 @@ impl ConsoleBackend for Console {
                     let gateway = (gateways.iter().find(|g| g.id == key.gateway_id))
                         .map(|g| g.name.clone())
                         .unwrap_or_default();
-                    KeyListing { key, gateway, usage }
+                    KeyListing {
+                        status: app::types::KeyStatus::of(&key, now),
+                        key,
+                        gateway,
+                        usage,
+                    }
                 })
                 .collect())
         })

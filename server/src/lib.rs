@@ -163,6 +163,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         proxy: proxy.clone(),
         registry: registry.clone(),
         public_url: config.public_url.clone(),
+        serves_https: config.serves_https(),
     };
     let render: console::Renderer = {
         let options = leptos.clone();

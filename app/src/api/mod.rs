@@ -48,6 +48,8 @@ mod backend {
         fn gateways(&self) -> BoxFuture<'_, Result<Vec<Gateway>, String>>;
         /// The configured public URL, if any.
         fn public_url(&self) -> Option<String>;
+        /// Whether the console is served over HTTPS.
+        fn serves_https(&self) -> bool;
         /// Creates a gateway as `admin` (audited); a refused field is named.
         fn create_gateway<'a>(
             &'a self,
@@ -125,12 +127,13 @@ pub async fn create_endpoint(
     name: String,
     provider: String,
     base_url: String,
-    api_key: String,
+    api_key: crate::types::WriteOnly,
     model: String,
     deployment: String,
     api_version: String,
     region: String,
 ) -> Result<Result<InferenceEndpoint, FieldError>, ServerFnError> {
+    let api_key = api_key.0;
     let admin = require_admin()?;
     let form = crate::types::NewEndpointForm {
         name,
@@ -184,7 +187,8 @@ pub async fn list_gateways() -> Result<GatewayListing, ServerFnError> {
                         .map(str::to_string)
                 })
                 .unwrap_or_else(|| "127.0.0.1:3000".into());
-            format!("http://{host}")
+            let scheme = if backend.serves_https() { "https" } else { "http" };
+            format!("{scheme}://{host}")
         }
     };
     let gateways = backend.gateways().await.map_err(ServerFnError::new)?;

@@ -6,4 +6,4 @@ mod page;
 
 pub use icons::Icon;
 pub use layout::ConsoleLayout;
-pub use page::{ComingSoon, PageHeader};
+pub use page::{use_hydrated, ComingSoon, PageHeader};

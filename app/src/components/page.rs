@@ -34,3 +34,13 @@ pub fn ComingSoon(issue: u32, features: &'static [&'static str]) -> impl IntoVie
         </section>
     }
 }
+
+/// Whether the page has hydrated: false on the server and until the WASM has run. Forms that
+/// show their answer in the page (a refusal under a field, a key's one showing) keep their
+/// buttons disabled until then, rather than post as plain forms whose answer would be lost.
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}

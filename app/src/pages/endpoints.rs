@@ -4,7 +4,7 @@
 //! Invariant: the credential field is write-only: never filled from the server, never shown.
 
 use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint};
-use crate::components::PageHeader;
+use crate::components::{use_hydrated, PageHeader};
 use crate::types::{EndpointHealth, EndpointListing, EndpointProbe, FieldError, ProviderKind};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -47,7 +47,8 @@ fn Field(
     view! {
         <div>
             <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
-            <input id=id name=name type=kind placeholder=placeholder required=required autocomplete="off"
+            <input id=id name=name type=kind placeholder=placeholder required=required
+                autocomplete=if kind == "password" { "new-password" } else { "off" }
                 aria-invalid=move || error.get().is_some().to_string()
                 aria-describedby=error_id.clone()
                 class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"/>
@@ -60,6 +61,7 @@ fn Field(
 /// The form that adds an endpoint.
 #[component]
 fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
+    let hydrated = use_hydrated();
     let refused = move || match create.value().get() {
         Some(Ok(Err(error))) => Some(error),
         Some(Err(error)) => Some(FieldError {
@@ -115,7 +117,7 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
                 <Field name="deployment" label="Azure deployment" hint="Azure OpenAI only." error=error_for("deployment")/>
                 <Field name="api_version" label="Azure api-version" placeholder="2024-10-21" hint="Azure OpenAI only." error=error_for("api_version")/>
                 <div class="sm:col-span-2 flex items-center gap-3">
-                    <button type="submit" disabled=move || create.pending().get()
+                    <button type="submit" disabled=move || !hydrated.get() || create.pending().get()
                         class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/50 disabled:opacity-60">
                         {move || if create.pending().get() { "Adding…" } else { "Add endpoint" }}
                     </button>
@@ -147,6 +149,7 @@ fn probe_line(result: &Result<EndpointProbe, ServerFnError>) -> (bool, String) {
 /// One endpoint's row: its figures, "Test connection" and delete with confirmation.
 #[component]
 fn EndpointRow(listing: EndpointListing, delete: ServerAction<DeleteEndpoint>) -> AnyView {
+    let hydrated = use_hydrated();
     let endpoint = listing.endpoint;
     let id = endpoint.id.0;
     let question = StoredValue::new(format!("Delete {}?", endpoint.name));
@@ -171,7 +174,7 @@ fn EndpointRow(listing: EndpointListing, delete: ServerAction<DeleteEndpoint>) -
                 <div class="flex flex-wrap items-center justify-end gap-2">
                     <ActionForm action=test>
                         <input type="hidden" name="id" value=id/>
-                        <button type="submit" disabled=move || test.pending().get()
+                        <button type="submit" disabled=move || !hydrated.get() || test.pending().get()
                             class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 focus:outline-none focus:ring-2 focus:ring-indigo-500/50">
                             {move || if test.pending().get() { "Testing…" } else { "Test connection" }}
                         </button>

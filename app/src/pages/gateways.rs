@@ -3,7 +3,7 @@
 //! with confirmation.
 
 use crate::api::{list_gateways, CreateGateway, DeleteGateway};
-use crate::components::PageHeader;
+use crate::components::{use_hydrated, PageHeader};
 use crate::types::{FieldError, Gateway, Strategy};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -131,6 +131,7 @@ fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerActi
 /// The form that adds a gateway.
 #[component]
 fn NewGateway(create: ServerAction<CreateGateway>) -> AnyView {
+    let hydrated = use_hydrated();
     let refused = move || match create.value().get() {
         Some(Ok(Err(error))) => Some(error),
         Some(Err(error)) => Some(FieldError {
@@ -186,7 +187,7 @@ fn NewGateway(create: ServerAction<CreateGateway>) -> AnyView {
                         <span class="block text-xs text-slate-500">"Off by default. Metadata (model, status, tokens, timings) is always logged."</span></label>
                 </div>
                 <div class="sm:col-span-2 flex items-center gap-3">
-                    <button type="submit" disabled=move || create.pending().get()
+                    <button type="submit" disabled=move || !hydrated.get() || create.pending().get()
                         class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/50 disabled:opacity-60">
                         {move || if create.pending().get() { "Adding…" } else { "Add gateway" }}
                     </button>

@@ -5,8 +5,8 @@
 //! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey};
-use crate::components::PageHeader;
-use crate::types::{FieldError, KeyListing, LimitUsage, Metric, ShownOnce};
+use crate::components::{use_hydrated, PageHeader};
+use crate::types::{FieldError, KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -42,9 +42,13 @@ fn UsageBar(usage: LimitUsage) -> impl IntoView {
     } else {
         "bg-indigo-500"
     };
+    let what = match limit.metric {
+        Metric::Concurrency => "concurrency".to_string(),
+        Metric::CostMicros => format!("cost/{}", limit.period.as_str()),
+        metric => format!("{}/{}", metric.as_str(), limit.period.as_str()),
+    };
     let label = format!(
-        "{}: {} of {}",
-        limit.spelled().split('=').next().unwrap_or_default(),
+        "{what}: {} of {}",
         amount(limit.metric, usage.used),
         amount(limit.metric, limit.max_value)
     );
@@ -52,7 +56,7 @@ fn UsageBar(usage: LimitUsage) -> impl IntoView {
         <div class="w-full max-w-xs" data-testid="usage">
             <div class="flex justify-between text-xs text-slate-600"><span>{label.clone()}</span></div>
             <div class="mt-1 h-1.5 w-full rounded-full bg-slate-200" role="meter" aria-label=label
-                aria-valuemin="0" aria-valuemax=limit.max_value aria-valuenow=usage.used>
+                aria-valuemin="0" aria-valuemax=limit.max_value aria-valuenow=usage.used.min(limit.max_value)>
                 <div class=format!("h-1.5 rounded-full {colour}") style=format!("width: {:.0}%", share * 100.0)></div>
             </div>
         </div>
@@ -74,23 +78,32 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
         let mut count = 0;
         let mut frontier = vec![key.id];
         while let Some(id) = frontier.pop() {
-            for k in all.iter().filter(|k| k.key.parent_id == Some(id)) {
+            for k in all
+                .iter()
+                .filter(|k| k.key.parent_id == Some(id) && k.key.revoked_at.is_none())
+            {
                 count += 1;
                 frontier.push(k.key.id);
             }
         }
         count
     });
-    let revoked = key.revoked_at.is_some();
-    let (status, badge) = if revoked {
-        ("Revoked", "bg-red-50 text-red-700 ring-red-600/20")
-    } else if key.grace_until.is_some() {
-        ("Rotating", "bg-amber-50 text-amber-700 ring-amber-600/20")
-    } else if !key.enabled {
-        ("Disabled", "bg-slate-100 text-slate-600 ring-slate-500/20")
-    } else {
-        ("Active", "bg-emerald-50 text-emerald-700 ring-emerald-600/20")
+    let status = listing.status;
+    let badge = match status {
+        KeyStatus::Revoked | KeyStatus::Expired => "bg-red-50 text-red-700 ring-red-600/20",
+        KeyStatus::Rotating => "bg-amber-50 text-amber-700 ring-amber-600/20",
+        KeyStatus::Disabled => "bg-slate-100 text-slate-600 ring-slate-500/20",
+        KeyStatus::Active => "bg-emerald-50 text-emerald-700 ring-emerald-600/20",
     };
+    // Revoked and expired keys can do nothing more; a rotated-out one can only be revoked.
+    let live = matches!(status, KeyStatus::Active | KeyStatus::Disabled);
+    let revocable = live || status == KeyStatus::Rotating;
+    let hydrated = use_hydrated();
+    let rotating = RwSignal::new(false);
+    let rotate_question = StoredValue::new(format!(
+        "Rotate {}? You get a new key; the old one keeps working for an hour, then stops.",
+        key.name
+    ));
     let confirming = RwSignal::new(false);
     let warning = StoredValue::new(if descendants > 0 {
         format!(
@@ -107,7 +120,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
             <div class="flex flex-wrap items-start justify-between gap-3">
                 <div class="min-w-0">
                     <div class="font-medium text-slate-900">{key.name.clone()}
-                        <span class=format!("ml-2 inline-flex items-center rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset {badge}")>{status}</span>
+                        <span class=format!("ml-2 inline-flex items-center rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset {badge}")>{status.label()}</span>
                     </div>
                     <div class="text-xs text-slate-500">"ID "
                         <code class="text-slate-700" data-testid="public-id">{key.public_id.clone()}</code>
@@ -117,16 +130,25 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                         {listing.usage.into_iter().map(|usage| view! { <UsageBar usage/> }).collect_view()}
                     </div>
                 </div>
-                {(!revoked).then(|| view! {
+                {revocable.then(|| view! {
                     <div class="flex flex-wrap items-center gap-2">
-                        <ActionForm action=actions.reset>
-                            <input type="hidden" name="public_id" value=id.get_value()/>
-                            <button type="submit" class=button>"Reset usage"</button>
-                        </ActionForm>
-                        <ActionForm action=actions.rotate>
-                            <input type="hidden" name="public_id" value=id.get_value()/>
-                            <button type="submit" class=button>"Rotate"</button>
-                        </ActionForm>
+                        {live.then(|| view! {
+                            <ActionForm action=actions.reset>
+                                <input type="hidden" name="public_id" value=id.get_value()/>
+                                <button type="submit" class=button disabled=move || !hydrated.get()>"Reset usage"</button>
+                            </ActionForm>
+                            <Show when=move || rotating.get() fallback=move || view! {
+                                <button type="button" class=button on:click=move |_| rotating.set(true)>"Rotate"</button>
+                            }>
+                                <ActionForm action=actions.rotate attr:class="flex flex-wrap items-center gap-2">
+                                    <input type="hidden" name="public_id" value=id.get_value()/>
+                                    <span class="text-xs text-slate-600">{rotate_question.get_value()}</span>
+                                    <button type="submit" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-indigo-500 disabled:opacity-60"
+                                        disabled=move || !hydrated.get() || actions.rotate.pending().get()>"Confirm rotate"</button>
+                                    <button type="button" on:click=move |_| rotating.set(false) class=button>"Cancel"</button>
+                                </ActionForm>
+                            </Show>
+                        })}
                         <Show when=move || confirming.get() fallback=move || view! {
                             <button type="button" on:click=move |_| confirming.set(true)
                                 class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50">"Revoke"</button>
@@ -134,7 +156,8 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                             <ActionForm action=actions.revoke attr:class="flex flex-wrap items-center gap-2">
                                 <input type="hidden" name="public_id" value=id.get_value()/>
                                 <span class="text-xs text-slate-600">{warning.get_value()}</span>
-                                <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500">"Confirm revoke"</button>
+                                <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500 disabled:opacity-60"
+                                    disabled=move || !hydrated.get() || actions.revoke.pending().get()>"Confirm revoke"</button>
                                 <button type="button" on:click=move |_| confirming.set(false) class=button>"Cancel"</button>
                             </ActionForm>
                         </Show>
@@ -153,17 +176,27 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
 
 /// The dialog that shows a new key's secret, once, with a copy button.
 #[component]
-fn ShowOnce(shown: RwSignal<Option<ShownOnce>>) -> impl IntoView {
-    let copied = RwSignal::new(false);
+fn ShowOnce(shown: RwSignal<Option<ShownOnce>>, on_done: Callback<()>) -> impl IntoView {
+    // `Some(true)`: copied; `Some(false)`: this page may not use the clipboard (plain HTTP).
+    let copied = RwSignal::new(None::<bool>);
     let copy = move |_| {
         if let Some(once) = shown.get_untracked() {
             #[cfg(feature = "hydrate")]
-            if let Some(window) = web_sys::window() {
-                let _ = window.navigator().clipboard().write_text(&once.secret);
+            {
+                // `navigator.clipboard` exists only in secure contexts (HTTPS or localhost).
+                let clipboard = web_sys::window()
+                    .map(|window| window.navigator())
+                    .and_then(|navigator| js_sys::Reflect::get(&navigator, &"clipboard".into()).ok())
+                    .filter(|clipboard| !clipboard.is_undefined());
+                if let (Some(_), Some(window)) = (clipboard, web_sys::window()) {
+                    let _ = window.navigator().clipboard().write_text(&once.secret);
+                    copied.set(Some(true));
+                } else {
+                    copied.set(Some(false));
+                }
             }
             #[cfg(not(feature = "hydrate"))]
             let _ = once;
-            copied.set(true);
         }
     };
     view! {
@@ -176,10 +209,14 @@ fn ShowOnce(shown: RwSignal<Option<ShownOnce>>) -> impl IntoView {
                     <input id="shown-secret" readonly value=once.secret.clone()
                         class="mt-1 block w-full rounded-lg border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs"/>
                     <div class="mt-4 flex items-center justify-end gap-2">
-                        <span class="text-xs text-emerald-700" role="status">{move || copied.get().then_some("Copied")}</span>
+                        <span class="text-xs text-emerald-700" role="status">{move || match copied.get() {
+                            Some(true) => "Copied",
+                            Some(false) => "Select the key and press Ctrl+C to copy it",
+                            None => "",
+                        }}</span>
                         <button type="button" on:click=copy
                             class="rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Copy"</button>
-                        <button type="button" on:click=move |_| { copied.set(false); shown.set(None); }
+                        <button type="button" on:click=move |_| { copied.set(None); shown.set(None); on_done.run(()); }
                             class="rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-500">"Done"</button>
                     </div>
                 </div>
@@ -191,6 +228,7 @@ fn ShowOnce(shown: RwSignal<Option<ShownOnce>>) -> impl IntoView {
 /// The form that creates a key.
 #[component]
 fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<String>) -> AnyView {
+    let hydrated = use_hydrated();
     let refused = move || match create.value().get() {
         Some(Ok(Err(error))) => Some(error),
         Some(Err(error)) => Some(FieldError {
@@ -249,7 +287,7 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<String>) -> AnyView {
                 {field("allowed_models", "Allowed models", "gpt-4o-mini, claude-3-5-haiku", "Optional; empty allows every model of the gateway.")}
                 {field("expires_in_days", "Expires in (days)", "30", "Optional; empty never expires.")}
                 <div class="sm:col-span-2 flex items-center gap-3">
-                    <button type="submit" disabled=move || create.pending().get()
+                    <button type="submit" disabled=move || !hydrated.get() || create.pending().get()
                         class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">
                         {move || if create.pending().get() { "Creating…" } else { "Create key" }}
                     </button>
@@ -305,7 +343,11 @@ pub fn KeysPage() -> impl IntoView {
         {move || failure().map(|error| view! {
             <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error}</div>
         })}
-        <ShowOnce shown/>
+        // Done forgets the secret everywhere it was held: the dialog and the actions' answers.
+        <ShowOnce shown on_done=Callback::new(move |()| {
+            create.value().set(None);
+            actions.rotate.value().set(None);
+        })/>
         <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
             {move || keys.get().map(|result| match result {
                 Ok(list) if list.is_empty() => view! {

@@ -42,6 +42,48 @@ pub struct GatewayKey {
     pub created_at: i64,
 }
 
+/// A key's state now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
+pub enum KeyStatus {
+    Active,
+    /// Switched off; can be switched on again.
+    Disabled,
+    Revoked,
+    /// Past its expiry, or past the grace period after a rotation.
+    Expired,
+    /// Replaced by rotation; works until its grace period ends.
+    Rotating,
+}
+
+impl KeyStatus {
+    /// `key`'s state at `now` (Unix milliseconds).
+    pub fn of(key: &GatewayKey, now: i64) -> KeyStatus {
+        if key.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if key.expires_at.is_some_and(|at| at <= now) || key.grace_until.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else if !key.enabled {
+            KeyStatus::Disabled
+        } else if key.grace_until.is_some() {
+            KeyStatus::Rotating
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    /// How the console labels it.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Disabled => "Disabled",
+            KeyStatus::Revoked => "Revoked",
+            KeyStatus::Expired => "Expired",
+            KeyStatus::Rotating => "Rotating",
+        }
+    }
+}
+
 /// A limit and how much of it the current window has used (in this process's ledger).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitUsage {
@@ -54,6 +96,8 @@ pub struct LimitUsage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyListing {
     pub key: GatewayKey,
+    /// Its state when listed (the server's clock, so the page renders the same on both sides).
+    pub status: KeyStatus,
     pub gateway: String,
     pub usage: Vec<LimitUsage>,
 }
@@ -88,5 +132,17 @@ impl std::fmt::Debug for ShownOnce {
             .field("key", &self.key.public_id)
             .field("secret", &"[redacted]")
             .finish()
+    }
+}
+
+/// A write-only form value (a credential on its way to the server): serialized as the plain
+/// string it is, but never shown by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WriteOnly(pub String);
+
+impl std::fmt::Debug for WriteOnly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
     }
 }

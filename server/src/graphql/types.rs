@@ -10,10 +10,10 @@ pub use super::records::{AdminTokenNode, AdminUserNode, AuditEntryNode, RequestL
 use super::{backend, error, reader};
 use crate::store::HourlyScope;
 use app::types::{
-    EndpointHealth, Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, Limit, ProviderKind, RetryPolicy, Strategy,
-    Timeouts,
+    EndpointHealth, Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, KeyStatus, Limit, ProviderKind, RetryPolicy,
+    Strategy, Timeouts,
 };
-use async_graphql::{Context, Enum, Interface, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use std::sync::Arc;
 
@@ -289,18 +289,6 @@ impl GatewayNode {
     }
 }
 
-/// A key's state now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-pub enum KeyStatus {
-    Active,
-    /// Switched off; can be switched on again.
-    Disabled,
-    Revoked,
-    Expired,
-    /// Replaced by rotation; works until its grace period ends.
-    Rotating,
-}
-
 /// A credential applications send to a gateway. Its secret is shown once, at creation.
 pub struct KeyNode {
     pub key: GatewayKey,
@@ -386,19 +374,7 @@ impl KeyNode {
         self.key.usage_reset_at
     }
     async fn status(&self) -> KeyStatus {
-        let now = crate::store::now_ms();
-        let key = &self.key;
-        if key.revoked_at.is_some() {
-            KeyStatus::Revoked
-        } else if key.expires_at.is_some_and(|at| at <= now) || key.grace_until.is_some_and(|at| at <= now) {
-            KeyStatus::Expired
-        } else if !key.enabled {
-            KeyStatus::Disabled
-        } else if key.grace_until.is_some() {
-            KeyStatus::Rotating
-        } else {
-            KeyStatus::Active
-        }
+        KeyStatus::of(&self.key, crate::store::now_ms())
     }
     /// Its own limits; its ancestors' and its gateway's apply too.
     async fn limits(&self) -> Vec<Limit> {

@@ -138,12 +138,15 @@ impl Store {
         found(done.rows_affected())
     }
 
-    /// Revokes a key and every descendant not yet revoked; returns how many were revoked.
+    /// Revokes a key and every descendant not yet revoked, and the keys they were rotated from
+    /// (still working in their grace period: a key rotated because it leaked must not outlive the
+    /// revocation); returns how many were revoked.
     pub async fn revoke_key_tree(&self, id: KeyId, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "WITH RECURSIVE tree(id) AS ( \
                  SELECT id FROM gateway_keys WHERE id = $1 \
-                 UNION ALL SELECT k.id FROM gateway_keys k JOIN tree t ON k.parent_id = t.id) \
+                 UNION SELECT k.id FROM gateway_keys k JOIN tree t ON k.parent_id = t.id \
+                     OR k.id = (SELECT s.rotated_from FROM gateway_keys s WHERE s.id = t.id)) \
              UPDATE gateway_keys SET revoked_at = $2, updated_at = $2 \
              WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL",
         )

@@ -477,6 +477,16 @@ async fn endpoint_server_functions_create_test_and_delete() {
         .await
         .unwrap();
     let id = created["Ok"]["id"].as_i64().unwrap_or_else(|| panic!("{created}"));
+    let taken: serde_json::Value = call("endpoints_create", fields("mock"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        taken["Err"]["field"], "name",
+        "a name in use is the name's error: {taken}"
+    );
     assert!(
         !created.to_string().contains(crate::rig::CANARY),
         "the credential is never sent back"
@@ -664,7 +674,8 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
         .await
         .unwrap();
     assert!(rotated["secret"].as_str().unwrap().starts_with("mgw_"), "{rotated}");
-    // The child moved to the new key: revoking that takes the child too.
+    // The child moved to the new key: revoking that takes the child too, and the key it was
+    // rotated from, which would otherwise keep working for its hour of grace.
     let new_id = rotated["key"]["public_id"].as_str().unwrap().to_string();
     let revoked: serde_json::Value = call("keys_revoke", vec![("public_id", new_id)])
         .await
@@ -672,7 +683,15 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
         .json()
         .await
         .unwrap();
-    assert_eq!(revoked.as_u64().unwrap(), 2, "the key and its child: {revoked}");
+    assert_eq!(
+        revoked.as_u64().unwrap(),
+        3,
+        "the key, its child and its predecessor: {revoked}"
+    );
+    assert!(
+        manage.key(&team_id).await.unwrap().revoked_at.is_some(),
+        "the predecessor is revoked"
+    );
     let actions: Vec<String> = (manage.audit_log(None, 5).await.unwrap().into_iter())
         .map(|e| e.action)
         .collect();
