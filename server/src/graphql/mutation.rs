@@ -507,7 +507,8 @@ impl ConfigMutation {
         Ok(KeyNode::single(key))
     }
 
-    /// Revokes a key and every key derived from it; returns how many keys were revoked.
+    /// Revokes a key, every key derived from it and the keys it was rotated from; returns how
+    /// many keys were revoked.
     async fn revoke_key(&self, ctx: &Context<'_>, id: ID) -> Result<i64> {
         let actor = writer(ctx)?;
         let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
