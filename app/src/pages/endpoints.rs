@@ -4,8 +4,8 @@
 //! Invariant: the credential field is write-only: never filled from the server, never shown.
 
 use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint};
-use crate::components::{use_hydrated, PageHeader};
-use crate::types::{EndpointHealth, EndpointListing, EndpointProbe, FieldError, ProviderKind};
+use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
+use crate::types::{EndpointHealth, EndpointListing, EndpointProbe, ProviderKind};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -62,38 +62,23 @@ fn Field(
 #[component]
 fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
     let hydrated = use_hydrated();
-    let refused = move || match create.value().get() {
-        Some(Ok(Err(error))) => Some(error),
-        Some(Err(error)) => Some(FieldError {
-            field: String::new(),
-            message: error.to_string(),
-        }),
-        _ => None,
-    };
-    let error_for =
-        move |field: &'static str| Signal::derive(move || refused().filter(|e| e.field == field).map(|e| e.message));
-    // A created endpoint empties the form (the API key above all: it must not linger in the page).
+    let refusal = Refusal::watch(
+        create.value(),
+        &[
+            "name",
+            "provider",
+            "base_url",
+            "api_key",
+            "model",
+            "deployment",
+            "api_version",
+            "region",
+        ],
+    );
+    let error_for = move |field: &'static str| refusal.of(field);
+    let general = refusal.general();
     let form = NodeRef::<leptos::html::Form>::new();
-    Effect::new(move |_| {
-        if let (Some(Ok(Ok(_))), Some(form)) = (create.value().get(), form.get()) {
-            form.reset();
-        }
-    });
-    let general = move || {
-        refused().filter(|e| {
-            ![
-                "name",
-                "provider",
-                "base_url",
-                "api_key",
-                "model",
-                "deployment",
-                "api_version",
-                "region",
-            ]
-            .contains(&e.field.as_str())
-        })
-    };
+    reset_on_success(form, create.value());
     view! {
         <section class="mt-8 rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="new-endpoint">
             <h2 id="new-endpoint" class="text-base font-semibold text-slate-900">"Add an endpoint"</h2>
@@ -121,7 +106,7 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
                         class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/50 disabled:opacity-60">
                         {move || if create.pending().get() { "Adding…" } else { "Add endpoint" }}
                     </button>
-                    <p class="text-sm text-red-600" role="alert">{move || general().map(|e| e.message)}</p>
+                    <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
                 </div>
             </ActionForm>
         </section>

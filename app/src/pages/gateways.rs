@@ -3,8 +3,8 @@
 //! with confirmation.
 
 use crate::api::{list_gateways, CreateGateway, DeleteGateway};
-use crate::components::{use_hydrated, PageHeader};
-use crate::types::{FieldError, Gateway, Strategy};
+use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
+use crate::types::{Gateway, Strategy};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -132,26 +132,11 @@ fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerActi
 #[component]
 fn NewGateway(create: ServerAction<CreateGateway>) -> AnyView {
     let hydrated = use_hydrated();
-    let refused = move || match create.value().get() {
-        Some(Ok(Err(error))) => Some(error),
-        Some(Err(error)) => Some(FieldError {
-            field: String::new(),
-            message: error.to_string(),
-        }),
-        _ => None,
-    };
-    let error_for = move |field: &'static str| move || refused().filter(|e| e.field == field).map(|e| e.message);
-    let general = move || {
-        refused()
-            .filter(|e| !["name", "strategy", "endpoints"].contains(&e.field.as_str()))
-            .map(|e| e.message)
-    };
+    let refusal = Refusal::watch(create.value(), &["name", "strategy", "endpoints"]);
+    let error_for = move |field: &'static str| move || refusal.of(field).get();
+    let general = refusal.general();
     let form = NodeRef::<leptos::html::Form>::new();
-    Effect::new(move |_| {
-        if let (Some(Ok(Ok(_))), Some(form)) = (create.value().get(), form.get()) {
-            form.reset();
-        }
-    });
+    reset_on_success(form, create.value());
     let input = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
     view! {
         <section class="mt-8 rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="new-gateway">

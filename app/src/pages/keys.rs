@@ -5,8 +5,8 @@
 //! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey};
-use crate::components::{use_hydrated, PageHeader};
-use crate::types::{FieldError, KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
+use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
+use crate::types::{KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -229,34 +229,21 @@ fn ShowOnce(shown: RwSignal<Option<ShownOnce>>, on_done: Callback<()>) -> impl I
 #[component]
 fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<String>) -> AnyView {
     let hydrated = use_hydrated();
-    let refused = move || match create.value().get() {
-        Some(Ok(Err(error))) => Some(error),
-        Some(Err(error)) => Some(FieldError {
-            field: String::new(),
-            message: error.to_string(),
-        }),
-        _ => None,
-    };
-    let error_for = move |field: &'static str| move || refused().filter(|e| e.field == field).map(|e| e.message);
-    let known = [
-        "gateway",
-        "name",
-        "parent",
-        "allowed_models",
-        "expires_in_days",
-        "limits",
-    ];
-    let general = move || {
-        refused()
-            .filter(|e| !known.contains(&e.field.as_str()))
-            .map(|e| e.message)
-    };
+    let refusal = Refusal::watch(
+        create.value(),
+        &[
+            "gateway",
+            "name",
+            "parent",
+            "allowed_models",
+            "expires_in_days",
+            "limits",
+        ],
+    );
+    let error_for = move |field: &'static str| move || refusal.of(field).get();
+    let general = refusal.general();
     let form = NodeRef::<leptos::html::Form>::new();
-    Effect::new(move |_| {
-        if let (Some(Ok(Ok(_))), Some(form)) = (create.value().get(), form.get()) {
-            form.reset();
-        }
-    });
+    reset_on_success(form, create.value());
     let input = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
     let field = move |name: &'static str, label: &'static str, placeholder: &'static str, hint: &'static str| {
         let id = format!("key-{name}");

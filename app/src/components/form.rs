@@ -1,0 +1,63 @@
+//! What the console's forms share: the server's refusal, shown under the field it names, and
+//! emptying a form once its action succeeded.
+
+use crate::types::FieldError;
+use leptos::prelude::*;
+
+/// A form's refusal from the server, ready to show: under the field it names, or under the
+/// submit button when it names none of the form's fields.
+#[derive(Clone, Copy)]
+pub struct Refusal {
+    refused: Memo<Option<FieldError>>,
+    fields: &'static [&'static str],
+}
+
+impl Refusal {
+    /// Reads `answer` (a server action's value); `fields` are the form's field names.
+    pub fn watch<S, T, E>(answer: S, fields: &'static [&'static str]) -> Self
+    where
+        S: With<Value = Option<Result<Result<T, FieldError>, E>>> + Send + Sync + 'static,
+        E: std::fmt::Display,
+    {
+        let refused = Memo::new(move |_| {
+            answer.with(|answer| match answer {
+                Some(Ok(Err(error))) => Some(error.clone()),
+                Some(Err(error)) => Some(FieldError {
+                    field: String::new(),
+                    message: error.to_string(),
+                }),
+                _ => None,
+            })
+        });
+        Refusal { refused, fields }
+    }
+
+    /// The message for `field`, if the refusal names it.
+    pub fn of(self, field: &'static str) -> Signal<Option<String>> {
+        Signal::derive(move || self.refused.get().filter(|e| e.field == field).map(|e| e.message))
+    }
+
+    /// The message when the refusal names none of the form's fields.
+    pub fn general(self) -> Signal<Option<String>> {
+        let fields = self.fields;
+        Signal::derive(move || {
+            (self.refused.get())
+                .filter(|e| !fields.contains(&e.field.as_str()))
+                .map(|e| e.message)
+        })
+    }
+}
+
+/// Empties `form` each time `answer` becomes a success (a credential typed into it must not
+/// linger in the page).
+pub fn reset_on_success<S, T, E>(form: NodeRef<leptos::html::Form>, answer: S)
+where
+    S: With<Value = Option<Result<Result<T, FieldError>, E>>> + 'static,
+{
+    Effect::new(move |_| {
+        let succeeded = answer.with(|answer| matches!(answer, Some(Ok(Ok(_)))));
+        if let (true, Some(form)) = (succeeded, form.get()) {
+            form.reset();
+        }
+    });
+}
