@@ -2,19 +2,7 @@
 // refused field is shown next to it first), test its connection, delete it with confirmation.
 // Screenshots at 1280 and 390 px wide go to end2end/artifacts/.
 import { test, expect } from '@playwright/test';
-
-const EMAIL = process.env.E2E_EMAIL ?? 'e2e@example.com';
-const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
-const MOCK_URL = process.env.MOCK_URL;
-const SHOTS = 'artifacts';
-
-async function signIn(page) {
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(EMAIL);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/$/);
-}
+import { MOCK_URL, SHOTS, hydrated, signIn } from './helpers.mjs';
 
 test('add an endpoint, test its connection, delete it', async ({ page }) => {
   expect(MOCK_URL, 'end2end/run.sh starts the mock upstream').toBeTruthy();
@@ -23,7 +11,7 @@ test('add an endpoint, test its connection, delete it', async ({ page }) => {
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await page.goto('/endpoints');
-  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+  await hydrated(page);
   await expect(page.getByRole('heading', { level: 1, name: 'Endpoints' })).toBeVisible();
   await expect(page.getByText('No endpoints yet')).toBeVisible();
 

@@ -2,41 +2,20 @@
 // with a copy button), a child under it, see the tree and the usage bar, rotate, revoke with the
 // warning about descendants. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-
-const EMAIL = process.env.E2E_EMAIL ?? 'e2e@example.com';
-const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
-const MOCK_URL = process.env.MOCK_URL;
-const SHOTS = 'artifacts';
+import { SHOTS, addEndpoint, addGateway, hydrated, signIn } from './helpers.mjs';
 
 test('create keys as a tree, rotate a child, revoke the parent with its descendants', async ({ page, context }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(EMAIL);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/$/);
-
+  await signIn(page);
   // An endpoint and a gateway for the keys.
-  await page.goto('/endpoints');
-  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
-  await page.getByLabel('Name').fill('keys-mock');
-  await page.getByLabel('Model').fill('gpt-4o-mini');
-  await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
-  await page.getByLabel('API key').fill('sk-e2e-keys');
-  await page.getByRole('button', { name: 'Add endpoint' }).click();
-  await expect(page.getByTestId('endpoint-keys-mock')).toBeVisible();
-  await page.goto('/gateways');
-  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
-  await page.getByLabel('Name').fill('keys-gw');
-  await page.getByLabel('Endpoints').fill('keys-mock');
-  await page.getByRole('button', { name: 'Add gateway' }).click();
-  await expect(page.getByTestId('gateway-keys-gw')).toBeVisible();
+  await addEndpoint(page, 'keys-mock', 'sk-e2e-keys');
+  await addGateway(page, 'keys-gw', 'keys-mock');
 
   await page.goto('/keys');
-  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+  await hydrated(page);
   await expect(page.getByText('No keys yet')).toBeVisible();
   await page.getByLabel('Name').fill('team');
   await page.getByLabel('Limits').fill('requests/fortnight=5');

@@ -2,41 +2,15 @@
 // in the console; a chat request with that key; the request in Logs (filtered) and its detail
 // with the attempt. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-
-const EMAIL = process.env.E2E_EMAIL ?? 'e2e@example.com';
-const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
-const MOCK_URL = process.env.MOCK_URL;
-const SHOTS = 'artifacts';
-
-async function hydrated(page) {
-  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
-}
+import { SHOTS, addEndpoint, addGateway, hydrated, signIn } from './helpers.mjs';
 
 test('a request made with a console-made key shows in Logs with its attempt', async ({ page }) => {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(EMAIL);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/$/);
-
-  await page.goto('/endpoints');
-  await hydrated(page);
-  await page.getByLabel('Name').fill('logs-mock');
-  await page.getByLabel('Model').fill('gpt-4o-mini');
-  await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
-  await page.getByLabel('API key').fill('sk-e2e-logs');
-  await page.getByRole('button', { name: 'Add endpoint' }).click();
-  await expect(page.getByTestId('endpoint-logs-mock')).toBeVisible();
-
-  await page.goto('/gateways');
-  await hydrated(page);
-  await page.getByLabel('Name').fill('logs-gw');
-  await page.getByLabel('Endpoints').fill('logs-mock');
-  await page.getByRole('button', { name: 'Add gateway' }).click();
-  await expect(page.getByTestId('gateway-logs-gw')).toBeVisible();
+  await signIn(page);
+  await addEndpoint(page, 'logs-mock', 'sk-e2e-logs');
+  await addGateway(page, 'logs-gw', 'logs-mock');
 
   await page.goto('/keys');
   await hydrated(page);

@@ -897,12 +897,6 @@ async fn b13_introspection_needs_a_signed_in_admin() {
     let many = "mutation { a: login(email: \"a@example.com\", password: \"x\") { role } b: login(email: \"b@example.com\", password: \"x\") { role } }";
     let (status, _) = Api::anonymous(&server).send(many, json!({})).await;
     assert_eq!(status, 401);
-    drop(server);
-    b13_introspection().await;
-}
-
-async fn b13_introspection() {
-    let server = server().await;
     let introspection = "{ __schema { queryType { name } types { name } } }";
     let (status, body) = Api::anonymous(&server).send(introspection, json!({})).await;
     assert_eq!(status, 401, "{body}");
@@ -916,33 +910,25 @@ async fn b13_introspection() {
 /// no session, an expired one, or a cookie replayed after logout: 401, no resolver runs.
 #[tokio::test]
 async fn a06_no_expired_or_replayed_sessions_get_401_and_run_nothing() {
+    let query = "{ viewer { role } inferenceEndpoints { name } }";
+    // Resolver calls made while answering `api`'s request, which must be refused.
+    async fn refused(server: &TestServer, api: &Api, query: &str, case: &str) -> u64 {
+        let before = server.state.graphql.resolver_calls();
+        let (status, _) = api.send(query, json!({})).await;
+        assert_eq!(status, 401, "{case}");
+        server.state.graphql.resolver_calls() - before
+    }
+
     let server = TestServer::start_with(|config| config.sessions.idle_timeout = Duration::from_millis(1)).await;
     server.create_admin(ADMIN).await;
-    let query = "{ viewer { role } inferenceEndpoints { name } }";
-    let calls = server.state.graphql.resolver_calls();
-
-    let (status, _) = Api::anonymous(&server).send(query, json!({})).await;
-    assert_eq!(status, 401, "no session");
-
+    let mut calls = refused(&server, &Api::anonymous(&server), query, "no session").await;
     // Idle for longer than the (1 ms) idle timeout: expired.
     let expired = Api::login(&server, ADMIN).await;
-    let after_login = server.state.graphql.resolver_calls();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let (status, _) = expired.send(query, json!({})).await;
-    assert_eq!(status, 401, "expired session");
-    assert_eq!(server.state.graphql.resolver_calls(), after_login);
-    assert!(after_login > calls, "the login itself ran");
+    calls += refused(&server, &expired, query, "expired session").await;
 
-    // A cookie replayed after logout.
-    let server = server_with_cookie_replay().await;
-    let (status, _) = server.1.send(query, json!({})).await;
-    assert_eq!(status, 401, "replayed cookie");
-    crate::rig::metric("a06_resolver_calls_refused", 0);
-}
-
-/// A server, and a client that replays a session cookie its owner signed out of.
-async fn server_with_cookie_replay() -> (TestServer, Api) {
-    let server = server().await;
+    // A cookie replayed after its owner signed out.
+    let server = self::server().await;
     let (client, cookie) = server.signed_in(ADMIN).await;
     let signed_in = Api {
         url: server.url.clone(),
@@ -951,27 +937,24 @@ async fn server_with_cookie_replay() -> (TestServer, Api) {
     };
     signed_in.ok("{ viewer { role } }", json!({})).await;
     assert_eq!(signed_in.ok("mutation { logout }", json!({})).await["logout"], true);
-    let replay = reqwest::Client::builder()
-        .default_headers(
-            [(
-                reqwest::header::COOKIE,
-                format!("mgw_session={cookie}").parse().unwrap(),
-            )]
-            .into_iter()
-            .collect(),
-        )
-        .build()
-        .unwrap();
-    let calls = server.state.graphql.resolver_calls();
-    let api = Api {
+    let replay = Api {
         url: server.url.clone(),
-        client: replay,
+        client: reqwest::Client::builder()
+            .default_headers(
+                [(
+                    reqwest::header::COOKIE,
+                    format!("mgw_session={cookie}").parse().unwrap(),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .unwrap(),
         token: None,
     };
-    let (status, _) = api.send("{ viewer { role } }", json!({})).await;
-    assert_eq!(status, 401);
-    assert_eq!(server.state.graphql.resolver_calls(), calls);
-    (server, api)
+    calls += refused(&server, &replay, query, "replayed cookie").await;
+    assert_eq!(calls, 0, "resolver calls for refused requests");
+    crate::rig::metric("a06_resolver_calls_refused", calls);
 }
 
 /// a gateway key opens nothing on the admin API, and an admin cookie nothing on `/v1`.
