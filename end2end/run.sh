@@ -46,7 +46,7 @@ echo "==> end2end against $addr"
 mkdir -p end2end/artifacts
 cd end2end
 status=0
-BASE_URL="$addr" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 node_modules/.bin/playwright test || status=$?
+BASE_URL="$addr" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 node_modules/.bin/playwright test "$@" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "---- server log ----"; cat "$log"
 fi

@@ -1,7 +1,7 @@
 // The gateways page in a real browser: add an endpoint and a gateway over it, read its URL and
 // snippets, delete it with confirmation. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, hydrated, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, deleteEndpoint, hydrated, signIn } from './helpers.mjs';
 
 test('add a gateway over an endpoint, read its snippets, delete it', async ({ page }) => {
   const errors = [];
@@ -38,11 +38,7 @@ test('add a gateway over an endpoint, read its snippets, delete it', async ({ pa
   await card.getByRole('button', { name: 'Confirm delete' }).click();
   await expect(page.getByText('No gateways yet')).toBeVisible();
   // Tidy up the endpoint so other tests start from an empty list.
-  await page.goto('/endpoints');
-  await hydrated(page);
-  const row = page.getByTestId('endpoint-gw-mock');
-  await row.getByRole('button', { name: 'Delete' }).click();
-  await row.getByRole('button', { name: 'Confirm delete' }).click();
+  await deleteEndpoint(page, 'gw-mock');
   await expect(page.getByText('No endpoints yet')).toBeVisible();
   expect(errors).toEqual([]);
 });

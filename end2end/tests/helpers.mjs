@@ -42,3 +42,37 @@ export async function addGateway(page, name, endpoints) {
   await page.getByRole('button', { name: 'Add gateway' }).click();
   await expect(page.getByTestId(`gateway-${name}`)).toBeVisible();
 }
+
+/** Deletes the gateway `name` (and its keys) on the Gateways page, confirming. */
+export async function deleteGateway(page, name) {
+  await page.goto('/gateways');
+  await hydrated(page);
+  const card = page.getByTestId(`gateway-${name}`);
+  await card.getByRole('button', { name: 'Delete' }).click();
+  await card.getByRole('button', { name: 'Confirm delete' }).click();
+  await expect(card).toHaveCount(0);
+}
+
+/** Deletes the endpoint `name` on the Endpoints page, confirming. Tests that check the empty
+ * lists run in the same server, so a test tidies up what it made. */
+export async function deleteEndpoint(page, name) {
+  await page.goto('/endpoints');
+  await hydrated(page);
+  const row = page.getByTestId(`endpoint-${name}`);
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.getByRole('button', { name: 'Confirm delete' }).click();
+  await expect(row).toHaveCount(0);
+}
+
+/** Creates a key named `name` on `gateway`, on the Keys page; returns its secret (read from the
+ * show-once dialog, which it then closes). */
+export async function createKey(page, gateway, name) {
+  await page.goto('/keys');
+  await hydrated(page);
+  await page.getByLabel('Gateway').selectOption(gateway);
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = await page.getByRole('dialog').getByLabel('Key').inputValue();
+  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+  return key;
+}

@@ -2,7 +2,7 @@
 // in the console; a chat request with that key; the request in Logs (filtered) and its detail
 // with the attempt. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, hydrated, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, createKey, hydrated, signIn } from './helpers.mjs';
 
 test('a request made with a console-made key shows in Logs with its attempt', async ({ page }) => {
   const errors = [];
@@ -12,13 +12,7 @@ test('a request made with a console-made key shows in Logs with its attempt', as
   await addEndpoint(page, 'logs-mock', 'sk-e2e-logs');
   await addGateway(page, 'logs-gw', 'logs-mock');
 
-  await page.goto('/keys');
-  await hydrated(page);
-  await page.getByLabel('Gateway').selectOption('logs-gw');
-  await page.getByLabel('Name').fill('logs-app');
-  await page.getByRole('button', { name: 'Create key' }).click();
-  const key = await page.getByRole('dialog').getByLabel('Key').inputValue();
-  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+  const key = await createKey(page, 'logs-gw', 'logs-app');
 
   // A client call with the key (the browser's cookie is not what authenticates it).
   const answer = await page.request.post('/v1/chat/completions', {

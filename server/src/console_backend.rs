@@ -7,13 +7,14 @@ use crate::{
     manage::{limits::parse_limit, Actor, EndpointChoice, Manage, ManageError, NewEndpoint, NewGateway, NewKey},
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
-    store::{now_ms, LimitScope, LogFilter},
+    store::{now_ms, HourlyScope, LimitScope, LogFilter},
 };
 use app::api::{BoxFuture, ConsoleBackend};
 use app::types::{
-    AdminUser, EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId,
-    InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm,
-    Overview, ProviderKind, RequestLog, ShownOnce, Strategy, Timeouts,
+    fill_hours, gateway_target, replay_of, AdminRole, AdminUser, DashboardQuery, DashboardRange, DashboardStats,
+    EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint,
+    KeyListing, LimitUsage, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup,
+    PlaygroundTarget, ProviderKind, RequestLog, ScopeSums, ShownOnce, Strategy, Timeouts, UsageSums,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -93,9 +94,151 @@ impl Console {
     }
 }
 
+impl Console {
+    /// The playground's targets (each endpoint, and each enabled gateway's models and aliases),
+    /// the prices, and the logged request to replay.
+    async fn playground_setup(
+        &self,
+        admin: &AdminUser,
+        replay: Option<String>,
+    ) -> Result<PlaygroundSetup, ManageError> {
+        let endpoints = self.manage.endpoints().await?;
+        let gateways = self.manage.gateways().await?;
+        let mut setup = PlaygroundSetup {
+            can_send: admin.role == AdminRole::Admin,
+            prices: self.manage.prices().await?,
+            endpoint_models: endpoints.iter().map(|e| (e.name.clone(), e.model.clone())).collect(),
+            ..PlaygroundSetup::default()
+        };
+        for endpoint in &endpoints {
+            setup.targets.push(PlaygroundTarget {
+                value: format!("endpoint:{}", endpoint.id.0),
+                label: format!("{} ({})", endpoint.name, endpoint.model),
+                group: "Endpoints".into(),
+            });
+        }
+        for gateway in gateways.iter().filter(|g| g.enabled) {
+            let mut models: Vec<&str> = (gateway.endpoints.iter())
+                .filter_map(|link| endpoints.iter().find(|e| e.id == link.endpoint_id))
+                .map(|e| e.model.as_str())
+                .chain(gateway.model_aliases.keys().map(String::as_str))
+                .collect();
+            models.sort_unstable();
+            models.dedup();
+            for model in models {
+                setup.targets.push(PlaygroundTarget {
+                    value: gateway_target(gateway.id, model),
+                    label: format!("{model} via {}", gateway.name),
+                    group: format!("Gateway {}", gateway.name),
+                });
+            }
+        }
+        if let Some(request_id) = replay.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+            let log = self
+                .manage
+                .request_log(request_id)
+                .await?
+                .ok_or(ManageError::NotFound)?
+                .1;
+            let wanted = match (log.gateway_id, &log.model) {
+                (Some(gateway), Some(model)) => Some(gateway_target(gateway, model)),
+                _ => log.endpoint_id.map(|id| format!("endpoint:{}", id.0)),
+            };
+            let target = wanted.filter(|value| setup.targets.iter().any(|t| &t.value == value));
+            setup.replay = Some(replay_of(&log, target));
+        }
+        Ok(setup)
+    }
+
+    /// The dashboard: the scope's hours over the range (the current hour last), and for every
+    /// gateway, each gateway's and each endpoint's sums.
+    async fn dashboard_stats(&self, query: DashboardQuery) -> Result<DashboardStats, ManageError> {
+        const HOUR_MS: i64 = 3_600_000;
+        let range = DashboardRange::parse(query.range.trim());
+        let read_at = now_ms();
+        let to = read_at - read_at.rem_euclid(HOUR_MS) + HOUR_MS;
+        let from = to - range.hours() * HOUR_MS;
+        let gateways = self.manage.gateways().await?;
+        let endpoints = self.manage.endpoints().await?;
+        let scope_text = query.scope.trim();
+        let scope = match scope_text.split_once(':') {
+            None if scope_text.is_empty() => HourlyScope::AllGateways,
+            Some(("gateway", name)) => HourlyScope::Gateway(
+                gateways
+                    .iter()
+                    .find(|g| g.name == name)
+                    .ok_or_else(|| ManageError::invalid("scope", format!("no gateway is named {name:?}")))?
+                    .id,
+            ),
+            Some(("endpoint", name)) => HourlyScope::Endpoint(
+                endpoints
+                    .iter()
+                    .find(|e| e.name == name)
+                    .ok_or_else(|| ManageError::invalid("scope", format!("no endpoint is named {name:?}")))?
+                    .id,
+            ),
+            _ => {
+                return Err(ManageError::invalid(
+                    "scope",
+                    "is not `gateway:<name>` or `endpoint:<name>`",
+                ))
+            }
+        };
+        let series = fill_hours(from, range.hours(), self.manage.hourly_usage(scope, from, to).await?);
+        let mut stats = DashboardStats {
+            range,
+            scope: scope_text.to_string(),
+            totals: UsageSums::of(&series),
+            series,
+            gateway_names: gateways.iter().map(|g| g.name.clone()).collect(),
+            endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
+            read_at,
+            ..DashboardStats::default()
+        };
+        if scope == HourlyScope::AllGateways {
+            for gateway in &gateways {
+                let hours = self
+                    .manage
+                    .hourly_usage(HourlyScope::Gateway(gateway.id), from, to)
+                    .await?;
+                stats.gateways.push(ScopeSums {
+                    name: gateway.name.clone(),
+                    sums: UsageSums::of(&hours),
+                });
+            }
+            for endpoint in &endpoints {
+                let hours = self
+                    .manage
+                    .hourly_usage(HourlyScope::Endpoint(endpoint.id), from, to)
+                    .await?;
+                stats.endpoints.push(ScopeSums {
+                    name: endpoint.name.clone(),
+                    sums: UsageSums::of(&hours),
+                });
+            }
+            for list in [&mut stats.gateways, &mut stats.endpoints] {
+                list.sort_by(|a, b| b.sums.requests.cmp(&a.sums.requests).then_with(|| a.name.cmp(&b.name)));
+            }
+        }
+        Ok(stats)
+    }
+}
+
 impl ConsoleBackend for Console {
     fn overview(&self) -> BoxFuture<'_, Result<Overview, String>> {
         Box::pin(async move { self.manage.overview().await.map_err(|e| e.to_string()) })
+    }
+
+    fn playground<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        replay: Option<String>,
+    ) -> BoxFuture<'a, Result<PlaygroundSetup, String>> {
+        Box::pin(async move { self.playground_setup(admin, replay).await.map_err(|e| e.to_string()) })
+    }
+
+    fn dashboard(&self, query: DashboardQuery) -> BoxFuture<'_, Result<DashboardStats, String>> {
+        Box::pin(async move { self.dashboard_stats(query).await.map_err(|e| e.to_string()) })
     }
 
     fn endpoints(&self) -> BoxFuture<'_, Result<Vec<EndpointListing>, String>> {

@@ -23,6 +23,7 @@ pub mod graphql;
 mod health;
 pub mod manage;
 pub mod metrics;
+mod playground;
 pub mod proxy;
 pub mod secrets;
 pub mod store;
@@ -239,6 +240,7 @@ pub fn router(state: AppState) -> Router {
         );
     Router::new()
         .leptos_routes_with_context(&state, pages, context.clone(), shell)
+        .route("/api/playground/chat", post(playground::chat))
         .route_layer(from_fn_with_state(state.clone(), console::require_session))
         .route("/login", post(console::sign_in))
         .route("/logout", post(console::sign_out))

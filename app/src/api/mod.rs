@@ -8,8 +8,8 @@
 #![allow(clippy::too_many_arguments)]
 
 use crate::types::{
-    EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing, InferenceEndpoint, KeyListing, LogPage,
-    LogQuery, Overview, RequestLog, ShownOnce,
+    DashboardQuery, DashboardStats, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing,
+    InferenceEndpoint, KeyListing, LogPage, LogQuery, Overview, PlaygroundSetup, RequestLog, ShownOnce,
 };
 use leptos::prelude::*;
 
@@ -19,8 +19,9 @@ pub use backend::*;
 #[cfg(feature = "ssr")]
 mod backend {
     use crate::types::{
-        AdminUser, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint,
-        KeyListing, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, RequestLog, ShownOnce,
+        AdminUser, DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway,
+        GatewayId, InferenceEndpoint, KeyListing, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm,
+        Overview, PlaygroundSetup, RequestLog, ShownOnce,
     };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
@@ -34,6 +35,8 @@ mod backend {
     pub trait ConsoleBackend: Send + Sync + 'static {
         /// Counts for the dashboard.
         fn overview(&self) -> BoxFuture<'_, Result<Overview, String>>;
+        /// The dashboard's series, totals and breakdown for a range and scope.
+        fn dashboard(&self, query: DashboardQuery) -> BoxFuture<'_, Result<DashboardStats, String>>;
         /// Every inference endpoint with its live health.
         fn endpoints(&self) -> BoxFuture<'_, Result<Vec<EndpointListing>, String>>;
         /// Creates an endpoint as `admin` (audited); a refused field is named.
@@ -76,6 +79,13 @@ mod backend {
             admin: &'a AdminUser,
             public_id: String,
         ) -> BoxFuture<'a, Result<ShownOnce, String>>;
+        /// The playground's targets and prices for `admin`, and the logged request to replay
+        /// (by its request id), if asked.
+        fn playground<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            replay: Option<String>,
+        ) -> BoxFuture<'a, Result<PlaygroundSetup, String>>;
         /// A page of request logs matching `query`, newest first.
         fn request_logs(&self, query: LogQuery, limit: i64) -> BoxFuture<'_, Result<LogPage, String>>;
         /// One request's log, by its request id.
@@ -104,6 +114,18 @@ mod backend {
     pub fn require_admin() -> Result<AdminUser, ServerFnError> {
         request_extension::<AdminUser>().ok_or_else(|| ServerFnError::new("not signed in"))
     }
+
+    /// The signed-in admin when they may change things (the `admin` role): viewers only read,
+    /// as over GraphQL.
+    pub fn require_writer() -> Result<AdminUser, ServerFnError> {
+        let admin = require_admin()?;
+        if admin.role != crate::types::AdminRole::Admin {
+            return Err(ServerFnError::new(
+                "viewers can only read: ask an admin to make this change",
+            ));
+        }
+        Ok(admin)
+    }
 }
 
 /// Counts of what is configured, for the dashboard.
@@ -111,6 +133,13 @@ mod backend {
 pub async fn dashboard_overview() -> Result<Overview, ServerFnError> {
     require_admin()?;
     console_backend()?.overview().await.map_err(ServerFnError::new)
+}
+
+/// Traffic, tokens, errors, latency and cost over the dashboard's range, hour by hour.
+#[server(prefix = "/api", endpoint = "dashboard_stats")]
+pub async fn load_dashboard(query: DashboardQuery) -> Result<DashboardStats, ServerFnError> {
+    require_admin()?;
+    console_backend()?.dashboard(query).await.map_err(ServerFnError::new)
 }
 
 /// Every inference endpoint with its live health.
@@ -134,7 +163,7 @@ pub async fn create_endpoint(
     region: String,
 ) -> Result<Result<InferenceEndpoint, FieldError>, ServerFnError> {
     let api_key = api_key.0;
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     let form = crate::types::NewEndpointForm {
         name,
         provider,
@@ -151,7 +180,7 @@ pub async fn create_endpoint(
 /// Deletes an inference endpoint (one no gateway uses).
 #[server(prefix = "/api", endpoint = "endpoints_delete")]
 pub async fn delete_endpoint(id: i64) -> Result<(), ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     let id = crate::types::EndpointId(id);
     console_backend()?
         .delete_endpoint(&admin, id)
@@ -162,7 +191,7 @@ pub async fn delete_endpoint(id: i64) -> Result<(), ServerFnError> {
 /// "Test connection": one tiny real request to the endpoint.
 #[server(prefix = "/api", endpoint = "endpoints_test")]
 pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     let id = crate::types::EndpointId(id);
     console_backend()?
         .test_endpoint(&admin, id)
@@ -217,7 +246,7 @@ pub async fn create_gateway(
     endpoints: String,
     #[server(default)] log_payloads: Option<String>,
 ) -> Result<Result<Gateway, FieldError>, ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     let form = crate::types::NewGatewayForm {
         name,
         description,
@@ -231,7 +260,7 @@ pub async fn create_gateway(
 /// Deletes a gateway and its keys.
 #[server(prefix = "/api", endpoint = "gateways_delete")]
 pub async fn delete_gateway(id: i64) -> Result<(), ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     let id = crate::types::GatewayId(id);
     console_backend()?
         .delete_gateway(&admin, id)
@@ -256,7 +285,7 @@ pub async fn create_key(
     #[server(default)] expires_in_days: String,
     #[server(default)] limits: String,
 ) -> Result<Result<ShownOnce, FieldError>, ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     let form = crate::types::NewKeyForm {
         gateway,
         name,
@@ -271,7 +300,7 @@ pub async fn create_key(
 /// Revokes a key and every key derived from it.
 #[server(prefix = "/api", endpoint = "keys_revoke")]
 pub async fn revoke_key(public_id: String) -> Result<u64, ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     console_backend()?
         .revoke_key(&admin, public_id)
         .await
@@ -281,7 +310,7 @@ pub async fn revoke_key(public_id: String) -> Result<u64, ServerFnError> {
 /// Zeroes a key's counted usage.
 #[server(prefix = "/api", endpoint = "keys_reset")]
 pub async fn reset_key(public_id: String) -> Result<(), ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     console_backend()?
         .reset_key(&admin, public_id)
         .await
@@ -291,7 +320,7 @@ pub async fn reset_key(public_id: String) -> Result<(), ServerFnError> {
 /// Replaces a key by a new one; the new secret comes back this once.
 #[server(prefix = "/api", endpoint = "keys_rotate")]
 pub async fn rotate_key(public_id: String) -> Result<ShownOnce, ServerFnError> {
-    let admin = require_admin()?;
+    let admin = require_writer()?;
     console_backend()?
         .rotate_key(&admin, public_id)
         .await
@@ -318,6 +347,17 @@ pub async fn log_detail(request_id: String) -> Result<Option<RequestLog>, Server
     require_admin()?;
     console_backend()?
         .request_log(request_id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// What the playground can compare, at what price, and the logged request to replay (`log`:
+/// its request id), if any.
+#[server(prefix = "/api", endpoint = "playground_setup")]
+pub async fn load_playground(log: Option<String>) -> Result<PlaygroundSetup, ServerFnError> {
+    let admin = require_admin()?;
+    console_backend()?
+        .playground(&admin, log)
         .await
         .map_err(ServerFnError::new)
 }

@@ -1,5 +1,6 @@
 //! Reusable pieces of the console: the signed-in layout, icons and page furniture.
 
+pub mod chart;
 mod form;
 mod icons;
 mod layout;

@@ -4,7 +4,7 @@
 
 use crate::api::{list_logs, log_detail};
 use crate::components::PageHeader;
-use crate::types::{utc_time, LogPage, LogQuery, RequestLog};
+use crate::types::{money, utc_time, LogPage, LogQuery, RequestLog};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -16,11 +16,6 @@ fn status_class(status: i64) -> &'static str {
         400..=499 => "bg-amber-50 text-amber-700 ring-amber-600/20",
         _ => "bg-red-50 text-red-700 ring-red-600/20",
     }
-}
-
-/// A cost in millionths as currency.
-fn money(micros: i64) -> String {
-    format!("{:.6}", micros as f64 / 1_000_000.0)
 }
 
 /// The query string for `query` (without `before` unless given).
@@ -212,7 +207,12 @@ pub fn LogDetailPage() -> impl IntoView {
             {move || log.get().map(|result| match result {
                 Ok(Some(log)) => view! {
                     <article class="rounded-xl border border-slate-200 bg-white p-5 shadow-sm" data-testid="log-detail">
-                        <code class="text-xs text-slate-500">{log.request_id.clone()}</code>
+                        <div class="flex flex-wrap items-center justify-between gap-2">
+                            <code class="text-xs text-slate-500">{log.request_id.clone()}</code>
+                            {(log.operation == "chat").then(|| view! {
+                                <a href=format!("/playground?log={}", log.request_id) class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">"Open in playground"</a>
+                            })}
+                        </div>
                         <dl class="mt-3 grid gap-3 text-sm sm:grid-cols-4">
                             {figure("Time (UTC)", utc_time(log.created_at))}
                             {figure("Status", log.status.to_string())}

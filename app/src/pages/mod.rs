@@ -7,6 +7,7 @@ mod keys;
 mod login;
 mod logs;
 mod not_found;
+mod playground;
 mod sections;
 
 pub use dashboard::DashboardPage;
@@ -16,4 +17,5 @@ pub use keys::KeysPage;
 pub use login::LoginPage;
 pub use logs::{LogDetailPage, LogsPage};
 pub use not_found::NotFound;
-pub use sections::{PlaygroundPage, SettingsPage};
+pub use playground::PlaygroundPage;
+pub use sections::SettingsPage;

@@ -5,20 +5,6 @@ use crate::components::{ComingSoon, PageHeader};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// The side-by-side playground.
-#[component]
-pub fn PlaygroundPage() -> impl IntoView {
-    view! {
-        <Title text="Playground"/>
-        <PageHeader title="Playground" description="Compare models side by side."/>
-        <ComingSoon issue=6 features=&[
-            "Send one prompt to up to four endpoints or models",
-            "Watch the answers stream side by side with latency, tokens and cost",
-            "Let a judge model score the answers",
-        ]/>
-    }
-}
-
 /// Settings.
 #[component]
 pub fn SettingsPage() -> impl IntoView {

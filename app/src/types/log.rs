@@ -100,7 +100,12 @@ pub struct LogPage {
     pub next: Option<i64>,
 }
 
-/// A Unix-millisecond time as `YYYY-MM-DD HH:MM:SS` UTC.
+/// A cost in millionths as currency, to the millionth.
+pub fn money(micros: i64) -> String {
+    format!("{:.6}", micros as f64 / 1_000_000.0)
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn utc_time(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let (year, month, day) = super::limits::civil_from_days(days);

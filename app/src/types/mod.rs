@@ -7,15 +7,19 @@
 //! showing (hidden from `Debug` too).
 
 mod admin;
+mod dashboard;
 mod endpoint;
 mod gateway;
 mod key;
 mod limits;
 mod log;
+mod playground;
 
 pub use admin::*;
+pub use dashboard::*;
 pub use endpoint::*;
 pub use gateway::*;
 pub use key::*;
 pub use limits::*;
 pub use log::*;
+pub use playground::*;

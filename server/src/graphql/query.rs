@@ -8,7 +8,7 @@ use super::{
     },
 };
 use crate::{manage::Actor, store::LogFilter};
-use app::types::{ActorKind, AdminRole, AdminUserId, GatewayId, HourlyUsage, KeyId, ModelPrice};
+use app::types::{ActorKind, AdminRole, AdminUserId, GatewayId, HourlyUsage, KeyId, ModelPrice, UsageSums};
 use async_graphql::{
     connection::{Connection, Edge},
     Context, InputObject, Object, Result, SimpleObject, ID,
@@ -91,25 +91,11 @@ impl RequestLogFilter {
     }
 }
 
-/// Totals over a dashboard's range.
-#[derive(SimpleObject, Default)]
-pub struct UsageTotals {
-    pub requests: i64,
-    /// Requests answered with a status of 400 or more.
-    pub errors: i64,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    /// Millionths of the prices' currency.
-    pub cost_micros: i64,
-    /// Mean latency, milliseconds.
-    pub latency_mean_ms: i64,
-}
-
 /// The dashboard's statistics: totals and an hourly series (each hour with its latency
 /// percentiles), from the hourly aggregates (they outlive the request logs).
 #[derive(SimpleObject)]
 pub struct Dashboard {
-    pub totals: UsageTotals,
+    pub totals: UsageSums,
     pub series: Vec<HourlyUsage>,
 }
 
@@ -307,21 +293,7 @@ impl Query {
             .hourly_usage(scope, from, to)
             .await
             .map_err(error::manage)?;
-        let mut totals = UsageTotals::default();
-        let mut latency_sum = 0i64;
-        for hour in &series {
-            totals.requests += hour.requests;
-            totals.errors += hour.errors;
-            totals.prompt_tokens += hour.prompt_tokens;
-            totals.completion_tokens += hour.completion_tokens;
-            totals.cost_micros += hour.cost_micros;
-            latency_sum = latency_sum.saturating_add(hour.latency_mean_ms.saturating_mul(hour.requests));
-        }
-        totals.latency_mean_ms = if totals.requests > 0 {
-            latency_sum / totals.requests
-        } else {
-            0
-        };
+        let totals = UsageSums::of(&series);
         Ok(Dashboard { totals, series })
     }
 

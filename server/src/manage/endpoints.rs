@@ -48,13 +48,6 @@ pub struct EndpointUpdate {
     pub enabled: Option<bool>,
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
-    ManageError::Invalid {
-        field,
-        message: message.into(),
-    }
-}
-
 /// Whether an address is (or may be) a cloud metadata or instance credentials service:
 /// link-local IPv4 169.254.0.0/16 (AWS, GCP and Azure metadata, ECS task credentials at
 /// 169.254.170.2), Alibaba's 100.100.100.200, and AWS's fd00:ec2::/32 — also when an IPv4
@@ -79,15 +72,19 @@ pub fn is_metadata_address(ip: IpAddr) -> bool {
 /// `0xA9FEA9FE` and `[::ffff:169.254.169.254]` are all 169.254.169.254).
 pub fn validate_base_url(text: &str) -> Result<String, ManageError> {
     let field = "base_url";
-    let url = url::Url::parse(text.trim()).map_err(|e| invalid(field, format!("is not a valid URL ({e})")))?;
+    let url =
+        url::Url::parse(text.trim()).map_err(|e| ManageError::invalid(field, format!("is not a valid URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(field, "must be an http:// or https:// URL"));
+        return Err(ManageError::invalid(field, "must be an http:// or https:// URL"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(field, "must not contain credentials; use the API key instead"));
+        return Err(ManageError::invalid(
+            field,
+            "must not contain credentials; use the API key instead",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(field, "must not have a query or fragment"));
+        return Err(ManageError::invalid(field, "must not have a query or fragment"));
     }
     let metadata = match url.host() {
         Some(url::Host::Ipv4(v4)) => is_metadata_address(IpAddr::V4(v4)),
@@ -96,10 +93,13 @@ pub fn validate_base_url(text: &str) -> Result<String, ManageError> {
             let domain = domain.trim_end_matches('.').to_ascii_lowercase();
             domain == "metadata.google.internal" || domain == "metadata"
         }
-        None => return Err(invalid(field, "must name a host")),
+        None => return Err(ManageError::invalid(field, "must name a host")),
     };
     if metadata {
-        return Err(invalid(field, "must not point at a cloud metadata service"));
+        return Err(ManageError::invalid(
+            field,
+            "must not point at a cloud metadata service",
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -129,7 +129,10 @@ fn url_part(field: &'static str, value: Option<String>) -> Result<Option<String>
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) =>
         {
-            Err(invalid(field, "must be up to 100 letters, digits, '.', '_' or '-'"))
+            Err(ManageError::invalid(
+                field,
+                "must be up to 100 letters, digits, '.', '_' or '-'",
+            ))
         }
         _ => Ok(value),
     }
@@ -141,7 +144,7 @@ fn optional_text(value: Option<String>) -> Option<String> {
 
 fn positive(field: &'static str, value: Option<i64>) -> Result<(), ManageError> {
     match value {
-        Some(v) if v < 1 => Err(invalid(field, "must be at least 1")),
+        Some(v) if v < 1 => Err(ManageError::invalid(field, "must be at least 1")),
         _ => Ok(()),
     }
 }
@@ -167,7 +170,7 @@ impl Checked {
         self.base_url = validate_base_url(&self.base_url)?;
         self.model = self.model.trim().to_string();
         if self.model.is_empty() || self.model.len() > 200 {
-            return Err(invalid("model", "must be 1 to 200 characters"));
+            return Err(ManageError::invalid("model", "must be 1 to 200 characters"));
         }
         self.deployment = url_part("deployment", self.deployment)?;
         self.api_version = url_part("api_version", self.api_version)?;
@@ -186,10 +189,10 @@ impl Checked {
         match self.provider {
             ProviderKind::AzureOpenAi => {
                 if self.deployment.is_none() {
-                    return Err(invalid("deployment", "is required for azure_openai"));
+                    return Err(ManageError::invalid("deployment", "is required for azure_openai"));
                 }
                 if self.api_version.is_none() {
-                    return Err(invalid("api_version", "is required for azure_openai"));
+                    return Err(ManageError::invalid("api_version", "is required for azure_openai"));
                 }
             }
             ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OpenAiCompatible => {}
@@ -199,7 +202,7 @@ impl Checked {
             ProviderKind::Ollama | ProviderKind::OpenAiCompatible => false,
         };
         if needs_credential && !has_credential {
-            return Err(invalid(
+            return Err(ManageError::invalid(
                 "api_key",
                 format!("is required for {}", self.provider.as_str()),
             ));
@@ -231,7 +234,7 @@ impl Manage {
             (Some(url), _) => url,
             (None, Some(default)) => default.to_string(),
             (None, None) => {
-                return Err(invalid(
+                return Err(ManageError::invalid(
                     "base_url",
                     format!("is required for {}", new.provider.as_str()),
                 ))
@@ -278,7 +281,7 @@ impl Manage {
         if let Some(url) = &update.base_url {
             let moved = origin(url) != origin(&current.base_url);
             if moved && current.has_credential && api_key.is_none() && !update.clear_api_key {
-                return Err(invalid(
+                return Err(ManageError::invalid(
                     "api_key",
                     "must be given again (or cleared) when base_url moves to another host",
                 ));

@@ -98,19 +98,12 @@ pub struct GatewayUpdate {
     pub limits: Option<Vec<Limit>>,
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
-    ManageError::Invalid {
-        field,
-        message: message.into(),
-    }
-}
-
 fn check_retry(retry: &RetryPolicy) -> Result<(), ManageError> {
     if !(1..=10).contains(&retry.max_attempts) {
-        return Err(invalid("retry.max_attempts", "must be 1 to 10"));
+        return Err(ManageError::invalid("retry.max_attempts", "must be 1 to 10"));
     }
     if retry.base_ms < 0 || retry.cap_ms < retry.base_ms {
-        return Err(invalid(
+        return Err(ManageError::invalid(
             "retry.cap_ms",
             "must be at least retry.base_ms, which must not be negative",
         ));
@@ -122,7 +115,7 @@ impl Manage {
     /// Turns endpoint names into links, checking each exists and appears once.
     async fn links(&self, choices: &[EndpointChoice]) -> Result<Vec<EndpointLink>, ManageError> {
         if choices.is_empty() {
-            return Err(invalid("endpoints", "must name at least one endpoint"));
+            return Err(ManageError::invalid("endpoints", "must name at least one endpoint"));
         }
         let known: BTreeMap<String, _> = self
             .store
@@ -137,14 +130,17 @@ impl Manage {
             .iter()
             .zip(0..)
             .map(|(choice, position)| {
-                let id = *known
-                    .get(choice.endpoint.trim())
-                    .ok_or_else(|| invalid("endpoints", format!("no endpoint named {:?}", choice.endpoint)))?;
+                let id = *known.get(choice.endpoint.trim()).ok_or_else(|| {
+                    ManageError::invalid("endpoints", format!("no endpoint named {:?}", choice.endpoint))
+                })?;
                 if !seen.insert(id) {
-                    return Err(invalid("endpoints", format!("{} is listed twice", choice.endpoint)));
+                    return Err(ManageError::invalid(
+                        "endpoints",
+                        format!("{} is listed twice", choice.endpoint),
+                    ));
                 }
                 if choice.weight < 0 {
-                    return Err(invalid(
+                    return Err(ManageError::invalid(
                         "endpoints",
                         format!("{}: the weight must not be negative", choice.endpoint),
                     ));
@@ -164,7 +160,7 @@ impl Manage {
         check_retry(&new.retry)?;
         super::limits::check_limits(&new.limits)?;
         if new.deadline_ms.is_some_and(|d| d < 1) {
-            return Err(invalid("deadline_ms", "must be at least 1"));
+            return Err(ManageError::invalid("deadline_ms", "must be at least 1"));
         }
         let links = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
@@ -200,7 +196,7 @@ impl Manage {
         check_retry(&retry)?;
         let deadline_ms = update.deadline_ms.unwrap_or(current.deadline_ms);
         if deadline_ms.is_some_and(|d| d < 1) {
-            return Err(invalid("deadline_ms", "must be at least 1"));
+            return Err(ManageError::invalid("deadline_ms", "must be at least 1"));
         }
         let model_aliases = update.model_aliases.unwrap_or(current.model_aliases);
         if let Some(limits) = &update.limits {

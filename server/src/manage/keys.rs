@@ -44,23 +44,16 @@ pub struct CreatedKey {
     pub secret: Secret,
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
-    ManageError::Invalid {
-        field,
-        message: message.into(),
-    }
-}
-
 impl Manage {
     /// Issues a key for a gateway, optionally under a parent key of the same gateway.
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, ManageError> {
         let gateway = self.gateway(&new.gateway).await.map_err(|e| match e {
-            ManageError::NotFound => invalid("gateway", format!("no gateway named {:?}", new.gateway)),
+            ManageError::NotFound => ManageError::invalid("gateway", format!("no gateway named {:?}", new.gateway)),
             other => other,
         })?;
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(invalid("name", "must be 1 to 100 characters"));
+            return Err(ManageError::invalid("name", "must be 1 to 100 characters"));
         }
         let parent = match &new.parent {
             Some(public_id) => {
@@ -68,15 +61,15 @@ impl Manage {
                     .store
                     .key_by_public_id(public_id.trim())
                     .await?
-                    .ok_or_else(|| invalid("parent", format!("no key with id {public_id:?}")))?;
+                    .ok_or_else(|| ManageError::invalid("parent", format!("no key with id {public_id:?}")))?;
                 if parent.gateway_id != gateway.id {
-                    return Err(invalid("parent", "must belong to the same gateway"));
+                    return Err(ManageError::invalid("parent", "must belong to the same gateway"));
                 }
                 if parent.revoked_at.is_some() {
-                    return Err(invalid("parent", "is revoked"));
+                    return Err(ManageError::invalid("parent", "is revoked"));
                 }
                 if parent.expires_at.is_some_and(|at| at <= now_ms()) {
-                    return Err(invalid("parent", "has expired"));
+                    return Err(ManageError::invalid("parent", "has expired"));
                 }
                 Some(parent)
             }
@@ -86,7 +79,7 @@ impl Manage {
         self.check_new_key_limits(parent.as_ref(), &new.limits).await?;
         let now = now_ms();
         if new.expires_at.is_some_and(|at| at <= now) {
-            return Err(invalid("expires_at", "must be in the future"));
+            return Err(ManageError::invalid("expires_at", "must be in the future"));
         }
         // A key cannot outlive its parent.
         let expires_at = match (new.expires_at, parent.as_ref().and_then(|p| p.expires_at)) {
@@ -108,11 +101,10 @@ impl Manage {
         };
         // The store re-checks the parent in the insert itself (a revocation may have landed
         // since the checks above).
-        let key = self
-            .store
-            .insert_key(&row)
-            .await?
-            .ok_or_else(|| invalid("parent", "was revoked or expired while the key was being created"))?;
+        let key =
+            self.store.insert_key(&row).await?.ok_or_else(|| {
+                ManageError::invalid("parent", "was revoked or expired while the key was being created")
+            })?;
         tracing::info!(key_id = key.id.0, gateway_id = gateway.id.0, public_id = %key.public_id, "gateway key created");
         self.changed().await;
         Ok(CreatedKey {
@@ -168,11 +160,11 @@ impl Manage {
     pub async fn update_key(&self, public_id: &str, update: KeyUpdate) -> Result<GatewayKey, ManageError> {
         let key = self.key(public_id).await?;
         if key.revoked_at.is_some() {
-            return Err(invalid("key", "is revoked"));
+            return Err(ManageError::invalid("key", "is revoked"));
         }
         let name = update.name.as_deref().unwrap_or(&key.name).trim().to_string();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(invalid("name", "must be 1 to 100 characters"));
+            return Err(ManageError::invalid("name", "must be 1 to 100 characters"));
         }
         let allowed = match update.allowed_models {
             Some(models) => allowed_models(models)?,
@@ -180,7 +172,7 @@ impl Manage {
         };
         let expires_at = update.expires_at.unwrap_or(key.expires_at);
         if update.expires_at.flatten().is_some_and(|at| at <= now_ms()) {
-            return Err(invalid("expires_at", "must be in the future"));
+            return Err(ManageError::invalid("expires_at", "must be in the future"));
         }
         if let Some(limits) = update.limits {
             // Limits first: they are the change most likely to be refused.
@@ -222,7 +214,7 @@ impl Manage {
             .store
             .rotate_key(key.id, &row, grace_until)
             .await?
-            .ok_or_else(|| invalid("key", "is revoked, expired or already rotated out"))?;
+            .ok_or_else(|| ManageError::invalid("key", "is revoked, expired or already rotated out"))?;
         tracing::info!(
             key_id = key.id.0,
             successor_id = successor.id.0,
@@ -256,7 +248,10 @@ fn allowed_models(models: Option<Vec<String>>) -> Result<Option<Vec<String>>, Ma
             .collect()
     });
     if allowed.as_ref().is_some_and(Vec::is_empty) {
-        return Err(invalid("allowed_models", "must name at least one model when given"));
+        return Err(ManageError::invalid(
+            "allowed_models",
+            "must name at least one model when given",
+        ));
     }
     Ok(allowed)
 }

@@ -8,17 +8,10 @@ use crate::store::{now_ms, LimitScope};
 use app::types::{GatewayKey, KeyId, Limit, Metric, ModelPrice, Period};
 use std::collections::{HashMap, HashSet};
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
-    ManageError::Invalid {
-        field,
-        message: message.into(),
-    }
-}
-
 /// Parses an amount of currency (`12`, `0.5`, `1.234567`) into micro-units.
 pub fn parse_money(field: &'static str, text: &str) -> Result<i64, ManageError> {
     let bad = || {
-        invalid(
+        ManageError::invalid(
             field,
             format!("{text:?} is not an amount (use digits and at most 6 decimals)"),
         )
@@ -56,7 +49,7 @@ pub fn format_money(micros: i64) -> String {
 /// `tokens/day=1000000`, `cost/month=25.50` in currency, `cost_micros/day=5000000`), or
 /// `concurrency=VALUE`.
 pub fn parse_limit(text: &str) -> Result<Limit, ManageError> {
-    let bad = |message: &str| invalid("limits", format!("{text:?}: {message}"));
+    let bad = |message: &str| ManageError::invalid("limits", format!("{text:?}: {message}"));
     let (what, value) = text
         .trim()
         .split_once('=')
@@ -90,13 +83,19 @@ pub fn check_limits(limits: &[Limit]) -> Result<(), ManageError> {
     let mut seen = HashSet::new();
     for limit in limits {
         if limit.max_value < 0 {
-            return Err(invalid("limits", format!("{}: must not be negative", limit.spelled())));
+            return Err(ManageError::invalid(
+                "limits",
+                format!("{}: must not be negative", limit.spelled()),
+            ));
         }
         if limit.metric == Metric::Concurrency && (limit.period != Period::Total || limit.max_value < 1) {
-            return Err(invalid("limits", "concurrency has no period and is at least 1"));
+            return Err(ManageError::invalid(
+                "limits",
+                "concurrency has no period and is at least 1",
+            ));
         }
         if !seen.insert((limit.metric, limit.period)) {
-            return Err(invalid(
+            return Err(ManageError::invalid(
                 "limits",
                 format!("{}/{} is given twice", limit.metric.as_str(), limit.period.as_str()),
             ));
@@ -119,7 +118,7 @@ fn check_tree(key: &GatewayKey, limits: &[Limit], keys: &[GatewayKey]) -> Result
     while let Some(parent) = ancestor {
         for limit in limits {
             if let Some(cap) = same(limit, parent).filter(|cap| limit.max_value > *cap) {
-                return Err(invalid(
+                return Err(ManageError::invalid(
                     "limits",
                     format!(
                         "{} exceeds the parent key {}'s limit of {cap}",
@@ -145,7 +144,7 @@ fn check_tree(key: &GatewayKey, limits: &[Limit], keys: &[GatewayKey]) -> Result
     for descendant in keys.iter().filter(|k| is_descendant(k)) {
         for limit in limits {
             if let Some(below) = same(limit, descendant).filter(|below| *below > limit.max_value) {
-                return Err(invalid(
+                return Err(ManageError::invalid(
                     "limits",
                     format!(
                         "{} is below the child key {}'s limit of {below}; lower the child's first",
@@ -218,10 +217,10 @@ impl Manage {
     pub async fn set_price(&self, price: ModelPrice) -> Result<ModelPrice, ManageError> {
         let model = price.model.trim().to_string();
         if model.is_empty() || model.chars().count() > 200 || model.chars().any(char::is_control) {
-            return Err(invalid("model", "must be 1 to 200 characters"));
+            return Err(ManageError::invalid("model", "must be 1 to 200 characters"));
         }
         if price.input_per_mtok_micros < 0 || price.output_per_mtok_micros < 0 {
-            return Err(invalid("price", "must not be negative"));
+            return Err(ManageError::invalid("price", "must not be negative"));
         }
         let price = ModelPrice { model, ..price };
         self.store.set_price(&price, now_ms()).await?;

@@ -51,6 +51,14 @@ impl ManageError {
         tracing::error!(ref_id = %ref_id, error = %error, "internal error");
         ManageError::Internal { ref_id }
     }
+
+    /// A refused value of `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        ManageError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 /// Maps a store error, saying `message` when a unique value (a name, an e-mail) is taken.

@@ -19,7 +19,7 @@ use crate::{
     traces::RequestTrace,
     AppState,
 };
-use app::types::{Gateway, RequestLog};
+use app::types::{EndpointId, Gateway, GatewayId, KeyId, RequestLog};
 use axum::{
     body::{Body, Bytes},
     extract::{Path, Request, State},
@@ -120,18 +120,149 @@ async fn handle(
     };
     match serve(&state, api, operation, deployment, request, &mut progress).await {
         Ok(response) => response,
-        Err(error) => {
-            // A routed request is counted by its record; one refused before is counted here.
-            if !progress.recorded {
-                let status = error.status().as_u16();
-                state.proxy.metrics.refused(progress.gateway.as_deref(), status);
-                if let Some(trace) = progress.trace.take() {
-                    trace.refused(status, error.class());
-                }
-            }
-            error.into_response()
+        Err(error) => refused(&state, progress, error),
+    }
+}
+
+/// A refusal's answer. A routed request is counted by its record; one refused before is
+/// counted here.
+fn refused(state: &AppState, mut progress: Progress, error: ProxyError) -> Response {
+    if !progress.recorded {
+        let status = error.status().as_u16();
+        state.proxy.metrics.refused(progress.gateway.as_deref(), status);
+        if let Some(trace) = progress.trace.take() {
+            trace.refused(status, error.class());
         }
     }
+    error.into_response()
+}
+
+/// What the console's playground sends a request to.
+#[derive(Clone, Debug)]
+pub enum ConsoleTarget {
+    /// One endpoint, on its own: no gateway, no retries. Its log row names no gateway.
+    Endpoint(EndpointId),
+    /// A gateway, which routes the body's model as it would for a key.
+    Gateway(GatewayId),
+}
+
+/// The name the metrics and traces give a console request to an endpoint on its own (gateway
+/// names cannot hold parentheses, so it names no real gateway).
+const NO_GATEWAY: &str = "(endpoint)";
+
+/// A chat request from the console's playground, on behalf of a signed-in admin: the same path
+/// as a key's request, with no key. Through a gateway it is routed, limited and logged as the
+/// gateway's; to an endpoint, it is sent there once and logged under the endpoint alone.
+pub async fn console_chat(state: &AppState, target: ConsoleTarget, request_id: String, body: Bytes) -> Response {
+    let started = Instant::now();
+    let mut progress = Progress::default();
+    let Some(in_flight) = state.proxy.admit() else {
+        return refused(state, progress, ProxyError::Overloaded("too many requests in flight"));
+    };
+    let snapshot = state.registry.snapshot();
+    let access = match target {
+        ConsoleTarget::Gateway(id) => match snapshot.gateways.get(&id) {
+            Some(gateway) if gateway.enabled => Access {
+                gateway: gateway.clone(),
+                lineage: Vec::new(),
+                key_id: None,
+                logged_gateway: Some(gateway.id),
+                pinned: None,
+            },
+            _ => {
+                return refused(
+                    state,
+                    progress,
+                    ProxyError::bad("target", "There is no enabled gateway with this id."),
+                )
+            }
+        },
+        ConsoleTarget::Endpoint(id) => match snapshot.upstreams.get(&id) {
+            Some(upstream) => Access {
+                gateway: Arc::new(alone(upstream)),
+                lineage: Vec::new(),
+                key_id: None,
+                logged_gateway: None,
+                pinned: Some(upstream.clone()),
+            },
+            None => {
+                return refused(
+                    state,
+                    progress,
+                    ProxyError::bad("target", "There is no endpoint with this id."),
+                )
+            }
+        },
+    };
+    progress.gateway = Some(access.gateway.name.clone());
+    let call = Call {
+        api: Api::OpenAi,
+        operation: Operation::Chat,
+        path_model: None,
+        started,
+        in_flight,
+        request_id,
+        bytes: body,
+    };
+    match route(state, call, &snapshot, access, &mut progress).await {
+        Ok(response) => response,
+        Err(error) => refused(state, progress, error),
+    }
+}
+
+/// The one-endpoint gateway a console request to an endpoint goes through: one attempt, the
+/// default deadline, metadata logged and bodies not (as a new gateway's defaults).
+fn alone(upstream: &Upstream) -> Gateway {
+    Gateway {
+        id: GatewayId(0),
+        name: NO_GATEWAY.into(),
+        description: String::new(),
+        strategy: app::types::Strategy::Priority,
+        retry: app::types::RetryPolicy {
+            max_attempts: 1,
+            ..app::types::RetryPolicy::default()
+        },
+        deadline_ms: None,
+        log_metadata: true,
+        log_payloads: false,
+        model_aliases: Default::default(),
+        enabled: true,
+        endpoints: vec![app::types::GatewayEndpoint {
+            endpoint_id: upstream.endpoint.id,
+            endpoint_name: upstream.endpoint.name.clone(),
+            position: 0,
+            weight: 1,
+            priority: 0,
+        }],
+        limits: Vec::new(),
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// Who a routed request is for: a key's holder through its gateway, or the console.
+struct Access<'s> {
+    gateway: Arc<Gateway>,
+    /// The key and its ancestors (none for the console).
+    lineage: Vec<&'s Arc<KeyEntry>>,
+    key_id: Option<KeyId>,
+    /// The gateway the log and the limits name; `None` for the console's request to an
+    /// endpoint on its own.
+    logged_gateway: Option<GatewayId>,
+    /// The one endpoint to send to, instead of the gateway's choice by model.
+    pinned: Option<Arc<Upstream>>,
+}
+
+/// An admitted request's body and what it is.
+struct Call<'p> {
+    api: Api,
+    operation: Operation,
+    /// The model an Azure deployment path names (`Some(None)`: the `auto` deployment).
+    path_model: Option<Option<&'p str>>,
+    started: Instant,
+    in_flight: super::InFlight,
+    request_id: String,
+    bytes: Bytes,
 }
 
 /// How far a request got, for counting one that is refused.
@@ -226,6 +357,24 @@ fn candidates(
     Ok(usable)
 }
 
+/// The console's one endpoint, when it can serve the operation.
+fn pinned(upstream: &Arc<Upstream>, operation: Operation) -> Result<Vec<Arc<Upstream>>, ProxyError> {
+    if !providers::supports(upstream.endpoint.provider, operation) {
+        return Err(ProxyError::bad(
+            "target",
+            format!(
+                "The endpoint `{}` cannot serve {}.",
+                upstream.endpoint.name,
+                operation.as_str()
+            ),
+        ));
+    }
+    if !upstream.endpoint.enabled || matches!(upstream.credential, Credential::Unreadable) {
+        return Err(ProxyError::NoEndpoint);
+    }
+    Ok(vec![upstream.clone()])
+}
+
 fn with_endpoint(mut response: Response, upstream: &Upstream) -> Response {
     if let Ok(name) = HeaderValue::from_str(&upstream.endpoint.name) {
         response.headers_mut().insert(ENDPOINT_HEADER, name);
@@ -257,6 +406,45 @@ async fn serve(
     let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
     progress.gateway = Some(authenticated.gateway.name.clone());
     let bytes = read_body(body, &parts.headers, proxy.settings.max_body_bytes).await?;
+    let access = Access {
+        gateway: authenticated.gateway.clone(),
+        // The key and its ancestors, walked once: for allowed models, then for limits.
+        lineage: snapshot.lineage(&authenticated.key.key),
+        key_id: Some(authenticated.key.key.id),
+        logged_gateway: Some(authenticated.gateway.id),
+        pinned: None,
+    };
+    let call = Call {
+        api,
+        operation,
+        path_model: deployment.as_deref().map(|d| (d != AUTO_DEPLOYMENT).then_some(d)),
+        started,
+        in_flight,
+        request_id,
+        bytes,
+    };
+    route(state, call, &snapshot, access, progress).await
+}
+
+/// Steps 3 to 9 for an authenticated request (or the console's): the body, the candidates,
+/// the log's place, the limits, the attempts and the answer.
+async fn route(
+    state: &AppState,
+    call: Call<'_>,
+    snapshot: &Arc<Snapshot>,
+    access: Access<'_>,
+    progress: &mut Progress,
+) -> Result<Response, ProxyError> {
+    let Call {
+        api,
+        operation,
+        path_model,
+        started,
+        in_flight,
+        request_id,
+        bytes,
+    } = call;
+    let proxy: &Arc<Proxy> = &state.proxy;
     let mut body = wire::parse(&bytes)?;
     if api == Api::Anthropic {
         body = anthropic::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
@@ -264,18 +452,13 @@ async fn serve(
             param: Some(bad.param.to_string()),
         })?;
     }
-    let path_model = deployment.as_deref().map(|d| (d != AUTO_DEPLOYMENT).then_some(d));
     let inbound = wire::check(operation, body, path_model)?;
-    // The key and its ancestors, walked once: for allowed models, then for limits.
-    let lineage = snapshot.lineage(&authenticated.key.key);
-    let candidates = candidates(
-        &snapshot,
-        &authenticated.gateway,
-        &lineage,
-        inbound.model.as_deref(),
-        operation,
-    )?;
-    let gateway = authenticated.gateway.clone();
+    let lineage = &access.lineage;
+    let candidates = match &access.pinned {
+        Some(upstream) => pinned(upstream, operation)?,
+        None => candidates(snapshot, &access.gateway, lineage, inbound.model.as_deref(), operation)?,
+    };
+    let gateway = access.gateway.clone();
     // Usage is always recorded; the log row only when the gateway logs metadata.
     let permit = proxy
         .logs
@@ -284,8 +467,8 @@ async fn serve(
     let log = RequestLog {
         request_id: request_id.clone(),
         created_at: now_ms(),
-        gateway_id: Some(gateway.id),
-        key_id: Some(authenticated.key.key.id),
+        gateway_id: access.logged_gateway,
+        key_id: access.key_id,
         api: api.as_str().into(),
         operation: operation.as_str().into(),
         model: inbound.model.clone(),
@@ -314,9 +497,8 @@ async fn serve(
     let allowance = max_tokens.unwrap_or(0);
     let admitted = admit(
         proxy,
-        &snapshot,
-        &gateway,
-        &lineage,
+        snapshot,
+        &access,
         &candidates,
         &mut recorder,
         Estimate {
@@ -428,25 +610,27 @@ struct Estimate {
 fn admit(
     proxy: &Proxy,
     snapshot: &Arc<Snapshot>,
-    gateway: &Gateway,
-    lineage: &[&Arc<KeyEntry>],
+    access: &Access<'_>,
     candidates: &[Arc<Upstream>],
     recorder: &mut Recorder,
     estimate: Estimate,
 ) -> Result<RateHeaders, ProxyError> {
-    let mut levels: Vec<Level<'_>> = lineage
-        .iter()
+    let gateway = &access.gateway;
+    let mut levels: Vec<Level<'_>> = (access.lineage.iter())
         .map(|entry| Level {
             scope: LimitScope::Key(entry.key.id),
             limits: &entry.key.limits,
             reset_at: entry.key.usage_reset_at,
         })
         .collect();
-    levels.push(Level {
-        scope: LimitScope::Gateway(gateway.id),
-        limits: &gateway.limits,
-        reset_at: None,
-    });
+    // The console's request to an endpoint on its own has no gateway to limit it.
+    if access.logged_gateway.is_some() {
+        levels.push(Level {
+            scope: LimitScope::Gateway(gateway.id),
+            limits: &gateway.limits,
+            reset_at: None,
+        });
+    }
     // The dearest model that may serve it: a budget is never overshot by a failover.
     let cost_micros = candidates
         .iter()

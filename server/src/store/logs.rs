@@ -376,13 +376,20 @@ impl Store {
             .collect();
         let logs: Vec<&RequestLog> = batch.iter().filter(|f| f.store_log).map(|f| &f.log).collect();
         self.insert_logs(&mut tx, &logs).await?;
+        // The history also counts what an endpoint served with nothing charged: the console's
+        // requests to an endpoint on its own.
+        let counted: Vec<&Finished> = (batch.iter().copied())
+            .filter(|f| !f.charged.is_empty() || f.log.endpoint_id.is_some())
+            .collect();
         let charged: Vec<&Finished> = batch.into_iter().filter(|f| !f.charged.is_empty()).collect();
         if !charged.is_empty() {
             match self.backend {
                 Backend::Sqlite => insert_usage_events_sqlite(&mut tx, &charged).await?,
                 Backend::Postgres => insert_usage_events_postgres(&mut tx, &charged).await?,
             }
-            add_usage(&mut tx, &charged).await?;
+        }
+        if !counted.is_empty() {
+            add_usage(&mut tx, &counted).await?;
         }
         tx.commit().await?;
         Ok(())

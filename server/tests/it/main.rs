@@ -21,6 +21,7 @@ mod limits;
 mod manage;
 mod mock;
 mod observe;
+mod playground;
 mod proxy;
 mod rig;
 mod sdk;

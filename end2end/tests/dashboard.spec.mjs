@@ -1,0 +1,78 @@
+// The Dashboard in a real browser: requests made with a console-made key show in the totals,
+// the charts and the per-gateway table; the range and scope picker works as a plain GET form
+// before hydration. Screenshots at 1280 and 390 px go to artifacts/.
+import { test, expect } from '@playwright/test';
+import { SHOTS, addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, signIn } from './helpers.mjs';
+
+test('requests through a gateway show on the Dashboard, for that gateway and in the breakdown', async ({ page, browser }) => {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await signIn(page);
+  await addEndpoint(page, 'dash-mock', 'sk-e2e-dash');
+  await addGateway(page, 'dash-gw', 'dash-mock');
+  const key = await createKey(page, 'dash-gw', 'dash-app');
+
+  for (let i = 0; i < 3; i++) {
+    const answer = await page.request.post('/v1/chat/completions', {
+      headers: { authorization: `Bearer ${key}` },
+      data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `dashboard ${i}` }] },
+    });
+    expect(answer.status()).toBe(200);
+  }
+
+  // Usage is written in batches: reload until the three requests are counted.
+  await expect(async () => {
+    await page.goto('/?scope=gateway:dash-gw');
+    await expect(page.getByTestId('total-requests')).toHaveText('3', { timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
+  await expect(page.getByTestId('total-errors')).toHaveText('0');
+  // The mock answers 10 prompt and 5 completion tokens a request.
+  await expect(page.getByTestId('total-tokens')).toHaveText('45');
+  await expect(page.getByLabel('Traffic of')).toHaveValue('gateway:dash-gw');
+  // The charts are drawn on the server: a bar for the current hour is in the HTML.
+  const requests = page.getByTestId('chart-requests');
+  await expect(requests.getByRole('img')).toHaveAttribute('aria-label', /3 requests, 0 errors/);
+  expect(await requests.locator('path').first().getAttribute('d')).toMatch(/^M\d/);
+  const html = await (await page.request.get('/?scope=gateway:dash-gw')).text();
+  expect(html).toContain('data-testid="chart-latency"');
+  expect(html).toMatch(/Requests: 3 requests, 0 errors/);
+
+  // Every gateway: the breakdown lists this one with its three requests; its name leads to it.
+  await page.goto('/');
+  await hydrated(page);
+  const row = page.getByTestId('by-gateway').getByRole('row', { name: /dash-gw/ });
+  await expect(row).toContainText('3');
+  await page.screenshot({ path: `${SHOTS}/dashboard-1280.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${SHOTS}/dashboard-390.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await row.getByRole('link', { name: 'dash-gw' }).click();
+  await expect(page).toHaveURL(/scope=gateway:dash-gw/);
+
+  // The picker is a plain form: it works before hydration (here the WASM never arrives).
+  const plain = await browser.newContext({ storageState: await page.context().storageState() });
+  await plain.route('**/*.wasm', (route) => route.abort());
+  const early = await plain.newPage();
+  await early.goto(new URL('/', page.url()).toString());
+  await early.getByLabel('Range', { exact: true }).selectOption('7d');
+  await early.getByLabel('Traffic of').selectOption('gateway:dash-gw');
+  await early.getByRole('button', { name: 'Show' }).click();
+  await expect(early).toHaveURL(/range=7d&scope=gateway%3Adash-gw/);
+  await expect(early.getByTestId('total-requests')).toHaveText('3');
+  await expect(early.getByTestId('chart-tokens').getByRole('img')).toHaveAttribute('aria-label', /30 prompt and 15 completion tokens/);
+  expect(await early.evaluate(() => document.body.dataset.hydrated)).toBeUndefined();
+  await plain.close();
+
+  // An unknown scope is explained, with the way back.
+  await page.goto('/?scope=gateway:nope');
+  await expect(page.getByRole('alert')).toContainText('no gateway is named "nope"');
+
+  // Deleting them leaves their history in the totals for every gateway.
+  await deleteGateway(page, 'dash-gw');
+  await deleteEndpoint(page, 'dash-mock');
+  await page.goto('/');
+  await expect(page.getByTestId('total-requests')).toHaveText('3');
+  await expect(page.getByTestId('by-gateway')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

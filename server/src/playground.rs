@@ -1,0 +1,83 @@
+//! `POST /api/playground/chat`: the console playground's requests. A signed-in admin (not a
+//! viewer: these requests cost money) sends one chat body to one endpoint, or to a gateway by
+//! model. The request takes the inference path with no key ([`proxy::api::console_chat`]),
+//! so it is routed, limited, logged and counted like any other, and its answer (a stream or
+//! JSON) is the OpenAI shape.
+//!
+//! The body: `{"target": {"endpoint": 3} | {"gateway": 2}, "body": {…chat request…}}`. For an
+//! endpoint, the body's `model` is set to the endpoint's.
+
+use crate::{
+    proxy::{self, api::ConsoleTarget, error::ProxyError},
+    AppState,
+};
+use app::types::{AdminRole, AdminUser, EndpointId, GatewayId};
+use axum::{
+    body::Bytes,
+    extract::{Request, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Extension, Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// What the playground asks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ask {
+    target: Target,
+    body: Value,
+}
+
+/// Where to send it.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Target {
+    Endpoint(i64),
+    Gateway(i64),
+}
+
+/// `POST /api/playground/chat` (behind the console's session gate and same-origin check).
+pub async fn chat(State(state): State<AppState>, Extension(admin): Extension<AdminUser>, request: Request) -> Response {
+    if admin.role != AdminRole::Admin {
+        let error = json!({ "error": {
+            "message": "Viewers cannot send requests from the playground.",
+            "type": "permission_error",
+            "param": null,
+            "code": "forbidden",
+        }});
+        return (StatusCode::FORBIDDEN, Json(error)).into_response();
+    }
+    let request_id = (request.headers().get("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let limit = state.proxy.settings.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(request.into_body(), limit).await else {
+        return ProxyError::PayloadTooLarge { limit }.into_response();
+    };
+    let ask: Ask = match serde_json::from_slice(&bytes) {
+        Ok(ask) => ask,
+        Err(error) => {
+            return ProxyError::bad(None, format!("The playground's request is not understood: {error}."))
+                .into_response()
+        }
+    };
+    let mut body = ask.body;
+    let target = match ask.target {
+        Target::Gateway(id) => ConsoleTarget::Gateway(GatewayId(id)),
+        Target::Endpoint(id) => {
+            let snapshot = state.registry.snapshot();
+            let Some(upstream) = snapshot.upstreams.get(&EndpointId(id)) else {
+                return ProxyError::bad("target", "There is no endpoint with this id.").into_response();
+            };
+            if let Some(object) = body.as_object_mut() {
+                object.insert("model".into(), Value::String(upstream.endpoint.model.clone()));
+            }
+            ConsoleTarget::Endpoint(EndpointId(id))
+        }
+    };
+    let bytes = Bytes::from(body.to_string());
+    proxy::api::console_chat(&state, target, request_id, bytes).await
+}
