@@ -2,7 +2,7 @@
 // the charts and the per-gateway table; the range and scope picker works as a plain GET form
 // before hydration. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, phoneShot, signIn } from './helpers.mjs';
 
 test('requests through a gateway show on the Dashboard, for that gateway and in the breakdown', async ({ page, browser }) => {
   const errors = [];
@@ -44,11 +44,14 @@ test('requests through a gateway show on the Dashboard, for that gateway and in 
   const row = page.getByTestId('by-gateway').getByRole('row', { name: /dash-gw/ });
   await expect(row).toContainText('3');
   await page.screenshot({ path: `${SHOTS}/dashboard-1280.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${SHOTS}/dashboard-390.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await phoneShot(page, 'dashboard');
   await row.getByRole('link', { name: 'dash-gw' }).click();
   await expect(page).toHaveURL(/scope=gateway:dash-gw/);
+  // Once hydrated, a choice applies at once.
+  await hydrated(page);
+  await page.getByLabel('Range', { exact: true }).selectOption('30d');
+  await expect(page).toHaveURL(/range=30d/);
+  await expect(page.getByTestId('chart-requests').getByRole('img')).toHaveAttribute('viewBox', '0 0 720 100');
 
   // The picker is a plain form: it works before hydration (here the WASM never arrives).
   const plain = await browser.newContext({ storageState: await page.context().storageState() });
@@ -69,10 +72,13 @@ test('requests through a gateway show on the Dashboard, for that gateway and in 
   await expect(page.getByRole('alert')).toContainText('no gateway is named "nope"');
 
   // Deleting them leaves their history in the totals for every gateway.
+  await page.goto('/');
+  const before = await page.getByTestId('total-requests').textContent();
+  expect(Number(before)).toBeGreaterThanOrEqual(3);
   await deleteGateway(page, 'dash-gw');
   await deleteEndpoint(page, 'dash-mock');
   await page.goto('/');
-  await expect(page.getByTestId('total-requests')).toHaveText('3');
+  await expect(page.getByTestId('total-requests')).toHaveText(before);
   await expect(page.getByTestId('by-gateway')).toHaveCount(0);
   expect(errors).toEqual([]);
 });

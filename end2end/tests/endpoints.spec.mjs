@@ -2,7 +2,7 @@
 // refused field is shown next to it first), test its connection, delete it with confirmation.
 // Screenshots at 1280 and 390 px wide go to end2end/artifacts/.
 import { test, expect } from '@playwright/test';
-import { MOCK_URL, SHOTS, hydrated, signIn } from './helpers.mjs';
+import { SHOTS, MOCK_URL, hydrated, phoneShot, signIn } from './helpers.mjs';
 
 test('add an endpoint, test its connection, delete it', async ({ page }) => {
   expect(MOCK_URL, 'end2end/run.sh starts the mock upstream').toBeTruthy();
@@ -38,10 +38,7 @@ test('add an endpoint, test its connection, delete it', async ({ page }) => {
   await row.getByRole('button', { name: 'Test connection' }).click();
   await expect(row.getByTestId('probe')).toContainText('OK · 200');
   await page.screenshot({ path: `${SHOTS}/endpoints-1280.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await expect(row).toBeVisible();
-  await page.screenshot({ path: `${SHOTS}/endpoints-390.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await phoneShot(page, 'endpoints');
 
   await row.getByRole('button', { name: 'Delete' }).click();
   await expect(row.getByText('Delete mock?')).toBeVisible();

@@ -1,7 +1,7 @@
 // The gateways page in a real browser: add an endpoint and a gateway over it, read its URL and
 // snippets, delete it with confirmation. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, deleteEndpoint, hydrated, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, deleteEndpoint, hydrated, phoneShot, signIn } from './helpers.mjs';
 
 test('add a gateway over an endpoint, read its snippets, delete it', async ({ page }) => {
   const errors = [];
@@ -30,9 +30,7 @@ test('add a gateway over an endpoint, read its snippets, delete it', async ({ pa
   await card.getByText('OpenAI Python').click();
   await expect(card.getByText('base_url=')).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/gateways-1280.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${SHOTS}/gateways-390.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await phoneShot(page, 'gateways');
 
   await card.getByRole('button', { name: 'Delete' }).click();
   await card.getByRole('button', { name: 'Confirm delete' }).click();

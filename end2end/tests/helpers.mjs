@@ -76,3 +76,13 @@ export async function createKey(page, gateway, name) {
   await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
   return key;
 }
+
+/** Screenshots the page at 390 px wide as `<name>-390.png`, checks that nothing makes it
+ * scroll sideways, and goes back to 1280 px. */
+export async function phoneShot(page, name) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.screenshot({ path: `${SHOTS}/${name}-390.png`, fullPage: true });
+  expect(overflow, `${name}: no horizontal scrolling at 390 px`).toBeLessThanOrEqual(0);
+  await page.setViewportSize({ width: 1280, height: 900 });
+}

@@ -2,7 +2,7 @@
 // with a copy button), a child under it, see the tree and the usage bar, rotate, revoke with the
 // warning about descendants. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, hydrated, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, hydrated, phoneShot, signIn } from './helpers.mjs';
 
 test('create keys as a tree, rotate a child, revoke the parent with its descendants', async ({ page, context }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
@@ -50,9 +50,7 @@ test('create keys as a tree, rotate a child, revoke the parent with its descenda
   await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
   await expect(team.getByTestId('key-app')).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/keys-1280.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${SHOTS}/keys-390.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await phoneShot(page, 'keys');
 
   // Rotate the child (asked first): a new secret, shown once; the old key works for an hour.
   const app = team.getByTestId('key-app');

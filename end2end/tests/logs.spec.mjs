@@ -2,7 +2,7 @@
 // in the console; a chat request with that key; the request in Logs (filtered) and its detail
 // with the attempt. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, createKey, hydrated, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, createKey, hydrated, phoneShot, signIn } from './helpers.mjs';
 
 test('a request made with a console-made key shows in Logs with its attempt', async ({ page }) => {
   const errors = [];
@@ -33,9 +33,7 @@ test('a request made with a console-made key shows in Logs with its attempt', as
   await expect(row).toContainText('logs-gw');
   await expect(row).toContainText('10 / 5');
   await page.screenshot({ path: `${SHOTS}/logs-1280.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${SHOTS}/logs-390.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await phoneShot(page, 'logs');
 
   // Errors only: none.
   await page.getByLabel('Status').selectOption('errors');

@@ -4,17 +4,21 @@
 //! Does not: decide a business rule; those are `manage`'s, the same GraphQL calls.
 
 use crate::{
-    manage::{limits::parse_limit, Actor, EndpointChoice, Manage, ManageError, NewEndpoint, NewGateway, NewKey},
+    manage::{
+        limits::{parse_limit, parse_money},
+        Actor, EndpointChoice, Manage, ManageError, NewAdmin, NewEndpoint, NewGateway, NewKey,
+    },
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
     store::{now_ms, HourlyScope, LimitScope, LogFilter},
 };
 use app::api::{BoxFuture, ConsoleBackend};
 use app::types::{
-    fill_hours, gateway_target, replay_of, AdminRole, AdminUser, DashboardQuery, DashboardRange, DashboardStats,
-    EndpointHealth, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint,
-    KeyListing, LimitUsage, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup,
-    PlaygroundTarget, ProviderKind, RequestLog, ScopeSums, ShownOnce, Strategy, Timeouts, UsageSums,
+    fill_hours, gateway_target, replay_of, AdminAccount, AdminRole, AdminTokenId, AdminUser, AdminUserId,
+    CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointHealth, EndpointId, EndpointListing,
+    EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery,
+    ModelPrice, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, ProviderKind,
+    RequestLog, ScopeSums, SettingsListing, ShownOnce, Strategy, Timeouts, UsageSums, WriteOnly,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -78,7 +82,43 @@ fn items(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|item| !item.is_empty())
 }
 
+/// A form's refusal with the field renamed to the form's (`renames`: from, to), where the
+/// management layer names it otherwise.
+fn renamed(renames: &'static [(&'static str, &'static str)]) -> impl Fn(ManageError) -> FieldError {
+    move |error| {
+        let mut refused = field_error(error);
+        if let Some((_, to)) = renames.iter().find(|(from, _)| *from == refused.field) {
+            refused.field = (*to).to_string();
+        }
+        refused
+    }
+}
+
+/// The session token in a `Cookie` header (either cookie name the server uses).
+fn session_cookie(cookies: &str) -> Option<&str> {
+    cookies.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == crate::SESSION_COOKIE || name == crate::SECURE_SESSION_COOKIE).then_some(value)
+    })
+}
+
 impl Console {
+    /// Records `action` as `admin`, done through the console.
+    async fn audit_as(
+        &self,
+        admin: &AdminUser,
+        action: &str,
+        target: Option<(&str, i64)>,
+        mut details: serde_json::Value,
+    ) {
+        if let Some(object) = details.as_object_mut() {
+            object.insert("via".into(), json!("console"));
+        }
+        self.manage
+            .audit(&Actor::admin(admin.clone()), action, target, details)
+            .await;
+    }
+
     /// Records `action` on a key as `admin`.
     async fn audit_key(&self, admin: &AdminUser, action: &str, key_id: i64, public_id: &str) {
         let actor = Actor::admin(admin.clone());
@@ -235,6 +275,162 @@ impl ConsoleBackend for Console {
         replay: Option<String>,
     ) -> BoxFuture<'a, Result<PlaygroundSetup, String>> {
         Box::pin(async move { self.playground_setup(admin, replay).await.map_err(|e| e.to_string()) })
+    }
+
+    fn settings(&self) -> BoxFuture<'_, Result<SettingsListing, String>> {
+        Box::pin(async move {
+            let listing = async {
+                Ok::<_, ManageError>(SettingsListing {
+                    admins: self.manage.admin_accounts().await?,
+                    tokens: self.manage.admin_tokens().await?,
+                    prices: self.manage.prices().await?,
+                    read_at: now_ms(),
+                })
+            };
+            listing.await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn create_admin<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        email: String,
+        password: WriteOnly,
+        role: AdminRole,
+    ) -> BoxFuture<'a, Result<AdminAccount, FieldError>> {
+        Box::pin(async move {
+            let new = NewAdmin {
+                email,
+                password: Secret::new(password.0),
+                role,
+            };
+            // A taken e-mail is a conflict, which `field_error` gives to `name`.
+            let user = (self.manage.create_admin(new).await).map_err(renamed(&[("name", "email")]))?;
+            let details = json!({ "email": user.email, "role": user.role.as_str() });
+            self.audit_as(admin, "admin.create", Some(("admin_user", user.id.0)), details)
+                .await;
+            self.manage.admin_account(user.id).await.map_err(field_error)
+        })
+    }
+
+    fn update_admin<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        id: AdminUserId,
+        role: Option<AdminRole>,
+        disabled: Option<bool>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let account = (self.manage.update_admin(id, role, disabled).await).map_err(|e| e.to_string())?;
+            let details = json!({ "email": account.user.email, "role": account.user.role.as_str(), "disabled": account.disabled });
+            self.audit_as(admin, "admin.update", Some(("admin_user", id.0)), details)
+                .await;
+            Ok(())
+        })
+    }
+
+    fn delete_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let account = self.manage.admin_account(id).await.map_err(|e| e.to_string())?;
+            self.manage.delete_admin(id).await.map_err(|e| e.to_string())?;
+            let details = json!({ "email": account.user.email });
+            self.audit_as(admin, "admin.delete", Some(("admin_user", id.0)), details)
+                .await;
+            Ok(())
+        })
+    }
+
+    fn change_password<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        current: WriteOnly,
+        new: WriteOnly,
+        cookies: Option<String>,
+    ) -> BoxFuture<'a, Result<(), FieldError>> {
+        Box::pin(async move {
+            let session = cookies.as_deref().and_then(session_cookie);
+            self.manage
+                .change_password(admin, Secret::new(current.0), Secret::new(new.0), session)
+                .await
+                .map_err(renamed(&[
+                    ("currentPassword", "current_password"),
+                    ("password", "new_password"),
+                ]))?;
+            let target = Some(("admin_user", admin.id.0));
+            self.audit_as(admin, "admin.change_password", target, json!({})).await;
+            Ok(())
+        })
+    }
+
+    fn create_admin_token<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        name: String,
+        role: AdminRole,
+        expires_in_days: Option<i64>,
+    ) -> BoxFuture<'a, Result<CreatedAdminToken, FieldError>> {
+        Box::pin(async move {
+            let expires_at = expires_in_days.map(|days| now_ms() + days * 86_400_000);
+            let actor = Actor::admin(admin.clone());
+            let created =
+                (self.manage.create_admin_token(&actor, &name, role, expires_at).await).map_err(field_error)?;
+            let token = created.token;
+            let details = json!({ "name": token.name, "public_id": token.public_id, "role": token.role.as_str() });
+            self.audit_as(
+                admin,
+                "admin_token.create",
+                Some(("admin_api_token", token.id.0)),
+                details,
+            )
+            .await;
+            Ok(CreatedAdminToken {
+                token,
+                secret: created.secret.expose().to_string(),
+            })
+        })
+    }
+
+    fn revoke_admin_token<'a>(&'a self, admin: &'a AdminUser, id: AdminTokenId) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let token = self.manage.revoke_admin_token(id).await.map_err(|e| e.to_string())?;
+            let details = json!({ "name": token.name, "public_id": token.public_id });
+            self.audit_as(admin, "admin_token.revoke", Some(("admin_api_token", id.0)), details)
+                .await;
+            Ok(())
+        })
+    }
+
+    fn set_price<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        model: String,
+        input: String,
+        output: String,
+    ) -> BoxFuture<'a, Result<ModelPrice, FieldError>> {
+        Box::pin(async move {
+            let price = ModelPrice {
+                model,
+                input_per_mtok_micros: parse_money("input", input.trim()).map_err(field_error)?,
+                output_per_mtok_micros: parse_money("output", output.trim()).map_err(field_error)?,
+            };
+            let price = self.manage.set_price(price).await.map_err(field_error)?;
+            let details = json!({
+                "model": price.model,
+                "input_per_mtok_micros": price.input_per_mtok_micros,
+                "output_per_mtok_micros": price.output_per_mtok_micros,
+            });
+            self.audit_as(admin, "price.set", None, details).await;
+            Ok(price)
+        })
+    }
+
+    fn remove_price<'a>(&'a self, admin: &'a AdminUser, model: String) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.manage.remove_price(&model).await.map_err(|e| e.to_string())?;
+            self.audit_as(admin, "price.delete", None, json!({ "model": model }))
+                .await;
+            Ok(())
+        })
     }
 
     fn dashboard(&self, query: DashboardQuery) -> BoxFuture<'_, Result<DashboardStats, String>> {

@@ -13,7 +13,6 @@ use crate::{
 };
 use app::types::{AdminRole, AdminUser, EndpointId, GatewayId};
 use axum::{
-    body::Bytes,
     extract::{Request, State},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -49,13 +48,10 @@ pub async fn chat(State(state): State<AppState>, Extension(admin): Extension<Adm
         }});
         return (StatusCode::FORBIDDEN, Json(error)).into_response();
     }
-    let request_id = (request.headers().get("x-request-id"))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let limit = state.proxy.settings.max_body_bytes;
-    let Ok(bytes) = axum::body::to_bytes(request.into_body(), limit).await else {
-        return ProxyError::PayloadTooLarge { limit }.into_response();
+    let (parts, body) = request.into_parts();
+    let bytes = match proxy::api::read_body(body, &parts.headers, state.proxy.settings.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
     };
     let ask: Ask = match serde_json::from_slice(&bytes) {
         Ok(ask) => ask,
@@ -64,20 +60,9 @@ pub async fn chat(State(state): State<AppState>, Extension(admin): Extension<Adm
                 .into_response()
         }
     };
-    let mut body = ask.body;
     let target = match ask.target {
         Target::Gateway(id) => ConsoleTarget::Gateway(GatewayId(id)),
-        Target::Endpoint(id) => {
-            let snapshot = state.registry.snapshot();
-            let Some(upstream) = snapshot.upstreams.get(&EndpointId(id)) else {
-                return ProxyError::bad("target", "There is no endpoint with this id.").into_response();
-            };
-            if let Some(object) = body.as_object_mut() {
-                object.insert("model".into(), Value::String(upstream.endpoint.model.clone()));
-            }
-            ConsoleTarget::Endpoint(EndpointId(id))
-        }
+        Target::Endpoint(id) => ConsoleTarget::Endpoint(EndpointId(id)),
     };
-    let bytes = Bytes::from(body.to_string());
-    proxy::api::console_chat(&state, target, request_id, bytes).await
+    proxy::api::console_chat(&state, target, &parts.headers, ask.body).await
 }

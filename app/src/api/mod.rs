@@ -8,8 +8,9 @@
 #![allow(clippy::too_many_arguments)]
 
 use crate::types::{
-    DashboardQuery, DashboardStats, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayListing,
-    InferenceEndpoint, KeyListing, LogPage, LogQuery, Overview, PlaygroundSetup, RequestLog, ShownOnce,
+    AdminAccount, CreatedAdminToken, DashboardQuery, DashboardStats, EndpointListing, EndpointProbe, FieldError,
+    Gateway, GatewayListing, InferenceEndpoint, KeyListing, LogPage, LogQuery, ModelPrice, Overview, PlaygroundSetup,
+    RequestLog, SettingsListing, ShownOnce, WriteOnly,
 };
 use leptos::prelude::*;
 
@@ -19,9 +20,10 @@ pub use backend::*;
 #[cfg(feature = "ssr")]
 mod backend {
     use crate::types::{
-        AdminUser, DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway,
-        GatewayId, InferenceEndpoint, KeyListing, LogPage, LogQuery, NewEndpointForm, NewGatewayForm, NewKeyForm,
-        Overview, PlaygroundSetup, RequestLog, ShownOnce,
+        AdminAccount, AdminRole, AdminTokenId, AdminUser, AdminUserId, CreatedAdminToken, DashboardQuery,
+        DashboardStats, EndpointId, EndpointListing, EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint,
+        KeyListing, LogPage, LogQuery, ModelPrice, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview,
+        PlaygroundSetup, RequestLog, SettingsListing, ShownOnce, WriteOnly,
     };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
@@ -86,6 +88,60 @@ mod backend {
             admin: &'a AdminUser,
             replay: Option<String>,
         ) -> BoxFuture<'a, Result<PlaygroundSetup, String>>;
+        /// Every admin, admin API token and price.
+        fn settings(&self) -> BoxFuture<'_, Result<SettingsListing, String>>;
+        /// Creates an admin user as `admin` (audited); a refused field is named.
+        fn create_admin<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            email: String,
+            password: WriteOnly,
+            role: AdminRole,
+        ) -> BoxFuture<'a, Result<AdminAccount, FieldError>>;
+        /// Changes an admin's role or whether they are disabled, as `admin` (audited).
+        fn update_admin<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            id: AdminUserId,
+            role: Option<AdminRole>,
+            disabled: Option<bool>,
+        ) -> BoxFuture<'a, Result<(), String>>;
+        /// Deletes an admin with their sessions and tokens, as `admin` (audited).
+        fn delete_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId) -> BoxFuture<'a, Result<(), String>>;
+        /// Changes `admin`'s own password; their other sessions end (`cookies`: the request's
+        /// `Cookie` header, which names the session to keep). Audited.
+        fn change_password<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            current: WriteOnly,
+            new: WriteOnly,
+            cookies: Option<String>,
+        ) -> BoxFuture<'a, Result<(), FieldError>>;
+        /// Creates an admin API token acting as `admin` (audited); the secret is in the answer,
+        /// once.
+        fn create_admin_token<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            name: String,
+            role: AdminRole,
+            expires_in_days: Option<i64>,
+        ) -> BoxFuture<'a, Result<CreatedAdminToken, FieldError>>;
+        /// Revokes an admin API token as `admin` (audited).
+        fn revoke_admin_token<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            id: AdminTokenId,
+        ) -> BoxFuture<'a, Result<(), String>>;
+        /// Sets a model's price from the form's decimal text, as `admin` (audited).
+        fn set_price<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            model: String,
+            input: String,
+            output: String,
+        ) -> BoxFuture<'a, Result<ModelPrice, FieldError>>;
+        /// Removes a model's price as `admin` (audited).
+        fn remove_price<'a>(&'a self, admin: &'a AdminUser, model: String) -> BoxFuture<'a, Result<(), String>>;
         /// A page of request logs matching `query`, newest first.
         fn request_logs(&self, query: LogQuery, limit: i64) -> BoxFuture<'_, Result<LogPage, String>>;
         /// One request's log, by its request id.
@@ -358,6 +414,143 @@ pub async fn load_playground(log: Option<String>) -> Result<PlaygroundSetup, Ser
     let admin = require_admin()?;
     console_backend()?
         .playground(&admin, log)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// A role's name from a form, or the field's error.
+#[cfg(feature = "ssr")]
+fn role_field(role: &str) -> Result<crate::types::AdminRole, FieldError> {
+    crate::types::AdminRole::parse(role.trim()).ok_or_else(|| FieldError {
+        field: "role".into(),
+        message: "choose admin or viewer".into(),
+    })
+}
+
+/// Every admin, admin API token and price, for the Settings page.
+#[server(prefix = "/api", endpoint = "settings_list")]
+pub async fn list_settings() -> Result<SettingsListing, ServerFnError> {
+    require_admin()?;
+    console_backend()?.settings().await.map_err(ServerFnError::new)
+}
+
+/// Adds an admin user.
+#[server(prefix = "/api", endpoint = "admins_create")]
+pub async fn create_admin(
+    email: String,
+    password: WriteOnly,
+    role: String,
+) -> Result<Result<AdminAccount, FieldError>, ServerFnError> {
+    let admin = require_writer()?;
+    let role = match role_field(&role) {
+        Ok(role) => role,
+        Err(error) => return Ok(Err(error)),
+    };
+    Ok(console_backend()?.create_admin(&admin, email, password, role).await)
+}
+
+/// Changes an admin's role (`admin`, `viewer`) or enables or disables them (`enable`,
+/// `disable`).
+#[server(prefix = "/api", endpoint = "admins_update")]
+pub async fn update_admin(id: i64, change: String) -> Result<(), ServerFnError> {
+    let admin = require_writer()?;
+    let (role, disabled) = match change.as_str() {
+        "enable" => (None, Some(false)),
+        "disable" => (None, Some(true)),
+        role => (Some(role_field(role).map_err(|e| ServerFnError::new(e.message))?), None),
+    };
+    console_backend()?
+        .update_admin(&admin, crate::types::AdminUserId(id), role, disabled)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Deletes an admin user.
+#[server(prefix = "/api", endpoint = "admins_delete")]
+pub async fn delete_admin(id: i64) -> Result<(), ServerFnError> {
+    let admin = require_writer()?;
+    console_backend()?
+        .delete_admin(&admin, crate::types::AdminUserId(id))
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Changes the signed-in admin's own password (viewers too: it is their own).
+#[server(prefix = "/api", endpoint = "password_change")]
+pub async fn change_password(
+    current_password: WriteOnly,
+    new_password: WriteOnly,
+    confirm_password: WriteOnly,
+) -> Result<Result<(), FieldError>, ServerFnError> {
+    let admin = require_admin()?;
+    if new_password.0 != confirm_password.0 {
+        return Ok(Err(FieldError {
+            field: "confirm_password".into(),
+            message: "does not match the new password".into(),
+        }));
+    }
+    let cookies = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.headers.get(axum::http::header::COOKIE).cloned())
+        .and_then(|value| value.to_str().ok().map(str::to_string));
+    Ok(console_backend()?
+        .change_password(&admin, current_password, new_password, cookies)
+        .await)
+}
+
+/// Creates an admin API token acting as the signed-in admin.
+#[server(prefix = "/api", endpoint = "tokens_create")]
+pub async fn create_admin_token(
+    name: String,
+    role: String,
+    expires_in_days: String,
+) -> Result<Result<CreatedAdminToken, FieldError>, ServerFnError> {
+    let admin = require_writer()?;
+    let role = match role_field(&role) {
+        Ok(role) => role,
+        Err(error) => return Ok(Err(error)),
+    };
+    let days = match expires_in_days.trim() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(days) if (1..=3650).contains(&days) => Some(days),
+            _ => {
+                return Ok(Err(FieldError {
+                    field: "expires_in_days".into(),
+                    message: "must be a whole number of days from 1 to 3650".into(),
+                }))
+            }
+        },
+    };
+    Ok(console_backend()?.create_admin_token(&admin, name, role, days).await)
+}
+
+/// Revokes an admin API token.
+#[server(prefix = "/api", endpoint = "tokens_revoke")]
+pub async fn revoke_admin_token(id: i64) -> Result<(), ServerFnError> {
+    let admin = require_writer()?;
+    console_backend()?
+        .revoke_admin_token(&admin, crate::types::AdminTokenId(id))
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Sets a model's price per million tokens (decimal currency, e.g. `0.15`).
+#[server(prefix = "/api", endpoint = "prices_set")]
+pub async fn set_price(
+    model: String,
+    input: String,
+    output: String,
+) -> Result<Result<ModelPrice, FieldError>, ServerFnError> {
+    let admin = require_writer()?;
+    Ok(console_backend()?.set_price(&admin, model, input, output).await)
+}
+
+/// Removes a model's price.
+#[server(prefix = "/api", endpoint = "prices_remove")]
+pub async fn remove_price(model: String) -> Result<(), ServerFnError> {
+    let admin = require_writer()?;
+    console_backend()?
+        .remove_price(&admin, model)
         .await
         .map_err(ServerFnError::new)
 }

@@ -65,6 +65,10 @@ fn UserMenu(user: Option<AdminUser>) -> impl IntoView {
     }
 }
 
+/// The signed-in admin, for the pages inside the layout (the same on server and browser).
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub Option<AdminUser>);
+
 /// The frame around every signed-in page.
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {
@@ -81,6 +85,7 @@ pub fn ConsoleLayout() -> impl IntoView {
         }
     })
     .into_inner();
+    provide_context(SignedIn(user.clone()));
 
     // The phone menu is a <details> (it opens without JavaScript); once hydrated, a click on
     // one of its links also closes it.

@@ -5,8 +5,10 @@ mod form;
 mod icons;
 mod layout;
 mod page;
+mod secret;
 
 pub use form::{reset_on_success, Refusal};
 pub use icons::Icon;
-pub use layout::ConsoleLayout;
-pub use page::{use_hydrated, ComingSoon, PageHeader};
+pub use layout::{ConsoleLayout, SignedIn};
+pub use page::{use_hydrated, PageHeader};
+pub use secret::ShowOnce;

@@ -80,11 +80,18 @@ fn picker(stats: &DashboardStats) -> impl IntoView {
         let selected = value == scope;
         view! { <option value=value selected=selected>{label}</option> }
     };
+    // Once hydrated, a choice applies at once (the 30-second refresh would redraw the form
+    // and lose a choice not yet sent).
+    let apply = |ev: leptos::ev::Event| {
+        if let Some(form) = event_target::<leptos::web_sys::HtmlSelectElement>(&ev).form() {
+            let _ = form.request_submit();
+        }
+    };
     view! {
         <form method="get" action="/" aria-label="Range and scope" class="mb-6 grid gap-3 rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:grid-cols-[1fr_2fr_auto]">
             <div>
                 <label for="dashboard-range" class="block text-xs font-medium text-slate-600">"Range"</label>
-                <select id="dashboard-range" name="range" class=input>
+                <select id="dashboard-range" name="range" class=input on:change=apply>
                     {DashboardRange::ALL.into_iter().map(|r| view! {
                         <option value=r.as_str() selected=r == range>{r.label()}</option>
                     }).collect_view()}
@@ -92,7 +99,7 @@ fn picker(stats: &DashboardStats) -> impl IntoView {
             </div>
             <div>
                 <label for="dashboard-scope" class="block text-xs font-medium text-slate-600">"Traffic of"</label>
-                <select id="dashboard-scope" name="scope" class=input>
+                <select id="dashboard-scope" name="scope" class=input on:change=apply>
                     {option(String::new(), "Every gateway".into())}
                     <optgroup label="Gateway">
                         {stats.gateway_names.iter().map(|name| option(format!("gateway:{name}"), name.clone())).collect_view()}

@@ -5,7 +5,7 @@
 //! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey};
-use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
+use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal, ShowOnce};
 use crate::types::{KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -174,57 +174,6 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
     .into_any()
 }
 
-/// The dialog that shows a new key's secret, once, with a copy button.
-#[component]
-fn ShowOnce(shown: RwSignal<Option<ShownOnce>>, on_done: Callback<()>) -> impl IntoView {
-    // `Some(true)`: copied; `Some(false)`: this page may not use the clipboard (plain HTTP).
-    let copied = RwSignal::new(None::<bool>);
-    let copy = move |_| {
-        if let Some(once) = shown.get_untracked() {
-            #[cfg(feature = "hydrate")]
-            {
-                // `navigator.clipboard` exists only in secure contexts (HTTPS or localhost).
-                let clipboard = web_sys::window()
-                    .map(|window| window.navigator())
-                    .and_then(|navigator| js_sys::Reflect::get(&navigator, &"clipboard".into()).ok())
-                    .filter(|clipboard| !clipboard.is_undefined());
-                if let (Some(_), Some(window)) = (clipboard, web_sys::window()) {
-                    let _ = window.navigator().clipboard().write_text(&once.secret);
-                    copied.set(Some(true));
-                } else {
-                    copied.set(Some(false));
-                }
-            }
-            #[cfg(not(feature = "hydrate"))]
-            let _ = once;
-        }
-    };
-    view! {
-        {move || shown.get().map(|once| view! {
-            <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4">
-                <div role="dialog" aria-modal="true" aria-labelledby="shown-once-title" class="w-full max-w-lg rounded-xl bg-white p-6 shadow-xl">
-                    <h2 id="shown-once-title" class="text-base font-semibold text-slate-900">{format!("Key {} — copy it now", once.key.name)}</h2>
-                    <p class="mt-1 text-sm text-slate-600">"This is the only time the key is shown. Store it somewhere safe; if it is lost, rotate the key."</p>
-                    <label for="shown-secret" class="mt-4 block text-sm font-medium text-slate-700">"Key"</label>
-                    <input id="shown-secret" readonly value=once.secret.clone()
-                        class="mt-1 block w-full rounded-lg border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs"/>
-                    <div class="mt-4 flex items-center justify-end gap-2">
-                        <span class="text-xs text-emerald-700" role="status">{move || match copied.get() {
-                            Some(true) => "Copied",
-                            Some(false) => "Select the key and press Ctrl+C to copy it",
-                            None => "",
-                        }}</span>
-                        <button type="button" on:click=copy
-                            class="rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Copy"</button>
-                        <button type="button" on:click=move |_| { copied.set(None); shown.set(None); on_done.run(()); }
-                            class="rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-500">"Done"</button>
-                    </div>
-                </div>
-            </div>
-        })}
-    }
-}
-
 /// The form that creates a key.
 #[component]
 fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<String>) -> AnyView {
@@ -331,10 +280,13 @@ pub fn KeysPage() -> impl IntoView {
             <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error}</div>
         })}
         // Done forgets the secret everywhere it was held: the dialog and the actions' answers.
-        <ShowOnce shown on_done=Callback::new(move |()| {
-            create.value().set(None);
-            actions.rotate.value().set(None);
-        })/>
+        <ShowOnce label="Key"
+            shown=Signal::derive(move || shown.get().map(|once| (format!("Key {} — copy it now", once.key.name), once.secret)))
+            on_done=Callback::new(move |()| {
+                shown.set(None);
+                create.value().set(None);
+                actions.rotate.value().set(None);
+            })/>
         <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
             {move || keys.get().map(|result| match result {
                 Ok(list) if list.is_empty() => view! {

@@ -8,7 +8,7 @@ mod login;
 mod logs;
 mod not_found;
 mod playground;
-mod sections;
+mod settings;
 
 pub use dashboard::DashboardPage;
 pub use endpoints::EndpointsPage;
@@ -18,4 +18,4 @@ pub use login::LoginPage;
 pub use logs::{LogDetailPage, LogsPage};
 pub use not_found::NotFound;
 pub use playground::PlaygroundPage;
-pub use sections::SettingsPage;
+pub use settings::SettingsPage;

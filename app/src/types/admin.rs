@@ -170,3 +170,32 @@ mod tests {
         assert_eq!(AdminRole::parse("root"), None);
     }
 }
+
+/// An admin API token just created, with its secret: shown this once, never again. `Debug`
+/// hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedAdminToken {
+    pub token: AdminToken,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedAdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedAdminToken")
+            .field("token", &self.token.public_id)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// What the Settings page lists: the signed-in admin, every admin, every admin API token and
+/// every price.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsListing {
+    pub admins: Vec<AdminAccount>,
+    pub tokens: Vec<AdminToken>,
+    pub prices: Vec<super::ModelPrice>,
+    /// When the server read them, Unix milliseconds (whether a token has expired is decided
+    /// against it, so the server and the browser render the same).
+    pub read_at: i64,
+}

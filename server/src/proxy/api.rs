@@ -153,9 +153,21 @@ const NO_GATEWAY: &str = "(endpoint)";
 /// A chat request from the console's playground, on behalf of a signed-in admin: the same path
 /// as a key's request, with no key. Through a gateway it is routed, limited and logged as the
 /// gateway's; to an endpoint, it is sent there once and logged under the endpoint alone.
-pub async fn console_chat(state: &AppState, target: ConsoleTarget, request_id: String, body: Bytes) -> Response {
+pub async fn console_chat(
+    state: &AppState,
+    target: ConsoleTarget,
+    headers: &axum::http::HeaderMap,
+    mut body: Value,
+) -> Response {
     let started = Instant::now();
-    let mut progress = Progress::default();
+    let mut progress = Progress {
+        trace: (state.proxy.traces.as_ref()).map(|traces| traces.request(headers, Api::OpenAi.as_str())),
+        ..Progress::default()
+    };
+    let request_id = (headers.get("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let Some(in_flight) = state.proxy.admit() else {
         return refused(state, progress, ProxyError::Overloaded("too many requests in flight"));
     };
@@ -178,13 +190,19 @@ pub async fn console_chat(state: &AppState, target: ConsoleTarget, request_id: S
             }
         },
         ConsoleTarget::Endpoint(id) => match snapshot.upstreams.get(&id) {
-            Some(upstream) => Access {
-                gateway: Arc::new(alone(upstream)),
-                lineage: Vec::new(),
-                key_id: None,
-                logged_gateway: None,
-                pinned: Some(upstream.clone()),
-            },
+            Some(upstream) => {
+                // The endpoint serves its own model, whatever the body asked for.
+                if let Some(object) = body.as_object_mut() {
+                    object.insert("model".into(), Value::String(upstream.endpoint.model.clone()));
+                }
+                Access {
+                    gateway: Arc::new(alone(upstream)),
+                    lineage: Vec::new(),
+                    key_id: None,
+                    logged_gateway: None,
+                    pinned: Some(upstream.clone()),
+                }
+            }
             None => {
                 return refused(
                     state,
@@ -202,7 +220,7 @@ pub async fn console_chat(state: &AppState, target: ConsoleTarget, request_id: S
         started,
         in_flight,
         request_id,
-        bytes: body,
+        bytes: Bytes::from(body.to_string()),
     };
     match route(state, call, &snapshot, access, &mut progress).await {
         Ok(response) => response,
@@ -278,7 +296,11 @@ struct Progress {
 
 /// Reads the body up to the limit: 413 past it (checked on `content-length` first, so an
 /// oversized body is refused before it is buffered), 400 when it cannot be read.
-async fn read_body(body: Body, headers: &axum::http::HeaderMap, limit: usize) -> Result<axum::body::Bytes, ProxyError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &axum::http::HeaderMap,
+    limit: usize,
+) -> Result<axum::body::Bytes, ProxyError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -469,6 +491,8 @@ async fn route(
         created_at: now_ms(),
         gateway_id: access.logged_gateway,
         key_id: access.key_id,
+        // An endpoint on its own is known from the start, so a failure counts under it too.
+        endpoint_id: access.pinned.as_ref().map(|upstream| upstream.endpoint.id),
         api: api.as_str().into(),
         operation: operation.as_str().into(),
         model: inbound.model.clone(),

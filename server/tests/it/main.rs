@@ -25,4 +25,5 @@ mod playground;
 mod proxy;
 mod rig;
 mod sdk;
+mod settings;
 mod support;

@@ -13,213 +13,13 @@ use crate::types::{chat_body, money, target_request, Parameters, PlaygroundSetup
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use serde_json::{json, Value};
+use serde_json::json;
+use stream::{now, start, Answer};
+
+mod stream;
 
 /// The most columns side by side.
 const MAX_COLUMNS: usize = 4;
-
-/// One answer, as it streams in.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Answer {
-    pub text: String,
-    /// When it was sent (the browser's clock, milliseconds).
-    pub started: f64,
-    pub ttft_ms: Option<f64>,
-    pub total_ms: Option<f64>,
-    pub prompt_tokens: Option<u64>,
-    pub completion_tokens: Option<u64>,
-    /// The gateway's id for the request (its log), and the endpoint that answered.
-    pub request_id: Option<String>,
-    pub endpoint: Option<String>,
-    pub error: Option<String>,
-    pub running: bool,
-}
-
-// Read by the browser's side (and the tests) only.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-impl Answer {
-    /// Takes one server-sent event's data; `Ok(true)` once the stream says it is done.
-    pub fn take_event(&mut self, data: &str, now: f64) -> Result<bool, String> {
-        let data = data.trim();
-        if data == "[DONE]" {
-            return Ok(true);
-        }
-        let event: Value =
-            serde_json::from_str(data).map_err(|_| "The stream sent something that is not JSON.".to_string())?;
-        if let Some(error) = event.get("error") {
-            return Err(error_message(error));
-        }
-        let delta = event["choices"][0]["delta"]["content"].as_str().unwrap_or_default();
-        if !delta.is_empty() {
-            self.ttft_ms.get_or_insert(now - self.started);
-            self.text.push_str(delta);
-        }
-        self.take_usage(&event["usage"]);
-        Ok(false)
-    }
-
-    /// Takes a whole JSON answer (a refusal, or an answer that did not stream).
-    pub fn take_json(&mut self, status: u16, body: &str, now: f64) -> Result<(), String> {
-        let answer: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-        if status >= 400 {
-            return Err(match answer.get("error") {
-                Some(error) => format!("{status}: {}", error_message(error)),
-                None => format!("{status}: {}", body.chars().take(200).collect::<String>()),
-            });
-        }
-        let text = answer["choices"][0]["message"]["content"].as_str().unwrap_or_default();
-        self.ttft_ms.get_or_insert(now - self.started);
-        self.text.push_str(text);
-        self.take_usage(&answer["usage"]);
-        Ok(())
-    }
-
-    fn take_usage(&mut self, usage: &Value) {
-        if usage.is_object() {
-            self.prompt_tokens = usage["prompt_tokens"].as_u64();
-            self.completion_tokens = usage["completion_tokens"].as_u64();
-        }
-    }
-}
-
-/// An OpenAI-shaped error's message.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn error_message(error: &Value) -> String {
-    error["message"]
-        .as_str()
-        .or_else(|| error.as_str())
-        .unwrap_or("The request failed.")
-        .to_string()
-}
-
-/// Takes the complete events (`…\n\n`) off the front of `buffer`, as their `data` payloads.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub fn complete_events(buffer: &mut Vec<u8>) -> Vec<String> {
-    let mut events = Vec::new();
-    while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-        let event: Vec<u8> = buffer.drain(..end + 2).collect();
-        let text = String::from_utf8_lossy(&event);
-        let data: Vec<&str> = (text.lines())
-            .filter_map(|line| line.strip_prefix("data:"))
-            .map(|data| data.strip_prefix(' ').unwrap_or(data))
-            .collect();
-        if !data.is_empty() {
-            events.push(data.join("\n"));
-        }
-    }
-    events
-}
-
-/// The browser's side: the streamed `fetch`.
-#[cfg(feature = "hydrate")]
-mod browser {
-    use super::Answer;
-    use leptos::prelude::*;
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
-
-    /// The browser's clock, milliseconds.
-    pub fn now() -> f64 {
-        web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
-    }
-
-    fn js(error: JsValue) -> String {
-        error
-            .as_string()
-            .or_else(|| {
-                js_sys::Reflect::get(&error, &"message".into())
-                    .ok()
-                    .and_then(|m| m.as_string())
-            })
-            .unwrap_or_else(|| "The browser could not send the request.".into())
-    }
-
-    /// Sends `request` to the playground route and streams the answer into `answer`.
-    pub async fn run(request: String, answer: RwSignal<Answer>) {
-        if let Err(error) = send(request, answer).await {
-            answer.update(|a| a.error = Some(error));
-        }
-        let end = now();
-        answer.update(|a| {
-            a.running = false;
-            a.total_ms = Some(end - a.started);
-        });
-    }
-
-    async fn send(request: String, answer: RwSignal<Answer>) -> Result<(), String> {
-        let window = web_sys::window().ok_or("no window")?;
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&JsValue::from_str(&request));
-        let headers = web_sys::Headers::new().map_err(js)?;
-        headers.set("content-type", "application/json").map_err(js)?;
-        init.set_headers(&headers);
-        let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init("/api/playground/chat", &init))
-            .await
-            .map_err(js)?
-            .dyn_into()
-            .map_err(js)?;
-        let header = |name: &str| response.headers().get(name).ok().flatten();
-        let (request_id, endpoint) = (header("x-request-id"), header("x-mgw-endpoint"));
-        answer.update(|a| {
-            a.request_id = request_id;
-            a.endpoint = endpoint;
-        });
-        let streamed = header("content-type").is_some_and(|t| t.starts_with("text/event-stream"));
-        if !streamed {
-            let text = JsFuture::from(response.text().map_err(js)?).await.map_err(js)?;
-            let text = text.as_string().unwrap_or_default();
-            let status = response.status();
-            let end = now();
-            let mut taken = Ok(());
-            answer.update(|a| taken = a.take_json(status, &text, end));
-            return taken;
-        }
-        let body = response.body().ok_or("The answer has no body.")?;
-        let reader: web_sys::ReadableStreamDefaultReader =
-            (body.get_reader().dyn_into()).map_err(|_| "The answer cannot be read as a stream.")?;
-        let mut buffer = Vec::new();
-        loop {
-            let chunk = JsFuture::from(reader.read()).await.map_err(js)?;
-            let done = js_sys::Reflect::get(&chunk, &"done".into())
-                .map_err(js)?
-                .as_bool()
-                .unwrap_or(true);
-            if done {
-                return Ok(());
-            }
-            let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(js)?;
-            buffer.extend(js_sys::Uint8Array::new(&value).to_vec());
-            for data in super::complete_events(&mut buffer) {
-                let at = now();
-                let mut taken = Ok(false);
-                answer.update(|a| taken = a.take_event(&data, at));
-                if taken? {
-                    return Ok(());
-                }
-            }
-        }
-    }
-}
-
-/// Starts one request (in the browser; nothing on the server, where no click happens).
-fn start(request: String, answer: RwSignal<Answer>, then: impl FnOnce() + 'static) {
-    #[cfg(feature = "hydrate")]
-    leptos::task::spawn_local(async move {
-        browser::run(request, answer).await;
-        then();
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (request, answer, then);
-}
-
-/// The browser's clock, milliseconds (0 on the server).
-fn now() -> f64 {
-    #[cfg(feature = "hydrate")]
-    return browser::now();
-    #[cfg(not(feature = "hydrate"))]
-    0.0
-}
 
 /// One column: where it sends, its conversation before the latest answer, and that answer.
 #[derive(Clone, Copy)]
@@ -448,7 +248,13 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
         }
     };
 
+    let busy = move || pending.get() > 0 || verdict.with(|v| v.running);
     let send = move || {
+        // Ctrl+Enter comes here too: the same rules as the button.
+        let busy_now = pending.get_untracked() > 0 || verdict.with_untracked(|v| v.running);
+        if !hydrated.get_untracked() || !can_send || busy_now {
+            return;
+        }
         problem.set(None);
         let asked = user.get_untracked();
         if asked.trim().is_empty() {
@@ -474,6 +280,10 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
                     role: "assistant".into(),
                     content: last.text,
                 });
+            } else if history.last().is_some_and(|turn| turn.role == "user") {
+                // The last question went unanswered: the new one replaces it (two user
+                // messages in a row are refused by some providers).
+                history.pop();
             }
             history.push(Turn {
                 role: "user".into(),
@@ -499,8 +309,11 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
             });
             let asked = asked.clone();
             start(request, column.answer, move || {
-                pending.update(|n| *n = n.saturating_sub(1));
-                if pending.get_untracked() == 0 {
+                let left = pending.try_update(|n| {
+                    *n = n.saturating_sub(1);
+                    *n
+                });
+                if left == Some(0) {
                     run_judge(asked);
                 }
             });
@@ -524,7 +337,6 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
         }
         verdict.set(Answer::default());
     };
-    let busy = move || pending.get() > 0 || verdict.with(|v| v.running);
     let full = move || columns.with(Vec::len) >= MAX_COLUMNS;
     // As many columns across as there are, once the screen is wide enough.
     let grid_class = move || match columns.with(Vec::len) {
@@ -646,53 +458,6 @@ pub fn PlaygroundPage() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_are_read_whole_and_split_ones_wait() {
-        let mut buffer = b"data: {\"a\":1}\n\ndata: [DONE]\n\ndata: {\"b\"".to_vec();
-        assert_eq!(complete_events(&mut buffer), ["{\"a\":1}", "[DONE]"]);
-        assert_eq!(buffer, b"data: {\"b\"");
-        buffer.extend(b":2}\n\n");
-        assert_eq!(complete_events(&mut buffer), ["{\"b\":2}"]);
-        assert!(buffer.is_empty());
-    }
-
-    #[test]
-    fn an_answer_streams_with_its_first_token_time_and_usage() {
-        let mut answer = Answer {
-            started: 100.0,
-            ..Answer::default()
-        };
-        let chunk = |text: &str| json!({"choices": [{"delta": {"content": text}}]}).to_string();
-        assert_eq!(
-            answer.take_event(
-                &json!({"choices": [{"delta": {"role": "assistant"}}]}).to_string(),
-                110.0
-            ),
-            Ok(false)
-        );
-        assert_eq!(answer.ttft_ms, None);
-        assert_eq!(answer.take_event(&chunk("Hel"), 150.0), Ok(false));
-        assert_eq!(answer.take_event(&chunk("lo"), 170.0), Ok(false));
-        let usage = json!({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}).to_string();
-        assert_eq!(answer.take_event(&usage, 180.0), Ok(false));
-        assert_eq!(answer.take_event("[DONE]", 181.0), Ok(true));
-        assert_eq!((answer.text.as_str(), answer.ttft_ms), ("Hello", Some(50.0)));
-        assert_eq!((answer.prompt_tokens, answer.completion_tokens), (Some(7), Some(2)));
-        let error = json!({"error": {"message": "upstream went away"}}).to_string();
-        assert_eq!(answer.take_event(&error, 190.0), Err("upstream went away".into()));
-    }
-
-    #[test]
-    fn a_refusal_reads_as_its_status_and_message() {
-        let mut answer = Answer::default();
-        let body = json!({"error": {"message": "Rate limit reached"}}).to_string();
-        assert_eq!(answer.take_json(429, &body, 1.0), Err("429: Rate limit reached".into()));
-        let ok =
-            json!({"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}});
-        assert_eq!(answer.take_json(200, &ok.to_string(), 1.0), Ok(()));
-        assert_eq!(answer.text, "hi");
-    }
 
     #[test]
     fn the_judge_sees_every_answer_by_its_label() {

@@ -1,0 +1,78 @@
+//! The dialog that shows a new secret (a gateway key, an admin API token) once, with a copy
+//! button. Escape or Done closes it; focus starts on the secret and stays inside.
+
+use leptos::prelude::*;
+
+/// Shows `shown` (a title and the secret) until Done; `label` names the secret ("Key",
+/// "Token"). `on_done` must forget the secret wherever the page still holds it.
+#[component]
+pub fn ShowOnce(label: &'static str, shown: Signal<Option<(String, String)>>, on_done: Callback<()>) -> impl IntoView {
+    // `Some(true)`: copied; `Some(false)`: this page may not use the clipboard (plain HTTP).
+    let copied = RwSignal::new(None::<bool>);
+    let field = NodeRef::<leptos::html::Input>::new();
+    let copy = move |_| {
+        if let Some((_, secret)) = shown.get_untracked() {
+            #[cfg(feature = "hydrate")]
+            {
+                // `navigator.clipboard` exists only in secure contexts (HTTPS or localhost).
+                let clipboard = web_sys::window()
+                    .map(|window| window.navigator())
+                    .and_then(|navigator| js_sys::Reflect::get(&navigator, &"clipboard".into()).ok())
+                    .filter(|clipboard| !clipboard.is_undefined());
+                if let (Some(_), Some(window)) = (clipboard, web_sys::window()) {
+                    let _ = window.navigator().clipboard().write_text(&secret);
+                    copied.set(Some(true));
+                } else {
+                    copied.set(Some(false));
+                }
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = secret;
+        }
+    };
+    let done = move || {
+        copied.set(None);
+        on_done.run(());
+    };
+    // Focus the secret when the dialog opens, selected, so Ctrl+C copies it.
+    Effect::new(move |_| {
+        if shown.with(Option::is_some) {
+            if let Some(input) = field.get() {
+                let _ = input.focus();
+                input.select();
+            }
+        }
+    });
+    let noun = label.to_lowercase();
+    view! {
+        {move || shown.get().map(|(title, secret)| {
+            let noun = noun.clone();
+            view! {
+                <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4"
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        if ev.key() == "Escape" { done(); }
+                    }>
+                    <div role="dialog" aria-modal="true" aria-labelledby="shown-once-title" aria-describedby="shown-once-hint"
+                        class="w-full max-w-lg rounded-xl bg-white p-6 shadow-xl">
+                        <h2 id="shown-once-title" class="text-base font-semibold text-slate-900">{title}</h2>
+                        <p id="shown-once-hint" class="mt-1 text-sm text-slate-600">{format!("This is the only time the {noun} is shown. Store it somewhere safe; if it is lost, make a new one.")}</p>
+                        <label for="shown-secret" class="mt-4 block text-sm font-medium text-slate-700">{label}</label>
+                        <input id="shown-secret" node_ref=field readonly value=secret
+                            class="mt-1 block w-full rounded-lg border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs"/>
+                        <div class="mt-4 flex items-center justify-end gap-2">
+                            <span class="text-xs text-emerald-700" role="status">{move || match copied.get() {
+                                Some(true) => "Copied".to_string(),
+                                Some(false) => format!("Select the {} and press Ctrl+C to copy it", label.to_lowercase()),
+                                None => String::new(),
+                            }}</span>
+                            <button type="button" on:click=copy
+                                class="rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Copy"</button>
+                            <button type="button" on:click=move |_| done()
+                                class="rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-500">"Done"</button>
+                        </div>
+                    </div>
+                </div>
+            }
+        })}
+    }
+}

@@ -1,0 +1,220 @@
+//! The Settings page's server functions as the browser calls them (form-encoded POSTs with the
+//! session cookie): prices, admins, admin API tokens and the admin's own password, each change
+//! audited as the signed-in admin "via console"; viewers change nothing but their password.
+
+use crate::support::{TestServer, PASSWORD};
+use serde_json::Value;
+
+/// Calls the server function `name` with `form` as `client`; the status and the JSON answer.
+async fn call(server: &TestServer, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = client
+        .post(format!("{}/api/{name}", server.url))
+        .header("accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test]
+async fn settings_server_functions_change_prices_admins_tokens_and_a_password() {
+    let server = TestServer::start().await;
+    server.create_admin("admin@example.com").await;
+    let (admin, _) = server.signed_in("admin@example.com").await;
+    let (elsewhere, _) = server.signed_in("admin@example.com").await;
+
+    // Prices: a bad number is the field's error; a good one is set, listed and removed.
+    let (_, refused) = call(
+        &server,
+        &admin,
+        "prices_set",
+        &[("model", "m1"), ("input", "cheap"), ("output", "1")],
+    )
+    .await;
+    assert_eq!(refused["Err"]["field"], "input", "{refused}");
+    let (_, set) = call(
+        &server,
+        &admin,
+        "prices_set",
+        &[("model", "m1"), ("input", "0.15"), ("output", "0.6")],
+    )
+    .await;
+    assert_eq!(set["Ok"]["input_per_mtok_micros"], 150_000, "{set}");
+    let (_, listing) = call(&server, &admin, "settings_list", &[]).await;
+    assert!(
+        listing["prices"].as_array().unwrap().iter().any(|p| p["model"] == "m1"),
+        "{listing}"
+    );
+    let (status, _) = call(&server, &admin, "prices_remove", &[("model", "m1")]).await;
+    assert_eq!(status, 200);
+    assert!(!server
+        .state
+        .manage
+        .prices()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.model == "m1"));
+
+    // Admins: a viewer is added; a taken e-mail is the e-mail's error; the viewer may not add one.
+    let viewer = [
+        ("email", "viewer@example.com"),
+        ("password", PASSWORD),
+        ("role", "viewer"),
+    ];
+    let (_, added) = call(&server, &admin, "admins_create", &viewer).await;
+    assert_eq!(added["Ok"]["user"]["role"], "Viewer", "{added}");
+    let (_, taken) = call(&server, &admin, "admins_create", &viewer).await;
+    assert_eq!(taken["Err"]["field"], "email", "{taken}");
+    let (as_viewer, _) = server.signed_in("viewer@example.com").await;
+    let (status, refused) = call(
+        &server,
+        &as_viewer,
+        "admins_create",
+        &[("email", "x@example.com"), ("password", PASSWORD), ("role", "admin")],
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert!(refused.to_string().contains("viewers can only read"), "{refused}");
+    let viewer_id = added["Ok"]["user"]["id"].as_i64().unwrap().to_string();
+    let (status, _) = call(
+        &server,
+        &admin,
+        "admins_update",
+        &[("id", &viewer_id), ("change", "admin")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, listing) = call(&server, &admin, "settings_list", &[]).await;
+    let roles: Vec<&str> = listing["admins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["user"]["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["Admin", "Admin"], "{listing}");
+
+    // A token: its secret once, usable against /graphql until revoked.
+    let (_, created) = call(
+        &server,
+        &admin,
+        "tokens_create",
+        &[("name", "ci"), ("role", "viewer"), ("expires_in_days", "0")],
+    )
+    .await;
+    assert_eq!(created["Err"]["field"], "expires_in_days", "{created}");
+    let (_, created) = call(
+        &server,
+        &admin,
+        "tokens_create",
+        &[("name", "ci"), ("role", "viewer"), ("expires_in_days", "")],
+    )
+    .await;
+    let secret = created["Ok"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    assert!(secret.starts_with("mgwa_"));
+    let graphql = |token: String| {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "query": "{ viewer { role } }" }))
+            .send()
+    };
+    let answer: Value = graphql(secret.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["data"]["viewer"]["role"], "VIEWER", "{answer}");
+    let token_id = created["Ok"]["token"]["id"].as_i64().unwrap().to_string();
+    let (status, _) = call(&server, &admin, "tokens_revoke", &[("id", &token_id)]).await;
+    assert_eq!(status, 200);
+    let answer: Value = graphql(secret).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
+    let (_, listing) = call(&server, &admin, "settings_list", &[]).await;
+    assert!(!listing.to_string().contains("mgwa_"), "a listing never holds a secret");
+
+    // The password: refusals name their fields; a change keeps this session and ends the other.
+    let new = "an entirely new password";
+    let (_, mismatch) = call(
+        &server,
+        &admin,
+        "password_change",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", new),
+            ("confirm_password", "other"),
+        ],
+    )
+    .await;
+    assert_eq!(mismatch["Err"]["field"], "confirm_password", "{mismatch}");
+    let (_, wrong) = call(
+        &server,
+        &admin,
+        "password_change",
+        &[
+            ("current_password", "not it"),
+            ("new_password", new),
+            ("confirm_password", new),
+        ],
+    )
+    .await;
+    assert_eq!(wrong["Err"]["field"], "current_password", "{wrong}");
+    let (_, short) = call(
+        &server,
+        &admin,
+        "password_change",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "short"),
+            ("confirm_password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(short["Err"]["field"], "new_password", "{short}");
+    let (_, changed) = call(
+        &server,
+        &admin,
+        "password_change",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", new),
+            ("confirm_password", new),
+        ],
+    )
+    .await;
+    assert_eq!(changed, serde_json::json!({ "Ok": null }));
+    assert_eq!(
+        call(&server, &admin, "settings_list", &[]).await.0,
+        200,
+        "this session goes on"
+    );
+    assert_eq!(
+        call(&server, &elsewhere, "settings_list", &[]).await.0,
+        401,
+        "the other session ended"
+    );
+
+    let audit = server.state.manage.audit_log(None, 50).await.unwrap();
+    let actions: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.details.contains("\"via\":\"console\"") && e.action != "admin.login")
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "admin.change_password",
+            "admin_token.revoke",
+            "admin_token.create",
+            "admin.update",
+            "admin.create",
+            "price.delete",
+            "price.set",
+        ]
+    );
+    assert!(audit
+        .iter()
+        .all(|e| !e.details.contains(PASSWORD) && !e.details.contains(new)));
+}
