@@ -2,11 +2,10 @@
 // the charts and the per-gateway table; the range and scope picker works as a plain GET form
 // before hydration. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, phoneShot, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 test('requests through a gateway show on the Dashboard, for that gateway and in the breakdown', async ({ page, browser }) => {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await addEndpoint(page, 'dash-mock', 'sk-e2e-dash');

@@ -2,12 +2,11 @@
 // refused field is shown next to it first), test its connection, delete it with confirmation.
 // Screenshots at 1280 and 390 px wide go to end2end/artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, MOCK_URL, hydrated, phoneShot, signIn } from './helpers.mjs';
+import { SHOTS, MOCK_URL, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
-test('add an endpoint, test its connection, delete it', async ({ page }) => {
+test('add an endpoint, test its connection, edit it, delete it', async ({ page }) => {
   expect(MOCK_URL, 'end2end/run.sh starts the mock upstream').toBeTruthy();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await page.goto('/endpoints');
@@ -39,6 +38,31 @@ test('add an endpoint, test its connection, delete it', async ({ page }) => {
   await expect(row.getByTestId('probe')).toContainText('OK · 200');
   await page.screenshot({ path: `${SHOTS}/endpoints-1280.png`, fullPage: true });
   await phoneShot(page, 'endpoints');
+
+  // Edit in place: the model changes; the blank key keeps the stored one.
+  await row.getByRole('button', { name: 'Edit' }).click();
+  const edit = page.getByRole('form', { name: 'Edit endpoint' });
+  await expect(page.getByRole('heading', { name: 'Edit mock' })).toBeVisible();
+  await expect(edit.getByLabel('Name')).toBeFocused();
+  await expect(edit.getByLabel('Model')).toHaveValue('gpt-4o-mini');
+  await expect(edit.getByLabel('Base URL')).toHaveValue(`${MOCK_URL}/v1`);
+  await expect(edit.getByLabel('API key')).toHaveValue('');
+  await edit.getByLabel('Model').fill('gpt-4o');
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('heading', { name: 'Add an endpoint' })).toBeVisible();
+  await expect(row).toContainText('gpt-4o');
+  await expect(row).not.toContainText('No API key');
+  await row.getByRole('button', { name: 'Test connection' }).click();
+  await expect(row.getByTestId('probe')).toContainText('OK · 200');
+
+  // The Azure fields show only for Azure, and the base URL's placeholder is the provider's own.
+  await expect(page.getByTestId('azure-fields')).toBeHidden();
+  await expect(page.getByLabel('Base URL')).toHaveAttribute('placeholder', 'https://api.openai.com/v1');
+  await page.getByLabel('Provider').selectOption('azure_openai');
+  await expect(page.getByLabel('Azure deployment')).toBeVisible();
+  await page.getByLabel('Provider').selectOption('anthropic');
+  await expect(page.getByTestId('azure-fields')).toBeHidden();
+  await expect(page.getByLabel('Base URL')).toHaveAttribute('placeholder', 'https://api.anthropic.com');
 
   await row.getByRole('button', { name: 'Delete' }).click();
   await expect(row.getByText('Delete mock?')).toBeVisible();

@@ -1,11 +1,10 @@
 // The gateways page in a real browser: add an endpoint and a gateway over it, read its URL and
 // snippets, delete it with confirmation. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, deleteEndpoint, hydrated, phoneShot, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, deleteEndpoint, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 test('add a gateway over an endpoint, read its snippets, delete it', async ({ page }) => {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await addEndpoint(page, 'gw-mock', 'sk-e2e-gateway');

@@ -86,3 +86,16 @@ export async function phoneShot(page, name) {
   expect(overflow, `${name}: no horizontal scrolling at 390 px`).toBeLessThanOrEqual(0);
   await page.setViewportSize({ width: 1280, height: 900 });
 }
+
+/** Collects the page's uncaught errors and console errors (hydration mismatches are reported
+ * there), leaving out the browser's own notes on answers with an error status, which some
+ * tests ask for. A test ends with `expect(errors).toEqual([])`. */
+export function watchErrors(page, errors = []) {
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      errors.push(message.text());
+    }
+  });
+  return errors;
+}

@@ -2,12 +2,11 @@
 // with a copy button), a child under it, see the tree and the usage bar, rotate, revoke with the
 // warning about descendants. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, hydrated, phoneShot, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 test('create keys as a tree, rotate a child, revoke the parent with its descendants', async ({ page, context }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   // An endpoint and a gateway for the keys.

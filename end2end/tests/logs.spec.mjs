@@ -2,11 +2,10 @@
 // in the console; a chat request with that key; the request in Logs (filtered) and its detail
 // with the attempt. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, createKey, hydrated, phoneShot, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, createKey, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 test('a request made with a console-made key shows in Logs with its attempt', async ({ page }) => {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await addEndpoint(page, 'logs-mock', 'sk-e2e-logs');

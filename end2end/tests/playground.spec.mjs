@@ -2,14 +2,13 @@
 // (streamed, with time to first token, tokens and cost), a second turn, a judge, the requests
 // in Logs and on the Dashboard, and a logged request opened again in the playground.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, hydrated, phoneShot, signIn } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 /** The column `n` (0-based). */
 const column = (page, n) => page.getByTestId('column').nth(n);
 
 test('two endpoints answer side by side, turn after turn, with a judge; the requests show in Logs and on the Dashboard', async ({ page }) => {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await addEndpoint(page, 'pg-a', 'sk-e2e-pg-a');
@@ -85,8 +84,7 @@ test('two endpoints answer side by side, turn after turn, with a judge; the requ
 });
 
 test('a logged request opens in the playground with its messages; a bad parameter is refused in the page', async ({ page }) => {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await addEndpoint(page, 'pg-replay', 'sk-e2e-pg-replay');

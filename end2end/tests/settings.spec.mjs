@@ -3,14 +3,13 @@
 // against /graphql and revoked; a price refused, set and removed; the admin deleted.
 // Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, hydrated, phoneShot, signIn } from './helpers.mjs';
+import { SHOTS, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 const VIEWER = 'viewer@example.com';
 const VIEWER_PASSWORD = 'viewer password 123';
 
 test('admins, tokens, prices and a password, changed in Settings', async ({ page, browser }) => {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
   await page.goto('/settings');
@@ -79,7 +78,7 @@ test('admins, tokens, prices and a password, changed in Settings', async ({ page
   // The viewer signs in: reads, cannot change others, changes their own password.
   const other = await browser.newContext();
   const viewer = await other.newPage();
-  viewer.on('pageerror', (e) => errors.push(String(e)));
+  watchErrors(viewer, errors);
   await viewer.goto(new URL('/login', page.url()).toString());
   await viewer.getByLabel('Email').fill(VIEWER);
   await viewer.getByLabel('Password').fill(VIEWER_PASSWORD);

@@ -106,7 +106,8 @@ pub async fn require_session(
     if is_public_asset(request.uri().path()) {
         return next.run(request).await;
     }
-    let user = match jar.get(cookie_name(&state.config)) {
+    let cookie = jar.get(cookie_name(&state.config));
+    let user = match &cookie {
         Some(cookie) => match state.manage.session_user(cookie.value()).await {
             Ok(user) => user,
             Err(error) => return error_response(&error),
@@ -124,6 +125,10 @@ pub async fn require_session(
     match user {
         Some(user) => {
             request.extensions_mut().insert(user);
+            // The session just validated, for the one change that keeps it (a new password).
+            if let Some(cookie) = &cookie {
+                (request.extensions_mut()).insert(app::api::SessionToken::new(cookie.value()));
+            }
             next.run(request).await
         }
         None if reads => {

@@ -6,7 +6,7 @@
 use crate::{
     manage::{
         limits::{parse_limit, parse_money},
-        Actor, EndpointChoice, Manage, ManageError, NewAdmin, NewEndpoint, NewGateway, NewKey,
+        Actor, EndpointChoice, EndpointUpdate, Manage, ManageError, NewAdmin, NewEndpoint, NewGateway, NewKey,
     },
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
@@ -92,14 +92,6 @@ fn renamed(renames: &'static [(&'static str, &'static str)]) -> impl Fn(ManageEr
         }
         refused
     }
-}
-
-/// The session token in a `Cookie` header (either cookie name the server uses).
-fn session_cookie(cookies: &str) -> Option<&str> {
-    cookies.split(';').find_map(|pair| {
-        let (name, value) = pair.trim().split_once('=')?;
-        (name == crate::SESSION_COOKIE || name == crate::SECURE_SESSION_COOKIE).then_some(value)
-    })
 }
 
 impl Console {
@@ -345,10 +337,10 @@ impl ConsoleBackend for Console {
         admin: &'a AdminUser,
         current: WriteOnly,
         new: WriteOnly,
-        cookies: Option<String>,
+        session: Option<app::api::SessionToken>,
     ) -> BoxFuture<'a, Result<(), FieldError>> {
         Box::pin(async move {
-            let session = cookies.as_deref().and_then(session_cookie);
+            let session = session.as_ref().map(app::api::SessionToken::expose);
             self.manage
                 .change_password(admin, Secret::new(current.0), Secret::new(new.0), session)
                 .await
@@ -479,6 +471,33 @@ impl ConsoleBackend for Console {
             let details = json!({ "name": endpoint.name, "provider": endpoint.provider.as_str(), "via": "console" });
             (self.manage)
                 .audit(&actor, "endpoint.create", Some(("endpoint", endpoint.id.0)), details)
+                .await;
+            Ok(endpoint)
+        })
+    }
+
+    fn update_endpoint<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        original: String,
+        form: NewEndpointForm,
+    ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>> {
+        Box::pin(async move {
+            let api_key = given(form.api_key).map(Secret::new);
+            let credential_changed = api_key.is_some();
+            let update = EndpointUpdate {
+                name: given(form.name),
+                base_url: given(form.base_url),
+                api_key,
+                model: given(form.model),
+                deployment: given(form.deployment),
+                api_version: given(form.api_version),
+                region: given(form.region),
+                ..EndpointUpdate::default()
+            };
+            let endpoint = (self.manage.update_endpoint(&original, update).await).map_err(field_error)?;
+            let details = json!({ "name": endpoint.name, "credential_changed": credential_changed });
+            self.audit_as(admin, "endpoint.update", Some(("endpoint", endpoint.id.0)), details)
                 .await;
             Ok(endpoint)
         })

@@ -47,6 +47,14 @@ mod backend {
             admin: &'a AdminUser,
             form: NewEndpointForm,
         ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>>;
+        /// Changes the endpoint named `original` as `admin` (audited); blank fields keep their
+        /// values; the provider stays.
+        fn update_endpoint<'a>(
+            &'a self,
+            admin: &'a AdminUser,
+            original: String,
+            form: NewEndpointForm,
+        ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>>;
         /// Deletes an endpoint as `admin` (audited).
         fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> BoxFuture<'a, Result<(), String>>;
         /// Every gateway, by name.
@@ -108,14 +116,14 @@ mod backend {
         ) -> BoxFuture<'a, Result<(), String>>;
         /// Deletes an admin with their sessions and tokens, as `admin` (audited).
         fn delete_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId) -> BoxFuture<'a, Result<(), String>>;
-        /// Changes `admin`'s own password; their other sessions end (`cookies`: the request's
-        /// `Cookie` header, which names the session to keep). Audited.
+        /// Changes `admin`'s own password; their other sessions end (`session`: the one making
+        /// the change, which is kept). Audited.
         fn change_password<'a>(
             &'a self,
             admin: &'a AdminUser,
             current: WriteOnly,
             new: WriteOnly,
-            cookies: Option<String>,
+            session: Option<SessionToken>,
         ) -> BoxFuture<'a, Result<(), FieldError>>;
         /// Creates an admin API token acting as `admin` (audited); the secret is in the answer,
         /// once.
@@ -164,6 +172,28 @@ mod backend {
     /// signed-in [`AdminUser`]); `None` outside a request.
     pub fn request_extension<T: Clone + Send + Sync + 'static>() -> Option<T> {
         use_context::<axum::http::request::Parts>().and_then(|parts| parts.extensions.get::<T>().cloned())
+    }
+
+    /// The console session a request came with, as the server's session gate validated it (a
+    /// request extension). `Debug` hides it.
+    #[derive(Clone)]
+    pub struct SessionToken(String);
+
+    impl SessionToken {
+        pub fn new(token: &str) -> SessionToken {
+            SessionToken(token.to_string())
+        }
+
+        /// The token itself, for the management service only.
+        pub fn expose(&self) -> &str {
+            &self.0
+        }
+    }
+
+    impl std::fmt::Debug for SessionToken {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("SessionToken([redacted])")
+        }
     }
 
     /// The signed-in admin, or an error when the request has no valid session.
@@ -231,6 +261,33 @@ pub async fn create_endpoint(
         region,
     };
     Ok(console_backend()?.create_endpoint(&admin, form).await)
+}
+
+/// Changes the endpoint named `original` from the edit form: blank fields keep their values (a
+/// blank key keeps the stored one).
+#[server(prefix = "/api", endpoint = "endpoints_update")]
+pub async fn update_endpoint(
+    original: String,
+    name: String,
+    base_url: String,
+    api_key: crate::types::WriteOnly,
+    model: String,
+    deployment: String,
+    api_version: String,
+    region: String,
+) -> Result<Result<InferenceEndpoint, FieldError>, ServerFnError> {
+    let admin = require_writer()?;
+    let form = crate::types::NewEndpointForm {
+        name,
+        provider: String::new(),
+        base_url,
+        api_key: api_key.0,
+        model,
+        deployment,
+        api_version,
+        region,
+    };
+    Ok(console_backend()?.update_endpoint(&admin, original, form).await)
 }
 
 /// Deletes an inference endpoint (one no gateway uses).
@@ -489,11 +546,9 @@ pub async fn change_password(
             message: "does not match the new password".into(),
         }));
     }
-    let cookies = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.headers.get(axum::http::header::COOKIE).cloned())
-        .and_then(|value| value.to_str().ok().map(str::to_string));
+    let session = request_extension::<SessionToken>();
     Ok(console_backend()?
-        .change_password(&admin, current_password, new_password, cookies)
+        .change_password(&admin, current_password, new_password, session)
         .await)
 }
 

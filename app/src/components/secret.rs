@@ -1,12 +1,19 @@
 //! The dialog that shows a new secret (a gateway key, an admin API token) once, with a copy
-//! button. Escape or Done closes it; focus starts on the secret and stays inside.
+//! button. Focus starts on the secret and Tab keeps it inside; Escape or Done closes it and
+//! focus goes back where it was.
 
 use leptos::prelude::*;
 
 /// Shows `shown` (a title and the secret) until Done; `label` names the secret ("Key",
-/// "Token"). `on_done` must forget the secret wherever the page still holds it.
+/// "Token"); `hint` says what to do if it is lost. `on_done` must forget the secret wherever
+/// the page still holds it.
 #[component]
-pub fn ShowOnce(label: &'static str, shown: Signal<Option<(String, String)>>, on_done: Callback<()>) -> impl IntoView {
+pub fn ShowOnce(
+    label: &'static str,
+    hint: &'static str,
+    shown: Signal<Option<(String, String)>>,
+    on_done: Callback<()>,
+) -> impl IntoView {
     // `Some(true)`: copied; `Some(false)`: this page may not use the clipboard (plain HTTP).
     let copied = RwSignal::new(None::<bool>);
     let field = NodeRef::<leptos::html::Input>::new();
@@ -30,32 +37,67 @@ pub fn ShowOnce(label: &'static str, shown: Signal<Option<(String, String)>>, on
             let _ = secret;
         }
     };
+    // Where focus was before the dialog opened, to go back to. Browser only: a DOM element
+    // is not `Send`, and a local value made on the server would be dropped on another thread.
+    #[cfg(feature = "hydrate")]
+    let before = StoredValue::new_local(None::<leptos::web_sys::HtmlElement>);
     let done = move || {
         copied.set(None);
         on_done.run(());
+        #[cfg(feature = "hydrate")]
+        if let Some(element) = before.get_value() {
+            let _ = element.focus();
+        }
     };
     // Focus the secret when the dialog opens, selected, so Ctrl+C copies it.
     Effect::new(move |_| {
         if shown.with(Option::is_some) {
             if let Some(input) = field.get() {
+                #[cfg(feature = "hydrate")]
+                before.set_value(
+                    document()
+                        .active_element()
+                        .and_then(|e| leptos::wasm_bindgen::JsCast::dyn_into(e).ok()),
+                );
                 let _ = input.focus();
                 input.select();
             }
         }
     });
+    let done_button = NodeRef::<leptos::html::Button>::new();
+    // Escape closes; Tab and Shift+Tab go round the dialog's controls (the secret first, Done
+    // last), not out of it.
+    let keys = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+        "Escape" => done(),
+        "Tab" => {
+            let (Some(first), Some(last)) = (field.get(), done_button.get()) else {
+                return;
+            };
+            let (first, last): (leptos::web_sys::HtmlElement, leptos::web_sys::HtmlElement) =
+                (first.into(), last.into());
+            let active = document().active_element();
+            let (edge, other) = if ev.shift_key() {
+                (&first, &last)
+            } else {
+                (&last, &first)
+            };
+            if active.as_ref() == Some(edge.as_ref()) {
+                ev.prevent_default();
+                let _ = other.focus();
+            }
+        }
+        _ => {}
+    };
     let noun = label.to_lowercase();
     view! {
         {move || shown.get().map(|(title, secret)| {
             let noun = noun.clone();
             view! {
-                <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4"
-                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                        if ev.key() == "Escape" { done(); }
-                    }>
+                <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4" on:keydown=keys>
                     <div role="dialog" aria-modal="true" aria-labelledby="shown-once-title" aria-describedby="shown-once-hint"
                         class="w-full max-w-lg rounded-xl bg-white p-6 shadow-xl">
                         <h2 id="shown-once-title" class="text-base font-semibold text-slate-900">{title}</h2>
-                        <p id="shown-once-hint" class="mt-1 text-sm text-slate-600">{format!("This is the only time the {noun} is shown. Store it somewhere safe; if it is lost, make a new one.")}</p>
+                        <p id="shown-once-hint" class="mt-1 text-sm text-slate-600">{format!("This is the only time the {noun} is shown. Store it somewhere safe; {hint}.")}</p>
                         <label for="shown-secret" class="mt-4 block text-sm font-medium text-slate-700">{label}</label>
                         <input id="shown-secret" node_ref=field readonly value=secret
                             class="mt-1 block w-full rounded-lg border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs"/>
@@ -67,7 +109,7 @@ pub fn ShowOnce(label: &'static str, shown: Signal<Option<(String, String)>>, on
                             }}</span>
                             <button type="button" on:click=copy
                                 class="rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Copy"</button>
-                            <button type="button" on:click=move |_| done()
+                            <button type="button" node_ref=done_button on:click=move |_| done()
                                 class="rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-500">"Done"</button>
                         </div>
                     </div>

@@ -1,11 +1,12 @@
-//! Inference endpoints: the list with live health, a form to add one (errors shown next to the
-//! field the server refused), "Test connection", and delete with confirmation.
+//! Inference endpoints: the list with live health, a form to add one or edit one (errors shown
+//! next to the field the server refused; the Azure fields only for Azure; the provider's own
+//! base URL as the placeholder), "Test connection", and delete with confirmation.
 //!
 //! Invariant: the credential field is write-only: never filled from the server, never shown.
 
-use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint};
+use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint, UpdateEndpoint};
 use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
-use crate::types::{EndpointHealth, EndpointListing, EndpointProbe, ProviderKind};
+use crate::types::{EndpointHealth, EndpointListing, EndpointProbe, InferenceEndpoint, ProviderKind};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -36,9 +37,12 @@ fn Field(
     name: &'static str,
     label: &'static str,
     #[prop(optional)] kind: &'static str,
-    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional, into)] placeholder: Signal<&'static str>,
     #[prop(optional)] required: bool,
     #[prop(optional)] hint: &'static str,
+    /// The value it starts with (editing).
+    #[prop(optional, into)]
+    value: String,
     error: Signal<Option<String>>,
 ) -> impl IntoView {
     let id = format!("endpoint-{name}");
@@ -47,7 +51,7 @@ fn Field(
     view! {
         <div>
             <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
-            <input id=id name=name type=kind placeholder=placeholder required=required
+            <input id=id name=name type=kind placeholder=move || placeholder.get() required=required value=value
                 autocomplete=if kind == "password" { "new-password" } else { "off" }
                 aria-invalid=move || error.get().is_some().to_string()
                 aria-describedby=error_id.clone()
@@ -58,27 +62,59 @@ fn Field(
     }
 }
 
+/// The fields a form refuses by name.
+const FIELDS: &[&str] = &[
+    "name",
+    "provider",
+    "base_url",
+    "api_key",
+    "model",
+    "deployment",
+    "api_version",
+    "region",
+];
+
+/// The fields after the provider: model, base URL (the provider's own as placeholder), the
+/// write-only key, region, and the Azure fields (hidden for other providers, still posted).
+fn provider_fields(provider: Signal<ProviderKind>, current: Option<&InferenceEndpoint>, refusal: Refusal) -> AnyView {
+    let error_for = move |field: &'static str| refusal.of(field);
+    let value = |pick: fn(&InferenceEndpoint) -> Option<String>| current.and_then(pick).unwrap_or_default();
+    let base_placeholder = Signal::derive(move || {
+        provider
+            .get()
+            .default_base_url()
+            .unwrap_or("https://your-server.example/v1")
+    });
+    let azure = move || provider.get() == ProviderKind::AzureOpenAi;
+    let key_hint = if current.is_some_and(|e| e.has_credential) {
+        "Write-only. Leave empty to keep the stored key (it is needed again if the base URL moves to another host)."
+    } else {
+        "Write-only."
+    };
+    view! {
+        <Field name="model" label="Model" placeholder="gpt-4o-mini" required=true value=value(|e| Some(e.model.clone())) error=error_for("model")/>
+        <Field name="base_url" label="Base URL" kind="url" placeholder=base_placeholder value=value(|e| Some(e.base_url.clone()))
+            hint="Empty: the provider's own." error=error_for("base_url")/>
+        <Field name="api_key" label="API key" kind="password" hint=key_hint error=error_for("api_key")/>
+        <Field name="region" label="Region" placeholder="eu-west" value=value(|e| e.region.clone()) error=error_for("region")/>
+        <div class=move || if azure() { "contents" } else { "hidden" } data-testid="azure-fields">
+            <Field name="deployment" label="Azure deployment" value=value(|e| e.deployment.clone()) error=error_for("deployment")/>
+            <Field name="api_version" label="Azure api-version" placeholder="2024-10-21" value=value(|e| e.api_version.clone()) error=error_for("api_version")/>
+        </div>
+    }
+    .into_any()
+}
+
 /// The form that adds an endpoint.
 #[component]
 fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
     let hydrated = use_hydrated();
-    let refusal = Refusal::watch(
-        create.value(),
-        &[
-            "name",
-            "provider",
-            "base_url",
-            "api_key",
-            "model",
-            "deployment",
-            "api_version",
-            "region",
-        ],
-    );
+    let refusal = Refusal::watch(create.value(), FIELDS);
     let error_for = move |field: &'static str| refusal.of(field);
     let general = refusal.general();
     let form = NodeRef::<leptos::html::Form>::new();
     reset_on_success(form, create.value());
+    let provider = RwSignal::new(ProviderKind::OpenAi);
     view! {
         <section class="mt-8 rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="new-endpoint">
             <h2 id="new-endpoint" class="text-base font-semibold text-slate-900">"Add an endpoint"</h2>
@@ -88,6 +124,7 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
                 <div>
                     <label for="endpoint-provider" class="block text-sm font-medium text-slate-700">"Provider"</label>
                     <select id="endpoint-provider" name="provider"
+                        on:change=move |ev| provider.set(ProviderKind::parse(&event_target_value(&ev)).unwrap_or(ProviderKind::OpenAi))
                         class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30">
                         {ProviderKind::ALL.into_iter().map(|kind| view! {
                             <option value=kind.as_str()>{provider_label(kind)}</option>
@@ -95,17 +132,61 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
                     </select>
                     <p class="mt-1 text-xs text-red-600" role="alert">{move || error_for("provider").get()}</p>
                 </div>
-                <Field name="model" label="Model" placeholder="gpt-4o-mini" required=true error=error_for("model")/>
-                <Field name="base_url" label="Base URL" kind="url" placeholder="https://api.openai.com/v1" error=error_for("base_url")/>
-                <Field name="api_key" label="API key" kind="password" hint="Write-only." error=error_for("api_key")/>
-                <Field name="region" label="Region" placeholder="eu-west" error=error_for("region")/>
-                <Field name="deployment" label="Azure deployment" hint="Azure OpenAI only." error=error_for("deployment")/>
-                <Field name="api_version" label="Azure api-version" placeholder="2024-10-21" hint="Azure OpenAI only." error=error_for("api_version")/>
+                {provider_fields(provider.into(), None, refusal)}
                 <div class="sm:col-span-2 flex items-center gap-3">
                     <button type="submit" disabled=move || !hydrated.get() || create.pending().get()
                         class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/50 disabled:opacity-60">
                         {move || if create.pending().get() { "Adding…" } else { "Add endpoint" }}
                     </button>
+                    <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
+                </div>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+/// The form that edits an endpoint (its provider stays; a blank key keeps the stored one).
+#[component]
+fn EditEndpoint(
+    update: ServerAction<UpdateEndpoint>,
+    endpoint: InferenceEndpoint,
+    editing: RwSignal<Option<InferenceEndpoint>>,
+) -> AnyView {
+    let hydrated = use_hydrated();
+    let refusal = Refusal::watch(update.value(), FIELDS);
+    let error_for = move |field: &'static str| refusal.of(field);
+    let general = refusal.general();
+    let provider = endpoint.provider;
+    let title = format!("Edit {}", endpoint.name);
+    let section = NodeRef::<leptos::html::Section>::new();
+    // Bring the form into view, its first field focused, when it opens.
+    Effect::new(move |_| {
+        if let Some(section) = section.get() {
+            section.scroll_into_view();
+            if let Ok(Some(name)) = section.query_selector("#endpoint-name") {
+                if let Ok(name) = leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(name) {
+                    let _ = name.focus();
+                }
+            }
+        }
+    });
+    view! {
+        <section node_ref=section class="mt-8 rounded-xl border border-indigo-200 bg-white p-6 shadow-sm" aria-labelledby="edit-endpoint">
+            <h2 id="edit-endpoint" class="text-base font-semibold text-slate-900">{title}</h2>
+            <p class="mt-1 text-sm text-slate-500">{format!("Provider: {}. Every gateway that routes to it uses the change at once.", provider_label(provider))}</p>
+            <ActionForm action=update attr:class="mt-5 grid gap-4 sm:grid-cols-2" attr:aria-label="Edit endpoint">
+                <input type="hidden" name="original" value=endpoint.name.clone()/>
+                <Field name="name" label="Name" required=true value=endpoint.name.clone() error=error_for("name")/>
+                <div></div>
+                {provider_fields(Signal::stored(provider), Some(&endpoint), refusal)}
+                <div class="sm:col-span-2 flex items-center gap-3">
+                    <button type="submit" disabled=move || !hydrated.get() || update.pending().get()
+                        class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">
+                        {move || if update.pending().get() { "Saving…" } else { "Save changes" }}
+                    </button>
+                    <button type="button" on:click=move |_| editing.set(None)
+                        class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
                     <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
                 </div>
             </ActionForm>
@@ -133,7 +214,11 @@ fn probe_line(result: &Result<EndpointProbe, ServerFnError>) -> (bool, String) {
 
 /// One endpoint's row: its figures, "Test connection" and delete with confirmation.
 #[component]
-fn EndpointRow(listing: EndpointListing, delete: ServerAction<DeleteEndpoint>) -> AnyView {
+fn EndpointRow(
+    listing: EndpointListing,
+    delete: ServerAction<DeleteEndpoint>,
+    editing: RwSignal<Option<InferenceEndpoint>>,
+) -> AnyView {
     let hydrated = use_hydrated();
     let endpoint = listing.endpoint;
     let id = endpoint.id.0;
@@ -141,6 +226,7 @@ fn EndpointRow(listing: EndpointListing, delete: ServerAction<DeleteEndpoint>) -
     let test = ServerAction::<TestEndpoint>::new();
     let confirming = RwSignal::new(false);
     let base = endpoint.base_url.clone();
+    let edited = StoredValue::new(endpoint.clone());
     view! {
         <tr class="align-top" data-testid=format!("endpoint-{}", endpoint.name)>
             <td class="px-4 py-3 font-medium text-slate-900">{endpoint.name.clone()}
@@ -164,6 +250,8 @@ fn EndpointRow(listing: EndpointListing, delete: ServerAction<DeleteEndpoint>) -
                             {move || if test.pending().get() { "Testing…" } else { "Test connection" }}
                         </button>
                     </ActionForm>
+                    <button type="button" on:click=move |_| editing.set(Some(edited.get_value())) disabled=move || !hydrated.get()
+                        class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-60">"Edit"</button>
                     <Show when=move || confirming.get() fallback=move || view! {
                         <button type="button" on:click=move |_| confirming.set(true)
                             class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50 focus:outline-none focus:ring-2 focus:ring-red-500/50">
@@ -199,9 +287,17 @@ fn EndpointRow(listing: EndpointListing, delete: ServerAction<DeleteEndpoint>) -
 #[component]
 pub fn EndpointsPage() -> impl IntoView {
     let create = ServerAction::<CreateEndpoint>::new();
+    let update = ServerAction::<UpdateEndpoint>::new();
     let delete = ServerAction::<DeleteEndpoint>::new();
+    let editing = RwSignal::new(None::<InferenceEndpoint>);
+    // A saved edit closes the form.
+    Effect::new(move |_| {
+        if matches!(update.value().get(), Some(Ok(Ok(_)))) {
+            editing.set(None);
+        }
+    });
     let endpoints = Resource::new(
-        move || (create.version().get(), delete.version().get()),
+        move || (create.version().get(), update.version().get(), delete.version().get()),
         |_| list_endpoints(),
     );
     view! {
@@ -232,7 +328,7 @@ pub fn EndpointsPage() -> impl IntoView {
                                 </tr>
                             </thead>
                             <tbody class="divide-y divide-slate-100">
-                                {list.into_iter().map(|listing| view! { <EndpointRow listing delete/> }).collect_view()}
+                                {list.into_iter().map(|listing| view! { <EndpointRow listing delete editing/> }).collect_view()}
                             </tbody>
                         </table>
                     </div>
@@ -242,6 +338,9 @@ pub fn EndpointsPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Suspense>
-        <NewEndpoint create/>
+        {move || match editing.get() {
+            Some(endpoint) => view! { <EditEndpoint update endpoint editing/> }.into_any(),
+            None => view! { <NewEndpoint create/> }.into_any(),
+        }}
     }
 }

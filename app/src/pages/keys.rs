@@ -280,7 +280,7 @@ pub fn KeysPage() -> impl IntoView {
             <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error}</div>
         })}
         // Done forgets the secret everywhere it was held: the dialog and the actions' answers.
-        <ShowOnce label="Key"
+        <ShowOnce label="Key" hint="if it is lost, rotate the key"
             shown=Signal::derive(move || shown.get().map(|once| (format!("Key {} — copy it now", once.key.name), once.secret)))
             on_done=Callback::new(move |()| {
                 shown.set(None);

@@ -57,14 +57,16 @@ fn field(
 }
 
 /// A role picker.
-fn role_select(id: &'static str) -> impl IntoView {
+fn role_select(id: &'static str, refusal: Refusal) -> impl IntoView {
+    let error = refusal.of("role");
     view! {
         <div>
             <label for=id class="block text-sm font-medium text-slate-700">"Role"</label>
-            <select id=id name="role" class=INPUT>
+            <select id=id name="role" class=INPUT aria-invalid=move || error.get().is_some().to_string()>
                 <option value="viewer">"Viewer (reads only)"</option>
                 <option value="admin">"Admin (reads and changes)"</option>
             </select>
+            <p class="mt-1 text-xs text-red-600" role="alert">{move || error.get()}</p>
         </div>
     }
 }
@@ -79,14 +81,29 @@ fn confirmed(
 ) -> AnyView {
     let confirming = RwSignal::new(false);
     let question = StoredValue::new(question);
+    // Focus follows the question: onto Confirm when it appears, back to the button after.
+    let (ask, answer) = (
+        NodeRef::<leptos::html::Button>::new(),
+        NodeRef::<leptos::html::Button>::new(),
+    );
+    Effect::new(move |was: Option<bool>| {
+        let now = confirming.get();
+        let target = if now { answer.get() } else { ask.get() };
+        if was.is_some_and(|was| was != now) {
+            if let Some(button) = target {
+                let _ = button.focus();
+            }
+        }
+        now
+    });
     view! {
         <Show when=move || confirming.get() fallback=move || view! {
-            <button type="button" on:click=move |_| confirming.set(true) disabled=move || !hydrated.get()
+            <button type="button" node_ref=ask on:click=move |_| confirming.set(true) disabled=move || !hydrated.get()
                 class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50 disabled:opacity-60">{label}</button>
         }>
             <span class="flex flex-wrap items-center justify-end gap-2">
                 <span class="text-xs text-slate-600">{question.get_value()}</span>
-                <button type="button" class=DANGER disabled=move || pending.get()
+                <button type="button" node_ref=answer class=DANGER disabled=move || pending.get()
                     on:click=move |_| { confirming.set(false); confirm.run(()); }>{format!("Confirm {}", label.to_lowercase())}</button>
                 <button type="button" on:click=move |_| confirming.set(false) class=BUTTON>"Cancel"</button>
             </span>
@@ -228,7 +245,7 @@ fn new_admin(create: ServerAction<CreateAdmin>, hydrated: ReadSignal<bool>) -> A
         <ActionForm action=create node_ref=form attr:class="mt-5 grid gap-4 border-t border-slate-100 pt-5 sm:grid-cols-3" attr:aria-label="Add an admin">
             {field("admin", "email", "E-mail", "email", "", refusal)}
             {field("admin", "password", "Password", "password", "At least 12 characters; they can change it.", refusal)}
-            {role_select("admin-role")}
+            {role_select("admin-role", refusal)}
             {submit_row("Add admin", create.pending().into(), hydrated, refusal)}
         </ActionForm>
     }
@@ -310,7 +327,7 @@ fn new_token(create: ServerAction<CreateAdminToken>, hydrated: ReadSignal<bool>)
     view! {
         <ActionForm action=create node_ref=form attr:class="mt-5 grid gap-4 border-t border-slate-100 pt-5 sm:grid-cols-3" attr:aria-label="Create a token">
             {field("token", "name", "Name", "text", "What uses it, e.g. ci-deploy.", refusal)}
-            {role_select("token-role")}
+            {role_select("token-role", refusal)}
             {field("token", "expires_in_days", "Expires in (days)", "text", "Optional; empty never expires.", refusal)}
             {submit_row("Create token", create.pending().into(), hydrated, refusal)}
         </ActionForm>
@@ -318,17 +335,8 @@ fn new_token(create: ServerAction<CreateAdminToken>, hydrated: ReadSignal<bool>)
     .into_any()
 }
 
-/// The prices table and form.
-fn prices(
-    list: Vec<ModelPrice>,
-    set: ServerAction<SetPrice>,
-    writer: bool,
-    actions: Actions,
-    hydrated: ReadSignal<bool>,
-) -> AnyView {
-    let refusal = Refusal::watch(set.value(), &["model", "input", "output"]);
-    let form = NodeRef::<leptos::html::Form>::new();
-    reset_on_success(form, set.value());
+/// The prices table.
+fn prices_table(list: Vec<ModelPrice>, writer: bool, actions: Actions, hydrated: ReadSignal<bool>) -> AnyView {
     view! {
         {if list.is_empty() {
             view! { <p class="text-sm text-slate-600">"No prices: requests cost nothing until their model has one."</p> }.into_any()
@@ -364,14 +372,22 @@ fn prices(
                 </div>
             }.into_any()
         }}
-        {writer.then(|| view! {
-            <ActionForm action=set node_ref=form attr:class="mt-5 grid gap-4 border-t border-slate-100 pt-5 sm:grid-cols-3" attr:aria-label="Set a price">
-                {field("price", "model", "Model", "text", "As the endpoints name it; setting it again replaces it.", refusal)}
-                {field("price", "input", "Input per 1M tokens", "text", "In your currency, e.g. 0.15.", refusal)}
-                {field("price", "output", "Output per 1M tokens", "text", "e.g. 0.60.", refusal)}
-                {submit_row("Set price", set.pending().into(), hydrated, refusal)}
-            </ActionForm>
-        })}
+    }
+    .into_any()
+}
+
+/// The form that sets a price.
+fn new_price(set: ServerAction<SetPrice>, hydrated: ReadSignal<bool>) -> AnyView {
+    let refusal = Refusal::watch(set.value(), &["model", "input", "output"]);
+    let form = NodeRef::<leptos::html::Form>::new();
+    reset_on_success(form, set.value());
+    view! {
+        <ActionForm action=set node_ref=form attr:class="mt-5 grid gap-4 border-t border-slate-100 pt-5 sm:grid-cols-3" attr:aria-label="Set a price">
+            {field("price", "model", "Model", "text", "As the endpoints name it; setting it again replaces it.", refusal)}
+            {field("price", "input", "Input per 1M tokens", "text", "In your currency, e.g. 0.15.", refusal)}
+            {field("price", "output", "Output per 1M tokens", "text", "e.g. 0.60.", refusal)}
+            {submit_row("Set price", set.pending().into(), hydrated, refusal)}
+        </ActionForm>
     }
     .into_any()
 }
@@ -386,6 +402,25 @@ fn card(id: &'static str, title: &'static str, description: &'static str, body: 
             {body}
         </section>
     }
+}
+
+/// Shows each failure of a row action in `banner`, and clears it on the next success: the
+/// banner says how the latest action went.
+fn report<S, T, E>(answer: S, banner: RwSignal<Option<String>>)
+where
+    S: With<Value = Option<Result<T, E>>> + Send + Sync + 'static,
+    E: std::fmt::Display,
+{
+    Effect::new(move |_| {
+        let outcome = answer.with(|answer| match answer {
+            Some(Err(error)) => Some(Some(error.to_string())),
+            Some(Ok(_)) => Some(None),
+            None => None,
+        });
+        if let Some(message) = outcome {
+            banner.set(message);
+        }
+    });
 }
 
 /// The settings page.
@@ -418,29 +453,25 @@ pub fn SettingsPage() -> impl IntoView {
         },
         |_| list_settings(),
     );
-    // The latest row action's failure (a refused last-admin change, say).
-    let failure = move || {
-        let update = actions.update_admin.value().get().and_then(|r| r.err());
-        let delete = actions.delete_admin.value().get().and_then(|r| r.err());
-        let revoke = actions.revoke_token.value().get().and_then(|r| r.err());
-        let remove = actions.remove_price.value().get().and_then(|r| r.err());
-        update.or(delete).or(revoke).or(remove).map(|e| e.to_string())
-    };
+    let banner = RwSignal::new(None::<String>);
+    report(actions.update_admin.value(), banner);
+    report(actions.delete_admin.value(), banner);
+    report(actions.revoke_token.value(), banner);
+    report(actions.remove_price.value(), banner);
     let shown = Signal::derive(move || match create_token.value().get() {
         Some(Ok(Ok(created))) => Some((format!("Token {} — copy it now", created.token.name), created.secret)),
         _ => None,
     });
-    let page = move |listing: SettingsListing| {
-        let now = listing.read_at;
+    // Each table reloads in place (the old rows stay until the new ones arrive); the forms
+    // stay outside, so a refused form keeps what was typed.
+    let table = move |draw: fn(SettingsListing, Option<i64>, bool, Actions, ReadSignal<bool>) -> AnyView| {
         view! {
-            <div class="mt-6 grid gap-6">
-                {card("admins", "Admin users", "Who can sign in to this console and the management API.",
-                    view! { {admins_table(listing.admins, my_id, writer, actions, hydrated)} {writer.then(|| new_admin(create_admin, hydrated))} }.into_any())}
-                {card("tokens", "Admin API tokens", "For scripts and automation: send one as a Bearer token to /graphql. It acts as you, with at most your role.",
-                    view! { {tokens_table(listing.tokens, now, writer, actions, hydrated)} {writer.then(|| new_token(create_token, hydrated))} }.into_any())}
-                {card("prices", "Prices", "What a million tokens cost per model, in one currency; usage, budgets and the dashboard's cost use them.",
-                    prices(listing.prices, set_price, writer, actions, hydrated))}
-            </div>
+            <Transition fallback=|| view! { <div class="h-16 animate-pulse rounded-lg bg-slate-100"></div> }>
+                {move || listing.get().map(|result| match result {
+                    Ok(listing) => draw(listing, my_id, writer, actions, hydrated),
+                    Err(error) => view! { <p role="alert" class="text-sm text-red-700">"Could not load: " {error.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
         }
         .into_any()
     };
@@ -450,18 +481,24 @@ pub fn SettingsPage() -> impl IntoView {
         {(!writer).then(|| view! {
             <p class="mb-4 rounded-lg border border-slate-200 bg-slate-50 p-3 text-sm text-slate-700" role="status">"You are a viewer: you can read these settings and change your own password."</p>
         })}
-        {move || failure().map(|error| view! {
+        {move || banner.get().map(|error| view! {
             <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error}</div>
         })}
-        <ShowOnce label="Token" shown on_done=Callback::new(move |()| create_token.value().set(None))/>
+        <ShowOnce label="Token" hint="if it is lost, revoke it and create another" shown on_done=Callback::new(move |()| create_token.value().set(None))/>
         {account(me.clone(), hydrated)}
-        <Suspense fallback=|| view! { <div class="mt-6 h-48 animate-pulse rounded-xl bg-slate-200"></div> }>
-            {move || listing.get().map(|result| match result {
-                Ok(listing) => page(listing),
-                Err(error) => view! {
-                    <div role="alert" class="mt-6 rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the settings: " {error.to_string()}</div>
-                }.into_any(),
-            })}
-        </Suspense>
+        <div class="mt-6 grid gap-6">
+            {card("admins", "Admin users", "Who can sign in to this console and the management API.", view! {
+                {table(|l, me, writer, actions, hydrated| admins_table(l.admins, me, writer, actions, hydrated))}
+                {writer.then(|| new_admin(create_admin, hydrated))}
+            }.into_any())}
+            {card("tokens", "Admin API tokens", "For scripts and automation: send one as a Bearer token to /graphql. It acts as you, with at most your role.", view! {
+                {table(|l, _, writer, actions, hydrated| tokens_table(l.tokens, l.read_at, writer, actions, hydrated))}
+                {writer.then(|| new_token(create_token, hydrated))}
+            }.into_any())}
+            {card("prices", "Prices", "What a million tokens cost per model, in one currency; usage, budgets and the dashboard's cost use them.", view! {
+                {table(|l, _, writer, actions, hydrated| prices_table(l.prices, writer, actions, hydrated))}
+                {writer.then(|| new_price(set_price, hydrated))}
+            }.into_any())}
+        </div>
     }
 }

@@ -507,6 +507,21 @@ async fn endpoint_server_functions_create_test_and_delete() {
     assert_eq!(probe["error"], serde_json::Value::Null);
     assert_eq!(mock.requests_received(), 1);
 
+    // An edit: the model changes, the blank key keeps the stored credential.
+    let mut edit = fields("mock");
+    edit.retain(|(name, _)| *name != "provider");
+    edit.push(("original", "mock".to_string()));
+    for (name, value) in &mut edit {
+        match *name {
+            "model" => *value = "gpt-4o".into(),
+            "api_key" => value.clear(),
+            _ => {}
+        }
+    }
+    let edited: serde_json::Value = call("endpoints_update", edit).await.unwrap().json().await.unwrap();
+    assert_eq!(edited["Ok"]["model"], "gpt-4o", "{edited}");
+    assert_eq!(edited["Ok"]["has_credential"], true, "{edited}");
+
     let deleted = call("endpoints_delete", vec![("id", id.to_string())]).await.unwrap();
     assert_eq!(deleted.status(), 200);
     assert!(server.state.manage.endpoints().await.unwrap().is_empty());
@@ -514,7 +529,13 @@ async fn endpoint_server_functions_create_test_and_delete() {
     let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
-        ["endpoint.delete", "endpoint.test", "endpoint.create", "admin.login"]
+        [
+            "endpoint.delete",
+            "endpoint.update",
+            "endpoint.test",
+            "endpoint.create",
+            "admin.login"
+        ]
     );
     assert!(audit.iter().all(|e| e.actor_label == "admin@example.com"));
 }

@@ -70,15 +70,40 @@ async fn settings_server_functions_change_prices_admins_tokens_and_a_password() 
     let (_, taken) = call(&server, &admin, "admins_create", &viewer).await;
     assert_eq!(taken["Err"]["field"], "email", "{taken}");
     let (as_viewer, _) = server.signed_in("viewer@example.com").await;
-    let (status, refused) = call(
-        &server,
-        &as_viewer,
-        "admins_create",
-        &[("email", "x@example.com"), ("password", PASSWORD), ("role", "admin")],
-    )
-    .await;
-    assert_eq!(status, 500);
-    assert!(refused.to_string().contains("viewers can only read"), "{refused}");
+    let writes: [(&str, &[(&str, &str)]); 7] = [
+        (
+            "admins_create",
+            &[("email", "x@example.com"), ("password", PASSWORD), ("role", "admin")],
+        ),
+        ("admins_update", &[("id", "1"), ("change", "viewer")]),
+        ("admins_delete", &[("id", "1")]),
+        (
+            "tokens_create",
+            &[("name", "mine"), ("role", "viewer"), ("expires_in_days", "")],
+        ),
+        ("tokens_revoke", &[("id", "1")]),
+        ("prices_set", &[("model", "m2"), ("input", "1"), ("output", "1")]),
+        ("prices_remove", &[("model", "gpt-4o-mini")]),
+    ];
+    for (name, form) in writes {
+        let (status, refused) = call(&server, &as_viewer, name, form).await;
+        assert_eq!(status, 500, "{name}");
+        assert!(
+            refused.to_string().contains("viewers can only read"),
+            "{name}: {refused}"
+        );
+    }
+    assert_eq!(server.state.manage.admin_accounts().await.unwrap().len(), 2);
+    assert!(server.state.manage.admin_tokens().await.unwrap().is_empty());
+    // A viewer's own password is theirs to change.
+    let viewer_new = "the viewer's new password";
+    let own = [
+        ("current_password", PASSWORD),
+        ("new_password", viewer_new),
+        ("confirm_password", viewer_new),
+    ];
+    let (_, changed) = call(&server, &as_viewer, "password_change", &own).await;
+    assert_eq!(changed, serde_json::json!({ "Ok": null }), "{changed}");
     let viewer_id = added["Ok"]["user"]["id"].as_i64().unwrap().to_string();
     let (status, _) = call(
         &server,
@@ -117,6 +142,7 @@ async fn settings_server_functions_change_prices_admins_tokens_and_a_password() 
         .as_str()
         .unwrap_or_else(|| panic!("{created}"))
         .to_string();
+    let token_secret = secret.clone();
     assert!(secret.starts_with("mgwa_"));
     let graphql = |token: String| {
         reqwest::Client::new()
@@ -209,12 +235,14 @@ async fn settings_server_functions_change_prices_admins_tokens_and_a_password() 
             "admin_token.revoke",
             "admin_token.create",
             "admin.update",
+            "admin.change_password",
             "admin.create",
             "price.delete",
             "price.set",
         ]
     );
+    let secrets = [PASSWORD, new, viewer_new, token_secret.as_str()];
     assert!(audit
         .iter()
-        .all(|e| !e.details.contains(PASSWORD) && !e.details.contains(new)));
+        .all(|e| secrets.iter().all(|secret| !e.details.contains(secret))));
 }

@@ -193,8 +193,9 @@ mod browser {
         let reader: web_sys::ReadableStreamDefaultReader =
             (body.get_reader().dyn_into()).map_err(|_| "The answer cannot be read as a stream.".to_string())?;
         let read = read_events(&reader, answer).await;
-        if matches!(read, Err(Stop::Gone)) {
-            // Nobody is reading any more: cancelling the body closes the request.
+        if read.is_err() {
+            // Stopped early (an error event, or nobody reading any more): cancelling the body
+            // closes the request.
             let _ = reader.cancel();
         }
         read
