@@ -10,7 +10,7 @@ use crate::{
     },
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
-    store::{now_ms, HourlyScope, LimitScope, LogFilter},
+    store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter},
 };
 use app::api::{BoxFuture, ConsoleBackend};
 use app::types::{
@@ -228,26 +228,23 @@ impl Console {
             ..DashboardStats::default()
         };
         if scope == HourlyScope::AllGateways {
-            for gateway in &gateways {
-                let hours = self
-                    .manage
-                    .hourly_usage(HourlyScope::Gateway(gateway.id), from, to)
-                    .await?;
-                stats.gateways.push(ScopeSums {
-                    name: gateway.name.clone(),
-                    sums: UsageSums::of(&hours),
-                });
-            }
-            for endpoint in &endpoints {
-                let hours = self
-                    .manage
-                    .hourly_usage(HourlyScope::Endpoint(endpoint.id), from, to)
-                    .await?;
-                stats.endpoints.push(ScopeSums {
-                    name: endpoint.name.clone(),
-                    sums: UsageSums::of(&hours),
-                });
-            }
+            // One grouped read per kind; a gateway or endpoint without traffic sums to zero.
+            let by_gateway = self.manage.hourly_sums(HourlyKind::Gateway, from, to).await?;
+            let by_endpoint = self.manage.hourly_sums(HourlyKind::Endpoint, from, to).await?;
+            let sums =
+                |map: &std::collections::BTreeMap<i64, UsageSums>, id: i64| map.get(&id).cloned().unwrap_or_default();
+            stats.gateways = (gateways.iter())
+                .map(|g| ScopeSums {
+                    name: g.name.clone(),
+                    sums: sums(&by_gateway, g.id.0),
+                })
+                .collect();
+            stats.endpoints = (endpoints.iter())
+                .map(|e| ScopeSums {
+                    name: e.name.clone(),
+                    sums: sums(&by_endpoint, e.id.0),
+                })
+                .collect();
             for list in [&mut stats.gateways, &mut stats.endpoints] {
                 list.sort_by(|a, b| b.sums.requests.cmp(&a.sums.requests).then_with(|| a.name.cmp(&b.name)));
             }

@@ -176,6 +176,16 @@ impl Manage {
         Ok(self.store.last_request_log_id().await?)
     }
 
+    /// Each gateway's (or endpoint's) sums over `[from_ms, to_ms)`, by id.
+    pub async fn hourly_sums(
+        &self,
+        kind: crate::store::HourlyKind,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<std::collections::BTreeMap<i64, app::types::UsageSums>, ManageError> {
+        Ok(self.store.hourly_sums(kind, from_ms, to_ms).await?)
+    }
+
     /// The hourly history of a gateway, key, endpoint or everything, for `[from_ms, to_ms)`.
     pub async fn hourly_usage(
         &self,

@@ -4,7 +4,7 @@
 //! transaction; retention never deletes them.
 
 use super::{Store, StoreError};
-use app::types::{EndpointId, GatewayId, HourlyUsage, KeyId};
+use app::types::{EndpointId, GatewayId, HourlyUsage, KeyId, UsageSums};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -43,6 +43,13 @@ impl HourlyScope {
             HourlyScope::AllGateways => ("gateway", None),
         }
     }
+}
+
+/// Whose sums [`Store::hourly_sums`] reads, one per id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HourlyKind {
+    Gateway,
+    Endpoint,
 }
 
 /// Request counts per (scope, scope id, hour, latency bound), to add in one batch.
@@ -87,6 +94,46 @@ fn percentile(buckets: &[(i64, i64)], share: f64) -> Option<i64> {
 }
 
 impl Store {
+    /// Each gateway's (or endpoint's) sums over the hours that start in `[from_ms, to_ms)`, by
+    /// id, in one grouped read (ids without traffic are absent).
+    pub async fn hourly_sums(
+        &self,
+        kind: HourlyKind,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<BTreeMap<i64, UsageSums>, StoreError> {
+        let kind = match kind {
+            HourlyKind::Gateway => "gateway",
+            HourlyKind::Endpoint => "endpoint",
+        };
+        let rows = sqlx::query(
+            "SELECT scope_id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
+             CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
+             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum \
+             FROM usage_hourly WHERE scope = $1 AND hour_start >= $2 AND hour_start < $3 GROUP BY scope_id",
+        )
+        .bind(kind)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let requests: i64 = row.try_get("requests")?;
+                let latency_sum: i64 = row.try_get("latency_ms_sum")?;
+                let sums = UsageSums {
+                    requests,
+                    errors: row.try_get("errors")?,
+                    prompt_tokens: row.try_get("prompt_tokens")?,
+                    completion_tokens: row.try_get("completion_tokens")?,
+                    cost_micros: row.try_get("cost_micros")?,
+                    latency_mean_ms: if requests > 0 { latency_sum / requests } else { 0 },
+                };
+                Ok((row.try_get("scope_id")?, sums))
+            })
+            .collect()
+    }
+
     /// The hours of `scope`'s history that start in `[from_ms, to_ms)`, oldest first.
     pub async fn hourly_usage(
         &self,

@@ -22,7 +22,7 @@ mod tokens;
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use endpoints::{CredentialChange, EndpointFields};
 pub use gateways::{EndpointLink, GatewayFields};
-pub use hourly::{HourlyScope, LATENCY_BOUNDS_MS};
+pub use hourly::{HourlyKind, HourlyScope, LATENCY_BOUNDS_MS};
 pub use keys::{KeyFields, NewKeyRow};
 pub use limits::{CounterRow, LimitScope};
 pub use log_reads::LogFilter;

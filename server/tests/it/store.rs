@@ -1328,6 +1328,17 @@ async fn the_history_of_all_gateways_sums_theirs(db: &TestDb) {
     assert_eq!((all[0].prompt_tokens, all[0].cost_micros), (20, 60));
     assert_eq!(all[0].latency_mean_ms, (3 * 10 + 100 + 4 * 10) / 8);
     assert_eq!((all[0].latency_p50_ms, all[0].latency_p95_ms), (Some(10), Some(100)));
+    // The same rows summed per gateway, in one grouped read.
+    let sums = (db.store)
+        .hourly_sums(server::store::HourlyKind::Gateway, 0, 2 * hour)
+        .await
+        .unwrap();
+    let requests: Vec<(i64, i64)> = sums.iter().map(|(id, s)| (*id, s.requests)).collect();
+    assert_eq!(requests, [(1, 3), (2, 5)]);
+    assert_eq!((sums[&2].errors, sums[&2].cost_micros), (1, 30));
+    assert_eq!(sums[&2].latency_mean_ms, (100 + 4 * 10) / 5);
+    let later = (db.store).hourly_sums(server::store::HourlyKind::Gateway, 2 * hour, 3 * hour);
+    assert!(later.await.unwrap().is_empty(), "outside the range");
     let one = db
         .store
         .hourly_usage(HourlyScope::Gateway(GatewayId(2)), 0, 2 * hour)
