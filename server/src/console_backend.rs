@@ -113,9 +113,8 @@ impl Console {
 
     /// Records `action` on a key as `admin`.
     async fn audit_key(&self, admin: &AdminUser, action: &str, key_id: i64, public_id: &str) {
-        let actor = Actor::admin(admin.clone());
-        let details = json!({ "public_id": public_id, "via": "console" });
-        self.manage.audit(&actor, action, Some(("key", key_id)), details).await;
+        self.audit_as(admin, action, Some(("key", key_id)), json!({ "public_id": public_id }))
+            .await;
     }
 
     async fn endpoint_name(&self, id: EndpointId) -> Result<String, ManageError> {
@@ -464,10 +463,8 @@ impl ConsoleBackend for Console {
                 enabled: true,
             };
             let endpoint = self.manage.create_endpoint(new).await.map_err(field_error)?;
-            let actor = Actor::admin(admin.clone());
-            let details = json!({ "name": endpoint.name, "provider": endpoint.provider.as_str(), "via": "console" });
-            (self.manage)
-                .audit(&actor, "endpoint.create", Some(("endpoint", endpoint.id.0)), details)
+            let details = json!({ "name": endpoint.name, "provider": endpoint.provider.as_str() });
+            self.audit_as(admin, "endpoint.create", Some(("endpoint", endpoint.id.0)), details)
                 .await;
             Ok(endpoint)
         })
@@ -504,10 +501,8 @@ impl ConsoleBackend for Console {
         Box::pin(async move {
             let name = self.endpoint_name(id).await.map_err(|e| e.to_string())?;
             self.manage.delete_endpoint(&name).await.map_err(|e| e.to_string())?;
-            let actor = Actor::admin(admin.clone());
-            let details = json!({ "name": name, "via": "console" });
-            (self.manage)
-                .audit(&actor, "endpoint.delete", Some(("endpoint", id.0)), details)
+            let details = json!({ "name": name });
+            self.audit_as(admin, "endpoint.delete", Some(("endpoint", id.0)), details)
                 .await;
             Ok(())
         })
@@ -545,10 +540,8 @@ impl ConsoleBackend for Console {
             new.description = form.description;
             new.log_payloads = form.log_payloads;
             let gateway = self.manage.create_gateway(new).await.map_err(field_error)?;
-            let actor = Actor::admin(admin.clone());
-            let details = json!({ "name": gateway.name, "strategy": gateway.strategy.as_str(), "via": "console" });
-            (self.manage)
-                .audit(&actor, "gateway.create", Some(("gateway", gateway.id.0)), details)
+            let details = json!({ "name": gateway.name, "strategy": gateway.strategy.as_str() });
+            self.audit_as(admin, "gateway.create", Some(("gateway", gateway.id.0)), details)
                 .await;
             Ok(gateway)
         })
@@ -561,10 +554,8 @@ impl ConsoleBackend for Console {
                 .map(|g| g.name)
                 .ok_or_else(|| ManageError::NotFound.to_string())?;
             self.manage.delete_gateway(&name).await.map_err(|e| e.to_string())?;
-            let actor = Actor::admin(admin.clone());
-            let details = json!({ "name": name, "via": "console" });
-            (self.manage)
-                .audit(&actor, "gateway.delete", Some(("gateway", id.0)), details)
+            let details = json!({ "name": name });
+            self.audit_as(admin, "gateway.delete", Some(("gateway", id.0)), details)
                 .await;
             Ok(())
         })
@@ -726,10 +717,8 @@ impl ConsoleBackend for Console {
             let upstream = (snapshot.upstreams.get(&id))
                 .ok_or_else(|| "the endpoint is not loaded yet; try again in a second".to_string())?;
             let probe = self.proxy.probe(upstream).await;
-            let actor = Actor::admin(admin.clone());
-            let details = json!({ "name": name, "ok": probe.ok(), "status": probe.status, "via": "console" });
-            (self.manage)
-                .audit(&actor, "endpoint.test", Some(("endpoint", id.0)), details)
+            let details = json!({ "name": name, "ok": probe.ok(), "status": probe.status });
+            self.audit_as(admin, "endpoint.test", Some(("endpoint", id.0)), details)
                 .await;
             Ok(EndpointProbe {
                 status: probe.status.map(i64::from),

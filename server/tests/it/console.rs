@@ -538,6 +538,8 @@ async fn endpoint_server_functions_create_test_and_delete() {
         ]
     );
     assert!(audit.iter().all(|e| e.actor_label == "admin@example.com"));
+    let changes = audit.iter().filter(|e| e.action != "admin.login");
+    assert!(changes.clone().count() == 4 && changes.into_iter().all(|e| e.details.contains("\"via\":\"console\"")));
 }
 
 /// The gateways page's server functions: a refused endpoint list names its field; a gateway is
