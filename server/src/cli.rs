@@ -2,12 +2,15 @@
 //! over the management service, printing a table or, with `--json`, JSON.
 //!
 //! Invariant: the CLI can do nothing the service would refuse elsewhere: every rule lives in
-//! `manage`. A key's secret is printed once, by `key create`.
+//! `manage`, and it acts as the local operator (`Actor::cli`), so every change is audited.
+//! Names given on the command line are resolved to ids here, once. A key's secret is printed
+//! once, by `key create`.
 
 use crate::{
     manage::{
         limits::{format_money, parse_limit, parse_money},
-        EndpointChoice, EndpointUpdate, GatewayUpdate, KeyUpdate, Manage, ManageError, NewEndpoint, NewGateway, NewKey,
+        Actor, EndpointChoice, EndpointUpdate, GatewayUpdate, KeyUpdate, Manage, ManageError, NewEndpoint, NewGateway,
+        NewKey,
     },
     secrets::Secret,
     store::now_ms,
@@ -396,8 +399,9 @@ fn parse_strategy(name: &str) -> Result<Strategy, String> {
     })
 }
 
-fn choices(names: &[String]) -> Result<Vec<EndpointChoice>, ManageError> {
-    names.iter().map(|n| EndpointChoice::parse(n)).collect()
+/// The gateway's endpoints from the command line's `name[:weight[:priority]]` items.
+fn choices(listed: &[String]) -> Result<Vec<EndpointChoice>, ManageError> {
+    listed.iter().map(|item| EndpointChoice::parse(item)).collect()
 }
 
 /// Rows as an aligned text table.
@@ -486,20 +490,23 @@ async fn endpoint(manage: &Manage, command: EndpointCommand) -> Result<String, M
     match command {
         EndpointCommand::Add(add) => {
             let endpoint = manage
-                .create_endpoint(NewEndpoint {
-                    name: add.name,
-                    provider: add.provider,
-                    base_url: add.url,
-                    api_key: add.api_key.map(Secret::new),
-                    model: add.model,
-                    deployment: add.deployment,
-                    api_version: add.api_version,
-                    region: add.region,
-                    rpm_limit: add.rpm,
-                    tpm_limit: add.tpm,
-                    timeouts: Timeouts::default(),
-                    enabled: !add.disabled,
-                })
+                .create_endpoint(
+                    &Actor::cli(),
+                    NewEndpoint {
+                        name: add.name,
+                        provider: add.provider,
+                        base_url: add.url,
+                        api_key: add.api_key.map(Secret::new),
+                        model: add.model,
+                        deployment: add.deployment,
+                        api_version: add.api_version,
+                        region: add.region,
+                        rpm_limit: add.rpm,
+                        tpm_limit: add.tpm,
+                        timeouts: Timeouts::default(),
+                        enabled: !add.disabled,
+                    },
+                )
                 .await?;
             Ok(add
                 .output
@@ -510,9 +517,11 @@ async fn endpoint(manage: &Manage, command: EndpointCommand) -> Result<String, M
             Ok(output.show(&endpoints, || endpoints_table(&endpoints)))
         }
         EndpointCommand::Update(change) => {
+            let id = manage.endpoint_id(&change.name).await?;
             let endpoint = manage
                 .update_endpoint(
-                    &change.name,
+                    &Actor::cli(),
+                    id,
                     EndpointUpdate {
                         name: change.new_name,
                         base_url: change.url,
@@ -533,7 +542,8 @@ async fn endpoint(manage: &Manage, command: EndpointCommand) -> Result<String, M
                 .show(&endpoint, || format!("Updated endpoint {}.", endpoint.name)))
         }
         EndpointCommand::Remove { name, output } => {
-            manage.delete_endpoint(&name).await?;
+            let id = manage.endpoint_id(&name).await?;
+            manage.delete_endpoint(&Actor::cli(), id).await?;
             Ok(output.show(&json!({ "removed": name }), || format!("Removed endpoint {name}.")))
         }
     }
@@ -543,11 +553,12 @@ async fn endpoint(manage: &Manage, command: EndpointCommand) -> Result<String, M
 async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, ManageError> {
     match command {
         GatewayCommand::Add(add) => {
-            let mut new = NewGateway::new(add.name, add.strategy, choices(&add.endpoints)?);
+            let endpoints = choices(&add.endpoints)?;
+            let mut new = NewGateway::new(add.name, add.strategy, endpoints);
             new.description = add.description;
             new.log_payloads = add.log_payloads;
             new.limits = limits(&add.limits)?;
-            let gateway = manage.create_gateway(new).await?;
+            let gateway = manage.create_gateway(&Actor::cli(), new).await?;
             Ok(add.output.show(&gateway, || format!("Added gateway {}.", gateway.name)))
         }
         GatewayCommand::List(output) => {
@@ -577,10 +588,12 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
         }
         GatewayCommand::Update(change) => {
             let endpoints = change.endpoints.as_deref().map(choices).transpose()?;
+            let id = manage.gateway_id(&change.name).await?;
             let new_limits = change.limits.parsed()?;
             let gateway = manage
                 .update_gateway(
-                    &change.name,
+                    &Actor::cli(),
+                    id,
                     GatewayUpdate {
                         name: change.new_name,
                         description: change.description,
@@ -599,7 +612,8 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
                 .show(&gateway, || format!("Updated gateway {}.", gateway.name)))
         }
         GatewayCommand::Remove { name, output } => {
-            manage.delete_gateway(&name).await?;
+            let id = manage.gateway_id(&name).await?;
+            manage.delete_gateway(&Actor::cli(), id).await?;
             Ok(output.show(&json!({ "removed": name }), || {
                 format!("Removed gateway {name} and its keys.")
             }))
@@ -611,15 +625,24 @@ async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<String, Man
 async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError> {
     match command {
         KeyCommand::Create(create) => {
+            let gateway = manage.gateway_id(&create.gateway).await.map_err(|error| match error {
+                ManageError::NotFound => {
+                    ManageError::invalid("gateway", format!("no gateway named {:?}", create.gateway))
+                }
+                other => other,
+            })?;
             let created = manage
-                .create_key(NewKey {
-                    gateway: create.gateway,
-                    name: create.name,
-                    parent: create.parent,
-                    allowed_models: create.models,
-                    expires_at: create.expires_in.map(in_ms),
-                    limits: limits(&create.limits)?,
-                })
+                .create_key(
+                    &Actor::cli(),
+                    NewKey {
+                        gateway,
+                        name: create.name,
+                        parent: create.parent,
+                        allowed_models: create.models,
+                        expires_at: create.expires_in.map(in_ms),
+                        limits: limits(&create.limits)?,
+                    },
+                )
                 .await?;
             Ok(create.output.show(
                 &json!({ "key": created.secret.expose(), "details": created.key }),
@@ -634,11 +657,15 @@ async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError
             ))
         }
         KeyCommand::List { gateway, output } => {
-            let keys = manage.keys(gateway.as_deref()).await?;
+            let gateway = match gateway {
+                Some(name) => Some(manage.gateway_id(&name).await?),
+                None => None,
+            };
+            let keys = manage.keys(gateway).await?;
             Ok(output.show(&keys, || keys_table(&keys)))
         }
         KeyCommand::Revoke { public_id, output } => {
-            let revoked = manage.revoke_key(&public_id).await?;
+            let revoked = manage.revoke_key(&Actor::cli(), &public_id).await?;
             Ok(output.show(&json!({ "revoked": revoked }), || {
                 format!("Revoked {revoked} key(s): {public_id} and its descendants.")
             }))
@@ -659,7 +686,7 @@ async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError
                 enabled: change.enabled,
                 limits: change.limits.parsed()?,
             };
-            let key = manage.update_key(&change.public_id, update).await?;
+            let key = manage.update_key(&Actor::cli(), &change.public_id, update).await?;
             Ok(change.output.show(&key, || format!("Updated key {}.", key.public_id)))
         }
         KeyCommand::Rotate {
@@ -667,7 +694,7 @@ async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError
             grace,
             output,
         } => {
-            let created = manage.rotate_key(&public_id, grace).await?;
+            let created = manage.rotate_key(&Actor::cli(), &public_id, grace).await?;
             Ok(output.show(
                 &json!({ "key": created.secret.expose(), "details": created.key, "replaces": public_id }),
                 || {
@@ -681,7 +708,7 @@ async fn key(manage: &Manage, command: KeyCommand) -> Result<String, ManageError
             ))
         }
         KeyCommand::Reset { public_id, output } => {
-            let key = manage.reset_key_usage(&public_id).await?;
+            let key = manage.reset_key_usage(&Actor::cli(), &public_id).await?;
             Ok(output.show(&key, || format!("Reset the counted usage of key {}.", key.public_id)))
         }
     }
@@ -715,16 +742,19 @@ async fn price(manage: &Manage, command: PriceCommand) -> Result<String, ManageE
             format,
         } => {
             let price = manage
-                .set_price(ModelPrice {
-                    model,
-                    input_per_mtok_micros: parse_money("input", &input)?,
-                    output_per_mtok_micros: parse_money("output", &output)?,
-                })
+                .set_price(
+                    &Actor::cli(),
+                    ModelPrice {
+                        model,
+                        input_per_mtok_micros: parse_money("input", &input)?,
+                        output_per_mtok_micros: parse_money("output", &output)?,
+                    },
+                )
                 .await?;
             Ok(format.show(&price, || format!("Set the price of {}.", price.model)))
         }
         PriceCommand::Remove { model, output } => {
-            manage.remove_price(&model).await?;
+            manage.remove_price(&Actor::cli(), &model).await?;
             Ok(output.show(&json!({ "removed": model }), || {
                 format!("Removed the price of {model}.")
             }))

@@ -178,12 +178,11 @@ pub async fn sign_in(
         return login_page(&state, page, query.next.as_deref(), StatusCode::BAD_REQUEST).await;
     }
     let password = crate::secrets::Secret::new(form.password.clone());
-    match state.manage.sign_in(&form.email, password, client.ip()).await {
+    match (state.manage)
+        .sign_in(&form.email, password, client.ip(), app::types::Via::Console)
+        .await
+    {
         Ok(signed_in) => {
-            let actor = crate::manage::Actor::admin(signed_in.user.clone());
-            let target = Some(("admin_user", actor.user.id.0));
-            let details = serde_json::json!({ "via": "console" });
-            state.manage.audit(&actor, "admin.login", target, details).await;
             let cookie = session_cookie(&state.config, signed_in.token.expose());
             (jar.add(cookie), Redirect::to(safe_next(query.next.as_deref()))).into_response()
         }
@@ -224,13 +223,7 @@ async fn login_page(state: &AppState, notice: LoginNotice, next: Option<&str>, s
 /// `POST /logout`: ends the session, clears the cookie and goes to the login page.
 pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Response {
     if let Some(cookie) = jar.get(cookie_name(&state.config)) {
-        if let Ok(Some(user)) = state.manage.session_user(cookie.value()).await {
-            let actor = crate::manage::Actor::admin(user);
-            let target = Some(("admin_user", actor.user.id.0));
-            let details = serde_json::json!({ "via": "console" });
-            state.manage.audit(&actor, "admin.logout", target, details).await;
-        }
-        if let Err(error) = state.manage.sign_out(cookie.value()).await {
+        if let Err(error) = state.manage.sign_out(cookie.value(), app::types::Via::Console).await {
             return error_response(&error);
         }
     }
@@ -296,7 +289,8 @@ fn error_response(error: &ManageError) -> Response {
     let status = match error {
         ManageError::NotFound => StatusCode::NOT_FOUND,
         ManageError::Invalid { .. } => StatusCode::BAD_REQUEST,
-        ManageError::Conflict(_) => StatusCode::CONFLICT,
+        ManageError::Conflict { .. } => StatusCode::CONFLICT,
+        ManageError::Forbidden => StatusCode::FORBIDDEN,
         ManageError::Unauthorized => StatusCode::UNAUTHORIZED,
         ManageError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         ManageError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

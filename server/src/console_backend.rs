@@ -1,12 +1,15 @@
-//! What the console's server functions call: the management service (every change audited as
-//! the signed-in admin), plus the proxy for live health and "Test connection".
+//! What the console's server functions call: the management service, acting as the signed-in
+//! admin through the console (its operations check the role and record every change).
 //!
-//! Does not: decide a business rule; those are `manage`'s, the same GraphQL calls.
+//! Does not: decide a business rule or check a permission; those are `manage`'s, the same
+//! GraphQL calls.
 
 use crate::{
     manage::{
         limits::{parse_limit, parse_money},
+        validate::expires_in_days,
         Actor, EndpointChoice, EndpointUpdate, Manage, ManageError, NewAdmin, NewEndpoint, NewGateway, NewKey,
+        ROTATION_GRACE,
     },
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
@@ -15,12 +18,11 @@ use crate::{
 use app::api::{BoxFuture, ConsoleBackend};
 use app::types::{
     fill_hours, gateway_target, replay_of, AdminAccount, AdminRole, AdminTokenId, AdminUser, AdminUserId,
-    CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointHealth, EndpointId, EndpointListing,
-    EndpointProbe, FieldError, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery,
-    ModelPrice, NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, ProviderKind,
-    RequestLog, ScopeSums, SettingsListing, ShownOnce, Strategy, Timeouts, UsageSums, WriteOnly,
+    CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId, EndpointListing, EndpointProbe,
+    FieldError, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery, ModelPrice,
+    NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, ProviderKind, RequestLog,
+    ScopeSums, SettingsListing, ShownOnce, Strategy, Timeouts, UsageSums, Via, WriteOnly,
 };
-use serde_json::json;
 use std::sync::Arc;
 
 /// The console's backend.
@@ -43,8 +45,8 @@ fn field_error(error: ManageError) -> FieldError {
             field: field.to_string(),
             message,
         },
-        ManageError::Conflict(message) => FieldError {
-            field: "name".into(),
+        ManageError::Conflict { field, message } => FieldError {
+            field: field.unwrap_or_default().to_string(),
             message,
         },
         other => FieldError {
@@ -60,69 +62,14 @@ fn given(text: String) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
 }
 
-/// Live health of one endpoint in this process.
-pub fn health(proxy: &Proxy, registry: &Registry, id: EndpointId) -> EndpointHealth {
-    let snapshot = registry.snapshot();
-    let Some(upstream) = snapshot.upstreams.get(&id) else {
-        return EndpointHealth::Unknown;
-    };
-    match proxy.balancer.state(upstream, std::time::Instant::now()) {
-        crate::proxy::balancer::HealthState::Healthy => EndpointHealth::Healthy,
-        crate::proxy::balancer::HealthState::CoolingDown { .. } => EndpointHealth::CoolingDown,
-        crate::proxy::balancer::HealthState::CircuitOpen { .. } => EndpointHealth::CircuitOpen,
-        crate::proxy::balancer::HealthState::Misconfigured { .. } => EndpointHealth::Misconfigured,
-    }
-}
-
-/// How long a rotated-out key keeps working when the console rotates it.
-const ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// A comma-separated list, trimmed, without empty items.
 fn items(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|item| !item.is_empty())
 }
 
-/// A form's refusal with the field renamed to the form's (`renames`: from, to), where the
-/// management layer names it otherwise.
-fn renamed(renames: &'static [(&'static str, &'static str)]) -> impl Fn(ManageError) -> FieldError {
-    move |error| {
-        let mut refused = field_error(error);
-        if let Some((_, to)) = renames.iter().find(|(from, _)| *from == refused.field) {
-            refused.field = (*to).to_string();
-        }
-        refused
-    }
-}
-
-impl Console {
-    /// Records `action` as `admin`, done through the console.
-    async fn audit_as(
-        &self,
-        admin: &AdminUser,
-        action: &str,
-        target: Option<(&str, i64)>,
-        mut details: serde_json::Value,
-    ) {
-        if let Some(object) = details.as_object_mut() {
-            object.insert("via".into(), json!("console"));
-        }
-        self.manage
-            .audit(&Actor::admin(admin.clone()), action, target, details)
-            .await;
-    }
-
-    /// Records `action` on a key as `admin`.
-    async fn audit_key(&self, admin: &AdminUser, action: &str, key_id: i64, public_id: &str) {
-        self.audit_as(admin, action, Some(("key", key_id)), json!({ "public_id": public_id }))
-            .await;
-    }
-
-    async fn endpoint_name(&self, id: EndpointId) -> Result<String, ManageError> {
-        let endpoints = self.manage.endpoints().await?;
-        (endpoints.into_iter().find(|e| e.id == id))
-            .map(|e| e.name)
-            .ok_or(ManageError::NotFound)
-    }
+/// The signed-in admin, acting through the console.
+fn actor(admin: &AdminUser) -> Actor {
+    Actor::admin(admin.clone(), Via::Console)
 }
 
 impl Console {
@@ -136,7 +83,7 @@ impl Console {
         let endpoints = self.manage.endpoints().await?;
         let gateways = self.manage.gateways().await?;
         let mut setup = PlaygroundSetup {
-            can_send: admin.role == AdminRole::Admin,
+            can_send: actor(admin).may_write(),
             prices: self.manage.prices().await?,
             endpoint_models: endpoints.iter().map(|e| (e.name.clone(), e.model.clone())).collect(),
             ..PlaygroundSetup::default()
@@ -292,11 +239,11 @@ impl ConsoleBackend for Console {
                 password: Secret::new(password.0),
                 role,
             };
-            // A taken e-mail is a conflict, which `field_error` gives to `name`.
-            let user = (self.manage.create_admin(new).await).map_err(renamed(&[("name", "email")]))?;
-            let details = json!({ "email": user.email, "role": user.role.as_str() });
-            self.audit_as(admin, "admin.create", Some(("admin_user", user.id.0)), details)
-                .await;
+            let user = self
+                .manage
+                .create_admin(&actor(admin), new)
+                .await
+                .map_err(field_error)?;
             self.manage.admin_account(user.id).await.map_err(field_error)
         })
     }
@@ -309,23 +256,13 @@ impl ConsoleBackend for Console {
         disabled: Option<bool>,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let account = (self.manage.update_admin(id, role, disabled).await).map_err(|e| e.to_string())?;
-            let details = json!({ "email": account.user.email, "role": account.user.role.as_str(), "disabled": account.disabled });
-            self.audit_as(admin, "admin.update", Some(("admin_user", id.0)), details)
-                .await;
+            (self.manage.update_admin(&actor(admin), id, role, disabled).await).map_err(|e| e.to_string())?;
             Ok(())
         })
     }
 
     fn delete_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let account = self.manage.admin_account(id).await.map_err(|e| e.to_string())?;
-            self.manage.delete_admin(id).await.map_err(|e| e.to_string())?;
-            let details = json!({ "email": account.user.email });
-            self.audit_as(admin, "admin.delete", Some(("admin_user", id.0)), details)
-                .await;
-            Ok(())
-        })
+        Box::pin(async move { (self.manage.delete_admin(&actor(admin), id).await).map_err(|e| e.to_string()) })
     }
 
     fn change_password<'a>(
@@ -337,16 +274,8 @@ impl ConsoleBackend for Console {
     ) -> BoxFuture<'a, Result<(), FieldError>> {
         Box::pin(async move {
             let session = session.as_ref().map(app::api::SessionToken::expose);
-            self.manage
-                .change_password(admin, Secret::new(current.0), Secret::new(new.0), session)
-                .await
-                .map_err(renamed(&[
-                    ("currentPassword", "current_password"),
-                    ("password", "new_password"),
-                ]))?;
-            let target = Some(("admin_user", admin.id.0));
-            self.audit_as(admin, "admin.change_password", target, json!({})).await;
-            Ok(())
+            let (current, new) = (Secret::new(current.0), Secret::new(new.0));
+            (self.manage.change_password(&actor(admin), current, new, session).await).map_err(field_error)
         })
     }
 
@@ -355,24 +284,17 @@ impl ConsoleBackend for Console {
         admin: &'a AdminUser,
         name: String,
         role: AdminRole,
-        expires_in_days: Option<i64>,
+        days: String,
     ) -> BoxFuture<'a, Result<CreatedAdminToken, FieldError>> {
         Box::pin(async move {
-            let expires_at = expires_in_days.map(|days| now_ms() + days * 86_400_000);
-            let actor = Actor::admin(admin.clone());
-            let created =
-                (self.manage.create_admin_token(&actor, &name, role, expires_at).await).map_err(field_error)?;
-            let token = created.token;
-            let details = json!({ "name": token.name, "public_id": token.public_id, "role": token.role.as_str() });
-            self.audit_as(
-                admin,
-                "admin_token.create",
-                Some(("admin_api_token", token.id.0)),
-                details,
-            )
-            .await;
+            let expires_at = expires_in_days("expires_in_days", &days).map_err(field_error)?;
+            let created = (self
+                .manage
+                .create_admin_token(&actor(admin), &name, role, expires_at)
+                .await)
+                .map_err(field_error)?;
             Ok(CreatedAdminToken {
-                token,
+                token: created.token,
                 secret: created.secret.expose().to_string(),
             })
         })
@@ -380,10 +302,7 @@ impl ConsoleBackend for Console {
 
     fn revoke_admin_token<'a>(&'a self, admin: &'a AdminUser, id: AdminTokenId) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let token = self.manage.revoke_admin_token(id).await.map_err(|e| e.to_string())?;
-            let details = json!({ "name": token.name, "public_id": token.public_id });
-            self.audit_as(admin, "admin_token.revoke", Some(("admin_api_token", id.0)), details)
-                .await;
+            (self.manage.revoke_admin_token(&actor(admin), id).await).map_err(|e| e.to_string())?;
             Ok(())
         })
     }
@@ -401,24 +320,12 @@ impl ConsoleBackend for Console {
                 input_per_mtok_micros: parse_money("input", input.trim()).map_err(field_error)?,
                 output_per_mtok_micros: parse_money("output", output.trim()).map_err(field_error)?,
             };
-            let price = self.manage.set_price(price).await.map_err(field_error)?;
-            let details = json!({
-                "model": price.model,
-                "input_per_mtok_micros": price.input_per_mtok_micros,
-                "output_per_mtok_micros": price.output_per_mtok_micros,
-            });
-            self.audit_as(admin, "price.set", None, details).await;
-            Ok(price)
+            self.manage.set_price(&actor(admin), price).await.map_err(field_error)
         })
     }
 
     fn remove_price<'a>(&'a self, admin: &'a AdminUser, model: String) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            self.manage.remove_price(&model).await.map_err(|e| e.to_string())?;
-            self.audit_as(admin, "price.delete", None, json!({ "model": model }))
-                .await;
-            Ok(())
-        })
+        Box::pin(async move { (self.manage.remove_price(&actor(admin), &model).await).map_err(|e| e.to_string()) })
     }
 
     fn dashboard(&self, query: DashboardQuery) -> BoxFuture<'_, Result<DashboardStats, String>> {
@@ -431,7 +338,7 @@ impl ConsoleBackend for Console {
             Ok(endpoints
                 .into_iter()
                 .map(|endpoint| EndpointListing {
-                    health: health(&self.proxy, &self.registry, endpoint.id),
+                    health: self.manage.endpoint_health(endpoint.id),
                     endpoint,
                 })
                 .collect())
@@ -462,50 +369,39 @@ impl ConsoleBackend for Console {
                 timeouts: Timeouts::default(),
                 enabled: true,
             };
-            let endpoint = self.manage.create_endpoint(new).await.map_err(field_error)?;
-            let details = json!({ "name": endpoint.name, "provider": endpoint.provider.as_str() });
-            self.audit_as(admin, "endpoint.create", Some(("endpoint", endpoint.id.0)), details)
-                .await;
-            Ok(endpoint)
+            self.manage
+                .create_endpoint(&actor(admin), new)
+                .await
+                .map_err(field_error)
         })
     }
 
     fn update_endpoint<'a>(
         &'a self,
         admin: &'a AdminUser,
-        original: String,
+        id: EndpointId,
         form: NewEndpointForm,
     ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>> {
         Box::pin(async move {
-            let api_key = given(form.api_key).map(Secret::new);
-            let credential_changed = api_key.is_some();
             let update = EndpointUpdate {
                 name: given(form.name),
                 base_url: given(form.base_url),
-                api_key,
+                api_key: given(form.api_key).map(Secret::new),
                 model: given(form.model),
                 deployment: given(form.deployment),
                 api_version: given(form.api_version),
                 region: given(form.region),
                 ..EndpointUpdate::default()
             };
-            let endpoint = (self.manage.update_endpoint(&original, update).await).map_err(field_error)?;
-            let details = json!({ "name": endpoint.name, "credential_changed": credential_changed });
-            self.audit_as(admin, "endpoint.update", Some(("endpoint", endpoint.id.0)), details)
-                .await;
-            Ok(endpoint)
+            self.manage
+                .update_endpoint(&actor(admin), id, update)
+                .await
+                .map_err(field_error)
         })
     }
 
     fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let name = self.endpoint_name(id).await.map_err(|e| e.to_string())?;
-            self.manage.delete_endpoint(&name).await.map_err(|e| e.to_string())?;
-            let details = json!({ "name": name });
-            self.audit_as(admin, "endpoint.delete", Some(("endpoint", id.0)), details)
-                .await;
-            Ok(())
-        })
+        Box::pin(async move { (self.manage.delete_endpoint(&actor(admin), id).await).map_err(|e| e.to_string()) })
     }
 
     fn gateways(&self) -> BoxFuture<'_, Result<Vec<Gateway>, String>> {
@@ -530,35 +426,22 @@ impl ConsoleBackend for Console {
                 field: "strategy".into(),
                 message: "choose a strategy".into(),
             })?;
-            let endpoints = (form.endpoints.split(','))
-                .map(str::trim)
-                .filter(|part| !part.is_empty())
+            let endpoints = items(&form.endpoints)
                 .map(EndpointChoice::parse)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(field_error)?;
             let mut new = NewGateway::new(form.name, strategy, endpoints);
             new.description = form.description;
             new.log_payloads = form.log_payloads;
-            let gateway = self.manage.create_gateway(new).await.map_err(field_error)?;
-            let details = json!({ "name": gateway.name, "strategy": gateway.strategy.as_str() });
-            self.audit_as(admin, "gateway.create", Some(("gateway", gateway.id.0)), details)
-                .await;
-            Ok(gateway)
+            self.manage
+                .create_gateway(&actor(admin), new)
+                .await
+                .map_err(field_error)
         })
     }
 
     fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let gateways = self.manage.gateways().await.map_err(|e| e.to_string())?;
-            let name = (gateways.into_iter().find(|g| g.id == id))
-                .map(|g| g.name)
-                .ok_or_else(|| ManageError::NotFound.to_string())?;
-            self.manage.delete_gateway(&name).await.map_err(|e| e.to_string())?;
-            let details = json!({ "name": name });
-            self.audit_as(admin, "gateway.delete", Some(("gateway", id.0)), details)
-                .await;
-            Ok(())
-        })
+        Box::pin(async move { (self.manage.delete_gateway(&actor(admin), id).await).map_err(|e| e.to_string()) })
     }
 
     fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyListing>, String>> {
@@ -605,30 +488,26 @@ impl ConsoleBackend for Console {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(field_error)?;
             let models: Vec<String> = items(&form.allowed_models).map(str::to_string).collect();
-            let expires_at = match form.expires_in_days.trim() {
-                "" => None,
-                days => {
-                    let days: i64 = days.parse().ok().filter(|d| *d > 0).ok_or_else(|| FieldError {
-                        field: "expires_in_days".into(),
-                        message: "a whole number of days, at least 1".into(),
-                    })?;
-                    Some(now_ms().saturating_add(days.saturating_mul(86_400_000)))
-                }
-            };
+            let expires_at = expires_in_days("expires_in_days", &form.expires_in_days).map_err(field_error)?;
+            let gateway = form.gateway.trim().parse().map(GatewayId).map_err(|_| FieldError {
+                field: "gateway".into(),
+                message: "choose a gateway".into(),
+            })?;
             let created = self
                 .manage
-                .create_key(NewKey {
-                    gateway: form.gateway,
-                    name: form.name,
-                    parent: given(form.parent),
-                    allowed_models: (!models.is_empty()).then_some(models),
-                    expires_at,
-                    limits,
-                })
+                .create_key(
+                    &actor(admin),
+                    NewKey {
+                        gateway,
+                        name: form.name,
+                        parent: given(form.parent),
+                        allowed_models: (!models.is_empty()).then_some(models),
+                        expires_at,
+                        limits,
+                    },
+                )
                 .await
                 .map_err(field_error)?;
-            self.audit_key(admin, "key.create", created.key.id.0, &created.key.public_id)
-                .await;
             Ok(ShownOnce {
                 secret: created.secret.expose().to_string(),
                 key: created.key,
@@ -637,31 +516,20 @@ impl ConsoleBackend for Console {
     }
 
     fn revoke_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<u64, String>> {
-        Box::pin(async move {
-            let key = self.manage.key(&public_id).await.map_err(|e| e.to_string())?;
-            let revoked = self.manage.revoke_key(&public_id).await.map_err(|e| e.to_string())?;
-            self.audit_key(admin, "key.revoke", key.id.0, &public_id).await;
-            Ok(revoked)
-        })
+        Box::pin(async move { (self.manage.revoke_key(&actor(admin), &public_id).await).map_err(|e| e.to_string()) })
     }
 
     fn reset_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let key = self
-                .manage
-                .reset_key_usage(&public_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.audit_key(admin, "key.reset", key.id.0, &public_id).await;
+            (self.manage.reset_key_usage(&actor(admin), &public_id).await).map_err(|e| e.to_string())?;
             Ok(())
         })
     }
 
     fn rotate_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<ShownOnce, String>> {
         Box::pin(async move {
-            let created = (self.manage.rotate_key(&public_id, ROTATION_GRACE).await).map_err(|e| e.to_string())?;
-            self.audit_key(admin, "key.rotate", created.key.id.0, &created.key.public_id)
-                .await;
+            let created =
+                (self.manage.rotate_key(&actor(admin), &public_id, ROTATION_GRACE).await).map_err(|e| e.to_string())?;
             Ok(ShownOnce {
                 secret: created.secret.expose().to_string(),
                 key: created.key,
@@ -711,20 +579,6 @@ impl ConsoleBackend for Console {
         admin: &'a AdminUser,
         id: EndpointId,
     ) -> BoxFuture<'a, Result<EndpointProbe, String>> {
-        Box::pin(async move {
-            let name = self.endpoint_name(id).await.map_err(|e| e.to_string())?;
-            let snapshot = self.registry.snapshot();
-            let upstream = (snapshot.upstreams.get(&id))
-                .ok_or_else(|| "the endpoint is not loaded yet; try again in a second".to_string())?;
-            let probe = self.proxy.probe(upstream).await;
-            let details = json!({ "name": name, "ok": probe.ok(), "status": probe.status });
-            self.audit_as(admin, "endpoint.test", Some(("endpoint", id.0)), details)
-                .await;
-            Ok(EndpointProbe {
-                status: probe.status.map(i64::from),
-                latency_ms: probe.latency_ms,
-                error: probe.error,
-            })
-        })
+        Box::pin(async move { (self.manage.test_endpoint(&actor(admin), id).await).map_err(|e| e.to_string()) })
     }
 }

@@ -293,7 +293,10 @@ impl Server {
         let state = open(config).await?;
         // A serving process applies its own changes before they return (a CLI run has no
         // registry to keep current).
-        state.manage.attach_registry(state.registry.clone());
+        state.manage.attach(Arc::new(proxy::serving::Serving {
+            proxy: state.proxy.clone(),
+            registry: state.registry.clone(),
+        }));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;

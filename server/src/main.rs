@@ -184,7 +184,8 @@ async fn create_admin(config: Config, email: String, role: &str) -> anyhow::Resu
         Err(_) => bail!("no password: set MGW_ADMIN_PASSWORD, or run this in a terminal to be prompted"),
     };
     let state = server::open(config).await?;
-    let user = state.manage.create_admin(NewAdmin { email, password, role }).await?;
+    let new = NewAdmin { email, password, role };
+    let user = state.manage.create_admin(&server::manage::Actor::cli(), new).await?;
     state.manage.store().close().await;
     println!("Created admin {} (role {}).", user.email, user.role.as_str());
     Ok(())

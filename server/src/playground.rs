@@ -7,11 +7,12 @@
 //! The body: `{"target": {"endpoint": 3} | {"gateway": 2}, "body": {…chat request…}}`. For an
 //! endpoint, the body's `model` is set to the endpoint's.
 
+use crate::manage::Actor;
 use crate::{
     proxy::{self, api::ConsoleTarget, error::ProxyError},
     AppState,
 };
-use app::types::{AdminRole, AdminUser, EndpointId, GatewayId};
+use app::types::{AdminUser, EndpointId, GatewayId, Via};
 use axum::{
     extract::{Request, State},
     http::StatusCode,
@@ -39,7 +40,8 @@ enum Target {
 
 /// `POST /api/playground/chat` (behind the console's session gate and same-origin check).
 pub async fn chat(State(state): State<AppState>, Extension(admin): Extension<AdminUser>, request: Request) -> Response {
-    if admin.role != AdminRole::Admin {
+    // The rule is the management service's: only those who may change things may send.
+    if !Actor::admin(admin, Via::Console).may_write() {
         let error = json!({ "error": {
             "message": "Viewers cannot send requests from the playground.",
             "type": "permission_error",

@@ -8,7 +8,7 @@
 //! Does not: record prompts, answers or any header value (credentials stay out of spans).
 
 use crate::{config::TracesConfig, proxy::providers::Operation, proxy::registry::Upstream};
-use app::types::{ProviderKind, RequestAttempt, RequestLog};
+use app::types::{RequestAttempt, RequestLog};
 use opentelemetry::{
     propagation::TextMapPropagator,
     trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _},
@@ -92,17 +92,6 @@ fn operation_name(operation: Operation) -> &'static str {
     }
 }
 
-/// The semantic conventions' `gen_ai.provider.name` (our own name where they have none).
-fn provider_name(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::OpenAi => "openai",
-        ProviderKind::AzureOpenAi => "azure.ai.openai",
-        ProviderKind::Anthropic => "anthropic",
-        ProviderKind::Ollama => "ollama",
-        ProviderKind::OpenAiCompatible => "openai_compatible",
-    }
-}
-
 /// One request's spans: its own, and the attempt in progress.
 pub struct RequestTrace {
     traces: Arc<Traces>,
@@ -134,7 +123,7 @@ impl RequestTrace {
         let operation = operation_name(operation);
         let mut attributes = vec![
             KeyValue::new("gen_ai.operation.name", operation),
-            KeyValue::new("gen_ai.provider.name", provider_name(endpoint.provider)),
+            KeyValue::new("gen_ai.provider.name", endpoint.provider.spec().telemetry_name),
             KeyValue::new("gen_ai.request.model", endpoint.model.clone()),
             KeyValue::new("mgw.endpoint", endpoint.name.clone()),
             KeyValue::new("mgw.attempt", number),

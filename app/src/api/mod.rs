@@ -1,7 +1,8 @@
-//! Server functions: the console's calls to the server. Thin: each checks the session and calls
-//! the management service through [`ConsoleBackend`], which the server provides as context.
+//! Server functions: the console's calls to the server. Thin: each checks there is a session
+//! and calls the management service through [`ConsoleBackend`], which the server provides as
+//! context; the management service decides what the signed-in admin may do.
 //!
-//! Does not: touch the database, or decide any business rule.
+//! Does not: touch the database, decide any business rule, or check a role.
 
 // A server function's arguments are its form's fields, one each; the generated code repeats
 // them, so the lint cannot be silenced on the function alone.
@@ -47,12 +48,12 @@ mod backend {
             admin: &'a AdminUser,
             form: NewEndpointForm,
         ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>>;
-        /// Changes the endpoint named `original` as `admin` (audited); blank fields keep their
-        /// values; the provider stays.
+        /// Changes endpoint `id` as `admin` (audited); blank fields keep their values; the
+        /// provider stays.
         fn update_endpoint<'a>(
             &'a self,
             admin: &'a AdminUser,
-            original: String,
+            id: EndpointId,
             form: NewEndpointForm,
         ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>>;
         /// Deletes an endpoint as `admin` (audited).
@@ -126,13 +127,13 @@ mod backend {
             session: Option<SessionToken>,
         ) -> BoxFuture<'a, Result<(), FieldError>>;
         /// Creates an admin API token acting as `admin` (audited); the secret is in the answer,
-        /// once.
+        /// once. `expires_in_days` as typed (blank: never).
         fn create_admin_token<'a>(
             &'a self,
             admin: &'a AdminUser,
             name: String,
             role: AdminRole,
-            expires_in_days: Option<i64>,
+            expires_in_days: String,
         ) -> BoxFuture<'a, Result<CreatedAdminToken, FieldError>>;
         /// Revokes an admin API token as `admin` (audited).
         fn revoke_admin_token<'a>(
@@ -200,18 +201,6 @@ mod backend {
     pub fn require_admin() -> Result<AdminUser, ServerFnError> {
         request_extension::<AdminUser>().ok_or_else(|| ServerFnError::new("not signed in"))
     }
-
-    /// The signed-in admin when they may change things (the `admin` role): viewers only read,
-    /// as over GraphQL.
-    pub fn require_writer() -> Result<AdminUser, ServerFnError> {
-        let admin = require_admin()?;
-        if admin.role != crate::types::AdminRole::Admin {
-            return Err(ServerFnError::new(
-                "viewers can only read: ask an admin to make this change",
-            ));
-        }
-        Ok(admin)
-    }
 }
 
 /// Counts of what is configured, for the dashboard.
@@ -249,7 +238,7 @@ pub async fn create_endpoint(
     region: String,
 ) -> Result<Result<InferenceEndpoint, FieldError>, ServerFnError> {
     let api_key = api_key.0;
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let form = crate::types::NewEndpointForm {
         name,
         provider,
@@ -263,11 +252,11 @@ pub async fn create_endpoint(
     Ok(console_backend()?.create_endpoint(&admin, form).await)
 }
 
-/// Changes the endpoint named `original` from the edit form: blank fields keep their values (a
-/// blank key keeps the stored one).
+/// Changes endpoint `id` from the edit form: blank fields keep their values (a blank key keeps
+/// the stored one).
 #[server(prefix = "/api", endpoint = "endpoints_update")]
 pub async fn update_endpoint(
-    original: String,
+    id: i64,
     name: String,
     base_url: String,
     api_key: crate::types::WriteOnly,
@@ -276,7 +265,7 @@ pub async fn update_endpoint(
     api_version: String,
     region: String,
 ) -> Result<Result<InferenceEndpoint, FieldError>, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let form = crate::types::NewEndpointForm {
         name,
         provider: String::new(),
@@ -287,13 +276,14 @@ pub async fn update_endpoint(
         api_version,
         region,
     };
-    Ok(console_backend()?.update_endpoint(&admin, original, form).await)
+    let id = crate::types::EndpointId(id);
+    Ok(console_backend()?.update_endpoint(&admin, id, form).await)
 }
 
 /// Deletes an inference endpoint (one no gateway uses).
 #[server(prefix = "/api", endpoint = "endpoints_delete")]
 pub async fn delete_endpoint(id: i64) -> Result<(), ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let id = crate::types::EndpointId(id);
     console_backend()?
         .delete_endpoint(&admin, id)
@@ -304,7 +294,7 @@ pub async fn delete_endpoint(id: i64) -> Result<(), ServerFnError> {
 /// "Test connection": one tiny real request to the endpoint.
 #[server(prefix = "/api", endpoint = "endpoints_test")]
 pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let id = crate::types::EndpointId(id);
     console_backend()?
         .test_endpoint(&admin, id)
@@ -359,7 +349,7 @@ pub async fn create_gateway(
     endpoints: String,
     #[server(default)] log_payloads: Option<String>,
 ) -> Result<Result<Gateway, FieldError>, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let form = crate::types::NewGatewayForm {
         name,
         description,
@@ -373,7 +363,7 @@ pub async fn create_gateway(
 /// Deletes a gateway and its keys.
 #[server(prefix = "/api", endpoint = "gateways_delete")]
 pub async fn delete_gateway(id: i64) -> Result<(), ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let id = crate::types::GatewayId(id);
     console_backend()?
         .delete_gateway(&admin, id)
@@ -398,7 +388,7 @@ pub async fn create_key(
     #[server(default)] expires_in_days: String,
     #[server(default)] limits: String,
 ) -> Result<Result<ShownOnce, FieldError>, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let form = crate::types::NewKeyForm {
         gateway,
         name,
@@ -413,7 +403,7 @@ pub async fn create_key(
 /// Revokes a key and every key derived from it.
 #[server(prefix = "/api", endpoint = "keys_revoke")]
 pub async fn revoke_key(public_id: String) -> Result<u64, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     console_backend()?
         .revoke_key(&admin, public_id)
         .await
@@ -423,7 +413,7 @@ pub async fn revoke_key(public_id: String) -> Result<u64, ServerFnError> {
 /// Zeroes a key's counted usage.
 #[server(prefix = "/api", endpoint = "keys_reset")]
 pub async fn reset_key(public_id: String) -> Result<(), ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     console_backend()?
         .reset_key(&admin, public_id)
         .await
@@ -433,7 +423,7 @@ pub async fn reset_key(public_id: String) -> Result<(), ServerFnError> {
 /// Replaces a key by a new one; the new secret comes back this once.
 #[server(prefix = "/api", endpoint = "keys_rotate")]
 pub async fn rotate_key(public_id: String) -> Result<ShownOnce, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     console_backend()?
         .rotate_key(&admin, public_id)
         .await
@@ -498,7 +488,7 @@ pub async fn create_admin(
     password: WriteOnly,
     role: String,
 ) -> Result<Result<AdminAccount, FieldError>, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let role = match role_field(&role) {
         Ok(role) => role,
         Err(error) => return Ok(Err(error)),
@@ -510,7 +500,7 @@ pub async fn create_admin(
 /// `disable`).
 #[server(prefix = "/api", endpoint = "admins_update")]
 pub async fn update_admin(id: i64, change: String) -> Result<(), ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let (role, disabled) = match change.as_str() {
         "enable" => (None, Some(false)),
         "disable" => (None, Some(true)),
@@ -525,7 +515,7 @@ pub async fn update_admin(id: i64, change: String) -> Result<(), ServerFnError> 
 /// Deletes an admin user.
 #[server(prefix = "/api", endpoint = "admins_delete")]
 pub async fn delete_admin(id: i64) -> Result<(), ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     console_backend()?
         .delete_admin(&admin, crate::types::AdminUserId(id))
         .await
@@ -559,30 +549,20 @@ pub async fn create_admin_token(
     role: String,
     expires_in_days: String,
 ) -> Result<Result<CreatedAdminToken, FieldError>, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     let role = match role_field(&role) {
         Ok(role) => role,
         Err(error) => return Ok(Err(error)),
     };
-    let days = match expires_in_days.trim() {
-        "" => None,
-        text => match text.parse::<i64>() {
-            Ok(days) if (1..=3650).contains(&days) => Some(days),
-            _ => {
-                return Ok(Err(FieldError {
-                    field: "expires_in_days".into(),
-                    message: "must be a whole number of days from 1 to 3650".into(),
-                }))
-            }
-        },
-    };
-    Ok(console_backend()?.create_admin_token(&admin, name, role, days).await)
+    Ok(console_backend()?
+        .create_admin_token(&admin, name, role, expires_in_days)
+        .await)
 }
 
 /// Revokes an admin API token.
 #[server(prefix = "/api", endpoint = "tokens_revoke")]
 pub async fn revoke_admin_token(id: i64) -> Result<(), ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     console_backend()?
         .revoke_admin_token(&admin, crate::types::AdminTokenId(id))
         .await
@@ -596,14 +576,14 @@ pub async fn set_price(
     input: String,
     output: String,
 ) -> Result<Result<ModelPrice, FieldError>, ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     Ok(console_backend()?.set_price(&admin, model, input, output).await)
 }
 
 /// Removes a model's price.
 #[server(prefix = "/api", endpoint = "prices_remove")]
 pub async fn remove_price(model: String) -> Result<(), ServerFnError> {
-    let admin = require_writer()?;
+    let admin = require_admin()?;
     console_backend()?
         .remove_price(&admin, model)
         .await

@@ -20,17 +20,6 @@ fn health_class(health: EndpointHealth) -> &'static str {
     }
 }
 
-/// How a provider is named in the form's choice.
-fn provider_label(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::OpenAi => "OpenAI",
-        ProviderKind::AzureOpenAi => "Azure OpenAI",
-        ProviderKind::Anthropic => "Anthropic",
-        ProviderKind::Ollama => "Ollama",
-        ProviderKind::OpenAiCompatible => "OpenAI-compatible (vLLM, LM Studio, …)",
-    }
-}
-
 /// One labelled text input, with the server's complaint about it underneath.
 #[component]
 fn Field(
@@ -82,10 +71,11 @@ fn provider_fields(provider: Signal<ProviderKind>, current: Option<&InferenceEnd
     let base_placeholder = Signal::derive(move || {
         provider
             .get()
-            .default_base_url()
+            .spec()
+            .default_base_url
             .unwrap_or("https://your-server.example/v1")
     });
-    let azure = move || provider.get() == ProviderKind::AzureOpenAi;
+    let azure = move || provider.get().spec().needs_deployment;
     let key_hint = if current.is_some_and(|e| e.has_credential) {
         "Write-only. Leave empty to keep the stored key (it is needed again if the base URL moves to another host)."
     } else {
@@ -127,7 +117,7 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
                         on:change=move |ev| provider.set(ProviderKind::parse(&event_target_value(&ev)).unwrap_or(ProviderKind::OpenAi))
                         class="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30">
                         {ProviderKind::ALL.into_iter().map(|kind| view! {
-                            <option value=kind.as_str()>{provider_label(kind)}</option>
+                            <option value=kind.as_str()>{kind.spec().label}</option>
                         }).collect_view()}
                     </select>
                     <p class="mt-1 text-xs text-red-600" role="alert">{move || error_for("provider").get()}</p>
@@ -174,9 +164,9 @@ fn EditEndpoint(
     view! {
         <section node_ref=section class="mt-8 rounded-xl border border-indigo-200 bg-white p-6 shadow-sm" aria-labelledby="edit-endpoint">
             <h2 id="edit-endpoint" class="text-base font-semibold text-slate-900">{title}</h2>
-            <p class="mt-1 text-sm text-slate-500">{format!("Provider: {}. Every gateway that routes to it uses the change at once.", provider_label(provider))}</p>
+            <p class="mt-1 text-sm text-slate-500">{format!("Provider: {}. Every gateway that routes to it uses the change at once.", provider.spec().label)}</p>
             <ActionForm action=update attr:class="mt-5 grid gap-4 sm:grid-cols-2" attr:aria-label="Edit endpoint">
-                <input type="hidden" name="original" value=endpoint.name.clone()/>
+                <input type="hidden" name="id" value=endpoint.id.0.to_string()/>
                 <Field name="name" label="Name" required=true value=endpoint.name.clone() error=error_for("name")/>
                 <div></div>
                 {provider_fields(Signal::stored(provider), Some(&endpoint), refusal)}

@@ -6,7 +6,7 @@
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey};
 use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal, ShowOnce};
-use crate::types::{KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
+use crate::types::{GatewayId, KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -176,7 +176,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
 
 /// The form that creates a key.
 #[component]
-fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<String>) -> AnyView {
+fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -> AnyView {
     let hydrated = use_hydrated();
     let refusal = Refusal::watch(
         create.value(),
@@ -213,7 +213,7 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<String>) -> AnyView {
                 <div>
                     <label for="key-gateway" class="block text-sm font-medium text-slate-700">"Gateway"</label>
                     <select id="key-gateway" name="gateway" class=input>
-                        {gateways.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                        {gateways.into_iter().map(|(id, name)| view! { <option value=id.0.to_string()>{name}</option> }).collect_view()}
                     </select>
                     <p class="mt-1 text-xs text-red-600" role="alert">{error_for("gateway")}</p>
                 </div>
@@ -327,7 +327,7 @@ pub fn KeysPage() -> impl IntoView {
                 Ok(listing) if listing.gateways.is_empty() => view! {
                     <p class="mt-8 text-sm text-slate-600">"Create a gateway first; keys belong to a gateway."</p>
                 }.into_any(),
-                Ok(listing) => view! { <NewKey create gateways=listing.gateways.into_iter().map(|g| g.name).collect()/> }.into_any(),
+                Ok(listing) => view! { <NewKey create gateways=listing.gateways.into_iter().map(|g| (g.id, g.name)).collect()/> }.into_any(),
                 Err(error) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
             })}
         </Suspense>

@@ -138,6 +138,36 @@ impl ActorKind {
     }
 }
 
+/// Which way a change reached the management service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
+pub enum Via {
+    /// The admin console's server functions.
+    Console,
+    /// The management API (`/graphql`), with a session or an admin API token.
+    Graphql,
+    /// The command line on the server's machine.
+    Cli,
+}
+
+impl Via {
+    /// The path as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Console => "console",
+            Via::Graphql => "graphql",
+            Via::Cli => "cli",
+        }
+    }
+
+    /// Parses a stored path.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Via::Console, Via::Graphql, Via::Cli]
+            .into_iter()
+            .find(|via| via.as_str() == name)
+    }
+}
+
 /// One administrative change: who, what, when. Never a secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -154,8 +184,10 @@ pub struct AuditEntry {
     /// What it was done to: `gateway`, `key`, …
     pub target_kind: Option<String>,
     pub target_id: Option<i64>,
-    /// Non-secret details, as a JSON object.
+    /// Non-secret details, as a JSON object: the same whichever way the change came.
     pub details: String,
+    /// Which way it came (`None` for entries written before this was recorded).
+    pub via: Option<Via>,
 }
 
 #[cfg(test)]

@@ -27,6 +27,71 @@ pub enum ProviderKind {
     OpenAiCompatible,
 }
 
+/// What a provider kind is, in one row: the facts the store, the management service, the
+/// console, the CLI and telemetry read. How it is spoken to is its adapter's
+/// (`server/src/proxy/providers/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProviderSpec {
+    /// Its name as stored, typed on the command line and sent by forms.
+    pub name: &'static str,
+    /// What people call it.
+    pub label: &'static str,
+    /// The base URL used when none is given; `None` where the user must say (Azure resources
+    /// and self-hosted servers have no common address).
+    pub default_base_url: Option<&'static str>,
+    /// Whether an endpoint needs a credential (self-hosted servers often take none).
+    pub needs_credential: bool,
+    /// Whether an endpoint names a deployment and an API version (Azure's URLs carry both).
+    pub needs_deployment: bool,
+    /// OpenTelemetry's `gen_ai.provider.name` (our own name where the conventions have none).
+    pub telemetry_name: &'static str,
+}
+
+const OPENAI: ProviderSpec = ProviderSpec {
+    name: "openai",
+    label: "OpenAI",
+    default_base_url: Some("https://api.openai.com/v1"),
+    needs_credential: true,
+    needs_deployment: false,
+    telemetry_name: "openai",
+};
+
+const AZURE_OPENAI: ProviderSpec = ProviderSpec {
+    name: "azure_openai",
+    label: "Azure OpenAI",
+    default_base_url: None,
+    needs_credential: true,
+    needs_deployment: true,
+    telemetry_name: "azure.ai.openai",
+};
+
+const ANTHROPIC: ProviderSpec = ProviderSpec {
+    name: "anthropic",
+    label: "Anthropic",
+    default_base_url: Some("https://api.anthropic.com"),
+    needs_credential: true,
+    needs_deployment: false,
+    telemetry_name: "anthropic",
+};
+
+const OLLAMA: ProviderSpec = ProviderSpec {
+    name: "ollama",
+    label: "Ollama",
+    default_base_url: Some("http://127.0.0.1:11434/v1"),
+    needs_credential: false,
+    needs_deployment: false,
+    telemetry_name: "ollama",
+};
+
+const OPENAI_COMPATIBLE: ProviderSpec = ProviderSpec {
+    name: "openai_compatible",
+    label: "OpenAI-compatible (vLLM, LM Studio, …)",
+    default_base_url: None,
+    needs_credential: false,
+    needs_deployment: false,
+    telemetry_name: "openai_compatible",
+};
+
 impl ProviderKind {
     /// Every kind, in the order lists show them.
     pub const ALL: [ProviderKind; 5] = [
@@ -37,31 +102,25 @@ impl ProviderKind {
         ProviderKind::OpenAiCompatible,
     ];
 
+    /// The kind's facts.
+    pub fn spec(self) -> &'static ProviderSpec {
+        match self {
+            ProviderKind::OpenAi => &OPENAI,
+            ProviderKind::AzureOpenAi => &AZURE_OPENAI,
+            ProviderKind::Anthropic => &ANTHROPIC,
+            ProviderKind::Ollama => &OLLAMA,
+            ProviderKind::OpenAiCompatible => &OPENAI_COMPATIBLE,
+        }
+    }
+
     /// The kind's name as stored, typed and shown.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::AzureOpenAi => "azure_openai",
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::Ollama => "ollama",
-            ProviderKind::OpenAiCompatible => "openai_compatible",
-        }
+        self.spec().name
     }
 
     /// Parses a stored or typed name.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == name)
-    }
-
-    /// The base URL used when none is given; `None` where the user must say (Azure resources
-    /// and self-hosted servers have no common address).
-    pub fn default_base_url(self) -> Option<&'static str> {
-        match self {
-            ProviderKind::OpenAi => Some("https://api.openai.com/v1"),
-            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
-            ProviderKind::Ollama => Some("http://127.0.0.1:11434/v1"),
-            ProviderKind::AzureOpenAi | ProviderKind::OpenAiCompatible => None,
-        }
     }
 }
 

@@ -105,7 +105,7 @@ pub struct KeyListing {
 /// The keys page's form, as typed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewKeyForm {
-    /// The gateway's name.
+    /// The gateway's id, as the form's select sends it.
     pub gateway: String,
     pub name: String,
     /// The parent key's public id, or empty.

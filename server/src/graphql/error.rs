@@ -34,7 +34,13 @@ pub fn manage(error: ManageError) -> Error {
                 e.set("field", field.as_str());
             })
         }
-        ManageError::Conflict(_) => Error::new(message).extend_with(|_, e| e.set("code", code::CONFLICT)),
+        ManageError::Conflict { field, .. } => Error::new(message).extend_with(|_, e| {
+            e.set("code", code::CONFLICT);
+            if let Some(field) = field {
+                e.set("field", camel_case(field));
+            }
+        }),
+        ManageError::Forbidden => Error::new(message).extend_with(|_, e| e.set("code", code::FORBIDDEN)),
         ManageError::Unauthorized => {
             Error::new("incorrect e-mail address or password").extend_with(|_, e| e.set("code", code::UNAUTHENTICATED))
         }
@@ -73,11 +79,6 @@ pub fn invalid(field: &'static str, message: impl Into<String>) -> Error {
         field,
         message: message.into(),
     })
-}
-
-/// The caller may read but not write.
-pub fn forbidden() -> Error {
-    Error::new("the viewer role may not change anything").extend_with(|_, e| e.set("code", code::FORBIDDEN))
 }
 
 /// No one is signed in.

@@ -10,9 +10,9 @@
 //!    holding one `login` mutation runs; anything else is 401.
 //! 3. Limits, checked before any resolver runs: depth 10, complexity 1,000, 64 aliases, and no
 //!    introspection without a session or token.
-//! 4. Execution: resolvers call `manage` (and the proxy's probe for `testEndpoint`); every
-//!    mutation but `login`, `logout` and `changePassword` needs the `admin` role, and each
-//!    success is written to the audit log. Over a socket only subscriptions run, and a
+//! 4. Execution: resolvers convert their input and call `manage`, whose operations decide
+//!    what the caller may do (every mutation but `login`, `logout` and `changePassword` needs
+//!    the `admin` role) and write each change to the audit log in its own transaction. Over a socket only subscriptions run, and a
 //!    subscription ends when its session or token stops being valid.
 //! 5. Errors carry `extensions.code` (`error::code`); internal ones only a reference.
 //!
@@ -154,14 +154,14 @@ fn reader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
     caller(ctx).actor.as_ref().ok_or_else(error::unauthenticated)
 }
 
-/// The caller, who must be allowed to change things.
-fn writer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
-    let actor = reader(ctx)?;
-    if actor.may_write() {
-        Ok(actor)
-    } else {
-        Err(error::forbidden())
-    }
+/// The acting caller, for a management operation (which decides what it may do).
+fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
+    reader(ctx)
+}
+
+/// The management service, from a resolver's context.
+fn manage<'a>(ctx: &Context<'a>) -> &'a Manage {
+    &backend(ctx).manage
 }
 
 /// The rules every execution follows, HTTP or socket: resolvers are counted, and over a
@@ -293,7 +293,7 @@ async fn authenticate(
     };
     match state.manage.session_user(cookie.value()).await {
         Ok(Some(user)) => {
-            caller.actor = Some(Actor::admin(user));
+            caller.actor = Some(Actor::admin(user, app::types::Via::Graphql));
             caller.session = Some(cookie.value().to_string());
             Ok(caller)
         }

@@ -1,21 +1,22 @@
-//! Mutations of the configuration (endpoints, gateways, keys, prices), each through the
-//! management service and each recorded in the audit log (who, what, when — names and ids,
-//! never a secret). Sign-in, admins and tokens are in `access`.
+//! Mutations of the configuration (endpoints, gateways, keys, prices): each converts its input
+//! and calls one management operation, which checks the caller's role and records the change
+//! in the audit log. Sign-in, admins and tokens are in `access`.
 //!
-//! Invariant: every mutation here needs the `admin` role.
+//! Does not: check a permission or write an audit entry (`manage` does both).
 
 use super::{
-    backend, error,
+    actor, error, manage,
     types::{local_id, numeric_id, EndpointNode, GatewayNode, KeyNode, NodeKind},
-    writer,
 };
 use crate::{
-    manage::{Actor, EndpointChoice, EndpointUpdate, GatewayUpdate, KeyUpdate, NewEndpoint, NewGateway, NewKey},
+    manage::{
+        EndpointChoice, EndpointRef, EndpointUpdate, GatewayUpdate, KeyUpdate, NewEndpoint, NewGateway, NewKey,
+        ROTATION_GRACE,
+    },
     secrets::Secret,
 };
-use app::types::{Limit, ModelPrice, ProviderKind, RetryPolicy, Strategy, Timeouts};
+use app::types::{EndpointId, GatewayId, Limit, ModelPrice, ProviderKind, RetryPolicy, Strategy, Timeouts};
 use async_graphql::{Context, InputObject, MaybeUndefined, MergedObject, Object, Result, SimpleObject, ID};
-use serde_json::json;
 use std::{collections::BTreeMap, time::Duration};
 
 /// A new inference endpoint.
@@ -167,35 +168,23 @@ pub struct EndpointTest {
     pub error: Option<String>,
 }
 
-/// An endpoint's id and name, from its global id.
-async fn endpoint_of(ctx: &Context<'_>, id: &ID, field: &'static str) -> Result<(i64, String)> {
-    let id = numeric_id(id, NodeKind::InferenceEndpoint, field)?;
-    let endpoints = backend(ctx).manage.endpoints().await.map_err(error::manage)?;
-    (endpoints.into_iter().find(|e| e.id.0 == id))
-        .map(|e| (id, e.name))
-        .ok_or_else(|| error::invalid(field, "no such inference endpoint"))
+/// An endpoint's id, from its global id.
+fn endpoint_id(id: &ID, field: &'static str) -> Result<EndpointId> {
+    numeric_id(id, NodeKind::InferenceEndpoint, field).map(EndpointId)
 }
 
-/// A gateway's id and name, from its global id.
-async fn gateway_of(ctx: &Context<'_>, id: &ID, field: &'static str) -> Result<(i64, String)> {
-    let id = numeric_id(id, NodeKind::Gateway, field)?;
-    let gateways = backend(ctx).manage.gateways().await.map_err(error::manage)?;
-    (gateways.into_iter().find(|g| g.id.0 == id))
-        .map(|g| (id, g.name))
-        .ok_or_else(|| error::invalid(field, "no such gateway"))
+/// A gateway's id, from its global id.
+fn gateway_id(id: &ID, field: &'static str) -> Result<GatewayId> {
+    numeric_id(id, NodeKind::Gateway, field).map(GatewayId)
 }
 
-/// The gateway's endpoints as the management service names them.
-async fn choices(ctx: &Context<'_>, endpoints: &[GatewayEndpointInput]) -> Result<Vec<EndpointChoice>> {
-    let known = backend(ctx).manage.endpoints().await.map_err(error::manage)?;
+/// The gateway's endpoints as the management service takes them.
+fn choices(endpoints: &[GatewayEndpointInput]) -> Result<Vec<EndpointChoice>> {
     endpoints
         .iter()
         .map(|choice| {
-            let id = numeric_id(&choice.endpoint_id, NodeKind::InferenceEndpoint, "endpoints.endpointId")?;
-            let endpoint = (known.iter().find(|e| e.id.0 == id))
-                .ok_or_else(|| error::invalid("endpoints.endpointId", "no such inference endpoint"))?;
             Ok(EndpointChoice {
-                endpoint: endpoint.name.clone(),
+                endpoint: EndpointRef::Id(endpoint_id(&choice.endpoint_id, "endpoints.endpointId")?),
                 weight: choice.weight,
                 priority: choice.priority,
             })
@@ -226,17 +215,6 @@ fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
-/// Records a successful change.
-pub(super) async fn audit(
-    ctx: &Context<'_>,
-    actor: &Actor,
-    action: &str,
-    target: Option<(&str, i64)>,
-    details: serde_json::Value,
-) {
-    backend(ctx).manage.audit(actor, action, target, details).await;
-}
-
 /// Every mutation: the configuration's and access's, in one type.
 #[derive(MergedObject, Default)]
 pub struct Mutation(ConfigMutation, super::access::AccessMutation);
@@ -244,167 +222,119 @@ pub struct Mutation(ConfigMutation, super::access::AccessMutation);
 #[derive(Default)]
 pub struct ConfigMutation;
 
-/// Endpoints, gateways, keys and prices.
+/// Endpoints, gateways, keys and prices. Each resolver converts its input and calls one
+/// management operation, which checks the caller's role and records the change.
 #[Object]
 impl ConfigMutation {
     async fn create_endpoint(&self, ctx: &Context<'_>, input: CreateEndpointInput) -> Result<EndpointNode> {
-        let actor = writer(ctx)?;
-        let endpoint = backend(ctx)
-            .manage
-            .create_endpoint(NewEndpoint {
-                name: input.name,
-                provider: input.provider,
-                base_url: input.base_url,
-                api_key: input.api_key.map(Secret::new),
-                model: input.model,
-                deployment: input.deployment,
-                api_version: input.api_version,
-                region: input.region,
-                rpm_limit: input.rpm_limit,
-                tpm_limit: input.tpm_limit,
-                timeouts: input.timeouts.unwrap_or_default(),
-                enabled: input.enabled,
-            })
+        let new = NewEndpoint {
+            name: input.name,
+            provider: input.provider,
+            base_url: input.base_url,
+            api_key: input.api_key.map(Secret::new),
+            model: input.model,
+            deployment: input.deployment,
+            api_version: input.api_version,
+            region: input.region,
+            rpm_limit: input.rpm_limit,
+            tpm_limit: input.tpm_limit,
+            timeouts: input.timeouts.unwrap_or_default(),
+            enabled: input.enabled,
+        };
+        let endpoint = manage(ctx)
+            .create_endpoint(actor(ctx)?, new)
             .await
             .map_err(error::manage)?;
-        let details = json!({ "name": endpoint.name, "provider": endpoint.provider.as_str() });
-        audit(
-            ctx,
-            actor,
-            "endpoint.create",
-            Some(("endpoint", endpoint.id.0)),
-            details,
-        )
-        .await;
         Ok(EndpointNode(endpoint))
     }
 
     async fn update_endpoint(&self, ctx: &Context<'_>, id: ID, input: UpdateEndpointInput) -> Result<EndpointNode> {
-        let actor = writer(ctx)?;
-        let (id, name) = endpoint_of(ctx, &id, "id").await?;
-        let credential_changed = input.api_key.is_some() || input.clear_api_key;
-        let endpoint = backend(ctx)
-            .manage
-            .update_endpoint(
-                &name,
-                EndpointUpdate {
-                    name: input.name,
-                    base_url: input.base_url,
-                    api_key: input.api_key.map(Secret::new),
-                    clear_api_key: input.clear_api_key,
-                    model: input.model,
-                    deployment: input.deployment,
-                    api_version: input.api_version,
-                    region: input.region,
-                    rpm_limit: input.rpm_limit,
-                    tpm_limit: input.tpm_limit,
-                    enabled: input.enabled,
-                },
-            )
+        let update = EndpointUpdate {
+            name: input.name,
+            base_url: input.base_url,
+            api_key: input.api_key.map(Secret::new),
+            clear_api_key: input.clear_api_key,
+            model: input.model,
+            deployment: input.deployment,
+            api_version: input.api_version,
+            region: input.region,
+            rpm_limit: input.rpm_limit,
+            tpm_limit: input.tpm_limit,
+            enabled: input.enabled,
+        };
+        let id = endpoint_id(&id, "id")?;
+        let endpoint = manage(ctx)
+            .update_endpoint(actor(ctx)?, id, update)
             .await
             .map_err(error::manage)?;
-        let details = json!({ "name": endpoint.name, "credential_changed": credential_changed });
-        audit(ctx, actor, "endpoint.update", Some(("endpoint", id)), details).await;
         Ok(EndpointNode(endpoint))
     }
 
     /// Deletes an endpoint no gateway uses.
     async fn delete_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = writer(ctx)?;
-        let (number, name) = endpoint_of(ctx, &id, "id").await?;
-        backend(ctx)
-            .manage
-            .delete_endpoint(&name)
+        let number = endpoint_id(&id, "id")?;
+        manage(ctx)
+            .delete_endpoint(actor(ctx)?, number)
             .await
             .map_err(error::manage)?;
-        audit(
-            ctx,
-            actor,
-            "endpoint.delete",
-            Some(("endpoint", number)),
-            json!({ "name": name }),
-        )
-        .await;
         Ok(id)
     }
 
     /// Sends one tiny real request to an endpoint and reports the status, latency and error.
     async fn test_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<EndpointTest> {
-        let actor = writer(ctx)?;
-        let (number, name) = endpoint_of(ctx, &id, "id").await?;
-        let backend = backend(ctx);
-        let snapshot = backend.registry.snapshot();
-        let upstream = (snapshot.upstreams.get(&app::types::EndpointId(number)))
-            .ok_or_else(|| error::invalid("id", "the endpoint is not loaded yet; try again in a second"))?;
-        let probe = backend.proxy.probe(upstream).await;
-        let details = json!({ "name": name, "ok": probe.ok(), "status": probe.status });
-        audit(ctx, actor, "endpoint.test", Some(("endpoint", number)), details).await;
+        let id = endpoint_id(&id, "id")?;
+        let probe = manage(ctx)
+            .test_endpoint(actor(ctx)?, id)
+            .await
+            .map_err(error::manage)?;
         Ok(EndpointTest {
-            ok: probe.ok(),
-            status: probe.status.map(i32::from),
+            ok: probe.error.is_none(),
+            status: probe.status.and_then(|status| i32::try_from(status).ok()),
             latency_ms: probe.latency_ms,
             error: probe.error,
         })
     }
 
     async fn create_gateway(&self, ctx: &Context<'_>, input: CreateGatewayInput) -> Result<GatewayNode> {
-        let actor = writer(ctx)?;
-        let endpoints = choices(ctx, &input.endpoints).await?;
-        let aliases = aliases(input.model_aliases)?;
-        let gateway = backend(ctx)
-            .manage
-            .create_gateway(NewGateway {
-                name: input.name,
-                description: input.description,
-                strategy: input.strategy,
-                endpoints,
-                retry: input.retry.unwrap_or_default(),
-                deadline_ms: input.deadline_ms,
-                log_metadata: input.log_metadata,
-                log_payloads: input.log_payloads,
-                model_aliases: aliases,
-                enabled: input.enabled,
-                limits: input.limits,
-            })
+        let new = NewGateway {
+            name: input.name,
+            description: input.description,
+            strategy: input.strategy,
+            endpoints: choices(&input.endpoints)?,
+            retry: input.retry.unwrap_or_default(),
+            deadline_ms: input.deadline_ms,
+            log_metadata: input.log_metadata,
+            log_payloads: input.log_payloads,
+            model_aliases: aliases(input.model_aliases)?,
+            enabled: input.enabled,
+            limits: input.limits,
+        };
+        let gateway = manage(ctx)
+            .create_gateway(actor(ctx)?, new)
             .await
             .map_err(error::manage)?;
-        let details = json!({ "name": gateway.name, "strategy": gateway.strategy.as_str() });
-        audit(ctx, actor, "gateway.create", Some(("gateway", gateway.id.0)), details).await;
         Ok(GatewayNode(gateway))
     }
 
     async fn update_gateway(&self, ctx: &Context<'_>, id: ID, input: UpdateGatewayInput) -> Result<GatewayNode> {
-        let actor = writer(ctx)?;
-        let (number, name) = gateway_of(ctx, &id, "id").await?;
-        let model_aliases = input.model_aliases.map(aliases).transpose()?;
-        let gateway = backend(ctx)
-            .manage
-            .update_gateway(
-                &name,
-                GatewayUpdate {
-                    name: input.name,
-                    description: input.description,
-                    strategy: input.strategy,
-                    endpoints: None,
-                    log_metadata: input.log_metadata,
-                    log_payloads: input.log_payloads,
-                    enabled: input.enabled,
-                    retry: input.retry,
-                    deadline_ms: maybe(input.deadline_ms),
-                    model_aliases,
-                    limits: input.limits,
-                },
-            )
+        let update = GatewayUpdate {
+            name: input.name,
+            description: input.description,
+            strategy: input.strategy,
+            endpoints: None,
+            log_metadata: input.log_metadata,
+            log_payloads: input.log_payloads,
+            enabled: input.enabled,
+            retry: input.retry,
+            deadline_ms: maybe(input.deadline_ms),
+            model_aliases: input.model_aliases.map(aliases).transpose()?,
+            limits: input.limits,
+        };
+        let id = gateway_id(&id, "id")?;
+        let gateway = manage(ctx)
+            .update_gateway(actor(ctx)?, id, update)
             .await
             .map_err(error::manage)?;
-        audit(
-            ctx,
-            actor,
-            "gateway.update",
-            Some(("gateway", number)),
-            json!({ "name": gateway.name }),
-        )
-        .await;
         Ok(GatewayNode(gateway))
     }
 
@@ -415,146 +345,85 @@ impl ConfigMutation {
         id: ID,
         endpoints: Vec<GatewayEndpointInput>,
     ) -> Result<GatewayNode> {
-        let actor = writer(ctx)?;
-        let (number, name) = gateway_of(ctx, &id, "id").await?;
-        let endpoints = choices(ctx, &endpoints).await?;
-        let names: Vec<String> = endpoints.iter().map(|e| e.endpoint.clone()).collect();
-        let gateway = backend(ctx)
-            .manage
-            .update_gateway(
-                &name,
-                GatewayUpdate {
-                    endpoints: Some(endpoints),
-                    ..GatewayUpdate::default()
-                },
-            )
+        let update = GatewayUpdate {
+            endpoints: Some(choices(&endpoints)?),
+            ..GatewayUpdate::default()
+        };
+        let id = gateway_id(&id, "id")?;
+        let gateway = manage(ctx)
+            .update_gateway(actor(ctx)?, id, update)
             .await
             .map_err(error::manage)?;
-        let details = json!({ "name": gateway.name, "endpoints": names });
-        audit(ctx, actor, "gateway.set_endpoints", Some(("gateway", number)), details).await;
         Ok(GatewayNode(gateway))
     }
 
     /// Deletes a gateway; its keys go with it.
     async fn delete_gateway(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = writer(ctx)?;
-        let (number, name) = gateway_of(ctx, &id, "id").await?;
-        backend(ctx).manage.delete_gateway(&name).await.map_err(error::manage)?;
-        audit(
-            ctx,
-            actor,
-            "gateway.delete",
-            Some(("gateway", number)),
-            json!({ "name": name }),
-        )
-        .await;
+        let number = gateway_id(&id, "id")?;
+        manage(ctx)
+            .delete_gateway(actor(ctx)?, number)
+            .await
+            .map_err(error::manage)?;
         Ok(id)
     }
 
     /// Creates a key; its secret is in the answer this once.
     async fn create_key(&self, ctx: &Context<'_>, input: CreateKeyInput) -> Result<CreatedKey> {
-        let actor = writer(ctx)?;
-        let (_, gateway) = gateway_of(ctx, &input.gateway_id, "gatewayId").await?;
-        let parent = (input.parent_id.as_ref())
-            .map(|id| local_id(id, NodeKind::GatewayKey, "parentId"))
-            .transpose()?;
-        let created = backend(ctx)
-            .manage
-            .create_key(NewKey {
-                gateway,
-                name: input.name,
-                parent,
-                allowed_models: input.allowed_models,
-                expires_at: input.expires_at,
-                limits: input.limits,
-            })
-            .await
-            .map_err(error::manage)?;
-        let key = created.key;
-        let details = json!({ "name": key.name, "public_id": key.public_id });
-        audit(ctx, actor, "key.create", Some(("key", key.id.0)), details).await;
+        let new = NewKey {
+            gateway: gateway_id(&input.gateway_id, "gatewayId")?,
+            name: input.name,
+            parent: (input.parent_id.as_ref())
+                .map(|id| local_id(id, NodeKind::GatewayKey, "parentId"))
+                .transpose()?,
+            allowed_models: input.allowed_models,
+            expires_at: input.expires_at,
+            limits: input.limits,
+        };
+        let created = manage(ctx).create_key(actor(ctx)?, new).await.map_err(error::manage)?;
         Ok(CreatedKey {
-            key: KeyNode::single(key),
+            key: KeyNode::single(created.key),
             secret: created.secret.expose().to_string(),
         })
     }
 
     async fn update_key(&self, ctx: &Context<'_>, id: ID, input: UpdateKeyInput) -> Result<KeyNode> {
-        let actor = writer(ctx)?;
+        let update = KeyUpdate {
+            name: input.name,
+            allowed_models: maybe(input.allowed_models),
+            expires_at: maybe(input.expires_at),
+            enabled: input.enabled,
+            limits: input.limits,
+        };
         let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
-        let key = backend(ctx)
-            .manage
-            .update_key(
-                &public_id,
-                KeyUpdate {
-                    name: input.name,
-                    allowed_models: maybe(input.allowed_models),
-                    expires_at: maybe(input.expires_at),
-                    enabled: input.enabled,
-                    limits: input.limits,
-                },
-            )
-            .await
-            .map_err(error::manage)?;
-        audit(
-            ctx,
-            actor,
-            "key.update",
-            Some(("key", key.id.0)),
-            json!({ "public_id": key.public_id }),
-        )
-        .await;
+        let key = (manage(ctx).update_key(actor(ctx)?, &public_id, update).await).map_err(error::manage)?;
         Ok(KeyNode::single(key))
     }
 
     /// Revokes a key, every key derived from it and the keys it was rotated from; returns how
     /// many keys were revoked.
     async fn revoke_key(&self, ctx: &Context<'_>, id: ID) -> Result<i64> {
-        let actor = writer(ctx)?;
         let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
-        let manage = &backend(ctx).manage;
-        let key = manage.key(&public_id).await.map_err(error::manage)?;
-        let revoked = manage.revoke_key(&public_id).await.map_err(error::manage)?;
-        let details = json!({ "public_id": public_id, "revoked": revoked });
-        audit(ctx, actor, "key.revoke", Some(("key", key.id.0)), details).await;
+        let revoked = manage(ctx)
+            .revoke_key(actor(ctx)?, &public_id)
+            .await
+            .map_err(error::manage)?;
         Ok(i64::try_from(revoked).unwrap_or(i64::MAX))
     }
 
     /// Deletes a key and every key derived from it (revoking keeps them listed; this does not).
     async fn delete_key(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = writer(ctx)?;
         let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
-        let manage = &backend(ctx).manage;
-        let key = manage.key(&public_id).await.map_err(error::manage)?;
-        manage.delete_key(&public_id).await.map_err(error::manage)?;
-        audit(
-            ctx,
-            actor,
-            "key.delete",
-            Some(("key", key.id.0)),
-            json!({ "public_id": public_id }),
-        )
-        .await;
+        manage(ctx)
+            .delete_key(actor(ctx)?, &public_id)
+            .await
+            .map_err(error::manage)?;
         Ok(id)
     }
 
     /// Zeroes a key's counted usage (every window, `TOTAL` included).
     async fn reset_key_usage(&self, ctx: &Context<'_>, id: ID) -> Result<KeyNode> {
-        let actor = writer(ctx)?;
         let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
-        let key = backend(ctx)
-            .manage
-            .reset_key_usage(&public_id)
-            .await
-            .map_err(error::manage)?;
-        audit(
-            ctx,
-            actor,
-            "key.reset",
-            Some(("key", key.id.0)),
-            json!({ "public_id": public_id }),
-        )
-        .await;
+        let key = (manage(ctx).reset_key_usage(actor(ctx)?, &public_id).await).map_err(error::manage)?;
         Ok(KeyNode::single(key))
     }
 
@@ -564,43 +433,31 @@ impl ConfigMutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        #[graphql(default = 3600)] grace_seconds: i64,
+        #[graphql(default_with = "i64::try_from(ROTATION_GRACE.as_secs()).unwrap_or(i64::MAX)")] grace_seconds: i64,
     ) -> Result<CreatedKey> {
-        let actor = writer(ctx)?;
         let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
         let grace = u64::try_from(grace_seconds).map_err(|_| error::invalid("graceSeconds", "must not be negative"))?;
-        let created = backend(ctx)
-            .manage
-            .rotate_key(&public_id, Duration::from_secs(grace))
+        let created = manage(ctx)
+            .rotate_key(actor(ctx)?, &public_id, Duration::from_secs(grace))
             .await
             .map_err(error::manage)?;
-        let key = created.key;
-        let details = json!({ "old_public_id": public_id, "public_id": key.public_id, "grace_seconds": grace });
-        audit(ctx, actor, "key.rotate", Some(("key", key.id.0)), details).await;
         Ok(CreatedKey {
-            key: KeyNode::single(key),
+            key: KeyNode::single(created.key),
             secret: created.secret.expose().to_string(),
         })
     }
 
     /// Sets a model's price (per million tokens, in millionths of the currency).
     async fn set_price(&self, ctx: &Context<'_>, input: ModelPrice) -> Result<ModelPrice> {
-        let actor = writer(ctx)?;
-        let price = backend(ctx).manage.set_price(input).await.map_err(error::manage)?;
-        let details = json!({
-            "model": price.model,
-            "input_per_mtok_micros": price.input_per_mtok_micros,
-            "output_per_mtok_micros": price.output_per_mtok_micros,
-        });
-        audit(ctx, actor, "price.set", None, details).await;
-        Ok(price)
+        manage(ctx).set_price(actor(ctx)?, input).await.map_err(error::manage)
     }
 
     /// Removes a model's price (its requests then cost nothing).
     async fn delete_price(&self, ctx: &Context<'_>, model: String) -> Result<String> {
-        let actor = writer(ctx)?;
-        backend(ctx).manage.remove_price(&model).await.map_err(error::manage)?;
-        audit(ctx, actor, "price.delete", None, json!({ "model": model })).await;
+        manage(ctx)
+            .remove_price(actor(ctx)?, &model)
+            .await
+            .map_err(error::manage)?;
         Ok(model)
     }
 }

@@ -222,12 +222,15 @@ impl Query {
         let manage = &backend(ctx).manage;
         let found = match (id, name) {
             (Some(id), None) => {
-                let id = numeric_id(&id, NodeKind::Gateway, "id")?;
-                let gateways = manage.gateways().await.map_err(error::manage)?;
-                gateways.into_iter().find(|g| g.id.0 == id)
+                let id = GatewayId(numeric_id(&id, NodeKind::Gateway, "id")?);
+                match manage.gateway(id).await {
+                    Ok(gateway) => Some(gateway),
+                    Err(crate::manage::ManageError::NotFound) => None,
+                    Err(other) => return Err(error::manage(other)),
+                }
             }
-            (None, Some(name)) => match manage.gateway(&name).await {
-                Ok(gateway) => Some(gateway),
+            (None, Some(name)) => match manage.gateway_id(&name).await {
+                Ok(id) => Some(manage.gateway(id).await.map_err(error::manage)?),
                 Err(crate::manage::ManageError::NotFound) => None,
                 Err(other) => return Err(error::manage(other)),
             },
@@ -239,12 +242,10 @@ impl Query {
     /// A gateway's keys as a tree (the keys without a parent, each with its `children`).
     async fn keys(&self, ctx: &Context<'_>, gateway_id: ID) -> Result<Vec<KeyNode>> {
         reader(ctx)?;
-        let id = numeric_id(&gateway_id, NodeKind::Gateway, "gatewayId")?;
+        let id = GatewayId(numeric_id(&gateway_id, NodeKind::Gateway, "gatewayId")?);
         let manage = &backend(ctx).manage;
-        let gateways = manage.gateways().await.map_err(error::manage)?;
-        let gateway = (gateways.into_iter().find(|g| g.id.0 == id))
-            .ok_or_else(|| error::manage(crate::manage::ManageError::NotFound))?;
-        let keys = manage.keys(Some(&gateway.name)).await.map_err(error::manage)?;
+        let gateway = manage.gateway(id).await.map_err(error::manage)?;
+        let keys = manage.keys(Some(gateway.id)).await.map_err(error::manage)?;
         Ok(KeyNode::roots(Arc::new(keys)))
     }
 

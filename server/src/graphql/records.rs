@@ -8,7 +8,7 @@ use super::{
     backend,
     types::{global_id, NodeKind},
 };
-use app::types::{ActorKind, AdminAccount, AdminRole, AdminToken, AuditEntry, RequestAttempt, RequestLog};
+use app::types::{ActorKind, AdminAccount, AdminRole, AdminToken, AuditEntry, RequestAttempt, RequestLog, Via};
 use async_graphql::{Context, Object, ID};
 
 /// A person who manages the gateway.
@@ -262,8 +262,13 @@ impl AuditEntryNode {
     async fn target_kind(&self) -> Option<&str> {
         self.0.target_kind.as_deref()
     }
-    /// Non-secret details, a JSON object as text.
+    /// Non-secret details, a JSON object as text: the same whichever way the change came.
     async fn details(&self) -> &str {
         &self.0.details
+    }
+    /// Which way the change came: the console, this API or the command line (none for
+    /// entries written before this was recorded).
+    async fn via(&self) -> Option<Via> {
+        self.0.via
     }
 }

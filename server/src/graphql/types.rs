@@ -164,8 +164,7 @@ impl EndpointNode {
     }
     /// Live health in this process.
     async fn health(&self, ctx: &Context<'_>) -> EndpointHealth {
-        let backend = backend(ctx);
-        crate::console_backend::health(&backend.proxy, &backend.registry, self.0.id)
+        backend(ctx).manage.endpoint_health(self.0.id)
     }
     /// Hourly traffic served by this endpoint in `[from, to)` (Unix milliseconds).
     #[graphql(complexity = 20)]
@@ -275,11 +274,7 @@ impl GatewayNode {
     /// Its keys as a tree: the keys without a parent, each with its `children`.
     async fn keys(&self, ctx: &Context<'_>) -> Result<Vec<KeyNode>> {
         reader(ctx)?;
-        let keys = backend(ctx)
-            .manage
-            .keys(Some(&self.0.name))
-            .await
-            .map_err(error::manage)?;
+        let keys = backend(ctx).manage.keys(Some(self.0.id)).await.map_err(error::manage)?;
         Ok(KeyNode::roots(Arc::new(keys)))
     }
     /// Hourly traffic in `[from, to)` (Unix milliseconds).

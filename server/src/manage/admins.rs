@@ -5,10 +5,10 @@
 //! dump cannot be replayed as a cookie.
 //! Invariant: a session ends at whichever comes first of its idle and absolute expiry.
 
-use super::{already_exists, password, Manage, ManageError};
+use super::{already_exists, audit::record, password, Actor, AuditEvent, Manage, ManageError};
 use crate::secrets::Secret;
-use crate::store::{now_ms, NewSession};
-use app::types::{AdminAccount, AdminRole, AdminUser, AdminUserId};
+use crate::store::{now_ms, NewSession, Tx};
+use app::types::{AdminAccount, AdminRole, AdminUser, AdminUserId, Via};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -92,14 +92,24 @@ fn check_password(password: &Secret) -> Result<(), ManageError> {
 
 impl Manage {
     /// Creates an admin user; the password is hashed with argon2id off the async runtime.
-    pub async fn create_admin(&self, new: NewAdmin) -> Result<AdminUser, ManageError> {
+    pub async fn create_admin(&self, actor: &Actor, new: NewAdmin) -> Result<AdminUser, ManageError> {
+        actor.must_write()?;
         let email = normalize_email(&new.email)?;
         check_password(&new.password)?;
         let hash = password::hash(new.password).await?;
-        self.store
-            .insert_admin(&email, &hash, new.role, now_ms())
-            .await
-            .map_err(already_exists(format!("an admin with e-mail {email} already exists")))
+        let mut tx = self.store.begin().await?;
+        let user = (tx.insert_admin(&email, &hash, new.role, now_ms()).await).map_err(already_exists(
+            "email",
+            format!("an admin with e-mail {email} already exists"),
+        ))?;
+        let event = AuditEvent::AdminCreated {
+            id: user.id,
+            email: user.email.clone(),
+            role: user.role,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Every admin user, oldest first.
@@ -117,66 +127,73 @@ impl Manage {
     /// the installation always keeps someone who can manage it.
     pub async fn update_admin(
         &self,
+        actor: &Actor,
         id: AdminUserId,
         role: Option<AdminRole>,
         disabled: Option<bool>,
     ) -> Result<AdminAccount, ManageError> {
+        actor.must_write()?;
         let current = self.store.admin_account(id).await?;
         let role = role.unwrap_or(current.user.role);
         let disabled = disabled.unwrap_or(current.disabled);
+        let mut tx = self.store.begin().await?;
         if role != AdminRole::Admin || disabled {
-            self.keep_one_admin(id, if disabled { "disabled" } else { "role" })
-                .await?;
+            keep_one_admin(&mut tx, id, if disabled { "disabled" } else { "role" }).await?;
         }
-        Ok(self.store.update_admin(id, role, disabled, now_ms()).await?)
+        tx.update_admin(id, role, disabled, now_ms()).await?;
+        let event = AuditEvent::AdminUpdated {
+            id,
+            email: current.user.email,
+            role,
+            disabled,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        self.admin_account(id).await
     }
 
     /// Deletes an admin user, with their sessions and API tokens; never the last admin.
-    pub async fn delete_admin(&self, id: AdminUserId) -> Result<(), ManageError> {
-        self.store.admin_account(id).await?;
-        self.keep_one_admin(id, "id").await?;
-        Ok(self.store.delete_admin(id).await?)
-    }
-
-    /// Refuses a change that would leave no enabled admin with the `admin` role but `id`.
-    async fn keep_one_admin(&self, id: AdminUserId, field: &'static str) -> Result<(), ManageError> {
-        let others = self
-            .store
-            .admin_accounts()
-            .await?
-            .into_iter()
-            .filter(|a| a.user.id != id && !a.disabled && a.user.role == AdminRole::Admin)
-            .count();
-        if others == 0 {
-            return Err(ManageError::Invalid {
-                field,
-                message: "this is the last enabled admin; create or enable another admin first".into(),
-            });
-        }
+    pub async fn delete_admin(&self, actor: &Actor, id: AdminUserId) -> Result<(), ManageError> {
+        actor.must_write()?;
+        let account = self.store.admin_account(id).await?;
+        let mut tx = self.store.begin().await?;
+        keep_one_admin(&mut tx, id, "id").await?;
+        tx.delete_admin(id).await?;
+        let event = AuditEvent::AdminDeleted {
+            id,
+            email: account.user.email,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Changes `user`'s own password after checking the current one; their other sessions end
-    /// (`keep_session` is the token of the session making the change, if any).
+    /// Changes the acting admin's own password after checking the current one; their other
+    /// sessions end (`keep_session` is the token of the session making the change, if any).
+    /// Viewers may: it is their own. A token may not.
     pub async fn change_password(
         &self,
-        user: &AdminUser,
+        actor: &Actor,
         current: Secret,
         new: Secret,
         keep_session: Option<&str>,
     ) -> Result<(), ManageError> {
-        check_password(&new)?;
-        let credentials = self.store.admin_credentials(&user.email).await?;
+        actor.must_be_person("current_password", "change your password")?;
+        check_password(&new).map_err(|refused| match refused {
+            ManageError::Invalid { message, .. } => ManageError::invalid("new_password", message),
+            other => other,
+        })?;
+        let credentials = self.store.admin_credentials(&actor.user.email).await?;
         let stored = credentials.as_ref().map(|c| c.password_hash.clone());
         if !password::verify(current, stored).await? {
-            return Err(ManageError::Invalid {
-                field: "currentPassword",
-                message: "is not your current password".into(),
-            });
+            return Err(ManageError::invalid("current_password", "is not your current password"));
         }
         let hash = password::hash(new).await?;
         let keep = keep_session.map(hash_token).unwrap_or_default();
-        self.store.change_password(user.id, &hash, &keep, now_ms()).await?;
+        let mut tx = self.store.begin().await?;
+        tx.change_password(actor.user.id, &hash, &keep, now_ms()).await?;
+        record(&mut tx, actor, AuditEvent::PasswordChanged { id: actor.user.id }).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -188,7 +205,13 @@ impl Manage {
     /// Checks an e-mail address and password and opens a session. Throttled per account and
     /// per client address; a wrong address and a wrong password are told apart neither by
     /// the answer nor by its timing.
-    pub async fn sign_in(&self, email: &str, password: Secret, client: IpAddr) -> Result<SignedIn, ManageError> {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: Secret,
+        client: IpAddr,
+        via: Via,
+    ) -> Result<SignedIn, ManageError> {
         let account = email.trim().to_lowercase();
         // No address is longer; refusing early keeps junk out of the throttle's memory.
         if account.len() > MAX_EMAIL_BYTES {
@@ -218,14 +241,17 @@ impl Manage {
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let now = now_ms();
-        self.store
-            .insert_session(NewSession {
-                token_hash: &hash_token(&token),
-                admin_user_id: credentials.user.id,
-                now,
-                expires_at: now.saturating_add(millis(self.sessions.absolute_timeout)),
-            })
-            .await?;
+        let mut tx = self.store.begin().await?;
+        tx.insert_session(NewSession {
+            token_hash: &hash_token(&token),
+            admin_user_id: credentials.user.id,
+            now,
+            expires_at: now.saturating_add(millis(self.sessions.absolute_timeout)),
+        })
+        .await?;
+        let actor = Actor::admin(credentials.user.clone(), via);
+        record(&mut tx, &actor, AuditEvent::SignedIn { id: actor.user.id }).await?;
+        tx.commit().await?;
         tracing::info!(admin_id = credentials.user.id.0, "console sign-in");
         Ok(SignedIn {
             user: credentials.user,
@@ -245,7 +271,9 @@ impl Manage {
         };
         let now = now_ms();
         if self.sessions.expired(now, session.last_seen_at, session.expires_at) || session.user_disabled {
-            self.store.delete_session(&token_hash).await?;
+            let mut tx = self.store.begin().await?;
+            tx.delete_session(&token_hash).await?;
+            tx.commit().await?;
             return Ok(None);
         }
         if now.saturating_sub(session.last_seen_at) >= TOUCH_EVERY_MS {
@@ -254,9 +282,17 @@ impl Manage {
         Ok(Some(session.user))
     }
 
-    /// Ends the session with this token (signing out); unknown tokens are ignored.
-    pub async fn sign_out(&self, token: &str) -> Result<(), ManageError> {
-        self.store.delete_session(&hash_token(token)).await?;
+    /// Ends the session with this token (signing out), recorded as its admin's; unknown or
+    /// ended sessions are ignored.
+    pub async fn sign_out(&self, token: &str, via: Via) -> Result<(), ManageError> {
+        let Some(user) = self.session_user(token).await? else {
+            return Ok(());
+        };
+        let mut tx = self.store.begin().await?;
+        tx.delete_session(&hash_token(token)).await?;
+        let actor = Actor::admin(user, via);
+        record(&mut tx, &actor, AuditEvent::SignedOut { id: actor.user.id }).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -268,6 +304,19 @@ impl Manage {
         let idle_cutoff = now.saturating_sub(millis(self.sessions.idle_timeout));
         Ok(self.store.delete_expired_sessions(now, idle_cutoff).await?)
     }
+}
+
+/// Refuses a change that would leave no enabled admin with the `admin` role but `id`. The
+/// admins it counts stay locked until `tx` ends, so two concurrent demotions cannot both pass.
+async fn keep_one_admin(tx: &mut Tx, id: AdminUserId, field: &'static str) -> Result<(), ManageError> {
+    let admins = tx.lock_enabled_admins().await?;
+    if admins.iter().all(|admin| *admin == id) {
+        return Err(ManageError::invalid(
+            field,
+            "this is the last enabled admin; create or enable another admin first",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

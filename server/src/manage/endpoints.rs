@@ -5,13 +5,13 @@
 //! Invariant: cloud metadata addresses are refused as upstreams, in any spelling
 //! (RELIABILITY B-14, as amended: private addresses are allowed).
 
-use super::{already_exists, validate::name, Manage, ManageError};
+use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::{
     crypto,
     secrets::Secret,
     store::{now_ms, CredentialChange, EndpointFields},
 };
-use app::types::{InferenceEndpoint, ProviderKind, Timeouts};
+use app::types::{EndpointHealth, EndpointId, EndpointProbe, InferenceEndpoint, ProviderKind, Timeouts};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// An endpoint to create.
@@ -186,25 +186,25 @@ impl Checked {
         ] {
             positive(field, value)?;
         }
-        match self.provider {
-            ProviderKind::AzureOpenAi => {
-                if self.deployment.is_none() {
-                    return Err(ManageError::invalid("deployment", "is required for azure_openai"));
-                }
-                if self.api_version.is_none() {
-                    return Err(ManageError::invalid("api_version", "is required for azure_openai"));
-                }
+        let spec = self.provider.spec();
+        if spec.needs_deployment {
+            if self.deployment.is_none() {
+                return Err(ManageError::invalid(
+                    "deployment",
+                    format!("is required for {}", spec.name),
+                ));
             }
-            ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OpenAiCompatible => {}
+            if self.api_version.is_none() {
+                return Err(ManageError::invalid(
+                    "api_version",
+                    format!("is required for {}", spec.name),
+                ));
+            }
         }
-        let needs_credential = match self.provider {
-            ProviderKind::OpenAi | ProviderKind::AzureOpenAi | ProviderKind::Anthropic => true,
-            ProviderKind::Ollama | ProviderKind::OpenAiCompatible => false,
-        };
-        if needs_credential && !has_credential {
+        if spec.needs_credential && !has_credential {
             return Err(ManageError::invalid(
                 "api_key",
-                format!("is required for {}", self.provider.as_str()),
+                format!("is required for {}", spec.name),
             ));
         }
         Ok(self)
@@ -229,8 +229,9 @@ impl Checked {
 
 impl Manage {
     /// Creates an endpoint; its credential is sealed under the master key.
-    pub async fn create_endpoint(&self, new: NewEndpoint) -> Result<InferenceEndpoint, ManageError> {
-        let base_url = match (new.base_url, new.provider.default_base_url()) {
+    pub async fn create_endpoint(&self, actor: &Actor, new: NewEndpoint) -> Result<InferenceEndpoint, ManageError> {
+        actor.must_write()?;
+        let base_url = match (new.base_url, new.provider.spec().default_base_url) {
             (Some(url), _) => url,
             (None, Some(default)) => default.to_string(),
             (None, None) => {
@@ -259,21 +260,29 @@ impl Manage {
             .map(|key| crypto::seal(&self.keyring.master_key, &key))
             .transpose()
             .map_err(ManageError::internal)?;
-        let created = self
-            .store
-            .insert_endpoint(&checked.fields(), sealed.as_deref(), now_ms())
-            .await
-            .map_err(already_exists(format!(
-                "an endpoint named {} already exists",
-                checked.name
-            )))?;
+        let mut tx = self.store.begin().await?;
+        let created = (tx.insert_endpoint(&checked.fields(), sealed.as_deref(), now_ms()).await)
+            .map_err(already_exists("name", taken(&checked.name)))?;
+        let event = AuditEvent::EndpointCreated {
+            id: created.id,
+            name: created.name.clone(),
+            provider: created.provider,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         self.changed().await;
         Ok(created)
     }
 
-    /// Changes an endpoint, found by name.
-    pub async fn update_endpoint(&self, name: &str, update: EndpointUpdate) -> Result<InferenceEndpoint, ManageError> {
-        let current = self.endpoint(name).await?;
+    /// Changes an endpoint.
+    pub async fn update_endpoint(
+        &self,
+        actor: &Actor,
+        id: EndpointId,
+        update: EndpointUpdate,
+    ) -> Result<InferenceEndpoint, ManageError> {
+        actor.must_write()?;
+        let current = self.endpoint(id).await?;
         let api_key = trimmed(update.api_key);
         let has_credential = api_key.is_some() || (current.has_credential && !update.clear_api_key);
         // A stored key follows its host: moving the endpoint to another origin needs the key
@@ -301,6 +310,7 @@ impl Manage {
             enabled: update.enabled.unwrap_or(current.enabled),
         }
         .validate(has_credential)?;
+        let credential_changed = api_key.is_some() || update.clear_api_key;
         let credential = match (api_key, update.clear_api_key) {
             (Some(key), _) => {
                 CredentialChange::Set(crypto::seal(&self.keyring.master_key, &key).map_err(ManageError::internal)?)
@@ -308,14 +318,18 @@ impl Manage {
             (None, true) => CredentialChange::Clear,
             (None, false) => CredentialChange::Keep,
         };
-        let updated = self
-            .store
+        let mut tx = self.store.begin().await?;
+        let updated = (tx
             .update_endpoint(current.id, &checked.fields(), credential, now_ms())
-            .await
-            .map_err(already_exists(format!(
-                "an endpoint named {} already exists",
-                checked.name
-            )))?;
+            .await)
+            .map_err(already_exists("name", taken(&checked.name)))?;
+        let event = AuditEvent::EndpointUpdated {
+            id: updated.id,
+            name: updated.name.clone(),
+            credential_changed,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         self.changed().await;
         Ok(updated)
     }
@@ -325,25 +339,68 @@ impl Manage {
         Ok(self.store.endpoints().await?)
     }
 
-    /// The endpoint with this name.
-    pub async fn endpoint(&self, name: &str) -> Result<InferenceEndpoint, ManageError> {
-        self.store.endpoint_by_name(name).await?.ok_or(ManageError::NotFound)
+    /// The endpoint with this id.
+    pub async fn endpoint(&self, id: EndpointId) -> Result<InferenceEndpoint, ManageError> {
+        self.store.endpoint(id).await?.ok_or(ManageError::NotFound)
+    }
+
+    /// The id of the endpoint with this name (for the CLI, which names things).
+    pub async fn endpoint_id(&self, name: &str) -> Result<EndpointId, ManageError> {
+        let endpoint = self.store.endpoint_by_name(name.trim()).await?;
+        endpoint.map(|e| e.id).ok_or(ManageError::NotFound)
     }
 
     /// Deletes an endpoint that no gateway routes to.
-    pub async fn delete_endpoint(&self, name: &str) -> Result<(), ManageError> {
-        let endpoint = self.endpoint(name).await?;
+    pub async fn delete_endpoint(&self, actor: &Actor, id: EndpointId) -> Result<(), ManageError> {
+        actor.must_write()?;
+        let endpoint = self.endpoint(id).await?;
         let users = self.store.gateways_using(endpoint.id).await?;
         if !users.is_empty() {
-            return Err(ManageError::Conflict(format!(
-                "endpoint {name} is used by gateway(s) {}; remove it from them first",
+            return Err(ManageError::in_use(format!(
+                "endpoint {} is used by gateway(s) {}; remove it from them first",
+                endpoint.name,
                 users.join(", ")
             )));
         }
-        self.store.delete_endpoint(endpoint.id).await?;
+        let mut tx = self.store.begin().await?;
+        tx.delete_endpoint(endpoint.id).await?;
+        let event = AuditEvent::EndpointDeleted {
+            id: endpoint.id,
+            name: endpoint.name,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         self.changed().await;
         Ok(())
     }
+
+    /// "Test connection": one tiny real request to the endpoint, from this process, with its
+    /// stored credential (so it is recorded, like a change).
+    pub async fn test_endpoint(&self, actor: &Actor, id: EndpointId) -> Result<EndpointProbe, ManageError> {
+        actor.must_write()?;
+        let endpoint = self.endpoint(id).await?;
+        let not_loaded = || ManageError::invalid("id", "the endpoint is not loaded yet; try again in a second");
+        let runtime = self.runtime.get().ok_or_else(not_loaded)?;
+        let probe = runtime.probe(id).await.ok_or_else(not_loaded)?;
+        let event = AuditEvent::EndpointTested {
+            id,
+            name: endpoint.name,
+            ok: probe.error.is_none(),
+            status: probe.status,
+        };
+        self.record_alone(actor, event).await?;
+        Ok(probe)
+    }
+
+    /// An endpoint's live health in this process (unknown where nothing serves requests).
+    pub fn endpoint_health(&self, id: EndpointId) -> EndpointHealth {
+        (self.runtime.get()).map_or(EndpointHealth::Unknown, |runtime| runtime.health(id))
+    }
+}
+
+/// The refusal of a name that another endpoint has.
+fn taken(name: &str) -> String {
+    format!("an endpoint named {name} already exists")
 }
 
 #[cfg(test)]

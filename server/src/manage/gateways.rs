@@ -1,14 +1,22 @@
-//! Gateways: validate, resolve endpoint names, store.
+//! Gateways: validate, check their endpoints, store.
 
-use super::{already_exists, validate::name, Manage, ManageError};
+use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
-use app::types::{Gateway, Limit, RetryPolicy, Strategy};
+use app::types::{EndpointId, Gateway, GatewayId, Limit, RetryPolicy, Strategy};
 use std::collections::{BTreeMap, HashSet};
 
-/// One endpoint of a gateway, named, with its routing weight and priority.
+/// An endpoint as a gateway's list names it: by id (GraphQL) or by name (the CLI's and the
+/// console form's `name[:weight[:priority]]` notation). Resolved once, when the list is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointRef {
+    Id(EndpointId),
+    Name(String),
+}
+
+/// One endpoint of a gateway, with its routing weight and priority.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointChoice {
-    pub endpoint: String,
+    pub endpoint: EndpointRef,
     pub weight: i64,
     /// `None`: earlier in the list ranks higher.
     pub priority: Option<i64>,
@@ -22,7 +30,7 @@ impl EndpointChoice {
             message: format!("{text:?}: {message}"),
         };
         let mut parts = text.trim().split(':');
-        let endpoint = parts.next().unwrap_or_default().to_string();
+        let endpoint = EndpointRef::Name(parts.next().unwrap_or_default().trim().to_string());
         let number = |part: Option<&str>| {
             part.map(|p| {
                 p.parse::<i64>()
@@ -112,57 +120,65 @@ fn check_retry(retry: &RetryPolicy) -> Result<(), ManageError> {
 }
 
 impl Manage {
-    /// Turns endpoint names into links, checking each exists and appears once.
-    async fn links(&self, choices: &[EndpointChoice]) -> Result<Vec<EndpointLink>, ManageError> {
+    /// Turns choices into links (with the endpoints' names, for the audit log), checking each
+    /// endpoint exists and appears once.
+    async fn links(&self, choices: &[EndpointChoice]) -> Result<(Vec<EndpointLink>, Vec<String>), ManageError> {
         if choices.is_empty() {
             return Err(ManageError::invalid("endpoints", "must name at least one endpoint"));
         }
-        let known: BTreeMap<String, _> = self
-            .store
-            .endpoints()
-            .await?
-            .into_iter()
-            .map(|e| (e.name.clone(), e.id))
-            .collect();
+        let known = self.store.endpoints().await?;
+        let found = (choices.iter())
+            .map(|choice| {
+                let endpoint = match &choice.endpoint {
+                    EndpointRef::Id(id) => known.iter().find(|e| e.id == *id),
+                    EndpointRef::Name(name) => known.iter().find(|e| e.name == *name),
+                };
+                endpoint
+                    .map(|e| (e.id, e.name.clone()))
+                    .ok_or_else(|| match &choice.endpoint {
+                        EndpointRef::Id(_) => ManageError::invalid("endpoints", "no such inference endpoint"),
+                        EndpointRef::Name(name) => {
+                            ManageError::invalid("endpoints", format!("no endpoint named {name:?}"))
+                        }
+                    })
+            })
+            .collect::<Result<Vec<(EndpointId, String)>, _>>()?;
         let mut seen = HashSet::new();
         let count = i64::try_from(choices.len()).unwrap_or(i64::MAX);
-        choices
+        let links = choices
             .iter()
             .zip(0..)
-            .map(|(choice, position)| {
-                let id = *known.get(choice.endpoint.trim()).ok_or_else(|| {
-                    ManageError::invalid("endpoints", format!("no endpoint named {:?}", choice.endpoint))
-                })?;
-                if !seen.insert(id) {
-                    return Err(ManageError::invalid(
-                        "endpoints",
-                        format!("{} is listed twice", choice.endpoint),
-                    ));
+            .zip(&found)
+            .map(|((choice, position), (id, name))| {
+                if !seen.insert(*id) {
+                    return Err(ManageError::invalid("endpoints", format!("{name} is listed twice")));
                 }
                 if choice.weight < 0 {
                     return Err(ManageError::invalid(
                         "endpoints",
-                        format!("{}: the weight must not be negative", choice.endpoint),
+                        format!("{name}: the weight must not be negative"),
                     ));
                 }
                 Ok(EndpointLink {
-                    endpoint_id: id,
+                    endpoint_id: *id,
                     weight: choice.weight,
                     priority: choice.priority.unwrap_or(count - position),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((links, found.into_iter().map(|(_, name)| name).collect()))
     }
 
-    /// Creates a gateway over named endpoints.
-    pub async fn create_gateway(&self, new: NewGateway) -> Result<Gateway, ManageError> {
+    /// Creates a gateway over its endpoints.
+    pub async fn create_gateway(&self, actor: &Actor, new: NewGateway) -> Result<Gateway, ManageError> {
+        actor.must_write()?;
         let gateway_name = name("name", &new.name)?;
         check_retry(&new.retry)?;
         super::limits::check_limits(&new.limits)?;
         if new.deadline_ms.is_some_and(|d| d < 1) {
             return Err(ManageError::invalid("deadline_ms", "must be at least 1"));
         }
-        let links = self.links(&new.endpoints).await?;
+        let (links, _) = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
             name: &gateway_name,
             description: new.description.trim(),
@@ -175,21 +191,38 @@ impl Manage {
             enabled: new.enabled,
             limits: Some(&new.limits),
         };
-        self.store
-            .insert_gateway(&fields, &links, now_ms())
-            .await
-            .map_err(already_exists(format!("a gateway named {gateway_name} already exists")))?;
+        let mut tx = self.store.begin().await?;
+        let id = (tx.insert_gateway(&fields, &links, now_ms()).await).map_err(already_exists(
+            "name",
+            format!("a gateway named {gateway_name} already exists"),
+        ))?;
+        let event = AuditEvent::GatewayCreated {
+            id,
+            name: gateway_name,
+            strategy: new.strategy,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         self.changed().await;
-        self.gateway(&gateway_name).await
+        self.gateway(id).await
     }
 
-    /// Changes a gateway, found by name.
-    pub async fn update_gateway(&self, gateway_name: &str, update: GatewayUpdate) -> Result<Gateway, ManageError> {
-        let current = self.gateway(gateway_name).await?;
+    /// Changes a gateway.
+    pub async fn update_gateway(
+        &self,
+        actor: &Actor,
+        id: GatewayId,
+        update: GatewayUpdate,
+    ) -> Result<Gateway, ManageError> {
+        actor.must_write()?;
+        let current = self.gateway(id).await?;
         let new_name = name("name", update.name.as_deref().unwrap_or(&current.name))?;
-        let links = match &update.endpoints {
-            Some(choices) => Some(self.links(choices).await?),
-            None => None,
+        let (links, endpoint_names) = match &update.endpoints {
+            Some(choices) => {
+                let (links, names) = self.links(choices).await?;
+                (Some(links), Some(names))
+            }
+            None => (None, None),
         };
         let description = update.description.unwrap_or(current.description);
         let retry = update.retry.unwrap_or(current.retry);
@@ -214,12 +247,20 @@ impl Manage {
             limits: update.limits.as_deref(),
             enabled: update.enabled.unwrap_or(current.enabled),
         };
-        self.store
-            .update_gateway(current.id, &fields, links.as_deref(), now_ms())
-            .await
-            .map_err(already_exists(format!("a gateway named {new_name} already exists")))?;
+        let mut tx = self.store.begin().await?;
+        (tx.update_gateway(current.id, &fields, links.as_deref(), now_ms()).await).map_err(already_exists(
+            "name",
+            format!("a gateway named {new_name} already exists"),
+        ))?;
+        let event = AuditEvent::GatewayUpdated {
+            id,
+            name: new_name,
+            endpoints: endpoint_names,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         self.changed().await;
-        self.gateway(&new_name).await
+        self.gateway(id).await
     }
 
     /// Every gateway, by name.
@@ -227,15 +268,25 @@ impl Manage {
         Ok(self.store.gateways().await?)
     }
 
-    /// The gateway with this name.
-    pub async fn gateway(&self, name: &str) -> Result<Gateway, ManageError> {
-        self.store.gateway_by_name(name).await?.ok_or(ManageError::NotFound)
+    /// The gateway with this id.
+    pub async fn gateway(&self, id: GatewayId) -> Result<Gateway, ManageError> {
+        self.store.gateway(id).await?.ok_or(ManageError::NotFound)
+    }
+
+    /// The id of the gateway with this name (for the CLI, which names things).
+    pub async fn gateway_id(&self, name: &str) -> Result<GatewayId, ManageError> {
+        let gateway = self.store.gateway_by_name(name.trim()).await?;
+        gateway.map(|g| g.id).ok_or(ManageError::NotFound)
     }
 
     /// Deletes a gateway with its keys.
-    pub async fn delete_gateway(&self, name: &str) -> Result<(), ManageError> {
-        let gateway = self.gateway(name).await?;
-        self.store.delete_gateway(gateway.id).await?;
+    pub async fn delete_gateway(&self, actor: &Actor, id: GatewayId) -> Result<(), ManageError> {
+        actor.must_write()?;
+        let gateway = self.gateway(id).await?;
+        let mut tx = self.store.begin().await?;
+        tx.delete_gateway(gateway.id).await?;
+        record(&mut tx, actor, AuditEvent::GatewayDeleted { id, name: gateway.name }).await?;
+        tx.commit().await?;
         self.changed().await;
         Ok(())
     }
@@ -250,7 +301,7 @@ mod tests {
         assert_eq!(
             EndpointChoice::parse("a").unwrap(),
             EndpointChoice {
-                endpoint: "a".into(),
+                endpoint: EndpointRef::Name("a".into()),
                 weight: 1,
                 priority: None
             }
@@ -258,7 +309,7 @@ mod tests {
         assert_eq!(
             EndpointChoice::parse("a:3").unwrap(),
             EndpointChoice {
-                endpoint: "a".into(),
+                endpoint: EndpointRef::Name("a".into()),
                 weight: 3,
                 priority: None
             }
@@ -266,7 +317,7 @@ mod tests {
         assert_eq!(
             EndpointChoice::parse("a:3:9").unwrap(),
             EndpointChoice {
-                endpoint: "a".into(),
+                endpoint: EndpointRef::Name("a".into()),
                 weight: 3,
                 priority: Some(9)
             }

@@ -1,20 +1,22 @@
 //! Gateway keys: issue (the secret is returned once), list, change, rotate, reset usage, and
 //! revoke with descendants.
 
-use super::{Manage, ManageError};
+use super::{audit::record, Actor, AuditEvent, Manage, ManageError};
 use crate::{
     gateway_key,
     secrets::Secret,
-    store::{now_ms, KeyFields, NewKeyRow},
+    store::{now_ms, KeyFields, LimitScope, NewKeyRow},
 };
-use app::types::{GatewayKey, Limit};
+use app::types::{GatewayId, GatewayKey, Limit};
 use std::time::Duration;
+
+/// How long a rotated-out key keeps working unless the caller says otherwise.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(3600);
 
 /// A key to create.
 #[derive(Clone, Debug, Default)]
 pub struct NewKey {
-    /// The gateway's name.
-    pub gateway: String,
+    pub gateway: GatewayId,
     pub name: String,
     /// The parent key's public id.
     pub parent: Option<String>,
@@ -46,9 +48,10 @@ pub struct CreatedKey {
 
 impl Manage {
     /// Issues a key for a gateway, optionally under a parent key of the same gateway.
-    pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, ManageError> {
-        let gateway = self.gateway(&new.gateway).await.map_err(|e| match e {
-            ManageError::NotFound => ManageError::invalid("gateway", format!("no gateway named {:?}", new.gateway)),
+    pub async fn create_key(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, ManageError> {
+        actor.must_write()?;
+        let gateway = self.gateway(new.gateway).await.map_err(|e| match e {
+            ManageError::NotFound => ManageError::invalid("gateway", "no such gateway"),
             other => other,
         })?;
         let name = new.name.trim();
@@ -101,10 +104,18 @@ impl Manage {
         };
         // The store re-checks the parent in the insert itself (a revocation may have landed
         // since the checks above).
-        let key =
-            self.store.insert_key(&row).await?.ok_or_else(|| {
-                ManageError::invalid("parent", "was revoked or expired while the key was being created")
-            })?;
+        let mut tx = self.store.begin().await?;
+        let key = tx
+            .insert_key(&row)
+            .await?
+            .ok_or_else(|| ManageError::invalid("parent", "was revoked or expired while the key was being created"))?;
+        let event = AuditEvent::KeyCreated {
+            id: key.id,
+            public_id: key.public_id.clone(),
+            name: key.name.clone(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         tracing::info!(key_id = key.id.0, gateway_id = gateway.id.0, public_id = %key.public_id, "gateway key created");
         self.changed().await;
         Ok(CreatedKey {
@@ -113,36 +124,41 @@ impl Manage {
         })
     }
 
-    /// Every key, or the keys of one gateway (by name).
-    pub async fn keys(&self, gateway: Option<&str>) -> Result<Vec<GatewayKey>, ManageError> {
-        let gateway_id = match gateway {
-            Some(name) => Some(self.gateway(name).await?.id),
-            None => None,
-        };
-        Ok(self.store.keys(gateway_id).await?)
+    /// Every key, or the keys of one gateway.
+    pub async fn keys(&self, gateway: Option<GatewayId>) -> Result<Vec<GatewayKey>, ManageError> {
+        Ok(self.store.keys(gateway).await?)
     }
 
     /// Revokes a key (by public id) and all its descendants; returns how many were revoked.
-    pub async fn revoke_key(&self, public_id: &str) -> Result<u64, ManageError> {
-        let key = self
-            .store
-            .key_by_public_id(public_id.trim())
-            .await?
-            .ok_or(ManageError::NotFound)?;
-        let revoked = self.store.revoke_key_tree(key.id, now_ms()).await?;
+    pub async fn revoke_key(&self, actor: &Actor, public_id: &str) -> Result<u64, ManageError> {
+        actor.must_write()?;
+        let key = self.key(public_id).await?;
+        let mut tx = self.store.begin().await?;
+        let revoked = tx.revoke_key_tree(key.id, now_ms()).await?;
+        let event = AuditEvent::KeyRevoked {
+            id: key.id,
+            public_id: key.public_id.clone(),
+            revoked,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         tracing::info!(key_id = key.id.0, revoked, "gateway key revoked");
         self.changed().await;
         Ok(revoked)
     }
 
     /// Deletes a key (by public id) and every key derived from it.
-    pub async fn delete_key(&self, public_id: &str) -> Result<(), ManageError> {
-        let key = self
-            .store
-            .key_by_public_id(public_id.trim())
-            .await?
-            .ok_or(ManageError::NotFound)?;
-        self.store.delete_key(key.id).await?;
+    pub async fn delete_key(&self, actor: &Actor, public_id: &str) -> Result<(), ManageError> {
+        actor.must_write()?;
+        let key = self.key(public_id).await?;
+        let mut tx = self.store.begin().await?;
+        tx.delete_key(key.id).await?;
+        let event = AuditEvent::KeyDeleted {
+            id: key.id,
+            public_id: key.public_id.clone(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         tracing::info!(key_id = key.id.0, "gateway key deleted");
         self.changed().await;
         Ok(())
@@ -157,7 +173,13 @@ impl Manage {
     }
 
     /// Changes a key (by public id): name, allowed models, expiry, enabled, limits.
-    pub async fn update_key(&self, public_id: &str, update: KeyUpdate) -> Result<GatewayKey, ManageError> {
+    pub async fn update_key(
+        &self,
+        actor: &Actor,
+        public_id: &str,
+        update: KeyUpdate,
+    ) -> Result<GatewayKey, ManageError> {
+        actor.must_write()?;
         let key = self.key(public_id).await?;
         if key.revoked_at.is_some() {
             return Err(ManageError::invalid("key", "is revoked"));
@@ -174,9 +196,8 @@ impl Manage {
         if update.expires_at.flatten().is_some_and(|at| at <= now_ms()) {
             return Err(ManageError::invalid("expires_at", "must be in the future"));
         }
-        if let Some(limits) = update.limits {
-            // Limits first: they are the change most likely to be refused.
-            self.set_key_limits(&key.public_id, limits).await?;
+        if let Some(limits) = &update.limits {
+            self.check_key_limits(&key, limits).await?;
         }
         let fields = KeyFields {
             name: &name,
@@ -184,7 +205,17 @@ impl Manage {
             expires_at,
             enabled: update.enabled.unwrap_or(key.enabled),
         };
-        self.store.update_key(key.id, &fields, now_ms()).await?;
+        let mut tx = self.store.begin().await?;
+        if let Some(limits) = &update.limits {
+            tx.set_limits(LimitScope::Key(key.id), limits).await?;
+        }
+        tx.update_key(key.id, &fields, now_ms()).await?;
+        let event = AuditEvent::KeyUpdated {
+            id: key.id,
+            public_id: key.public_id.clone(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         tracing::info!(key_id = key.id.0, "gateway key changed");
         self.changed().await;
         self.key(&key.public_id).await
@@ -193,7 +224,8 @@ impl Manage {
     /// Rotates a key: a successor with the same gateway, parent, allowed models, expiry and
     /// limits (its children move under it), while the old key keeps working for `grace`.
     /// Returns the successor with its secret, shown this once.
-    pub async fn rotate_key(&self, public_id: &str, grace: Duration) -> Result<CreatedKey, ManageError> {
+    pub async fn rotate_key(&self, actor: &Actor, public_id: &str, grace: Duration) -> Result<CreatedKey, ManageError> {
+        actor.must_write()?;
         let key = self.key(public_id).await?;
         let issued = gateway_key::issue(&self.keyring.key_hash_secret);
         let now = now_ms();
@@ -210,11 +242,17 @@ impl Manage {
             limits: &key.limits,
             now,
         };
-        let successor = self
-            .store
-            .rotate_key(key.id, &row, grace_until)
-            .await?
+        let mut tx = self.store.begin().await?;
+        let successor = (tx.rotate_key(key.id, &row, grace_until).await?)
             .ok_or_else(|| ManageError::invalid("key", "is revoked, expired or already rotated out"))?;
+        let event = AuditEvent::KeyRotated {
+            id: successor.id,
+            old_public_id: key.public_id.clone(),
+            public_id: successor.public_id.clone(),
+            grace_seconds: grace.as_secs(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         tracing::info!(
             key_id = key.id.0,
             successor_id = successor.id.0,
@@ -229,9 +267,17 @@ impl Manage {
     }
 
     /// Forgets a key's counted usage in every window (limits start afresh; history stays).
-    pub async fn reset_key_usage(&self, public_id: &str) -> Result<GatewayKey, ManageError> {
+    pub async fn reset_key_usage(&self, actor: &Actor, public_id: &str) -> Result<GatewayKey, ManageError> {
+        actor.must_write()?;
         let key = self.key(public_id).await?;
-        self.store.reset_key_usage(key.id, now_ms()).await?;
+        let mut tx = self.store.begin().await?;
+        tx.reset_key_usage(key.id, now_ms()).await?;
+        let event = AuditEvent::KeyUsageReset {
+            id: key.id,
+            public_id: key.public_id.clone(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         tracing::info!(key_id = key.id.0, "gateway key usage reset");
         self.changed().await;
         self.key(&key.public_id).await

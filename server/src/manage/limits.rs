@@ -3,8 +3,8 @@
 //! Invariant: a key's limit on a (metric, period) never exceeds an ancestor's on the same
 //! pair — checked both when the key's limits are set and when an ancestor's are.
 
-use super::{Manage, ManageError};
-use crate::store::{now_ms, LimitScope};
+use super::{audit::record, Actor, AuditEvent, Manage, ManageError};
+use crate::store::now_ms;
 use app::types::{GatewayKey, KeyId, Limit, Metric, ModelPrice, Period};
 use std::collections::{HashMap, HashSet};
 
@@ -179,33 +179,12 @@ impl Manage {
         check_tree(&unborn, limits, &keys)
     }
 
-    /// Replaces a key's limits (by public id).
-    pub async fn set_key_limits(&self, public_id: &str, limits: Vec<Limit>) -> Result<GatewayKey, ManageError> {
-        check_limits(&limits)?;
-        let key = self
-            .store
-            .key_by_public_id(public_id.trim())
-            .await?
-            .ok_or(ManageError::NotFound)?;
+    /// Checks `limits` as a key's new ones: valid, and within its ancestors' and above its
+    /// descendants' as the tree requires.
+    pub(super) async fn check_key_limits(&self, key: &GatewayKey, limits: &[Limit]) -> Result<(), ManageError> {
+        check_limits(limits)?;
         let keys = self.store.keys(Some(key.gateway_id)).await?;
-        check_tree(&key, &limits, &keys)?;
-        self.store.set_limits(LimitScope::Key(key.id), &limits).await?;
-        tracing::info!(key_id = key.id.0, limits = limits.len(), "key limits set");
-        self.changed().await;
-        self.store
-            .key_by_public_id(&key.public_id)
-            .await?
-            .ok_or(ManageError::NotFound)
-    }
-
-    /// Replaces a gateway's limits (by name).
-    pub async fn set_gateway_limits(&self, name: &str, limits: Vec<Limit>) -> Result<app::types::Gateway, ManageError> {
-        check_limits(&limits)?;
-        let gateway = self.gateway(name).await?;
-        self.store.set_limits(LimitScope::Gateway(gateway.id), &limits).await?;
-        tracing::info!(gateway_id = gateway.id.0, limits = limits.len(), "gateway limits set");
-        self.changed().await;
-        self.gateway(&gateway.name).await
+        check_tree(key, limits, &keys)
     }
 
     /// Every model price.
@@ -214,7 +193,8 @@ impl Manage {
     }
 
     /// Sets a model's price per million tokens (micro-units).
-    pub async fn set_price(&self, price: ModelPrice) -> Result<ModelPrice, ManageError> {
+    pub async fn set_price(&self, actor: &Actor, price: ModelPrice) -> Result<ModelPrice, ManageError> {
+        actor.must_write()?;
         let model = price.model.trim().to_string();
         if model.is_empty() || model.chars().count() > 200 || model.chars().any(char::is_control) {
             return Err(ManageError::invalid("model", "must be 1 to 200 characters"));
@@ -223,14 +203,25 @@ impl Manage {
             return Err(ManageError::invalid("price", "must not be negative"));
         }
         let price = ModelPrice { model, ..price };
-        self.store.set_price(&price, now_ms()).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_price(&price, now_ms()).await?;
+        record(&mut tx, actor, AuditEvent::PriceSet(price.clone())).await?;
+        tx.commit().await?;
         self.changed().await;
         Ok(price)
     }
 
     /// Removes a model's price (its requests then cost nothing).
-    pub async fn remove_price(&self, model: &str) -> Result<(), ManageError> {
-        self.store.remove_price(model.trim()).await?;
+    pub async fn remove_price(&self, actor: &Actor, model: &str) -> Result<(), ManageError> {
+        actor.must_write()?;
+        let model = model.trim();
+        let mut tx = self.store.begin().await?;
+        tx.remove_price(model).await?;
+        let event = AuditEvent::PriceRemoved {
+            model: model.to_string(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         self.changed().await;
         Ok(())
     }

@@ -3,7 +3,9 @@
 //!
 //! Does not: speak HTTP, or build SQL (that is `store`).
 
+mod actor;
 mod admins;
+mod audit;
 pub mod endpoints;
 mod gateways;
 mod keys;
@@ -11,14 +13,16 @@ pub mod limits;
 mod password;
 mod throttle;
 mod tokens;
-mod validate;
+pub mod validate;
 
+pub use actor::Actor;
 pub use admins::{NewAdmin, SessionPolicy, SignedIn};
+pub use audit::AuditEvent;
 pub use endpoints::{validate_base_url, EndpointUpdate, NewEndpoint};
-pub use gateways::{EndpointChoice, GatewayUpdate, NewGateway};
-pub use keys::{CreatedKey, KeyUpdate, NewKey};
+pub use gateways::{EndpointChoice, EndpointRef, GatewayUpdate, NewGateway};
+pub use keys::{CreatedKey, KeyUpdate, NewKey, ROTATION_GRACE};
 pub use throttle::LoginThrottle;
-pub use tokens::{Actor, CreatedToken, TOKEN_PREFIX};
+pub use tokens::{CreatedToken, TOKEN_PREFIX};
 
 use crate::{
     secrets::Keyring,
@@ -33,10 +37,18 @@ pub enum ManageError {
     NotFound,
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// The change clashes with what is stored: a value of `field` is taken, or (without a
+    /// field) something still depends on what it would remove.
+    #[error("conflict: {message}")]
+    Conflict {
+        field: Option<&'static str>,
+        message: String,
+    },
     #[error("unauthorized")]
     Unauthorized,
+    /// The actor may read but not change anything (the `viewer` role).
+    #[error("viewers can only read: ask an admin to make this change")]
+    Forbidden,
     #[error("too many attempts; retry in {} s", retry_after.as_secs())]
     Throttled { retry_after: Duration },
     #[error("internal error (ref {ref_id})")]
@@ -52,6 +64,14 @@ impl ManageError {
         ManageError::Internal { ref_id }
     }
 
+    /// A change refused because something else still depends on what it would remove.
+    pub fn in_use(message: impl Into<String>) -> Self {
+        ManageError::Conflict {
+            field: None,
+            message: message.into(),
+        }
+    }
+
     /// A refused value of `field`.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         ManageError::Invalid {
@@ -61,10 +81,14 @@ impl ManageError {
     }
 }
 
-/// Maps a store error, saying `message` when a unique value (a name, an e-mail) is taken.
-fn already_exists(message: String) -> impl FnOnce(StoreError) -> ManageError {
+/// Maps a store error, saying `message` of `field` when a unique value (a name, an e-mail) is
+/// taken.
+fn already_exists(field: &'static str, message: String) -> impl FnOnce(StoreError) -> ManageError {
     move |error| match error {
-        StoreError::Conflict(_) => ManageError::Conflict(message),
+        StoreError::Conflict(_) => ManageError::Conflict {
+            field: Some(field),
+            message,
+        },
         other => ManageError::from(other),
     }
 }
@@ -73,11 +97,15 @@ impl From<StoreError> for ManageError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ManageError::NotFound,
-            StoreError::Conflict(what) => ManageError::Conflict(what),
+            StoreError::Conflict(what) => ManageError::Conflict {
+                field: None,
+                message: what,
+            },
             // Checked before writing; reached only when something changed concurrently.
-            StoreError::Reference(_) => {
-                ManageError::Conflict("something it refers to was changed or removed meanwhile; try again".into())
-            }
+            StoreError::Reference(_) => ManageError::Conflict {
+                field: None,
+                message: "something it refers to was changed or removed meanwhile; try again".into(),
+            },
             other @ (StoreError::Db(_) | StoreError::Migrate(_)) => ManageError::internal(other),
         }
     }
@@ -90,8 +118,23 @@ pub struct Manage {
     keyring: Arc<Keyring>,
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
-    /// The serving process's registry, refreshed by every mutation before it returns.
-    registry: Arc<std::sync::OnceLock<Arc<crate::proxy::registry::Registry>>>,
+    /// The serving process, told of every change before the change returns.
+    runtime: Arc<std::sync::OnceLock<Arc<dyn Runtime>>>,
+}
+
+/// A boxed future, for [`Runtime`]'s methods.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// The serving process as the management service sees it: told of every configuration change,
+/// and asked about endpoints' live health and to test one. The proxy implements it
+/// (`proxy::Serving`), so `manage` never imports the proxy; a CLI run has none.
+pub trait Runtime: Send + Sync + 'static {
+    /// The configuration changed: bring what serves requests up to date before returning.
+    fn changed<'a>(&'a self, manage: &'a Manage) -> BoxFuture<'a, Result<(), ManageError>>;
+    /// An endpoint's live health in this process.
+    fn health(&self, id: app::types::EndpointId) -> app::types::EndpointHealth;
+    /// Sends one tiny real request to an endpoint; `None` when it is not loaded yet.
+    fn probe(&self, id: app::types::EndpointId) -> BoxFuture<'_, Option<app::types::EndpointProbe>>;
 }
 
 impl Manage {
@@ -102,22 +145,22 @@ impl Manage {
             keyring,
             sessions,
             throttle: Arc::new(LoginThrottle::default()),
-            registry: Arc::default(),
+            runtime: Arc::default(),
         }
     }
 
-    /// Makes every later configuration change refresh `registry` before it returns, so this
+    /// Makes every later configuration change update `runtime` before it returns, so this
     /// process serves the change from its very next request (C-06). Other processes see it
     /// when they next poll.
-    pub fn attach_registry(&self, registry: Arc<crate::proxy::registry::Registry>) {
-        let _ = self.registry.set(registry);
+    pub fn attach(&self, runtime: Arc<dyn Runtime>) {
+        let _ = self.runtime.set(runtime);
     }
 
-    /// Brings the attached registry up to date after a change. A failure is logged: the
+    /// Brings the attached runtime up to date after a change. A failure is logged: the
     /// change is stored, and the poller retries within a second.
     async fn changed(&self) {
-        if let Some(registry) = self.registry.get() {
-            if let Err(error) = registry.refresh(self).await {
+        if let Some(runtime) = self.runtime.get() {
+            if let Err(error) = runtime.changed(self).await {
                 tracing::warn!(error = %error, "registry refresh after a change failed; the poller will retry");
             }
         }

@@ -8,10 +8,10 @@
 //! token) creates tokens.
 //! Invariant: audit details are built from names and ids only, never from a secret.
 
-use super::{Manage, ManageError};
+use super::{audit::record, Actor, AuditEvent, Manage, ManageError};
 use crate::secrets::Secret;
-use crate::store::{now_ms, NewAudit, NewTokenRow};
-use app::types::{ActorKind, AdminRole, AdminToken, AdminTokenId, AdminUser, AdminUserId, AuditEntry};
+use crate::store::{now_ms, NewTokenRow};
+use app::types::{ActorKind, AdminRole, AdminToken, AdminTokenId, AdminUser, Via};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -21,56 +21,6 @@ use subtle::ConstantTimeEq;
 pub const TOKEN_PREFIX: &str = "mgwa_";
 /// A token's last-used time is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
-
-/// Who is acting: a signed-in admin or an admin API token, with the role it acts with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor {
-    pub kind: ActorKind,
-    /// The admin user acting (a token's owner).
-    pub user: AdminUser,
-    /// The token, when one is acting.
-    pub token: Option<AdminTokenId>,
-    /// What it may do: a token's role, capped by its owner's.
-    pub role: AdminRole,
-    /// For the audit log: the admin's e-mail address, or the token's name and public id.
-    pub label: String,
-}
-
-impl Actor {
-    /// A signed-in admin acting in person.
-    pub fn admin(user: AdminUser) -> Actor {
-        Actor {
-            kind: ActorKind::Admin,
-            role: user.role,
-            label: user.email.clone(),
-            token: None,
-            user,
-        }
-    }
-
-    /// The command line on the server's machine (the `admin` CLI has the database's keys).
-    pub fn cli() -> Actor {
-        Actor {
-            kind: ActorKind::Cli,
-            user: AdminUser {
-                id: AdminUserId(0),
-                email: String::new(),
-                role: AdminRole::Admin,
-            },
-            token: None,
-            role: AdminRole::Admin,
-            label: "cli".into(),
-        }
-    }
-
-    /// Whether it may change things (the `viewer` role only reads).
-    pub fn may_write(&self) -> bool {
-        match self.role {
-            AdminRole::Admin => true,
-            AdminRole::Viewer => false,
-        }
-    }
-}
 
 /// A new token: the record and the whole token, shown once.
 pub struct CreatedToken {
@@ -99,20 +49,13 @@ impl Manage {
         role: AdminRole,
         expires_at: Option<i64>,
     ) -> Result<CreatedToken, ManageError> {
+        actor.must_write()?;
         let name = super::validate::name("name", name)?;
         // Only a person creates tokens: a token that could mint another (one that outlives it,
         // and survives its revocation) would make revoking a leaked token pointless.
-        if actor.kind != ActorKind::Admin {
-            return Err(ManageError::Invalid {
-                field: "owner",
-                message: "sign in to create an admin API token; a token cannot create one".into(),
-            });
-        }
+        actor.must_be_person("owner", "create an admin API token")?;
         if expires_at.is_some_and(|at| at <= now_ms()) {
-            return Err(ManageError::Invalid {
-                field: "expiresAt",
-                message: "is in the past".into(),
-            });
+            return Err(ManageError::invalid("expires_at", "is in the past"));
         }
         let mut bytes = [0u8; 9];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -120,8 +63,8 @@ impl Manage {
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let secret = URL_SAFE_NO_PAD.encode(secret);
-        let token = self
-            .store
+        let mut tx = self.store.begin().await?;
+        let token = tx
             .insert_admin_token(NewTokenRow {
                 admin_user_id: actor.user.id,
                 name: &name,
@@ -132,6 +75,14 @@ impl Manage {
                 expires_at,
             })
             .await?;
+        let event = AuditEvent::TokenCreated {
+            id: token.id,
+            name: token.name.clone(),
+            public_id: token.public_id.clone(),
+            role: token.role,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
         Ok(CreatedToken {
             token,
             secret: Secret::new(format!("{TOKEN_PREFIX}{public_id}_{secret}")),
@@ -144,8 +95,18 @@ impl Manage {
     }
 
     /// Revokes an admin API token; it stops working at once.
-    pub async fn revoke_admin_token(&self, id: AdminTokenId) -> Result<AdminToken, ManageError> {
-        Ok(self.store.revoke_admin_token(id, now_ms()).await?)
+    pub async fn revoke_admin_token(&self, actor: &Actor, id: AdminTokenId) -> Result<AdminToken, ManageError> {
+        actor.must_write()?;
+        let mut tx = self.store.begin().await?;
+        let token = tx.revoke_admin_token(id, now_ms()).await?;
+        let event = AuditEvent::TokenRevoked {
+            id,
+            name: token.name.clone(),
+            public_id: token.public_id.clone(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        Ok(token)
     }
 
     /// The actor a presented admin API token stands for, if it is valid now.
@@ -195,36 +156,8 @@ impl Manage {
             token: Some(token.id),
             role: capped(token.role, record.owner_role),
             label: format!("{} ({})", token.name, token.public_id),
+            via: Via::Graphql,
         }))
-    }
-
-    /// Records that `actor` did `action` to a `target` (kind and id); `details` must hold no
-    /// secret. A failure to record is logged, not returned: the change itself is done.
-    pub async fn audit(&self, actor: &Actor, action: &str, target: Option<(&str, i64)>, details: serde_json::Value) {
-        let actor_id = match actor.kind {
-            ActorKind::Admin => Some(actor.user.id.0),
-            ActorKind::ApiToken => actor.token.map(|id| id.0),
-            ActorKind::Cli | ActorKind::System => None,
-        };
-        let details = details.to_string();
-        let entry = NewAudit {
-            now: now_ms(),
-            actor_kind: actor.kind,
-            actor_id,
-            actor_label: &actor.label,
-            action,
-            target_kind: target.map(|(kind, _)| kind),
-            target_id: target.map(|(_, id)| id),
-            details: &details,
-        };
-        if let Err(error) = self.store.insert_audit(entry).await {
-            tracing::error!(error = %error, action, "audit entry not written");
-        }
-    }
-
-    /// Audit entries before entry `before`, newest first.
-    pub async fn audit_log(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, ManageError> {
-        Ok(self.store.audit_entries(before, limit.clamp(1, 1000)).await?)
     }
 }
 

@@ -27,6 +27,26 @@ pub fn name(field: &'static str, value: &str) -> Result<String, ManageError> {
     }
 }
 
+/// The longest expiry accepted from a number of days (about ten years), for keys and tokens
+/// alike.
+pub const MAX_EXPIRY_DAYS: i64 = 3650;
+
+/// An expiry typed as a whole number of days from now (blank: none), as Unix milliseconds.
+pub fn expires_in_days(field: &'static str, text: &str) -> Result<Option<i64>, ManageError> {
+    match text.trim() {
+        "" => Ok(None),
+        text => match text.parse::<i64>() {
+            Ok(days) if (1..=MAX_EXPIRY_DAYS).contains(&days) => {
+                Ok(Some(crate::store::now_ms().saturating_add(days * 86_400_000)))
+            }
+            _ => Err(ManageError::invalid(
+                field,
+                format!("must be a whole number of days from 1 to {MAX_EXPIRY_DAYS}"),
+            )),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,8 @@ use super::{
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
     limits::{Ask, Level, RateHeaders},
-    providers::{self, anthropic, Operation, Usage},
+    messages,
+    providers::{self, Operation, Usage},
     registry::{Credential, KeyEntry, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
     usage::{Charge, Counted, Recorder},
@@ -335,7 +336,7 @@ fn candidates(
         .filter_map(|link| snapshot.upstreams.get(&link.endpoint_id));
     let usable = |upstream: &&Arc<Upstream>| {
         upstream.endpoint.enabled
-            && providers::supports(upstream.endpoint.provider, operation)
+            && providers::adapter(upstream.endpoint.provider).supports(operation)
             && !matches!(upstream.credential, Credential::Unreadable)
     };
     let Some(name) = model else {
@@ -362,7 +363,7 @@ fn candidates(
     }
     if !serving
         .iter()
-        .any(|u| providers::supports(u.endpoint.provider, operation))
+        .any(|u| providers::adapter(u.endpoint.provider).supports(operation))
     {
         return Err(ProxyError::bad(
             "model",
@@ -381,7 +382,7 @@ fn candidates(
 
 /// The console's one endpoint, when it can serve the operation.
 fn pinned(upstream: &Arc<Upstream>, operation: Operation) -> Result<Vec<Arc<Upstream>>, ProxyError> {
-    if !providers::supports(upstream.endpoint.provider, operation) {
+    if !providers::adapter(upstream.endpoint.provider).supports(operation) {
         return Err(ProxyError::bad(
             "target",
             format!(
@@ -469,7 +470,7 @@ async fn route(
     let proxy: &Arc<Proxy> = &state.proxy;
     let mut body = wire::parse(&bytes)?;
     if api == Api::Anthropic {
-        body = anthropic::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
+        body = messages::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
             message: bad.message,
             param: Some(bad.param.to_string()),
         })?;
@@ -584,7 +585,7 @@ async fn route(
             recorder.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
             let body = match api {
                 Api::OpenAi | Api::Azure => answer.body.into_bytes(),
-                Api::Anthropic => Bytes::from(anthropic::to_message(&answer.body.json(), usage).to_string()),
+                Api::Anthropic => Bytes::from(messages::to_message(&answer.body.json(), usage).to_string()),
             };
             if gateway.log_payloads {
                 recorder.log.response_body = Some(String::from_utf8_lossy(&body).into_owned());

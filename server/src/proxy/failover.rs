@@ -9,7 +9,7 @@
 use super::{
     balancer::{Fault, NoneAvailable, Slot},
     error::ProxyError,
-    providers::{self, Answer, Call, StreamDecoder, StreamFault, StreamItem, UpstreamError},
+    providers::{self, Answer, Call, StreamFault, StreamItem, UpstreamError},
     registry::{Credential, Upstream},
     stream::{EventStream, Started},
     upstream,
@@ -394,7 +394,7 @@ impl Proxy {
             Credential::Unreadable => return Err(Failure::Auth(None)),
         };
         let stream = routed.inbound.stream;
-        let outbound = providers::request(&Call {
+        let outbound = providers::adapter(endpoint.provider).request(&Call {
             endpoint,
             credential,
             operation: routed.inbound.operation,
@@ -467,7 +467,8 @@ impl Proxy {
                 Ok(Ok(collected)) => collected.to_bytes(),
             };
             drop(slot);
-            let answer = providers::answer(endpoint.provider, routed.inbound.operation, bytes, routed.created)
+            let answer = providers::adapter(endpoint.provider)
+                .answer(routed.inbound.operation, bytes, routed.created)
                 .map_err(|invalid| Failure::Invalid(invalid.0))?;
             return Ok(Served::Json {
                 upstream: upstream.clone(),
@@ -477,7 +478,7 @@ impl Proxy {
         let chunks = BodyStream::new(response.into_body())
             .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())));
         let mut events: EventStream = Box::pin(chunks.eventsource());
-        let mut decoder = StreamDecoder::new(endpoint.provider, routed.created);
+        let mut decoder = providers::adapter(endpoint.provider).stream_decoder(routed.created);
         let mut first = Vec::new();
         loop {
             let wait = (Instant::now() + idle).min(attempt_deadline);

@@ -92,14 +92,14 @@ impl Proxy {
             }
         };
         let (operation, body) = probe_request(&endpoint.model);
-        if !providers::supports(endpoint.provider, operation) {
+        if !providers::adapter(endpoint.provider).supports(operation) {
             return failed(format!(
                 "{} endpoints do not serve {}",
                 endpoint.provider.as_str(),
                 operation.as_str()
             ));
         }
-        let outbound = providers::request(&Call {
+        let outbound = providers::adapter(endpoint.provider).request(&Call {
             endpoint,
             credential,
             operation,
@@ -143,7 +143,8 @@ impl Proxy {
             Ok(Ok(answer)) => answer,
         };
         let error = match status {
-            200..=299 => providers::answer(endpoint.provider, operation, body, 0)
+            200..=299 => providers::adapter(endpoint.provider)
+                .answer(operation, body, 0)
                 .err()
                 .map(|invalid| redacted(&invalid.to_string(), credential)),
             401 | 403 => Some(format!("the upstream refused the endpoint's credential ({status})")),

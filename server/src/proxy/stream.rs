@@ -8,7 +8,8 @@
 
 use super::{
     balancer::{Fault, Slot},
-    providers::{anthropic, StreamDecoder, StreamItem, Usage},
+    messages,
+    providers::{StreamDecoder, StreamItem, Usage},
     registry::Upstream,
     usage::Recorder,
     wire::estimate_tokens,
@@ -56,7 +57,7 @@ enum Encoder {
         wants_usage: bool,
         first: Value,
     },
-    Anthropic(anthropic::StreamEncoder),
+    Anthropic(messages::StreamEncoder),
 }
 
 impl Encoder {
@@ -286,7 +287,7 @@ pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorde
             wants_usage: context.wants_usage,
             first: Value::Null,
         },
-        ClientShape::Anthropic => Encoder::Anthropic(anthropic::StreamEncoder::default()),
+        ClientShape::Anthropic => Encoder::Anthropic(messages::StreamEncoder::default()),
     };
     let shutdown = proxy.grace_over.subscribe();
     let live = Live {

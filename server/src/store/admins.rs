@@ -3,7 +3,7 @@
 //! Invariant: session tokens are stored only as hashes; password hashes never leave this
 //! module except inside [`AdminCredentials`], which the management service consumes.
 
-use super::{flag, found, Store, StoreError};
+use super::{flag, found, Store, StoreError, Tx};
 use app::types::{AdminAccount, AdminRole, AdminUser, AdminUserId};
 use sqlx::{any::AnyRow, Row};
 
@@ -50,27 +50,6 @@ fn admin_account(row: &AnyRow) -> Result<AdminAccount, sqlx::Error> {
 }
 
 impl Store {
-    /// Adds an admin user; `Conflict` when the e-mail address is taken.
-    pub async fn insert_admin(
-        &self,
-        email: &str,
-        password_hash: &str,
-        role: AdminRole,
-        now: i64,
-    ) -> Result<AdminUser, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO admin_users (email, password_hash, role, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) RETURNING id, email, role",
-        )
-        .bind(email)
-        .bind(password_hash)
-        .bind(role.as_str())
-        .bind(now)
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(admin_user(&row)?)
-    }
-
     /// The admin with this (lower-cased) e-mail address, with the password hash.
     pub async fn admin_credentials(&self, email: &str) -> Result<Option<AdminCredentials>, StoreError> {
         let row = sqlx::query("SELECT id, email, role, password_hash, disabled FROM admin_users WHERE email = $1")
@@ -118,96 +97,11 @@ impl Store {
         Ok(admin_account(&row.ok_or(StoreError::NotFound)?)?)
     }
 
-    /// Changes an admin's role and whether they are disabled; disabling one ends their
-    /// sessions, in the same transaction.
-    pub async fn update_admin(
-        &self,
-        id: AdminUserId,
-        role: AdminRole,
-        disabled: bool,
-        now: i64,
-    ) -> Result<AdminAccount, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE admin_users SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4")
-            .bind(role.as_str())
-            .bind(i64::from(disabled))
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        found(done.rows_affected())?;
-        if disabled {
-            sqlx::query("DELETE FROM admin_sessions WHERE admin_user_id = $1")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        self.admin_account(id).await
-    }
-
-    /// Deletes an admin user; their sessions and API tokens go with them (cascade).
-    pub async fn delete_admin(&self, id: AdminUserId) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM admin_users WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.writer)
-            .await?;
-        found(done.rows_affected())
-    }
-
-    /// Changes an admin's password hash and ends every session of theirs but the one with
-    /// `keep` (a token hash), in one transaction.
-    pub async fn change_password(
-        &self,
-        id: AdminUserId,
-        password_hash: &str,
-        keep: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE admin_users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        found(done.rows_affected())?;
-        sqlx::query("DELETE FROM admin_sessions WHERE admin_user_id = $1 AND token_hash <> $2")
-            .bind(id.0)
-            .bind(keep)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// How many admin users exist.
     pub async fn count_admins(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM admin_users")
             .fetch_one(&self.reader)
             .await?)
-    }
-
-    /// Records a new session and the user's sign-in time, in one transaction.
-    pub async fn insert_session(&self, session: NewSession<'_>) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO admin_sessions (token_hash, admin_user_id, created_at, last_seen_at, expires_at) \
-             VALUES ($1, $2, $3, $3, $4)",
-        )
-        .bind(session.token_hash)
-        .bind(session.admin_user_id.0)
-        .bind(session.now)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE admin_users SET last_login_at = $1 WHERE id = $2")
-            .bind(session.now)
-            .bind(session.admin_user_id.0)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// The session with this token hash, with its user.
@@ -241,15 +135,6 @@ impl Store {
         Ok(())
     }
 
-    /// Ends the session with this token hash; true when there was one.
-    pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
     /// Deletes sessions past their absolute expiry or idle since `idle_cutoff`; returns how many.
     pub async fn delete_expired_sessions(&self, now: i64, idle_cutoff: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
@@ -258,5 +143,130 @@ impl Store {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl Tx {
+    /// The enabled admins with the `admin` role, locked until this transaction ends (on
+    /// Postgres, in id order, so two transactions cannot wait on each other): a check of
+    /// "someone else can still manage this installation" and the change it allows happen
+    /// as one. SQLite has one writer, which serializes them already.
+    pub async fn lock_enabled_admins(&mut self) -> Result<Vec<AdminUserId>, StoreError> {
+        let lock = match self.backend {
+            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Sqlite => "",
+        };
+        let sql = format!("SELECT id FROM admin_users WHERE disabled = 0 AND role = 'admin' ORDER BY id{lock}");
+        let ids: Vec<i64> = sqlx::query_scalar(&sql).fetch_all(self.conn()).await?;
+        Ok(ids.into_iter().map(AdminUserId).collect())
+    }
+
+    /// Adds an admin user; `Conflict` when the e-mail address is taken.
+    pub async fn insert_admin(
+        &mut self,
+        email: &str,
+        password_hash: &str,
+        role: AdminRole,
+        now: i64,
+    ) -> Result<AdminUser, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO admin_users (email, password_hash, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING id, email, role",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(admin_user(&row)?)
+    }
+
+    /// Changes an admin's role and whether they are disabled; disabling one ends their
+    /// sessions, in the same transaction.
+    pub async fn update_admin(
+        &mut self,
+        id: AdminUserId,
+        role: AdminRole,
+        disabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE admin_users SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4")
+            .bind(role.as_str())
+            .bind(i64::from(disabled))
+            .bind(now)
+            .bind(id.0)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())?;
+        if disabled {
+            sqlx::query("DELETE FROM admin_sessions WHERE admin_user_id = $1")
+                .bind(id.0)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an admin user; their sessions and API tokens go with them (cascade).
+    pub async fn delete_admin(&mut self, id: AdminUserId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM admin_users WHERE id = $1")
+            .bind(id.0)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())
+    }
+
+    /// Changes an admin's password hash and ends every session of theirs but the one with
+    /// `keep` (a token hash), in one transaction.
+    pub async fn change_password(
+        &mut self,
+        id: AdminUserId,
+        password_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE admin_users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(id.0)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())?;
+        sqlx::query("DELETE FROM admin_sessions WHERE admin_user_id = $1 AND token_hash <> $2")
+            .bind(id.0)
+            .bind(keep)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a new session and the user's sign-in time, in one transaction.
+    pub async fn insert_session(&mut self, session: NewSession<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO admin_sessions (token_hash, admin_user_id, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $3, $4)",
+        )
+        .bind(session.token_hash)
+        .bind(session.admin_user_id.0)
+        .bind(session.now)
+        .bind(session.expires_at)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE admin_users SET last_login_at = $1 WHERE id = $2")
+            .bind(session.now)
+            .bind(session.admin_user_id.0)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the session with this token hash; true when there was one.
+    pub async fn delete_session(&mut self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

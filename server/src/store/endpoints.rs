@@ -3,7 +3,7 @@
 //! Invariant: the sealed credential is written here and read only by
 //! `Store::sealed_credentials` (for the registry); listings never select it.
 
-use super::{flag, found, AnyQuery, Store, StoreError};
+use super::{flag, found, AnyQuery, Store, StoreError, Tx};
 use app::types::{EndpointId, InferenceEndpoint, ProviderKind, Timeouts};
 use sqlx::{any::AnyRow, Row};
 
@@ -80,9 +80,48 @@ fn endpoint(row: &AnyRow) -> Result<InferenceEndpoint, sqlx::Error> {
 }
 
 impl Store {
+    /// Every endpoint, by name.
+    pub async fn endpoints(&self) -> Result<Vec<InferenceEndpoint>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM inference_endpoints ORDER BY name"))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(endpoint).collect::<Result<_, _>>()?)
+    }
+
+    /// The endpoint with this name.
+    pub async fn endpoint_by_name(&self, name: &str) -> Result<Option<InferenceEndpoint>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM inference_endpoints WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|row| endpoint(&row)).transpose()?)
+    }
+
+    /// The endpoint with this id.
+    pub async fn endpoint(&self, id: EndpointId) -> Result<Option<InferenceEndpoint>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM inference_endpoints WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|row| endpoint(&row)).transpose()?)
+    }
+
+    /// The names of the gateways that route to an endpoint.
+    pub async fn gateways_using(&self, id: EndpointId) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT g.name FROM gateway_endpoints ge JOIN gateways g ON g.id = ge.gateway_id \
+             WHERE ge.endpoint_id = $1 ORDER BY g.name",
+        )
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+}
+
+impl Tx {
     /// Adds an endpoint; `Conflict` when the name is taken.
     pub async fn insert_endpoint(
-        &self,
+        &mut self,
         fields: &EndpointFields<'_>,
         credential: Option<&[u8]>,
         now: i64,
@@ -96,14 +135,14 @@ impl Store {
         let row = bind_fields(sqlx::query(&sql), fields)
             .bind(credential)
             .bind(now)
-            .fetch_one(&self.writer)
+            .fetch_one(self.conn())
             .await?;
         Ok(endpoint(&row)?)
     }
 
     /// Replaces an endpoint's fields (and its credential, as `credential` says).
     pub async fn update_endpoint(
-        &self,
+        &mut self,
         id: EndpointId,
         fields: &EndpointFields<'_>,
         credential: CredentialChange,
@@ -126,44 +165,16 @@ impl Store {
             .bind(value)
             .bind(now)
             .bind(id.0)
-            .fetch_optional(&self.writer)
+            .fetch_optional(self.conn())
             .await?;
         row.map(|row| endpoint(&row)).transpose()?.ok_or(StoreError::NotFound)
     }
 
-    /// Every endpoint, by name.
-    pub async fn endpoints(&self) -> Result<Vec<InferenceEndpoint>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM inference_endpoints ORDER BY name"))
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows.iter().map(endpoint).collect::<Result<_, _>>()?)
-    }
-
-    /// The endpoint with this name.
-    pub async fn endpoint_by_name(&self, name: &str) -> Result<Option<InferenceEndpoint>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM inference_endpoints WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(row.map(|row| endpoint(&row)).transpose()?)
-    }
-
-    /// The names of the gateways that route to an endpoint.
-    pub async fn gateways_using(&self, id: EndpointId) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT g.name FROM gateway_endpoints ge JOIN gateways g ON g.id = ge.gateway_id \
-             WHERE ge.endpoint_id = $1 ORDER BY g.name",
-        )
-        .bind(id.0)
-        .fetch_all(&self.reader)
-        .await?)
-    }
-
     /// Deletes an endpoint; `Conflict` while a gateway routes to it.
-    pub async fn delete_endpoint(&self, id: EndpointId) -> Result<(), StoreError> {
+    pub async fn delete_endpoint(&mut self, id: EndpointId) -> Result<(), StoreError> {
         let done = sqlx::query("DELETE FROM inference_endpoints WHERE id = $1")
             .bind(id.0)
-            .execute(&self.writer)
+            .execute(self.conn())
             .await?;
         found(done.rows_affected())?;
         Ok(())

@@ -2,7 +2,7 @@
 //!
 //! Invariant: a gateway and its endpoint list change together, in one transaction.
 
-use super::{flag, found, AnyQuery, LimitScope, Store, StoreError};
+use super::{flag, found, AnyQuery, LimitScope, Store, StoreError, Tx};
 use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, RetryPolicy, Strategy};
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
@@ -78,86 +78,41 @@ fn aliases_json(aliases: &BTreeMap<String, String>) -> String {
     serde_json::to_string(aliases).unwrap_or_else(|_| "{}".into())
 }
 
+/// One gateway, by name or id.
+#[derive(Clone, Copy)]
+enum Which<'a> {
+    Name(&'a str),
+    Id(GatewayId),
+}
+
 impl Store {
-    /// Adds a gateway with its endpoints; `Conflict` when the name is taken.
-    pub async fn insert_gateway(
-        &self,
-        fields: &GatewayFields<'_>,
-        links: &[EndpointLink],
-        now: i64,
-    ) -> Result<GatewayId, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let row = bind_fields(
-            sqlx::query(
-                "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
-             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-            ),
-            fields,
-        )
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        insert_links(&mut tx, GatewayId(id), links).await?;
-        if let Some(limits) = fields.limits {
-            super::limits::replace_limits(&mut tx, LimitScope::Gateway(GatewayId(id)), limits).await?;
-        }
-        tx.commit().await?;
-        Ok(GatewayId(id))
-    }
-
-    /// Replaces a gateway's fields, and its endpoint list when `links` is given.
-    pub async fn update_gateway(
-        &self,
-        id: GatewayId,
-        fields: &GatewayFields<'_>,
-        links: Option<&[EndpointLink]>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let done = bind_fields(
-            sqlx::query(
-                "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
-             retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
-             model_aliases = $10, enabled = $11, updated_at = $12 WHERE id = $13",
-            ),
-            fields,
-        )
-        .bind(now)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
-        found(done.rows_affected())?;
-        if let Some(links) = links {
-            sqlx::query("DELETE FROM gateway_endpoints WHERE gateway_id = $1")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-            insert_links(&mut tx, id, links).await?;
-        }
-        if let Some(limits) = fields.limits {
-            super::limits::replace_limits(&mut tx, LimitScope::Gateway(id), limits).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Every gateway with its endpoints, by name.
     pub async fn gateways(&self) -> Result<Vec<Gateway>, StoreError> {
-        self.gateways_where("", None).await
+        self.gateways_where(None).await
     }
 
     /// The gateway with this name.
     pub async fn gateway_by_name(&self, name: &str) -> Result<Option<Gateway>, StoreError> {
-        Ok(self.gateways_where("WHERE name = $1", Some(name)).await?.pop())
+        Ok(self.gateways_where(Some(Which::Name(name))).await?.pop())
     }
 
-    async fn gateways_where(&self, filter: &str, name: Option<&str>) -> Result<Vec<Gateway>, StoreError> {
+    /// The gateway with this id.
+    pub async fn gateway(&self, id: GatewayId) -> Result<Option<Gateway>, StoreError> {
+        Ok(self.gateways_where(Some(Which::Id(id))).await?.pop())
+    }
+
+    async fn gateways_where(&self, which: Option<Which<'_>>) -> Result<Vec<Gateway>, StoreError> {
+        let filter = match which {
+            None => "",
+            Some(Which::Name(_)) => "WHERE name = $1",
+            Some(Which::Id(_)) => "WHERE id = $1",
+        };
         let sql = format!("SELECT {COLUMNS} FROM gateways {filter} ORDER BY name");
         let mut query = sqlx::query(&sql);
-        if let Some(name) = name {
-            query = query.bind(name);
+        match which {
+            None => {}
+            Some(Which::Name(name)) => query = query.bind(name),
+            Some(Which::Id(id)) => query = query.bind(id.0),
         }
         let rows = query.fetch_all(&self.reader).await?;
         let links = sqlx::query(
@@ -190,20 +145,10 @@ impl Store {
         }
         Ok(gateways)
     }
-
-    /// Deletes a gateway, its endpoint list and its keys.
-    pub async fn delete_gateway(&self, id: GatewayId) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM gateways WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.writer)
-            .await?;
-        found(done.rows_affected())?;
-        Ok(())
-    }
 }
 
 async fn insert_links(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     gateway: GatewayId,
     links: &[EndpointLink],
 ) -> Result<(), StoreError> {
@@ -217,8 +162,80 @@ async fn insert_links(
         .bind(i64::try_from(position).unwrap_or(i64::MAX))
         .bind(link.weight)
         .bind(link.priority)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
+}
+
+impl Tx {
+    /// Adds a gateway with its endpoints; `Conflict` when the name is taken.
+    pub async fn insert_gateway(
+        &mut self,
+        fields: &GatewayFields<'_>,
+        links: &[EndpointLink],
+        now: i64,
+    ) -> Result<GatewayId, StoreError> {
+        let row = bind_fields(
+            sqlx::query(
+                "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
+             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+            ),
+            fields,
+        )
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        insert_links(self.conn(), GatewayId(id), links).await?;
+        if let Some(limits) = fields.limits {
+            super::limits::replace_limits(self.conn(), LimitScope::Gateway(GatewayId(id)), limits).await?;
+        }
+        Ok(GatewayId(id))
+    }
+
+    /// Replaces a gateway's fields, and its endpoint list when `links` is given.
+    pub async fn update_gateway(
+        &mut self,
+        id: GatewayId,
+        fields: &GatewayFields<'_>,
+        links: Option<&[EndpointLink]>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = bind_fields(
+            sqlx::query(
+                "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
+             retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
+             model_aliases = $10, enabled = $11, updated_at = $12 WHERE id = $13",
+            ),
+            fields,
+        )
+        .bind(now)
+        .bind(id.0)
+        .execute(self.conn())
+        .await?;
+        found(done.rows_affected())?;
+        if let Some(links) = links {
+            sqlx::query("DELETE FROM gateway_endpoints WHERE gateway_id = $1")
+                .bind(id.0)
+                .execute(self.conn())
+                .await?;
+            insert_links(self.conn(), id, links).await?;
+        }
+        if let Some(limits) = fields.limits {
+            super::limits::replace_limits(self.conn(), LimitScope::Gateway(id), limits).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a gateway, its endpoint list and its keys.
+    pub async fn delete_gateway(&mut self, id: GatewayId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM gateways WHERE id = $1")
+            .bind(id.0)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())?;
+        Ok(())
+    }
 }

@@ -3,7 +3,7 @@
 //! Invariant: revoking a key revokes its whole subtree in one statement (a recursive query
 //! that SQLite and Postgres both run).
 
-use super::{flag, found, LimitScope, Store, StoreError};
+use super::{flag, found, LimitScope, Store, StoreError, Tx};
 use app::types::{GatewayId, GatewayKey, KeyId, Limit};
 use sqlx::{any::AnyRow, Row};
 
@@ -50,42 +50,6 @@ fn key(row: &AnyRow) -> Result<GatewayKey, sqlx::Error> {
 }
 
 impl Store {
-    /// Stores a new key. With a parent, only while that parent is in the same gateway, not
-    /// revoked and not expired — checked in the same statement as the insert, so a concurrent
-    /// revocation cannot slip a live child under a revoked parent. `None` when it is not.
-    pub async fn insert_key(&self, new: &NewKeyRow<'_>) -> Result<Option<GatewayKey>, StoreError> {
-        let allowed = new
-            .allowed_models
-            .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
-        let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO gateway_keys (gateway_id, parent_id, name, public_id, secret_hash, masked, allowed_models, \
-             expires_at, created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 \
-             WHERE $2 IS NULL OR EXISTS (SELECT 1 FROM gateway_keys p WHERE p.id = $2 AND p.gateway_id = $1 \
-                 AND p.revoked_at IS NULL AND (p.expires_at IS NULL OR p.expires_at > $9)) \
-             RETURNING {COLUMNS}"
-        ))
-        .bind(new.gateway_id.0)
-        .bind(new.parent_id.map(|id| id.0))
-        .bind(new.name)
-        .bind(new.public_id)
-        .bind(new.secret_hash)
-        .bind(new.masked)
-        .bind(allowed)
-        .bind(new.expires_at)
-        .bind(new.now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(mut created) = row.map(|row| key(&row)).transpose()? else {
-            return Ok(None);
-        };
-        super::limits::insert_limits(&mut tx, LimitScope::Key(created.id), new.limits).await?;
-        tx.commit().await?;
-        created.limits = new.limits.to_vec();
-        created.limits.sort_by_key(|l| (l.metric, l.period));
-        Ok(Some(created))
-    }
-
     /// Every key, or a gateway's keys, oldest first.
     pub async fn keys(&self, gateway: Option<GatewayId>) -> Result<Vec<GatewayKey>, StoreError> {
         let rows = match gateway {
@@ -127,35 +91,6 @@ impl Store {
             .unwrap_or_default();
         Ok(Some(found))
     }
-
-    /// Deletes a key; its descendants and limits go with it (cascade). Its request logs and
-    /// usage history stay (they name the key by id, without a reference).
-    pub async fn delete_key(&self, id: KeyId) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM gateway_keys WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.writer)
-            .await?;
-        found(done.rows_affected())
-    }
-
-    /// Revokes a key and every descendant not yet revoked, and the keys they were rotated from
-    /// (still working in their grace period: a key rotated because it leaked must not outlive the
-    /// revocation); returns how many were revoked.
-    pub async fn revoke_key_tree(&self, id: KeyId, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "WITH RECURSIVE tree(id) AS ( \
-                 SELECT id FROM gateway_keys WHERE id = $1 \
-                 UNION SELECT k.id FROM gateway_keys k JOIN tree t ON k.parent_id = t.id \
-                     OR k.id = (SELECT s.rotated_from FROM gateway_keys s WHERE s.id = t.id)) \
-             UPDATE gateway_keys SET revoked_at = $2, updated_at = $2 \
-             WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL",
-        )
-        .bind(id.0)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
-    }
 }
 
 /// A key's changeable fields, as stored.
@@ -166,9 +101,72 @@ pub struct KeyFields<'a> {
     pub enabled: bool,
 }
 
-impl Store {
+impl Tx {
+    /// Stores a new key. With a parent, only while that parent is in the same gateway, not
+    /// revoked and not expired — checked in the same statement as the insert, so a concurrent
+    /// revocation cannot slip a live child under a revoked parent. `None` when it is not.
+    pub async fn insert_key(&mut self, new: &NewKeyRow<'_>) -> Result<Option<GatewayKey>, StoreError> {
+        let allowed = new
+            .allowed_models
+            .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
+        let row = sqlx::query(&format!(
+            "INSERT INTO gateway_keys (gateway_id, parent_id, name, public_id, secret_hash, masked, allowed_models, \
+             expires_at, created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 \
+             WHERE $2 IS NULL OR EXISTS (SELECT 1 FROM gateway_keys p WHERE p.id = $2 AND p.gateway_id = $1 \
+                 AND p.revoked_at IS NULL AND (p.expires_at IS NULL OR p.expires_at > $9)) \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(new.gateway_id.0)
+        .bind(new.parent_id.map(|id| id.0))
+        .bind(new.name)
+        .bind(new.public_id)
+        .bind(new.secret_hash)
+        .bind(new.masked)
+        .bind(allowed)
+        .bind(new.expires_at)
+        .bind(new.now)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(mut created) = row.map(|row| key(&row)).transpose()? else {
+            return Ok(None);
+        };
+        super::limits::insert_limits(self.conn(), LimitScope::Key(created.id), new.limits).await?;
+        created.limits = new.limits.to_vec();
+        created.limits.sort_by_key(|l| (l.metric, l.period));
+        Ok(Some(created))
+    }
+
+    /// Deletes a key; its descendants and limits go with it (cascade). Its request logs and
+    /// usage history stay (they name the key by id, without a reference).
+    pub async fn delete_key(&mut self, id: KeyId) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM gateway_keys WHERE id = $1")
+            .bind(id.0)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())
+    }
+
+    /// Revokes a key and every descendant not yet revoked, and the keys they were rotated from
+    /// (still working in their grace period: a key rotated because it leaked must not outlive the
+    /// revocation); returns how many were revoked.
+    pub async fn revoke_key_tree(&mut self, id: KeyId, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "WITH RECURSIVE tree(id) AS ( \
+                 SELECT id FROM gateway_keys WHERE id = $1 \
+                 UNION SELECT k.id FROM gateway_keys k JOIN tree t ON k.parent_id = t.id \
+                     OR k.id = (SELECT s.rotated_from FROM gateway_keys s WHERE s.id = t.id)) \
+             UPDATE gateway_keys SET revoked_at = $2, updated_at = $2 \
+             WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL",
+        )
+        .bind(id.0)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Writes a key's changeable fields.
-    pub async fn update_key(&self, id: KeyId, fields: &KeyFields<'_>, now: i64) -> Result<(), StoreError> {
+    pub async fn update_key(&mut self, id: KeyId, fields: &KeyFields<'_>, now: i64) -> Result<(), StoreError> {
         let allowed = fields
             .allowed_models
             .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
@@ -182,7 +180,7 @@ impl Store {
         .bind(fields.expires_at)
         .bind(i64::from(fields.enabled))
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.conn())
         .await?;
         found(done.rows_affected())
     }
@@ -191,12 +189,11 @@ impl Store {
     /// limits), moves `old`'s children under it, and lets `old` work until `grace_until` — all
     /// in one transaction, and only while `old` is live. `None` when it is not.
     pub async fn rotate_key(
-        &self,
+        &mut self,
         old: KeyId,
         successor: &NewKeyRow<'_>,
         grace_until: i64,
     ) -> Result<Option<GatewayKey>, StoreError> {
-        let mut tx = self.writer.begin().await?;
         let now = successor.now;
         let retired = sqlx::query(
             "UPDATE gateway_keys SET grace_until = $2, updated_at = $3 WHERE id = $1 AND revoked_at IS NULL \
@@ -205,7 +202,7 @@ impl Store {
         .bind(old.0)
         .bind(grace_until)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(self.conn())
         .await?;
         if retired.rows_affected() == 0 {
             return Ok(None);
@@ -221,7 +218,7 @@ impl Store {
         .bind(successor.secret_hash)
         .bind(successor.masked)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(self.conn())
         .await?;
         let mut created = key(&row)?;
         sqlx::query(
@@ -230,38 +227,32 @@ impl Store {
         )
         .bind(old.0)
         .bind(created.id.0)
-        .execute(&mut *tx)
+        .execute(self.conn())
         .await?;
         sqlx::query("UPDATE gateway_keys SET parent_id = $2, updated_at = $3 WHERE parent_id = $1 AND id <> $2")
             .bind(old.0)
             .bind(created.id.0)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(self.conn())
             .await?;
-        tx.commit().await?;
-        created.limits = self
-            .limits_by_scope()
-            .await?
-            .remove(&LimitScope::Key(created.id))
-            .unwrap_or_default();
+        created.limits = successor.limits.to_vec();
+        created.limits.sort_by_key(|l| (l.metric, l.period));
         Ok(Some(created))
     }
 
     /// Forgets a key's counted usage in every window (its hourly history stays), and marks the
     /// time so running servers zero their in-memory counters too.
-    pub async fn reset_key_usage(&self, id: KeyId, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+    pub async fn reset_key_usage(&mut self, id: KeyId, now: i64) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE gateway_keys SET usage_reset_at = $2, updated_at = $2 WHERE id = $1")
             .bind(id.0)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(self.conn())
             .await?;
         found(done.rows_affected())?;
         sqlx::query("DELETE FROM usage_counters WHERE scope = 'key' AND scope_id = $1")
             .bind(id.0)
-            .execute(&mut *tx)
+            .execute(self.conn())
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Invariant: a scope's limits are replaced whole, in one transaction.
 
-use super::{found, Store, StoreError};
+use super::{found, Store, StoreError, Tx};
 use app::types::{GatewayId, KeyId, Limit, Metric, ModelPrice, Period};
 use sqlx::{any::AnyRow, Row};
 use std::collections::HashMap;
@@ -77,14 +77,6 @@ impl Store {
         Ok(by_scope)
     }
 
-    /// Replaces a gateway's or key's limits with `limits`, in one transaction.
-    pub async fn set_limits(&self, scope: LimitScope, limits: &[Limit]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        replace_limits(&mut tx, scope, limits).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Every model price, by model name.
     pub async fn prices(&self) -> Result<Vec<ModelPrice>, StoreError> {
         let rows =
@@ -101,32 +93,6 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
-    }
-
-    /// Sets a model's price (adding the model when it has none).
-    pub async fn set_price(&self, price: &ModelPrice, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO model_prices (model, input_per_mtok_micros, output_per_mtok_micros, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (model) DO UPDATE SET \
-             input_per_mtok_micros = excluded.input_per_mtok_micros, \
-             output_per_mtok_micros = excluded.output_per_mtok_micros, updated_at = excluded.updated_at",
-        )
-        .bind(&price.model)
-        .bind(price.input_per_mtok_micros)
-        .bind(price.output_per_mtok_micros)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// Removes a model's price.
-    pub async fn remove_price(&self, model: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM model_prices WHERE model = $1")
-            .bind(model)
-            .execute(&self.writer)
-            .await?;
-        found(done.rows_affected())
     }
 
     /// The counters of windows that are still open at `now` (Unix milliseconds).
@@ -178,21 +144,21 @@ impl Store {
 
 /// Replaces `scope`'s limits by `limits` inside `tx`.
 pub(super) async fn replace_limits(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: LimitScope,
     limits: &[Limit],
 ) -> Result<(), StoreError> {
     let column = scope.kind();
     sqlx::query(&format!("DELETE FROM limits WHERE {column}_id = $1"))
         .bind(scope.id())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     insert_limits(tx, scope, limits).await
 }
 
 /// Adds `limits` to `scope` inside `tx`.
 pub(super) async fn insert_limits(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     scope: LimitScope,
     limits: &[Limit],
 ) -> Result<(), StoreError> {
@@ -207,8 +173,42 @@ pub(super) async fn insert_limits(
             .bind(limit.metric.as_str())
             .bind(limit.period.as_str())
             .bind(limit.max_value)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
+}
+
+impl Tx {
+    /// Replaces a gateway's or key's limits with `limits`, in one transaction.
+    pub async fn set_limits(&mut self, scope: LimitScope, limits: &[Limit]) -> Result<(), StoreError> {
+        replace_limits(self.conn(), scope, limits).await?;
+        Ok(())
+    }
+
+    /// Sets a model's price (adding the model when it has none).
+    pub async fn set_price(&mut self, price: &ModelPrice, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO model_prices (model, input_per_mtok_micros, output_per_mtok_micros, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (model) DO UPDATE SET \
+             input_per_mtok_micros = excluded.input_per_mtok_micros, \
+             output_per_mtok_micros = excluded.output_per_mtok_micros, updated_at = excluded.updated_at",
+        )
+        .bind(&price.model)
+        .bind(price.input_per_mtok_micros)
+        .bind(price.output_per_mtok_micros)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a model's price.
+    pub async fn remove_price(&mut self, model: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM model_prices WHERE model = $1")
+            .bind(model)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())
+    }
 }

@@ -201,10 +201,39 @@ impl Store {
         Ok(())
     }
 
+    /// Opens a write transaction: a change and its audit entry are made through it and
+    /// committed together, or not at all (dropping it rolls back).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            tx: self.writer.begin().await?,
+            backend: self.backend,
+        })
+    }
+
     /// Closes every connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+}
+
+/// One write transaction (see [`Store::begin`]). Every change of the configuration, of the
+/// admins and of the tokens is a method of it, so none can be made without the transaction
+/// its audit entry is written in.
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+}
+
+impl Tx {
+    /// Makes every change of this transaction durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    /// The transaction's connection, for statements.
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
     }
 }
 

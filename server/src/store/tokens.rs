@@ -3,8 +3,8 @@
 //! Invariant: a token's secret is stored only as its SHA-256; audit details never hold a secret
 //! (the management service writes them, from names and ids only).
 
-use super::{Store, StoreError};
-use app::types::{ActorKind, AdminRole, AdminToken, AdminTokenId, AdminUserId, AuditEntry};
+use super::{Store, StoreError, Tx};
+use app::types::{ActorKind, AdminRole, AdminToken, AdminTokenId, AdminUserId, AuditEntry, Via};
 use sqlx::{any::AnyRow, Row};
 
 /// A token to store.
@@ -38,6 +38,7 @@ pub struct NewAudit<'a> {
     pub target_kind: Option<&'a str>,
     pub target_id: Option<i64>,
     pub details: &'a str,
+    pub via: Via,
 }
 
 fn role(row: &AnyRow, column: &str) -> Result<AdminRole, sqlx::Error> {
@@ -72,6 +73,7 @@ fn audit_entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
         target_kind: row.try_get("target_kind")?,
         target_id: row.try_get("target_id")?,
         details: row.try_get("details")?,
+        via: row.try_get::<Option<String>, _>("via")?.as_deref().and_then(Via::parse),
     })
 }
 
@@ -82,24 +84,6 @@ const TOKEN_COLUMNS_T: &str =
     "t.id, t.admin_user_id, t.name, t.public_id, t.role, t.created_at, t.last_used_at, t.expires_at, t.revoked_at";
 
 impl Store {
-    /// Stores a new admin API token.
-    pub async fn insert_admin_token(&self, new: NewTokenRow<'_>) -> Result<AdminToken, StoreError> {
-        let row = sqlx::query(&format!(
-            "INSERT INTO admin_api_tokens (admin_user_id, name, public_id, token_hash, role, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
-        ))
-        .bind(new.admin_user_id.0)
-        .bind(new.name)
-        .bind(new.public_id)
-        .bind(new.token_hash)
-        .bind(new.role.as_str())
-        .bind(new.now)
-        .bind(new.expires_at)
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(token(&row)?)
-    }
-
     /// The token with this public id, with its hash and owner.
     pub async fn admin_token(&self, public_id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(&format!(
@@ -141,23 +125,53 @@ impl Store {
         Ok(())
     }
 
+    /// Audit entries older than entry `before` (all when `None`), newest first, at most `limit`.
+    pub async fn audit_entries(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2")
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(audit_entry).collect::<Result<_, _>>()?)
+    }
+}
+
+impl Tx {
+    /// Stores a new admin API token.
+    pub async fn insert_admin_token(&mut self, new: NewTokenRow<'_>) -> Result<AdminToken, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO admin_api_tokens (admin_user_id, name, public_id, token_hash, role, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(new.admin_user_id.0)
+        .bind(new.name)
+        .bind(new.public_id)
+        .bind(new.token_hash)
+        .bind(new.role.as_str())
+        .bind(new.now)
+        .bind(new.expires_at)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(token(&row)?)
+    }
+
     /// Revokes a token (kept, for the audit trail); revoking twice keeps the first time.
-    pub async fn revoke_admin_token(&self, id: AdminTokenId, now: i64) -> Result<AdminToken, StoreError> {
+    pub async fn revoke_admin_token(&mut self, id: AdminTokenId, now: i64) -> Result<AdminToken, StoreError> {
         let row = sqlx::query(&format!(
             "UPDATE admin_api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING {TOKEN_COLUMNS}"
         ))
         .bind(now)
         .bind(id.0)
-        .fetch_optional(&self.writer)
+        .fetch_optional(self.conn())
         .await?;
         Ok(token(&row.ok_or(StoreError::NotFound)?)?)
     }
 
     /// Adds an audit entry.
-    pub async fn insert_audit(&self, entry: NewAudit<'_>) -> Result<(), StoreError> {
+    pub async fn insert_audit(&mut self, entry: NewAudit<'_>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO audit_log (created_at, actor_kind, actor_id, actor_label, action, target_kind, target_id, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO audit_log (created_at, actor_kind, actor_id, actor_label, action, target_kind, target_id, \
+             details, via) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(entry.now)
         .bind(entry.actor_kind.as_str())
@@ -167,19 +181,10 @@ impl Store {
         .bind(entry.target_kind)
         .bind(entry.target_id)
         .bind(entry.details)
-        .execute(&self.writer)
+        .bind(entry.via.as_str())
+        .execute(self.conn())
         .await
         .map(drop)
         .map_err(StoreError::from)
-    }
-
-    /// Audit entries older than entry `before` (all when `None`), newest first, at most `limit`.
-    pub async fn audit_entries(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2")
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows.iter().map(audit_entry).collect::<Result<_, _>>()?)
     }
 }

@@ -2,6 +2,7 @@
 //! acknowledged usage a crash loses, and that a reservation held at the crash does not outlive
 //! it.
 
+use crate::operator::op;
 use crate::{
     limits::reserving,
     rig::{endpoint, metric, post_as, steady},
@@ -80,27 +81,28 @@ async fn c08_a_kill_9_leaks_no_reservation_and_loses_at_most_a_moment_of_usage()
     mock.push(Behaviour::HangBeforeHeaders(Duration::from_secs(60)));
     let setup = TestServer::start_with(steady).await;
     let manage = &setup.state.manage;
-    manage
+    op(manage)
         .create_endpoint(endpoint("a", ProviderKind::OpenAi, &mock.url()))
         .await
         .unwrap();
     let choice = EndpointChoice {
-        endpoint: "a".into(),
+        endpoint: server::manage::EndpointRef::Name("a".into()),
         weight: 1,
         priority: None,
     };
-    manage
+    op(manage)
         .create_gateway(NewGateway::new("g", app::types::Strategy::Priority, vec![choice]))
         .await
         .unwrap();
+    let g = op(manage).gateway_id("g").await;
     let key = |name: &str, limits: &[&str]| NewKey {
-        gateway: "g".into(),
+        gateway: g,
         name: name.into(),
         limits: limits.iter().map(|l| parse_limit(l).unwrap()).collect(),
         ..NewKey::default()
     };
-    let busy = manage.create_key(key("busy", &[])).await.unwrap();
-    let held = manage.create_key(key("held", &["tokens/day=2000"])).await.unwrap();
+    let busy = op(manage).create_key(key("busy", &[])).await.unwrap();
+    let held = op(manage).create_key(key("held", &["tokens/day=2000"])).await.unwrap();
     let dir = setup.stop().await;
     let data_dir = dir.path().join("data").to_str().unwrap().to_string();
 

@@ -684,7 +684,6 @@ async fn every_query_and_mutation_works_for_an_admin() {
         "endpoint.update",
         "endpoint.test",
         "gateway.create",
-        "gateway.set_endpoints",
         "gateway.update",
         "key.create",
         "key.update",

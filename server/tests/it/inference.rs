@@ -2,6 +2,7 @@
 //! the mock upstream — answers, streams, usage counted, request logs written, fields passed
 //! through, and the body never choosing the upstream.
 
+use crate::operator::op;
 use crate::rig::{chat, data_lines, endpoint, post_as, steady, Rig, CANARY};
 use app::types::ProviderKind;
 use serde_json::{json, Value};
@@ -258,9 +259,9 @@ async fn a_key_may_only_use_its_allowed_models() {
     let mock = MockUpstream::start().await.unwrap();
     let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
     let manage = &rig.server.state.manage;
-    let limited = manage
+    let limited = op(manage)
         .create_key(server::manage::NewKey {
-            gateway: "g".into(),
+            gateway: op(manage).gateway_id("g").await,
             name: "limited".into(),
             allowed_models: Some(vec!["other-model".into()]),
             ..Default::default()

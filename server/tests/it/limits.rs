@@ -2,6 +2,7 @@
 //! C-09, C-10): concurrent requests released together against a mock upstream, then the
 //! answers, the mock's call count, the ledger and the stored counters compared.
 
+use crate::operator::op;
 use crate::rig::{chat, endpoint, metric, post_as, steady, Rig};
 use app::types::{KeyId, Limit, Metric, Period, ProviderKind, RequestLog};
 use serde_json::{json, Value};
@@ -29,11 +30,9 @@ async fn rig(mock: &MockUpstream) -> Rig {
 
 /// Creates a key on gateway `g` with these limits, under `parent`.
 async fn key(rig: &Rig, name: &str, parent: Option<&CreatedKey>, texts: &[&str]) -> CreatedKey {
-    rig.server
-        .state
-        .manage
+    op(&rig.server.state.manage)
         .create_key(NewKey {
-            gateway: "g".into(),
+            gateway: op(&rig.server.state.manage).gateway_id("g").await,
             name: name.into(),
             parent: parent.map(|p| p.key.public_id.clone()),
             limits: limits(texts),
@@ -244,9 +243,9 @@ async fn a_child_limit_never_exceeds_its_parents() {
     let rig = rig(&mock).await;
     let manage = &rig.server.state.manage;
     let parent = key(&rig, "team", None, &["requests/minute=100"]).await;
-    let error = manage
+    let error = op(manage)
         .create_key(NewKey {
-            gateway: "g".into(),
+            gateway: op(manage).gateway_id("g").await,
             name: "greedy".into(),
             parent: Some(parent.key.public_id.clone()),
             limits: limits(&["requests/minute=101"]),
@@ -259,12 +258,12 @@ async fn a_child_limit_never_exceeds_its_parents() {
         "{error}"
     );
     let child = key(&rig, "app", Some(&parent), &["requests/minute=50"]).await;
-    let error = manage
+    let error = op(manage)
         .set_key_limits(&parent.key.public_id, limits(&["requests/minute=40"]))
         .await
         .unwrap_err();
     assert!(error.to_string().contains(&child.key.public_id), "{error}");
-    manage
+    op(manage)
         .set_key_limits(&parent.key.public_id, limits(&["requests/minute=60"]))
         .await
         .unwrap();
@@ -299,7 +298,10 @@ async fn c06_a_revocation_stops_the_very_next_request() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let started = Instant::now();
-    rig.server.state.manage.revoke_key(&victim.key.public_id).await.unwrap();
+    op(&rig.server.state.manage)
+        .revoke_key(&victim.key.public_id)
+        .await
+        .unwrap();
     metric("c06_revocation_ms", started.elapsed().as_millis());
     let after = burst(&rig, &secret, chat(false), 20).await;
     assert_eq!(
@@ -401,9 +403,9 @@ async fn c09_mutations_and_traffic_share_sqlite_without_lock_errors() {
             // A mutation a worker every ~50 ms: hundreds a second in all, one writer.
             while Instant::now() < until {
                 let manage = &rig.server.state.manage;
-                let created = manage
+                let created = op(manage)
                     .create_key(NewKey {
-                        gateway: "g".into(),
+                        gateway: op(manage).gateway_id("g").await,
                         name: format!("w{worker}-{round}"),
                         limits: limits(&["requests/minute=1000"]),
                         ..NewKey::default()
@@ -415,7 +417,7 @@ async fn c09_mutations_and_traffic_share_sqlite_without_lock_errors() {
                             limits: Some(limits(&["requests/minute=500"])),
                             ..KeyUpdate::default()
                         };
-                        if let Err(error) = manage.update_key(&created.key.public_id, update).await {
+                        if let Err(error) = op(manage).update_key(&created.key.public_id, update).await {
                             errors.push(error.to_string());
                         }
                     }
@@ -481,16 +483,16 @@ async fn keys_rotate_reset_and_switch_off() {
     };
     assert_eq!(status(old.secret.expose().into()).await, 200);
     assert_eq!(status(old.secret.expose().into()).await, 429, "one a day");
-    manage.reset_key_usage(&old.key.public_id).await.unwrap();
+    op(manage).reset_key_usage(&old.key.public_id).await.unwrap();
     assert_eq!(status(old.secret.expose().into()).await, 200, "reset frees it");
 
-    let new = manage
+    let new = op(manage)
         .rotate_key(&old.key.public_id, Duration::from_millis(400))
         .await
         .unwrap();
     assert_eq!(new.key.limits, old.key.limits);
     assert_eq!(new.key.rotated_from, Some(old.key.id));
-    manage.reset_key_usage(&new.key.public_id).await.unwrap();
+    op(manage).reset_key_usage(&new.key.public_id).await.unwrap();
     assert_eq!(status(new.secret.expose().into()).await, 200);
     assert_eq!(
         status(old.secret.expose().into()).await,
@@ -511,7 +513,7 @@ async fn keys_rotate_reset_and_switch_off() {
         enabled: Some(false),
         ..KeyUpdate::default()
     };
-    manage.update_key(&child.key.public_id, off).await.unwrap();
+    op(manage).update_key(&child.key.public_id, off).await.unwrap();
     assert_eq!(status(child.secret.expose().into()).await, 401);
 }
 

@@ -7,6 +7,7 @@
 // `store` first: it defines the `store_suite!` macro the `manage` suite uses too.
 #[macro_use]
 mod store;
+mod audit_parity;
 mod bad_input;
 mod cli;
 mod conformance;
@@ -19,8 +20,10 @@ mod health;
 mod inference;
 mod limits;
 mod manage;
+mod migrations;
 mod mock;
 mod observe;
+mod operator;
 mod playground;
 mod proxy;
 mod rig;

@@ -1,11 +1,15 @@
 //! The management service over a real store, on SQLite and Postgres: validation, sealed
 //! credentials, gateways over named endpoints, keys and revocation.
 
+use crate::operator::op;
 use crate::store::TestDb;
-use app::types::{ProviderKind, Strategy, Timeouts};
+use app::types::{AdminRole, GatewayId, ProviderKind, Strategy, Timeouts};
 use server::{
     gateway_key,
-    manage::{EndpointChoice, EndpointUpdate, Manage, ManageError, NewEndpoint, NewGateway, NewKey, SessionPolicy},
+    manage::{
+        Actor, EndpointChoice, EndpointRef, EndpointUpdate, Manage, ManageError, NewAdmin, NewEndpoint, NewGateway,
+        NewKey, SessionPolicy,
+    },
     secrets::{Key, Keyring, Secret},
 };
 use std::{sync::Arc, time::Duration};
@@ -61,7 +65,7 @@ fn field_of(error: ManageError) -> &'static str {
 
 pub fn choice(name: &str) -> EndpointChoice {
     EndpointChoice {
-        endpoint: name.into(),
+        endpoint: EndpointRef::Name(name.into()),
         weight: 1,
         priority: None,
     }
@@ -76,17 +80,54 @@ store_suite!(
     endpoints_update_and_refuse_deletion_while_in_use,
     gateways_resolve_their_endpoints_by_name,
     keys_are_issued_once_and_revoked_with_their_descendants,
+    two_concurrent_demotions_leave_one_admin,
 );
+
+/// The last-admin guard reads and writes in one transaction (RELIABILITY: the installation
+/// always keeps someone who can manage it): two admins demoting each other at the same moment
+/// leave exactly one, round after round.
+async fn two_concurrent_demotions_leave_one_admin(db: &TestDb) {
+    let manage = service(db);
+    let operator = Actor::cli();
+    let mut admins = Vec::new();
+    for email in ["a@example.com", "b@example.com"] {
+        let new = NewAdmin {
+            email: email.into(),
+            password: Secret::new("a long enough password".into()),
+            role: AdminRole::Admin,
+        };
+        admins.push(manage.create_admin(&operator, new).await.unwrap().id);
+    }
+    for round in 0..20 {
+        let demote = |id| manage.update_admin(&operator, id, Some(AdminRole::Viewer), None);
+        let (first, second) = tokio::join!(demote(admins[0]), demote(admins[1]));
+        assert!(
+            first.is_ok() != second.is_ok(),
+            "round {round}: exactly one demotion passes: {first:?} {second:?}"
+        );
+        let refused = first.err().or(second.err()).unwrap();
+        assert!(refused.to_string().contains("last enabled admin"), "{refused}");
+        let left = manage.admin_accounts().await.unwrap();
+        let enabled_admins = left.iter().filter(|a| a.user.role == AdminRole::Admin && !a.disabled);
+        assert_eq!(enabled_admins.count(), 1, "round {round}");
+        for id in &admins {
+            manage
+                .update_admin(&operator, *id, Some(AdminRole::Admin), None)
+                .await
+                .unwrap();
+        }
+    }
+}
 
 async fn endpoints_are_validated_by_provider(db: &TestDb) {
     let manage = service(db);
-    let created = manage.create_endpoint(openai("primary")).await.unwrap();
+    let created = op(&manage).create_endpoint(openai("primary")).await.unwrap();
     assert_eq!(created.base_url, "https://api.openai.com/v1", "the provider's default");
     assert!(created.has_credential);
 
-    let duplicate = manage.create_endpoint(openai("primary")).await.unwrap_err();
+    let duplicate = op(&manage).create_endpoint(openai("primary")).await.unwrap_err();
     assert!(
-        matches!(&duplicate, ManageError::Conflict(m) if m.contains("already exists")),
+        matches!(&duplicate, ManageError::Conflict { message: m, .. } if m.contains("already exists")),
         "{duplicate:?}"
     );
 
@@ -94,20 +135,26 @@ async fn endpoints_are_validated_by_provider(db: &TestDb) {
         api_key: None,
         ..openai("nokey")
     };
-    assert_eq!(field_of(manage.create_endpoint(no_key).await.unwrap_err()), "api_key");
+    assert_eq!(
+        field_of(op(&manage).create_endpoint(no_key).await.unwrap_err()),
+        "api_key"
+    );
     let azure = NewEndpoint {
         provider: ProviderKind::AzureOpenAi,
         base_url: Some("https://res.openai.azure.com".into()),
         ..openai("azure")
     };
-    assert_eq!(field_of(manage.create_endpoint(azure).await.unwrap_err()), "deployment");
+    assert_eq!(
+        field_of(op(&manage).create_endpoint(azure).await.unwrap_err()),
+        "deployment"
+    );
     let compatible = NewEndpoint {
         provider: ProviderKind::OpenAiCompatible,
         api_key: None,
         ..openai("vllm")
     };
     assert_eq!(
-        field_of(manage.create_endpoint(compatible).await.unwrap_err()),
+        field_of(op(&manage).create_endpoint(compatible).await.unwrap_err()),
         "base_url"
     );
     let metadata = NewEndpoint {
@@ -115,18 +162,21 @@ async fn endpoints_are_validated_by_provider(db: &TestDb) {
         ..openai("meta")
     };
     assert_eq!(
-        field_of(manage.create_endpoint(metadata).await.unwrap_err()),
+        field_of(op(&manage).create_endpoint(metadata).await.unwrap_err()),
         "base_url"
     );
     let bad_name = openai("no spaces please");
-    assert_eq!(field_of(manage.create_endpoint(bad_name).await.unwrap_err()), "name");
+    assert_eq!(
+        field_of(op(&manage).create_endpoint(bad_name).await.unwrap_err()),
+        "name"
+    );
     let ollama = NewEndpoint {
         provider: ProviderKind::Ollama,
         api_key: None,
         model: "llama3".into(),
         ..openai("local")
     };
-    let ollama = manage.create_endpoint(ollama).await.unwrap();
+    let ollama = op(&manage).create_endpoint(ollama).await.unwrap();
     assert_eq!(ollama.base_url, "http://127.0.0.1:11434/v1");
     assert!(!ollama.has_credential);
     assert_eq!(
@@ -138,7 +188,7 @@ async fn endpoints_are_validated_by_provider(db: &TestDb) {
 
 async fn credentials_are_sealed_at_rest_and_open_with_the_master_key(db: &TestDb) {
     let manage = service(db);
-    let endpoint = manage.create_endpoint(openai("primary")).await.unwrap();
+    let endpoint = op(&manage).create_endpoint(openai("primary")).await.unwrap();
     let blob = db
         .store
         .sealed_credentials()
@@ -155,14 +205,14 @@ async fn credentials_are_sealed_at_rest_and_open_with_the_master_key(db: &TestDb
 
 async fn endpoints_update_and_refuse_deletion_while_in_use(db: &TestDb) {
     let manage = service(db);
-    manage.create_endpoint(openai("a")).await.unwrap();
+    op(&manage).create_endpoint(openai("a")).await.unwrap();
     let update = EndpointUpdate {
         name: Some("b".into()),
         model: Some("gpt-4o".into()),
         enabled: Some(false),
         ..Default::default()
     };
-    let updated = manage.update_endpoint("a", update).await.unwrap();
+    let updated = op(&manage).update_endpoint("a", update).await.unwrap();
     assert_eq!(
         (updated.name.as_str(), updated.model.as_str(), updated.enabled),
         ("b", "gpt-4o", false)
@@ -173,42 +223,42 @@ async fn endpoints_update_and_refuse_deletion_while_in_use(db: &TestDb) {
         ..Default::default()
     };
     assert_eq!(
-        field_of(manage.update_endpoint("b", cleared).await.unwrap_err()),
+        field_of(op(&manage).update_endpoint("b", cleared).await.unwrap_err()),
         "api_key",
         "openai needs one"
     );
     assert!(matches!(
-        manage.update_endpoint("a", EndpointUpdate::default()).await,
+        op(&manage).update_endpoint("a", EndpointUpdate::default()).await,
         Err(ManageError::NotFound)
     ));
 
-    manage
+    op(&manage)
         .create_gateway(NewGateway::new("g", Strategy::Priority, vec![choice("b")]))
         .await
         .unwrap();
-    let refused = manage.delete_endpoint("b").await.unwrap_err();
+    let refused = op(&manage).delete_endpoint("b").await.unwrap_err();
     assert!(
-        matches!(&refused, ManageError::Conflict(m) if m.contains("gateway(s) g")),
+        matches!(&refused, ManageError::Conflict { message: m, .. } if m.contains("gateway(s) g")),
         "{refused:?}"
     );
-    manage.delete_gateway("g").await.unwrap();
-    manage.delete_endpoint("b").await.unwrap();
+    op(&manage).delete_gateway("g").await.unwrap();
+    op(&manage).delete_endpoint("b").await.unwrap();
     assert!(manage.endpoints().await.unwrap().is_empty());
 }
 
 async fn gateways_resolve_their_endpoints_by_name(db: &TestDb) {
     let manage = service(db);
     for name in ["a", "b", "c"] {
-        manage.create_endpoint(openai(name)).await.unwrap();
+        op(&manage).create_endpoint(openai(name)).await.unwrap();
     }
-    let gateway = manage
+    let gateway = op(&manage)
         .create_gateway(NewGateway::new(
             "prod",
             Strategy::Weighted,
             vec![
                 choice("c"),
                 EndpointChoice {
-                    endpoint: "a".into(),
+                    endpoint: EndpointRef::Name("a".into()),
                     weight: 5,
                     priority: Some(9),
                 },
@@ -233,35 +283,45 @@ async fn gateways_resolve_their_endpoints_by_name(db: &TestDb) {
     );
 
     let unknown = NewGateway::new("x", Strategy::Priority, vec![choice("nope")]);
-    assert_eq!(field_of(manage.create_gateway(unknown).await.unwrap_err()), "endpoints");
+    assert_eq!(
+        field_of(op(&manage).create_gateway(unknown).await.unwrap_err()),
+        "endpoints"
+    );
     let twice = NewGateway::new("x", Strategy::Priority, vec![choice("a"), choice("a")]);
-    assert_eq!(field_of(manage.create_gateway(twice).await.unwrap_err()), "endpoints");
+    assert_eq!(
+        field_of(op(&manage).create_gateway(twice).await.unwrap_err()),
+        "endpoints"
+    );
     let empty = NewGateway::new("x", Strategy::Priority, vec![]);
-    assert_eq!(field_of(manage.create_gateway(empty).await.unwrap_err()), "endpoints");
-    let taken = manage
+    assert_eq!(
+        field_of(op(&manage).create_gateway(empty).await.unwrap_err()),
+        "endpoints"
+    );
+    let taken = op(&manage)
         .create_gateway(NewGateway::new("prod", Strategy::Priority, vec![choice("a")]))
         .await
         .unwrap_err();
-    assert!(matches!(taken, ManageError::Conflict(_)));
+    assert!(matches!(taken, ManageError::Conflict { .. }));
     assert_eq!(manage.gateways().await.unwrap().len(), 1);
 }
 
 async fn keys_are_issued_once_and_revoked_with_their_descendants(db: &TestDb) {
     let manage = service(db);
-    manage.create_endpoint(openai("a")).await.unwrap();
+    op(&manage).create_endpoint(openai("a")).await.unwrap();
     for gateway in ["g1", "g2"] {
-        manage
+        op(&manage)
             .create_gateway(NewGateway::new(gateway, Strategy::Priority, vec![choice("a")]))
             .await
             .unwrap();
     }
-    let new = |gateway: &str, name: &str, parent: Option<&str>| NewKey {
-        gateway: gateway.into(),
+    let (g1, g2) = (op(&manage).gateway_id("g1").await, op(&manage).gateway_id("g2").await);
+    let new = |gateway: GatewayId, name: &str, parent: Option<&str>| NewKey {
+        gateway,
         name: name.into(),
         parent: parent.map(String::from),
         ..NewKey::default()
     };
-    let team = manage.create_key(new("g1", "team", None)).await.unwrap();
+    let team = op(&manage).create_key(new(g1, "team", None)).await.unwrap();
     let secret = team.secret.expose();
     let parsed = gateway_key::parse(secret).expect("a well-formed key");
     assert_eq!(parsed.public_id, team.key.public_id);
@@ -277,32 +337,40 @@ async fn keys_are_issued_once_and_revoked_with_their_descendants(db: &TestDb) {
     );
     assert!(gateway_key::matches(&KEYS.key_hash_secret, secret, &stored));
 
-    let app = manage
-        .create_key(new("g1", "app", Some(&team.key.public_id)))
+    let app = op(&manage)
+        .create_key(new(g1, "app", Some(&team.key.public_id)))
         .await
         .unwrap();
-    let prod = manage
-        .create_key(new("g1", "prod", Some(&app.key.public_id)))
+    let prod = op(&manage)
+        .create_key(new(g1, "prod", Some(&app.key.public_id)))
         .await
         .unwrap();
-    let other = manage.create_key(new("g2", "other", None)).await.unwrap();
-    let across = manage
-        .create_key(new("g2", "x", Some(&team.key.public_id)))
+    let other = op(&manage).create_key(new(g2, "other", None)).await.unwrap();
+    let across = op(&manage)
+        .create_key(new(g2, "x", Some(&team.key.public_id)))
         .await
         .unwrap_err();
     assert_eq!(field_of(across), "parent", "a parent from another gateway");
     assert_eq!(
-        field_of(manage.create_key(new("nope", "x", None)).await.unwrap_err()),
+        field_of(
+            op(&manage)
+                .create_key(new(GatewayId(i64::MAX), "x", None))
+                .await
+                .unwrap_err()
+        ),
         "gateway"
     );
     let expired = NewKey {
         expires_at: Some(1),
-        ..new("g1", "old", None)
+        ..new(g1, "old", None)
     };
-    assert_eq!(field_of(manage.create_key(expired).await.unwrap_err()), "expires_at");
+    assert_eq!(
+        field_of(op(&manage).create_key(expired).await.unwrap_err()),
+        "expires_at"
+    );
 
     assert_eq!(
-        manage.revoke_key(&team.key.public_id).await.unwrap(),
+        op(&manage).revoke_key(&team.key.public_id).await.unwrap(),
         3,
         "team, app and prod"
     );
@@ -312,25 +380,25 @@ async fn keys_are_issued_once_and_revoked_with_their_descendants(db: &TestDb) {
         .map(|k| keys.iter().find(|l| l.id == k.key.id).unwrap().revoked_at.is_some())
         .collect();
     assert_eq!(revoked, [true, true, true, false]);
-    let under_revoked = manage
-        .create_key(new("g1", "late", Some(&app.key.public_id)))
+    let under_revoked = op(&manage)
+        .create_key(new(g1, "late", Some(&app.key.public_id)))
         .await
         .unwrap_err();
     assert_eq!(field_of(under_revoked), "parent");
-    assert_eq!(manage.keys(Some("g2")).await.unwrap().len(), 1);
+    assert_eq!(manage.keys(Some(g2)).await.unwrap().len(), 1);
     let listed = serde_json::to_string(&keys).unwrap();
     assert!(!listed.contains(&secret[17..40]), "listings never carry a secret");
 }
 
 async fn a_stored_key_follows_its_host(db: &TestDb) {
     let manage = service(db);
-    manage.create_endpoint(openai("a")).await.unwrap();
+    op(&manage).create_endpoint(openai("a")).await.unwrap();
     let moved = EndpointUpdate {
         base_url: Some("https://elsewhere.example.com/v1".into()),
         ..Default::default()
     };
     assert_eq!(
-        field_of(manage.update_endpoint("a", moved).await.unwrap_err()),
+        field_of(op(&manage).update_endpoint("a", moved).await.unwrap_err()),
         "api_key"
     );
     let same_host = EndpointUpdate {
@@ -338,7 +406,7 @@ async fn a_stored_key_follows_its_host(db: &TestDb) {
         ..Default::default()
     };
     assert!(
-        manage.update_endpoint("a", same_host).await.is_ok(),
+        op(&manage).update_endpoint("a", same_host).await.is_ok(),
         "a new path on the same origin keeps the key"
     );
     let with_key = EndpointUpdate {
@@ -346,54 +414,54 @@ async fn a_stored_key_follows_its_host(db: &TestDb) {
         api_key: Some(Secret::new("  sk-new-key\n".into())),
         ..Default::default()
     };
-    let moved = manage.update_endpoint("a", with_key).await.unwrap();
+    let moved = op(&manage).update_endpoint("a", with_key).await.unwrap();
     assert_eq!(opened_credential(&manage, &moved).await, "sk-new-key", "stored trimmed");
 }
 
 async fn child_keys_live_no_longer_than_their_parent(db: &TestDb) {
     let manage = service(db);
-    manage.create_endpoint(openai("a")).await.unwrap();
-    manage
+    op(&manage).create_endpoint(openai("a")).await.unwrap();
+    op(&manage)
         .create_gateway(NewGateway::new("g", Strategy::Priority, vec![choice("a")]))
         .await
         .unwrap();
     let soon = server::store::now_ms() + 60_000;
     let parent = NewKey {
-        gateway: "g".into(),
+        gateway: op(&manage).gateway_id("g").await,
         name: "p".into(),
         expires_at: Some(soon),
         ..NewKey::default()
     };
-    let parent = manage.create_key(parent).await.unwrap();
+    let parent = op(&manage).create_key(parent).await.unwrap();
     let child = NewKey {
-        gateway: "g".into(),
+        gateway: op(&manage).gateway_id("g").await,
         name: "c".into(),
         parent: Some(parent.key.public_id.clone()),
         ..NewKey::default()
     };
-    let child = manage.create_key(child).await.unwrap();
+    let child = op(&manage).create_key(child).await.unwrap();
     assert_eq!(child.key.expires_at, Some(soon), "capped at the parent's expiry");
     let later = NewKey {
-        gateway: "g".into(),
+        gateway: op(&manage).gateway_id("g").await,
         name: "c2".into(),
         parent: Some(parent.key.public_id.clone()),
         expires_at: Some(soon + 1_000_000),
         ..NewKey::default()
     };
-    assert_eq!(manage.create_key(later).await.unwrap().key.expires_at, Some(soon));
+    assert_eq!(op(&manage).create_key(later).await.unwrap().key.expires_at, Some(soon));
 }
 
 async fn the_registry_holds_the_configuration_with_credentials_opened(db: &TestDb) {
     use server::proxy::registry::{Credential, Registry};
     let manage = service(db);
-    let cloud = manage.create_endpoint(openai("cloud")).await.unwrap();
+    let cloud = op(&manage).create_endpoint(openai("cloud")).await.unwrap();
     let local = NewEndpoint {
         provider: ProviderKind::Ollama,
         api_key: None,
         ..openai("local")
     };
-    let local = manage.create_endpoint(local).await.unwrap();
-    manage
+    let local = op(&manage).create_endpoint(local).await.unwrap();
+    op(&manage)
         .create_gateway(NewGateway::new(
             "g",
             Strategy::Priority,
@@ -401,21 +469,21 @@ async fn the_registry_holds_the_configuration_with_credentials_opened(db: &TestD
         ))
         .await
         .unwrap();
-    let team = manage
+    let team = op(&manage)
         .create_key(NewKey {
-            gateway: "g".into(),
+            gateway: op(&manage).gateway_id("g").await,
             name: "team".into(),
             ..NewKey::default()
         })
         .await
         .unwrap();
     let app = NewKey {
-        gateway: "g".into(),
+        gateway: op(&manage).gateway_id("g").await,
         name: "app".into(),
         parent: Some(team.key.public_id.clone()),
         ..NewKey::default()
     };
-    let app = manage.create_key(app).await.unwrap();
+    let app = op(&manage).create_key(app).await.unwrap();
 
     let registry = Registry::load(&manage).await.unwrap();
     let snapshot = registry.snapshot();
@@ -456,7 +524,7 @@ async fn the_registry_holds_the_configuration_with_credentials_opened(db: &TestD
     ));
     assert!(matches!(snapshot.upstreams[&local.id].credential, Credential::None));
     // Revocation reaches the snapshot.
-    manage.revoke_key(&team.key.public_id).await.unwrap();
+    op(&manage).revoke_key(&team.key.public_id).await.unwrap();
     registry.refresh(&manage).await.unwrap();
     assert!(registry
         .snapshot()

@@ -2,6 +2,7 @@
 //! `traceparent` sent upstream, request-log retention, and RELIABILITY SC-01 (canary secrets
 //! never appear in logs at `trace` level, answers or the database).
 
+use crate::operator::op;
 use crate::{
     rig::{chat, data_lines, endpoint, metric, post_as, steady, Rig, CANARY},
     support::TestServer,
@@ -130,9 +131,9 @@ async fn metrics_count_known_traffic() {
     assert_eq!(rig.post("/v1/chat/completions", &unknown).await.status(), 404);
     // A key allowed one request a minute: the second is refused by its limit.
     let manage = &rig.server.state.manage;
-    let tight = manage
+    let tight = op(manage)
         .create_key(NewKey {
-            gateway: "g".into(),
+            gateway: op(manage).gateway_id("g").await,
             name: "tight".into(),
             limits: vec![parse_limit("requests/minute=1").unwrap()],
             ..NewKey::default()

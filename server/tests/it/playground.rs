@@ -3,6 +3,7 @@
 //! endpoint on its own and one through a gateway, both logged (with no key) and counted in the
 //! hourly history the dashboard draws; who may send; bad input; a logged request replayed.
 
+use crate::operator::op;
 use crate::{rig, support::TestServer};
 use app::types::{AdminRole, ProviderKind, RequestLog, RetryPolicy, Strategy};
 use serde_json::{json, Value};
@@ -17,17 +18,17 @@ use std::time::{Duration, Instant};
 /// An endpoint `solo` at the mock and a gateway `pg` over it that logs bodies; their ids.
 async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
     let manage = &server.state.manage;
-    let endpoint = manage
+    let endpoint = op(manage)
         .create_endpoint(rig::endpoint("solo", ProviderKind::OpenAi, &mock.url()))
         .await
         .unwrap();
-    let gateway = manage
+    let gateway = op(manage)
         .create_gateway(NewGateway {
             name: "pg".into(),
             description: String::new(),
             strategy: Strategy::Priority,
             endpoints: vec![EndpointChoice {
-                endpoint: "solo".into(),
+                endpoint: server::manage::EndpointRef::Name("solo".into()),
                 weight: 1,
                 priority: None,
             }],
@@ -212,7 +213,7 @@ async fn viewers_strangers_and_bad_requests_send_and_change_nothing() {
     let mock = MockUpstream::start().await.unwrap();
     let server = TestServer::start().await;
     server.create_admin("admin@example.com").await;
-    (server.state.manage)
+    op(&server.state.manage)
         .create_admin(NewAdmin {
             email: "viewer@example.com".into(),
             password: Secret::new(crate::support::PASSWORD.into()),

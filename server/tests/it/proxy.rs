@@ -1,6 +1,7 @@
 //! The inference API's front door: gateway-key authentication (RELIABILITY A-01…)
 //! and `GET /v1/models`, through the real server, answered from the registry.
 
+use crate::operator::op;
 use crate::{
     manage::{choice, openai},
     support::TestServer,
@@ -17,17 +18,17 @@ use server::{
 async fn server_with_key() -> (TestServer, String) {
     let server = TestServer::start().await;
     let manage = &server.state.manage;
-    manage.create_endpoint(openai("mini")).await.unwrap();
+    op(manage).create_endpoint(openai("mini")).await.unwrap();
     let local = NewEndpoint {
         provider: ProviderKind::Ollama,
         api_key: None,
         model: "llama3".into(),
         ..openai("local")
     };
-    manage.create_endpoint(local).await.unwrap();
+    op(manage).create_endpoint(local).await.unwrap();
     let mut gateway = NewGateway::new("g", Strategy::Priority, vec![choice("mini"), choice("local")]);
     gateway.model_aliases.insert("fast".into(), "gpt-4o-mini".into());
-    manage.create_gateway(gateway).await.unwrap();
+    op(manage).create_gateway(gateway).await.unwrap();
     let key = key(
         manage,
         NewKey {
@@ -42,9 +43,9 @@ async fn server_with_key() -> (TestServer, String) {
 
 /// Creates a key on gateway `g`.
 async fn key(manage: &Manage, new: NewKey) -> CreatedKey {
-    manage
+    op(manage)
         .create_key(NewKey {
-            gateway: "g".into(),
+            gateway: op(manage).gateway_id("g").await,
             ..new
         })
         .await
@@ -187,7 +188,7 @@ async fn revoked_expired_and_orphaned_keys_open_nothing() {
         assert_eq!(models(&server, &[("authorization", &bearer(key))]).await.status(), 200);
     }
 
-    manage.revoke_key(&parent.key.public_id).await.unwrap();
+    op(manage).revoke_key(&parent.key.public_id).await.unwrap();
     server.state.registry.refresh(manage).await.unwrap();
     assert_eq!(
         models(&server, &[("authorization", &bearer(&parent.secret))])
@@ -224,7 +225,7 @@ async fn revoked_expired_and_orphaned_keys_open_nothing() {
         enabled: Some(false),
         ..Default::default()
     };
-    manage.update_gateway("g", disabled).await.unwrap();
+    op(manage).update_gateway("g", disabled).await.unwrap();
     server.state.registry.refresh(manage).await.unwrap();
     assert_eq!(
         models(&server, &[("authorization", &bearer(&other.secret))])
@@ -347,8 +348,8 @@ async fn a05_a_key_reaches_only_its_own_gateway() {
         model: "b-only-model".into(),
         ..openai("b-endpoint")
     };
-    manage.create_endpoint(only_b).await.unwrap();
-    manage
+    op(manage).create_endpoint(only_b).await.unwrap();
+    op(manage)
         .create_gateway(NewGateway::new("b", Strategy::Priority, vec![choice("b-endpoint")]))
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! A gateway in front of a mock upstream: the real server, endpoints pointing at the mock, a
 //! gateway over them and a key — the set-up every inference test starts from.
 
+use crate::operator::op;
 use crate::support::TestServer;
 use app::types::{ProviderKind, RequestLog, Strategy, Timeouts};
 use serde_json::Value;
@@ -83,18 +84,18 @@ impl Rig {
         let mut choices = Vec::new();
         for endpoint in endpoints {
             choices.push(EndpointChoice {
-                endpoint: endpoint.name.clone(),
+                endpoint: server::manage::EndpointRef::Name(endpoint.name.clone()),
                 weight: 1,
                 priority: None,
             });
-            manage.create_endpoint(endpoint).await.unwrap();
+            op(manage).create_endpoint(endpoint).await.unwrap();
         }
         let mut new = NewGateway::new("g", Strategy::Priority, choices);
         gateway(&mut new);
-        manage.create_gateway(new).await.unwrap();
-        let key = manage
+        op(manage).create_gateway(new).await.unwrap();
+        let key = op(manage)
             .create_key(NewKey {
-                gateway: "g".into(),
+                gateway: op(manage).gateway_id("g").await,
                 name: "app".into(),
                 ..NewKey::default()
             })

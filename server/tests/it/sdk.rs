@@ -7,6 +7,7 @@
 //! `server/tests/sdk/requirements.txt`); `MGW_TEST_PYTHON` names another interpreter. Without
 //! one the tests say so and pass, except under CI, where they fail.
 
+use crate::operator::op;
 use crate::rig::{endpoint, steady, Rig};
 use app::types::ProviderKind;
 use server::{
@@ -53,12 +54,12 @@ async fn run_with_limits(script: &str, checks: &[&str], limits: &[&str]) {
         rig.key.clone()
     } else {
         let new = NewKey {
-            gateway: "g".into(),
+            gateway: op(&rig.server.state.manage).gateway_id("g").await,
             name: "limited".into(),
             limits: limits.iter().map(|l| parse_limit(l).unwrap()).collect(),
             ..NewKey::default()
         };
-        let created = rig.server.state.manage.create_key(new).await.unwrap();
+        let created = op(&rig.server.state.manage).create_key(new).await.unwrap();
         created.secret.expose().to_string()
     };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk").join(script);

@@ -111,6 +111,19 @@ impl TestDb {
     }
 }
 
+/// One write through its own transaction, committed when it succeeds:
+/// `tx!(store, insert_endpoint(&fields, None, now))`.
+macro_rules! tx {
+    ($store:expr, $method:ident($($arg:expr),* $(,)?)) => {{
+        let mut tx = $store.begin().await.unwrap();
+        let out = tx.$method($($arg),*).await;
+        if out.is_ok() {
+            tx.commit().await.unwrap();
+        }
+        out
+    }};
+}
+
 /// Instantiates each test for both backends.
 macro_rules! store_suite {
     ($($test:ident),* $(,)?) => {
@@ -142,6 +155,7 @@ store_suite!(
     request_logs_are_written_in_batches_with_their_attempts,
     migrations_create_every_table_empty,
     migrations_run_again_without_change,
+    a_new_provider_kind_needs_no_migration,
     admins_round_trip_and_emails_are_unique,
     sessions_join_their_user_and_expire,
     foreign_keys_are_enforced,
@@ -344,20 +358,18 @@ async fn limits_and_prices_round_trip(db: &TestDb) {
         max_value,
     };
     let scope = LimitScope::Gateway(gateway);
-    db.store
-        .set_limits(
+    tx!(
+        db.store,
+        set_limits(
             scope,
             &[
                 limit(Metric::Requests, Period::Minute, 5),
                 limit(Metric::CostMicros, Period::Month, 9),
             ],
         )
-        .await
-        .unwrap();
-    db.store
-        .set_limits(scope, &[limit(Metric::Tokens, Period::Day, 7)])
-        .await
-        .unwrap();
+    )
+    .unwrap();
+    tx!(db.store, set_limits(scope, &[limit(Metric::Tokens, Period::Day, 7)])).unwrap();
     let stored = db.store.limits_by_scope().await.unwrap();
     assert_eq!(stored[&scope], [limit(Metric::Tokens, Period::Day, 7)]);
     let gateways = db.store.gateways().await.unwrap();
@@ -368,17 +380,18 @@ async fn limits_and_prices_round_trip(db: &TestDb) {
         input_per_mtok_micros: 1,
         output_per_mtok_micros: 2,
     };
-    db.store.set_price(&price, 1).await.unwrap();
-    db.store
-        .set_price(
+    tx!(db.store, set_price(&price, 1)).unwrap();
+    tx!(
+        db.store,
+        set_price(
             &ModelPrice {
                 output_per_mtok_micros: 3,
                 ..price.clone()
             },
             2,
         )
-        .await
-        .unwrap();
+    )
+    .unwrap();
     let prices = db.store.prices().await.unwrap();
     let mine = prices.iter().find(|p| p.model == "my-model").unwrap();
     assert_eq!(mine.output_per_mtok_micros, 3);
@@ -386,8 +399,8 @@ async fn limits_and_prices_round_trip(db: &TestDb) {
         db.store.config_revision().await.unwrap() > revision,
         "prices reach running servers"
     );
-    db.store.remove_price("my-model").await.unwrap();
-    assert!(db.store.remove_price("my-model").await.is_err());
+    tx!(db.store, remove_price("my-model")).unwrap();
+    assert!(tx!(db.store, remove_price("my-model")).is_err());
 }
 
 async fn migrations_run_again_without_change(db: &TestDb) {
@@ -410,13 +423,37 @@ async fn migrations_run_again_without_change(db: &TestDb) {
     assert_eq!(db.store.config_revision().await.unwrap(), revision);
 }
 
+/// The provider column has no CHECK (issue #17: a provider is one row of facts in the code):
+/// a name the code does not know yet is stored, and reading it is what refuses it; the
+/// rebuilt SQLite table still bumps the revision and keeps its foreign keys.
+async fn a_new_provider_kind_needs_no_migration(db: &TestDb) {
+    let revision = db.store.config_revision().await.unwrap();
+    sqlx::query(
+        "INSERT INTO inference_endpoints (name, provider, base_url, model, created_at, updated_at) \
+         VALUES ('next', 'a_provider_of_tomorrow', 'http://127.0.0.1:9', 'm', 1, 1)",
+    )
+    .execute(&mut raw(db).await)
+    .await
+    .unwrap();
+    assert!(
+        db.store.config_revision().await.unwrap() > revision,
+        "the trigger still bumps it"
+    );
+    let read = db.store.endpoints().await.unwrap_err().to_string();
+    assert!(read.contains("unknown provider"), "{read}");
+    let orphan = sqlx::query("INSERT INTO gateway_endpoints (gateway_id, endpoint_id, position, weight, priority) VALUES (999, 999, 0, 1, 1)")
+        .execute(&mut raw(db).await)
+        .await;
+    assert!(orphan.is_err(), "foreign keys still hold");
+}
+
 async fn admins_round_trip_and_emails_are_unique(db: &TestDb) {
     let now = now_ms();
-    let user = db
-        .store
-        .insert_admin("a@example.com", "$argon2id$fake", AdminRole::Viewer, now)
-        .await
-        .unwrap();
+    let user = tx!(
+        db.store,
+        insert_admin("a@example.com", "$argon2id$fake", AdminRole::Viewer, now)
+    )
+    .unwrap();
     assert_eq!(user.email, "a@example.com");
     assert_eq!(user.role, AdminRole::Viewer);
     let credentials = db.store.admin_credentials("a@example.com").await.unwrap().unwrap();
@@ -425,7 +462,7 @@ async fn admins_round_trip_and_emails_are_unique(db: &TestDb) {
     assert!(!credentials.disabled);
     assert!(db.store.admin_credentials("b@example.com").await.unwrap().is_none());
 
-    let duplicate = db.store.insert_admin("a@example.com", "x", AdminRole::Admin, now).await;
+    let duplicate = tx!(db.store, insert_admin("a@example.com", "x", AdminRole::Admin, now));
     assert!(matches!(duplicate, Err(StoreError::Conflict(_))), "{duplicate:?}");
     db.store.set_password_hash(user.id, "$argon2id$new", now).await.unwrap();
     let credentials = db.store.admin_credentials("a@example.com").await.unwrap().unwrap();
@@ -435,11 +472,7 @@ async fn admins_round_trip_and_emails_are_unique(db: &TestDb) {
 
 async fn sessions_join_their_user_and_expire(db: &TestDb) {
     let now = now_ms();
-    let user = db
-        .store
-        .insert_admin("s@example.com", "h", AdminRole::Admin, now)
-        .await
-        .unwrap();
+    let user = tx!(db.store, insert_admin("s@example.com", "h", AdminRole::Admin, now)).unwrap();
     for (hash, expires_at) in [("live", now + 60_000), ("expired", now - 1), ("idle", now + 60_000)] {
         let session = NewSession {
             token_hash: hash,
@@ -447,7 +480,7 @@ async fn sessions_join_their_user_and_expire(db: &TestDb) {
             now,
             expires_at,
         };
-        db.store.insert_session(session).await.unwrap();
+        tx!(db.store, insert_session(session)).unwrap();
     }
     let live = db.store.session("live").await.unwrap().unwrap();
     assert_eq!(live.user, user);
@@ -466,8 +499,8 @@ async fn sessions_join_their_user_and_expire(db: &TestDb) {
     assert_eq!(db.store.delete_expired_sessions(now, now - 1_000).await.unwrap(), 2);
     assert!(db.store.session("expired").await.unwrap().is_none());
     assert!(db.store.session("idle").await.unwrap().is_none());
-    assert!(db.store.delete_session("live").await.unwrap());
-    assert!(!db.store.delete_session("live").await.unwrap());
+    assert!(tx!(db.store, delete_session("live")).unwrap());
+    assert!(!tx!(db.store, delete_session("live")).unwrap());
 }
 
 async fn foreign_keys_are_enforced(db: &TestDb) {
@@ -478,24 +511,21 @@ async fn foreign_keys_are_enforced(db: &TestDb) {
         expires_at: 1,
     };
     assert!(
-        db.store.insert_session(orphan).await.is_err(),
+        tx!(db.store, insert_session(orphan)).is_err(),
         "a session needs an existing admin"
     );
     // Deleting an admin cascades to the sessions.
-    let user = db
-        .store
-        .insert_admin("fk@example.com", "h", AdminRole::Admin, 0)
-        .await
-        .unwrap();
-    db.store
-        .insert_session(NewSession {
+    let user = tx!(db.store, insert_admin("fk@example.com", "h", AdminRole::Admin, 0)).unwrap();
+    tx!(
+        db.store,
+        insert_session(NewSession {
             token_hash: "t",
             admin_user_id: user.id,
             now: 0,
             expires_at: 1,
         })
-        .await
-        .unwrap();
+    )
+    .unwrap();
     sqlx::query("DELETE FROM admin_users WHERE id = $1")
         .bind(user.id.0)
         .execute(&mut raw(db).await)
@@ -530,10 +560,7 @@ async fn overview_counts_what_is_configured(db: &TestDb) {
         .await
         .unwrap();
     }
-    db.store
-        .insert_admin("o@example.com", "h", AdminRole::Admin, now)
-        .await
-        .unwrap();
+    tx!(db.store, insert_admin("o@example.com", "h", AdminRole::Admin, now)).unwrap();
     let overview = db.store.overview().await.unwrap();
     assert_eq!(
         overview,
@@ -546,11 +573,11 @@ async fn overview_counts_what_is_configured(db: &TestDb) {
     );
 }
 
+/// (The provider of an endpoint is not among them: `a_new_provider_kind_needs_no_migration`.)
 async fn schema_enforces_its_checks(db: &TestDb) {
     let mut conn = raw(db).await;
     for bad in [
         "INSERT INTO admin_users (email, password_hash, role, created_at, updated_at) VALUES ('r@x.io', 'h', 'root', 0, 0)",
-        "INSERT INTO inference_endpoints (name, provider, base_url, model, created_at, updated_at) VALUES ('e', 'nope', 'u', 'm', 0, 0)",
         "INSERT INTO limits (metric, period, max_value) VALUES ('requests', 'minute', 10)",
     ] {
         assert!(sqlx::query(bad).execute(&mut conn).await.is_err(), "accepted: {bad}");
@@ -597,11 +624,11 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
 }
 
 async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
-    let created = db
-        .store
-        .insert_endpoint(&endpoint_fields("primary"), Some(b"sealed-bytes"), 7)
-        .await
-        .unwrap();
+    let created = tx!(
+        db.store,
+        insert_endpoint(&endpoint_fields("primary"), Some(b"sealed-bytes"), 7)
+    )
+    .unwrap();
     assert!(created.has_credential);
     assert_eq!(
         (
@@ -612,37 +639,33 @@ async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
         (Some("eu"), Some(100), Some(5_000))
     );
     assert_eq!(sealed(db, created.id).await.as_deref(), Some(&b"sealed-bytes"[..]));
-    let bare = db
-        .store
-        .insert_endpoint(&endpoint_fields("bare"), None, 7)
-        .await
-        .unwrap();
+    let bare = tx!(db.store, insert_endpoint(&endpoint_fields("bare"), None, 7)).unwrap();
     assert!(!bare.has_credential);
     assert_eq!(sealed(db, bare.id).await, None);
 
     let mut fields = endpoint_fields("renamed");
     fields.model = "gpt-4o";
-    let updated = db
-        .store
-        .update_endpoint(created.id, &fields, CredentialChange::Keep, 8)
-        .await
-        .unwrap();
+    let updated = tx!(
+        db.store,
+        update_endpoint(created.id, &fields, CredentialChange::Keep, 8)
+    )
+    .unwrap();
     assert_eq!(
         (updated.name.as_str(), updated.model.as_str(), updated.updated_at),
         ("renamed", "gpt-4o", 8)
     );
     assert!(updated.has_credential, "kept");
-    let cleared = db
-        .store
-        .update_endpoint(created.id, &fields, CredentialChange::Clear, 9)
-        .await
-        .unwrap();
+    let cleared = tx!(
+        db.store,
+        update_endpoint(created.id, &fields, CredentialChange::Clear, 9)
+    )
+    .unwrap();
     assert!(!cleared.has_credential);
-    let set = db
-        .store
-        .update_endpoint(created.id, &fields, CredentialChange::Set(b"new".to_vec()), 9)
-        .await
-        .unwrap();
+    let set = tx!(
+        db.store,
+        update_endpoint(created.id, &fields, CredentialChange::Set(b"new".to_vec()), 9)
+    )
+    .unwrap();
     assert!(set.has_credential);
     assert_eq!(sealed(db, created.id).await.as_deref(), Some(&b"new"[..]));
 
@@ -655,13 +678,13 @@ async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
         .map(|e| e.name)
         .collect();
     assert_eq!(names, ["bare", "renamed"]);
-    let duplicate = db.store.insert_endpoint(&endpoint_fields("bare"), None, 7).await;
+    let duplicate = tx!(db.store, insert_endpoint(&endpoint_fields("bare"), None, 7));
     assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
 }
 
 async fn gateways_keep_their_endpoints_in_order(db: &TestDb) {
-    let a = db.store.insert_endpoint(&endpoint_fields("a"), None, 1).await.unwrap();
-    let b = db.store.insert_endpoint(&endpoint_fields("b"), None, 1).await.unwrap();
+    let a = tx!(db.store, insert_endpoint(&endpoint_fields("a"), None, 1)).unwrap();
+    let b = tx!(db.store, insert_endpoint(&endpoint_fields("b"), None, 1)).unwrap();
     let aliases = BTreeMap::from([("fast".to_string(), "gpt-4o-mini".to_string())]);
     let links = [
         EndpointLink {
@@ -675,10 +698,7 @@ async fn gateways_keep_their_endpoints_in_order(db: &TestDb) {
             priority: 1,
         },
     ];
-    db.store
-        .insert_gateway(&gateway_fields("g", &aliases), &links, 1)
-        .await
-        .unwrap();
+    tx!(db.store, insert_gateway(&gateway_fields("g", &aliases), &links, 1)).unwrap();
     let gateway = db.store.gateway_by_name("g").await.unwrap().unwrap();
     let order: Vec<(&str, i64, i64, i64)> = gateway
         .endpoints
@@ -695,14 +715,16 @@ async fn gateways_keep_their_endpoints_in_order(db: &TestDb) {
         weight: 5,
         priority: 0,
     }];
-    db.store
-        .update_gateway(gateway.id, &gateway_fields("g2", &aliases), Some(&only_a), 2)
-        .await
-        .unwrap();
-    db.store
-        .update_gateway(gateway.id, &gateway_fields("g2", &aliases), None, 3)
-        .await
-        .unwrap();
+    tx!(
+        db.store,
+        update_gateway(gateway.id, &gateway_fields("g2", &aliases), Some(&only_a), 2)
+    )
+    .unwrap();
+    tx!(
+        db.store,
+        update_gateway(gateway.id, &gateway_fields("g2", &aliases), None, 3)
+    )
+    .unwrap();
     let gateway = db.store.gateway_by_name("g2").await.unwrap().unwrap();
     assert_eq!(gateway.endpoints.len(), 1);
     assert_eq!(
@@ -715,29 +737,29 @@ async fn gateways_keep_their_endpoints_in_order(db: &TestDb) {
 
 /// An endpoint "a" and a gateway "g" that routes to it.
 async fn gateway_over_one_endpoint(db: &TestDb) -> (app::types::InferenceEndpoint, app::types::GatewayId) {
-    let a = db.store.insert_endpoint(&endpoint_fields("a"), None, 1).await.unwrap();
+    let a = tx!(db.store, insert_endpoint(&endpoint_fields("a"), None, 1)).unwrap();
     let link = EndpointLink {
         endpoint_id: a.id,
         weight: 1,
         priority: 1,
     };
-    let gateway = db
-        .store
-        .insert_gateway(&gateway_fields("g", &BTreeMap::new()), &[link], 1)
-        .await
-        .unwrap();
+    let gateway = tx!(
+        db.store,
+        insert_gateway(&gateway_fields("g", &BTreeMap::new()), &[link], 1)
+    )
+    .unwrap();
     (a, gateway)
 }
 
 async fn an_endpoint_in_use_cannot_be_deleted(db: &TestDb) {
     let (a, gateway) = gateway_over_one_endpoint(db).await;
     assert_eq!(db.store.gateways_using(a.id).await.unwrap(), ["g"]);
-    let refused = db.store.delete_endpoint(a.id).await;
+    let refused = tx!(db.store, delete_endpoint(a.id));
     assert!(matches!(refused, Err(StoreError::Reference(_))), "{refused:?}");
-    db.store.delete_gateway(gateway).await.unwrap();
-    db.store.delete_endpoint(a.id).await.unwrap();
+    tx!(db.store, delete_gateway(gateway)).unwrap();
+    tx!(db.store, delete_endpoint(a.id)).unwrap();
     assert!(matches!(
-        db.store.delete_endpoint(a.id).await,
+        tx!(db.store, delete_endpoint(a.id)),
         Err(StoreError::NotFound)
     ));
 }
@@ -757,31 +779,22 @@ async fn revoking_a_key_revokes_its_subtree_only(db: &TestDb) {
         limits: &[],
         now: 1,
     };
-    let team = db.store.insert_key(&insert("team", None)).await.unwrap().unwrap();
+    let team = tx!(db.store, insert_key(&insert("team", None))).unwrap().unwrap();
     assert_eq!(team.allowed_models.as_deref(), Some(&models[..]));
-    let app = db
-        .store
-        .insert_key(&insert("app", Some(team.id)))
-        .await
+    let app = tx!(db.store, insert_key(&insert("app", Some(team.id))))
         .unwrap()
         .unwrap();
-    let prod = db
-        .store
-        .insert_key(&insert("prod", Some(app.id)))
-        .await
+    let prod = tx!(db.store, insert_key(&insert("prod", Some(app.id))))
         .unwrap()
         .unwrap();
-    let sibling = db
-        .store
-        .insert_key(&insert("sibling", Some(team.id)))
-        .await
+    let sibling = tx!(db.store, insert_key(&insert("sibling", Some(team.id))))
         .unwrap()
         .unwrap();
     assert_eq!(prod.parent_id, Some(app.id));
 
-    assert_eq!(db.store.revoke_key_tree(app.id, 50).await.unwrap(), 2, "app and prod");
+    assert_eq!(tx!(db.store, revoke_key_tree(app.id, 50)).unwrap(), 2, "app and prod");
     assert_eq!(
-        db.store.revoke_key_tree(app.id, 60).await.unwrap(),
+        tx!(db.store, revoke_key_tree(app.id, 60)).unwrap(),
         0,
         "already revoked"
     );
@@ -798,7 +811,7 @@ async fn revoking_a_key_revokes_its_subtree_only(db: &TestDb) {
     assert_eq!(db.store.keys(Some(gateway)).await.unwrap().len(), 4);
     assert_eq!(sibling.parent_id, Some(team.id));
     // Deleting the gateway deletes its keys.
-    db.store.delete_gateway(gateway).await.unwrap();
+    tx!(db.store, delete_gateway(gateway)).unwrap();
     assert!(db.store.keys(None).await.unwrap().is_empty());
 }
 
@@ -817,10 +830,7 @@ async fn a_failed_gateway_write_leaves_nothing_behind(db: &TestDb) {
             priority: 1,
         },
     ];
-    let failed = db
-        .store
-        .insert_gateway(&gateway_fields("h", &aliases), &dangling, 2)
-        .await;
+    let failed = tx!(db.store, insert_gateway(&gateway_fields("h", &aliases), &dangling, 2));
     assert!(matches!(failed, Err(StoreError::Reference(_))), "{failed:?}");
     assert!(
         db.store.gateway_by_name("h").await.unwrap().is_none(),
@@ -828,10 +838,10 @@ async fn a_failed_gateway_write_leaves_nothing_behind(db: &TestDb) {
     );
     // An update that fails half-way keeps the old name and the old list.
     let g = db.store.gateway_by_name("g").await.unwrap().unwrap();
-    let failed = db
-        .store
-        .update_gateway(g.id, &gateway_fields("renamed", &aliases), Some(&dangling), 3)
-        .await;
+    let failed = tx!(
+        db.store,
+        update_gateway(g.id, &gateway_fields("renamed", &aliases), Some(&dangling), 3)
+    );
     assert!(failed.is_err());
     let g = db.store.gateway_by_name("g").await.unwrap().expect("still named g");
     assert_eq!(g.endpoints.len(), 1);
@@ -839,7 +849,7 @@ async fn a_failed_gateway_write_leaves_nothing_behind(db: &TestDb) {
 
 async fn names_list_in_the_same_order_on_both_databases(db: &TestDb) {
     for name in ["b", "B", "a-b", "a", "A_1", "a.b"] {
-        db.store.insert_endpoint(&endpoint_fields(name), None, 1).await.unwrap();
+        tx!(db.store, insert_endpoint(&endpoint_fields(name), None, 1)).unwrap();
     }
     let names: Vec<String> = db
         .store
@@ -855,7 +865,7 @@ async fn names_list_in_the_same_order_on_both_databases(db: &TestDb) {
 async fn a_child_key_needs_a_live_parent_in_its_gateway(db: &TestDb) {
     let (_, gateway) = gateway_over_one_endpoint(db).await;
     let (_, other_gateway) = {
-        let b = db.store.insert_endpoint(&endpoint_fields("b"), None, 1).await.unwrap();
+        let b = tx!(db.store, insert_endpoint(&endpoint_fields("b"), None, 1)).unwrap();
         let link = EndpointLink {
             endpoint_id: b.id,
             weight: 1,
@@ -863,10 +873,11 @@ async fn a_child_key_needs_a_live_parent_in_its_gateway(db: &TestDb) {
         };
         (
             b,
-            db.store
-                .insert_gateway(&gateway_fields("h", &BTreeMap::new()), &[link], 1)
-                .await
-                .unwrap(),
+            tx!(
+                db.store,
+                insert_gateway(&gateway_fields("h", &BTreeMap::new()), &[link], 1)
+            )
+            .unwrap(),
         )
     };
     let row = |gateway_id, public_id, parent_id, expires_at| NewKeyRow {
@@ -881,43 +892,32 @@ async fn a_child_key_needs_a_live_parent_in_its_gateway(db: &TestDb) {
         limits: &[],
         now: 100,
     };
-    let parent = db
-        .store
-        .insert_key(&row(gateway, "parent", None, None))
-        .await
+    let parent = tx!(db.store, insert_key(&row(gateway, "parent", None, None)))
         .unwrap()
         .unwrap();
-    let expiring = db
-        .store
-        .insert_key(&row(gateway, "expiring", None, Some(100)))
-        .await
+    let expiring = tx!(db.store, insert_key(&row(gateway, "expiring", None, Some(100))))
         .unwrap()
         .unwrap();
-    assert!(db
-        .store
-        .insert_key(&row(gateway, "child", Some(parent.id), None))
-        .await
+    assert!(tx!(db.store, insert_key(&row(gateway, "child", Some(parent.id), None)))
         .unwrap()
         .is_some());
-    assert!(db
-        .store
-        .insert_key(&row(other_gateway, "across", Some(parent.id), None))
-        .await
-        .unwrap()
-        .is_none());
-    assert!(db
-        .store
-        .insert_key(&row(gateway, "late", Some(expiring.id), None))
-        .await
-        .unwrap()
-        .is_none());
-    db.store.revoke_key_tree(parent.id, 150).await.unwrap();
-    assert!(db
-        .store
-        .insert_key(&row(gateway, "orphan", Some(parent.id), None))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(tx!(
+        db.store,
+        insert_key(&row(other_gateway, "across", Some(parent.id), None))
+    )
+    .unwrap()
+    .is_none());
+    assert!(
+        tx!(db.store, insert_key(&row(gateway, "late", Some(expiring.id), None)))
+            .unwrap()
+            .is_none()
+    );
+    tx!(db.store, revoke_key_tree(parent.id, 150)).unwrap();
+    assert!(
+        tx!(db.store, insert_key(&row(gateway, "orphan", Some(parent.id), None)))
+            .unwrap()
+            .is_none()
+    );
     assert!(
         db.store.key_by_public_id("orphan").await.unwrap().is_none(),
         "nothing was inserted"
@@ -932,10 +932,11 @@ async fn the_revision_moves_on_every_configuration_change(db: &TestDb) {
     };
     let (a, gateway) = gateway_over_one_endpoint(db).await;
     moved("endpoint and gateway added", db.store.config_revision().await.unwrap());
-    db.store
-        .update_endpoint(a.id, &endpoint_fields("a2"), CredentialChange::Keep, 2)
-        .await
-        .unwrap();
+    tx!(
+        db.store,
+        update_endpoint(a.id, &endpoint_fields("a2"), CredentialChange::Keep, 2)
+    )
+    .unwrap();
     moved("endpoint updated", db.store.config_revision().await.unwrap());
     let key = NewKeyRow {
         gateway_id: gateway,
@@ -949,22 +950,20 @@ async fn the_revision_moves_on_every_configuration_change(db: &TestDb) {
         limits: &[],
         now: 1,
     };
-    let key = db.store.insert_key(&key).await.unwrap().unwrap();
+    let key = tx!(db.store, insert_key(&key)).unwrap().unwrap();
     moved("key added", db.store.config_revision().await.unwrap());
-    db.store.revoke_key_tree(key.id, 5).await.unwrap();
+    tx!(db.store, revoke_key_tree(key.id, 5)).unwrap();
     moved("key revoked", db.store.config_revision().await.unwrap());
-    db.store
-        .update_gateway(gateway, &gateway_fields("g", &BTreeMap::new()), Some(&[]), 6)
-        .await
-        .unwrap();
+    tx!(
+        db.store,
+        update_gateway(gateway, &gateway_fields("g", &BTreeMap::new()), Some(&[]), 6)
+    )
+    .unwrap();
     moved("gateway endpoints replaced", db.store.config_revision().await.unwrap());
-    db.store.delete_gateway(gateway).await.unwrap();
+    tx!(db.store, delete_gateway(gateway)).unwrap();
     moved("gateway deleted", db.store.config_revision().await.unwrap());
     // Admin users and sessions are not routing configuration.
-    db.store
-        .insert_admin("r@example.com", "h", AdminRole::Admin, 1)
-        .await
-        .unwrap();
+    tx!(db.store, insert_admin("r@example.com", "h", AdminRole::Admin, 1)).unwrap();
     assert_eq!(
         db.store.config_revision().await.unwrap(),
         last,
@@ -1199,14 +1198,14 @@ async fn request_log_pages_filter_and_follow_their_cursor(db: &TestDb) {
 async fn admin_tokens_audit_entries_and_admin_changes_round_trip(db: &TestDb) {
     use app::types::{ActorKind, AdminRole};
     use server::store::{NewAudit, NewSession, NewTokenRow};
-    let owner = db
-        .store
-        .insert_admin("owner@example.com", "$argon2id$x", AdminRole::Admin, 1)
-        .await
-        .unwrap();
-    let token = db
-        .store
-        .insert_admin_token(NewTokenRow {
+    let owner = tx!(
+        db.store,
+        insert_admin("owner@example.com", "$argon2id$x", AdminRole::Admin, 1)
+    )
+    .unwrap();
+    let token = tx!(
+        db.store,
+        insert_admin_token(NewTokenRow {
             admin_user_id: owner.id,
             name: "ci",
             public_id: "0123456789abcdef01",
@@ -1215,8 +1214,8 @@ async fn admin_tokens_audit_entries_and_admin_changes_round_trip(db: &TestDb) {
             now: 5,
             expires_at: Some(99),
         })
-        .await
-        .unwrap();
+    )
+    .unwrap();
     assert_eq!(
         (token.role, token.expires_at, token.revoked_at),
         (AdminRole::Viewer, Some(99), None)
@@ -1228,16 +1227,17 @@ async fn admin_tokens_audit_entries_and_admin_changes_round_trip(db: &TestDb) {
         ("owner@example.com", false)
     );
     db.store.touch_admin_token(token.id, 7).await.unwrap();
-    let revoked = db.store.revoke_admin_token(token.id, 8).await.unwrap();
+    let revoked = tx!(db.store, revoke_admin_token(token.id, 8)).unwrap();
     assert_eq!((revoked.last_used_at, revoked.revoked_at), (Some(7), Some(8)));
-    let again = db.store.revoke_admin_token(token.id, 9).await.unwrap();
+    let again = tx!(db.store, revoke_admin_token(token.id, 9)).unwrap();
     assert_eq!(again.revoked_at, Some(8), "the first revocation stands");
     assert_eq!(db.store.admin_tokens().await.unwrap().len(), 1);
 
     for (n, action) in ["gateway.create", "key.create", "key.revoke"].iter().enumerate() {
         let n = i64::try_from(n).unwrap();
-        db.store
-            .insert_audit(NewAudit {
+        tx!(
+            db.store,
+            insert_audit(NewAudit {
                 now: 100 + n,
                 actor_kind: ActorKind::ApiToken,
                 actor_id: Some(token.id.0),
@@ -1246,9 +1246,10 @@ async fn admin_tokens_audit_entries_and_admin_changes_round_trip(db: &TestDb) {
                 target_kind: (n > 0).then_some("key"),
                 target_id: (n > 0).then_some(n),
                 details: "{}",
+                via: app::types::Via::Graphql,
             })
-            .await
-            .unwrap();
+        )
+        .unwrap();
     }
     let newest = db.store.audit_entries(None, 2).await.unwrap();
     assert_eq!(
@@ -1263,27 +1264,25 @@ async fn admin_tokens_audit_entries_and_admin_changes_round_trip(db: &TestDb) {
     );
 
     // Disabling ends the admin's sessions; deleting takes their tokens along.
-    db.store
-        .insert_session(NewSession {
+    tx!(
+        db.store,
+        insert_session(NewSession {
             token_hash: "session",
             admin_user_id: owner.id,
             now: 1,
             expires_at: i64::MAX,
         })
-        .await
-        .unwrap();
-    let disabled = db
-        .store
-        .update_admin(owner.id, AdminRole::Viewer, true, 2)
-        .await
-        .unwrap();
+    )
+    .unwrap();
+    tx!(db.store, update_admin(owner.id, AdminRole::Viewer, true, 2)).unwrap();
+    let disabled = db.store.admin_account(owner.id).await.unwrap();
     assert!(disabled.disabled && disabled.user.role == AdminRole::Viewer);
     assert!(db.store.session("session").await.unwrap().is_none());
     assert_eq!(db.store.admin_accounts().await.unwrap(), [disabled]);
-    db.store.delete_admin(owner.id).await.unwrap();
+    tx!(db.store, delete_admin(owner.id)).unwrap();
     assert!(db.store.admin_tokens().await.unwrap().is_empty());
     assert!(matches!(
-        db.store.delete_admin(owner.id).await,
+        tx!(db.store, delete_admin(owner.id)),
         Err(server::store::StoreError::NotFound)
     ));
 }

@@ -54,7 +54,7 @@ impl TestServer {
             password: Secret::new(PASSWORD.into()),
             role: app::types::AdminRole::Admin,
         };
-        self.state.manage.create_admin(new).await.unwrap();
+        crate::operator::op(&self.state.manage).create_admin(new).await.unwrap();
     }
 
     /// A client that keeps cookies and does not follow redirects, so tests see them.

@@ -1,12 +1,12 @@
-//! Anthropic's Messages API, both ways: OpenAI-shaped requests sent to Anthropic endpoints
-//! (system prompt, tools and tool calls, images, stop reasons, streaming events, usage), and
-//! Anthropic-shaped requests from clients (`POST /v1/messages`) answered from any endpoint.
+//! Anthropic's Messages API as an upstream: OpenAI-shaped requests sent to Anthropic endpoints
+//! (system prompt, tools and tool calls, images, stop reasons, streaming events, usage). The
+//! other way — Anthropic-shaped clients — is a client dialect: `proxy::messages`.
 //!
-//! Does not: carry OpenAI-only fields to Anthropic (it refuses unknown fields), or Anthropic-only
-//! content (thinking, citations, cache control) through a non-Anthropic endpoint.
+//! Does not: carry OpenAI-only fields to Anthropic.
 
 use super::{
-    content_text, join, Answer, AnswerBody, Call, Invalid, Outbound, StreamFault, StreamItem, UpstreamError, Usage,
+    content_text, join, Answer, AnswerBody, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError,
+    Usage,
 };
 use serde_json::{json, Map, Value};
 
@@ -14,6 +14,31 @@ use serde_json::{json, Map, Value};
 pub const VERSION: &str = "2023-06-01";
 /// `max_tokens` is required by Anthropic; used when the client gave none.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// Anthropic's Messages API: chat only, with its own answers, stream events and errors.
+pub struct Anthropic;
+
+impl super::Adapter for Anthropic {
+    fn supports(&self, operation: Operation) -> bool {
+        operation == Operation::Chat
+    }
+
+    fn request(&self, call: &Call<'_>) -> Outbound {
+        request(call)
+    }
+
+    fn answer(&self, _operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
+        answer(&bytes, created)
+    }
+
+    fn stream_decoder(&self, created: i64) -> super::StreamDecoder {
+        super::StreamDecoder::Anthropic(StreamDecoder::new(created))
+    }
+
+    fn error(&self, body: &Value) -> UpstreamError {
+        error(body)
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI-shaped request → Anthropic endpoint
@@ -396,323 +421,6 @@ pub fn error(body: &Value) -> UpstreamError {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Anthropic-shaped client (`POST /v1/messages`) → the canonical OpenAI shape, and back
-
-/// A client's request the gateway cannot read, naming the field.
-#[derive(Debug, PartialEq)]
-pub struct BadField {
-    pub param: &'static str,
-    pub message: String,
-}
-
-fn bad(param: &'static str, message: &str) -> BadField {
-    BadField {
-        param,
-        message: message.to_string(),
-    }
-}
-
-/// One Anthropic turn's content in OpenAI's terms.
-#[derive(Default)]
-struct Turn {
-    /// Content parts (text, images).
-    parts: Vec<Value>,
-    /// An assistant's tool calls.
-    tool_calls: Vec<Value>,
-    /// Tool results, which OpenAI sends as separate `tool` messages.
-    tool_results: Vec<Value>,
-}
-
-/// Anthropic content (a string or blocks) as OpenAI content parts, tool calls and results.
-fn from_blocks(content: &Value) -> Result<Turn, BadField> {
-    let Turn {
-        mut parts,
-        mut tool_calls,
-        mut tool_results,
-    } = Turn::default();
-    match content {
-        Value::String(text) => parts.push(json!({ "type": "text", "text": text })),
-        Value::Array(blocks) => {
-            for block in blocks {
-                match block.get("type").and_then(Value::as_str) {
-                    Some("text") => parts.push(json!({ "type": "text", "text": block["text"] })),
-                    Some("image") => {
-                        let source = &block["source"];
-                        let url = match source["type"].as_str() {
-                            Some("base64") => format!(
-                                "data:{};base64,{}",
-                                source["media_type"].as_str().unwrap_or("image/png"),
-                                source["data"].as_str().unwrap_or_default()
-                            ),
-                            _ => source["url"].as_str().unwrap_or_default().to_string(),
-                        };
-                        parts.push(json!({ "type": "image_url", "image_url": { "url": url } }));
-                    }
-                    Some("tool_use") => tool_calls.push(json!({
-                        "id": block["id"], "type": "function",
-                        "function": { "name": block["name"], "arguments": block["input"].to_string() },
-                    })),
-                    Some("tool_result") => {
-                        let text = match &block["content"] {
-                            Value::String(text) => text.clone(),
-                            other => content_text(other),
-                        };
-                        tool_results
-                            .push(json!({ "role": "tool", "tool_call_id": block["tool_use_id"], "content": text }));
-                    }
-                    // Thinking and other Anthropic-only blocks have no OpenAI equivalent.
-                    _ => {}
-                }
-            }
-        }
-        _ => return Err(bad("messages", "content must be a string or an array of blocks")),
-    }
-    Ok(Turn {
-        parts,
-        tool_calls,
-        tool_results,
-    })
-}
-
-/// An Anthropic Messages request as an OpenAI chat request.
-pub fn from_messages_request(body: &Map<String, Value>) -> Result<Map<String, Value>, BadField> {
-    let mut messages = Vec::new();
-    match body.get("system") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(text)) => messages.push(json!({ "role": "system", "content": text })),
-        Some(blocks @ Value::Array(_)) => messages.push(json!({ "role": "system", "content": content_text(blocks) })),
-        Some(_) => return Err(bad("system", "system must be a string or an array of text blocks")),
-    }
-    let turns = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("messages", "messages must be an array"))?;
-    for turn in turns {
-        let role = turn
-            .get("role")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("messages", "every message needs a role"))?;
-        let Turn {
-            parts,
-            tool_calls,
-            tool_results,
-        } = from_blocks(turn.get("content").unwrap_or(&Value::Null))?;
-        messages.extend(tool_results);
-        match role {
-            "user" if !parts.is_empty() => messages.push(json!({ "role": "user", "content": parts })),
-            "assistant" => {
-                let text: String = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-                let mut message = json!({ "role": "assistant", "content": text });
-                if !tool_calls.is_empty() {
-                    message["tool_calls"] = Value::Array(tool_calls);
-                }
-                messages.push(message);
-            }
-            "user" => {}
-            _ => return Err(bad("messages", "a message's role must be user or assistant")),
-        }
-    }
-    let mut out = Map::new();
-    for (name, value) in body {
-        match name.as_str() {
-            "model" | "max_tokens" | "temperature" | "top_p" | "stream" => {
-                out.insert(name.clone(), value.clone());
-            }
-            "stop_sequences" => {
-                out.insert("stop".into(), value.clone());
-            }
-            "metadata" => {
-                if let Some(user) = value.get("user_id") {
-                    out.insert("user".into(), user.clone());
-                }
-            }
-            "tools" => {
-                let tools: Vec<Value> = value
-                    .as_array()
-                    .ok_or_else(|| bad("tools", "tools must be an array"))?
-                    .iter()
-                    .map(|tool| {
-                        json!({ "type": "function", "function": {
-                            "name": tool["name"], "description": tool.get("description").cloned().unwrap_or_else(|| json!("")),
-                            "parameters": tool.get("input_schema").cloned().unwrap_or_else(|| json!({ "type": "object" })),
-                        } })
-                    })
-                    .collect();
-                out.insert("tools".into(), Value::Array(tools));
-            }
-            "tool_choice" => {
-                let choice = match value["type"].as_str() {
-                    Some("any") => json!("required"),
-                    Some("none") => json!("none"),
-                    Some("tool") => json!({ "type": "function", "function": { "name": value["name"] } }),
-                    _ => json!("auto"),
-                };
-                out.insert("tool_choice".into(), choice);
-                if value["disable_parallel_tool_use"] == Value::Bool(true) {
-                    out.insert("parallel_tool_calls".into(), Value::Bool(false));
-                }
-            }
-            // `system` and `messages` are translated above; top_k, thinking and the like have no
-            // OpenAI equivalent.
-            _ => {}
-        }
-    }
-    out.insert("messages".into(), Value::Array(messages));
-    Ok(out)
-}
-
-/// OpenAI's finish reason in Anthropic's terms.
-fn stop_reason(finish: Option<&str>) -> &'static str {
-    match finish {
-        Some("length") => "max_tokens",
-        Some("tool_calls" | "function_call") => "tool_use",
-        _ => "end_turn",
-    }
-}
-
-/// An OpenAI chat completion as an Anthropic message.
-pub fn to_message(answer: &Value, usage: Usage) -> Value {
-    let choice = &answer["choices"][0];
-    let message = &choice["message"];
-    let mut content = Vec::new();
-    let text = content_text(&message["content"]);
-    if !text.is_empty() {
-        content.push(json!({ "type": "text", "text": text }));
-    }
-    for call in message["tool_calls"].as_array().into_iter().flatten() {
-        let arguments = call
-            .pointer("/function/arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("{}");
-        content.push(json!({
-            "type": "tool_use", "id": call["id"], "name": call.pointer("/function/name").cloned().unwrap_or_default(),
-            "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
-        }));
-    }
-    json!({
-        "id": answer.get("id").cloned().unwrap_or_else(|| json!("msg")),
-        "type": "message", "role": "assistant",
-        "model": answer.get("model").cloned().unwrap_or_default(),
-        "content": content,
-        "stop_reason": stop_reason(choice["finish_reason"].as_str()),
-        "stop_sequence": null,
-        "usage": { "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens },
-    })
-}
-
-/// OpenAI chunks → Anthropic's stream events, for Anthropic-shaped clients.
-#[derive(Default)]
-pub struct StreamEncoder {
-    started: bool,
-    /// The open content block: its index, and whether it is text (else a tool call).
-    open: Option<(u64, bool)>,
-    next_block: u64,
-    stop: Option<String>,
-}
-
-fn sse(name: &str, data: &Value) -> String {
-    format!("event: {name}\ndata: {data}\n\n")
-}
-
-impl StreamEncoder {
-    fn start(&mut self, chunk: &Value, out: &mut String) {
-        if !self.started {
-            self.started = true;
-            out.push_str(&sse(
-                "message_start",
-                &json!({ "type": "message_start", "message": {
-                    "id": chunk.get("id").cloned().unwrap_or_else(|| json!("msg")), "type": "message", "role": "assistant",
-                    "model": chunk.get("model").cloned().unwrap_or_default(), "content": [],
-                    "stop_reason": null, "stop_sequence": null, "usage": { "input_tokens": 0, "output_tokens": 0 } } }),
-            ));
-        }
-    }
-
-    fn close_block(&mut self, out: &mut String) {
-        if let Some((index, _)) = self.open.take() {
-            out.push_str(&sse(
-                "content_block_stop",
-                &json!({ "type": "content_block_stop", "index": index }),
-            ));
-        }
-    }
-
-    fn open_block(&mut self, block: Value, text: bool, out: &mut String) -> u64 {
-        self.close_block(out);
-        let index = self.next_block;
-        self.next_block += 1;
-        self.open = Some((index, text));
-        out.push_str(&sse(
-            "content_block_start",
-            &json!({ "type": "content_block_start", "index": index, "content_block": block }),
-        ));
-        index
-    }
-
-    /// The events for one OpenAI chunk.
-    pub fn chunk(&mut self, chunk: &Value) -> String {
-        let mut out = String::new();
-        self.start(chunk, &mut out);
-        let choice = &chunk["choices"][0];
-        let delta = &choice["delta"];
-        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-            let index = match self.open {
-                Some((index, true)) => index,
-                _ => self.open_block(json!({ "type": "text", "text": "" }), true, &mut out),
-            };
-            out.push_str(&sse(
-                "content_block_delta",
-                &json!({ "type": "content_block_delta", "index": index, "delta": { "type": "text_delta", "text": text } }),
-            ));
-        }
-        for call in delta["tool_calls"].as_array().into_iter().flatten() {
-            if let Some(id) = call.get("id").filter(|id| id.is_string()) {
-                let block = json!({ "type": "tool_use", "id": id, "name": call.pointer("/function/name").cloned().unwrap_or_default(), "input": {} });
-                self.open_block(block, false, &mut out);
-            }
-            let arguments = call
-                .pointer("/function/arguments")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if let (Some((index, false)), false) = (self.open, arguments.is_empty()) {
-                out.push_str(&sse(
-                    "content_block_delta",
-                    &json!({ "type": "content_block_delta", "index": index,
-                             "delta": { "type": "input_json_delta", "partial_json": arguments } }),
-                ));
-            }
-        }
-        if let Some(finish) = choice["finish_reason"].as_str() {
-            self.stop = Some(finish.to_string());
-        }
-        out
-    }
-
-    /// The closing events, with the usage.
-    pub fn finish(&mut self, usage: Usage) -> String {
-        let mut out = String::new();
-        self.start(&Value::Null, &mut out);
-        self.close_block(&mut out);
-        out.push_str(&sse(
-            "message_delta",
-            &json!({ "type": "message_delta",
-                     "delta": { "stop_reason": stop_reason(self.stop.as_deref()), "stop_sequence": null },
-                     "usage": { "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens } }),
-        ));
-        out.push_str(&sse("message_stop", &json!({ "type": "message_stop" })));
-        out
-    }
-
-    /// An error event (the stream then ends without `message_stop`).
-    pub fn error(&mut self, kind: &str, message: &str) -> String {
-        sse(
-            "error",
-            &json!({ "type": "error", "error": { "type": kind, "message": message } }),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -852,65 +560,5 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(fault, StreamFault::Reported { status: 529, .. }), "{fault:?}");
-    }
-
-    #[test]
-    fn anthropic_clients_requests_round_trip_through_the_openai_shape() {
-        let body = object(json!({
-            "model": "claude", "max_tokens": 20, "system": "Be brief.", "stop_sequences": ["X"],
-            "messages": [
-                { "role": "user", "content": "Hello" },
-                { "role": "assistant", "content": [{ "type": "tool_use", "id": "t1", "name": "f", "input": { "a": 1 } }] },
-                { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "t1", "content": "42" }] },
-            ],
-            "tools": [{ "name": "f", "input_schema": { "type": "object" } }],
-            "tool_choice": { "type": "tool", "name": "f" },
-        }));
-        let openai = from_messages_request(&body).unwrap();
-        let messages = openai["messages"].as_array().unwrap();
-        assert_eq!(messages[0], json!({ "role": "system", "content": "Be brief." }));
-        assert_eq!(messages[2]["tool_calls"][0]["function"]["arguments"], "{\"a\":1}");
-        assert_eq!(
-            messages[3],
-            json!({ "role": "tool", "tool_call_id": "t1", "content": "42" })
-        );
-        assert_eq!(openai["stop"], json!(["X"]));
-        assert_eq!(openai["tool_choice"]["function"]["name"], "f");
-        // And back: what reaches an Anthropic endpoint keeps the conversation.
-        let back = Value::Object(to_messages_request(&openai));
-        assert_eq!(back["system"], "Be brief.");
-        assert_eq!(back["messages"][1]["content"][0]["input"], json!({ "a": 1 }));
-        assert_eq!(back["messages"][2]["content"][0]["tool_use_id"], "t1");
-        assert_eq!(back["tool_choice"], json!({ "type": "tool", "name": "f" }));
-        let refused = from_messages_request(&object(json!({ "messages": "hi" }))).unwrap_err();
-        assert_eq!(refused.param, "messages");
-    }
-
-    #[test]
-    fn chunks_become_anthropic_events() {
-        let mut encoder = StreamEncoder::default();
-        let mut out = encoder.chunk(
-            &json!({ "id": "c", "model": "m", "choices": [{ "delta": { "role": "assistant", "content": "" } }] }),
-        );
-        out += &encoder.chunk(&json!({ "choices": [{ "delta": { "content": "Hi" } }] }));
-        out += &encoder.chunk(&json!({ "choices": [{ "delta": {}, "finish_reason": "length" }] }));
-        out += &encoder.finish(Usage {
-            prompt_tokens: 2,
-            completion_tokens: 3,
-        });
-        let names: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
-        assert_eq!(
-            names,
-            [
-                "message_start",
-                "content_block_start",
-                "content_block_delta",
-                "content_block_stop",
-                "message_delta",
-                "message_stop"
-            ]
-        );
-        assert!(out.contains(r#""stop_reason":"max_tokens""#), "{out}");
-        assert!(out.contains(r#""output_tokens":3"#), "{out}");
     }
 }

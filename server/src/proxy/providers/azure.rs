@@ -6,6 +6,15 @@ use super::{join, openai, Call, Outbound};
 /// The `api-version` used when the endpoint names none.
 pub const DEFAULT_API_VERSION: &str = "2024-10-21";
 
+/// Azure OpenAI: OpenAI's answers, streams and errors; its own URLs and key header.
+pub struct Azure;
+
+impl super::Adapter for Azure {
+    fn request(&self, call: &Call<'_>) -> Outbound {
+        request(call)
+    }
+}
+
 pub fn request(call: &Call<'_>) -> Outbound {
     let endpoint = call.endpoint;
     let deployment = endpoint.deployment.as_deref().unwrap_or(&endpoint.model);

@@ -3,7 +3,7 @@
 //! error bodies.
 //!
 //! Invariant: no I/O and no clocks here (the caller passes `created`); one exhaustive `match`
-//! on [`ProviderKind`] picks the adapter.
+//! on [`ProviderKind`] ([`adapter`]) picks the adapter.
 //! Invariant: the URL and credential come from the endpoint, never from the request body.
 
 pub mod anthropic;
@@ -172,33 +172,42 @@ pub struct UpstreamError {
     pub quota_exhausted: bool,
 }
 
-/// Whether an endpoint of this kind can serve the operation.
-pub fn supports(kind: ProviderKind, operation: Operation) -> bool {
-    match kind {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
-            true
-        }
-        ProviderKind::Anthropic => operation == Operation::Chat,
+/// How the gateway speaks to one kind of provider: the request it sends, how it reads the
+/// answer, the stream and an error. The defaults are OpenAI's wire format, which most
+/// providers speak; an adapter overrides what its provider does differently. What a kind
+/// *is* (its name, default URL, whether it needs a credential) is `ProviderKind::spec`.
+pub trait Adapter: Sync {
+    /// Whether an endpoint of this kind can serve the operation.
+    fn supports(&self, _operation: Operation) -> bool {
+        true
+    }
+
+    /// The request to send.
+    fn request(&self, call: &Call<'_>) -> Outbound;
+
+    /// A non-streamed 2xx answer, translated to OpenAI's shape.
+    fn answer(&self, operation: Operation, bytes: bytes::Bytes, _created: i64) -> Result<Answer, Invalid> {
+        openai::answer(operation, bytes)
+    }
+
+    /// A decoder for a stream from an endpoint of this kind.
+    fn stream_decoder(&self, _created: i64) -> StreamDecoder {
+        StreamDecoder::OpenAi(openai::StreamDecoder)
+    }
+
+    /// An error answer's body (parsed as JSON, `Null` when it is not), read into OpenAI's terms.
+    fn error(&self, body: &Value) -> UpstreamError {
+        openai::error(body)
     }
 }
 
-/// The request to send.
-pub fn request(call: &Call<'_>) -> Outbound {
-    match call.endpoint.provider {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => openai::request(call),
-        ProviderKind::AzureOpenAi => azure::request(call),
-        ProviderKind::Anthropic => anthropic::request(call),
-        ProviderKind::Ollama => ollama::request(call),
-    }
-}
-
-/// A non-streamed 2xx answer, translated to OpenAI's shape.
-pub fn answer(kind: ProviderKind, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
+/// The adapter of a provider kind: the one `match` on [`ProviderKind`] in the proxy.
+pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
     match kind {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
-            openai::answer(operation, bytes)
-        }
-        ProviderKind::Anthropic => anthropic::answer(&bytes, created),
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => &openai::OpenAi,
+        ProviderKind::AzureOpenAi => &azure::Azure,
+        ProviderKind::Anthropic => &anthropic::Anthropic,
+        ProviderKind::Ollama => &ollama::Ollama,
     }
 }
 
@@ -209,17 +218,6 @@ pub enum StreamDecoder {
 }
 
 impl StreamDecoder {
-    /// A decoder for a stream from an endpoint of this kind.
-    pub fn new(kind: ProviderKind, created: i64) -> StreamDecoder {
-        match kind {
-            ProviderKind::OpenAi
-            | ProviderKind::OpenAiCompatible
-            | ProviderKind::AzureOpenAi
-            | ProviderKind::Ollama => StreamDecoder::OpenAi(openai::StreamDecoder),
-            ProviderKind::Anthropic => StreamDecoder::Anthropic(anthropic::StreamDecoder::new(created)),
-        }
-    }
-
     /// What one SSE event (its `event:` name, if any, and its `data:`) means.
     pub fn event(&mut self, name: &str, data: &str) -> Result<Vec<StreamItem>, StreamFault> {
         match self {
@@ -229,15 +227,10 @@ impl StreamDecoder {
     }
 }
 
-/// An error answer's body, read into OpenAI's terms.
+/// An error answer's body, read into OpenAI's terms by the endpoint's adapter.
 pub fn error(kind: ProviderKind, status: u16, bytes: &[u8]) -> UpstreamError {
     let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-    let mut error = match kind {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
-            openai::error(&body)
-        }
-        ProviderKind::Anthropic => anthropic::error(&body),
-    };
+    let mut error = adapter(kind).error(&body);
     if error.message.is_empty() {
         error.message = format!("the upstream answered {status}");
     }

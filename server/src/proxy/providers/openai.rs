@@ -45,6 +45,15 @@ pub fn body(call: &Call<'_>) -> Vec<u8> {
     out
 }
 
+/// OpenAI, and any server that speaks its API.
+pub struct OpenAi;
+
+impl super::Adapter for OpenAi {
+    fn request(&self, call: &Call<'_>) -> Outbound {
+        request(call)
+    }
+}
+
 pub fn request(call: &Call<'_>) -> Outbound {
     let mut headers = Vec::new();
     if let Some(credential) = call.credential {
