@@ -16,14 +16,12 @@
 pub mod cli;
 pub mod config;
 mod console;
-mod console_backend;
 pub mod crypto;
 pub mod gateway_key;
 pub mod graphql;
 mod health;
 pub mod manage;
 pub mod metrics;
-mod playground;
 pub mod proxy;
 pub mod secrets;
 pub mod store;
@@ -112,7 +110,7 @@ pub struct Services {
     /// The management API's schema.
     pub graphql: graphql::Graphql,
     /// What the console's server functions call.
-    pub console: console_backend::Console,
+    pub console: console::Console,
     render: console::Renderer,
 }
 
@@ -159,7 +157,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone(), traces);
     // Limits go on from the usage already counted in the windows still open.
     proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
-    let console = console_backend::Console {
+    let console = console::Console {
         manage: manage.clone(),
         proxy: proxy.clone(),
         registry: registry.clone(),
@@ -194,7 +192,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
 }
 
 /// What every console render and server function gets as Leptos context.
-fn console_context(console: &console_backend::Console) -> impl Fn() + Clone + Send + Sync + 'static {
+fn console_context(console: &console::Console) -> impl Fn() + Clone + Send + Sync + 'static {
     let backend: Arc<dyn app::api::ConsoleBackend> = Arc::new(console.clone());
     move || provide_context(backend.clone())
 }
@@ -240,7 +238,7 @@ pub fn router(state: AppState) -> Router {
         );
     Router::new()
         .leptos_routes_with_context(&state, pages, context.clone(), shell)
-        .route("/api/playground/chat", post(playground::chat))
+        .route("/api/playground/chat", post(console::playground::chat))
         .route_layer(from_fn_with_state(state.clone(), console::require_session))
         .route("/login", post(console::sign_in))
         .route("/logout", post(console::sign_out))

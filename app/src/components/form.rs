@@ -1,34 +1,24 @@
 //! What the console's forms share: the server's refusal, shown under the field it names, and
 //! emptying a form once its action succeeded.
 
-use crate::types::FieldError;
+use crate::types::ConsoleError;
 use leptos::prelude::*;
 
 /// A form's refusal from the server, ready to show: under the field it names, or under the
 /// submit button when it names none of the form's fields.
 #[derive(Clone, Copy)]
 pub struct Refusal {
-    refused: Memo<Option<FieldError>>,
+    refused: Memo<Option<ConsoleError>>,
     fields: &'static [&'static str],
 }
 
 impl Refusal {
     /// Reads `answer` (a server action's value); `fields` are the form's field names.
-    pub fn watch<S, T, E>(answer: S, fields: &'static [&'static str]) -> Self
+    pub fn watch<S, T>(answer: S, fields: &'static [&'static str]) -> Self
     where
-        S: With<Value = Option<Result<Result<T, FieldError>, E>>> + Send + Sync + 'static,
-        E: std::fmt::Display,
+        S: With<Value = Option<Result<T, ConsoleError>>> + Send + Sync + 'static,
     {
-        let refused = Memo::new(move |_| {
-            answer.with(|answer| match answer {
-                Some(Ok(Err(error))) => Some(error.clone()),
-                Some(Err(error)) => Some(FieldError {
-                    field: String::new(),
-                    message: error.to_string(),
-                }),
-                _ => None,
-            })
-        });
+        let refused = Memo::new(move |_| answer.with(|answer| answer.as_ref().and_then(|a| a.as_ref().err()).cloned()));
         Refusal { refused, fields }
     }
 
@@ -50,12 +40,12 @@ impl Refusal {
 
 /// Empties `form` each time `answer` becomes a success (a credential typed into it must not
 /// linger in the page).
-pub fn reset_on_success<S, T, E>(form: NodeRef<leptos::html::Form>, answer: S)
+pub fn reset_on_success<S, T>(form: NodeRef<leptos::html::Form>, answer: S)
 where
-    S: With<Value = Option<Result<Result<T, FieldError>, E>>> + 'static,
+    S: With<Value = Option<Result<T, ConsoleError>>> + 'static,
 {
     Effect::new(move |_| {
-        let succeeded = answer.with(|answer| matches!(answer, Some(Ok(Ok(_)))));
+        let succeeded = answer.with(|answer| matches!(answer, Some(Ok(_))));
         if let (true, Some(form)) = (succeeded, form.get()) {
             form.reset();
         }

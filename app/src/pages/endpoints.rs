@@ -6,7 +6,7 @@
 
 use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint, UpdateEndpoint};
 use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
-use crate::types::{EndpointHealth, EndpointListing, EndpointProbe, InferenceEndpoint, ProviderKind};
+use crate::types::{ConsoleError, EndpointHealth, EndpointListing, EndpointProbe, InferenceEndpoint, ProviderKind};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -186,7 +186,7 @@ fn EditEndpoint(
 }
 
 /// What a connection test found, as a short line.
-fn probe_line(result: &Result<EndpointProbe, ServerFnError>) -> (bool, String) {
+fn probe_line(result: &Result<EndpointProbe, ConsoleError>) -> (bool, String) {
     match result {
         Ok(EndpointProbe {
             error: None,
@@ -282,7 +282,7 @@ pub fn EndpointsPage() -> impl IntoView {
     let editing = RwSignal::new(None::<InferenceEndpoint>);
     // A saved edit closes the form.
     Effect::new(move |_| {
-        if matches!(update.value().get(), Some(Ok(Ok(_)))) {
+        if matches!(update.value().get(), Some(Ok(_))) {
             editing.set(None);
         }
     });

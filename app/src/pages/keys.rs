@@ -246,7 +246,7 @@ pub fn KeysPage() -> impl IntoView {
     };
     let shown = RwSignal::new(None::<ShownOnce>);
     Effect::new(move |_| {
-        if let Some(Ok(Ok(once))) = create.value().get() {
+        if let Some(Ok(once)) = create.value().get() {
             shown.set(Some(once));
         }
     });

@@ -153,7 +153,7 @@ fn account(me: Option<crate::types::AdminUser>, hydrated: ReadSignal<bool>) -> A
     );
     let form = NodeRef::<leptos::html::Form>::new();
     reset_on_success(form, change.value());
-    let changed = move || matches!(change.value().get(), Some(Ok(Ok(()))));
+    let changed = move || matches!(change.value().get(), Some(Ok(())));
     let (email, role) = me.map(|u| (u.email, u.role.as_str())).unwrap_or_default();
     view! {
         <section class="rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="account">
@@ -459,7 +459,7 @@ pub fn SettingsPage() -> impl IntoView {
     report(actions.revoke_token.value(), banner);
     report(actions.remove_price.value(), banner);
     let shown = Signal::derive(move || match create_token.value().get() {
-        Some(Ok(Ok(created))) => Some((format!("Token {} — copy it now", created.token.name), created.secret)),
+        Some(Ok(created)) => Some((format!("Token {} — copy it now", created.token.name), created.secret)),
         _ => None,
     });
     // Each table reloads in place (the old rows stay until the new ones arrive); the forms

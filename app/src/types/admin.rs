@@ -9,11 +9,35 @@ pub struct AdminUserId(pub i64);
 /// What an admin user may do in the console and the management API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
+#[serde(rename_all = "lowercase")]
 pub enum AdminRole {
     /// Full read and write access.
     Admin,
     /// Read-only access.
     Viewer,
+}
+
+/// A change to an admin user from the Settings page: a new role, or enabling or disabling
+/// them (as the form's button sends it: `admin`, `viewer`, `enable`, `disable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminChange {
+    Admin,
+    Viewer,
+    Enable,
+    Disable,
+}
+
+impl AdminChange {
+    /// The role and the disabled flag it sets (`None`: unchanged).
+    pub fn role_and_disabled(self) -> (Option<AdminRole>, Option<bool>) {
+        match self {
+            AdminChange::Admin => (Some(AdminRole::Admin), None),
+            AdminChange::Viewer => (Some(AdminRole::Viewer), None),
+            AdminChange::Enable => (None, Some(false)),
+            AdminChange::Disable => (None, Some(true)),
+        }
+    }
 }
 
 impl AdminRole {

@@ -14,9 +14,11 @@ pub struct EndpointId(pub i64);
 pub enum ProviderKind {
     /// OpenAI's API.
     #[cfg_attr(feature = "ssr", graphql(name = "OPENAI"))]
+    #[serde(rename = "openai")]
     OpenAi,
     /// Azure OpenAI: deployment URLs, `api-version`, the `api-key` header.
     #[cfg_attr(feature = "ssr", graphql(name = "AZURE_OPENAI"))]
+    #[serde(rename = "azure_openai")]
     AzureOpenAi,
     /// Anthropic's Messages API.
     Anthropic,
@@ -24,6 +26,7 @@ pub enum ProviderKind {
     Ollama,
     /// Any other OpenAI-compatible server: vLLM, LM Studio, llama.cpp, Groq, Mistral, …
     #[cfg_attr(feature = "ssr", graphql(name = "OPENAI_COMPATIBLE"))]
+    #[serde(rename = "openai_compatible")]
     OpenAiCompatible,
 }
 
@@ -226,8 +229,8 @@ pub struct EndpointProbe {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct NewEndpointForm {
     pub name: String,
-    /// A provider kind's name (`openai`, `azure_openai`, …).
-    pub provider: String,
+    /// The provider, when the endpoint is created (an edit keeps it).
+    pub provider: Option<ProviderKind>,
     pub base_url: String,
     /// Write-only: sealed on the server, never sent back.
     pub api_key: String,
@@ -249,14 +252,6 @@ impl std::fmt::Debug for NewEndpointForm {
     }
 }
 
-/// A form's input that the server refused, and which field it was.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    /// The form field's name (`name`, `base_url`, …), or empty when no one field is at fault.
-    pub field: String,
-    pub message: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +262,9 @@ mod tests {
             assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(ProviderKind::parse("OpenAI"), None);
+        for kind in ProviderKind::ALL {
+            let form_value = serde_json::to_value(kind).unwrap();
+            assert_eq!(form_value, kind.as_str(), "forms post the stored name");
+        }
     }
 }

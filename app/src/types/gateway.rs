@@ -128,12 +128,11 @@ pub struct Gateway {
 }
 
 /// The gateways page's form, as typed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewGatewayForm {
     pub name: String,
     pub description: String,
-    /// A strategy's name (`priority`, `weighted`, …).
-    pub strategy: String,
+    pub strategy: Strategy,
     /// The endpoints in order, comma-separated, each `name[:weight[:priority]]`.
     pub endpoints: String,
     /// Whether request and response bodies are logged.

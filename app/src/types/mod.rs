@@ -9,6 +9,7 @@
 mod admin;
 mod dashboard;
 mod endpoint;
+mod error;
 mod gateway;
 mod key;
 mod limits;
@@ -18,6 +19,7 @@ mod playground;
 pub use admin::*;
 pub use dashboard::*;
 pub use endpoint::*;
+pub use error::*;
 pub use gateway::*;
 pub use key::*;
 pub use limits::*;

@@ -470,24 +470,21 @@ async fn endpoint_server_functions_create_test_and_delete() {
         .json()
         .await
         .unwrap();
-    assert_eq!(refused["Err"]["field"], "name", "{refused}");
+    assert_eq!(refused["field"], "name", "{refused}");
     let created: serde_json::Value = call("endpoints_create", fields("mock"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let id = created["Ok"]["id"].as_i64().unwrap_or_else(|| panic!("{created}"));
+    let id = created["id"].as_i64().unwrap_or_else(|| panic!("{created}"));
     let taken: serde_json::Value = call("endpoints_create", fields("mock"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        taken["Err"]["field"], "name",
-        "a name in use is the name's error: {taken}"
-    );
+    assert_eq!(taken["field"], "name", "a name in use is the name's error: {taken}");
     assert!(
         !created.to_string().contains(crate::rig::CANARY),
         "the credential is never sent back"
@@ -520,8 +517,8 @@ async fn endpoint_server_functions_create_test_and_delete() {
         }
     }
     let edited: serde_json::Value = call("endpoints_update", edit).await.unwrap().json().await.unwrap();
-    assert_eq!(edited["Ok"]["model"], "gpt-4o", "{edited}");
-    assert_eq!(edited["Ok"]["has_credential"], true, "{edited}");
+    assert_eq!(edited["model"], "gpt-4o", "{edited}");
+    assert_eq!(edited["has_credential"], true, "{edited}");
 
     let deleted = call("endpoints_delete", vec![("id", id.to_string())]).await.unwrap();
     assert_eq!(deleted.status(), 200);
@@ -585,16 +582,16 @@ async fn gateway_server_functions_create_list_and_delete() {
         .json()
         .await
         .unwrap();
-    assert_eq!(refused["Err"]["field"], "endpoints", "{refused}");
+    assert_eq!(refused["field"], "endpoints", "{refused}");
     let created: serde_json::Value = call("gateways_create", form("a:3"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(created["Ok"]["strategy"], "weighted", "{created}");
-    assert_eq!(created["Ok"]["log_payloads"], true);
-    assert_eq!(created["Ok"]["endpoints"][0]["weight"], 3);
+    assert_eq!(created["strategy"], "weighted", "{created}");
+    assert_eq!(created["log_payloads"], true);
+    assert_eq!(created["endpoints"][0]["weight"], 3);
 
     let listed: serde_json::Value = call("gateways_list", vec![]).await.unwrap().json().await.unwrap();
     assert_eq!(listed["base_url"], server.url.as_str(), "{listed}");
@@ -659,23 +656,23 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
         .json()
         .await
         .unwrap();
-    assert_eq!(refused["Err"]["field"], "limits", "{refused}");
+    assert_eq!(refused["field"], "limits", "{refused}");
     let team: serde_json::Value = call("keys_create", key("team", "", "requests/minute=100"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let team_id = team["Ok"]["key"]["public_id"].as_str().unwrap().to_string();
-    assert!(team["Ok"]["secret"].as_str().unwrap().starts_with("mgw_"), "{team}");
-    assert!(team["Ok"]["key"]["expires_at"].is_i64());
+    let team_id = team["key"]["public_id"].as_str().unwrap().to_string();
+    assert!(team["secret"].as_str().unwrap().starts_with("mgw_"), "{team}");
+    assert!(team["key"]["expires_at"].is_i64());
     let app: serde_json::Value = call("keys_create", key("app", &team_id, ""))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(app["Ok"]["key"]["allowed_models"], serde_json::json!(["gpt-4o-mini"]));
+    assert_eq!(app["key"]["allowed_models"], serde_json::json!(["gpt-4o-mini"]));
 
     let listed: serde_json::Value = call("keys_list", vec![]).await.unwrap().json().await.unwrap();
     let listed = listed.as_array().unwrap();
@@ -685,7 +682,7 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
     assert_eq!(team_row["usage"][0]["limit"]["max_value"], 100);
     assert_eq!(team_row["usage"][0]["used"], 0);
     let text = serde_json::Value::Array(listed.clone()).to_string();
-    for secret in [&team["Ok"]["secret"], &app["Ok"]["secret"]] {
+    for secret in [&team["secret"], &app["secret"]] {
         assert!(!text.contains(secret.as_str().unwrap()), "no secret in the list");
     }
 

@@ -177,7 +177,7 @@ async fn the_playground_sends_to_an_endpoint_or_through_a_gateway_and_both_are_l
     )
     .await
     .unwrap();
-    assert_eq!(unknown.status(), 500);
+    assert_eq!(unknown.status(), 400, "a refusal is a 4xx, not a 500");
     assert!(unknown.text().await.unwrap().contains("no gateway is named"));
 
     // The playground's set-up: every endpoint and the gateway's model, and the logged request
@@ -249,7 +249,11 @@ async fn viewers_strangers_and_bad_requests_send_and_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(delete.status(), 500);
+    assert_eq!(
+        delete.status(),
+        403,
+        "a viewer's write is refused with a 403, not a 500"
+    );
     assert!(delete.text().await.unwrap().contains("viewers can only read"));
     assert_eq!(server.state.manage.endpoints().await.unwrap().len(), 1);
 

@@ -15,13 +15,13 @@ use crate::{
     secrets::Secret,
     store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter},
 };
-use app::api::{BoxFuture, ConsoleBackend};
+use app::api::{Answer, ConsoleBackend};
 use app::types::{
-    fill_hours, gateway_target, replay_of, AdminAccount, AdminRole, AdminTokenId, AdminUser, AdminUserId,
-    CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId, EndpointListing, EndpointProbe,
-    FieldError, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery, ModelPrice,
-    NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, ProviderKind, RequestLog,
-    ScopeSums, SettingsListing, ShownOnce, Strategy, Timeouts, UsageSums, Via, WriteOnly,
+    fill_hours, gateway_target, replay_of, AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId,
+    ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId, EndpointListing,
+    EndpointProbe, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery, ModelPrice,
+    NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, RequestLog, ScopeSums,
+    SettingsListing, ShownOnce, Timeouts, UsageSums, Via, WriteOnly,
 };
 use std::sync::Arc;
 
@@ -35,25 +35,6 @@ pub struct Console {
     pub public_url: Option<String>,
     /// Whether the console is served over HTTPS (the snippets' scheme without `public_url`).
     pub serves_https: bool,
-}
-
-/// A management error for a form: the field it names, if any. A conflict (a name in use) is
-/// the name's.
-fn field_error(error: ManageError) -> FieldError {
-    match error {
-        ManageError::Invalid { field, message } => FieldError {
-            field: field.to_string(),
-            message,
-        },
-        ManageError::Conflict { field, message } => FieldError {
-            field: field.unwrap_or_default().to_string(),
-            message,
-        },
-        other => FieldError {
-            field: String::new(),
-            message: other.to_string(),
-        },
-    }
 }
 
 /// A blank field as "not given".
@@ -200,19 +181,15 @@ impl Console {
 }
 
 impl ConsoleBackend for Console {
-    fn overview(&self) -> BoxFuture<'_, Result<Overview, String>> {
-        Box::pin(async move { self.manage.overview().await.map_err(|e| e.to_string()) })
+    fn overview(&self) -> Answer<'_, Overview> {
+        Box::pin(async move { self.manage.overview().await.map_err(ConsoleError::from) })
     }
 
-    fn playground<'a>(
-        &'a self,
-        admin: &'a AdminUser,
-        replay: Option<String>,
-    ) -> BoxFuture<'a, Result<PlaygroundSetup, String>> {
-        Box::pin(async move { self.playground_setup(admin, replay).await.map_err(|e| e.to_string()) })
+    fn playground<'a>(&'a self, admin: &'a AdminUser, replay: Option<String>) -> Answer<'a, PlaygroundSetup> {
+        Box::pin(async move { self.playground_setup(admin, replay).await.map_err(ConsoleError::from) })
     }
 
-    fn settings(&self) -> BoxFuture<'_, Result<SettingsListing, String>> {
+    fn settings(&self) -> Answer<'_, SettingsListing> {
         Box::pin(async move {
             let listing = async {
                 Ok::<_, ManageError>(SettingsListing {
@@ -222,7 +199,7 @@ impl ConsoleBackend for Console {
                     read_at: now_ms(),
                 })
             };
-            listing.await.map_err(|e| e.to_string())
+            listing.await.map_err(ConsoleError::from)
         })
     }
 
@@ -232,7 +209,7 @@ impl ConsoleBackend for Console {
         email: String,
         password: WriteOnly,
         role: AdminRole,
-    ) -> BoxFuture<'a, Result<AdminAccount, FieldError>> {
+    ) -> Answer<'a, AdminAccount> {
         Box::pin(async move {
             let new = NewAdmin {
                 email,
@@ -243,26 +220,21 @@ impl ConsoleBackend for Console {
                 .manage
                 .create_admin(&actor(admin), new)
                 .await
-                .map_err(field_error)?;
-            self.manage.admin_account(user.id).await.map_err(field_error)
+                .map_err(ConsoleError::from)?;
+            self.manage.admin_account(user.id).await.map_err(ConsoleError::from)
         })
     }
 
-    fn update_admin<'a>(
-        &'a self,
-        admin: &'a AdminUser,
-        id: AdminUserId,
-        role: Option<AdminRole>,
-        disabled: Option<bool>,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    fn update_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId, change: AdminChange) -> Answer<'a, ()> {
         Box::pin(async move {
-            (self.manage.update_admin(&actor(admin), id, role, disabled).await).map_err(|e| e.to_string())?;
+            let (role, disabled) = change.role_and_disabled();
+            (self.manage.update_admin(&actor(admin), id, role, disabled).await).map_err(ConsoleError::from)?;
             Ok(())
         })
     }
 
-    fn delete_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { (self.manage.delete_admin(&actor(admin), id).await).map_err(|e| e.to_string()) })
+    fn delete_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId) -> Answer<'a, ()> {
+        Box::pin(async move { (self.manage.delete_admin(&actor(admin), id).await).map_err(ConsoleError::from) })
     }
 
     fn change_password<'a>(
@@ -271,11 +243,11 @@ impl ConsoleBackend for Console {
         current: WriteOnly,
         new: WriteOnly,
         session: Option<app::api::SessionToken>,
-    ) -> BoxFuture<'a, Result<(), FieldError>> {
+    ) -> Answer<'a, ()> {
         Box::pin(async move {
             let session = session.as_ref().map(app::api::SessionToken::expose);
             let (current, new) = (Secret::new(current.0), Secret::new(new.0));
-            (self.manage.change_password(&actor(admin), current, new, session).await).map_err(field_error)
+            (self.manage.change_password(&actor(admin), current, new, session).await).map_err(ConsoleError::from)
         })
     }
 
@@ -285,14 +257,14 @@ impl ConsoleBackend for Console {
         name: String,
         role: AdminRole,
         days: String,
-    ) -> BoxFuture<'a, Result<CreatedAdminToken, FieldError>> {
+    ) -> Answer<'a, CreatedAdminToken> {
         Box::pin(async move {
-            let expires_at = expires_in_days("expires_in_days", &days).map_err(field_error)?;
+            let expires_at = expires_in_days("expires_in_days", &days).map_err(ConsoleError::from)?;
             let created = (self
                 .manage
                 .create_admin_token(&actor(admin), &name, role, expires_at)
                 .await)
-                .map_err(field_error)?;
+                .map_err(ConsoleError::from)?;
             Ok(CreatedAdminToken {
                 token: created.token,
                 secret: created.secret.expose().to_string(),
@@ -300,9 +272,9 @@ impl ConsoleBackend for Console {
         })
     }
 
-    fn revoke_admin_token<'a>(&'a self, admin: &'a AdminUser, id: AdminTokenId) -> BoxFuture<'a, Result<(), String>> {
+    fn revoke_admin_token<'a>(&'a self, admin: &'a AdminUser, id: AdminTokenId) -> Answer<'a, ()> {
         Box::pin(async move {
-            (self.manage.revoke_admin_token(&actor(admin), id).await).map_err(|e| e.to_string())?;
+            (self.manage.revoke_admin_token(&actor(admin), id).await).map_err(ConsoleError::from)?;
             Ok(())
         })
     }
@@ -313,28 +285,31 @@ impl ConsoleBackend for Console {
         model: String,
         input: String,
         output: String,
-    ) -> BoxFuture<'a, Result<ModelPrice, FieldError>> {
+    ) -> Answer<'a, ModelPrice> {
         Box::pin(async move {
             let price = ModelPrice {
                 model,
-                input_per_mtok_micros: parse_money("input", input.trim()).map_err(field_error)?,
-                output_per_mtok_micros: parse_money("output", output.trim()).map_err(field_error)?,
+                input_per_mtok_micros: parse_money("input", input.trim()).map_err(ConsoleError::from)?,
+                output_per_mtok_micros: parse_money("output", output.trim()).map_err(ConsoleError::from)?,
             };
-            self.manage.set_price(&actor(admin), price).await.map_err(field_error)
+            self.manage
+                .set_price(&actor(admin), price)
+                .await
+                .map_err(ConsoleError::from)
         })
     }
 
-    fn remove_price<'a>(&'a self, admin: &'a AdminUser, model: String) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { (self.manage.remove_price(&actor(admin), &model).await).map_err(|e| e.to_string()) })
+    fn remove_price<'a>(&'a self, admin: &'a AdminUser, model: String) -> Answer<'a, ()> {
+        Box::pin(async move { (self.manage.remove_price(&actor(admin), &model).await).map_err(ConsoleError::from) })
     }
 
-    fn dashboard(&self, query: DashboardQuery) -> BoxFuture<'_, Result<DashboardStats, String>> {
-        Box::pin(async move { self.dashboard_stats(query).await.map_err(|e| e.to_string()) })
+    fn dashboard(&self, query: DashboardQuery) -> Answer<'_, DashboardStats> {
+        Box::pin(async move { self.dashboard_stats(query).await.map_err(ConsoleError::from) })
     }
 
-    fn endpoints(&self) -> BoxFuture<'_, Result<Vec<EndpointListing>, String>> {
+    fn endpoints(&self) -> Answer<'_, Vec<EndpointListing>> {
         Box::pin(async move {
-            let endpoints = self.manage.endpoints().await.map_err(|e| e.to_string())?;
+            let endpoints = self.manage.endpoints().await.map_err(ConsoleError::from)?;
             Ok(endpoints
                 .into_iter()
                 .map(|endpoint| EndpointListing {
@@ -345,16 +320,9 @@ impl ConsoleBackend for Console {
         })
     }
 
-    fn create_endpoint<'a>(
-        &'a self,
-        admin: &'a AdminUser,
-        form: NewEndpointForm,
-    ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>> {
+    fn create_endpoint<'a>(&'a self, admin: &'a AdminUser, form: NewEndpointForm) -> Answer<'a, InferenceEndpoint> {
         Box::pin(async move {
-            let provider = ProviderKind::parse(form.provider.trim()).ok_or_else(|| FieldError {
-                field: "provider".into(),
-                message: "choose a provider".into(),
-            })?;
+            let provider = (form.provider).ok_or_else(|| ConsoleError::invalid("provider", "choose a provider"))?;
             let new = NewEndpoint {
                 name: form.name,
                 provider,
@@ -372,7 +340,7 @@ impl ConsoleBackend for Console {
             self.manage
                 .create_endpoint(&actor(admin), new)
                 .await
-                .map_err(field_error)
+                .map_err(ConsoleError::from)
         })
     }
 
@@ -381,7 +349,7 @@ impl ConsoleBackend for Console {
         admin: &'a AdminUser,
         id: EndpointId,
         form: NewEndpointForm,
-    ) -> BoxFuture<'a, Result<InferenceEndpoint, FieldError>> {
+    ) -> Answer<'a, InferenceEndpoint> {
         Box::pin(async move {
             let update = EndpointUpdate {
                 name: given(form.name),
@@ -396,16 +364,16 @@ impl ConsoleBackend for Console {
             self.manage
                 .update_endpoint(&actor(admin), id, update)
                 .await
-                .map_err(field_error)
+                .map_err(ConsoleError::from)
         })
     }
 
-    fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { (self.manage.delete_endpoint(&actor(admin), id).await).map_err(|e| e.to_string()) })
+    fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> Answer<'a, ()> {
+        Box::pin(async move { (self.manage.delete_endpoint(&actor(admin), id).await).map_err(ConsoleError::from) })
     }
 
-    fn gateways(&self) -> BoxFuture<'_, Result<Vec<Gateway>, String>> {
-        Box::pin(async move { self.manage.gateways().await.map_err(|e| e.to_string()) })
+    fn gateways(&self) -> Answer<'_, Vec<Gateway>> {
+        Box::pin(async move { self.manage.gateways().await.map_err(ConsoleError::from) })
     }
 
     fn public_url(&self) -> Option<String> {
@@ -416,38 +384,30 @@ impl ConsoleBackend for Console {
         self.serves_https
     }
 
-    fn create_gateway<'a>(
-        &'a self,
-        admin: &'a AdminUser,
-        form: NewGatewayForm,
-    ) -> BoxFuture<'a, Result<Gateway, FieldError>> {
+    fn create_gateway<'a>(&'a self, admin: &'a AdminUser, form: NewGatewayForm) -> Answer<'a, Gateway> {
         Box::pin(async move {
-            let strategy = Strategy::parse(form.strategy.trim()).ok_or_else(|| FieldError {
-                field: "strategy".into(),
-                message: "choose a strategy".into(),
-            })?;
             let endpoints = items(&form.endpoints)
                 .map(EndpointChoice::parse)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(field_error)?;
-            let mut new = NewGateway::new(form.name, strategy, endpoints);
+                .map_err(ConsoleError::from)?;
+            let mut new = NewGateway::new(form.name, form.strategy, endpoints);
             new.description = form.description;
             new.log_payloads = form.log_payloads;
             self.manage
                 .create_gateway(&actor(admin), new)
                 .await
-                .map_err(field_error)
+                .map_err(ConsoleError::from)
         })
     }
 
-    fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { (self.manage.delete_gateway(&actor(admin), id).await).map_err(|e| e.to_string()) })
+    fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> Answer<'a, ()> {
+        Box::pin(async move { (self.manage.delete_gateway(&actor(admin), id).await).map_err(ConsoleError::from) })
     }
 
-    fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyListing>, String>> {
+    fn keys(&self) -> Answer<'_, Vec<KeyListing>> {
         Box::pin(async move {
-            let gateways = self.manage.gateways().await.map_err(|e| e.to_string())?;
-            let keys = self.manage.keys(None).await.map_err(|e| e.to_string())?;
+            let gateways = self.manage.gateways().await.map_err(ConsoleError::from)?;
+            let keys = self.manage.keys(None).await.map_err(ConsoleError::from)?;
             let now = now_ms();
             Ok(keys
                 .into_iter()
@@ -477,22 +437,16 @@ impl ConsoleBackend for Console {
         })
     }
 
-    fn create_key<'a>(
-        &'a self,
-        admin: &'a AdminUser,
-        form: NewKeyForm,
-    ) -> BoxFuture<'a, Result<ShownOnce, FieldError>> {
+    fn create_key<'a>(&'a self, admin: &'a AdminUser, form: NewKeyForm) -> Answer<'a, ShownOnce> {
         Box::pin(async move {
             let limits = items(&form.limits)
                 .map(parse_limit)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(field_error)?;
+                .map_err(ConsoleError::from)?;
             let models: Vec<String> = items(&form.allowed_models).map(str::to_string).collect();
-            let expires_at = expires_in_days("expires_in_days", &form.expires_in_days).map_err(field_error)?;
-            let gateway = form.gateway.trim().parse().map(GatewayId).map_err(|_| FieldError {
-                field: "gateway".into(),
-                message: "choose a gateway".into(),
-            })?;
+            let expires_at = expires_in_days("expires_in_days", &form.expires_in_days).map_err(ConsoleError::from)?;
+            let gateway = (form.gateway.trim().parse().map(GatewayId))
+                .map_err(|_| ConsoleError::invalid("gateway", "choose a gateway"))?;
             let created = self
                 .manage
                 .create_key(
@@ -507,7 +461,7 @@ impl ConsoleBackend for Console {
                     },
                 )
                 .await
-                .map_err(field_error)?;
+                .map_err(ConsoleError::from)?;
             Ok(ShownOnce {
                 secret: created.secret.expose().to_string(),
                 key: created.key,
@@ -515,21 +469,21 @@ impl ConsoleBackend for Console {
         })
     }
 
-    fn revoke_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<u64, String>> {
-        Box::pin(async move { (self.manage.revoke_key(&actor(admin), &public_id).await).map_err(|e| e.to_string()) })
+    fn revoke_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> Answer<'a, u64> {
+        Box::pin(async move { (self.manage.revoke_key(&actor(admin), &public_id).await).map_err(ConsoleError::from) })
     }
 
-    fn reset_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<(), String>> {
+    fn reset_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> Answer<'a, ()> {
         Box::pin(async move {
-            (self.manage.reset_key_usage(&actor(admin), &public_id).await).map_err(|e| e.to_string())?;
+            (self.manage.reset_key_usage(&actor(admin), &public_id).await).map_err(ConsoleError::from)?;
             Ok(())
         })
     }
 
-    fn rotate_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> BoxFuture<'a, Result<ShownOnce, String>> {
+    fn rotate_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> Answer<'a, ShownOnce> {
         Box::pin(async move {
-            let created =
-                (self.manage.rotate_key(&actor(admin), &public_id, ROTATION_GRACE).await).map_err(|e| e.to_string())?;
+            let created = (self.manage.rotate_key(&actor(admin), &public_id, ROTATION_GRACE).await)
+                .map_err(ConsoleError::from)?;
             Ok(ShownOnce {
                 secret: created.secret.expose().to_string(),
                 key: created.key,
@@ -537,9 +491,9 @@ impl ConsoleBackend for Console {
         })
     }
 
-    fn request_logs(&self, query: LogQuery, limit: i64) -> BoxFuture<'_, Result<LogPage, String>> {
+    fn request_logs(&self, query: LogQuery, limit: i64) -> Answer<'_, LogPage> {
         Box::pin(async move {
-            let gateways = self.manage.gateways().await.map_err(|e| e.to_string())?;
+            let gateways = self.manage.gateways().await.map_err(ConsoleError::from)?;
             let mut filter = LogFilter {
                 model: given(query.model),
                 ..LogFilter::default()
@@ -552,10 +506,15 @@ impl ConsoleBackend for Console {
             match query.status.trim() {
                 "" => {}
                 "errors" => filter.errors_only = true,
-                code => filter.status = Some(code.parse().map_err(|_| format!("{code:?} is not a status"))?),
+                code => {
+                    let status = code
+                        .parse()
+                        .map_err(|_| ConsoleError::invalid("status", format!("{code:?} is not a status")))?;
+                    filter.status = Some(status);
+                }
             }
             let mut rows =
-                (self.manage.request_logs(&filter, query.before, limit + 1).await).map_err(|e| e.to_string())?;
+                (self.manage.request_logs(&filter, query.before, limit + 1).await).map_err(ConsoleError::from)?;
             let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             let next = if more { rows.last().map(|(id, _)| *id) } else { None };
@@ -567,18 +526,14 @@ impl ConsoleBackend for Console {
         })
     }
 
-    fn request_log(&self, request_id: String) -> BoxFuture<'_, Result<Option<RequestLog>, String>> {
+    fn request_log(&self, request_id: String) -> Answer<'_, Option<RequestLog>> {
         Box::pin(async move {
-            let found = self.manage.request_log(&request_id).await.map_err(|e| e.to_string())?;
+            let found = self.manage.request_log(&request_id).await.map_err(ConsoleError::from)?;
             Ok(found.map(|(_, log)| log))
         })
     }
 
-    fn test_endpoint<'a>(
-        &'a self,
-        admin: &'a AdminUser,
-        id: EndpointId,
-    ) -> BoxFuture<'a, Result<EndpointProbe, String>> {
-        Box::pin(async move { (self.manage.test_endpoint(&actor(admin), id).await).map_err(|e| e.to_string()) })
+    fn test_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> Answer<'a, EndpointProbe> {
+        Box::pin(async move { (self.manage.test_endpoint(&actor(admin), id).await).map_err(ConsoleError::from) })
     }
 }

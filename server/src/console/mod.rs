@@ -1,10 +1,19 @@
-//! The console's HTTP side: the session gate in front of every page and server function, the
-//! sign-in and sign-out form handlers, and the same-origin check on state-changing requests.
+//! The console's server side. Here, its HTTP glue: the session gate in front of every page and
+//! server function, the sign-in and sign-out form handlers, and the same-origin check on
+//! state-changing requests. Beside it: what its server functions call ([`backend`]), the one
+//! conversion of a management refusal into the console's error ([`error`]), and the
+//! playground's route ([`playground`]).
 //!
 //! Invariant: every console page except `/login`, and every server function, requires a
 //! valid session; the gate puts the signed-in `AdminUser` into the request for them.
 //! Invariant: a state-changing request that a browser marks as cross-site is refused (CSRF);
 //! the session cookie is also `SameSite=Strict`. The key-authenticated inference API is exempt.
+
+mod backend;
+mod error;
+pub mod playground;
+
+pub use backend::Console;
 
 use crate::{config::Config, manage::ManageError, AppState};
 use app::types::LoginNotice;

@@ -1,0 +1,167 @@
+//! The server's side of the console's server functions: the [`ConsoleBackend`] the server
+//! provides as Leptos context (so `app` never depends on `server`), the signed-in admin, and
+//! the HTTP status a refusal answers with.
+
+use crate::types::{
+    AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, ConsoleError, CreatedAdminToken,
+    DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, ErrorKind, Gateway, GatewayId,
+    InferenceEndpoint, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpointForm, NewGatewayForm, NewKeyForm,
+    Overview, PlaygroundSetup, RequestLog, SettingsListing, ShownOnce, WriteOnly,
+};
+use leptos::prelude::*;
+use std::{future::Future, pin::Pin, sync::Arc};
+
+/// A boxed future, so that [`ConsoleBackend`] can be used as a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a backend call answers.
+pub type Answer<'a, T> = BoxFuture<'a, Result<T, ConsoleError>>;
+
+/// What the console needs from the server's management service. Every change is made as
+/// `admin` through the console; the management service decides whether they may, and
+/// records it.
+pub trait ConsoleBackend: Send + Sync + 'static {
+    /// Counts for the dashboard.
+    fn overview(&self) -> Answer<'_, Overview>;
+    /// The dashboard's series, totals and breakdown for a range and scope.
+    fn dashboard(&self, query: DashboardQuery) -> Answer<'_, DashboardStats>;
+    /// Every inference endpoint with its live health.
+    fn endpoints(&self) -> Answer<'_, Vec<EndpointListing>>;
+    /// Creates an endpoint.
+    fn create_endpoint<'a>(&'a self, admin: &'a AdminUser, form: NewEndpointForm) -> Answer<'a, InferenceEndpoint>;
+    /// Changes endpoint `id`: blank fields keep their values; the provider stays.
+    fn update_endpoint<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        id: EndpointId,
+        form: NewEndpointForm,
+    ) -> Answer<'a, InferenceEndpoint>;
+    /// Deletes an endpoint.
+    fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> Answer<'a, ()>;
+    /// Sends one tiny real request to an endpoint.
+    fn test_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> Answer<'a, EndpointProbe>;
+    /// Every gateway, by name.
+    fn gateways(&self) -> Answer<'_, Vec<Gateway>>;
+    /// The configured public URL, if any.
+    fn public_url(&self) -> Option<String>;
+    /// Whether the console is served over HTTPS.
+    fn serves_https(&self) -> bool;
+    /// Creates a gateway.
+    fn create_gateway<'a>(&'a self, admin: &'a AdminUser, form: NewGatewayForm) -> Answer<'a, Gateway>;
+    /// Deletes a gateway and its keys.
+    fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> Answer<'a, ()>;
+    /// Every key with its gateway's name and usage against its limits.
+    fn keys(&self) -> Answer<'_, Vec<KeyListing>>;
+    /// Creates a key; the secret is in the answer, once.
+    fn create_key<'a>(&'a self, admin: &'a AdminUser, form: NewKeyForm) -> Answer<'a, ShownOnce>;
+    /// Revokes a key and its descendants; how many were revoked.
+    fn revoke_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> Answer<'a, u64>;
+    /// Zeroes a key's counted usage.
+    fn reset_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> Answer<'a, ()>;
+    /// Replaces a key by a new one (the old one works for the rotation grace).
+    fn rotate_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> Answer<'a, ShownOnce>;
+    /// The playground's targets and prices for `admin`, and the logged request to replay (by
+    /// its request id), if asked.
+    fn playground<'a>(&'a self, admin: &'a AdminUser, replay: Option<String>) -> Answer<'a, PlaygroundSetup>;
+    /// Every admin, admin API token and price.
+    fn settings(&self) -> Answer<'_, SettingsListing>;
+    /// Creates an admin user.
+    fn create_admin<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        email: String,
+        password: WriteOnly,
+        role: AdminRole,
+    ) -> Answer<'a, AdminAccount>;
+    /// Changes an admin's role, or enables or disables them.
+    fn update_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId, change: AdminChange) -> Answer<'a, ()>;
+    /// Deletes an admin with their sessions and tokens.
+    fn delete_admin<'a>(&'a self, admin: &'a AdminUser, id: AdminUserId) -> Answer<'a, ()>;
+    /// Changes `admin`'s own password; their other sessions end (`session`: the one making the
+    /// change, which is kept).
+    fn change_password<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        current: WriteOnly,
+        new: WriteOnly,
+        session: Option<SessionToken>,
+    ) -> Answer<'a, ()>;
+    /// Creates an admin API token acting as `admin`; the secret is in the answer, once.
+    /// `expires_in_days` as typed (blank: never).
+    fn create_admin_token<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        name: String,
+        role: AdminRole,
+        expires_in_days: String,
+    ) -> Answer<'a, CreatedAdminToken>;
+    /// Revokes an admin API token.
+    fn revoke_admin_token<'a>(&'a self, admin: &'a AdminUser, id: AdminTokenId) -> Answer<'a, ()>;
+    /// Sets a model's price from the form's decimal text.
+    fn set_price<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        model: String,
+        input: String,
+        output: String,
+    ) -> Answer<'a, ModelPrice>;
+    /// Removes a model's price.
+    fn remove_price<'a>(&'a self, admin: &'a AdminUser, model: String) -> Answer<'a, ()>;
+    /// A page of request logs matching `query`, newest first.
+    fn request_logs(&self, query: LogQuery, limit: i64) -> Answer<'_, LogPage>;
+    /// One request's log, by its request id.
+    fn request_log(&self, request_id: String) -> Answer<'_, Option<RequestLog>>;
+}
+
+/// The backend the server provided.
+pub fn console_backend() -> Result<Arc<dyn ConsoleBackend>, ConsoleError> {
+    use_context::<Arc<dyn ConsoleBackend>>()
+        .ok_or_else(|| ConsoleError::new(ErrorKind::Internal, "console backend missing from context"))
+        .map_err(refused)
+}
+
+/// A value the server's middleware put into this request's extensions (for example the
+/// signed-in [`AdminUser`]); `None` outside a request.
+pub fn request_extension<T: Clone + Send + Sync + 'static>() -> Option<T> {
+    use_context::<axum::http::request::Parts>().and_then(|parts| parts.extensions.get::<T>().cloned())
+}
+
+/// The console session a request came with, as the server's session gate validated it (a
+/// request extension). `Debug` hides it.
+#[derive(Clone)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn new(token: &str) -> SessionToken {
+        SessionToken(token.to_string())
+    }
+
+    /// The token itself, for the management service only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
+/// The signed-in admin, or a 401 when the request has no valid session.
+pub fn require_admin() -> Result<AdminUser, ConsoleError> {
+    request_extension::<AdminUser>()
+        .ok_or_else(|| ConsoleError::new(ErrorKind::Unauthenticated, "not signed in"))
+        .map_err(refused)
+}
+
+/// Sets the HTTP status a refusal stands for (a 4xx for a refusal, never a 500), and hands it
+/// back. Every server function's error goes through here, once.
+pub fn refused(error: ConsoleError) -> ConsoleError {
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = axum::http::StatusCode::from_u16(error.status()) {
+            options.set_status(status);
+        }
+    }
+    error
+}

@@ -1,0 +1,206 @@
+//! The configuration pages' server functions: endpoints, gateways and keys. Form values arrive
+//! in their types (a provider, a strategy); a refusal comes back as the [`ConsoleError`] the
+//! management service's answer converts to, with its 4xx status.
+
+#[cfg(feature = "ssr")]
+use super::{console_backend, refused, require_admin};
+use crate::types::{
+    ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayListing, InferenceEndpoint, KeyListing, ProviderKind,
+    ShownOnce, Strategy, WriteOnly,
+};
+use leptos::prelude::*;
+
+/// Every inference endpoint with its live health.
+#[server(prefix = "/api", endpoint = "endpoints_list")]
+pub async fn list_endpoints() -> Result<Vec<EndpointListing>, ConsoleError> {
+    require_admin()?;
+    console_backend()?.endpoints().await.map_err(refused)
+}
+
+/// Creates an inference endpoint from the endpoints page's form.
+#[server(prefix = "/api", endpoint = "endpoints_create")]
+pub async fn create_endpoint(
+    name: String,
+    provider: ProviderKind,
+    base_url: String,
+    api_key: WriteOnly,
+    model: String,
+    deployment: String,
+    api_version: String,
+    region: String,
+) -> Result<InferenceEndpoint, ConsoleError> {
+    let admin = require_admin()?;
+    let form = crate::types::NewEndpointForm {
+        name,
+        provider: Some(provider),
+        base_url,
+        api_key: api_key.0,
+        model,
+        deployment,
+        api_version,
+        region,
+    };
+    console_backend()?.create_endpoint(&admin, form).await.map_err(refused)
+}
+
+/// Changes endpoint `id` from the edit form: blank fields keep their values (a blank key keeps
+/// the stored one).
+#[server(prefix = "/api", endpoint = "endpoints_update")]
+pub async fn update_endpoint(
+    id: i64,
+    name: String,
+    base_url: String,
+    api_key: WriteOnly,
+    model: String,
+    deployment: String,
+    api_version: String,
+    region: String,
+) -> Result<InferenceEndpoint, ConsoleError> {
+    let admin = require_admin()?;
+    let form = crate::types::NewEndpointForm {
+        name,
+        provider: None,
+        base_url,
+        api_key: api_key.0,
+        model,
+        deployment,
+        api_version,
+        region,
+    };
+    let id = crate::types::EndpointId(id);
+    console_backend()?
+        .update_endpoint(&admin, id, form)
+        .await
+        .map_err(refused)
+}
+
+/// Deletes an inference endpoint (one no gateway uses).
+#[server(prefix = "/api", endpoint = "endpoints_delete")]
+pub async fn delete_endpoint(id: i64) -> Result<(), ConsoleError> {
+    let admin = require_admin()?;
+    let id = crate::types::EndpointId(id);
+    console_backend()?.delete_endpoint(&admin, id).await.map_err(refused)
+}
+
+/// "Test connection": one tiny real request to the endpoint.
+#[server(prefix = "/api", endpoint = "endpoints_test")]
+pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ConsoleError> {
+    let admin = require_admin()?;
+    let id = crate::types::EndpointId(id);
+    console_backend()?.test_endpoint(&admin, id).await.map_err(refused)
+}
+
+/// Every gateway, and the URL clients reach them at.
+#[server(prefix = "/api", endpoint = "gateways_list")]
+pub async fn list_gateways() -> Result<GatewayListing, ConsoleError> {
+    require_admin()?;
+    let backend = console_backend()?;
+    let base_url = match backend.public_url() {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let host = use_context::<axum::http::request::Parts>()
+                .and_then(|parts| {
+                    parts
+                        .headers
+                        .get("host")
+                        .and_then(|h| h.to_str().ok())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "127.0.0.1:3000".into());
+            let scheme = if backend.serves_https() { "https" } else { "http" };
+            format!("{scheme}://{host}")
+        }
+    };
+    let gateways = backend.gateways().await.map_err(refused)?;
+    let endpoints = backend.endpoints().await.map_err(refused)?;
+    let models = (gateways.iter())
+        .filter_map(|gateway| {
+            let first = gateway.endpoints.first()?;
+            let listing = endpoints.iter().find(|l| l.endpoint.id == first.endpoint_id)?;
+            Some((gateway.id, listing.endpoint.model.clone()))
+        })
+        .collect();
+    Ok(GatewayListing {
+        gateways,
+        base_url,
+        models,
+    })
+}
+
+/// Creates a gateway from the gateways page's form.
+#[server(prefix = "/api", endpoint = "gateways_create")]
+pub async fn create_gateway(
+    name: String,
+    description: String,
+    strategy: Strategy,
+    endpoints: String,
+    #[server(default)] log_payloads: Option<String>,
+) -> Result<Gateway, ConsoleError> {
+    let admin = require_admin()?;
+    let form = crate::types::NewGatewayForm {
+        name,
+        description,
+        strategy,
+        endpoints,
+        log_payloads: log_payloads.is_some(),
+    };
+    console_backend()?.create_gateway(&admin, form).await.map_err(refused)
+}
+
+/// Deletes a gateway and its keys.
+#[server(prefix = "/api", endpoint = "gateways_delete")]
+pub async fn delete_gateway(id: i64) -> Result<(), ConsoleError> {
+    let admin = require_admin()?;
+    let id = crate::types::GatewayId(id);
+    console_backend()?.delete_gateway(&admin, id).await.map_err(refused)
+}
+
+/// Every key, with its gateway and usage against its limits.
+#[server(prefix = "/api", endpoint = "keys_list")]
+pub async fn list_keys() -> Result<Vec<KeyListing>, ConsoleError> {
+    require_admin()?;
+    console_backend()?.keys().await.map_err(refused)
+}
+
+/// Creates a key from the keys page's form; its secret comes back this once.
+#[server(prefix = "/api", endpoint = "keys_create")]
+pub async fn create_key(
+    gateway: String,
+    name: String,
+    #[server(default)] parent: String,
+    #[server(default)] allowed_models: String,
+    #[server(default)] expires_in_days: String,
+    #[server(default)] limits: String,
+) -> Result<ShownOnce, ConsoleError> {
+    let admin = require_admin()?;
+    let form = crate::types::NewKeyForm {
+        gateway,
+        name,
+        parent,
+        allowed_models,
+        expires_in_days,
+        limits,
+    };
+    console_backend()?.create_key(&admin, form).await.map_err(refused)
+}
+
+/// Revokes a key and every key derived from it.
+#[server(prefix = "/api", endpoint = "keys_revoke")]
+pub async fn revoke_key(public_id: String) -> Result<u64, ConsoleError> {
+    let admin = require_admin()?;
+    console_backend()?.revoke_key(&admin, public_id).await.map_err(refused)
+}
+
+/// Zeroes a key's counted usage.
+#[server(prefix = "/api", endpoint = "keys_reset")]
+pub async fn reset_key(public_id: String) -> Result<(), ConsoleError> {
+    let admin = require_admin()?;
+    console_backend()?.reset_key(&admin, public_id).await.map_err(refused)
+}
+
+/// Replaces a key by a new one; the new secret comes back this once.
+#[server(prefix = "/api", endpoint = "keys_rotate")]
+pub async fn rotate_key(public_id: String) -> Result<ShownOnce, ConsoleError> {
+    let admin = require_admin()?;
+    console_backend()?.rotate_key(&admin, public_id).await.map_err(refused)
+}

@@ -1,0 +1,49 @@
+//! The reading pages' server functions: the dashboard, the request logs and the playground's
+//! set-up. Any signed-in admin reads.
+
+#[cfg(feature = "ssr")]
+use super::{console_backend, refused, require_admin};
+use crate::types::{
+    ConsoleError, DashboardQuery, DashboardStats, LogPage, LogQuery, Overview, PlaygroundSetup, RequestLog,
+};
+use leptos::prelude::*;
+
+/// Logs on one page.
+#[cfg(feature = "ssr")]
+const LOG_PAGE: i64 = 50;
+
+/// Counts of what is configured, for the dashboard.
+#[server(prefix = "/api", endpoint = "dashboard_overview")]
+pub async fn dashboard_overview() -> Result<Overview, ConsoleError> {
+    require_admin()?;
+    console_backend()?.overview().await.map_err(refused)
+}
+
+/// Traffic, tokens, errors, latency and cost over the dashboard's range, hour by hour.
+#[server(prefix = "/api", endpoint = "dashboard_stats")]
+pub async fn load_dashboard(query: DashboardQuery) -> Result<DashboardStats, ConsoleError> {
+    require_admin()?;
+    console_backend()?.dashboard(query).await.map_err(refused)
+}
+
+/// A page of request logs matching the logs page's filters.
+#[server(prefix = "/api", endpoint = "logs_list")]
+pub async fn list_logs(query: LogQuery) -> Result<LogPage, ConsoleError> {
+    require_admin()?;
+    console_backend()?.request_logs(query, LOG_PAGE).await.map_err(refused)
+}
+
+/// One request's log, by its request id.
+#[server(prefix = "/api", endpoint = "logs_one")]
+pub async fn log_detail(request_id: String) -> Result<Option<RequestLog>, ConsoleError> {
+    require_admin()?;
+    console_backend()?.request_log(request_id).await.map_err(refused)
+}
+
+/// What the playground can compare, at what price, and the logged request to replay (`log`:
+/// its request id), if any.
+#[server(prefix = "/api", endpoint = "playground_setup")]
+pub async fn load_playground(log: Option<String>) -> Result<PlaygroundSetup, ConsoleError> {
+    let admin = require_admin()?;
+    console_backend()?.playground(&admin, log).await.map_err(refused)
+}
