@@ -19,7 +19,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Json(json!({ "status": "shutting_down" })),
         );
     }
-    match state.manage.store().ping(Duration::from_secs(1)).await {
+    match state.store.ping(Duration::from_secs(1)).await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");

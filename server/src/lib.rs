@@ -101,6 +101,8 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub config: Arc<Config>,
     pub keys: Arc<Keyring>,
+    /// The database: the management service's, the log writer's and the background jobs'.
+    pub store: Store,
     pub manage: Manage,
     /// The in-memory configuration the inference path reads.
     pub registry: Arc<Registry>,
@@ -139,7 +141,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     store.migrate().await?;
     let keys = Arc::new(keys);
     let manage = Manage::new(
-        store,
+        store.clone(),
         keys.clone(),
         SessionPolicy {
             idle_timeout: config.sessions.idle_timeout,
@@ -154,9 +156,9 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         .build();
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
     let traces = traces::Traces::start(&config.traces).map_err(StartError::Traces)?;
-    let proxy = proxy::Proxy::start(config.proxy.clone(), manage.store().clone(), traces);
+    let proxy = proxy::Proxy::start(config.proxy.clone(), store.clone(), traces);
     // Limits go on from the usage already counted in the windows still open.
-    proxy.ledger.load(&manage.store().open_counters(store::now_ms()).await?);
+    proxy.ledger.load(&store.open_counters(store::now_ms()).await?);
     let console = console::Console {
         manage: manage.clone(),
         proxy: proxy.clone(),
@@ -181,6 +183,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     Ok(AppState(Arc::new(Services {
         config,
         keys,
+        store,
         manage,
         registry,
         proxy,
@@ -317,7 +320,7 @@ impl Server {
     /// database is closed.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let Server { state, listener } = self;
-        let store = state.manage.store().clone();
+        let store = state.store.clone();
         let proxy = state.proxy.clone();
         let grace = state.config.proxy.shutdown_grace;
         let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));

@@ -164,7 +164,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn manage(config: Config, command: cli::Resource) -> anyhow::Result<()> {
     let state = server::open(config).await?;
     let result = cli::run(&state.manage, command).await;
-    state.manage.store().close().await;
+    state.store.close().await;
     println!("{}", result?);
     Ok(())
 }
@@ -186,7 +186,7 @@ async fn create_admin(config: Config, email: String, role: &str) -> anyhow::Resu
     let state = server::open(config).await?;
     let new = NewAdmin { email, password, role };
     let user = state.manage.create_admin(&server::manage::Actor::cli(), new).await?;
-    state.manage.store().close().await;
+    state.store.close().await;
     println!("Created admin {} (role {}).", user.email, user.role.as_str());
     Ok(())
 }

@@ -7,13 +7,13 @@
 use crate::{
     manage::{
         limits::{parse_limit, parse_money},
+        now_ms,
         validate::expires_in_days,
-        Actor, EndpointChoice, EndpointUpdate, Manage, ManageError, NewAdmin, NewEndpoint, NewGateway, NewKey,
-        ROTATION_GRACE,
+        Actor, EndpointChoice, EndpointUpdate, HourlyKind, HourlyScope, LimitScope, LogFilter, Manage, ManageError,
+        NewAdmin, NewEndpoint, NewGateway, NewKey, ROTATION_GRACE,
     },
     proxy::{registry::Registry, Proxy},
     secrets::Secret,
-    store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter},
 };
 use app::api::{Answer, ConsoleBackend};
 use app::types::{

@@ -7,7 +7,7 @@ use super::{
         KeyNode, Node, NodeKind, RequestLogNode,
     },
 };
-use crate::{manage::Actor, store::LogFilter};
+use crate::manage::{Actor, HourlyScope, LogFilter};
 use app::types::{ActorKind, AdminRole, AdminUserId, GatewayId, HourlyUsage, KeyId, ModelPrice, UsageSums};
 use async_graphql::{
     connection::{Connection, Edge},
@@ -286,8 +286,8 @@ impl Query {
     async fn dashboard(&self, ctx: &Context<'_>, from: i64, to: i64, gateway_id: Option<ID>) -> Result<Dashboard> {
         reader(ctx)?;
         let scope = match gateway_id {
-            Some(id) => crate::store::HourlyScope::Gateway(GatewayId(numeric_id(&id, NodeKind::Gateway, "gatewayId")?)),
-            None => crate::store::HourlyScope::AllGateways,
+            Some(id) => HourlyScope::Gateway(GatewayId(numeric_id(&id, NodeKind::Gateway, "gatewayId")?)),
+            None => HourlyScope::AllGateways,
         };
         let series = backend(ctx)
             .manage

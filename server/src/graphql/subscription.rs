@@ -9,7 +9,7 @@
 //! (checked every [`RECHECK_EVERY`] polls).
 
 use super::{backend, caller, error, reader, types::numeric_id, types::NodeKind, types::RequestLogNode, Caller};
-use crate::{manage::Manage, store::Backend};
+use crate::manage::Manage;
 use app::types::{GatewayId, RequestLog};
 use async_graphql::{Context, Result, Subscription, ID};
 use futures_util::{stream, Stream};
@@ -109,9 +109,10 @@ impl Subscription {
             .transpose()?;
         let manage = backend(ctx).manage.clone();
         let start = manage.last_request_log_id().await.map_err(error::manage)?;
-        let trailing = match manage.store().backend() {
-            Backend::Sqlite => 0,
-            Backend::Postgres => TRAILING_IDS,
+        let trailing = if manage.logs_appear_in_id_order() {
+            0
+        } else {
+            TRAILING_IDS
         };
         let mut every = tokio::time::interval(POLL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

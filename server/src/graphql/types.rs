@@ -8,7 +8,7 @@
 
 pub use super::records::{AdminTokenNode, AdminUserNode, AuditEntryNode, RequestLogNode};
 use super::{backend, error, reader};
-use crate::store::HourlyScope;
+use crate::manage::HourlyScope;
 use app::types::{
     EndpointHealth, Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, KeyStatus, Limit, ProviderKind, RetryPolicy,
     Strategy, Timeouts,
@@ -369,7 +369,7 @@ impl KeyNode {
         self.key.usage_reset_at
     }
     async fn status(&self) -> KeyStatus {
-        KeyStatus::of(&self.key, crate::store::now_ms())
+        KeyStatus::of(&self.key, crate::manage::now_ms())
     }
     /// Its own limits; its ancestors' and its gateway's apply too.
     async fn limits(&self) -> Vec<Limit> {

@@ -15,6 +15,8 @@ mod throttle;
 mod tokens;
 pub mod validate;
 
+/// The parameters of the management service's reads (and its clock), for its callers.
+pub use crate::store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter};
 pub use actor::Actor;
 pub use admins::{NewAdmin, SessionPolicy, SignedIn};
 pub use audit::AuditEvent;
@@ -166,9 +168,14 @@ impl Manage {
         }
     }
 
-    /// The store, for health checks.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Whether request logs become visible in the order of their ids (SQLite's one writer
+    /// commits in id order; on Postgres a row can become visible after one with a larger id),
+    /// for readers that follow the log as it grows.
+    pub fn logs_appear_in_id_order(&self) -> bool {
+        match self.store.backend() {
+            crate::store::Backend::Sqlite => true,
+            crate::store::Backend::Postgres => false,
+        }
     }
 
     /// Counts for the dashboard.

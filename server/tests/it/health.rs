@@ -21,7 +21,7 @@ async fn readyz_checks_the_database() {
     assert_eq!(body, serde_json::json!({ "status": "ready", "database": "ok" }));
 
     // With the database closed the process is up but not ready.
-    server.state.manage.store().close().await;
+    server.state.store.close().await;
     let response = reqwest::get(&url).await.unwrap();
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();

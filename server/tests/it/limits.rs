@@ -93,7 +93,7 @@ fn count(results: &[(u16, reqwest::header::HeaderMap)], status: u16) -> usize {
 /// The stored counter of a key for `period`'s current window, once the writer has caught up
 /// with `requests` requests (or after 5 s).
 async fn stored(rig: &Rig, key: KeyId, period: Period, requests: i64) -> (i64, i64) {
-    let store = rig.server.state.manage.store();
+    let store = &rig.server.state.store;
     let until = Instant::now() + Duration::from_secs(5);
     loop {
         let row = store
@@ -189,14 +189,7 @@ async fn c03_a_quota_is_never_overshot_and_the_counters_match_the_events() {
     let results = burst(&rig, limited.secret.expose(), reserving(100), 50).await;
     let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Total);
     let (_, stored_tokens) = stored(&rig, limited.key.id, Period::Total, 10).await;
-    let (events, event_tokens, _) = rig
-        .server
-        .state
-        .manage
-        .store()
-        .usage_event_totals(limited.key.id)
-        .await
-        .unwrap();
+    let (events, event_tokens, _) = rig.server.state.store.usage_event_totals(limited.key.id).await.unwrap();
     metric("c03_overshoot", (used - 1_000).max(0));
     metric("c03_drift", stored_tokens - event_tokens);
     assert_eq!(count(&results, 200), 10);
@@ -318,7 +311,7 @@ async fn c06_a_revocation_stops_the_very_next_request() {
 async fn c07_a_settlement_stored_twice_counts_once() {
     let mock = MockUpstream::start().await.unwrap();
     let rig = rig(&mock).await;
-    let store = rig.server.state.manage.store();
+    let store = &rig.server.state.store;
     let scope = LimitScope::Key(KeyId(4242));
     let finished = || Finished {
         log: RequestLog {

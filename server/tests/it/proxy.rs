@@ -266,7 +266,7 @@ async fn admin_sessions_and_gateway_keys_are_separate_credentials() {
 #[tokio::test]
 async fn keys_are_checked_without_the_database() {
     let (server, key) = server_with_key().await;
-    server.state.manage.store().close().await;
+    server.state.store.close().await;
     assert_eq!(
         models(&server, &[("authorization", &format!("Bearer {key}"))])
             .await

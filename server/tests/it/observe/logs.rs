@@ -24,7 +24,7 @@ async fn retention_deletes_old_request_logs_in_batches() {
         config.request_logs.sweep_batch = 7;
     })
     .await;
-    let store = server.state.manage.store();
+    let store = &server.state.store;
     let now = now_ms();
     let record = |n: i64, created_at: i64| {
         let request_id = format!("{:012x}{n:020x}", created_at);

@@ -1,0 +1,346 @@
+//! The clap definitions of the resource subcommands (`endpoint`, `gateway`, `key`, `price`) and
+//! their value parsers.
+
+use super::Output;
+use crate::manage::{limits::parse_limit, ManageError};
+use app::types::{ProviderKind, Strategy};
+use clap::{Args, Subcommand};
+use std::time::Duration;
+
+/// Inference endpoints: the upstreams gateways route to.
+#[derive(Subcommand)]
+pub enum EndpointCommand {
+    /// Add an endpoint.
+    Add(EndpointAdd),
+    /// List endpoints.
+    List(Output),
+    /// Change an endpoint.
+    Update(EndpointChange),
+    /// Remove an endpoint that no gateway uses.
+    Remove {
+        /// The endpoint's name.
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Gateways: named proxies over an ordered list of endpoints.
+#[derive(Subcommand)]
+pub enum GatewayCommand {
+    /// Add a gateway.
+    Add(GatewayAdd),
+    /// List gateways.
+    List(Output),
+    /// Change a gateway.
+    Update(GatewayChange),
+    /// Remove a gateway and its keys.
+    Remove {
+        /// The gateway's name.
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Gateway keys: the credentials applications send.
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; its secret is printed this once.
+    Create(KeyCreate),
+    /// List keys (never their secrets).
+    List {
+        /// Only this gateway's keys.
+        #[arg(long)]
+        gateway: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke a key and every key under it.
+    Revoke {
+        /// The key's public id (as `key list` shows it).
+        public_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Change a key: name, models, expiry, on/off, limits.
+    Update(KeyChange),
+    /// Replace a key by a new one; the old one keeps working for the grace period. The new
+    /// secret is printed this once.
+    Rotate {
+        /// The key's public id.
+        public_id: String,
+        /// How long the old key keeps working (e.g. 1h, 7d; 0s ends it now).
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        grace: Duration,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Forget a key's counted usage: its limits start afresh (the hourly history stays).
+    Reset {
+        /// The key's public id.
+        public_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Model prices per million tokens, in the currency budgets are set in.
+#[derive(Subcommand)]
+pub enum PriceCommand {
+    /// List prices.
+    List(Output),
+    /// Set a model's price (adds the model when it has none).
+    Set {
+        /// The model name, as endpoints name it (`gpt-4o-mini`, `claude-sonnet-4-0`…).
+        model: String,
+        /// Price per million input (prompt) tokens, e.g. 0.15.
+        #[arg(long)]
+        input: String,
+        /// Price per million output (completion) tokens, e.g. 0.60.
+        #[arg(long)]
+        output: String,
+        #[command(flatten)]
+        format: Output,
+    },
+    /// Remove a model's price (its requests then cost nothing).
+    Remove {
+        model: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// The `--limit` flag, shared by keys and gateways.
+const LIMIT_HELP: &str = "A limit, repeatable: METRIC/PERIOD=VALUE with METRIC requests, tokens or cost \
+(currency) and PERIOD minute, hour, day, month or total (e.g. requests/minute=100, tokens/day=1000000, \
+cost/month=25); or concurrency=VALUE";
+
+#[derive(Args)]
+pub struct EndpointAdd {
+    /// A unique name (letters, digits, '.', '_', '-').
+    #[arg(long)]
+    pub(super) name: String,
+    /// openai, azure_openai, anthropic, ollama or openai_compatible.
+    #[arg(long, value_parser = parse_provider)]
+    pub(super) provider: ProviderKind,
+    /// Base URL [default: the provider's, where it has one]
+    #[arg(long)]
+    pub(super) url: Option<String>,
+    /// The provider API key; stored encrypted, never shown again. Prefer MGW_ENDPOINT_API_KEY
+    /// to keep it out of shell history.
+    #[arg(long, env = "MGW_ENDPOINT_API_KEY", hide_env_values = true)]
+    pub(super) api_key: Option<String>,
+    /// The model this endpoint serves.
+    #[arg(long)]
+    pub(super) model: String,
+    /// Azure: the deployment name.
+    #[arg(long)]
+    pub(super) deployment: Option<String>,
+    /// Azure: the api-version.
+    #[arg(long)]
+    pub(super) api_version: Option<String>,
+    /// A region label.
+    #[arg(long)]
+    pub(super) region: Option<String>,
+    /// The provider's requests per minute for this endpoint.
+    #[arg(long)]
+    pub(super) rpm: Option<i64>,
+    /// The provider's tokens per minute for this endpoint.
+    #[arg(long)]
+    pub(super) tpm: Option<i64>,
+    /// Add it switched off.
+    #[arg(long)]
+    pub(super) disabled: bool,
+    #[command(flatten)]
+    pub(super) output: Output,
+}
+
+#[derive(Args)]
+pub struct EndpointChange {
+    /// The endpoint to change.
+    pub(super) name: String,
+    /// A new name.
+    #[arg(long = "rename")]
+    pub(super) new_name: Option<String>,
+    /// A new base URL.
+    #[arg(long)]
+    pub(super) url: Option<String>,
+    /// A new API key. (Not read from MGW_ENDPOINT_API_KEY: a key exported for `add` must not
+    /// land on whichever endpoint is updated next.)
+    #[arg(long)]
+    pub(super) api_key: Option<String>,
+    /// Forget the stored API key.
+    #[arg(long, conflicts_with = "api_key")]
+    pub(super) clear_api_key: bool,
+    /// A new model.
+    #[arg(long)]
+    pub(super) model: Option<String>,
+    /// Azure: a new deployment name.
+    #[arg(long)]
+    pub(super) deployment: Option<String>,
+    /// Azure: a new api-version.
+    #[arg(long)]
+    pub(super) api_version: Option<String>,
+    /// A new region label.
+    #[arg(long)]
+    pub(super) region: Option<String>,
+    /// New requests per minute.
+    #[arg(long)]
+    pub(super) rpm: Option<i64>,
+    /// New tokens per minute.
+    #[arg(long)]
+    pub(super) tpm: Option<i64>,
+    /// Switch it on (true) or off (false).
+    #[arg(long)]
+    pub(super) enabled: Option<bool>,
+    #[command(flatten)]
+    pub(super) output: Output,
+}
+
+#[derive(Args)]
+pub struct GatewayAdd {
+    /// A unique name.
+    #[arg(long)]
+    pub(super) name: String,
+    /// Endpoint names in order, comma-separated; each may carry :weight[:priority].
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(super) endpoints: Vec<String>,
+    /// round_robin, weighted, priority, least_busy, least_latency or random.
+    #[arg(long, default_value = "priority", value_parser = parse_strategy)]
+    pub(super) strategy: Strategy,
+    /// What the gateway is for.
+    #[arg(long, default_value = "")]
+    pub(super) description: String,
+    /// Log request and response bodies (off by default).
+    #[arg(long)]
+    pub(super) log_payloads: bool,
+    #[arg(long = "limit", help = LIMIT_HELP)]
+    pub(super) limits: Vec<String>,
+    #[command(flatten)]
+    pub(super) output: Output,
+}
+
+#[derive(Args)]
+pub struct GatewayChange {
+    /// The gateway to change.
+    pub(super) name: String,
+    /// A new name.
+    #[arg(long = "rename")]
+    pub(super) new_name: Option<String>,
+    /// A new endpoint list (replaces the old one).
+    #[arg(long, value_delimiter = ',')]
+    pub(super) endpoints: Option<Vec<String>>,
+    /// A new strategy.
+    #[arg(long, value_parser = parse_strategy)]
+    pub(super) strategy: Option<Strategy>,
+    /// A new description.
+    #[arg(long)]
+    pub(super) description: Option<String>,
+    /// Log request metadata (true/false).
+    #[arg(long)]
+    pub(super) log_metadata: Option<bool>,
+    /// Log request and response bodies (true/false).
+    #[arg(long)]
+    pub(super) log_payloads: Option<bool>,
+    /// Switch it on (true) or off (false).
+    #[arg(long)]
+    pub(super) enabled: Option<bool>,
+    #[command(flatten)]
+    pub(super) limits: LimitChange,
+    #[command(flatten)]
+    pub(super) output: Output,
+}
+
+/// `--limit` and `--no-limits` for `update` subcommands.
+#[derive(Args)]
+pub struct LimitChange {
+    /// Replaces all its own limits (repeatable; see `key create --help`).
+    #[arg(long = "limit", conflicts_with = "no_limits")]
+    limits: Vec<String>,
+    /// Remove all its own limits (a key's ancestors' and gateway's still apply).
+    #[arg(long)]
+    no_limits: bool,
+}
+
+impl LimitChange {
+    /// `Some(new limits)` when the flags change them.
+    pub(super) fn parsed(&self) -> Result<Option<Vec<app::types::Limit>>, ManageError> {
+        if self.no_limits {
+            return Ok(Some(Vec::new()));
+        }
+        if self.limits.is_empty() {
+            return Ok(None);
+        }
+        limits(&self.limits).map(Some)
+    }
+}
+
+#[derive(Args)]
+pub struct KeyCreate {
+    /// The gateway the key opens.
+    #[arg(long)]
+    pub(super) gateway: String,
+    /// A name for people.
+    #[arg(long)]
+    pub(super) name: String,
+    /// The public id of the parent key.
+    #[arg(long)]
+    pub(super) parent: Option<String>,
+    /// Models it may use, comma-separated [default: all of the gateway's]
+    #[arg(long, value_delimiter = ',')]
+    pub(super) models: Option<Vec<String>>,
+    /// Expire after this long (e.g. 30d, 12h).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(super) expires_in: Option<Duration>,
+    #[arg(long = "limit", help = LIMIT_HELP)]
+    pub(super) limits: Vec<String>,
+    #[command(flatten)]
+    pub(super) output: Output,
+}
+
+#[derive(Args)]
+pub struct KeyChange {
+    /// The key's public id.
+    pub(super) public_id: String,
+    /// A new name.
+    #[arg(long = "rename")]
+    pub(super) new_name: Option<String>,
+    /// Models it may use, comma-separated (replaces the list).
+    #[arg(long, value_delimiter = ',', conflicts_with = "all_models")]
+    pub(super) models: Option<Vec<String>>,
+    /// Let it use every model of its gateway.
+    #[arg(long)]
+    pub(super) all_models: bool,
+    /// Expire this long from now (e.g. 30d).
+    #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "no_expiry")]
+    pub(super) expires_in: Option<Duration>,
+    /// Never expire.
+    #[arg(long)]
+    pub(super) no_expiry: bool,
+    /// Switch it on (true) or off (false).
+    #[arg(long)]
+    pub(super) enabled: Option<bool>,
+    #[command(flatten)]
+    pub(super) limits: LimitChange,
+    #[command(flatten)]
+    pub(super) output: Output,
+}
+
+pub(super) fn limits(texts: &[String]) -> Result<Vec<app::types::Limit>, ManageError> {
+    texts.iter().map(|text| parse_limit(text)).collect()
+}
+
+fn parse_provider(name: &str) -> Result<ProviderKind, String> {
+    ProviderKind::parse(name).ok_or_else(|| {
+        let names: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+fn parse_strategy(name: &str) -> Result<Strategy, String> {
+    Strategy::parse(name).ok_or_else(|| {
+        let names: Vec<_> = Strategy::ALL.iter().map(|s| s.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}

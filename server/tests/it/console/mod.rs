@@ -1,0 +1,29 @@
+//! The console over HTTP: the session gate, signing in and out, cookies, throttling,
+//! replayed cookies and cross-origin requests (CSRF).
+//!
+//! Here: the console's paths and `location`, which the area modules share; `gate` (what opens
+//! without a session, CSRF), `session` (signing in and out, cookies, throttling, expiry) and
+//! `functions` (the endpoints, gateways and keys pages' server functions).
+
+mod functions;
+mod gate;
+mod session;
+
+const PAGES: [&str; 7] = [
+    "/",
+    "/endpoints",
+    "/gateways",
+    "/keys",
+    "/logs",
+    "/playground",
+    "/settings",
+];
+const OVERVIEW_FN: &str = "/api/dashboard_overview";
+
+fn location(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
