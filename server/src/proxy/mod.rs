@@ -1,19 +1,23 @@
 //! The inference path. A request's journey:
 //! 1. [`api`] — the route (OpenAI, Azure or Anthropic shape) admits it against the process's
 //!    in-flight limit, then
-//! 2. [`auth`] checks the gateway key against the [`registry`] snapshot (never the database);
-//! 3. [`wire`] reads and checks the body (bad input: 4xx, no upstream call); Anthropic-shaped
-//!    bodies are first translated to the canonical OpenAI shape by [`providers::anthropic`];
-//! 4. the model (or alias, or Azure deployment) picks the candidate endpoints, narrowed by the
-//!    key's allowed models;
-//! 5. [`usage`] reserves the request's place in the request-log queue (full: 503), and
-//!    [`limits`] admits it against the limits of its key, the key's ancestors and its gateway
-//!    (reserving the estimated usage on all of them, or 429);
+//! 2. [`auth`] checks the gateway key against the [`registry`] snapshot (never the database):
+//!    the request's [`route::Principal`] is the key's lineage through its gateway (or, for the
+//!    console's playground, a gateway or one endpoint on its own). Steps 3–9 are [`route`]'s,
+//!    one function each, the same for every principal:
+//! 3. `read`: [`wire`] reads and checks the body (bad input: 4xx, no upstream call);
+//!    Anthropic-shaped bodies are first read by the client dialect [`messages`];
+//! 4. `plan`: the model (or alias, or Azure deployment) picks the candidate endpoints,
+//!    narrowed by the key's allowed models;
+//! 5. `record` reserves the request's place in the request-log queue ([`usage`]; full: 503),
+//!    and `admit` checks it against the limits of its key, the key's ancestors and its gateway
+//!    ([`limits`]: reserving the estimated usage on all of them, or 429);
 //! 6. [`balancer`] orders the candidates by the gateway's strategy and their health;
-//! 7. [`failover`] tries them — [`providers`] translate each call, [`upstream`] sends it —
-//!    with retries and back-off up to the commit point (the first byte to the client);
-//! 8. [`stream`] carries a stream past the commit point, capturing usage; [`error`] shapes
-//!    every refusal as OpenAI does;
+//! 7. [`failover`] tries them — each provider's [`providers::Adapter`] translates the call,
+//!    [`upstream`] sends it — with retries and back-off up to the commit point (the first byte
+//!    to the client);
+//! 8. `shape` answers in the client's dialect; [`stream`] carries a stream past the commit
+//!    point, capturing usage; [`error`] shapes every refusal as OpenAI does;
 //! 9. the record settles the request's reservation with its actual usage and goes to the
 //!    background writer, which stores logs, usage events and counters in batches.
 //!
@@ -30,6 +34,7 @@ pub mod models;
 pub mod probe;
 pub mod providers;
 pub mod registry;
+pub mod route;
 pub mod serving;
 pub mod stream;
 pub mod upstream;

@@ -147,8 +147,7 @@ impl Live {
     fn note_usage(&mut self) {
         let usage = self.usage();
         if let Some(recorder) = &mut self.recorder {
-            recorder.log.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
-            recorder.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
+            recorder.used(usage);
         }
     }
 
@@ -185,14 +184,10 @@ impl Live {
         }
         if let Some(mut recorder) = self.recorder.take() {
             if let Some(text) = self.text.take() {
-                recorder.log.response_body = Some(text);
+                recorder.answered(text);
             }
-            if let Some(attempt) = recorder.log.attempts.last_mut() {
-                attempt.prompt_tokens = recorder.log.prompt_tokens;
-                attempt.completion_tokens = recorder.log.completion_tokens;
-                attempt.latency_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
-                attempt.error_class = error_class.map(str::to_string);
-            }
+            let latency_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            recorder.stream_attempt_ended(latency_ms, error_class);
             recorder.finish(200, error_class);
         }
         self.slot = None;

@@ -188,7 +188,7 @@ pub struct Counted {
 /// One request's record, sent to the writer when finished or dropped.
 pub struct Recorder {
     permit: Option<mpsc::OwnedPermit<Finished>>,
-    pub log: RequestLog,
+    log: RequestLog,
     /// Whether the log itself is stored (the gateway logs metadata); usage always is.
     store_log: bool,
     charge: Option<Charge>,
@@ -264,6 +264,43 @@ impl Recorder {
         }
     }
 
+    /// The request's id.
+    pub fn request_id(&self) -> &str {
+        &self.log.request_id
+    }
+
+    /// When the request was admitted, Unix milliseconds.
+    pub fn created_at(&self) -> i64 {
+        self.log.created_at
+    }
+
+    /// The endpoint that answered.
+    pub fn served_by(&mut self, endpoint: app::types::EndpointId) {
+        self.log.endpoint_id = Some(endpoint);
+    }
+
+    /// The tokens the request used (as reported, or estimated).
+    pub fn used(&mut self, usage: super::providers::Usage) {
+        self.log.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
+        self.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
+    }
+
+    /// The answer's body, for a gateway that logs payloads.
+    pub fn answered(&mut self, body: String) {
+        self.log.response_body = Some(body);
+    }
+
+    /// Closes the attempt that carried a stream: its usage, its whole time and how it ended.
+    pub fn stream_attempt_ended(&mut self, latency_ms: i64, error_class: Option<&str>) {
+        let (prompt, completion) = (self.log.prompt_tokens, self.log.completion_tokens);
+        if let Some(attempt) = self.log.attempts.last_mut() {
+            attempt.prompt_tokens = prompt;
+            attempt.completion_tokens = completion;
+            attempt.latency_ms = latency_ms;
+            attempt.error_class = error_class.map(str::to_string);
+        }
+    }
+
     /// Completes the record with the client's status and, on failure, the error class.
     pub fn finish(mut self, status: u16, error_class: Option<&str>) {
         self.log.status = i64::from(status);
@@ -287,6 +324,7 @@ impl Drop for Recorder {
         }
         self.log.latency_ms = self.elapsed_ms();
         let mut charged = Vec::new();
+        let admitted = self.charge.is_some();
         let snapshot = &self.counted.snapshot;
         let served_by = self.log.endpoint_id.and_then(|id| snapshot.upstreams.get(&id));
         if let Some(charge) = self.charge.take() {
@@ -339,6 +377,7 @@ impl Drop for Recorder {
                 log: std::mem::take(&mut self.log),
                 store_log: self.store_log,
                 charged,
+                admitted,
             });
             // Only after shutdown has stopped the writer (a request outliving the grace period).
             if queue.is_closed() {

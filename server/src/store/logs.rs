@@ -310,7 +310,12 @@ fn postgres_recordset(columns: &[(&str, &str)]) -> String {
 pub struct Finished {
     pub log: RequestLog,
     pub store_log: bool,
+    /// The limit scopes its usage is counted against (none for the console's request to an
+    /// endpoint on its own).
     pub charged: Vec<LimitScope>,
+    /// Whether it passed admission: its usage belongs in the hourly history (a request
+    /// refused by a limit is in the log, not in the history).
+    pub admitted: bool,
 }
 
 /// One `usage_counters` or `usage_hourly` row's increments.
@@ -376,11 +381,7 @@ impl Store {
             .collect();
         let logs: Vec<&RequestLog> = batch.iter().filter(|f| f.store_log).map(|f| &f.log).collect();
         self.insert_logs(&mut tx, &logs).await?;
-        // The history also counts what an endpoint served with nothing charged: the console's
-        // requests to an endpoint on its own.
-        let counted: Vec<&Finished> = (batch.iter().copied())
-            .filter(|f| !f.charged.is_empty() || f.log.endpoint_id.is_some())
-            .collect();
+        let counted: Vec<&Finished> = batch.iter().copied().filter(|f| f.admitted).collect();
         let charged: Vec<&Finished> = batch.into_iter().filter(|f| !f.charged.is_empty()).collect();
         if !charged.is_empty() {
             match self.backend {

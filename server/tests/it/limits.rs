@@ -326,6 +326,7 @@ async fn c07_a_settlement_stored_twice_counts_once() {
         },
         store_log: false,
         charged: vec![scope],
+        admitted: true,
     };
     store.store_finished(&[finished()]).await.unwrap();
     store.store_finished(&[finished()]).await.unwrap();

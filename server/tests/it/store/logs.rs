@@ -99,6 +99,7 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
             LimitScope::Key(KeyId(1)),
             LimitScope::Gateway(GatewayId(9)),
         ],
+        admitted: true,
     };
     db.store
         .store_finished(&[finished("a", 10, true), finished("b", 0, false)])
@@ -190,6 +191,7 @@ async fn retention_deletes_the_oldest_rows_a_batch_at_a_time(db: &TestDb) {
         },
         store_log: true,
         charged: vec![LimitScope::Gateway(GatewayId(1))],
+        admitted: true,
     };
     // 10 from 40 days ago, one recent, then 3 more old ones written late (long streams).
     let mut batch: Vec<Finished> = (0..10).map(|n| record(n, now - 40 * day + n)).collect();

@@ -1,0 +1,532 @@
+//! Steps 3 to 9 of the journey (`proxy/mod.rs`), one function a step, the same for every
+//! [`Principal`]: [`read`] the body, [`plan`] the candidates, [`record`] the request's place in
+//! the log, [`admit`] it against the limits, serve it (`Proxy::serve`: balancer and failover),
+//! and [`shape`] the answer in the client's dialect.
+//!
+//! Invariant: a request refused before `record` writes no row and is counted by the route;
+//! from `record` on, its recorder counts it whatever happens (finished, refused by a limit,
+//! failed, cut or abandoned).
+//! Invariant: nothing here awaits the database; the snapshot is the configuration.
+
+use super::{
+    error::{set_rate_headers, ProxyError},
+    failover::{Routed, Served},
+    limits::{Ask, Level, RateHeaders},
+    messages,
+    providers::{self, Operation, Usage},
+    registry::{Credential, KeyEntry, Snapshot, Upstream},
+    stream::{self, ClientShape, StreamContext},
+    usage::{Charge, Counted, Recorder},
+    wire::{self, Inbound},
+    InFlight, Proxy,
+};
+use crate::{
+    store::{now_ms, LimitScope},
+    traces::RequestTrace,
+};
+use app::types::{Gateway, GatewayId, KeyId, RequestLog};
+use axum::{
+    body::Bytes,
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// The response header naming the endpoint that served.
+pub const ENDPOINT_HEADER: &str = "x-mgw-endpoint";
+
+/// Which API shape a route speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Api {
+    OpenAi,
+    Azure,
+    Anthropic,
+}
+
+impl Api {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Api::OpenAi => "openai",
+            Api::Azure => "azure",
+            Api::Anthropic => "anthropic",
+        }
+    }
+
+    fn shape(self) -> ClientShape {
+        match self {
+            Api::OpenAi | Api::Azure => ClientShape::OpenAi,
+            Api::Anthropic => ClientShape::Anthropic,
+        }
+    }
+}
+
+/// Who a request is for, and so what routes, limits and names it.
+pub(super) enum Principal<'s> {
+    /// A gateway key's holder: the key and its ancestors (walked once), through the key's
+    /// gateway; all their limits apply.
+    Key {
+        gateway: Arc<Gateway>,
+        lineage: Vec<&'s Arc<KeyEntry>>,
+    },
+    /// The console's playground through a gateway: routed, limited and logged as the gateway's.
+    ConsoleViaGateway(Arc<Gateway>),
+    /// The console's playground to one endpoint on its own: one attempt, no gateway to limit
+    /// it or name in its log (`plan` is the routing policy it is sent with).
+    ConsoleToEndpoint {
+        upstream: Arc<Upstream>,
+        plan: Arc<Gateway>,
+    },
+}
+
+impl Principal<'_> {
+    /// The routing policy: strategy, retries, deadline, logging.
+    fn gateway(&self) -> &Arc<Gateway> {
+        match self {
+            Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) => gateway,
+            Principal::ConsoleToEndpoint { plan, .. } => plan,
+        }
+    }
+
+    /// The key and its ancestors (none for the console).
+    fn lineage(&self) -> &[&Arc<KeyEntry>] {
+        match self {
+            Principal::Key { lineage, .. } => lineage,
+            Principal::ConsoleViaGateway(_) | Principal::ConsoleToEndpoint { .. } => &[],
+        }
+    }
+
+    /// The gateway the log and the limits name.
+    fn named_gateway(&self) -> Option<GatewayId> {
+        match self {
+            Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) => Some(gateway.id),
+            Principal::ConsoleToEndpoint { .. } => None,
+        }
+    }
+
+    /// The key the log names.
+    fn key_id(&self) -> Option<KeyId> {
+        self.lineage().first().map(|entry| entry.key.id)
+    }
+}
+
+/// An admitted request's body and what it is.
+pub(super) struct Call<'p> {
+    pub api: Api,
+    pub operation: Operation,
+    /// The model an Azure deployment path names (`Some(None)`: the `auto` deployment).
+    pub path_model: Option<Option<&'p str>>,
+    pub started: Instant,
+    pub in_flight: InFlight,
+    pub request_id: String,
+    pub bytes: Bytes,
+}
+
+/// How far a request got, for counting one that is refused.
+#[derive(Default)]
+pub(super) struct Progress {
+    /// The gateway's name, once the principal is known.
+    pub gateway: Option<String>,
+    /// Whether the request has a record (which counts it when it ends).
+    pub recorded: bool,
+    /// The request's spans until its record takes them.
+    pub trace: Option<RequestTrace>,
+}
+
+/// Steps 3 to 9 for a request whose principal is known.
+pub(super) async fn route(
+    proxy: &Arc<Proxy>,
+    call: Call<'_>,
+    snapshot: &Arc<Snapshot>,
+    principal: Principal<'_>,
+    progress: &mut Progress,
+) -> Result<Response, ProxyError> {
+    let inbound = read(&call)?;
+    let candidates = plan(snapshot, &principal, &inbound)?;
+    let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, progress)?;
+    let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
+    let rate = match admit(proxy, snapshot, &principal, &candidates, &mut recorder, &estimate) {
+        Ok(rate) => rate,
+        Err(error) => {
+            tracing::info!(
+                request_id = call.request_id,
+                status = 429,
+                class = error.class(),
+                "request refused by a limit"
+            );
+            recorder.finish(429, Some(error.class()));
+            return Err(error);
+        }
+    };
+    let gateway = principal.gateway();
+    let deadline = call.started
+        + (gateway.deadline_ms)
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map_or(proxy.settings.request_deadline, Duration::from_millis);
+    let routed = Routed {
+        request_id: &call.request_id,
+        gateway,
+        candidates,
+        inbound: &inbound,
+        estimated_tokens: estimate.tokens(),
+        deadline,
+        created: now_ms() / 1000,
+    };
+    let served = match proxy.serve(routed, &mut recorder).await {
+        Ok(served) => served,
+        Err(error) => {
+            tracing::info!(
+                request_id = call.request_id,
+                status = error.status().as_u16(),
+                class = error.class(),
+                "request failed"
+            );
+            recorder.finish(error.status().as_u16(), Some(error.class()));
+            return Err(error);
+        }
+    };
+    Ok(shape(
+        proxy, served, call, &inbound, gateway, &estimate, recorder, &rate,
+    ))
+}
+
+/// Step 3: the body read in the canonical (OpenAI) shape and checked. Bad input: 4xx, nothing
+/// recorded, no upstream call.
+fn read(call: &Call<'_>) -> Result<Inbound, ProxyError> {
+    let mut body = wire::parse(&call.bytes)?;
+    if call.api == Api::Anthropic {
+        body = messages::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
+            message: bad.message,
+            param: Some(bad.param.to_string()),
+        })?;
+    }
+    wire::check(call.operation, body, call.path_model)
+}
+
+/// Step 4: the endpoints that may serve it, in the gateway's order.
+fn plan(snapshot: &Snapshot, principal: &Principal<'_>, inbound: &Inbound) -> Result<Vec<Arc<Upstream>>, ProxyError> {
+    match principal {
+        Principal::ConsoleToEndpoint { upstream, .. } => pinned(upstream, inbound.operation),
+        Principal::Key { .. } | Principal::ConsoleViaGateway(_) => candidates(
+            snapshot,
+            principal.gateway(),
+            principal.lineage(),
+            inbound.model.as_deref(),
+            inbound.operation,
+        ),
+    }
+}
+
+/// The endpoints that can serve `model` for a key with this lineage (the key, then its
+/// ancestors), in the gateway's order.
+fn candidates(
+    snapshot: &Snapshot,
+    gateway: &Gateway,
+    lineage: &[&Arc<KeyEntry>],
+    model: Option<&str>,
+    operation: Operation,
+) -> Result<Vec<Arc<Upstream>>, ProxyError> {
+    // `Gateway::endpoints` is in position order (the store reads it so).
+    let linked = gateway
+        .endpoints
+        .iter()
+        .filter_map(|link| snapshot.upstreams.get(&link.endpoint_id));
+    let usable = |upstream: &&Arc<Upstream>| {
+        upstream.endpoint.enabled
+            && providers::adapter(upstream.endpoint.provider).supports(operation)
+            && !matches!(upstream.credential, Credential::Unreadable)
+    };
+    let Some(name) = model else {
+        return Ok(linked.filter(usable).cloned().collect());
+    };
+    let target = gateway.model_aliases.get(name).map_or(name, String::as_str);
+    let serving: Vec<&Arc<Upstream>> = linked
+        .filter(|u| u.endpoint.model == target || u.endpoint.deployment.as_deref() == Some(target))
+        .collect();
+    if serving.is_empty() {
+        return Err(ProxyError::ModelNotFound(name.to_string()));
+    }
+    let permitted = |model: &str| {
+        lineage.iter().all(|entry| {
+            entry
+                .key
+                .allowed_models
+                .as_ref()
+                .is_none_or(|allowed| allowed.iter().any(|m| m == model))
+        })
+    };
+    if !permitted(name) && !serving.iter().any(|u| permitted(&u.endpoint.model)) {
+        return Err(ProxyError::ModelNotAllowed(name.to_string()));
+    }
+    if !serving
+        .iter()
+        .any(|u| providers::adapter(u.endpoint.provider).supports(operation))
+    {
+        return Err(ProxyError::bad(
+            "model",
+            format!(
+                "The model `{name}` cannot serve {} on this gateway.",
+                operation.as_str()
+            ),
+        ));
+    }
+    let usable: Vec<Arc<Upstream>> = serving.into_iter().filter(usable).cloned().collect();
+    if usable.is_empty() {
+        return Err(ProxyError::NoEndpoint);
+    }
+    Ok(usable)
+}
+
+/// The console's one endpoint, when it can serve the operation.
+fn pinned(upstream: &Arc<Upstream>, operation: Operation) -> Result<Vec<Arc<Upstream>>, ProxyError> {
+    if !providers::adapter(upstream.endpoint.provider).supports(operation) {
+        return Err(ProxyError::bad(
+            "target",
+            format!(
+                "The endpoint `{}` cannot serve {}.",
+                upstream.endpoint.name,
+                operation.as_str()
+            ),
+        ));
+    }
+    if !upstream.endpoint.enabled || matches!(upstream.credential, Credential::Unreadable) {
+        return Err(ProxyError::NoEndpoint);
+    }
+    Ok(vec![upstream.clone()])
+}
+
+/// Step 5a: the request's place in the log queue (full: 503) and its record, which counts it
+/// from here on. Usage is always recorded; the log row only when the gateway logs metadata.
+fn record(
+    proxy: &Arc<Proxy>,
+    snapshot: &Arc<Snapshot>,
+    principal: &Principal<'_>,
+    call: &Call<'_>,
+    inbound: &Inbound,
+    progress: &mut Progress,
+) -> Result<Recorder, ProxyError> {
+    let gateway = principal.gateway();
+    let permit = proxy
+        .logs
+        .reserve()
+        .ok_or(ProxyError::Overloaded("the request-log queue is full"))?;
+    let pinned = match principal {
+        Principal::ConsoleToEndpoint { upstream, .. } => Some(upstream.endpoint.id),
+        Principal::Key { .. } | Principal::ConsoleViaGateway(_) => None,
+    };
+    let log = RequestLog {
+        request_id: call.request_id.clone(),
+        created_at: now_ms(),
+        gateway_id: principal.named_gateway(),
+        key_id: principal.key_id(),
+        // An endpoint on its own is known from the start, so a failure counts under it too.
+        endpoint_id: pinned,
+        api: call.api.as_str().into(),
+        operation: call.operation.as_str().into(),
+        model: inbound.model.clone(),
+        stream: inbound.stream,
+        request_body: (gateway.log_payloads).then(|| String::from_utf8_lossy(&call.bytes).into_owned()),
+        ..RequestLog::default()
+    };
+    let trace = progress.trace.take();
+    if let Some(trace) = &trace {
+        trace.routed(
+            call.operation,
+            inbound.model.as_deref(),
+            &gateway.name,
+            &call.request_id,
+        );
+    }
+    let counted = Counted {
+        metrics: proxy.metrics.clone(),
+        gateway: progress.gateway.take().unwrap_or_default(),
+        snapshot: snapshot.clone(),
+        trace,
+    };
+    progress.recorded = true;
+    Ok(Recorder::new(permit, log, gateway.log_metadata, counted, call.started))
+}
+
+/// A request's estimated usage, before the call.
+struct Estimate {
+    prompt: u64,
+    /// What the completion may take (`max_tokens`, or the default; none for embeddings).
+    completion: u64,
+    /// What the client allowed (`max_tokens`, else 0): the balancer's token estimate.
+    allowance: u64,
+}
+
+impl Estimate {
+    fn of(inbound: &Inbound, default_max_tokens: u64) -> Estimate {
+        let max_tokens = ["max_tokens", "max_completion_tokens"]
+            .iter()
+            .find_map(|name| inbound.body.get(*name).and_then(Value::as_u64));
+        Estimate {
+            prompt: wire::prompt_tokens(inbound),
+            completion: match inbound.operation {
+                Operation::Embeddings => 0,
+                Operation::Chat | Operation::Completions => max_tokens.unwrap_or(default_max_tokens),
+            },
+            allowance: max_tokens.unwrap_or(0),
+        }
+    }
+
+    /// The tokens the balancer expects it to take.
+    fn tokens(&self) -> u64 {
+        self.prompt + self.allowance
+    }
+}
+
+/// Step 5b: admits the request against the limits of its key, the key's ancestors and its
+/// gateway, reserving the estimate on every level (the recorder settles it when the request
+/// ends), or refuses it with 429.
+fn admit(
+    proxy: &Proxy,
+    snapshot: &Arc<Snapshot>,
+    principal: &Principal<'_>,
+    candidates: &[Arc<Upstream>],
+    recorder: &mut Recorder,
+    estimate: &Estimate,
+) -> Result<RateHeaders, ProxyError> {
+    let gateway = principal.gateway();
+    let mut levels: Vec<Level<'_>> = (principal.lineage().iter())
+        .map(|entry| Level {
+            scope: LimitScope::Key(entry.key.id),
+            limits: &entry.key.limits,
+            reset_at: entry.key.usage_reset_at,
+        })
+        .collect();
+    // The console's request to an endpoint on its own has no gateway to limit it.
+    if principal.named_gateway().is_some() {
+        levels.push(Level {
+            scope: LimitScope::Gateway(gateway.id),
+            limits: &gateway.limits,
+            reset_at: None,
+        });
+    }
+    // The dearest model that may serve it: a budget is never overshot by a failover.
+    let cost_micros = candidates
+        .iter()
+        .filter_map(|upstream| snapshot.price(&upstream.endpoint.model))
+        .map(|price| price.cost_micros(estimate.prompt, estimate.completion))
+        .max()
+        .unwrap_or(0);
+    let ask = Ask {
+        request_id: recorder.request_id(),
+        now: recorder.created_at(),
+        tokens: i64::try_from(estimate.prompt.saturating_add(estimate.completion)).unwrap_or(i64::MAX),
+        cost_micros,
+        levels,
+    };
+    let admitted = proxy.ledger.admit(&ask);
+    let scopes = ask.levels.iter().map(|level| level.scope).collect();
+    let grant = admitted.map_err(|refusal| {
+        let scope = match refusal.scope {
+            LimitScope::Key(_) => "key",
+            LimitScope::Gateway(_) => "gateway",
+        };
+        proxy
+            .metrics
+            .limit_rejected(&gateway.name, scope, refusal.limit.metric.as_str());
+        ProxyError::LimitReached(refusal)
+    })?;
+    recorder.charge(Charge {
+        ledger: proxy.ledger.clone(),
+        scopes,
+    });
+    Ok(grant.headers)
+}
+
+/// Step 8: the answer in the client's dialect — a JSON body, or the stream carried on past
+/// the commit point — with the endpoint that served and the limits' headers.
+#[allow(clippy::too_many_arguments)]
+fn shape(
+    proxy: &Arc<Proxy>,
+    served: Served,
+    call: Call<'_>,
+    inbound: &Inbound,
+    gateway: &Gateway,
+    estimate: &Estimate,
+    mut recorder: Recorder,
+    rate: &RateHeaders,
+) -> Response {
+    match served {
+        Served::Json { upstream, answer } => {
+            let usage = (answer.usage).unwrap_or_else(|| estimated(inbound, estimate.prompt, &answer.body.json()));
+            recorder.first_byte();
+            recorder.served_by(upstream.endpoint.id);
+            recorder.used(usage);
+            let body = match call.api {
+                Api::OpenAi | Api::Azure => answer.body.into_bytes(),
+                Api::Anthropic => Bytes::from(messages::to_message(&answer.body.json(), usage).to_string()),
+            };
+            if gateway.log_payloads {
+                recorder.answered(String::from_utf8_lossy(&body).into_owned());
+            }
+            recorder.finish(200, None);
+            drop(call.in_flight);
+            let response = (
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            );
+            let mut response = with_endpoint(response.into_response(), &upstream);
+            set_rate_headers(response.headers_mut(), rate);
+            response
+        }
+        Served::Stream(started_stream) => {
+            recorder.first_byte();
+            recorder.served_by(started_stream.upstream.endpoint.id);
+            let upstream = started_stream.upstream.clone();
+            let context = StreamContext {
+                shape: call.api.shape(),
+                wants_usage: inbound.wants_usage,
+                estimated_prompt: estimate.prompt,
+                estimated_tokens: estimate.tokens(),
+                log_payloads: gateway.log_payloads,
+                in_flight: call.in_flight,
+            };
+            let body = stream::body(proxy.clone(), started_stream, context, recorder);
+            let mut response = Response::new(body);
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            set_rate_headers(headers, rate);
+            with_endpoint(response, &upstream)
+        }
+    }
+}
+
+/// Names the endpoint that served in the answer's headers.
+fn with_endpoint(mut response: Response, upstream: &Upstream) -> Response {
+    if let Ok(name) = HeaderValue::from_str(&upstream.endpoint.name) {
+        response.headers_mut().insert(ENDPOINT_HEADER, name);
+    }
+    response
+}
+
+/// Usage for an answer that reported none: the prompt estimate, and the answer's text.
+fn estimated(inbound: &Inbound, estimated_prompt: u64, answer: &Value) -> Usage {
+    let chars: usize = answer["choices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|choice| {
+            let text = choice
+                .pointer("/message/content")
+                .or_else(|| choice.get("text"))
+                .map(providers::content_text)
+                .unwrap_or_default();
+            text.chars().count()
+        })
+        .sum();
+    Usage {
+        prompt_tokens: estimated_prompt,
+        completion_tokens: match inbound.operation {
+            Operation::Embeddings => 0,
+            Operation::Chat | Operation::Completions => wire::estimate_tokens(chars),
+        },
+    }
+}
