@@ -64,7 +64,7 @@ impl Console {
         let endpoints = self.manage.endpoints().await?;
         let gateways = self.manage.gateways().await?;
         let mut setup = PlaygroundSetup {
-            can_send: actor(admin).may_write(),
+            can_send: actor(admin).may_use_playground(),
             prices: self.manage.prices().await?,
             endpoint_models: endpoints.iter().map(|e| (e.name.clone(), e.model.clone())).collect(),
             ..PlaygroundSetup::default()

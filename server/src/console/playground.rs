@@ -40,8 +40,7 @@ enum Target {
 
 /// `POST /api/playground/chat` (behind the console's session gate and same-origin check).
 pub async fn chat(State(state): State<AppState>, Extension(admin): Extension<AdminUser>, request: Request) -> Response {
-    // The rule is the management service's: only those who may change things may send.
-    if !Actor::admin(admin, Via::Console).may_write() {
+    if !Actor::admin(admin, Via::Console).may_use_playground() {
         let error = json!({ "error": {
             "message": "Viewers cannot send requests from the playground.",
             "type": "permission_error",

@@ -62,6 +62,12 @@ impl Actor {
         }
     }
 
+    /// Whether it may send requests from the console's playground: they cost money and count
+    /// against gateways' limits, so they are a change, not a read.
+    pub fn may_use_playground(&self) -> bool {
+        self.may_write()
+    }
+
     /// Refuses an actor that may not change things.
     pub(super) fn must_write(&self) -> Result<(), ManageError> {
         if self.may_write() {
