@@ -41,9 +41,11 @@ DROP TABLE inference_endpoints;
 ALTER TABLE inference_endpoints_new RENAME TO inference_endpoints;
 INSERT INTO gateway_endpoints SELECT * FROM temp.endpoint_links;
 DROP TABLE temp.endpoint_links;
-UPDATE sqlite_sequence
-    SET seq = MAX(seq, COALESCE((SELECT seq FROM temp.endpoint_sequence), 0))
-    WHERE name = 'inference_endpoints';
+-- The copy made a sequence row only if it copied a row: put the larger of the two back.
+INSERT INTO temp.endpoint_sequence SELECT seq FROM sqlite_sequence WHERE name = 'inference_endpoints';
+DELETE FROM sqlite_sequence WHERE name = 'inference_endpoints';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'inference_endpoints', MAX(seq) FROM temp.endpoint_sequence HAVING COUNT(*) > 0;
 DROP TABLE temp.endpoint_sequence;
 CREATE TRIGGER inference_endpoints_insert_bumps_revision AFTER INSERT ON inference_endpoints
 BEGIN UPDATE config_revision SET revision = revision + 1 WHERE id = 1; END;

@@ -165,7 +165,7 @@ pub async fn list_keys() -> Result<Vec<KeyListing>, ConsoleError> {
 /// Creates a key from the keys page's form; its secret comes back this once.
 #[server(prefix = "/api", endpoint = "keys_create")]
 pub async fn create_key(
-    gateway: String,
+    gateway_id: String,
     name: String,
     #[server(default)] parent: String,
     #[server(default)] allowed_models: String,
@@ -174,7 +174,7 @@ pub async fn create_key(
 ) -> Result<ShownOnce, ConsoleError> {
     let admin = require_admin()?;
     let form = crate::types::NewKeyForm {
-        gateway,
+        gateway: gateway_id,
         name,
         parent,
         allowed_models,

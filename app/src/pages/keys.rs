@@ -181,7 +181,7 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -
     let refusal = Refusal::watch(
         create.value(),
         &[
-            "gateway",
+            "gateway_id",
             "name",
             "parent",
             "allowed_models",
@@ -212,10 +212,10 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -
             <ActionForm action=create node_ref=form attr:class="mt-5 grid gap-4 sm:grid-cols-2">
                 <div>
                     <label for="key-gateway" class="block text-sm font-medium text-slate-700">"Gateway"</label>
-                    <select id="key-gateway" name="gateway" class=input>
+                    <select id="key-gateway" name="gateway_id" class=input>
                         {gateways.into_iter().map(|(id, name)| view! { <option value=id.0.to_string()>{name}</option> }).collect_view()}
                     </select>
-                    <p class="mt-1 text-xs text-red-600" role="alert">{error_for("gateway")}</p>
+                    <p class="mt-1 text-xs text-red-600" role="alert">{error_for("gateway_id")}</p>
                 </div>
                 {field("name", "Name", "billing-service", "")}
                 {field("parent", "Parent key", "public id, e.g. ab12cd34", "Optional. The new key's limits cannot exceed its parent's; revoking the parent revokes it.")}

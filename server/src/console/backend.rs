@@ -446,7 +446,7 @@ impl ConsoleBackend for Console {
             let models: Vec<String> = items(&form.allowed_models).map(str::to_string).collect();
             let expires_at = expires_in_days("expires_in_days", &form.expires_in_days).map_err(ConsoleError::from)?;
             let gateway = (form.gateway.trim().parse().map(GatewayId))
-                .map_err(|_| ConsoleError::invalid("gateway", "choose a gateway"))?;
+                .map_err(|_| ConsoleError::invalid("gateway_id", "choose a gateway"))?;
             let created = self
                 .manage
                 .create_key(

@@ -136,7 +136,9 @@ impl Manage {
                 endpoint
                     .map(|e| (e.id, e.name.clone()))
                     .ok_or_else(|| match &choice.endpoint {
-                        EndpointRef::Id(_) => ManageError::invalid("endpoints", "no such inference endpoint"),
+                        EndpointRef::Id(_) => {
+                            ManageError::invalid("endpoints.endpoint_id", "no such inference endpoint")
+                        }
                         EndpointRef::Name(name) => {
                             ManageError::invalid("endpoints", format!("no endpoint named {name:?}"))
                         }

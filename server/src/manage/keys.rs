@@ -51,7 +51,7 @@ impl Manage {
     pub async fn create_key(&self, actor: &Actor, new: NewKey) -> Result<CreatedKey, ManageError> {
         actor.must_write()?;
         let gateway = self.gateway(new.gateway).await.map_err(|e| match e {
-            ManageError::NotFound => ManageError::invalid("gateway", "no such gateway"),
+            ManageError::NotFound => ManageError::invalid("gateway_id", "no such gateway"),
             other => other,
         })?;
         let name = new.name.trim();

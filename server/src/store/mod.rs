@@ -114,16 +114,21 @@ impl Store {
                 })
             };
             // The writer connects first, so it creates the file and switches it to WAL.
+            // The one writer is a queue: every change (with its audit entry) and every batch of
+            // request logs takes its turn on it. Under a burst of changes a turn can take longer
+            // than a reader's wait, and a change should wait for it rather than fail.
             let writer = options()
                 .max_connections(1)
-                .acquire_timeout(config.acquire_timeout)
+                .acquire_timeout(config.acquire_timeout.max(WRITER_QUEUE_WAIT))
                 .connect(url)
                 .await?;
+            // Readers connect when first used, after the migrations: a connection opened before
+            // them keeps the old shape of a table a migration altered, and a `SELECT *` on it
+            // then reads the wrong number of columns.
             let reader = options()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
-                .connect(url)
-                .await?;
+                .connect_lazy(url)?;
             Ok(Store {
                 backend: Backend::Sqlite,
                 reader,
@@ -236,6 +241,9 @@ impl Tx {
         &mut self.tx
     }
 }
+
+/// The least a change waits for SQLite's one writer connection.
+const WRITER_QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 /// The size past which SQLite's write-ahead log is rewound (and its file truncated back to).
 const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;

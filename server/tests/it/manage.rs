@@ -358,7 +358,7 @@ async fn keys_are_issued_once_and_revoked_with_their_descendants(db: &TestDb) {
                 .await
                 .unwrap_err()
         ),
-        "gateway"
+        "gateway_id"
     );
     let expired = NewKey {
         expires_at: Some(1),

@@ -208,7 +208,7 @@ pub fn table() -> Vec<Row> {
         )
         .via_console(Console::Function(
             "keys_create",
-            &[("gateway", "<g1>"), ("name", "k-new")],
+            &[("gateway_id", "<g1>"), ("name", "k-new")],
         ))
         .via_cli(&["key", "create", "--gateway", "g1", "--name", "k-new"]),
         row(

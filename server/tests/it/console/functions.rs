@@ -210,7 +210,7 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
     let gateway = op(manage).gateway_id("g").await;
     let key = |name: &str, parent: &str, limits: &str| {
         vec![
-            ("gateway", gateway.0.to_string()),
+            ("gateway_id", gateway.0.to_string()),
             ("name", name.to_string()),
             ("parent", parent.to_string()),
             ("allowed_models", "gpt-4o-mini".to_string()),
