@@ -162,7 +162,6 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     let console = console::Console {
         manage: manage.clone(),
         proxy: proxy.clone(),
-        registry: registry.clone(),
         public_url: config.public_url.clone(),
         serves_https: config.serves_https(),
     };
@@ -176,7 +175,6 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     let config = Arc::new(config);
     let graphql = graphql::Graphql::new(graphql::Backend {
         manage: manage.clone(),
-        proxy: proxy.clone(),
         registry: registry.clone(),
         config: config.clone(),
     });

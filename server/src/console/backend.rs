@@ -12,7 +12,7 @@ use crate::{
         Actor, EndpointChoice, EndpointUpdate, HourlyKind, HourlyScope, LimitScope, LogFilter, Manage, ManageError,
         NewAdmin, NewEndpoint, NewGateway, NewKey, ROTATION_GRACE,
     },
-    proxy::{registry::Registry, Proxy},
+    proxy::Proxy,
     secrets::Secret,
 };
 use app::api::{Answer, ConsoleBackend};
@@ -29,8 +29,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Console {
     pub manage: Manage,
+    /// The ledger, for the keys' usage against their limits.
     pub proxy: Arc<Proxy>,
-    pub registry: Arc<Registry>,
     /// `public_url` from the configuration, for the gateways' URLs and snippets.
     pub public_url: Option<String>,
     /// Whether the console is served over HTTPS (the snippets' scheme without `public_url`).

@@ -26,7 +26,7 @@ mod records;
 mod subscription;
 mod types;
 
-use crate::{config::Config, manage::Actor, manage::Manage, proxy::registry::Registry, proxy::Proxy, AppState};
+use crate::{config::Config, manage::Actor, manage::Manage, proxy::registry::Registry, AppState};
 use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo},
     http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS},
@@ -68,7 +68,6 @@ const SOCKET_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60)
 /// What resolvers reach through the schema's data.
 pub struct Backend {
     pub manage: Manage,
-    pub proxy: Arc<Proxy>,
     pub registry: Arc<Registry>,
     pub config: Arc<Config>,
 }
