@@ -2,13 +2,11 @@
 //! one subcommand. `anyhow` lives here only.
 
 use anyhow::{bail, Context};
-use app::types::AdminRole;
+use app::types::{AdminRole, NewAdmin, WriteOnly};
 use clap::{Args, Parser, Subcommand};
 use server::{
     cli,
     config::{Config, LogFormat, Overrides},
-    manage::NewAdmin,
-    secrets::Secret,
     Server,
 };
 use std::{io::IsTerminal, net::SocketAddr, path::PathBuf};
@@ -172,14 +170,14 @@ async fn manage(config: Config, command: cli::Resource) -> anyhow::Result<()> {
 async fn create_admin(config: Config, email: String, role: &str) -> anyhow::Result<()> {
     let role = AdminRole::parse(role).context("unknown role")?;
     let password = match std::env::var("MGW_ADMIN_PASSWORD") {
-        Ok(password) => Secret::new(password),
+        Ok(password) => WriteOnly(password),
         Err(_) if std::io::stdin().is_terminal() => {
             let first = rpassword::prompt_password(format!("Password for {email}: "))?;
             let again = rpassword::prompt_password("Repeat the password: ")?;
             if first != again {
                 bail!("the passwords differ");
             }
-            Secret::new(first)
+            WriteOnly(first)
         }
         Err(_) => bail!("no password: set MGW_ADMIN_PASSWORD, or run this in a terminal to be prompted"),
     };

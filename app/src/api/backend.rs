@@ -4,8 +4,8 @@
 
 use crate::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, ConsoleError, CreatedAdminToken,
-    DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, ErrorKind, Gateway, GatewayId,
-    InferenceEndpoint, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpointForm, NewGatewayForm, NewKeyForm,
+    DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway,
+    GatewayId, InferenceEndpoint, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint, NewGatewayForm, NewKeyForm,
     Overview, PlaygroundSetup, RequestLog, SettingsListing, ShownOnce, WriteOnly,
 };
 use leptos::prelude::*;
@@ -28,13 +28,13 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     /// Every inference endpoint with its live health.
     fn endpoints(&self) -> Answer<'_, Vec<EndpointListing>>;
     /// Creates an endpoint.
-    fn create_endpoint<'a>(&'a self, admin: &'a AdminUser, form: NewEndpointForm) -> Answer<'a, InferenceEndpoint>;
+    fn create_endpoint<'a>(&'a self, admin: &'a AdminUser, new: NewEndpoint) -> Answer<'a, InferenceEndpoint>;
     /// Changes endpoint `id`: blank fields keep their values; the provider stays.
     fn update_endpoint<'a>(
         &'a self,
         admin: &'a AdminUser,
         id: EndpointId,
-        form: NewEndpointForm,
+        update: EndpointUpdate,
     ) -> Answer<'a, InferenceEndpoint>;
     /// Deletes an endpoint.
     fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> Answer<'a, ()>;

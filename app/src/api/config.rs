@@ -8,7 +8,16 @@ use crate::types::{
     ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayListing, InferenceEndpoint, KeyListing, ProviderKind,
     ShownOnce, Strategy, WriteOnly,
 };
+#[cfg(feature = "ssr")]
+use crate::types::{EndpointUpdate, NewEndpoint};
 use leptos::prelude::*;
+
+/// A form field as the management service takes it: `None` when left blank.
+#[cfg(feature = "ssr")]
+fn given(value: String) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
 
 /// Every inference endpoint with its live health.
 #[server(prefix = "/api", endpoint = "endpoints_list")]
@@ -30,17 +39,21 @@ pub async fn create_endpoint(
     region: String,
 ) -> Result<InferenceEndpoint, ConsoleError> {
     let admin = require_admin()?;
-    let form = crate::types::NewEndpointForm {
+    let new = NewEndpoint {
         name,
-        provider: Some(provider),
-        base_url,
-        api_key: api_key.0,
-        model,
-        deployment,
-        api_version,
-        region,
+        provider,
+        base_url: given(base_url),
+        api_key: given(api_key.0).map(WriteOnly),
+        model: model.trim().to_string(),
+        deployment: given(deployment),
+        api_version: given(api_version),
+        region: given(region),
+        rpm_limit: None,
+        tpm_limit: None,
+        timeouts: None,
+        enabled: true,
     };
-    console_backend()?.create_endpoint(&admin, form).await.map_err(refused)
+    console_backend()?.create_endpoint(&admin, new).await.map_err(refused)
 }
 
 /// Changes endpoint `id` from the edit form: blank fields keep their values (a blank key keeps
@@ -57,19 +70,19 @@ pub async fn update_endpoint(
     region: String,
 ) -> Result<InferenceEndpoint, ConsoleError> {
     let admin = require_admin()?;
-    let form = crate::types::NewEndpointForm {
-        name,
-        provider: None,
-        base_url,
-        api_key: api_key.0,
-        model,
-        deployment,
-        api_version,
-        region,
+    let update = EndpointUpdate {
+        name: given(name),
+        base_url: given(base_url),
+        api_key: given(api_key.0).map(WriteOnly),
+        model: given(model),
+        deployment: given(deployment),
+        api_version: given(api_version),
+        region: given(region),
+        ..EndpointUpdate::default()
     };
     let id = crate::types::EndpointId(id);
     console_backend()?
-        .update_endpoint(&admin, id, form)
+        .update_endpoint(&admin, id, update)
         .await
         .map_err(refused)
 }

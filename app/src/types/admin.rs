@@ -1,5 +1,6 @@
 //! Admin users and what the console shows about signing in.
 
+use super::WriteOnly;
 use serde::{Deserialize, Serialize};
 
 /// Identifies an admin user.
@@ -254,4 +255,19 @@ pub struct SettingsListing {
     /// When the server read them, Unix milliseconds (whether a token has expired is decided
     /// against it, so the server and the browser render the same).
     pub read_at: i64,
+}
+
+// Declared once: GraphQL's `createAdminUser`, the Settings page and `admin create` all give
+// the management service this.
+/// A new admin user.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "CreateAdminUserInput"))]
+pub struct NewAdmin {
+    pub email: String,
+    /// At least 12 characters.
+    #[cfg_attr(feature = "ssr", graphql(secret))]
+    pub password: WriteOnly,
+    #[cfg_attr(feature = "ssr", graphql(default_with = "AdminRole::Admin"))]
+    pub role: AdminRole,
 }

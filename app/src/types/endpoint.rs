@@ -1,5 +1,6 @@
 //! Inference endpoints: the upstreams that serve requests.
 
+use super::WriteOnly;
 use serde::{Deserialize, Serialize};
 
 /// Identifies an inference endpoint.
@@ -224,32 +225,54 @@ pub struct EndpointProbe {
     pub error: Option<String>,
 }
 
-/// The endpoints page's form, as typed: empty strings for fields left blank. It carries the
-/// credential on its way to the server, so it is never serialized and its `Debug` hides it.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct NewEndpointForm {
+// Declared once: GraphQL's `createEndpoint`, the endpoints page and `endpoint add` all give
+// the management service this.
+/// A new inference endpoint.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "CreateEndpointInput"))]
+pub struct NewEndpoint {
     pub name: String,
-    /// The provider, when the endpoint is created (an edit keeps it).
-    pub provider: Option<ProviderKind>,
-    pub base_url: String,
-    /// Write-only: sealed on the server, never sent back.
-    pub api_key: String,
+    pub provider: ProviderKind,
+    /// The upstream's base URL; the provider's own when omitted (OpenAI, Anthropic, Ollama).
+    pub base_url: Option<String>,
+    /// The provider credential. Write-only: stored encrypted, never returned.
+    #[cfg_attr(feature = "ssr", graphql(secret))]
+    pub api_key: Option<WriteOnly>,
+    /// The model it serves (for Azure, the model behind the deployment).
     pub model: String,
-    pub deployment: String,
-    pub api_version: String,
-    pub region: String,
+    /// Azure: the deployment name.
+    pub deployment: Option<String>,
+    /// Azure: the `api-version`.
+    pub api_version: Option<String>,
+    pub region: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub timeouts: Option<Timeouts>,
+    #[cfg_attr(feature = "ssr", graphql(default = true))]
+    pub enabled: bool,
 }
 
-impl std::fmt::Debug for NewEndpointForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewEndpointForm")
-            .field("name", &self.name)
-            .field("provider", &self.provider)
-            .field("base_url", &self.base_url)
-            .field("api_key", &if self.api_key.is_empty() { "" } else { "[redacted]" })
-            .field("model", &self.model)
-            .finish_non_exhaustive()
-    }
+/// Changes to an endpoint; omitted fields stay as they are (its provider always does).
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "UpdateEndpointInput"))]
+pub struct EndpointUpdate {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    /// A new credential (write-only).
+    #[cfg_attr(feature = "ssr", graphql(secret))]
+    pub api_key: Option<WriteOnly>,
+    /// Removes the stored credential.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub clear_api_key: bool,
+    pub model: Option<String>,
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+    pub region: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub enabled: Option<bool>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Gateways: named proxies over an ordered list of inference endpoints.
 
-use super::{EndpointId, Limit};
+use super::{Change, EndpointId, Limit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -127,7 +127,107 @@ pub struct Gateway {
     pub updated_at: i64,
 }
 
-/// The gateways page's form, as typed.
+/// A model name clients may use, and the model the endpoints are asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "ModelAliasInput"))]
+pub struct ModelAlias {
+    pub alias: String,
+    pub model: String,
+}
+
+/// An endpoint as a gateway's list names it: by id (GraphQL) or by name (the CLI's and the
+/// console form's `name[:weight[:priority]]` notation). Resolved once, when the list is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointRef {
+    Id(EndpointId),
+    Name(String),
+}
+
+/// One endpoint of a gateway, with its routing weight and priority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointChoice {
+    pub endpoint: EndpointRef,
+    pub weight: i64,
+    /// `None`: earlier in the list ranks higher.
+    pub priority: Option<i64>,
+}
+
+// Declared once: GraphQL's `createGateway`, the gateways page and `gateway add` all give the
+// management service this. GraphQL names endpoints by global id, so `CreateGatewayInput` adds
+// a field of its own and fills `endpoints` from it.
+/// A new gateway.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "NewGateway"))]
+pub struct NewGateway {
+    pub name: String,
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub description: String,
+    pub strategy: Strategy,
+    #[cfg_attr(feature = "ssr", graphql(skip))]
+    pub endpoints: Vec<EndpointChoice>,
+    /// The default policy when omitted.
+    pub retry: Option<RetryPolicy>,
+    pub deadline_ms: Option<i64>,
+    #[cfg_attr(feature = "ssr", graphql(default = true))]
+    pub log_metadata: bool,
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub log_payloads: bool,
+    /// Each alias once.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub model_aliases: Vec<ModelAlias>,
+    #[cfg_attr(feature = "ssr", graphql(default = true))]
+    pub enabled: bool,
+    /// Limits on all its keys' traffic together.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub limits: Vec<Limit>,
+}
+
+impl NewGateway {
+    /// A gateway over `endpoints` with every other setting at its default.
+    pub fn new(name: impl Into<String>, strategy: Strategy, endpoints: Vec<EndpointChoice>) -> Self {
+        NewGateway {
+            name: name.into(),
+            description: String::new(),
+            strategy,
+            endpoints,
+            retry: None,
+            deadline_ms: None,
+            log_metadata: true,
+            log_payloads: false,
+            model_aliases: Vec::new(),
+            enabled: true,
+            limits: Vec::new(),
+        }
+    }
+}
+
+// GraphQL replaces the endpoints with `setGatewayEndpoints`.
+/// Changes to a gateway; omitted fields stay as they are.
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "UpdateGatewayInput"))]
+pub struct GatewayUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub strategy: Option<Strategy>,
+    #[cfg_attr(feature = "ssr", graphql(skip))]
+    pub endpoints: Option<Vec<EndpointChoice>>,
+    pub log_metadata: Option<bool>,
+    pub log_payloads: Option<bool>,
+    pub enabled: Option<bool>,
+    pub retry: Option<RetryPolicy>,
+    /// `null` goes back to the default deadline.
+    pub deadline_ms: Change<i64>,
+    /// Replaces every alias.
+    pub model_aliases: Option<Vec<ModelAlias>>,
+    /// Replaces all its limits.
+    pub limits: Option<Vec<Limit>>,
+}
+
+/// The gateways page's form, as typed: the server reads its endpoint list
+/// (`name[:weight[:priority]]`, comma-separated) into a [`NewGateway`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewGatewayForm {
     pub name: String,

@@ -1,6 +1,6 @@
 //! Gateway keys: the credentials applications send.
 
-use super::{GatewayId, Limit};
+use super::{Change, GatewayId, Limit};
 use serde::{Deserialize, Serialize};
 
 /// Identifies a gateway key.
@@ -102,7 +102,46 @@ pub struct KeyListing {
     pub usage: Vec<LimitUsage>,
 }
 
-/// The keys page's form, as typed.
+// Declared once: GraphQL's `createKey`, the keys page and `key create` all give the management
+// service this. GraphQL names the gateway and the parent by global id, so `CreateKeyInput`
+// adds fields of its own and fills `gateway` and `parent` from them.
+/// A new gateway key.
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "NewKey"))]
+pub struct NewKey {
+    #[cfg_attr(feature = "ssr", graphql(skip))]
+    pub gateway: GatewayId,
+    pub name: String,
+    /// The parent key's public id: its limits and revocation apply to the new key too.
+    #[cfg_attr(feature = "ssr", graphql(skip))]
+    pub parent: Option<String>,
+    /// Models it may use; omitted: every model of its gateway.
+    pub allowed_models: Option<Vec<String>>,
+    /// When it stops working, Unix milliseconds.
+    pub expires_at: Option<i64>,
+    /// Its limits; none may exceed an ancestor's.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub limits: Vec<Limit>,
+}
+
+/// Changes to a key; omitted fields stay as they are, `null` clears.
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "UpdateKeyInput"))]
+pub struct KeyUpdate {
+    pub name: Option<String>,
+    /// `null` lets it use every model of its gateway again.
+    pub allowed_models: Change<Vec<String>>,
+    /// `null` removes the expiry.
+    pub expires_at: Change<i64>,
+    pub enabled: Option<bool>,
+    /// Replaces all its limits.
+    pub limits: Option<Vec<Limit>>,
+}
+
+/// The keys page's form, as typed: the server reads its notations (a gateway's id, days,
+/// limits as the CLI writes them) into a [`NewKey`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewKeyForm {
     /// The gateway's id, as the form's select sends it.
@@ -132,17 +171,5 @@ impl std::fmt::Debug for ShownOnce {
             .field("key", &self.key.public_id)
             .field("secret", &"[redacted]")
             .finish()
-    }
-}
-
-/// A write-only form value (a credential on its way to the server): serialized as the plain
-/// string it is, but never shown by `Debug`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct WriteOnly(pub String);
-
-impl std::fmt::Debug for WriteOnly {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
     }
 }

@@ -1,12 +1,15 @@
 //! Shared domain types: the shapes that cross between the server, the console and (later) GraphQL.
 //!
-//! Invariant: nothing here carries a secret (password hash, token, credential); secret-bearing
-//! rows stay private to `server::store`, and inputs that carry one live in `server::manage` —
-//! but for `NewEndpointForm`, the console form's fields on their way to the server, which is
-//! never serialized and hides the credential from `Debug`, and `ShownOnce`, a new key's one
-//! showing (hidden from `Debug` too).
+//! The management inputs are declared here once (`NewEndpoint`, `GatewayUpdate`, `NewKey`, …):
+//! the management service takes them, GraphQL derives its input objects from them, and the
+//! console and the CLI build them from their forms and arguments.
+//!
+//! Invariant: no answer carries a secret (password hash, token, credential); secret-bearing
+//! rows stay private to `server::store`. A secret on its way in is a `WriteOnly` (hidden from
+//! `Debug`), and `ShownOnce`, a new key's one showing, is hidden from `Debug` too.
 
 mod admin;
+mod change;
 mod dashboard;
 mod endpoint;
 mod error;
@@ -17,6 +20,7 @@ mod log;
 mod playground;
 
 pub use admin::*;
+pub use change::*;
 pub use dashboard::*;
 pub use endpoint::*;
 pub use error::*;

@@ -8,14 +8,16 @@ use super::{
 };
 use crate::{
     manage::{
+        endpoint_choice,
         limits::{format_money, parse_money},
-        Actor, EndpointChoice, EndpointUpdate, GatewayUpdate, KeyUpdate, Manage, ManageError, NewEndpoint, NewGateway,
-        NewKey,
+        Actor, Manage, ManageError,
     },
-    secrets::Secret,
     store::now_ms,
 };
-use app::types::{ModelPrice, Timeouts};
+use app::types::{
+    Change, EndpointChoice, EndpointUpdate, GatewayUpdate, KeyUpdate, ModelPrice, NewEndpoint, NewGateway, NewKey,
+    WriteOnly,
+};
 use serde_json::json;
 use std::time::Duration;
 
@@ -25,7 +27,7 @@ fn in_ms(duration: Duration) -> i64 {
 
 /// The gateway's endpoints from the command line's `name[:weight[:priority]]` items.
 fn choices(listed: &[String]) -> Result<Vec<EndpointChoice>, ManageError> {
-    listed.iter().map(|item| EndpointChoice::parse(item)).collect()
+    listed.iter().map(|item| endpoint_choice(item)).collect()
 }
 
 /// Runs an `endpoint` subcommand.
@@ -39,14 +41,14 @@ pub(super) async fn endpoint(manage: &Manage, command: EndpointCommand) -> Resul
                         name: add.name,
                         provider: add.provider,
                         base_url: add.url,
-                        api_key: add.api_key.map(Secret::new),
+                        api_key: add.api_key.map(WriteOnly),
                         model: add.model,
                         deployment: add.deployment,
                         api_version: add.api_version,
                         region: add.region,
                         rpm_limit: add.rpm,
                         tpm_limit: add.tpm,
-                        timeouts: Timeouts::default(),
+                        timeouts: None,
                         enabled: !add.disabled,
                     },
                 )
@@ -68,7 +70,7 @@ pub(super) async fn endpoint(manage: &Manage, command: EndpointCommand) -> Resul
                     EndpointUpdate {
                         name: change.new_name,
                         base_url: change.url,
-                        api_key: change.api_key.map(Secret::new),
+                        api_key: change.api_key.map(WriteOnly),
                         clear_api_key: change.clear_api_key,
                         model: change.model,
                         deployment: change.deployment,
@@ -216,15 +218,13 @@ pub(super) async fn key(manage: &Manage, command: KeyCommand) -> Result<String, 
         KeyCommand::Update(change) => {
             let update = KeyUpdate {
                 name: change.new_name,
-                allowed_models: if change.all_models {
-                    Some(None)
-                } else {
-                    change.models.map(Some)
+                allowed_models: match (change.all_models, change.models) {
+                    (true, _) => Change::Clear,
+                    (false, models) => models.map_or(Change::Keep, Change::Set),
                 },
-                expires_at: if change.no_expiry {
-                    Some(None)
-                } else {
-                    change.expires_in.map(|d| Some(in_ms(d)))
+                expires_at: match (change.no_expiry, change.expires_in) {
+                    (true, _) => Change::Clear,
+                    (false, expiry) => expiry.map_or(Change::Keep, |d| Change::Set(in_ms(d))),
                 },
                 enabled: change.enabled,
                 limits: change.limits.parsed()?,

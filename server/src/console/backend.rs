@@ -6,11 +6,11 @@
 
 use crate::{
     manage::{
+        endpoint_choice,
         limits::{parse_limit, parse_money},
         now_ms,
         validate::expires_in_days,
-        Actor, EndpointChoice, EndpointUpdate, HourlyKind, HourlyScope, LimitScope, LogFilter, Manage, ManageError,
-        NewAdmin, NewEndpoint, NewGateway, NewKey, ROTATION_GRACE,
+        Actor, HourlyKind, HourlyScope, LimitScope, LogFilter, Manage, ManageError, ROTATION_GRACE,
     },
     proxy::Proxy,
     secrets::Secret,
@@ -19,9 +19,9 @@ use app::api::{Answer, ConsoleBackend};
 use app::types::{
     fill_hours, gateway_target, replay_of, AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId,
     ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId, EndpointListing,
-    EndpointProbe, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery, ModelPrice,
-    NewEndpointForm, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, RequestLog, ScopeSums,
-    SettingsListing, ShownOnce, Timeouts, UsageSums, Via, WriteOnly,
+    EndpointProbe, EndpointUpdate, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery,
+    ModelPrice, NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup,
+    PlaygroundTarget, RequestLog, ScopeSums, SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
 };
 use std::sync::Arc;
 
@@ -211,11 +211,7 @@ impl ConsoleBackend for Console {
         role: AdminRole,
     ) -> Answer<'a, AdminAccount> {
         Box::pin(async move {
-            let new = NewAdmin {
-                email,
-                password: Secret::new(password.0),
-                role,
-            };
+            let new = NewAdmin { email, password, role };
             let user = self
                 .manage
                 .create_admin(&actor(admin), new)
@@ -320,52 +316,19 @@ impl ConsoleBackend for Console {
         })
     }
 
-    fn create_endpoint<'a>(&'a self, admin: &'a AdminUser, form: NewEndpointForm) -> Answer<'a, InferenceEndpoint> {
-        Box::pin(async move {
-            let provider = (form.provider).ok_or_else(|| ConsoleError::invalid("provider", "choose a provider"))?;
-            let new = NewEndpoint {
-                name: form.name,
-                provider,
-                base_url: given(form.base_url),
-                api_key: given(form.api_key).map(Secret::new),
-                model: form.model.trim().to_string(),
-                deployment: given(form.deployment),
-                api_version: given(form.api_version),
-                region: given(form.region),
-                rpm_limit: None,
-                tpm_limit: None,
-                timeouts: Timeouts::default(),
-                enabled: true,
-            };
-            self.manage
-                .create_endpoint(&actor(admin), new)
-                .await
-                .map_err(ConsoleError::from)
-        })
+    fn create_endpoint<'a>(&'a self, admin: &'a AdminUser, new: NewEndpoint) -> Answer<'a, InferenceEndpoint> {
+        Box::pin(async move { (self.manage.create_endpoint(&actor(admin), new).await).map_err(ConsoleError::from) })
     }
 
     fn update_endpoint<'a>(
         &'a self,
         admin: &'a AdminUser,
         id: EndpointId,
-        form: NewEndpointForm,
+        update: EndpointUpdate,
     ) -> Answer<'a, InferenceEndpoint> {
-        Box::pin(async move {
-            let update = EndpointUpdate {
-                name: given(form.name),
-                base_url: given(form.base_url),
-                api_key: given(form.api_key).map(Secret::new),
-                model: given(form.model),
-                deployment: given(form.deployment),
-                api_version: given(form.api_version),
-                region: given(form.region),
-                ..EndpointUpdate::default()
-            };
-            self.manage
-                .update_endpoint(&actor(admin), id, update)
-                .await
-                .map_err(ConsoleError::from)
-        })
+        Box::pin(
+            async move { (self.manage.update_endpoint(&actor(admin), id, update).await).map_err(ConsoleError::from) },
+        )
     }
 
     fn delete_endpoint<'a>(&'a self, admin: &'a AdminUser, id: EndpointId) -> Answer<'a, ()> {
@@ -387,7 +350,7 @@ impl ConsoleBackend for Console {
     fn create_gateway<'a>(&'a self, admin: &'a AdminUser, form: NewGatewayForm) -> Answer<'a, Gateway> {
         Box::pin(async move {
             let endpoints = items(&form.endpoints)
-                .map(EndpointChoice::parse)
+                .map(endpoint_choice)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ConsoleError::from)?;
             let mut new = NewGateway::new(form.name, form.strategy, endpoints);

@@ -9,22 +9,9 @@ use super::{
     query::ViewerNode,
     types::{numeric_id, AdminTokenNode, AdminUserNode, NodeKind},
 };
-use crate::{
-    manage::{Actor, NewAdmin},
-    secrets::Secret,
-};
-use app::types::{AdminRole, AdminTokenId, AdminUserId, Via};
+use crate::{manage::Actor, secrets::Secret};
+use app::types::{AdminRole, AdminTokenId, AdminUserId, NewAdmin, Via};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
-
-/// A new admin user.
-#[derive(InputObject)]
-pub struct CreateAdminUserInput {
-    pub email: String,
-    /// At least 12 characters.
-    pub password: String,
-    #[graphql(default_with = "AdminRole::Admin")]
-    pub role: AdminRole,
-}
 
 /// Changes to an admin user.
 #[derive(InputObject, Default)]
@@ -94,14 +81,9 @@ impl AccessMutation {
         Ok(true)
     }
 
-    async fn create_admin_user(&self, ctx: &Context<'_>, input: CreateAdminUserInput) -> Result<AdminUserNode> {
-        let new = NewAdmin {
-            email: input.email,
-            password: Secret::new(input.password),
-            role: input.role,
-        };
+    async fn create_admin_user(&self, ctx: &Context<'_>, input: NewAdmin) -> Result<AdminUserNode> {
         let user = manage(ctx)
-            .create_admin(actor(ctx)?, new)
+            .create_admin(actor(ctx)?, input)
             .await
             .map_err(error::manage)?;
         let account = manage(ctx).admin_account(user.id).await.map_err(error::manage)?;

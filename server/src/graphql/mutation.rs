@@ -8,58 +8,13 @@ use super::{
     actor, error, manage,
     types::{local_id, numeric_id, EndpointNode, GatewayNode, KeyNode, NodeKind},
 };
-use crate::{
-    manage::{
-        EndpointChoice, EndpointRef, EndpointUpdate, GatewayUpdate, KeyUpdate, NewEndpoint, NewGateway, NewKey,
-        ROTATION_GRACE,
-    },
-    secrets::Secret,
+use crate::manage::ROTATION_GRACE;
+use app::types::{
+    EndpointChoice, EndpointId, EndpointRef, EndpointUpdate, GatewayId, GatewayUpdate, KeyUpdate, ModelPrice,
+    NewEndpoint, NewGateway, NewKey,
 };
-use app::types::{EndpointId, GatewayId, Limit, ModelPrice, ProviderKind, RetryPolicy, Strategy, Timeouts};
-use async_graphql::{Context, InputObject, MaybeUndefined, MergedObject, Object, Result, SimpleObject, ID};
-use std::{collections::BTreeMap, time::Duration};
-
-/// A new inference endpoint.
-#[derive(InputObject)]
-pub struct CreateEndpointInput {
-    pub name: String,
-    pub provider: ProviderKind,
-    /// The upstream's base URL; the provider's own when omitted (OpenAI, Anthropic, Ollama).
-    pub base_url: Option<String>,
-    /// The provider credential. Write-only: stored encrypted, never returned.
-    pub api_key: Option<String>,
-    /// The model it serves (for Azure, the model behind the deployment).
-    pub model: String,
-    /// Azure: the deployment name.
-    pub deployment: Option<String>,
-    /// Azure: the `api-version`.
-    pub api_version: Option<String>,
-    pub region: Option<String>,
-    pub rpm_limit: Option<i64>,
-    pub tpm_limit: Option<i64>,
-    pub timeouts: Option<Timeouts>,
-    #[graphql(default = true)]
-    pub enabled: bool,
-}
-
-/// Changes to an endpoint; omitted fields stay as they are.
-#[derive(InputObject, Default)]
-pub struct UpdateEndpointInput {
-    pub name: Option<String>,
-    pub base_url: Option<String>,
-    /// A new credential (write-only).
-    pub api_key: Option<String>,
-    /// Removes the stored credential.
-    #[graphql(default)]
-    pub clear_api_key: bool,
-    pub model: Option<String>,
-    pub deployment: Option<String>,
-    pub api_version: Option<String>,
-    pub region: Option<String>,
-    pub rpm_limit: Option<i64>,
-    pub tpm_limit: Option<i64>,
-    pub enabled: Option<bool>,
-}
+use async_graphql::{Context, InputObject, MergedObject, Object, Result, SimpleObject, ID};
+use std::time::Duration;
 
 /// One endpoint of a gateway; the list's order is the endpoints' order.
 #[derive(InputObject)]
@@ -72,80 +27,24 @@ pub struct GatewayEndpointInput {
     pub priority: Option<i64>,
 }
 
-/// A model name clients may use, and the model the endpoints are asked for.
-#[derive(InputObject)]
-pub struct ModelAliasInput {
-    pub alias: String,
-    pub model: String,
-}
-
+// The management service's `NewGateway`, with its endpoints named by global id.
 /// A new gateway.
 #[derive(InputObject)]
 pub struct CreateGatewayInput {
-    pub name: String,
-    #[graphql(default)]
-    pub description: String,
-    pub strategy: Strategy,
+    #[graphql(flatten)]
+    pub gateway: NewGateway,
     pub endpoints: Vec<GatewayEndpointInput>,
-    pub retry: Option<RetryPolicy>,
-    pub deadline_ms: Option<i64>,
-    #[graphql(default = true)]
-    pub log_metadata: bool,
-    #[graphql(default)]
-    pub log_payloads: bool,
-    #[graphql(default)]
-    pub model_aliases: Vec<ModelAliasInput>,
-    #[graphql(default = true)]
-    pub enabled: bool,
-    /// Limits on all its keys' traffic together.
-    #[graphql(default)]
-    pub limits: Vec<Limit>,
 }
 
-/// Changes to a gateway; omitted fields stay as they are.
-#[derive(InputObject, Default)]
-pub struct UpdateGatewayInput {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub strategy: Option<Strategy>,
-    pub log_metadata: Option<bool>,
-    pub log_payloads: Option<bool>,
-    pub enabled: Option<bool>,
-    pub retry: Option<RetryPolicy>,
-    /// `null` goes back to the default deadline.
-    pub deadline_ms: MaybeUndefined<i64>,
-    /// Replaces every alias.
-    pub model_aliases: Option<Vec<ModelAliasInput>>,
-    /// Replaces all its limits.
-    pub limits: Option<Vec<Limit>>,
-}
-
+// The management service's `NewKey`, with its gateway and parent named by global id.
 /// A new gateway key.
 #[derive(InputObject)]
 pub struct CreateKeyInput {
     pub gateway_id: ID,
-    pub name: String,
     /// The key it derives from: its limits and revocation apply to the new one too.
     pub parent_id: Option<ID>,
-    /// Models it may use; omitted: every model of its gateway.
-    pub allowed_models: Option<Vec<String>>,
-    /// When it stops working, Unix milliseconds.
-    pub expires_at: Option<i64>,
-    #[graphql(default)]
-    pub limits: Vec<Limit>,
-}
-
-/// Changes to a key; omitted fields stay as they are, `null` clears.
-#[derive(InputObject, Default)]
-pub struct UpdateKeyInput {
-    pub name: Option<String>,
-    /// `null` lets it use every model of its gateway again.
-    pub allowed_models: MaybeUndefined<Vec<String>>,
-    /// `null` removes the expiry.
-    pub expires_at: MaybeUndefined<i64>,
-    pub enabled: Option<bool>,
-    /// Replaces all its limits.
-    pub limits: Option<Vec<Limit>>,
+    #[graphql(flatten)]
+    pub key: NewKey,
 }
 
 /// A created or rotated key, with its secret: shown this once, never again.
@@ -192,29 +91,6 @@ fn choices(endpoints: &[GatewayEndpointInput]) -> Result<Vec<EndpointChoice>> {
         .collect()
 }
 
-/// Aliases as the management service takes them; each alias once.
-fn aliases(list: Vec<ModelAliasInput>) -> Result<BTreeMap<String, String>> {
-    let mut aliases = BTreeMap::new();
-    for alias in list {
-        if aliases.insert(alias.alias.clone(), alias.model).is_some() {
-            return Err(error::invalid(
-                "modelAliases",
-                format!("{} is given twice", alias.alias),
-            ));
-        }
-    }
-    Ok(aliases)
-}
-
-/// An optional field of an update: absent leaves it, `null` clears it.
-fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(Some(value)),
-    }
-}
-
 /// Every mutation: the configuration's and access's, in one type.
 #[derive(MergedObject, Default)]
 pub struct Mutation(ConfigMutation, super::access::AccessMutation);
@@ -226,45 +102,18 @@ pub struct ConfigMutation;
 /// management operation, which checks the caller's role and records the change.
 #[Object]
 impl ConfigMutation {
-    async fn create_endpoint(&self, ctx: &Context<'_>, input: CreateEndpointInput) -> Result<EndpointNode> {
-        let new = NewEndpoint {
-            name: input.name,
-            provider: input.provider,
-            base_url: input.base_url,
-            api_key: input.api_key.map(Secret::new),
-            model: input.model,
-            deployment: input.deployment,
-            api_version: input.api_version,
-            region: input.region,
-            rpm_limit: input.rpm_limit,
-            tpm_limit: input.tpm_limit,
-            timeouts: input.timeouts.unwrap_or_default(),
-            enabled: input.enabled,
-        };
+    async fn create_endpoint(&self, ctx: &Context<'_>, input: NewEndpoint) -> Result<EndpointNode> {
         let endpoint = manage(ctx)
-            .create_endpoint(actor(ctx)?, new)
+            .create_endpoint(actor(ctx)?, input)
             .await
             .map_err(error::manage)?;
         Ok(EndpointNode(endpoint))
     }
 
-    async fn update_endpoint(&self, ctx: &Context<'_>, id: ID, input: UpdateEndpointInput) -> Result<EndpointNode> {
-        let update = EndpointUpdate {
-            name: input.name,
-            base_url: input.base_url,
-            api_key: input.api_key.map(Secret::new),
-            clear_api_key: input.clear_api_key,
-            model: input.model,
-            deployment: input.deployment,
-            api_version: input.api_version,
-            region: input.region,
-            rpm_limit: input.rpm_limit,
-            tpm_limit: input.tpm_limit,
-            enabled: input.enabled,
-        };
+    async fn update_endpoint(&self, ctx: &Context<'_>, id: ID, input: EndpointUpdate) -> Result<EndpointNode> {
         let id = endpoint_id(&id, "id")?;
         let endpoint = manage(ctx)
-            .update_endpoint(actor(ctx)?, id, update)
+            .update_endpoint(actor(ctx)?, id, input)
             .await
             .map_err(error::manage)?;
         Ok(EndpointNode(endpoint))
@@ -297,17 +146,8 @@ impl ConfigMutation {
 
     async fn create_gateway(&self, ctx: &Context<'_>, input: CreateGatewayInput) -> Result<GatewayNode> {
         let new = NewGateway {
-            name: input.name,
-            description: input.description,
-            strategy: input.strategy,
             endpoints: choices(&input.endpoints)?,
-            retry: input.retry.unwrap_or_default(),
-            deadline_ms: input.deadline_ms,
-            log_metadata: input.log_metadata,
-            log_payloads: input.log_payloads,
-            model_aliases: aliases(input.model_aliases)?,
-            enabled: input.enabled,
-            limits: input.limits,
+            ..input.gateway
         };
         let gateway = manage(ctx)
             .create_gateway(actor(ctx)?, new)
@@ -316,23 +156,10 @@ impl ConfigMutation {
         Ok(GatewayNode(gateway))
     }
 
-    async fn update_gateway(&self, ctx: &Context<'_>, id: ID, input: UpdateGatewayInput) -> Result<GatewayNode> {
-        let update = GatewayUpdate {
-            name: input.name,
-            description: input.description,
-            strategy: input.strategy,
-            endpoints: None,
-            log_metadata: input.log_metadata,
-            log_payloads: input.log_payloads,
-            enabled: input.enabled,
-            retry: input.retry,
-            deadline_ms: maybe(input.deadline_ms),
-            model_aliases: input.model_aliases.map(aliases).transpose()?,
-            limits: input.limits,
-        };
+    async fn update_gateway(&self, ctx: &Context<'_>, id: ID, input: GatewayUpdate) -> Result<GatewayNode> {
         let id = gateway_id(&id, "id")?;
         let gateway = manage(ctx)
-            .update_gateway(actor(ctx)?, id, update)
+            .update_gateway(actor(ctx)?, id, input)
             .await
             .map_err(error::manage)?;
         Ok(GatewayNode(gateway))
@@ -371,13 +198,10 @@ impl ConfigMutation {
     async fn create_key(&self, ctx: &Context<'_>, input: CreateKeyInput) -> Result<CreatedKey> {
         let new = NewKey {
             gateway: gateway_id(&input.gateway_id, "gatewayId")?,
-            name: input.name,
             parent: (input.parent_id.as_ref())
                 .map(|id| local_id(id, NodeKind::GatewayKey, "parentId"))
                 .transpose()?,
-            allowed_models: input.allowed_models,
-            expires_at: input.expires_at,
-            limits: input.limits,
+            ..input.key
         };
         let created = manage(ctx).create_key(actor(ctx)?, new).await.map_err(error::manage)?;
         Ok(CreatedKey {
@@ -386,16 +210,9 @@ impl ConfigMutation {
         })
     }
 
-    async fn update_key(&self, ctx: &Context<'_>, id: ID, input: UpdateKeyInput) -> Result<KeyNode> {
-        let update = KeyUpdate {
-            name: input.name,
-            allowed_models: maybe(input.allowed_models),
-            expires_at: maybe(input.expires_at),
-            enabled: input.enabled,
-            limits: input.limits,
-        };
+    async fn update_key(&self, ctx: &Context<'_>, id: ID, input: KeyUpdate) -> Result<KeyNode> {
         let public_id = local_id(&id, NodeKind::GatewayKey, "id")?;
-        let key = (manage(ctx).update_key(actor(ctx)?, &public_id, update).await).map_err(error::manage)?;
+        let key = (manage(ctx).update_key(actor(ctx)?, &public_id, input).await).map_err(error::manage)?;
         Ok(KeyNode::single(key))
     }
 

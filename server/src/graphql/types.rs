@@ -10,10 +10,10 @@ pub use super::records::{AdminTokenNode, AdminUserNode, AuditEntryNode, RequestL
 use super::{backend, error, reader};
 use crate::manage::HourlyScope;
 use app::types::{
-    EndpointHealth, Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, KeyStatus, Limit, ProviderKind, RetryPolicy,
-    Strategy, Timeouts,
+    EndpointHealth, Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, KeyStatus, Limit, ModelAlias, ProviderKind,
+    RetryPolicy, Strategy, Timeouts,
 };
-use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use std::sync::Arc;
 
@@ -171,13 +171,6 @@ impl EndpointNode {
     async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
         usage(ctx, HourlyScope::Endpoint(self.0.id), from, to).await
     }
-}
-
-/// A model name clients may use, and the model the endpoints are asked for.
-#[derive(SimpleObject)]
-pub struct ModelAlias {
-    pub alias: String,
-    pub model: String,
 }
 
 /// One endpoint of a gateway, with its place in the routing.

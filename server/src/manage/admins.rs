@@ -8,7 +8,7 @@
 use super::{already_exists, audit::record, password, Actor, AuditEvent, Manage, ManageError};
 use crate::secrets::Secret;
 use crate::store::{now_ms, NewSession, Tx};
-use app::types::{AdminAccount, AdminRole, AdminUser, AdminUserId, Via};
+use app::types::{AdminAccount, AdminRole, AdminUser, AdminUserId, NewAdmin, Via};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -22,14 +22,6 @@ const MIN_PASSWORD_CHARS: usize = 12;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// A session's last-seen time is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
-
-/// An admin user to create.
-#[derive(Debug)]
-pub struct NewAdmin {
-    pub email: String,
-    pub password: Secret,
-    pub role: AdminRole,
-}
 
 /// How long console sessions last.
 #[derive(Clone, Copy, Debug)]
@@ -95,8 +87,9 @@ impl Manage {
     pub async fn create_admin(&self, actor: &Actor, new: NewAdmin) -> Result<AdminUser, ManageError> {
         actor.must_write()?;
         let email = normalize_email(&new.email)?;
-        check_password(&new.password)?;
-        let hash = password::hash(new.password).await?;
+        let new_password = Secret::new(new.password.0);
+        check_password(&new_password)?;
+        let hash = password::hash(new_password).await?;
         let mut tx = self.store.begin().await?;
         let user = (tx.insert_admin(&email, &hash, new.role, now_ms()).await).map_err(already_exists(
             "email",

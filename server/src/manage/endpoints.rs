@@ -11,42 +11,11 @@ use crate::{
     secrets::Secret,
     store::{now_ms, CredentialChange, EndpointFields},
 };
-use app::types::{EndpointHealth, EndpointId, EndpointProbe, InferenceEndpoint, ProviderKind, Timeouts};
+use app::types::{
+    EndpointHealth, EndpointId, EndpointProbe, EndpointUpdate, InferenceEndpoint, NewEndpoint, ProviderKind, Timeouts,
+    WriteOnly,
+};
 use std::net::{IpAddr, Ipv4Addr};
-
-/// An endpoint to create.
-#[derive(Debug)]
-pub struct NewEndpoint {
-    pub name: String,
-    pub provider: ProviderKind,
-    /// `None` uses the provider's default base URL (where it has one).
-    pub base_url: Option<String>,
-    pub api_key: Option<Secret>,
-    pub model: String,
-    pub deployment: Option<String>,
-    pub api_version: Option<String>,
-    pub region: Option<String>,
-    pub rpm_limit: Option<i64>,
-    pub tpm_limit: Option<i64>,
-    pub timeouts: Timeouts,
-    pub enabled: bool,
-}
-
-/// Changes to an endpoint; `None` keeps a field as it is.
-#[derive(Debug, Default)]
-pub struct EndpointUpdate {
-    pub name: Option<String>,
-    pub base_url: Option<String>,
-    pub api_key: Option<Secret>,
-    pub clear_api_key: bool,
-    pub model: Option<String>,
-    pub deployment: Option<String>,
-    pub api_version: Option<String>,
-    pub region: Option<String>,
-    pub rpm_limit: Option<i64>,
-    pub tpm_limit: Option<i64>,
-    pub enabled: Option<bool>,
-}
 
 /// Whether an address is (or may be) a cloud metadata or instance credentials service:
 /// link-local IPv4 169.254.0.0/16 (AWS, GCP and Azure metadata, ECS task credentials at
@@ -106,8 +75,8 @@ pub fn validate_base_url(text: &str) -> Result<String, ManageError> {
 
 /// A credential without surrounding white space (a pasted newline would break the header);
 /// `None` when nothing is left.
-fn trimmed(key: Option<Secret>) -> Option<Secret> {
-    key.map(|key| Secret::new(key.expose().trim().to_string()))
+fn trimmed(key: Option<WriteOnly>) -> Option<Secret> {
+    key.map(|key| Secret::new(key.0.trim().to_string()))
         .filter(|key| !key.expose().is_empty())
 }
 
@@ -252,7 +221,7 @@ impl Manage {
             region: new.region,
             rpm_limit: new.rpm_limit,
             tpm_limit: new.tpm_limit,
-            timeouts: new.timeouts,
+            timeouts: new.timeouts.unwrap_or_default(),
             enabled: new.enabled,
         }
         .validate(api_key.is_some())?;

@@ -2,108 +2,49 @@
 
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
-use app::types::{EndpointId, Gateway, GatewayId, Limit, RetryPolicy, Strategy};
+use app::types::{
+    EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, NewGateway, RetryPolicy,
+};
 use std::collections::{BTreeMap, HashSet};
 
-/// An endpoint as a gateway's list names it: by id (GraphQL) or by name (the CLI's and the
-/// console form's `name[:weight[:priority]]` notation). Resolved once, when the list is checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EndpointRef {
-    Id(EndpointId),
-    Name(String),
-}
-
-/// One endpoint of a gateway, with its routing weight and priority.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointChoice {
-    pub endpoint: EndpointRef,
-    pub weight: i64,
-    /// `None`: earlier in the list ranks higher.
-    pub priority: Option<i64>,
-}
-
-impl EndpointChoice {
-    /// Parses `name[:weight[:priority]]`, the CLI's notation.
-    pub fn parse(text: &str) -> Result<Self, ManageError> {
-        let invalid = |message: &str| ManageError::Invalid {
-            field: "endpoints",
-            message: format!("{text:?}: {message}"),
-        };
-        let mut parts = text.trim().split(':');
-        let endpoint = EndpointRef::Name(parts.next().unwrap_or_default().trim().to_string());
-        let number = |part: Option<&str>| {
-            part.map(|p| {
-                p.parse::<i64>()
-                    .map_err(|_| invalid("weight and priority are whole numbers"))
-            })
-            .transpose()
-        };
-        let weight = number(parts.next())?.unwrap_or(1);
-        let priority = number(parts.next())?;
-        if parts.next().is_some() {
-            return Err(invalid("use name[:weight[:priority]]"));
-        }
-        Ok(EndpointChoice {
-            endpoint,
-            weight,
-            priority,
+/// Parses `name[:weight[:priority]]`, the CLI's and the gateways page's notation for one
+/// endpoint of a gateway.
+pub fn endpoint_choice(text: &str) -> Result<EndpointChoice, ManageError> {
+    let invalid = |message: &str| ManageError::Invalid {
+        field: "endpoints",
+        message: format!("{text:?}: {message}"),
+    };
+    let mut parts = text.trim().split(':');
+    let endpoint = EndpointRef::Name(parts.next().unwrap_or_default().trim().to_string());
+    let number = |part: Option<&str>| {
+        part.map(|p| {
+            p.parse::<i64>()
+                .map_err(|_| invalid("weight and priority are whole numbers"))
         })
+        .transpose()
+    };
+    let weight = number(parts.next())?.unwrap_or(1);
+    let priority = number(parts.next())?;
+    if parts.next().is_some() {
+        return Err(invalid("use name[:weight[:priority]]"));
     }
+    Ok(EndpointChoice {
+        endpoint,
+        weight,
+        priority,
+    })
 }
 
-/// A gateway to create.
-#[derive(Clone, Debug)]
-pub struct NewGateway {
-    pub name: String,
-    pub description: String,
-    pub strategy: Strategy,
-    pub endpoints: Vec<EndpointChoice>,
-    pub retry: RetryPolicy,
-    pub deadline_ms: Option<i64>,
-    pub log_metadata: bool,
-    pub log_payloads: bool,
-    pub model_aliases: BTreeMap<String, String>,
-    pub enabled: bool,
-    /// Limits on all its keys' traffic together.
-    pub limits: Vec<Limit>,
-}
-
-impl NewGateway {
-    /// A gateway over `endpoints` with every other setting at its default.
-    pub fn new(name: impl Into<String>, strategy: Strategy, endpoints: Vec<EndpointChoice>) -> Self {
-        NewGateway {
-            name: name.into(),
-            description: String::new(),
-            strategy,
-            endpoints,
-            retry: RetryPolicy::default(),
-            deadline_ms: None,
-            log_metadata: true,
-            log_payloads: false,
-            model_aliases: BTreeMap::new(),
-            enabled: true,
-            limits: Vec::new(),
+/// Aliases as stored: each alias once.
+fn aliases(list: Vec<ModelAlias>) -> Result<BTreeMap<String, String>, ManageError> {
+    let mut aliases = BTreeMap::new();
+    for ModelAlias { alias, model } in list {
+        if aliases.contains_key(&alias) {
+            return Err(ManageError::invalid("model_aliases", format!("{alias} is given twice")));
         }
+        aliases.insert(alias, model);
     }
-}
-
-/// Changes to a gateway; `None` keeps a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct GatewayUpdate {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub strategy: Option<Strategy>,
-    pub endpoints: Option<Vec<EndpointChoice>>,
-    pub log_metadata: Option<bool>,
-    pub log_payloads: Option<bool>,
-    pub enabled: Option<bool>,
-    pub retry: Option<RetryPolicy>,
-    /// `Some(None)` goes back to the default deadline.
-    pub deadline_ms: Option<Option<i64>>,
-    /// Replaces every alias.
-    pub model_aliases: Option<BTreeMap<String, String>>,
-    /// Replaces all its limits.
-    pub limits: Option<Vec<Limit>>,
+    Ok(aliases)
 }
 
 fn check_retry(retry: &RetryPolicy) -> Result<(), ManageError> {
@@ -175,21 +116,23 @@ impl Manage {
     pub async fn create_gateway(&self, actor: &Actor, new: NewGateway) -> Result<Gateway, ManageError> {
         actor.must_write()?;
         let gateway_name = name("name", &new.name)?;
-        check_retry(&new.retry)?;
+        let retry = new.retry.unwrap_or_default();
+        check_retry(&retry)?;
         super::limits::check_limits(&new.limits)?;
         if new.deadline_ms.is_some_and(|d| d < 1) {
             return Err(ManageError::invalid("deadline_ms", "must be at least 1"));
         }
+        let model_aliases = aliases(new.model_aliases)?;
         let (links, _) = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
             name: &gateway_name,
             description: new.description.trim(),
             strategy: new.strategy,
-            retry: new.retry,
+            retry,
             deadline_ms: new.deadline_ms,
             log_metadata: new.log_metadata,
             log_payloads: new.log_payloads,
-            model_aliases: &new.model_aliases,
+            model_aliases: &model_aliases,
             enabled: new.enabled,
             limits: Some(&new.limits),
         };
@@ -229,11 +172,14 @@ impl Manage {
         let description = update.description.unwrap_or(current.description);
         let retry = update.retry.unwrap_or(current.retry);
         check_retry(&retry)?;
-        let deadline_ms = update.deadline_ms.unwrap_or(current.deadline_ms);
+        let deadline_ms = update.deadline_ms.apply(current.deadline_ms);
         if deadline_ms.is_some_and(|d| d < 1) {
             return Err(ManageError::invalid("deadline_ms", "must be at least 1"));
         }
-        let model_aliases = update.model_aliases.unwrap_or(current.model_aliases);
+        let model_aliases = match update.model_aliases {
+            Some(list) => aliases(list)?,
+            None => current.model_aliases,
+        };
         if let Some(limits) = &update.limits {
             super::limits::check_limits(limits)?;
         }
@@ -301,7 +247,7 @@ mod tests {
     #[test]
     fn endpoint_choices_parse_from_the_cli_notation() {
         assert_eq!(
-            EndpointChoice::parse("a").unwrap(),
+            endpoint_choice("a").unwrap(),
             EndpointChoice {
                 endpoint: EndpointRef::Name("a".into()),
                 weight: 1,
@@ -309,7 +255,7 @@ mod tests {
             }
         );
         assert_eq!(
-            EndpointChoice::parse("a:3").unwrap(),
+            endpoint_choice("a:3").unwrap(),
             EndpointChoice {
                 endpoint: EndpointRef::Name("a".into()),
                 weight: 3,
@@ -317,7 +263,7 @@ mod tests {
             }
         );
         assert_eq!(
-            EndpointChoice::parse("a:3:9").unwrap(),
+            endpoint_choice("a:3:9").unwrap(),
             EndpointChoice {
                 endpoint: EndpointRef::Name("a".into()),
                 weight: 3,
@@ -325,7 +271,7 @@ mod tests {
             }
         );
         for bad in ["a:x", "a:1:2:3", "a:1.5"] {
-            assert!(EndpointChoice::parse(bad).is_err(), "{bad}");
+            assert!(endpoint_choice(bad).is_err(), "{bad}");
         }
     }
 }

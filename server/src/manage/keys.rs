@@ -7,37 +7,11 @@ use crate::{
     secrets::Secret,
     store::{now_ms, KeyFields, LimitScope, NewKeyRow},
 };
-use app::types::{GatewayId, GatewayKey, Limit};
+use app::types::{Change, GatewayId, GatewayKey, KeyUpdate, NewKey};
 use std::time::Duration;
 
 /// How long a rotated-out key keeps working unless the caller says otherwise.
 pub const ROTATION_GRACE: Duration = Duration::from_secs(3600);
-
-/// A key to create.
-#[derive(Clone, Debug, Default)]
-pub struct NewKey {
-    pub gateway: GatewayId,
-    pub name: String,
-    /// The parent key's public id.
-    pub parent: Option<String>,
-    pub allowed_models: Option<Vec<String>>,
-    pub expires_at: Option<i64>,
-    /// Its limits; none may exceed an ancestor's.
-    pub limits: Vec<Limit>,
-}
-
-/// Changes to a key; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct KeyUpdate {
-    pub name: Option<String>,
-    /// `Some(None)` lets it use every model again.
-    pub allowed_models: Option<Option<Vec<String>>>,
-    /// `Some(None)` removes the expiry.
-    pub expires_at: Option<Option<i64>>,
-    pub enabled: Option<bool>,
-    /// Replaces all its limits.
-    pub limits: Option<Vec<Limit>>,
-}
 
 /// A created key and its secret, which is shown this once (`Debug` redacts it).
 #[derive(Debug)]
@@ -189,13 +163,14 @@ impl Manage {
             return Err(ManageError::invalid("name", "must be 1 to 100 characters"));
         }
         let allowed = match update.allowed_models {
-            Some(models) => allowed_models(models)?,
-            None => key.allowed_models.clone(),
+            Change::Keep => key.allowed_models.clone(),
+            Change::Clear => None,
+            Change::Set(models) => allowed_models(Some(models))?,
         };
-        let expires_at = update.expires_at.unwrap_or(key.expires_at);
-        if update.expires_at.flatten().is_some_and(|at| at <= now_ms()) {
+        if matches!(update.expires_at, Change::Set(at) if at <= now_ms()) {
             return Err(ManageError::invalid("expires_at", "must be in the future"));
         }
+        let expires_at = update.expires_at.apply(key.expires_at);
         if let Some(limits) = &update.limits {
             self.check_key_limits(&key, limits).await?;
         }

@@ -18,11 +18,11 @@ pub mod validate;
 /// The parameters of the management service's reads (and its clock), for its callers.
 pub use crate::store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter};
 pub use actor::Actor;
-pub use admins::{NewAdmin, SessionPolicy, SignedIn};
+pub use admins::{SessionPolicy, SignedIn};
 pub use audit::AuditEvent;
-pub use endpoints::{validate_base_url, EndpointUpdate, NewEndpoint};
-pub use gateways::{EndpointChoice, EndpointRef, GatewayUpdate, NewGateway};
-pub use keys::{CreatedKey, KeyUpdate, NewKey, ROTATION_GRACE};
+pub use endpoints::validate_base_url;
+pub use gateways::endpoint_choice;
+pub use keys::{CreatedKey, ROTATION_GRACE};
 pub use throttle::LoginThrottle;
 pub use tokens::{CreatedToken, TOKEN_PREFIX};
 

@@ -5,7 +5,7 @@
 //! so a batch is bound straight into prepared statements: no per-row round trip, no JSON.
 
 use super::{AnyQuery, Backend, LimitScope, Store, StoreError};
-use app::types::{EndpointId, GatewayId, KeyId, Period, RequestAttempt, RequestLog};
+use app::types::{EndpointId, GatewayId, KeyId, RequestAttempt, RequestLog};
 use sqlx::{any::AnyRow, Row};
 
 pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
@@ -318,28 +318,6 @@ pub struct Finished {
     pub admitted: bool,
 }
 
-/// One `usage_counters` or `usage_hourly` row's increments.
-#[derive(Clone, Copy, Debug, Default)]
-struct Increments {
-    requests: i64,
-    errors: i64,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    cost_micros: i64,
-    latency_ms: i64,
-}
-
-impl Increments {
-    fn add(&mut self, log: &RequestLog) {
-        self.requests += 1;
-        self.errors += i64::from(log.status >= 400);
-        self.prompt_tokens += log.prompt_tokens;
-        self.completion_tokens += log.completion_tokens;
-        self.cost_micros += log.cost_micros;
-        self.latency_ms += log.latency_ms;
-    }
-}
-
 pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 impl Store {
@@ -390,7 +368,7 @@ impl Store {
             }
         }
         if !counted.is_empty() {
-            add_usage(&mut tx, &counted).await?;
+            super::usage::add_usage(&mut tx, &counted).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -566,80 +544,4 @@ async fn insert_usage_events_postgres(tx: &mut Tx<'_>, charged: &[&Finished]) ->
     );
     sqlx::query(&sql).bind(events).execute(&mut **tx).await?;
     Ok(())
-}
-
-/// Adds the events' usage to the counters of every charged scope's windows, and to the hourly
-/// history of those scopes and of the endpoint that served.
-async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreError> {
-    use std::collections::BTreeMap;
-    let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
-    let mut hourly: BTreeMap<(&'static str, i64, i64), Increments> = BTreeMap::new();
-    let mut latency = super::hourly::LatencyCounts::new();
-    for finished in charged {
-        let log = &finished.log;
-        let hour = Period::Hour.window_start(log.created_at);
-        let bound = super::hourly::latency_bound(log.latency_ms);
-        for scope in &finished.charged {
-            for period in Period::ALL {
-                let window = period.window_start(log.created_at);
-                counters
-                    .entry((scope.kind(), scope.id(), period, window))
-                    .or_default()
-                    .add(log);
-            }
-            hourly.entry((scope.kind(), scope.id(), hour)).or_default().add(log);
-            *latency.entry((scope.kind(), scope.id(), hour, bound)).or_default() += 1;
-        }
-        if let Some(endpoint) = log.endpoint_id {
-            hourly.entry(("endpoint", endpoint.0, hour)).or_default().add(log);
-            *latency.entry(("endpoint", endpoint.0, hour, bound)).or_default() += 1;
-        }
-    }
-    let now = super::now_ms();
-    for ((kind, id, period, window), add) in counters {
-        sqlx::query(
-            "INSERT INTO usage_counters (scope, scope_id, period, window_start, requests, prompt_tokens, \
-             completion_tokens, cost_micros, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (scope, scope_id, period, window_start) DO UPDATE SET \
-             requests = usage_counters.requests + excluded.requests, \
-             prompt_tokens = usage_counters.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = usage_counters.completion_tokens + excluded.completion_tokens, \
-             cost_micros = usage_counters.cost_micros + excluded.cost_micros, updated_at = excluded.updated_at",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(period.as_str())
-        .bind(window)
-        .bind(add.requests)
-        .bind(add.prompt_tokens)
-        .bind(add.completion_tokens)
-        .bind(add.cost_micros)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for ((kind, id, hour), add) in hourly {
-        sqlx::query(
-            "INSERT INTO usage_hourly (scope, scope_id, hour_start, requests, errors, prompt_tokens, \
-             completion_tokens, cost_micros, latency_ms_sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (scope, scope_id, hour_start) DO UPDATE SET \
-             requests = usage_hourly.requests + excluded.requests, errors = usage_hourly.errors + excluded.errors, \
-             prompt_tokens = usage_hourly.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = usage_hourly.completion_tokens + excluded.completion_tokens, \
-             cost_micros = usage_hourly.cost_micros + excluded.cost_micros, \
-             latency_ms_sum = usage_hourly.latency_ms_sum + excluded.latency_ms_sum",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(hour)
-        .bind(add.requests)
-        .bind(add.errors)
-        .bind(add.prompt_tokens)
-        .bind(add.completion_tokens)
-        .bind(add.cost_micros)
-        .bind(add.latency_ms)
-        .execute(&mut **tx)
-        .await?;
-    }
-    super::hourly::add_latency(tx, &latency).await
 }

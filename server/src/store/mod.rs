@@ -18,6 +18,7 @@ mod registry;
 mod retention;
 mod stats;
 mod tokens;
+mod usage;
 
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use endpoints::{CredentialChange, EndpointFields};

@@ -8,10 +8,11 @@ use crate::{
     rig::{endpoint, metric, post_as, steady},
     support::TestServer,
 };
+use app::types::{EndpointChoice, NewGateway, NewKey};
 use app::types::{Period, ProviderKind};
 use server::{
     config::DatabaseConfig,
-    manage::{limits::parse_limit, EndpointChoice, NewGateway, NewKey},
+    manage::limits::parse_limit,
     store::{now_ms, LimitScope, Store},
     testing::{Behaviour, MockUpstream},
 };
@@ -86,7 +87,7 @@ async fn c08_a_kill_9_leaks_no_reservation_and_loses_at_most_a_moment_of_usage()
         .await
         .unwrap();
     let choice = EndpointChoice {
-        endpoint: server::manage::EndpointRef::Name("a".into()),
+        endpoint: app::types::EndpointRef::Name("a".into()),
         weight: 1,
         priority: None,
     };

@@ -21,7 +21,7 @@ fn status(code: u16, headers: &[(&str, &str)]) -> Behaviour {
     }
 }
 
-async fn two(a: &str, b: &str, edit: impl FnOnce(&mut server::manage::NewGateway)) -> Rig {
+async fn two(a: &str, b: &str, edit: impl FnOnce(&mut app::types::NewGateway)) -> Rig {
     Rig::start(
         quick,
         vec![

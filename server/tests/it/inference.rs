@@ -19,7 +19,10 @@ async fn chat_is_answered_counted_and_logged() {
         chunks: 1,
     });
     let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |g| {
-        g.model_aliases.insert("fast".into(), "gpt-4o-mini".into());
+        g.model_aliases.push(app::types::ModelAlias {
+            alias: "fast".into(),
+            model: "gpt-4o-mini".into(),
+        });
     })
     .await;
     let mut body = chat(false);
@@ -260,7 +263,7 @@ async fn a_key_may_only_use_its_allowed_models() {
     let rig = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
     let manage = &rig.server.state.manage;
     let limited = op(manage)
-        .create_key(server::manage::NewKey {
+        .create_key(app::types::NewKey {
             gateway: op(manage).gateway_id("g").await,
             name: "limited".into(),
             allowed_models: Some(vec!["other-model".into()]),

@@ -5,9 +5,10 @@
 use crate::operator::op;
 use crate::rig::{chat, endpoint, metric, post_as, steady, Rig};
 use app::types::{KeyId, Limit, Metric, Period, ProviderKind, RequestLog};
+use app::types::{KeyUpdate, NewKey};
 use serde_json::{json, Value};
 use server::{
-    manage::{limits::parse_limit, CreatedKey, KeyUpdate, NewKey},
+    manage::{limits::parse_limit, CreatedKey},
     store::{now_ms, Finished, LimitScope},
     testing::{Behaviour, MockUpstream, Usage},
 };

@@ -3,14 +3,12 @@
 
 use crate::operator::op;
 use crate::store::TestDb;
-use app::types::{AdminRole, GatewayId, ProviderKind, Strategy, Timeouts};
+use app::types::{AdminRole, GatewayId, ProviderKind, Strategy};
+use app::types::{EndpointChoice, EndpointRef, EndpointUpdate, NewAdmin, NewEndpoint, NewGateway, NewKey, WriteOnly};
 use server::{
     gateway_key,
-    manage::{
-        Actor, EndpointChoice, EndpointRef, EndpointUpdate, Manage, ManageError, NewAdmin, NewEndpoint, NewGateway,
-        NewKey, SessionPolicy,
-    },
-    secrets::{Key, Keyring, Secret},
+    manage::{Actor, Manage, ManageError, SessionPolicy},
+    secrets::{Key, Keyring},
 };
 use std::{sync::Arc, time::Duration};
 
@@ -32,14 +30,14 @@ pub fn openai(name: &str) -> NewEndpoint {
         name: name.into(),
         provider: ProviderKind::OpenAi,
         base_url: None,
-        api_key: Some(Secret::new("sk-canary-0123456789".into())),
+        api_key: Some(WriteOnly("sk-canary-0123456789".into())),
         model: "gpt-4o-mini".into(),
         deployment: None,
         api_version: None,
         region: None,
         rpm_limit: None,
         tpm_limit: None,
-        timeouts: Timeouts::default(),
+        timeouts: None,
         enabled: true,
     }
 }
@@ -93,7 +91,7 @@ async fn two_concurrent_demotions_leave_one_admin(db: &TestDb) {
     for email in ["a@example.com", "b@example.com"] {
         let new = NewAdmin {
             email: email.into(),
-            password: Secret::new("a long enough password".into()),
+            password: WriteOnly("a long enough password".into()),
             role: AdminRole::Admin,
         };
         admins.push(manage.create_admin(&operator, new).await.unwrap().id);
@@ -411,7 +409,7 @@ async fn a_stored_key_follows_its_host(db: &TestDb) {
     );
     let with_key = EndpointUpdate {
         base_url: Some("https://elsewhere.example.com/v1".into()),
-        api_key: Some(Secret::new("  sk-new-key\n".into())),
+        api_key: Some(WriteOnly("  sk-new-key\n".into())),
         ..Default::default()
     };
     let moved = op(&manage).update_endpoint("a", with_key).await.unwrap();

@@ -3,10 +3,8 @@
 //! name them. Names are resolved to ids here, as the CLI resolves them.
 
 use app::types::{AdminRole, AdminUser, Gateway, GatewayId, GatewayKey, InferenceEndpoint, ModelPrice};
-use server::manage::{
-    Actor, CreatedKey, CreatedToken, EndpointUpdate, GatewayUpdate, KeyUpdate, Manage, ManageError, NewAdmin,
-    NewEndpoint, NewGateway, NewKey,
-};
+use app::types::{EndpointUpdate, GatewayUpdate, KeyUpdate, NewAdmin, NewEndpoint, NewGateway, NewKey};
+use server::manage::{Actor, CreatedKey, CreatedToken, Manage, ManageError};
 use std::time::Duration;
 
 /// The operator acting on `manage`.

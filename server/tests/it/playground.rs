@@ -5,14 +5,10 @@
 
 use crate::operator::op;
 use crate::{rig, support::TestServer};
-use app::types::{AdminRole, ProviderKind, RequestLog, RetryPolicy, Strategy};
+use app::types::{AdminRole, ProviderKind, RequestLog, Strategy};
+use app::types::{EndpointChoice, NewAdmin, NewGateway, WriteOnly};
 use serde_json::{json, Value};
-use server::{
-    manage::{EndpointChoice, NewAdmin, NewGateway},
-    secrets::Secret,
-    store::HourlyScope,
-    testing::MockUpstream,
-};
+use server::{store::HourlyScope, testing::MockUpstream};
 use std::time::{Duration, Instant};
 
 /// An endpoint `solo` at the mock and a gateway `pg` over it that logs bodies; their ids.
@@ -28,11 +24,11 @@ async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
             description: String::new(),
             strategy: Strategy::Priority,
             endpoints: vec![EndpointChoice {
-                endpoint: server::manage::EndpointRef::Name("solo".into()),
+                endpoint: app::types::EndpointRef::Name("solo".into()),
                 weight: 1,
                 priority: None,
             }],
-            retry: RetryPolicy::default(),
+            retry: None,
             deadline_ms: None,
             log_metadata: true,
             log_payloads: true,
@@ -216,7 +212,7 @@ async fn viewers_strangers_and_bad_requests_send_and_change_nothing() {
     op(&server.state.manage)
         .create_admin(NewAdmin {
             email: "viewer@example.com".into(),
-            password: Secret::new(crate::support::PASSWORD.into()),
+            password: WriteOnly(crate::support::PASSWORD.into()),
             role: AdminRole::Viewer,
         })
         .await

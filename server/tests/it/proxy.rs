@@ -6,10 +6,11 @@ use crate::{
     manage::{choice, openai},
     support::TestServer,
 };
+use app::types::{ModelAlias, NewEndpoint, NewGateway, NewKey};
 use app::types::{ProviderKind, Strategy};
 use serde_json::Value;
 use server::{
-    manage::{CreatedKey, Manage, NewEndpoint, NewGateway, NewKey},
+    manage::{CreatedKey, Manage},
     secrets::Secret,
 };
 
@@ -27,7 +28,10 @@ async fn server_with_key() -> (TestServer, String) {
     };
     op(manage).create_endpoint(local).await.unwrap();
     let mut gateway = NewGateway::new("g", Strategy::Priority, vec![choice("mini"), choice("local")]);
-    gateway.model_aliases.insert("fast".into(), "gpt-4o-mini".into());
+    gateway.model_aliases.push(ModelAlias {
+        alias: "fast".into(),
+        model: "gpt-4o-mini".into(),
+    });
     op(manage).create_gateway(gateway).await.unwrap();
     let key = key(
         manage,
@@ -221,7 +225,7 @@ async fn revoked_expired_and_orphaned_keys_open_nothing() {
         },
     )
     .await;
-    let disabled = server::manage::GatewayUpdate {
+    let disabled = app::types::GatewayUpdate {
         enabled: Some(false),
         ..Default::default()
     };

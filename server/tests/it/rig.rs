@@ -3,14 +3,10 @@
 
 use crate::operator::op;
 use crate::support::TestServer;
-use app::types::{ProviderKind, RequestLog, Strategy, Timeouts};
+use app::types::{EndpointChoice, NewEndpoint, NewGateway, NewKey, WriteOnly};
+use app::types::{ProviderKind, RequestLog, Strategy};
 use serde_json::Value;
-use server::{
-    config::Config,
-    manage::{EndpointChoice, NewEndpoint, NewGateway, NewKey},
-    secrets::Secret,
-    testing::MockUpstream,
-};
+use server::{config::Config, testing::MockUpstream};
 use std::time::{Duration, Instant};
 
 /// The provider credential every rig endpoint holds (tests look for it where it must not be).
@@ -27,14 +23,14 @@ pub fn endpoint(name: &str, provider: ProviderKind, base: &str) -> NewEndpoint {
         name: name.into(),
         provider,
         base_url: Some(base_url),
-        api_key: Some(Secret::new(CANARY.into())),
+        api_key: Some(WriteOnly(CANARY.into())),
         model: "gpt-4o-mini".into(),
         deployment: azure.then(|| "mini-deployment".into()),
         api_version: azure.then(|| "2024-10-21".into()),
         region: None,
         rpm_limit: None,
         tpm_limit: None,
-        timeouts: Timeouts::default(),
+        timeouts: None,
         enabled: true,
     }
 }
@@ -84,7 +80,7 @@ impl Rig {
         let mut choices = Vec::new();
         for endpoint in endpoints {
             choices.push(EndpointChoice {
-                endpoint: server::manage::EndpointRef::Name(endpoint.name.clone()),
+                endpoint: app::types::EndpointRef::Name(endpoint.name.clone()),
                 weight: 1,
                 priority: None,
             });

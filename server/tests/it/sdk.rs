@@ -9,11 +9,9 @@
 
 use crate::operator::op;
 use crate::rig::{endpoint, steady, Rig};
+use app::types::NewKey;
 use app::types::ProviderKind;
-use server::{
-    manage::{limits::parse_limit, NewKey},
-    testing::MockUpstream,
-};
+use server::{manage::limits::parse_limit, testing::MockUpstream};
 use std::path::PathBuf;
 
 fn python() -> Option<PathBuf> {

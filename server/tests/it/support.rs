@@ -1,6 +1,7 @@
 //! The test harness: a real server on a free loopback port, with its own data directory.
 
-use server::{config::Config, manage::NewAdmin, secrets::Secret, AppState, Server};
+use app::types::{NewAdmin, WriteOnly};
+use server::{config::Config, AppState, Server};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -51,7 +52,7 @@ impl TestServer {
     pub async fn create_admin(&self, email: &str) {
         let new = NewAdmin {
             email: email.into(),
-            password: Secret::new(PASSWORD.into()),
+            password: WriteOnly(PASSWORD.into()),
             role: app::types::AdminRole::Admin,
         };
         crate::operator::op(&self.state.manage).create_admin(new).await.unwrap();

@@ -16,13 +16,11 @@ use crate::{
     support::{TestServer, PASSWORD},
 };
 use app::types::{AdminRole, AuditEntry, ModelPrice, ProviderKind, Strategy, Via};
+use app::types::{EndpointChoice, EndpointRef, NewAdmin, NewGateway, NewKey, WriteOnly};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
-use server::{
-    manage::{Actor, EndpointChoice, EndpointRef, Manage, NewAdmin, NewGateway, NewKey},
-    secrets::Secret,
-};
+use server::manage::{Actor, Manage};
 use std::collections::BTreeSet;
 use table::{Console, Row, ADMIN, SECOND, UPSTREAM, VIEWER};
 
@@ -104,7 +102,7 @@ fn global_id(kind: &str, local: &str) -> String {
 fn account(email: &str, role: AdminRole) -> NewAdmin {
     NewAdmin {
         email: email.into(),
-        password: Secret::new(PASSWORD.into()),
+        password: WriteOnly(PASSWORD.into()),
         role,
     }
 }

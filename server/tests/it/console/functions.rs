@@ -190,9 +190,9 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
         ))
         .await
         .unwrap();
-    let choice = server::manage::EndpointChoice::parse("a").unwrap();
+    let choice = server::manage::endpoint_choice("a").unwrap();
     op(manage)
-        .create_gateway(server::manage::NewGateway::new(
+        .create_gateway(app::types::NewGateway::new(
             "g",
             app::types::Strategy::Priority,
             vec![choice],

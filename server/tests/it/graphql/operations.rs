@@ -390,6 +390,19 @@ async fn invalid_input_names_the_field_and_writes_nothing() {
         )
         .await;
     assert_eq!(error["extensions"]["field"], "limits");
+    // Nor one that gives an alias twice (the rule is the management service's, so the CLI and
+    // the console meet it too).
+    let endpoint = api.ok(CREATE_ENDPOINT, endpoint_input("a", "http://127.0.0.1:9")).await;
+    let error = api
+        .fails(
+            CREATE_GATEWAY,
+            json!({ "input": { "name": "g", "strategy": "PRIORITY",
+                               "endpoints": [{ "endpointId": endpoint["createEndpoint"]["id"] }],
+                               "modelAliases": [{ "alias": "fast", "model": "m1" }, { "alias": "fast", "model": "m2" }] } }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    assert_eq!(error["extensions"]["field"], "modelAliases", "{error}");
     assert!(server.state.manage.gateways().await.unwrap().is_empty());
-    assert_eq!(endpoint_count(&server).await, 0);
+    assert_eq!(endpoint_count(&server).await, 1);
 }

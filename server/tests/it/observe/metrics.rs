@@ -5,10 +5,11 @@ use crate::{
     rig::{chat, data_lines, endpoint, metric, post_as, steady, Rig},
     support::TestServer,
 };
+use app::types::NewKey;
 use app::types::{ProviderKind, RequestLog};
 use serde_json::json;
 use server::{
-    manage::{limits::parse_limit, NewKey},
+    manage::limits::parse_limit,
     secrets::Secret,
     testing::{Behaviour, MockUpstream},
 };
