@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod gateway_key;
 pub mod graphql;
 mod health;
+mod listener;
 pub mod manage;
 pub mod metrics;
 pub mod proxy;
@@ -43,12 +44,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use manage::{Manage, SessionPolicy};
 use proxy::registry::Registry;
 use secrets::Keyring;
-use std::{
-    future::{Future, IntoFuture},
-    net::SocketAddr,
-    sync::Arc,
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use store::Store;
 
 /// How often the registry checks the configuration revision.
@@ -76,8 +72,6 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("server error: {0}")]
-    Serve(std::io::Error),
     #[error("cannot load the configuration: {0}")]
     Registry(manage::ManageError),
     #[error("traces: {0}")]
@@ -327,7 +321,9 @@ impl Server {
         let retention = tokio::spawn(sweep_request_logs(store.clone(), state.config.request_logs.clone()));
         // Changes from the CLI or other processes reach this one within about a second.
         let watcher = tokio::spawn(state.registry.clone().watch(state.manage.clone(), REGISTRY_POLL));
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let listener_settings = state.config.listener.clone();
+        let metrics = proxy.metrics.clone();
+        let app = router(state);
         let (began, draining) = tokio::sync::oneshot::channel::<()>();
         let signalled = {
             let proxy = proxy.clone();
@@ -337,29 +333,18 @@ impl Server {
                 let _ = began.send(());
             }
         };
-        // No Nagle delay: stream events must leave as soon as they are written.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(error = %error, "cannot set TCP_NODELAY");
-            }
-        });
-        let mut serving = std::pin::pin!(axum::serve(listener, app)
-            .with_graceful_shutdown(signalled)
-            .into_future());
-        let served = tokio::select! {
-            served = &mut serving => served,
+        let mut serving = std::pin::pin!(listener::serve(listener, app, listener_settings, metrics, signalled));
+        tokio::select! {
+            () = &mut serving => {}
             Ok(()) = draining => {
-                match tokio::time::timeout(grace, &mut serving).await {
-                    Ok(served) => served,
-                    Err(_) => {
-                        tracing::warn!(grace_s = grace.as_secs(), "grace period over; ending open streams");
-                        proxy.end_grace();
-                        // Streams end at their next poll; give them a moment to say so.
-                        tokio::time::timeout(Duration::from_secs(2), &mut serving).await.unwrap_or(Ok(()))
-                    }
+                if tokio::time::timeout(grace, &mut serving).await.is_err() {
+                    tracing::warn!(grace_s = grace.as_secs(), "grace period over; ending open streams");
+                    proxy.end_grace();
+                    // Streams end at their next poll; give them a moment to say so.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut serving).await;
                 }
             }
-        };
+        }
         sweeper.abort();
         leases.abort();
         checkpoints.abort();
@@ -371,7 +356,7 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
         }
         store.close().await;
-        served.map_err(StartError::Serve)
+        Ok(())
     }
 }
 

@@ -108,6 +108,7 @@ pub struct Metrics {
     queue_depth: Gauge,
     queue_capacity: Gauge,
     queue_dropped: Counter,
+    connections_refused: Counter,
     /// One scrape at a time: the health gauges are cleared and set again on each.
     scraping: Mutex<()>,
 }
@@ -143,6 +144,7 @@ impl Metrics {
             queue_depth: Gauge::default(),
             queue_capacity: Gauge::default(),
             queue_dropped: Counter::default(),
+            connections_refused: Counter::default(),
             scraping: Mutex::new(()),
             registry: Registry::default(),
         };
@@ -215,6 +217,11 @@ impl Metrics {
             "usage_queue_dropped",
             "Request records lost because the writer had stopped (must stay 0)",
             metrics.queue_dropped.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections closed as soon as accepted because listener.max_connections were open",
+            metrics.connections_refused.clone(),
         );
         Metrics { registry, ..metrics }
     }
@@ -301,6 +308,11 @@ impl Metrics {
                 metric,
             })
             .inc();
+    }
+
+    /// Counts a connection closed at once because the listener was full.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     /// Counts a request record that could not reach the writer.

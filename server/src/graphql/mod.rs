@@ -7,7 +7,10 @@
 //!    credential: the router's same-origin check for POSTs, `subscribe` for sockets.
 //! 2. Authentication: an admin API token as a Bearer token, else the console's session cookie.
 //!    Any other `Authorization` (a gateway key, say) is 401. Without either, only a document
-//!    holding one `login` mutation runs; anything else is 401.
+//!    holding one `login` mutation runs; anything else is 401. This is decided from the headers,
+//!    before the body is read: a caller without credentials may send 8 KiB (more is 401 unread),
+//!    one with them 1 MiB (413), and any document's text is at most 64 KiB before it is parsed
+//!    (what parsing allocates grows with it). A body has `proxy.body_read_timeout` to arrive.
 //! 3. Limits, checked before any resolver runs: depth 10, complexity 1,000, 64 aliases, and no
 //!    introspection without a session or token.
 //! 4. Execution: resolvers convert their input and call `manage`, whose operations decide
@@ -63,6 +66,15 @@ const MAX_DEPTH: usize = 10;
 const MAX_COMPLEXITY: usize = 1_000;
 /// Most aliases in one document (B-11): aliases multiply work without adding depth.
 const MAX_ALIASES: usize = 64;
+/// Largest body from a caller without credentials: a `login` mutation is a few hundred bytes
+/// (its password at most 1 KiB, escaped in JSON up to 6).
+/// Refused before it is read, so an anonymous document is never parsed at any size.
+const ANONYMOUS_BODY_BYTES: usize = 8 * 1024;
+/// Largest body from a signed-in caller (the document and its variables).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest document text: what parsing allocates grows with it (a few hundred bytes of syntax
+/// tree per byte of repeated fields), whoever sends it.
+const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// A subscription socket that answers no ping for this long is closed.
 const SOCKET_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -252,21 +264,83 @@ fn auth_failure(failure: AuthFailure) -> Response {
     }
 }
 
-/// `POST /graphql`: one operation, as JSON.
+/// Reads a body of at most `limit` bytes within `timeout`: `content-length` is checked first,
+/// so a body too large is refused before any of it is read.
+async fn read_body(
+    body: axum::body::Body,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, Response> {
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error::code::BAD_REQUEST,
+            &format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = (headers.get(header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            let over = std::error::Error::source(&error).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(if over {
+                too_large()
+            } else {
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    error::code::BAD_REQUEST,
+                    "the body could not be read",
+                )
+            })
+        }
+        Err(_) => Err(refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            error::code::BAD_REQUEST,
+            "the body did not arrive in time",
+        )),
+    }
+}
+
+/// `POST /graphql`: one operation, as JSON. The caller is authenticated from the headers
+/// before the body is read, and a body is read only up to what the caller may send.
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    if !is_json(&headers) {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    if !is_json(headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             error::code::BAD_REQUEST,
             "send the operation as JSON, with `Content-Type: application/json`",
         );
     }
+    let caller = match authenticate(&state, headers, &jar, peer.ip()).await {
+        Ok(caller) => caller,
+        Err(failure) => return auth_failure(failure),
+    };
+    let limit = if caller.actor.is_some() {
+        MAX_BODY_BYTES
+    } else {
+        ANONYMOUS_BODY_BYTES
+    };
+    let body = match read_body(body, headers, limit, state.config.proxy.body_read_timeout).await {
+        Ok(body) => body,
+        Err(refused) if caller.actor.is_none() && refused.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            // Without credentials only a `login` runs, and no `login` is this long.
+            return unauthenticated();
+        }
+        Err(refused) => return refused,
+    };
     let document: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(document) => document,
         Err(_) => {
@@ -294,10 +368,13 @@ pub async fn post(
             )
         }
     };
-    let caller = match authenticate(&state, &headers, &jar, peer.ip()).await {
-        Ok(caller) => caller,
-        Err(failure) => return auth_failure(failure),
-    };
+    if request.query.len() > MAX_DOCUMENT_BYTES {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error::code::BAD_REQUEST,
+            &format!("the document is longer than {MAX_DOCUMENT_BYTES} bytes"),
+        );
+    }
     let actor = caller.actor.clone();
     let parsed = request
         .parsed_query()

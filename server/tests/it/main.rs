@@ -16,6 +16,7 @@ mod crash;
 mod docs;
 mod faults;
 mod graphql;
+mod hardening;
 mod health;
 mod inference;
 mod limits;

@@ -5,6 +5,10 @@
 //! Environment variables map to keys by dropping `MGW_`, lower-casing, and reading `__` as a
 //! dot: `MGW_DATABASE__MAX_CONNECTIONS` sets `database.max_connections`.
 
+mod serving;
+
+pub use serving::{ListenerConfig, ProxyConfig};
+
 use crate::secrets::Secret;
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -45,6 +49,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Console session lifetimes.
     pub sessions: SessionConfig,
+    /// The HTTP listener: connections and how long a request's head may take (SPEC §9).
+    pub listener: ListenerConfig,
     /// The inference API: timeouts, limits and shutdown (RELIABILITY R1–R5, R8).
     pub proxy: ProxyConfig,
     /// `GET /metrics`.
@@ -109,71 +115,6 @@ impl Default for RequestLogsConfig {
     }
 }
 
-/// The inference API's defaults. Endpoints may override the timeouts, gateways the deadline.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProxyConfig {
-    /// Largest request body accepted, in bytes; larger ones get 413 before being buffered.
-    pub max_body_bytes: usize,
-    /// Establishing a connection to an upstream.
-    #[serde(with = "humantime_serde")]
-    pub connect_timeout: Duration,
-    /// From sending a non-streamed request to the upstream's response headers.
-    #[serde(with = "humantime_serde")]
-    pub first_byte_timeout: Duration,
-    /// From sending a streamed request to its first event.
-    #[serde(with = "humantime_serde")]
-    pub stream_first_byte_timeout: Duration,
-    /// Longest silence between two events of a stream.
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-    /// One request's deadline, retries included (a gateway may set its own).
-    #[serde(with = "humantime_serde")]
-    pub request_deadline: Duration,
-    /// How long an endpoint cools down after a 429 that names no wait.
-    #[serde(with = "humantime_serde")]
-    pub default_cooldown: Duration,
-    /// Requests in flight across the process beyond which new ones get 503 at once.
-    pub max_in_flight: usize,
-    /// Requests in flight to one endpoint beyond which it is skipped.
-    pub endpoint_max_in_flight: usize,
-    /// Request-log records waiting to be written; when full, new requests get 503 (never a
-    /// dropped record).
-    pub log_queue: usize,
-    /// How long open requests and streams may finish after SIGTERM.
-    #[serde(with = "humantime_serde")]
-    pub shutdown_grace: Duration,
-    /// Requests in flight at once on a key that sets no `concurrency` limit (RELIABILITY R8).
-    pub key_max_concurrent: i64,
-    /// The completion tokens a request reserves against token limits and budgets when it sets
-    /// no `max_tokens` (or `max_completion_tokens`).
-    pub default_max_tokens: u64,
-    /// How long an admitted request's reservation holds if it is never settled.
-    #[serde(with = "humantime_serde")]
-    pub reservation_ttl: Duration,
-}
-
-impl Default for ProxyConfig {
-    fn default() -> Self {
-        ProxyConfig {
-            max_body_bytes: 8 * 1024 * 1024,
-            connect_timeout: Duration::from_secs(5),
-            first_byte_timeout: Duration::from_secs(120),
-            stream_first_byte_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
-            request_deadline: Duration::from_secs(600),
-            default_cooldown: Duration::from_secs(10),
-            max_in_flight: 4096,
-            endpoint_max_in_flight: 256,
-            log_queue: 10_000,
-            shutdown_grace: Duration::from_secs(30),
-            key_max_concurrent: 64,
-            default_max_tokens: 4096,
-            reservation_ttl: Duration::from_secs(600),
-        }
-    }
-}
-
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -225,6 +166,7 @@ impl Default for Config {
             key_hash_secret: None,
             database: DatabaseConfig::default(),
             sessions: SessionConfig::default(),
+            listener: ListenerConfig::default(),
             proxy: ProxyConfig::default(),
             metrics: MetricsConfig::default(),
             traces: TracesConfig::default(),
@@ -345,6 +287,7 @@ impl Config {
             ("proxy.max_in_flight", proxy.max_in_flight),
             ("proxy.endpoint_max_in_flight", proxy.endpoint_max_in_flight),
             ("proxy.log_queue", proxy.log_queue),
+            ("listener.max_connections", self.listener.max_connections),
             ("request_logs.sweep_batch", self.request_logs.sweep_batch),
             (
                 "proxy.key_max_concurrent",
@@ -356,6 +299,8 @@ impl Config {
             }
         }
         for (key, value) in [
+            ("listener.header_read_timeout", self.listener.header_read_timeout),
+            ("proxy.body_read_timeout", proxy.body_read_timeout),
             ("proxy.connect_timeout", proxy.connect_timeout),
             ("proxy.first_byte_timeout", proxy.first_byte_timeout),
             ("proxy.stream_first_byte_timeout", proxy.stream_first_byte_timeout),

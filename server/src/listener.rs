@@ -1,0 +1,148 @@
+//! The HTTP listener: accepts connections and serves each with hyper's HTTP/1.1 (upgrades for
+//! GraphQL's WebSocket), within the bounds of `[listener]` (SPEC §9, RELIABILITY R8 and L-03).
+//!
+//! Invariant: a connection waits at most `header_read_timeout` for a complete request head —
+//! a new connection's first request and every next one on a kept-alive connection — so neither
+//! a trickled header (slowloris) nor an idle keep-alive connection holds a socket longer.
+//! Invariant: at most `max_connections` are open at once; one accepted beyond that is closed at
+//! once (and counted), so the process never runs out of file descriptors for the ones it
+//! serves, the database and its upstreams.
+//! Invariant: after the shutdown signal no connection is accepted; open ones finish their
+//! request in flight and close (the caller bounds how long that may take).
+
+use crate::{config::ListenerConfig, metrics::Metrics};
+use axum::{extract::ConnectInfo, Router};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tower::ServiceExt;
+
+/// File descriptors kept for what is not a client connection: the database, upstream
+/// connections, log files, the listener itself.
+const RESERVED_FDS: u64 = 1024;
+
+/// Raises the soft limit on open files to the hard limit (the default soft limit, often 1024,
+/// is far below what `max_connections` needs) and returns the connection cap the limit allows:
+/// `configured`, or less when the file limit cannot hold it (with a warning).
+pub fn connection_cap(configured: usize) -> usize {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot raise the open-file limit");
+            match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+                Ok((soft, _)) => soft,
+                Err(_) => return configured,
+            }
+        }
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED_FDS).max(64)).unwrap_or(usize::MAX);
+    if configured > room {
+        tracing::warn!(
+            configured,
+            allowed = room,
+            open_file_limit = limit,
+            "listener.max_connections is above what the open-file limit allows; capping it"
+        );
+        return room;
+    }
+    configured
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then waits for open connections to
+/// close.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    settings: ListenerConfig,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let cap = connection_cap(settings.max_connections);
+    let slots = Arc::new(Semaphore::new(cap));
+    // Every connection holds a receiver; `closed()` resolves when the last one is gone.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors (or another transient error): wait, as hyper's
+                    // and axum's loops do, rather than spin.
+                    tracing::warn!(error = %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics.connection_refused();
+            drop(stream);
+            continue;
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            // No Nagle delay: stream events must leave as soon as they are written.
+            tracing::debug!(error = %error, "cannot set TCP_NODELAY");
+        }
+        let service = app.clone().map_request(move |request: axum::http::Request<Incoming>| {
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        });
+        let mut stopped = stopped.clone();
+        let header_read_timeout = settings.header_read_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                served = connection.as_mut() => log_end(peer, served),
+                _ = async { stopped.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                    connection.as_mut().graceful_shutdown();
+                    log_end(peer, connection.await);
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    drop(stopped);
+    stop.closed().await;
+}
+
+fn log_end(peer: SocketAddr, served: Result<(), hyper::Error>) {
+    if let Err(error) = served {
+        // Timeouts, resets and malformed requests: the client's doing, not the server's.
+        tracing::debug!(peer = %peer, error = %error, "connection ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_file_limit_is_raised_to_its_hard_limit_and_caps_connections() {
+        let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        let low = hard.min(2048);
+        rlimit::setrlimit(rlimit::Resource::NOFILE, low, hard).unwrap();
+        let cap = connection_cap(usize::MAX);
+        let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        assert_eq!(soft, hard, "the soft limit is raised to the hard one");
+        assert_eq!(
+            cap as u64,
+            hard.saturating_sub(RESERVED_FDS).max(64),
+            "the cap leaves room"
+        );
+        assert_eq!(connection_cap(100), 100, "a cap within the limit stays");
+    }
+}
