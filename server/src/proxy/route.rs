@@ -364,13 +364,22 @@ impl Estimate {
         let max_tokens = ["max_tokens", "max_completion_tokens"]
             .iter()
             .find_map(|name| inbound.body.get(*name).and_then(Value::as_u64));
+        // Each of `n` choices (legacy completions: each of `best_of` candidates) may take the
+        // whole allowance.
+        let choices = (["n", "best_of"].iter())
+            .filter_map(|name| inbound.body.get(*name).and_then(Value::as_u64))
+            .max()
+            .unwrap_or(1)
+            .max(1);
         Estimate {
             prompt: wire::prompt_tokens(inbound),
             completion: match inbound.operation {
                 Operation::Embeddings => 0,
-                Operation::Chat | Operation::Completions => max_tokens.unwrap_or(default_max_tokens),
+                Operation::Chat | Operation::Completions => {
+                    max_tokens.unwrap_or(default_max_tokens).saturating_mul(choices)
+                }
             },
-            allowance: max_tokens.unwrap_or(0),
+            allowance: max_tokens.unwrap_or(0).saturating_mul(choices),
         }
     }
 

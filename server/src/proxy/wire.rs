@@ -218,6 +218,7 @@ pub fn check(
     number(&body, "presence_penalty", -2.0, 2.0)?;
     number(&body, "frequency_penalty", -2.0, 2.0)?;
     integer(&body, "n", 1, 128)?;
+    integer(&body, "best_of", 1, 20)?;
     integer(&body, "max_tokens", 1, MAX_TOKENS_CAP)?;
     integer(&body, "max_completion_tokens", 1, MAX_TOKENS_CAP)?;
     match body.get("stop") {

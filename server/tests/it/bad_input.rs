@@ -80,6 +80,8 @@ async fn b02_wrong_fields_are_400_naming_the_param() {
         (with("temperature", json!("hot")), "temperature"),
         (with("max_tokens", json!(-1)), "max_tokens"),
         (with("max_tokens", json!(1_000_000_000)), "max_tokens"),
+        (with("n", json!(129)), "n"),
+        (with("best_of", json!(21)), "best_of"),
     ] {
         refused(rig.post("/v1/chat/completions", &body).await, 400, Some(param)).await;
     }

@@ -179,6 +179,24 @@ async fn c02_a_token_limit_admits_exactly_what_fits() {
     assert_eq!(stored(&rig, limited.key.id, Period::Minute, 10).await, (10, 10_000));
 }
 
+/// Issue 18, item 4: each of `n` choices may take the whole `max_tokens`, so a request
+/// reserves `n` times it. TPM 10,000; `n` = 100 and `max_tokens` = 10 reserve 1,007 and use
+/// 1,007; 20 concurrent → 9 succeed (not 20, billing 20,140).
+#[tokio::test]
+async fn n_choices_reserve_n_times_the_completion_allowance() {
+    let mock = mock_using(7, 1_000).await;
+    let rig = rig(&mock).await;
+    let limited = key(&rig, "tpm", None, &["tokens/minute=10000"]).await;
+    away_from_a_minute_edge().await;
+    let mut body = chat(false);
+    body["n"] = json!(100);
+    body["max_tokens"] = json!(10);
+    let results = burst(&rig, limited.secret.expose(), body, 20).await;
+    let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Minute);
+    assert_eq!((count(&results, 200), count(&results, 429)), (9, 11));
+    assert_eq!((used, reserved), (9 * 1_007, 0));
+}
+
 /// RELIABILITY C-03: a total quota of 1,000 tokens; 50 concurrent requests using 100 each →
 /// no overshoot, the counters equal the sum of the usage events, nothing negative reserved,
 /// and the refusals say the quota is spent.
