@@ -50,7 +50,14 @@ pub async fn chat(State(state): State<AppState>, Extension(admin): Extension<Adm
         return (StatusCode::FORBIDDEN, Json(error)).into_response();
     }
     let (parts, body) = request.into_parts();
-    let bytes = match proxy::api::read_body(body, &parts.headers, state.proxy.settings.max_body_bytes).await {
+    let bytes = match proxy::api::read_body(
+        body,
+        &parts.headers,
+        state.proxy.settings.max_body_bytes,
+        state.proxy.settings.body_read_timeout,
+    )
+    .await
+    {
         Ok(bytes) => bytes,
         Err(error) => return error.into_response(),
     };

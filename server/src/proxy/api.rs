@@ -178,6 +178,7 @@ pub async fn console_chat(
         in_flight,
         request_id,
         bytes: Bytes::from(body.to_string()),
+        arrival: None,
     };
     match route(&state.proxy, call, &snapshot, principal, &mut progress).await {
         Ok(response) => response,
@@ -216,12 +217,14 @@ fn alone(upstream: &Upstream) -> Gateway {
     }
 }
 
-/// Reads the body up to the limit: 413 past it (checked on `content-length` first, so an
-/// oversized body is refused before it is buffered), 400 when it cannot be read.
+/// Reads the body up to the limit within `timeout`: 413 past the limit (checked on
+/// `content-length` first, so an oversized body is refused before it is buffered), 408 when it
+/// has not all arrived in time, 400 when it cannot be read.
 pub(crate) async fn read_body(
     body: Body,
     headers: &axum::http::HeaderMap,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> Result<axum::body::Bytes, ProxyError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -230,7 +233,10 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|length| length > limit) {
         return Err(ProxyError::PayloadTooLarge { limit });
     }
-    axum::body::to_bytes(body, limit).await.map_err(|error| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| ProxyError::BodyTimeout)?;
+    read.map_err(|error| {
         let too_large =
             std::error::Error::source(&error).is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if too_large {
@@ -264,12 +270,23 @@ async fn serve(
     let snapshot = state.registry.snapshot();
     let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
     progress.gateway = Some(authenticated.gateway.name.clone());
-    let bytes = read_body(body, &parts.headers, proxy.settings.max_body_bytes).await?;
     let principal = Principal::Key {
         gateway: authenticated.gateway.clone(),
         // The key and its ancestors, walked once: for allowed models, then for limits.
         lineage: snapshot.lineage(&authenticated.key.key),
     };
+    // The request holds its place under the concurrency limits from here, while its body is
+    // read: a key's stalled uploads take its own places, not everyone's.
+    let arrival = (proxy.ledger)
+        .arrive(&principal.levels(), now_ms())
+        .map_err(ProxyError::LimitReached)?;
+    let bytes = read_body(
+        body,
+        &parts.headers,
+        proxy.settings.max_body_bytes,
+        proxy.settings.body_read_timeout,
+    )
+    .await?;
     let call = Call {
         api,
         operation,
@@ -278,6 +295,7 @@ async fn serve(
         in_flight,
         request_id,
         bytes,
+        arrival: Some(arrival),
     };
     route(proxy, call, &snapshot, principal, progress).await
 }

@@ -29,6 +29,9 @@ pub enum ProxyError {
     /// The body is larger than the configured limit.
     #[error("request body over {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The body did not arrive within `proxy.body_read_timeout`.
+    #[error("request body not received in time")]
+    BodyTimeout,
     /// The gateway serves no such model.
     #[error("model {0} not found")]
     ModelNotFound(String),
@@ -79,6 +82,7 @@ impl ProxyError {
             ProxyError::Unauthorized => 401,
             ProxyError::BadRequest { .. } => 400,
             ProxyError::PayloadTooLarge { .. } => 413,
+            ProxyError::BodyTimeout => 408,
             ProxyError::ModelNotFound(_) => 404,
             ProxyError::ModelNotAllowed(_) => 403,
             ProxyError::Overloaded(_) | ProxyError::NoEndpoint => 503,
@@ -97,6 +101,7 @@ impl ProxyError {
             ProxyError::Unauthorized => "unauthorized",
             ProxyError::BadRequest { .. } => "bad_request",
             ProxyError::PayloadTooLarge { .. } => "payload_too_large",
+            ProxyError::BodyTimeout => "body_timeout",
             ProxyError::ModelNotFound(_) => "model_not_found",
             ProxyError::ModelNotAllowed(_) => "model_not_allowed",
             ProxyError::Overloaded(_) => "overloaded",
@@ -127,6 +132,12 @@ impl ProxyError {
                 Some("request_too_large".into()),
                 None,
                 format!("The request body is larger than {limit} bytes."),
+            ),
+            ProxyError::BodyTimeout => (
+                "invalid_request_error",
+                Some("request_timeout".into()),
+                None,
+                "The request body did not arrive in time.".into(),
             ),
             ProxyError::ModelNotFound(model) => (
                 "invalid_request_error",

@@ -4,6 +4,9 @@
 //! one lock — all or nothing — so concurrent requests can never overshoot a limit.
 //! Invariant: a lease is settled at most once (by request id); a lease never settled gives its
 //! reservation back after the TTL; usage lands in the windows the request was admitted in.
+//! Invariant: a request counts against the concurrency limits from the moment its key is known
+//! (an [`Arrival`], while its body is read) until it settles; admission turns the arrival into
+//! an in-flight place under the same lock, so it is never counted twice nor dropped between.
 //! Invariant: the ledger never touches the database; its durable copy is written by the log
 //! writer (usage events and counters) and loaded at start.
 
@@ -35,6 +38,8 @@ struct Window {
 struct ScopeUsage {
     windows: [Window; 5],
     in_flight: i64,
+    /// Requests authenticated whose body is still being read (not yet admitted).
+    arriving: i64,
     /// The key's `usage_reset_at` this usage already reflects: at first, the ledger's start
     /// (the counters loaded then reflect every earlier reset).
     reset_at: Option<i64>,
@@ -63,14 +68,14 @@ impl ScopeUsage {
     }
 
     /// How much of `metric` is taken in `period`'s current window (used plus reserved), or the
-    /// requests in flight for `concurrency`.
+    /// requests in flight and arriving for `concurrency`.
     fn taken(&self, metric: Metric, period: Period) -> i64 {
         match counted(metric) {
             Some(i) => {
                 let window = &self.windows[period.index()];
                 window.used[i] + window.reserved[i]
             }
-            None => self.in_flight,
+            None => self.in_flight + self.arriving,
         }
     }
 }
@@ -201,6 +206,30 @@ pub struct Ledger {
     state: Mutex<State>,
 }
 
+/// A request's places under the concurrency limits of its levels while its body is read. Dropped
+/// before admission (the body never came, or a limit refused it), it gives them back.
+#[derive(Debug)]
+pub struct Arrival {
+    ledger: Arc<Ledger>,
+    scopes: Vec<LimitScope>,
+    /// Still holding its places (admission takes them over).
+    holding: bool,
+}
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        if !self.holding {
+            return;
+        }
+        let mut state = self.ledger.state();
+        for scope in &self.scopes {
+            if let Some(usage) = state.scopes.get_mut(scope) {
+                usage.arriving -= 1;
+            }
+        }
+    }
+}
+
 /// An admitted request's hold on the ledger; settle it with the actual usage.
 #[derive(Debug)]
 pub struct Grant {
@@ -239,11 +268,50 @@ impl Ledger {
         level.limits.iter().copied().chain(default)
     }
 
+    /// Takes a place under every concurrency limit of `levels` for a request whose body is
+    /// about to be read, or refuses it (429) and takes none.
+    pub fn arrive(self: &Arc<Self>, levels: &[Level<'_>], now: i64) -> Result<Arrival, Box<Refusal>> {
+        let mut state = self.state();
+        for level in levels {
+            let usage = (state.scopes)
+                .entry(level.scope)
+                .or_insert_with(|| ScopeUsage::new(self.started_at));
+            usage.roll(now);
+            for limit in self.effective(level).filter(|l| l.metric == Metric::Concurrency) {
+                let taken = usage.taken(limit.metric, limit.period);
+                if taken + 1 > limit.max_value {
+                    return Err(Box::new(Refusal {
+                        scope: level.scope,
+                        limit,
+                        taken,
+                        asked: 1,
+                        retry_after: (limit.max_value >= 1).then_some(Duration::from_secs(1)),
+                        headers: RateHeaders::default(),
+                    }));
+                }
+            }
+        }
+        for level in levels {
+            if let Some(usage) = state.scopes.get_mut(&level.scope) {
+                usage.arriving += 1;
+            }
+        }
+        Ok(Arrival {
+            ledger: self.clone(),
+            scopes: levels.iter().map(|level| level.scope).collect(),
+            holding: true,
+        })
+    }
+
     /// Admits the request against every level, reserving on all of them, or refuses it and
-    /// reserves nothing.
-    pub fn admit(&self, ask: &Ask<'_>) -> Result<Grant, Box<Refusal>> {
+    /// reserves nothing. A request that `arrival` already counts under the concurrency limits
+    /// is not counted again; admitted, its arrival's places become its in-flight ones.
+    pub fn admit(&self, ask: &Ask<'_>, arrival: Option<&mut Arrival>) -> Result<Grant, Box<Refusal>> {
         let request = [1, ask.tokens.max(0), ask.cost_micros.max(0)];
         let asked = |metric: Metric| counted(metric).map_or(1, |i| request[i]);
+        let arrived = |scope: &LimitScope| {
+            (arrival.as_deref()).is_some_and(|arrival| arrival.holding && arrival.scopes.contains(scope))
+        };
         let mut state = self.state();
         for level in &ask.levels {
             let usage = state
@@ -260,8 +328,12 @@ impl Ledger {
         }
         for level in &ask.levels {
             let usage = &state.scopes[&level.scope];
+            let own = i64::from(arrived(&level.scope));
             for limit in self.effective(level) {
-                let taken = usage.taken(limit.metric, limit.period);
+                let taken = match limit.metric {
+                    Metric::Concurrency => usage.taken(limit.metric, limit.period) - own,
+                    _ => usage.taken(limit.metric, limit.period),
+                };
                 if taken + asked(limit.metric) > limit.max_value {
                     let too_large = asked(limit.metric) > limit.max_value;
                     let retry_after = match (limit.metric, too_large) {
@@ -293,6 +365,21 @@ impl Ledger {
                 }
             }
             usage.in_flight += 1;
+            if arrived(&level.scope) {
+                usage.arriving -= 1;
+            }
+        }
+        if let Some(arrival) = arrival {
+            // Its places were taken over above, level by level, on the levels it covers; any
+            // other level it covered gives its place back now.
+            for scope in &arrival.scopes {
+                if !ask.levels.iter().any(|level| level.scope == *scope) {
+                    if let Some(usage) = state.scopes.get_mut(scope) {
+                        usage.arriving -= 1;
+                    }
+                }
+            }
+            arrival.holding = false;
         }
         let lease = Lease {
             scopes: ask.levels.iter().map(|l| l.scope).collect(),

@@ -3,8 +3,11 @@
 //!    in-flight limit, then
 //! 2. [`auth`] checks the gateway key against the [`registry`] snapshot (never the database):
 //!    the request's [`route::Principal`] is the key's lineage through its gateway (or, for the
-//!    console's playground, a gateway or one endpoint on its own). Steps 3–9 are [`route`]'s,
-//!    one function each, the same for every principal:
+//!    console's playground, a gateway or one endpoint on its own). A key's request then takes
+//!    its places under the concurrency limits ([`limits::Arrival`]: a stalled upload holds its
+//!    own key's places, not the process's) and its body is read, within
+//!    `proxy.body_read_timeout` (408 after). Steps 3–9 are [`route`]'s, one function each, the
+//!    same for every principal:
 //! 3. `read`: [`wire`] reads and checks the body (bad input: 4xx, no upstream call);
 //!    Anthropic-shaped bodies are first read by the client dialect [`messages`];
 //! 4. `plan`: the model (or alias, or Azure deployment) picks the candidate endpoints,

@@ -11,7 +11,7 @@
 use super::{
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
-    limits::{Ask, Level, RateHeaders},
+    limits::{Arrival, Ask, Level, RateHeaders},
     messages,
     providers::{self, Operation, Usage},
     registry::{Credential, KeyEntry, Snapshot, Upstream},
@@ -107,6 +107,27 @@ impl Principal<'_> {
         }
     }
 
+    /// The levels whose limits apply: the key, its ancestors, then the gateway (the console's
+    /// request to an endpoint on its own has no gateway to limit it).
+    pub(super) fn levels(&self) -> Vec<Level<'_>> {
+        let mut levels: Vec<Level<'_>> = (self.lineage().iter())
+            .map(|entry| Level {
+                scope: LimitScope::Key(entry.key.id),
+                limits: &entry.key.limits,
+                reset_at: entry.key.usage_reset_at,
+            })
+            .collect();
+        if self.named_gateway().is_some() {
+            let gateway = self.gateway();
+            levels.push(Level {
+                scope: LimitScope::Gateway(gateway.id),
+                limits: &gateway.limits,
+                reset_at: None,
+            });
+        }
+        levels
+    }
+
     /// The key the log names.
     fn key_id(&self) -> Option<KeyId> {
         self.lineage().first().map(|entry| entry.key.id)
@@ -123,6 +144,9 @@ pub(super) struct Call<'p> {
     pub in_flight: InFlight,
     pub request_id: String,
     pub bytes: Bytes,
+    /// Its places under the concurrency limits, held since it was authenticated (none for the
+    /// console, whose body is read before it is routed).
+    pub arrival: Option<Arrival>,
 }
 
 /// How far a request got, for counting one that is refused.
@@ -139,7 +163,7 @@ pub(super) struct Progress {
 /// Steps 3 to 9 for a request whose principal is known.
 pub(super) async fn route(
     proxy: &Arc<Proxy>,
-    call: Call<'_>,
+    mut call: Call<'_>,
     snapshot: &Arc<Snapshot>,
     principal: Principal<'_>,
     progress: &mut Progress,
@@ -148,7 +172,16 @@ pub(super) async fn route(
     let candidates = plan(snapshot, &principal, &inbound)?;
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, progress)?;
     let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
-    let rate = match admit(proxy, snapshot, &principal, &candidates, &mut recorder, &estimate) {
+    let arrival = call.arrival.as_mut();
+    let rate = match admit(
+        proxy,
+        snapshot,
+        &principal,
+        &candidates,
+        &mut recorder,
+        &estimate,
+        arrival,
+    ) {
         Ok(rate) => rate,
         Err(error) => {
             tracing::info!(
@@ -399,23 +432,10 @@ fn admit(
     candidates: &[Arc<Upstream>],
     recorder: &mut Recorder,
     estimate: &Estimate,
+    arrival: Option<&mut Arrival>,
 ) -> Result<RateHeaders, ProxyError> {
     let gateway = principal.gateway();
-    let mut levels: Vec<Level<'_>> = (principal.lineage().iter())
-        .map(|entry| Level {
-            scope: LimitScope::Key(entry.key.id),
-            limits: &entry.key.limits,
-            reset_at: entry.key.usage_reset_at,
-        })
-        .collect();
-    // The console's request to an endpoint on its own has no gateway to limit it.
-    if principal.named_gateway().is_some() {
-        levels.push(Level {
-            scope: LimitScope::Gateway(gateway.id),
-            limits: &gateway.limits,
-            reset_at: None,
-        });
-    }
+    let levels = principal.levels();
     // The dearest model that may serve it: a budget is never overshot by a failover.
     let cost_micros = candidates
         .iter()
@@ -430,7 +450,7 @@ fn admit(
         cost_micros,
         levels,
     };
-    let admitted = proxy.ledger.admit(&ask);
+    let admitted = proxy.ledger.admit(&ask, arrival);
     let scopes = ask.levels.iter().map(|level| level.scope).collect();
     let grant = admitted.map_err(|refusal| {
         let scope = match refusal.scope {

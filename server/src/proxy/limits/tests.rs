@@ -51,13 +51,19 @@ fn a_limit_admits_exactly_its_value_and_nothing_is_reserved_for_refusals() {
     let ids: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
     let admitted = ids
         .iter()
-        .filter(|id| ledger.admit(&ask(id, NOW, vec![key(7, &limits), gateway], 10)).is_ok())
+        .filter(|id| {
+            ledger
+                .admit(&ask(id, NOW, vec![key(7, &limits), gateway], 10), None)
+                .is_ok()
+        })
         .count();
     assert_eq!(admitted, 3);
     let scope = LimitScope::Key(KeyId(7));
     assert_eq!(ledger.usage(scope, Metric::Requests, Period::Minute, NOW), (0, 3, 3));
     assert_eq!(ledger.usage(scope, Metric::Tokens, Period::Minute, NOW), (0, 30, 3));
-    let refusal = ledger.admit(&ask("r9", NOW, vec![key(7, &limits)], 10)).unwrap_err();
+    let refusal = ledger
+        .admit(&ask("r9", NOW, vec![key(7, &limits)], 10), None)
+        .unwrap_err();
     assert_eq!(refusal.limit, limits[0]);
     // 2026-11-23T08:45:30.250Z: the minute ends in 29.75 s.
     assert_eq!(refusal.retry_after, Some(Duration::from_millis(29_750)));
@@ -77,7 +83,9 @@ fn a_limit_admits_exactly_its_value_and_nothing_is_reserved_for_refusals() {
     assert_eq!(ledger.usage(scope, Metric::Requests, Period::Day, NOW), (3, 0, 0));
     // The next minute starts empty; the day goes on.
     let later = NOW + 30_000;
-    assert!(ledger.admit(&ask("r10", later, vec![key(7, &limits)], 10)).is_ok());
+    assert!(ledger
+        .admit(&ask("r10", later, vec![key(7, &limits)], 10), None)
+        .is_ok());
     assert_eq!(ledger.usage(scope, Metric::Requests, Period::Day, later), (3, 1, 1));
 }
 
@@ -87,11 +95,11 @@ fn all_levels_or_none() {
     let parent = [limit(Metric::Requests, Period::Minute, 2)];
     let child = [limit(Metric::Tokens, Period::Hour, 100)];
     assert!(ledger
-        .admit(&ask("a", NOW, vec![key(2, &child), key(1, &parent)], 60))
+        .admit(&ask("a", NOW, vec![key(2, &child), key(1, &parent)], 60), None)
         .is_ok());
     // The child's tokens refuse the second; the parent must not keep a reservation for it.
     let refusal = ledger
-        .admit(&ask("b", NOW, vec![key(2, &child), key(1, &parent)], 60))
+        .admit(&ask("b", NOW, vec![key(2, &child), key(1, &parent)], 60), None)
         .unwrap_err();
     assert_eq!(refusal.scope, LimitScope::Key(KeyId(2)));
     let parent_scope = LimitScope::Key(KeyId(1));
@@ -101,10 +109,10 @@ fn all_levels_or_none() {
     );
     // A sibling still fits under the parent, once.
     assert!(ledger
-        .admit(&ask("c", NOW, vec![key(3, &[]), key(1, &parent)], 60))
+        .admit(&ask("c", NOW, vec![key(3, &[]), key(1, &parent)], 60), None)
         .is_ok());
     let refusal = ledger
-        .admit(&ask("d", NOW, vec![key(3, &[]), key(1, &parent)], 1))
+        .admit(&ask("d", NOW, vec![key(3, &[]), key(1, &parent)], 1), None)
         .unwrap_err();
     assert_eq!(refusal.scope, parent_scope);
 }
@@ -114,21 +122,23 @@ fn concurrency_defaults_to_64_per_key_and_frees_on_settle() {
     let ledger = ledger();
     let ids: Vec<String> = (0..65).map(|i| format!("s{i}")).collect();
     for id in &ids[..64] {
-        ledger.admit(&ask(id, NOW, vec![key(1, &[])], 0)).unwrap();
+        ledger.admit(&ask(id, NOW, vec![key(1, &[])], 0), None).unwrap();
     }
-    let refusal = ledger.admit(&ask(&ids[64], NOW, vec![key(1, &[])], 0)).unwrap_err();
+    let refusal = ledger
+        .admit(&ask(&ids[64], NOW, vec![key(1, &[])], 0), None)
+        .unwrap_err();
     assert_eq!(refusal.limit.metric, Metric::Concurrency);
     assert_eq!(refusal.retry_after, Some(Duration::from_secs(1)));
     ledger.settle(&ids[0], 0, 0);
-    assert!(ledger.admit(&ask(&ids[64], NOW, vec![key(1, &[])], 0)).is_ok());
+    assert!(ledger.admit(&ask(&ids[64], NOW, vec![key(1, &[])], 0), None).is_ok());
 }
 
 #[test]
 fn unsettled_leases_expire_and_a_late_settle_counts_only_usage() {
     let ledger = ledger();
     let limits = [limit(Metric::Tokens, Period::Day, 1_000)];
-    ledger.admit(&ask("x", NOW, vec![key(1, &limits)], 600)).unwrap();
-    assert!(ledger.admit(&ask("y", NOW, vec![key(1, &limits)], 600)).is_err());
+    ledger.admit(&ask("x", NOW, vec![key(1, &limits)], 600), None).unwrap();
+    assert!(ledger.admit(&ask("y", NOW, vec![key(1, &limits)], 600), None).is_err());
     assert_eq!(ledger.sweep(NOW + 1_999), 0);
     assert_eq!(ledger.sweep(NOW + 2_000), 1);
     let scope = LimitScope::Key(KeyId(1));
@@ -142,7 +152,9 @@ fn unsettled_leases_expire_and_a_late_settle_counts_only_usage() {
 fn an_ask_larger_than_the_limit_says_so_and_gives_no_retry() {
     let ledger = ledger();
     let limits = [limit(Metric::Tokens, Period::Minute, 100)];
-    let refusal = ledger.admit(&ask("big", NOW, vec![key(1, &limits)], 101)).unwrap_err();
+    let refusal = ledger
+        .admit(&ask("big", NOW, vec![key(1, &limits)], 101), None)
+        .unwrap_err();
     assert_eq!(refusal.retry_after, None);
     assert!(refusal.message().contains("lower max_tokens"), "{}", refusal.message());
 }
@@ -160,17 +172,55 @@ fn stored_counters_and_resets_are_honoured() {
         cost_micros: 0,
     }]);
     let limits = [limit(Metric::Tokens, Period::Day, 1_000)];
-    assert!(ledger.admit(&ask("a", NOW, vec![key(1, &limits)], 200)).is_err());
+    assert!(ledger.admit(&ask("a", NOW, vec![key(1, &limits)], 200), None).is_err());
     // A reset before the ledger started is already in the stored counters.
     let old_reset = Level {
         reset_at: Some(NOW - 120_000),
         ..key(1, &limits)
     };
-    assert!(ledger.admit(&ask("a", NOW, vec![old_reset], 200)).is_err());
+    assert!(ledger.admit(&ask("a", NOW, vec![old_reset], 200), None).is_err());
     let reset = Level {
         reset_at: Some(NOW - 5),
         ..key(1, &limits)
     };
-    assert!(ledger.admit(&ask("a", NOW, vec![reset], 200)).is_ok());
+    assert!(ledger.admit(&ask("a", NOW, vec![reset], 200), None).is_ok());
     assert_eq!(ledger.usage(scope, Metric::Tokens, Period::Day, NOW), (0, 200, 1));
+}
+
+#[test]
+fn an_arrival_holds_a_concurrency_place_that_admission_takes_over_once() {
+    let ledger = ledger();
+    let limits = [limit(Metric::Concurrency, Period::Total, 2)];
+    let mut first = ledger.arrive(&[key(1, &limits)], NOW).unwrap();
+    let second = ledger.arrive(&[key(1, &limits)], NOW).unwrap();
+    // Two bodies being read fill the two places.
+    let refusal = ledger.arrive(&[key(1, &limits)], NOW).unwrap_err();
+    assert_eq!(refusal.limit.metric, Metric::Concurrency);
+    assert!(ledger
+        .admit(&ask("other", NOW, vec![key(1, &limits)], 0), None)
+        .is_err());
+    // Admitted, the first keeps its one place (not two).
+    ledger
+        .admit(&ask("a", NOW, vec![key(1, &limits)], 0), Some(&mut first))
+        .unwrap();
+    assert!(ledger.arrive(&[key(1, &limits)], NOW).is_err());
+    drop(first);
+    assert!(
+        ledger.arrive(&[key(1, &limits)], NOW).is_err(),
+        "dropping an admitted arrival gives nothing back"
+    );
+    // A body that never came gives its place back.
+    drop(second);
+    let third = ledger.arrive(&[key(1, &limits)], NOW).unwrap();
+    drop(third);
+    ledger.settle("a", 0, 0);
+    assert_eq!(
+        ledger
+            .usage(LimitScope::Key(KeyId(1)), Metric::Concurrency, Period::Total, NOW)
+            .2,
+        0
+    );
+    let again = ledger.arrive(&[key(1, &limits)], NOW).unwrap();
+    let other = ledger.arrive(&[key(1, &limits)], NOW).unwrap();
+    drop((again, other));
 }
