@@ -109,6 +109,7 @@ pub struct Metrics {
     queue_capacity: Gauge,
     queue_dropped: Counter,
     connections_refused: Counter,
+    usage_clamped: Counter,
     /// One scrape at a time: the health gauges are cleared and set again on each.
     scraping: Mutex<()>,
 }
@@ -145,6 +146,7 @@ impl Metrics {
             queue_capacity: Gauge::default(),
             queue_dropped: Counter::default(),
             connections_refused: Counter::default(),
+            usage_clamped: Counter::default(),
             scraping: Mutex::new(()),
             registry: Registry::default(),
         };
@@ -222,6 +224,11 @@ impl Metrics {
             "connections_refused",
             "Connections closed as soon as accepted because listener.max_connections were open",
             metrics.connections_refused.clone(),
+        );
+        registry.register(
+            "upstream_usage_clamped",
+            "Answers whose reported usage was past the plausible maximum and was clamped to it",
+            metrics.usage_clamped.clone(),
         );
         Metrics { registry, ..metrics }
     }
@@ -313,6 +320,11 @@ impl Metrics {
     /// Counts a connection closed at once because the listener was full.
     pub fn connection_refused(&self) {
         self.connections_refused.inc();
+    }
+
+    /// Counts an answer whose usage figure was clamped.
+    pub fn usage_clamped(&self) {
+        self.usage_clamped.inc();
     }
 
     /// Counts a request record that could not reach the writer.

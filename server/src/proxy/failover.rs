@@ -327,14 +327,14 @@ impl Proxy {
                 Ok(served) => {
                     record.status = Some(200);
                     if let Served::Json { answer, .. } = &served {
-                        let usage = answer.usage.unwrap_or_default();
+                        let (usage, _) = answer.usage.unwrap_or_default().bounded();
                         record.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
                         record.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
                         self.balancer.succeeded(
                             upstream.endpoint.id,
                             started.elapsed(),
                             routed.estimated_tokens,
-                            usage.prompt_tokens + usage.completion_tokens,
+                            usage.total(),
                             Instant::now(),
                         );
                     } else {

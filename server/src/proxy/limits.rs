@@ -446,7 +446,7 @@ impl Ledger {
                     }
                 }
                 for (used, amount) in window.used.iter_mut().zip(actual) {
-                    *used += amount;
+                    *used = used.saturating_add(amount);
                 }
             }
         }
@@ -503,9 +503,9 @@ impl Ledger {
                     ..Window::default()
                 };
             }
-            window.used[0] += row.requests;
-            window.used[1] += row.tokens;
-            window.used[2] += row.cost_micros;
+            window.used[0] = window.used[0].saturating_add(row.requests);
+            window.used[1] = window.used[1].saturating_add(row.tokens);
+            window.used[2] = window.used[2].saturating_add(row.cost_micros);
         }
     }
 

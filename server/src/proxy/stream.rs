@@ -169,14 +169,14 @@ impl Live {
     fn end(&mut self, error_class: Option<&str>) {
         self.finished = true;
         self.note_usage();
-        let usage = self.usage();
+        let (usage, _) = self.usage().bounded();
         let now = Instant::now();
         match error_class {
             None => self.proxy.balancer.succeeded(
                 self.upstream.endpoint.id,
                 self.started.elapsed(),
                 self.estimated_tokens,
-                usage.prompt_tokens + usage.completion_tokens,
+                usage.total(),
                 now,
             ),
             Some("server_shutdown") => {}

@@ -281,6 +281,16 @@ impl Recorder {
 
     /// The tokens the request used (as reported, or estimated).
     pub fn used(&mut self, usage: super::providers::Usage) {
+        let (usage, implausible) = usage.bounded();
+        if implausible {
+            tracing::warn!(
+                request_id = self.log.request_id,
+                endpoint_id = self.log.endpoint_id.map(|id| id.0),
+                max = super::providers::MAX_REPORTED_TOKENS,
+                "the upstream reported an implausible usage; counted as the maximum"
+            );
+            self.counted.metrics.usage_clamped();
+        }
         self.log.prompt_tokens = i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX);
         self.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
     }

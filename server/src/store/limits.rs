@@ -43,6 +43,30 @@ pub struct CounterRow {
     pub cost_micros: i64,
 }
 
+/// A figure no real traffic reaches: a counter at or past it was corrupted (an overflowing
+/// sum, saturated or wrapped).
+const IMPLAUSIBLE: i64 = 1 << 62;
+
+impl CounterRow {
+    /// Whether every figure is one real traffic can reach.
+    fn is_plausible(&self) -> bool {
+        [self.requests, self.tokens, self.cost_micros]
+            .iter()
+            .all(|figure| (0..IMPLAUSIBLE).contains(figure))
+    }
+
+    /// Negative (wrapped) figures as zero; others as they are (a saturated one keeps its scope
+    /// refused until its window ends or its usage is reset).
+    fn clamped(self) -> CounterRow {
+        CounterRow {
+            requests: self.requests.max(0),
+            tokens: self.tokens.max(0),
+            cost_micros: self.cost_micros.max(0),
+            ..self
+        }
+    }
+}
+
 fn limit(row: &AnyRow) -> Result<Limit, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
     let metric: String = row.try_get("metric")?;
@@ -99,28 +123,37 @@ impl Store {
     pub async fn open_counters(&self, now: i64) -> Result<Vec<CounterRow>, StoreError> {
         let mut open = Vec::new();
         for period in Period::ALL {
+            // CAST: a figure written as REAL by an older version (SQLite turns an overflowing
+            // sum into one) reads as the largest integer instead of failing the start.
             let rows = sqlx::query(
-                "SELECT scope, scope_id, window_start, requests, prompt_tokens + completion_tokens AS tokens, \
-                 cost_micros FROM usage_counters WHERE period = $1 AND window_start = $2",
+                "SELECT scope, scope_id, window_start, CAST(requests AS BIGINT) AS requests, \
+                 CAST(prompt_tokens AS BIGINT) AS prompt_tokens, \
+                 CAST(completion_tokens AS BIGINT) AS completion_tokens, \
+                 CAST(cost_micros AS BIGINT) AS cost_micros \
+                 FROM usage_counters WHERE period = $1 AND window_start = $2",
             )
             .bind(period.as_str())
             .bind(period.window_start(now))
             .fetch_all(&self.reader)
             .await?;
             for row in &rows {
-                let id: i64 = row.try_get("scope_id")?;
-                let scope = match row.try_get::<String, _>("scope")?.as_str() {
-                    "gateway" => LimitScope::Gateway(GatewayId(id)),
-                    _ => LimitScope::Key(KeyId(id)),
-                };
-                open.push(CounterRow {
-                    scope,
-                    period,
-                    window_start: row.try_get("window_start")?,
-                    requests: row.try_get("requests")?,
-                    tokens: row.try_get("tokens")?,
-                    cost_micros: row.try_get("cost_micros")?,
-                });
+                match counter_row(row, period) {
+                    Ok(counter) if counter.is_plausible() => open.push(counter),
+                    Ok(counter) => {
+                        tracing::error!(
+                            scope = ?counter.scope,
+                            period = period.as_str(),
+                            requests = counter.requests,
+                            tokens = counter.tokens,
+                            cost_micros = counter.cost_micros,
+                            "a usage counter holds an implausible figure; loaded clamped (reset the key's usage to clear it)"
+                        );
+                        open.push(counter.clamped());
+                    }
+                    Err(error) => {
+                        tracing::error!(period = period.as_str(), error = %error, "a usage counter cannot be read; skipped");
+                    }
+                }
             }
         }
         Ok(open)
@@ -211,4 +244,23 @@ impl Tx {
             .await?;
         found(done.rows_affected())
     }
+}
+
+/// One `usage_counters` row of `period`.
+fn counter_row(row: &AnyRow, period: Period) -> Result<CounterRow, sqlx::Error> {
+    let id: i64 = row.try_get("scope_id")?;
+    let scope = match row.try_get::<String, _>("scope")?.as_str() {
+        "gateway" => LimitScope::Gateway(GatewayId(id)),
+        _ => LimitScope::Key(KeyId(id)),
+    };
+    let prompt: i64 = row.try_get("prompt_tokens")?;
+    let completion: i64 = row.try_get("completion_tokens")?;
+    Ok(CounterRow {
+        scope,
+        period,
+        window_start: row.try_get("window_start")?,
+        requests: row.try_get("requests")?,
+        tokens: prompt.saturating_add(completion),
+        cost_micros: row.try_get("cost_micros")?,
+    })
 }

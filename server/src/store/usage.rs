@@ -17,13 +17,15 @@ struct Increments {
 }
 
 impl Increments {
+    /// Adds one request's figures, saturating: a sum past `i64` would turn into a REAL on
+    /// SQLite and wrap on Postgres.
     fn add(&mut self, log: &RequestLog) {
-        self.requests += 1;
-        self.errors += i64::from(log.status >= 400);
-        self.prompt_tokens += log.prompt_tokens;
-        self.completion_tokens += log.completion_tokens;
-        self.cost_micros += log.cost_micros;
-        self.latency_ms += log.latency_ms;
+        self.requests = self.requests.saturating_add(1);
+        self.errors = self.errors.saturating_add(i64::from(log.status >= 400));
+        self.prompt_tokens = self.prompt_tokens.saturating_add(log.prompt_tokens.max(0));
+        self.completion_tokens = self.completion_tokens.saturating_add(log.completion_tokens.max(0));
+        self.cost_micros = self.cost_micros.saturating_add(log.cost_micros.max(0));
+        self.latency_ms = self.latency_ms.saturating_add(log.latency_ms.max(0));
     }
 }
 

@@ -52,7 +52,28 @@ pub struct Usage {
     pub completion_tokens: u64,
 }
 
+/// The most tokens an upstream may report for one request in either figure: past every model's
+/// context and output today by two orders of magnitude, so only a broken or hostile upstream
+/// reaches it. Larger figures are clamped to it, so counters, budgets and the database never
+/// meet a figure they cannot add.
+pub const MAX_REPORTED_TOKENS: u64 = 100_000_000;
+
 impl Usage {
+    /// Both figures added, saturating.
+    pub fn total(self) -> u64 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
+
+    /// The usage with each figure clamped to [`MAX_REPORTED_TOKENS`], and whether one was past
+    /// it.
+    pub fn bounded(self) -> (Usage, bool) {
+        let bounded = Usage {
+            prompt_tokens: self.prompt_tokens.min(MAX_REPORTED_TOKENS),
+            completion_tokens: self.completion_tokens.min(MAX_REPORTED_TOKENS),
+        };
+        (bounded, bounded != self)
+    }
+
     /// Reads OpenAI's `usage` object (`prompt_tokens`, `completion_tokens`).
     pub fn from_openai(usage: &Value) -> Option<Usage> {
         let prompt = usage.get("prompt_tokens")?.as_u64()?;
@@ -68,7 +89,7 @@ impl Usage {
         serde_json::json!({
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "total_tokens": self.total(),
         })
     }
 }

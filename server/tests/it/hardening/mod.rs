@@ -4,3 +4,4 @@
 mod connections;
 mod graphql;
 mod uploads;
+mod usage;
