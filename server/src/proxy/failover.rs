@@ -445,7 +445,7 @@ impl Proxy {
         if !response.status().is_success() {
             let wait = retry_after(response.headers());
             let body = read_limited(response, ERROR_BODY_LIMIT, attempt_deadline.min(Instant::now() + idle)).await;
-            let error = providers::error(endpoint.provider, status, &body);
+            let error = providers::error(endpoint.provider, status, &body, credential);
             return Err(match status {
                 429 if error.quota_exhausted => Failure::QuotaExhausted(error),
                 429 => Failure::RateLimited {
@@ -489,7 +489,7 @@ impl Proxy {
             };
             let items = decoder
                 .event(&event.event, &event.data)
-                .map_err(Failure::from_stream_fault)?;
+                .map_err(|fault| Failure::from_stream_fault(fault.redacted(credential)))?;
             let committed = items
                 .iter()
                 .any(|item| matches!(item, StreamItem::Chunk(_) | StreamItem::Done));

@@ -36,6 +36,7 @@ pub mod messages;
 pub mod models;
 pub mod probe;
 pub mod providers;
+pub mod redact;
 pub mod registry;
 pub mod route;
 pub mod serving;

@@ -62,13 +62,12 @@ fn probe_request(model: &str) -> (Operation, serde_json::Map<String, serde_json:
     }
 }
 
-/// `text` with every occurrence of `secret` hidden, cut to [`MESSAGE_CHARS`].
+/// `text` with the credential and anything shaped like a key hidden, cut to [`MESSAGE_CHARS`].
 fn redacted(text: &str, secret: Option<&str>) -> String {
-    let text = match secret {
-        Some(secret) if !secret.is_empty() => text.replace(secret, "[redacted]"),
-        _ => text.to_string(),
-    };
-    text.chars().take(MESSAGE_CHARS).collect()
+    super::redact::redacted(text, secret)
+        .chars()
+        .take(MESSAGE_CHARS)
+        .collect()
 }
 
 impl Proxy {
@@ -149,7 +148,7 @@ impl Proxy {
                 .map(|invalid| redacted(&invalid.to_string(), credential)),
             401 | 403 => Some(format!("the upstream refused the endpoint's credential ({status})")),
             _ => {
-                let message = providers::error(endpoint.provider, status, &body).message;
+                let message = providers::error(endpoint.provider, status, &body, credential).message;
                 Some(redacted(
                     &format!("the upstream answered {status}: {message}"),
                     credential,

@@ -10,7 +10,7 @@ use super::{
     balancer::{Fault, Slot},
     messages,
     providers::{StreamDecoder, StreamItem, Usage},
-    registry::Upstream,
+    registry::{Credential, Upstream},
     usage::Recorder,
     wire::estimate_tokens,
     InFlight, Proxy,
@@ -257,7 +257,14 @@ impl Live {
                 }
                 Ok(Some(Ok(event))) => match self.decoder.event(&event.event, &event.data) {
                     Ok(items) => self.queued.extend(items),
-                    Err(fault) => return Some(self.fail("stream_error", fault.message())),
+                    Err(fault) => {
+                        let credential = match &self.upstream.credential {
+                            Credential::Ready(secret) => Some(secret.expose()),
+                            Credential::None | Credential::Unreadable => None,
+                        };
+                        let fault = fault.redacted(credential);
+                        return Some(self.fail("stream_error", fault.message()));
+                    }
                 },
             }
         }

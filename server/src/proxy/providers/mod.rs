@@ -173,6 +173,18 @@ pub enum StreamFault {
 }
 
 impl StreamFault {
+    /// The fault with the endpoint's `credential` and anything shaped like a key scrubbed
+    /// from its message.
+    pub fn redacted(self, credential: Option<&str>) -> StreamFault {
+        match self {
+            StreamFault::Unreadable(message) => StreamFault::Unreadable(super::redact::redacted(&message, credential)),
+            StreamFault::Reported { status, message } => StreamFault::Reported {
+                status,
+                message: super::redact::redacted(&message, credential),
+            },
+        }
+    }
+
     /// What to tell the client.
     pub fn message(&self) -> &str {
         match self {
@@ -248,13 +260,17 @@ impl StreamDecoder {
     }
 }
 
-/// An error answer's body, read into OpenAI's terms by the endpoint's adapter.
-pub fn error(kind: ProviderKind, status: u16, bytes: &[u8]) -> UpstreamError {
+/// An error answer's body, read into OpenAI's terms by the endpoint's adapter, with the
+/// endpoint's `credential` and anything shaped like a key scrubbed from it.
+pub fn error(kind: ProviderKind, status: u16, bytes: &[u8], credential: Option<&str>) -> UpstreamError {
     let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     let mut error = adapter(kind).error(&body);
     if error.message.is_empty() {
         error.message = format!("the upstream answered {status}");
     }
+    error.message = super::redact::redacted(&error.message, credential);
+    error.code = error.code.map(|code| super::redact::redacted(&code, credential));
+    error.param = error.param.map(|param| super::redact::redacted(&param, credential));
     error
 }
 

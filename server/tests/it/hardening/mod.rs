@@ -3,5 +3,6 @@
 
 mod connections;
 mod graphql;
+mod secrets;
 mod uploads;
 mod usage;
