@@ -90,8 +90,14 @@ fn safe_next(next: Option<&str>) -> &str {
 }
 
 /// Files under the site root that anyone may fetch: the WASM bundle, its JS and CSS, the icon.
+/// Only plain paths qualify: a `.` or `..` segment, an encoded character or a backslash could
+/// make the router see another path than this check (`/pkg/../keys` is `/keys`).
 fn is_public_asset(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/favicon.svg"
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_'))
+        && !path.split('/').any(|segment| segment == "." || segment == "..");
+    plain && (path.starts_with("/pkg/") || path == "/favicon.svg")
 }
 
 /// Percent-encodes a path and query for use as the `next` parameter.

@@ -92,6 +92,46 @@ pub struct Store {
     writer: AnyPool,
 }
 
+/// The database file a `sqlite:` URL names; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory = path.is_empty() || path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory");
+    (!memory).then(|| std::path::PathBuf::from(path))
+}
+
+/// Keeps the database and its WAL and shared-memory files readable by this user only: they hold
+/// password hashes, key HMACs and logged payloads. A new database is created 0600 (SQLite gives
+/// its WAL and SHM files the database's mode); an existing one open to others is narrowed.
+fn private_files(path: &std::path::Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |error: std::io::Error| {
+            let error = std::io::Error::new(error.kind(), format!("{}: {error}", path.display()));
+            StoreError::Db(sqlx::Error::Io(error))
+        };
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(io)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Connects to `url` (`sqlite:…` or `postgres://…`). Does not run migrations.
     pub async fn connect(url: &str, config: &DatabaseConfig) -> Result<Store, StoreError> {
@@ -99,6 +139,9 @@ impl Store {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
         if url.starts_with("sqlite:") {
+            if let Some(path) = sqlite_file(url) {
+                private_files(&path)?;
+            }
             let busy_ms = config.busy_timeout.as_millis();
             let options = move || {
                 AnyPoolOptions::new().after_connect(move |conn, _meta| {

@@ -2,6 +2,8 @@
 //! upstream did to the gateway, and what it must do instead.
 
 mod connections;
+mod console;
+mod files;
 mod graphql;
 mod secrets;
 mod uploads;
