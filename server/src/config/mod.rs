@@ -284,6 +284,7 @@ impl Config {
         let proxy = &self.proxy;
         for (key, value) in [
             ("proxy.max_body_bytes", proxy.max_body_bytes),
+            ("proxy.max_answer_bytes", proxy.max_answer_bytes),
             ("proxy.max_in_flight", proxy.max_in_flight),
             ("proxy.endpoint_max_in_flight", proxy.endpoint_max_in_flight),
             ("proxy.log_queue", proxy.log_queue),

@@ -37,6 +37,9 @@ pub struct ProxyConfig {
     /// incomplete then is refused (408) and its place given back.
     #[serde(with = "humantime_serde")]
     pub body_read_timeout: Duration,
+    /// Largest non-streamed answer read from an upstream, in bytes; a larger one fails the
+    /// attempt (502 when no other endpoint answers) instead of being buffered.
+    pub max_answer_bytes: usize,
     /// Establishing a connection to an upstream.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -80,6 +83,7 @@ impl Default for ProxyConfig {
         ProxyConfig {
             max_body_bytes: 8 * 1024 * 1024,
             body_read_timeout: Duration::from_secs(30),
+            max_answer_bytes: 128 * 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(120),
             stream_first_byte_timeout: Duration::from_secs(30),

@@ -461,8 +461,19 @@ impl Proxy {
             });
         }
         if !stream {
-            let bytes = match timeout_at(attempt_deadline.into(), response.into_body().collect()).await {
+            // Bounded: an answer past `proxy.max_answer_bytes` is refused, not buffered whole.
+            let limit = self.settings.max_answer_bytes;
+            let declared = (response.headers().get(http::header::CONTENT_LENGTH))
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<usize>().ok());
+            let too_large = || Failure::Invalid(format!("the upstream's answer is larger than {limit} bytes"));
+            if declared.is_some_and(|length| length > limit) {
+                return Err(too_large());
+            }
+            let body = http_body_util::Limited::new(response.into_body(), limit);
+            let bytes = match timeout_at(attempt_deadline.into(), body.collect()).await {
                 Err(_) => return Err(Failure::Timeout),
+                Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
                 Ok(Err(_)) => return Err(Failure::StreamCut),
                 Ok(Ok(collected)) => collected.to_bytes(),
             };

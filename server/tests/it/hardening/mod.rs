@@ -1,6 +1,7 @@
 //! Issue 18's attacks, each reproduced against the real server: what an adversary and a broken
 //! upstream did to the gateway, and what it must do instead.
 
+mod answers;
 mod connections;
 mod console;
 mod files;
