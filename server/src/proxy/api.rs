@@ -97,7 +97,13 @@ fn refused(state: &AppState, mut progress: Progress, error: ProxyError) -> Respo
             trace.refused(status, error.class());
         }
     }
-    error.into_response()
+    let mut response = error.into_response();
+    if !progress.body_read {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// What the console's playground sends a request to.
@@ -125,6 +131,8 @@ pub async fn console_chat(
     let started = Instant::now();
     let mut progress = Progress {
         trace: (state.proxy.traces.as_ref()).map(|traces| traces.request(headers, Api::OpenAi.as_str())),
+        // The console read the body before it came here.
+        body_read: true,
         ..Progress::default()
     };
     let request_id = (headers.get("x-request-id"))
@@ -287,6 +295,7 @@ async fn serve(
         proxy.settings.body_read_timeout,
     )
     .await?;
+    progress.body_read = true;
     let call = Call {
         api,
         operation,

@@ -158,6 +158,9 @@ pub(super) struct Progress {
     pub recorded: bool,
     /// The request's spans until its record takes them.
     pub trace: Option<RequestTrace>,
+    /// Whether its body was read: a refusal sent before says the connection closes, since the
+    /// unread body still stands between it and the client's next request.
+    pub body_read: bool,
 }
 
 /// Steps 3 to 9 for a request whose principal is known.

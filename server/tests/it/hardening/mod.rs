@@ -4,6 +4,7 @@
 mod answers;
 mod connections;
 mod console;
+mod early;
 mod files;
 mod graphql;
 mod secrets;
