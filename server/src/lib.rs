@@ -141,7 +141,10 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
             idle_timeout: config.sessions.idle_timeout,
             absolute_timeout: config.sessions.absolute_timeout,
         },
-    );
+    )
+    .with_upstream_policy(manage::endpoints::UpstreamPolicy {
+        deny_private: config.proxy.deny_private_upstreams,
+    });
     let leptos = LeptosOptions::builder()
         .output_name("admin")
         .site_root(config.site_root.display().to_string())

@@ -40,6 +40,11 @@ pub struct ProxyConfig {
     /// Largest non-streamed answer read from an upstream, in bytes; a larger one fails the
     /// attempt (502 when no other endpoint answers) instead of being buffered.
     pub max_answer_bytes: usize,
+    /// Refuse upstreams at private addresses (loopback, RFC 1918, link-local, unique-local):
+    /// endpoints naming one are refused when saved, and names resolving only to one are
+    /// refused at connect time. Off by default: Ollama or vLLM on the local network is a main
+    /// use. Cloud metadata addresses are refused either way.
+    pub deny_private_upstreams: bool,
     /// Establishing a connection to an upstream.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -84,6 +89,7 @@ impl Default for ProxyConfig {
             max_body_bytes: 8 * 1024 * 1024,
             body_read_timeout: Duration::from_secs(30),
             max_answer_bytes: 128 * 1024 * 1024,
+            deny_private_upstreams: false,
             connect_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(120),
             stream_first_byte_timeout: Duration::from_secs(30),

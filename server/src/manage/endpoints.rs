@@ -28,11 +28,77 @@ pub fn is_metadata_address(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4_is_metadata(v4),
         IpAddr::V6(v6) => {
             let s = v6.segments();
-            let embedded = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-            let carries_v4 =
-                v6.to_ipv4().is_some() || s[..6] == [0, 0, 0, 0, 0xffff, 0] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-            (s[0] == 0xfd00 && s[1] == 0x0ec2) || (carries_v4 && v4_is_metadata(embedded))
+            (s[0] == 0xfd00 && s[1] == 0x0ec2) || embedded_v4(v6).is_some_and(v4_is_metadata)
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries, if it is written inside one: mapped
+/// `::ffff:a.b.c.d`, compatible `::a.b.c.d`, translated `::ffff:0:a.b.c.d`, NAT64
+/// `64:ff9b::a.b.c.d`.
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let carries = v6.to_ipv4().is_some() || s[..6] == [0, 0, 0, 0, 0xffff, 0] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    carries.then(|| Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8))
+}
+
+/// Whether an address is private to a network: loopback, RFC 1918, carrier-grade NAT
+/// (100.64.0.0/10), link-local, unspecified, IPv6 unique-local (fc00::/7) and link-local
+/// (fe80::/10) — also when an IPv4 address is written inside IPv6.
+pub fn is_private_address(ip: IpAddr) -> bool {
+    let v4_is_private = |v4: Ipv4Addr| {
+        let [a, b, ..] = v4.octets();
+        v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || (a == 100 && b & 0xc0 == 64)
+    };
+    match ip {
+        IpAddr::V4(v4) => v4_is_private(v4),
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfe80
+                || embedded_v4(v6).is_some_and(v4_is_private)
+        }
+    }
+}
+
+/// Which upstream addresses the configuration allows, beyond the rule that always holds (no
+/// cloud metadata service): private ranges are allowed unless `proxy.deny_private_upstreams`
+/// (RELIABILITY's URL policy: Ollama or vLLM on the local network is a main use case).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamPolicy {
+    pub deny_private: bool,
+}
+
+impl UpstreamPolicy {
+    /// Whether the gateway may connect to `ip`.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        !is_metadata_address(ip) && !(self.deny_private && is_private_address(ip))
+    }
+
+    /// Checks a base URL's host where it is an address (or `localhost`); names are checked
+    /// each time they are resolved.
+    fn check(self, base_url: &str) -> Result<(), ManageError> {
+        if !self.deny_private {
+            return Ok(());
+        }
+        let private = match url::Url::parse(base_url).ok().as_ref().and_then(url::Url::host) {
+            Some(url::Host::Ipv4(v4)) => is_private_address(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => is_private_address(IpAddr::V6(v6)),
+            Some(url::Host::Domain(domain)) => {
+                let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+                domain == "localhost" || domain.ends_with(".localhost")
+            }
+            None => false,
+        };
+        if private {
+            return Err(ManageError::invalid(
+                "base_url",
+                "must not point at a private address (proxy.deny_private_upstreams is on)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -225,6 +291,7 @@ impl Manage {
             enabled: new.enabled,
         }
         .validate(api_key.is_some())?;
+        self.upstreams.check(&checked.base_url)?;
         let sealed = api_key
             .map(|key| crypto::seal(&self.keyring.master_key, &key))
             .transpose()
@@ -279,6 +346,7 @@ impl Manage {
             enabled: update.enabled.unwrap_or(current.enabled),
         }
         .validate(has_credential)?;
+        self.upstreams.check(&checked.base_url)?;
         let credential_changed = api_key.is_some() || update.clear_api_key;
         let credential = match (api_key, update.clear_api_key) {
             (Some(key), _) => {
@@ -375,6 +443,43 @@ fn taken(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_ranges_are_denied_only_when_the_policy_says_so() {
+        let open = UpstreamPolicy::default();
+        let closed = UpstreamPolicy { deny_private: true };
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.10",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd12::1",
+            "fe80::1",
+            "::ffff:192.168.1.1",
+            "64:ff9b::a01:203",
+        ] {
+            let ip: IpAddr = private.parse().unwrap();
+            assert!(is_private_address(ip), "{private}");
+            assert!(open.allows(ip), "{private}: allowed by default");
+            assert!(!closed.allows(ip), "{private}: denied when configured");
+        }
+        for public in ["8.8.8.8", "100.128.0.1", "2606:4700::1111", "172.32.0.1"] {
+            let ip: IpAddr = public.parse().unwrap();
+            assert!(!is_private_address(ip), "{public}");
+            assert!(closed.allows(ip), "{public}");
+        }
+        assert!(
+            !open.allows("169.254.169.254".parse().unwrap()),
+            "metadata is refused either way"
+        );
+        assert!(closed.check("http://localhost:11434/v1").is_err());
+        assert!(closed.check("http://[::1]:8000/v1").is_err());
+        assert!(closed.check("https://api.openai.com/v1").is_ok());
+        assert!(open.check("http://localhost:11434/v1").is_ok());
+    }
 
     #[test]
     fn upstream_urls_are_checked() {

@@ -122,6 +122,8 @@ pub struct Manage {
     throttle: Arc<LoginThrottle>,
     /// The serving process, told of every change before the change returns.
     runtime: Arc<std::sync::OnceLock<Arc<dyn Runtime>>>,
+    /// Which upstream addresses endpoints may name.
+    upstreams: endpoints::UpstreamPolicy,
 }
 
 /// A boxed future, for [`Runtime`]'s methods.
@@ -148,7 +150,14 @@ impl Manage {
             sessions,
             throttle: Arc::new(LoginThrottle::default()),
             runtime: Arc::default(),
+            upstreams: endpoints::UpstreamPolicy::default(),
         }
+    }
+
+    /// The same service, refusing endpoints at addresses `policy` denies.
+    pub fn with_upstream_policy(mut self, policy: endpoints::UpstreamPolicy) -> Self {
+        self.upstreams = policy;
+        self
     }
 
     /// Makes every later configuration change update `runtime` before it returns, so this

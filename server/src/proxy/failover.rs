@@ -424,6 +424,11 @@ impl Proxy {
         let url = upstream
             .parsed_url(&outbound.url)
             .map_err(|error| Failure::Connect(format!("invalid upstream URL: {error}")))?;
+        if !self.clients.allows(&url) {
+            return Err(Failure::Connect(
+                "the upstream's address is refused by the upstream policy (proxy.deny_private_upstreams)".into(),
+            ));
+        }
         let mut request = http::Request::post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("x-request-id", routed.request_id);

@@ -102,7 +102,9 @@ impl Proxy {
     pub fn start(settings: ProxyConfig, store: Store, traces: Option<Arc<Traces>>) -> Arc<Proxy> {
         Arc::new(Proxy {
             balancer: Balancer::new(settings.endpoint_max_in_flight),
-            clients: upstream::Clients::new(),
+            clients: upstream::Clients::new(crate::manage::endpoints::UpstreamPolicy {
+                deny_private: settings.deny_private_upstreams,
+            }),
             logs: LogWriter::start(store, settings.log_queue),
             ledger: Ledger::new(
                 LedgerSettings {

@@ -109,6 +109,11 @@ impl Proxy {
             Ok(url) => url,
             Err(error) => return failed(format!("invalid upstream URL: {error}")),
         };
+        if !self.clients.allows(&url) {
+            return failed(
+                "the upstream's address is refused by the upstream policy (proxy.deny_private_upstreams)".into(),
+            );
+        }
         let mut request = http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
         for (name, value) in outbound.headers {
             request = request.header(name, value);

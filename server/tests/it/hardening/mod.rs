@@ -7,6 +7,7 @@ mod console;
 mod early;
 mod files;
 mod graphql;
+mod private;
 mod secrets;
 mod uploads;
 mod usage;
