@@ -74,7 +74,8 @@ pub struct UpstreamPolicy {
 impl UpstreamPolicy {
     /// Whether the gateway may connect to `ip`.
     pub fn allows(self, ip: IpAddr) -> bool {
-        !is_metadata_address(ip) && !(self.deny_private && is_private_address(ip))
+        let refused = is_metadata_address(ip) || (self.deny_private && is_private_address(ip));
+        !refused
     }
 
     /// Checks a base URL's host where it is an address (or `localhost`); names are checked
