@@ -4,6 +4,9 @@
 //! Invariant: a connection waits at most `header_read_timeout` for a complete request head —
 //! a new connection's first request and every next one on a kept-alive connection — so neither
 //! a trickled header (slowloris) nor an idle keep-alive connection holds a socket longer.
+//! Invariant: a write that makes no progress for `write_stall_timeout` (a client that stopped
+//! reading) fails the connection, which drops its response: a stream's record, in-flight
+//! place, concurrency place and endpoint slot are given back (RELIABILITY R8).
 //! Invariant: at most `max_connections` are open at once; one accepted beyond that is closed at
 //! once (and counted), so the process never runs out of file descriptors for the ones it
 //! serves, the database and its upstreams.
@@ -17,8 +20,21 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
-use tokio::{net::TcpListener, sync::Semaphore};
+use std::{
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::Semaphore,
+    time::{Instant, Sleep},
+};
 use tower::ServiceExt;
 
 /// File descriptors kept for what is not a client connection: the database, upstream
@@ -96,6 +112,7 @@ pub async fn serve(
         });
         let mut stopped = stopped.clone();
         let header_read_timeout = settings.header_read_timeout;
+        let stream = StallGuard::new(stream, settings.write_stall_timeout);
         tokio::spawn(async move {
             let _slot = slot;
             let connection = hyper::server::conn::http1::Builder::new()
@@ -117,6 +134,84 @@ pub async fn serve(
     let _ = stop.send(true);
     drop(stopped);
     stop.closed().await;
+}
+
+/// A connection whose writes fail once one has waited `limit` without progress: the client
+/// stopped reading and its socket buffers are full.
+struct StallGuard {
+    stream: TcpStream,
+    limit: Duration,
+    /// Armed while a write waits; reset by every byte written.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl StallGuard {
+    fn new(stream: TcpStream, limit: Duration) -> Self {
+        StallGuard {
+            stream,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Arms the timer for a write that could not proceed; an error once it has run out.
+    fn waited(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing for listener.write_stall_timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for StallGuard {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallGuard {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.stream).poll_write(cx, buf) {
+            Poll::Pending => self.waited(cx),
+            written => {
+                self.stalled = None;
+                written
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.stream).poll_write_vectored(cx, bufs) {
+            Poll::Pending => self.waited(cx),
+            written => {
+                self.stalled = None;
+                written
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 fn log_end(peer: SocketAddr, served: Result<(), hyper::Error>) {

@@ -301,6 +301,7 @@ impl Config {
         }
         for (key, value) in [
             ("listener.header_read_timeout", self.listener.header_read_timeout),
+            ("listener.write_stall_timeout", self.listener.write_stall_timeout),
             ("proxy.body_read_timeout", proxy.body_read_timeout),
             ("proxy.connect_timeout", proxy.connect_timeout),
             ("proxy.first_byte_timeout", proxy.first_byte_timeout),

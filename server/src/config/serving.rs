@@ -16,6 +16,10 @@ pub struct ListenerConfig {
     /// an idle connection stays open.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// How long a write to a client may wait without progress (the client stopped reading)
+    /// before the connection is closed and its request's places given back.
+    #[serde(with = "humantime_serde")]
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ListenerConfig {
@@ -23,6 +27,7 @@ impl Default for ListenerConfig {
         ListenerConfig {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(30),
+            write_stall_timeout: Duration::from_secs(60),
         }
     }
 }

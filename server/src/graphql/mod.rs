@@ -11,8 +11,9 @@
 //!    before the body is read: a caller without credentials may send 8 KiB (more is 401 unread),
 //!    one with them 1 MiB (413), and any document's text is at most 64 KiB before it is parsed
 //!    (what parsing allocates grows with it). A body has `proxy.body_read_timeout` to arrive.
-//! 3. Limits, checked before any resolver runs: depth 10, complexity 1,000, 64 aliases, and no
-//!    introspection without a session or token.
+//! 3. Limits, checked before any resolver runs: 64 aliases and 5,000 selections with every
+//!    fragment spread expanded (checked before validation, whose work spreads multiply), then
+//!    depth 10, complexity 1,000, and no introspection without a session or token.
 //! 4. Execution: resolvers convert their input and call `manage`, whose operations decide
 //!    what the caller may do (every mutation but `login`, `logout` and `changePassword` needs
 //!    the `admin` role) and write each change to the audit log in its own transaction. Over a socket only subscriptions run, and a
@@ -51,7 +52,7 @@ use std::{
     },
 };
 
-use rules::{aliases, only_login, with_codes, Rules};
+use rules::{only_login, out_of_bounds, with_codes, Rules};
 
 pub use mutation::Mutation;
 pub use query::Query;
@@ -378,7 +379,7 @@ pub async fn post(
     let actor = caller.actor.clone();
     let parsed = request
         .parsed_query()
-        .map(|document| (only_login(document), aliases(document)));
+        .map(|document| (only_login(document), out_of_bounds(document)));
     match parsed {
         Err(_) if actor.is_none() => return unauthenticated(),
         Err(parse_error) => {
@@ -390,11 +391,8 @@ pub async fn post(
             return GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
         }
         Ok((login_only, _)) if actor.is_none() && !login_only => return unauthenticated(),
-        Ok((_, aliases)) if aliases > MAX_ALIASES => {
-            let mut error = ServerError::new(
-                format!("the document has {aliases} aliases; the most allowed is {MAX_ALIASES}"),
-                None,
-            );
+        Ok((_, Some(reason))) => {
+            let mut error = ServerError::new(reason, None);
             error
                 .extensions
                 .get_or_insert_with(ErrorExtensionValues::default)

@@ -57,12 +57,8 @@ impl Extension for Rules {
                     error::code::BAD_REQUEST,
                 ));
             }
-            let count = aliases(&document);
-            if count > MAX_ALIASES {
-                return Err(early_error(
-                    format!("the document has {count} aliases; the most allowed is {MAX_ALIASES}"),
-                    error::code::VALIDATION_FAILED,
-                ));
+            if let Some(reason) = out_of_bounds(&document) {
+                return Err(early_error(reason, error::code::VALIDATION_FAILED));
             }
         }
         Ok(document)
@@ -115,6 +111,87 @@ pub(super) fn aliases(document: &ExecutableDocument) -> usize {
             .sum::<usize>()
 }
 
+/// Most selections a document may hold with every fragment spread expanded: spreads multiply
+/// the work of validating and running a document without making it longer (8 fragments of 8
+/// spreads each stand for 16 million selections), so they are counted as what they expand to.
+pub(super) const MAX_SELECTIONS: usize = 5_000;
+
+/// How many selections a document holds with every fragment spread expanded (saturating; a
+/// fragment that spreads itself counts as too many).
+pub(super) fn expanded_selections(document: &ExecutableDocument) -> usize {
+    use async_graphql::{Name, Positioned as P};
+    use std::collections::{HashMap, HashSet};
+    struct Expansion<'d> {
+        fragments: &'d HashMap<Name, P<async_graphql::parser::types::FragmentDefinition>>,
+        sizes: HashMap<&'d Name, usize>,
+        expanding: HashSet<&'d Name>,
+    }
+    impl<'d> Expansion<'d> {
+        fn size(&mut self, set: &'d P<SelectionSet>) -> usize {
+            let mut total = 0_usize;
+            for item in &set.node.items {
+                let size = match &item.node {
+                    Selection::Field(field) => 1_usize.saturating_add(self.size(&field.node.selection_set)),
+                    Selection::InlineFragment(fragment) => self.size(&fragment.node.selection_set),
+                    Selection::FragmentSpread(spread) => self.fragment(&spread.node.fragment_name.node),
+                };
+                total = total.saturating_add(size);
+            }
+            total
+        }
+
+        fn fragment(&mut self, name: &'d Name) -> usize {
+            if let Some(size) = self.sizes.get(name) {
+                return *size;
+            }
+            if !self.expanding.insert(name) {
+                return usize::MAX;
+            }
+            let size = match self.fragments.get(name) {
+                Some(fragment) => self.size(&fragment.node.selection_set),
+                None => 0,
+            };
+            self.expanding.remove(name);
+            self.sizes.insert(name, size);
+            size
+        }
+    }
+    let mut expansion = Expansion {
+        fragments: &document.fragments,
+        sizes: HashMap::new(),
+        expanding: HashSet::new(),
+    };
+    match &document.operations {
+        DocumentOperations::Single(operation) => expansion.size(&operation.node.selection_set),
+        DocumentOperations::Multiple(operations) => (operations.values())
+            .map(|op| expansion.size(&op.node.selection_set))
+            .fold(0, usize::saturating_add),
+    }
+}
+
+/// Why a document may not run, if it breaks a bound checked before validation: too many
+/// aliases, or too many selections once its fragments are expanded.
+pub(super) fn out_of_bounds(document: &ExecutableDocument) -> Option<String> {
+    let count = aliases(document);
+    if count > MAX_ALIASES {
+        return Some(format!(
+            "the document has {count} aliases; the most allowed is {MAX_ALIASES}"
+        ));
+    }
+    let selections = expanded_selections(document);
+    if selections > MAX_SELECTIONS {
+        return Some(format!(
+            "the document's fragments expand to more than {MAX_SELECTIONS} selections ({})",
+            if selections == usize::MAX {
+                "without end".to_string()
+            } else {
+                selections.to_string()
+            }
+        ));
+    }
+    None
+}
+
 /// Gives every error a code: those raised before execution (parsing, validation, limits)
 /// have none of their own.
 pub(super) fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
@@ -160,6 +237,24 @@ mod tests {
         ] {
             assert!(!only_login(&parse(refused)), "{refused}");
         }
+    }
+
+    #[test]
+    fn fragment_spreads_count_as_what_they_expand_to() {
+        let flat = parse("{ viewer { role } }");
+        assert_eq!(expanded_selections(&flat), 2);
+        let mut text = String::from("{ ...F0 }");
+        for level in 0..8 {
+            let spreads = format!("...F{} ", level + 1).repeat(8);
+            text += &format!(" fragment F{level} on Query {{ viewer {{ role }} {spreads} }}");
+        }
+        text += " fragment F8 on Query { viewer { role } }";
+        let fan_out = parse(&text);
+        assert!(expanded_selections(&fan_out) > 16_000_000);
+        assert!(out_of_bounds(&fan_out).unwrap().contains("fragments expand"));
+        let cycle = parse("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }");
+        assert_eq!(expanded_selections(&cycle), usize::MAX);
+        assert!(out_of_bounds(&flat).is_none());
     }
 
     #[test]
