@@ -271,7 +271,7 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(SetRequestIdLayer::new(id_header.clone(), RandomRequestId))
                 .layer(PropagateRequestIdLayer::new(id_header))
-                .layer(TraceLayer::new_for_http()),
+                .layer(TraceLayer::new_for_http().on_failure(telemetry::FailureLog::default())),
         )
         .with_state(state)
 }
