@@ -76,6 +76,9 @@ enum Failure {
     },
     /// Our credential was refused (the upstream's 401 or 403), or cannot be opened (`None`).
     Auth(Option<u16>),
+    /// The upstream answered with a redirect (3xx): the endpoint's base URL is wrong, and
+    /// asking again will not change that (redirects are never followed).
+    Redirect(u16),
     Invalid(String),
     StreamCut,
 }
@@ -86,6 +89,7 @@ impl Failure {
             Failure::Server { status, .. } | Failure::Client { status, .. } => Some(*status),
             Failure::RateLimited { .. } | Failure::QuotaExhausted(_) => Some(429),
             Failure::Auth(status) => *status,
+            Failure::Redirect(status) => Some(*status),
             Failure::Invalid(_) | Failure::StreamCut => Some(200),
             Failure::Connect(_) | Failure::Timeout => None,
         }
@@ -100,6 +104,7 @@ impl Failure {
             Failure::Server { .. } => "upstream_server_error",
             Failure::Client { .. } => "upstream_client_error",
             Failure::Auth(_) => "upstream_auth_error",
+            Failure::Redirect(_) => "upstream_redirect",
             Failure::Invalid(_) => "upstream_invalid_response",
             Failure::StreamCut => "stream_cut",
         }
@@ -113,7 +118,7 @@ impl Failure {
             Failure::RateLimited { error, .. } | Failure::QuotaExhausted(error) | Failure::Client { error, .. } => {
                 &error.message
             }
-            Failure::Timeout | Failure::Auth(_) | Failure::StreamCut => "",
+            Failure::Timeout | Failure::Auth(_) | Failure::Redirect(_) | Failure::StreamCut => "",
         }
     }
 
@@ -130,7 +135,7 @@ impl Failure {
                 Some(Fault::RateLimited(retry_after.unwrap_or(default_cooldown)))
             }
             Failure::QuotaExhausted(_) => Some(Fault::QuotaExhausted),
-            Failure::Auth(_) => Some(Fault::Misconfigured),
+            Failure::Auth(_) | Failure::Redirect(_) => Some(Fault::Misconfigured),
             Failure::Client { .. } => None,
         }
     }
@@ -171,6 +176,12 @@ impl Failure {
             },
             Failure::Client { status, error } => ProxyError::Upstream { status, error },
             Failure::Auth(_) => ProxyError::UpstreamAuth,
+            Failure::Redirect(status) => ProxyError::AllEndpointsFailed {
+                status: 502,
+                message: format!(
+                    "The upstream answered with a redirect ({status}), which the gateway does not follow; the endpoint's base URL is probably wrong."
+                ),
+            },
             Failure::Invalid(_) => ProxyError::UpstreamInvalid,
             Failure::StreamCut => ProxyError::AllEndpointsFailed {
                 status: 502,
@@ -459,6 +470,7 @@ impl Proxy {
                 },
                 401 | 403 => Failure::Auth(Some(status)),
                 400..=499 => Failure::Client { status, error },
+                300..=399 => Failure::Redirect(status),
                 _ => Failure::Server {
                     status,
                     message: format!("The upstream answered {status}: {}", error.message),
@@ -521,7 +533,9 @@ impl Proxy {
             decoder,
             first,
             idle,
-            hard_deadline: timeouts.total_ms.map(|_| attempt_deadline),
+            // A committed stream is bounded by the request's deadline too: a deadline a stream
+            // could outlive would bound nothing a client waits on.
+            hard_deadline: Some(attempt_deadline),
             started,
         }))
     }

@@ -86,7 +86,14 @@ fn from_blocks(content: &Value) -> Result<Turn, BadField> {
 }
 
 /// An Anthropic Messages request as an OpenAI chat request.
+///
+/// `max_tokens` is required, as Anthropic's API requires it: a client written for that API
+/// sends it, and one that does not would be refused by an Anthropic endpoint anyway — better
+/// refused the same way whichever endpoint would serve it.
 pub fn from_messages_request(body: &Map<String, Value>) -> Result<Map<String, Value>, BadField> {
+    if body.get("max_tokens").is_none_or(Value::is_null) {
+        return Err(bad("max_tokens", "max_tokens: Field required"));
+    }
     let mut messages = Vec::new();
     match body.get("system") {
         None | Some(Value::Null) => {}
@@ -360,8 +367,10 @@ mod tests {
         assert_eq!(back["messages"][1]["content"][0]["input"], json!({ "a": 1 }));
         assert_eq!(back["messages"][2]["content"][0]["tool_use_id"], "t1");
         assert_eq!(back["tool_choice"], json!({ "type": "tool", "name": "f" }));
-        let refused = from_messages_request(&object(json!({ "messages": "hi" }))).unwrap_err();
+        let refused = from_messages_request(&object(json!({ "max_tokens": 5, "messages": "hi" }))).unwrap_err();
         assert_eq!(refused.param, "messages");
+        let refused = from_messages_request(&object(json!({ "messages": [] }))).unwrap_err();
+        assert_eq!(refused.param, "max_tokens", "Anthropic's API requires it");
     }
 
     #[test]

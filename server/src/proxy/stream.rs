@@ -38,7 +38,8 @@ pub struct Started {
     pub decoder: StreamDecoder,
     pub first: Vec<StreamItem>,
     pub idle: Duration,
-    /// The endpoint's total timeout, when it has one.
+    /// When the stream must end: the request's deadline (the gateway's, else
+    /// `proxy.request_deadline`), or the endpoint's total timeout when that is sooner.
     pub hard_deadline: Option<Instant>,
     pub started: Instant,
 }
@@ -243,6 +244,12 @@ impl Live {
                 return Some(self.fail("server_shutdown", "The gateway is shutting down; the stream was ended."));
             };
             match next {
+                Err(_) if self.hard_deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                    return Some(self.fail(
+                        "deadline_exceeded",
+                        "The request's deadline passed; the stream was ended.",
+                    ))
+                }
                 Err(_) => {
                     return Some(self.fail(
                         "stream_idle_timeout",

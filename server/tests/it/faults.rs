@@ -434,6 +434,8 @@ async fn f18_shutdown_lets_open_streams_finish_and_writes_every_log() {
         |config| {
             quick(config);
             config.proxy.shutdown_grace = Duration::from_secs(20);
+            // A stream ends at the request's deadline; these must outlive the shutdown.
+            config.proxy.request_deadline = Duration::from_secs(30);
         },
         vec![endpoint("a", ProviderKind::OpenAi, &a.url())],
         |_| {},

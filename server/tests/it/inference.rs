@@ -229,6 +229,24 @@ async fn anthropic_clients_are_answered_in_their_shape_by_any_endpoint() {
     let to_anthropic = mock.recorded().into_iter().find(|r| r.path == "/v1/messages").unwrap();
     assert_eq!(to_anthropic.header("x-api-key"), Some(CANARY));
     assert_eq!(to_anthropic.body.unwrap()["system"], "Be brief.");
+
+    // `max_tokens` is required, as Anthropic's API requires it, whichever endpoint would serve.
+    let rig = Rig::start(steady, vec![endpoint("e", ProviderKind::OpenAi, &mock.url())], |_| {}).await;
+    let mut body = messages_body(false);
+    body.as_object_mut().unwrap().remove("max_tokens");
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/messages", rig.server.url))
+        .header("x-api-key", &rig.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let refusal: Value = response.json().await.unwrap();
+    assert!(
+        refusal["error"]["message"].as_str().unwrap().contains("max_tokens"),
+        "{refusal}"
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod answers;
 mod connections;
 mod console;
+mod decisions;
 mod early;
 mod files;
 mod fragments;
