@@ -1,4 +1,5 @@
-//! Health probes: `/healthz` says the process is up, `/readyz` that it can reach its database.
+//! Health probes: `/healthz` says the process is up, `/readyz` that it can serve and record
+//! requests (database reachable and its file intact, room in the request-log queue).
 
 use crate::AppState;
 use axum::{extract::State, http::StatusCode, Json};
@@ -10,23 +11,35 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when the database answers within a second, else 503; 503 once
-/// shutdown has begun.
+/// `GET /readyz`: 200 when this process can take requests and keep their records: the
+/// database answers within a second, its file (SQLite) is still the one opened, and the
+/// request-log queue has room (when it is full, requests are refused with 503). 503 otherwise,
+/// and once shutdown has begun.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let unavailable = |detail: Value| (StatusCode::SERVICE_UNAVAILABLE, Json(detail));
     if state.proxy.draining() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "shutting_down" })),
+        return unavailable(json!({ "status": "shutting_down" }));
+    }
+    if let Err(what) = state.store.file_intact() {
+        tracing::error!(
+            file = what,
+            "the database file was {what} while the server runs: changes go to a file no one will read; restart the server"
         );
+        return unavailable(json!({ "status": "unavailable", "database": format!("file_{what}") }));
+    }
+    let (depth, capacity) = (state.proxy.logs.depth(), state.proxy.logs.capacity());
+    if depth >= capacity {
+        tracing::warn!(depth, capacity, "readiness check: the request-log queue is full");
+        return unavailable(json!({ "status": "unavailable", "database": "ok", "log_queue": "full" }));
     }
     match state.store.ping(Duration::from_secs(1)).await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": "ok", "log_queue": "ok" })),
+        ),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
-            )
+            unavailable(json!({ "status": "unavailable", "database": "unreachable" }))
         }
     }
 }

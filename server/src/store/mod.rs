@@ -90,6 +90,24 @@ pub struct Store {
     reader: AnyPool,
     /// Writes: one connection on SQLite, the reader pool on Postgres.
     writer: AnyPool,
+    /// SQLite's database file and the identity (device, inode) it had when opened: a file
+    /// deleted or replaced under the running process is written to no more.
+    file: Option<(std::path::PathBuf, FileIdentity)>,
+}
+
+/// A file's device and inode.
+type FileIdentity = (u64, u64);
+
+fn identity(path: &std::path::Path) -> Option<FileIdentity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).ok().map(|_| (0, 0))
+    }
 }
 
 /// The database file a `sqlite:` URL names; `None` for an in-memory database.
@@ -139,8 +157,9 @@ impl Store {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
         if url.starts_with("sqlite:") {
-            if let Some(path) = sqlite_file(url) {
-                private_files(&path)?;
+            let file = sqlite_file(url);
+            if let Some(path) = &file {
+                private_files(path)?;
             }
             let busy_ms = config.busy_timeout.as_millis();
             let options = move || {
@@ -173,10 +192,12 @@ impl Store {
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
                 .connect_lazy(url)?;
+            let file = file.and_then(|path| identity(&path).map(|id| (path, id)));
             Ok(Store {
                 backend: Backend::Sqlite,
                 reader,
                 writer,
+                file,
             })
         } else {
             let pool = AnyPoolOptions::new()
@@ -195,6 +216,7 @@ impl Store {
                 backend: Backend::Postgres,
                 reader: pool.clone(),
                 writer: pool,
+                file: None,
             })
         }
     }
@@ -212,6 +234,20 @@ impl Store {
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether SQLite's database file is still the one opened: `Err` says what happened to it
+    /// (deleted, or replaced by another file) — the process then writes to a file no one can
+    /// read again, so it must not say it is ready.
+    pub fn file_intact(&self) -> Result<(), &'static str> {
+        let Some((path, opened)) = &self.file else {
+            return Ok(());
+        };
+        match identity(path) {
+            None => Err("deleted"),
+            Some(now) if now != *opened => Err("replaced"),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Answers when the database does, for reads and for writes, within `timeout`.

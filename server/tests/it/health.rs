@@ -18,7 +18,10 @@ async fn readyz_checks_the_database() {
     let server = TestServer::start().await;
     let url = format!("{}/readyz", server.url);
     let body: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
-    assert_eq!(body, serde_json::json!({ "status": "ready", "database": "ok" }));
+    assert_eq!(
+        body,
+        serde_json::json!({ "status": "ready", "database": "ok", "log_queue": "ok" })
+    );
 
     // With the database closed the process is up but not ready.
     server.state.store.close().await;

@@ -10,6 +10,7 @@ mod files;
 mod fragments;
 mod graphql;
 mod private;
+mod readiness;
 mod secrets;
 mod stalled;
 mod uploads;
