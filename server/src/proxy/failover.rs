@@ -11,14 +11,14 @@ use super::{
     error::ProxyError,
     providers::{self, Answer, Call, StreamFault, StreamItem, UpstreamError},
     registry::{Credential, Upstream},
-    stream::{EventStream, Started},
+    sse::{self, EventStream},
+    stream::Started,
     upstream,
     usage::{attempt_started, Recorder},
     wire::Inbound,
     Proxy,
 };
 use app::types::Gateway;
-use eventsource_stream::Eventsource;
 use futures_util::{StreamExt, TryStreamExt};
 use http_body_util::{BodyExt, BodyStream};
 use hyper::body::Incoming;
@@ -505,7 +505,7 @@ impl Proxy {
         }
         let chunks = BodyStream::new(response.into_body())
             .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())));
-        let mut events: EventStream = Box::pin(chunks.eventsource());
+        let mut events: EventStream = sse::events(chunks, sse::MAX_EVENT_BYTES);
         let mut decoder = providers::adapter(endpoint.provider).stream_decoder(routed.created);
         let mut first = Vec::new();
         loop {

@@ -40,6 +40,7 @@ pub mod redact;
 pub mod registry;
 pub mod route;
 pub mod serving;
+pub mod sse;
 pub mod stream;
 pub mod upstream;
 pub mod usage;

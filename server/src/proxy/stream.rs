@@ -11,24 +11,20 @@ use super::{
     messages,
     providers::{StreamDecoder, StreamItem, Usage},
     registry::{Credential, Upstream},
+    sse::{EventStream, SseError},
     usage::Recorder,
     wire::estimate_tokens,
     InFlight, Proxy,
 };
 use axum::body::{Body, Bytes};
-use eventsource_stream::{Event, EventStreamError};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::{
     collections::VecDeque,
-    pin::Pin,
     sync::Arc,
     time::{Duration, Instant},
 };
 use tokio::sync::watch;
-
-/// An upstream's SSE events.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<hyper::Error>>> + Send>>;
 
 /// A stream that reached its commit point: the upstream, its first items, and the rest.
 pub struct Started {
@@ -256,7 +252,13 @@ impl Live {
                         "The upstream stopped sending; the stream was ended.",
                     ))
                 }
-                Ok(None | Some(Err(_))) => {
+                Ok(Some(Err(SseError::TooLarge(limit)))) => {
+                    return Some(self.fail(
+                        "stream_event_too_large",
+                        &format!("The upstream sent an event larger than {limit} bytes; the stream was ended."),
+                    ))
+                }
+                Ok(None | Some(Err(SseError::Body(_)))) => {
                     return Some(self.fail(
                         "stream_cut",
                         "The upstream ended the stream early; the answer is incomplete.",

@@ -6,6 +6,7 @@ mod connections;
 mod console;
 mod decisions;
 mod early;
+mod events;
 mod files;
 mod fragments;
 mod graphql;
