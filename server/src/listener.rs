@@ -33,13 +33,18 @@ use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
     sync::Semaphore,
-    time::{Instant, Sleep},
+    time::Sleep,
 };
 use tower::ServiceExt;
 
-/// File descriptors kept for what is not a client connection: the database, upstream
-/// connections, log files, the listener itself.
+/// File descriptors kept for what is not a client connection — the database, upstream
+/// connections, log files, the listener itself: this many, or a quarter of a smaller limit.
 const RESERVED_FDS: u64 = 1024;
+
+/// The descriptors a limit of `limit` leaves for client connections.
+fn room_for_connections(limit: u64) -> u64 {
+    limit.saturating_sub(RESERVED_FDS.min(limit / 4)).max(64)
+}
 
 /// Raises the soft limit on open files to the hard limit (the default soft limit, often 1024,
 /// is far below what `max_connections` needs) and returns the connection cap the limit allows:
@@ -55,7 +60,7 @@ pub fn connection_cap(configured: usize) -> usize {
             }
         }
     };
-    let room = usize::try_from(limit.saturating_sub(RESERVED_FDS).max(64)).unwrap_or(usize::MAX);
+    let room = usize::try_from(room_for_connections(limit)).unwrap_or(usize::MAX);
     if configured > room {
         tracing::warn!(
             configured,
@@ -112,9 +117,10 @@ pub async fn serve(
         });
         let mut stopped = stopped.clone();
         let header_read_timeout = settings.header_read_timeout;
-        let stream = StallGuard::new(stream, settings.write_stall_timeout);
+        // The place goes with the socket: an upgraded one (a GraphQL subscription) keeps it
+        // after hyper hands the socket over.
+        let stream = StallGuard::new(stream, settings.write_stall_timeout, slot);
         tokio::spawn(async move {
-            let _slot = slot;
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
@@ -143,23 +149,24 @@ struct StallGuard {
     limit: Duration,
     /// Armed while a write waits; reset by every byte written.
     stalled: Option<Pin<Box<Sleep>>>,
+    /// The connection's place under `max_connections`, given back when the socket closes.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl StallGuard {
-    fn new(stream: TcpStream, limit: Duration) -> Self {
+    fn new(stream: TcpStream, limit: Duration, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
         StallGuard {
             stream,
             limit,
             stalled: None,
+            _slot: slot,
         }
     }
 
     /// Arms the timer for a write that could not proceed; an error once it has run out.
     fn waited(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let limit = self.limit;
-        let timer = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + limit)));
+        let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -233,11 +240,9 @@ mod tests {
         let cap = connection_cap(usize::MAX);
         let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
         assert_eq!(soft, hard, "the soft limit is raised to the hard one");
-        assert_eq!(
-            cap as u64,
-            hard.saturating_sub(RESERVED_FDS).max(64),
-            "the cap leaves room"
-        );
+        assert_eq!(cap as u64, room_for_connections(hard), "the cap leaves room");
+        assert_eq!(room_for_connections(1024), 768, "a quarter of a small limit is kept");
+        assert_eq!(room_for_connections(1 << 20), (1 << 20) - 1024);
         assert_eq!(connection_cap(100), 100, "a cap within the limit stays");
     }
 }

@@ -479,6 +479,9 @@ async fn subscribe(state: AppState, peer: SocketAddr, mut parts: axum::http::req
     let manage = state.manage.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // A subscription message is a small document and its variables: no more than a POST.
+        .max_message_size(MAX_BODY_BYTES)
+        .max_frame_size(MAX_BODY_BYTES)
         .on_upgrade(move |socket| async move {
             let authenticated = caller.actor.is_some();
             let mut data = Data::default();

@@ -2,7 +2,7 @@
 //! a resolver runs — who may run it without credentials (one `login`), how many aliases it may
 //! hold, what runs over a socket — and the codes errors raised before execution carry.
 
-use super::{error, OverSocket, MAX_ALIASES};
+use super::{error, OverSocket, MAX_ALIASES, MAX_DOCUMENT_BYTES};
 use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo},
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
@@ -43,6 +43,14 @@ impl Extension for Rules {
         variables: &async_graphql::Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        // Over HTTP `post` refused a longer document before reading it; a socket's documents
+        // are bounded here, before they are parsed.
+        if query.len() > MAX_DOCUMENT_BYTES {
+            return Err(early_error(
+                format!("the document is longer than {MAX_DOCUMENT_BYTES} bytes"),
+                error::code::BAD_REQUEST,
+            ));
+        }
         let document = next.run(ctx, query, variables).await?;
         if ctx.data_opt::<OverSocket>().is_some() {
             let subscriptions_only = match &document.operations {

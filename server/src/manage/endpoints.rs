@@ -48,7 +48,7 @@ fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<Ipv4Addr> {
 pub fn is_private_address(ip: IpAddr) -> bool {
     let v4_is_private = |v4: Ipv4Addr| {
         let [a, b, ..] = v4.octets();
-        v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || (a == 100 && b & 0xc0 == 64)
+        v4.is_loopback() || v4.is_private() || v4.is_link_local() || a == 0 || (a == 100 && b & 0xc0 == 64)
     };
     match ip {
         IpAddr::V4(v4) => v4_is_private(v4),

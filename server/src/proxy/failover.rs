@@ -10,6 +10,7 @@ use super::{
     balancer::{Fault, NoneAvailable, Slot},
     error::ProxyError,
     providers::{self, Answer, Call, StreamFault, StreamItem, UpstreamError},
+    redact,
     registry::{Credential, Upstream},
     sse::{self, EventStream},
     stream::Started,
@@ -497,7 +498,7 @@ impl Proxy {
             drop(slot);
             let answer = providers::adapter(endpoint.provider)
                 .answer(routed.inbound.operation, bytes, routed.created)
-                .map_err(|invalid| Failure::Invalid(invalid.0))?;
+                .map_err(|invalid| Failure::Invalid(redact::redacted(&invalid.0, credential)))?;
             return Ok(Served::Json {
                 upstream: upstream.clone(),
                 answer,
@@ -512,7 +513,12 @@ impl Proxy {
             let wait = (Instant::now() + idle).min(attempt_deadline);
             let event = match timeout_at(wait.into(), events.next()).await {
                 Err(_) => return Err(Failure::Timeout),
-                Ok(None | Some(Err(_))) => return Err(Failure::StreamCut),
+                Ok(Some(Err(sse::SseError::TooLarge(limit)))) => {
+                    return Err(Failure::Invalid(format!(
+                        "the upstream sent an event larger than {limit} bytes"
+                    )))
+                }
+                Ok(None | Some(Err(sse::SseError::Body(_)))) => return Err(Failure::StreamCut),
                 Ok(Some(Ok(event))) => event,
             };
             let items = decoder
@@ -567,58 +573,4 @@ async fn read_limited(response: http::Response<Incoming>, limit: usize, deadline
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use http::{HeaderMap, HeaderValue};
-    use rand::{rngs::StdRng, SeedableRng};
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.parse().unwrap(), HeaderValue::from_static(v)))
-            .collect()
-    }
-
-    #[test]
-    fn retry_after_reads_every_spelling_and_is_clamped() {
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "2")])),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after-ms", "250")])),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("x-ms-retry-after-ms", "1500")])),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "120")])),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "1e12")])),
-            Some(Duration::from_secs(86_400))
-        );
-        for garbage in ["-1", "soon", "NaN", "inf", "Wed, 21 Oct 2026 07:28:00 GMT"] {
-            let value = HeaderValue::from_str(garbage).unwrap();
-            let mut map = HeaderMap::new();
-            map.insert("retry-after", value);
-            assert_eq!(retry_after(&map), None, "{garbage}");
-        }
-        assert_eq!(retry_after(&HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn backoff_is_full_jitter_within_the_cap() {
-        let mut rng = StdRng::seed_from_u64(3);
-        for retry in 1..12 {
-            let ceiling = (100u64 << (retry - 1)).min(2_000);
-            for _ in 0..50 {
-                let wait = backoff(retry, 100, 2_000, &mut rng);
-                assert!(wait <= Duration::from_millis(ceiling), "retry {retry}: {wait:?}");
-            }
-        }
-    }
-}
+mod tests;

@@ -73,9 +73,9 @@ impl ScopeUsage {
         match counted(metric) {
             Some(i) => {
                 let window = &self.windows[period.index()];
-                window.used[i] + window.reserved[i]
+                window.used[i].saturating_add(window.reserved[i])
             }
-            None => self.in_flight + self.arriving,
+            None => self.in_flight.saturating_add(self.arriving),
         }
     }
 }
@@ -279,7 +279,7 @@ impl Ledger {
             usage.roll(now);
             for limit in self.effective(level).filter(|l| l.metric == Metric::Concurrency) {
                 let taken = usage.taken(limit.metric, limit.period);
-                if taken + 1 > limit.max_value {
+                if taken.saturating_add(1) > limit.max_value {
                     return Err(Box::new(Refusal {
                         scope: level.scope,
                         limit,
@@ -334,7 +334,7 @@ impl Ledger {
                     Metric::Concurrency => usage.taken(limit.metric, limit.period) - own,
                     _ => usage.taken(limit.metric, limit.period),
                 };
-                if taken + asked(limit.metric) > limit.max_value {
+                if taken.saturating_add(asked(limit.metric)) > limit.max_value {
                     let too_large = asked(limit.metric) > limit.max_value;
                     let retry_after = match (limit.metric, too_large) {
                         (_, true) => None,

@@ -17,7 +17,7 @@ pub const MASK: &str = "[redacted]";
 /// `Bearer` token.
 static KEY_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b(?:sk|rk)-[A-Za-z0-9_\-*]{8,}(?:\.[A-Za-z0-9_\-*]+)*|\bAIza[0-9A-Za-z_\-]{30,}|\bAKIA[0-9A-Z]{16}\b|\bmgw_[A-Za-z0-9_\-]{8,}|(?i:\bbearer\s+)[A-Za-z0-9._~+/=\-]{8,}",
+        r"\b(?:sk|rk)-[A-Za-z0-9_\-*]{8,}(?:\.[A-Za-z0-9_\-*]+)*|\bAIza[0-9A-Za-z_\-]{30,}|\bAKIA[0-9A-Z]{16}\b|\bmgw_[A-Za-z0-9_\-]{8,}|(?i:\bbearer\s+)[A-Za-z0-9._~+/=\-]{16,}",
     )
     .unwrap_or_else(|error| unreachable!("the key pattern is valid: {error}"))
 });
@@ -25,8 +25,8 @@ static KEY_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
 /// `text` without `credential` (when it has one) and without anything shaped like a key.
 pub fn redacted(text: &str, credential: Option<&str>) -> String {
     let text = match credential.map(str::trim) {
-        // A credential of a few characters would mask ordinary words.
-        Some(credential) if credential.len() >= 6 => text.replace(credential, MASK),
+        // A short credential would mask ordinary words (Ollama's conventional key is `ollama`).
+        Some(credential) if credential.len() >= 8 => text.replace(credential, MASK),
         _ => text.to_string(),
     };
     KEY_SHAPES.replace_all(&text, MASK).into_owned()

@@ -242,6 +242,48 @@ mod tests {
         }
     }
 
+    /// RELIABILITY Z-01 without a fuzzer (cargo-fuzz needs a nightly toolchain): random streams
+    /// of SSE's own bytes, cut at random places, never panic, decode as the whole, and hold no
+    /// more than the limit.
+    #[test]
+    fn random_streams_at_random_splits_decode_as_the_whole() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces: [&[u8]; 10] = [
+            b"data", b"event", b":", b" ", b"\r", b"\n", b"x", b"\r\n", b"[DONE]", b"\xff",
+        ];
+        for _ in 0..2_000 {
+            let mut stream = Vec::new();
+            for _ in 0..(next() % 60) {
+                stream.extend_from_slice(pieces[(next() % 10) as usize]);
+            }
+            let limit = 16 + (next() % 64) as usize;
+            let whole = decode(&[&stream], limit);
+            let mut cuts: Vec<usize> = (0..(next() % 5))
+                .map(|_| (next() as usize) % (stream.len() + 1))
+                .collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                chunks.push(&stream[from..cut]);
+                from = cut;
+            }
+            chunks.push(&stream[from..]);
+            assert_eq!(
+                decode(&chunks, limit),
+                whole,
+                "{:?} cut into {chunks:?}",
+                String::from_utf8_lossy(&stream)
+            );
+        }
+    }
+
     #[test]
     fn an_oversized_line_or_event_is_refused() {
         let long_line = format!("data: {}", "x".repeat(100));

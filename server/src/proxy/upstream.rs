@@ -84,6 +84,10 @@ impl Clients {
     /// Whether the policy allows an upstream URI's host, where it is a literal address (names
     /// are checked when resolved).
     pub fn allows(&self, uri: &http::Uri) -> bool {
+        if !self.policy.deny_private {
+            // Metadata addresses were refused when the endpoint was saved.
+            return true;
+        }
         let host = uri.host().unwrap_or_default();
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         literal

@@ -55,13 +55,15 @@ impl CounterRow {
             .all(|figure| (0..IMPLAUSIBLE).contains(figure))
     }
 
-    /// Negative (wrapped) figures as zero; others as they are (a saturated one keeps its scope
-    /// refused until its window ends or its usage is reset).
+    /// Every figure within what sums can hold: negative (wrapped) ones as zero, saturated ones
+    /// as [`IMPLAUSIBLE`] (which keeps the scope refused until its window ends or its usage is
+    /// reset, and leaves room for the ledger's additions).
     fn clamped(self) -> CounterRow {
+        let clamp = |figure: i64| figure.clamp(0, IMPLAUSIBLE);
         CounterRow {
-            requests: self.requests.max(0),
-            tokens: self.tokens.max(0),
-            cost_micros: self.cost_micros.max(0),
+            requests: clamp(self.requests),
+            tokens: clamp(self.tokens),
+            cost_micros: clamp(self.cost_micros),
             ..self
         }
     }

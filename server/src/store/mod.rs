@@ -143,7 +143,11 @@ fn private_files(path: &std::path::Path) -> Result<(), StoreError> {
                 continue;
             };
             if metadata.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+                // Another user's file (a volume made by root, say) cannot be narrowed by us: say
+                // so, and serve.
+                if let Err(error) = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                    tracing::warn!(file = %file.display(), error = %error, "the database file is readable by others and cannot be made private");
+                }
             }
         }
     }

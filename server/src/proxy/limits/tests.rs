@@ -224,3 +224,21 @@ fn an_arrival_holds_a_concurrency_place_that_admission_takes_over_once() {
     let other = ledger.arrive(&[key(1, &limits)], NOW).unwrap();
     drop((again, other));
 }
+
+#[test]
+fn a_loaded_counter_at_the_top_of_the_range_refuses_without_overflowing() {
+    let ledger = ledger();
+    let limits = [limit(Metric::Tokens, Period::Total, 100_000)];
+    ledger.load(&[CounterRow {
+        scope: LimitScope::Key(KeyId(1)),
+        period: Period::Total,
+        window_start: Period::Total.window_start(NOW),
+        requests: i64::MAX,
+        tokens: i64::MAX,
+        cost_micros: i64::MAX,
+    }]);
+    let refusal = ledger
+        .admit(&ask("a", NOW, vec![key(1, &limits)], 10), None)
+        .unwrap_err();
+    assert_eq!(refusal.limit.metric, Metric::Tokens);
+}

@@ -269,6 +269,7 @@ pub fn error(kind: ProviderKind, status: u16, bytes: &[u8], credential: Option<&
         error.message = format!("the upstream answered {status}");
     }
     error.message = super::redact::redacted(&error.message, credential);
+    error.kind = super::redact::redacted(&error.kind, credential);
     error.code = error.code.map(|code| super::redact::redacted(&code, credential));
     error.param = error.param.map(|param| super::redact::redacted(&param, credential));
     error
