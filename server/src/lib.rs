@@ -13,6 +13,7 @@
 //!    do not, nor does `/graphql`, which authenticates each request itself. The inference API (`/v1/*`) authenticates gateway keys itself, from the
 //!    registry; admin sessions open nothing there.
 
+pub mod body;
 pub mod cli;
 pub mod config;
 mod console;

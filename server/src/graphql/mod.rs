@@ -31,7 +31,7 @@ mod rules;
 mod subscription;
 mod types;
 
-use crate::{config::Config, manage::Actor, manage::Manage, proxy::registry::Registry, AppState};
+use crate::{body::ReadError, config::Config, manage::Actor, manage::Manage, proxy::registry::Registry, AppState};
 use async_graphql::{
     http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS},
     Context, Data, ErrorExtensionValues, Schema, SchemaBuilder, ServerError,
@@ -273,39 +273,25 @@ async fn read_body(
     limit: usize,
     timeout: std::time::Duration,
 ) -> Result<Bytes, Response> {
-    let too_large = || {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            error::code::BAD_REQUEST,
-            &format!("the body is larger than {limit} bytes"),
-        )
-    };
-    let declared = (headers.get(header::CONTENT_LENGTH))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
-    }
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(error)) => {
-            let over = std::error::Error::source(&error).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            Err(if over {
-                too_large()
-            } else {
-                refuse(
-                    StatusCode::BAD_REQUEST,
-                    error::code::BAD_REQUEST,
-                    "the body could not be read",
-                )
-            })
-        }
-        Err(_) => Err(refuse(
-            StatusCode::REQUEST_TIMEOUT,
-            error::code::BAD_REQUEST,
-            "the body did not arrive in time",
-        )),
-    }
+    crate::body::read_limited(body, headers, limit, timeout)
+        .await
+        .map_err(|error| match error {
+            ReadError::TooLarge => refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                error::code::BAD_REQUEST,
+                &format!("the body is larger than {limit} bytes"),
+            ),
+            ReadError::TimedOut => refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                error::code::BAD_REQUEST,
+                "the body did not arrive in time",
+            ),
+            ReadError::Failed => refuse(
+                StatusCode::BAD_REQUEST,
+                error::code::BAD_REQUEST,
+                "the body could not be read",
+            ),
+        })
 }
 
 /// `POST /graphql`: one operation, as JSON. The caller is authenticated from the headers

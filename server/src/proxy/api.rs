@@ -10,6 +10,7 @@ use super::{
     route::{route, Api, Call, Principal, Progress},
     wire::AUTO_DEPLOYMENT,
 };
+use crate::body::ReadError;
 use crate::{store::now_ms, AppState};
 use app::types::{EndpointId, Gateway, GatewayId};
 use axum::{
@@ -234,25 +235,13 @@ pub(crate) async fn read_body(
     limit: usize,
     timeout: std::time::Duration,
 ) -> Result<axum::body::Bytes, ProxyError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(ProxyError::PayloadTooLarge { limit });
-    }
-    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+    crate::body::read_limited(body, headers, limit, timeout)
         .await
-        .map_err(|_| ProxyError::BodyTimeout)?;
-    read.map_err(|error| {
-        let too_large =
-            std::error::Error::source(&error).is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            ProxyError::PayloadTooLarge { limit }
-        } else {
-            ProxyError::bad(None, "The request body could not be read.")
-        }
-    })
+        .map_err(|error| match error {
+            ReadError::TooLarge => ProxyError::PayloadTooLarge { limit },
+            ReadError::TimedOut => ProxyError::BodyTimeout,
+            ReadError::Failed => ProxyError::bad(None, "The request body could not be read."),
+        })
 }
 
 async fn serve(

@@ -19,6 +19,7 @@ use super::{
     wire::Inbound,
     Proxy,
 };
+use crate::body::ReadError;
 use app::types::Gateway;
 use futures_util::{StreamExt, TryStreamExt};
 use http_body_util::{BodyExt, BodyStream};
@@ -481,19 +482,17 @@ impl Proxy {
         if !stream {
             // Bounded: an answer past `proxy.max_answer_bytes` is refused, not buffered whole.
             let limit = self.settings.max_answer_bytes;
-            let declared = (response.headers().get(http::header::CONTENT_LENGTH))
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.parse::<usize>().ok());
-            let too_large = || Failure::Invalid(format!("the upstream's answer is larger than {limit} bytes"));
-            if declared.is_some_and(|length| length > limit) {
-                return Err(too_large());
-            }
-            let body = http_body_util::Limited::new(response.into_body(), limit);
-            let bytes = match timeout_at(attempt_deadline.into(), body.collect()).await {
-                Err(_) => return Err(Failure::Timeout),
-                Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-                Ok(Err(_)) => return Err(Failure::StreamCut),
-                Ok(Ok(collected)) => collected.to_bytes(),
+            let (parts, body) = response.into_parts();
+            let left = attempt_deadline.saturating_duration_since(Instant::now());
+            let bytes = match crate::body::read_limited(body, &parts.headers, limit, left).await {
+                Ok(bytes) => bytes,
+                Err(ReadError::TooLarge) => {
+                    return Err(Failure::Invalid(format!(
+                        "the upstream's answer is larger than {limit} bytes"
+                    )))
+                }
+                Err(ReadError::TimedOut) => return Err(Failure::Timeout),
+                Err(ReadError::Failed) => return Err(Failure::StreamCut),
             };
             drop(slot);
             let answer = providers::adapter(endpoint.provider)

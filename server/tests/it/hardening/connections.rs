@@ -2,6 +2,7 @@
 //! head has `listener.header_read_timeout` to arrive, an idle kept-alive connection closes after
 //! it too, and connections past `listener.max_connections` are closed as soon as accepted.
 
+use super::{connect, get_healthz};
 use crate::support::TestServer;
 use std::time::{Duration, Instant};
 use tokio::{
@@ -10,12 +11,6 @@ use tokio::{
 };
 
 const HEAD_TIMEOUT: Duration = Duration::from_millis(500);
-
-async fn connect(server: &TestServer) -> TcpStream {
-    TcpStream::connect(server.url.trim_start_matches("http://"))
-        .await
-        .unwrap()
-}
 
 /// How long until the server closes the connection (a read ends or fails), reading and
 /// discarding what it sends before; `None` if it is still open after `within`.
@@ -30,21 +25,6 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Durat
             Ok(Ok(_)) => continue,
         }
     }
-}
-
-/// Reads one response to a `GET` that was sent whole, up to the end of its headers.
-async fn response_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0_u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
-            .await
-            .expect("an answer within 5 s")
-            .unwrap();
-        assert_eq!(read, 1, "the connection closed before the answer's head ended");
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
 }
 
 async fn short_head_timeout() -> TestServer {
@@ -98,11 +78,7 @@ async fn a_connection_that_sends_nothing_is_closed_at_the_header_timeout() {
 async fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
     let server = short_head_timeout().await;
     let mut stream = connect(&server).await;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let head = response_head(&mut stream).await;
+    let head = get_healthz(&mut stream).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(!head.to_ascii_lowercase().contains("connection: close"), "{head}");
     let closed = closed_within(&mut stream, Duration::from_secs(5)).await;
@@ -114,11 +90,7 @@ async fn a_kept_alive_connection_serves_the_next_request_within_the_timeout() {
     let server = TestServer::start_with(|config| config.listener.header_read_timeout = Duration::from_secs(2)).await;
     let mut stream = connect(&server).await;
     for _ in 0..3 {
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let head = response_head(&mut stream).await;
+        let head = get_healthz(&mut stream).await;
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         let length: usize = (head.lines())
             .find_map(|line| {
@@ -141,11 +113,7 @@ async fn connections_past_the_cap_are_closed_at_once_and_counted() {
     for _ in 0..4 {
         let mut stream = connect(&server).await;
         // A served request proves the connection holds a place.
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        assert!(response_head(&mut stream).await.starts_with("HTTP/1.1 200"));
+        assert!(get_healthz(&mut stream).await.starts_with("HTTP/1.1 200"));
         held.push(stream);
     }
     let mut extra = connect(&server).await;

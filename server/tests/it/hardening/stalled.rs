@@ -39,14 +39,8 @@ async fn a_stream_nobody_reads_is_ended_and_its_places_given_back() {
         .await
         .unwrap();
     let body = serde_json::json!({ "model": "gpt-4o-mini", "stream": true,
-                                   "messages": [{ "role": "user", "content": "hello" }] })
-    .to_string();
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        rig.key,
-        body.len()
-    );
+                                   "messages": [{ "role": "user", "content": "hello" }] });
+    let request = super::chat_request(&rig.key, &body);
     stream.write_all(request.as_bytes()).await.unwrap();
     // The stream starts, then the client reads nothing more.
     let until = Instant::now() + Duration::from_secs(5);
