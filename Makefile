@@ -7,7 +7,7 @@
 # Prerequisites run in the order written, even under `make -j`.
 .NOTPARALLEL:
 
-.PHONY: run test setup setup-test build release test-rust test-e2e lint fmt clean
+.PHONY: run test setup setup-test build release test-rust test-e2e fuzz lint fmt clean
 
 run: setup release
 	./target/release/model-gateway serve
@@ -34,6 +34,10 @@ test-rust:
 test-e2e:
 	end2end/run.sh
 
+# Every fuzz target under libFuzzer for a bounded time (SECONDS each, default 20).
+fuzz:
+	scripts/fuzz.sh $(SECONDS)
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p server --locked --all-targets -- -D warnings
@@ -44,4 +48,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf style/node_modules end2end/node_modules end2end/artifacts end2end/test-results
+	rm -rf fuzz/target style/node_modules end2end/node_modules end2end/artifacts end2end/test-results

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 mod console;
 pub mod crypto;
+pub mod fuzzing;
 pub mod gateway_key;
 pub mod graphql;
 mod health;

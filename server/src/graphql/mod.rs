@@ -52,6 +52,7 @@ use std::{
     },
 };
 
+pub use rules::screen;
 use rules::{only_login, out_of_bounds, with_codes, Rules};
 
 pub use mutation::Mutation;

@@ -4,7 +4,9 @@
 
 use super::{error, OverSocket, MAX_ALIASES, MAX_DOCUMENT_BYTES};
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo},
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve, ResolveInfo,
+    },
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
     ErrorExtensionValues, Positioned, ServerError, ServerResult, Value,
 };
@@ -198,6 +200,56 @@ pub(super) fn out_of_bounds(document: &ExecutableDocument) -> Option<String> {
         ));
     }
     None
+}
+
+/// A document through the checks [`super::post`] makes before execution (its length, parsing,
+/// aliases, expanded selections), then the schema's own validation (depth, complexity) with no
+/// resolver run: what the GraphQL fuzz target drives (RELIABILITY Z-06). The errors' messages.
+pub fn screen(query: &str) -> Result<(), Vec<String>> {
+    if query.len() > MAX_DOCUMENT_BYTES {
+        return Err(vec![format!("the document is longer than {MAX_DOCUMENT_BYTES} bytes")]);
+    }
+    let document = async_graphql::parser::parse_query(query).map_err(|error| vec![error.to_string()])?;
+    if let Some(reason) = out_of_bounds(&document) {
+        return Err(vec![reason]);
+    }
+    thread_local! {
+        static SCREENING: (std::io::Result<tokio::runtime::Runtime>, super::ManagementSchema) = (
+            tokio::runtime::Builder::new_current_thread().build(),
+            super::builder().extension(ValidateOnly).finish(),
+        );
+    }
+    let response = SCREENING.with(|(runtime, schema)| match runtime {
+        Ok(runtime) => Ok(runtime.block_on(schema.execute(query))),
+        Err(error) => Err(vec![format!("no runtime to validate on: {error}")]),
+    })?;
+    if response.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(response.errors.into_iter().map(|error| error.message).collect())
+    }
+}
+
+/// Stops an execution once it is validated, before any resolver: [`screen`]'s schema has no
+/// backend to resolve with.
+struct ValidateOnly;
+
+impl ExtensionFactory for ValidateOnly {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ValidateOnly)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ValidateOnly {
+    async fn execute(
+        &self,
+        _ctx: &ExtensionContext<'_>,
+        _operation_name: Option<&str>,
+        _next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        async_graphql::Response::new(Value::Null)
+    }
 }
 
 /// Gives every error a code: those raised before execution (parsing, validation, limits)

@@ -41,7 +41,7 @@ pub const ENDPOINT_HEADER: &str = "x-mgw-endpoint";
 
 /// Which API shape a route speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Api {
+pub enum Api {
     OpenAi,
     Azure,
     Anthropic,
@@ -171,7 +171,7 @@ pub(super) async fn route(
     principal: Principal<'_>,
     progress: &mut Progress,
 ) -> Result<Response, ProxyError> {
-    let inbound = read(&call)?;
+    let inbound = read(call.api, call.operation, &call.bytes, call.path_model)?;
     let candidates = plan(snapshot, &principal, &inbound)?;
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, progress)?;
     let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
@@ -230,16 +230,21 @@ pub(super) async fn route(
 }
 
 /// Step 3: the body read in the canonical (OpenAI) shape and checked. Bad input: 4xx, nothing
-/// recorded, no upstream call.
-fn read(call: &Call<'_>) -> Result<Inbound, ProxyError> {
-    let mut body = wire::parse(&call.bytes)?;
-    if call.api == Api::Anthropic {
+/// recorded, no upstream call. (Public for the fuzz targets, `crate::fuzzing`.)
+pub fn read(
+    api: Api,
+    operation: Operation,
+    bytes: &[u8],
+    path_model: Option<Option<&str>>,
+) -> Result<Inbound, ProxyError> {
+    let mut body = wire::parse(bytes)?;
+    if api == Api::Anthropic {
         body = messages::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
             message: bad.message,
             param: Some(bad.param.to_string()),
         })?;
     }
-    wire::check(call.operation, body, call.path_model)
+    wire::check(operation, body, path_model)
 }
 
 /// Step 4: the endpoints that may serve it, in the gateway's order.

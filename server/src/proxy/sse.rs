@@ -58,6 +58,12 @@ impl Decoder {
         }
     }
 
+    /// The bytes held between chunks: the current line and the event so far, each at most the
+    /// limit.
+    pub fn held(&self) -> usize {
+        self.line.len() + self.event.len() + self.data.len()
+    }
+
     /// Feeds one chunk; the events it completes are pushed to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), SseError> {
         let mut rest = chunk;
