@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr};
 /// link-local IPv4 169.254.0.0/16 (AWS, GCP and Azure metadata, ECS task credentials at
 /// 169.254.170.2), Alibaba's 100.100.100.200, and AWS's fd00:ec2::/32 — also when an IPv4
 /// address is written inside IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
-/// translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`).
+/// translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 and Teredo).
 pub fn is_metadata_address(ip: IpAddr) -> bool {
     let v4_is_metadata = |v4: Ipv4Addr| v4.is_link_local() || v4 == Ipv4Addr::new(100, 100, 100, 200);
     match ip {
@@ -35,11 +35,19 @@ pub fn is_metadata_address(ip: IpAddr) -> bool {
 
 /// The IPv4 address an IPv6 address carries, if it is written inside one: mapped
 /// `::ffff:a.b.c.d`, compatible `::a.b.c.d`, translated `::ffff:0:a.b.c.d`, NAT64
-/// `64:ff9b::a.b.c.d`.
+/// `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::/48`, and Teredo's client `2001:0:…` (the last
+/// 32 bits, inverted).
 fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
+    let v4 = |high: u16, low: u16| Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8);
+    if s[0] == 0x2002 {
+        return Some(v4(s[1], s[2]));
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        return Some(v4(!s[6], !s[7]));
+    }
     let carries = v6.to_ipv4().is_some() || s[..6] == [0, 0, 0, 0, 0xffff, 0] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-    carries.then(|| Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8))
+    carries.then(|| v4(s[6], s[7]))
 }
 
 /// Whether an address is private to a network: loopback, RFC 1918, carrier-grade NAT
@@ -461,13 +469,23 @@ mod tests {
             "fe80::1",
             "::ffff:192.168.1.1",
             "64:ff9b::a01:203",
+            "2002:c0a8:0101::1",
+            "2001:0:4136:e378:8000:63bf:f5fe:fefe",
         ] {
             let ip: IpAddr = private.parse().unwrap();
             assert!(is_private_address(ip), "{private}");
             assert!(open.allows(ip), "{private}: allowed by default");
             assert!(!closed.allows(ip), "{private}: denied when configured");
         }
-        for public in ["8.8.8.8", "100.128.0.1", "2606:4700::1111", "172.32.0.1"] {
+        for public in [
+            "8.8.8.8",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "172.32.0.1",
+            "2002:0808:0808::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+            "2001:db8::1",
+        ] {
             let ip: IpAddr = public.parse().unwrap();
             assert!(!is_private_address(ip), "{public}");
             assert!(closed.allows(ip), "{public}");
@@ -509,6 +527,7 @@ mod tests {
             "http://[::a9fe:a9fe]/",
             "http://[::ffff:0:a9fe:a9fe]/",
             "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
             "http://[fd00:ec2::1]/",
         ] {
             let err = validate_base_url(metadata).unwrap_err().to_string();
