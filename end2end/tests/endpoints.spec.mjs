@@ -28,7 +28,7 @@ test('add an endpoint, test its connection, edit it, delete it', async ({ page }
   await page.getByRole('button', { name: 'Add endpoint' }).click();
   const row = page.getByTestId('endpoint-mock');
   await expect(row).toBeVisible();
-  await expect(row.getByText('Healthy')).toBeVisible();
+  await expect(row.getByTestId('health')).toHaveText('Not tested yet');
   await expect(page.locator('body')).not.toContainText('sk-e2e-not-shown');
   // The form is emptied once the endpoint exists: the key does not linger in the page.
   await expect(page.getByLabel('API key')).toHaveValue('');
@@ -36,6 +36,7 @@ test('add an endpoint, test its connection, edit it, delete it', async ({ page }
 
   await row.getByRole('button', { name: 'Test connection' }).click();
   await expect(row.getByTestId('probe')).toContainText('OK · 200');
+  await expect(row.getByTestId('health')).toHaveText('Healthy');
   await page.screenshot({ path: `${SHOTS}/endpoints-1280.png`, fullPage: true });
   await phoneShot(page, 'endpoints');
 

@@ -151,7 +151,7 @@ impl std::fmt::Debug for SessionToken {
 /// The signed-in admin, or a 401 when the request has no valid session.
 pub fn require_admin() -> Result<AdminUser, ConsoleError> {
     request_extension::<AdminUser>()
-        .ok_or_else(|| ConsoleError::new(ErrorKind::Unauthenticated, "not signed in"))
+        .ok_or_else(|| ConsoleError::new(ErrorKind::Unauthenticated, "Your session has ended. Sign in again."))
         .map_err(refused)
 }
 

@@ -69,6 +69,23 @@ fn UserMenu(user: Option<AdminUser>) -> impl IntoView {
 #[derive(Clone, Debug)]
 pub struct SignedIn(pub Option<AdminUser>);
 
+/// Whether the signed-in admin may change things: a viewer's console is read-only, its write
+/// controls absent (the server refuses a viewer's change with a 403 either way).
+pub fn may_change() -> bool {
+    use_context::<SignedIn>()
+        .is_some_and(|signed_in| (signed_in.0).is_some_and(|user| user.role == crate::types::AdminRole::Admin))
+}
+
+/// Where a page's write controls would be, for a viewer.
+#[component]
+pub fn ReadOnlyNotice() -> impl IntoView {
+    view! {
+        <p class="mt-8 rounded-lg border border-slate-200 bg-slate-50 p-3 text-sm text-slate-700" role="note" data-testid="read-only">
+            "You have read-only access (the viewer role). An admin can make changes here."
+        </p>
+    }
+}
+
 /// The frame around every signed-in page.
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {

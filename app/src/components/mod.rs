@@ -9,6 +9,6 @@ mod secret;
 
 pub use form::{reset_on_success, Refusal};
 pub use icons::Icon;
-pub use layout::{ConsoleLayout, SignedIn};
+pub use layout::{may_change, ConsoleLayout, ReadOnlyNotice, SignedIn};
 pub use page::{use_hydrated, PageHeader};
 pub use secret::ShowOnce;

@@ -5,7 +5,7 @@
 //! Invariant: the credential field is write-only: never filled from the server, never shown.
 
 use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint, UpdateEndpoint};
-use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
+use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal};
 use crate::types::{ConsoleError, EndpointHealth, EndpointListing, EndpointProbe, InferenceEndpoint, ProviderKind};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -15,8 +15,10 @@ fn health_class(health: EndpointHealth) -> &'static str {
     match health {
         EndpointHealth::Healthy => "bg-emerald-50 text-emerald-700 ring-emerald-600/20",
         EndpointHealth::CoolingDown => "bg-amber-50 text-amber-700 ring-amber-600/20",
-        EndpointHealth::CircuitOpen | EndpointHealth::Misconfigured => "bg-red-50 text-red-700 ring-red-600/20",
-        EndpointHealth::Unknown => "bg-slate-100 text-slate-600 ring-slate-500/20",
+        EndpointHealth::Failing | EndpointHealth::CircuitOpen | EndpointHealth::Misconfigured => {
+            "bg-red-50 text-red-700 ring-red-600/20"
+        }
+        EndpointHealth::Untested | EndpointHealth::Unknown => "bg-slate-100 text-slate-600 ring-slate-500/20",
     }
 }
 
@@ -192,6 +194,7 @@ fn probe_line(result: &Result<EndpointProbe, ConsoleError>) -> (bool, String) {
             error: None,
             status,
             latency_ms,
+            ..
         }) => (true, format!("OK · {} · {latency_ms} ms", status.unwrap_or(200))),
         Ok(EndpointProbe {
             error: Some(error),
@@ -210,6 +213,7 @@ fn EndpointRow(
     editing: RwSignal<Option<InferenceEndpoint>>,
 ) -> AnyView {
     let hydrated = use_hydrated();
+    let may_change = may_change();
     let endpoint = listing.endpoint;
     let id = endpoint.id.0;
     let question = StoredValue::new(format!("Delete {}?", endpoint.name));
@@ -217,6 +221,12 @@ fn EndpointRow(
     let confirming = RwSignal::new(false);
     let base = endpoint.base_url.clone();
     let edited = StoredValue::new(endpoint.clone());
+    // The listing's health, until a test here says what it is now.
+    let listed = listing.health;
+    let health = move || match test.value().get() {
+        Some(Ok(probe)) => probe.health,
+        Some(Err(_)) | None => listed,
+    };
     view! {
         <tr class="align-top" data-testid=format!("endpoint-{}", endpoint.name)>
             <td class="px-4 py-3 font-medium text-slate-900">{endpoint.name.clone()}
@@ -226,12 +236,13 @@ fn EndpointRow(
             <td class="hidden px-4 py-3 text-slate-600 sm:table-cell">{endpoint.model.clone()}</td>
             <td class="hidden max-w-xs truncate px-4 py-3 text-slate-600 lg:table-cell" title=base.clone()>{base.clone()}</td>
             <td class="px-4 py-3">
-                <span class=format!("inline-flex items-center rounded-md px-2 py-1 text-xs font-medium ring-1 ring-inset {}", health_class(listing.health))>
-                    {listing.health.label()}
+                <span data-testid="health" class=move || format!("inline-flex items-center rounded-md px-2 py-1 text-xs font-medium ring-1 ring-inset {}", health_class(health()))>
+                    {move || health().label()}
                 </span>
                 {(!endpoint.has_credential).then(|| view! { <div class="mt-1 text-xs text-slate-500">"No API key"</div> })}
             </td>
             <td class="px-4 py-3">
+                <Show when=move || may_change>
                 <div class="flex flex-wrap items-center justify-end gap-2">
                     <ActionForm action=test>
                         <input type="hidden" name="id" value=id/>
@@ -261,6 +272,7 @@ fn EndpointRow(
                         </ActionForm>
                     </Show>
                 </div>
+                </Show>
                 {move || test.value().get().map(|result| {
                     let (ok, line) = probe_line(&result);
                     let class = if ok { "mt-2 text-right text-xs text-emerald-700" } else { "mt-2 text-right text-xs text-red-700" };
@@ -300,7 +312,7 @@ pub fn EndpointsPage() -> impl IntoView {
             {move || endpoints.get().map(|result| match result {
                 Ok(list) if list.is_empty() => view! {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
-                        "No endpoints yet. Add the first one below."
+                        {if may_change() { "No endpoints yet. Add the first one below." } else { "No endpoints yet." }}
                     </div>
                 }.into_any(),
                 Ok(list) => view! {
@@ -329,6 +341,7 @@ pub fn EndpointsPage() -> impl IntoView {
             })}
         </Suspense>
         {move || match editing.get() {
+            _ if !may_change() => view! { <ReadOnlyNotice/> }.into_any(),
             Some(endpoint) => view! { <EditEndpoint update endpoint editing/> }.into_any(),
             None => view! { <NewEndpoint create/> }.into_any(),
         }}

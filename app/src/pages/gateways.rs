@@ -3,7 +3,7 @@
 //! with confirmation.
 
 use crate::api::{list_gateways, CreateGateway, DeleteGateway};
-use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal};
+use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal};
 use crate::types::{Gateway, Strategy};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -54,6 +54,7 @@ fn snippets(base: &str, model: &str) -> [(&'static str, String); 4] {
 #[component]
 fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerAction<DeleteGateway>) -> AnyView {
     let id = gateway.id.0;
+    let may_change = may_change();
     let confirming = RwSignal::new(false);
     let question = StoredValue::new(format!("Delete {} and all its keys?", gateway.name));
     let status = if gateway.enabled {
@@ -76,6 +77,7 @@ fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerActi
                     </h2>
                     <p class="mt-1 text-sm text-slate-500">{gateway.description.clone()}</p>
                 </div>
+                <Show when=move || may_change>
                 <Show when=move || confirming.get() fallback=move || view! {
                     <button type="button" on:click=move |_| confirming.set(true)
                         class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50 focus:outline-none focus:ring-2 focus:ring-red-500/50">
@@ -89,6 +91,7 @@ fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerActi
                         <button type="button" on:click=move |_| confirming.set(false)
                             class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
                     </ActionForm>
+                </Show>
                 </Show>
             </div>
             <dl class="mt-4 grid gap-3 text-sm sm:grid-cols-3">
@@ -203,7 +206,7 @@ pub fn GatewaysPage() -> impl IntoView {
             {move || listing.get().map(|result| match result {
                 Ok(listing) if listing.gateways.is_empty() => view! {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
-                        "No gateways yet. Add an endpoint first, then a gateway over it below."
+                        {if may_change() { "No gateways yet. Add an endpoint first, then a gateway over it below." } else { "No gateways yet." }}
                     </div>
                 }.into_any(),
                 Ok(listing) => {
@@ -224,6 +227,6 @@ pub fn GatewaysPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Suspense>
-        <NewGateway create/>
+        {if may_change() { view! { <NewGateway create/> }.into_any() } else { view! { <ReadOnlyNotice/> }.into_any() }}
     }
 }

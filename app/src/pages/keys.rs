@@ -5,7 +5,7 @@
 //! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey};
-use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal, ShowOnce};
+use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal, ShowOnce};
 use crate::types::{GatewayId, KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -67,6 +67,7 @@ fn UsageBar(usage: LimitUsage) -> impl IntoView {
 #[component]
 fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: KeyActions, depth: usize) -> AnyView {
     let key = listing.key.clone();
+    let may_change = may_change();
     let public_id = key.public_id.clone();
     let children: Vec<KeyListing> = family.with_value(|all| {
         all.iter()
@@ -130,7 +131,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                         {listing.usage.into_iter().map(|usage| view! { <UsageBar usage/> }).collect_view()}
                     </div>
                 </div>
-                {revocable.then(|| view! {
+                {(revocable && may_change).then(|| view! {
                     <div class="flex flex-wrap items-center gap-2">
                         {live.then(|| view! {
                             <ActionForm action=actions.reset>
@@ -291,7 +292,7 @@ pub fn KeysPage() -> impl IntoView {
             {move || keys.get().map(|result| match result {
                 Ok(list) if list.is_empty() => view! {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
-                        "No keys yet. Create one below for an application to call a gateway with."
+                        {if may_change() { "No keys yet. Create one below for an application to call a gateway with." } else { "No keys yet." }}
                     </div>
                 }.into_any(),
                 Ok(list) => {
@@ -324,6 +325,7 @@ pub fn KeysPage() -> impl IntoView {
         </Suspense>
         <Suspense fallback=|| ()>
             {move || gateways.get().map(|result| match result {
+                Ok(_) if !may_change() => view! { <ReadOnlyNotice/> }.into_any(),
                 Ok(listing) if listing.gateways.is_empty() => view! {
                     <p class="mt-8 text-sm text-slate-600">"Create a gateway first; keys belong to a gateway."</p>
                 }.into_any(),

@@ -182,8 +182,12 @@ pub struct InferenceEndpoint {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
 pub enum EndpointHealth {
-    /// Taking requests.
+    /// The last request or connection test succeeded.
     Healthy,
+    /// No request or connection test has reached it since the gateway started.
+    Untested,
+    /// Taking requests, but the last request or connection test failed.
+    Failing,
     /// Resting after a 429 or quota error.
     CoolingDown,
     /// Ejected after repeated failures; a probe request will test it again.
@@ -199,6 +203,8 @@ impl EndpointHealth {
     pub fn label(self) -> &'static str {
         match self {
             EndpointHealth::Healthy => "Healthy",
+            EndpointHealth::Untested => "Not tested yet",
+            EndpointHealth::Failing => "Failing",
             EndpointHealth::CoolingDown => "Cooling down",
             EndpointHealth::CircuitOpen => "Circuit open",
             EndpointHealth::Misconfigured => "Misconfigured",
@@ -223,6 +229,8 @@ pub struct EndpointProbe {
     pub latency_ms: i64,
     /// What went wrong, if anything (never the credential).
     pub error: Option<String>,
+    /// The endpoint's health once the test is counted.
+    pub health: EndpointHealth,
 }
 
 // Declared once: GraphQL's `createEndpoint`, the endpoints page and `endpoint add` all give

@@ -5,6 +5,7 @@
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
+    Bytes, Decodes,
 };
 use serde::{Deserialize, Serialize};
 
@@ -86,4 +87,39 @@ impl FromServerFnError for ConsoleError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         ConsoleError::new(ErrorKind::Transport, value.to_string())
     }
+
+    /// Reads a server function's error answer. In the browser, one that says the session has
+    /// ended takes the page to sign-in (coming back here after): every server function's error
+    /// passes through here, so no page has to remember to.
+    fn de(data: Bytes) -> Self {
+        let error = <JsonEncoding as Decodes<ConsoleError>>::decode(data)
+            .unwrap_or_else(|e| Self::from_server_fn_error(ServerFnErrorErr::Deserialization(e.to_string())));
+        if error.kind == ErrorKind::Unauthenticated {
+            to_sign_in();
+        }
+        error
+    }
 }
+
+/// Goes to the sign-in page, which comes back to where the browser is now.
+#[cfg(feature = "hydrate")]
+pub fn to_sign_in() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let location = window.location();
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    if location.pathname().is_ok_and(|path| path == "/login") {
+        return;
+    }
+    let next = String::from(js_sys::encode_uri_component(&here));
+    let _ = location.assign(&format!("/login?next={next}"));
+}
+
+/// On the server there is no page to move.
+#[cfg(not(feature = "hydrate"))]
+pub fn to_sign_in() {}

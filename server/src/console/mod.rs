@@ -16,7 +16,7 @@ pub mod playground;
 pub use backend::Console;
 
 use crate::{config::Config, manage::ManageError, AppState};
-use app::types::LoginNotice;
+use app::types::{ConsoleError, ErrorKind, LoginNotice};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Query, Request, State},
@@ -26,8 +26,9 @@ use axum::{
     Form,
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use leptos::server_fn::error::FromServerFnError;
 use serde::Deserialize;
-use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 /// Renders a console page for a request (the Leptos handler), used to answer a failed sign-in
 /// with the login page and its error.
@@ -100,6 +101,18 @@ fn is_public_asset(path: &str) -> bool {
     plain && (path.starts_with("/pkg/") || path == "/favicon.svg")
 }
 
+/// A wait for people: seconds under a minute, else whole minutes rounded up.
+fn wait_text(wait: Duration) -> String {
+    match wait.as_secs().max(1) {
+        1 => "1 second".into(),
+        seconds @ 2..=59 => format!("{seconds} seconds"),
+        seconds => match seconds.div_ceil(60) {
+            1 => "1 minute".into(),
+            minutes => format!("{minutes} minutes"),
+        },
+    }
+}
+
 /// Percent-encodes a path and query for use as the `next` parameter.
 fn encode_component(text: &str) -> String {
     text.bytes()
@@ -144,7 +157,10 @@ pub async fn require_session(
             if let Some(cookie) = &cookie {
                 (request.extensions_mut()).insert(app::api::SessionToken::new(cookie.value()));
             }
-            next.run(request).await
+            let mut response = next.run(request).await;
+            // A signed-in page is never kept: Back after signing out must not show its data.
+            (response.headers_mut()).insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
         }
         None if reads => {
             let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
@@ -155,8 +171,20 @@ pub async fn require_session(
             };
             Redirect::to(&login).into_response()
         }
-        None => (StatusCode::UNAUTHORIZED, "not signed in").into_response(),
+        // A server function (or the playground) called after the session ended: the console's
+        // own error, which the page answers by going to sign-in (`ConsoleError::de`).
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            session_ended().ser(),
+        )
+            .into_response(),
     }
+}
+
+/// What a request without a valid session is told.
+fn session_ended() -> ConsoleError {
+    ConsoleError::new(ErrorKind::Unauthenticated, "Your session has ended. Sign in again.")
 }
 
 /// The sign-in form's fields.
@@ -202,8 +230,10 @@ pub async fn sign_in(
             (jar.add(cookie), Redirect::to(safe_next(query.next.as_deref()))).into_response()
         }
         Err(ManageError::Throttled { retry_after }) => {
-            let minutes = retry_after.as_secs().div_ceil(60);
-            let page = notice(format!("Too many sign-in attempts. Try again in {minutes} minute(s)."));
+            let page = notice(format!(
+                "Too many failed sign-ins from this address. Try again in {}.",
+                wait_text(retry_after)
+            ));
             let mut response = login_page(&state, page, query.next.as_deref(), StatusCode::TOO_MANY_REQUESTS).await;
             response
                 .headers_mut()

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::manage::ROTATION_GRACE;
 use app::types::{
-    EndpointChoice, EndpointId, EndpointRef, EndpointUpdate, GatewayId, GatewayUpdate, KeyUpdate, ModelPrice,
-    NewEndpoint, NewGateway, NewKey,
+    EndpointChoice, EndpointHealth, EndpointId, EndpointRef, EndpointUpdate, GatewayId, GatewayUpdate, KeyUpdate,
+    ModelPrice, NewEndpoint, NewGateway, NewKey,
 };
 use async_graphql::{Context, InputObject, MergedObject, Object, Result, SimpleObject, ID};
 use std::time::Duration;
@@ -65,6 +65,8 @@ pub struct EndpointTest {
     pub latency_ms: i64,
     /// What went wrong, if anything (never the credential).
     pub error: Option<String>,
+    /// The endpoint's health once the test is counted.
+    pub health: EndpointHealth,
 }
 
 /// An endpoint's id, from its global id.
@@ -141,6 +143,7 @@ impl ConfigMutation {
             status: probe.status.and_then(|status| i32::try_from(status).ok()),
             latency_ms: probe.latency_ms,
             error: probe.error,
+            health: probe.health,
         })
     }
 

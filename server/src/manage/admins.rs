@@ -196,7 +196,7 @@ impl Manage {
     }
 
     /// Checks an e-mail address and password and opens a session. Throttled per account and
-    /// per client address; a wrong address and a wrong password are told apart neither by
+    /// client address, and per client address (`throttle`); a wrong address and a wrong password are told apart neither by
     /// the answer nor by its timing.
     pub async fn sign_in(
         &self,
@@ -221,7 +221,7 @@ impl Manage {
             tracing::info!(reason = "bad credentials", "console sign-in refused");
             return Err(ManageError::Unauthorized);
         };
-        self.throttle.succeeded(&account);
+        self.throttle.succeeded(&account, client);
 
         if password::needs_rehash(&credentials.password_hash) {
             let upgraded = password::hash(password).await?;

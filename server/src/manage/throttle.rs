@@ -1,119 +1,153 @@
-//! Login throttling (RELIABILITY A-08): at most 5 failed sign-ins per account in 15 minutes,
-//! and at most 20 sign-in attempts per client address in a minute.
+//! Login throttling (RELIABILITY A-08): failed sign-ins are counted per account *and* client
+//! address, and past five an address waits before its next try on that account, twice as long
+//! each time (30 s, 1 min, 2 min, … at most 15 min); every address may also make at most 20
+//! sign-in attempts a minute, whatever the accounts.
 //!
+//! Invariant: an address that has not failed on an account is never kept from it: nobody can
+//! lock an admin out by guessing wrong from elsewhere.
 //! Invariant: an attempt counts as a failure from the moment it is admitted, under the lock,
 //! until it succeeds; so parallel guesses cannot all pass before the first one fails.
-//! Invariant: memory stays bounded: entries whose window has passed are swept (past a size,
-//! and hourly); IPv6 clients are counted per /64, the block one subscriber usually holds.
+//! Invariant: memory stays bounded: entries whose time has passed are swept (past a size, and
+//! hourly); IPv6 clients are counted per /64, the block one subscriber usually holds.
 //! Does not: persist anything; a restart forgets the counts, as it forgets nothing else that
 //! matters (sessions are in the database).
 
 use std::{
     collections::{HashMap, VecDeque},
-    hash::Hash,
     net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
 
-const ACCOUNT_FAILURES: usize = 5;
-const ACCOUNT_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failures from one address on one account before it has to wait.
+const FREE_FAILURES: u32 = 5;
+/// The first wait; each further failure doubles it.
+const FIRST_WAIT: Duration = Duration::from_secs(30);
+/// The longest wait.
+const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+/// An address's failures on an account are forgotten this long after the last one.
+const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
 const ADDRESS_ATTEMPTS: usize = 20;
 const ADDRESS_WINDOW: Duration = Duration::from_secs(60);
 /// Past this many tracked names, stale ones are swept on the next call.
 const SWEEP_AT: usize = 10_000;
 
-/// Sliding windows of events per name.
-struct Windows<K> {
-    events: HashMap<K, VecDeque<Instant>>,
-    limit: usize,
-    window: Duration,
+/// One address's failed sign-ins on one account.
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    count: u32,
+    last: Instant,
 }
 
-impl<K: Hash + Eq + Clone> Windows<K> {
-    fn new(limit: usize, window: Duration) -> Self {
-        Windows {
-            events: HashMap::new(),
-            limit,
-            window,
-        }
+impl Failures {
+    /// How long until the next attempt may be made, if it must wait.
+    fn wait(self, now: Instant) -> Option<Duration> {
+        let beyond = self.count.checked_sub(FREE_FAILURES)?;
+        let wait = FIRST_WAIT.saturating_mul(1 << beyond.min(16)).min(MAX_WAIT);
+        let ready = self.last + wait;
+        (ready > now).then(|| ready - now)
     }
+}
 
-    /// Drops the names whose every event has left the window.
+/// Attempts from each address in the last [`ADDRESS_WINDOW`].
+struct Attempts {
+    events: HashMap<IpAddr, VecDeque<Instant>>,
+}
+
+impl Attempts {
+    /// Drops the addresses whose every attempt has left the window.
     fn sweep(&mut self, now: Instant) {
-        let window = self.window;
         self.events
-            .retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+            .retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < ADDRESS_WINDOW));
     }
 
-    /// How long until `key` may act again, or `None` when it may act now.
-    fn wait(&mut self, key: &K, now: Instant) -> Option<Duration> {
+    /// How long until `address` may try again, or `None` when it may now.
+    fn wait(&mut self, address: IpAddr, now: Instant) -> Option<Duration> {
         if self.events.len() > SWEEP_AT {
             self.sweep(now);
         }
-        let times = self.events.get_mut(key)?;
-        while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        let times = self.events.get_mut(&address)?;
+        while times.front().is_some_and(|t| now.duration_since(*t) >= ADDRESS_WINDOW) {
             times.pop_front();
         }
-        if times.len() < self.limit {
+        if times.len() < ADDRESS_ATTEMPTS {
             return None;
         }
         let oldest = *times.front()?;
-        Some((self.window - now.duration_since(oldest)).max(Duration::from_secs(1)))
+        Some((ADDRESS_WINDOW - now.duration_since(oldest)).max(Duration::from_secs(1)))
     }
+}
 
-    fn record(&mut self, key: K, now: Instant) {
-        self.events.entry(key).or_default().push_back(now);
+/// What the throttle remembers.
+struct State {
+    failures: HashMap<(String, IpAddr), Failures>,
+    attempts: Attempts,
+}
+
+impl State {
+    fn sweep(&mut self, now: Instant) {
+        (self.failures).retain(|_, failures| now.duration_since(failures.last) < FORGET_AFTER);
+        self.attempts.sweep(now);
     }
 }
 
 /// The sign-in throttle shared by every login path.
 pub struct LoginThrottle {
-    state: Mutex<(Windows<String>, Windows<IpAddr>)>,
+    state: Mutex<State>,
 }
 
 impl Default for LoginThrottle {
     fn default() -> Self {
         LoginThrottle {
-            state: Mutex::new((
-                Windows::new(ACCOUNT_FAILURES, ACCOUNT_WINDOW),
-                Windows::new(ADDRESS_ATTEMPTS, ADDRESS_WINDOW),
-            )),
+            state: Mutex::new(State {
+                failures: HashMap::new(),
+                attempts: Attempts { events: HashMap::new() },
+            }),
         }
     }
 }
 
 impl LoginThrottle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Counts an attempt from `address` on `account`, as a failure until [`Self::succeeded`]
-    /// says otherwise; `Err(retry_after)` when either is over its limit (and then the password
+    /// says otherwise; `Err(retry_after)` when the address must wait (and then the password
     /// must not even be checked).
     pub fn admit(&self, account: &str, address: IpAddr, now: Instant) -> Result<(), Duration> {
         let address = client_block(address);
-        let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (accounts, addresses) = &mut *guard;
-        if let Some(wait) = addresses.wait(&address, now) {
+        let mut state = self.lock();
+        if let Some(wait) = state.attempts.wait(address, now) {
             return Err(wait);
         }
-        addresses.record(address, now);
-        let account = account.to_string();
-        if let Some(wait) = accounts.wait(&account, now) {
+        if state.failures.len() > SWEEP_AT {
+            state.sweep(now);
+        }
+        let pair = (account.to_string(), address);
+        let failures = match state.failures.get(&pair) {
+            Some(failures) if now.duration_since(failures.last) >= FORGET_AFTER => None,
+            known => known.copied(),
+        };
+        if let Some(wait) = failures.and_then(|failures| failures.wait(now)) {
             return Err(wait);
         }
-        accounts.record(account, now);
+        state.attempts.events.entry(address).or_default().push_back(now);
+        let count = failures.map_or(0, |failures| failures.count) + 1;
+        state.failures.insert(pair, Failures { count, last: now });
         Ok(())
     }
 
     /// Drops what has left every window (called periodically).
     pub fn sweep(&self, now: Instant) {
-        let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.0.sweep(now);
-        guard.1.sweep(now);
+        self.lock().sweep(now);
     }
 
-    /// Forgets an account's failures after it signs in.
-    pub fn succeeded(&self, account: &str) {
-        let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.0.events.remove(account);
+    /// Forgets an address's failures on an account once it signs in there.
+    pub fn succeeded(&self, account: &str, address: IpAddr) {
+        self.lock()
+            .failures
+            .remove(&(account.to_string(), client_block(address)));
     }
 }
 
@@ -134,25 +168,48 @@ mod tests {
     use super::*;
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const ELSEWHERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    fn at(start: Instant, seconds: u64) -> Instant {
+        start + Duration::from_secs(seconds)
+    }
 
     #[test]
-    fn the_sixth_attempt_after_five_failures_is_refused_until_the_window_passes() {
+    fn after_five_failures_an_address_waits_twice_as_long_each_time_up_to_fifteen_minutes() {
         let throttle = LoginThrottle::default();
         let start = Instant::now();
         for i in 0..5 {
-            assert!(throttle.admit("a@x", HOME, start + Duration::from_secs(i)).is_ok());
+            assert!(throttle.admit("a@x", HOME, at(start, i)).is_ok());
         }
-        let wait = throttle
-            .admit("a@x", HOME, start + Duration::from_secs(10))
-            .unwrap_err();
-        assert_eq!(wait, ACCOUNT_WINDOW - Duration::from_secs(10));
+        assert_eq!(throttle.admit("a@x", HOME, at(start, 4)), Err(Duration::from_secs(30)));
+        assert_eq!(throttle.admit("a@x", HOME, at(start, 14)), Err(Duration::from_secs(20)));
+        let mut now = at(start, 4);
+        for wait in [30, 60, 120, 240, 480, 900, 900] {
+            now += Duration::from_secs(wait);
+            assert!(throttle.admit("a@x", HOME, now).is_ok(), "after {wait} s");
+            assert_eq!(
+                throttle.admit("a@x", HOME, now),
+                Err(Duration::from_secs((wait * 2).min(900)))
+            );
+        }
+    }
+
+    #[test]
+    fn an_address_that_has_not_failed_is_never_kept_from_an_account() {
+        let throttle = LoginThrottle::default();
+        let now = Instant::now();
+        for _ in 0..6 {
+            let _ = throttle.admit("admin@x", HOME, now);
+        }
+        assert!(throttle.admit("admin@x", HOME, now).is_err());
         assert!(
-            throttle.admit("b@x", HOME, start + Duration::from_secs(10)).is_ok(),
+            throttle.admit("admin@x", ELSEWHERE, now).is_ok(),
+            "the real admin signs in"
+        );
+        assert!(
+            throttle.admit("other@x", HOME, now).is_ok(),
             "other accounts are not locked"
         );
-        assert!(throttle
-            .admit("a@x", HOME, start + ACCOUNT_WINDOW + Duration::from_secs(1))
-            .is_ok());
     }
 
     #[test]
@@ -166,26 +223,38 @@ mod tests {
             );
         }
         assert!(throttle.admit("user21@x", HOME, start).is_err());
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(
-            throttle.admit("user21@x", other, start).is_ok(),
+            throttle.admit("user21@x", ELSEWHERE, start).is_ok(),
             "other addresses are not limited"
         );
         assert!(throttle.admit("user21@x", HOME, start + ADDRESS_WINDOW).is_ok());
     }
 
     #[test]
-    fn a_success_clears_the_account_failures() {
+    fn a_success_clears_that_address_failures_on_the_account() {
         let throttle = LoginThrottle::default();
         let now = Instant::now();
         for _ in 0..4 {
             assert!(throttle.admit("a@x", HOME, now).is_ok());
         }
-        throttle.succeeded("a@x");
+        throttle.succeeded("a@x", HOME);
         for _ in 0..5 {
             assert!(throttle.admit("a@x", HOME, now).is_ok());
         }
         assert!(throttle.admit("a@x", HOME, now).is_err());
+    }
+
+    #[test]
+    fn failures_are_forgotten_an_hour_after_the_last() {
+        let throttle = LoginThrottle::default();
+        let start = Instant::now();
+        for _ in 0..5 {
+            assert!(throttle.admit("a@x", HOME, start).is_ok());
+        }
+        let later = start + FORGET_AFTER;
+        for _ in 0..5 {
+            assert!(throttle.admit("a@x", HOME, later).is_ok());
+        }
     }
 
     #[test]
@@ -216,8 +285,8 @@ mod tests {
         let throttle = LoginThrottle::default();
         let start = Instant::now();
         assert!(throttle.admit("a@x", HOME, start).is_ok());
-        throttle.sweep(start + ACCOUNT_WINDOW);
-        let guard = throttle.state.lock().unwrap();
-        assert!(guard.0.events.is_empty() && guard.1.events.is_empty());
+        throttle.sweep(start + FORGET_AFTER);
+        let state = throttle.lock();
+        assert!(state.failures.is_empty() && state.attempts.events.is_empty());
     }
 }

@@ -75,6 +75,17 @@ struct State {
     minute_start: Option<Instant>,
     minute_requests: i64,
     minute_tokens: i64,
+    /// How the last request or connection test to it went: `None` before the first.
+    last_outcome: Option<Outcome>,
+}
+
+/// How one request or connection test to an endpoint went, as evidence of its health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It answered (a 429 counts: it is reachable and its credential works).
+    Answered,
+    /// It failed: no connection, a timeout, a 5xx, a broken answer or a refused credential.
+    Failed,
 }
 
 /// One endpoint's health.
@@ -329,6 +340,18 @@ impl Balancer {
         Some(Slot { health, probe })
     }
 
+    /// How the last request or connection test to the endpoint went, if there was one since
+    /// the process started.
+    pub fn last_outcome(&self, id: EndpointId) -> Option<Outcome> {
+        lock(&self.health(id).state).last_outcome
+    }
+
+    /// Records how a connection test went: evidence for the console, not for the circuit
+    /// breaker (a test is one request, on demand).
+    pub fn tested(&self, id: EndpointId, outcome: Outcome) {
+        lock(&self.health(id).state).last_outcome = Some(outcome);
+    }
+
     /// Records a success: closes the circuit, feeds the latency average, and corrects the
     /// token window from the estimate to the actual count.
     pub fn succeeded(
@@ -344,6 +367,7 @@ impl Balancer {
         state.consecutive_failures = 0;
         state.ejections = 0;
         state.ejected_until = None;
+        state.last_outcome = Some(Outcome::Answered);
         Self::count(&mut state, false, now);
         let sample = latency.as_secs_f64() * 1000.0;
         state.ewma_ms = Some(state.ewma_ms.map_or(sample, |old| old + EWMA_ALPHA * (sample - old)));
@@ -368,6 +392,10 @@ impl Balancer {
     pub fn failed(&self, upstream: &Upstream, fault: Fault, now: Instant) {
         let health = self.health(upstream.endpoint.id);
         let mut state = lock(&health.state);
+        state.last_outcome = Some(match fault {
+            Fault::RateLimited(_) => Outcome::Answered,
+            Fault::Breaker | Fault::QuotaExhausted | Fault::Misconfigured => Outcome::Failed,
+        });
         let breaker = match fault {
             Fault::Breaker => true,
             Fault::RateLimited(wait) => {

@@ -186,6 +186,10 @@ mod browser {
             let text = JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?;
             let text = text.as_string().unwrap_or_default();
             let status = response.status();
+            if status == 401 {
+                // The session ended while the page was open.
+                crate::types::to_sign_in();
+            }
             let end = now();
             return Ok(write(answer, |a| a.take_json(status, &text, end))??);
         }

@@ -60,8 +60,8 @@ async fn endpoint_server_functions_create_test_and_delete() {
 
     let listed = call("endpoints_list", vec![]).await.unwrap().text().await.unwrap();
     assert!(
-        listed.contains("\"name\":\"mock\"") && listed.contains("\"health\":\"Healthy\""),
-        "{listed}"
+        listed.contains("\"name\":\"mock\"") && listed.contains("\"health\":\"Untested\""),
+        "nothing has reached it yet: {listed}"
     );
     let probe: serde_json::Value = call("endpoints_test", vec![("id", id.to_string())])
         .await
@@ -71,6 +71,7 @@ async fn endpoint_server_functions_create_test_and_delete() {
         .unwrap();
     assert_eq!(probe["status"], 200, "{probe}");
     assert_eq!(probe["error"], serde_json::Value::Null);
+    assert_eq!(probe["health"], "Healthy", "the test is evidence: {probe}");
     assert_eq!(mock.requests_received(), 1);
 
     // An edit: the model changes, the blank key keeps the stored credential.
