@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the browser tests against a real server: a fresh data directory, a bootstrapped admin,
 # the debug build on a free port; stops the server afterwards. Screenshots: end2end/artifacts/.
-# Expects `scripts/build.sh` to have built target/site, target/debug/model-gateway and
+# Expects `scripts/build.sh` to have built target/site-debug, target/debug/model-gateway and
 # target/debug/mock-upstream (the provider the tests point endpoints at).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,7 @@ done
 [[ -n "${mock:-}" ]] || { cat "$work/mock.log"; echo "mock upstream did not start" >&2; exit 1; }
 export MOCK_URL="$mock"
 MGW_ADMIN_PASSWORD="$E2E_PASSWORD" "$bin" --data-dir "$work/data" admin create --email "$E2E_EMAIL"
-NO_COLOR=1 "$bin" --data-dir "$work/data" serve --bind 127.0.0.1:0 --site-root target/site >"$log" 2>&1 &
+NO_COLOR=1 "$bin" --data-dir "$work/data" serve --bind 127.0.0.1:0 --site-root target/site-debug >"$log" 2>&1 &
 server_pid=$!
 
 # The server logs its address once it listens; bounded wait.

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds the console assets (WASM, JS glue, CSS) into target/site and the server binary,
-# with plain cargo, the wasm-bindgen CLI, Tailwind and wasm-opt (no cargo-leptos).
+# Builds the console assets (WASM, JS glue, CSS) and the server binary, with plain cargo, the
+# wasm-bindgen CLI, Tailwind and wasm-opt (no cargo-leptos). A release build's assets go to
+# target/site (what `make run` serves), a debug build's to target/site-debug (what the browser
+# tests serve): each binary defaults to its own, so `make test` never replaces what `make run`
+# is serving.
 # Usage: scripts/build.sh [--release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +13,7 @@ release=false
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # Also set in .cargo/config.toml; Leptos reads it at compile time.
 export LEPTOS_OUTPUT_NAME=admin
-site=target/site
+if $release; then site=target/site; else site=target/site-debug; fi
 staging=$site/pkg.new
 
 if $release; then
@@ -39,7 +42,7 @@ step "CSS (Tailwind v4)"
 (cd style && node_modules/.bin/tailwindcss -i tailwind.css -o "../$staging/admin.css" --minify 2>&1 | grep -v '^$' || true)
 test -s "$staging/admin.css"
 
-cp -r public/. "$site/"
+mkdir -p "$site" && cp -r public/. "$site/"
 rm -rf "$site/pkg" && mv "$staging" "$site/pkg"
 
 if $release; then

@@ -2,7 +2,7 @@
 // the charts and the per-gateway table; the range and scope picker works as a plain GET form
 // before hydration. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
+import { SHOTS, MOCK_URL, addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 test('requests through a gateway show on the Dashboard, for that gateway and in the breakdown', async ({ page, browser }) => {
   const errors = watchErrors(page);
@@ -79,5 +79,56 @@ test('requests through a gateway show on the Dashboard, for that gateway and in 
   await page.goto('/');
   await expect(page.getByTestId('total-requests')).toHaveText(before);
   await expect(page.getByTestId('by-gateway')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test('requests refused by a limit count as requests and errors; an empty chart says so', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  // A model without a price, so that the cost chart has nothing to show.
+  await page.goto('/endpoints');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('limit-mock');
+  await page.getByLabel('Model').fill('e2e-unpriced-model');
+  await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
+  await page.getByLabel('API key').fill('sk-e2e-limit');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  await expect(page.getByTestId('endpoint-limit-mock')).toBeVisible();
+  await addGateway(page, 'limit-gw', 'limit-mock');
+  await page.goto('/keys');
+  await hydrated(page);
+  await page.getByLabel('Gateway').selectOption('limit-gw');
+  await page.getByLabel('Name').fill('one-a-minute');
+  await page.getByLabel('Limits').fill('requests/minute=1');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = await page.getByRole('dialog').getByLabel('Key').inputValue();
+  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+
+  const statuses = [];
+  for (let i = 0; i < 3; i++) {
+    const answer = await page.request.post('/v1/chat/completions', {
+      headers: { authorization: `Bearer ${key}` },
+      data: { model: 'e2e-unpriced-model', messages: [{ role: 'user', content: `limited ${i}` }] },
+    });
+    statuses.push(answer.status());
+  }
+  expect(statuses).toEqual([200, 429, 429]);
+
+  // The two 429s are requests and errors (any status >= 400), as in Logs.
+  await expect(async () => {
+    await page.goto('/?scope=gateway:limit-gw');
+    await expect(page.getByTestId('total-requests')).toHaveText('3', { timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
+  await expect(page.getByTestId('total-errors')).toHaveText('2');
+  const requests = page.getByTestId('chart-requests');
+  await expect(requests.getByRole('img')).toHaveAttribute('aria-label', /3 requests, 2 errors/);
+  // Its axis counts whole requests: 10 and 5 for a bar of 3, not 5 and 2.50.
+  await expect(requests).not.toContainText('2.50');
+  // Its model has no price: the cost chart says there is nothing, instead of a 0-to-1 axis.
+  await expect(page.getByTestId('chart-cost').getByTestId('chart-empty')).toHaveText('Nothing in this range');
+  await expect(page.getByTestId('chart-cost')).not.toContainText('0.50');
+
+  await deleteGateway(page, 'limit-gw');
+  await deleteEndpoint(page, 'limit-mock');
   expect(errors).toEqual([]);
 });

@@ -78,7 +78,8 @@ struct ServeArgs {
     /// URL people reach the console at; https:// makes session cookies Secure.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
-    /// Directory with the built console assets [default: target/site]
+    /// Directory with the built console assets [default: target/site; target/site-debug for a
+    /// debug build]
     #[arg(long, value_name = "DIR")]
     site_root: Option<PathBuf>,
     /// Log format [default: text]

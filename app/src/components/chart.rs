@@ -39,8 +39,9 @@ pub fn nice_ceiling(value: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
-/// The top of the axis: the largest stack (bars) or point (lines), rounded up.
-fn axis_max(kind: Kind, series: &[Series], points: usize) -> f64 {
+/// The top of the axis: the largest stack (bars) or point (lines), rounded up. An axis of
+/// `whole` things (requests, tokens) keeps its middle line whole too: 2 at least, 10 not 5.
+fn axis_max(kind: Kind, series: &[Series], points: usize, whole: bool) -> f64 {
     let largest = match kind {
         Kind::StackedBars => (0..points)
             .map(|i| series.iter().filter_map(|s| s.values[i]).sum::<f64>())
@@ -50,7 +51,17 @@ fn axis_max(kind: Kind, series: &[Series], points: usize) -> f64 {
             .flat_map(|s| s.values.iter().flatten().copied())
             .fold(0.0, f64::max),
     };
-    nice_ceiling(largest)
+    let max = nice_ceiling(largest);
+    match whole {
+        true if max < 2.0 => 2.0,
+        true if (max / 2.0).fract() != 0.0 => max * 2.0,
+        _ => max,
+    }
+}
+
+/// Whether a chart has nothing to show: no value above zero anywhere.
+fn is_empty(series: &[Series]) -> bool {
+    (series.iter()).all(|s| s.values.iter().all(|v| v.is_none_or(|value| value <= 0.0)))
 }
 
 /// The `d` of each series' path.
@@ -103,18 +114,24 @@ fn paths(kind: Kind, series: &[Series], points: usize, max: f64) -> Vec<String> 
 }
 
 /// A chart card: title, legend, the SVG with its axis labels, and the first, middle and last
-/// hour under it. `format` writes an axis value; `summary` says in words what it shows, for
-/// screen readers.
+/// hour under it. `format` writes an axis value, of `whole` things or not; `summary` says in
+/// words what it shows, for screen readers. With nothing to show, it says so instead of an
+/// axis.
 pub fn chart(
     title: &'static str,
     kind: Kind,
     series: Vec<Series>,
     hours: &[String],
-    format: fn(f64) -> String,
+    (format, whole): (fn(f64) -> String, bool),
     summary: String,
 ) -> AnyView {
     let points = hours.len().max(1);
-    let max = axis_max(kind, &series, points);
+    let empty = is_empty(&series);
+    let max = axis_max(kind, &series, points, whole);
+    let labels = match empty {
+        true => [String::new(), String::new(), String::new()],
+        false => [format(max), format(max / 2.0), "0".into()],
+    };
     let drawn = paths(kind, &series, points, max);
     let first = hours.first().cloned().unwrap_or_default();
     let middle = hours.get(hours.len() / 2).cloned().unwrap_or_default();
@@ -132,8 +149,9 @@ pub fn chart(
             </figcaption>
             <div class="mt-3 flex gap-2">
                 <div class="flex w-12 flex-none flex-col justify-between text-right text-[11px] leading-none text-slate-500" aria-hidden="true">
-                    <span>{format(max)}</span><span>{format(max / 2.0)}</span><span>"0"</span>
+                    {labels.into_iter().map(|label| view! { <span>{label}</span> }).collect_view()}
                 </div>
+                <div class="relative w-full">
                 <svg viewBox=format!("0 0 {points} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=format!("{title}: {summary}")
                     class="h-36 w-full overflow-visible border-b border-l border-slate-200">
                     <line x1="0" x2=points.to_string() y1="50" y2="50" class="stroke-slate-100" vector-effect="non-scaling-stroke"/>
@@ -143,6 +161,10 @@ pub fn chart(
                         Kind::Lines => view! { <path d=d class=s.mark fill="none" stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round" vector-effect="non-scaling-stroke"/> }.into_any(),
                     }).collect_view()}
                 </svg>
+                {empty.then(|| view! {
+                    <p class="absolute inset-0 flex items-center justify-center text-xs text-slate-500" data-testid="chart-empty">"Nothing in this range"</p>
+                })}
+                </div>
             </div>
             <div class="ml-14 mt-1 flex justify-between text-[11px] text-slate-500" aria-hidden="true">
                 <span>{first}</span><span class="hidden sm:inline">{middle}</span><span>{last}</span>
@@ -163,6 +185,28 @@ mod tests {
         assert_eq!(nice_ceiling(20.0), 20.0);
         assert_eq!(nice_ceiling(31.0), 50.0);
         assert_eq!(nice_ceiling(0.003), 0.005);
+    }
+
+    #[test]
+    fn an_axis_of_whole_things_has_a_whole_middle_line() {
+        let series = |values: Vec<Option<f64>>| Series {
+            label: "s",
+            mark: "",
+            swatch: "",
+            values,
+        };
+        let five = [series(vec![Some(3.0), Some(5.0)])];
+        assert_eq!(
+            axis_max(Kind::StackedBars, &five, 2, true),
+            10.0,
+            "not 5, whose middle is 2.5"
+        );
+        assert_eq!(axis_max(Kind::StackedBars, &five, 2, false), 5.0);
+        let one = [series(vec![Some(1.0)])];
+        assert_eq!(axis_max(Kind::StackedBars, &one, 1, true), 2.0);
+        assert_eq!(axis_max(Kind::StackedBars, &[series(vec![Some(20.0)])], 1, true), 20.0);
+        assert!(is_empty(&[series(vec![None, Some(0.0)])]));
+        assert!(!is_empty(&one));
     }
 
     #[test]

@@ -150,21 +150,21 @@ fn charts(stats: &DashboardStats) -> impl IntoView {
             {chart("Requests", Kind::StackedBars, vec![
                 Series { label: "Answered", mark: "fill-indigo-500", swatch: "bg-indigo-500", values: values(|h| Some((h.requests - h.errors) as f64)) },
                 Series { label: "Errors", mark: "fill-red-500", swatch: "bg-red-500", values: values(|h| Some(h.errors as f64)) },
-            ], &hours, compact, format!("{} requests, {} errors, per hour", sums.requests, sums.errors))}
+            ], &hours, (compact, true), format!("{} requests, {} errors, per hour", sums.requests, sums.errors))}
             {chart("Tokens", Kind::StackedBars, vec![
                 Series { label: "Prompt", mark: "fill-sky-500", swatch: "bg-sky-500", values: values(|h| Some(h.prompt_tokens as f64)) },
                 Series { label: "Completion", mark: "fill-violet-500", swatch: "bg-violet-500", values: values(|h| Some(h.completion_tokens as f64)) },
-            ], &hours, compact, format!("{} prompt and {} completion tokens, per hour", sums.prompt_tokens, sums.completion_tokens))}
+            ], &hours, (compact, true), format!("{} prompt and {} completion tokens, per hour", sums.prompt_tokens, sums.completion_tokens))}
             {chart("Latency", Kind::Lines, vec![
                 Series { label: "p50", mark: "stroke-emerald-500", swatch: "bg-emerald-500", values: values(|h| (h.requests > 0).then_some(h.latency_p50_ms).flatten().map(|v| v as f64)) },
                 Series { label: "p95", mark: "stroke-amber-500", swatch: "bg-amber-500", values: values(|h| (h.requests > 0).then_some(h.latency_p95_ms).flatten().map(|v| v as f64)) },
-            ], &hours, millis, match slowest_p95 {
-                Some(ms) => format!("median and 95th percentile per hour; the slowest hour's p95 is {ms} ms"),
+            ], &hours, (millis, false), match slowest_p95 {
+                Some(ms) => format!("median and 95th percentile per hour, estimated within latency buckets; the slowest hour's p95 is about {ms} ms"),
                 None => "no requests in the range".into(),
             })}
             {chart("Cost", Kind::StackedBars, vec![
                 Series { label: "Cost", mark: "fill-emerald-600", swatch: "bg-emerald-600", values: values(|h| Some(h.cost_micros as f64 / 1e6)) },
-            ], &hours, currency, format!("{} in the range, per hour", money(sums.cost_micros)))}
+            ], &hours, (currency, false), format!("{} in the range, per hour", money(sums.cost_micros)))}
         </div>
     }
 }

@@ -153,6 +153,14 @@ pub struct SessionConfig {
     pub absolute_timeout: Duration,
 }
 
+/// Where `scripts/build.sh` puts the console assets for this kind of build: a debug binary
+/// serves the debug build's, so `make test` never replaces what a release `make run` serves.
+pub const DEFAULT_SITE_ROOT: &str = if cfg!(debug_assertions) {
+    "target/site-debug"
+} else {
+    "target/site"
+};
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -160,7 +168,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             public_url: None,
-            site_root: PathBuf::from("target/site"),
+            site_root: PathBuf::from(DEFAULT_SITE_ROOT),
             log_format: LogFormat::Text,
             master_key: None,
             key_hash_secret: None,
@@ -405,6 +413,19 @@ fn redact_password(url: &str) -> String {
 mod tests {
     use super::*;
     use figment::Jail;
+
+    #[test]
+    fn a_debug_binary_serves_the_debug_assets_and_a_release_binary_the_release_ones() {
+        // `make test` builds target/site-debug; `make run` serves target/site.
+        let expected = if cfg!(debug_assertions) {
+            "target/site-debug"
+        } else {
+            "target/site"
+        };
+        assert_eq!(Config::default().site_root, PathBuf::from(expected));
+        let build = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build.sh")).unwrap();
+        assert!(build.contains("if $release; then site=target/site; else site=target/site-debug; fi"));
+    }
 
     fn flags(bind: &str) -> Overrides {
         Overrides {

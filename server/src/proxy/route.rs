@@ -444,6 +444,8 @@ fn admit(
 ) -> Result<RateHeaders, ProxyError> {
     let gateway = principal.gateway();
     let levels = principal.levels();
+    let scopes: Vec<LimitScope> = levels.iter().map(|level| level.scope).collect();
+    recorder.counts_in(scopes.clone());
     // The dearest model that may serve it: a budget is never overshot by a failover.
     let cost_micros = candidates
         .iter()
@@ -459,7 +461,6 @@ fn admit(
         levels,
     };
     let admitted = proxy.ledger.admit(&ask, arrival);
-    let scopes = ask.levels.iter().map(|level| level.scope).collect();
     let grant = admitted.map_err(|refusal| {
         let scope = match refusal.scope {
             LimitScope::Key(_) => "key",

@@ -192,6 +192,8 @@ pub struct Recorder {
     /// Whether the log itself is stored (the gateway logs metadata); usage always is.
     store_log: bool,
     charge: Option<Charge>,
+    /// The scopes whose history counts it, admitted or refused by one of their limits.
+    history: Vec<LimitScope>,
     counted: Counted,
     started: Instant,
     finished: bool,
@@ -212,6 +214,7 @@ impl Recorder {
             log,
             store_log,
             charge: None,
+            history: Vec::new(),
             counted,
             started,
             finished: false,
@@ -221,6 +224,12 @@ impl Recorder {
     /// The request was admitted: settle `charge` when the record is handed over.
     pub fn charge(&mut self, charge: Charge) {
         self.charge = Some(charge);
+    }
+
+    /// The request's limits were checked against `scopes`: their history counts it, whether
+    /// it is then admitted or refused (a 429 is a request and an error on the dashboard).
+    pub fn counts_in(&mut self, scopes: Vec<LimitScope>) {
+        self.history = scopes;
     }
 
     /// Milliseconds since the request arrived.
@@ -388,6 +397,7 @@ impl Drop for Recorder {
                 store_log: self.store_log,
                 charged,
                 admitted,
+                history: std::mem::take(&mut self.history),
             });
             // Only after shutdown has stopped the writer (a request outliving the grace period).
             if queue.is_closed() {

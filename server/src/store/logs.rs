@@ -313,9 +313,11 @@ pub struct Finished {
     /// The limit scopes its usage is counted against (none for the console's request to an
     /// endpoint on its own).
     pub charged: Vec<LimitScope>,
-    /// Whether it passed admission: its usage belongs in the hourly history (a request
-    /// refused by a limit is in the log, not in the history).
+    /// Whether it passed admission: its usage counts against limits (`usage_counters`).
     pub admitted: bool,
+    /// The scopes whose hourly history counts it: those it was charged to, or, refused by a
+    /// limit, those whose limits it was checked against (a 429 is a request and an error).
+    pub history: Vec<LimitScope>,
 }
 
 pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -359,7 +361,9 @@ impl Store {
             .collect();
         let logs: Vec<&RequestLog> = batch.iter().filter(|f| f.store_log).map(|f| &f.log).collect();
         self.insert_logs(&mut tx, &logs).await?;
-        let counted: Vec<&Finished> = batch.iter().copied().filter(|f| f.admitted).collect();
+        let counted: Vec<&Finished> = (batch.iter().copied())
+            .filter(|f| f.admitted || !f.history.is_empty())
+            .collect();
         let charged: Vec<&Finished> = batch.into_iter().filter(|f| !f.charged.is_empty()).collect();
         if !charged.is_empty() {
             match self.backend {

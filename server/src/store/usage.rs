@@ -29,8 +29,8 @@ impl Increments {
     }
 }
 
-/// Adds the events' usage to the counters of every charged scope's windows, and to the hourly
-/// history of those scopes and of the endpoint that served.
+/// Adds the usage of the admitted events to the counters of every charged scope's windows, and
+/// every event to the hourly history of its scopes and of the endpoint that served.
 pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreError> {
     use std::collections::BTreeMap;
     let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
@@ -40,7 +40,8 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
         let log = &finished.log;
         let hour = Period::Hour.window_start(log.created_at);
         let bound = super::hourly::latency_bound(log.latency_ms);
-        for scope in &finished.charged {
+        let limited = if finished.admitted { &finished.charged[..] } else { &[] };
+        for scope in limited {
             for period in Period::ALL {
                 let window = period.window_start(log.created_at);
                 counters
@@ -48,6 +49,8 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
                     .or_default()
                     .add(log);
             }
+        }
+        for scope in &finished.history {
             hourly.entry((scope.kind(), scope.id(), hour)).or_default().add(log);
             *latency.entry((scope.kind(), scope.id(), hour, bound)).or_default() += 1;
         }

@@ -9,7 +9,7 @@ use app::types::{KeyUpdate, NewKey};
 use serde_json::{json, Value};
 use server::{
     manage::{limits::parse_limit, CreatedKey},
-    store::{now_ms, Finished, LimitScope},
+    store::{now_ms, Finished, HourlyScope, LimitScope},
     testing::{Behaviour, MockUpstream, Usage},
 };
 use std::{
@@ -148,6 +148,27 @@ async fn c01_a_request_limit_admits_exactly_its_value_under_concurrency() {
         ledger(&rig, limited.key.id, Metric::Requests, Period::Minute),
         (100, 0, 0)
     );
+    // The dashboard's history counts the refusals too: 200 requests, 100 of them errors
+    // (any status >= 400), for the key and its gateway.
+    for scope in [HourlyScope::Key(limited.key.id), HourlyScope::AllGateways] {
+        assert_eq!(history(&rig, scope, 200).await, (200, 100), "{scope:?}");
+    }
+}
+
+/// A scope's requests and errors in the hourly history, once `requests` are there (or 5 s).
+async fn history(rig: &Rig, scope: HourlyScope, requests: i64) -> (i64, i64) {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let hours = (rig.server.state.store)
+            .hourly_usage(scope, now_ms() - 7_200_000, now_ms() + 3_600_000)
+            .await
+            .unwrap();
+        let sums = (hours.iter()).fold((0, 0), |(r, e), hour| (r + hour.requests, e + hour.errors));
+        if sums.0 >= requests || Instant::now() > until {
+            return sums;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A chat request whose reservation is exactly `tokens` (the prompt "hello there" is
@@ -346,6 +367,7 @@ async fn c07_a_settlement_stored_twice_counts_once() {
         store_log: false,
         charged: vec![scope],
         admitted: true,
+        history: vec![scope],
     };
     store.store_finished(&[finished()]).await.unwrap();
     store.store_finished(&[finished()]).await.unwrap();

@@ -20,7 +20,10 @@ async fn end_to_end_from_login_to_a_logged_request_on_the_subscription() {
     let endpoint = api.ok(CREATE_ENDPOINT, endpoint_input("mock", &mock.url())).await;
     let endpoint_id = endpoint["createEndpoint"]["id"].as_str().unwrap().to_string();
     assert_eq!(endpoint["createEndpoint"]["hasCredential"], true);
-    assert_eq!(endpoint["createEndpoint"]["health"], "UNTESTED", "nothing has reached it yet");
+    assert_eq!(
+        endpoint["createEndpoint"]["health"], "UNTESTED",
+        "nothing has reached it yet"
+    );
     let gateway = api
         .ok(
             CREATE_GATEWAY,

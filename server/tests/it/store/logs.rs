@@ -100,6 +100,11 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
             LimitScope::Gateway(GatewayId(9)),
         ],
         admitted: true,
+        history: vec![
+            LimitScope::Key(KeyId(3)),
+            LimitScope::Key(KeyId(1)),
+            LimitScope::Gateway(GatewayId(9)),
+        ],
     };
     db.store
         .store_finished(&[finished("a", 10, true), finished("b", 0, false)])
@@ -152,7 +157,8 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
     );
     assert_eq!(
         (hour.latency_mean_ms, hour.latency_p50_ms, hour.latency_p95_ms),
-        (10, Some(10), Some(10))
+        (10, Some(8), Some(10)),
+        "percentiles are estimated inside the (5, 10] ms bucket"
     );
     // A later window starts from nothing.
     assert!(db
@@ -192,6 +198,7 @@ async fn retention_deletes_the_oldest_rows_a_batch_at_a_time(db: &TestDb) {
         store_log: true,
         charged: vec![LimitScope::Gateway(GatewayId(1))],
         admitted: true,
+        history: vec![LimitScope::Gateway(GatewayId(1))],
     };
     // 10 from 40 days ago, one recent, then 3 more old ones written late (long streams).
     let mut batch: Vec<Finished> = (0..10).map(|n| record(n, now - 40 * day + n)).collect();
@@ -332,7 +339,8 @@ async fn the_history_of_all_gateways_sums_theirs(db: &TestDb) {
     assert_eq!((all[0].hour_start, all[0].requests, all[0].errors), (hour, 8, 2));
     assert_eq!((all[0].prompt_tokens, all[0].cost_micros), (20, 60));
     assert_eq!(all[0].latency_mean_ms, (3 * 10 + 100 + 4 * 10) / 8);
-    assert_eq!((all[0].latency_p50_ms, all[0].latency_p95_ms), (Some(10), Some(100)));
+    // Estimated inside their buckets: 4/7 through (5, 10] and 0.6 through (50, 100].
+    assert_eq!((all[0].latency_p50_ms, all[0].latency_p95_ms), (Some(8), Some(80)));
     // The same rows summed per gateway, in one grouped read.
     let sums = (db.store)
         .hourly_sums(server::store::HourlyKind::Gateway, 0, 2 * hour)
