@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=target/debug/model-gateway
+# E2E_BUILD=release runs them against `scripts/build.sh --release`'s binary and assets (the
+# delivery figures of delivery.spec.mjs are about those); the debug build otherwise.
+build=${E2E_BUILD:-debug}
+bin=target/$build/model-gateway
+site=target/$([[ $build == release ]] && echo site || echo site-debug)
 work=$(mktemp -d)
 log="$work/server.log"
 server_pid=""
@@ -30,7 +34,7 @@ done
 [[ -n "${mock:-}" ]] || { cat "$work/mock.log"; echo "mock upstream did not start" >&2; exit 1; }
 export MOCK_URL="$mock"
 MGW_ADMIN_PASSWORD="$E2E_PASSWORD" "$bin" --data-dir "$work/data" admin create --email "$E2E_EMAIL"
-NO_COLOR=1 "$bin" --data-dir "$work/data" serve --bind 127.0.0.1:0 --site-root target/site-debug >"$log" 2>&1 &
+NO_COLOR=1 "$bin" --data-dir "$work/data" serve --bind 127.0.0.1:0 --site-root "$site" >"$log" 2>&1 &
 server_pid=$!
 
 # The server logs its address once it listens; bounded wait.

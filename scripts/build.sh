@@ -42,8 +42,30 @@ step "CSS (Tailwind v4)"
 (cd style && node_modules/.bin/tailwindcss -i tailwind.css -o "../$staging/admin.css" --minify 2>&1 | grep -v '^$' || true)
 test -s "$staging/admin.css"
 
+step "content-hashed names, precompressed (brotli, gzip)"
+# Each file's name carries a hash of its content, so browsers may keep it for a year; the
+# server finds the names in hash.txt beside its binary (Leptos' hash-files convention).
+bin_dir=target/$($release && echo release || echo debug)
+mkdir -p "$bin_dir"
+: >"$staging/hash.txt"
+for kind in js wasm css; do
+  hash=$(sha256sum "$staging/admin.$kind" | cut -c1-16)
+  mv "$staging/admin.$kind" "$staging/admin.$hash.$kind"
+  echo "$kind: $hash" >>"$staging/hash.txt"
+done
+node -e '
+  const fs = require("fs"), zlib = require("zlib");
+  for (const name of fs.readdirSync(process.argv[1])) {
+    if (!/\.(js|wasm|css)$/.test(name)) continue;
+    const path = `${process.argv[1]}/${name}`, raw = fs.readFileSync(path);
+    fs.writeFileSync(`${path}.br`, zlib.brotliCompressSync(raw, { params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: Number(process.argv[2]), [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } }));
+    fs.writeFileSync(`${path}.gz`, zlib.gzipSync(raw, { level: 9 }));
+  }' "$staging" "$($release && echo 11 || echo 5)"
+
 mkdir -p "$site" && cp -r public/. "$site/"
 rm -rf "$site/pkg" && mv "$staging" "$site/pkg"
+mv "$site/pkg/hash.txt" "$bin_dir/hash.txt"
 
 if $release; then
   step "server (release)"
@@ -52,4 +74,8 @@ else
   step "server (debug), and the mock upstream the browser tests point endpoints at"
   cargo build -p server --bin model-gateway --bin mock-upstream --locked
 fi
-ls -l "$site/pkg" | awk 'NR > 1 { printf "    %-12s %9d bytes\n", $9, $5 }'
+step "console assets (raw, brotli, gzip bytes)"
+for file in "$site"/pkg/admin.*.{js,wasm,css}; do
+  printf '    %-32s %9d %9d %9d\n' "$(basename "$file")" "$(stat -c %s "$file")" \
+    "$(stat -c %s "$file.br")" "$(stat -c %s "$file.gz")"
+done

@@ -8,7 +8,7 @@ pub mod types;
 
 use components::ConsoleLayout;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path,
@@ -25,6 +25,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" id="leptos" href=stylesheet_href(&options)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -33,6 +34,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The stylesheet's path: `/pkg/admin.<hash>.css` when the build wrote its assets' hashes
+/// beside the server's binary (`scripts/build.sh`; the server then sets `hash_files`, and
+/// Leptos names the JS and WASM the same way), else `/pkg/admin.css`.
+fn stylesheet_href(options: &LeptosOptions) -> String {
+    static HREF: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HREF.get_or_init(|| {
+        let hashes = (options.hash_files)
+            .then(|| {
+                std::env::current_exe()
+                    .ok()?
+                    .parent()?
+                    .join(options.hash_file.as_ref())
+                    .into()
+            })
+            .flatten()
+            .and_then(|path: std::path::PathBuf| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        let hash = (hashes.lines()).find_map(|line| line.trim().strip_prefix("css:").map(str::trim));
+        match hash {
+            Some(hash) => format!("/{}/{}.{hash}.css", options.site_pkg_dir, options.output_name),
+            None => format!("/{}/{}.css", options.site_pkg_dir, options.output_name),
+        }
+    })
+    .clone()
 }
 
 /// The console: the login page, and every other page inside the signed-in layout.
@@ -47,7 +74,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/admin.css"/>
         <Title formatter=|title| format!("{title} · Model Gateway")/>
         <Router>
             <Routes fallback=NotFound>

@@ -13,6 +13,7 @@
 //!    do not, nor does `/graphql`, which authenticates each request itself. The inference API (`/v1/*`) authenticates gateway keys itself, from the
 //!    registry; admin sessions open nothing there.
 
+mod assets;
 pub mod body;
 pub mod cli;
 pub mod config;
@@ -152,6 +153,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         .site_root(config.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
+        .hash_files(assets::hashed_names())
         .build();
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
     let traces = traces::Traces::start(&config.traces).map_err(StartError::Traces)?;
@@ -247,6 +249,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
+        // The console's scripts, WASM and CSS: anyone may fetch them, compressed, kept a year.
+        .nest_service("/pkg", assets::service(&state.config.site_root))
         // The fallback renders the app for unknown paths (and `/keys/`, which the app's router
         // matches as `/keys`), so it sits behind the session gate too; static assets pass.
         .fallback(

@@ -5,6 +5,7 @@
 //! without a session, CSRF), `session` (signing in and out, cookies, throttling, expiry) and
 //! `functions` (the endpoints, gateways and keys pages' server functions).
 
+mod assets;
 mod functions;
 mod gate;
 mod session;
