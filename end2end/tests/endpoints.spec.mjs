@@ -2,7 +2,7 @@
 // refused field is shown next to it first), test its connection, delete it with confirmation.
 // Screenshots at 1280 and 390 px wide go to end2end/artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, MOCK_URL, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
+import { SHOTS, MOCK_URL, deleteEndpoint, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 test('add an endpoint, test its connection, edit it, delete it', async ({ page }) => {
   expect(MOCK_URL, 'end2end/run.sh starts the mock upstream').toBeTruthy();
@@ -70,4 +70,25 @@ test('add an endpoint, test its connection, edit it, delete it', async ({ page }
   await row.getByRole('button', { name: 'Confirm delete' }).click();
   await expect(page.getByText('No endpoints yet')).toBeVisible();
   expect(errors).toEqual([]);
+});
+
+test('after an Azure endpoint is added, the emptied form is the first provider\'s again', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/endpoints');
+  await hydrated(page);
+  const openAiPlaceholder = await page.getByLabel('Base URL').getAttribute('placeholder');
+  await page.getByLabel('Provider').selectOption('azure_openai');
+  await expect(page.getByLabel('Azure deployment')).toBeVisible();
+  await page.getByLabel('Name').fill('azure-reset');
+  await page.getByLabel('Model').fill('gpt-4o-mini');
+  await page.getByLabel('Base URL').fill(`${MOCK_URL}`);
+  await page.getByLabel('API key').fill('azure-e2e-key');
+  await page.getByLabel('Azure deployment').fill('dep');
+  await page.getByLabel('Azure api-version').fill('2024-10-21');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  await expect(page.getByTestId('endpoint-azure-reset')).toBeVisible();
+  await expect(page.getByLabel('Provider')).toHaveValue('openai');
+  await expect(page.getByLabel('Azure deployment')).toBeHidden();
+  await expect(page.getByLabel('Base URL')).toHaveAttribute('placeholder', openAiPlaceholder);
+  await deleteEndpoint(page, 'azure-reset');
 });

@@ -107,6 +107,12 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
     let form = NodeRef::<leptos::html::Form>::new();
     reset_on_success(form, create.value());
     let provider = RwSignal::new(ProviderKind::OpenAi);
+    // The reset form shows the first provider again: its fields must follow.
+    Effect::new(move |_| {
+        if create.value().with(|answer| matches!(answer, Some(Ok(_)))) {
+            provider.set(ProviderKind::OpenAi);
+        }
+    });
     view! {
         <section class="mt-8 rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="new-endpoint">
             <h2 id="new-endpoint" class="text-base font-semibold text-slate-900">"Add an endpoint"</h2>
