@@ -5,8 +5,8 @@
 use crate::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, ConsoleError, CreatedAdminToken,
     DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway,
-    GatewayId, InferenceEndpoint, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint, NewGatewayForm, NewKeyForm,
-    Overview, PlaygroundSetup, RequestLog, SettingsListing, ShownOnce, WriteOnly,
+    GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint,
+    NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestLog, SettingsListing, ShownOnce, WriteOnly,
 };
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -54,6 +54,8 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn keys(&self) -> Answer<'_, Vec<KeyListing>>;
     /// Creates a key; the secret is in the answer, once.
     fn create_key<'a>(&'a self, admin: &'a AdminUser, form: NewKeyForm) -> Answer<'a, ShownOnce>;
+    /// Changes a key's name, models, expiry, limits and whether it is enabled.
+    fn update_key<'a>(&'a self, admin: &'a AdminUser, form: KeyEditForm) -> Answer<'a, GatewayKey>;
     /// Revokes a key and its descendants; how many were revoked.
     fn revoke_key<'a>(&'a self, admin: &'a AdminUser, public_id: String) -> Answer<'a, u64>;
     /// Zeroes a key's counted usage.

@@ -5,8 +5,8 @@
 #[cfg(feature = "ssr")]
 use super::{console_backend, refused, require_admin};
 use crate::types::{
-    ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayListing, InferenceEndpoint, KeyListing, ProviderKind,
-    ShownOnce, Strategy, WriteOnly,
+    ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint, KeyListing,
+    ProviderKind, ShownOnce, Strategy, WriteOnly,
 };
 #[cfg(feature = "ssr")]
 use crate::types::{EndpointUpdate, NewEndpoint};
@@ -195,6 +195,28 @@ pub async fn create_key(
         limits,
     };
     console_backend()?.create_key(&admin, form).await.map_err(refused)
+}
+
+/// Changes a key from its edit form (a checkbox is sent only when ticked).
+#[server(prefix = "/api", endpoint = "keys_update")]
+pub async fn update_key(
+    public_id: String,
+    name: String,
+    #[server(default)] allowed_models: String,
+    #[server(default)] expires_in_days: String,
+    #[server(default)] limits: String,
+    #[server(default)] enabled: Option<String>,
+) -> Result<GatewayKey, ConsoleError> {
+    let admin = require_admin()?;
+    let form = crate::types::KeyEditForm {
+        public_id,
+        name,
+        allowed_models,
+        expires_in_days,
+        limits,
+        enabled: enabled.is_some(),
+    };
+    console_backend()?.update_key(&admin, form).await.map_err(refused)
 }
 
 /// Revokes a key and every key derived from it.

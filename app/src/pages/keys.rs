@@ -1,18 +1,20 @@
 //! Gateway keys: each gateway's keys as a tree, with usage bars against their limits; create
-//! (parent, limits, expiry, allowed models) with a show-once dialog and a copy button; reset,
+//! (parent, limits, expiry, allowed models) with a show-once dialog and a copy button; edit in
+//! place (name, limits, models, expiry, enabled); reset,
 //! rotate (the new secret shown once), revoke (its descendants go too, and the page says so).
 //!
 //! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
 
-use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey};
+use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey, UpdateKey};
 use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal, ShowOnce};
-use crate::types::{GatewayId, KeyListing, KeyStatus, LimitUsage, Metric, ShownOnce};
+use crate::types::{utc_time, GatewayId, GatewayKey, KeyListing, KeyStatus, Limit, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
 /// The actions a key row offers, shared by every row.
 #[derive(Clone, Copy)]
 struct KeyActions {
+    update: ServerAction<UpdateKey>,
     revoke: ServerAction<RevokeKey>,
     reset: ServerAction<ResetKey>,
     rotate: ServerAction<RotateKey>,
@@ -106,6 +108,8 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
         key.name
     ));
     let confirming = RwSignal::new(false);
+    let editing = RwSignal::new(false);
+    let edited = StoredValue::new(key.clone());
     let warning = StoredValue::new(if descendants > 0 {
         format!(
             "Revoke {}? Its {descendants} descendant key(s) are revoked too.",
@@ -134,6 +138,8 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                 {(revocable && may_change).then(|| view! {
                     <div class="flex flex-wrap items-center gap-2">
                         {live.then(|| view! {
+                            <button type="button" class=button disabled=move || !hydrated.get()
+                                on:click=move |_| editing.update(|open| *open = !*open)>"Edit"</button>
                             <ActionForm action=actions.reset>
                                 <input type="hidden" name="public_id" value=id.get_value()/>
                                 <button type="submit" class=button disabled=move || !hydrated.get()>"Reset usage"</button>
@@ -165,12 +171,70 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                     </div>
                 })}
             </div>
+            <Show when=move || editing.get()>
+                <EditKey key=edited.get_value() update=actions.update editing/>
+            </Show>
             {(!children.is_empty()).then(|| view! {
                 <ul class="divide-y divide-slate-100">
                     {children.into_iter().map(|child| view! { <KeyNode listing=child family actions depth=depth + 1/> }).collect_view()}
                 </ul>
             })}
         </li>
+    }
+    .into_any()
+}
+
+/// A key's edit form, in place under it: name, limits, models, expiry and whether it is
+/// enabled. The list reloads once it is saved.
+#[component]
+fn EditKey(key: GatewayKey, update: ServerAction<UpdateKey>, editing: RwSignal<bool>) -> AnyView {
+    let hydrated = use_hydrated();
+    let refusal = Refusal::watch(
+        update.value(),
+        &["name", "allowed_models", "expires_in_days", "limits", "enabled"],
+    );
+    let general = refusal.general();
+    let input = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
+    let limits = key.limits.iter().map(Limit::spelled).collect::<Vec<_>>().join(", ");
+    let models = key.allowed_models.clone().unwrap_or_default().join(", ");
+    let (label, name, public_id) = (format!("Edit {}", key.name), key.name.clone(), key.public_id.clone());
+    let expiry = match key.expires_at {
+        Some(at) => format!(
+            "Now {} UTC. Empty keeps it; never removes it; a number of days sets it from today.",
+            utc_time(at)
+        ),
+        None => "It never expires. Empty keeps that; a number of days sets an expiry from today.".to_string(),
+    };
+    let field = move |name: &'static str, label: &'static str, value: String, hint: String| {
+        let id = format!("edit-key-{name}");
+        view! {
+            <div>
+                <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
+                <input id=id name=name value=value autocomplete="off" class=input/>
+                <p class="mt-1 text-xs text-slate-500">{hint}</p>
+                <p class="mt-1 text-xs text-red-600" role="alert">{move || refusal.of(name).get()}</p>
+            </div>
+        }
+    };
+    view! {
+        <ActionForm action=update attr:class="mt-3 grid gap-4 rounded-lg border border-slate-200 bg-slate-50 p-4 sm:grid-cols-2" attr:aria-label=label>
+            <input type="hidden" name="public_id" value=public_id/>
+            {field("name", "Name", name, String::new())}
+            {field("limits", "Limits", limits, "Comma-separated, as when created; empty removes them all.".into())}
+            {field("allowed_models", "Allowed models", models, "Empty allows every model of its gateway.".into())}
+            {field("expires_in_days", "Expires in (days)", String::new(), expiry)}
+            <label class="flex items-center gap-2 text-sm text-slate-700">
+                <input type="checkbox" name="enabled" checked=key.enabled class="h-4 w-4 rounded border-slate-300"/>
+                "Enabled"
+            </label>
+            <div class="flex items-center gap-3 sm:col-span-2">
+                <button type="submit" disabled=move || !hydrated.get() || update.pending().get()
+                    class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">"Save"</button>
+                <button type="button" on:click=move |_| editing.set(false)
+                    class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
+                <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
+            </div>
+        </ActionForm>
     }
     .into_any()
 }
@@ -241,6 +305,7 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
     let actions = KeyActions {
+        update: ServerAction::<UpdateKey>::new(),
         revoke: ServerAction::<RevokeKey>::new(),
         reset: ServerAction::<ResetKey>::new(),
         rotate: ServerAction::<RotateKey>::new(),
@@ -256,10 +321,19 @@ pub fn KeysPage() -> impl IntoView {
             shown.set(Some(once));
         }
     });
+    // The list reloads after a saved edit only: a refused one keeps its form open with the
+    // reason under the field.
+    let saved = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if actions.update.value().with(|answer| matches!(answer, Some(Ok(_)))) {
+            saved.update(|n| *n += 1);
+        }
+    });
     let keys = Resource::new(
         move || {
             (
                 create.version().get(),
+                saved.get(),
                 actions.revoke.version().get(),
                 actions.reset.version().get(),
                 actions.rotate.version().get(),

@@ -157,6 +157,20 @@ pub struct NewKeyForm {
     pub limits: String,
 }
 
+/// A key's edit form, as typed: the server reads its notations into a [`KeyUpdate`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEditForm {
+    pub public_id: String,
+    pub name: String,
+    /// Comma-separated model names, or empty for every model of its gateway.
+    pub allowed_models: String,
+    /// Empty keeps its expiry, `never` removes it, a number of days sets it from now.
+    pub expires_in_days: String,
+    /// Comma-separated limits in the CLI's notation; empty removes them all.
+    pub limits: String,
+    pub enabled: bool,
+}
+
 /// A key just created or rotated, with its secret: shown this once, never again. `Debug`
 /// hides the secret.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,10 +18,11 @@ use crate::{
 use app::api::{Answer, ConsoleBackend};
 use app::types::{
     fill_hours, gateway_target, replay_of, AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId,
-    ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId, EndpointListing,
-    EndpointProbe, EndpointUpdate, Gateway, GatewayId, InferenceEndpoint, KeyListing, LimitUsage, LogPage, LogQuery,
-    ModelPrice, NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup,
-    PlaygroundTarget, RequestLog, ScopeSums, SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
+    Change, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId,
+    EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm,
+    KeyListing, KeyUpdate, LimitUsage, LogPage, LogQuery, ModelPrice, NewAdmin, NewEndpoint, NewGateway,
+    NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, RequestLog, ScopeSums,
+    SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
 };
 use std::sync::Arc;
 
@@ -41,6 +42,15 @@ pub struct Console {
 fn given(text: String) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
+}
+
+/// A key form's limits (the CLI's notation) and allowed models, comma-separated.
+fn key_fields(limits: &str, models: &str) -> Result<(Vec<app::types::Limit>, Vec<String>), ConsoleError> {
+    let limits = items(limits).map(parse_limit).collect::<Result<Vec<_>, _>>();
+    Ok((
+        limits.map_err(ConsoleError::from)?,
+        items(models).map(str::to_string).collect(),
+    ))
 }
 
 /// A comma-separated list, trimmed, without empty items.
@@ -402,11 +412,7 @@ impl ConsoleBackend for Console {
 
     fn create_key<'a>(&'a self, admin: &'a AdminUser, form: NewKeyForm) -> Answer<'a, ShownOnce> {
         Box::pin(async move {
-            let limits = items(&form.limits)
-                .map(parse_limit)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ConsoleError::from)?;
-            let models: Vec<String> = items(&form.allowed_models).map(str::to_string).collect();
+            let (limits, models) = key_fields(&form.limits, &form.allowed_models)?;
             let expires_at = expires_in_days("expires_in_days", &form.expires_in_days).map_err(ConsoleError::from)?;
             let gateway = (form.gateway.trim().parse().map(GatewayId))
                 .map_err(|_| ConsoleError::invalid("gateway_id", "choose a gateway"))?;
@@ -429,6 +435,32 @@ impl ConsoleBackend for Console {
                 secret: created.secret.expose().to_string(),
                 key: created.key,
             })
+        })
+    }
+
+    fn update_key<'a>(&'a self, admin: &'a AdminUser, form: KeyEditForm) -> Answer<'a, GatewayKey> {
+        Box::pin(async move {
+            let (limits, models) = key_fields(&form.limits, &form.allowed_models)?;
+            let expires_at = match form.expires_in_days.trim() {
+                "" => Change::Keep,
+                never if never.eq_ignore_ascii_case("never") => Change::Clear,
+                days => match expires_in_days("expires_in_days", days).map_err(ConsoleError::from)? {
+                    Some(at) => Change::Set(at),
+                    None => Change::Keep,
+                },
+            };
+            let update = KeyUpdate {
+                name: Some(form.name),
+                allowed_models: if models.is_empty() {
+                    Change::Clear
+                } else {
+                    Change::Set(models)
+                },
+                expires_at,
+                enabled: Some(form.enabled),
+                limits: Some(limits),
+            };
+            (self.manage.update_key(&actor(admin), &form.public_id, update).await).map_err(ConsoleError::from)
         })
     }
 
