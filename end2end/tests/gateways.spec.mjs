@@ -1,7 +1,7 @@
 // The gateways page in a real browser: add an endpoint and a gateway over it, read its URL and
 // snippets, delete it with confirmation. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, deleteEndpoint, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, deleteEndpoint, deleteGateway, hydrated, phoneShot, pickEndpoints, signIn, watchErrors } from './helpers.mjs';
 
 test('add a gateway over an endpoint, read its snippets, delete it', async ({ page }) => {
   const errors = watchErrors(page);
@@ -13,13 +13,13 @@ test('add a gateway over an endpoint, read its snippets, delete it', async ({ pa
   await expect(page.getByRole('heading', { level: 1, name: 'Gateways' })).toBeVisible();
   await expect(page.getByText('No gateways yet')).toBeVisible();
 
-  // An endpoint that does not exist: the error shows under the Endpoints field.
+  // No endpoint picked: the error shows under the endpoint picker.
+  await hydrated(page);
   await page.getByLabel('Name').fill('main');
-  await page.getByLabel('Endpoints').fill('missing');
   await page.getByRole('button', { name: 'Add gateway' }).click();
-  await expect(page.locator('#gateway-endpoints-error')).toContainText('no endpoint named');
+  await expect(page.getByRole('group', { name: 'Endpoints' }).getByRole('alert')).toContainText('endpoint');
 
-  await page.getByLabel('Endpoints').fill('gw-mock:2');
+  await pickEndpoints(page, 'gw-mock:2');
   await page.getByLabel('Strategy').selectOption('weighted');
   await page.getByRole('button', { name: 'Add gateway' }).click();
   const card = page.getByTestId('gateway-main');
@@ -37,5 +37,44 @@ test('add a gateway over an endpoint, read its snippets, delete it', async ({ pa
   // Tidy up the endpoint so other tests start from an empty list.
   await deleteEndpoint(page, 'gw-mock');
   await expect(page.getByText('No endpoints yet')).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('a gateway is edited in place: its endpoints picked with weights, strategy, retries, limits and switches', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  await addEndpoint(page, 'edit-a', 'sk-e2e-edit-a');
+  await addEndpoint(page, 'edit-b', 'sk-e2e-edit-b');
+  await addGateway(page, 'edit-gw', 'edit-a');
+  let card = page.getByTestId('gateway-edit-gw');
+  await card.getByRole('button', { name: 'Edit' }).click();
+  const form = page.getByRole('form', { name: 'Edit edit-gw' });
+  // The picker starts with the gateway's endpoints; add the second with weight 3.
+  await expect(form.getByLabel('Endpoint 1', { exact: true })).toHaveValue('edit-a');
+  await pickEndpoints(form, 'edit-b:3', 1);
+  await form.getByLabel('Strategy').selectOption('weighted');
+  await form.getByLabel('Attempts').fill('two');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form.locator('#edit-gateway-max_attempts').locator('xpath=..').getByRole('alert')).toContainText('whole number');
+  await form.getByLabel('Attempts').fill('2');
+  await form.getByLabel('Limits').fill('requests/minute=50');
+  await form.getByLabel('Enabled').uncheck();
+  await form.getByRole('button', { name: 'Save' }).click();
+
+  card = page.getByTestId('gateway-edit-gw');
+  await expect(card).toContainText('Disabled');
+  await expect(card).toContainText('Weighted');
+  await expect(card).toContainText('2 attempts');
+  await expect(card.getByRole('row', { name: /edit-b/ })).toContainText('3');
+  // Removing a row and saving drops that endpoint.
+  await card.getByRole('button', { name: 'Edit' }).click();
+  await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Remove endpoint 1' }).click();
+  await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('gateway-edit-gw').getByRole('cell', { name: 'edit-a' })).toHaveCount(0);
+  await expect(page.getByTestId('gateway-edit-gw').getByRole('cell', { name: 'edit-b' })).toBeVisible();
+
+  await deleteGateway(page, 'edit-gw');
+  await deleteEndpoint(page, 'edit-a');
+  await deleteEndpoint(page, 'edit-b');
   expect(errors).toEqual([]);
 });

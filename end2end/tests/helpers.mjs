@@ -33,12 +33,26 @@ export async function addEndpoint(page, name, apiKey = 'sk-e2e-not-shown') {
   await expect(page.getByTestId(`endpoint-${name}`)).toBeVisible();
 }
 
+/** Picks `endpoints` (the CLI's notation, `name[:weight[:priority]], …`) in a gateway form's
+ * endpoint picker, after the rows it already has. */
+export async function pickEndpoints(form, endpoints, after = 0) {
+  const items = endpoints.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const [i, item] of items.entries()) {
+    const [endpoint, weight, priority] = item.split(':');
+    const n = after + i + 1;
+    await form.getByRole('button', { name: 'Add an endpoint to the list' }).click();
+    await form.getByLabel(`Endpoint ${n}`, { exact: true }).selectOption(endpoint);
+    if (weight) await form.getByLabel(`Weight ${n}`, { exact: true }).fill(weight);
+    if (priority) await form.getByLabel(`Priority ${n}`, { exact: true }).fill(priority);
+  }
+}
+
 /** Adds a gateway named `name` over `endpoints` (the CLI's notation), on the Gateways page. */
 export async function addGateway(page, name, endpoints) {
   await page.goto('/gateways');
   await hydrated(page);
   await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Endpoints').fill(endpoints);
+  await pickEndpoints(page, endpoints);
   await page.getByRole('button', { name: 'Add gateway' }).click();
   await expect(page.getByTestId(`gateway-${name}`)).toBeVisible();
 }

@@ -2,7 +2,7 @@
 // (streamed, with time to first token, tokens and cost), a second turn, a judge, the requests
 // in Logs and on the Dashboard, and a logged request opened again in the playground.
 import { test, expect } from '@playwright/test';
-import { SHOTS, addEndpoint, addGateway, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
+import { SHOTS, addEndpoint, addGateway, hydrated, phoneShot, pickEndpoints, signIn, watchErrors } from './helpers.mjs';
 
 /** The column `n` (0-based). */
 const column = (page, n) => page.getByTestId('column').nth(n);
@@ -92,7 +92,7 @@ test('a logged request opens in the playground with its messages; a bad paramete
   await page.goto('/gateways');
   await hydrated(page);
   await page.getByLabel('Name').fill('pg-gw');
-  await page.getByLabel('Endpoints').fill('pg-replay');
+  await pickEndpoints(page, 'pg-replay');
   await page.getByLabel('Log request and response bodies').check();
   await page.getByRole('button', { name: 'Add gateway' }).click();
   await expect(page.getByTestId('gateway-pg-gw')).toBeVisible();

@@ -5,8 +5,9 @@
 use crate::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, ConsoleError, CreatedAdminToken,
     DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway,
-    GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint,
-    NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestLog, SettingsListing, ShownOnce, WriteOnly,
+    GatewayEditForm, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice,
+    NewEndpoint, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestLog, SettingsListing, ShownOnce,
+    WriteOnly,
 };
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -48,6 +49,8 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn serves_https(&self) -> bool;
     /// Creates a gateway.
     fn create_gateway<'a>(&'a self, admin: &'a AdminUser, form: NewGatewayForm) -> Answer<'a, Gateway>;
+    /// Changes a gateway from its edit form.
+    fn update_gateway<'a>(&'a self, admin: &'a AdminUser, form: GatewayEditForm) -> Answer<'a, Gateway>;
     /// Deletes a gateway and its keys.
     fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> Answer<'a, ()>;
     /// Every key with its gateway's name and usage against its limits.

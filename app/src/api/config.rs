@@ -160,6 +160,42 @@ pub async fn create_gateway(
     console_backend()?.create_gateway(&admin, form).await.map_err(refused)
 }
 
+/// Changes a gateway from its edit form (a checkbox is sent only when ticked).
+#[server(prefix = "/api", endpoint = "gateways_update")]
+pub async fn update_gateway(
+    id: i64,
+    name: String,
+    #[server(default)] description: String,
+    strategy: Strategy,
+    #[server(default)] endpoints: String,
+    #[server(default)] max_attempts: String,
+    #[server(default)] backoff_base_ms: String,
+    #[server(default)] backoff_cap_ms: String,
+    #[server(default)] deadline_s: String,
+    #[server(default)] limits: String,
+    #[server(default)] log_metadata: Option<String>,
+    #[server(default)] log_payloads: Option<String>,
+    #[server(default)] enabled: Option<String>,
+) -> Result<Gateway, ConsoleError> {
+    let admin = require_admin()?;
+    let form = crate::types::GatewayEditForm {
+        id,
+        name,
+        description,
+        strategy,
+        endpoints,
+        max_attempts,
+        backoff_base_ms,
+        backoff_cap_ms,
+        deadline_s,
+        limits,
+        log_metadata: log_metadata.is_some(),
+        log_payloads: log_payloads.is_some(),
+        enabled: enabled.is_some(),
+    };
+    console_backend()?.update_gateway(&admin, form).await.map_err(refused)
+}
+
 /// Deletes a gateway and its keys.
 #[server(prefix = "/api", endpoint = "gateways_delete")]
 pub async fn delete_gateway(id: i64) -> Result<(), ConsoleError> {

@@ -239,6 +239,28 @@ pub struct NewGatewayForm {
     pub log_payloads: bool,
 }
 
+/// A gateway's edit form, as typed: the server reads its notations into a [`GatewayUpdate`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayEditForm {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub strategy: Strategy,
+    /// As [`NewGatewayForm::endpoints`] (the endpoint picker writes it).
+    pub endpoints: String,
+    /// Attempts in all, the first included.
+    pub max_attempts: String,
+    pub backoff_base_ms: String,
+    pub backoff_cap_ms: String,
+    /// Seconds; empty for the server's default.
+    pub deadline_s: String,
+    /// Comma-separated limits in the CLI's notation; empty removes them all.
+    pub limits: String,
+    pub log_metadata: bool,
+    pub log_payloads: bool,
+    pub enabled: bool,
+}
+
 /// The gateways page: every gateway, and the URL clients reach them at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayListing {

@@ -19,10 +19,10 @@ use app::api::{Answer, ConsoleBackend};
 use app::types::{
     fill_hours, gateway_target, replay_of, AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId,
     Change, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId,
-    EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm,
-    KeyListing, KeyUpdate, LimitUsage, LogPage, LogQuery, ModelPrice, NewAdmin, NewEndpoint, NewGateway,
-    NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget, RequestLog, ScopeSums,
-    SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
+    EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayEditForm, GatewayId, GatewayKey, GatewayUpdate,
+    InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, LimitUsage, LogPage, LogQuery, ModelPrice, NewAdmin,
+    NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget,
+    RequestLog, RetryPolicy, ScopeSums, SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
 };
 use std::sync::Arc;
 
@@ -370,6 +370,45 @@ impl ConsoleBackend for Console {
                 .create_gateway(&actor(admin), new)
                 .await
                 .map_err(ConsoleError::from)
+        })
+    }
+
+    fn update_gateway<'a>(&'a self, admin: &'a AdminUser, form: GatewayEditForm) -> Answer<'a, Gateway> {
+        Box::pin(async move {
+            let endpoints = items(&form.endpoints)
+                .map(endpoint_choice)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ConsoleError::from)?;
+            let (limits, _) = key_fields(&form.limits, "")?;
+            let whole = |field: &'static str, text: &str| {
+                text.trim()
+                    .parse::<i64>()
+                    .map_err(|_| ConsoleError::invalid(field, "Write a whole number."))
+            };
+            let retry = RetryPolicy {
+                max_attempts: whole("max_attempts", &form.max_attempts)?,
+                base_ms: whole("backoff_base_ms", &form.backoff_base_ms)?,
+                cap_ms: whole("backoff_cap_ms", &form.backoff_cap_ms)?,
+            };
+            let deadline_ms = match form.deadline_s.trim() {
+                "" => Change::Clear,
+                seconds => Change::Set(whole("deadline_s", seconds)?.saturating_mul(1000)),
+            };
+            let update = GatewayUpdate {
+                name: Some(form.name),
+                description: Some(form.description),
+                strategy: Some(form.strategy),
+                endpoints: Some(endpoints),
+                log_metadata: Some(form.log_metadata),
+                log_payloads: Some(form.log_payloads),
+                enabled: Some(form.enabled),
+                retry: Some(retry),
+                deadline_ms,
+                model_aliases: None,
+                limits: Some(limits),
+            };
+            let id = GatewayId(form.id);
+            (self.manage.update_gateway(&actor(admin), id, update).await).map_err(ConsoleError::from)
         })
     }
 

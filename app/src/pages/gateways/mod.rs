@@ -1,10 +1,13 @@
 //! Gateways: each with its status, strategy, endpoints (order, weight, priority), retry policy
-//! and logging switches, the URL clients use and copy-paste snippets; a form to add one; delete
-//! with confirmation.
+//! and logging switches, the URL clients use and copy-paste snippets; a form to add one (its
+//! endpoints picked, `form`); edit in place; delete with confirmation.
 
-use crate::api::{list_gateways, CreateGateway, DeleteGateway};
+mod form;
+
+use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway, UpdateGateway};
 use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal};
 use crate::types::{Gateway, Strategy};
+use form::{EditGateway, EndpointPicker};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -52,10 +55,20 @@ fn snippets(base: &str, model: &str) -> [(&'static str, String); 4] {
 
 /// One gateway's card.
 #[component]
-fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerAction<DeleteGateway>) -> AnyView {
+fn GatewayCard(
+    gateway: Gateway,
+    base: String,
+    model: String,
+    delete: ServerAction<DeleteGateway>,
+    update: ServerAction<UpdateGateway>,
+    names: Vec<String>,
+) -> AnyView {
     let id = gateway.id.0;
     let may_change = may_change();
+    let hydrated = use_hydrated();
     let confirming = RwSignal::new(false);
+    let editing = RwSignal::new(false);
+    let edited = StoredValue::new((gateway.clone(), names));
     let question = StoredValue::new(format!("Delete {} and all its keys?", gateway.name));
     let status = if gateway.enabled {
         ("Enabled", "bg-emerald-50 text-emerald-700 ring-emerald-600/20")
@@ -78,6 +91,9 @@ fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerActi
                     <p class="mt-1 text-sm text-slate-500">{gateway.description.clone()}</p>
                 </div>
                 <Show when=move || may_change>
+                <div class="flex flex-wrap items-center gap-2">
+                <button type="button" disabled=move || !hydrated.get() on:click=move |_| editing.update(|open| *open = !*open)
+                    class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-60">"Edit"</button>
                 <Show when=move || confirming.get() fallback=move || view! {
                     <button type="button" on:click=move |_| confirming.set(true)
                         class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50 focus:outline-none focus:ring-2 focus:ring-red-500/50">
@@ -92,8 +108,15 @@ fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerActi
                             class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
                     </ActionForm>
                 </Show>
+                </div>
                 </Show>
             </div>
+            <Show when=move || editing.get()>
+                {move || {
+                    let (gateway, names) = edited.get_value();
+                    view! { <EditGateway gateway names update editing/> }
+                }}
+            </Show>
             <dl class="mt-4 grid gap-3 text-sm sm:grid-cols-3">
                 <div><dt class="text-xs uppercase tracking-wide text-slate-500">"Strategy"</dt><dd class="mt-0.5 text-slate-900">{strategy_label(gateway.strategy)}</dd></div>
                 <div><dt class="text-xs uppercase tracking-wide text-slate-500">"Retries"</dt>
@@ -133,7 +156,7 @@ fn GatewayCard(gateway: Gateway, base: String, model: String, delete: ServerActi
 
 /// The form that adds a gateway.
 #[component]
-fn NewGateway(create: ServerAction<CreateGateway>) -> AnyView {
+fn NewGateway(create: ServerAction<CreateGateway>, names: Vec<String>) -> AnyView {
     let hydrated = use_hydrated();
     let refusal = Refusal::watch(create.value(), &["name", "strategy", "endpoints"]);
     let error_for = move |field: &'static str| move || refusal.of(field).get();
@@ -158,13 +181,7 @@ fn NewGateway(create: ServerAction<CreateGateway>) -> AnyView {
                     </select>
                     <p class="mt-1 text-xs text-red-600" role="alert">{error_for("strategy")}</p>
                 </div>
-                <div class="sm:col-span-2">
-                    <label for="gateway-endpoints" class="block text-sm font-medium text-slate-700">"Endpoints"</label>
-                    <input id="gateway-endpoints" name="endpoints" required autocomplete="off" placeholder="openai-primary:3, azure-eu:1" class=input
-                        aria-invalid=move || error_for("endpoints")().is_some().to_string() aria-describedby="gateway-endpoints-error gateway-endpoints-hint"/>
-                    <p id="gateway-endpoints-hint" class="mt-1 text-xs text-slate-500">"In order, comma-separated: name[:weight[:priority]]. Earlier ranks higher when no priority is given."</p>
-                    <p id="gateway-endpoints-error" class="mt-1 text-xs text-red-600" role="alert">{error_for("endpoints")}</p>
-                </div>
+                <EndpointPicker names error=refusal.of("endpoints")/>
                 <div class="sm:col-span-2">
                     <label for="gateway-description" class="block text-sm font-medium text-slate-700">"Description"</label>
                     <input id="gateway-description" name="description" autocomplete="off" class=input/>
@@ -192,10 +209,28 @@ fn NewGateway(create: ServerAction<CreateGateway>) -> AnyView {
 pub fn GatewaysPage() -> impl IntoView {
     let create = ServerAction::<CreateGateway>::new();
     let delete = ServerAction::<DeleteGateway>::new();
+    let update = ServerAction::<UpdateGateway>::new();
+    // The list reloads after a saved edit only: a refused one keeps its form open.
+    let saved = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if update.value().with(|answer| matches!(answer, Some(Ok(_)))) {
+            saved.update(|n| *n += 1);
+        }
+    });
     let listing = Resource::new(
-        move || (create.version().get(), delete.version().get()),
+        move || (create.version().get(), delete.version().get(), saved.get()),
         |_| list_gateways(),
     );
+    // The endpoints one may pick, by name.
+    let endpoints = Resource::new(
+        || (),
+        |_| async {
+            list_endpoints()
+                .await
+                .map(|list| list.into_iter().map(|e| e.endpoint.name).collect::<Vec<_>>())
+        },
+    );
+    let names = move || endpoints.get().and_then(Result::ok).unwrap_or_default();
     view! {
         <Title text="Gateways"/>
         <PageHeader title="Gateways" description="Named proxies over an ordered list of endpoints."/>
@@ -217,7 +252,7 @@ pub fn GatewaysPage() -> impl IntoView {
                                 let model = (listing.models.iter())
                                     .find(|(id, _)| *id == gateway.id)
                                     .map_or_else(|| "gpt-4o-mini".to_string(), |(_, model)| model.clone());
-                                view! { <GatewayCard gateway base=base.clone() model delete/> }
+                                view! { <GatewayCard gateway base=base.clone() model delete update names=names()/> }
                             }).collect_view()}
                         </div>
                     }.into_any()
@@ -227,6 +262,13 @@ pub fn GatewaysPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Suspense>
-        {if may_change() { view! { <NewGateway create/> }.into_any() } else { view! { <ReadOnlyNotice/> }.into_any() }}
+        <Suspense fallback=|| ()>
+            {move || match (may_change(), endpoints.get()) {
+                (false, _) => view! { <ReadOnlyNotice/> }.into_any(),
+                (true, Some(Ok(names))) => view! { <NewGateway create names/> }.into_any(),
+                (true, Some(Err(error))) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
+                (true, None) => ().into_any(),
+            }}
+        </Suspense>
     }
 }

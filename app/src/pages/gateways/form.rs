@@ -1,0 +1,225 @@
+//! The gateway forms' parts: the endpoint picker (rows of endpoint, weight and priority, instead
+//! of a typed `name:weight:priority` list) and the edit form shown in place under a gateway.
+
+use super::strategy_label;
+use crate::api::UpdateGateway;
+use crate::components::{use_hydrated, Refusal};
+use crate::types::{Gateway, Strategy};
+use leptos::{form::ActionForm, prelude::*};
+
+/// One picked endpoint, as its row's fields hold it.
+#[derive(Clone, Debug, PartialEq)]
+struct Pick {
+    key: usize,
+    name: String,
+    weight: String,
+    priority: String,
+}
+
+/// The picks in the server's notation: `name:weight[:priority]`, comma-separated, in order.
+fn notation(picks: &[Pick]) -> String {
+    (picks.iter())
+        .filter(|pick| !pick.name.is_empty())
+        .map(|pick| match pick.priority.trim() {
+            "" => format!("{}:{}", pick.name, pick.weight.trim()),
+            priority => format!("{}:{}:{priority}", pick.name, pick.weight.trim()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const INPUT: &str = "block w-full rounded-lg border border-slate-300 bg-white px-2 py-1.5 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
+
+/// The endpoints a gateway routes to, in order: a row per endpoint with its weight and
+/// priority, added and removed with buttons. Posts them as the hidden field `endpoints`.
+#[component]
+pub fn EndpointPicker(
+    /// The endpoints one may pick, by name.
+    names: Vec<String>,
+    /// The rows to start with: (name, weight, priority).
+    #[prop(optional)]
+    initial: Vec<(String, i64, Option<i64>)>,
+    /// The server's complaint about the list.
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let next = StoredValue::new(initial.len());
+    let picks = RwSignal::new(
+        (initial.into_iter().enumerate())
+            .map(|(key, (name, weight, priority))| Pick {
+                key,
+                name,
+                weight: weight.to_string(),
+                priority: priority.map(|p| p.to_string()).unwrap_or_default(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let names = StoredValue::new(names);
+    let add = move |_| {
+        let key = next.get_value();
+        next.set_value(key + 1);
+        let name = names.with_value(|names| names.first().cloned().unwrap_or_default());
+        picks.update(|picks| {
+            picks.push(Pick {
+                key,
+                name,
+                weight: "1".into(),
+                priority: String::new(),
+            })
+        });
+    };
+    let set = move |key: usize, change: fn(&mut Pick, String), value: String| {
+        picks.update(|picks| {
+            if let Some(pick) = picks.iter_mut().find(|pick| pick.key == key) {
+                change(pick, value);
+            }
+        })
+    };
+    let position =
+        move |key: usize| picks.with(|picks| picks.iter().position(|pick| pick.key == key).map_or(0, |i| i + 1));
+    view! {
+        <fieldset class="sm:col-span-2" aria-describedby="picker-hint">
+            <legend class="block text-sm font-medium text-slate-700">"Endpoints"</legend>
+            <p id="picker-hint" class="mt-1 text-xs text-slate-500">"In order. Weight shares traffic under the weighted strategy; a higher priority is tried first (empty: earlier ranks higher)."</p>
+            <input type="hidden" name="endpoints" prop:value=move || picks.with(|picks| notation(picks))/>
+            <div class="mt-2 space-y-2">
+                <For each=move || picks.get() key=|pick| pick.key let:pick>
+                    {
+                        let key = pick.key;
+                        view! {
+                            <div class="grid grid-cols-[1fr_5rem_5rem_auto] items-center gap-2" data-testid="picked-endpoint">
+                                <select class=INPUT aria-label=move || format!("Endpoint {}", position(key))
+                                    on:change=move |ev| set(key, |pick, value| pick.name = value, event_target_value(&ev))>
+                                    {names.get_value().into_iter().map(|name| {
+                                        let selected = name == pick.name;
+                                        view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <input class=INPUT type="number" min="0" value=pick.weight.clone() aria-label=move || format!("Weight {}", position(key))
+                                    on:input=move |ev| set(key, |pick, value| pick.weight = value, event_target_value(&ev))/>
+                                <input class=INPUT type="number" placeholder="auto" value=pick.priority.clone() aria-label=move || format!("Priority {}", position(key))
+                                    on:input=move |ev| set(key, |pick, value| pick.priority = value, event_target_value(&ev))/>
+                                <button type="button" aria-label=move || format!("Remove endpoint {}", position(key))
+                                    on:click=move |_| picks.update(|picks| picks.retain(|pick| pick.key != key))
+                                    class="rounded-lg border border-slate-300 bg-white px-2 py-1.5 text-xs text-slate-700 hover:bg-slate-50">"Remove"</button>
+                            </div>
+                        }
+                    }
+                </For>
+            </div>
+            <button type="button" on:click=add
+                class="mt-2 rounded-lg border border-dashed border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50">
+                "Add an endpoint to the list"
+            </button>
+            <p class="mt-1 text-xs text-red-600" role="alert">{move || error.get()}</p>
+        </fieldset>
+    }
+}
+
+/// A gateway's edit form, in place under it.
+#[component]
+pub fn EditGateway(
+    gateway: Gateway,
+    names: Vec<String>,
+    update: ServerAction<UpdateGateway>,
+    editing: RwSignal<bool>,
+) -> AnyView {
+    let hydrated = use_hydrated();
+    let refusal = Refusal::watch(
+        update.value(),
+        &[
+            "name",
+            "strategy",
+            "endpoints",
+            "max_attempts",
+            "backoff_base_ms",
+            "backoff_cap_ms",
+            "deadline_s",
+            "limits",
+        ],
+    );
+    let general = refusal.general();
+    let initial = (gateway.endpoints.iter())
+        .map(|e| (e.endpoint_name.clone(), e.weight, Some(e.priority)))
+        .collect();
+    let field = move |name: &'static str, label: &'static str, value: String, hint: &'static str| {
+        let id = format!("edit-gateway-{name}");
+        view! {
+            <div>
+                <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
+                <input id=id name=name value=value autocomplete="off" class=format!("mt-1 {INPUT}")/>
+                <p class="mt-1 text-xs text-slate-500">{hint}</p>
+                <p class="mt-1 text-xs text-red-600" role="alert">{move || refusal.of(name).get()}</p>
+            </div>
+        }
+    };
+    let check = |name: &'static str, label: &'static str, checked: bool| {
+        view! {
+            <label class="flex items-center gap-2 text-sm text-slate-700">
+                <input type="checkbox" name=name checked=checked class="h-4 w-4 rounded border-slate-300"/>{label}
+            </label>
+        }
+    };
+    let limits = gateway
+        .limits
+        .iter()
+        .map(|l| l.spelled())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let retry = gateway.retry;
+    let strategy = gateway.strategy;
+    let label = format!("Edit {}", gateway.name);
+    let deadline = gateway
+        .deadline_ms
+        .map(|ms| (ms / 1000).to_string())
+        .unwrap_or_default();
+    let (name, description, id) = (gateway.name.clone(), gateway.description.clone(), gateway.id.0);
+    view! {
+        <ActionForm action=update attr:class="mt-4 grid gap-4 rounded-lg border border-slate-200 bg-slate-50 p-4 sm:grid-cols-2" attr:aria-label=label>
+            <input type="hidden" name="id" value=id/>
+            {field("name", "Name", name, "")}
+            <div>
+                <label for="edit-gateway-strategy" class="block text-sm font-medium text-slate-700">"Strategy"</label>
+                <select id="edit-gateway-strategy" name="strategy" class=format!("mt-1 {INPUT}")>
+                    {Strategy::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=s == strategy>{strategy_label(s)}</option> }).collect_view()}
+                </select>
+            </div>
+            <EndpointPicker names initial error=refusal.of("endpoints")/>
+            {field("description", "Description", description, "")}
+            {field("limits", "Limits", limits, "Comma-separated, as for keys (requests/minute=100, cost/month=50); empty removes them all.")}
+            {field("max_attempts", "Attempts", retry.max_attempts.to_string(), "In all, the first included.")}
+            {field("deadline_s", "Deadline (seconds)", deadline, "For the whole request, retries included; empty for the server's default.")}
+            {field("backoff_base_ms", "Back-off base (ms)", retry.base_ms.to_string(), "")}
+            {field("backoff_cap_ms", "Back-off cap (ms)", retry.cap_ms.to_string(), "")}
+            <div class="flex flex-wrap gap-4 sm:col-span-2">
+                {check("enabled", "Enabled", gateway.enabled)}
+                {check("log_metadata", "Log metadata", gateway.log_metadata)}
+                {check("log_payloads", "Log request and response bodies", gateway.log_payloads)}
+            </div>
+            <div class="flex items-center gap-3 sm:col-span-2">
+                <button type="submit" disabled=move || !hydrated.get() || update.pending().get()
+                    class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">"Save"</button>
+                <button type="button" on:click=move |_| editing.set(false)
+                    class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
+                <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
+            </div>
+        </ActionForm>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_are_written_in_the_servers_notation_in_order() {
+        let pick = |key, name: &str, weight: &str, priority: &str| Pick {
+            key,
+            name: name.into(),
+            weight: weight.into(),
+            priority: priority.into(),
+        };
+        let picks = [pick(3, "b", "2", ""), pick(1, "a", "1", "5"), pick(2, "", "1", "")];
+        assert_eq!(notation(&picks), "b:2, a:1:5");
+    }
+}
