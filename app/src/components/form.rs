@@ -38,6 +38,22 @@ impl Refusal {
     }
 }
 
+/// An edit form's last row: Save (disabled until the page is interactive and while saving),
+/// Cancel (closes the form), and a refusal that names none of its fields.
+#[component]
+pub fn SaveBar(pending: Signal<bool>, editing: RwSignal<bool>, general: Signal<Option<String>>) -> impl IntoView {
+    let hydrated = crate::components::use_hydrated();
+    view! {
+        <div class="flex items-center gap-3 sm:col-span-2">
+            <button type="submit" disabled=move || !hydrated.get() || pending.get()
+                class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">"Save"</button>
+            <button type="button" on:click=move |_| editing.set(false)
+                class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
+            <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
+        </div>
+    }
+}
+
 /// Empties `form` each time `answer` becomes a success (a credential typed into it must not
 /// linger in the page).
 pub fn reset_on_success<S, T>(form: NodeRef<leptos::html::Form>, answer: S)

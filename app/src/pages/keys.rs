@@ -6,7 +6,9 @@
 //! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey, UpdateKey};
-use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal, ShowOnce};
+use crate::components::{
+    may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal, SaveBar, ShowOnce,
+};
 use crate::types::{utc_time, GatewayId, GatewayKey, KeyListing, KeyStatus, Limit, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -188,7 +190,6 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
 /// enabled. The list reloads once it is saved.
 #[component]
 fn EditKey(key: GatewayKey, update: ServerAction<UpdateKey>, editing: RwSignal<bool>) -> AnyView {
-    let hydrated = use_hydrated();
     let refusal = Refusal::watch(
         update.value(),
         &["name", "allowed_models", "expires_in_days", "limits", "enabled"],
@@ -227,13 +228,7 @@ fn EditKey(key: GatewayKey, update: ServerAction<UpdateKey>, editing: RwSignal<b
                 <input type="checkbox" name="enabled" checked=key.enabled class="h-4 w-4 rounded border-slate-300"/>
                 "Enabled"
             </label>
-            <div class="flex items-center gap-3 sm:col-span-2">
-                <button type="submit" disabled=move || !hydrated.get() || update.pending().get()
-                    class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">"Save"</button>
-                <button type="button" on:click=move |_| editing.set(false)
-                    class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
-                <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
-            </div>
+            <SaveBar pending=update.pending().into() editing general/>
         </ActionForm>
     }
     .into_any()

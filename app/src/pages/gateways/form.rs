@@ -3,7 +3,7 @@
 
 use super::strategy_label;
 use crate::api::UpdateGateway;
-use crate::components::{use_hydrated, Refusal};
+use crate::components::{Refusal, SaveBar};
 use crate::types::{Gateway, Strategy};
 use leptos::{form::ActionForm, prelude::*};
 
@@ -123,7 +123,6 @@ pub fn EditGateway(
     update: ServerAction<UpdateGateway>,
     editing: RwSignal<bool>,
 ) -> AnyView {
-    let hydrated = use_hydrated();
     let refusal = Refusal::watch(
         update.value(),
         &[
@@ -195,13 +194,7 @@ pub fn EditGateway(
                 {check("log_metadata", "Log metadata", gateway.log_metadata)}
                 {check("log_payloads", "Log request and response bodies", gateway.log_payloads)}
             </div>
-            <div class="flex items-center gap-3 sm:col-span-2">
-                <button type="submit" disabled=move || !hydrated.get() || update.pending().get()
-                    class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">"Save"</button>
-                <button type="button" on:click=move |_| editing.set(false)
-                    class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
-                <p class="text-sm text-red-600" role="alert">{move || general.get()}</p>
-            </div>
+            <SaveBar pending=update.pending().into() editing general/>
         </ActionForm>
     }
     .into_any()
