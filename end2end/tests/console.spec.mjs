@@ -85,3 +85,15 @@ test('the console fits a phone screen', async ({ page }) => {
   await expect(mobileNav, 'the menu closes after navigating').toBeHidden();
   await page.screenshot({ path: `${SHOTS}/gateways-phone.png`, fullPage: true });
 });
+
+test('a keyboard user can skip the navigation to the page itself', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/keys');
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 15_000 });
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to content' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeVisible();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('main#main')).toBeFocused();
+});

@@ -117,6 +117,9 @@ pub fn ConsoleLayout() -> impl IntoView {
     };
 
     view! {
+        <a href="#main" rel="external" class="sr-only rounded-lg bg-white px-3 py-2 text-sm font-medium text-indigo-700 shadow focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50">
+            "Skip to content"
+        </a>
         <div class="min-h-screen bg-slate-50 lg:flex">
             <aside class="hidden w-64 flex-none flex-col bg-slate-900 px-4 py-6 lg:flex">
                 <Brand/>
@@ -139,7 +142,7 @@ pub fn ConsoleLayout() -> impl IntoView {
                     <div class="hidden text-sm text-slate-500 lg:block">"Admin console"</div>
                     <UserMenu user=user/>
                 </header>
-                <main class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6 lg:px-8">
+                <main id="main" tabindex="-1" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 focus:outline-none sm:px-6 lg:px-8">
                     <Outlet/>
                 </main>
             </div>
