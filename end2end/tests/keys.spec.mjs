@@ -116,3 +116,36 @@ test('a key is edited in place: renamed, given other limits and models, disabled
   await deleteEndpoint(page, 'edit-mock');
   expect(errors).toEqual([]);
 });
+
+test('a confirmation takes the keyboard focus, so Enter confirms and Tab reaches Cancel', async ({ page }) => {
+  await signIn(page);
+  await addEndpoint(page, 'focus-mock', 'sk-e2e-focus');
+  await addGateway(page, 'focus-gw', 'focus-mock');
+  await createKey(page, 'focus-gw', 'focus-key');
+  await page.goto('/keys');
+  await hydrated(page);
+  const row = page.getByTestId('key-focus-key');
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(row.getByRole('button', { name: 'Confirm revoke' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(row.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await row.getByRole('button', { name: 'Rotate' }).click();
+  await expect(row.getByRole('button', { name: 'Confirm rotate' })).toBeFocused();
+
+  await page.goto('/gateways');
+  await hydrated(page);
+  const card = page.getByTestId('gateway-focus-gw');
+  await card.getByRole('button', { name: 'Delete' }).click();
+  await expect(card.getByRole('button', { name: 'Confirm delete' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(card).toHaveCount(0);
+
+  await page.goto('/endpoints');
+  await hydrated(page);
+  const endpoint = page.getByTestId('endpoint-focus-mock');
+  await endpoint.getByRole('button', { name: 'Delete' }).click();
+  await expect(endpoint.getByRole('button', { name: 'Confirm delete' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(endpoint).toHaveCount(0);
+});

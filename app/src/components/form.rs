@@ -54,6 +54,16 @@ pub fn SaveBar(pending: Signal<bool>, editing: RwSignal<bool>, general: Signal<O
     }
 }
 
+/// Focuses a confirmation's button each time it is shown: a keyboard user lands on the
+/// decision the click asked for (Enter confirms, Tab reaches Cancel).
+pub fn focus_when_shown(node: NodeRef<leptos::html::Button>) {
+    Effect::new(move |_| {
+        if let Some(button) = node.get() {
+            let _ = button.focus();
+        }
+    });
+}
+
 /// Empties `form` each time `answer` becomes a success (a credential typed into it must not
 /// linger in the page).
 pub fn reset_on_success<S, T>(form: NodeRef<leptos::html::Form>, answer: S)

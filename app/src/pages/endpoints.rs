@@ -5,7 +5,9 @@
 //! Invariant: the credential field is write-only: never filled from the server, never shown.
 
 use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint, UpdateEndpoint};
-use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal};
+use crate::components::{
+    focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal,
+};
 use crate::types::{ConsoleError, EndpointHealth, EndpointListing, EndpointProbe, InferenceEndpoint, ProviderKind};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -225,6 +227,8 @@ fn EndpointRow(
     let question = StoredValue::new(format!("Delete {}?", endpoint.name));
     let test = ServerAction::<TestEndpoint>::new();
     let confirming = RwSignal::new(false);
+    let confirm = NodeRef::<leptos::html::Button>::new();
+    focus_when_shown(confirm);
     let base = endpoint.base_url.clone();
     let edited = StoredValue::new(endpoint.clone());
     // The listing's health, until a test here says what it is now.
@@ -268,7 +272,7 @@ fn EndpointRow(
                         <ActionForm action=delete attr:class="flex items-center gap-2">
                             <input type="hidden" name="id" value=id/>
                             <span class="text-xs text-slate-600">{question.get_value()}</span>
-                            <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500 focus:outline-none focus:ring-2 focus:ring-red-500/50">
+                            <button type="submit" node_ref=confirm class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500 focus:outline-none focus:ring-2 focus:ring-red-500/50">
                                 "Confirm delete"
                             </button>
                             <button type="button" on:click=move |_| confirming.set(false)

@@ -7,7 +7,8 @@
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey, UpdateKey};
 use crate::components::{
-    may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal, SaveBar, ShowOnce,
+    focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal, SaveBar,
+    ShowOnce,
 };
 use crate::types::{utc_time, GatewayId, GatewayKey, KeyListing, KeyStatus, Limit, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
@@ -110,6 +111,9 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
         key.name
     ));
     let confirming = RwSignal::new(false);
+    let (confirm_rotate, confirm_revoke) = (NodeRef::new(), NodeRef::new());
+    focus_when_shown(confirm_rotate);
+    focus_when_shown(confirm_revoke);
     let editing = RwSignal::new(false);
     let edited = StoredValue::new(key.clone());
     let warning = StoredValue::new(if descendants > 0 {
@@ -152,7 +156,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                                 <ActionForm action=actions.rotate attr:class="flex flex-wrap items-center gap-2">
                                     <input type="hidden" name="public_id" value=id.get_value()/>
                                     <span class="text-xs text-slate-600">{rotate_question.get_value()}</span>
-                                    <button type="submit" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-indigo-500 disabled:opacity-60"
+                                    <button type="submit" node_ref=confirm_rotate class="rounded-lg bg-indigo-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-indigo-500 disabled:opacity-60"
                                         disabled=move || !hydrated.get() || actions.rotate.pending().get()>"Confirm rotate"</button>
                                     <button type="button" on:click=move |_| rotating.set(false) class=button>"Cancel"</button>
                                 </ActionForm>
@@ -165,7 +169,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                             <ActionForm action=actions.revoke attr:class="flex flex-wrap items-center gap-2">
                                 <input type="hidden" name="public_id" value=id.get_value()/>
                                 <span class="text-xs text-slate-600">{warning.get_value()}</span>
-                                <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500 disabled:opacity-60"
+                                <button type="submit" node_ref=confirm_revoke class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500 disabled:opacity-60"
                                     disabled=move || !hydrated.get() || actions.revoke.pending().get()>"Confirm revoke"</button>
                                 <button type="button" on:click=move |_| confirming.set(false) class=button>"Cancel"</button>
                             </ActionForm>

@@ -5,7 +5,9 @@
 mod form;
 
 use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway, UpdateGateway};
-use crate::components::{may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal};
+use crate::components::{
+    focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal,
+};
 use crate::types::{Gateway, Strategy};
 use form::{EditGateway, EndpointPicker};
 use leptos::{form::ActionForm, prelude::*};
@@ -67,6 +69,8 @@ fn GatewayCard(
     let may_change = may_change();
     let hydrated = use_hydrated();
     let confirming = RwSignal::new(false);
+    let confirm = NodeRef::<leptos::html::Button>::new();
+    focus_when_shown(confirm);
     let editing = RwSignal::new(false);
     let edited = StoredValue::new((gateway.clone(), names));
     let question = StoredValue::new(format!("Delete {} and all its keys?", gateway.name));
@@ -103,7 +107,7 @@ fn GatewayCard(
                     <ActionForm action=delete attr:class="flex flex-wrap items-center gap-2">
                         <input type="hidden" name="id" value=id/>
                         <span class="text-xs text-slate-600">{question.get_value()}</span>
-                        <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500">"Confirm delete"</button>
+                        <button type="submit" node_ref=confirm class="rounded-lg bg-red-600 px-3 py-1.5 text-xs font-medium text-white hover:bg-red-500">"Confirm delete"</button>
                         <button type="button" on:click=move |_| confirming.set(false)
                             class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50">"Cancel"</button>
                     </ActionForm>
