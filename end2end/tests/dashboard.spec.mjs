@@ -132,3 +132,18 @@ test('requests refused by a limit count as requests and errors; an empty chart s
   await deleteEndpoint(page, 'limit-mock');
   expect(errors).toEqual([]);
 });
+
+test('a range chosen before the page became interactive is applied once it is', async ({ page }) => {
+  await signIn(page);
+  // Hold the WASM back until the choice is made.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/*.wasm', async (route) => { await held; await route.continue(); });
+  await page.goto('/');
+  await page.getByLabel('Range', { exact: true }).selectOption('7d');
+  expect(page.url()).not.toContain('range=7d');
+  release();
+  await hydrated(page);
+  await expect(page).toHaveURL(/range=7d/);
+  await expect(page.getByLabel('Range', { exact: true })).toHaveValue('7d');
+});

@@ -3,7 +3,8 @@
 import { test, expect } from '@playwright/test';
 import { SHOTS, addEndpoint, addGateway, deleteEndpoint, deleteGateway, hydrated, phoneShot, pickEndpoints, signIn, watchErrors } from './helpers.mjs';
 
-test('add a gateway over an endpoint, read its snippets, delete it', async ({ page }) => {
+test('add a gateway over an endpoint, read its snippets, delete it', async ({ page, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
   await signIn(page);
@@ -28,6 +29,10 @@ test('add a gateway over an endpoint, read its snippets, delete it', async ({ pa
   await expect(card.getByTestId('gateway-url')).toHaveText(/\/v1$/);
   await card.getByText('OpenAI Python').click();
   await expect(card.getByText('base_url=')).toBeVisible();
+  // Each snippet has a copy button.
+  await card.locator('details[open]').getByRole('button', { name: 'Copy the snippet' }).click();
+  await expect(card.getByRole('status').filter({ hasText: 'Copied' })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toContain('from openai import OpenAI');
   await page.screenshot({ path: `${SHOTS}/gateways-1280.png`, fullPage: true });
   await phoneShot(page, 'gateways');
 

@@ -62,10 +62,15 @@ test('create keys as a tree, rotate a child, revoke the parent with its descenda
   await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
   await expect(team.getByTestId('key-app')).toHaveCount(2);
   await expect(team.getByTestId('key-app').getByText('Rotating')).toBeVisible();
+  // The rotated-out key says when it stops working.
+  await expect(team.getByTestId('rotation-ends')).toContainText('stops working at');
 
   await team.getByRole('button', { name: 'Revoke' }).first().click();
   await expect(team.getByText('descendant key(s) are revoked too')).toBeVisible();
   await team.getByRole('button', { name: 'Confirm revoke' }).click();
+  // Revoked keys are hidden unless asked for; there are three: the parent and both children.
+  await expect(page.getByTestId('key-team')).toHaveCount(0);
+  await page.getByLabel('Show revoked keys (3)').check();
   await expect(page.getByTestId('key-team').getByText('Revoked').first()).toBeVisible();
   // Its descendants went too: both the new child and the rotated-out one.
   await expect(page.getByTestId('key-app').getByText('Revoked')).toHaveCount(2);

@@ -11,4 +11,4 @@ pub use form::{focus_when_shown, reset_on_success, Refusal, SaveBar};
 pub use icons::Icon;
 pub use layout::{may_change, ConsoleLayout, ReadOnlyNotice, SignedIn};
 pub use page::{use_hydrated, PageHeader};
-pub use secret::ShowOnce;
+pub use secret::{CopyButton, ShowOnce};

@@ -4,6 +4,47 @@
 
 use leptos::prelude::*;
 
+/// Puts `text` on the clipboard; false when this page may not use it (`navigator.clipboard`
+/// exists only in secure contexts: HTTPS or localhost), or on the server.
+pub fn copy_text(text: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let clipboard = web_sys::window()
+            .map(|window| window.navigator())
+            .and_then(|navigator| js_sys::Reflect::get(&navigator, &"clipboard".into()).ok())
+            .filter(|clipboard| !clipboard.is_undefined());
+        if let (Some(_), Some(window)) = (clipboard, web_sys::window()) {
+            let _ = window.navigator().clipboard().write_text(text);
+            return true;
+        }
+        false
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = text;
+        false
+    }
+}
+
+/// A Copy button for a text shown on the page (a code snippet), saying whether it worked.
+#[component]
+pub fn CopyButton(text: String, what: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let text = StoredValue::new(text);
+    view! {
+        <span class="flex items-center gap-2">
+            <span class="text-xs text-emerald-700" role="status">{move || match copied.get() {
+                Some(true) => "Copied".to_string(),
+                Some(false) => format!("Select the {what} and press Ctrl+C to copy it"),
+                None => String::new(),
+            }}</span>
+            <button type="button" on:click=move |_| copied.set(Some(text.with_value(|text| copy_text(text))))
+                aria-label=format!("Copy the {what}")
+                class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-xs font-medium text-slate-700 hover:bg-slate-50">"Copy"</button>
+        </span>
+    }
+}
+
 /// Shows `shown` (a title and the secret) until Done; `label` names the secret ("Key",
 /// "Token"); `hint` says what to do if it is lost. `on_done` must forget the secret wherever
 /// the page still holds it.
@@ -19,22 +60,7 @@ pub fn ShowOnce(
     let field = NodeRef::<leptos::html::Input>::new();
     let copy = move |_| {
         if let Some((_, secret)) = shown.get_untracked() {
-            #[cfg(feature = "hydrate")]
-            {
-                // `navigator.clipboard` exists only in secure contexts (HTTPS or localhost).
-                let clipboard = web_sys::window()
-                    .map(|window| window.navigator())
-                    .and_then(|navigator| js_sys::Reflect::get(&navigator, &"clipboard".into()).ok())
-                    .filter(|clipboard| !clipboard.is_undefined());
-                if let (Some(_), Some(window)) = (clipboard, web_sys::window()) {
-                    let _ = window.navigator().clipboard().write_text(&secret);
-                    copied.set(Some(true));
-                } else {
-                    copied.set(Some(false));
-                }
-            }
-            #[cfg(not(feature = "hydrate"))]
-            let _ = secret;
+            copied.set(Some(copy_text(&secret)));
         }
     };
     // Where focus was before the dialog opened, to go back to. Browser only: a DOM element

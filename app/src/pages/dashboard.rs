@@ -87,8 +87,28 @@ fn picker(stats: &DashboardStats) -> impl IntoView {
             let _ = form.request_submit();
         }
     };
+    // A choice made before the page became interactive had no handler to apply it: once
+    // hydrated, a select that no longer shows what the server rendered is applied.
+    let form = NodeRef::<leptos::html::Form>::new();
+    let rendered = StoredValue::new((range.as_str().to_string(), stats.scope.clone()));
+    Effect::new(move |_| {
+        let Some(form) = form.get() else {
+            return;
+        };
+        let value = |id: &str| {
+            use leptos::wasm_bindgen::JsCast;
+            (document().get_element_by_id(id))
+                .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlSelectElement>().ok())
+                .map(|select| select.value())
+        };
+        let (range, scope) = rendered.get_value();
+        let changed = |id, shown: &str| value(id).is_some_and(|now| now != shown);
+        if changed("dashboard-range", &range) || changed("dashboard-scope", &scope) {
+            let _ = form.request_submit();
+        }
+    });
     view! {
-        <form method="get" action="/" aria-label="Range and scope" class="mb-6 grid gap-3 rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:grid-cols-[1fr_2fr_auto]">
+        <form method="get" action="/" aria-label="Range and scope" node_ref=form class="mb-6 grid gap-3 rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:grid-cols-[1fr_2fr_auto]">
             <div>
                 <label for="dashboard-range" class="block text-xs font-medium text-slate-600">"Range"</label>
                 <select id="dashboard-range" name="range" class=input on:change=apply>

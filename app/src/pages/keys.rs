@@ -137,6 +137,9 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                         <code class="text-slate-700" data-testid="public-id">{key.public_id.clone()}</code>
                         " · " <code>{key.masked.clone()}</code></div>
                     {key.allowed_models.clone().map(|models| view! { <div class="text-xs text-slate-500">"Models: " {models.join(", ")}</div> })}
+                    {(status == KeyStatus::Rotating).then_some(key.grace_until).flatten().map(|until| view! {
+                        <div class="text-xs text-amber-700" data-testid="rotation-ends">{format!("Replaced by a rotation: stops working at {} UTC", utc_time(until))}</div>
+                    })}
                     <div class="mt-2 space-y-2">
                         {listing.usage.into_iter().map(|usage| view! { <UsageBar usage/> }).collect_view()}
                     </div>
@@ -310,6 +313,7 @@ pub fn KeysPage() -> impl IntoView {
         rotate: ServerAction::<RotateKey>::new(),
     };
     let shown = RwSignal::new(None::<ShownOnce>);
+    let show_revoked = RwSignal::new(false);
     Effect::new(move |_| {
         if let Some(Ok(once)) = create.value().get() {
             shown.set(Some(once));
@@ -369,11 +373,24 @@ pub fn KeysPage() -> impl IntoView {
                     </div>
                 }.into_any(),
                 Ok(list) => {
+                    // Revoked keys can do nothing more: out of the way unless asked for.
+                    let revoked = list.iter().filter(|k| k.status == KeyStatus::Revoked).count();
+                    let list: Vec<KeyListing> = (list.into_iter())
+                        .filter(|k| show_revoked.get() || k.status != KeyStatus::Revoked)
+                        .collect();
+                    let toggle = (revoked > 0).then(|| view! {
+                        <label class="mb-3 flex items-center gap-2 text-sm text-slate-700">
+                            <input type="checkbox" prop:checked=move || show_revoked.get()
+                                on:change=move |ev| show_revoked.set(event_target_checked(&ev)) class="h-4 w-4 rounded border-slate-300"/>
+                            {format!("Show revoked keys ({revoked})")}
+                        </label>
+                    });
                     let mut names: Vec<String> = list.iter().map(|k| k.gateway.clone()).collect();
                     names.sort();
                     names.dedup();
                     let family = StoredValue::new(list);
                     view! {
+                        {toggle}
                         <div class="space-y-4">
                             {names.into_iter().map(|gateway| {
                                 let roots: Vec<KeyListing> = family.with_value(|all| {

@@ -6,7 +6,7 @@ mod form;
 
 use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway, UpdateGateway};
 use crate::components::{
-    focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal,
+    focus_when_shown, may_change, reset_on_success, use_hydrated, CopyButton, PageHeader, ReadOnlyNotice, Refusal,
 };
 use crate::types::{Gateway, Strategy};
 use form::{EditGateway, EndpointPicker};
@@ -149,7 +149,8 @@ fn GatewayCard(
                 {snippets(&base, &model).into_iter().map(|(label, code)| view! {
                     <details class="rounded-lg border border-slate-200">
                         <summary class="cursor-pointer px-3 py-2 text-sm font-medium text-slate-700">{label}</summary>
-                        <pre class="overflow-x-auto border-t border-slate-200 bg-slate-900 p-3 text-xs text-slate-100"><code>{code}</code></pre>
+                        <div class="flex justify-end border-t border-slate-200 px-3 py-1.5"><CopyButton text=code.clone() what="snippet"/></div>
+                        <pre class="overflow-x-auto bg-slate-900 p-3 text-xs text-slate-100"><code>{code}</code></pre>
                     </details>
                 }).collect_view()}
             </div>
