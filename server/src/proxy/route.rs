@@ -444,8 +444,7 @@ fn admit(
 ) -> Result<RateHeaders, ProxyError> {
     let gateway = principal.gateway();
     let levels = principal.levels();
-    let scopes: Vec<LimitScope> = levels.iter().map(|level| level.scope).collect();
-    recorder.counts_in(scopes.clone());
+    recorder.counts_in(levels.iter().map(|level| level.scope).collect());
     // The dearest model that may serve it: a budget is never overshot by a failover.
     let cost_micros = candidates
         .iter()
@@ -473,7 +472,6 @@ fn admit(
     })?;
     recorder.charge(Charge {
         ledger: proxy.ledger.clone(),
-        scopes,
     });
     Ok(grant.headers)
 }

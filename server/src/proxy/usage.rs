@@ -168,11 +168,10 @@ async fn store_batch(store: &Store, batch: &[Finished]) {
     }
 }
 
-/// What an admitted request is charged to (priced by the served endpoint's model).
+/// Where an admitted request's reservations are settled (on the scopes it was checked
+/// against, priced by the served endpoint's model).
 pub struct Charge {
     pub ledger: Arc<Ledger>,
-    /// The key, its ancestors and the gateway.
-    pub scopes: Vec<LimitScope>,
 }
 
 /// Where a record is counted when it ends: the metrics, under its gateway's name, with the
@@ -192,8 +191,9 @@ pub struct Recorder {
     /// Whether the log itself is stored (the gateway logs metadata); usage always is.
     store_log: bool,
     charge: Option<Charge>,
-    /// The scopes whose history counts it, admitted or refused by one of their limits.
-    history: Vec<LimitScope>,
+    /// The scopes whose limits it was checked against (the key, its ancestors, the gateway):
+    /// charged when admitted; their history counts it either way.
+    scopes: Vec<LimitScope>,
     counted: Counted,
     started: Instant,
     finished: bool,
@@ -214,7 +214,7 @@ impl Recorder {
             log,
             store_log,
             charge: None,
-            history: Vec::new(),
+            scopes: Vec::new(),
             counted,
             started,
             finished: false,
@@ -229,7 +229,7 @@ impl Recorder {
     /// The request's limits were checked against `scopes`: their history counts it, whether
     /// it is then admitted or refused (a 429 is a request and an error on the dashboard).
     pub fn counts_in(&mut self, scopes: Vec<LimitScope>) {
-        self.history = scopes;
+        self.scopes = scopes;
     }
 
     /// Milliseconds since the request arrived.
@@ -342,7 +342,6 @@ impl Drop for Recorder {
             }
         }
         self.log.latency_ms = self.elapsed_ms();
-        let mut charged = Vec::new();
         let admitted = self.charge.is_some();
         let snapshot = &self.counted.snapshot;
         let served_by = self.log.endpoint_id.and_then(|id| snapshot.upstreams.get(&id));
@@ -355,7 +354,6 @@ impl Drop for Recorder {
                     price.cost_micros(count(self.log.prompt_tokens), count(self.log.completion_tokens))
                 });
             charge.ledger.settle(&self.log.request_id, tokens, self.log.cost_micros);
-            charged = charge.scopes;
         }
         let endpoint_name = |id: app::types::EndpointId| {
             snapshot
@@ -395,9 +393,8 @@ impl Drop for Recorder {
             let queue = permit.send(Finished {
                 log: std::mem::take(&mut self.log),
                 store_log: self.store_log,
-                charged,
+                scopes: std::mem::take(&mut self.scopes),
                 admitted,
-                history: std::mem::take(&mut self.history),
             });
             // Only after shutdown has stopped the writer (a request outliving the grace period).
             if queue.is_closed() {

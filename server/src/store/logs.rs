@@ -304,20 +304,20 @@ fn postgres_recordset(columns: &[(&str, &str)]) -> String {
 }
 
 /// A finished request as the writer stores it: its log (stored only when its gateway logs
-/// metadata) and, when it was admitted, the usage charged to `charged` — its key, the key's
-/// ancestors and its gateway — in the windows holding `log.created_at`.
+/// metadata), in the hourly history of its `scopes` — its key, the key's ancestors and its
+/// gateway — and, when it was admitted, its usage charged to them in the windows holding
+/// `log.created_at`.
 #[derive(Debug, Default)]
 pub struct Finished {
     pub log: RequestLog,
     pub store_log: bool,
-    /// The limit scopes its usage is counted against (none for the console's request to an
-    /// endpoint on its own).
-    pub charged: Vec<LimitScope>,
-    /// Whether it passed admission: its usage counts against limits (`usage_counters`).
+    /// The limit scopes it was checked against (none for the console's request to an endpoint
+    /// on its own). A request refused by one of their limits is in their history too: a 429 is
+    /// a request and an error.
+    pub scopes: Vec<LimitScope>,
+    /// Whether it passed admission: its usage counts against the limits (`usage_counters`,
+    /// `usage_events`).
     pub admitted: bool,
-    /// The scopes whose hourly history counts it: those it was charged to, or, refused by a
-    /// limit, those whose limits it was checked against (a 429 is a request and an error).
-    pub history: Vec<LimitScope>,
 }
 
 pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -362,9 +362,11 @@ impl Store {
         let logs: Vec<&RequestLog> = batch.iter().filter(|f| f.store_log).map(|f| &f.log).collect();
         self.insert_logs(&mut tx, &logs).await?;
         let counted: Vec<&Finished> = (batch.iter().copied())
-            .filter(|f| f.admitted || !f.history.is_empty())
+            .filter(|f| f.admitted || !f.scopes.is_empty())
             .collect();
-        let charged: Vec<&Finished> = batch.into_iter().filter(|f| !f.charged.is_empty()).collect();
+        let charged: Vec<&Finished> = (batch.into_iter())
+            .filter(|f| f.admitted && !f.scopes.is_empty())
+            .collect();
         if !charged.is_empty() {
             match self.backend {
                 Backend::Sqlite => insert_usage_events_sqlite(&mut tx, &charged).await?,

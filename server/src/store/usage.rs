@@ -40,7 +40,7 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
         let log = &finished.log;
         let hour = Period::Hour.window_start(log.created_at);
         let bound = super::hourly::latency_bound(log.latency_ms);
-        let limited = if finished.admitted { &finished.charged[..] } else { &[] };
+        let limited = if finished.admitted { &finished.scopes[..] } else { &[] };
         for scope in limited {
             for period in Period::ALL {
                 let window = period.window_start(log.created_at);
@@ -50,7 +50,7 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
                     .add(log);
             }
         }
-        for scope in &finished.history {
+        for scope in &finished.scopes {
             hourly.entry((scope.kind(), scope.id(), hour)).or_default().add(log);
             *latency.entry((scope.kind(), scope.id(), hour, bound)).or_default() += 1;
         }

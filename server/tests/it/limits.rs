@@ -365,9 +365,8 @@ async fn c07_a_settlement_stored_twice_counts_once() {
             ..RequestLog::default()
         },
         store_log: false,
-        charged: vec![scope],
+        scopes: vec![scope],
         admitted: true,
-        history: vec![scope],
     };
     store.store_finished(&[finished()]).await.unwrap();
     store.store_finished(&[finished()]).await.unwrap();

@@ -38,9 +38,8 @@ async fn retention_deletes_old_request_logs_in_batches() {
                 ..RequestLog::default()
             },
             store_log: true,
-            charged: vec![],
+            scopes: vec![],
             admitted: false,
-            history: Vec::new(),
         }
     };
     // 40 two days old, then 5 from the last minute.

@@ -94,17 +94,12 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
             ..RequestLog::default()
         },
         store_log,
-        charged: vec![
+        scopes: vec![
             LimitScope::Key(KeyId(3)),
             LimitScope::Key(KeyId(1)),
             LimitScope::Gateway(GatewayId(9)),
         ],
         admitted: true,
-        history: vec![
-            LimitScope::Key(KeyId(3)),
-            LimitScope::Key(KeyId(1)),
-            LimitScope::Gateway(GatewayId(9)),
-        ],
     };
     db.store
         .store_finished(&[finished("a", 10, true), finished("b", 0, false)])
@@ -196,9 +191,8 @@ async fn retention_deletes_the_oldest_rows_a_batch_at_a_time(db: &TestDb) {
             ..RequestLog::default()
         },
         store_log: true,
-        charged: vec![LimitScope::Gateway(GatewayId(1))],
+        scopes: vec![LimitScope::Gateway(GatewayId(1))],
         admitted: true,
-        history: vec![LimitScope::Gateway(GatewayId(1))],
     };
     // 10 from 40 days ago, one recent, then 3 more old ones written late (long streams).
     let mut batch: Vec<Finished> = (0..10).map(|n| record(n, now - 40 * day + n)).collect();
