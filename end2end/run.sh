@@ -24,7 +24,7 @@ trap cleanup EXIT
 
 export E2E_EMAIL=e2e@example.com E2E_PASSWORD='e2e password 123'
 # The mock provider the tests point endpoints at (loopback, a free port).
-target/debug/mock-upstream >"$work/mock.log" 2>&1 &
+target/$build/mock-upstream >"$work/mock.log" 2>&1 &
 mock_pid=$!
 for _ in $(seq 1 100); do
   mock=$(grep -oE 'http://[0-9.:]+' "$work/mock.log" | head -n 1) || true

@@ -48,9 +48,11 @@ step "content-hashed names, precompressed (brotli, gzip)"
 bin_dir=target/$($release && echo release || echo debug)
 mkdir -p "$bin_dir"
 : >"$staging/hash.txt"
+# The unhashed names stay too, for a binary run without hash.txt beside it (copied elsewhere):
+# served, but revalidated on each use.
 for kind in js wasm css; do
   hash=$(sha256sum "$staging/admin.$kind" | cut -c1-16)
-  mv "$staging/admin.$kind" "$staging/admin.$hash.$kind"
+  cp "$staging/admin.$kind" "$staging/admin.$hash.$kind"
   echo "$kind: $hash" >>"$staging/hash.txt"
 done
 node -e '

@@ -1,7 +1,8 @@
 //! The console's built assets under `/pkg` (`scripts/build.sh`): served from the site root,
 //! brotli or gzip when the browser accepts it (the build precompresses each file beside
 //! itself), and — their names carrying a hash of their content — kept by browsers for a year.
-//! Anything else there (a build without hashes) is revalidated on each use instead.
+//! Anything else there (the unhashed copies, for a binary without `hash.txt` beside it) is
+//! revalidated on each use instead.
 //!
 //! Invariant: served without a session, like any public file; `ServeDir` keeps every path
 //! inside `<site root>/pkg`.
@@ -44,6 +45,9 @@ async fn with_cache_control(uri: Uri, mut response: Response) -> Response {
     };
     if response.status().is_success() {
         (response.headers_mut()).insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+        // The body depends on what the client accepts (brotli, gzip, neither): a shared cache
+        // must not hand one client's copy to another.
+        (response.headers_mut()).insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }

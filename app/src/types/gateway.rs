@@ -252,8 +252,8 @@ pub struct GatewayEditForm {
     pub max_attempts: String,
     pub backoff_base_ms: String,
     pub backoff_cap_ms: String,
-    /// Seconds; empty for the server's default.
-    pub deadline_s: String,
+    /// Milliseconds; empty for the server's default.
+    pub deadline_ms: String,
     /// Comma-separated limits in the CLI's notation; empty removes them all.
     pub limits: String,
     pub log_metadata: bool,

@@ -390,9 +390,9 @@ impl ConsoleBackend for Console {
                 base_ms: whole("backoff_base_ms", &form.backoff_base_ms)?,
                 cap_ms: whole("backoff_cap_ms", &form.backoff_cap_ms)?,
             };
-            let deadline_ms = match form.deadline_s.trim() {
+            let deadline_ms = match form.deadline_ms.trim() {
                 "" => Change::Clear,
-                seconds => Change::Set(whole("deadline_s", seconds)?.saturating_mul(1000)),
+                ms => Change::Set(whole("deadline_ms", ms)?),
             };
             let update = GatewayUpdate {
                 name: Some(form.name),

@@ -132,7 +132,7 @@ pub fn EditGateway(
             "max_attempts",
             "backoff_base_ms",
             "backoff_cap_ms",
-            "deadline_s",
+            "deadline_ms",
             "limits",
         ],
     );
@@ -167,10 +167,7 @@ pub fn EditGateway(
     let retry = gateway.retry;
     let strategy = gateway.strategy;
     let label = format!("Edit {}", gateway.name);
-    let deadline = gateway
-        .deadline_ms
-        .map(|ms| (ms / 1000).to_string())
-        .unwrap_or_default();
+    let deadline = gateway.deadline_ms.map(|ms| ms.to_string()).unwrap_or_default();
     let (name, description, id) = (gateway.name.clone(), gateway.description.clone(), gateway.id.0);
     view! {
         <ActionForm action=update attr:class="mt-4 grid gap-4 rounded-lg border border-slate-200 bg-slate-50 p-4 sm:grid-cols-2" attr:aria-label=label>
@@ -186,7 +183,7 @@ pub fn EditGateway(
             {field("description", "Description", description, "")}
             {field("limits", "Limits", limits, "Comma-separated, as for keys (requests/minute=100, cost/month=50); empty removes them all.")}
             {field("max_attempts", "Attempts", retry.max_attempts.to_string(), "In all, the first included.")}
-            {field("deadline_s", "Deadline (seconds)", deadline, "For the whole request, retries included; empty for the server's default.")}
+            {field("deadline_ms", "Deadline (ms)", deadline, "For the whole request, retries included; empty for the server's default.")}
             {field("backoff_base_ms", "Back-off base (ms)", retry.base_ms.to_string(), "")}
             {field("backoff_cap_ms", "Back-off cap (ms)", retry.cap_ms.to_string(), "")}
             <div class="flex flex-wrap gap-4 sm:col-span-2">

@@ -28,6 +28,11 @@ async fn a_hashed_asset_is_served_compressed_and_kept_for_a_year() {
     assert_eq!(brotli.headers()["content-encoding"], "br");
     assert_eq!(brotli.headers()["content-type"], "application/wasm");
     assert_eq!(brotli.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        brotli.headers()["vary"],
+        "accept-encoding",
+        "shared caches keep one copy per encoding"
+    );
     assert_eq!(&brotli.bytes().await.unwrap()[..], b"brotli bytes");
 
     let gzip = get(&server, &format!("/pkg/{HASHED}"), Some("gzip")).await;
