@@ -60,7 +60,7 @@ test('a gateway is edited in place: its endpoints picked with weights, strategy,
   await form.getByLabel('Strategy').selectOption('weighted');
   await form.getByLabel('Attempts').fill('two');
   await form.getByRole('button', { name: 'Save' }).click();
-  await expect(form.locator('#edit-gateway-max_attempts').locator('xpath=..').getByRole('alert')).toContainText('whole number');
+  await expect(form.getByLabel('Attempts').locator('xpath=..').getByRole('alert')).toContainText('whole number');
   await form.getByLabel('Attempts').fill('2');
   await form.getByLabel('Limits').fill('requests/minute=50');
   await form.getByLabel('Enabled').uncheck();

@@ -83,6 +83,7 @@ test('a key is edited in place: renamed, given other limits and models, disabled
   await addEndpoint(page, 'edit-mock', 'sk-e2e-edit');
   await addGateway(page, 'edit-gw', 'edit-mock');
   const secret = await createKey(page, 'edit-gw', 'before-edit');
+  await createKey(page, 'edit-gw', 'bystander');
   const ask = () => page.request.post('/v1/chat/completions', {
     headers: { authorization: `Bearer ${secret}` },
     data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'edited?' }] },
@@ -94,10 +95,14 @@ test('a key is edited in place: renamed, given other limits and models, disabled
   let row = page.getByTestId('key-before-edit');
   await row.getByRole('button', { name: 'Edit' }).click();
   const form = page.getByRole('form', { name: 'Edit before-edit' });
+  // Another key's form open at the same time keeps to itself.
+  await page.getByTestId('key-bystander').getByRole('button', { name: 'Edit' }).click();
+  const bystander = page.getByRole('form', { name: 'Edit bystander' });
   // A limit the gateway does not know is refused under its field; nothing changes.
   await form.getByLabel('Limits').fill('requests/fortnight=5');
   await form.getByRole('button', { name: 'Save' }).click();
-  await expect(form.locator('#edit-key-limits').locator('xpath=..').getByRole('alert')).toContainText('fortnight');
+  await expect(form.getByLabel('Limits').locator('xpath=..').getByRole('alert')).toContainText('fortnight');
+  await expect(bystander.getByRole('alert').filter({ hasText: 'fortnight' })).toHaveCount(0);
   await form.getByLabel('Name').fill('after-edit');
   await form.getByLabel('Limits').fill('requests/day=5');
   await form.getByLabel('Allowed models').fill('gpt-4o-mini');

@@ -64,6 +64,19 @@ pub fn focus_when_shown(node: NodeRef<leptos::html::Button>) {
     });
 }
 
+/// Counts `answer`'s successes into `saved`: a list that reloads on it keeps a refused form
+/// open, with its reason under the field.
+pub fn count_successes<S, T>(answer: S, saved: RwSignal<u32>)
+where
+    S: With<Value = Option<Result<T, ConsoleError>>> + 'static,
+{
+    Effect::new(move |_| {
+        if answer.with(|answer| matches!(answer, Some(Ok(_)))) {
+            saved.update(|n| *n += 1);
+        }
+    });
+}
+
 /// Empties `form` each time `answer` becomes a success (a credential typed into it must not
 /// linger in the page).
 pub fn reset_on_success<S, T>(form: NodeRef<leptos::html::Form>, answer: S)

@@ -7,7 +7,7 @@ mod layout;
 mod page;
 mod secret;
 
-pub use form::{focus_when_shown, reset_on_success, Refusal, SaveBar};
+pub use form::{count_successes, focus_when_shown, reset_on_success, Refusal, SaveBar};
 pub use icons::Icon;
 pub use layout::{may_change, ConsoleLayout, ReadOnlyNotice, SignedIn};
 pub use page::{use_hydrated, PageHeader};

@@ -7,8 +7,8 @@
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey, UpdateKey};
 use crate::components::{
-    focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal, SaveBar,
-    ShowOnce,
+    count_successes, focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal,
+    SaveBar, ShowOnce,
 };
 use crate::types::{utc_time, GatewayId, GatewayKey, KeyListing, KeyStatus, Limit, LimitUsage, Metric, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
@@ -17,10 +17,11 @@ use leptos_meta::Title;
 /// The actions a key row offers, shared by every row.
 #[derive(Clone, Copy)]
 struct KeyActions {
-    update: ServerAction<UpdateKey>,
     revoke: ServerAction<RevokeKey>,
     reset: ServerAction<ResetKey>,
     rotate: ServerAction<RotateKey>,
+    /// Saved edits (each edit form has its own action); the list reloads on each.
+    saved: RwSignal<u32>,
 }
 
 /// A limit's figure as people read it.
@@ -181,7 +182,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                 })}
             </div>
             <Show when=move || editing.get()>
-                <EditKey key=edited.get_value() update=actions.update editing/>
+                <EditKey key=edited.get_value() saved=actions.saved editing/>
             </Show>
             {(!children.is_empty()).then(|| view! {
                 <ul class="divide-y divide-slate-100">
@@ -196,7 +197,10 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
 /// A key's edit form, in place under it: name, limits, models, expiry and whether it is
 /// enabled. The list reloads once it is saved.
 #[component]
-fn EditKey(key: GatewayKey, update: ServerAction<UpdateKey>, editing: RwSignal<bool>) -> AnyView {
+fn EditKey(key: GatewayKey, saved: RwSignal<u32>, editing: RwSignal<bool>) -> AnyView {
+    // Its own action: a refusal shows under this form's fields, not another key's.
+    let update = ServerAction::<UpdateKey>::new();
+    count_successes(update.value(), saved);
     let refusal = Refusal::watch(
         update.value(),
         &["name", "allowed_models", "expires_in_days", "limits", "enabled"],
@@ -213,8 +217,10 @@ fn EditKey(key: GatewayKey, update: ServerAction<UpdateKey>, editing: RwSignal<b
         ),
         None => "It never expires. Empty keeps that; a number of days sets an expiry from today.".to_string(),
     };
+    // Ids unique per key: several edit forms may be open at once.
+    let key_id = key.id.0;
     let field = move |name: &'static str, label: &'static str, value: String, hint: String| {
-        let id = format!("edit-key-{name}");
+        let id = format!("edit-key-{key_id}-{name}");
         view! {
             <div>
                 <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
@@ -307,7 +313,7 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
     let actions = KeyActions {
-        update: ServerAction::<UpdateKey>::new(),
+        saved: RwSignal::new(0),
         revoke: ServerAction::<RevokeKey>::new(),
         reset: ServerAction::<ResetKey>::new(),
         rotate: ServerAction::<RotateKey>::new(),
@@ -324,19 +330,11 @@ pub fn KeysPage() -> impl IntoView {
             shown.set(Some(once));
         }
     });
-    // The list reloads after a saved edit only: a refused one keeps its form open with the
-    // reason under the field.
-    let saved = RwSignal::new(0_u32);
-    Effect::new(move |_| {
-        if actions.update.value().with(|answer| matches!(answer, Some(Ok(_)))) {
-            saved.update(|n| *n += 1);
-        }
-    });
     let keys = Resource::new(
         move || {
             (
                 create.version().get(),
-                saved.get(),
+                actions.saved.get(),
                 actions.revoke.version().get(),
                 actions.reset.version().get(),
                 actions.rotate.version().get(),

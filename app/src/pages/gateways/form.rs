@@ -3,7 +3,7 @@
 
 use super::strategy_label;
 use crate::api::UpdateGateway;
-use crate::components::{Refusal, SaveBar};
+use crate::components::{count_successes, Refusal, SaveBar};
 use crate::types::{Gateway, Strategy};
 use leptos::{form::ActionForm, prelude::*};
 
@@ -117,12 +117,10 @@ pub fn EndpointPicker(
 
 /// A gateway's edit form, in place under it.
 #[component]
-pub fn EditGateway(
-    gateway: Gateway,
-    names: Vec<String>,
-    update: ServerAction<UpdateGateway>,
-    editing: RwSignal<bool>,
-) -> AnyView {
+pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, editing: RwSignal<bool>) -> AnyView {
+    // Its own action: a refusal shows under this form's fields, not another gateway's.
+    let update = ServerAction::<UpdateGateway>::new();
+    count_successes(update.value(), saved);
     let refusal = Refusal::watch(
         update.value(),
         &[
@@ -140,8 +138,10 @@ pub fn EditGateway(
     let initial = (gateway.endpoints.iter())
         .map(|e| (e.endpoint_name.clone(), e.weight, Some(e.priority)))
         .collect();
+    // Ids unique per gateway: several edit forms may be open at once.
+    let gateway_id = gateway.id.0;
     let field = move |name: &'static str, label: &'static str, value: String, hint: &'static str| {
-        let id = format!("edit-gateway-{name}");
+        let id = format!("edit-gateway-{gateway_id}-{name}");
         view! {
             <div>
                 <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
@@ -174,8 +174,8 @@ pub fn EditGateway(
             <input type="hidden" name="id" value=id/>
             {field("name", "Name", name, "")}
             <div>
-                <label for="edit-gateway-strategy" class="block text-sm font-medium text-slate-700">"Strategy"</label>
-                <select id="edit-gateway-strategy" name="strategy" class=format!("mt-1 {INPUT}")>
+                <label for=format!("edit-gateway-{gateway_id}-strategy") class="block text-sm font-medium text-slate-700">"Strategy"</label>
+                <select id=format!("edit-gateway-{gateway_id}-strategy") name="strategy" class=format!("mt-1 {INPUT}")>
                     {Strategy::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=s == strategy>{strategy_label(s)}</option> }).collect_view()}
                 </select>
             </div>

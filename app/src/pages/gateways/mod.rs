@@ -4,7 +4,7 @@
 
 mod form;
 
-use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway, UpdateGateway};
+use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway};
 use crate::components::{
     focus_when_shown, may_change, reset_on_success, use_hydrated, CopyButton, PageHeader, ReadOnlyNotice, Refusal,
 };
@@ -62,7 +62,7 @@ fn GatewayCard(
     base: String,
     model: String,
     delete: ServerAction<DeleteGateway>,
-    update: ServerAction<UpdateGateway>,
+    saved: RwSignal<u32>,
     names: Vec<String>,
 ) -> AnyView {
     let id = gateway.id.0;
@@ -118,7 +118,7 @@ fn GatewayCard(
             <Show when=move || editing.get()>
                 {move || {
                     let (gateway, names) = edited.get_value();
-                    view! { <EditGateway gateway names update editing/> }
+                    view! { <EditGateway gateway names saved editing/> }
                 }}
             </Show>
             <dl class="mt-4 grid gap-3 text-sm sm:grid-cols-3">
@@ -214,14 +214,8 @@ fn NewGateway(create: ServerAction<CreateGateway>, names: Vec<String>) -> AnyVie
 pub fn GatewaysPage() -> impl IntoView {
     let create = ServerAction::<CreateGateway>::new();
     let delete = ServerAction::<DeleteGateway>::new();
-    let update = ServerAction::<UpdateGateway>::new();
-    // The list reloads after a saved edit only: a refused one keeps its form open.
+    // Saved edits (each edit form has its own action); the list reloads on each.
     let saved = RwSignal::new(0_u32);
-    Effect::new(move |_| {
-        if update.value().with(|answer| matches!(answer, Some(Ok(_)))) {
-            saved.update(|n| *n += 1);
-        }
-    });
     let listing = Resource::new(
         move || (create.version().get(), delete.version().get(), saved.get()),
         |_| list_gateways(),
@@ -257,7 +251,7 @@ pub fn GatewaysPage() -> impl IntoView {
                                 let model = (listing.models.iter())
                                     .find(|(id, _)| *id == gateway.id)
                                     .map_or_else(|| "gpt-4o-mini".to_string(), |(_, model)| model.clone());
-                                view! { <GatewayCard gateway base=base.clone() model delete update names=names()/> }
+                                view! { <GatewayCard gateway base=base.clone() model delete saved names=names()/> }
                             }).collect_view()}
                         </div>
                     }.into_any()
