@@ -50,3 +50,74 @@ test('a request made with a console-made key shows in Logs with its attempt', as
   await page.screenshot({ path: `${SHOTS}/log-detail-1280.png`, fullPage: true });
   expect(errors).toEqual([]);
 });
+
+/** The Key filter's value (the key's public id) for the key named `name`. */
+async function keyValue(page, name) {
+  return page.locator('#logs-key option', { hasText: `${name} (` }).getAttribute('value');
+}
+
+test('Logs follow new requests live, filter by key, endpoint, time and request id, and export what they show', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await signIn(page);
+  await addEndpoint(page, 'tail-mock', 'sk-e2e-tail');
+  await addGateway(page, 'tail-gw', 'tail-mock');
+  const key = await createKey(page, 'tail-gw', 'tail-app');
+  await createKey(page, 'tail-gw', 'tail-other');
+
+  // The live tail: switched on, a new request appears at the top without a reload.
+  await page.goto('/logs?gateway=tail-gw');
+  await hydrated(page);
+  await expect(page.getByText('No requests match')).toBeVisible();
+  await page.getByRole('button', { name: 'Live tail' }).click();
+  await expect(page.getByTestId('live-status')).toContainText('Live');
+  const answer = await page.request.post('/v1/chat/completions', {
+    headers: { authorization: `Bearer ${key}` },
+    data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'live' }] },
+  });
+  expect(answer.status()).toBe(200);
+  const requestId = answer.headers()['x-request-id'];
+  const row = page.getByTestId('log-row').first();
+  await expect(row).toBeVisible({ timeout: 10_000 });
+  await expect(row.getByTestId('log-key')).toHaveText('tail-app');
+  await expect(row.getByTestId('log-endpoint')).toHaveText('tail-mock');
+  await expect(page.getByText('No requests match')).toBeHidden();
+  await page.getByRole('button', { name: 'Stop live tail' }).click();
+  await expect(page.getByTestId('live-status')).toContainText('stopped');
+
+  // Filters: another key has none; this key, this endpoint and this request id have it.
+  await page.getByLabel('Key').selectOption(await keyValue(page, 'tail-other'));
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/key=[A-Za-z0-9]+/);
+  await expect(page.getByText('No requests match')).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Key').selectOption(await keyValue(page, 'tail-app'));
+  await page.getByLabel('Endpoint').selectOption('tail-mock');
+  await page.getByLabel('Request id').fill(requestId);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(new RegExp(`request_id=${requestId}`));
+  await expect(page.getByTestId('log-row')).toHaveCount(1);
+
+  // Export what the page shows, as CSV.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Export CSV' }).click(),
+  ]);
+  const fs = await import('node:fs/promises');
+  const csv = await fs.readFile(await download.path(), 'utf8');
+  const lines = csv.trim().split(/\r?\n/);
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain(`${requestId},200,tail-gw,tail-app,tail-mock,gpt-4o-mini`);
+
+  // A time range after the request: nothing.
+  await page.getByLabel('From (UTC)').fill('2099-01-01T00:00');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/from=2099/);
+  await expect(page.getByText('No requests match')).toBeVisible();
+
+  // The detail names the endpoint of each attempt and the key.
+  await page.goto(`/logs/${requestId}`);
+  await expect(page.getByTestId('attempt-endpoint')).toHaveText(['tail-mock']);
+  await expect(page.getByTestId('log-detail')).toContainText('tail-app');
+  expect(errors).toEqual([]);
+});

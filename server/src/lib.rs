@@ -241,6 +241,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .leptos_routes_with_context(&state, pages, context.clone(), shell)
         .route("/api/playground/chat", post(console::playground::chat))
+        .route("/api/logs/export", get(console::logs::export))
+        .route("/api/logs/live", get(console::logs::live))
         .route_layer(from_fn_with_state(state.clone(), console::require_session))
         .route("/login", post(console::sign_in))
         .route("/logout", post(console::sign_out))

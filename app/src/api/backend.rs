@@ -6,7 +6,7 @@ use crate::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, ConsoleError, CreatedAdminToken,
     DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway,
     GatewayEditForm, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice,
-    NewEndpoint, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestLog, SettingsListing, ShownOnce,
+    NewEndpoint, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestDetail, SettingsListing, ShownOnce,
     WriteOnly,
 };
 use leptos::prelude::*;
@@ -115,7 +115,7 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     /// A page of request logs matching `query`, newest first.
     fn request_logs(&self, query: LogQuery, limit: i64) -> Answer<'_, LogPage>;
     /// One request's log, by its request id.
-    fn request_log(&self, request_id: String) -> Answer<'_, Option<RequestLog>>;
+    fn request_log(&self, request_id: String) -> Answer<'_, Option<RequestDetail>>;
 }
 
 /// The backend the server provided.

@@ -4,7 +4,7 @@
 #[cfg(feature = "ssr")]
 use super::{console_backend, refused, require_admin};
 use crate::types::{
-    ConsoleError, DashboardQuery, DashboardStats, LogPage, LogQuery, Overview, PlaygroundSetup, RequestLog,
+    ConsoleError, DashboardQuery, DashboardStats, LogPage, LogQuery, Overview, PlaygroundSetup, RequestDetail,
 };
 use leptos::prelude::*;
 
@@ -35,7 +35,7 @@ pub async fn list_logs(query: LogQuery) -> Result<LogPage, ConsoleError> {
 
 /// One request's log, by its request id.
 #[server(prefix = "/api", endpoint = "logs_one")]
-pub async fn log_detail(request_id: String) -> Result<Option<RequestLog>, ConsoleError> {
+pub async fn log_detail(request_id: String) -> Result<Option<RequestDetail>, ConsoleError> {
     require_admin()?;
     console_backend()?.request_log(request_id).await.map_err(refused)
 }

@@ -39,6 +39,13 @@ pub struct RequestLog {
     pub attempts: Vec<RequestAttempt>,
 }
 
+impl RequestLog {
+    /// The endpoint to show for it: the one that answered, else the last one tried.
+    pub fn endpoint_shown(&self) -> Option<EndpointId> {
+        (self.endpoint_id).or_else(|| self.attempts.last().and_then(|attempt| attempt.endpoint_id))
+    }
+}
+
 /// One attempt of a request at one endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestAttempt {
@@ -77,7 +84,7 @@ pub struct HourlyUsage {
     pub latency_p95_ms: Option<i64>,
 }
 
-/// The logs page's filters (from its URL).
+/// The logs page's filters (from its URL; the export and the live tail take the same).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogQuery {
     /// A gateway's name, or empty for all.
@@ -86,16 +93,160 @@ pub struct LogQuery {
     pub model: String,
     /// `errors`, a status code, or empty for all.
     pub status: String,
+    /// A key's public id, or empty for all.
+    pub key: String,
+    /// An endpoint's name (the one that answered), or empty for all.
+    pub endpoint: String,
+    /// Arrived at or after, `YYYY-MM-DDTHH:MM` in UTC (a `datetime-local` input), or empty.
+    pub from: String,
+    /// Arrived before, as `from`, or empty.
+    pub to: String,
+    /// One request's `x-request-id`, or empty.
+    pub request_id: String,
     /// Show logs older than this row (a page's cursor).
     pub before: Option<i64>,
+}
+
+impl LogQuery {
+    /// The filters' names in the URL, in order.
+    pub const FIELDS: [&'static str; 8] = [
+        "gateway",
+        "model",
+        "status",
+        "key",
+        "endpoint",
+        "from",
+        "to",
+        "request_id",
+    ];
+
+    /// The query read from a URL's parameters (`get` answers one by name).
+    pub fn from_url(get: impl Fn(&str) -> Option<String>) -> LogQuery {
+        let text = |name| get(name).unwrap_or_default();
+        LogQuery {
+            gateway: text("gateway"),
+            model: text("model"),
+            status: text("status"),
+            key: text("key"),
+            endpoint: text("endpoint"),
+            from: text("from"),
+            to: text("to"),
+            request_id: text("request_id"),
+            before: get("before").and_then(|b| b.parse().ok()),
+        }
+    }
+
+    /// The filters' values, in the order of [`LogQuery::FIELDS`].
+    fn values(&self) -> [&str; 8] {
+        [
+            &self.gateway,
+            &self.model,
+            &self.status,
+            &self.key,
+            &self.endpoint,
+            &self.from,
+            &self.to,
+            &self.request_id,
+        ]
+    }
+
+    /// The filters as a query string, percent-encoded, blank ones left out; `before` only
+    /// when given.
+    pub fn to_url(&self, before: Option<i64>) -> String {
+        let mut parts: Vec<String> = (Self::FIELDS.iter().zip(self.values()))
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(name, value)| format!("{name}={}", encode(value)))
+            .collect();
+        if let Some(before) = before {
+            parts.push(format!("before={before}"));
+        }
+        parts.join("&")
+    }
+
+    /// Whether any filter is set.
+    pub fn filters(&self) -> bool {
+        self.values().iter().any(|value| !value.trim().is_empty())
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DDTHH:MM` (or with `:SS`, or a space for `T`), read as UTC, in Unix milliseconds;
+/// `None` when it is not such a time.
+pub fn parse_utc_minute(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', ' '])?;
+    let mut date = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let mut time = time.splitn(3, ':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute) = (time.next()??, time.next()??);
+    let second = time.next().map_or(Some(0), |s| s).unwrap_or(-1);
+    let days = super::limits::days_from_civil(year, month, day);
+    // A day that does not exist (February 30th) comes back as another date.
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && (1..=9999).contains(&year)
+        && super::limits::civil_from_days(days) == (year, month, day)
+        && (0..24).contains(&hour)
+        && (0..60).contains(&minute)
+        && (0..60).contains(&second);
+    valid.then(|| ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
+}
+
+/// A name for each id a page of logs mentions, for display.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogNames {
+    pub gateways: Vec<(GatewayId, String)>,
+    /// Each key's name (its public id when it has none) and public id.
+    pub keys: Vec<(KeyId, String, String)>,
+    pub endpoints: Vec<(EndpointId, String)>,
+}
+
+impl LogNames {
+    /// A gateway's name; empty when unknown.
+    pub fn gateway(&self, id: Option<GatewayId>) -> String {
+        let found = self.gateways.iter().find(|(g, _)| Some(*g) == id);
+        found.map(|(_, name)| name.clone()).unwrap_or_default()
+    }
+
+    /// A key's name; empty when none, `#id` when deleted.
+    pub fn key(&self, id: Option<KeyId>) -> String {
+        id.map_or_else(String::new, |id| {
+            let found = self.keys.iter().find(|(k, ..)| *k == id);
+            found.map_or_else(|| format!("#{}", id.0), |(_, name, _)| name.clone())
+        })
+    }
+
+    /// An endpoint's name; empty when none, `#id` when deleted.
+    pub fn endpoint(&self, id: Option<EndpointId>) -> String {
+        id.map_or_else(String::new, |id| {
+            let found = self.endpoints.iter().find(|(e, _)| *e == id);
+            found.map_or_else(|| format!("#{}", id.0), |(_, name)| name.clone())
+        })
+    }
+}
+
+/// One request's log, with the names of what it mentions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestDetail {
+    pub log: RequestLog,
+    pub names: LogNames,
 }
 
 /// One page of request logs, newest first, with the cursor of the next (older) page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogPage {
     pub logs: Vec<RequestLog>,
-    /// Gateway names by id, for display.
-    pub gateways: Vec<(GatewayId, String)>,
+    /// Names by id, for display and the filters' choices.
+    pub names: LogNames,
     /// Pass as `before` for the next page; `None` on the last one.
     pub next: Option<i64>,
 }
@@ -127,5 +278,50 @@ mod tests {
         // 2026-11-23T08:45:30.250Z
         assert_eq!(utc_time(1_795_423_530_250), "2026-11-23 08:45:30");
         assert_eq!(utc_time(0), "1970-01-01 00:00:00");
+    }
+
+    #[test]
+    fn a_datetime_local_input_reads_as_utc() {
+        assert_eq!(parse_utc_minute("2026-11-23T08:45"), Some(1_795_423_500_000));
+        assert_eq!(parse_utc_minute("2026-11-23 08:45:30"), Some(1_795_423_530_000));
+        assert_eq!(parse_utc_minute("1970-01-01T00:00"), Some(0));
+        for bad in [
+            "",
+            "2026-11-23",
+            "2026-13-01T00:00",
+            "2026-02-30T00:00",
+            "2026-11-23T24:00",
+            "x-y-zT1:2",
+        ] {
+            assert_eq!(parse_utc_minute(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn filters_round_trip_through_the_url() {
+        let query = LogQuery {
+            gateway: "prod gw".into(),
+            request_id: "req-1".into(),
+            from: "2026-11-23T08:45".into(),
+            ..LogQuery::default()
+        };
+        let url = query.to_url(Some(7));
+        assert_eq!(
+            url,
+            "gateway=prod%20gw&from=2026-11-23T08%3A45&request_id=req-1&before=7"
+        );
+        let pairs: Vec<(String, String)> = url
+            .split('&')
+            .map(|pair| pair.split_once('=').unwrap())
+            .map(|(k, v)| (k.to_string(), v.replace("%20", " ").replace("%3A", ":")))
+            .collect();
+        let read = LogQuery::from_url(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+        assert_eq!(
+            read,
+            LogQuery {
+                before: Some(7),
+                ..query
+            }
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::{
         limits::{parse_limit, parse_money},
         now_ms,
         validate::expires_in_days,
-        Actor, HourlyKind, HourlyScope, LimitScope, LogFilter, Manage, ManageError, ROTATION_GRACE,
+        Actor, HourlyKind, HourlyScope, LimitScope, Manage, ManageError, ROTATION_GRACE,
     },
     proxy::Proxy,
     secrets::Secret,
@@ -22,7 +22,7 @@ use app::types::{
     EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayEditForm, GatewayId, GatewayKey, GatewayUpdate,
     InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, LimitUsage, LogPage, LogQuery, ModelPrice, NewAdmin,
     NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget,
-    RequestLog, RetryPolicy, ScopeSums, SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
+    RequestDetail, RetryPolicy, ScopeSums, SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
 };
 use std::sync::Arc;
 
@@ -527,26 +527,7 @@ impl ConsoleBackend for Console {
 
     fn request_logs(&self, query: LogQuery, limit: i64) -> Answer<'_, LogPage> {
         Box::pin(async move {
-            let gateways = self.manage.gateways().await.map_err(ConsoleError::from)?;
-            let mut filter = LogFilter {
-                model: given(query.model),
-                ..LogFilter::default()
-            };
-            if let Some(name) = given(query.gateway) {
-                // A gateway that no longer exists matches nothing.
-                let id = gateways.iter().find(|g| g.name == name).map_or(GatewayId(-1), |g| g.id);
-                filter.gateway = Some(id);
-            }
-            match query.status.trim() {
-                "" => {}
-                "errors" => filter.errors_only = true,
-                code => {
-                    let status = code
-                        .parse()
-                        .map_err(|_| ConsoleError::invalid("status", format!("{code:?} is not a status")))?;
-                    filter.status = Some(status);
-                }
-            }
+            let (filter, names) = super::logs::log_filter(&self.manage, &query).await?;
             let mut rows =
                 (self.manage.request_logs(&filter, query.before, limit + 1).await).map_err(ConsoleError::from)?;
             let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
@@ -554,16 +535,18 @@ impl ConsoleBackend for Console {
             let next = if more { rows.last().map(|(id, _)| *id) } else { None };
             Ok(LogPage {
                 logs: rows.into_iter().map(|(_, log)| log).collect(),
-                gateways: gateways.into_iter().map(|g| (g.id, g.name)).collect(),
+                names,
                 next,
             })
         })
     }
 
-    fn request_log(&self, request_id: String) -> Answer<'_, Option<RequestLog>> {
+    fn request_log(&self, request_id: String) -> Answer<'_, Option<RequestDetail>> {
         Box::pin(async move {
             let found = self.manage.request_log(&request_id).await.map_err(ConsoleError::from)?;
-            Ok(found.map(|(_, log)| log))
+            let Some((_, log)) = found else { return Ok(None) };
+            let (_, names) = super::logs::log_filter(&self.manage, &LogQuery::default()).await?;
+            Ok(Some(RequestDetail { log, names }))
         })
     }
 

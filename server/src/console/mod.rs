@@ -1,8 +1,8 @@
 //! The console's server side. Here, its HTTP glue: the session gate in front of every page and
 //! server function, the sign-in and sign-out form handlers, and the same-origin check on
 //! state-changing requests. Beside it: what its server functions call ([`backend`]), the one
-//! conversion of a management refusal into the console's error ([`error`]), and the
-//! playground's route ([`playground`]).
+//! conversion of a management refusal into the console's error ([`error`]), the logs' export
+//! and live tail ([`logs`]), and the playground's route ([`playground`]).
 //!
 //! Invariant: every console page except `/login`, and every server function, requires a
 //! valid session; the gate puts the signed-in `AdminUser` into the request for them.
@@ -11,6 +11,7 @@
 
 mod backend;
 mod error;
+pub mod logs;
 pub mod playground;
 
 pub use backend::Console;

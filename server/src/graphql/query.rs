@@ -61,6 +61,8 @@ pub struct RequestLogFilter {
     /// Only requests that failed (status 400 or more).
     #[graphql(default)]
     pub errors_only: bool,
+    /// One request, by its `x-request-id`.
+    pub request_id: Option<String>,
 }
 
 impl RequestLogFilter {
@@ -87,6 +89,7 @@ impl RequestLogFilter {
             model: self.model.clone(),
             status: self.status,
             errors_only: self.errors_only,
+            request_id: self.request_id.clone(),
         })
     }
 }

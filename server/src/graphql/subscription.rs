@@ -1,29 +1,20 @@
 //! Subscriptions (over WebSocket, `graphql-transport-ws` or the older `graphql-ws`): new
 //! request logs as they are stored, optionally of one gateway.
 //!
-//! Invariant: the stream reads the database (every half second, from the last log it sent),
-//! so it sees every replica's requests, none twice. On Postgres a log can become visible after
-//! one with a larger id (ids are taken at insert, rows seen at commit), so each read goes back
-//! [`TRAILING_IDS`] ids and skips what was sent; SQLite's one writer commits in id order.
+//! Invariant: the stream follows the log through `manage`'s [`LogTail`] (every half second),
+//! so it sees every replica's requests, none twice.
 //! Invariant: the stream ends when the session or token it was opened with stops being valid
 //! (checked every [`RECHECK_EVERY`] polls).
 
 use super::{backend, caller, error, reader, types::numeric_id, types::NodeKind, types::RequestLogNode, Caller};
-use crate::manage::Manage;
+use crate::manage::{LogFilter, LogTail, Manage};
 use app::types::{GatewayId, RequestLog};
 use async_graphql::{Context, Result, Subscription, ID};
 use futures_util::{stream, Stream};
-use std::{
-    collections::{BTreeSet, VecDeque},
-    time::Duration,
-};
+use std::{collections::VecDeque, time::Duration};
 
 /// How often a subscription looks for new logs.
 const POLL: Duration = Duration::from_millis(500);
-/// Most logs read in one look.
-const BATCH: i64 = 200;
-/// On Postgres, how far below the newest id sent each read starts again.
-const TRAILING_IDS: i64 = 2_048;
 /// The credential is checked again every this many polls (5 s).
 const RECHECK_EVERY: u32 = 10;
 
@@ -31,13 +22,7 @@ const RECHECK_EVERY: u32 = 10;
 struct Follower {
     manage: Manage,
     caller: Caller,
-    gateway: Option<GatewayId>,
-    /// Ids up to this one were either sent or passed for good.
-    floor: i64,
-    /// Ids above `floor` already sent.
-    sent: BTreeSet<i64>,
-    /// How far below the newest id sent reads start.
-    trailing: i64,
+    tail: LogTail,
     ready: VecDeque<RequestLog>,
     polls: u32,
     /// Set when the stream has ended (after telling the subscriber why).
@@ -69,20 +54,8 @@ impl Follower {
                     }
                 }
             }
-            let newest = self.sent.last().copied().unwrap_or(self.floor);
-            let from = newest.saturating_sub(self.trailing).max(self.floor);
-            match self.manage.request_logs_after(from, self.gateway, BATCH).await {
-                Ok(rows) => {
-                    for (row_id, log) in rows {
-                        if self.sent.insert(row_id) {
-                            self.ready.push_back(log);
-                        }
-                    }
-                    // Forget what can no longer come back.
-                    let newest = self.sent.last().copied().unwrap_or(self.floor);
-                    self.floor = self.floor.max(newest.saturating_sub(self.trailing));
-                    self.sent = self.sent.split_off(&self.floor.saturating_add(1));
-                }
+            match self.tail.look().await {
+                Ok(logs) => self.ready.extend(logs),
                 Err(failure) => {
                     self.ended = true;
                     return Some(Err(error::manage(failure)));
@@ -108,22 +81,19 @@ impl Subscription {
             .map(|id| numeric_id(id, NodeKind::Gateway, "gatewayId").map(GatewayId))
             .transpose()?;
         let manage = backend(ctx).manage.clone();
-        let start = manage.last_request_log_id().await.map_err(error::manage)?;
-        let trailing = if manage.logs_appear_in_id_order() {
-            0
-        } else {
-            TRAILING_IDS
-        };
+        let tail = (manage
+            .tail_logs(LogFilter {
+                gateway,
+                ..LogFilter::default()
+            })
+            .await)
+            .map_err(error::manage)?;
         let mut every = tokio::time::interval(POLL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let follower = Follower {
             manage,
             caller: caller(ctx).clone(),
-            gateway,
-            // Logs already stored (and any still committing below the newest) are not sent.
-            floor: start,
-            sent: BTreeSet::new(),
-            trailing,
+            tail,
             ready: VecDeque::new(),
             polls: 0,
             ended: false,

@@ -11,6 +11,7 @@ mod gateways;
 mod keys;
 pub mod limits;
 mod password;
+mod tail;
 mod throttle;
 mod tokens;
 pub mod validate;
@@ -23,6 +24,7 @@ pub use audit::AuditEvent;
 pub use endpoints::validate_base_url;
 pub use gateways::endpoint_choice;
 pub use keys::{CreatedKey, ROTATION_GRACE};
+pub use tail::LogTail;
 pub use throttle::LoginThrottle;
 pub use tokens::{CreatedToken, TOKEN_PREFIX};
 
@@ -215,24 +217,6 @@ impl Manage {
     /// The log of one request, by its request id.
     pub async fn request_log(&self, request_id: &str) -> Result<Option<(i64, app::types::RequestLog)>, ManageError> {
         Ok(self.store.request_log(request_id).await?)
-    }
-
-    /// Logs stored after row id `after`, oldest first (for live views).
-    pub async fn request_logs_after(
-        &self,
-        after: i64,
-        gateway: Option<app::types::GatewayId>,
-        limit: i64,
-    ) -> Result<Vec<(i64, app::types::RequestLog)>, ManageError> {
-        Ok(self
-            .store
-            .request_logs_after(after, gateway, limit.clamp(1, 1000))
-            .await?)
-    }
-
-    /// The newest request log's row id (0 with none).
-    pub async fn last_request_log_id(&self) -> Result<i64, ManageError> {
-        Ok(self.store.last_request_log_id().await?)
     }
 
     /// Each gateway's (or endpoint's) sums over `[from_ms, to_ms)`, by id.

@@ -17,6 +17,7 @@ pub struct LogFilter {
     pub to: Option<i64>,
     pub gateway: Option<GatewayId>,
     pub key: Option<KeyId>,
+    /// Answered by this endpoint, or tried it.
     pub endpoint: Option<EndpointId>,
     /// The model the client asked for.
     pub model: Option<String>,
@@ -24,6 +25,8 @@ pub struct LogFilter {
     pub status: Option<i64>,
     /// Only requests answered with a status of 400 or more.
     pub errors_only: bool,
+    /// One request, by its `x-request-id`.
+    pub request_id: Option<String>,
 }
 
 enum Value {
@@ -52,19 +55,44 @@ impl LogFilter {
         if let Some(key) = self.key {
             add("key_id =", Value::Int(key.0));
         }
-        if let Some(endpoint) = self.endpoint {
-            add("endpoint_id =", Value::Int(endpoint.0));
-        }
         if let Some(model) = &self.model {
             add("model =", Value::Text(model.clone()));
         }
         if let Some(status) = self.status {
             add("status =", Value::Int(status));
         }
+        if let Some(request_id) = &self.request_id {
+            add("request_id =", Value::Text(request_id.clone()));
+        }
+        if let Some(endpoint) = self.endpoint {
+            // Answered by it, or tried it (an attempt's lookup by the attempts' primary key).
+            values.push(Value::Int(endpoint.0));
+            let n = values.len() + 1;
+            sql.push_str(&format!(
+                " AND (endpoint_id = ${n} OR EXISTS (SELECT 1 FROM request_attempts a \
+                 WHERE a.request_log_id = request_logs.id AND a.endpoint_id = ${n}))"
+            ));
+        }
         if self.errors_only {
             sql.push_str(" AND status >= 400");
         }
         (sql, values)
+    }
+
+    /// `sql` (whose `$1` is already used, and which ends before `LIMIT`) with these conditions
+    /// and their values bound, then `limit`.
+    fn query<'q>(&self, sql: &'q mut String, first: i64, tail: &str, limit: i64) -> super::AnyQuery<'q> {
+        let (conditions, values) = self.conditions();
+        sql.push_str(&conditions);
+        sql.push_str(&format!("{tail} LIMIT ${}", values.len() + 2));
+        let mut query = sqlx::query(sql.as_str()).bind(first);
+        for value in values {
+            query = match value {
+                Value::Int(n) => query.bind(n),
+                Value::Text(text) => query.bind(text),
+            };
+        }
+        query.bind(limit)
     }
 }
 
@@ -77,47 +105,25 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<(i64, RequestLog)>, StoreError> {
-        let (conditions, values) = filter.conditions();
-        let sql = format!(
-            "SELECT * FROM request_logs WHERE id < $1{conditions} ORDER BY id DESC LIMIT ${}",
-            values.len() + 2
-        );
-        let mut query = sqlx::query(&sql).bind(before.unwrap_or(i64::MAX));
-        for value in values {
-            query = match value {
-                Value::Int(n) => query.bind(n),
-                Value::Text(text) => query.bind(text),
-            };
-        }
-        let rows = query.bind(limit).fetch_all(&self.reader).await?;
+        let mut sql = "SELECT * FROM request_logs WHERE id < $1".to_string();
+        let query = filter.query(&mut sql, before.unwrap_or(i64::MAX), " ORDER BY id DESC", limit);
+        let rows = query.fetch_all(&self.reader).await?;
         self.with_attempts(&rows).await
     }
 
-    /// Logs written after the one with row id `after`, oldest first, at most `limit`,
-    /// optionally of one gateway.
+    /// Logs matching `filter` written after the one with row id `after`, oldest first, at
+    /// most `limit`.
     pub async fn request_logs_after(
         &self,
         after: i64,
-        gateway: Option<GatewayId>,
+        filter: &LogFilter,
         limit: i64,
     ) -> Result<Vec<(i64, RequestLog)>, StoreError> {
-        let rows = match gateway {
-            Some(gateway) => {
-                sqlx::query("SELECT * FROM request_logs WHERE id > $1 AND gateway_id = $2 ORDER BY id LIMIT $3")
-                    .bind(after)
-                    .bind(gateway.0)
-                    .bind(limit)
-                    .fetch_all(&self.reader)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM request_logs WHERE id > $1 ORDER BY id LIMIT $2")
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&self.reader)
-                    .await?
-            }
-        };
+        let mut sql = "SELECT * FROM request_logs WHERE id > $1".to_string();
+        let rows = filter
+            .query(&mut sql, after, " ORDER BY id", limit)
+            .fetch_all(&self.reader)
+            .await?;
         self.with_attempts(&rows).await
     }
 

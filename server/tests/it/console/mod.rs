@@ -3,11 +3,13 @@
 //!
 //! Here: the console's paths and `location`, which the area modules share; `gate` (what opens
 //! without a session, CSRF), `session` (signing in and out, cookies, throttling, expiry) and
-//! `functions` (the endpoints, gateways and keys pages' server functions).
+//! `functions` (the endpoints, gateways and keys pages' server functions), `logs` (the logs'
+//! export and live tail).
 
 mod assets;
 mod functions;
 mod gate;
+mod logs;
 mod session;
 
 const PAGES: [&str; 7] = [

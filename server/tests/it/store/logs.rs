@@ -233,7 +233,7 @@ async fn retention_deletes_the_oldest_rows_a_batch_at_a_time(db: &TestDb) {
 }
 
 async fn request_log_pages_filter_and_follow_their_cursor(db: &TestDb) {
-    use app::types::{GatewayId, RequestAttempt, RequestLog};
+    use app::types::{EndpointId, GatewayId, RequestAttempt, RequestLog};
     use server::store::LogFilter;
     let logs: Vec<RequestLog> = (0..40)
         .map(|i| RequestLog {
@@ -244,9 +244,11 @@ async fn request_log_pages_filter_and_follow_their_cursor(db: &TestDb) {
             operation: "chat".into(),
             model: Some(if i % 4 == 0 { "big" } else { "small" }.into()),
             status: if i % 5 == 0 { 502 } else { 200 },
+            endpoint_id: (i == 5).then_some(EndpointId(7)),
             attempts: vec![RequestAttempt {
                 attempt: 1,
                 started_at: 10_000 + i,
+                endpoint_id: (i % 10 == 3).then_some(EndpointId(7)),
                 ..RequestAttempt::default()
             }],
             ..RequestLog::default()
@@ -282,12 +284,34 @@ async fn request_log_pages_filter_and_follow_their_cursor(db: &TestDb) {
         ..LogFilter::default()
     };
     assert_eq!(db.store.request_logs_page(&status, None, 100).await.unwrap().len(), 4);
+    // An endpoint's requests: those it answered and those that tried it.
+    let endpoint = LogFilter {
+        endpoint: Some(EndpointId(7)),
+        ..LogFilter::default()
+    };
+    let page = db.store.request_logs_page(&endpoint, None, 100).await.unwrap();
+    assert_eq!(ids(&page), ["req-033", "req-023", "req-013", "req-005", "req-003"]);
+    let one_request = LogFilter {
+        request_id: Some("req-013".into()),
+        ..LogFilter::default()
+    };
+    assert_eq!(
+        ids(&db.store.request_logs_page(&one_request, None, 100).await.unwrap()),
+        ["req-013"]
+    );
 
     // Following: oldest first after a row id; one log by request id.
-    let after = db.store.request_logs_after(first[0].0 - 3, None, 10).await.unwrap();
+    let every = LogFilter::default();
+    let after = db.store.request_logs_after(first[0].0 - 3, &every, 10).await.unwrap();
     assert_eq!(ids(&after), ["req-037", "req-038", "req-039"]);
-    let after = db.store.request_logs_after(0, Some(GatewayId(1)), 2).await.unwrap();
+    let gateway_1 = LogFilter {
+        gateway: Some(GatewayId(1)),
+        ..LogFilter::default()
+    };
+    let after = db.store.request_logs_after(0, &gateway_1, 2).await.unwrap();
     assert_eq!(ids(&after), ["req-000", "req-002"]);
+    let after = db.store.request_logs_after(0, &narrow, 100).await.unwrap();
+    assert_eq!(ids(&after), ["req-020"], "following takes every filter too");
     assert_eq!(db.store.last_request_log_id().await.unwrap(), first[0].0);
     let (_, one) = db.store.request_log("req-007").await.unwrap().unwrap();
     assert_eq!(one, logs[7]);

@@ -1,0 +1,67 @@
+//! Following the request log as it grows, for live views: GraphQL's subscription and the
+//! console's live tail. Each look reads the database from the last log seen, so a follower
+//! sees every replica's requests, none twice.
+//!
+//! Invariant: on Postgres a log can become visible after one with a larger id (ids are taken
+//! at insert, rows seen at commit), so each look goes back [`TRAILING_IDS`] ids and skips
+//! what was handed out; SQLite's one writer commits in id order, so it does not.
+//! Invariant: logs stored before the tail was opened are never handed out.
+
+use super::{LogFilter, Manage, ManageError};
+use app::types::RequestLog;
+use std::collections::BTreeSet;
+
+/// Most logs read in one look.
+const BATCH: i64 = 200;
+/// On Postgres, how far below the newest id handed out each look starts again.
+const TRAILING_IDS: i64 = 2_048;
+
+/// One follower's place in the log.
+pub struct LogTail {
+    manage: Manage,
+    filter: LogFilter,
+    /// Ids up to this one were either handed out or passed for good.
+    floor: i64,
+    /// Ids above `floor` already handed out.
+    seen: BTreeSet<i64>,
+    /// How far below the newest id handed out looks start.
+    trailing: i64,
+}
+
+impl Manage {
+    /// A tail of the logs matching `filter` stored from now on.
+    pub async fn tail_logs(&self, filter: LogFilter) -> Result<LogTail, ManageError> {
+        let start = self.store.last_request_log_id().await?;
+        Ok(LogTail {
+            manage: self.clone(),
+            filter,
+            // Logs already stored (and any still committing below the newest) are not sent.
+            floor: start,
+            seen: BTreeSet::new(),
+            trailing: if self.logs_appear_in_id_order() {
+                0
+            } else {
+                TRAILING_IDS
+            },
+        })
+    }
+}
+
+impl LogTail {
+    /// The matching logs stored since the last look (at most a batch), oldest first.
+    pub async fn look(&mut self) -> Result<Vec<RequestLog>, ManageError> {
+        let newest = self.seen.last().copied().unwrap_or(self.floor);
+        let from = newest.saturating_sub(self.trailing).max(self.floor);
+        let rows = self.manage.store.request_logs_after(from, &self.filter, BATCH).await?;
+        let fresh = rows
+            .into_iter()
+            .filter(|(row_id, _)| self.seen.insert(*row_id))
+            .map(|(_, log)| log)
+            .collect();
+        // Forget what can no longer come back.
+        let newest = self.seen.last().copied().unwrap_or(self.floor);
+        self.floor = self.floor.max(newest.saturating_sub(self.trailing));
+        self.seen = self.seen.split_off(&self.floor.saturating_add(1));
+        Ok(fresh)
+    }
+}
