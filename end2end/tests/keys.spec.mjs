@@ -43,7 +43,7 @@ test('create keys as a tree, rotate a child, revoke the parent with its descenda
   const publicId = await team.getByTestId('public-id').first().textContent();
 
   await page.getByLabel('Name').fill('app');
-  await page.getByLabel('Parent key').fill(publicId);
+  await page.getByLabel('Parent key').selectOption(publicId);
   await page.getByRole('button', { name: 'Create key' }).click();
   const appSecret = await page.getByRole('dialog').getByLabel('Key').inputValue();
   await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
@@ -158,4 +158,38 @@ test('a confirmation takes the keyboard focus, so Enter confirms and Tab reaches
   await expect(endpoint.getByRole('button', { name: 'Confirm delete' })).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(endpoint).toHaveCount(0);
+});
+
+test('usage refreshes on its own, and keys without limits show theirs with the spend in the currency', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await signIn(page);
+  await addEndpoint(page, 'usage-mock', 'sk-e2e-usage');
+  await addGateway(page, 'usage-gw', 'usage-mock');
+  await page.goto('/keys');
+  await hydrated(page);
+  await page.getByLabel('Gateway').selectOption('usage-gw');
+  await page.getByLabel('Name').fill('limited');
+  await page.getByLabel('Limits').fill('requests/day=3');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const limitedKey = await page.getByRole('dialog').getByLabel('Key').inputValue();
+  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+  const unlimitedKey = await createKey(page, 'usage-gw', 'unlimited');
+
+  // The page stays open (no reload) while both keys are used.
+  const limited = page.getByTestId('key-limited');
+  const unlimited = page.getByTestId('key-unlimited');
+  await expect(limited.getByTestId('usage')).toContainText('requests/day: 0 of 3');
+  await expect(unlimited.getByTestId('month-usage')).toContainText('This month: 0 requests');
+  for (const key of [limitedKey, unlimitedKey]) {
+    const answer = await page.request.post('/v1/chat/completions', {
+      headers: { authorization: `Bearer ${key}` },
+      data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count me' }] },
+    });
+    expect(answer.status()).toBe(200);
+  }
+  await expect(limited.getByTestId('usage')).toContainText('requests/day: 1 of 3', { timeout: 15_000 });
+  await expect(unlimited.getByTestId('month-usage')).toContainText('This month: 1 request · 15 tokens', { timeout: 15_000 });
+  await expect(unlimited.getByTestId('month-usage')).toContainText('USD');
+  expect(errors).toEqual([]);
 });

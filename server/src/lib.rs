@@ -165,6 +165,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         proxy: proxy.clone(),
         public_url: config.public_url.clone(),
         serves_https: config.serves_https(),
+        currency: config.currency.clone(),
     };
     let render: console::Renderer = {
         let options = leptos.clone();

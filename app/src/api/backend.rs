@@ -7,7 +7,7 @@ use crate::types::{
     DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway,
     GatewayEditForm, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice,
     NewEndpoint, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestDetail, SettingsListing, ShownOnce,
-    WriteOnly,
+    UsageOfKeys, WriteOnly,
 };
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -53,8 +53,10 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn update_gateway<'a>(&'a self, admin: &'a AdminUser, form: GatewayEditForm) -> Answer<'a, Gateway>;
     /// Deletes a gateway and its keys.
     fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> Answer<'a, ()>;
-    /// Every key with its gateway's name and usage against its limits.
+    /// Every key with its gateway's name.
     fn keys(&self) -> Answer<'_, Vec<KeyListing>>;
+    /// Every key's usage against its limits and this month, and the prices' currency.
+    fn keys_usage(&self) -> Answer<'_, UsageOfKeys>;
     /// Creates a key; the secret is in the answer, once.
     fn create_key<'a>(&'a self, admin: &'a AdminUser, form: NewKeyForm) -> Answer<'a, ShownOnce>;
     /// Changes a key's name, models, expiry, limits and whether it is enabled.

@@ -6,7 +6,7 @@
 use super::{console_backend, refused, require_admin};
 use crate::types::{
     ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint, KeyListing,
-    ProviderKind, ShownOnce, Strategy, WriteOnly,
+    ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
 };
 #[cfg(feature = "ssr")]
 use crate::types::{EndpointUpdate, NewEndpoint};
@@ -204,11 +204,19 @@ pub async fn delete_gateway(id: i64) -> Result<(), ConsoleError> {
     console_backend()?.delete_gateway(&admin, id).await.map_err(refused)
 }
 
-/// Every key, with its gateway and usage against its limits.
+/// Every key, with its gateway.
 #[server(prefix = "/api", endpoint = "keys_list")]
 pub async fn list_keys() -> Result<Vec<KeyListing>, ConsoleError> {
     require_admin()?;
     console_backend()?.keys().await.map_err(refused)
+}
+
+/// Every key's usage against its limits and this month, with the currency (the keys page
+/// asks again every few seconds).
+#[server(prefix = "/api", endpoint = "keys_usage")]
+pub async fn keys_usage() -> Result<UsageOfKeys, ConsoleError> {
+    require_admin()?;
+    console_backend()?.keys_usage().await.map_err(refused)
 }
 
 /// Creates a key from the keys page's form; its secret comes back this once.

@@ -1,6 +1,6 @@
 //! Gateway keys: the credentials applications send.
 
-use super::{Change, GatewayId, Limit};
+use super::{Change, GatewayId, Limit, UsageSums};
 use serde::{Deserialize, Serialize};
 
 /// Identifies a gateway key.
@@ -99,7 +99,23 @@ pub struct KeyListing {
     /// Its state when listed (the server's clock, so the page renders the same on both sides).
     pub status: KeyStatus,
     pub gateway: String,
-    pub usage: Vec<LimitUsage>,
+}
+
+/// What one key has used: each of its limits' current window, and this calendar month (UTC)
+/// whether it has limits or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUsage {
+    pub id: KeyId,
+    pub limits: Vec<LimitUsage>,
+    pub month: UsageSums,
+}
+
+/// Every key's usage, and the currency costs are in (the keys page refreshes this alone).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageOfKeys {
+    /// The prices' currency, an ISO 4217 code (`USD`).
+    pub currency: String,
+    pub keys: Vec<KeyUsage>,
 }
 
 // Declared once: GraphQL's `createKey`, the keys page and `key create` all give the management

@@ -59,6 +59,8 @@ pub struct Config {
     pub traces: TracesConfig,
     /// How long request logs are kept.
     pub request_logs: RequestLogsConfig,
+    /// The currency model prices are in, an ISO 4217 code: costs and spend are shown in it.
+    pub currency: String,
 }
 
 /// `GET /metrics` (Prometheus).
@@ -179,6 +181,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             traces: TracesConfig::default(),
             request_logs: RequestLogsConfig::default(),
+            currency: "USD".into(),
         }
     }
 }
@@ -276,6 +279,12 @@ impl Config {
             if rest.is_none_or(|host| host.is_empty()) {
                 return invalid("public_url", "must be an http:// or https:// URL");
             }
+        }
+        if !(self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase())) {
+            return invalid(
+                "currency",
+                "must be an ISO 4217 code: three capital letters, like USD or EUR",
+            );
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
@@ -388,6 +397,7 @@ impl std::fmt::Debug for Config {
             .field("metrics", &self.metrics)
             .field("traces", &self.traces)
             .field("request_logs", &self.request_logs)
+            .field("currency", &self.currency)
             .finish()
     }
 }
@@ -467,6 +477,21 @@ mod tests {
             assert_eq!(config.database.max_connections, 5);
             let config = Config::load(Some(Path::new("mgw.toml")), &flags("127.0.0.1:4002")).unwrap();
             assert_eq!(config.bind.port(), 4002, "a flag beats the file");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_currency_is_an_iso_code() {
+        Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None, &Overrides::default()).unwrap().currency, "USD");
+            jail.set_env("MGW_CURRENCY", "EUR");
+            assert_eq!(Config::load(None, &Overrides::default()).unwrap().currency, "EUR");
+            for bad in ["eur", "EURO", "€", ""] {
+                jail.set_env("MGW_CURRENCY", bad);
+                let err = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+                assert!(err.contains("`currency`"), "{bad:?}: {err}");
+            }
             Ok(())
         });
     }

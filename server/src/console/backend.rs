@@ -20,9 +20,9 @@ use app::types::{
     fill_hours, gateway_target, replay_of, AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId,
     Change, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId,
     EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayEditForm, GatewayId, GatewayKey, GatewayUpdate,
-    InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, LimitUsage, LogPage, LogQuery, ModelPrice, NewAdmin,
-    NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget,
-    RequestDetail, RetryPolicy, ScopeSums, SettingsListing, ShownOnce, UsageSums, Via, WriteOnly,
+    InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, KeyUsage, LimitUsage, LogPage, LogQuery, ModelPrice,
+    NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget,
+    RequestDetail, RetryPolicy, ScopeSums, SettingsListing, ShownOnce, UsageOfKeys, UsageSums, Via, WriteOnly,
 };
 use std::sync::Arc;
 
@@ -36,6 +36,8 @@ pub struct Console {
     pub public_url: Option<String>,
     /// Whether the console is served over HTTPS (the snippets' scheme without `public_url`).
     pub serves_https: bool,
+    /// The prices' currency (`currency` from the configuration).
+    pub currency: String,
 }
 
 /// A blank field as "not given".
@@ -424,7 +426,32 @@ impl ConsoleBackend for Console {
             Ok(keys
                 .into_iter()
                 .map(|key| {
-                    let usage = (key.limits.iter())
+                    let gateway = (gateways.iter().find(|g| g.id == key.gateway_id))
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default();
+                    KeyListing {
+                        status: app::types::KeyStatus::of(&key, now),
+                        key,
+                        gateway,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn keys_usage(&self) -> Answer<'_, UsageOfKeys> {
+        Box::pin(async move {
+            let keys = self.manage.keys(None).await.map_err(ConsoleError::from)?;
+            let now = now_ms();
+            let month_start = app::types::Period::Month.window_start(now);
+            let month = (self
+                .manage
+                .hourly_sums(HourlyKind::Key, month_start, now + 3_600_000)
+                .await)
+                .map_err(ConsoleError::from)?;
+            let keys = (keys.into_iter())
+                .map(|key| {
+                    let limits = (key.limits.iter())
                         .map(|limit| {
                             let (used, _, in_flight) =
                                 (self.proxy.ledger).usage(LimitScope::Key(key.id), limit.metric, limit.period, now);
@@ -435,17 +462,17 @@ impl ConsoleBackend for Console {
                             LimitUsage { limit: *limit, used }
                         })
                         .collect();
-                    let gateway = (gateways.iter().find(|g| g.id == key.gateway_id))
-                        .map(|g| g.name.clone())
-                        .unwrap_or_default();
-                    KeyListing {
-                        status: app::types::KeyStatus::of(&key, now),
-                        key,
-                        gateway,
-                        usage,
+                    KeyUsage {
+                        id: key.id,
+                        limits,
+                        month: month.get(&key.id.0).cloned().unwrap_or_default(),
                     }
                 })
-                .collect())
+                .collect();
+            Ok(UsageOfKeys {
+                currency: self.currency.clone(),
+                keys,
+            })
         })
     }
 

@@ -49,6 +49,7 @@ impl HourlyScope {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HourlyKind {
     Gateway,
+    Key,
     Endpoint,
 }
 
@@ -116,6 +117,7 @@ impl Store {
     ) -> Result<BTreeMap<i64, UsageSums>, StoreError> {
         let kind = match kind {
             HourlyKind::Gateway => "gateway",
+            HourlyKind::Key => "key",
             HourlyKind::Endpoint => "endpoint",
         };
         let rows = sqlx::query(

@@ -5,12 +5,14 @@
 //!
 //! Invariant: a secret is on the page only inside the show-once dialog, until it is closed.
 
+mod usage;
+
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey, UpdateKey};
 use crate::components::{
     count_successes, focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal,
     SaveBar, ShowOnce,
 };
-use crate::types::{utc_time, GatewayId, GatewayKey, KeyListing, KeyStatus, Limit, LimitUsage, Metric, ShownOnce};
+use crate::types::{utc_time, ConsoleError, GatewayId, GatewayKey, KeyListing, KeyStatus, Limit, ShownOnce};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -22,51 +24,8 @@ struct KeyActions {
     rotate: ServerAction<RotateKey>,
     /// Saved edits (each edit form has its own action); the list reloads on each.
     saved: RwSignal<u32>,
-}
-
-/// A limit's figure as people read it.
-fn amount(metric: Metric, value: i64) -> String {
-    match metric {
-        Metric::CostMicros => format!("{:.2}", value as f64 / 1_000_000.0),
-        Metric::Requests | Metric::Tokens | Metric::Concurrency => value.to_string(),
-    }
-}
-
-/// One limit's bar: how much of it the current window has used.
-#[component]
-fn UsageBar(usage: LimitUsage) -> impl IntoView {
-    let limit = usage.limit;
-    let share = if limit.max_value > 0 {
-        (usage.used as f64 / limit.max_value as f64).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    let colour = if share >= 0.9 {
-        "bg-red-500"
-    } else if share >= 0.7 {
-        "bg-amber-500"
-    } else {
-        "bg-indigo-500"
-    };
-    let what = match limit.metric {
-        Metric::Concurrency => "concurrency".to_string(),
-        Metric::CostMicros => format!("cost/{}", limit.period.as_str()),
-        metric => format!("{}/{}", metric.as_str(), limit.period.as_str()),
-    };
-    let label = format!(
-        "{what}: {} of {}",
-        amount(limit.metric, usage.used),
-        amount(limit.metric, limit.max_value)
-    );
-    view! {
-        <div class="w-full max-w-xs" data-testid="usage">
-            <div class="flex justify-between text-xs text-slate-600"><span>{label.clone()}</span></div>
-            <div class="mt-1 h-1.5 w-full rounded-full bg-slate-200" role="meter" aria-label=label
-                aria-valuemin="0" aria-valuemax=limit.max_value aria-valuenow=usage.used.min(limit.max_value)>
-                <div class=format!("h-1.5 rounded-full {colour}") style=format!("width: {:.0}%", share * 100.0)></div>
-            </div>
-        </div>
-    }
+    /// Every key's usage, refreshed on its own.
+    usage: usage::UsageResource,
 }
 
 /// A key, its bars and actions, and its children below it.
@@ -141,9 +100,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
                     {(status == KeyStatus::Rotating).then_some(key.grace_until).flatten().map(|until| view! {
                         <div class="text-xs text-amber-700" data-testid="rotation-ends">{format!("Replaced by a rotation: stops working at {} UTC", utc_time(until))}</div>
                     })}
-                    <div class="mt-2 space-y-2">
-                        {listing.usage.into_iter().map(|usage| view! { <UsageBar usage/> }).collect_view()}
-                    </div>
+                    <usage::KeyUsageView id=key.id usage=actions.usage/>
                 </div>
                 {(revocable && may_change).then(|| view! {
                     <div class="flex flex-wrap items-center gap-2">
@@ -249,8 +206,32 @@ fn EditKey(key: GatewayKey, saved: RwSignal<u32>, editing: RwSignal<bool>) -> An
 
 /// The form that creates a key.
 #[component]
-fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -> AnyView {
+fn NewKey(
+    create: ServerAction<CreateKey>,
+    gateways: Vec<(GatewayId, String)>,
+    keys: Resource<Result<Vec<KeyListing>, ConsoleError>>,
+) -> AnyView {
     let hydrated = use_hydrated();
+    // The parent picker offers the chosen gateway's keys that still work.
+    let first = gateways.first().map(|(id, _)| *id);
+    let gateway = RwSignal::new(first);
+    // A created key resets the form, its gateway too.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            gateway.set(first);
+        }
+    });
+    let parents = move || {
+        let keys = keys.get().and_then(Result::ok).unwrap_or_default();
+        (keys.into_iter())
+            .filter(|k| Some(k.key.gateway_id) == gateway.get())
+            .filter(|k| matches!(k.status, KeyStatus::Active | KeyStatus::Disabled))
+            .map(|k| {
+                let label = format!("{} ({})", k.key.name, k.key.public_id);
+                view! { <option value=k.key.public_id>{label}</option> }
+            })
+            .collect_view()
+    };
     let refusal = Refusal::watch(
         create.value(),
         &[
@@ -285,13 +266,22 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -
             <ActionForm action=create node_ref=form attr:class="mt-5 grid gap-4 sm:grid-cols-2">
                 <div>
                     <label for="key-gateway" class="block text-sm font-medium text-slate-700">"Gateway"</label>
-                    <select id="key-gateway" name="gateway_id" class=input>
+                    <select id="key-gateway" name="gateway_id" class=input
+                        on:change=move |ev| gateway.set(event_target_value(&ev).parse().ok().map(GatewayId))>
                         {gateways.into_iter().map(|(id, name)| view! { <option value=id.0.to_string()>{name}</option> }).collect_view()}
                     </select>
                     <p class="mt-1 text-xs text-red-600" role="alert">{error_for("gateway_id")}</p>
                 </div>
                 {field("name", "Name", "billing-service", "")}
-                {field("parent", "Parent key", "public id, e.g. ab12cd34", "Optional. The new key's limits cannot exceed its parent's; revoking the parent revokes it.")}
+                <div>
+                    <label for="key-parent" class="block text-sm font-medium text-slate-700">"Parent key"</label>
+                    <select id="key-parent" name="parent" class=input aria-invalid=move || error_for("parent")().is_some().to_string()>
+                        <option value="">"None: a key of its own"</option>
+                        {parents}
+                    </select>
+                    <p class="mt-1 text-xs text-slate-500">"Optional. The new key's limits cannot exceed its parent's; revoking the parent revokes it."</p>
+                    <p id="key-parent-error" class="mt-1 text-xs text-red-600" role="alert">{error_for("parent")}</p>
+                </div>
                 {field("limits", "Limits", "requests/minute=100, tokens/day=1000000", "Optional, comma-separated: requests, tokens or cost per minute/hour/day/month/total, or concurrency=N.")}
                 {field("allowed_models", "Allowed models", "gpt-4o-mini, claude-3-5-haiku", "Optional; empty allows every model of the gateway.")}
                 {field("expires_in_days", "Expires in (days)", "30", "Optional; empty never expires.")}
@@ -312,11 +302,14 @@ fn NewKey(create: ServerAction<CreateKey>, gateways: Vec<(GatewayId, String)>) -
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
+    let (revoke, reset) = (ServerAction::<RevokeKey>::new(), ServerAction::<ResetKey>::new());
     let actions = KeyActions {
         saved: RwSignal::new(0),
-        revoke: ServerAction::<RevokeKey>::new(),
-        reset: ServerAction::<ResetKey>::new(),
+        revoke,
+        reset,
         rotate: ServerAction::<RotateKey>::new(),
+        // A reset or revocation shows at once; new traffic within the refresh.
+        usage: usage::refreshed(move || (reset.version().get(), revoke.version().get(), create.version().get())),
     };
     let shown = RwSignal::new(None::<ShownOnce>);
     let show_revoked = RwSignal::new(false);
@@ -417,7 +410,7 @@ pub fn KeysPage() -> impl IntoView {
                 Ok(listing) if listing.gateways.is_empty() => view! {
                     <p class="mt-8 text-sm text-slate-600">"Create a gateway first; keys belong to a gateway."</p>
                 }.into_any(),
-                Ok(listing) => view! { <NewKey create gateways=listing.gateways.into_iter().map(|g| (g.id, g.name)).collect()/> }.into_any(),
+                Ok(listing) => view! { <NewKey create keys gateways=listing.gateways.into_iter().map(|g| (g.id, g.name)).collect()/> }.into_any(),
                 Err(error) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
             })}
         </Suspense>
