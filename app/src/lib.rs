@@ -85,6 +85,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("keys") view=KeysPage/>
                     <Route path=path!("logs") view=LogsPage/>
                     <Route path=path!("logs/:id") view=LogDetailPage/>
+                    <Route path=path!("audit") view=AuditPage/>
+                    <Route path=path!("docs") view=DocsPage/>
                     <Route path=path!("playground") view=PlaygroundPage/>
                     <Route path=path!("settings") view=SettingsPage/>
                 </ParentRoute>

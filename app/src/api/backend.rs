@@ -3,11 +3,11 @@
 //! the HTTP status a refusal answers with.
 
 use crate::types::{
-    AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, ConsoleError, CreatedAdminToken,
-    DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway,
-    GatewayEditForm, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice,
-    NewEndpoint, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestDetail, SettingsListing, ShownOnce,
-    UsageOfKeys, WriteOnly,
+    AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, ConsoleError,
+    CreatedAdminToken, DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate,
+    ErrorKind, Gateway, GatewayEditForm, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage,
+    LogQuery, ModelPrice, NewEndpoint, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestDetail,
+    SettingsListing, ShownOnce, UsageOfKeys, WriteOnly,
 };
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -116,6 +116,8 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn remove_price<'a>(&'a self, admin: &'a AdminUser, model: String) -> Answer<'a, ()>;
     /// A page of request logs matching `query`, newest first.
     fn request_logs(&self, query: LogQuery, limit: i64) -> Answer<'_, LogPage>;
+    /// A page of the audit log, newest first, older than entry `before` when given.
+    fn audit(&self, before: Option<i64>, limit: i64) -> Answer<'_, AuditPage>;
     /// One request's log, by its request id.
     fn request_log(&self, request_id: String) -> Answer<'_, Option<RequestDetail>>;
 }

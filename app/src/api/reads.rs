@@ -1,16 +1,20 @@
-//! The reading pages' server functions: the dashboard, the request logs and the playground's
-//! set-up. Any signed-in admin reads.
+//! The reading pages' server functions: the dashboard, the request logs, the audit log and the
+//! playground's set-up. Any signed-in admin reads.
 
 #[cfg(feature = "ssr")]
 use super::{console_backend, refused, require_admin};
 use crate::types::{
-    ConsoleError, DashboardQuery, DashboardStats, LogPage, LogQuery, Overview, PlaygroundSetup, RequestDetail,
+    AuditPage, ConsoleError, DashboardQuery, DashboardStats, LogPage, LogQuery, Overview, PlaygroundSetup,
+    RequestDetail,
 };
 use leptos::prelude::*;
 
 /// Logs on one page.
 #[cfg(feature = "ssr")]
 const LOG_PAGE: i64 = 50;
+/// Audit entries on one page.
+#[cfg(feature = "ssr")]
+const AUDIT_PAGE: i64 = 50;
 
 /// Counts of what is configured, for the dashboard.
 #[server(prefix = "/api", endpoint = "dashboard_overview")]
@@ -38,6 +42,14 @@ pub async fn list_logs(query: LogQuery) -> Result<LogPage, ConsoleError> {
 pub async fn log_detail(request_id: String) -> Result<Option<RequestDetail>, ConsoleError> {
     require_admin()?;
     console_backend()?.request_log(request_id).await.map_err(refused)
+}
+
+/// A page of the audit log (every management change), newest first, older than entry
+/// `before` when given.
+#[server(prefix = "/api", endpoint = "audit_list")]
+pub async fn list_audit(before: Option<i64>) -> Result<AuditPage, ConsoleError> {
+    require_admin()?;
+    console_backend()?.audit(before, AUDIT_PAGE).await.map_err(refused)
 }
 
 /// What the playground can compare, at what price, and the logged request to replay (`log`:

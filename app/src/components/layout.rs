@@ -10,12 +10,13 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 /// The console's sections, in navigation order.
-const SECTIONS: [(&str, &str, Icon); 7] = [
+const SECTIONS: [(&str, &str, Icon); 8] = [
     ("/", "Dashboard", Icon::Dashboard),
     ("/endpoints", "Endpoints", Icon::Endpoints),
     ("/gateways", "Gateways", Icon::Gateways),
     ("/keys", "Keys", Icon::Keys),
     ("/logs", "Logs", Icon::Logs),
+    ("/audit", "Audit log", Icon::Audit),
     ("/playground", "Playground", Icon::Playground),
     ("/settings", "Settings", Icon::Settings),
 ];
@@ -55,6 +56,7 @@ fn UserMenu(user: Option<AdminUser>) -> impl IntoView {
                     <p class="truncate text-sm font-medium text-slate-900">{email}</p>
                     <p class="text-xs text-slate-500">"Role: " {role}</p>
                 </div>
+                <a href="/docs" class="mt-1 block rounded-lg px-3 py-2 text-sm text-slate-700 hover:bg-slate-100">"API documentation"</a>
                 <form method="post" action="/logout" class="mt-1">
                     <button type="submit" class="w-full rounded-lg px-3 py-2 text-left text-sm text-slate-700 hover:bg-slate-100">
                         "Sign out"
@@ -130,7 +132,10 @@ pub fn ConsoleLayout() -> impl IntoView {
                 <nav class="mt-8 flex flex-col gap-1" aria-label="Main">
                     <NavLinks/>
                 </nav>
-                <p class="mt-auto px-3 text-xs text-slate-500">"Model Gateway " {env!("CARGO_PKG_VERSION")}</p>
+                <A href="/docs" exact=true attr:class="mt-auto rounded-lg px-3 py-2 text-sm text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:text-white">
+                    "API documentation"
+                </A>
+                <p class="px-3 text-xs text-slate-500">"Model Gateway " {env!("CARGO_PKG_VERSION")}</p>
             </aside>
             <div class="flex min-w-0 flex-1 flex-col">
                 <header class="sticky top-0 z-10 flex h-16 items-center justify-between gap-4 border-b border-slate-200 bg-white/90 px-4 backdrop-blur sm:px-6">

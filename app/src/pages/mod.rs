@@ -1,6 +1,8 @@
 //! One route per file.
 
+mod audit;
 mod dashboard;
+mod docs;
 mod endpoints;
 mod gateways;
 mod keys;
@@ -10,7 +12,9 @@ mod not_found;
 mod playground;
 mod settings;
 
+pub use audit::AuditPage;
 pub use dashboard::DashboardPage;
+pub use docs::DocsPage;
 pub use endpoints::EndpointsPage;
 pub use gateways::GatewaysPage;
 pub use keys::KeysPage;

@@ -215,6 +215,14 @@ pub struct AuditEntry {
     pub via: Option<Via>,
 }
 
+/// One page of the audit log, newest first, with the cursor of the next (older) page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next page; `None` on the last one.
+    pub next: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use crate::{
 use app::api::{Answer, ConsoleBackend};
 use app::types::{
     fill_hours, gateway_target, replay_of, AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId,
-    Change, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId,
+    AuditPage, Change, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId,
     EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayEditForm, GatewayId, GatewayKey, GatewayUpdate,
     InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, KeyUsage, LimitUsage, LogPage, LogQuery, ModelPrice,
     NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget,
@@ -574,6 +574,20 @@ impl ConsoleBackend for Console {
             let Some((_, log)) = found else { return Ok(None) };
             let (_, names) = super::logs::log_filter(&self.manage, &LogQuery::default()).await?;
             Ok(Some(RequestDetail { log, names }))
+        })
+    }
+
+    fn audit(&self, before: Option<i64>, limit: i64) -> Answer<'_, AuditPage> {
+        Box::pin(async move {
+            let mut entries = self.manage.audit_log(before, limit + 1).await?;
+            let more = i64::try_from(entries.len()).unwrap_or(i64::MAX) > limit;
+            entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            let next = if more {
+                entries.last().map(|entry| entry.id)
+            } else {
+                None
+            };
+            Ok(AuditPage { entries, next })
         })
     }
 

@@ -3,7 +3,7 @@
 //! A request's path, in order:
 //! 1. `POST` only, with a JSON body (`application/json`): anything else is 405 or 415, and a
 //!    batch (a JSON array) is refused. A `GET` upgrades to a subscription's WebSocket, or shows
-//!    GraphiQL to a browser. A browser's cross-site request is refused (403) whatever its
+//!    the explorer (`explorer.html`, self-contained) to a browser. A browser's cross-site request is refused (403) whatever its
 //!    credential: the router's same-origin check for POSTs, `subscribe` for sockets.
 //! 2. Authentication: an admin API token as a Bearer token, else the console's session cookie.
 //!    Any other `Authorization` (a gateway key, say) is 401. Without either, only a document
@@ -33,8 +33,7 @@ mod types;
 
 use crate::{body::ReadError, config::Config, manage::Actor, manage::Manage, proxy::registry::Registry, AppState};
 use async_graphql::{
-    http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS},
-    Context, Data, ErrorExtensionValues, Schema, SchemaBuilder, ServerError,
+    http::ALL_WEBSOCKET_PROTOCOLS, Context, Data, ErrorExtensionValues, Schema, SchemaBuilder, ServerError,
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
@@ -403,8 +402,12 @@ fn unauthenticated() -> Response {
     )
 }
 
-/// `GET /graphql`: a subscription's WebSocket, GraphiQL for a browser, else 405 (operations
-/// are POSTed).
+/// The explorer a browser gets at `GET /graphql`: one self-contained page (queries, mutations
+/// and subscriptions, a schema browser from introspection), nothing fetched from elsewhere.
+const EXPLORER: &str = include_str!("explorer.html");
+
+/// `GET /graphql`: a subscription's WebSocket, the explorer for a browser, else 405
+/// (operations are POSTed).
 pub async fn get(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -423,13 +426,7 @@ pub async fn get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if browser {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .finish(),
-        )
-        .into_response();
+        return Html(EXPLORER).into_response();
     }
     refuse(
         StatusCode::METHOD_NOT_ALLOWED,

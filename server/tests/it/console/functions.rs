@@ -248,8 +248,14 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
     assert_eq!(listed.len(), 2);
     let team_row = listed.iter().find(|k| k["key"]["name"] == "team").unwrap();
     assert_eq!(team_row["gateway"], "g");
-    assert_eq!(team_row["usage"][0]["limit"]["max_value"], 100);
-    assert_eq!(team_row["usage"][0]["used"], 0);
+    let usage: serde_json::Value = call("keys_usage", vec![]).await.unwrap().json().await.unwrap();
+    assert_eq!(usage["currency"], "USD");
+    let team_usage = (usage["keys"].as_array().unwrap().iter())
+        .find(|k| k["id"] == team_row["key"]["id"])
+        .unwrap();
+    assert_eq!(team_usage["limits"][0]["limit"]["max_value"], 100);
+    assert_eq!(team_usage["limits"][0]["used"], 0);
+    assert_eq!(team_usage["month"]["requests"], 0);
     let text = serde_json::Value::Array(listed.clone()).to_string();
     for secret in [&team["secret"], &app["secret"]] {
         assert!(!text.contains(secret.as_str().unwrap()), "no secret in the list");

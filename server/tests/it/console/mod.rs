@@ -12,12 +12,14 @@ mod gate;
 mod logs;
 mod session;
 
-const PAGES: [&str; 7] = [
+const PAGES: [&str; 9] = [
     "/",
     "/endpoints",
     "/gateways",
     "/keys",
     "/logs",
+    "/audit",
+    "/docs",
     "/playground",
     "/settings",
 ];
