@@ -68,7 +68,7 @@ test('requests through a gateway show on the Dashboard, for that gateway and in 
 
   // An unknown scope is explained, with the way back.
   await page.goto('/?scope=gateway:nope');
-  await expect(page.getByRole('alert')).toContainText('no gateway is named "nope"');
+  await expect(page.getByRole('alert')).toContainText('No gateway is named "nope"');
 
   // Deleting them leaves their history in the totals for every gateway.
   await page.goto('/');

@@ -36,6 +36,7 @@ test('add an endpoint, test its connection, edit it, delete it', async ({ page }
 
   await row.getByRole('button', { name: 'Test connection' }).click();
   await expect(row.getByTestId('probe')).toContainText('OK · 200');
+
   await expect(row.getByTestId('health')).toHaveText('Healthy');
   await page.screenshot({ path: `${SHOTS}/endpoints-1280.png`, fullPage: true });
   await phoneShot(page, 'endpoints');
@@ -55,6 +56,28 @@ test('add an endpoint, test its connection, edit it, delete it', async ({ page }
   await expect(row).not.toContainText('No API key');
   await row.getByRole('button', { name: 'Test connection' }).click();
   await expect(row.getByTestId('probe')).toContainText('OK · 200');
+
+  // The provider's per-minute limits and the enabled switch: refused as a sentence when not a
+  // number; kept when saved; removed when emptied.
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await edit.getByLabel('Requests per minute').fill('-5');
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.locator('#endpoint-rpm_limit-error')).toHaveText('The requests per minute must be at least 1.');
+  await edit.getByLabel('Requests per minute').fill('60');
+  await edit.getByLabel('Enabled (gateways route to it)').uncheck();
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('heading', { name: 'Add an endpoint' })).toBeVisible();
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await expect(edit.getByLabel('Requests per minute')).toHaveValue('60');
+  await expect(edit.getByLabel('Enabled (gateways route to it)')).not.toBeChecked();
+  await edit.getByLabel('Requests per minute').fill('');
+  await edit.getByLabel('Enabled (gateways route to it)').check();
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('heading', { name: 'Add an endpoint' })).toBeVisible();
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await expect(edit.getByLabel('Requests per minute')).toHaveValue('');
+  await expect(edit.getByLabel('Enabled (gateways route to it)')).toBeChecked();
+  await edit.getByRole('button', { name: 'Cancel' }).click();
 
   // The Azure fields show only for Azure, and the base URL's placeholder is the provider's own.
   await expect(page.getByTestId('azure-fields')).toBeHidden();

@@ -64,6 +64,10 @@ test('a gateway is edited in place: its endpoints picked with weights, strategy,
   await form.getByLabel('Attempts').fill('2');
   await form.getByLabel('Limits').fill('requests/minute=50');
   await form.getByLabel('Enabled').uncheck();
+  await form.getByLabel('Model aliases').fill('fast');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form.getByLabel('Model aliases').locator('xpath=..').getByRole('alert')).toContainText('write alias=model');
+  await form.getByLabel('Model aliases').fill('fast=gpt-4o-mini');
   await form.getByRole('button', { name: 'Save' }).click();
 
   card = page.getByTestId('gateway-edit-gw');
@@ -73,6 +77,7 @@ test('a gateway is edited in place: its endpoints picked with weights, strategy,
   await expect(card.getByRole('row', { name: /edit-b/ })).toContainText('3');
   // Removing a row and saving drops that endpoint.
   await card.getByRole('button', { name: 'Edit' }).click();
+  await expect(page.getByRole('form', { name: 'Edit edit-gw' }).getByLabel('Model aliases')).toHaveValue('fast=gpt-4o-mini');
   await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Remove endpoint 1' }).click();
   await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Save' }).click();
   await expect(page.getByTestId('gateway-edit-gw').getByRole('cell', { name: 'edit-a' })).toHaveCount(0);

@@ -54,7 +54,7 @@ pub async fn change_password(
 ) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     if new_password.0 != confirm_password.0 {
-        let mismatch = ConsoleError::invalid("confirm_password", "does not match the new password");
+        let mismatch = ConsoleError::invalid("confirm_password", "This does not match the new password.");
         return Err(refused(mismatch));
     }
     let session = request_extension::<SessionToken>();

@@ -4,12 +4,12 @@
 
 #[cfg(feature = "ssr")]
 use super::{console_backend, refused, require_admin};
+#[cfg(feature = "ssr")]
+use crate::types::{Change, EndpointUpdate, NewEndpoint};
 use crate::types::{
     ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint, KeyListing,
     ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
 };
-#[cfg(feature = "ssr")]
-use crate::types::{EndpointUpdate, NewEndpoint};
 use leptos::prelude::*;
 
 /// A form field as the management service takes it: `None` when left blank.
@@ -68,8 +68,21 @@ pub async fn update_endpoint(
     deployment: String,
     api_version: String,
     region: String,
+    #[server(default)] rpm_limit: String,
+    #[server(default)] tpm_limit: String,
+    #[server(default)] enabled: Option<String>,
 ) -> Result<InferenceEndpoint, ConsoleError> {
     let admin = require_admin()?;
+    // Empty removes the provider's limit; anything else must be a whole number.
+    let per_minute = |field: &str, text: String, what: &str| match given(text) {
+        None => Ok(Change::Clear),
+        Some(text) => text.parse().map(Change::Set).map_err(|_| {
+            refused(ConsoleError::invalid(
+                field,
+                format!("Write the provider's {what} per minute as a whole number, or leave it empty for none."),
+            ))
+        }),
+    };
     let update = EndpointUpdate {
         name: given(name),
         base_url: given(base_url),
@@ -78,6 +91,9 @@ pub async fn update_endpoint(
         deployment: given(deployment),
         api_version: given(api_version),
         region: given(region),
+        rpm_limit: per_minute("rpm_limit", rpm_limit, "requests")?,
+        tpm_limit: per_minute("tpm_limit", tpm_limit, "tokens")?,
+        enabled: Some(enabled.is_some()),
         ..EndpointUpdate::default()
     };
     let id = crate::types::EndpointId(id);
@@ -173,6 +189,7 @@ pub async fn update_gateway(
     #[server(default)] backoff_cap_ms: String,
     #[server(default)] deadline_ms: String,
     #[server(default)] limits: String,
+    #[server(default)] model_aliases: String,
     #[server(default)] log_metadata: Option<String>,
     #[server(default)] log_payloads: Option<String>,
     #[server(default)] enabled: Option<String>,
@@ -189,6 +206,7 @@ pub async fn update_gateway(
         backoff_cap_ms,
         deadline_ms,
         limits,
+        model_aliases,
         log_metadata: log_metadata.is_some(),
         log_payloads: log_payloads.is_some(),
         enabled: enabled.is_some(),

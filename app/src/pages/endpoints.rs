@@ -65,6 +65,8 @@ const FIELDS: &[&str] = &[
     "deployment",
     "api_version",
     "region",
+    "rpm_limit",
+    "tpm_limit",
 ];
 
 /// The fields after the provider: model, base URL (the provider's own as placeholder), the
@@ -180,6 +182,14 @@ fn EditEndpoint(
                 <Field name="name" label="Name" required=true value=endpoint.name.clone() error=error_for("name")/>
                 <div></div>
                 {provider_fields(Signal::stored(provider), Some(&endpoint), refusal)}
+                <Field name="rpm_limit" label="Requests per minute" kind="number" value=endpoint.rpm_limit.map(|n| n.to_string()).unwrap_or_default()
+                    hint="The provider's limit for this endpoint; the gateway sends no more. Empty: none." error=error_for("rpm_limit")/>
+                <Field name="tpm_limit" label="Tokens per minute" kind="number" value=endpoint.tpm_limit.map(|n| n.to_string()).unwrap_or_default()
+                    hint="As above, in tokens. Empty: none." error=error_for("tpm_limit")/>
+                <label class="flex items-center gap-2 text-sm text-slate-700 sm:col-span-2">
+                    <input type="checkbox" name="enabled" value="true" checked=endpoint.enabled class="h-4 w-4 rounded border-slate-300"/>
+                    "Enabled (gateways route to it)"
+                </label>
                 <div class="sm:col-span-2 flex items-center gap-3">
                     <button type="submit" disabled=move || !hydrated.get() || update.pending().get()
                         class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">

@@ -1,6 +1,6 @@
 //! Inference endpoints: the upstreams that serve requests.
 
-use super::WriteOnly;
+use super::{Change, WriteOnly};
 use serde::{Deserialize, Serialize};
 
 /// Identifies an inference endpoint.
@@ -278,8 +278,10 @@ pub struct EndpointUpdate {
     pub deployment: Option<String>,
     pub api_version: Option<String>,
     pub region: Option<String>,
-    pub rpm_limit: Option<i64>,
-    pub tpm_limit: Option<i64>,
+    /// The provider's requests per minute for this endpoint (`null` removes it).
+    pub rpm_limit: Change<i64>,
+    /// The provider's tokens per minute for this endpoint (`null` removes it).
+    pub tpm_limit: Change<i64>,
     pub enabled: Option<bool>,
 }
 

@@ -76,8 +76,8 @@ pub(super) async fn endpoint(manage: &Manage, command: EndpointCommand) -> Resul
                         deployment: change.deployment,
                         api_version: change.api_version,
                         region: change.region,
-                        rpm_limit: change.rpm,
-                        tpm_limit: change.tpm,
+                        rpm_limit: change.rpm.map_or(Change::Keep, Change::Set),
+                        tpm_limit: change.tpm.map_or(Change::Keep, Change::Set),
                         enabled: change.enabled,
                     },
                 )

@@ -55,6 +55,24 @@ fn key_fields(limits: &str, models: &str) -> Result<(Vec<app::types::Limit>, Vec
     ))
 }
 
+/// A gateway form's aliases, `alias=model` comma-separated.
+fn model_aliases(text: &str) -> Result<Vec<app::types::ModelAlias>, ConsoleError> {
+    items(text)
+        .map(|item| match item.split_once('=') {
+            Some((alias, model)) if !alias.trim().is_empty() && !model.trim().is_empty() => {
+                Ok(app::types::ModelAlias {
+                    alias: alias.trim().to_string(),
+                    model: model.trim().to_string(),
+                })
+            }
+            _ => Err(ConsoleError::invalid(
+                "model_aliases",
+                format!("“{item}” is not an alias: write alias=model, for example fast=gpt-4o-mini."),
+            )),
+        })
+        .collect()
+}
+
 /// A comma-separated list, trimmed, without empty items.
 fn items(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|item| !item.is_empty())
@@ -406,7 +424,7 @@ impl ConsoleBackend for Console {
                 enabled: Some(form.enabled),
                 retry: Some(retry),
                 deadline_ms,
-                model_aliases: None,
+                model_aliases: Some(model_aliases(&form.model_aliases)?),
                 limits: Some(limits),
             };
             let id = GatewayId(form.id);
@@ -481,7 +499,7 @@ impl ConsoleBackend for Console {
             let (limits, models) = key_fields(&form.limits, &form.allowed_models)?;
             let expires_at = expires_in_days("expires_in_days", &form.expires_in_days).map_err(ConsoleError::from)?;
             let gateway = (form.gateway.trim().parse().map(GatewayId))
-                .map_err(|_| ConsoleError::invalid("gateway_id", "choose a gateway"))?;
+                .map_err(|_| ConsoleError::invalid("gateway_id", "Choose a gateway."))?;
             let created = self
                 .manage
                 .create_key(

@@ -1,5 +1,8 @@
 //! A management refusal as the console's error: converted here, once, for every server
 //! function. The field keeps `manage`'s name, which is the form field's (snake_case on both).
+//! `manage` words a refusal for its field ("must be at least 1", the way GraphQL shows it beside
+//! the field's name); the console shows it as a sentence with the field named for people ("The
+//! requests per minute must be at least 1.").
 
 use crate::manage::ManageError;
 use app::types::{ConsoleError, ErrorKind};
@@ -8,18 +11,64 @@ impl From<ManageError> for ConsoleError {
     fn from(error: ManageError) -> Self {
         let message = error.to_string();
         match error {
-            ManageError::Invalid { field, message } => ConsoleError::invalid(field, message),
+            ManageError::Invalid { field, message } => ConsoleError::invalid(field, sentence(field, &message)),
             ManageError::Conflict { field, message } => ConsoleError {
                 kind: ErrorKind::Conflict,
                 field: field.unwrap_or_default().to_string(),
-                message,
+                message: sentence(field.unwrap_or_default(), &message),
             },
-            ManageError::NotFound => ConsoleError::new(ErrorKind::NotFound, "it no longer exists; reload the page"),
+            ManageError::NotFound => ConsoleError::new(ErrorKind::NotFound, "It no longer exists; reload the page."),
             ManageError::Forbidden => ConsoleError::new(ErrorKind::Forbidden, message),
             ManageError::Unauthorized => ConsoleError::new(ErrorKind::Unauthenticated, message),
             ManageError::Throttled { .. } => ConsoleError::new(ErrorKind::Throttled, message),
             ManageError::Internal { .. } => ConsoleError::new(ErrorKind::Internal, message),
         }
+    }
+}
+
+/// A field as people call it, with its article.
+fn subject(field: &str) -> String {
+    let named = match field {
+        "base_url" => "the base URL",
+        "api_key" => "the API key",
+        "api_version" => "the Azure api-version",
+        "deployment" => "the Azure deployment",
+        "rpm_limit" => "the requests per minute",
+        "tpm_limit" => "the tokens per minute",
+        "gateway_id" | "gateway" => "the gateway",
+        "parent" => "the parent key",
+        "allowed_models" => "the allowed models",
+        "expires_at" | "expires_in_days" => "the expiry",
+        "max_attempts" => "the number of attempts",
+        "backoff_base_ms" => "the back-off base",
+        "backoff_cap_ms" => "the back-off cap",
+        "deadline_ms" => "the deadline",
+        "model_aliases" => "a model alias",
+        "new_password" => "the new password",
+        "current_password" => "that",
+        "endpoints" => "the endpoint list",
+        "" => "it",
+        other => return format!("the {}", other.replace('_', " ")),
+    };
+    named.to_string()
+}
+
+/// `manage`'s words for a field as a sentence: a predicate ("must …", "is …") gets the field as
+/// its subject; anything else is capitalised; either way it ends with a full stop.
+fn sentence(field: &str, message: &str) -> String {
+    let message = message.trim().trim_end_matches('.');
+    const PREDICATES: [&str; 11] = [
+        "must ", "is ", "are ", "has ", "have ", "was ", "cannot ", "needs ", "does ", "should ", "may ",
+    ];
+    let text = if PREDICATES.iter().any(|verb| message.starts_with(verb)) {
+        format!("{} {message}", subject(field))
+    } else {
+        message.to_string()
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
     }
 }
 
@@ -39,5 +88,33 @@ mod tests {
         assert_eq!(ConsoleError::from(ManageError::Forbidden).status(), 403);
         assert_eq!(ConsoleError::from(ManageError::NotFound).status(), 404);
         assert_eq!(ConsoleError::from(ManageError::internal("boom")).status(), 500);
+    }
+
+    #[test]
+    fn refusals_read_as_sentences_naming_the_field() {
+        let said = |field, message: &str| ConsoleError::from(ManageError::invalid(field, message.to_string())).message;
+        assert_eq!(
+            said("rpm_limit", "must be at least 1"),
+            "The requests per minute must be at least 1."
+        );
+        assert_eq!(
+            said("api_key", "is required for Anthropic"),
+            "The API key is required for Anthropic."
+        );
+        assert_eq!(said("gateway_id", "no such gateway"), "No such gateway.");
+        assert_eq!(
+            said("current_password", "is not your current password"),
+            "That is not your current password."
+        );
+        assert_eq!(said("model_aliases", "“x” is not an alias."), "“x” is not an alias.");
+        assert_eq!(
+            said("limits", "\"a\": use METRIC/PERIOD=VALUE"),
+            "\"a\": use METRIC/PERIOD=VALUE."
+        );
+        let taken = ConsoleError::from(ManageError::Conflict {
+            field: Some("name"),
+            message: "is taken".into(),
+        });
+        assert_eq!(taken.message, "The name is taken.");
     }
 }

@@ -349,8 +349,8 @@ impl Manage {
             deployment: update.deployment.or(current.deployment),
             api_version: update.api_version.or(current.api_version),
             region: update.region.or(current.region),
-            rpm_limit: update.rpm_limit.or(current.rpm_limit),
-            tpm_limit: update.tpm_limit.or(current.tpm_limit),
+            rpm_limit: update.rpm_limit.apply(current.rpm_limit),
+            tpm_limit: update.tpm_limit.apply(current.tpm_limit),
             timeouts: current.timeouts,
             enabled: update.enabled.unwrap_or(current.enabled),
         }

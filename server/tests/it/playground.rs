@@ -174,7 +174,7 @@ async fn the_playground_sends_to_an_endpoint_or_through_a_gateway_and_both_are_l
     .await
     .unwrap();
     assert_eq!(unknown.status(), 400, "a refusal is a 4xx, not a 500");
-    assert!(unknown.text().await.unwrap().contains("no gateway is named"));
+    assert!(unknown.text().await.unwrap().contains("No gateway is named"));
 
     // The playground's set-up: every endpoint and the gateway's model, and the logged request
     // to replay, with its target.

@@ -132,6 +132,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             "backoff_cap_ms",
             "deadline_ms",
             "limits",
+            "model_aliases",
         ],
     );
     let general = refusal.general();
@@ -164,6 +165,10 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
         .map(|l| l.spelled())
         .collect::<Vec<_>>()
         .join(", ");
+    let aliases = (gateway.model_aliases.iter())
+        .map(|(alias, model)| format!("{alias}={model}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let retry = gateway.retry;
     let strategy = gateway.strategy;
     let label = format!("Edit {}", gateway.name);
@@ -182,6 +187,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             <EndpointPicker names initial error=refusal.of("endpoints")/>
             {field("description", "Description", description, "")}
             {field("limits", "Limits", limits, "Comma-separated, as for keys (requests/minute=100, cost/month=50); empty removes them all.")}
+            {field("model_aliases", "Model aliases", aliases, "Comma-separated alias=model (fast=gpt-4o-mini): clients may send the alias as the model.")}
             {field("max_attempts", "Attempts", retry.max_attempts.to_string(), "In all, the first included.")}
             {field("deadline_ms", "Deadline (ms)", deadline, "For the whole request, retries included; empty for the server's default.")}
             {field("backoff_base_ms", "Back-off base (ms)", retry.base_ms.to_string(), "")}
