@@ -68,15 +68,16 @@ pub async fn update_endpoint(
     deployment: String,
     api_version: String,
     region: String,
-    #[server(default)] rpm_limit: String,
-    #[server(default)] tpm_limit: String,
+    #[server(default)] rpm_limit: Option<String>,
+    #[server(default)] tpm_limit: Option<String>,
     #[server(default)] enabled: Option<String>,
 ) -> Result<InferenceEndpoint, ConsoleError> {
     let admin = require_admin()?;
-    // Empty removes the provider's limit; anything else must be a whole number.
-    let per_minute = |field: &str, text: String, what: &str| match given(text) {
-        None => Ok(Change::Clear),
-        Some(text) => text.parse().map(Change::Set).map_err(|_| {
+    // Absent keeps the provider's limit, empty removes it; anything else must be a whole number.
+    let per_minute = |field: &str, text: Option<String>, what: &str| match text.map(given) {
+        None => Ok(Change::Keep),
+        Some(None) => Ok(Change::Clear),
+        Some(Some(text)) => text.parse().map(Change::Set).map_err(|_| {
             refused(ConsoleError::invalid(
                 field,
                 format!("Write the provider's {what} per minute as a whole number, or leave it empty for none."),
@@ -189,7 +190,7 @@ pub async fn update_gateway(
     #[server(default)] backoff_cap_ms: String,
     #[server(default)] deadline_ms: String,
     #[server(default)] limits: String,
-    #[server(default)] model_aliases: String,
+    #[server(default)] model_aliases: Option<String>,
     #[server(default)] log_metadata: Option<String>,
     #[server(default)] log_payloads: Option<String>,
     #[server(default)] enabled: Option<String>,

@@ -103,6 +103,10 @@ mod tests {
         );
         assert_eq!(said("gateway_id", "no such gateway"), "No such gateway.");
         assert_eq!(
+            said("model_aliases", "\"fast\" is given twice"),
+            "\"fast\" is given twice."
+        );
+        assert_eq!(
             said("current_password", "is not your current password"),
             "That is not your current password."
         );

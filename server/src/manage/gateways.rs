@@ -40,7 +40,10 @@ fn aliases(list: Vec<ModelAlias>) -> Result<BTreeMap<String, String>, ManageErro
     let mut aliases = BTreeMap::new();
     for ModelAlias { alias, model } in list {
         if aliases.contains_key(&alias) {
-            return Err(ManageError::invalid("model_aliases", format!("{alias} is given twice")));
+            return Err(ManageError::invalid(
+                "model_aliases",
+                format!("{alias:?} is given twice"),
+            ));
         }
         aliases.insert(alias, model);
     }
@@ -94,7 +97,7 @@ impl Manage {
             .zip(&found)
             .map(|((choice, position), (id, name))| {
                 if !seen.insert(*id) {
-                    return Err(ManageError::invalid("endpoints", format!("{name} is listed twice")));
+                    return Err(ManageError::invalid("endpoints", format!("{name:?} is listed twice")));
                 }
                 if choice.weight < 0 {
                     return Err(ManageError::invalid(

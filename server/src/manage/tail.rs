@@ -13,6 +13,8 @@ use std::collections::BTreeSet;
 
 /// Most logs read in one look.
 const BATCH: i64 = 200;
+/// Most batches one look reads (the rest waits for the next look).
+const MOST_READS: usize = 20;
 /// On Postgres, how far below the newest id handed out each look starts again.
 const TRAILING_IDS: i64 = 2_048;
 
@@ -48,16 +50,27 @@ impl Manage {
 }
 
 impl LogTail {
-    /// The matching logs stored since the last look (at most a batch), oldest first.
+    /// The matching logs stored since the last look (at most [`MOST_READS`] batches), oldest
+    /// first.
     pub async fn look(&mut self) -> Result<Vec<RequestLog>, ManageError> {
         let newest = self.seen.last().copied().unwrap_or(self.floor);
-        let from = newest.saturating_sub(self.trailing).max(self.floor);
-        let rows = self.manage.store.request_logs_after(from, &self.filter, BATCH).await?;
-        let fresh = rows
-            .into_iter()
-            .filter(|(row_id, _)| self.seen.insert(*row_id))
-            .map(|(_, log)| log)
-            .collect();
+        let mut from = newest.saturating_sub(self.trailing).max(self.floor);
+        let mut fresh = Vec::new();
+        // Reads go on past a full batch: the trailing window can hold more than a batch of
+        // logs already handed out, and a look must get past them to the new ones.
+        for _ in 0..MOST_READS {
+            let rows = self.manage.store.request_logs_after(from, &self.filter, BATCH).await?;
+            let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= BATCH;
+            from = rows.last().map_or(from, |(row_id, _)| *row_id);
+            fresh.extend(
+                (rows.into_iter())
+                    .filter(|(row_id, _)| self.seen.insert(*row_id))
+                    .map(|(_, log)| log),
+            );
+            if !full {
+                break;
+            }
+        }
         // Forget what can no longer come back.
         let newest = self.seen.last().copied().unwrap_or(self.floor);
         self.floor = self.floor.max(newest.saturating_sub(self.trailing));

@@ -225,7 +225,7 @@ fn NewKey(
         let keys = keys.get().and_then(Result::ok).unwrap_or_default();
         (keys.into_iter())
             .filter(|k| Some(k.key.gateway_id) == gateway.get())
-            .filter(|k| matches!(k.status, KeyStatus::Active | KeyStatus::Disabled))
+            .filter(|k| matches!(k.status, KeyStatus::Active | KeyStatus::Disabled | KeyStatus::Rotating))
             .map(|k| {
                 let label = format!("{} ({})", k.key.name, k.key.public_id);
                 view! { <option value=k.key.public_id>{label}</option> }

@@ -54,7 +54,7 @@ fn usage_bar(usage: &LimitUsage, currency: &str) -> impl IntoView {
     let what = match limit.metric {
         Metric::Concurrency => "concurrency".to_string(),
         Metric::CostMicros => format!("cost/{}", limit.period.as_str()),
-        metric => format!("{}/{}", metric.as_str(), limit.period.as_str()),
+        metric @ (Metric::Requests | Metric::Tokens) => format!("{}/{}", metric.as_str(), limit.period.as_str()),
     };
     let label = format!(
         "{what}: {} of {}",

@@ -185,8 +185,15 @@ pub fn LogsPage() -> impl IntoView {
     let query = move || params.with(|q| LogQuery::from_url(|name| q.get(name)));
     let page = Resource::new(query, list_logs);
     let live = live::Live::new();
-    // New filters start a new page: the tail's rows were of the old ones.
-    Effect::watch(query, move |_, _, _| live.stop(), false);
+    // New filters (or another page) start afresh: the tail's rows were of the old ones.
+    Effect::watch(
+        query,
+        move |_, _, _| {
+            live.stop();
+            live.rows.set(Vec::new());
+        },
+        false,
+    );
     view! {
         <Title text="Logs"/>
         <PageHeader title="Logs" description="Every request the gateway served, with its attempts."/>
