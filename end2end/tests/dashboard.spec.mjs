@@ -37,6 +37,15 @@ test('requests through a gateway show on the Dashboard, for that gateway and in 
   expect(html).toContain('data-testid="chart-latency"');
   expect(html).toMatch(/Requests: 3 requests, 0 errors/);
 
+  // The last hour, by the minute: the same three requests, in the current minute's bar (or
+  // the one before, near a minute's turn), and the breakdown over that hour.
+  await page.goto('/?range=1h&scope=gateway:dash-gw');
+  await expect(page.getByTestId('total-requests')).toHaveText('3');
+  await expect(requests.getByRole('img')).toHaveAttribute('aria-label', /3 requests, 0 errors, per minute/);
+  await page.goto('/?range=6h');
+  await expect(page.getByTestId('chart-requests').getByRole('img')).toHaveAttribute('aria-label', /per 5 minutes/);
+  await expect(page.getByTestId('by-gateway').getByRole('row', { name: /dash-gw/ })).toContainText('3');
+
   // Every gateway: the breakdown lists this one with its three requests; its name leads to it.
   await page.goto('/');
   await hydrated(page);

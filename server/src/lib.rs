@@ -394,8 +394,9 @@ async fn sweep_leases(proxy: Arc<proxy::Proxy>) {
     }
 }
 
-/// Deletes request logs and usage events older than the retention, every `sweep_interval`
-/// (the first sweep at start), a batch at a time until none is left.
+/// Deletes request logs and usage events older than the retention, a batch at a time until
+/// none is left, and minutes of history older than a day, every `sweep_interval` (the first
+/// sweep at start).
 async fn sweep_request_logs(store: store::Store, settings: config::RequestLogsConfig) {
     let retention = i64::try_from(settings.retention.as_millis()).unwrap_or(i64::MAX);
     let batch = i64::try_from(settings.sweep_batch).unwrap_or(i64::MAX);
@@ -407,6 +408,10 @@ async fn sweep_request_logs(store: store::Store, settings: config::RequestLogsCo
         let swept = async {
             let logs = in_batches(batch, || store.delete_request_logs_before(cutoff, batch)).await?;
             let events = in_batches(batch, || store.delete_usage_events_before(cutoff, batch)).await?;
+            // The minutely history is the dashboard's last hours only; hours are kept.
+            store
+                .delete_minutes_before(store::now_ms() - store::MINUTES_KEPT_MS)
+                .await?;
             Ok::<_, store::StoreError>((logs, events))
         }
         .await;

@@ -49,11 +49,11 @@ fn currency(value: f64) -> String {
     format!("{value:.*}", usize::try_from(decimals).unwrap_or(2))
 }
 
-/// One hour's label on the time axis, for the range.
+/// One bar's label on the time axis, for the range.
 fn hour_label(range: DashboardRange, ms: i64) -> String {
     let time = utc_time(ms);
     match range {
-        DashboardRange::Day => time[11..16].to_string(),
+        DashboardRange::Hour | DashboardRange::SixHours | DashboardRange::Day => time[11..16].to_string(),
         DashboardRange::Week => time[5..16].to_string(),
         DashboardRange::Month => time[5..10].to_string(),
     }
@@ -170,21 +170,21 @@ fn charts(stats: &DashboardStats) -> impl IntoView {
             {chart("Requests", Kind::StackedBars, vec![
                 Series { label: "Answered", mark: "fill-indigo-500", swatch: "bg-indigo-500", values: values(|h| Some((h.requests - h.errors) as f64)) },
                 Series { label: "Errors", mark: "fill-red-500", swatch: "bg-red-500", values: values(|h| Some(h.errors as f64)) },
-            ], &hours, (compact, true), format!("{} requests, {} errors, per hour", sums.requests, sums.errors))}
+            ], &hours, (compact, true), format!("{} requests, {} errors, {}", sums.requests, sums.errors, stats.range.per()))}
             {chart("Tokens", Kind::StackedBars, vec![
                 Series { label: "Prompt", mark: "fill-sky-500", swatch: "bg-sky-500", values: values(|h| Some(h.prompt_tokens as f64)) },
                 Series { label: "Completion", mark: "fill-violet-500", swatch: "bg-violet-500", values: values(|h| Some(h.completion_tokens as f64)) },
-            ], &hours, (compact, true), format!("{} prompt and {} completion tokens, per hour", sums.prompt_tokens, sums.completion_tokens))}
+            ], &hours, (compact, true), format!("{} prompt and {} completion tokens, {}", sums.prompt_tokens, sums.completion_tokens, stats.range.per()))}
             {chart("Latency", Kind::Lines, vec![
                 Series { label: "p50", mark: "stroke-emerald-500", swatch: "bg-emerald-500", values: values(|h| (h.requests > 0).then_some(h.latency_p50_ms).flatten().map(|v| v as f64)) },
                 Series { label: "p95", mark: "stroke-amber-500", swatch: "bg-amber-500", values: values(|h| (h.requests > 0).then_some(h.latency_p95_ms).flatten().map(|v| v as f64)) },
             ], &hours, (millis, false), match slowest_p95 {
-                Some(ms) => format!("median and 95th percentile per hour, estimated within latency buckets; the slowest hour's p95 is about {ms} ms"),
+                Some(ms) => format!("median and 95th percentile {}, estimated within latency buckets; the slowest p95 is about {ms} ms", stats.range.per()),
                 None => "no requests in the range".into(),
             })}
             {chart("Cost", Kind::StackedBars, vec![
                 Series { label: "Cost", mark: "fill-emerald-600", swatch: "bg-emerald-600", values: values(|h| Some(h.cost_micros as f64 / 1e6)) },
-            ], &hours, (currency, false), format!("{} in the range, per hour", money(sums.cost_micros)))}
+            ], &hours, (currency, false), format!("{} in the range, {}", money(sums.cost_micros), stats.range.per()))}
         </div>
     }
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 /// How far back the dashboard looks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DashboardRange {
+    Hour,
+    SixHours,
     #[default]
     Day,
     Week,
@@ -15,11 +17,19 @@ pub enum DashboardRange {
 
 impl DashboardRange {
     /// Every range, in the picker's order.
-    pub const ALL: [DashboardRange; 3] = [DashboardRange::Day, DashboardRange::Week, DashboardRange::Month];
+    pub const ALL: [DashboardRange; 5] = [
+        DashboardRange::Hour,
+        DashboardRange::SixHours,
+        DashboardRange::Day,
+        DashboardRange::Week,
+        DashboardRange::Month,
+    ];
 
     /// The range as written in the URL.
     pub fn as_str(self) -> &'static str {
         match self {
+            DashboardRange::Hour => "1h",
+            DashboardRange::SixHours => "6h",
             DashboardRange::Day => "24h",
             DashboardRange::Week => "7d",
             DashboardRange::Month => "30d",
@@ -37,18 +47,41 @@ impl DashboardRange {
     /// What the picker shows.
     pub fn label(self) -> &'static str {
         match self {
+            DashboardRange::Hour => "Last hour",
+            DashboardRange::SixHours => "Last 6 hours",
             DashboardRange::Day => "Last 24 hours",
             DashboardRange::Week => "Last 7 days",
             DashboardRange::Month => "Last 30 days",
         }
     }
 
-    /// How many hours it covers.
-    pub fn hours(self) -> i64 {
+    /// How long one bar of its charts covers, milliseconds: a minute for the last hour, five
+    /// for the last 6 hours, an hour otherwise.
+    pub fn step_ms(self) -> i64 {
         match self {
+            DashboardRange::Hour => 60_000,
+            DashboardRange::SixHours => 5 * 60_000,
+            DashboardRange::Day | DashboardRange::Week | DashboardRange::Month => 3_600_000,
+        }
+    }
+
+    /// How many bars it covers.
+    pub fn buckets(self) -> i64 {
+        match self {
+            DashboardRange::Hour => 60,
+            DashboardRange::SixHours => 72,
             DashboardRange::Day => 24,
             DashboardRange::Week => 24 * 7,
             DashboardRange::Month => 24 * 30,
+        }
+    }
+
+    /// One bar, for people: `per minute`, `per 5 minutes`, `per hour`.
+    pub fn per(self) -> &'static str {
+        match self {
+            DashboardRange::Hour => "per minute",
+            DashboardRange::SixHours => "per 5 minutes",
+            DashboardRange::Day | DashboardRange::Week | DashboardRange::Month => "per hour",
         }
     }
 }
@@ -56,7 +89,7 @@ impl DashboardRange {
 /// The dashboard's question, from its URL: `?range=7d&scope=gateway:prod`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardQuery {
-    /// `24h`, `7d` or `30d` (anything else: 24 hours).
+    /// `1h`, `6h`, `24h`, `7d` or `30d` (anything else: 24 hours).
     pub range: String,
     /// Empty for every gateway, `gateway:<name>` or `endpoint:<name>`.
     pub scope: String,
@@ -126,13 +159,13 @@ pub struct DashboardStats {
     pub read_at: i64,
 }
 
-/// `hours` spread over `[from, from + count hours)`, one entry per hour, zeros where missing.
-pub fn fill_hours(from_ms: i64, count: i64, hours: Vec<HourlyUsage>) -> Vec<HourlyUsage> {
-    const HOUR_MS: i64 = 3_600_000;
+/// `hours` (buckets of `step_ms`) spread over `[from, from + count steps)`, one entry per
+/// bucket, zeros where missing.
+pub fn fill_hours(from_ms: i64, count: i64, step_ms: i64, hours: Vec<HourlyUsage>) -> Vec<HourlyUsage> {
     let mut given = hours.into_iter().peekable();
     (0..count)
         .map(|i| {
-            let hour_start = from_ms + i * HOUR_MS;
+            let hour_start = from_ms + i * step_ms;
             while given.peek().is_some_and(|h| h.hour_start < hour_start) {
                 given.next();
             }
@@ -158,7 +191,7 @@ mod tests {
             requests,
             ..HourlyUsage::default()
         };
-        let filled = fill_hours(0, 4, vec![hour(3_600_000, 5), hour(3 * 3_600_000, 2)]);
+        let filled = fill_hours(0, 4, 3_600_000, vec![hour(3_600_000, 5), hour(3 * 3_600_000, 2)]);
         let starts: Vec<i64> = filled.iter().map(|h| h.hour_start).collect();
         assert_eq!(starts, [0, 3_600_000, 7_200_000, 10_800_000]);
         let requests: Vec<i64> = filled.iter().map(|h| h.requests).collect();

@@ -10,7 +10,7 @@ use crate::{
         limits::{parse_limit, parse_money},
         now_ms,
         validate::expires_in_days,
-        Actor, HourlyKind, HourlyScope, LimitScope, Manage, ManageError, ROTATION_GRACE,
+        Actor, HourlyKind, HourlyScope, LimitScope, Manage, ManageError, Span, ROTATION_GRACE,
     },
     proxy::Proxy,
     secrets::Secret,
@@ -142,11 +142,17 @@ impl Console {
     /// The dashboard: the scope's hours over the range (the current hour last), and for every
     /// gateway, each gateway's and each endpoint's sums.
     async fn dashboard_stats(&self, query: DashboardQuery) -> Result<DashboardStats, ManageError> {
-        const HOUR_MS: i64 = 3_600_000;
         let range = DashboardRange::parse(query.range.trim());
+        let (step, count) = (range.step_ms(), range.buckets());
+        // The shorter ranges read the minutely history (kept for a day), the longer the hourly.
+        let span = if step < Span::Hour.ms() {
+            Span::Minute
+        } else {
+            Span::Hour
+        };
         let read_at = now_ms();
-        let to = read_at - read_at.rem_euclid(HOUR_MS) + HOUR_MS;
-        let from = to - range.hours() * HOUR_MS;
+        let to = read_at - read_at.rem_euclid(step) + step;
+        let from = to - count * step;
         let gateways = self.manage.gateways().await?;
         let endpoints = self.manage.endpoints().await?;
         let scope_text = query.scope.trim();
@@ -173,7 +179,12 @@ impl Console {
                 ))
             }
         };
-        let series = fill_hours(from, range.hours(), self.manage.hourly_usage(scope, from, to).await?);
+        let series = fill_hours(
+            from,
+            count,
+            step,
+            self.manage.history(scope, span, step, from, to).await?,
+        );
         let mut stats = DashboardStats {
             range,
             scope: scope_text.to_string(),
@@ -186,8 +197,8 @@ impl Console {
         };
         if scope == HourlyScope::AllGateways {
             // One grouped read per kind; a gateway or endpoint without traffic sums to zero.
-            let by_gateway = self.manage.hourly_sums(HourlyKind::Gateway, from, to).await?;
-            let by_endpoint = self.manage.hourly_sums(HourlyKind::Endpoint, from, to).await?;
+            let by_gateway = self.manage.hourly_sums(HourlyKind::Gateway, span, from, to).await?;
+            let by_endpoint = self.manage.hourly_sums(HourlyKind::Endpoint, span, from, to).await?;
             let sums =
                 |map: &std::collections::BTreeMap<i64, UsageSums>, id: i64| map.get(&id).cloned().unwrap_or_default();
             stats.gateways = (gateways.iter())
@@ -464,7 +475,7 @@ impl ConsoleBackend for Console {
             let month_start = app::types::Period::Month.window_start(now);
             let month = (self
                 .manage
-                .hourly_sums(HourlyKind::Key, month_start, now + 3_600_000)
+                .hourly_sums(HourlyKind::Key, Span::Hour, month_start, now + 3_600_000)
                 .await)
                 .map_err(ConsoleError::from)?;
             let keys = (keys.into_iter())

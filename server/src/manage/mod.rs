@@ -17,7 +17,7 @@ mod tokens;
 pub mod validate;
 
 /// The parameters of the management service's reads (and its clock), for its callers.
-pub use crate::store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter};
+pub use crate::store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter, Span};
 pub use actor::Actor;
 pub use admins::{SessionPolicy, SignedIn};
 pub use audit::AuditEvent;
@@ -219,14 +219,28 @@ impl Manage {
         Ok(self.store.request_log(request_id).await?)
     }
 
-    /// Each gateway's (or endpoint's) sums over `[from_ms, to_ms)`, by id.
+    /// Each gateway's (key's, endpoint's) sums over the `span` rows in `[from_ms, to_ms)`, by id.
     pub async fn hourly_sums(
         &self,
         kind: crate::store::HourlyKind,
+        span: crate::store::Span,
         from_ms: i64,
         to_ms: i64,
     ) -> Result<std::collections::BTreeMap<i64, app::types::UsageSums>, ManageError> {
-        Ok(self.store.hourly_sums(kind, from_ms, to_ms).await?)
+        Ok(self.store.hourly_sums(kind, span, from_ms, to_ms).await?)
+    }
+
+    /// A gateway's, key's, endpoint's or everything's history from `span`'s rows in `[from_ms,
+    /// to_ms)`, in buckets of `step_ms` (minutes are kept for a day).
+    pub async fn history(
+        &self,
+        scope: crate::store::HourlyScope,
+        span: crate::store::Span,
+        step_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<app::types::HourlyUsage>, ManageError> {
+        Ok(self.store.history(scope, span, step_ms, from_ms, to_ms).await?)
     }
 
     /// The hourly history of a gateway, key, endpoint or everything, for `[from_ms, to_ms)`.

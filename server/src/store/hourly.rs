@@ -1,7 +1,8 @@
-//! The hourly history the dashboard reads: `usage_hourly` (requests, errors, tokens, cost,
-//! latency sum) and `usage_hourly_latency` (how many requests finished within each latency
-//! bound), per gateway, key and endpoint. The log writer adds to both in the batch's
-//! transaction; retention never deletes them.
+//! The history the dashboard reads: `usage_hourly` (requests, errors, tokens, cost, latency
+//! sum) and `usage_hourly_latency` (how many requests finished within each latency bound), per
+//! gateway, key and endpoint; and the same by the minute (`usage_minutely`,
+//! `usage_minutely_latency`) for the last day. The log writer adds to all four in the batch's
+//! transaction; retention never deletes hours, and deletes minutes after [`MINUTES_KEPT_MS`].
 
 use super::{Store, StoreError};
 use app::types::{EndpointId, GatewayId, HourlyUsage, KeyId, UsageSums};
@@ -21,6 +22,42 @@ pub fn latency_bound(latency_ms: i64) -> i64 {
         .copied()
         .find(|bound| latency_ms <= *bound)
         .unwrap_or(i64::MAX)
+}
+
+/// How long minutes are kept: the dashboard's shortest ranges read the last 6 hours.
+pub const MINUTES_KEPT_MS: i64 = 24 * 3_600_000;
+
+/// A history's granularity: which tables hold it, and how long one row covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Span {
+    Hour,
+    Minute,
+}
+
+impl Span {
+    /// Both, as the writer adds to them.
+    pub const ALL: [Span; 2] = [Span::Hour, Span::Minute];
+
+    /// Milliseconds one row covers.
+    pub fn ms(self) -> i64 {
+        match self {
+            Span::Hour => 3_600_000,
+            Span::Minute => 60_000,
+        }
+    }
+
+    /// The row's start for a time.
+    pub fn start(self, ms: i64) -> i64 {
+        ms - ms.rem_euclid(self.ms())
+    }
+
+    /// (totals table, latency table, start column).
+    pub(super) fn tables(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Span::Hour => ("usage_hourly", "usage_hourly_latency", "hour_start"),
+            Span::Minute => ("usage_minutely", "usage_minutely_latency", "minute_start"),
+        }
+    }
 }
 
 /// Whose history to read.
@@ -53,24 +90,26 @@ pub enum HourlyKind {
     Endpoint,
 }
 
-/// Request counts per (scope, scope id, hour, latency bound), to add in one batch.
-pub(super) type LatencyCounts = BTreeMap<(&'static str, i64, i64, i64), i64>;
+/// Request counts per (span, scope, scope id, row start, latency bound), to add in one batch.
+pub(super) type LatencyCounts = BTreeMap<(Span, &'static str, i64, i64, i64), i64>;
 
 /// Adds a batch's latency counts.
 pub(super) async fn add_latency(tx: &mut super::logs::Tx<'_>, counts: &LatencyCounts) -> Result<(), StoreError> {
-    for ((kind, id, hour, bound), requests) in counts {
-        sqlx::query(
-            "INSERT INTO usage_hourly_latency (scope, scope_id, hour_start, le_ms, requests) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, scope_id, hour_start, le_ms) \
-             DO UPDATE SET requests = usage_hourly_latency.requests + excluded.requests",
-        )
-        .bind(*kind)
-        .bind(*id)
-        .bind(*hour)
-        .bind(*bound)
-        .bind(*requests)
-        .execute(&mut **tx)
-        .await?;
+    for ((span, kind, id, hour, bound), requests) in counts {
+        let (_, table, start) = span.tables();
+        let sql = format!(
+            "INSERT INTO {table} (scope, scope_id, {start}, le_ms, requests) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, scope_id, {start}, le_ms) \
+             DO UPDATE SET requests = {table}.requests + excluded.requests"
+        );
+        sqlx::query(&sql)
+            .bind(*kind)
+            .bind(*id)
+            .bind(*hour)
+            .bind(*bound)
+            .bind(*requests)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -107,11 +146,12 @@ fn percentile(buckets: &[(i64, i64)], share: f64) -> Option<i64> {
 }
 
 impl Store {
-    /// Each gateway's (or endpoint's) sums over the hours that start in `[from_ms, to_ms)`, by
-    /// id, in one grouped read (ids without traffic are absent).
+    /// Each gateway's (key's, endpoint's) sums over the `span` rows that start in `[from_ms,
+    /// to_ms)`, by id, in one grouped read (ids without traffic are absent).
     pub async fn hourly_sums(
         &self,
         kind: HourlyKind,
+        span: Span,
         from_ms: i64,
         to_ms: i64,
     ) -> Result<BTreeMap<i64, UsageSums>, StoreError> {
@@ -120,17 +160,19 @@ impl Store {
             HourlyKind::Key => "key",
             HourlyKind::Endpoint => "endpoint",
         };
-        let rows = sqlx::query(
+        let (table, _, start) = span.tables();
+        let sql = format!(
             "SELECT scope_id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
              CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
              CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum \
-             FROM usage_hourly WHERE scope = $1 AND hour_start >= $2 AND hour_start < $3 GROUP BY scope_id",
-        )
-        .bind(kind)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.reader)
-        .await?;
+             FROM {table} WHERE scope = $1 AND {start} >= $2 AND {start} < $3 GROUP BY scope_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(kind)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
             .map(|row| {
                 let requests: i64 = row.try_get("requests")?;
@@ -155,60 +197,96 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<HourlyUsage>, StoreError> {
+        self.history(scope, Span::Hour, Span::Hour.ms(), from_ms, to_ms).await
+    }
+
+    /// `scope`'s history from `span`'s rows that start in `[from_ms, to_ms)`, summed into
+    /// buckets of `step_ms` (a whole number of spans, from the epoch), oldest first; each
+    /// bucket's `hour_start` is its start.
+    pub async fn history(
+        &self,
+        scope: HourlyScope,
+        span: Span,
+        step_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HourlyUsage>, StoreError> {
         let (kind, id) = scope.parts();
-        // Both tables are keyed by (scope, scope id, hour, …): one scope's read is one index
-        // range; all of a kind is read per hour and summed.
-        let (totals, latencies) = match id {
-            Some(_) => (
-                "SELECT hour_start, requests, errors, prompt_tokens, completion_tokens, cost_micros, latency_ms_sum \
-                 FROM usage_hourly WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
-                 ORDER BY hour_start",
-                "SELECT hour_start, le_ms, requests FROM usage_hourly_latency \
-                 WHERE scope = $1 AND scope_id = $2 AND hour_start >= $3 AND hour_start < $4 \
-                 ORDER BY hour_start, le_ms",
-            ),
-            None => (
-                "SELECT hour_start, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
-                 CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
-                 CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum \
-                 FROM usage_hourly WHERE scope = $1 AND scope_id <> $2 AND hour_start >= $3 AND hour_start < $4 \
-                 GROUP BY hour_start ORDER BY hour_start",
-                "SELECT hour_start, le_ms, CAST(SUM(requests) AS BIGINT) AS requests FROM usage_hourly_latency \
-                 WHERE scope = $1 AND scope_id <> $2 AND hour_start >= $3 AND hour_start < $4 \
-                 GROUP BY hour_start, le_ms ORDER BY hour_start, le_ms",
-            ),
+        let (totals, latencies, start) = span.tables();
+        // Both tables are keyed by (scope, scope id, start, …): one scope's read is one index
+        // range; all of a kind is read per bucket and summed.
+        let which = if id.is_some() {
+            "scope_id = $2"
+        } else {
+            "scope_id <> $2"
         };
+        let bucket = format!("({start} - {start} % $5)");
+        let totals = format!(
+            "SELECT {bucket} AS bucket, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
+             CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
+             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum \
+             FROM {totals} WHERE scope = $1 AND {which} AND {start} >= $3 AND {start} < $4 \
+             GROUP BY {bucket} ORDER BY bucket"
+        );
+        let latencies = format!(
+            "SELECT {bucket} AS bucket, le_ms, CAST(SUM(requests) AS BIGINT) AS requests FROM {latencies} \
+             WHERE scope = $1 AND {which} AND {start} >= $3 AND {start} < $4 \
+             GROUP BY {bucket}, le_ms ORDER BY bucket, le_ms"
+        );
         // With no id, `scope_id <> -1` holds for every row (ids are positive).
         let id = id.unwrap_or(-1);
-        let in_range = |sql: &'static str| sqlx::query(sql).bind(kind).bind(id).bind(from_ms).bind(to_ms);
-        let rows = in_range(totals).fetch_all(&self.reader).await?;
-        let buckets = in_range(latencies).fetch_all(&self.reader).await?;
-        let mut by_hour: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+        let step = step_ms.max(span.ms());
+        let mut read = Vec::with_capacity(2);
+        for sql in [&totals, &latencies] {
+            let query = sqlx::query(sql)
+                .bind(kind)
+                .bind(id)
+                .bind(from_ms)
+                .bind(to_ms)
+                .bind(step);
+            read.push(query.fetch_all(&self.reader).await?);
+        }
+        let (buckets, rows) = (read.pop().unwrap_or_default(), read.pop().unwrap_or_default());
+        let mut by_bucket: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
         for row in &buckets {
-            by_hour
-                .entry(row.try_get("hour_start")?)
+            by_bucket
+                .entry(row.try_get("bucket")?)
                 .or_default()
                 .push((row.try_get("le_ms")?, row.try_get("requests")?));
         }
         rows.iter()
             .map(|row| {
-                let hour_start: i64 = row.try_get("hour_start")?;
+                let start: i64 = row.try_get("bucket")?;
                 let requests: i64 = row.try_get("requests")?;
                 let latency_sum: i64 = row.try_get("latency_ms_sum")?;
-                let hour = by_hour.get(&hour_start).map_or(&[][..], Vec::as_slice);
+                let latency = by_bucket.get(&start).map_or(&[][..], Vec::as_slice);
                 Ok(HourlyUsage {
-                    hour_start,
+                    hour_start: start,
                     requests,
                     errors: row.try_get("errors")?,
                     prompt_tokens: row.try_get("prompt_tokens")?,
                     completion_tokens: row.try_get("completion_tokens")?,
                     cost_micros: row.try_get("cost_micros")?,
                     latency_mean_ms: if requests > 0 { latency_sum / requests } else { 0 },
-                    latency_p50_ms: percentile(hour, 0.5),
-                    latency_p95_ms: percentile(hour, 0.95),
+                    latency_p50_ms: percentile(latency, 0.5),
+                    latency_p95_ms: percentile(latency, 0.95),
                 })
             })
             .collect()
+    }
+
+    /// Deletes minutes of history that started before `cutoff_ms`; how many rows went.
+    pub async fn delete_minutes_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for table in ["usage_minutely", "usage_minutely_latency"] {
+            let sql = format!("DELETE FROM {table} WHERE minute_start < $1");
+            deleted += sqlx::query(&sql)
+                .bind(cutoff_ms)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+        }
+        Ok(deleted)
     }
 }
 

@@ -23,7 +23,7 @@ mod usage;
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use endpoints::{CredentialChange, EndpointFields};
 pub use gateways::{EndpointLink, GatewayFields};
-pub use hourly::{HourlyKind, HourlyScope, LATENCY_BOUNDS_MS};
+pub use hourly::{HourlyKind, HourlyScope, Span, LATENCY_BOUNDS_MS, MINUTES_KEPT_MS};
 pub use keys::{KeyFields, NewKeyRow};
 pub use limits::{CounterRow, LimitScope};
 pub use log_reads::LogFilter;

@@ -1,8 +1,8 @@
 //! A batch's usage, added where limits and the dashboard read it: the counters of every
-//! charged scope's windows (`usage_counters`) and the hourly history (`usage_hourly`, with its
-//! latency histogram). Written in the batch's own transaction (`logs::store_finished`).
+//! charged scope's windows (`usage_counters`) and the history by the hour and by the minute
+//! (`usage_hourly`, `usage_minutely`, each with its latency histogram). Written in the batch's own transaction (`logs::store_finished`).
 
-use super::{logs::Finished, logs::Tx, StoreError};
+use super::{hourly::Span, logs::Finished, logs::Tx, StoreError};
 use app::types::{Period, RequestLog};
 
 /// One `usage_counters` or `usage_hourly` row's increments.
@@ -34,11 +34,10 @@ impl Increments {
 pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreError> {
     use std::collections::BTreeMap;
     let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
-    let mut hourly: BTreeMap<(&'static str, i64, i64), Increments> = BTreeMap::new();
+    let mut history: BTreeMap<(Span, &'static str, i64, i64), Increments> = BTreeMap::new();
     let mut latency = super::hourly::LatencyCounts::new();
     for finished in charged {
         let log = &finished.log;
-        let hour = Period::Hour.window_start(log.created_at);
         let bound = super::hourly::latency_bound(log.latency_ms);
         let limited = if finished.admitted { &finished.scopes[..] } else { &[] };
         for scope in limited {
@@ -50,13 +49,16 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
                     .add(log);
             }
         }
-        for scope in &finished.scopes {
-            hourly.entry((scope.kind(), scope.id(), hour)).or_default().add(log);
-            *latency.entry((scope.kind(), scope.id(), hour, bound)).or_default() += 1;
-        }
-        if let Some(endpoint) = log.endpoint_id {
-            hourly.entry(("endpoint", endpoint.0, hour)).or_default().add(log);
-            *latency.entry(("endpoint", endpoint.0, hour, bound)).or_default() += 1;
+        let served = log.endpoint_id.map(|endpoint| ("endpoint", endpoint.0));
+        let scopes = (finished.scopes.iter())
+            .map(|scope| (scope.kind(), scope.id()))
+            .chain(served);
+        for (kind, id) in scopes {
+            for span in Span::ALL {
+                let start = span.start(log.created_at);
+                history.entry((span, kind, id, start)).or_default().add(log);
+                *latency.entry((span, kind, id, start, bound)).or_default() += 1;
+            }
         }
     }
     let now = super::now_ms();
@@ -82,28 +84,30 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
         .execute(&mut **tx)
         .await?;
     }
-    for ((kind, id, hour), add) in hourly {
-        sqlx::query(
-            "INSERT INTO usage_hourly (scope, scope_id, hour_start, requests, errors, prompt_tokens, \
+    for ((span, kind, id, start), add) in history {
+        let (table, _, column) = span.tables();
+        let sql = format!(
+            "INSERT INTO {table} (scope, scope_id, {column}, requests, errors, prompt_tokens, \
              completion_tokens, cost_micros, latency_ms_sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (scope, scope_id, hour_start) DO UPDATE SET \
-             requests = usage_hourly.requests + excluded.requests, errors = usage_hourly.errors + excluded.errors, \
-             prompt_tokens = usage_hourly.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = usage_hourly.completion_tokens + excluded.completion_tokens, \
-             cost_micros = usage_hourly.cost_micros + excluded.cost_micros, \
-             latency_ms_sum = usage_hourly.latency_ms_sum + excluded.latency_ms_sum",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(hour)
-        .bind(add.requests)
-        .bind(add.errors)
-        .bind(add.prompt_tokens)
-        .bind(add.completion_tokens)
-        .bind(add.cost_micros)
-        .bind(add.latency_ms)
-        .execute(&mut **tx)
-        .await?;
+             ON CONFLICT (scope, scope_id, {column}) DO UPDATE SET \
+             requests = {table}.requests + excluded.requests, errors = {table}.errors + excluded.errors, \
+             prompt_tokens = {table}.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = {table}.completion_tokens + excluded.completion_tokens, \
+             cost_micros = {table}.cost_micros + excluded.cost_micros, \
+             latency_ms_sum = {table}.latency_ms_sum + excluded.latency_ms_sum"
+        );
+        sqlx::query(&sql)
+            .bind(kind)
+            .bind(id)
+            .bind(start)
+            .bind(add.requests)
+            .bind(add.errors)
+            .bind(add.prompt_tokens)
+            .bind(add.completion_tokens)
+            .bind(add.cost_micros)
+            .bind(add.latency_ms)
+            .execute(&mut **tx)
+            .await?;
     }
     super::hourly::add_latency(tx, &latency).await
 }

@@ -10,7 +10,93 @@ store_suite!(
     retention_deletes_the_oldest_rows_a_batch_at_a_time,
     request_log_pages_filter_and_follow_their_cursor,
     the_history_of_all_gateways_sums_theirs,
+    the_last_hours_are_kept_by_the_minute_too,
 );
+
+/// Every finished request adds to the minutely history beside the hourly one (logged or not);
+/// it reads back by the minute or in 5-minute buckets, and minutes go after a day while hours
+/// stay.
+async fn the_last_hours_are_kept_by_the_minute_too(db: &TestDb) {
+    use app::types::{GatewayId, RequestLog};
+    use server::store::{Finished, HourlyKind, HourlyScope, LimitScope, Span};
+    let minute: i64 = 60_000;
+    let hour = 3_600_000;
+    let finished = |id: &str, at: i64, latency_ms: i64| Finished {
+        log: RequestLog {
+            request_id: id.into(),
+            created_at: hour + at,
+            gateway_id: Some(GatewayId(4)),
+            status: 200,
+            latency_ms,
+            prompt_tokens: 10,
+            ..RequestLog::default()
+        },
+        store_log: false,
+        scopes: vec![LimitScope::Gateway(GatewayId(4))],
+        admitted: true,
+    };
+    let batch = [
+        finished("a", 5_000, 8),
+        finished("b", 50_000, 80),
+        finished("c", minute + 1, 8),
+        finished("d", 7 * minute, 8),
+    ];
+    db.store.store_finished(&batch).await.unwrap();
+    let scope = HourlyScope::Gateway(GatewayId(4));
+    let minutes = db
+        .store
+        .history(scope, Span::Minute, minute, hour, 2 * hour)
+        .await
+        .unwrap();
+    let counts: Vec<(i64, i64)> = minutes
+        .iter()
+        .map(|m| ((m.hour_start - hour) / minute, m.requests))
+        .collect();
+    assert_eq!(counts, [(0, 2), (1, 1), (7, 1)]);
+    assert_eq!(minutes[0].prompt_tokens, 20);
+    assert_eq!(minutes[0].latency_mean_ms, (8 + 80) / 2);
+    assert!(minutes[0].latency_p95_ms.is_some_and(|ms| ms > 50), "{:?}", minutes[0]);
+    let fives = db
+        .store
+        .history(scope, Span::Minute, 5 * minute, hour, 2 * hour)
+        .await
+        .unwrap();
+    let counts: Vec<(i64, i64)> = fives
+        .iter()
+        .map(|m| ((m.hour_start - hour) / minute, m.requests))
+        .collect();
+    assert_eq!(counts, [(0, 3), (5, 1)]);
+    let all = db
+        .store
+        .history(HourlyScope::AllGateways, Span::Minute, minute, hour, hour + minute)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "the range's end is exclusive");
+    let sums = db
+        .store
+        .hourly_sums(HourlyKind::Gateway, Span::Minute, hour, hour + 5 * minute)
+        .await
+        .unwrap();
+    assert_eq!(sums[&4].requests, 3);
+    assert_eq!(
+        db.store.hourly_usage(scope, hour, 2 * hour).await.unwrap()[0].requests,
+        4,
+        "and by the hour"
+    );
+
+    // Minutes before the cut-off go; the hour stays.
+    assert!(db.store.delete_minutes_before(hour + 5 * minute).await.unwrap() >= 2);
+    let minutes = db
+        .store
+        .history(scope, Span::Minute, minute, 0, 2 * hour)
+        .await
+        .unwrap();
+    assert_eq!(minutes.iter().map(|m| m.requests).sum::<i64>(), 1);
+    assert_eq!(
+        db.store.hourly_usage(scope, hour, 2 * hour).await.unwrap()[0].requests,
+        4
+    );
+}
 
 async fn request_logs_are_written_in_batches_with_their_attempts(db: &TestDb) {
     use app::types::{EndpointId, RequestAttempt, RequestLog};
@@ -361,14 +447,24 @@ async fn the_history_of_all_gateways_sums_theirs(db: &TestDb) {
     assert_eq!((all[0].latency_p50_ms, all[0].latency_p95_ms), (Some(8), Some(80)));
     // The same rows summed per gateway, in one grouped read.
     let sums = (db.store)
-        .hourly_sums(server::store::HourlyKind::Gateway, 0, 2 * hour)
+        .hourly_sums(
+            server::store::HourlyKind::Gateway,
+            server::store::Span::Hour,
+            0,
+            2 * hour,
+        )
         .await
         .unwrap();
     let requests: Vec<(i64, i64)> = sums.iter().map(|(id, s)| (*id, s.requests)).collect();
     assert_eq!(requests, [(1, 3), (2, 5)]);
     assert_eq!((sums[&2].errors, sums[&2].cost_micros), (1, 30));
     assert_eq!(sums[&2].latency_mean_ms, (100 + 4 * 10) / 5);
-    let later = (db.store).hourly_sums(server::store::HourlyKind::Gateway, 2 * hour, 3 * hour);
+    let later = (db.store).hourly_sums(
+        server::store::HourlyKind::Gateway,
+        server::store::Span::Hour,
+        2 * hour,
+        3 * hour,
+    );
     assert!(later.await.unwrap().is_empty(), "outside the range");
     let one = db
         .store
