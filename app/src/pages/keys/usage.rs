@@ -19,9 +19,15 @@ pub fn refreshed<T: PartialEq + Clone + Send + Sync + 'static>(
     changed: impl Fn() -> T + Send + Sync + 'static,
 ) -> UsageResource {
     let tick = RwSignal::new(0u64);
-    // Effects run in the browser only: the server renders the figures once.
+    // Effects run in the browser only: the server renders the figures once. A hidden tab asks
+    // nothing (each request would also keep the session from idling out).
     Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|n| *n += 1), REFRESH) {
+        let ask = move || {
+            if !document().hidden() {
+                tick.update(|n| *n += 1);
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(ask, REFRESH) {
             on_cleanup(move || handle.clear());
         }
     });
