@@ -18,7 +18,10 @@ async fn a_deleted_database_file_makes_the_process_unready() {
     std::fs::remove_file(&db).unwrap();
     let (status, body) = readyz(&server).await;
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["database"], "file_deleted");
+    // A background job (the retention sweep at start, say) that opens a connection after the
+    // deletion makes SQLite create an empty file at the path: then it reads as replaced.
+    let what = body["database"].as_str().unwrap_or_default();
+    assert!(matches!(what, "file_deleted" | "file_replaced"), "{body}");
 }
 
 #[tokio::test]
