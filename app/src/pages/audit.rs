@@ -5,6 +5,7 @@
 use crate::api::list_audit;
 use crate::components::PageHeader;
 use crate::types::{utc_time, ActorKind, AuditEntry, AuditPage};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -42,17 +43,16 @@ fn details(text: &str) -> String {
 }
 
 /// One page's table.
-fn table(page: AuditPage) -> AnyView {
+fn table(page: AuditPage) -> impl IntoView {
     if page.entries.is_empty() {
-        return view! {
+        return Either::Left(view! {
             <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
                 "Nothing recorded yet. Every change made in the console, over GraphQL or from the command line appears here."
             </div>
-        }
-        .into_any();
+        });
     }
     let older = page.next.map(|before| format!("/audit?before={before}"));
-    view! {
+    Either::Right(view! {
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
             <table class="min-w-full divide-y divide-slate-200 text-sm">
                 <caption class="sr-only">"Audit log, newest first"</caption>
@@ -85,8 +85,7 @@ fn table(page: AuditPage) -> AnyView {
         {older.map(|href| view! {
             <div class="mt-4 text-right"><a href=href class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Older →"</a></div>
         })}
-    }
-    .into_any()
+    })
 }
 
 /// The audit log page.
@@ -100,10 +99,10 @@ pub fn AuditPage() -> impl IntoView {
         <PageHeader title="Audit log" description="Every change to the gateway: who made it, when, and which way it came."/>
         <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
             {move || page.get().map(|result| match result {
-                Ok(page) => table(page),
-                Err(error) => view! {
+                Ok(page) => Either::Left(table(page)),
+                Err(error) => Either::Right(view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the audit log: " {error.to_string()}</div>
-                }.into_any(),
+                }),
             })}
         </Suspense>
     }

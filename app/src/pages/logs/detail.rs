@@ -4,6 +4,7 @@
 use crate::api::log_detail;
 use crate::components::PageHeader;
 use crate::types::{money, utc_time, RequestDetail};
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -21,8 +22,8 @@ fn body(title: &'static str, text: Option<String>) -> impl IntoView {
         <section class="mt-4">
             <h2 class="text-sm font-semibold text-slate-900">{title}</h2>
             {match text {
-                Some(text) => view! { <pre class="mt-2 max-h-96 overflow-auto rounded-lg bg-slate-900 p-3 text-xs text-slate-100"><code>{text}</code></pre> }.into_any(),
-                None => view! { <p class="mt-1 text-sm text-slate-500">"Not stored: this gateway does not log bodies."</p> }.into_any(),
+                Some(text) => Either::Left(view! { <pre class="mt-2 max-h-96 overflow-auto rounded-lg bg-slate-900 p-3 text-xs text-slate-100"><code>{text}</code></pre> }),
+                None => Either::Right(view! { <p class="mt-1 text-sm text-slate-500">"Not stored: this gateway does not log bodies."</p> }),
             }}
         </section>
     }
@@ -40,7 +41,7 @@ pub fn LogDetailPage() -> impl IntoView {
         <p class="-mt-4 mb-4 text-sm"><a href="/logs" class="text-indigo-600 hover:underline">"← All logs"</a></p>
         <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
             {move || log.get().map(|result| match result {
-                Ok(Some(RequestDetail { log, names })) => view! {
+                Ok(Some(RequestDetail { log, names })) => EitherOf3::A(view! {
                     <article class="rounded-xl border border-slate-200 bg-white p-5 shadow-sm" data-testid="log-detail">
                         <div class="flex flex-wrap items-center justify-between gap-2">
                             <code class="text-xs text-slate-500">{log.request_id.clone()}</code>
@@ -83,13 +84,13 @@ pub fn LogDetailPage() -> impl IntoView {
                         {body("Request body", log.request_body.clone())}
                         {body("Response body", log.response_body.clone())}
                     </article>
-                }.into_any(),
-                Ok(None) => view! {
+                }),
+                Ok(None) => EitherOf3::B(view! {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">"No request with this id (logs are kept for the retention period)."</div>
-                }.into_any(),
-                Err(error) => view! {
+                }),
+                Err(error) => EitherOf3::C(view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">{error.to_string()}</div>
-                }.into_any(),
+                }),
             })}
         </Suspense>
     }

@@ -11,6 +11,7 @@ pub use detail::LogDetailPage;
 use crate::api::list_logs;
 use crate::components::PageHeader;
 use crate::types::{money, utc_time, LogNames, LogPage, LogQuery, RequestLog};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -201,12 +202,12 @@ pub fn LogsPage() -> impl IntoView {
             {move || page.get().map(|result| match result {
                 Ok(page) => {
                     let query = query();
-                    view! { {filters(&query, &page.names)} {table(page, &query, live)} }.into_any()
+                    Either::Left(view! { {filters(&query, &page.names)} {table(page, &query, live)} })
                 }
-                Err(error) => view! {
+                Err(error) => Either::Right(view! {
                     {filters(&query(), &LogNames::default())}
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the logs: " {error.to_string()}</div>
-                }.into_any(),
+                }),
             })}
         </Suspense>
     }
