@@ -1,12 +1,15 @@
 //! Model Gateway's admin console: the HTML shell, the router and every page. Compiled natively
 //! with `ssr` (inside the server) and to WASM with `hydrate` (in the browser); never both.
+// The console layout's view type is deep; wrapped for erasure (`components::erase`), its SSR
+// future's layout needs more than the default 128 levels.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;
 pub mod pages;
 pub mod types;
 
-use components::ConsoleLayout;
+use components::{ConsoleLayout, Erase};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
@@ -76,19 +79,19 @@ pub fn App() -> impl IntoView {
     view! {
         <Title formatter=|title| format!("{title} · Model Gateway")/>
         <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage/>
-                <ParentRoute path=path!("") view=ConsoleLayout>
-                    <Route path=path!("") view=DashboardPage/>
-                    <Route path=path!("endpoints") view=EndpointsPage/>
-                    <Route path=path!("gateways") view=GatewaysPage/>
-                    <Route path=path!("keys") view=KeysPage/>
-                    <Route path=path!("logs") view=LogsPage/>
-                    <Route path=path!("logs/:id") view=LogDetailPage/>
-                    <Route path=path!("audit") view=AuditPage/>
-                    <Route path=path!("docs") view=DocsPage/>
-                    <Route path=path!("playground") view=PlaygroundPage/>
-                    <Route path=path!("settings") view=SettingsPage/>
+            <Routes fallback=|| NotFound().erase()>
+                <Route path=path!("/login") view=|| LoginPage().erase()/>
+                <ParentRoute path=path!("") view=|| ConsoleLayout().erase()>
+                    <Route path=path!("") view=|| DashboardPage().erase()/>
+                    <Route path=path!("endpoints") view=|| EndpointsPage().erase()/>
+                    <Route path=path!("gateways") view=|| GatewaysPage().erase()/>
+                    <Route path=path!("keys") view=|| KeysPage().erase()/>
+                    <Route path=path!("logs") view=|| LogsPage().erase()/>
+                    <Route path=path!("logs/:id") view=|| LogDetailPage().erase()/>
+                    <Route path=path!("audit") view=|| AuditPage().erase()/>
+                    <Route path=path!("docs") view=|| DocsPage().erase()/>
+                    <Route path=path!("playground") view=|| PlaygroundPage().erase()/>
+                    <Route path=path!("settings") view=|| SettingsPage().erase()/>
                 </ParentRoute>
             </Routes>
         </Router>

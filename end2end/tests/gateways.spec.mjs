@@ -82,6 +82,14 @@ test('a gateway is edited in place: its endpoints picked with weights, strategy,
   await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Save' }).click();
   await expect(page.getByTestId('gateway-edit-gw').getByRole('cell', { name: 'edit-a' })).toHaveCount(0);
   await expect(page.getByTestId('gateway-edit-gw').getByRole('cell', { name: 'edit-b' })).toBeVisible();
+  // Emptied, the aliases are removed (not kept).
+  await page.getByTestId('gateway-edit-gw').getByRole('button', { name: 'Edit' }).click();
+  await page.getByRole('form', { name: 'Edit edit-gw' }).getByLabel('Model aliases').fill('');
+  await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('form', { name: 'Edit edit-gw' })).toHaveCount(0);
+  await page.getByTestId('gateway-edit-gw').getByRole('button', { name: 'Edit' }).click();
+  await expect(page.getByRole('form', { name: 'Edit edit-gw' }).getByLabel('Model aliases')).toHaveValue('');
+  await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Cancel' }).click();
 
   await deleteGateway(page, 'edit-gw');
   await deleteEndpoint(page, 'edit-a');

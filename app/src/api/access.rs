@@ -5,19 +5,19 @@
 #[cfg(feature = "ssr")]
 use super::{console_backend, refused, request_extension, require_admin, SessionToken};
 use crate::types::{
-    AdminAccount, AdminChange, AdminRole, ConsoleError, CreatedAdminToken, ModelPrice, SettingsListing, WriteOnly,
+    AdminAccount, AdminChange, AdminRole, ConsoleError, CreatedAdminToken, Json, ModelPrice, SettingsListing, WriteOnly,
 };
 use leptos::prelude::*;
 
 /// Every admin, admin API token and price, for the Settings page.
-#[server(prefix = "/api", endpoint = "settings_list")]
+#[server(prefix = "/api", endpoint = "settings_list", output = Json)]
 pub async fn list_settings() -> Result<SettingsListing, ConsoleError> {
     require_admin()?;
     console_backend()?.settings().await.map_err(refused)
 }
 
 /// Adds an admin user.
-#[server(prefix = "/api", endpoint = "admins_create")]
+#[server(prefix = "/api", endpoint = "admins_create", output = Json)]
 pub async fn create_admin(email: String, password: WriteOnly, role: AdminRole) -> Result<AdminAccount, ConsoleError> {
     let admin = require_admin()?;
     console_backend()?
@@ -27,7 +27,7 @@ pub async fn create_admin(email: String, password: WriteOnly, role: AdminRole) -
 }
 
 /// Changes an admin's role, or enables or disables them.
-#[server(prefix = "/api", endpoint = "admins_update")]
+#[server(prefix = "/api", endpoint = "admins_update", output = Json)]
 pub async fn update_admin(id: i64, change: AdminChange) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     let id = crate::types::AdminUserId(id);
@@ -38,7 +38,7 @@ pub async fn update_admin(id: i64, change: AdminChange) -> Result<(), ConsoleErr
 }
 
 /// Deletes an admin user.
-#[server(prefix = "/api", endpoint = "admins_delete")]
+#[server(prefix = "/api", endpoint = "admins_delete", output = Json)]
 pub async fn delete_admin(id: i64) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     let id = crate::types::AdminUserId(id);
@@ -46,7 +46,7 @@ pub async fn delete_admin(id: i64) -> Result<(), ConsoleError> {
 }
 
 /// Changes the signed-in admin's own password (viewers too: it is their own).
-#[server(prefix = "/api", endpoint = "password_change")]
+#[server(prefix = "/api", endpoint = "password_change", output = Json)]
 pub async fn change_password(
     current_password: WriteOnly,
     new_password: WriteOnly,
@@ -65,7 +65,7 @@ pub async fn change_password(
 }
 
 /// Creates an admin API token acting as the signed-in admin.
-#[server(prefix = "/api", endpoint = "tokens_create")]
+#[server(prefix = "/api", endpoint = "tokens_create", output = Json)]
 pub async fn create_admin_token(
     name: String,
     role: AdminRole,
@@ -79,7 +79,7 @@ pub async fn create_admin_token(
 }
 
 /// Revokes an admin API token.
-#[server(prefix = "/api", endpoint = "tokens_revoke")]
+#[server(prefix = "/api", endpoint = "tokens_revoke", output = Json)]
 pub async fn revoke_admin_token(id: i64) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     let id = crate::types::AdminTokenId(id);
@@ -87,7 +87,7 @@ pub async fn revoke_admin_token(id: i64) -> Result<(), ConsoleError> {
 }
 
 /// Sets a model's price per million tokens (decimal currency, e.g. `0.15`).
-#[server(prefix = "/api", endpoint = "prices_set")]
+#[server(prefix = "/api", endpoint = "prices_set", output = Json)]
 pub async fn set_price(model: String, input: String, output: String) -> Result<ModelPrice, ConsoleError> {
     let admin = require_admin()?;
     console_backend()?
@@ -97,7 +97,7 @@ pub async fn set_price(model: String, input: String, output: String) -> Result<M
 }
 
 /// Removes a model's price.
-#[server(prefix = "/api", endpoint = "prices_remove")]
+#[server(prefix = "/api", endpoint = "prices_remove", output = Json)]
 pub async fn remove_price(model: String) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     console_backend()?.remove_price(&admin, model).await.map_err(refused)

@@ -7,8 +7,8 @@ use super::{console_backend, refused, require_admin};
 #[cfg(feature = "ssr")]
 use crate::types::{Change, EndpointUpdate, NewEndpoint};
 use crate::types::{
-    ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint, KeyListing,
-    ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
+    ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint, Json,
+    KeyListing, ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
 };
 use leptos::prelude::*;
 
@@ -20,14 +20,14 @@ fn given(value: String) -> Option<String> {
 }
 
 /// Every inference endpoint with its live health.
-#[server(prefix = "/api", endpoint = "endpoints_list")]
+#[server(prefix = "/api", endpoint = "endpoints_list", output = Json)]
 pub async fn list_endpoints() -> Result<Vec<EndpointListing>, ConsoleError> {
     require_admin()?;
     console_backend()?.endpoints().await.map_err(refused)
 }
 
 /// Creates an inference endpoint from the endpoints page's form.
-#[server(prefix = "/api", endpoint = "endpoints_create")]
+#[server(prefix = "/api", endpoint = "endpoints_create", output = Json)]
 pub async fn create_endpoint(
     name: String,
     provider: ProviderKind,
@@ -58,7 +58,7 @@ pub async fn create_endpoint(
 
 /// Changes endpoint `id` from the edit form: blank fields keep their values (a blank key keeps
 /// the stored one).
-#[server(prefix = "/api", endpoint = "endpoints_update")]
+#[server(prefix = "/api", endpoint = "endpoints_update", output = Json)]
 pub async fn update_endpoint(
     id: i64,
     name: String,
@@ -68,16 +68,16 @@ pub async fn update_endpoint(
     deployment: String,
     api_version: String,
     region: String,
-    #[server(default)] rpm_limit: Option<String>,
-    #[server(default)] tpm_limit: Option<String>,
+    #[server(default)] rpm_limit: String,
+    #[server(default)] tpm_limit: String,
     #[server(default)] enabled: Option<String>,
 ) -> Result<InferenceEndpoint, ConsoleError> {
     let admin = require_admin()?;
-    // Absent keeps the provider's limit, empty removes it; anything else must be a whole number.
-    let per_minute = |field: &str, text: Option<String>, what: &str| match text.map(given) {
-        None => Ok(Change::Keep),
-        Some(None) => Ok(Change::Clear),
-        Some(Some(text)) => text.parse().map(Change::Set).map_err(|_| {
+    // The form always sends both limits: empty removes the provider's limit (a form value
+    // cannot tell empty from absent); anything else must be a whole number.
+    let per_minute = |field: &str, text: String, what: &str| match given(text) {
+        None => Ok(Change::Clear),
+        Some(text) => text.parse().map(Change::Set).map_err(|_| {
             refused(ConsoleError::invalid(
                 field,
                 format!("Write the provider's {what} per minute as a whole number, or leave it empty for none."),
@@ -105,7 +105,7 @@ pub async fn update_endpoint(
 }
 
 /// Deletes an inference endpoint (one no gateway uses).
-#[server(prefix = "/api", endpoint = "endpoints_delete")]
+#[server(prefix = "/api", endpoint = "endpoints_delete", output = Json)]
 pub async fn delete_endpoint(id: i64) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     let id = crate::types::EndpointId(id);
@@ -113,7 +113,7 @@ pub async fn delete_endpoint(id: i64) -> Result<(), ConsoleError> {
 }
 
 /// "Test connection": one tiny real request to the endpoint.
-#[server(prefix = "/api", endpoint = "endpoints_test")]
+#[server(prefix = "/api", endpoint = "endpoints_test", output = Json)]
 pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ConsoleError> {
     let admin = require_admin()?;
     let id = crate::types::EndpointId(id);
@@ -121,7 +121,7 @@ pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ConsoleError> {
 }
 
 /// Every gateway, and the URL clients reach them at.
-#[server(prefix = "/api", endpoint = "gateways_list")]
+#[server(prefix = "/api", endpoint = "gateways_list", output = Json)]
 pub async fn list_gateways() -> Result<GatewayListing, ConsoleError> {
     require_admin()?;
     let backend = console_backend()?;
@@ -158,7 +158,7 @@ pub async fn list_gateways() -> Result<GatewayListing, ConsoleError> {
 }
 
 /// Creates a gateway from the gateways page's form.
-#[server(prefix = "/api", endpoint = "gateways_create")]
+#[server(prefix = "/api", endpoint = "gateways_create", output = Json)]
 pub async fn create_gateway(
     name: String,
     description: String,
@@ -178,7 +178,7 @@ pub async fn create_gateway(
 }
 
 /// Changes a gateway from its edit form (a checkbox is sent only when ticked).
-#[server(prefix = "/api", endpoint = "gateways_update")]
+#[server(prefix = "/api", endpoint = "gateways_update", output = Json)]
 pub async fn update_gateway(
     id: i64,
     name: String,
@@ -190,7 +190,7 @@ pub async fn update_gateway(
     #[server(default)] backoff_cap_ms: String,
     #[server(default)] deadline_ms: String,
     #[server(default)] limits: String,
-    #[server(default)] model_aliases: Option<String>,
+    #[server(default)] model_aliases: String,
     #[server(default)] log_metadata: Option<String>,
     #[server(default)] log_payloads: Option<String>,
     #[server(default)] enabled: Option<String>,
@@ -216,7 +216,7 @@ pub async fn update_gateway(
 }
 
 /// Deletes a gateway and its keys.
-#[server(prefix = "/api", endpoint = "gateways_delete")]
+#[server(prefix = "/api", endpoint = "gateways_delete", output = Json)]
 pub async fn delete_gateway(id: i64) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     let id = crate::types::GatewayId(id);
@@ -224,7 +224,7 @@ pub async fn delete_gateway(id: i64) -> Result<(), ConsoleError> {
 }
 
 /// Every key, with its gateway.
-#[server(prefix = "/api", endpoint = "keys_list")]
+#[server(prefix = "/api", endpoint = "keys_list", output = Json)]
 pub async fn list_keys() -> Result<Vec<KeyListing>, ConsoleError> {
     require_admin()?;
     console_backend()?.keys().await.map_err(refused)
@@ -232,14 +232,14 @@ pub async fn list_keys() -> Result<Vec<KeyListing>, ConsoleError> {
 
 /// Every key's usage against its limits and this month, with the currency (the keys page
 /// asks again every few seconds).
-#[server(prefix = "/api", endpoint = "keys_usage")]
+#[server(prefix = "/api", endpoint = "keys_usage", output = Json)]
 pub async fn keys_usage() -> Result<UsageOfKeys, ConsoleError> {
     require_admin()?;
     console_backend()?.keys_usage().await.map_err(refused)
 }
 
 /// Creates a key from the keys page's form; its secret comes back this once.
-#[server(prefix = "/api", endpoint = "keys_create")]
+#[server(prefix = "/api", endpoint = "keys_create", output = Json)]
 pub async fn create_key(
     gateway_id: String,
     name: String,
@@ -261,7 +261,7 @@ pub async fn create_key(
 }
 
 /// Changes a key from its edit form (a checkbox is sent only when ticked).
-#[server(prefix = "/api", endpoint = "keys_update")]
+#[server(prefix = "/api", endpoint = "keys_update", output = Json)]
 pub async fn update_key(
     public_id: String,
     name: String,
@@ -283,21 +283,21 @@ pub async fn update_key(
 }
 
 /// Revokes a key and every key derived from it.
-#[server(prefix = "/api", endpoint = "keys_revoke")]
+#[server(prefix = "/api", endpoint = "keys_revoke", output = Json)]
 pub async fn revoke_key(public_id: String) -> Result<u64, ConsoleError> {
     let admin = require_admin()?;
     console_backend()?.revoke_key(&admin, public_id).await.map_err(refused)
 }
 
 /// Zeroes a key's counted usage.
-#[server(prefix = "/api", endpoint = "keys_reset")]
+#[server(prefix = "/api", endpoint = "keys_reset", output = Json)]
 pub async fn reset_key(public_id: String) -> Result<(), ConsoleError> {
     let admin = require_admin()?;
     console_backend()?.reset_key(&admin, public_id).await.map_err(refused)
 }
 
 /// Replaces a key by a new one; the new secret comes back this once.
-#[server(prefix = "/api", endpoint = "keys_rotate")]
+#[server(prefix = "/api", endpoint = "keys_rotate", output = Json)]
 pub async fn rotate_key(public_id: String) -> Result<ShownOnce, ConsoleError> {
     let admin = require_admin()?;
     console_backend()?.rotate_key(&admin, public_id).await.map_err(refused)

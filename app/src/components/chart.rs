@@ -1,6 +1,7 @@
 //! Charts as plain SVG, drawn where the page is rendered (on the server first), so they show
 //! before hydration. One SVG per chart with one path per series, however many hours it spans.
 
+use crate::components::Erase;
 use leptos::prelude::*;
 
 /// One series of a chart.
@@ -157,8 +158,8 @@ pub fn chart(
                     <line x1="0" x2=points.to_string() y1="50" y2="50" class="stroke-slate-100" vector-effect="non-scaling-stroke"/>
                     <line x1="0" x2=points.to_string() y1="0" y2="0" class="stroke-slate-100" vector-effect="non-scaling-stroke"/>
                     {series.iter().zip(drawn).map(|(s, d)| match kind {
-                        Kind::StackedBars => view! { <path d=d class=s.mark/> }.into_any(),
-                        Kind::Lines => view! { <path d=d class=s.mark fill="none" stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round" vector-effect="non-scaling-stroke"/> }.into_any(),
+                        Kind::StackedBars => view! { <path d=d class=s.mark/> }.erase(),
+                        Kind::Lines => view! { <path d=d class=s.mark fill="none" stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round" vector-effect="non-scaling-stroke"/> }.erase(),
                     }).collect_view()}
                 </svg>
                 {empty.then(|| view! {
@@ -171,7 +172,7 @@ pub fn chart(
             </div>
         </figure>
     }
-    .into_any()
+    .erase()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! through, which put the signed-in [`AdminUser`] into the request.
 
 use super::Icon;
+use crate::components::Erase;
 use crate::types::AdminUser;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
@@ -159,7 +160,7 @@ pub fn ConsoleLayout() -> impl IntoView {
     }
     // Erased: with the link beside it, the frame's nested type is too deep for the release
     // build's type layout.
-    .into_any();
+    .erase();
     view! { {skip} {frame} }
 }
 

@@ -1,12 +1,14 @@
 //! Reusable pieces of the console: the signed-in layout, icons and page furniture.
 
 pub mod chart;
+mod erase;
 mod form;
 mod icons;
 mod layout;
 mod page;
 mod secret;
 
+pub use erase::{Eager, Erase};
 pub use form::{count_successes, focus_when_shown, reset_on_success, Refusal, SaveBar};
 pub use icons::Icon;
 pub use layout::{may_change, ConsoleLayout, ReadOnlyNotice, SignedIn};

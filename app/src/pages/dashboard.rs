@@ -5,6 +5,7 @@
 
 use crate::api::{dashboard_overview, load_dashboard};
 use crate::components::chart::{chart, Kind, Series};
+use crate::components::Erase;
 use crate::components::{Icon, PageHeader};
 use crate::types::{money, utc_time, DashboardQuery, DashboardRange, DashboardStats, ScopeSums, UsageSums};
 use leptos::prelude::*;
@@ -192,7 +193,7 @@ fn charts(stats: &DashboardStats) -> impl IntoView {
 /// A breakdown table (gateways or endpoints).
 fn breakdown(title: &'static str, rows: &[ScopeSums], kind: &'static str) -> AnyView {
     if rows.is_empty() {
-        return ().into_any();
+        return ().erase();
     }
     view! {
         <section class="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
@@ -224,7 +225,7 @@ fn breakdown(title: &'static str, rows: &[ScopeSums], kind: &'static str) -> Any
             </table>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// One figure of what is configured.
@@ -266,10 +267,10 @@ fn configured() -> impl IntoView {
                             </ol>
                         </section>
                     })}
-                }.into_any(),
+                }.erase(),
                 Err(e) => view! {
                     <div role="alert" class="mt-8 rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the overview: " {e.to_string()}</div>
-                }.into_any(),
+                }.erase(),
             })}
         </Suspense>
     }
@@ -309,11 +310,11 @@ pub fn DashboardPage() -> impl IntoView {
                         {breakdown("By gateway", &stats.gateways, "gateway")}
                         {breakdown("By endpoint", &stats.endpoints, "endpoint")}
                     </div>
-                }.into_any(),
+                }.erase(),
                 Err(e) => view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the figures: " {e.to_string()}
                         " " <a href="/" class="font-medium underline">"Show every gateway"</a></div>
-                }.into_any(),
+                }.erase(),
             })}
         </Transition>
         {configured()}

@@ -5,10 +5,13 @@
 //! Invariant: the credential field is write-only: never filled from the server, never shown.
 
 use crate::api::{list_endpoints, CreateEndpoint, DeleteEndpoint, TestEndpoint, UpdateEndpoint};
+use crate::components::Erase;
 use crate::components::{
     focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal,
 };
-use crate::types::{ConsoleError, EndpointHealth, EndpointListing, EndpointProbe, InferenceEndpoint, ProviderKind};
+use crate::types::{
+    ConsoleError, EndpointHealth, EndpointId, EndpointListing, EndpointProbe, InferenceEndpoint, ProviderKind,
+};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -98,7 +101,7 @@ fn provider_fields(provider: Signal<ProviderKind>, current: Option<&InferenceEnd
             <Field name="api_version" label="Azure api-version" placeholder="2024-10-21" value=value(|e| e.api_version.clone()) error=error_for("api_version")/>
         </div>
     }
-    .into_any()
+    .erase()
 }
 
 /// The form that adds an endpoint.
@@ -145,7 +148,7 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
             </ActionForm>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// The form that edits an endpoint (its provider stays; a blank key keeps the stored one).
@@ -153,7 +156,7 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
 fn EditEndpoint(
     update: ServerAction<UpdateEndpoint>,
     endpoint: InferenceEndpoint,
-    editing: RwSignal<Option<InferenceEndpoint>>,
+    editing: RwSignal<Option<EndpointId>>,
 ) -> AnyView {
     let hydrated = use_hydrated();
     let refusal = Refusal::watch(update.value(), FIELDS);
@@ -202,7 +205,7 @@ fn EditEndpoint(
             </ActionForm>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// What a connection test found, as a short line.
@@ -228,7 +231,7 @@ fn probe_line(result: &Result<EndpointProbe, ConsoleError>) -> (bool, String) {
 fn EndpointRow(
     listing: EndpointListing,
     delete: ServerAction<DeleteEndpoint>,
-    editing: RwSignal<Option<InferenceEndpoint>>,
+    editing: RwSignal<Option<EndpointId>>,
 ) -> AnyView {
     let hydrated = use_hydrated();
     let may_change = may_change();
@@ -240,7 +243,7 @@ fn EndpointRow(
     let confirm = NodeRef::<leptos::html::Button>::new();
     focus_when_shown(confirm);
     let base = endpoint.base_url.clone();
-    let edited = StoredValue::new(endpoint.clone());
+    let endpoint_id = endpoint.id;
     // The listing's health, until a test here says what it is now.
     let listed = listing.health;
     let health = move || match test.value().get() {
@@ -271,7 +274,7 @@ fn EndpointRow(
                             {move || if test.pending().get() { "Testing…" } else { "Test connection" }}
                         </button>
                     </ActionForm>
-                    <button type="button" on:click=move |_| editing.set(Some(edited.get_value())) disabled=move || !hydrated.get()
+                    <button type="button" on:click=move |_| editing.set(Some(endpoint_id)) disabled=move || !hydrated.get()
                         class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-60">"Edit"</button>
                     <Show when=move || confirming.get() fallback=move || view! {
                         <button type="button" on:click=move |_| confirming.set(true)
@@ -302,7 +305,7 @@ fn EndpointRow(
         </tr>
     }
     // Erased: the row's nested type is too deep for the WASM build's type layout.
-    .into_any()
+    .erase()
 }
 
 /// The endpoints page.
@@ -311,7 +314,7 @@ pub fn EndpointsPage() -> impl IntoView {
     let create = ServerAction::<CreateEndpoint>::new();
     let update = ServerAction::<UpdateEndpoint>::new();
     let delete = ServerAction::<DeleteEndpoint>::new();
-    let editing = RwSignal::new(None::<InferenceEndpoint>);
+    let editing = RwSignal::new(None::<EndpointId>);
     // A saved edit closes the form.
     Effect::new(move |_| {
         if matches!(update.value().get(), Some(Ok(_))) {
@@ -322,6 +325,15 @@ pub fn EndpointsPage() -> impl IntoView {
         move || (create.version().get(), update.version().get(), delete.version().get()),
         |_| list_endpoints(),
     );
+    // The endpoint being edited as the list last read it: opened before the list is read again
+    // after a save, the form shows what was saved as soon as it arrives. Gone, the form closes.
+    let edited = Memo::new(move |_| {
+        let id = editing.get()?;
+        let list = endpoints.get()?.ok()?;
+        list.into_iter()
+            .map(|listing| listing.endpoint)
+            .find(|endpoint| endpoint.id == id)
+    });
     view! {
         <Title text="Endpoints"/>
         <PageHeader title="Endpoints" description="The upstream providers your gateways route to."/>
@@ -334,7 +346,7 @@ pub fn EndpointsPage() -> impl IntoView {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
                         {if may_change() { "No endpoints yet. Add the first one below." } else { "No endpoints yet." }}
                     </div>
-                }.into_any(),
+                }.erase(),
                 Ok(list) => view! {
                     <div class="overflow-hidden rounded-xl border border-slate-200 bg-white shadow-sm">
                         <table class="min-w-full divide-y divide-slate-200 text-sm">
@@ -354,16 +366,16 @@ pub fn EndpointsPage() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
-                }.into_any(),
+                }.erase(),
                 Err(error) => view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the endpoints: " {error.to_string()}</div>
-                }.into_any(),
+                }.erase(),
             })}
         </Suspense>
-        {move || match editing.get() {
-            _ if !may_change() => view! { <ReadOnlyNotice/> }.into_any(),
-            Some(endpoint) => view! { <EditEndpoint update endpoint editing/> }.into_any(),
-            None => view! { <NewEndpoint create/> }.into_any(),
+        {move || match edited.get() {
+            _ if !may_change() => view! { <ReadOnlyNotice/> }.erase(),
+            Some(endpoint) => view! { <EditEndpoint update endpoint editing/> }.erase(),
+            None => view! { <NewEndpoint create/> }.erase(),
         }}
     }
 }

@@ -7,6 +7,7 @@ use crate::api::{
     list_settings, ChangePassword, CreateAdmin, CreateAdminToken, DeleteAdmin, RemovePrice, RevokeAdminToken, SetPrice,
     UpdateAdmin,
 };
+use crate::components::Erase;
 use crate::components::{reset_on_success, use_hydrated, PageHeader, Refusal, ShowOnce, SignedIn};
 use crate::types::{money, utc_time, AdminAccount, AdminRole, AdminToken, ModelPrice, SettingsListing};
 use leptos::{form::ActionForm, prelude::*};
@@ -109,7 +110,7 @@ fn confirmed(
             </span>
         </Show>
     }
-    .into_any()
+    .erase()
 }
 
 /// One-click change of an admin (role, enabled).
@@ -173,7 +174,7 @@ fn account(me: Option<crate::types::AdminUser>, hydrated: ReadSignal<bool>) -> A
             </ActionForm>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// The admin users table.
@@ -212,13 +213,13 @@ fn admins_table(
                                     {(writer && !mine).then(|| view! {
                                         <div class="flex flex-wrap justify-end gap-2">
                                             {match role {
-                                                AdminRole::Admin => admin_change(id, "viewer", "Make viewer", actions, hydrated).into_any(),
-                                                AdminRole::Viewer => admin_change(id, "admin", "Make admin", actions, hydrated).into_any(),
+                                                AdminRole::Admin => admin_change(id, "viewer", "Make viewer", actions, hydrated).erase(),
+                                                AdminRole::Viewer => admin_change(id, "admin", "Make admin", actions, hydrated).erase(),
                                             }}
                                             {if account.disabled {
-                                                admin_change(id, "enable", "Enable", actions, hydrated).into_any()
+                                                admin_change(id, "enable", "Enable", actions, hydrated).erase()
                                             } else {
-                                                admin_change(id, "disable", "Disable", actions, hydrated).into_any()
+                                                admin_change(id, "disable", "Disable", actions, hydrated).erase()
                                             }}
                                             {confirmed("Delete", format!("Delete {email}? Their sessions and tokens end."),
                                                 Callback::new(move |()| { actions.delete_admin.dispatch(DeleteAdmin { id }); }),
@@ -233,7 +234,7 @@ fn admins_table(
             </table>
         </div>
     }
-    .into_any()
+    .erase()
 }
 
 /// The form that adds an admin.
@@ -249,7 +250,7 @@ fn new_admin(create: ServerAction<CreateAdmin>, hydrated: ReadSignal<bool>) -> A
             {submit_row("Add admin", create.pending().into(), hydrated, refusal)}
         </ActionForm>
     }
-    .into_any()
+    .erase()
 }
 
 /// A token's state, for people.
@@ -272,7 +273,7 @@ fn tokens_table(
     hydrated: ReadSignal<bool>,
 ) -> AnyView {
     if tokens.is_empty() {
-        return view! { <p class="text-sm text-slate-600">"No tokens yet. Scripts and CI use one with the GraphQL API."</p> }.into_any();
+        return view! { <p class="text-sm text-slate-600">"No tokens yet. Scripts and CI use one with the GraphQL API."</p> }.erase();
     }
     view! {
         <div class="overflow-x-auto">
@@ -316,7 +317,7 @@ fn tokens_table(
             </table>
         </div>
     }
-    .into_any()
+    .erase()
 }
 
 /// The form that creates a token.
@@ -332,14 +333,14 @@ fn new_token(create: ServerAction<CreateAdminToken>, hydrated: ReadSignal<bool>)
             {submit_row("Create token", create.pending().into(), hydrated, refusal)}
         </ActionForm>
     }
-    .into_any()
+    .erase()
 }
 
 /// The prices table.
 fn prices_table(list: Vec<ModelPrice>, writer: bool, actions: Actions, hydrated: ReadSignal<bool>) -> AnyView {
     view! {
         {if list.is_empty() {
-            view! { <p class="text-sm text-slate-600">"No prices: requests cost nothing until their model has one."</p> }.into_any()
+            view! { <p class="text-sm text-slate-600">"No prices: requests cost nothing until their model has one."</p> }.erase()
         } else {
             view! {
                 <div class="overflow-x-auto">
@@ -370,10 +371,10 @@ fn prices_table(list: Vec<ModelPrice>, writer: bool, actions: Actions, hydrated:
                         </tbody>
                     </table>
                 </div>
-            }.into_any()
+            }.erase()
         }}
     }
-    .into_any()
+    .erase()
 }
 
 /// The form that sets a price.
@@ -389,7 +390,7 @@ fn new_price(set: ServerAction<SetPrice>, hydrated: ReadSignal<bool>) -> AnyView
             {submit_row("Set price", set.pending().into(), hydrated, refusal)}
         </ActionForm>
     }
-    .into_any()
+    .erase()
 }
 
 /// A section card.
@@ -469,11 +470,11 @@ pub fn SettingsPage() -> impl IntoView {
             <Transition fallback=|| view! { <div class="h-16 animate-pulse rounded-lg bg-slate-100"></div> }>
                 {move || listing.get().map(|result| match result {
                     Ok(listing) => draw(listing, my_id, writer, actions, hydrated),
-                    Err(error) => view! { <p role="alert" class="text-sm text-red-700">"Could not load: " {error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p role="alert" class="text-sm text-red-700">"Could not load: " {error.to_string()}</p> }.erase(),
                 })}
             </Transition>
         }
-        .into_any()
+        .erase()
     };
     view! {
         <Title text="Settings"/>
@@ -490,15 +491,15 @@ pub fn SettingsPage() -> impl IntoView {
             {card("admins", "Admin users", "Who can sign in to this console and the management API.", view! {
                 {table(|l, me, writer, actions, hydrated| admins_table(l.admins, me, writer, actions, hydrated))}
                 {writer.then(|| new_admin(create_admin, hydrated))}
-            }.into_any())}
+            }.erase())}
             {card("tokens", "Admin API tokens", "For scripts and automation: send one as a Bearer token to /graphql. It acts as you, with at most your role.", view! {
                 {table(|l, _, writer, actions, hydrated| tokens_table(l.tokens, l.read_at, writer, actions, hydrated))}
                 {writer.then(|| new_token(create_token, hydrated))}
-            }.into_any())}
+            }.erase())}
             {card("prices", "Prices", "What a million tokens cost per model, in one currency; usage, budgets and the dashboard's cost use them.", view! {
                 {table(|l, _, writer, actions, hydrated| prices_table(l.prices, writer, actions, hydrated))}
                 {writer.then(|| new_price(set_price, hydrated))}
-            }.into_any())}
+            }.erase())}
         </div>
     }
 }

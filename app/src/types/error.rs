@@ -2,8 +2,8 @@
 //! from the management service's refusal (converted once, on the server), a missing session,
 //! or the request itself failing.
 
+use super::JsonText;
 use leptos::server_fn::{
-    codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
     Bytes, Decodes,
 };
@@ -82,7 +82,7 @@ impl std::fmt::Display for ConsoleError {
 impl std::error::Error for ConsoleError {}
 
 impl FromServerFnError for ConsoleError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         ConsoleError::new(ErrorKind::Transport, value.to_string())
@@ -92,7 +92,7 @@ impl FromServerFnError for ConsoleError {
     /// ended takes the page to sign-in (coming back here after): every server function's error
     /// passes through here, so no page has to remember to.
     fn de(data: Bytes) -> Self {
-        let error = <JsonEncoding as Decodes<ConsoleError>>::decode(data)
+        let error = <JsonText as Decodes<ConsoleError>>::decode(data)
             .unwrap_or_else(|e| Self::from_server_fn_error(ServerFnErrorErr::Deserialization(e.to_string())));
         if error.kind == ErrorKind::Unauthenticated {
             to_sign_in();

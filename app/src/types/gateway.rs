@@ -256,8 +256,8 @@ pub struct GatewayEditForm {
     pub deadline_ms: String,
     /// Comma-separated limits in the CLI's notation; empty removes them all.
     pub limits: String,
-    /// Comma-separated `alias=model` pairs; empty removes them all, absent keeps them.
-    pub model_aliases: Option<String>,
+    /// Comma-separated `alias=model` pairs; empty removes them all.
+    pub model_aliases: String,
     pub log_metadata: bool,
     pub log_payloads: bool,
     pub enabled: bool,

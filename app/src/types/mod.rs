@@ -10,6 +10,7 @@
 
 mod admin;
 mod change;
+mod codec;
 mod dashboard;
 mod endpoint;
 mod error;
@@ -21,6 +22,7 @@ mod playground;
 
 pub use admin::*;
 pub use change::*;
+pub use codec::*;
 pub use dashboard::*;
 pub use endpoint::*;
 pub use error::*;

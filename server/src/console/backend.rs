@@ -435,7 +435,7 @@ impl ConsoleBackend for Console {
                 enabled: Some(form.enabled),
                 retry: Some(retry),
                 deadline_ms,
-                model_aliases: form.model_aliases.as_deref().map(model_aliases).transpose()?,
+                model_aliases: Some(model_aliases(&form.model_aliases)?),
                 limits: Some(limits),
             };
             let id = GatewayId(form.id);

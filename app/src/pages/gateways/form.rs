@@ -3,6 +3,7 @@
 
 use super::strategy_label;
 use crate::api::UpdateGateway;
+use crate::components::Erase;
 use crate::components::{count_successes, Refusal, SaveBar};
 use crate::types::{Gateway, Strategy};
 use leptos::{form::ActionForm, prelude::*};
@@ -200,7 +201,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             <SaveBar pending=update.pending().into() editing general/>
         </ActionForm>
     }
-    .into_any()
+    .erase()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod form;
 
 use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway};
+use crate::components::Erase;
 use crate::components::{
     focus_when_shown, may_change, reset_on_success, use_hydrated, CopyButton, PageHeader, ReadOnlyNotice, Refusal,
 };
@@ -156,7 +157,7 @@ fn GatewayCard(
             </div>
         </article>
     }
-    .into_any()
+    .erase()
 }
 
 /// The form that adds a gateway.
@@ -206,7 +207,7 @@ fn NewGateway(create: ServerAction<CreateGateway>, names: Vec<String>) -> AnyVie
             </ActionForm>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// The gateways page.
@@ -242,7 +243,7 @@ pub fn GatewaysPage() -> impl IntoView {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
                         {if may_change() { "No gateways yet. Add an endpoint first, then a gateway over it below." } else { "No gateways yet." }}
                     </div>
-                }.into_any(),
+                }.erase(),
                 Ok(listing) => {
                     let base = listing.base_url.clone();
                     view! {
@@ -254,19 +255,19 @@ pub fn GatewaysPage() -> impl IntoView {
                                 view! { <GatewayCard gateway base=base.clone() model delete saved names=names()/> }
                             }).collect_view()}
                         </div>
-                    }.into_any()
+                    }.erase()
                 }
                 Err(error) => view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the gateways: " {error.to_string()}</div>
-                }.into_any(),
+                }.erase(),
             })}
         </Suspense>
         <Suspense fallback=|| ()>
             {move || match (may_change(), endpoints.get()) {
-                (false, _) => view! { <ReadOnlyNotice/> }.into_any(),
-                (true, Some(Ok(names))) => view! { <NewGateway create names/> }.into_any(),
-                (true, Some(Err(error))) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
-                (true, None) => ().into_any(),
+                (false, _) => view! { <ReadOnlyNotice/> }.erase(),
+                (true, Some(Ok(names))) => view! { <NewGateway create names/> }.erase(),
+                (true, Some(Err(error))) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.erase(),
+                (true, None) => ().erase(),
             }}
         </Suspense>
     }

@@ -8,6 +8,7 @@
 mod usage;
 
 use crate::api::{list_gateways, list_keys, CreateKey, ResetKey, RevokeKey, RotateKey, UpdateKey};
+use crate::components::Erase;
 use crate::components::{
     count_successes, focus_when_shown, may_change, reset_on_success, use_hydrated, PageHeader, ReadOnlyNotice, Refusal,
     SaveBar, ShowOnce,
@@ -148,7 +149,7 @@ fn KeyNode(listing: KeyListing, family: StoredValue<Vec<KeyListing>>, actions: K
             })}
         </li>
     }
-    .into_any()
+    .erase()
 }
 
 /// A key's edit form, in place under it: name, limits, models, expiry and whether it is
@@ -201,7 +202,7 @@ fn EditKey(key: GatewayKey, saved: RwSignal<u32>, editing: RwSignal<bool>) -> An
             <SaveBar pending=update.pending().into() editing general/>
         </ActionForm>
     }
-    .into_any()
+    .erase()
 }
 
 /// The form that creates a key.
@@ -295,7 +296,7 @@ fn NewKey(
             </ActionForm>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// The keys page.
@@ -362,7 +363,7 @@ pub fn KeysPage() -> impl IntoView {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
                         {if may_change() { "No keys yet. Create one below for an application to call a gateway with." } else { "No keys yet." }}
                     </div>
-                }.into_any(),
+                }.erase(),
                 Ok(list) => {
                     // Revoked keys can do nothing more: out of the way unless asked for.
                     let revoked = list.iter().filter(|k| k.status == KeyStatus::Revoked).count();
@@ -397,21 +398,21 @@ pub fn KeysPage() -> impl IntoView {
                                 }
                             }).collect_view()}
                         </div>
-                    }.into_any()
+                    }.erase()
                 }
                 Err(error) => view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the keys: " {error.to_string()}</div>
-                }.into_any(),
+                }.erase(),
             })}
         </Suspense>
         <Suspense fallback=|| ()>
             {move || gateways.get().map(|result| match result {
-                Ok(_) if !may_change() => view! { <ReadOnlyNotice/> }.into_any(),
+                Ok(_) if !may_change() => view! { <ReadOnlyNotice/> }.erase(),
                 Ok(listing) if listing.gateways.is_empty() => view! {
                     <p class="mt-8 text-sm text-slate-600">"Create a gateway first; keys belong to a gateway."</p>
-                }.into_any(),
-                Ok(listing) => view! { <NewKey create keys gateways=listing.gateways.into_iter().map(|g| (g.id, g.name)).collect()/> }.into_any(),
-                Err(error) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
+                }.erase(),
+                Ok(listing) => view! { <NewKey create keys gateways=listing.gateways.into_iter().map(|g| (g.id, g.name)).collect()/> }.erase(),
+                Err(error) => view! { <p role="alert" class="mt-8 text-sm text-red-700">{error.to_string()}</p> }.erase(),
             })}
         </Suspense>
     }

@@ -9,6 +9,7 @@ mod live;
 pub use detail::LogDetailPage;
 
 use crate::api::list_logs;
+use crate::components::Erase;
 use crate::components::PageHeader;
 use crate::types::{money, utc_time, LogNames, LogPage, LogQuery, RequestLog};
 use leptos::either::Either;
@@ -176,7 +177,7 @@ fn table(page: LogPage, query: &LogQuery, live: live::Live) -> AnyView {
             <div class="mt-4 text-right"><a href=href class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">"Older →"</a></div>
         })}
     }
-    .into_any()
+    .erase()
 }
 
 /// The logs page.

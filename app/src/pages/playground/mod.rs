@@ -8,6 +8,7 @@
 //! other), read as a stream; times are measured in the browser, as the user sees them.
 
 use crate::api::load_playground;
+use crate::components::Erase;
 use crate::components::{use_hydrated, PageHeader};
 use crate::types::{chat_body, money, target_request, Parameters, PlaygroundSetup, Turn};
 use leptos::prelude::*;
@@ -80,7 +81,7 @@ fn target_select(
             }).collect_view()}
         </select>
     }
-    .into_any()
+    .erase()
 }
 
 /// A conversation's message.
@@ -121,7 +122,7 @@ fn figures(answer: RwSignal<Answer>, setup: StoredValue<PlaygroundSetup>) -> imp
                 {a.request_id.filter(|_| !a.running).map(|id| view! { <a href=format!("/logs/{id}") class="text-indigo-600 hover:underline">"Log"</a> })}
             </p>
         }
-        .into_any()
+        .erase()
     }
 }
 
@@ -161,7 +162,7 @@ fn column_card(
             <div class="mt-auto">{figures(answer, setup)}</div>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// The judge's prompt: the last user message and each answer, to score.
@@ -363,7 +364,7 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
             <p class="mb-4 rounded-lg border border-slate-200 bg-slate-50 p-3 text-sm text-slate-700" role="status">"Viewers can look but not send: requests from the playground cost money."</p>
         })}
     }
-    .into_any();
+    .erase();
     let form = view! {
         <form class="grid gap-4 rounded-xl border border-slate-200 bg-white p-4 shadow-sm lg:grid-cols-3" aria-label="Prompt"
             on:submit=move |ev| { ev.prevent_default(); send(); }>
@@ -409,7 +410,7 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
             </div>
         </form>
     }
-    .into_any();
+    .erase();
     view! {
         {notices}
         {form}
@@ -445,11 +446,11 @@ pub fn PlaygroundPage() -> impl IntoView {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
                         "Nothing to compare yet: " <a href="/endpoints" class="text-indigo-600 hover:underline">"add an inference endpoint"</a> " first."
                     </div>
-                }.into_any(),
-                Ok(setup) => view! { <Playground setup/> }.into_any(),
+                }.erase(),
+                Ok(setup) => view! { <Playground setup/> }.erase(),
                 Err(e) => view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not open the playground: " {e.to_string()}</div>
-                }.into_any(),
+                }.erase(),
             })}
         </Suspense>
     }
