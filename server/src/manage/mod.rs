@@ -17,7 +17,7 @@ mod tokens;
 pub mod validate;
 
 /// The parameters of the management service's reads (and its clock), for its callers.
-pub use crate::store::{now_ms, HourlyKind, HourlyScope, LimitScope, LogFilter, Span};
+pub use crate::store::{now_ms, ConfigNotices, HourlyKind, HourlyScope, LimitScope, LogFilter, Notice, Span};
 pub use actor::Actor;
 pub use admins::{SessionPolicy, SignedIn};
 pub use audit::AuditEvent;
@@ -277,6 +277,12 @@ impl Manage {
     /// The configuration revision (moves on every routing-configuration change).
     pub async fn config_revision(&self) -> Result<i64, ManageError> {
         Ok(self.store.config_revision().await?)
+    }
+
+    /// Notices of configuration changes made by any server, as they commit; `None` where the
+    /// database sends none (SQLite: one process, which hears its own changes).
+    pub async fn config_notices(&self) -> Result<Option<ConfigNotices>, ManageError> {
+        Ok(self.store.config_notices().await?)
     }
 
     /// Everything the registry holds, for the proxy. The revision is read first.

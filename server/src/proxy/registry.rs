@@ -6,7 +6,7 @@
 //! the last good one (inference keeps serving while the database is away, SPEC §8).
 
 use crate::{
-    manage::{Manage, ManageError},
+    manage::{Manage, ManageError, Notice},
     secrets::Secret,
 };
 use app::types::{EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice};
@@ -166,12 +166,31 @@ impl Registry {
         previous.revision <= fresh.revision
     }
 
-    /// Polls for changes every `every`, forever; failures keep the last good snapshot.
+    /// Reloads on each configuration notice (Postgres: a change made through any server, at
+    /// its commit) and polls every `every` besides, forever — the poll is the fallback for
+    /// notices missed while the listener reconnects, and all there is on SQLite. Failures keep
+    /// the last good snapshot.
     pub async fn watch(self: Arc<Self>, manage: Manage, every: Duration) {
+        let mut notices = manage.config_notices().await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot listen for configuration changes; polling for them only");
+            None
+        });
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            match notices.as_mut() {
+                Some(listener) => tokio::select! {
+                    _ = ticks.tick() => {}
+                    notice = listener.next() => {
+                        if matches!(notice, Notice::Changed(revision) if revision <= self.current.load().revision) {
+                            continue;
+                        }
+                    }
+                },
+                None => {
+                    ticks.tick().await;
+                }
+            }
             if let Err(error) = self.refresh(&manage).await {
                 tracing::warn!(error = %error, "configuration reload failed; serving the last snapshot");
             }

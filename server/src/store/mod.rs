@@ -28,6 +28,7 @@ pub use keys::{KeyFields, NewKeyRow};
 pub use limits::{CounterRow, LimitScope};
 pub use log_reads::LogFilter;
 pub use logs::Finished;
+pub use registry::{ConfigNotices, Notice};
 pub use tokens::{NewAudit, NewTokenRow, TokenRecord};
 
 use crate::config::DatabaseConfig;
@@ -93,6 +94,9 @@ pub struct Store {
     /// SQLite's database file and the identity (device, inode) it had when opened: a file
     /// deleted or replaced under the running process is written to no more.
     file: Option<(std::path::PathBuf, FileIdentity)>,
+    /// On Postgres, the URL again, for the listener of configuration notices (it holds the
+    /// password: never printed).
+    listen_url: Option<std::sync::Arc<crate::secrets::Secret>>,
 }
 
 /// A file's device and inode.
@@ -202,6 +206,7 @@ impl Store {
                 reader,
                 writer,
                 file,
+                listen_url: None,
             })
         } else {
             let pool = AnyPoolOptions::new()
@@ -221,6 +226,7 @@ impl Store {
                 reader: pool.clone(),
                 writer: pool,
                 file: None,
+                listen_url: Some(std::sync::Arc::new(crate::secrets::Secret::new(url.to_string()))),
             })
         }
     }
