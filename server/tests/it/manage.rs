@@ -86,6 +86,16 @@ store_suite!(
     another_server_reloads_when_a_change_commits,
 );
 
+/// Gateway "g" over one OpenAI endpoint "a"; the gateway's id.
+async fn gateway_g_over_endpoint_a(manage: &Manage) -> GatewayId {
+    op(manage).create_endpoint(openai("a")).await.unwrap();
+    op(manage)
+        .create_gateway(NewGateway::new("g", Strategy::Priority, vec![choice("a")]))
+        .await
+        .unwrap();
+    op(manage).gateway_id("g").await
+}
+
 /// Waits up to `within` for `done`, looking every 5 ms; whether it came.
 async fn comes_within(within: Duration, done: impl Fn() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + within;
@@ -111,12 +121,7 @@ async fn another_server_reloads_when_a_change_commits(db: &TestDb) {
         return;
     }
     let manage = service(db);
-    op(&manage).create_endpoint(openai("a")).await.unwrap();
-    op(&manage)
-        .create_gateway(NewGateway::new("g", Strategy::Priority, vec![choice("a")]))
-        .await
-        .unwrap();
-    let gateway = op(&manage).gateway_id("g").await;
+    let gateway = gateway_g_over_endpoint_a(&manage).await;
     let key = op(&manage)
         .create_key(NewKey {
             gateway,
@@ -534,11 +539,7 @@ async fn a_stored_key_follows_its_host(db: &TestDb) {
 
 async fn child_keys_live_no_longer_than_their_parent(db: &TestDb) {
     let manage = service(db);
-    op(&manage).create_endpoint(openai("a")).await.unwrap();
-    op(&manage)
-        .create_gateway(NewGateway::new("g", Strategy::Priority, vec![choice("a")]))
-        .await
-        .unwrap();
+    gateway_g_over_endpoint_a(&manage).await;
     let soon = server::store::now_ms() + 60_000;
     let parent = NewKey {
         gateway: op(&manage).gateway_id("g").await,
