@@ -6,7 +6,7 @@ use crate::operator::op;
 use crate::{
     limits::reserving,
     rig::{endpoint, metric, post_as, steady},
-    support::TestServer,
+    support::{serve, TestServer},
 };
 use app::types::{EndpointChoice, NewGateway, NewKey};
 use app::types::{Period, ProviderKind};
@@ -17,59 +17,12 @@ use server::{
     testing::{Behaviour, MockUpstream},
 };
 use std::{
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicI64, Ordering},
         Arc,
     },
     time::{Duration, Instant},
 };
-
-/// The running binary; killed (SIGKILL) and reaped when dropped.
-struct Binary(Child);
-
-impl Binary {
-    /// `kill -9`, then waits for the process to be gone.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The real binary serving `data_dir` on a free port; returns it and its URL once ready.
-async fn serve(data_dir: &str) -> (Binary, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Binary(
-        Command::new(env!("CARGO_BIN_EXE_model-gateway"))
-            .args(["--data-dir", data_dir, "serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = reqwest::get(format!("{url}/readyz")).await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            return (child, url);
-        }
-        assert!(Instant::now() < until, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// RELIABILITY C-08, and the crash-loss window: the binary is killed with SIGKILL while one
 /// request holds a reservation and others flow. After a restart the reservation is gone (the
@@ -107,7 +60,7 @@ async fn c08_a_kill_9_leaks_no_reservation_and_loses_at_most_a_moment_of_usage()
     let dir = setup.stop().await;
     let data_dir = dir.path().join("data").to_str().unwrap().to_string();
 
-    let (mut child, url) = serve(&data_dir).await;
+    let (mut child, url) = serve(&data_dir, &[]).await;
     let client = reqwest::Client::new();
     let holding = {
         let (client, url) = (client.clone(), url.clone());
@@ -189,7 +142,7 @@ async fn c08_a_kill_9_leaks_no_reservation_and_loses_at_most_a_moment_of_usage()
         "lost {lost} of {acknowledged} ({window_ms:.0} ms of traffic)"
     );
 
-    let (mut child, url) = serve(&data_dir).await;
+    let (mut child, url) = serve(&data_dir, &[]).await;
     let again = post_as(&url, held.secret.expose(), "/v1/chat/completions", &reserving(1_500)).await;
     metric(
         "c08_leaked_reservation_after_restart",

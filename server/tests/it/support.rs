@@ -2,6 +2,10 @@
 
 use app::types::{NewAdmin, WriteOnly};
 use server::{config::Config, AppState, Server};
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -113,4 +117,52 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
                 .map(|rest| rest.split(';').next().unwrap_or("").to_string())
         })
         .filter(|value| !value.is_empty())
+}
+
+/// The running binary; killed (SIGKILL) and reaped when dropped.
+pub struct Binary(Child);
+
+impl Binary {
+    /// `kill -9`, then waits for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The real binary serving `data_dir` on a free port, with only `env` (and `PATH`) in its
+/// environment; returns it and its URL once ready.
+pub async fn serve(data_dir: &str, env: &[(&str, &str)]) -> (Binary, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Binary(
+        Command::new(env!("CARGO_BIN_EXE_model-gateway"))
+            .args(["--data-dir", data_dir, "serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = reqwest::get(format!("{url}/readyz")).await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return (child, url);
+        }
+        assert!(Instant::now() < until, "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
