@@ -12,7 +12,7 @@ use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Forma
 use serde::{de::DeserializeOwned, Serialize};
 
 /// JSON in the body, read as text. Answers are written by `serde_json`, so they are UTF-8;
-/// anything else is refused as malformed JSON.
+/// a body that is not is refused before it is read as JSON.
 pub struct JsonText;
 
 /// A server function's answer: JSON in the body of its `POST`.
@@ -38,6 +38,22 @@ impl<T: DeserializeOwned> Decodes<T> for JsonText {
     type Error = serde_json::Error;
 
     fn decode(bytes: Bytes) -> Result<T, Self::Error> {
-        serde_json::from_str(&String::from_utf8_lossy(&bytes))
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| <serde_json::Error as serde::de::Error>::custom("the answer is not UTF-8"))?;
+        serde_json::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_read_from_its_text_and_one_that_is_not_utf8_is_refused() {
+        let read: Result<Vec<String>, _> =
+            <JsonText as Decodes<Vec<String>>>::decode(Bytes::from_static(b"[\"caf\xc3\xa9\"]"));
+        assert_eq!(read.unwrap(), ["café"]);
+        let refused = <JsonText as Decodes<Vec<String>>>::decode(Bytes::from_static(b"[\"caf\xe9\"]"));
+        assert!(refused.unwrap_err().to_string().contains("not UTF-8"));
     }
 }
