@@ -1,7 +1,8 @@
 # Model Gateway — the two commands:
 #   make run    builds (release) and starts the server at http://127.0.0.1:3000
 #   make test   runs every test: unit, integration, store suite (Postgres too when
-#               MGW_TEST_POSTGRES_URL is set), and the browser tests in Chromium
+#               MGW_TEST_POSTGRES_URL is set; the Redis ledger when MGW_TEST_REDIS_URL
+#               is set), and the browser tests in Chromium
 # Both install what is missing first (scripts/setup.sh) and are safe to repeat.
 
 # Prerequisites run in the order written, even under `make -j`.
@@ -28,6 +29,7 @@ release:
 
 test-rust:
 	@if [ -z "$$MGW_TEST_POSTGRES_URL" ]; then echo "NOTE: MGW_TEST_POSTGRES_URL is not set: the Postgres store suite will be skipped (SQLite runs)."; fi
+	@if [ -z "$$MGW_TEST_REDIS_URL" ]; then echo "NOTE: MGW_TEST_REDIS_URL is not set: the Redis ledger and replica tests will be skipped."; fi
 	cargo test -p server --locked
 	cargo test -p app --features ssr --locked
 

@@ -79,6 +79,8 @@ pub enum StartError {
     Registry(manage::ManageError),
     #[error("traces: {0}")]
     Traces(String),
+    #[error("redis.url: {0}")]
+    Redis(String),
 }
 
 /// Everything a request handler may need. axum clones it for every request, so it is one
@@ -157,9 +159,11 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         .build();
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
     let traces = traces::Traces::start(&config.traces).map_err(StartError::Traces)?;
-    let proxy = proxy::Proxy::start(config.proxy.clone(), store.clone(), traces);
+    let proxy = proxy::Proxy::start(config.proxy.clone(), &config.redis, store.clone(), traces)
+        .map_err(|error| StartError::Redis(error.to_string()))?;
     // Limits go on from the usage already counted in the windows still open.
-    proxy.ledger.load(&store.open_counters(store::now_ms()).await?);
+    let now = store::now_ms();
+    proxy.counters.load(&store.open_counters(now).await?, now).await;
     let console = console::Console {
         manage: manage.clone(),
         proxy: proxy.clone(),
@@ -390,7 +394,7 @@ async fn sweep_leases(proxy: Arc<proxy::Proxy>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         every.tick().await;
-        proxy.ledger.sweep(store::now_ms());
+        proxy.counters.sweep(&proxy.replica, store::now_ms()).await;
     }
 }
 

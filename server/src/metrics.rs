@@ -69,6 +69,14 @@ struct HealthLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabels {
+    mode: &'static str,
+}
+
+/// Every mode the limits can be counted in (`limits_mode` shows one series per mode).
+pub const LIMIT_MODES: [&str; 4] = ["local", "shared", "local_fallback", "refusing"];
+
 /// The names a finished request is counted under.
 pub struct Names<'a> {
     pub gateway: &'a str,
@@ -86,6 +94,8 @@ pub struct Live {
     /// Each endpoint's name and health state (`healthy`, `cooling_down`, `circuit_open`,
     /// `misconfigured`).
     pub endpoints: Vec<(String, &'static str)>,
+    /// Where the limits are counted now: one of [`LIMIT_MODES`].
+    pub limits_mode: &'static str,
 }
 
 /// Every health state an endpoint can be in, so each endpoint shows one series per state.
@@ -104,6 +114,7 @@ pub struct Metrics {
     failovers: Family<GatewayLabels, Counter>,
     limit_rejections: Family<LimitLabels, Counter>,
     endpoint_health: Family<HealthLabels, Gauge>,
+    limits_mode: Family<ModeLabels, Gauge>,
     in_flight: Gauge,
     queue_depth: Gauge,
     queue_capacity: Gauge,
@@ -141,6 +152,7 @@ impl Metrics {
             failovers: Family::default(),
             limit_rejections: Family::default(),
             endpoint_health: Family::default(),
+            limits_mode: Family::default(),
             in_flight: Gauge::default(),
             queue_depth: Gauge::default(),
             queue_capacity: Gauge::default(),
@@ -204,6 +216,12 @@ impl Metrics {
             "requests_in_flight",
             "Inference requests being served now",
             metrics.in_flight.clone(),
+        );
+        registry.register(
+            "limits_mode",
+            "Where the limits are counted: 1 for the mode in force (shared: in Redis; local_fallback \
+             and refusing: Redis unreachable under fail_open and fail_closed)",
+            metrics.limits_mode.clone(),
         );
         registry.register(
             "usage_queue_depth",
@@ -338,6 +356,9 @@ impl Metrics {
         self.in_flight.set(gauge(live.in_flight));
         self.queue_depth.set(gauge(live.queue_depth));
         self.queue_capacity.set(gauge(live.queue_capacity));
+        for mode in LIMIT_MODES {
+            (self.limits_mode.get_or_create(&ModeLabels { mode })).set(i64::from(mode == live.limits_mode));
+        }
         // Deleted endpoints disappear; every other endpoint shows all its states.
         self.endpoint_health.clear();
         for (endpoint, current) in &live.endpoints {

@@ -5,8 +5,10 @@
 //! Environment variables map to keys by dropping `MGW_`, lower-casing, and reading `__` as a
 //! dot: `MGW_DATABASE__MAX_CONNECTIONS` sets `database.max_connections`.
 
+mod redis;
 mod serving;
 
+pub use redis::{OnFailure, RedisConfig};
 pub use serving::{ListenerConfig, ProxyConfig};
 
 use crate::secrets::Secret;
@@ -19,7 +21,13 @@ use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
 
 /// `MGW_*` variables that are not configuration keys (read elsewhere), so the environment
 /// provider must not treat them as unknown keys.
-const NOT_CONFIG_VARS: [&str; 4] = ["config", "admin_password", "endpoint_api_key", "test_postgres_url"];
+const NOT_CONFIG_VARS: [&str; 5] = [
+    "config",
+    "admin_password",
+    "endpoint_api_key",
+    "test_postgres_url",
+    "test_redis_url",
+];
 
 /// The whole configuration of one process. Its `Debug` output hides secrets and the password
 /// in a database URL.
@@ -61,6 +69,8 @@ pub struct Config {
     pub request_logs: RequestLogsConfig,
     /// The currency model prices are in, an ISO 4217 code: costs and spend are shown in it.
     pub currency: String,
+    /// Shared counters for several replicas.
+    pub redis: RedisConfig,
 }
 
 /// `GET /metrics` (Prometheus).
@@ -182,6 +192,7 @@ impl Default for Config {
             traces: TracesConfig::default(),
             request_logs: RequestLogsConfig::default(),
             currency: "USD".into(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -333,6 +344,17 @@ impl Config {
                 return invalid(key, "must be longer than zero");
             }
         }
+        if let Some(url) = &self.redis.url {
+            if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {
+                return invalid("redis.url", "must start with redis:// or rediss://");
+            }
+        }
+        if self.redis.prefix.is_empty() || self.redis.prefix.contains(['{', '}']) {
+            return invalid("redis.prefix", "must not be empty nor hold `{` or `}`");
+        }
+        if self.redis.timeout.is_zero() {
+            return invalid("redis.timeout", "must be longer than zero");
+        }
         if let Some(url) = &self.traces.otlp_endpoint {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return invalid("traces.otlp_endpoint", "must be an http:// or https:// URL");
@@ -398,6 +420,7 @@ impl std::fmt::Debug for Config {
             .field("traces", &self.traces)
             .field("request_logs", &self.request_logs)
             .field("currency", &self.currency)
+            .field("redis", &self.redis)
             .finish()
     }
 }

@@ -478,26 +478,27 @@ impl ConsoleBackend for Console {
                 .hourly_sums(HourlyKind::Key, Span::Hour, month_start, now + 3_600_000)
                 .await)
                 .map_err(ConsoleError::from)?;
-            let keys = (keys.into_iter())
-                .map(|key| {
-                    let limits = (key.limits.iter())
-                        .map(|limit| {
-                            let (used, _, in_flight) =
-                                (self.proxy.ledger).usage(LimitScope::Key(key.id), limit.metric, limit.period, now);
-                            let used = match limit.metric {
-                                app::types::Metric::Concurrency => in_flight,
-                                _ => used,
-                            };
-                            LimitUsage { limit: *limit, used }
-                        })
-                        .collect();
-                    KeyUsage {
-                        id: key.id,
-                        limits,
-                        month: month.get(&key.id.0).cloned().unwrap_or_default(),
-                    }
-                })
-                .collect();
+            let mut usage = Vec::with_capacity(keys.len());
+            for key in keys {
+                let mut limits = Vec::with_capacity(key.limits.len());
+                for limit in &key.limits {
+                    let scope = LimitScope::Key(key.id);
+                    let (used, _, in_flight) = (self.proxy.counters)
+                        .usage(scope, limit.metric, limit.period, now)
+                        .await;
+                    let used = match limit.metric {
+                        app::types::Metric::Concurrency => in_flight,
+                        _ => used,
+                    };
+                    limits.push(LimitUsage { limit: *limit, used });
+                }
+                usage.push(KeyUsage {
+                    id: key.id,
+                    limits,
+                    month: month.get(&key.id.0).cloned().unwrap_or_default(),
+                });
+            }
+            let keys = usage;
             Ok(UsageOfKeys {
                 currency: self.currency.clone(),
                 keys,

@@ -274,7 +274,7 @@ async fn serve(
     };
     // The request holds its place under the concurrency limits from here, while its body is
     // read: a key's stalled uploads take its own places, not everyone's.
-    let arrival = (proxy.ledger)
+    let arrival = (proxy.counters)
         .arrive(&principal.levels(), now_ms())
         .map_err(ProxyError::LimitReached)?;
     let bytes = read_body(

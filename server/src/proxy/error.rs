@@ -47,6 +47,10 @@ pub enum ProxyError {
     /// A limit of the key, one of its ancestors or its gateway is reached.
     #[error("limit reached: {}", .0.message())]
     LimitReached(Box<Refusal>),
+    /// The limits are counted in Redis, which cannot be reached, and `redis.on_failure` is
+    /// `fail_closed`.
+    #[error("limits unavailable")]
+    LimitsUnavailable,
     /// The upstream (or every endpoint's provider limit) says to wait.
     #[error("rate limited for {retry_after:?}")]
     RateLimited { retry_after: Duration, message: String },
@@ -85,7 +89,7 @@ impl ProxyError {
             ProxyError::BodyTimeout => 408,
             ProxyError::ModelNotFound(_) => 404,
             ProxyError::ModelNotAllowed(_) => 403,
-            ProxyError::Overloaded(_) | ProxyError::NoEndpoint => 503,
+            ProxyError::Overloaded(_) | ProxyError::NoEndpoint | ProxyError::LimitsUnavailable => 503,
             ProxyError::RateLimited { .. } | ProxyError::LimitReached(_) => 429,
             ProxyError::Upstream { status, .. } => *status,
             ProxyError::UpstreamAuth | ProxyError::UpstreamInvalid => 502,
@@ -106,6 +110,7 @@ impl ProxyError {
             ProxyError::ModelNotAllowed(_) => "model_not_allowed",
             ProxyError::Overloaded(_) => "overloaded",
             ProxyError::NoEndpoint => "no_endpoint",
+            ProxyError::LimitsUnavailable => "limits_unavailable",
             ProxyError::RateLimited { .. } => "rate_limited",
             ProxyError::LimitReached(refusal) if refusal.quota_spent() => "quota_exceeded",
             ProxyError::LimitReached(_) => "limit_reached",
@@ -163,6 +168,14 @@ impl ProxyError {
                 None,
                 "No inference endpoint of this gateway can serve the request now.".into(),
             ),
+            ProxyError::LimitsUnavailable => (
+                "server_error",
+                Some("limits_unavailable".into()),
+                None,
+                "The gateway cannot check this request's limits now (their shared store is \
+                 unreachable), so it is refused; retry shortly."
+                    .into(),
+            ),
             ProxyError::LimitReached(refusal) => {
                 let (kind, code) = match refusal.limit.metric {
                     _ if refusal.quota_spent() => ("insufficient_quota", "insufficient_quota"),
@@ -219,7 +232,7 @@ impl IntoResponse for ProxyError {
                     .retry_after
                     .map(|wait| wait.as_secs_f64().ceil().max(1.0) as u64)
             }
-            ProxyError::Overloaded(_) | ProxyError::NoEndpoint => Some(1),
+            ProxyError::Overloaded(_) | ProxyError::NoEndpoint | ProxyError::LimitsUnavailable => Some(1),
             _ => None,
         };
         if let Some(seconds) = retry_after {

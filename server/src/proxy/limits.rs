@@ -18,12 +18,12 @@ use std::{
     time::Duration,
 };
 
-/// The metrics a window counts, in this order: requests, tokens, cost.
-const COUNTED: [Metric; 3] = [Metric::Requests, Metric::Tokens, Metric::CostMicros];
+mod counters;
+mod judge;
+pub mod shared;
 
-fn counted(metric: Metric) -> Option<usize> {
-    COUNTED.iter().position(|m| *m == metric)
-}
+pub use counters::{Counters, Grant, Mode, NotAdmitted, Shared};
+use judge::{counted, effective, judge};
 
 /// One window of one period of one scope.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -216,11 +216,13 @@ pub struct Arrival {
     holding: bool,
 }
 
-impl Drop for Arrival {
-    fn drop(&mut self) {
+impl Arrival {
+    /// Gives its places back now (once).
+    pub fn release(&mut self) {
         if !self.holding {
             return;
         }
+        self.holding = false;
         let mut state = self.ledger.state();
         for scope in &self.scopes {
             if let Some(usage) = state.scopes.get_mut(scope) {
@@ -230,10 +232,10 @@ impl Drop for Arrival {
     }
 }
 
-/// An admitted request's hold on the ledger; settle it with the actual usage.
-#[derive(Debug)]
-pub struct Grant {
-    pub headers: RateHeaders,
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 fn ttl_ms(ttl: Duration) -> i64 {
@@ -255,19 +257,6 @@ impl Ledger {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The limits a level enforces: its own, plus a key's default concurrency limit.
-    fn effective<'a>(&self, level: &Level<'a>) -> impl Iterator<Item = Limit> + 'a {
-        let default = match level.scope {
-            LimitScope::Key(_) if !level.limits.iter().any(|l| l.metric == Metric::Concurrency) => Some(Limit {
-                metric: Metric::Concurrency,
-                period: Period::Total,
-                max_value: self.settings.key_concurrency,
-            }),
-            _ => None,
-        };
-        level.limits.iter().copied().chain(default)
-    }
-
     /// Takes a place under every concurrency limit of `levels` for a request whose body is
     /// about to be read, or refuses it (429) and takes none.
     pub fn arrive(self: &Arc<Self>, levels: &[Level<'_>], now: i64) -> Result<Arrival, Box<Refusal>> {
@@ -277,7 +266,7 @@ impl Ledger {
                 .entry(level.scope)
                 .or_insert_with(|| ScopeUsage::new(self.started_at));
             usage.roll(now);
-            for limit in self.effective(level).filter(|l| l.metric == Metric::Concurrency) {
+            for limit in effective(&self.settings, level).filter(|l| l.metric == Metric::Concurrency) {
                 let taken = usage.taken(limit.metric, limit.period);
                 if taken.saturating_add(1) > limit.max_value {
                     return Err(Box::new(Refusal {
@@ -306,9 +295,8 @@ impl Ledger {
     /// Admits the request against every level, reserving on all of them, or refuses it and
     /// reserves nothing. A request that `arrival` already counts under the concurrency limits
     /// is not counted again; admitted, its arrival's places become its in-flight ones.
-    pub fn admit(&self, ask: &Ask<'_>, arrival: Option<&mut Arrival>) -> Result<Grant, Box<Refusal>> {
+    pub fn admit(&self, ask: &Ask<'_>, arrival: Option<&mut Arrival>) -> Result<RateHeaders, Box<Refusal>> {
         let request = [1, ask.tokens.max(0), ask.cost_micros.max(0)];
-        let asked = |metric: Metric| counted(metric).map_or(1, |i| request[i]);
         let arrived = |scope: &LimitScope| {
             (arrival.as_deref()).is_some_and(|arrival| arrival.holding && arrival.scopes.contains(scope))
         };
@@ -326,34 +314,18 @@ impl Ledger {
             }
             usage.roll(ask.now);
         }
+        let mut taken = Vec::new();
         for level in &ask.levels {
             let usage = &state.scopes[&level.scope];
             let own = i64::from(arrived(&level.scope));
-            for limit in self.effective(level) {
-                let taken = match limit.metric {
+            for limit in effective(&self.settings, level) {
+                taken.push(match limit.metric {
                     Metric::Concurrency => usage.taken(limit.metric, limit.period) - own,
-                    _ => usage.taken(limit.metric, limit.period),
-                };
-                if taken.saturating_add(asked(limit.metric)) > limit.max_value {
-                    let too_large = asked(limit.metric) > limit.max_value;
-                    let retry_after = match (limit.metric, too_large) {
-                        (_, true) => None,
-                        (Metric::Concurrency, false) => Some(Duration::from_secs(1)),
-                        _ => reset_ms(limit.period, usage, ask.now)
-                            .map(|ms| Duration::from_millis(u64::try_from(ms.max(1)).unwrap_or(1))),
-                    };
-                    let headers = self.headers(&state, ask, [0; 3]);
-                    return Err(Box::new(Refusal {
-                        scope: level.scope,
-                        limit,
-                        taken,
-                        asked: asked(limit.metric),
-                        retry_after,
-                        headers,
-                    }));
-                }
+                    Metric::Requests | Metric::Tokens | Metric::CostMicros => usage.taken(limit.metric, limit.period),
+                });
             }
         }
+        let headers = judge(&self.settings, ask, &taken)?;
         for level in &ask.levels {
             // Every level was entered above.
             let Some(usage) = state.scopes.get_mut(&level.scope) else {
@@ -389,34 +361,7 @@ impl Ledger {
             released: false,
         };
         state.leases.insert(ask.request_id.to_string(), lease);
-        let headers = self.headers(&state, ask, [0; 3]);
-        Ok(Grant { headers })
-    }
-
-    /// The tightest request and token limits of the levels, after `extra` more is taken.
-    fn headers(&self, state: &State, ask: &Ask<'_>, extra: [i64; 3]) -> RateHeaders {
-        let mut headers = RateHeaders::default();
-        for level in &ask.levels {
-            let Some(usage) = state.scopes.get(&level.scope) else {
-                continue;
-            };
-            for limit in level.limits {
-                let (slot, i) = match limit.metric {
-                    Metric::Requests => (&mut headers.requests, 0),
-                    Metric::Tokens => (&mut headers.tokens, 1),
-                    Metric::CostMicros | Metric::Concurrency => continue,
-                };
-                let remaining = (limit.max_value - usage.taken(limit.metric, limit.period) - extra[i]).max(0);
-                if slot.is_none_or(|tightest| remaining < tightest.remaining) {
-                    *slot = Some(Headroom {
-                        limit: limit.max_value,
-                        remaining,
-                        reset_ms: reset_ms(limit.period, usage, ask.now),
-                    });
-                }
-            }
-        }
-        headers
+        Ok(headers)
     }
 
     /// Swaps request `request_id`'s reservation for what it actually used. A second call for the
@@ -529,13 +474,6 @@ impl Ledger {
     pub fn open_leases(&self) -> usize {
         self.state().leases.len()
     }
-}
-
-/// Milliseconds from `now` to the end of `period`'s window in `usage`; `None` for `total`.
-fn reset_ms(period: Period, usage: &ScopeUsage, now: i64) -> Option<i64> {
-    period
-        .window_end(usage.windows[period.index()].start)
-        .map(|end| (end - now).max(0))
 }
 
 #[cfg(test)]

@@ -47,13 +47,13 @@ pub mod usage;
 pub mod wire;
 
 use crate::{
-    config::ProxyConfig,
+    config::{ProxyConfig, RedisConfig},
     metrics::{Live, Metrics},
     store::Store,
     traces::Traces,
 };
 use balancer::{Balancer, HealthState};
-use limits::{Ledger, LedgerSettings};
+use limits::{Counters, Ledger, LedgerSettings};
 use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
     Arc,
@@ -76,8 +76,10 @@ pub struct Proxy {
     pub balancer: Balancer,
     clients: upstream::Clients,
     pub logs: LogWriter,
-    /// Usage and reservations against the limits of keys and gateways.
-    pub ledger: Arc<Ledger>,
+    /// Usage and reservations against the limits of keys and gateways: in memory, or in Redis.
+    pub counters: Counters,
+    /// This process's name among the replicas (in Redis's heartbeat set).
+    pub replica: String,
     /// What `/metrics` reports.
     pub metrics: Arc<Metrics>,
     /// The span exporter, when traces are configured.
@@ -99,21 +101,34 @@ impl Drop for InFlight {
 }
 
 impl Proxy {
-    /// The proxy, with its log writer started; spans go to `traces` when given.
-    pub fn start(settings: ProxyConfig, store: Store, traces: Option<Arc<Traces>>) -> Arc<Proxy> {
-        Arc::new(Proxy {
+    /// The proxy, with its log writer started; limits counted in Redis when `redis` has a URL;
+    /// spans go to `traces` when given.
+    pub fn start(
+        settings: ProxyConfig,
+        redis: &RedisConfig,
+        store: Store,
+        traces: Option<Arc<Traces>>,
+    ) -> Result<Arc<Proxy>, limits::shared::RedisError> {
+        let ledger_settings = LedgerSettings {
+            key_concurrency: settings.key_max_concurrent,
+            reservation_ttl: settings.reservation_ttl,
+        };
+        let local = Ledger::new(ledger_settings, crate::store::now_ms());
+        let counters = match &redis.url {
+            None => Counters::Local(local),
+            Some(url) => {
+                let shared = limits::shared::SharedLedger::new(redis, url.expose(), ledger_settings)?;
+                Counters::Shared(limits::Shared::new(shared, local, redis.on_failure))
+            }
+        };
+        Ok(Arc::new(Proxy {
             balancer: Balancer::new(settings.endpoint_max_in_flight),
             clients: upstream::Clients::new(crate::manage::endpoints::UpstreamPolicy {
                 deny_private: settings.deny_private_upstreams,
             }),
             logs: LogWriter::start(store, settings.log_queue),
-            ledger: Ledger::new(
-                LedgerSettings {
-                    key_concurrency: settings.key_max_concurrent,
-                    reservation_ttl: settings.reservation_ttl,
-                },
-                crate::store::now_ms(),
-            ),
+            counters,
+            replica: format!("{:016x}", rand::random::<u64>()),
             metrics: Arc::new(Metrics::new()),
             traces,
             in_flight: AtomicUsize::new(0),
@@ -121,7 +136,7 @@ impl Proxy {
             draining: AtomicBool::new(false),
             grace_over: watch::Sender::new(false),
             settings,
-        })
+        }))
     }
 
     /// A place for one more request, unless `max_in_flight` are already being served.
@@ -161,6 +176,7 @@ impl Proxy {
             queue_depth: self.logs.depth(),
             queue_capacity: self.logs.capacity(),
             endpoints,
+            limits_mode: self.counters.mode().label(),
         }
     }
 

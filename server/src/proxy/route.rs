@@ -11,7 +11,7 @@
 use super::{
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
-    limits::{Arrival, Ask, Level, RateHeaders},
+    limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
     messages,
     providers::{self, Operation, Usage},
     registry::{Credential, KeyEntry, Snapshot, Upstream},
@@ -184,16 +184,19 @@ pub(super) async fn route(
         &mut recorder,
         &estimate,
         arrival,
-    ) {
+    )
+    .await
+    {
         Ok(rate) => rate,
         Err(error) => {
+            let status = error.status().as_u16();
             tracing::info!(
                 request_id = call.request_id,
-                status = 429,
+                status,
                 class = error.class(),
                 "request refused by a limit"
             );
-            recorder.finish(429, Some(error.class()));
+            recorder.finish(status, Some(error.class()));
             return Err(error);
         }
     };
@@ -432,8 +435,8 @@ impl Estimate {
 
 /// Step 5b: admits the request against the limits of its key, the key's ancestors and its
 /// gateway, reserving the estimate on every level (the recorder settles it when the request
-/// ends), or refuses it with 429.
-fn admit(
+/// ends), or refuses it with 429 (503 when the limits cannot be checked).
+async fn admit(
     proxy: &Proxy,
     snapshot: &Arc<Snapshot>,
     principal: &Principal<'_>,
@@ -459,20 +462,19 @@ fn admit(
         cost_micros,
         levels,
     };
-    let admitted = proxy.ledger.admit(&ask, arrival);
-    let grant = admitted.map_err(|refusal| {
-        let scope = match refusal.scope {
-            LimitScope::Key(_) => "key",
-            LimitScope::Gateway(_) => "gateway",
-        };
-        proxy
-            .metrics
-            .limit_rejected(&gateway.name, scope, refusal.limit.metric.as_str());
-        ProxyError::LimitReached(refusal)
-    })?;
-    recorder.charge(Charge {
-        ledger: proxy.ledger.clone(),
-    });
+    let grant = match proxy.counters.admit(&ask, arrival).await {
+        Ok(grant) => grant,
+        Err(NotAdmitted::Limit(refusal)) => {
+            let scope = match refusal.scope {
+                LimitScope::Key(_) => "key",
+                LimitScope::Gateway(_) => "gateway",
+            };
+            (proxy.metrics).limit_rejected(&gateway.name, scope, refusal.limit.metric.as_str());
+            return Err(ProxyError::LimitReached(refusal));
+        }
+        Err(NotAdmitted::Unavailable) => return Err(ProxyError::LimitsUnavailable),
+    };
+    recorder.charge(Charge { held: grant.held });
     Ok(grant.headers)
 }
 

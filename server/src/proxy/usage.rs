@@ -8,7 +8,7 @@
 //! shutdown drains the queue before the process exits (R4).
 //! Invariant: a record is handed over exactly once, so its usage is settled exactly once.
 
-use super::{limits::Ledger, providers::Operation, registry::Snapshot};
+use super::{limits::Counters, providers::Operation, registry::Snapshot};
 use crate::{
     metrics::{Metrics, Names},
     store::{now_ms, Finished, LimitScope, Store},
@@ -171,7 +171,8 @@ async fn store_batch(store: &Store, batch: &[Finished]) {
 /// Where an admitted request's reservations are settled (on the scopes it was checked
 /// against, priced by the served endpoint's model).
 pub struct Charge {
-    pub ledger: Arc<Ledger>,
+    /// The counters that reserved it.
+    pub held: Counters,
 }
 
 /// Where a record is counted when it ends: the metrics, under its gateway's name, with the
@@ -353,7 +354,7 @@ impl Drop for Recorder {
                     let count = |n: i64| u64::try_from(n).unwrap_or(0);
                     price.cost_micros(count(self.log.prompt_tokens), count(self.log.completion_tokens))
                 });
-            charge.ledger.settle(&self.log.request_id, tokens, self.log.cost_micros);
+            charge.held.settle(&self.log.request_id, tokens, self.log.cost_micros);
         }
         let endpoint_name = |id: app::types::EndpointId| {
             snapshot

@@ -20,7 +20,7 @@ async fn readyz_checks_the_database() {
     let body: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
     assert_eq!(
         body,
-        serde_json::json!({ "status": "ready", "database": "ok", "log_queue": "ok" })
+        serde_json::json!({ "status": "ready", "database": "ok", "log_queue": "ok", "limits": "local" })
     );
 
     // With the database closed the process is up but not ready.

@@ -9,6 +9,7 @@ use app::types::{KeyUpdate, NewKey};
 use serde_json::{json, Value};
 use server::{
     manage::{limits::parse_limit, CreatedKey},
+    proxy::limits::Counters,
     store::{now_ms, Finished, HourlyScope, LimitScope},
     testing::{Behaviour, MockUpstream, Usage},
 };
@@ -44,7 +45,7 @@ async fn key(rig: &Rig, name: &str, parent: Option<&CreatedKey>, texts: &[&str])
 }
 
 /// A mock whose every answer reports this usage.
-async fn mock_using(prompt: u32, completion: u32) -> MockUpstream {
+pub async fn mock_using(prompt: u32, completion: u32) -> MockUpstream {
     let mock = MockUpstream::start().await.unwrap();
     mock.set_fallback(Behaviour::Answer {
         usage: Usage { prompt, completion },
@@ -54,7 +55,7 @@ async fn mock_using(prompt: u32, completion: u32) -> MockUpstream {
 }
 
 /// Waits until no minute boundary is within two seconds, so a burst stays in one window.
-async fn away_from_a_minute_edge() {
+pub async fn away_from_a_minute_edge() {
     let into = now_ms().rem_euclid(60_000);
     if into > 57_000 {
         tokio::time::sleep(Duration::from_millis(u64::try_from(61_000 - into).unwrap())).await;
@@ -111,12 +112,10 @@ async fn stored(rig: &Rig, key: KeyId, period: Period, requests: i64) -> (i64, i
     }
 }
 
-fn ledger(rig: &Rig, key: KeyId, metric: Metric, period: Period) -> (i64, i64, i64) {
-    rig.server
-        .state
-        .proxy
-        .ledger
+async fn ledger(rig: &Rig, key: KeyId, metric: Metric, period: Period) -> (i64, i64, i64) {
+    (rig.server.state.proxy.counters)
         .usage(LimitScope::Key(key), metric, period, now_ms())
+        .await
 }
 
 /// RELIABILITY C-01: RPM 100, 200 concurrent requests → exactly 100 answered, 100 refused
@@ -145,7 +144,7 @@ async fn c01_a_request_limit_admits_exactly_its_value_under_concurrency() {
     let (requests, _) = stored(&rig, limited.key.id, Period::Minute, 100).await;
     assert_eq!(requests, 100, "requests stored for the minute");
     assert_eq!(
-        ledger(&rig, limited.key.id, Metric::Requests, Period::Minute),
+        ledger(&rig, limited.key.id, Metric::Requests, Period::Minute).await,
         (100, 0, 0)
     );
     // The dashboard's history counts the refusals too: 200 requests, 100 of them errors
@@ -189,7 +188,7 @@ async fn c02_a_token_limit_admits_exactly_what_fits() {
     away_from_a_minute_edge().await;
     let results = burst(&rig, limited.secret.expose(), reserving(1_000), 50).await;
     let ok = count(&results, 200);
-    let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Minute);
+    let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Minute).await;
     metric("c02_successes", ok);
     metric("c02_used", used);
     metric("c02_reserved", reserved);
@@ -213,7 +212,7 @@ async fn n_choices_reserve_n_times_the_completion_allowance() {
     body["n"] = json!(100);
     body["max_tokens"] = json!(10);
     let results = burst(&rig, limited.secret.expose(), body, 20).await;
-    let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Minute);
+    let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Minute).await;
     assert_eq!((count(&results, 200), count(&results, 429)), (9, 11));
     assert_eq!((used, reserved), (9 * 1_007, 0));
 }
@@ -227,7 +226,7 @@ async fn c03_a_quota_is_never_overshot_and_the_counters_match_the_events() {
     let rig = rig(&mock).await;
     let limited = key(&rig, "quota", None, &["tokens/total=1000"]).await;
     let results = burst(&rig, limited.secret.expose(), reserving(100), 50).await;
-    let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Total);
+    let (used, reserved, _) = ledger(&rig, limited.key.id, Metric::Tokens, Period::Total).await;
     let (_, stored_tokens) = stored(&rig, limited.key.id, Period::Total, 10).await;
     let (events, event_tokens, _) = rig.server.state.store.usage_event_totals(limited.key.id).await.unwrap();
     metric("c03_overshoot", (used - 1_000).max(0));
@@ -266,7 +265,10 @@ async fn c04_a_parent_limit_caps_its_children_together() {
     assert!(ok_a <= 80 && ok_b <= 80, "{ok_a} {ok_b}");
     assert_eq!(count(&on_a, 429) + count(&on_b, 429), 100);
     assert_eq!(mock.requests_received(), 100);
-    assert_eq!(ledger(&rig, parent.key.id, Metric::Requests, Period::Minute).0, 100);
+    assert_eq!(
+        ledger(&rig, parent.key.id, Metric::Requests, Period::Minute).await.0,
+        100
+    );
 }
 
 /// A child's limit above its parent's is refused, and so is a parent's below a child's.
@@ -378,7 +380,9 @@ async fn c07_a_settlement_stored_twice_counts_once() {
     metric("c07_used_delta", day.tokens);
     assert_eq!((day.requests, day.tokens), (1, 15));
     // The ledger's own settle is idempotent too.
-    let ledger = &rig.server.state.proxy.ledger;
+    let Counters::Local(ledger) = &rig.server.state.proxy.counters else {
+        panic!("the test server counts in memory");
+    };
     ledger.settle("never-admitted", 100, 0);
     assert_eq!(ledger.open_leases(), 0);
 }

@@ -13,7 +13,7 @@ fn ledger() -> Arc<Ledger> {
     Ledger::new(settings, NOW - 60_000)
 }
 
-fn limit(metric: Metric, period: Period, max_value: i64) -> Limit {
+pub(super) fn limit(metric: Metric, period: Period, max_value: i64) -> Limit {
     Limit {
         metric,
         period,
@@ -21,7 +21,7 @@ fn limit(metric: Metric, period: Period, max_value: i64) -> Limit {
     }
 }
 
-fn ask<'a>(id: &'a str, now: i64, levels: Vec<Level<'a>>, tokens: i64) -> Ask<'a> {
+pub(super) fn ask<'a>(id: &'a str, now: i64, levels: Vec<Level<'a>>, tokens: i64) -> Ask<'a> {
     Ask {
         request_id: id,
         now,
@@ -31,7 +31,7 @@ fn ask<'a>(id: &'a str, now: i64, levels: Vec<Level<'a>>, tokens: i64) -> Ask<'a
     }
 }
 
-fn key(id: i64, limits: &[Limit]) -> Level<'_> {
+pub(super) fn key(id: i64, limits: &[Limit]) -> Level<'_> {
     Level {
         scope: LimitScope::Key(KeyId(id)),
         limits,

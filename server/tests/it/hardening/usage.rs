@@ -108,11 +108,13 @@ async fn a_counter_corrupted_by_an_older_version_does_not_stop_the_start() {
     let restarted = TestServer::start_with(|config| config.data_dir = data_dir).await;
     let health = reqwest::get(format!("{}/healthz", restarted.url)).await.unwrap();
     assert_eq!(health.status(), 200);
-    let (used, _, _) = (restarted.state.proxy.ledger).usage(
-        LimitScope::Gateway(app::types::GatewayId(1)),
-        app::types::Metric::Tokens,
-        Period::Day,
-        now_ms(),
-    );
+    let (used, _, _) = (restarted.state.proxy.counters)
+        .usage(
+            LimitScope::Gateway(app::types::GatewayId(1)),
+            app::types::Metric::Tokens,
+            Period::Day,
+            now_ms(),
+        )
+        .await;
     assert!(used >= 0, "a wrapped figure is not loaded negative: {used}");
 }

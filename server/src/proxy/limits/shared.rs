@@ -1,0 +1,315 @@
+//! The ledger in Redis, shared by every replica: the same windows, reservations and leases as
+//! the in-memory [`Ledger`](super::Ledger), kept by three Lua scripts so each admission and
+//! each settlement is one atomic call.
+//!
+//! Invariant: admission checks every limit of every level and reserves on all of them in one
+//! script call (`admit.lua`) — all or nothing, whichever replica asks.
+//! Invariant: a lease is settled at most once (`settle.lua` deletes it); a lease whose replica
+//! died gives its reservation and concurrency places back once its expiry passes (every admission
+//! sweeps a few; the sweep task the rest), and a late settle then counts only its usage.
+//! Invariant: every key of a deployment carries one hash tag, `{<prefix>}`, so one request's
+//! keys are in one cluster slot.
+//! Invariant: settlements never wait on Redis on the request path: they queue to one task that
+//! sends them concurrently (pipelined on the one multiplexed connection).
+
+use super::{judge, Ask, LedgerSettings, Level, RateHeaders, Refusal};
+use crate::config::RedisConfig;
+use crate::store::{CounterRow, LimitScope};
+use app::types::{Metric, Period};
+use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const COMMON: &str = include_str!("common.lua");
+
+/// A settlement waiting to be sent: the request, and what it used (requests, tokens, cost).
+struct Settlement {
+    lease: String,
+    used: [i64; 3],
+}
+
+/// The ledger's half in Redis.
+pub struct SharedLedger {
+    connection: ConnectionManager,
+    /// `{<prefix>}`, the start of every key.
+    tag: String,
+    settings: LedgerSettings,
+    admit: Script,
+    settle: Script,
+    sweep: Script,
+    seed: Script,
+    settlements: mpsc::UnboundedSender<Settlement>,
+}
+
+/// Why Redis did not answer.
+pub type RedisError = redis::RedisError;
+
+fn scope_name(scope: LimitScope) -> String {
+    match scope {
+        LimitScope::Gateway(id) => format!("g{}", id.0),
+        LimitScope::Key(id) => format!("k{}", id.0),
+    }
+}
+
+fn metric_code(metric: Metric) -> u8 {
+    match metric {
+        Metric::Concurrency => 0,
+        Metric::Requests => 1,
+        Metric::Tokens => 2,
+        Metric::CostMicros => 3,
+    }
+}
+
+fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl SharedLedger {
+    /// The ledger over the Redis at `config.url`, connecting lazily (and again after every
+    /// failure, by itself); its settlement task is started here.
+    pub fn new(config: &RedisConfig, url: &str, settings: LedgerSettings) -> Result<std::sync::Arc<Self>, RedisError> {
+        let client = redis::Client::open(url)?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.timeout))
+            .set_response_timeout(Some(config.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let connection = ConnectionManager::new_lazy_with_config(client, manager)?;
+        let (settlements, queue) = mpsc::unbounded_channel();
+        let script = |body: &str| Script::new(&format!("{COMMON}\n{body}"));
+        let ledger = std::sync::Arc::new(SharedLedger {
+            connection,
+            tag: format!("{{{}}}", config.prefix),
+            settings,
+            admit: script(include_str!("admit.lua")),
+            settle: script(include_str!("settle.lua")),
+            sweep: script(include_str!("sweep.lua")),
+            seed: script(include_str!("seed.lua")),
+            settlements,
+        });
+        tokio::spawn(settle_queued(
+            ledger.connection.clone(),
+            ledger.settle.clone(),
+            ledger.index(),
+            queue,
+        ));
+        Ok(ledger)
+    }
+
+    fn index(&self) -> String {
+        format!("{}:leases", self.tag)
+    }
+
+    fn lease(&self, request_id: &str) -> String {
+        format!("{}:l:{request_id}", self.tag)
+    }
+
+    fn window(&self, scope: LimitScope, period: Period, start: i64) -> String {
+        format!("{}:w:{}:{}:{start}", self.tag, scope_name(scope), period.as_str())
+    }
+
+    fn meta(&self, scope: LimitScope) -> String {
+        format!("{}:s:{}", self.tag, scope_name(scope))
+    }
+
+    fn concurrency(&self, scope: LimitScope) -> String {
+        format!("{}:c:{}", self.tag, scope_name(scope))
+    }
+
+    /// When a window starting at `start` may be forgotten: a reservation TTL after its end, so
+    /// a late settlement still finds it; `0` (never) for `total`.
+    fn window_expiry(&self, period: Period, start: i64) -> i64 {
+        period
+            .window_end(start)
+            .map_or(0, |end| end.saturating_add(2 * ms(self.settings.reservation_ttl)))
+    }
+
+    /// Admits `ask` on every level or refuses it (the outer `Err` when Redis did not answer).
+    pub async fn admit(&self, ask: &Ask<'_>) -> Result<Result<RateHeaders, Box<Refusal>>, RedisError> {
+        let ttl = ms(self.settings.reservation_ttl);
+        let expires = ask.now.saturating_add(ttl);
+        let mut call = self.admit.prepare_invoke();
+        call.key(self.index()).key(self.lease(ask.request_id));
+        call.arg(ask.now)
+            .arg(expires)
+            .arg(expires.saturating_add(ttl))
+            .arg(ask.request_id)
+            .arg(1)
+            .arg(ask.tokens.max(0))
+            .arg(ask.cost_micros.max(0))
+            .arg(ask.levels.len());
+        for period in Period::ALL {
+            call.arg(self.window_expiry(period, period.window_start(ask.now)));
+        }
+        for level in &ask.levels {
+            self.level(&mut call, level, ask.now);
+        }
+        let answer: Vec<i64> = call.invoke_async(&mut self.connection.clone()).await?;
+        let taken = answer.get(1..).unwrap_or_default();
+        Ok(judge::judge(&self.settings, ask, taken))
+    }
+
+    /// One level's keys and arguments of an admission.
+    fn level(&self, call: &mut redis::ScriptInvocation<'_>, level: &Level<'_>, now: i64) {
+        call.key(self.meta(level.scope)).key(self.concurrency(level.scope));
+        for period in Period::ALL {
+            call.key(self.window(level.scope, period, period.window_start(now)));
+        }
+        let limits: Vec<_> = judge::effective(&self.settings, level).collect();
+        call.arg(level.reset_at.unwrap_or(-1)).arg(limits.len());
+        for limit in limits {
+            call.arg(metric_code(limit.metric))
+                .arg(period_code(limit.period))
+                .arg(limit.max_value);
+        }
+    }
+
+    /// Queues request `request_id`'s settlement: sent at once, off the request path.
+    pub fn settle(&self, request_id: &str, tokens: i64, cost_micros: i64) {
+        let settlement = Settlement {
+            lease: self.lease(request_id),
+            used: [1, tokens.max(0), cost_micros.max(0)],
+        };
+        // The task ends only with the process.
+        let _ = self.settlements.send(settlement);
+    }
+
+    /// Settles request `request_id` now, waiting for Redis; answers whether it held a lease.
+    pub async fn settle_now(&self, request_id: &str, tokens: i64, cost_micros: i64) -> Result<bool, RedisError> {
+        let settlement = Settlement {
+            lease: self.lease(request_id),
+            used: [1, tokens.max(0), cost_micros.max(0)],
+        };
+        send_settlement(&mut self.connection.clone(), &self.settle, &self.index(), &settlement).await
+    }
+
+    /// Gives back the places of leases past their expiry; answers how many.
+    pub async fn sweep(&self, now: i64) -> Result<usize, RedisError> {
+        let released: usize = (self.sweep.key(self.index()))
+            .arg(now)
+            .arg(1000)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(released)
+    }
+
+    /// Seeds the windows Redis does not count yet from the stored counters (at start).
+    pub async fn seed(&self, rows: &[CounterRow], now: i64) -> Result<usize, RedisError> {
+        let mut seeded = 0;
+        for row in rows {
+            let done: i64 = (self.seed.key(self.window(row.scope, row.period, row.window_start)))
+                .key(self.meta(row.scope))
+                .arg(row.requests)
+                .arg(row.tokens)
+                .arg(row.cost_micros)
+                .arg(self.window_expiry(row.period, row.window_start))
+                .arg(now)
+                .invoke_async(&mut self.connection.clone())
+                .await?;
+            seeded += usize::from(done == 1);
+        }
+        Ok(seeded)
+    }
+
+    /// A scope's used and reserved amounts of `metric` in `period`'s window holding `now`, and
+    /// its requests in flight.
+    pub async fn usage(
+        &self,
+        scope: LimitScope,
+        metric: Metric,
+        period: Period,
+        now: i64,
+    ) -> Result<(i64, i64, i64), RedisError> {
+        let code = metric_code(metric);
+        let window = self.window(scope, period, period.window_start(now));
+        let mut connection = self.connection.clone();
+        let (used, reserved, in_flight): (Option<i64>, Option<i64>, i64) = redis::pipe()
+            .hget(&window, format!("u{code}"))
+            .hget(&window, format!("r{code}"))
+            .zcount(self.concurrency(scope), now, "+inf")
+            .query_async(&mut connection)
+            .await?;
+        match code {
+            0 => Ok((0, 0, in_flight)),
+            _ => Ok((used.unwrap_or(0), reserved.unwrap_or(0), in_flight)),
+        }
+    }
+
+    /// Says this replica (`replica`) is alive until `now + ttl`, forgets those past theirs, and
+    /// answers how many are alive.
+    pub async fn heartbeat(&self, replica: &str, now: i64, ttl: Duration) -> Result<usize, RedisError> {
+        let replicas = format!("{}:replicas", self.tag);
+        let (alive,): (usize,) = redis::pipe()
+            .zadd(&replicas, replica, now.saturating_add(ms(ttl)))
+            .ignore()
+            .zrembyscore(&replicas, "-inf", now)
+            .ignore()
+            .zcard(&replicas)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(alive)
+    }
+
+    /// Whether Redis answers now.
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        redis::cmd("PING").query_async(&mut self.connection.clone()).await
+    }
+}
+
+/// The period's position in the scripts' window list (1 to 5).
+fn period_code(period: Period) -> usize {
+    period.index() + 1
+}
+
+/// Sends one settlement; answers whether there was a lease to settle.
+async fn send_settlement(
+    connection: &mut ConnectionManager,
+    script: &Script,
+    index: &str,
+    settlement: &Settlement,
+) -> Result<bool, RedisError> {
+    let settled: i64 = (script.key(index))
+        .key(&settlement.lease)
+        .arg(settlement.used[0])
+        .arg(settlement.used[1])
+        .arg(settlement.used[2])
+        .invoke_async(connection)
+        .await?;
+    Ok(settled == 1)
+}
+
+/// Sends queued settlements as they come, all of a burst at once. A settlement Redis refuses
+/// is tried twice more; then its reservation is left to expire (the database still counts its
+/// usage).
+async fn settle_queued(
+    connection: ConnectionManager,
+    script: Script,
+    index: String,
+    mut queue: mpsc::UnboundedReceiver<Settlement>,
+) {
+    let mut burst = Vec::new();
+    while queue.recv_many(&mut burst, 256).await > 0 {
+        let sends = burst.drain(..).map(|settlement| {
+            let (mut connection, script, index) = (connection.clone(), &script, &index);
+            async move {
+                let mut wait = Duration::from_millis(100);
+                for attempt in 1..=3 {
+                    match send_settlement(&mut connection, script, index, &settlement).await {
+                        Ok(_) => return,
+                        Err(error) if attempt == 3 => {
+                            tracing::warn!(error = %error, "a settlement could not reach Redis; its reservation expires instead");
+                        }
+                        Err(_) => {
+                            tokio::time::sleep(wait).await;
+                            wait *= 2;
+                        }
+                    }
+                }
+            }
+        });
+        futures_util::future::join_all(sends).await;
+    }
+}
+
+#[cfg(test)]
+mod tests;
