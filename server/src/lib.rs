@@ -332,7 +332,7 @@ impl Server {
         let proxy = state.proxy.clone();
         let grace = state.config.proxy.shutdown_grace;
         let sweeper = tokio::spawn(sweep_sessions(state.manage.clone()));
-        let leases = tokio::spawn(sweep_leases(proxy.clone()));
+        let leases = tokio::spawn(sweep_leases(proxy.clone(), store.clone()));
         let checkpoints = tokio::spawn(checkpoint_every_second(store.clone()));
         let retention = tokio::spawn(sweep_request_logs(store.clone(), state.config.request_logs.clone()));
         // Changes from the CLI or other processes reach this one within about a second.
@@ -389,12 +389,18 @@ async fn sweep_sessions(manage: Manage) {
     }
 }
 
-/// Gives back, every second, the reservations of requests that never settled.
-async fn sweep_leases(proxy: Arc<proxy::Proxy>) {
+/// Gives back, every second, the reservations of requests that never settled; with Redis, also
+/// says this replica is alive, and seeds Redis again from the stored counters when it comes back
+/// after an outage.
+async fn sweep_leases(proxy: Arc<proxy::Proxy>, store: store::Store) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         every.tick().await;
-        proxy.counters.sweep(&proxy.replica, store::now_ms()).await;
+        let now = store::now_ms();
+        proxy.counters.sweep(&proxy.replica, now).await;
+        if proxy.counters.reseed_due() {
+            proxy.counters.reseed(store.open_counters(now).await, now).await;
+        }
     }
 }
 

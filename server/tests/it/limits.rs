@@ -31,7 +31,7 @@ async fn rig(mock: &MockUpstream) -> Rig {
 }
 
 /// Creates a key on gateway `g` with these limits, under `parent`.
-async fn key(rig: &Rig, name: &str, parent: Option<&CreatedKey>, texts: &[&str]) -> CreatedKey {
+pub async fn key(rig: &Rig, name: &str, parent: Option<&CreatedKey>, texts: &[&str]) -> CreatedKey {
     op(&rig.server.state.manage)
         .create_key(NewKey {
             gateway: op(&rig.server.state.manage).gateway_id("g").await,

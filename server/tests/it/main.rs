@@ -27,6 +27,7 @@ mod observe;
 mod operator;
 mod playground;
 mod proxy;
+mod redis_outage;
 mod replicas;
 mod rig;
 mod sdk;

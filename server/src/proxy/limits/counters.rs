@@ -11,7 +11,7 @@
 
 use super::{shared::SharedLedger, Arrival, Ask, Ledger, Level, RateHeaders, Refusal};
 use crate::config::OnFailure;
-use crate::store::{CounterRow, LimitScope};
+use crate::store::{CounterRow, LimitScope, StoreError};
 use app::types::{Limit, Metric, Period};
 use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -38,6 +38,8 @@ pub struct Shared {
     pub on_failure: OnFailure,
     /// Whether the last call to Redis was answered.
     reachable: AtomicBool,
+    /// Redis answers again after an outage (it may have restarted empty): seed it again.
+    reseed: AtomicBool,
     /// The replicas last seen alive (at least 1): `fail_open` counts against this share.
     replicas: AtomicUsize,
 }
@@ -99,6 +101,7 @@ impl Shared {
             local,
             on_failure,
             reachable: AtomicBool::new(true),
+            reseed: AtomicBool::new(false),
             replicas: AtomicUsize::new(1),
         })
     }
@@ -110,7 +113,10 @@ impl Shared {
             return;
         }
         match outcome {
-            Ok(_) => tracing::info!("Redis answers again: limits are shared by the replicas"),
+            Ok(_) => {
+                self.reseed.store(true, Ordering::SeqCst);
+                tracing::info!("Redis answers again: limits are shared by the replicas");
+            }
             Err(error) => tracing::warn!(
                 error = %error,
                 mode = self.mode().as_str(),
@@ -218,6 +224,36 @@ impl Counters {
                     Err(error) => tracing::warn!(error = %error, "stored counters not seeded into Redis"),
                 }
             }
+        }
+    }
+
+    /// Whether Redis came back since this was last asked, so [`Counters::reseed`] is due.
+    pub fn reseed_due(&self) -> bool {
+        match self {
+            Counters::Local(_) => false,
+            Counters::Shared(shared) => shared.reseed.swap(false, Ordering::SeqCst),
+        }
+    }
+
+    /// Seeds Redis again from the stored counters `rows` (after an outage: it may have
+    /// restarted empty); due again when they could not be read or Redis does not answer.
+    pub async fn reseed(&self, rows: Result<Vec<CounterRow>, StoreError>, now: i64) {
+        let Counters::Shared(shared) = self else {
+            return;
+        };
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(error = %error, "Redis not seeded again yet: the stored counters cannot be read");
+                shared.reseed.store(true, Ordering::SeqCst);
+                return;
+            }
+        };
+        let seeded = shared.redis.seed(&rows, now).await;
+        shared.answered(&seeded);
+        match seeded {
+            Ok(windows) => tracing::info!(windows, "Redis seeded again from the stored counters"),
+            Err(_) => shared.reseed.store(true, Ordering::SeqCst),
         }
     }
 

@@ -193,7 +193,8 @@ impl SharedLedger {
         Ok(released)
     }
 
-    /// Seeds the windows Redis does not count yet from the stored counters (at start).
+    /// Raises the windows' used figures to the stored counters where Redis counts less (at
+    /// start, and when Redis comes back); answers how many windows it raised.
     pub async fn seed(&self, rows: &[CounterRow], now: i64) -> Result<usize, RedisError> {
         let mut seeded = 0;
         for row in rows {
