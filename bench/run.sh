@@ -14,7 +14,9 @@
 #   -c "1 50 200"      concurrency levels: open connections, closed loop [CONCS]
 #   -s "chat stream"   scenarios: chat = non-streaming JSON, stream = SSE [SCENARIOS]
 #   -t "direct passthrough gateway"   targets, measured in this order [TARGETS]; add
-#                      `limited` for the gateway with a limited key (limits on vs off)
+#                      `limited` for the gateway with a limited key (limits on vs off), and
+#                      `redis` for a second gateway counting its limits in Redis (shared
+#                      counters vs in memory; needs a Redis at $REDIS_URL)
 #   -r N               repeats of the whole matrix; medians reported  [REPEATS, default 1]
 #   -o DIR             results directory                              [OUT]
 #   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
@@ -28,11 +30,15 @@
 #   PT_CPU=$GW_CPU     CPU the pass-through is pinned to (same as the gateway: a like-for-like floor)
 #   LG_CPU=0           CPU for wrk, the mock upstream and the samplers
 #   CARGO_TARGET_DIR   where the release binaries are built (default: <repo>/target)
+#   REDIS_URL          the Redis the `redis` target counts in (default redis://127.0.0.1:6379;
+#                      its keys go under a prefix of this run's own)
 #
 # Targets: direct = wrk -> mock (the baseline); passthrough = wrk -> bench `passthrough` -> mock;
 # gateway = wrk -> model-gateway (openai_compatible endpoint, gateway, key) -> mock;
 # limited = the same gateway with a child key whose key and parent carry request, token, budget
 # and concurrency limits (never reached): what checking and reserving limits costs.
+# redis = a copy of the gateway (same database contents, its own file) with `[redis] url` set:
+# the same key, its limits admitted and settled by Redis scripts instead of in memory.
 # Everything listens on 127.0.0.1 only; every step is bounded in time; every process this script
 # starts is stopped when it exits, however it exits.
 set -euo pipefail
@@ -46,6 +52,7 @@ DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-3}"; CONCS="${CONCS:-1 50 200}"
 SCENARIOS="${SCENARIOS:-chat stream}"; TARGETS="${TARGETS:-direct passthrough gateway}"
 REPEATS="${REPEATS:-1}"; OUT="${OUT:-}"; NO_BUILD="${NO_BUILD:-}"; STRICT="${STRICT:-}"
 LOG_ROWS="${LOG_ROWS:-0}"
+REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 GW_CPU="${GW_CPU:-1}"; PT_CPU="${PT_CPU:-$GW_CPU}"; LG_CPU="${LG_CPU:-0}"
 while getopts "d:w:c:s:t:r:o:L:BSh" opt; do
   case "$opt" in
@@ -70,8 +77,8 @@ int_in "$LOG_ROWS" 0 100000000 || die "-L must be 0..100000000 rows (got '$LOG_R
 for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got '$c')"; done
 for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
 for t in $TARGETS; do
-  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited ]] \
-    || die "unknown target '$t' (direct, passthrough, gateway, limited)"
+  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited || "$t" == redis ]] \
+    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis)"
 done
 [[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -150,9 +157,9 @@ fi
 WRK="$(command -v wrk)"
 
 # --- (c) start the mock, the pass-through and the gateway ------------------------------------
-read -r MOCK_PORT PT_PORT GW_PORT < <(python3 -c '
+read -r MOCK_PORT PT_PORT GW_PORT RD_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -188,7 +195,7 @@ if wants passthrough; then
 fi
 
 KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
-if wants gateway || wants limited; then
+if wants gateway || wants limited || wants redis; then
   DATA="$TMP/data"; mkdir -p "$DATA"
   mgw() { timeout --foreground 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
   mgw endpoint add --name bench-mock --provider openai_compatible \
@@ -244,15 +251,28 @@ con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 print(con.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0], "rows")
 PY
   fi
-  "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
-  GW_PID=$!; PIDS+=("$GW_PID")
-  wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
-  SAMPLE+=("gateway=$GW_PID"); PROCESS_CPUS+=", \"gateway\": \"${PIN_GW[2]:-any}\""
+  if wants redis; then
+    # The same keys and secrets, in a database file of its own.
+    cp -a "$DATA" "$TMP/data-redis"
+    "${PIN_GW[@]}" env MGW_REDIS__URL="$REDIS_URL" MGW_REDIS__PREFIX="bench-$$-$(date +%s)" \
+      "$BIN/model-gateway" serve --data-dir "$TMP/data-redis" --bind "127.0.0.1:$RD_PORT" >"$TMP/gateway-redis.log" 2>&1 &
+    RD_PID=$!; PIDS+=("$RD_PID")
+    wait_ready gateway-redis "$RD_PID" "http://127.0.0.1:$RD_PORT/healthz" 30
+    ready="$(curl -sS --max-time 5 "http://127.0.0.1:$RD_PORT/readyz" || true)"
+    [[ "$ready" == *'"limits":"shared"'* ]] || die "the redis gateway does not count in Redis ($REDIS_URL): $ready"
+    SAMPLE+=("gateway-redis=$RD_PID"); PROCESS_CPUS+=", \"gateway-redis\": \"${PIN_GW[2]:-any}\""
+  fi
+  if wants gateway || wants limited; then
+    "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
+    GW_PID=$!; PIDS+=("$GW_PID")
+    wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
+    SAMPLE+=("gateway=$GW_PID"); PROCESS_CPUS+=", \"gateway\": \"${PIN_GW[2]:-any}\""
+  fi
 fi
 
 base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
-                          gateway|limited) echo "http://127.0.0.1:$GW_PORT";; esac; }
-process_of() { case "$1" in direct) echo mock;; limited) echo gateway;; *) echo "$1";; esac; }
+                          gateway|limited) echo "http://127.0.0.1:$GW_PORT";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
+process_of() { case "$1" in direct) echo mock;; limited) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
 key_of() { case "$1" in limited) echo "$LIMITED_KEY";; *) echo "$KEY";; esac; }
 body_of() { case "$1" in chat) echo "$HERE/config/chat.json";; stream) echo "$HERE/config/chat-stream.json";; esac; }
 PATH_CHAT=/v1/chat/completions
@@ -285,7 +305,7 @@ for t in $TARGETS; do
         echo "bench/run.sh: SANITY CHECK FAILED — target '$t', scenario '$s'"
         echo "  POST $url"
         echo "  $why"
-        if [[ "$t" == gateway || "$t" == limited ]]; then
+        if [[ "$t" == gateway || "$t" == limited || "$t" == redis ]]; then
           echo "  The gateway must answer this request with 200 before it can be measured."
           echo "  Gateway log (last lines):"
           tail -n 15 "$TMP/gateway.log" | sed 's/^/    /'

@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 
-BASE, FLOOR, GATEWAY, LIMITED = "direct", "passthrough", "gateway", "limited"
+BASE, FLOOR, GATEWAY, LIMITED, REDIS = "direct", "passthrough", "gateway", "limited", "redis"
 TARGET_ORDER = [BASE, FLOOR, GATEWAY, LIMITED]
 SCENARIO_ORDER = ["chat", "stream"]
 SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)"}
@@ -22,6 +22,8 @@ SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)"}
 # The targets (issue #3): relative to the pass-through measured in the same run.
 MAX_ADDED_P50_RATIO = 2.0   # gateway added p50 <= 2x the pass-through's, at c=1
 MIN_RPS_RATIO = 0.7         # gateway RPS >= 0.7x the pass-through's, at c=50
+MAX_REDIS_ADDED_P50_MS = 0.15  # limits in Redis add <= 0.15 ms to the p50 at c=1 (issue #20)
+MIN_REDIS_RPS_RATIO = 0.7      # and keep >= 0.7x the in-memory RPS at c=50
 MAX_STREAM_RSS_MIB = 64.0   # gateway RSS < 64 MiB while serving 200 concurrent streams
 # Below this the pass-through's added p50 is within loopback jitter (p50s of the same target move
 # by about this much between runs on a 2-core machine; streams, whose length the mock's timers
@@ -218,6 +220,44 @@ def main():
                 p99 = f"{fmt(stat(runs, on, 'p99_ms'), 3)} / {fmt(stat(runs, off, 'p99_ms'), 3)}"
                 out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {fmt(ratio, 2)} ({rps_on:.0f} / {rps_off:.0f}) | {p50} | {p99} |")
         out("")
+
+    # Limits in Redis (`redis`, the same key on a gateway with `[redis] url`) against in memory.
+    if GATEWAY in targets and REDIS in targets:
+        out("## Limits counted in Redis against in memory")
+        out("")
+        out("| scenario | conc | p50 ms Redis / memory (added) | RPS Redis / memory | p99 ms Redis / memory |")
+        out("|---|---:|---:|---:|---:|")
+        redis_checks = []
+        for s in ordered({k[1] for k in runs}, SCENARIO_ORDER):
+            for c in sorted({k[2] for k in runs if k[1] == s}):
+                on, off = (REDIS, s, c), (GATEWAY, s, c)
+                if on not in runs or off not in runs:
+                    continue
+                p50_on, p50_off = stat(runs, on, "p50_ms"), stat(runs, off, "p50_ms")
+                rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
+                ratio = rps_on / rps_off if rps_off else None
+                p99 = f"{fmt(stat(runs, on, 'p99_ms'), 3)} / {fmt(stat(runs, off, 'p99_ms'), 3)}"
+                out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {p50_on:.3f} / {p50_off:.3f} (+{p50_on - p50_off:.3f}) "
+                    f"| {fmt(ratio, 2)} ({rps_on:.0f} / {rps_off:.0f}) | {p99} |")
+                label = SCENARIO_LABEL.get(s, s)
+                if c == 1:
+                    added = p50_on - p50_off
+                    redis_checks.append((f"Redis added p50, {label}, c=1", f"{added:.3f} ms",
+                                         f"≤ {MAX_REDIS_ADDED_P50_MS:g} ms", added <= MAX_REDIS_ADDED_P50_MS,
+                                         errors(runs, on)))
+                if c == 50 and ratio is not None:
+                    redis_checks.append((f"Redis RPS / in-memory RPS, {label}, c=50", f"{ratio:.2f}",
+                                         f"≥ {MIN_REDIS_RPS_RATIO:g}", ratio >= MIN_REDIS_RPS_RATIO, errors(runs, on)))
+        out("")
+        if redis_checks:
+            out("| check (issue #20) | value | target | verdict |")
+            out("|---|---:|---:|---|")
+            for name, value, target, ok, errs in redis_checks:
+                verdict = "PASS" if ok and errs == 0 else "FAIL"
+                if errs:
+                    verdict += f" ({errs} errors)"
+                out(f"| {name} | {value} | {target} | **{verdict}** |")
+            out("")
 
     try:
         with open(os.path.join(directory, "processes.json")) as f:

@@ -42,7 +42,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let ready = database.is_ok() && limits != Mode::Refusing;
     let detail = json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "database": if database.is_ok() { "ok" } else { "unreachable" },
+        "database": if database.is_ok() { "ok" } else { "unavailable" },
         "log_queue": "ok",
         "limits": limits.as_str(),
     });

@@ -159,8 +159,14 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
         .build();
     let registry = Arc::new(Registry::load(&manage).await.map_err(StartError::Registry)?);
     let traces = traces::Traces::start(&config.traces).map_err(StartError::Traces)?;
-    let proxy = proxy::Proxy::start(config.proxy.clone(), &config.redis, store.clone(), traces)
-        .map_err(|error| StartError::Redis(error.to_string()))?;
+    let proxy = proxy::Proxy::start(
+        config.proxy.clone(),
+        &config.redis,
+        &config.data_dir,
+        store.clone(),
+        traces,
+    )
+    .map_err(|error| StartError::Redis(error.to_string()))?;
     // Limits go on from the usage already counted in the windows still open.
     let now = store::now_ms();
     proxy.counters.load(&store.open_counters(now).await?, now).await;

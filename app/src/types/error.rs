@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Internal,
     /// The request or its answer did not get through.
     Transport,
+    /// The server cannot reach its database now; nothing was changed.
+    Unavailable,
 }
 
 /// A console request that did not succeed: what kind, the form field at fault (empty when no
@@ -69,6 +71,7 @@ impl ConsoleError {
             ErrorKind::Conflict => 409,
             ErrorKind::Throttled => 429,
             ErrorKind::Internal | ErrorKind::Transport => 500,
+            ErrorKind::Unavailable => 503,
         }
     }
 }

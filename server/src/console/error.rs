@@ -22,6 +22,7 @@ impl From<ManageError> for ConsoleError {
             ManageError::Unauthorized => ConsoleError::new(ErrorKind::Unauthenticated, message),
             ManageError::Throttled { .. } => ConsoleError::new(ErrorKind::Throttled, message),
             ManageError::Internal { .. } => ConsoleError::new(ErrorKind::Internal, message),
+            ManageError::Unavailable => ConsoleError::new(ErrorKind::Unavailable, sentence("", &message)),
         }
     }
 }

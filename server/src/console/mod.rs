@@ -340,6 +340,7 @@ fn error_response(error: &ManageError) -> Response {
         ManageError::Unauthorized => StatusCode::UNAUTHORIZED,
         ManageError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         ManageError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        ManageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     };
     (status, error.to_string()).into_response()
 }

@@ -16,6 +16,7 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
     pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
@@ -52,6 +53,7 @@ pub fn manage(error: ManageError) -> Error {
             e.set("code", code::INTERNAL);
             e.set("ref", ref_id.as_str());
         }),
+        ManageError::Unavailable => Error::new(message).extend_with(|_, e| e.set("code", code::UNAVAILABLE)),
     }
 }
 

@@ -202,7 +202,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 enum AuthFailure {
     /// Not a valid credential (401).
     Invalid,
-    /// The credential could not be checked (500, with the logged reference).
+    /// The credential could not be checked (500, with the logged reference; 503 when the
+    /// database cannot be reached).
     Internal(crate::manage::ManageError),
 }
 
@@ -256,6 +257,11 @@ fn auth_failure(failure: AuthFailure) -> Response {
             StatusCode::UNAUTHORIZED,
             error::code::UNAUTHENTICATED,
             "the credential is not valid",
+        ),
+        AuthFailure::Internal(failure @ crate::manage::ManageError::Unavailable) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error::code::UNAVAILABLE,
+            &failure.to_string(),
         ),
         AuthFailure::Internal(failure) => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -57,6 +57,9 @@ pub enum ManageError {
     Throttled { retry_after: Duration },
     #[error("internal error (ref {ref_id})")]
     Internal { ref_id: String },
+    /// The database cannot be reached: nothing was read or changed.
+    #[error("the database cannot be reached now, so nothing was read or changed; retry shortly")]
+    Unavailable,
 }
 
 impl ManageError {
@@ -110,6 +113,12 @@ impl From<StoreError> for ManageError {
                 field: None,
                 message: "something it refers to was changed or removed meanwhile; try again".into(),
             },
+            StoreError::Db(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_),
+            ) => {
+                tracing::warn!("a management operation found the database unreachable");
+                ManageError::Unavailable
+            }
             other @ (StoreError::Db(_) | StoreError::Migrate(_)) => ManageError::internal(other),
         }
     }

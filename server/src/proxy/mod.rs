@@ -101,11 +101,12 @@ impl Drop for InFlight {
 }
 
 impl Proxy {
-    /// The proxy, with its log writer started; limits counted in Redis when `redis` has a URL;
-    /// spans go to `traces` when given.
+    /// The proxy, with its log writer started (journaling under `data_dir` while the database
+    /// is away); limits counted in Redis when `redis` has a URL; spans go to `traces` when given.
     pub fn start(
         settings: ProxyConfig,
         redis: &RedisConfig,
+        data_dir: &std::path::Path,
         store: Store,
         traces: Option<Arc<Traces>>,
     ) -> Result<Arc<Proxy>, limits::shared::RedisError> {
@@ -126,7 +127,7 @@ impl Proxy {
             clients: upstream::Clients::new(crate::manage::endpoints::UpstreamPolicy {
                 deny_private: settings.deny_private_upstreams,
             }),
-            logs: LogWriter::start(store, settings.log_queue),
+            logs: LogWriter::start(store, settings.log_queue, data_dir.join("journal/requests.journal")),
             counters,
             replica: format!("{:016x}", rand::random::<u64>()),
             metrics: Arc::new(Metrics::new()),

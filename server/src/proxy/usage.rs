@@ -4,8 +4,10 @@
 //! background writer stores the queue in batches (logs, usage events, counters).
 //!
 //! Invariant: no record is ever dropped. A request that cannot reserve a place is refused
-//! (503) before anything happens (RELIABILITY R5 d); a failed batch is retried until stored;
-//! shutdown drains the queue before the process exits (R4).
+//! (503) before anything happens (RELIABILITY R5 d); a batch the database refuses goes to the
+//! [`journal`] on disk (replayed, in order, when the database answers again; only if the disk
+//! refuses too is the batch retried in place until stored); shutdown drains the queue before the
+//! process exits (R4).
 //! Invariant: a record is handed over exactly once, so its usage is settled exactly once.
 
 use super::{limits::Counters, providers::Operation, registry::Snapshot};
@@ -20,6 +22,10 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::{mpsc, oneshot, Notify};
+
+pub mod journal;
+
+use journal::Journal;
 
 /// Most records written in one transaction.
 const BATCH: usize = 1024;
@@ -42,11 +48,11 @@ impl LogWriter {
     /// is dozens of statements, each a round trip to sqlx's SQLite thread, and on the request
     /// runtime every round trip waited behind every request task — at c=200 on one core a
     /// batch took 500–900 ms, the queue filled and requests were refused.
-    pub fn start(store: Store, capacity: usize) -> LogWriter {
+    pub fn start(store: Store, capacity: usize, journal: std::path::PathBuf) -> LogWriter {
         let (queue, records) = mpsc::channel(capacity);
         let stop = Arc::new(Notify::new());
         let (finished, done) = oneshot::channel();
-        let writing = write(store, records, stop.clone());
+        let writing = write(store, Journal::open(journal), records, stop.clone());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
         match runtime {
             Ok(runtime) => {
@@ -102,13 +108,20 @@ impl LogWriter {
     }
 }
 
-async fn write(store: Store, mut records: mpsc::Receiver<Finished>, stop: Arc<Notify>) {
+/// How often the writer asks whether the database is back while the journal holds records.
+const REPLAY_EVERY: Duration = Duration::from_secs(1);
+
+async fn write(store: Store, mut journal: Journal, mut records: mpsc::Receiver<Finished>, stop: Arc<Notify>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
+        if !journal.is_empty() {
+            replay(&store, &mut journal).await;
+        }
         let mut draining = tokio::select! {
             biased;
             received = records.recv_many(&mut batch, BATCH) => received == 0,
             () = stop.notified() => true,
+            () = tokio::time::sleep(REPLAY_EVERY), if !journal.is_empty() => continue,
         };
         if !draining && batch.len() < BATCH {
             draining = tokio::select! {
@@ -128,12 +141,62 @@ async fn write(store: Store, mut records: mpsc::Receiver<Finished>, stop: Arc<No
             }
         }
         for chunk in batch.chunks(BATCH) {
-            store_batch(&store, chunk).await;
+            put(&store, &mut journal, chunk).await;
         }
         batch.clear();
         if draining {
+            if !journal.is_empty() {
+                replay(&store, &mut journal).await;
+            }
             return;
         }
+    }
+}
+
+/// Stores one batch — or, while the database refuses (or the journal already holds older
+/// records), appends it to the journal.
+async fn put(store: &Store, journal: &mut Journal, batch: &[Finished]) {
+    if journal.is_empty() {
+        match store.store_finished(batch).await {
+            Ok(()) => return,
+            Err(error) => tracing::warn!(
+                error = %error,
+                records = batch.len(),
+                "the database refuses request records: journaling them on disk until it is back"
+            ),
+        }
+    }
+    if let Err(error) = journal.append(batch) {
+        tracing::error!(error = %error, "the request-log journal cannot be written: retrying the database in place");
+        store_batch(store, batch).await;
+    }
+}
+
+/// Stores the journal's records, oldest first, when the database answers; empties it once
+/// every one is stored.
+async fn replay(store: &Store, journal: &mut Journal) {
+    if store.ping(Duration::from_millis(250)).await.is_err() {
+        return;
+    }
+    let records = match journal.read() {
+        Ok(records) => records,
+        Err(error) => {
+            tracing::error!(error = %error, "the request-log journal cannot be read");
+            return;
+        }
+    };
+    for chunk in records.chunks(BATCH) {
+        if let Err(error) = store.store_finished(chunk).await {
+            tracing::warn!(error = %error, "journaled request records not stored yet");
+            return;
+        }
+    }
+    match journal.clear() {
+        Ok(()) => tracing::info!(
+            records = records.len(),
+            "journaled request records stored: the journal is empty"
+        ),
+        Err(error) => tracing::error!(error = %error, "the request-log journal cannot be emptied"),
     }
 }
 

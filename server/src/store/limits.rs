@@ -8,7 +8,7 @@ use sqlx::{any::AnyRow, Row};
 use std::collections::HashMap;
 
 /// What a set of limits belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum LimitScope {
     Gateway(GatewayId),
     Key(KeyId),

@@ -307,7 +307,7 @@ fn postgres_recordset(columns: &[(&str, &str)]) -> String {
 /// metadata), in the hourly history of its `scopes` — its key, the key's ancestors and its
 /// gateway — and, when it was admitted, its usage charged to them in the windows holding
 /// `log.created_at`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Finished {
     pub log: RequestLog,
     pub store_log: bool,

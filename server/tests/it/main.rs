@@ -13,6 +13,7 @@ mod cli;
 mod conformance;
 mod console;
 mod crash;
+mod database_outage;
 mod docs;
 mod faults;
 mod graphql;

@@ -262,6 +262,16 @@ async fn redis_window(url: &str, prefix: &str, key: KeyId, period: Period, now: 
     ([at(0), at(1), at(2)], [at(3), at(4), at(5)])
 }
 
+/// The members of a sorted set in Redis.
+async fn redis_count(url: &str, key: &str) -> usize {
+    let mut connection = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("ZCARD").arg(key).query_async(&mut connection).await.unwrap()
+}
+
 /// Waits (up to 10 s) until `check` holds, asking every 50 ms; answers whether it did.
 async fn eventually<F, Fut>(mut check: F) -> bool
 where
@@ -377,17 +387,13 @@ async fn a_replica_killed_mid_request_frees_its_places_when_its_leases_expire() 
             })
         })
         .collect();
-    let full = eventually(|| async {
-        post_as(&urls[0], &secret, "/v1/chat/completions", &chat(false))
-            .await
-            .status()
-            == 429
-    })
-    .await;
-    assert!(
-        full,
-        "the four hanging on replica 2 fill the key's places for replica 0 too"
-    );
+    let places = format!("{{{prefix}}}:c:k{}", key.key.id.0);
+    let held = eventually(|| async { redis_count(&redis_url, &places).await == 4 }).await;
+    assert!(held, "the four hanging on replica 2 hold the key's places in Redis");
+    let status = post_as(&urls[0], &secret, "/v1/chat/completions", &chat(false))
+        .await
+        .status();
+    assert_eq!(status, 429, "replica 0 finds the key's places full");
     mock.set_fallback(Behaviour::Answer {
         usage: Usage {
             prompt: 7,
