@@ -1,4 +1,6 @@
-//! The ledger: exact admission against the limits of a key, its ancestors and its gateway.
+//! The ledger: exact admission against the limits of a key, its ancestors and its gateway —
+//! here in memory, for one process; [`shared`] keeps the same ledger in Redis for several, and
+//! [`Counters`] is where the request path picks one. Both decide with `judge`.
 //!
 //! Invariant: admission checks every limit of every level and reserves on all of them under
 //! one lock — all or nothing — so concurrent requests can never overshoot a limit.

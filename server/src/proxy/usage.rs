@@ -113,8 +113,11 @@ const REPLAY_EVERY: Duration = Duration::from_secs(1);
 
 async fn write(store: Store, mut journal: Journal, mut records: mpsc::Receiver<Finished>, stop: Arc<Notify>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut last_replay: Option<Instant> = None;
     loop {
-        if !journal.is_empty() {
+        // At most once a second: while the database is away each try waits for its ping.
+        if !journal.is_empty() && last_replay.is_none_or(|at| at.elapsed() >= REPLAY_EVERY) {
+            last_replay = Some(Instant::now());
             replay(&store, &mut journal).await;
         }
         let mut draining = tokio::select! {

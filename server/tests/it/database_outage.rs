@@ -7,6 +7,7 @@
 //! the test cuts (every connection closed, new ones refused) and restores.
 
 use crate::{
+    outage::Partition,
     rig::{chat, endpoint, steady, Rig},
     store::TestDb,
 };
@@ -20,60 +21,8 @@ use server::{
 };
 use std::{
     collections::HashSet,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
     time::{Duration, Instant},
 };
-use tokio::{net::TcpListener, sync::watch};
-
-/// A TCP forwarder to Postgres that can be cut and restored.
-struct Partition {
-    port: u16,
-    open: Arc<AtomicBool>,
-    /// Bumped on every cut: each forwarded connection ends when it moves.
-    cuts: watch::Sender<u64>,
-}
-
-impl Partition {
-    async fn to(target: String) -> Partition {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let open = Arc::new(AtomicBool::new(true));
-        let (cuts, _) = watch::channel(0u64);
-        let (accepting, cut) = (open.clone(), cuts.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !accepting.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let target = target.clone();
-                let mut cut = cut.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Partition { port, open, cuts }
-    }
-
-    /// Closes every connection and refuses new ones.
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        self.cuts.send_modify(|n| *n += 1);
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-}
 
 /// Waits (up to 20 s) until `check` holds; answers whether it did.
 async fn within<F, Fut>(mut check: F) -> bool

@@ -26,6 +26,7 @@ mod migrations;
 mod mock;
 mod observe;
 mod operator;
+mod outage;
 mod playground;
 mod proxy;
 mod redis_outage;

@@ -6,6 +6,7 @@
 
 use crate::{
     limits::key,
+    outage::OwnRedis,
     rig::{chat, endpoint, steady, Rig},
 };
 use app::types::ProviderKind;
@@ -15,74 +16,7 @@ use server::{
     secrets::Secret,
     testing::MockUpstream,
 };
-use std::{
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
-
-/// A Redis of the test's own, stopped when dropped.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    /// Starts one on a free port; `None` (the test skipped) without `redis-server`, except in CI.
-    async fn start() -> Option<OwnRedis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = OwnRedis { port, child: None };
-        if !redis.restart().await {
-            assert!(std::env::var_os("CI").is_none(), "CI must have redis-server");
-            eprintln!("NOTE: a Redis outage test was SKIPPED: no redis-server to run");
-            return None;
-        }
-        Some(redis)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it (again) on its port; answers whether it answers.
-    async fn restart(&mut self) -> bool {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            return false;
-        };
-        self.child = Some(child);
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
-    }
-
-    /// `kill -9`, as a crashed Redis.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use std::time::{Duration, Instant};
 
 /// A gateway counting its limits in `redis`, with `on_failure`.
 async fn rig(mock: &MockUpstream, redis: &OwnRedis, on_failure: OnFailure) -> Rig {

@@ -4,12 +4,14 @@
 //!
 //! Here: a key revoked through one replica is refused by all three at once (the configuration
 //! notices of migration 0009; the 250 ms poll is the fallback); with Redis (`MGW_TEST_REDIS_URL`),
-//! one limit holds exactly across the three (C-05), and a replica killed with `kill -9` gives
-//! its concurrency places back when its leases expire.
+//! one limit holds exactly across the three (C-05), a replica killed with `kill -9` gives
+//! its concurrency places back when its leases expire, and the three ride out a Redis crash and
+//! a database partition.
 
 use crate::{
     limits::{away_from_a_minute_edge, mock_using, reserving},
     operator::op,
+    outage::{OwnRedis, Partition},
     rig::{chat, endpoint, metric, post_as},
     store::TestDb,
     support::{serve, Binary, PASSWORD},
@@ -432,6 +434,91 @@ async fn a_replica_killed_mid_request_frees_its_places_when_its_leases_expire() 
     assert!(
         consistent,
         "one request answered and counted, nothing reserved: {window:?}"
+    );
+    drop(children);
+    db.finish().await;
+}
+
+/// Three replicas through a Redis crash and a database partition, mid-traffic. Redis killed:
+/// with `fail_closed` every replica refuses with 503 `limits_unavailable`; Redis started again:
+/// every replica admits again, none restarted. Postgres cut off: all three go on serving, and
+/// once it is back every request of the test is logged once and every admitted one counted once.
+#[tokio::test]
+async fn three_replicas_ride_out_a_redis_crash_and_a_database_partition() {
+    let Some(db) = TestDb::postgres("replicas_outages").await else {
+        return;
+    };
+    let Some(mut redis) = OwnRedis::start().await else {
+        return db.finish().await;
+    };
+    let mock = MockUpstream::start().await.unwrap();
+    let manage = manage_over(&db);
+    let gateway = gateway_over(&manage, &mock).await;
+    let key = limited_key(&manage, gateway, "k", &["requests/day=100000", "concurrency=1000"]).await;
+    let mut database = url::Url::parse(&db.url).unwrap();
+    let target = format!("{}:{}", database.host_str().unwrap(), database.port().unwrap_or(5432));
+    let partition = Partition::to(target).await;
+    database.set_host(Some("127.0.0.1")).unwrap();
+    database.set_port(Some(partition.port)).unwrap();
+    let (database, redis_url) = (database.to_string(), redis.url());
+    let env = [
+        ("MGW_DATABASE_URL", database.as_str()),
+        ("MGW_DATABASE__ACQUIRE_TIMEOUT", "1s"),
+        ("MGW_REDIS__URL", redis_url.as_str()),
+        ("MGW_REDIS__TIMEOUT", "200ms"),
+    ];
+    let (children, urls, _dirs) = replicas(&db, &env).await;
+    let (secret, body) = (key.secret.expose(), chat(false));
+    let (mut sent, mut admitted) = (0, 0);
+    let mut send = |statuses: Vec<u16>| {
+        sent += statuses.len();
+        admitted += statuses.iter().filter(|s| **s == 200).count();
+        statuses
+    };
+    assert!(send(spread(&urls, secret, &body, 30).await).iter().all(|s| *s == 200));
+
+    redis.stop();
+    let refused = send(spread(&urls, secret, &body, 30).await);
+    assert!(refused.iter().all(|s| *s == 503), "fail_closed: {refused:?}");
+    assert!(redis.restart().await);
+    for url in &urls {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = post_as(url, secret, "/v1/chat/completions", &body).await.status();
+            if send(vec![status.as_u16()])[0] == 200 {
+                break;
+            }
+            assert!(
+                Instant::now() < until,
+                "{url} admits again once Redis is back, without a restart"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    partition.cut();
+    let during = send(spread(&urls, secret, &body, 60).await);
+    assert!(
+        during.iter().all(|s| *s == 200),
+        "served through the partition: {during:?}"
+    );
+    partition.restore();
+    let stored = eventually(|| async { db.store.recent_request_logs(10_000).await.unwrap().len() >= sent }).await;
+    let logs = db.store.recent_request_logs(10_000).await.unwrap();
+    let ids: std::collections::HashSet<&str> = logs.iter().map(|log| log.request_id.as_str()).collect();
+    assert!(
+        stored,
+        "the replicas' journals are replayed: {} of {sent} logs",
+        logs.len()
+    );
+    assert_eq!((logs.len(), ids.len()), (sent, sent), "every request logged once");
+    let counted = (db.store.open_counters(now_ms()).await.unwrap().into_iter())
+        .find(|row| row.scope == LimitScope::Key(key.key.id) && row.period == Period::Total)
+        .map(|row| row.requests);
+    assert_eq!(
+        counted,
+        Some(i64::try_from(admitted).unwrap()),
+        "every admitted request counted once"
     );
     drop(children);
     db.finish().await;

@@ -1,4 +1,6 @@
--- Admits one request against every limit of every level, reserving on all or none.
+-- Admits one request against every limit of every level, reserving on all or none. Only what a
+-- limit reads is kept: the windows of the periods a level limits, and its concurrency set when
+-- it limits concurrency (keys always do).
 --
 -- KEYS[1] the lease index (sorted set: lease key by expiry), KEYS[2] this request's lease;
 -- then per level: its meta hash (`reset`), its concurrency set, and its five window hashes
@@ -21,6 +23,8 @@ local window_expiry = {ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]}
 sweep(KEYS[1], now, 16)
 
 local answer = {0}
+-- The windows (key position → period) and concurrency sets the limits read.
+local windows, concs = {}, {}
 local a, k = 14, 3
 for _ = 1, levels do
   local meta, conc = KEYS[k], KEYS[k + 1]
@@ -35,15 +39,20 @@ for _ = 1, levels do
       redis.call('HSET', meta, 'reset', ARGV[a - 2])
     end
   end
-  redis.call('ZREMRANGEBYSCORE', conc, '-inf', now)
   for _ = 1, limits do
     local metric, period, max = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
     a = a + 3
     local taken, asked
     if metric == 0 then
+      if concs[#concs] ~= conc then
+        redis.call('ZREMRANGEBYSCORE', conc, '-inf', now)
+        concs[#concs + 1] = conc
+      end
       taken, asked = redis.call('ZCARD', conc), 1
     else
-      local v = redis.call('HMGET', KEYS[k + 1 + period], 'u' .. metric, 'r' .. metric)
+      local window = KEYS[k + 1 + period]
+      windows[window] = period
+      local v = redis.call('HMGET', window, 'u' .. metric, 'r' .. metric)
       taken, asked = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0), tonumber(ask[metric])
     end
     answer[#answer + 1] = taken
@@ -53,20 +62,17 @@ for _ = 1, levels do
 end
 if answer[1] ~= 0 then return answer end
 
-local windows, concs = {}, {}
-k = 3
-for _ = 1, levels do
-  redis.call('ZADD', KEYS[k + 1], expires, id)
-  concs[#concs + 1] = KEYS[k + 1]
-  for p = 1, 5 do
-    local window = KEYS[k + 1 + p]
-    for i = 1, 3 do add(window, 'r' .. i, ask[i], false) end
-    if window_expiry[p] ~= '0' then redis.call('PEXPIREAT', window, window_expiry[p]) end
-    windows[#windows + 1] = window
-  end
-  k = k + 7
+for _, conc in ipairs(concs) do redis.call('ZADD', conc, expires, id) end
+local reserved = {}
+for window, period in pairs(windows) do
+  -- The first reservation in a window (a new one, or one idle since) sets its expiry.
+  local before = redis.call('HINCRBY', window, 'r1', ask[1]) - tonumber(ask[1])
+  add(window, 'r2', ask[2], false)
+  add(window, 'r3', ask[3], false)
+  if before == 0 and window_expiry[period] ~= '0' then redis.call('PEXPIREAT', window, window_expiry[period]) end
+  reserved[#reserved + 1] = window
 end
-redis.call('HSET', KEYS[2], 'ask', table.concat(ask, ' '), 'windows', table.concat(windows, ' '),
+redis.call('HSET', KEYS[2], 'ask', table.concat(ask, ' '), 'windows', table.concat(reserved, ' '),
   'conc', table.concat(concs, ' '), 'id', id, 'released', '0')
 redis.call('PEXPIREAT', KEYS[2], forget)
 redis.call('ZADD', KEYS[1], expires, KEYS[2])

@@ -1,5 +1,6 @@
-//! The ledger in Redis, shared by every replica: the same windows, reservations and leases as
-//! the in-memory [`Ledger`](super::Ledger), kept by three Lua scripts so each admission and
+//! The ledger in Redis, shared by every replica: the windows, reservations and leases of the
+//! in-memory [`Ledger`](super::Ledger) that a limit reads (a level's limited periods, and its
+//! requests in flight when it limits concurrency), kept by Lua scripts so each admission and
 //! each settlement is one atomic call.
 //!
 //! Invariant: admission checks every limit of every level and reserves on all of them in one
@@ -213,7 +214,8 @@ impl SharedLedger {
     }
 
     /// A scope's used and reserved amounts of `metric` in `period`'s window holding `now`, and
-    /// its requests in flight.
+    /// its requests in flight — as far as the scope's limits read them: Redis keeps only the
+    /// windows a limit reads, and requests in flight only under a concurrency limit.
     pub async fn usage(
         &self,
         scope: LimitScope,
