@@ -11,7 +11,7 @@
 //! Invariant: every key of a deployment carries one hash tag, `{<prefix>}`, so one request's
 //! keys are in one cluster slot.
 //! Invariant: settlements never wait on Redis on the request path: they queue to one task that
-//! sends them concurrently (pipelined on the one multiplexed connection).
+//! sends each burst as one script call.
 
 use super::{judge, Ask, LedgerSettings, Level, RateHeaders, Refusal};
 use crate::config::RedisConfig;
@@ -181,7 +181,9 @@ impl SharedLedger {
             lease: self.lease(request_id),
             used: [1, tokens.max(0), cost_micros.max(0)],
         };
-        send_settlement(&mut self.connection.clone(), &self.settle, &self.index(), &settlement).await
+        let settled =
+            send_settlements(&mut self.connection.clone(), &self.settle, &self.index(), &[settlement]).await?;
+        Ok(settled == 1)
     }
 
     /// Gives back the places of leases past their expiry; answers how many.
@@ -264,53 +266,65 @@ fn period_code(period: Period) -> usize {
     period.index() + 1
 }
 
-/// Sends one settlement; answers whether there was a lease to settle.
-async fn send_settlement(
+/// Sends settlements in one script call; answers how many held a lease.
+async fn send_settlements(
     connection: &mut ConnectionManager,
     script: &Script,
     index: &str,
-    settlement: &Settlement,
-) -> Result<bool, RedisError> {
-    let settled: i64 = (script.key(index))
-        .key(&settlement.lease)
-        .arg(settlement.used[0])
-        .arg(settlement.used[1])
-        .arg(settlement.used[2])
-        .invoke_async(connection)
-        .await?;
-    Ok(settled == 1)
+    settlements: &[Settlement],
+) -> Result<usize, RedisError> {
+    let mut call = script.key(index);
+    for settlement in settlements {
+        call.key(&settlement.lease)
+            .arg(settlement.used[0])
+            .arg(settlement.used[1])
+            .arg(settlement.used[2]);
+    }
+    call.invoke_async(connection).await
 }
 
-/// Sends queued settlements as they come, all of a burst at once. A settlement Redis refuses
-/// is tried twice more; then its reservation is left to expire (the database still counts its
-/// usage).
+/// How long settlements gather before they are sent together: one script call settles a burst
+/// (at 50 requests in flight, dozens), and at one request at a time the settlement no longer
+/// meets the next admission head-on in Redis.
+const SETTLE_LINGER: Duration = Duration::from_millis(2);
+
+/// Most settlements in one script call.
+const SETTLE_BATCH: usize = 256;
+
+/// Sends queued settlements a burst at a time. A burst Redis refuses is tried twice more; then
+/// its reservations are left to expire (the database still counts their usage).
 async fn settle_queued(
     connection: ConnectionManager,
     script: Script,
     index: String,
     mut queue: mpsc::UnboundedReceiver<Settlement>,
 ) {
-    let mut burst = Vec::new();
-    while queue.recv_many(&mut burst, 256).await > 0 {
-        let sends = burst.drain(..).map(|settlement| {
-            let (mut connection, script, index) = (connection.clone(), &script, &index);
-            async move {
-                let mut wait = Duration::from_millis(100);
-                for attempt in 1..=3 {
-                    match send_settlement(&mut connection, script, index, &settlement).await {
-                        Ok(_) => return,
-                        Err(error) if attempt == 3 => {
-                            tracing::warn!(error = %error, "a settlement could not reach Redis; its reservation expires instead");
-                        }
-                        Err(_) => {
-                            tokio::time::sleep(wait).await;
-                            wait *= 2;
-                        }
-                    }
+    let mut burst = Vec::with_capacity(SETTLE_BATCH);
+    let mut connection = connection;
+    while queue.recv_many(&mut burst, SETTLE_BATCH).await > 0 {
+        tokio::time::sleep(SETTLE_LINGER).await;
+        while burst.len() < SETTLE_BATCH {
+            match queue.try_recv() {
+                Ok(settlement) => burst.push(settlement),
+                Err(_) => break,
+            }
+        }
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1..=3 {
+            match send_settlements(&mut connection, &script, &index, &burst).await {
+                Ok(_) => break,
+                Err(error) if attempt == 3 => tracing::warn!(
+                    error = %error,
+                    settlements = burst.len(),
+                    "settlements could not reach Redis; their reservations expire instead"
+                ),
+                Err(_) => {
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
                 }
             }
-        });
-        futures_util::future::join_all(sends).await;
+        }
+        burst.clear();
     }
 }
 
