@@ -370,7 +370,7 @@ async fn a_replica_killed_mid_request_frees_its_places_when_its_leases_expire() 
     mock.set_fallback(Behaviour::HangBeforeHeaders(Duration::from_secs(60)));
     let manage = manage_over(&db);
     let gateway = gateway_over(&manage, &mock).await;
-    let key = limited_key(&manage, gateway, "four", &["concurrency=4"]).await;
+    let key = limited_key(&manage, gateway, "four", &["concurrency=4", "requests/total=1000"]).await;
     let env = [
         ("MGW_REDIS__URL", redis_url.as_str()),
         ("MGW_REDIS__PREFIX", prefix.as_str()),
@@ -423,7 +423,8 @@ async fn a_replica_killed_mid_request_frees_its_places_when_its_leases_expire() 
         after >= Duration::from_millis(2_500),
         "not before the lease expires: {after:?}"
     );
-    // The key's total window: no minute edge can split what this test did.
+    // The key's total window (its `requests/total` limit keeps it in Redis): no minute edge
+    // can split what this test did.
     let now = now_ms();
     let consistent = eventually(|| async {
         let (used, reserved) = redis_window(&redis_url, &prefix, key.key.id, Period::Total, now).await;
