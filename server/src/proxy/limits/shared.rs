@@ -4,7 +4,8 @@
 //! each settlement is one atomic call.
 //!
 //! Invariant: admission checks every limit of every level and reserves on all of them in one
-//! script call (`admit.lua`) — all or nothing, whichever replica asks.
+//! script call (`admit.lua`) — all or nothing, whichever replica asks. Admissions that wait
+//! together share one call, and are judged one after another in it.
 //! Invariant: a lease is settled at most once (`settle.lua` deletes it); a lease whose replica
 //! died gives its reservation and concurrency places back once its expiry passes (every admission
 //! sweeps a few; the sweep task the rest), and a late settle then counts only its usage.
@@ -19,9 +20,18 @@ use crate::store::{CounterRow, LimitScope};
 use app::types::{Metric, Period};
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 const COMMON: &str = include_str!("common.lua");
+
+/// An admission waiting to be sent: its keys (lease, then each level's), its arguments (the
+/// request id goes fourth, between `numbers[..3]` and the rest), and who waits for the answer.
+struct Admission {
+    keys: Vec<String>,
+    id: String,
+    numbers: Vec<i64>,
+    answer: oneshot::Sender<Result<Vec<i64>, RedisError>>,
+}
 
 /// A settlement waiting to be sent: the request, and what it used (requests, tokens, cost).
 struct Settlement {
@@ -39,6 +49,7 @@ pub struct SharedLedger {
     settle: Script,
     sweep: Script,
     seed: Script,
+    admissions: mpsc::UnboundedSender<Admission>,
     settlements: mpsc::UnboundedSender<Settlement>,
 }
 
@@ -76,6 +87,7 @@ impl SharedLedger {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let connection = ConnectionManager::new_lazy_with_config(client, manager)?;
+        let (admissions, admitting) = mpsc::unbounded_channel();
         let (settlements, queue) = mpsc::unbounded_channel();
         let script = |body: &str| Script::new(&format!("{COMMON}\n{body}"));
         let ledger = std::sync::Arc::new(SharedLedger {
@@ -86,8 +98,15 @@ impl SharedLedger {
             settle: script(include_str!("settle.lua")),
             sweep: script(include_str!("sweep.lua")),
             seed: script(include_str!("seed.lua")),
+            admissions,
             settlements,
         });
+        tokio::spawn(admit_queued(
+            ledger.connection.clone(),
+            ledger.admit.clone(),
+            ledger.index(),
+            admitting,
+        ));
         tokio::spawn(settle_queued(
             ledger.connection.clone(),
             ledger.settle.clone(),
@@ -126,42 +145,57 @@ impl SharedLedger {
     }
 
     /// Admits `ask` on every level or refuses it (the outer `Err` when Redis did not answer).
+    /// The admission joins the burst waiting for the next script call.
     pub async fn admit(&self, ask: &Ask<'_>) -> Result<Result<RateHeaders, Box<Refusal>>, RedisError> {
         let ttl = ms(self.settings.reservation_ttl);
         let expires = ask.now.saturating_add(ttl);
-        let mut call = self.admit.prepare_invoke();
-        call.key(self.index()).key(self.lease(ask.request_id));
-        call.arg(ask.now)
-            .arg(expires)
-            .arg(expires.saturating_add(ttl))
-            .arg(ask.request_id)
-            .arg(1)
-            .arg(ask.tokens.max(0))
-            .arg(ask.cost_micros.max(0))
-            .arg(ask.levels.len());
-        for period in Period::ALL {
-            call.arg(self.window_expiry(period, period.window_start(ask.now)));
-        }
+        let mut keys = Vec::with_capacity(1 + 7 * ask.levels.len());
+        keys.push(self.lease(ask.request_id));
+        let mut numbers = vec![
+            ask.now,
+            expires,
+            expires.saturating_add(ttl),
+            1,
+            ask.tokens.max(0),
+            ask.cost_micros.max(0),
+            i64::try_from(ask.levels.len()).unwrap_or(i64::MAX),
+        ];
+        numbers.extend(Period::ALL.map(|period| self.window_expiry(period, period.window_start(ask.now))));
         for level in &ask.levels {
-            self.level(&mut call, level, ask.now);
+            self.level(&mut keys, &mut numbers, level, ask.now);
         }
-        let answer: Vec<i64> = call.invoke_async(&mut self.connection.clone()).await?;
+        let (answer, answered) = oneshot::channel();
+        let admission = Admission {
+            keys,
+            id: ask.request_id.to_owned(),
+            numbers,
+            answer,
+        };
+        if self.admissions.send(admission).is_err() {
+            return Err(RedisError::from((redis::ErrorKind::Io, "the admission task has ended")));
+        }
+        let answer = (answered.await).unwrap_or_else(|_| {
+            Err(RedisError::from((
+                redis::ErrorKind::Io,
+                "the admission was not answered",
+            )))
+        })?;
         let taken = answer.get(1..).unwrap_or_default();
         Ok(judge::judge(&self.settings, ask, taken))
     }
 
     /// One level's keys and arguments of an admission.
-    fn level(&self, call: &mut redis::ScriptInvocation<'_>, level: &Level<'_>, now: i64) {
-        call.key(self.meta(level.scope)).key(self.concurrency(level.scope));
-        for period in Period::ALL {
-            call.key(self.window(level.scope, period, period.window_start(now)));
-        }
+    fn level(&self, keys: &mut Vec<String>, numbers: &mut Vec<i64>, level: &Level<'_>, now: i64) {
+        keys.push(self.meta(level.scope));
+        keys.push(self.concurrency(level.scope));
+        keys.extend(Period::ALL.map(|period| self.window(level.scope, period, period.window_start(now))));
         let limits: Vec<_> = judge::effective(&self.settings, level).collect();
-        call.arg(level.reset_at.unwrap_or(-1)).arg(limits.len());
+        numbers.push(level.reset_at.unwrap_or(-1));
+        numbers.push(i64::try_from(limits.len()).unwrap_or(i64::MAX));
         for limit in limits {
-            call.arg(metric_code(limit.metric))
-                .arg(period_code(limit.period))
-                .arg(limit.max_value);
+            numbers.push(i64::from(metric_code(limit.metric)));
+            numbers.push(i64::try_from(period_code(limit.period)).unwrap_or(i64::MAX));
+            numbers.push(limit.max_value);
         }
     }
 
@@ -264,6 +298,52 @@ impl SharedLedger {
 /// The period's position in the scripts' window list (1 to 5).
 fn period_code(period: Period) -> usize {
     period.index() + 1
+}
+
+/// Most admissions in one script call.
+const ADMIT_BATCH: usize = 256;
+
+/// Sends queued admissions a burst at a time: what queued while the previous call was in flight
+/// goes in the next, so one request alone waits no longer and fifty at once share a few calls.
+async fn admit_queued(
+    connection: ConnectionManager,
+    script: Script,
+    index: String,
+    mut queue: mpsc::UnboundedReceiver<Admission>,
+) {
+    let mut burst = Vec::with_capacity(ADMIT_BATCH);
+    let mut connection = connection;
+    while queue.recv_many(&mut burst, ADMIT_BATCH).await > 0 {
+        let now = burst.iter().filter_map(|admission| admission.numbers.first()).max();
+        let mut call = script.key(&index);
+        call.arg(now.copied().unwrap_or(0)).arg(burst.len());
+        for admission in &burst {
+            let (head, rest) = admission.numbers.split_at(3.min(admission.numbers.len()));
+            call.key(&admission.keys)
+                .arg(admission.keys.len())
+                .arg(admission.numbers.len() + 1)
+                .arg(head)
+                .arg(&admission.id)
+                .arg(rest);
+        }
+        let answers: Result<Vec<Vec<i64>>, RedisError> = call.invoke_async(&mut connection).await;
+        match answers {
+            Ok(answers) => {
+                let mut answers = answers.into_iter();
+                for admission in burst.drain(..) {
+                    // A missing answer drops the sender: the request hears Redis did not answer.
+                    if let Some(answer) = answers.next() {
+                        let _ = admission.answer.send(Ok(answer));
+                    }
+                }
+            }
+            Err(error) => {
+                for admission in burst.drain(..) {
+                    let _ = admission.answer.send(Err(error.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// Sends settlements in one script call; answers how many held a lease.
