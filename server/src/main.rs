@@ -58,6 +58,9 @@ enum Command {
     /// Manage gateways (named proxies over endpoints).
     #[command(subcommand)]
     Gateway(cli::GatewayCommand),
+    /// Manage composite models (one model name that stands for several).
+    #[command(subcommand)]
+    Composite(cli::CompositeCommand),
     /// Manage gateway keys (what applications send).
     #[command(subcommand)]
     Key(cli::KeyCommand),
@@ -132,6 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Create { email, role }) => runtime.block_on(create_admin(config, email, &role)),
         Command::Endpoint(command) => runtime.block_on(manage(config, cli::Resource::Endpoint(command))),
         Command::Gateway(command) => runtime.block_on(manage(config, cli::Resource::Gateway(command))),
+        Command::Composite(command) => runtime.block_on(manage(config, cli::Resource::Composite(command))),
         Command::Key(command) => runtime.block_on(manage(config, cli::Resource::Key(command))),
         Command::Price(command) => runtime.block_on(manage(config, cli::Resource::Price(command))),
         Command::CheckConfig => {

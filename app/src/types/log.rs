@@ -35,6 +35,10 @@ pub struct RequestLog {
     pub error_class: Option<String>,
     pub request_body: Option<String>,
     pub response_body: Option<String>,
+    /// The member of a composite model that served it (an `ab` category, else the member's
+    /// name); `None` for a plain model.
+    #[serde(default)]
+    pub variant: Option<String>,
     /// The upstream attempts, in order.
     pub attempts: Vec<RequestAttempt>,
 }

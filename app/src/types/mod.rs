@@ -11,6 +11,7 @@
 mod admin;
 mod change;
 mod codec;
+mod composite;
 mod dashboard;
 mod endpoint;
 mod error;
@@ -23,6 +24,7 @@ mod playground;
 pub use admin::*;
 pub use change::*;
 pub use codec::*;
+pub use composite::*;
 pub use dashboard::*;
 pub use endpoint::*;
 pub use error::*;

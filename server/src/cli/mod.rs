@@ -1,4 +1,4 @@
-//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `key`, `price`): thin wrappers
+//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `composite`, `key`, `price`): thin wrappers
 //! over the management service, printing a table or, with `--json`, JSON.
 //!
 //! Invariant: the CLI can do nothing the service would refuse elsewhere: every rule lives in
@@ -8,12 +8,14 @@
 
 mod args;
 mod commands;
+mod composite;
 mod show;
 
 pub use args::{
     EndpointAdd, EndpointChange, EndpointCommand, GatewayAdd, GatewayChange, GatewayCommand, KeyChange, KeyCommand,
     KeyCreate, LimitChange, PriceCommand,
 };
+pub use composite::CompositeCommand;
 
 use crate::manage::{Manage, ManageError};
 use clap::Args;
@@ -23,6 +25,7 @@ use show::pretty;
 pub enum Resource {
     Endpoint(EndpointCommand),
     Gateway(GatewayCommand),
+    Composite(CompositeCommand),
     Key(KeyCommand),
     Price(PriceCommand),
 }
@@ -32,6 +35,7 @@ pub async fn run(manage: &Manage, command: Resource) -> Result<String, ManageErr
     match command {
         Resource::Endpoint(command) => commands::endpoint(manage, command).await,
         Resource::Gateway(command) => commands::gateway(manage, command).await,
+        Resource::Composite(command) => composite::run(manage, command).await,
         Resource::Key(command) => commands::key(manage, command).await,
         Resource::Price(command) => commands::price(manage, command).await,
     }

@@ -6,12 +6,12 @@
 
 use super::{
     actor, error, manage,
-    types::{local_id, numeric_id, EndpointNode, GatewayNode, KeyNode, NodeKind},
+    types::{local_id, numeric_id, CompositeNode, EndpointNode, GatewayNode, KeyNode, NodeKind},
 };
 use crate::manage::ROTATION_GRACE;
 use app::types::{
-    EndpointChoice, EndpointHealth, EndpointId, EndpointRef, EndpointUpdate, GatewayId, GatewayUpdate, KeyUpdate,
-    ModelPrice, NewEndpoint, NewGateway, NewKey,
+    CompositeId, CompositeUpdate, EndpointChoice, EndpointHealth, EndpointId, EndpointRef, EndpointUpdate, GatewayId,
+    GatewayUpdate, KeyUpdate, ModelPrice, NewComposite, NewEndpoint, NewGateway, NewKey,
 };
 use async_graphql::{Context, InputObject, MergedObject, Object, Result, SimpleObject, ID};
 use std::time::Duration;
@@ -47,6 +47,15 @@ pub struct CreateKeyInput {
     pub key: NewKey,
 }
 
+// The management service's `NewComposite`, with its gateway named by global id.
+/// A new composite model.
+#[derive(InputObject)]
+pub struct CreateCompositeInput {
+    pub gateway_id: ID,
+    #[graphql(flatten)]
+    pub composite: NewComposite,
+}
+
 /// A created or rotated key, with its secret: shown this once, never again.
 #[derive(SimpleObject)]
 pub struct CreatedKey {
@@ -77,6 +86,11 @@ fn endpoint_id(id: &ID, field: &'static str) -> Result<EndpointId> {
 /// A gateway's id, from its global id.
 fn gateway_id(id: &ID, field: &'static str) -> Result<GatewayId> {
     numeric_id(id, NodeKind::Gateway, field).map(GatewayId)
+}
+
+/// A composite model's id, from its global id.
+fn composite_id(id: &ID, field: &'static str) -> Result<CompositeId> {
+    numeric_id(id, NodeKind::CompositeModel, field).map(CompositeId)
 }
 
 /// The gateway's endpoints as the management service takes them.
@@ -194,6 +208,28 @@ impl ConfigMutation {
             .delete_gateway(actor(ctx)?, number)
             .await
             .map_err(error::manage)?;
+        Ok(id)
+    }
+
+    /// Creates a composite model: a model name of the gateway that stands for several members.
+    async fn create_composite(&self, ctx: &Context<'_>, input: CreateCompositeInput) -> Result<CompositeNode> {
+        let new = NewComposite {
+            gateway_id: gateway_id(&input.gateway_id, "gatewayId")?,
+            ..input.composite
+        };
+        let composite = (manage(ctx).create_composite(actor(ctx)?, new).await).map_err(error::manage)?;
+        Ok(CompositeNode(composite))
+    }
+
+    async fn update_composite(&self, ctx: &Context<'_>, id: ID, input: CompositeUpdate) -> Result<CompositeNode> {
+        let id = composite_id(&id, "id")?;
+        let composite = (manage(ctx).update_composite(actor(ctx)?, id, input).await).map_err(error::manage)?;
+        Ok(CompositeNode(composite))
+    }
+
+    async fn delete_composite(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let number = composite_id(&id, "id")?;
+        (manage(ctx).delete_composite(actor(ctx)?, number).await).map_err(error::manage)?;
         Ok(id)
     }
 

@@ -202,6 +202,11 @@ impl Query {
                     .find(|e| e.id == id)
                     .map(|e| Node::AuditEntry(AuditEntryNode(e)))
             }
+            NodeKind::CompositeModel => match manage.composite(app::types::CompositeId(number()?)).await {
+                Ok(composite) => Some(Node::CompositeModel(super::types::CompositeNode(composite))),
+                Err(crate::manage::ManageError::NotFound) => None,
+                Err(other) => return Err(error::manage(other)),
+            },
         })
     }
 

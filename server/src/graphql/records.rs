@@ -178,6 +178,11 @@ impl RequestLogNode {
     async fn model(&self) -> Option<&str> {
         self.0.model.as_deref()
     }
+    /// The member of a composite model that served it (an A/B category, else the member's
+    /// name); null for a plain model.
+    async fn variant(&self) -> Option<&str> {
+        self.0.variant.as_deref()
+    }
     async fn stream(&self) -> bool {
         self.0.stream
     }

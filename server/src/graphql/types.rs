@@ -10,8 +10,8 @@ pub use super::records::{AdminTokenNode, AdminUserNode, AuditEntryNode, RequestL
 use super::{backend, error, reader};
 use crate::manage::HourlyScope;
 use app::types::{
-    EndpointHealth, Gateway, GatewayKey, HourlyUsage, InferenceEndpoint, KeyStatus, Limit, ModelAlias, ProviderKind,
-    RetryPolicy, Strategy, Timeouts,
+    CompositeKind, CompositeMember, CompositeModel, EndpointHealth, Gateway, GatewayKey, HourlyUsage,
+    InferenceEndpoint, KeyStatus, Limit, ModelAlias, MultiMode, ProviderKind, RetryPolicy, Strategy, Timeouts,
 };
 use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
@@ -27,10 +27,11 @@ pub enum NodeKind {
     AdminApiToken,
     RequestLog,
     AuditEntry,
+    CompositeModel,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 7] = [
+    const ALL: [NodeKind; 8] = [
         NodeKind::InferenceEndpoint,
         NodeKind::Gateway,
         NodeKind::GatewayKey,
@@ -38,6 +39,7 @@ impl NodeKind {
         NodeKind::AdminApiToken,
         NodeKind::RequestLog,
         NodeKind::AuditEntry,
+        NodeKind::CompositeModel,
     ];
 
     fn as_str(self) -> &'static str {
@@ -49,6 +51,7 @@ impl NodeKind {
             NodeKind::AdminApiToken => "AdminApiToken",
             NodeKind::RequestLog => "RequestLog",
             NodeKind::AuditEntry => "AuditEntry",
+            NodeKind::CompositeModel => "CompositeModel",
         }
     }
 }
@@ -92,6 +95,7 @@ pub enum Node {
     AdminApiToken(AdminTokenNode),
     RequestLog(RequestLogNode),
     AuditEntry(AuditEntryNode),
+    CompositeModel(CompositeNode),
 }
 
 /// A time range, Unix milliseconds, for usage histories.
@@ -264,6 +268,12 @@ impl GatewayNode {
     async fn updated_at(&self) -> i64 {
         self.0.updated_at
     }
+    /// Its composite models, by name.
+    async fn composites(&self, ctx: &Context<'_>) -> Result<Vec<CompositeNode>> {
+        reader(ctx)?;
+        let composites = (backend(ctx).manage.composites(Some(self.0.id)).await).map_err(error::manage)?;
+        Ok(composites.into_iter().map(CompositeNode).collect())
+    }
     /// Its keys as a tree: the keys without a parent, each with its `children`.
     async fn keys(&self, ctx: &Context<'_>) -> Result<Vec<KeyNode>> {
         reader(ctx)?;
@@ -274,6 +284,53 @@ impl GatewayNode {
     #[graphql(complexity = 20)]
     async fn usage(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<HourlyUsage>> {
         usage(ctx, HourlyScope::Gateway(self.0.id), from, to).await
+    }
+}
+
+/// A model name of a gateway that stands for several members.
+pub struct CompositeNode(pub CompositeModel);
+
+#[Object(name = "CompositeModel")]
+impl CompositeNode {
+    async fn id(&self) -> ID {
+        global_id(NodeKind::CompositeModel, self.0.id.0)
+    }
+    /// The gateway whose clients send its name as `model`.
+    async fn gateway_id(&self) -> ID {
+        global_id(NodeKind::Gateway, self.0.gateway_id.0)
+    }
+    /// Unique within its gateway.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn kind(&self) -> CompositeKind {
+        self.0.kind
+    }
+    /// In the order given.
+    async fn members(&self) -> &[CompositeMember] {
+        &self.0.members
+    }
+    /// `LOAD`: the same end user keeps the same member while it is healthy (`AB` always does).
+    async fn sticky(&self) -> bool {
+        self.0.sticky
+    }
+    /// `MULTI`: how it answers.
+    async fn mode(&self) -> MultiMode {
+        self.0.mode
+    }
+    /// `BEST`: the reference that judges.
+    async fn judge(&self) -> Option<&str> {
+        self.0.judge.as_deref()
+    }
+    /// `BEST`: the judge's instructions; null for the default rubric.
+    async fn rubric(&self) -> Option<&str> {
+        self.0.rubric.as_deref()
+    }
+    async fn created_at(&self) -> i64 {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> i64 {
+        self.0.updated_at
     }
 }
 

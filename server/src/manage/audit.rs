@@ -7,13 +7,32 @@
 use super::{Actor, Manage, ManageError};
 use crate::store::{now_ms, NewAudit, Tx};
 use app::types::{
-    AdminRole, AdminTokenId, AdminUserId, AuditEntry, EndpointId, GatewayId, KeyId, ModelPrice, ProviderKind, Strategy,
+    AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId, KeyId,
+    ModelPrice, ProviderKind, Strategy,
 };
 use serde_json::{json, Value};
 
 /// One recorded change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuditEvent {
+    CompositeCreated {
+        id: CompositeId,
+        gateway: String,
+        name: String,
+        kind: CompositeKind,
+        /// In the CLI's notation, `category:target=share`.
+        members: Vec<String>,
+    },
+    CompositeUpdated {
+        id: CompositeId,
+        name: String,
+        /// The new members, when they changed.
+        members: Option<Vec<String>>,
+    },
+    CompositeDeleted {
+        id: CompositeId,
+        name: String,
+    },
     EndpointCreated {
         id: EndpointId,
         name: String,
@@ -125,6 +144,9 @@ impl AuditEvent {
     /// The action as the log names it: `<object>.<verb>`.
     pub fn action(&self) -> &'static str {
         match self {
+            AuditEvent::CompositeCreated { .. } => "composite.create",
+            AuditEvent::CompositeUpdated { .. } => "composite.update",
+            AuditEvent::CompositeDeleted { .. } => "composite.delete",
             AuditEvent::EndpointCreated { .. } => "endpoint.create",
             AuditEvent::EndpointUpdated { .. } => "endpoint.update",
             AuditEvent::EndpointDeleted { .. } => "endpoint.delete",
@@ -154,6 +176,9 @@ impl AuditEvent {
     /// What it was done to: a kind and an id.
     pub fn target(&self) -> Option<(&'static str, i64)> {
         match self {
+            AuditEvent::CompositeCreated { id, .. }
+            | AuditEvent::CompositeUpdated { id, .. }
+            | AuditEvent::CompositeDeleted { id, .. } => Some(("composite_model", id.0)),
             AuditEvent::EndpointCreated { id, .. }
             | AuditEvent::EndpointUpdated { id, .. }
             | AuditEvent::EndpointDeleted { id, .. }
@@ -183,6 +208,18 @@ impl AuditEvent {
     /// The details, as a JSON object of names and settings.
     pub fn details(&self) -> Value {
         match self {
+            AuditEvent::CompositeCreated {
+                gateway,
+                name,
+                kind,
+                members,
+                ..
+            } => json!({ "gateway": gateway, "name": name, "kind": kind.as_str(), "members": members }),
+            AuditEvent::CompositeUpdated { name, members, .. } => match members {
+                Some(members) => json!({ "name": name, "members": members }),
+                None => json!({ "name": name }),
+            },
+            AuditEvent::CompositeDeleted { name, .. } => json!({ "name": name }),
             AuditEvent::EndpointCreated { name, provider, .. } => {
                 json!({ "name": name, "provider": provider.as_str() })
             }

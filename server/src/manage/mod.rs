@@ -6,6 +6,7 @@
 mod actor;
 mod admins;
 mod audit;
+mod composites;
 pub mod endpoints;
 mod gateways;
 mod keys;
@@ -21,6 +22,7 @@ pub use crate::store::{now_ms, ConfigNotices, HourlyKind, HourlyScope, LimitScop
 pub use actor::Actor;
 pub use admins::{SessionPolicy, SignedIn};
 pub use audit::AuditEvent;
+pub use composites::composite_member;
 pub use endpoints::validate_base_url;
 pub use gateways::endpoint_choice;
 pub use keys::{CreatedKey, ROTATION_GRACE};
@@ -277,6 +279,7 @@ pub struct RegistrySource {
     pub credentials:
         std::collections::HashMap<app::types::EndpointId, Result<crate::secrets::Secret, crate::crypto::OpenError>>,
     pub gateways: Vec<app::types::Gateway>,
+    pub composites: Vec<app::types::CompositeModel>,
     pub keys: Vec<app::types::GatewayKey>,
     pub key_hashes: std::collections::HashMap<app::types::KeyId, String>,
     pub prices: Vec<app::types::ModelPrice>,
@@ -304,6 +307,7 @@ impl Manage {
                 .map(|(id, blob)| (id, crate::crypto::open(&self.keyring.master_key, &blob)))
                 .collect(),
             gateways: self.store.gateways().await?,
+            composites: self.store.composites().await?,
             keys: self.store.keys(None).await?,
             key_hashes: self.store.key_hashes().await?,
             prices: self.store.prices().await?,

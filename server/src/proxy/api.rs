@@ -188,6 +188,7 @@ pub async fn console_chat(
         request_id,
         bytes: Bytes::from(body.to_string()),
         arrival: None,
+        session: None,
     };
     match route(&state.proxy, call, &snapshot, principal, &mut progress).await {
         Ok(response) => response,
@@ -294,6 +295,9 @@ async fn serve(
         request_id,
         bytes,
         arrival: Some(arrival),
+        session: (parts.headers.get("x-mgw-session"))
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string),
     };
     route(proxy, call, &snapshot, principal, progress).await
 }

@@ -40,8 +40,10 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub struct Routed<'a> {
     pub request_id: &'a str,
     pub gateway: &'a Gateway,
-    /// The endpoints that can serve the model, in the gateway's order.
-    pub candidates: Vec<Arc<Upstream>>,
+    /// The endpoints that can serve the model, in the gateway's order, in tiers: a tier's
+    /// endpoints are ordered by the balancer and tried before the next tier's (one tier for a
+    /// plain model; a composite's members in the order they are tried).
+    pub tiers: Vec<Vec<Arc<Upstream>>>,
     pub inbound: &'a Inbound,
     /// Prompt tokens (estimated) plus the answer's allowance, for provider token windows.
     pub estimated_tokens: u64,
@@ -263,21 +265,26 @@ impl Proxy {
     /// attempts, the retry budget or the deadline run out. Every attempt is recorded.
     pub async fn serve(self: &Arc<Self>, routed: Routed<'_>, recorder: &mut Recorder) -> Result<Served, ProxyError> {
         let cooldown = self.settings.default_cooldown;
-        let order = match self.balancer.order(
-            routed.gateway,
-            &routed.candidates,
-            Instant::now(),
-            &mut rand::thread_rng(),
-        ) {
-            Ok(order) => order,
-            Err(NoneAvailable::RateLimited(until)) => {
-                return Err(ProxyError::RateLimited {
+        let now = Instant::now();
+        let mut order = Vec::new();
+        let mut refused = None;
+        for tier in &routed.tiers {
+            match (self.balancer).order(routed.gateway, tier, now, &mut rand::thread_rng()) {
+                Ok(ordered) => order.extend(ordered),
+                Err(none) => {
+                    refused.get_or_insert(none);
+                }
+            }
+        }
+        if order.is_empty() {
+            return Err(match refused {
+                Some(NoneAvailable::RateLimited(until)) => ProxyError::RateLimited {
                     retry_after: until.saturating_duration_since(Instant::now()),
                     message: "Every endpoint that serves this model is at its provider limit; retry later.".into(),
-                })
-            }
-            Err(NoneAvailable::Unavailable) => return Err(ProxyError::NoEndpoint),
-        };
+                },
+                Some(NoneAvailable::Unavailable) | None => ProxyError::NoEndpoint,
+            });
+        }
         let retry = routed.gateway.retry;
         let max_attempts = retry.max_attempts.clamp(1, 10);
         let mut next = 0usize;

@@ -11,7 +11,8 @@
 //! 3. `read`: [`wire`] reads and checks the body (bad input: 4xx, no upstream call);
 //!    Anthropic-shaped bodies are first read by the client dialect [`messages`];
 //! 4. `plan`: the model (or alias, or Azure deployment) picks the candidate endpoints,
-//!    narrowed by the key's allowed models;
+//!    narrowed by the key's allowed models; a [`composite`] model orders its members for the
+//!    request and each member names its endpoints;
 //! 5. `record` reserves the request's place in the request-log queue ([`usage`]; full: 503),
 //!    and `admit` checks it against the limits of its key, the key's ancestors and its gateway
 //!    ([`limits`]: reserving the estimated usage on all of them, or 429);
@@ -29,6 +30,7 @@
 pub mod api;
 pub mod auth;
 pub mod balancer;
+pub mod composite;
 pub mod error;
 pub mod failover;
 pub mod limits;

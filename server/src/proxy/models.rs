@@ -6,8 +6,8 @@ use axum::{extract::State, http::HeaderMap, Json};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The models a key may use: its gateway's enabled endpoints' models and its aliases, narrowed
-/// by the allowed-model lists of the key and of every ancestor.
+/// The models a key may use: its gateway's enabled endpoints' models, its aliases and its
+/// composite models, narrowed by the allowed-model lists of the key and of every ancestor.
 pub fn allowed_models(snapshot: &Snapshot, authenticated: &auth::Authenticated) -> BTreeSet<String> {
     let gateway = &authenticated.gateway;
     let mut models: BTreeSet<String> = gateway
@@ -17,6 +17,11 @@ pub fn allowed_models(snapshot: &Snapshot, authenticated: &auth::Authenticated) 
         .filter(|upstream| upstream.endpoint.enabled)
         .map(|upstream| upstream.endpoint.model.clone())
         .chain(gateway.model_aliases.keys().cloned())
+        .chain(
+            snapshot
+                .composites_of(gateway.id)
+                .map(|composite| composite.name.clone()),
+        )
         .collect();
     for ancestor in snapshot.lineage(&authenticated.key.key) {
         if let Some(allowed) = &ancestor.key.allowed_models {

@@ -9,7 +9,7 @@ use crate::{
     manage::{Manage, ManageError, Notice},
     secrets::Secret,
 };
-use app::types::{EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice};
+use app::types::{CompositeModel, EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice};
 use arc_swap::ArcSwap;
 use std::{
     collections::HashMap,
@@ -84,6 +84,8 @@ pub struct Snapshot {
     pub revision: i64,
     pub upstreams: HashMap<EndpointId, Arc<Upstream>>,
     pub gateways: HashMap<GatewayId, Arc<Gateway>>,
+    /// Each gateway's composite models, by name.
+    composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>>,
     keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
     keys_by_id: HashMap<KeyId, Arc<KeyEntry>>,
     prices: HashMap<String, ModelPrice>,
@@ -98,6 +100,16 @@ impl Snapshot {
     /// The key with this id.
     pub fn key_by_id(&self, id: KeyId) -> Option<&Arc<KeyEntry>> {
         self.keys_by_id.get(&id)
+    }
+
+    /// The composite model `name` of `gateway`, if it has one.
+    pub fn composite(&self, gateway: GatewayId, name: &str) -> Option<&Arc<CompositeModel>> {
+        self.composites.get(&gateway)?.get(name)
+    }
+
+    /// Every composite model of `gateway`.
+    pub fn composites_of(&self, gateway: GatewayId) -> impl Iterator<Item = &Arc<CompositeModel>> {
+        self.composites.get(&gateway).into_iter().flat_map(HashMap::values)
     }
 
     /// The price of `model`, if it has one.
@@ -225,10 +237,15 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
             Some(Arc::new(KeyEntry { key, secret_hash }))
         })
         .collect();
+    let mut composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>> = HashMap::new();
+    for composite in source.composites {
+        (composites.entry(composite.gateway_id).or_default()).insert(composite.name.clone(), Arc::new(composite));
+    }
     Ok(Snapshot {
         revision: source.revision,
         upstreams,
         gateways: source.gateways.into_iter().map(|g| (g.id, Arc::new(g))).collect(),
+        composites,
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
         prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),

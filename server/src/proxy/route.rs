@@ -9,6 +9,7 @@
 //! Invariant: nothing here awaits the database; the snapshot is the configuration.
 
 use super::{
+    composite::{self, VARIANT_HEADER},
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
@@ -147,6 +148,8 @@ pub(super) struct Call<'p> {
     /// Its places under the concurrency limits, held since it was authenticated (none for the
     /// console, whose body is read before it is routed).
     pub arrival: Option<Arrival>,
+    /// The client's `x-mgw-session` header: who the end user is when the body has no `user`.
+    pub session: Option<String>,
 }
 
 /// How far a request got, for counting one that is refused.
@@ -172,21 +175,12 @@ pub(super) async fn route(
     progress: &mut Progress,
 ) -> Result<Response, ProxyError> {
     let inbound = read(call.api, call.operation, &call.bytes, call.path_model)?;
-    let candidates = plan(snapshot, &principal, &inbound)?;
+    let plan = plan(proxy, snapshot, &principal, &inbound, call.session.as_deref())?;
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, progress)?;
+    recorder.variant(plan.tiers.first().and_then(|tier| tier.variant.as_deref()));
     let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
     let arrival = call.arrival.as_mut();
-    let rate = match admit(
-        proxy,
-        snapshot,
-        &principal,
-        &candidates,
-        &mut recorder,
-        &estimate,
-        arrival,
-    )
-    .await
-    {
+    let rate = match admit(proxy, snapshot, &principal, &plan, &mut recorder, &estimate, arrival).await {
         Ok(rate) => rate,
         Err(error) => {
             let status = error.status().as_u16();
@@ -208,7 +202,7 @@ pub(super) async fn route(
     let routed = Routed {
         request_id: &call.request_id,
         gateway,
-        candidates,
+        tiers: plan.tiers.iter().map(|tier| tier.upstreams.clone()).collect(),
         inbound: &inbound,
         estimated_tokens: estimate.tokens(),
         deadline,
@@ -227,9 +221,13 @@ pub(super) async fn route(
             return Err(error);
         }
     };
-    Ok(shape(
-        proxy, served, call, &inbound, gateway, &estimate, recorder, &rate,
-    ))
+    let answered = Answered {
+        gateway,
+        estimate: &estimate,
+        rate: &rate,
+        plan: &plan,
+    };
+    Ok(shape(proxy, served, call, &inbound, answered, recorder))
 }
 
 /// Step 3: the body read in the canonical (OpenAI) shape and checked. Bad input: 4xx, nothing
@@ -250,18 +248,117 @@ pub fn read(
     wire::check(operation, body, path_model)
 }
 
-/// Step 4: the endpoints that may serve it, in the gateway's order.
-fn plan(snapshot: &Snapshot, principal: &Principal<'_>, inbound: &Inbound) -> Result<Vec<Arc<Upstream>>, ProxyError> {
-    match principal {
-        Principal::ConsoleToEndpoint { upstream, .. } => pinned(upstream, inbound.operation),
-        Principal::Key { .. } | Principal::ConsoleViaGateway(_) => candidates(
-            snapshot,
-            principal.gateway(),
-            principal.lineage(),
-            inbound.model.as_deref(),
-            inbound.operation,
-        ),
+/// One tier of a plan: endpoints the balancer orders among themselves, tried before the next
+/// tier's, and the composite member they serve for.
+pub(super) struct Tier {
+    /// The member's category (its `ab` variant); `None` for a plain model.
+    pub variant: Option<String>,
+    pub upstreams: Vec<Arc<Upstream>>,
+}
+
+/// Where a request may go: one tier for a plain model, a composite's members in the order they
+/// are tried.
+pub(super) struct Plan {
+    pub tiers: Vec<Tier>,
+}
+
+impl Plan {
+    fn plain(upstreams: Vec<Arc<Upstream>>) -> Plan {
+        Plan {
+            tiers: vec![Tier {
+                variant: None,
+                upstreams,
+            }],
+        }
     }
+
+    /// Every endpoint the request may reach.
+    fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.tiers.iter().flat_map(|tier| tier.upstreams.iter())
+    }
+
+    /// The variant `upstream` served for (the first tier listing it).
+    fn variant_of(&self, upstream: &Upstream) -> Option<&str> {
+        (self.tiers.iter())
+            .find(|tier| tier.upstreams.iter().any(|u| u.endpoint.id == upstream.endpoint.id))
+            .and_then(|tier| tier.variant.as_deref())
+    }
+}
+
+/// Step 4: the endpoints that may serve it, in the gateway's order — for a composite model,
+/// its members' in the order this request tries them ([`composite`]).
+fn plan(
+    proxy: &Proxy,
+    snapshot: &Snapshot,
+    principal: &Principal<'_>,
+    inbound: &Inbound,
+    session: Option<&str>,
+) -> Result<Plan, ProxyError> {
+    let gateway = principal.gateway();
+    match principal {
+        Principal::ConsoleToEndpoint { upstream, .. } => pinned(upstream, inbound.operation).map(Plan::plain),
+        Principal::Key { .. } | Principal::ConsoleViaGateway(_) => {
+            let requested = inbound.model.as_deref();
+            let Some(composite) = requested.and_then(|name| snapshot.composite(gateway.id, name)) else {
+                return candidates(snapshot, gateway, principal.lineage(), requested, inbound.operation)
+                    .map(Plan::plain);
+            };
+            if !permitted(principal.lineage(), &composite.name) {
+                return Err(ProxyError::ModelNotAllowed(composite.name.clone()));
+            }
+            let end_user = end_user(inbound, session, principal);
+            let members = composite::plan(
+                snapshot,
+                gateway,
+                composite,
+                &end_user,
+                inbound.operation,
+                &proxy.balancer,
+            );
+            if members.tiers.is_empty() {
+                return Err(ProxyError::NoEndpoint);
+            }
+            Ok(Plan {
+                tiers: (members.tiers.into_iter())
+                    .map(|(variant, upstreams)| Tier {
+                        variant: Some(variant),
+                        upstreams,
+                    })
+                    .collect(),
+            })
+        }
+    }
+}
+
+/// Who the end user is, for sticky composites: the body's `user`, else the `x-mgw-session`
+/// header, else the key (the console's requests: each its own).
+fn end_user(inbound: &Inbound, session: Option<&str>, principal: &Principal<'_>) -> String {
+    let user = inbound
+        .body
+        .get("user")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty());
+    match (user, session.filter(|s| !s.is_empty()), principal.lineage().first()) {
+        (Some(user), _, _) => format!("user:{user}"),
+        (None, Some(session), _) => format!("session:{session}"),
+        (None, None, Some(entry)) => format!("key:{}", entry.key.public_id),
+        (None, None, None) => format!("request:{}", super::request_id()),
+    }
+}
+
+/// Whether every level of `lineage` allows `model` (a key without a list allows every model).
+fn permitted(lineage: &[&Arc<KeyEntry>], model: &str) -> bool {
+    lineage
+        .iter()
+        .all(|entry| (entry.key.allowed_models.as_ref()).is_none_or(|allowed| allowed.iter().any(|m| m == model)))
+}
+
+/// Whether `upstream` can take a request for `operation` now: enabled, its provider serves the
+/// operation, and its credential can be opened.
+pub(super) fn usable(upstream: &Upstream, operation: Operation) -> bool {
+    upstream.endpoint.enabled
+        && providers::adapter(upstream.endpoint.provider).supports(operation)
+        && !matches!(upstream.credential, Credential::Unreadable)
 }
 
 /// The endpoints that can serve `model` for a key with this lineage (the key, then its
@@ -278,13 +375,8 @@ fn candidates(
         .endpoints
         .iter()
         .filter_map(|link| snapshot.upstreams.get(&link.endpoint_id));
-    let usable = |upstream: &&Arc<Upstream>| {
-        upstream.endpoint.enabled
-            && providers::adapter(upstream.endpoint.provider).supports(operation)
-            && !matches!(upstream.credential, Credential::Unreadable)
-    };
     let Some(name) = model else {
-        return Ok(linked.filter(usable).cloned().collect());
+        return Ok(linked.filter(|u| usable(u, operation)).cloned().collect());
     };
     let target = gateway.model_aliases.get(name).map_or(name, String::as_str);
     let serving: Vec<&Arc<Upstream>> = linked
@@ -293,16 +385,7 @@ fn candidates(
     if serving.is_empty() {
         return Err(ProxyError::ModelNotFound(name.to_string()));
     }
-    let permitted = |model: &str| {
-        lineage.iter().all(|entry| {
-            entry
-                .key
-                .allowed_models
-                .as_ref()
-                .is_none_or(|allowed| allowed.iter().any(|m| m == model))
-        })
-    };
-    if !permitted(name) && !serving.iter().any(|u| permitted(&u.endpoint.model)) {
+    if !permitted(lineage, name) && !serving.iter().any(|u| permitted(lineage, &u.endpoint.model)) {
         return Err(ProxyError::ModelNotAllowed(name.to_string()));
     }
     if !serving
@@ -317,7 +400,7 @@ fn candidates(
             ),
         ));
     }
-    let usable: Vec<Arc<Upstream>> = serving.into_iter().filter(usable).cloned().collect();
+    let usable: Vec<Arc<Upstream>> = serving.into_iter().filter(|u| usable(u, operation)).cloned().collect();
     if usable.is_empty() {
         return Err(ProxyError::NoEndpoint);
     }
@@ -440,7 +523,7 @@ async fn admit(
     proxy: &Proxy,
     snapshot: &Arc<Snapshot>,
     principal: &Principal<'_>,
-    candidates: &[Arc<Upstream>],
+    plan: &Plan,
     recorder: &mut Recorder,
     estimate: &Estimate,
     arrival: Option<&mut Arrival>,
@@ -449,8 +532,8 @@ async fn admit(
     let levels = principal.levels();
     recorder.counts_in(levels.iter().map(|level| level.scope).collect());
     // The dearest model that may serve it: a budget is never overshot by a failover.
-    let cost_micros = candidates
-        .iter()
+    let cost_micros = plan
+        .upstreams()
         .filter_map(|upstream| snapshot.price(&upstream.endpoint.model))
         .map(|price| price.cost_micros(estimate.prompt, estimate.completion))
         .max()
@@ -478,24 +561,37 @@ async fn admit(
     Ok(grant.headers)
 }
 
+/// What the answer carries besides the served body: the routing policy, the estimate, the
+/// limits' headers and the plan (which names the variant that served).
+struct Answered<'a> {
+    gateway: &'a Gateway,
+    estimate: &'a Estimate,
+    rate: &'a RateHeaders,
+    plan: &'a Plan,
+}
+
 /// Step 8: the answer in the client's dialect — a JSON body, or the stream carried on past
-/// the commit point — with the endpoint that served and the limits' headers.
-#[allow(clippy::too_many_arguments)]
+/// the commit point — with the endpoint (and composite variant) that served and the limits'
+/// headers.
 fn shape(
     proxy: &Arc<Proxy>,
     served: Served,
     call: Call<'_>,
     inbound: &Inbound,
-    gateway: &Gateway,
-    estimate: &Estimate,
+    answered: Answered<'_>,
     mut recorder: Recorder,
-    rate: &RateHeaders,
 ) -> Response {
+    let Answered {
+        gateway,
+        estimate,
+        rate,
+        plan,
+    } = answered;
     match served {
         Served::Json { upstream, answer } => {
             let usage = (answer.usage).unwrap_or_else(|| estimated(inbound, estimate.prompt, &answer.body.json()));
             recorder.first_byte();
-            recorder.served_by(upstream.endpoint.id);
+            recorder.served_by(upstream.endpoint.id, plan.variant_of(&upstream));
             recorder.used(usage);
             let body = match call.api {
                 Api::OpenAi | Api::Azure => answer.body.into_bytes(),
@@ -510,13 +606,16 @@ fn shape(
                 [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
                 body,
             );
-            let mut response = with_endpoint(response.into_response(), &upstream);
+            let mut response = with_endpoint(response.into_response(), &upstream, plan);
             set_rate_headers(response.headers_mut(), rate);
             response
         }
         Served::Stream(started_stream) => {
             recorder.first_byte();
-            recorder.served_by(started_stream.upstream.endpoint.id);
+            recorder.served_by(
+                started_stream.upstream.endpoint.id,
+                plan.variant_of(&started_stream.upstream),
+            );
             let upstream = started_stream.upstream.clone();
             let context = StreamContext {
                 shape: call.api.shape(),
@@ -532,15 +631,18 @@ fn shape(
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             set_rate_headers(headers, rate);
-            with_endpoint(response, &upstream)
+            with_endpoint(response, &upstream, plan)
         }
     }
 }
 
-/// Names the endpoint that served in the answer's headers.
-fn with_endpoint(mut response: Response, upstream: &Upstream) -> Response {
+/// Names the endpoint that served in the answer's headers, and the composite's variant.
+fn with_endpoint(mut response: Response, upstream: &Upstream, plan: &Plan) -> Response {
     if let Ok(name) = HeaderValue::from_str(&upstream.endpoint.name) {
         response.headers_mut().insert(ENDPOINT_HEADER, name);
+    }
+    if let Some(variant) = plan.variant_of(upstream).and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert(VARIANT_HEADER, variant);
     }
     response
 }

@@ -351,8 +351,16 @@ impl Recorder {
     }
 
     /// The endpoint that answered.
-    pub fn served_by(&mut self, endpoint: app::types::EndpointId) {
+    pub fn served_by(&mut self, endpoint: app::types::EndpointId, variant: Option<&str>) {
         self.log.endpoint_id = Some(endpoint);
+        self.variant(variant);
+    }
+
+    /// The composite member it is for: the one planned first, then the one that served.
+    pub fn variant(&mut self, variant: Option<&str>) {
+        if let Some(variant) = variant {
+            self.log.variant = Some(variant.to_string());
+        }
     }
 
     /// The tokens the request used (as reported, or estimated).

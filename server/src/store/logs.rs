@@ -28,6 +28,7 @@ pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
         error_class: row.try_get("error_class")?,
         request_body: row.try_get("request_body")?,
         response_body: row.try_get("response_body")?,
+        variant: row.try_get("variant")?,
         attempts: Vec::new(),
     })
 }
@@ -47,7 +48,7 @@ pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
 }
 
 /// Columns of `request_logs` the writer fills, in order, with their Postgres types.
-const LOG_COLUMNS: [(&str, &str); 18] = [
+const LOG_COLUMNS: [(&str, &str); 19] = [
     ("request_id", "text"),
     ("created_at", "bigint"),
     ("gateway_id", "bigint"),
@@ -66,6 +67,7 @@ const LOG_COLUMNS: [(&str, &str); 18] = [
     ("error_class", "text"),
     ("request_body", "text"),
     ("response_body", "text"),
+    ("variant", "text"),
 ];
 
 /// Columns of `request_attempts` the writer fills (besides `request_log_id`).
@@ -176,6 +178,7 @@ fn bind_log<'q>(query: AnyQuery<'q>, id: i64, log: &'q RequestLog) -> AnyQuery<'
         .bind(log.error_class.as_deref())
         .bind(log.request_body.as_deref())
         .bind(log.response_body.as_deref())
+        .bind(log.variant.as_deref())
 }
 
 fn bind_attempt<'q>(query: AnyQuery<'q>, log_id: i64, attempt: &'q RequestAttempt) -> AnyQuery<'q> {
@@ -214,6 +217,7 @@ struct LogRecord<'a> {
     error_class: Option<&'a str>,
     request_body: Option<&'a str>,
     response_body: Option<&'a str>,
+    variant: Option<&'a str>,
 }
 
 /// One `request_attempts` record as the Postgres writer sends it, with its request's id.
@@ -267,6 +271,7 @@ fn batch_json(logs: &[&RequestLog]) -> (String, String) {
             error_class: log.error_class.as_deref(),
             request_body: log.request_body.as_deref(),
             response_body: log.response_body.as_deref(),
+            variant: log.variant.as_deref(),
         })
         .collect();
     let attempts: Vec<AttemptRecord<'_>> = logs

@@ -7,6 +7,7 @@
 //! milliseconds; flags are 0/1 integers.
 
 mod admins;
+mod composites;
 mod endpoints;
 mod gateways;
 mod hourly;
@@ -21,6 +22,7 @@ mod tokens;
 mod usage;
 
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
+pub use composites::CompositeFields;
 pub use endpoints::{CredentialChange, EndpointFields};
 pub use gateways::{EndpointLink, GatewayFields};
 pub use hourly::{HourlyKind, HourlyScope, Span, LATENCY_BOUNDS_MS, MINUTES_KEPT_MS};

@@ -10,6 +10,7 @@ mod store;
 mod audit_parity;
 mod bad_input;
 mod cli;
+mod composites;
 mod conformance;
 mod console;
 mod crash;

@@ -3,6 +3,7 @@
 //! name them. Names are resolved to ids here, as the CLI resolves them.
 
 use app::types::{AdminRole, AdminUser, Gateway, GatewayId, GatewayKey, InferenceEndpoint, ModelPrice};
+use app::types::{CompositeModel, NewComposite};
 use app::types::{EndpointUpdate, GatewayUpdate, KeyUpdate, NewAdmin, NewEndpoint, NewGateway, NewKey};
 use server::manage::{Actor, CreatedKey, CreatedToken, Manage, ManageError};
 use std::time::Duration;
@@ -40,6 +41,10 @@ impl Op<'_> {
 
     pub async fn create_gateway(&self, new: NewGateway) -> Result<Gateway, ManageError> {
         self.0.create_gateway(&self.1, new).await
+    }
+
+    pub async fn create_composite(&self, new: NewComposite) -> Result<CompositeModel, ManageError> {
+        self.0.create_composite(&self.1, new).await
     }
 
     pub async fn update_gateway(&self, name: &str, update: GatewayUpdate) -> Result<Gateway, ManageError> {

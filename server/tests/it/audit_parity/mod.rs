@@ -16,6 +16,7 @@ use crate::{
     support::{TestServer, PASSWORD},
 };
 use app::types::{AdminRole, AuditEntry, ModelPrice, ProviderKind, Strategy, Via};
+use app::types::{CompositeKind, CompositeMember, MultiMode, NewComposite};
 use app::types::{EndpointChoice, EndpointRef, NewAdmin, NewGateway, NewKey, WriteOnly};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use futures_util::{stream, StreamExt};
@@ -109,7 +110,7 @@ fn account(email: &str, role: AdminRole) -> NewAdmin {
 
 /// The fixtures every run starts from, always created in this order: the admin, endpoint
 /// `e1` (with a credential) and `e-spare` (in no gateway), gateway `g1` over `e1`, key `k1`
-/// on it, the price of `m1`, a second admin, a viewer, and the admin's API token `t1`.
+/// on it, composite `c1` on it (over `e1`), the price of `m1`, a second admin, a viewer, and the admin's API token `t1`.
 async fn seed(server: &TestServer) -> Fixture {
     let manage = &server.state.manage;
     let admin = op(manage).create_admin(account(ADMIN, AdminRole::Admin)).await.unwrap();
@@ -135,6 +136,23 @@ async fn seed(server: &TestServer) -> Fixture {
             gateway: g1.id,
             name: "k1".into(),
             ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    let c1 = op(manage)
+        .create_composite(NewComposite {
+            gateway_id: g1.id,
+            name: "c1".into(),
+            kind: CompositeKind::Load,
+            members: vec![CompositeMember {
+                category: String::new(),
+                target: "e1".into(),
+                share: 1.0,
+            }],
+            sticky: false,
+            mode: MultiMode::WaitForAll,
+            judge: None,
+            rubric: None,
         })
         .await
         .unwrap();
@@ -164,6 +182,7 @@ async fn seed(server: &TestServer) -> Fixture {
         ("spare", "InferenceEndpoint", spare.id.0.to_string()),
         ("g1", "Gateway", g1.id.0.to_string()),
         ("k1", "GatewayKey", k1.key.public_id.clone()),
+        ("c1", "CompositeModel", c1.id.0.to_string()),
         ("second", "AdminUser", second.id.0.to_string()),
         ("token", "AdminApiToken", token.token.id.0.to_string()),
     ];

@@ -199,6 +199,49 @@ pub fn table() -> Vec<Row> {
         )
         .via_console(Console::Function("gateways_delete", &[("id", "<g1>")]))
         .via_cli(&["gateway", "remove", "g1"]),
+        // Composite models.
+        row(
+            "createComposite",
+            "composite.create",
+            "mutation($input: CreateCompositeInput!) { createComposite(input: $input) { id } }",
+            json!({ "input": { "gatewayId": "<g1:id>", "name": "c-new", "kind": "LOAD",
+                               "members": [{ "category": "", "target": "e1", "share": 1.0 }] } }),
+        )
+        .via_cli(&[
+            "composite",
+            "add",
+            "--gateway",
+            "g1",
+            "--name",
+            "c-new",
+            "--kind",
+            "load",
+            "--member",
+            "e1",
+        ]),
+        row(
+            "updateComposite",
+            "composite.update",
+            "mutation($id: ID!) { updateComposite(id: $id, input: { sticky: true }) { id } }",
+            json!({ "id": "<c1:id>" }),
+        )
+        .via_cli(&[
+            "composite",
+            "update",
+            "--gateway",
+            "g1",
+            "--name",
+            "c1",
+            "--sticky",
+            "true",
+        ]),
+        row(
+            "deleteComposite",
+            "composite.delete",
+            "mutation($id: ID!) { deleteComposite(id: $id) }",
+            json!({ "id": "<c1:id>" }),
+        )
+        .via_cli(&["composite", "remove", "--gateway", "g1", "--name", "c1"]),
         // Keys.
         row(
             "createKey",
