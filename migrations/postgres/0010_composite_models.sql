@@ -20,3 +20,10 @@ CREATE TABLE composite_models (
 CREATE TRIGGER composite_models_bumps_revision AFTER INSERT OR UPDATE OR DELETE ON composite_models
     FOR EACH STATEMENT EXECUTE FUNCTION bump_config_revision();
 ALTER TABLE request_logs ADD COLUMN variant TEXT;
+-- Feedback on a request (`POST /v1/feedback`), by the key that made it: the latest score kept.
+CREATE TABLE request_feedback (
+    request_id  TEXT    COLLATE "C" PRIMARY KEY,
+    key_id      BIGINT  NOT NULL,
+    score       DOUBLE PRECISION NOT NULL,
+    created_at  BIGINT  NOT NULL
+);

@@ -24,3 +24,10 @@ BEGIN UPDATE config_revision SET revision = revision + 1 WHERE id = 1; END;
 CREATE TRIGGER composite_models_delete_bumps_revision AFTER DELETE ON composite_models
 BEGIN UPDATE config_revision SET revision = revision + 1 WHERE id = 1; END;
 ALTER TABLE request_logs ADD COLUMN variant TEXT;
+-- Feedback on a request (`POST /v1/feedback`), by the key that made it: the latest score kept.
+CREATE TABLE request_feedback (
+    request_id  TEXT    PRIMARY KEY,
+    key_id      INTEGER NOT NULL,
+    score       REAL    NOT NULL,
+    created_at  INTEGER NOT NULL
+);

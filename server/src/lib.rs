@@ -233,6 +233,7 @@ pub fn router(state: AppState) -> Router {
     // The inference API: key-authenticated, so outside the console's same-origin check.
     let inference = Router::new()
         .route("/v1/models", get(proxy::models::list))
+        .route("/v1/feedback", post(proxy::feedback::post))
         .route("/v1/chat/completions", post(proxy::api::chat))
         .route("/v1/completions", post(proxy::api::completions))
         .route("/v1/embeddings", post(proxy::api::embeddings))

@@ -12,6 +12,7 @@ use crate::manage::HourlyScope;
 use app::types::{
     CompositeKind, CompositeMember, CompositeModel, EndpointHealth, Gateway, GatewayKey, HourlyUsage,
     InferenceEndpoint, KeyStatus, Limit, ModelAlias, MultiMode, ProviderKind, RetryPolicy, Strategy, Timeouts,
+    VariantStats,
 };
 use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
@@ -331,6 +332,13 @@ impl CompositeNode {
     }
     async fn updated_at(&self) -> i64 {
         self.0.updated_at
+    }
+    /// How each variant did in `[from, to)` (Unix milliseconds): requests, errors, latency,
+    /// tokens, cost and the feedback clients sent — what an A/B test is decided by.
+    #[graphql(complexity = 20)]
+    async fn variants(&self, ctx: &Context<'_>, from: i64, to: i64) -> Result<Vec<VariantStats>> {
+        reader(ctx)?;
+        (backend(ctx).manage.variant_stats(&self.0, from, to).await).map_err(error::manage)
     }
 }
 

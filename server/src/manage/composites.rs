@@ -8,7 +8,8 @@
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, CompositeFields};
 use app::types::{
-    CompositeId, CompositeKind, CompositeMember, CompositeModel, CompositeUpdate, Gateway, GatewayId, NewComposite,
+    CompositeId, CompositeKind, CompositeMember, CompositeModel, CompositeUpdate, Gateway, GatewayId, KeyId,
+    NewComposite, VariantStats,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -337,6 +338,47 @@ impl Manage {
         (all.into_iter().find(|c| c.name == name.trim()))
             .map(|c| c.id)
             .ok_or(ManageError::NotFound)
+    }
+}
+
+/// How long feedback waits for its request's log row (the log writer stores rows in batches,
+/// a few milliseconds after the answer).
+const FEEDBACK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Manage {
+    /// Keeps `score` (0 to 1) as the feedback of key `key` on its request `request_id`; the
+    /// request must be logged and made by that key (`NotFound` otherwise, whichever it is).
+    pub async fn record_feedback(&self, key: KeyId, request_id: &str, score: f64) -> Result<(), ManageError> {
+        if !(0.0..=1.0).contains(&score) {
+            return Err(ManageError::invalid("score", "must be a number from 0 to 1"));
+        }
+        let request_id = request_id.trim();
+        if request_id.is_empty() {
+            return Err(ManageError::invalid("request_id", "must name a request"));
+        }
+        let until = std::time::Instant::now() + FEEDBACK_WAIT;
+        loop {
+            match self.store.request_key(request_id).await? {
+                Some(Some(owner)) if owner == key => break,
+                Some(_) => return Err(ManageError::NotFound),
+                None if std::time::Instant::now() >= until => return Err(ManageError::NotFound),
+                None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+        Ok(self.store.put_feedback(request_id, key, score, now_ms()).await?)
+    }
+
+    /// How each variant of `composite` did in `[from, to)` (Unix milliseconds).
+    pub async fn variant_stats(
+        &self,
+        composite: &CompositeModel,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<VariantStats>, ManageError> {
+        Ok(self
+            .store
+            .variant_stats(composite.gateway_id, &composite.name, from, to)
+            .await?)
     }
 }
 

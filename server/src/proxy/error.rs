@@ -35,6 +35,9 @@ pub enum ProxyError {
     /// The gateway serves no such model.
     #[error("model {0} not found")]
     ModelNotFound(String),
+    /// No request with this id was made with this key (`POST /v1/feedback`).
+    #[error("request {0} not found")]
+    RequestNotFound(String),
     /// The model exists but this key may not use it.
     #[error("model {0} not allowed for this key")]
     ModelNotAllowed(String),
@@ -87,7 +90,7 @@ impl ProxyError {
             ProxyError::BadRequest { .. } => 400,
             ProxyError::PayloadTooLarge { .. } => 413,
             ProxyError::BodyTimeout => 408,
-            ProxyError::ModelNotFound(_) => 404,
+            ProxyError::ModelNotFound(_) | ProxyError::RequestNotFound(_) => 404,
             ProxyError::ModelNotAllowed(_) => 403,
             ProxyError::Overloaded(_) | ProxyError::NoEndpoint | ProxyError::LimitsUnavailable => 503,
             ProxyError::RateLimited { .. } | ProxyError::LimitReached(_) => 429,
@@ -107,6 +110,7 @@ impl ProxyError {
             ProxyError::PayloadTooLarge { .. } => "payload_too_large",
             ProxyError::BodyTimeout => "body_timeout",
             ProxyError::ModelNotFound(_) => "model_not_found",
+            ProxyError::RequestNotFound(_) => "request_not_found",
             ProxyError::ModelNotAllowed(_) => "model_not_allowed",
             ProxyError::Overloaded(_) => "overloaded",
             ProxyError::NoEndpoint => "no_endpoint",
@@ -149,6 +153,12 @@ impl ProxyError {
                 Some("model_not_found".into()),
                 Some("model".into()),
                 format!("The model `{model}` does not exist on this gateway."),
+            ),
+            ProxyError::RequestNotFound(request_id) => (
+                "invalid_request_error",
+                Some("request_not_found".into()),
+                Some("request_id".into()),
+                format!("No request `{request_id}` was made with this key (or it is not logged)."),
             ),
             ProxyError::ModelNotAllowed(model) => (
                 "invalid_request_error",

@@ -25,7 +25,8 @@
 //! 9. the record settles the request's reservation with its actual usage and goes to the
 //!    background writer, which stores logs, usage events and counters in batches.
 //!
-//! [`models`] answers `GET /v1/models` from the snapshot.
+//! [`models`] answers `GET /v1/models` from the snapshot; [`feedback`] keeps a client's score
+//! for one of its requests (`POST /v1/feedback`).
 
 pub mod api;
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod balancer;
 pub mod composite;
 pub mod error;
 pub mod failover;
+pub mod feedback;
 pub mod limits;
 pub mod messages;
 pub mod models;

@@ -9,6 +9,7 @@
 mod admins;
 mod composites;
 mod endpoints;
+mod feedback;
 mod gateways;
 mod hourly;
 mod keys;

@@ -31,6 +31,11 @@ impl Store {
             .bind(last)
             .execute(&self.writer)
             .await?;
+        // Feedback goes with the requests it was about.
+        sqlx::query("DELETE FROM request_feedback WHERE created_at < $1")
+            .bind(cutoff_ms)
+            .execute(&self.writer)
+            .await?;
         Ok(deleted.rows_affected())
     }
 

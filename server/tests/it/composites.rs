@@ -217,3 +217,55 @@ async fn composites_are_listed_as_models_and_bad_ones_are_refused_with_the_reaso
     let message = refused(add(&rig, taken).await);
     assert!(message.contains("already a model"), "{message}");
 }
+
+#[tokio::test]
+async fn feedback_on_requests_shows_in_each_variants_figures_and_only_the_requesting_key_may_give_it() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = rig_over(&["openai", "llama"], &mock.url()).await;
+    let members = vec![member("a", "openai", 0.5), member("b", "llama", 0.5)];
+    let created = add(&rig, composite("half", CompositeKind::Ab, members)).await.unwrap();
+
+    let mut scored = HashMap::<String, Vec<f64>>::new();
+    for i in 0..40 {
+        let response = rig
+            .post("/v1/chat/completions", &chat_as("half", &format!("u{i}")))
+            .await;
+        assert_eq!(response.status(), 200);
+        let variant = response.headers()["x-mgw-variant"].to_str().unwrap().to_string();
+        let request_id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        if i % 2 == 0 {
+            let score = if variant == "a" { 0.9 } else { 0.3 };
+            let answer = rig
+                .post("/v1/feedback", &json!({ "request_id": request_id, "score": score }))
+                .await;
+            assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+            scored.entry(variant).or_default().push(score);
+        }
+    }
+    // Bad scores and other keys' (or unknown) requests are refused in OpenAI's shape.
+    let refused = rig
+        .post("/v1/feedback", &json!({ "request_id": "nope", "score": 0.5 }))
+        .await;
+    assert_eq!(refused.status(), 404);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "request_not_found");
+    let logs = rig.server.state.manage.recent_request_logs(1).await.unwrap();
+    let out_of_range = json!({ "request_id": logs[0].request_id, "score": 1.5 });
+    let refused = rig.post("/v1/feedback", &out_of_range).await;
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "score");
+
+    let manage = &rig.server.state.manage;
+    let stats = manage.variant_stats(&created, 0, i64::MAX).await.unwrap();
+    assert_eq!(stats.iter().map(|s| s.requests).sum::<i64>(), 40);
+    for stat in &stats {
+        let scores = &scored[&stat.variant];
+        assert_eq!(stat.feedback_count, scores.len() as i64, "{stat:?}");
+        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        assert!((stat.mean_score.unwrap() - mean).abs() < 1e-9, "{stat:?}");
+        assert_eq!(stat.errors, 0);
+        assert!(stat.p50_latency_ms <= stat.p95_latency_ms);
+        assert!(stat.prompt_tokens > 0 && stat.completion_tokens > 0);
+    }
+}

@@ -135,3 +135,4 @@ mod access;
 mod config;
 mod logs;
 mod schema;
+mod variants;
