@@ -16,7 +16,8 @@
 #   -t "direct passthrough gateway"   targets, measured in this order [TARGETS]; add
 #                      `limited` for the gateway with a limited key (limits on vs off), and
 #                      `redis` for a second gateway counting its limits in Redis (shared
-#                      counters vs in memory; needs a Redis at $REDIS_URL)
+#                      counters vs in memory; needs a Redis at $REDIS_URL), and `composite`
+#                      for the gateway asked for a `load` composite model over its endpoint
 #   -r N               repeats of the whole matrix; medians reported  [REPEATS, default 1]
 #   -o DIR             results directory                              [OUT]
 #   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
@@ -39,6 +40,8 @@
 # and concurrency limits (never reached): what checking and reserving limits costs.
 # redis = a copy of the gateway (same database contents, its own file) with `[redis] url` set:
 # the same key, its limits admitted and settled by Redis scripts instead of in memory.
+# composite = the gateway, the same key, asked for `bench-load` (a `load` composite model whose
+# one member is the endpoint's model): what planning a composite's members costs.
 # Everything listens on 127.0.0.1 only; every step is bounded in time; every process this script
 # starts is stopped when it exits, however it exits.
 set -euo pipefail
@@ -77,8 +80,9 @@ int_in "$LOG_ROWS" 0 100000000 || die "-L must be 0..100000000 rows (got '$LOG_R
 for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got '$c')"; done
 for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
 for t in $TARGETS; do
-  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited || "$t" == redis ]] \
-    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis)"
+  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited || "$t" == redis \
+     || "$t" == composite ]] \
+    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite)"
 done
 [[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -195,7 +199,7 @@ if wants passthrough; then
 fi
 
 KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
-if wants gateway || wants limited || wants redis; then
+if wants gateway || wants limited || wants redis || wants composite; then
   DATA="$TMP/data"; mkdir -p "$DATA"
   mgw() { timeout --foreground 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
   mgw endpoint add --name bench-mock --provider openai_compatible \
@@ -220,6 +224,12 @@ if wants gateway || wants limited || wants redis; then
   read -r _ TEAM_ID <<<"$(new_key --name bench-team "${LIMITS[@]}")"
   read -r LIMITED_KEY _ <<<"$(new_key --name bench-app --parent "$TEAM_ID" "${LIMITS[@]}")"
   [[ "$LIMITED_KEY" =~ ^mgw_ ]] || die "model-gateway key create (limited) failed: $(tail -n 5 "$TMP/cli.log")"
+  mgw composite add --gateway bench --name bench-load --kind load --member gpt-4o-mini >>"$TMP/cli.log" \
+    || die "model-gateway composite add failed: $(tail -n 5 "$TMP/cli.log")"
+  for s in chat stream; do
+    sed 's/"model":"gpt-4o-mini"/"model":"bench-load"/' "$HERE/config/$( [[ $s == chat ]] && echo chat || echo chat-stream ).json" \
+      >"$TMP/composite-$s.json"
+  done
   if (( LOG_ROWS > 0 )); then
     log "seeding $LOG_ROWS request logs (with attempts and usage events)"
     timeout --foreground 600 python3 - "$DATA/model-gateway.db" "$LOG_ROWS" <<'PY' || die "seeding the request logs failed"
@@ -262,7 +272,7 @@ PY
     [[ "$ready" == *'"limits":"shared"'* ]] || die "the redis gateway does not count in Redis ($REDIS_URL): $ready"
     SAMPLE+=("gateway-redis=$RD_PID"); PROCESS_CPUS+=", \"gateway-redis\": \"${PIN_GW[2]:-any}\""
   fi
-  if wants gateway || wants limited; then
+  if wants gateway || wants limited || wants composite; then
     "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
     GW_PID=$!; PIDS+=("$GW_PID")
     wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
@@ -271,10 +281,14 @@ PY
 fi
 
 base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
-                          gateway|limited) echo "http://127.0.0.1:$GW_PORT";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
-process_of() { case "$1" in direct) echo mock;; limited) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
+                          gateway|limited|composite) echo "http://127.0.0.1:$GW_PORT";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
+process_of() { case "$1" in direct) echo mock;; limited|composite) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
 key_of() { case "$1" in limited) echo "$LIMITED_KEY";; *) echo "$KEY";; esac; }
-body_of() { case "$1" in chat) echo "$HERE/config/chat.json";; stream) echo "$HERE/config/chat-stream.json";; esac; }
+# The body for scenario $1 sent to target $2 (the composite target names the composite model).
+body_of() {
+  if [[ "${2:-}" == composite ]]; then echo "$TMP/composite-$1.json"; return; fi
+  case "$1" in chat) echo "$HERE/config/chat.json";; stream) echo "$HERE/config/chat-stream.json";; esac
+}
 PATH_CHAT=/v1/chat/completions
 
 # --- sanity: one request per target and scenario, before any load ----------------------------
@@ -290,7 +304,7 @@ for t in $TARGETS; do
     url="$(base_url "$t")$PATH_CHAT"
     code="$(curl -sS -o "$TMP/probe.out" -w '%{http_code}' --max-time 10 -X POST "$url" \
         -H "Authorization: Bearer $(key_of "$t")" -H 'Content-Type: application/json' \
-        --data-binary @"$(body_of "$s")" 2>"$TMP/probe.err")" || code="000"
+        --data-binary @"$(body_of "$s" "$t")" 2>"$TMP/probe.err")" || code="000"
     why=""
     if [[ "$code" != 200 ]]; then
       why="HTTP $code: $(head -c 400 "$TMP/probe.out")$(head -c 200 "$TMP/probe.err")"
@@ -305,7 +319,7 @@ for t in $TARGETS; do
         echo "bench/run.sh: SANITY CHECK FAILED — target '$t', scenario '$s'"
         echo "  POST $url"
         echo "  $why"
-        if [[ "$t" == gateway || "$t" == limited || "$t" == redis ]]; then
+        if [[ "$t" == gateway || "$t" == limited || "$t" == redis || "$t" == composite ]]; then
           echo "  The gateway must answer this request with 200 before it can be measured."
           echo "  Gateway log (last lines):"
           tail -n 15 "$TMP/gateway.log" | sed 's/^/    /'
@@ -346,7 +360,7 @@ for r in $(seq 1 "$REPEATS"); do
   for s in $SCENARIOS; do
     for c in $CONCS; do
       for t in $TARGETS; do
-        tag="$t-$s-c$c-r$r"; url="$(base_url "$t")$PATH_CHAT"; body="$(body_of "$s")"
+        tag="$t-$s-c$c-r$r"; url="$(base_url "$t")$PATH_CHAT"; body="$(body_of "$s" "$t")"
         auth=(-H "Authorization: Bearer $(key_of "$t")")
         for p in "${PIDS[@]}"; do
           kill -0 "$p" 2>/dev/null || die "a process under test (pid $p) has exited; logs: $OUT/logs/"

@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 
-BASE, FLOOR, GATEWAY, LIMITED, REDIS = "direct", "passthrough", "gateway", "limited", "redis"
+BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE = "direct", "passthrough", "gateway", "limited", "redis", "composite"
 TARGET_ORDER = [BASE, FLOOR, GATEWAY, LIMITED]
 SCENARIO_ORDER = ["chat", "stream"]
 SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)"}
@@ -24,6 +24,8 @@ MAX_ADDED_P50_RATIO = 2.0   # gateway added p50 <= 2x the pass-through's, at c=1
 MIN_RPS_RATIO = 0.7         # gateway RPS >= 0.7x the pass-through's, at c=50
 MAX_REDIS_ADDED_P50_MS = 0.15  # limits in Redis add <= 0.15 ms to the p50 at c=1 (issue #20)
 MIN_REDIS_RPS_RATIO = 0.7      # and keep >= 0.7x the in-memory RPS at c=50
+MIN_COMPOSITE_RPS_RATIO = 0.95  # a `load` composite costs no more than a plain model at c=50 (issue #21),
+#                                within the run-to-run noise of one run
 MAX_STREAM_RSS_MIB = 64.0   # gateway RSS < 64 MiB while serving 200 concurrent streams
 # Below this the pass-through's added p50 is within loopback jitter (p50s of the same target move
 # by about this much between runs on a 2-core machine; streams, whose length the mock's timers
@@ -253,6 +255,39 @@ def main():
             out("| check (issue #20) | value | target | verdict |")
             out("|---|---:|---:|---|")
             for name, value, target, ok, errs in redis_checks:
+                verdict = "PASS" if ok and errs == 0 else "FAIL"
+                if errs:
+                    verdict += f" ({errs} errors)"
+                out(f"| {name} | {value} | {target} | **{verdict}** |")
+            out("")
+
+    # A `load` composite model (`composite`) against the plain model (`gateway`), same process.
+    if GATEWAY in targets and COMPOSITE in targets:
+        out("## A load composite model against the plain model")
+        out("")
+        out("| scenario | conc | RPS composite / plain | p50 ms composite / plain | p99 ms composite / plain |")
+        out("|---|---:|---:|---:|---:|")
+        composite_checks = []
+        for s in ordered({k[1] for k in runs}, SCENARIO_ORDER):
+            for c in sorted({k[2] for k in runs if k[1] == s}):
+                on, off = (COMPOSITE, s, c), (GATEWAY, s, c)
+                if on not in runs or off not in runs:
+                    continue
+                rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
+                ratio = rps_on / rps_off if rps_off else None
+                p50 = f"{fmt(stat(runs, on, 'p50_ms'), 3)} / {fmt(stat(runs, off, 'p50_ms'), 3)}"
+                p99 = f"{fmt(stat(runs, on, 'p99_ms'), 3)} / {fmt(stat(runs, off, 'p99_ms'), 3)}"
+                out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {fmt(ratio, 2)} ({rps_on:.0f} / {rps_off:.0f}) | {p50} | {p99} |")
+                if c == 50 and ratio is not None:
+                    label = SCENARIO_LABEL.get(s, s)
+                    composite_checks.append((f"composite RPS / plain RPS, {label}, c=50", f"{ratio:.2f}",
+                                             f"≥ {MIN_COMPOSITE_RPS_RATIO:g}", ratio >= MIN_COMPOSITE_RPS_RATIO,
+                                             errors(runs, on)))
+        out("")
+        if composite_checks:
+            out("| check (issue #21) | value | target | verdict |")
+            out("|---|---:|---:|---|")
+            for name, value, target, ok, errs in composite_checks:
                 verdict = "PASS" if ok and errs == 0 else "FAIL"
                 if errs:
                     verdict += f" ({errs} errors)"
