@@ -20,6 +20,9 @@ CREATE TABLE composite_models (
 CREATE TRIGGER composite_models_bumps_revision AFTER INSERT OR UPDATE OR DELETE ON composite_models
     FOR EACH STATEMENT EXECUTE FUNCTION bump_config_revision();
 ALTER TABLE request_logs ADD COLUMN variant TEXT;
+-- A `multi` composite's member calls are attempts of its request: each names its member and cost.
+ALTER TABLE request_attempts ADD COLUMN variant TEXT;
+ALTER TABLE request_attempts ADD COLUMN cost_micros BIGINT NOT NULL DEFAULT 0;
 -- Feedback on a request (`POST /v1/feedback`), by the key that made it: the latest score kept.
 CREATE TABLE request_feedback (
     request_id  TEXT    COLLATE "C" PRIMARY KEY,

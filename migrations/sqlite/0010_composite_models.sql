@@ -24,6 +24,9 @@ BEGIN UPDATE config_revision SET revision = revision + 1 WHERE id = 1; END;
 CREATE TRIGGER composite_models_delete_bumps_revision AFTER DELETE ON composite_models
 BEGIN UPDATE config_revision SET revision = revision + 1 WHERE id = 1; END;
 ALTER TABLE request_logs ADD COLUMN variant TEXT;
+-- A `multi` composite's member calls are attempts of its request: each names its member and cost.
+ALTER TABLE request_attempts ADD COLUMN variant TEXT;
+ALTER TABLE request_attempts ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
 -- Feedback on a request (`POST /v1/feedback`), by the key that made it: the latest score kept.
 CREATE TABLE request_feedback (
     request_id  TEXT    PRIMARY KEY,

@@ -31,6 +31,14 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VariantLabels {
+    gateway: String,
+    model: String,
+    variant: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     #[prometheus(flatten)]
     route: RouteLabels,
@@ -105,6 +113,7 @@ pub const HEALTH_STATES: [&str; 4] = ["healthy", "cooling_down", "circuit_open",
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    variant_requests: Family<VariantLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     ttft: Family<RouteLabels, Histogram>,
     tokens: Family<TokenLabels, Counter>,
@@ -143,6 +152,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("mgw");
         let metrics = Metrics {
             requests: Family::default(),
+            variant_requests: Family::default(),
             latency: Family::new_with_constructor(histogram as fn() -> Histogram),
             ttft: Family::new_with_constructor(histogram as fn() -> Histogram),
             tokens: Family::default(),
@@ -201,6 +211,12 @@ impl Metrics {
             "failovers",
             "Attempts sent to a different endpoint than the attempt before",
             metrics.failovers.clone(),
+        );
+        registry.register(
+            "composite_requests",
+            "Requests to composite models, by gateway, model, variant (the member that served, else the \
+             one planned first) and HTTP status",
+            metrics.variant_requests.clone(),
         );
         registry.register(
             "rate_limit_rejections",
@@ -306,6 +322,16 @@ impl Metrics {
             }
         }
         let status = u16::try_from(log.status).unwrap_or(0);
+        if let Some(variant) = &log.variant {
+            self.variant_requests
+                .get_or_create(&VariantLabels {
+                    gateway: route.gateway.clone(),
+                    model: route.model.clone(),
+                    variant: variant.clone(),
+                    status,
+                })
+                .inc();
+        }
         self.requests.get_or_create(&RequestLabels { route, status }).inc();
     }
 

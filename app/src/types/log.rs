@@ -65,6 +65,13 @@ pub struct RequestAttempt {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub error_class: Option<String>,
+    /// The composite member it was made for (`multi`: each member's calls are attempts of the
+    /// one request); `None` for a plain model.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// What it cost, millionths of the currency unit (set for a `multi` member's calls).
+    #[serde(default)]
+    pub cost_micros: i64,
 }
 
 /// One hour of a gateway's, key's or endpoint's traffic, from the hourly aggregates (they

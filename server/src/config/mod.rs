@@ -21,12 +21,13 @@ use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
 
 /// `MGW_*` variables that are not configuration keys (read elsewhere), so the environment
 /// provider must not treat them as unknown keys.
-const NOT_CONFIG_VARS: [&str; 5] = [
+const NOT_CONFIG_VARS: [&str; 6] = [
     "config",
     "admin_password",
     "endpoint_api_key",
     "test_postgres_url",
     "test_redis_url",
+    "test_python",
 ];
 
 /// The whole configuration of one process. Its `Debug` output hides secrets and the password

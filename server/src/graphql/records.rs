@@ -117,6 +117,14 @@ impl AttemptNode {
     async fn error_class(&self) -> Option<&str> {
         self.0.error_class.as_deref()
     }
+    /// The composite member it was made for (a `multi` model's calls); null for a plain model.
+    async fn variant(&self) -> Option<&str> {
+        self.0.variant.as_deref()
+    }
+    /// What the call cost (a `multi` model's member calls), millionths of the currency unit.
+    async fn cost_micros(&self) -> i64 {
+        self.0.cost_micros
+    }
 }
 
 /// One inference request, as logged (bodies only when its gateway logs payloads).

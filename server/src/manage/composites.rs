@@ -117,10 +117,10 @@ impl Manage {
         rubric: Option<String>,
     ) -> Result<Checked, ManageError> {
         let composite_name = name("name", name_given)?;
-        if matches!(kind, CompositeKind::Multi | CompositeKind::Best) {
+        if kind == CompositeKind::Best {
             return Err(ManageError::invalid(
                 "kind",
-                "multi and best composites are not available yet: use load or ab",
+                "best composites (a judge picking the answer) are not available yet: use load, ab or multi",
             ));
         }
         let served = served_names(self, gateway).await?;
@@ -184,6 +184,12 @@ impl Manage {
                         format!("the ratios must add up to 1; they add up to {sum}"),
                     ));
                 }
+            }
+            CompositeKind::Multi | CompositeKind::Best if checked.len() < 2 => {
+                return Err(ManageError::invalid(
+                    "members",
+                    "asking several members needs at least two",
+                ));
             }
             CompositeKind::Load | CompositeKind::Multi | CompositeKind::Best => {}
         }

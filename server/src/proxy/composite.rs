@@ -14,9 +14,9 @@
 
 use super::{
     balancer::{Balancer, HealthState},
+    plan::usable,
     providers::Operation,
     registry::{Snapshot, Upstream},
-    route::usable,
 };
 use app::types::{CompositeKind, CompositeMember, CompositeModel, Gateway};
 use rand::Rng;
@@ -46,6 +46,17 @@ pub fn plan(
     operation: Operation,
     balancer: &Balancer,
 ) -> Members {
+    if composite.kind == CompositeKind::Multi {
+        // Every member is called: in the order given, each with what it names now (nothing,
+        // for one that routes nowhere: its answer is then an error of its own).
+        let tiers = (composite.members.iter())
+            .map(|member| {
+                let upstreams = resolve(snapshot, gateway, &member.target, end_user, operation, 0);
+                (member.category.clone(), upstreams)
+            })
+            .collect();
+        return Members { tiers };
+    }
     let now = Instant::now();
     let ordered = order(composite, end_user, &mut rand::thread_rng());
     let mut healthy = Vec::new();

@@ -15,7 +15,7 @@ use super::{
     sse::{self, EventStream},
     stream::Started,
     upstream,
-    usage::{attempt_started, Recorder},
+    usage::{attempt_started, Attempts},
     wire::Inbound,
     Proxy,
 };
@@ -263,7 +263,11 @@ impl Proxy {
 
     /// Serves a request: attempts in order until one succeeds, a failure is final, or the
     /// attempts, the retry budget or the deadline run out. Every attempt is recorded.
-    pub async fn serve(self: &Arc<Self>, routed: Routed<'_>, recorder: &mut Recorder) -> Result<Served, ProxyError> {
+    pub async fn serve(
+        self: &Arc<Self>,
+        routed: Routed<'_>,
+        recorder: &mut impl Attempts,
+    ) -> Result<Served, ProxyError> {
         let cooldown = self.settings.default_cooldown;
         let now = Instant::now();
         let mut order = Vec::new();

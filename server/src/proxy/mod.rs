@@ -38,6 +38,8 @@ pub mod feedback;
 pub mod limits;
 pub mod messages;
 pub mod models;
+pub mod multi;
+pub mod plan;
 pub mod probe;
 pub mod providers;
 pub mod redact;

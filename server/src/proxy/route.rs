@@ -9,13 +9,14 @@
 //! Invariant: nothing here awaits the database; the snapshot is the configuration.
 
 use super::{
-    composite::{self, VARIANT_HEADER},
+    composite::VARIANT_HEADER,
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
-    messages,
+    messages, multi,
+    plan::{plan, Plan},
     providers::{self, Operation, Usage},
-    registry::{Credential, KeyEntry, Snapshot, Upstream},
+    registry::{KeyEntry, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
     usage::{Charge, Counted, Recorder},
     wire::{self, Inbound},
@@ -25,7 +26,7 @@ use crate::{
     store::{now_ms, LimitScope},
     traces::RequestTrace,
 };
-use app::types::{Gateway, GatewayId, KeyId, RequestLog};
+use app::types::{Gateway, GatewayId, KeyId, MultiMode, RequestLog};
 use axum::{
     body::Bytes,
     http::{header, HeaderValue},
@@ -85,7 +86,7 @@ pub(super) enum Principal<'s> {
 
 impl Principal<'_> {
     /// The routing policy: strategy, retries, deadline, logging.
-    fn gateway(&self) -> &Arc<Gateway> {
+    pub(super) fn gateway(&self) -> &Arc<Gateway> {
         match self {
             Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) => gateway,
             Principal::ConsoleToEndpoint { plan, .. } => plan,
@@ -93,7 +94,7 @@ impl Principal<'_> {
     }
 
     /// The key and its ancestors (none for the console).
-    fn lineage(&self) -> &[&Arc<KeyEntry>] {
+    pub(super) fn lineage(&self) -> &[&Arc<KeyEntry>] {
         match self {
             Principal::Key { lineage, .. } => lineage,
             Principal::ConsoleViaGateway(_) | Principal::ConsoleToEndpoint { .. } => &[],
@@ -208,7 +209,20 @@ pub(super) async fn route(
         deadline,
         created: now_ms() / 1000,
     };
-    let served = match proxy.serve(routed, &mut recorder).await {
+    let outcome = match plan.fan_out {
+        None => proxy.serve(routed, &mut recorder).await,
+        Some(MultiMode::First) => multi::first(proxy, &plan.tiers, routed, &mut recorder).await,
+        Some(MultiMode::WaitForAll) => {
+            let answered = Answered {
+                gateway,
+                estimate: &estimate,
+                rate: &rate,
+                plan: &plan,
+            };
+            return Ok(multi::wait_for_all(proxy, snapshot, routed, call.in_flight, answered, recorder).await);
+        }
+    };
+    let served = match outcome {
         Ok(served) => served,
         Err(error) => {
             tracing::info!(
@@ -246,183 +260,6 @@ pub fn read(
         })?;
     }
     wire::check(operation, body, path_model)
-}
-
-/// One tier of a plan: endpoints the balancer orders among themselves, tried before the next
-/// tier's, and the composite member they serve for.
-pub(super) struct Tier {
-    /// The member's category (its `ab` variant); `None` for a plain model.
-    pub variant: Option<String>,
-    pub upstreams: Vec<Arc<Upstream>>,
-}
-
-/// Where a request may go: one tier for a plain model, a composite's members in the order they
-/// are tried.
-pub(super) struct Plan {
-    pub tiers: Vec<Tier>,
-}
-
-impl Plan {
-    fn plain(upstreams: Vec<Arc<Upstream>>) -> Plan {
-        Plan {
-            tiers: vec![Tier {
-                variant: None,
-                upstreams,
-            }],
-        }
-    }
-
-    /// Every endpoint the request may reach.
-    fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
-        self.tiers.iter().flat_map(|tier| tier.upstreams.iter())
-    }
-
-    /// The variant `upstream` served for (the first tier listing it).
-    fn variant_of(&self, upstream: &Upstream) -> Option<&str> {
-        (self.tiers.iter())
-            .find(|tier| tier.upstreams.iter().any(|u| u.endpoint.id == upstream.endpoint.id))
-            .and_then(|tier| tier.variant.as_deref())
-    }
-}
-
-/// Step 4: the endpoints that may serve it, in the gateway's order — for a composite model,
-/// its members' in the order this request tries them ([`composite`]).
-fn plan(
-    proxy: &Proxy,
-    snapshot: &Snapshot,
-    principal: &Principal<'_>,
-    inbound: &Inbound,
-    session: Option<&str>,
-) -> Result<Plan, ProxyError> {
-    let gateway = principal.gateway();
-    match principal {
-        Principal::ConsoleToEndpoint { upstream, .. } => pinned(upstream, inbound.operation).map(Plan::plain),
-        Principal::Key { .. } | Principal::ConsoleViaGateway(_) => {
-            let requested = inbound.model.as_deref();
-            let Some(composite) = requested.and_then(|name| snapshot.composite(gateway.id, name)) else {
-                return candidates(snapshot, gateway, principal.lineage(), requested, inbound.operation)
-                    .map(Plan::plain);
-            };
-            if !permitted(principal.lineage(), &composite.name) {
-                return Err(ProxyError::ModelNotAllowed(composite.name.clone()));
-            }
-            let end_user = end_user(inbound, session, principal);
-            let members = composite::plan(
-                snapshot,
-                gateway,
-                composite,
-                &end_user,
-                inbound.operation,
-                &proxy.balancer,
-            );
-            if members.tiers.is_empty() {
-                return Err(ProxyError::NoEndpoint);
-            }
-            Ok(Plan {
-                tiers: (members.tiers.into_iter())
-                    .map(|(variant, upstreams)| Tier {
-                        variant: Some(variant),
-                        upstreams,
-                    })
-                    .collect(),
-            })
-        }
-    }
-}
-
-/// Who the end user is, for sticky composites: the body's `user`, else the `x-mgw-session`
-/// header, else the key (the console's requests: each its own).
-fn end_user(inbound: &Inbound, session: Option<&str>, principal: &Principal<'_>) -> String {
-    let user = inbound
-        .body
-        .get("user")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty());
-    match (user, session.filter(|s| !s.is_empty()), principal.lineage().first()) {
-        (Some(user), _, _) => format!("user:{user}"),
-        (None, Some(session), _) => format!("session:{session}"),
-        (None, None, Some(entry)) => format!("key:{}", entry.key.public_id),
-        (None, None, None) => format!("request:{}", super::request_id()),
-    }
-}
-
-/// Whether every level of `lineage` allows `model` (a key without a list allows every model).
-fn permitted(lineage: &[&Arc<KeyEntry>], model: &str) -> bool {
-    lineage
-        .iter()
-        .all(|entry| (entry.key.allowed_models.as_ref()).is_none_or(|allowed| allowed.iter().any(|m| m == model)))
-}
-
-/// Whether `upstream` can take a request for `operation` now: enabled, its provider serves the
-/// operation, and its credential can be opened.
-pub(super) fn usable(upstream: &Upstream, operation: Operation) -> bool {
-    upstream.endpoint.enabled
-        && providers::adapter(upstream.endpoint.provider).supports(operation)
-        && !matches!(upstream.credential, Credential::Unreadable)
-}
-
-/// The endpoints that can serve `model` for a key with this lineage (the key, then its
-/// ancestors), in the gateway's order.
-fn candidates(
-    snapshot: &Snapshot,
-    gateway: &Gateway,
-    lineage: &[&Arc<KeyEntry>],
-    model: Option<&str>,
-    operation: Operation,
-) -> Result<Vec<Arc<Upstream>>, ProxyError> {
-    // `Gateway::endpoints` is in position order (the store reads it so).
-    let linked = gateway
-        .endpoints
-        .iter()
-        .filter_map(|link| snapshot.upstreams.get(&link.endpoint_id));
-    let Some(name) = model else {
-        return Ok(linked.filter(|u| usable(u, operation)).cloned().collect());
-    };
-    let target = gateway.model_aliases.get(name).map_or(name, String::as_str);
-    let serving: Vec<&Arc<Upstream>> = linked
-        .filter(|u| u.endpoint.model == target || u.endpoint.deployment.as_deref() == Some(target))
-        .collect();
-    if serving.is_empty() {
-        return Err(ProxyError::ModelNotFound(name.to_string()));
-    }
-    if !permitted(lineage, name) && !serving.iter().any(|u| permitted(lineage, &u.endpoint.model)) {
-        return Err(ProxyError::ModelNotAllowed(name.to_string()));
-    }
-    if !serving
-        .iter()
-        .any(|u| providers::adapter(u.endpoint.provider).supports(operation))
-    {
-        return Err(ProxyError::bad(
-            "model",
-            format!(
-                "The model `{name}` cannot serve {} on this gateway.",
-                operation.as_str()
-            ),
-        ));
-    }
-    let usable: Vec<Arc<Upstream>> = serving.into_iter().filter(|u| usable(u, operation)).cloned().collect();
-    if usable.is_empty() {
-        return Err(ProxyError::NoEndpoint);
-    }
-    Ok(usable)
-}
-
-/// The console's one endpoint, when it can serve the operation.
-fn pinned(upstream: &Arc<Upstream>, operation: Operation) -> Result<Vec<Arc<Upstream>>, ProxyError> {
-    if !providers::adapter(upstream.endpoint.provider).supports(operation) {
-        return Err(ProxyError::bad(
-            "target",
-            format!(
-                "The endpoint `{}` cannot serve {}.",
-                upstream.endpoint.name,
-                operation.as_str()
-            ),
-        ));
-    }
-    if !upstream.endpoint.enabled || matches!(upstream.credential, Credential::Unreadable) {
-        return Err(ProxyError::NoEndpoint);
-    }
-    Ok(vec![upstream.clone()])
 }
 
 /// Step 5a: the request's place in the log queue (full: 503) and its record, which counts it
@@ -478,8 +315,8 @@ fn record(
 }
 
 /// A request's estimated usage, before the call.
-struct Estimate {
-    prompt: u64,
+pub(super) struct Estimate {
+    pub prompt: u64,
     /// What the completion may take (`max_tokens`, or the default; none for embeddings).
     completion: u64,
     /// What the client allowed (`max_tokens`, else 0): the balancer's token estimate.
@@ -531,17 +368,30 @@ async fn admit(
     let gateway = principal.gateway();
     let levels = principal.levels();
     recorder.counts_in(levels.iter().map(|level| level.scope).collect());
-    // The dearest model that may serve it: a budget is never overshot by a failover.
-    let cost_micros = plan
-        .upstreams()
-        .filter_map(|upstream| snapshot.price(&upstream.endpoint.model))
-        .map(|price| price.cost_micros(estimate.prompt, estimate.completion))
-        .max()
-        .unwrap_or(0);
+    // The dearest model that may serve it: a budget is never overshot by a failover. A
+    // `multi` composite calls every member: each member's dearest, summed, and its tokens as
+    // many times.
+    let dearest = |upstreams: &mut dyn Iterator<Item = &Arc<Upstream>>| {
+        upstreams
+            .filter_map(|upstream| snapshot.price(&upstream.endpoint.model))
+            .map(|price| price.cost_micros(estimate.prompt, estimate.completion))
+            .max()
+            .unwrap_or(0)
+    };
+    let (calls, cost_micros) = match plan.fan_out {
+        None => (1, dearest(&mut plan.upstreams())),
+        Some(_) => (
+            plan.tiers.len(),
+            (plan.tiers.iter())
+                .map(|tier| dearest(&mut tier.upstreams.iter()))
+                .fold(0i64, i64::saturating_add),
+        ),
+    };
+    let tokens = estimate.prompt.saturating_add(estimate.completion);
     let ask = Ask {
         request_id: recorder.request_id(),
         now: recorder.created_at(),
-        tokens: i64::try_from(estimate.prompt.saturating_add(estimate.completion)).unwrap_or(i64::MAX),
+        tokens: i64::try_from(tokens.saturating_mul(calls as u64)).unwrap_or(i64::MAX),
         cost_micros,
         levels,
     };
@@ -563,11 +413,11 @@ async fn admit(
 
 /// What the answer carries besides the served body: the routing policy, the estimate, the
 /// limits' headers and the plan (which names the variant that served).
-struct Answered<'a> {
-    gateway: &'a Gateway,
-    estimate: &'a Estimate,
-    rate: &'a RateHeaders,
-    plan: &'a Plan,
+pub(super) struct Answered<'a> {
+    pub gateway: &'a Gateway,
+    pub estimate: &'a Estimate,
+    pub rate: &'a RateHeaders,
+    pub plan: &'a Plan,
 }
 
 /// Step 8: the answer in the client's dialect — a JSON body, or the stream carried on past
@@ -648,7 +498,7 @@ fn with_endpoint(mut response: Response, upstream: &Upstream, plan: &Plan) -> Re
 }
 
 /// Usage for an answer that reported none: the prompt estimate, and the answer's text.
-fn estimated(inbound: &Inbound, estimated_prompt: u64, answer: &Value) -> Usage {
+pub(super) fn estimated(inbound: &Inbound, estimated_prompt: u64, answer: &Value) -> Usage {
     let chars: usize = answer["choices"]
         .as_array()
         .into_iter()

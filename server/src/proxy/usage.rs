@@ -251,6 +251,66 @@ pub struct Counted {
     pub trace: Option<RequestTrace>,
 }
 
+/// Where the attempt loop (`Proxy::serve`) records attempts: the request's own record, or one
+/// member's share of a `multi` composite's calls (merged into the record afterwards).
+pub trait Attempts {
+    /// Adds an upstream attempt as it starts; returns the headers that carry its trace context
+    /// upstream (none when traces are off).
+    fn attempt(&mut self, attempt: RequestAttempt, operation: Operation) -> http::HeaderMap;
+    /// Takes back the last attempt added, to complete it (and add it again).
+    fn take_attempt(&mut self) -> RequestAttempt;
+    /// Adds back the last attempt, completed; a stream that has begun is still going.
+    fn attempt_finished(&mut self, attempt: RequestAttempt, streaming: bool);
+}
+
+impl Attempts for Recorder {
+    fn attempt(&mut self, attempt: RequestAttempt, operation: Operation) -> http::HeaderMap {
+        Recorder::attempt(self, attempt, operation)
+    }
+    fn take_attempt(&mut self) -> RequestAttempt {
+        Recorder::take_attempt(self)
+    }
+    fn attempt_finished(&mut self, attempt: RequestAttempt, streaming: bool) {
+        Recorder::attempt_finished(self, attempt, streaming)
+    }
+}
+
+/// One `multi` member's attempts, shared with whoever waits on the member's call, so the
+/// attempts of a call cancelled mid-way (`first`: another member won) are still recorded.
+#[derive(Clone, Default)]
+pub struct MemberAttempts(Arc<std::sync::Mutex<Vec<RequestAttempt>>>);
+
+impl MemberAttempts {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<RequestAttempt>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The attempts so far; one still open is closed as `cancelled` now.
+    pub fn closed(&self) -> Vec<RequestAttempt> {
+        let mut attempts = self.list().clone();
+        for attempt in &mut attempts {
+            if attempt.status.is_none() && attempt.error_class.is_none() && attempt.latency_ms == 0 {
+                attempt.latency_ms = now_ms() - attempt.started_at;
+                attempt.error_class = Some("cancelled".into());
+            }
+        }
+        attempts
+    }
+}
+
+impl Attempts for MemberAttempts {
+    fn attempt(&mut self, attempt: RequestAttempt, _operation: Operation) -> http::HeaderMap {
+        self.list().push(attempt);
+        http::HeaderMap::new()
+    }
+    fn take_attempt(&mut self) -> RequestAttempt {
+        self.list().pop().unwrap_or_default()
+    }
+    fn attempt_finished(&mut self, attempt: RequestAttempt, _streaming: bool) {
+        self.list().push(attempt);
+    }
+}
+
 /// One request's record, sent to the writer when finished or dropped.
 pub struct Recorder {
     permit: Option<mpsc::OwnedPermit<Finished>>,
@@ -264,6 +324,9 @@ pub struct Recorder {
     counted: Counted,
     started: Instant,
     finished: bool,
+    /// The cost when it is the sum of several calls' (`multi`), instead of the served
+    /// endpoint's price of the request's usage.
+    summed_cost: Option<i64>,
 }
 
 impl Recorder {
@@ -285,7 +348,24 @@ impl Recorder {
             counted,
             started,
             finished: false,
+            summed_cost: None,
         }
+    }
+
+    /// Adds a `multi` member's calls as attempts (numbered on from the ones recorded), each
+    /// naming the member.
+    pub fn member_attempts(&mut self, variant: &str, attempts: Vec<RequestAttempt>) {
+        for mut attempt in attempts {
+            attempt.attempt = i64::try_from(self.log.attempts.len()).unwrap_or(i64::MAX) + 1;
+            attempt.variant = Some(variant.to_string());
+            self.log.attempts.push(attempt);
+        }
+    }
+
+    /// The request's usage and cost are the sums of its calls' (`multi`).
+    pub fn summed(&mut self, usage: super::providers::Usage, cost_micros: i64) {
+        self.used(usage);
+        self.summed_cost = Some(cost_micros);
     }
 
     /// The request was admitted: settle `charge` when the record is handed over.
@@ -422,12 +502,13 @@ impl Drop for Recorder {
         let served_by = self.log.endpoint_id.and_then(|id| snapshot.upstreams.get(&id));
         if let Some(charge) = self.charge.take() {
             let tokens = self.log.prompt_tokens.saturating_add(self.log.completion_tokens);
-            self.log.cost_micros = served_by
-                .and_then(|upstream| snapshot.price(&upstream.endpoint.model))
-                .map_or(0, |price| {
+            self.log.cost_micros = match self.summed_cost {
+                Some(cost) => cost,
+                None => (served_by.and_then(|upstream| snapshot.price(&upstream.endpoint.model))).map_or(0, |price| {
                     let count = |n: i64| u64::try_from(n).unwrap_or(0);
                     price.cost_micros(count(self.log.prompt_tokens), count(self.log.completion_tokens))
-                });
+                }),
+            };
             charge.held.settle(&self.log.request_id, tokens, self.log.cost_micros);
         }
         let endpoint_name = |id: app::types::EndpointId| {

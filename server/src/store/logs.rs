@@ -44,6 +44,8 @@ pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
         prompt_tokens: row.try_get("prompt_tokens")?,
         completion_tokens: row.try_get("completion_tokens")?,
         error_class: row.try_get("error_class")?,
+        variant: row.try_get("variant")?,
+        cost_micros: row.try_get("cost_micros")?,
     })
 }
 
@@ -71,7 +73,7 @@ const LOG_COLUMNS: [(&str, &str); 19] = [
 ];
 
 /// Columns of `request_attempts` the writer fills (besides `request_log_id`).
-const ATTEMPT_COLUMNS: [(&str, &str); 9] = [
+const ATTEMPT_COLUMNS: [(&str, &str); 11] = [
     ("attempt", "bigint"),
     ("endpoint_id", "bigint"),
     ("started_at", "bigint"),
@@ -81,6 +83,8 @@ const ATTEMPT_COLUMNS: [(&str, &str); 9] = [
     ("prompt_tokens", "bigint"),
     ("completion_tokens", "bigint"),
     ("error_class", "text"),
+    ("variant", "text"),
+    ("cost_micros", "bigint"),
 ];
 
 /// Columns of `usage_events`, in order, with their Postgres types.
@@ -193,6 +197,8 @@ fn bind_attempt<'q>(query: AnyQuery<'q>, log_id: i64, attempt: &'q RequestAttemp
         .bind(attempt.prompt_tokens)
         .bind(attempt.completion_tokens)
         .bind(attempt.error_class.as_deref())
+        .bind(attempt.variant.as_deref())
+        .bind(attempt.cost_micros)
 }
 
 /// One `request_logs` record as the Postgres writer sends it (borrowed, serialised straight
@@ -233,6 +239,8 @@ struct AttemptRecord<'a> {
     prompt_tokens: i64,
     completion_tokens: i64,
     error_class: Option<&'a str>,
+    variant: Option<&'a str>,
+    cost_micros: i64,
 }
 
 /// One `usage_events` record as the Postgres writer sends it.
@@ -288,6 +296,8 @@ fn batch_json(logs: &[&RequestLog]) -> (String, String) {
                 prompt_tokens: a.prompt_tokens,
                 completion_tokens: a.completion_tokens,
                 error_class: a.error_class.as_deref(),
+                variant: a.variant.as_deref(),
+                cost_micros: a.cost_micros,
             })
         })
         .collect();

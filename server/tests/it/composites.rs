@@ -269,3 +269,29 @@ async fn feedback_on_requests_shows_in_each_variants_figures_and_only_the_reques
         assert!(stat.prompt_tokens > 0 && stat.completion_tokens > 0);
     }
 }
+
+#[tokio::test]
+async fn the_metrics_count_each_variants_requests_by_status() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = rig_over(&["openai", "llama"], &mock.url()).await;
+    let members = vec![member("a", "openai", 0.5), member("b", "llama", 0.5)];
+    add(&rig, composite("half", CompositeKind::Ab, members)).await.unwrap();
+    let seen = variants(&rig, "half", (0..20).map(|i| format!("m{i}"))).await;
+    let a = seen.iter().filter(|(_, v)| v == "a").count();
+    let _ = rig.logs(20).await;
+    let metrics = reqwest::get(format!("{}/metrics", rig.server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = |variant: &str| {
+        format!("mgw_composite_requests_total{{gateway=\"g\",model=\"half\",variant=\"{variant}\",status=\"200\"}}")
+    };
+    let count = |variant: &str| -> usize {
+        let line = metrics.lines().find(|l| l.starts_with(&series(variant)));
+        line.and_then(|l| l.rsplit(' ').next())
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    assert_eq!((count("a"), count("b")), (a, 20 - a), "{metrics}");
+}

@@ -9,8 +9,8 @@
 
 use crate::operator::op;
 use crate::rig::{endpoint, steady, Rig};
-use app::types::NewKey;
 use app::types::ProviderKind;
+use app::types::{CompositeKind, CompositeMember, GatewayId, MultiMode, NewComposite, NewKey};
 use server::{manage::limits::parse_limit, testing::MockUpstream};
 use std::path::PathBuf;
 
@@ -40,14 +40,32 @@ async fn run(script: &str, checks: &[&str]) {
 
 /// Runs `script` with a key holding `limits` (the rig's own key when there are none).
 async fn run_with_limits(script: &str, checks: &[&str], limits: &[&str]) {
+    run_on(script, checks, limits, &[]).await;
+}
+
+/// Runs `script` against a gateway over endpoints `mock` and `other` (both the mock) with these
+/// composite models, and a key holding `limits` (the rig's own key when there are none).
+async fn run_on(script: &str, checks: &[&str], limits: &[&str], composites: &[NewComposite]) {
     let Some(python) = python() else { return };
     let mock = MockUpstream::start().await.unwrap();
     let rig = Rig::start(
         steady,
-        vec![endpoint("mock", ProviderKind::OpenAi, &mock.url())],
+        vec![
+            endpoint("mock", ProviderKind::OpenAi, &mock.url()),
+            endpoint("other", ProviderKind::OpenAi, &mock.url()),
+        ],
         |_| {},
     )
     .await;
+    let manage = &rig.server.state.manage;
+    for composite in composites {
+        let new = NewComposite {
+            gateway_id: op(manage).gateway_id("g").await,
+            ..composite.clone()
+        };
+        op(manage).create_composite(new).await.unwrap();
+    }
+    rig.server.state.registry.refresh(manage).await.unwrap();
     let key = if limits.is_empty() {
         rig.key.clone()
     } else {
@@ -113,4 +131,52 @@ async fn the_anthropic_sdk_sends_messages_through_the_gateway() {
 #[tokio::test]
 async fn the_openai_sdk_sees_rate_limits_as_openai_reports_them() {
     run_with_limits("openai_limits.py", &["headers", "rate limit"], &["requests/day=1"]).await;
+}
+
+/// Composite models (`ab`, `load`, `multi` answering with its first member) answer the SDK
+/// normal objects (issue #21).
+#[tokio::test]
+async fn the_openai_sdk_gets_normal_completions_from_ab_load_and_first_answer_models() {
+    let member = |category: &str, target: &str, share: f64| CompositeMember {
+        category: category.into(),
+        target: target.into(),
+        share,
+    };
+    let composite = |name: &str, kind: CompositeKind, members: Vec<CompositeMember>| NewComposite {
+        gateway_id: GatewayId(0),
+        name: name.into(),
+        kind,
+        members,
+        sticky: false,
+        mode: MultiMode::WaitForAll,
+        judge: None,
+        rubric: None,
+    };
+    let composites = [
+        composite(
+            "ab-test",
+            CompositeKind::Ab,
+            vec![member("a", "mock", 0.5), member("b", "other", 0.5)],
+        ),
+        composite(
+            "spread",
+            CompositeKind::Load,
+            vec![member("", "mock", 1.0), member("", "other", 1.0)],
+        ),
+        NewComposite {
+            mode: MultiMode::First,
+            ..composite(
+                "fastest",
+                CompositeKind::Multi,
+                vec![member("", "mock", 1.0), member("", "other", 1.0)],
+            )
+        },
+    ];
+    run_on(
+        "openai_composites.py",
+        &["ab", "load", "first", "models"],
+        &[],
+        &composites,
+    )
+    .await;
 }

@@ -1,0 +1,166 @@
+//! Step 7 for a `multi` composite model (issue #21): every member is asked the same request at
+//! once, each through the attempt loop on its own endpoints (its retries inside the request's
+//! deadline). `waitforall` answers one JSON object keyed by member, each value a chat completion
+//! or that member's error in OpenAI's shape (200 when any member answered); `first` answers
+//! the first member to succeed as a normal completion (or stream) and drops the others' calls.
+//!
+//! Invariant: every member call's attempts are attempts of the one request, each naming its
+//! member; the request's usage and cost are the sum of its calls' (`waitforall`), or the
+//! winner's (`first`: a call dropped mid-way reports nothing to count).
+//! Invariant: `first` drops the losing calls the moment one member succeeds, which closes their
+//! upstream connections.
+
+use super::{
+    error::{set_rate_headers, ProxyError},
+    failover::{Routed, Served},
+    plan::Tier,
+    providers::Usage,
+    registry::Snapshot,
+    route::{estimated, Answered},
+    usage::{MemberAttempts, Recorder},
+    InFlight, Proxy,
+};
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures_util::{stream::FuturesUnordered, StreamExt};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The request as one member's call: the same request, routed only to the member's endpoints.
+fn member<'a>(routed: &Routed<'a>, tier: &Tier) -> Routed<'a> {
+    Routed {
+        request_id: routed.request_id,
+        gateway: routed.gateway,
+        tiers: vec![tier.upstreams.clone()],
+        inbound: routed.inbound,
+        estimated_tokens: routed.estimated_tokens,
+        deadline: routed.deadline,
+        created: routed.created,
+    }
+}
+
+/// The member a tier stands for.
+fn name(tier: &Tier) -> &str {
+    tier.variant.as_deref().unwrap_or_default()
+}
+
+/// `first`: every member asked at once; the first to succeed is served, and the others' calls
+/// are dropped (their upstream connections closed). Every call's attempts are recorded, the
+/// winner's last (a stream's attempt is closed when the stream ends).
+pub(super) async fn first(
+    proxy: &Arc<Proxy>,
+    tiers: &[Tier],
+    routed: Routed<'_>,
+    recorder: &mut Recorder,
+) -> Result<Served, ProxyError> {
+    let attempts: Vec<MemberAttempts> = tiers.iter().map(|_| MemberAttempts::default()).collect();
+    let mut calls: FuturesUnordered<_> = (tiers.iter().zip(&attempts).enumerate())
+        .map(|(index, (tier, attempts))| {
+            let mut attempts = attempts.clone();
+            let call = member(&routed, tier);
+            async move { (index, proxy.serve(call, &mut attempts).await) }
+        })
+        .collect();
+    let mut winner = None;
+    let mut last = None;
+    while let Some((index, outcome)) = calls.next().await {
+        match outcome {
+            Ok(served) => {
+                winner = Some((index, served));
+                break;
+            }
+            Err(error) => last = Some(error),
+        }
+    }
+    drop(calls);
+    let won = winner.as_ref().map(|(index, _)| *index);
+    for (index, (tier, attempts)) in tiers.iter().zip(&attempts).enumerate() {
+        if Some(index) != won {
+            recorder.member_attempts(name(tier), attempts.closed());
+        }
+    }
+    match winner {
+        Some((index, served)) => {
+            recorder.member_attempts(name(&tiers[index]), attempts[index].closed());
+            Ok(served)
+        }
+        None => Err(last.unwrap_or(ProxyError::NoEndpoint)),
+    }
+}
+
+/// `waitforall`: every member asked at once and waited for; the answer is one JSON object keyed
+/// by member. Usage and cost are the sums of the members' (each priced by its own model).
+pub(super) async fn wait_for_all(
+    proxy: &Arc<Proxy>,
+    snapshot: &Snapshot,
+    routed: Routed<'_>,
+    in_flight: InFlight,
+    answered: Answered<'_>,
+    mut recorder: Recorder,
+) -> Response {
+    let Answered {
+        gateway,
+        estimate,
+        rate,
+        plan,
+    } = answered;
+    let calls = plan.tiers.iter().map(|tier| {
+        let mut attempts = MemberAttempts::default();
+        let handle = attempts.clone();
+        let call = member(&routed, tier);
+        async move { (proxy.serve(call, &mut attempts).await, handle) }
+    });
+    let outcomes = futures_util::future::join_all(calls).await;
+    recorder.first_byte();
+    let mut answers = Map::new();
+    let mut usage = Usage::default();
+    let mut cost_micros = 0i64;
+    let mut answered_by = 0;
+    for (tier, (outcome, attempts)) in plan.tiers.iter().zip(outcomes) {
+        let mut attempts = attempts.closed();
+        let value = match outcome {
+            Ok(Served::Json { upstream, answer }) => {
+                let json = answer.body.json().into_owned();
+                let used = (answer.usage).unwrap_or_else(|| estimated(routed.inbound, estimate.prompt, &json));
+                let (used, _) = used.bounded();
+                let cost = (snapshot.price(&upstream.endpoint.model))
+                    .map_or(0, |price| price.cost_micros(used.prompt_tokens, used.completion_tokens));
+                if let Some(last) = attempts.iter_mut().rev().find(|a| a.status == Some(200)) {
+                    last.cost_micros = cost;
+                }
+                usage.prompt_tokens = usage.prompt_tokens.saturating_add(used.prompt_tokens);
+                usage.completion_tokens = usage.completion_tokens.saturating_add(used.completion_tokens);
+                cost_micros = cost_micros.saturating_add(cost);
+                answered_by += 1;
+                json
+            }
+            // The plan refuses `stream: true` for `waitforall`, so no member streams.
+            Ok(Served::Stream(_)) => ProxyError::bad("stream", "A waitforall member cannot stream.").body(),
+            Err(error) => error.body(),
+        };
+        recorder.member_attempts(name(tier), attempts);
+        answers.insert(name(tier).to_string(), value);
+    }
+    recorder.summed(usage, cost_micros);
+    let body = Value::Object(answers).to_string();
+    if gateway.log_payloads {
+        recorder.answered(body.clone());
+    }
+    let status = if answered_by > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    recorder.finish(status.as_u16(), (answered_by == 0).then_some("upstream_error"));
+    drop(in_flight);
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response();
+    set_rate_headers(response.headers_mut(), rate);
+    response
+}

@@ -1,0 +1,204 @@
+//! `multi` composite models through the real server and the mock upstream (issue #21): every
+//! member asked at once — `waitforall` answers them all keyed by member, one failing member
+//! never failing the rest; `first` answers with the fastest and closes the others' calls; a
+//! key's token limit holds under 200 concurrent multi requests.
+
+use crate::operator::op;
+use crate::rig::{endpoint, metric, steady, Rig};
+use app::types::{CompositeKind, CompositeMember, MultiMode, NewComposite, NewKey, ProviderKind};
+use futures_util::{stream, StreamExt};
+use serde_json::{json, Value};
+use server::{
+    manage::limits::parse_limit,
+    testing::{refusing_addr, Behaviour, MockUpstream},
+};
+use std::time::{Duration, Instant};
+
+/// A gateway over `endpoints` with `multi` composite `both` over the first two, in `mode`.
+async fn multi(endpoints: Vec<app::types::NewEndpoint>, mode: MultiMode) -> Rig {
+    let names: Vec<String> = endpoints.iter().map(|e| e.name.clone()).collect();
+    let rig = Rig::start(steady, endpoints, |_| {}).await;
+    let manage = &rig.server.state.manage;
+    let new = NewComposite {
+        gateway_id: op(manage).gateway_id("g").await,
+        name: "both".into(),
+        kind: CompositeKind::Multi,
+        members: (names.iter().take(2))
+            .map(|name| CompositeMember {
+                category: String::new(),
+                target: name.clone(),
+                share: 1.0,
+            })
+            .collect(),
+        sticky: false,
+        mode,
+        judge: None,
+        rubric: None,
+    };
+    op(manage).create_composite(new).await.unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    rig
+}
+
+fn ask(stream: bool) -> Value {
+    json!({ "model": "both", "stream": stream, "max_tokens": 16, "messages": [{ "role": "user", "content": "hello" }] })
+}
+
+#[tokio::test]
+async fn waitforall_answers_every_member_by_name_and_one_failing_member_fails_only_itself() {
+    let mock = MockUpstream::start().await.unwrap();
+    let refused = format!("http://{}", refusing_addr().await.unwrap());
+    let endpoints = vec![
+        endpoint("up", ProviderKind::OpenAi, &mock.url()),
+        endpoint("down", ProviderKind::OpenAi, &refused),
+    ];
+    let rig = multi(endpoints, MultiMode::WaitForAll).await;
+    let response = rig.post("/v1/chat/completions", &ask(false)).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["up"]["object"], "chat.completion", "{body}");
+    assert_eq!(
+        body["up"]["choices"][0]["message"]["content"], "mock reply to: hello",
+        "{body}"
+    );
+    assert!(body["down"]["error"]["message"].is_string(), "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
+
+    let log = &rig.logs(1).await[0];
+    assert_eq!(log.status, 200);
+    let members: Vec<_> = log.attempts.iter().map(|a| a.variant.as_deref().unwrap()).collect();
+    assert!(members.contains(&"up") && members.contains(&"down"), "{members:?}");
+    let up = log
+        .attempts
+        .iter()
+        .find(|a| a.variant.as_deref() == Some("up"))
+        .unwrap();
+    assert_eq!(up.status, Some(200));
+    assert_eq!(
+        (log.prompt_tokens, log.completion_tokens),
+        (up.prompt_tokens, up.completion_tokens)
+    );
+
+    // Both failing: 502, still keyed by member.
+    let rig = multi(
+        vec![
+            endpoint("down1", ProviderKind::OpenAi, &refused),
+            endpoint("down2", ProviderKind::OpenAi, &refused),
+        ],
+        MultiMode::WaitForAll,
+    )
+    .await;
+    let response = rig.post("/v1/chat/completions", &ask(false)).await;
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["down1"]["error"].is_object() && body["down2"]["error"].is_object(),
+        "{body}"
+    );
+    // A waitforall model cannot stream: a clear 400 naming the field.
+    let refused_stream = rig.post("/v1/chat/completions", &ask(true)).await;
+    assert_eq!(refused_stream.status(), 400);
+    let body: Value = refused_stream.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "stream", "{body}");
+}
+
+#[tokio::test]
+async fn first_answers_with_the_fastest_member_and_closes_the_slow_members_connection() {
+    let fast = MockUpstream::start().await.unwrap();
+    let slow = MockUpstream::start().await.unwrap();
+    fast.set_fallback(Behaviour::HangBeforeHeaders(Duration::from_millis(50)));
+    slow.set_fallback(Behaviour::HangBeforeHeaders(Duration::from_millis(500)));
+    let endpoints = vec![
+        endpoint("slow", ProviderKind::OpenAi, &slow.url()),
+        endpoint("fast", ProviderKind::OpenAi, &fast.url()),
+    ];
+    let rig = multi(endpoints, MultiMode::First).await;
+    for stream in [false, true] {
+        let started = Instant::now();
+        let response = rig.post("/v1/chat/completions", &ask(stream)).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-mgw-endpoint"], "fast");
+        let answered = started.elapsed();
+        let winner_at = Instant::now();
+        let text = response.text().await.unwrap();
+        metric(&format!("multi_first_answer_ms_stream_{stream}"), answered.as_millis());
+        // The slow member takes 500 ms; the answer comes with the fast one (50 ms).
+        assert!(answered < Duration::from_millis(400), "answered in {answered:?}");
+        if stream {
+            assert!(text.contains("data: [DONE]"), "{text}");
+        } else {
+            let body: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(body["object"], "chat.completion", "{body}");
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        while slow.connections_open() > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let closed = slow.connections_closed();
+        let last = closed.last().copied().expect("the slow member's connection closed");
+        assert!(last.saturating_duration_since(winner_at) < Duration::from_secs(1));
+        assert_eq!(slow.connections_open(), 0);
+    }
+    let logs = rig.logs(2).await;
+    for log in logs {
+        let cancelled = log
+            .attempts
+            .iter()
+            .find(|a| a.variant.as_deref() == Some("slow"))
+            .unwrap();
+        assert_eq!(cancelled.error_class.as_deref(), Some("cancelled"), "{log:?}");
+        assert_eq!(log.attempts.last().unwrap().variant.as_deref(), Some("fast"));
+    }
+}
+
+#[tokio::test]
+async fn a_keys_token_limit_holds_under_200_concurrent_multi_requests() {
+    let mock = MockUpstream::start().await.unwrap();
+    let endpoints = vec![
+        endpoint("one", ProviderKind::OpenAi, &mock.url()),
+        endpoint("two", ProviderKind::OpenAi, &mock.url()),
+    ];
+    let rig = multi(endpoints, MultiMode::WaitForAll).await;
+    let manage = &rig.server.state.manage;
+    const LIMIT: i64 = 3_000;
+    let key = op(manage)
+        .create_key(NewKey {
+            gateway: op(manage).gateway_id("g").await,
+            name: "limited".into(),
+            limits: vec![
+                parse_limit(&format!("tokens/minute={LIMIT}")).unwrap(),
+                parse_limit("concurrency=1000").unwrap(),
+            ],
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let secret = key.secret.expose().to_string();
+    let statuses: Vec<u16> = stream::iter(0..200)
+        .map(|_| {
+            let (url, secret) = (rig.server.url.clone(), secret.clone());
+            async move {
+                crate::rig::post_as(&url, &secret, "/v1/chat/completions", &ask(false))
+                    .await
+                    .status()
+                    .as_u16()
+            }
+        })
+        .buffer_unordered(200)
+        .collect()
+        .await;
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        admitted > 0 && statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "the limit was reached");
+    let logs = rig.logs(200).await;
+    let used: i64 = logs.iter().map(|l| l.prompt_tokens + l.completion_tokens).sum();
+    metric("multi_tokens_used_of_limit", format!("{used}/{LIMIT}"));
+    assert!(used <= LIMIT, "{used} tokens used past the limit of {LIMIT}");
+    // Each admitted request is two calls: its usage is both members'.
+    let answered = logs.iter().find(|l| l.status == 200).unwrap();
+    assert_eq!(answered.attempts.len(), 2);
+}
