@@ -205,93 +205,66 @@ def main():
         out("No gateway runs: the target checks need `direct`, `passthrough` and `gateway`.")
         out("")
 
-    # Limits on (`limited`: a child key and its parent, each with limits) against off (`gateway`).
-    if GATEWAY in targets and LIMITED in targets:
-        out("## Limits on against limits off")
+    # Each variant of the gateway against the plain one, same scenario and concurrency: limits
+    # on (`limited`: a child key and its parent, each with limits), limits counted in Redis
+    # (`redis`: the same key on a gateway with `[redis] url`), and a `load` composite model
+    # (`composite`: the same gateway asked for the composite).
+    def redis_checks(label, c, on, off):
+        if c == 1:
+            added = stat(runs, on, "p50_ms") - stat(runs, off, "p50_ms")
+            yield (f"Redis added p50, {label}, c=1", f"{added:.3f} ms", f"≤ {MAX_REDIS_ADDED_P50_MS:g} ms",
+                   added <= MAX_REDIS_ADDED_P50_MS)
+        ratio = rps_ratio(on, off)
+        if c == 50 and ratio is not None:
+            yield (f"Redis RPS / in-memory RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_REDIS_RPS_RATIO:g}",
+                   ratio >= MIN_REDIS_RPS_RATIO)
+
+    def composite_checks(label, c, on, off):
+        ratio = rps_ratio(on, off)
+        if c == 50 and ratio is not None:
+            yield (f"composite RPS / plain RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_COMPOSITE_RPS_RATIO:g}",
+                   ratio >= MIN_COMPOSITE_RPS_RATIO)
+
+    def rps_ratio(on, off):
+        rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
+        return rps_on / rps_off if rps_off else None
+
+    comparisons = [
+        (LIMITED, "Limits on against limits off", "limits on / off", None, None),
+        (REDIS, "Limits counted in Redis against in memory", "Redis / memory", "issue #20", redis_checks),
+        (COMPOSITE, "A load composite model against the plain model", "composite / plain", "issue #21",
+         composite_checks),
+    ]
+    for target, title, versus, issue, checks_of in comparisons:
+        if GATEWAY not in targets or target not in targets:
+            continue
+        out(f"## {title}")
         out("")
-        out("| scenario | conc | RPS limits on / off | p50 ms on / off | p99 ms on / off |")
+        out(f"| scenario | conc | RPS {versus} | p50 ms {versus} (added) | p99 ms {versus} |")
         out("|---|---:|---:|---:|---:|")
+        checks = []
         for s in ordered({k[1] for k in runs}, SCENARIO_ORDER):
             for c in sorted({k[2] for k in runs if k[1] == s}):
-                on, off = (LIMITED, s, c), (GATEWAY, s, c)
+                on, off = (target, s, c), (GATEWAY, s, c)
                 if on not in runs or off not in runs:
                     continue
                 rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
-                ratio = rps_on / rps_off if rps_off else None
-                p50 = f"{fmt(stat(runs, on, 'p50_ms'), 3)} / {fmt(stat(runs, off, 'p50_ms'), 3)}"
-                p99 = f"{fmt(stat(runs, on, 'p99_ms'), 3)} / {fmt(stat(runs, off, 'p99_ms'), 3)}"
-                out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {fmt(ratio, 2)} ({rps_on:.0f} / {rps_off:.0f}) | {p50} | {p99} |")
-        out("")
-
-    # Limits in Redis (`redis`, the same key on a gateway with `[redis] url`) against in memory.
-    if GATEWAY in targets and REDIS in targets:
-        out("## Limits counted in Redis against in memory")
-        out("")
-        out("| scenario | conc | p50 ms Redis / memory (added) | RPS Redis / memory | p99 ms Redis / memory |")
-        out("|---|---:|---:|---:|---:|")
-        redis_checks = []
-        for s in ordered({k[1] for k in runs}, SCENARIO_ORDER):
-            for c in sorted({k[2] for k in runs if k[1] == s}):
-                on, off = (REDIS, s, c), (GATEWAY, s, c)
-                if on not in runs or off not in runs:
-                    continue
                 p50_on, p50_off = stat(runs, on, "p50_ms"), stat(runs, off, "p50_ms")
-                rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
-                ratio = rps_on / rps_off if rps_off else None
                 p99 = f"{fmt(stat(runs, on, 'p99_ms'), 3)} / {fmt(stat(runs, off, 'p99_ms'), 3)}"
-                out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {p50_on:.3f} / {p50_off:.3f} (+{p50_on - p50_off:.3f}) "
-                    f"| {fmt(ratio, 2)} ({rps_on:.0f} / {rps_off:.0f}) | {p99} |")
                 label = SCENARIO_LABEL.get(s, s)
-                if c == 1:
-                    added = p50_on - p50_off
-                    redis_checks.append((f"Redis added p50, {label}, c=1", f"{added:.3f} ms",
-                                         f"≤ {MAX_REDIS_ADDED_P50_MS:g} ms", added <= MAX_REDIS_ADDED_P50_MS,
-                                         errors(runs, on)))
-                if c == 50 and ratio is not None:
-                    redis_checks.append((f"Redis RPS / in-memory RPS, {label}, c=50", f"{ratio:.2f}",
-                                         f"≥ {MIN_REDIS_RPS_RATIO:g}", ratio >= MIN_REDIS_RPS_RATIO, errors(runs, on)))
+                out(f"| {label} | {c} | {fmt(rps_ratio(on, off), 2)} ({rps_on:.0f} / {rps_off:.0f}) "
+                    f"| {p50_on:.3f} / {p50_off:.3f} (+{p50_on - p50_off:.3f}) | {p99} |")
+                if checks_of:
+                    checks += [(*check, errors(runs, on)) for check in checks_of(label, c, on, off)]
         out("")
-        if redis_checks:
-            out("| check (issue #20) | value | target | verdict |")
+        if checks:
+            out(f"| check ({issue}) | value | target | verdict |")
             out("|---|---:|---:|---|")
-            for name, value, target, ok, errs in redis_checks:
+            for name, value, goal, ok, errs in checks:
                 verdict = "PASS" if ok and errs == 0 else "FAIL"
                 if errs:
                     verdict += f" ({errs} errors)"
-                out(f"| {name} | {value} | {target} | **{verdict}** |")
-            out("")
-
-    # A `load` composite model (`composite`) against the plain model (`gateway`), same process.
-    if GATEWAY in targets and COMPOSITE in targets:
-        out("## A load composite model against the plain model")
-        out("")
-        out("| scenario | conc | RPS composite / plain | p50 ms composite / plain | p99 ms composite / plain |")
-        out("|---|---:|---:|---:|---:|")
-        composite_checks = []
-        for s in ordered({k[1] for k in runs}, SCENARIO_ORDER):
-            for c in sorted({k[2] for k in runs if k[1] == s}):
-                on, off = (COMPOSITE, s, c), (GATEWAY, s, c)
-                if on not in runs or off not in runs:
-                    continue
-                rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
-                ratio = rps_on / rps_off if rps_off else None
-                p50 = f"{fmt(stat(runs, on, 'p50_ms'), 3)} / {fmt(stat(runs, off, 'p50_ms'), 3)}"
-                p99 = f"{fmt(stat(runs, on, 'p99_ms'), 3)} / {fmt(stat(runs, off, 'p99_ms'), 3)}"
-                out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {fmt(ratio, 2)} ({rps_on:.0f} / {rps_off:.0f}) | {p50} | {p99} |")
-                if c == 50 and ratio is not None:
-                    label = SCENARIO_LABEL.get(s, s)
-                    composite_checks.append((f"composite RPS / plain RPS, {label}, c=50", f"{ratio:.2f}",
-                                             f"≥ {MIN_COMPOSITE_RPS_RATIO:g}", ratio >= MIN_COMPOSITE_RPS_RATIO,
-                                             errors(runs, on)))
-        out("")
-        if composite_checks:
-            out("| check (issue #21) | value | target | verdict |")
-            out("|---|---:|---:|---|")
-            for name, value, target, ok, errs in composite_checks:
-                verdict = "PASS" if ok and errs == 0 else "FAIL"
-                if errs:
-                    verdict += f" ({errs} errors)"
-                out(f"| {name} | {value} | {target} | **{verdict}** |")
+                out(f"| {name} | {value} | {goal} | **{verdict}** |")
             out("")
 
     try:

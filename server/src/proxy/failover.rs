@@ -9,6 +9,7 @@
 use super::{
     balancer::{Fault, NoneAvailable, Slot},
     error::ProxyError,
+    plan::Tier,
     providers::{self, Answer, Call, StreamFault, StreamItem, UpstreamError},
     redact,
     registry::{Credential, Upstream},
@@ -40,10 +41,10 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub struct Routed<'a> {
     pub request_id: &'a str,
     pub gateway: &'a Gateway,
-    /// The endpoints that can serve the model, in the gateway's order, in tiers: a tier's
-    /// endpoints are ordered by the balancer and tried before the next tier's (one tier for a
-    /// plain model; a composite's members in the order they are tried).
-    pub tiers: Vec<Vec<Arc<Upstream>>>,
+    /// The endpoints that can serve the model, in tiers: a tier's endpoints are ordered by the
+    /// balancer and tried before the next tier's (one tier for a plain model; a composite's
+    /// members in the order they are tried).
+    pub tiers: &'a [Tier],
     pub inbound: &'a Inbound,
     /// Prompt tokens (estimated) plus the answer's allowance, for provider token windows.
     pub estimated_tokens: u64,
@@ -272,8 +273,8 @@ impl Proxy {
         let now = Instant::now();
         let mut order = Vec::new();
         let mut refused = None;
-        for tier in &routed.tiers {
-            match (self.balancer).order(routed.gateway, tier, now, &mut rand::thread_rng()) {
+        for tier in routed.tiers {
+            match (self.balancer).order(routed.gateway, &tier.upstreams, now, &mut rand::thread_rng()) {
                 Ok(ordered) => order.extend(ordered),
                 Err(none) => {
                     refused.get_or_insert(none);

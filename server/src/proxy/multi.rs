@@ -29,11 +29,11 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// The request as one member's call: the same request, routed only to the member's endpoints.
-fn member<'a>(routed: &Routed<'a>, tier: &Tier) -> Routed<'a> {
+fn member<'a>(routed: &Routed<'a>, tier: &'a Tier) -> Routed<'a> {
     Routed {
         request_id: routed.request_id,
         gateway: routed.gateway,
-        tiers: vec![tier.upstreams.clone()],
+        tiers: std::slice::from_ref(tier),
         inbound: routed.inbound,
         estimated_tokens: routed.estimated_tokens,
         deadline: routed.deadline,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// One tier of a plan: endpoints the balancer orders among themselves, tried before the next
 /// tier's, and the composite member they serve for.
-pub(super) struct Tier {
+pub struct Tier {
     /// The member's category (its `ab` variant); `None` for a plain model.
     pub variant: Option<String>,
     pub upstreams: Vec<Arc<Upstream>>,

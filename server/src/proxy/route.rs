@@ -203,7 +203,7 @@ pub(super) async fn route(
     let routed = Routed {
         request_id: &call.request_id,
         gateway,
-        tiers: plan.tiers.iter().map(|tier| tier.upstreams.clone()).collect(),
+        tiers: &plan.tiers,
         inbound: &inbound,
         estimated_tokens: estimate.tokens(),
         deadline,
