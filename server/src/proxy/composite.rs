@@ -14,7 +14,7 @@
 
 use super::{
     balancer::{Balancer, HealthState},
-    plan::usable,
+    plan::{usable, Tier},
     providers::Operation,
     registry::{Snapshot, Upstream},
 };
@@ -30,14 +30,9 @@ pub const VARIANT_HEADER: &str = "x-mgw-variant";
 /// a damaged configuration could do).
 const MAX_DEPTH: usize = 8;
 
-/// A composite's members for one request, in the order they are tried.
-pub struct Members {
-    /// Each member's category and its endpoints, first to serve first; empty endpoint lists
-    /// are left out.
-    pub tiers: Vec<(String, Vec<Arc<Upstream>>)>,
-}
-
-/// Where a request for a composite may go: its members in order, each with its endpoints.
+/// Where a request for a composite may go: its members, in the order they are tried, each a
+/// tier naming its category, with its endpoints (`load` and `ab` leave out members that route
+/// nowhere; `multi` keeps every member).
 pub fn plan(
     snapshot: &Snapshot,
     gateway: &Gateway,
@@ -45,17 +40,22 @@ pub fn plan(
     end_user: &str,
     operation: Operation,
     balancer: &Balancer,
-) -> Members {
+) -> Vec<Tier> {
+    let tier = |member: &CompositeMember, upstreams| Tier {
+        variant: Some(member.category.clone()),
+        upstreams,
+    };
     if composite.kind == CompositeKind::Multi {
         // Every member is called: in the order given, each with what it names now (nothing,
         // for one that routes nowhere: its answer is then an error of its own).
-        let tiers = (composite.members.iter())
+        return (composite.members.iter())
             .map(|member| {
-                let upstreams = resolve(snapshot, gateway, &member.target, end_user, operation, 0);
-                (member.category.clone(), upstreams)
+                tier(
+                    member,
+                    resolve(snapshot, gateway, &member.target, end_user, operation, 0),
+                )
             })
             .collect();
-        return Members { tiers };
     }
     let now = Instant::now();
     let ordered = order(composite, end_user, &mut rand::thread_rng());
@@ -66,11 +66,10 @@ pub fn plan(
         if upstreams.is_empty() {
             continue;
         }
-        let tier = (member.category.clone(), upstreams);
-        if tier.1.iter().any(|u| balancer.state(u, now) == HealthState::Healthy) {
-            healthy.push(tier);
+        if upstreams.iter().any(|u| balancer.state(u, now) == HealthState::Healthy) {
+            healthy.push(tier(member, upstreams));
         } else {
-            unhealthy.push(tier);
+            unhealthy.push(tier(member, upstreams));
         }
     }
     let mut tiers = healthy;
@@ -78,7 +77,7 @@ pub fn plan(
     if composite.kind == CompositeKind::Ab {
         tiers.truncate(1);
     }
-    Members { tiers }
+    tiers
 }
 
 /// The endpoints `target` names on `gateway`: a composite's (its members' in its order, for

@@ -92,7 +92,7 @@ pub(super) fn plan(
                 ));
             }
             let end_user = end_user(inbound, session, principal);
-            let members = composite::plan(
+            let tiers = composite::plan(
                 snapshot,
                 gateway,
                 composite,
@@ -100,18 +100,10 @@ pub(super) fn plan(
                 inbound.operation,
                 &proxy.balancer,
             );
-            if members.tiers.is_empty() {
+            if tiers.is_empty() {
                 return Err(ProxyError::NoEndpoint);
             }
-            Ok(Plan {
-                tiers: (members.tiers.into_iter())
-                    .map(|(variant, upstreams)| Tier {
-                        variant: Some(variant),
-                        upstreams,
-                    })
-                    .collect(),
-                fan_out,
-            })
+            Ok(Plan { tiers, fan_out })
         }
     }
 }
