@@ -13,7 +13,8 @@ use server::{
 };
 use std::collections::HashMap;
 
-fn member(category: &str, target: &str, share: f64) -> CompositeMember {
+/// A member: `category` (empty: the target's name), `target`, `share`.
+pub fn member(category: &str, target: &str, share: f64) -> CompositeMember {
     CompositeMember {
         category: category.into(),
         target: target.into(),
@@ -21,7 +22,8 @@ fn member(category: &str, target: &str, share: f64) -> CompositeMember {
     }
 }
 
-fn composite(name: &str, kind: CompositeKind, members: Vec<CompositeMember>) -> NewComposite {
+/// A composite with every other setting at its default (its gateway filled in when added).
+pub fn composite(name: &str, kind: CompositeKind, members: Vec<CompositeMember>) -> NewComposite {
     NewComposite {
         gateway_id: app::types::GatewayId(0),
         name: name.into(),

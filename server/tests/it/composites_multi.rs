@@ -3,9 +3,10 @@
 //! never failing the rest; `first` answers with the fastest and closes the others' calls; a
 //! key's token limit holds under 200 concurrent multi requests.
 
+use crate::composites::{composite, member};
 use crate::operator::op;
 use crate::rig::{endpoint, metric, steady, Rig};
-use app::types::{CompositeKind, CompositeMember, MultiMode, NewComposite, NewKey, ProviderKind};
+use app::types::{CompositeKind, MultiMode, NewComposite, NewKey, ProviderKind};
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 use server::{
@@ -19,21 +20,11 @@ async fn multi(endpoints: Vec<app::types::NewEndpoint>, mode: MultiMode) -> Rig 
     let names: Vec<String> = endpoints.iter().map(|e| e.name.clone()).collect();
     let rig = Rig::start(steady, endpoints, |_| {}).await;
     let manage = &rig.server.state.manage;
+    let members = names.iter().take(2).map(|name| member("", name, 1.0)).collect();
     let new = NewComposite {
         gateway_id: op(manage).gateway_id("g").await,
-        name: "both".into(),
-        kind: CompositeKind::Multi,
-        members: (names.iter().take(2))
-            .map(|name| CompositeMember {
-                category: String::new(),
-                target: name.clone(),
-                share: 1.0,
-            })
-            .collect(),
-        sticky: false,
         mode,
-        judge: None,
-        rubric: None,
+        ..composite("both", CompositeKind::Multi, members)
     };
     op(manage).create_composite(new).await.unwrap();
     rig.server.state.registry.refresh(manage).await.unwrap();

@@ -7,10 +7,11 @@
 //! `server/tests/sdk/requirements.txt`); `MGW_TEST_PYTHON` names another interpreter. Without
 //! one the tests say so and pass, except under CI, where they fail.
 
+use crate::composites::{composite, member};
 use crate::operator::op;
 use crate::rig::{endpoint, steady, Rig};
 use app::types::ProviderKind;
-use app::types::{CompositeKind, CompositeMember, GatewayId, MultiMode, NewComposite, NewKey};
+use app::types::{CompositeKind, MultiMode, NewComposite, NewKey};
 use server::{manage::limits::parse_limit, testing::MockUpstream};
 use std::path::PathBuf;
 
@@ -137,21 +138,6 @@ async fn the_openai_sdk_sees_rate_limits_as_openai_reports_them() {
 /// normal objects (issue #21).
 #[tokio::test]
 async fn the_openai_sdk_gets_normal_completions_from_ab_load_and_first_answer_models() {
-    let member = |category: &str, target: &str, share: f64| CompositeMember {
-        category: category.into(),
-        target: target.into(),
-        share,
-    };
-    let composite = |name: &str, kind: CompositeKind, members: Vec<CompositeMember>| NewComposite {
-        gateway_id: GatewayId(0),
-        name: name.into(),
-        kind,
-        members,
-        sticky: false,
-        mode: MultiMode::WaitForAll,
-        judge: None,
-        rubric: None,
-    };
     let composites = [
         composite(
             "ab-test",
