@@ -4,7 +4,7 @@ use super::{EndpointId, GatewayId, KeyId};
 use serde::{Deserialize, Serialize};
 
 /// One inference request, as logged (bodies only when the gateway logs payloads).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RequestLog {
     /// The `x-request-id` the client saw.
     pub request_id: String,
@@ -39,8 +39,37 @@ pub struct RequestLog {
     /// name); `None` for a plain model.
     #[serde(default)]
     pub variant: Option<String>,
+    /// How a `best` composite chose its answer; `None` otherwise.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
     /// The upstream attempts, in order.
     pub attempts: Vec<RequestAttempt>,
+}
+
+/// How a `best` composite chose the answer it returned: the judge's scores and reason, or why
+/// the first candidate to answer was returned instead.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject))]
+pub struct Verdict {
+    /// The member whose answer was returned (`x-mgw-judge`).
+    pub winner: String,
+    /// The judge's score of each candidate that answered, in the members' order (empty when
+    /// the judge's verdict was not used).
+    pub scores: Vec<MemberScore>,
+    /// The judge's reason, as it gave it.
+    pub reason: Option<String>,
+    /// Why the judge did not choose (it failed, its answer had no verdict, or only one
+    /// candidate answered); absent when it did.
+    pub fallback: Option<String>,
+}
+
+/// A judge's score of one candidate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject))]
+pub struct MemberScore {
+    /// The member (its category).
+    pub member: String,
+    pub score: f64,
 }
 
 impl RequestLog {
@@ -246,14 +275,14 @@ impl LogNames {
 }
 
 /// One request's log, with the names of what it mentions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RequestDetail {
     pub log: RequestLog,
     pub names: LogNames,
 }
 
 /// One page of request logs, newest first, with the cursor of the next (older) page.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogPage {
     pub logs: Vec<RequestLog>,
     /// Names by id, for display and the filters' choices.

@@ -8,7 +8,9 @@ use super::{
     backend,
     types::{global_id, NodeKind},
 };
-use app::types::{ActorKind, AdminAccount, AdminRole, AdminToken, AuditEntry, RequestAttempt, RequestLog, Via};
+use app::types::{
+    ActorKind, AdminAccount, AdminRole, AdminToken, AuditEntry, RequestAttempt, RequestLog, Verdict, Via,
+};
 use async_graphql::{Context, Object, ID};
 
 /// A person who manages the gateway.
@@ -190,6 +192,11 @@ impl RequestLogNode {
     /// name); null for a plain model.
     async fn variant(&self) -> Option<&str> {
         self.0.variant.as_deref()
+    }
+    /// How a `best` composite chose its answer (the judge's scores and reason, or why it fell
+    /// back); null otherwise.
+    async fn verdict(&self) -> Option<&Verdict> {
+        self.0.verdict.as_ref()
     }
     async fn stream(&self) -> bool {
         self.0.stream

@@ -16,6 +16,9 @@ use std::collections::{BTreeMap, HashSet};
 /// How far the `ab` ratios may stray from 1 (they are typed as decimals).
 const RATIO_TOLERANCE: f64 = 1e-6;
 
+/// The longest rubric a `best` composite's judge is given.
+const MAX_RUBRIC_CHARS: usize = 4_000;
+
 /// Parses `[category:]target[=share]`, the CLI's notation for one member.
 pub fn composite_member(text: &str) -> Result<CompositeMember, ManageError> {
     let invalid = |message: &str| ManageError::invalid("members", format!("{text:?}: {message}"));
@@ -117,12 +120,6 @@ impl Manage {
         rubric: Option<String>,
     ) -> Result<Checked, ManageError> {
         let composite_name = name("name", name_given)?;
-        if kind == CompositeKind::Best {
-            return Err(ManageError::invalid(
-                "kind",
-                "best composites (a judge picking the answer) are not available yet: use load, ab or multi",
-            ));
-        }
         let served = served_names(self, gateway).await?;
         if served.contains(&composite_name) {
             return Err(ManageError::invalid(
@@ -219,6 +216,18 @@ impl Manage {
             ));
         }
         let rubric = rubric.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        match (kind, &rubric) {
+            (CompositeKind::Best, Some(rubric)) if rubric.chars().count() > MAX_RUBRIC_CHARS => {
+                return Err(ManageError::invalid(
+                    "rubric",
+                    format!("a rubric is at most {MAX_RUBRIC_CHARS} characters"),
+                ))
+            }
+            (CompositeKind::Load | CompositeKind::Ab | CompositeKind::Multi, Some(_)) => {
+                return Err(ManageError::invalid("rubric", "only a best composite has a rubric"))
+            }
+            (CompositeKind::Best, _) | (CompositeKind::Load | CompositeKind::Ab | CompositeKind::Multi, None) => {}
+        }
         Ok(Checked {
             name: composite_name,
             members: checked,

@@ -45,7 +45,7 @@ pub fn plan(
         variant: Some(member.category.clone()),
         upstreams,
     };
-    if composite.kind == CompositeKind::Multi {
+    if matches!(composite.kind, CompositeKind::Multi | CompositeKind::Best) {
         // Every member is called: in the order given, each with what it names now (nothing,
         // for one that routes nowhere: its answer is then an error of its own).
         return (composite.members.iter())
@@ -78,6 +78,19 @@ pub fn plan(
         tiers.truncate(1);
     }
     tiers
+}
+
+/// The member name a `best` composite's judge calls are recorded under.
+pub const JUDGE: &str = "judge";
+
+/// A `best` composite's judge as a tier: the endpoints its reference names now (none when it
+/// routes nowhere: the judge then fails, and the first answer is returned).
+pub fn judge(snapshot: &Snapshot, gateway: &Gateway, composite: &CompositeModel, end_user: &str) -> Tier {
+    let target = composite.judge.as_deref().unwrap_or_default();
+    Tier {
+        variant: Some(JUDGE.to_string()),
+        upstreams: resolve(snapshot, gateway, target, end_user, Operation::Chat, 0),
+    }
 }
 
 /// The endpoints `target` names on `gateway`: a composite's (its members' in its order, for

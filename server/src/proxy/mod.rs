@@ -19,7 +19,8 @@
 //! 6. [`balancer`] orders the candidates by the gateway's strategy and their health;
 //! 7. [`failover`] tries them — each provider's [`providers::Adapter`] translates the call,
 //!    [`upstream`] sends it — with retries and back-off up to the commit point (the first byte
-//!    to the client);
+//!    to the client) — a `multi` composite calls every member at once ([`multi`]), a `best`
+//!    one its candidates and then its judge ([`best`]);
 //! 8. `shape` answers in the client's dialect; [`stream`] carries a stream past the commit
 //!    point, capturing usage; [`error`] shapes every refusal as OpenAI does;
 //! 9. the record settles the request's reservation with its actual usage and goes to the
@@ -31,6 +32,7 @@
 pub mod api;
 pub mod auth;
 pub mod balancer;
+pub mod best;
 pub mod composite;
 pub mod error;
 pub mod failover;

@@ -14,12 +14,14 @@ use super::{
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
     plan::Tier,
-    providers::Usage,
-    registry::Snapshot,
+    providers::{Answer, Usage},
+    registry::{Snapshot, Upstream},
     route::{estimated, Answered},
     usage::{MemberAttempts, Recorder},
+    wire::Inbound,
     InFlight, Proxy,
 };
+use app::types::RequestAttempt;
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -29,7 +31,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// The request as one member's call: the same request, routed only to the member's endpoints.
-fn member<'a>(routed: &Routed<'a>, tier: &'a Tier) -> Routed<'a> {
+pub(super) fn member<'a>(routed: &Routed<'a>, tier: &'a Tier) -> Routed<'a> {
     Routed {
         request_id: routed.request_id,
         gateway: routed.gateway,
@@ -42,8 +44,41 @@ fn member<'a>(routed: &Routed<'a>, tier: &'a Tier) -> Routed<'a> {
 }
 
 /// The member a tier stands for.
-fn name(tier: &Tier) -> &str {
+pub(super) fn name(tier: &Tier) -> &str {
     tier.variant.as_deref().unwrap_or_default()
+}
+
+/// A member's whole answer, with what it used (as reported, else estimated) and cost (at its
+/// own model's price).
+pub(super) struct Priced {
+    pub json: Value,
+    pub usage: Usage,
+    pub cost_micros: i64,
+}
+
+/// Prices a member's answer, and sets the cost on the attempt that answered it.
+pub(super) fn priced(
+    snapshot: &Snapshot,
+    inbound: &Inbound,
+    estimated_prompt: u64,
+    upstream: &Upstream,
+    answer: Answer,
+    attempts: &mut [RequestAttempt],
+) -> Priced {
+    let json = answer.body.json().into_owned();
+    let used = (answer.usage).unwrap_or_else(|| estimated(inbound, estimated_prompt, &json));
+    let (usage, _) = used.bounded();
+    let cost_micros = (snapshot.price(&upstream.endpoint.model)).map_or(0, |price| {
+        price.cost_micros(usage.prompt_tokens, usage.completion_tokens)
+    });
+    if let Some(last) = attempts.iter_mut().rev().find(|a| a.status == Some(200)) {
+        last.cost_micros = cost_micros;
+    }
+    Priced {
+        json,
+        usage,
+        cost_micros,
+    }
 }
 
 /// `first`: every member asked at once; the first to succeed is served, and the others' calls
@@ -90,6 +125,22 @@ pub(super) async fn first(
     }
 }
 
+/// Every member asked at once, each through the attempt loop on its own endpoints, and waited
+/// for: each call's outcome with its attempts, in the members' order.
+pub(super) async fn every_member(
+    proxy: &Arc<Proxy>,
+    routed: &Routed<'_>,
+    tiers: &[Tier],
+) -> Vec<(Result<Served, ProxyError>, MemberAttempts)> {
+    let calls = tiers.iter().map(|tier| {
+        let mut attempts = MemberAttempts::default();
+        let handle = attempts.clone();
+        let call = member(routed, tier);
+        async move { (proxy.serve(call, &mut attempts).await, handle) }
+    });
+    futures_util::future::join_all(calls).await
+}
+
 /// `waitforall`: every member asked at once and waited for; the answer is one JSON object keyed
 /// by member. Usage and cost are the sums of the members' (each priced by its own model).
 pub(super) async fn wait_for_all(
@@ -106,13 +157,7 @@ pub(super) async fn wait_for_all(
         rate,
         plan,
     } = answered;
-    let calls = plan.tiers.iter().map(|tier| {
-        let mut attempts = MemberAttempts::default();
-        let handle = attempts.clone();
-        let call = member(&routed, tier);
-        async move { (proxy.serve(call, &mut attempts).await, handle) }
-    });
-    let outcomes = futures_util::future::join_all(calls).await;
+    let outcomes = every_member(proxy, &routed, &plan.tiers).await;
     recorder.first_byte();
     let mut answers = Map::new();
     let mut usage = Usage::default();
@@ -122,19 +167,18 @@ pub(super) async fn wait_for_all(
         let mut attempts = attempts.closed();
         let value = match outcome {
             Ok(Served::Json { upstream, answer }) => {
-                let json = answer.body.json().into_owned();
-                let used = (answer.usage).unwrap_or_else(|| estimated(routed.inbound, estimate.prompt, &json));
-                let (used, _) = used.bounded();
-                let cost = (snapshot.price(&upstream.endpoint.model))
-                    .map_or(0, |price| price.cost_micros(used.prompt_tokens, used.completion_tokens));
-                if let Some(last) = attempts.iter_mut().rev().find(|a| a.status == Some(200)) {
-                    last.cost_micros = cost;
-                }
-                usage.prompt_tokens = usage.prompt_tokens.saturating_add(used.prompt_tokens);
-                usage.completion_tokens = usage.completion_tokens.saturating_add(used.completion_tokens);
-                cost_micros = cost_micros.saturating_add(cost);
+                let priced = priced(
+                    snapshot,
+                    routed.inbound,
+                    estimate.prompt,
+                    &upstream,
+                    answer,
+                    &mut attempts,
+                );
+                usage = usage.plus(priced.usage);
+                cost_micros = cost_micros.saturating_add(priced.cost_micros);
                 answered_by += 1;
-                json
+                priced.json
             }
             // The plan refuses `stream: true` for `waitforall`, so no member streams.
             Ok(Served::Stream(_)) => ProxyError::bad("stream", "A waitforall member cannot stream.").body(),

@@ -1,7 +1,7 @@
 //! Step 4 of the journey (`proxy/mod.rs`): the plan — which endpoints may serve a request, in
 //! tiers tried in order. A plain model (or alias, or Azure deployment) is one tier, narrowed by
 //! the key's allowed models; a [`composite`] model's members are its tiers, in the order this
-//! request tries them (`multi`: every member, each called).
+//! request tries them (`multi` and `best`: every member, each called; `best` adds its judge).
 //!
 //! Invariant: nothing here awaits the database or the network; the snapshot and the balancer's
 //! health are all it reads.
@@ -31,8 +31,23 @@ pub struct Tier {
 /// are tried.
 pub(super) struct Plan {
     pub tiers: Vec<Tier>,
-    /// A `multi` composite: every tier is called, and how the answers come back.
-    pub fan_out: Option<MultiMode>,
+    /// A `multi` or `best` composite: every tier is called, and what is made of the answers.
+    pub fan_out: Option<FanOut>,
+}
+
+/// What a composite that calls every member makes of their answers.
+pub(super) enum FanOut {
+    /// `multi`: as its mode says.
+    Multi(MultiMode),
+    /// `best`: a judge picks one.
+    Best(Judge),
+}
+
+/// A `best` composite's judge: the endpoints its reference names now, and its rubric (`None`:
+/// the default).
+pub(super) struct Judge {
+    pub tier: Tier,
+    pub rubric: Option<String>,
 }
 
 impl Plan {
@@ -80,18 +95,34 @@ pub(super) fn plan(
             if !permitted(principal.lineage(), &composite.name) {
                 return Err(ProxyError::ModelNotAllowed(composite.name.clone()));
             }
-            let fan_out = (composite.kind == CompositeKind::Multi).then_some(composite.mode);
-            if inbound.stream && fan_out == Some(MultiMode::WaitForAll) {
-                return Err(ProxyError::bad(
-                    "stream",
-                    format!(
-                        "`{}` answers with every member's completion at once (waitforall), which cannot be \
-                         streamed; send `stream: false`.",
-                        composite.name
-                    ),
-                ));
-            }
             let end_user = end_user(inbound, session, principal);
+            let fan_out = match composite.kind {
+                CompositeKind::Load | CompositeKind::Ab => None,
+                CompositeKind::Multi if inbound.stream && composite.mode == MultiMode::WaitForAll => {
+                    return Err(ProxyError::bad(
+                        "stream",
+                        format!(
+                            "`{}` answers with every member's completion at once (waitforall), which cannot \
+                             be streamed; send `stream: false`.",
+                            composite.name
+                        ),
+                    ));
+                }
+                CompositeKind::Multi => Some(FanOut::Multi(composite.mode)),
+                CompositeKind::Best if inbound.operation != Operation::Chat => {
+                    return Err(ProxyError::bad(
+                        "model",
+                        format!(
+                            "`{}` has a judge pick the best chat answer: it serves chat completions only.",
+                            composite.name
+                        ),
+                    ));
+                }
+                CompositeKind::Best => Some(FanOut::Best(Judge {
+                    tier: composite::judge(snapshot, gateway, composite, &end_user),
+                    rubric: composite.rubric.clone(),
+                })),
+            };
             let tiers = composite::plan(
                 snapshot,
                 gateway,

@@ -9,12 +9,13 @@
 //! Invariant: nothing here awaits the database; the snapshot is the configuration.
 
 use super::{
+    best::{self, Client},
     composite::VARIANT_HEADER,
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
     messages, multi,
-    plan::{plan, Plan},
+    plan::{plan, FanOut, Plan},
     providers::{self, Operation, Usage},
     registry::{KeyEntry, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
@@ -58,7 +59,7 @@ impl Api {
         }
     }
 
-    fn shape(self) -> ClientShape {
+    pub(super) fn shape(self) -> ClientShape {
         match self {
             Api::OpenAi | Api::Azure => ClientShape::OpenAi,
             Api::Anthropic => ClientShape::Anthropic,
@@ -209,17 +210,24 @@ pub(super) async fn route(
         deadline,
         created: now_ms() / 1000,
     };
-    let outcome = match plan.fan_out {
+    let answered = Answered {
+        gateway,
+        estimate: &estimate,
+        rate: &rate,
+        plan: &plan,
+    };
+    let outcome = match &plan.fan_out {
         None => proxy.serve(routed, &mut recorder).await,
-        Some(MultiMode::First) => multi::first(proxy, &plan.tiers, routed, &mut recorder).await,
-        Some(MultiMode::WaitForAll) => {
-            let answered = Answered {
-                gateway,
-                estimate: &estimate,
-                rate: &rate,
-                plan: &plan,
-            };
+        Some(FanOut::Multi(MultiMode::First)) => multi::first(proxy, &plan.tiers, routed, &mut recorder).await,
+        Some(FanOut::Multi(MultiMode::WaitForAll)) => {
             return Ok(multi::wait_for_all(proxy, snapshot, routed, call.in_flight, answered, recorder).await);
+        }
+        Some(FanOut::Best(judge)) => {
+            let client = Client {
+                api: call.api,
+                in_flight: call.in_flight,
+            };
+            return best::best(proxy, snapshot, routed, judge, client, answered, recorder).await;
         }
     };
     let served = match outcome {
@@ -234,12 +242,6 @@ pub(super) async fn route(
             recorder.finish(error.status().as_u16(), Some(error.class()));
             return Err(error);
         }
-    };
-    let answered = Answered {
-        gateway,
-        estimate: &estimate,
-        rate: &rate,
-        plan: &plan,
     };
     Ok(shape(proxy, served, call, &inbound, answered, recorder))
 }
@@ -368,30 +370,42 @@ async fn admit(
     let gateway = principal.gateway();
     let levels = principal.levels();
     recorder.counts_in(levels.iter().map(|level| level.scope).collect());
-    // The dearest model that may serve it: a budget is never overshot by a failover. A
+    // The dearest model that may serve a call: a budget is never overshot by a failover. A
     // `multi` composite calls every member: each member's dearest, summed, and its tokens as
-    // many times.
-    let dearest = |upstreams: &mut dyn Iterator<Item = &Arc<Upstream>>| {
+    // many times; a `best` one its judge too, which reads every answer.
+    let dearest = |upstreams: &mut dyn Iterator<Item = &Arc<Upstream>>, prompt: u64, completion: u64| {
         upstreams
             .filter_map(|upstream| snapshot.price(&upstream.endpoint.model))
-            .map(|price| price.cost_micros(estimate.prompt, estimate.completion))
+            .map(|price| price.cost_micros(prompt, completion))
             .max()
             .unwrap_or(0)
     };
-    let (calls, cost_micros) = match plan.fan_out {
-        None => (1, dearest(&mut plan.upstreams())),
-        Some(_) => (
-            plan.tiers.len(),
-            (plan.tiers.iter())
-                .map(|tier| dearest(&mut tier.upstreams.iter()))
-                .fold(0i64, i64::saturating_add),
-        ),
+    let (prompt, completion) = (estimate.prompt, estimate.completion);
+    let one_call = prompt.saturating_add(completion);
+    let every_member = || {
+        let tokens = one_call.saturating_mul(plan.tiers.len() as u64);
+        let cost = (plan.tiers.iter())
+            .map(|tier| dearest(&mut tier.upstreams.iter(), prompt, completion))
+            .fold(0i64, i64::saturating_add);
+        (tokens, cost)
     };
-    let tokens = estimate.prompt.saturating_add(estimate.completion);
+    let (tokens, cost_micros) = match &plan.fan_out {
+        None => (one_call, dearest(&mut plan.upstreams(), prompt, completion)),
+        Some(FanOut::Multi(_)) => every_member(),
+        Some(FanOut::Best(judge)) => {
+            let (members, members_cost) = every_member();
+            let (judged, verdict) = best::judge_estimate(prompt, completion, plan.tiers.len(), judge.rubric.as_deref());
+            let judge_cost = dearest(&mut judge.tier.upstreams.iter(), judged, verdict);
+            (
+                members.saturating_add(judged).saturating_add(verdict),
+                members_cost.saturating_add(judge_cost),
+            )
+        }
+    };
     let ask = Ask {
         request_id: recorder.request_id(),
         now: recorder.created_at(),
-        tokens: i64::try_from(tokens.saturating_mul(calls as u64)).unwrap_or(i64::MAX),
+        tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
         cost_micros,
         levels,
     };
@@ -487,7 +501,7 @@ fn shape(
 }
 
 /// Names the endpoint that served in the answer's headers, and the composite's variant.
-fn with_endpoint(mut response: Response, upstream: &Upstream, plan: &Plan) -> Response {
+pub(super) fn with_endpoint(mut response: Response, upstream: &Upstream, plan: &Plan) -> Response {
     if let Ok(name) = HeaderValue::from_str(&upstream.endpoint.name) {
         response.headers_mut().insert(ENDPOINT_HEADER, name);
     }

@@ -108,6 +108,45 @@ impl Encoder {
     }
 }
 
+/// A whole answer told as a stream in the client's shape (a `best` composite's, chosen after
+/// every candidate answered): each choice's message in one chunk, its finish reason in
+/// another, then the usage (when asked, or always for Anthropic) and the end.
+pub fn replay(answer: &Value, usage: Usage, shape: ClientShape, wants_usage: bool) -> String {
+    let mut encoder = match shape {
+        ClientShape::OpenAi => Encoder::OpenAi {
+            wants_usage,
+            first: Value::Null,
+        },
+        ClientShape::Anthropic => Encoder::Anthropic(messages::StreamEncoder::default()),
+    };
+    let chunk = |choices: Value| {
+        json!({
+            "id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"],
+            "model": answer["model"], "choices": choices,
+        })
+    };
+    let mut out = String::new();
+    for (index, choice) in answer["choices"].as_array().into_iter().flatten().enumerate() {
+        let mut delta = choice["message"].clone();
+        // A stream's tool calls carry their place in the list.
+        if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+            for (place, call) in calls.iter_mut().enumerate() {
+                if let Some(call) = call.as_object_mut() {
+                    call.insert("index".into(), json!(place));
+                }
+            }
+        }
+        let index = choice.get("index").cloned().unwrap_or_else(|| json!(index));
+        out.push_str(&encoder.chunk(&chunk(
+            json!([{ "index": index, "delta": delta, "finish_reason": null }]),
+        )));
+        let finished = json!([{ "index": index, "delta": {}, "finish_reason": choice["finish_reason"] }]);
+        out.push_str(&encoder.chunk(&chunk(finished)));
+    }
+    out.push_str(&encoder.done(usage));
+    out
+}
+
 /// A live stream to the client.
 struct Live {
     proxy: Arc<Proxy>,

@@ -324,7 +324,7 @@ pub struct Recorder {
     counted: Counted,
     started: Instant,
     finished: bool,
-    /// The cost when it is the sum of several calls' (`multi`), instead of the served
+    /// The cost when it is the sum of several calls' (`multi`, `best`), instead of the served
     /// endpoint's price of the request's usage.
     summed_cost: Option<i64>,
 }
@@ -441,6 +441,11 @@ impl Recorder {
         if let Some(variant) = variant {
             self.log.variant = Some(variant.to_string());
         }
+    }
+
+    /// How a `best` composite chose the answer.
+    pub fn verdict(&mut self, verdict: app::types::Verdict) {
+        self.log.verdict = Some(verdict);
     }
 
     /// The tokens the request used (as reported, or estimated).

@@ -29,6 +29,8 @@ pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
         request_body: row.try_get("request_body")?,
         response_body: row.try_get("response_body")?,
         variant: row.try_get("variant")?,
+        verdict: (row.try_get::<Option<String>, _>("verdict")?.as_deref())
+            .and_then(|text| serde_json::from_str(text).ok()),
         attempts: Vec::new(),
     })
 }
@@ -50,7 +52,7 @@ pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
 }
 
 /// Columns of `request_logs` the writer fills, in order, with their Postgres types.
-const LOG_COLUMNS: [(&str, &str); 19] = [
+const LOG_COLUMNS: [(&str, &str); 20] = [
     ("request_id", "text"),
     ("created_at", "bigint"),
     ("gateway_id", "bigint"),
@@ -70,6 +72,7 @@ const LOG_COLUMNS: [(&str, &str); 19] = [
     ("request_body", "text"),
     ("response_body", "text"),
     ("variant", "text"),
+    ("verdict", "text"),
 ];
 
 /// Columns of `request_attempts` the writer fills (besides `request_log_id`).
@@ -183,6 +186,12 @@ fn bind_log<'q>(query: AnyQuery<'q>, id: i64, log: &'q RequestLog) -> AnyQuery<'
         .bind(log.request_body.as_deref())
         .bind(log.response_body.as_deref())
         .bind(log.variant.as_deref())
+        .bind(verdict_text(log))
+}
+
+/// A log's verdict as its column holds it (JSON); `None` for a request no judge chose for.
+fn verdict_text(log: &RequestLog) -> Option<String> {
+    (log.verdict.as_ref()).and_then(|verdict| serde_json::to_string(verdict).ok())
 }
 
 fn bind_attempt<'q>(query: AnyQuery<'q>, log_id: i64, attempt: &'q RequestAttempt) -> AnyQuery<'q> {
@@ -224,6 +233,7 @@ struct LogRecord<'a> {
     request_body: Option<&'a str>,
     response_body: Option<&'a str>,
     variant: Option<&'a str>,
+    verdict: Option<String>,
 }
 
 /// One `request_attempts` record as the Postgres writer sends it, with its request's id.
@@ -280,6 +290,7 @@ fn batch_json(logs: &[&RequestLog]) -> (String, String) {
             request_body: log.request_body.as_deref(),
             response_body: log.response_body.as_deref(),
             variant: log.variant.as_deref(),
+            verdict: verdict_text(log),
         })
         .collect();
     let attempts: Vec<AttemptRecord<'_>> = logs

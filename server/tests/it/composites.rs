@@ -3,12 +3,14 @@
 //! member's users, a failing member falls over, and what management refuses.
 
 use crate::operator::op;
-use crate::rig::{endpoint, steady, Rig};
-use app::types::{CompositeKind, CompositeMember, CompositeUpdate, MultiMode, NewComposite, ProviderKind};
+use crate::rig::{endpoint, metric, steady, Rig};
+use app::types::{
+    CompositeKind, CompositeMember, CompositeUpdate, MultiMode, NewComposite, NewKey, ProviderKind, RequestLog,
+};
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 use server::{
-    manage::ManageError,
+    manage::{limits::parse_limit, ManageError},
     testing::{refusing_addr, MockUpstream},
 };
 use std::collections::HashMap;
@@ -34,6 +36,50 @@ pub fn composite(name: &str, kind: CompositeKind, members: Vec<CompositeMember>)
         judge: None,
         rubric: None,
     }
+}
+
+/// Sends `body` 200 times at once with a new key of gateway `g` limited to `limit` tokens a
+/// minute, and checks that every answer is a 200 or a 429, with some of each, and that the
+/// logged usage stayed within the limit (reported as metric `figure`). Answers the logs.
+pub async fn two_hundred_at_once_within(rig: &Rig, limit: i64, body: &Value, figure: &str) -> Vec<RequestLog> {
+    let manage = &rig.server.state.manage;
+    let key = op(manage)
+        .create_key(NewKey {
+            gateway: op(manage).gateway_id("g").await,
+            name: "limited".into(),
+            limits: vec![
+                parse_limit(&format!("tokens/minute={limit}")).unwrap(),
+                parse_limit("concurrency=1000").unwrap(),
+            ],
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let secret = key.secret.expose().to_string();
+    let statuses: Vec<u16> = stream::iter(0..200)
+        .map(|_| {
+            let (url, secret) = (rig.server.url.clone(), secret.clone());
+            async move {
+                (crate::rig::post_as(&url, &secret, "/v1/chat/completions", body).await)
+                    .status()
+                    .as_u16()
+            }
+        })
+        .buffer_unordered(200)
+        .collect()
+        .await;
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        admitted > 0 && statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "the limit was reached");
+    let logs = rig.logs(200).await;
+    let used: i64 = logs.iter().map(|l| l.prompt_tokens + l.completion_tokens).sum();
+    metric(figure, format!("{used}/{limit}"));
+    assert!(used <= limit, "{used} tokens used past the limit of {limit}");
+    logs
 }
 
 /// Adds `new` to gateway `g` and reloads the registry.

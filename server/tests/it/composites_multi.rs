@@ -3,16 +3,12 @@
 //! never failing the rest; `first` answers with the fastest and closes the others' calls; a
 //! key's token limit holds under 200 concurrent multi requests.
 
-use crate::composites::{composite, member};
+use crate::composites::{composite, member, two_hundred_at_once_within};
 use crate::operator::op;
 use crate::rig::{endpoint, metric, steady, Rig};
-use app::types::{CompositeKind, MultiMode, NewComposite, NewKey, ProviderKind};
-use futures_util::{stream, StreamExt};
+use app::types::{CompositeKind, MultiMode, NewComposite, ProviderKind};
 use serde_json::{json, Value};
-use server::{
-    manage::limits::parse_limit,
-    testing::{refusing_addr, Behaviour, MockUpstream},
-};
+use server::testing::{refusing_addr, Behaviour, MockUpstream};
 use std::time::{Duration, Instant};
 
 /// A gateway over `endpoints` with `multi` composite `both` over the first two, in `mode`.
@@ -150,45 +146,7 @@ async fn a_keys_token_limit_holds_under_200_concurrent_multi_requests() {
         endpoint("two", ProviderKind::OpenAi, &mock.url()),
     ];
     let rig = multi(endpoints, MultiMode::WaitForAll).await;
-    let manage = &rig.server.state.manage;
-    const LIMIT: i64 = 3_000;
-    let key = op(manage)
-        .create_key(NewKey {
-            gateway: op(manage).gateway_id("g").await,
-            name: "limited".into(),
-            limits: vec![
-                parse_limit(&format!("tokens/minute={LIMIT}")).unwrap(),
-                parse_limit("concurrency=1000").unwrap(),
-            ],
-            ..NewKey::default()
-        })
-        .await
-        .unwrap();
-    rig.server.state.registry.refresh(manage).await.unwrap();
-    let secret = key.secret.expose().to_string();
-    let statuses: Vec<u16> = stream::iter(0..200)
-        .map(|_| {
-            let (url, secret) = (rig.server.url.clone(), secret.clone());
-            async move {
-                crate::rig::post_as(&url, &secret, "/v1/chat/completions", &ask(false))
-                    .await
-                    .status()
-                    .as_u16()
-            }
-        })
-        .buffer_unordered(200)
-        .collect()
-        .await;
-    let admitted = statuses.iter().filter(|s| **s == 200).count();
-    assert!(
-        admitted > 0 && statuses.iter().all(|s| *s == 200 || *s == 429),
-        "{statuses:?}"
-    );
-    assert!(statuses.contains(&429), "the limit was reached");
-    let logs = rig.logs(200).await;
-    let used: i64 = logs.iter().map(|l| l.prompt_tokens + l.completion_tokens).sum();
-    metric("multi_tokens_used_of_limit", format!("{used}/{LIMIT}"));
-    assert!(used <= LIMIT, "{used} tokens used past the limit of {LIMIT}");
+    let logs = two_hundred_at_once_within(&rig, 3_000, &ask(false), "multi_tokens_used_of_limit").await;
     // Each admitted request is two calls: its usage is both members'.
     let answered = logs.iter().find(|l| l.status == 200).unwrap();
     assert_eq!(answered.attempts.len(), 2);

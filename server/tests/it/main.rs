@@ -11,6 +11,7 @@ mod audit_parity;
 mod bad_input;
 mod cli;
 mod composites;
+mod composites_best;
 mod composites_multi;
 mod conformance;
 mod console;

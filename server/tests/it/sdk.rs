@@ -134,10 +134,10 @@ async fn the_openai_sdk_sees_rate_limits_as_openai_reports_them() {
     run_with_limits("openai_limits.py", &["headers", "rate limit"], &["requests/day=1"]).await;
 }
 
-/// Composite models (`ab`, `load`, `multi` answering with its first member) answer the SDK
-/// normal objects (issue #21).
+/// Composite models (`ab`, `load`, `multi` answering with its first member, `best` with a
+/// judge) answer the SDK normal objects (issue #21).
 #[tokio::test]
-async fn the_openai_sdk_gets_normal_completions_from_ab_load_and_first_answer_models() {
+async fn the_openai_sdk_gets_normal_completions_from_ab_load_first_answer_and_best_models() {
     let composites = [
         composite(
             "ab-test",
@@ -157,10 +157,18 @@ async fn the_openai_sdk_gets_normal_completions_from_ab_load_and_first_answer_mo
                 vec![member("", "mock", 1.0), member("", "other", 1.0)],
             )
         },
+        NewComposite {
+            judge: Some("mock".into()),
+            ..composite(
+                "judged",
+                CompositeKind::Best,
+                vec![member("", "mock", 1.0), member("", "other", 1.0)],
+            )
+        },
     ];
     run_on(
         "openai_composites.py",
-        &["ab", "load", "first", "models"],
+        &["ab", "load", "first", "best", "models"],
         &[],
         &composites,
     )

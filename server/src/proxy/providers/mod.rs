@@ -64,6 +64,14 @@ impl Usage {
         self.prompt_tokens.saturating_add(self.completion_tokens)
     }
 
+    /// This usage and `other`'s, added (several calls of one request).
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
+            completion_tokens: self.completion_tokens.saturating_add(other.completion_tokens),
+        }
+    }
+
     /// The usage with each figure clamped to [`MAX_REPORTED_TOKENS`], and whether one was past
     /// it.
     pub fn bounded(self) -> (Usage, bool) {

@@ -1,10 +1,14 @@
 //! A composite's variants (issue #21): each variant's figures from the request logs, and the
-//! feedback that counts — the latest score of the key that made the request.
+//! feedback that counts — the latest score of the key that made the request; a `best`
+//! composite's verdict, stored with its log.
 
 use super::TestDb;
-use app::types::{GatewayId, KeyId, RequestLog};
+use app::types::{GatewayId, KeyId, MemberScore, RequestLog, Verdict};
 
-store_suite!(each_variant_is_summed_with_its_latency_percentiles_and_its_own_keys_feedback,);
+store_suite!(
+    each_variant_is_summed_with_its_latency_percentiles_and_its_own_keys_feedback,
+    a_best_composites_verdict_is_stored_with_its_log_and_read_back_whole,
+);
 
 async fn each_variant_is_summed_with_its_latency_percentiles_and_its_own_keys_feedback(db: &TestDb) {
     let log = |i: i64, variant: &str, latency_ms: i64, status: i64| RequestLog {
@@ -60,4 +64,41 @@ async fn each_variant_is_summed_with_its_latency_percentiles_and_its_own_keys_fe
     assert_eq!((b.variant.as_str(), b.requests, b.errors), ("b", 4, 0));
     assert_eq!((b.p50_latency_ms, b.p95_latency_ms), (1_002, 1_004));
     assert_eq!((b.feedback_count, b.mean_score), (0, None));
+}
+
+async fn a_best_composites_verdict_is_stored_with_its_log_and_read_back_whole(db: &TestDb) {
+    let verdict = Verdict {
+        winner: "two".into(),
+        scores: vec![
+            MemberScore {
+                member: "one".into(),
+                score: 3.5,
+            },
+            MemberScore {
+                member: "two".into(),
+                score: 9.0,
+            },
+        ],
+        reason: Some("B explains \"why\".".into()),
+        fallback: None,
+    };
+    let judged = RequestLog {
+        request_id: "req-judged".into(),
+        created_at: 1,
+        api: "openai".into(),
+        operation: "chat".into(),
+        status: 200,
+        variant: Some("two".into()),
+        verdict: Some(verdict.clone()),
+        ..RequestLog::default()
+    };
+    let plain = RequestLog {
+        request_id: "req-plain".into(),
+        verdict: None,
+        ..judged.clone()
+    };
+    db.store.insert_request_logs(&[judged, plain]).await.unwrap();
+    let read = |id: &'static str| async move { db.store.request_log(id).await.unwrap().unwrap().1 };
+    assert_eq!(read("req-judged").await.verdict, Some(verdict));
+    assert_eq!(read("req-plain").await.verdict, None);
 }
