@@ -18,11 +18,11 @@ use super::{
     plan::{Judge, Tier},
     providers::{content_text, Usage},
     registry::{Snapshot, Upstream},
-    route::{with_endpoint, Answered, Api},
+    route::{with_endpoint, Answered, Api, Client},
     stream,
     usage::{MemberAttempts, Recorder},
     wire::{estimate_tokens, Inbound},
-    InFlight, Proxy,
+    Proxy,
 };
 use app::types::{MemberScore, Verdict};
 use axum::{
@@ -67,12 +67,6 @@ struct Candidate<'t> {
     tier: &'t Tier,
     upstream: Arc<Upstream>,
     priced: Priced,
-}
-
-/// What the client gets, besides the answer: its shape, and its place among those in flight.
-pub(super) struct Client {
-    pub api: Api,
-    pub in_flight: InFlight,
 }
 
 /// Every candidate asked, the judge asked to choose, the chosen answer returned.

@@ -1,7 +1,8 @@
 //! Step 7 for a `multi` composite model (issue #21): every member is asked the same request at
 //! once, each through the attempt loop on its own endpoints (its retries inside the request's
 //! deadline). `waitforall` answers one JSON object keyed by member, each value a chat completion
-//! or that member's error in OpenAI's shape (200 when any member answered); `first` answers
+//! (an Anthropic message, for a client that speaks Anthropic's shape) or that member's error in
+//! OpenAI's shape (200 when any member answered); `first` answers
 //! the first member to succeed as a normal completion (or stream) and drops the others' calls.
 //!
 //! Invariant: every member call's attempts are attempts of the one request, each naming its
@@ -13,13 +14,14 @@
 use super::{
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
+    messages,
     plan::Tier,
     providers::{Answer, Usage},
     registry::{Snapshot, Upstream},
-    route::{estimated, Answered},
+    route::{estimated, Answered, Api, Client},
     usage::{MemberAttempts, Recorder},
     wire::Inbound,
-    InFlight, Proxy,
+    Proxy,
 };
 use app::types::RequestAttempt;
 use axum::{
@@ -147,7 +149,7 @@ pub(super) async fn wait_for_all(
     proxy: &Arc<Proxy>,
     snapshot: &Snapshot,
     routed: Routed<'_>,
-    in_flight: InFlight,
+    client: Client,
     answered: Answered<'_>,
     mut recorder: Recorder,
 ) -> Response {
@@ -178,7 +180,10 @@ pub(super) async fn wait_for_all(
                 usage = usage.plus(priced.usage);
                 cost_micros = cost_micros.saturating_add(priced.cost_micros);
                 answered_by += 1;
-                priced.json
+                match client.api {
+                    Api::OpenAi | Api::Azure => priced.json,
+                    Api::Anthropic => messages::to_message(&priced.json, priced.usage),
+                }
             }
             // The plan refuses `stream: true` for `waitforall`, so no member streams.
             Ok(Served::Stream(_)) => ProxyError::bad("stream", "A waitforall member cannot stream.").body(),
@@ -198,7 +203,7 @@ pub(super) async fn wait_for_all(
         StatusCode::BAD_GATEWAY
     };
     recorder.finish(status.as_u16(), (answered_by == 0).then_some("upstream_error"));
-    drop(in_flight);
+    drop(client.in_flight);
     let mut response = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],

@@ -9,7 +9,7 @@
 //! Invariant: nothing here awaits the database; the snapshot is the configuration.
 
 use super::{
-    best::{self, Client},
+    best,
     composite::VARIANT_HEADER,
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
@@ -220,7 +220,11 @@ pub(super) async fn route(
         None => proxy.serve(routed, &mut recorder).await,
         Some(FanOut::Multi(MultiMode::First)) => multi::first(proxy, &plan.tiers, routed, &mut recorder).await,
         Some(FanOut::Multi(MultiMode::WaitForAll)) => {
-            return Ok(multi::wait_for_all(proxy, snapshot, routed, call.in_flight, answered, recorder).await);
+            let client = Client {
+                api: call.api,
+                in_flight: call.in_flight,
+            };
+            return Ok(multi::wait_for_all(proxy, snapshot, routed, client, answered, recorder).await);
         }
         Some(FanOut::Best(judge)) => {
             let client = Client {
@@ -423,6 +427,13 @@ async fn admit(
     };
     recorder.charge(Charge { held: grant.held });
     Ok(grant.headers)
+}
+
+/// Who gets a composite's answer (`multi`, `best`): the shape they speak, and their place
+/// among the requests in flight (held until the answer is written).
+pub(super) struct Client {
+    pub api: Api,
+    pub in_flight: InFlight,
 }
 
 /// What the answer carries besides the served body: the routing policy, the estimate, the

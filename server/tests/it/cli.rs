@@ -591,3 +591,131 @@ fn limits_rotation_reset_and_prices_are_managed_from_the_command_line() {
     ok(&["price", "remove", "llama3"]);
     assert!(!run(&["price", "remove", "llama3"]).status.success());
 }
+
+#[test]
+fn composite_models_of_every_kind_are_managed_from_the_command_line() {
+    let cli = Cli::new();
+    let ok = |args: &[&str]| cli.ok(args);
+    for name in ["mini", "large"] {
+        let url = "http://127.0.0.1:9/v1";
+        ok(&[
+            "endpoint",
+            "add",
+            "--name",
+            name,
+            "--provider",
+            "openai_compatible",
+            "--url",
+            url,
+            "--model",
+            name,
+        ]);
+    }
+    ok(&["gateway", "add", "--name", "prod", "--endpoints", "mini,large"]);
+    let add = |extra: &[&str]| {
+        let mut args = vec!["composite", "add", "--gateway", "prod"];
+        args.extend_from_slice(extra);
+        cli.run(&args)
+    };
+    let added = add(&[
+        "--name",
+        "a-80-b-20",
+        "--kind",
+        "ab",
+        "--member",
+        "a:mini=0.8",
+        "--member",
+        "b:large=0.2",
+    ]);
+    assert!(
+        text(&added).contains("Added composite model a-80-b-20 to prod."),
+        "{}",
+        text(&added)
+    );
+    let judged = add(&[
+        "--name",
+        "best-of",
+        "--kind",
+        "best",
+        "--member",
+        "mini",
+        "--member",
+        "large",
+        "--judge",
+        "large",
+        "--rubric",
+        "Prefer the shorter answer.",
+    ]);
+    assert!(judged.status.success(), "{}", text(&judged));
+    let listed = ok(&["composite", "list", "--gateway", "prod"]);
+    assert!(
+        listed.contains("a:mini=0.8,b:large=0.2") && listed.contains("best-of"),
+        "{listed}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&["composite", "list", "--json"])).unwrap();
+    let best = (json.as_array().unwrap().iter())
+        .find(|c| c["name"] == "best-of")
+        .unwrap();
+    assert_eq!(
+        (best["kind"].as_str(), best["judge"].as_str()),
+        (Some("best"), Some("large"))
+    );
+    assert_eq!(best["rubric"], "Prefer the shorter answer.");
+
+    // Refusals name what is wrong, and nothing is written.
+    let uneven = add(&[
+        "--name",
+        "uneven",
+        "--kind",
+        "ab",
+        "--member",
+        "a:mini=0.5",
+        "--member",
+        "b:large=0.4",
+    ]);
+    assert!(
+        !uneven.status.success() && text(&uneven).contains("members"),
+        "{}",
+        text(&uneven)
+    );
+    let judgeless = add(&[
+        "--name",
+        "judgeless",
+        "--kind",
+        "best",
+        "--member",
+        "mini",
+        "--member",
+        "large",
+    ]);
+    assert!(
+        !judgeless.status.success() && text(&judgeless).contains("judge"),
+        "{}",
+        text(&judgeless)
+    );
+    let listed = ok(&["composite", "list"]);
+    assert!(!listed.contains("uneven") && !listed.contains("judgeless"), "{listed}");
+
+    ok(&[
+        "composite",
+        "update",
+        "--gateway",
+        "prod",
+        "--name",
+        "best-of",
+        "--rubric",
+        "",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&["composite", "list", "--json"])).unwrap();
+    let best = (json.as_array().unwrap().iter())
+        .find(|c| c["name"] == "best-of")
+        .unwrap();
+    assert_eq!(
+        best["rubric"],
+        serde_json::Value::Null,
+        "an empty rubric is the default again"
+    );
+    assert!(ok(&["composite", "remove", "--gateway", "prod", "--name", "best-of"])
+        .contains("Removed composite model best-of from prod."));
+    assert!(!ok(&["composite", "list"]).contains("best-of"));
+}

@@ -247,3 +247,36 @@ async fn a_keys_token_limit_holds_under_200_concurrent_best_requests_with_the_ju
     let answered = logs.iter().find(|l| l.status == 200).unwrap();
     assert_eq!(answered.prompt_tokens + answered.completion_tokens, 350);
 }
+
+#[tokio::test]
+async fn anthropic_clients_get_the_chosen_answer_as_a_message_or_a_message_stream() {
+    let (one, two, judge) = three_mocks().await;
+    one.set_fallback(said("first answer", 10, 5));
+    two.set_fallback(said("second answer", 10, 5));
+    judge.set_fallback(said(r#"{"scores": {"A": 1, "B": 2}, "reason": "B"}"#, 40, 8));
+    let rig = best_of(&one.url(), &two.url(), &judge.url(), None).await;
+    let post = |stream: bool| {
+        let body = json!({ "model": "best-of", "max_tokens": 64, "stream": stream,
+                           "messages": [{ "role": "user", "content": "hello" }] });
+        reqwest::Client::new()
+            .post(format!("{}/v1/messages", rig.server.url))
+            .header("x-api-key", &rig.key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+    };
+    let response = post(false).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-mgw-judge"], "two");
+    let message: Value = response.json().await.unwrap();
+    assert_eq!(message["type"], "message", "{message}");
+    assert_eq!(message["content"][0]["text"], "second answer");
+    assert_eq!(message["usage"], json!({ "input_tokens": 60, "output_tokens": 18 }));
+
+    let response = post(true).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.starts_with("event: message_start"), "{text}");
+    assert!(text.contains(r#""text":"second answer""#), "{text}");
+    assert!(text.trim_end().ends_with(r#"data: {"type":"message_stop"}"#), "{text}");
+}

@@ -151,3 +151,28 @@ async fn a_keys_token_limit_holds_under_200_concurrent_multi_requests() {
     let answered = logs.iter().find(|l| l.status == 200).unwrap();
     assert_eq!(answered.attempts.len(), 2);
 }
+
+#[tokio::test]
+async fn waitforall_answers_an_anthropic_client_each_member_as_a_message() {
+    let mock = MockUpstream::start().await.unwrap();
+    let endpoints = vec![
+        endpoint("one", ProviderKind::OpenAi, &mock.url()),
+        endpoint("two", ProviderKind::Anthropic, &mock.url()),
+    ];
+    let rig = multi(endpoints, MultiMode::WaitForAll).await;
+    let body = json!({ "model": "both", "max_tokens": 16, "messages": [{ "role": "user", "content": "hello" }] });
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/messages", rig.server.url))
+        .header("x-api-key", &rig.key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    for member in ["one", "two"] {
+        assert_eq!(body[member]["type"], "message", "{body}");
+        assert_eq!(body[member]["content"][0]["text"], "mock reply to: hello", "{body}");
+    }
+}
