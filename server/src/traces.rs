@@ -72,6 +72,7 @@ impl Traces {
             traces: self.clone(),
             request: parent.with_span(span),
             attempt: None,
+            member: None,
         }
     }
 
@@ -97,6 +98,9 @@ pub struct RequestTrace {
     traces: Arc<Traces>,
     request: Context,
     attempt: Option<Context>,
+    /// The composite member whose calls these are (`mgw.member` on their attempts); `None`
+    /// for the request's own.
+    member: Option<String>,
 }
 
 impl RequestTrace {
@@ -116,6 +120,17 @@ impl RequestTrace {
         span.set_attribute(KeyValue::new("mgw.request_id", request_id.to_string()));
     }
 
+    /// The spans of one composite member's calls (`multi`, `best`): attempts under the same
+    /// request span, each naming the member.
+    pub fn member(&self, member: &str) -> RequestTrace {
+        RequestTrace {
+            traces: self.traces.clone(),
+            request: self.request.clone(),
+            attempt: None,
+            member: Some(member.to_string()),
+        }
+    }
+
     /// Starts an attempt's span; returns the headers that carry it upstream (`traceparent`).
     pub fn attempt_started(&mut self, number: i64, upstream: &Upstream, operation: Operation) -> http::HeaderMap {
         self.end_attempt();
@@ -128,6 +143,9 @@ impl RequestTrace {
             KeyValue::new("mgw.endpoint", endpoint.name.clone()),
             KeyValue::new("mgw.attempt", number),
         ];
+        if let Some(member) = &self.member {
+            attributes.push(KeyValue::new("mgw.member", member.clone()));
+        }
         if let Ok(url) = url::Url::parse(&endpoint.base_url) {
             if let Some(host) = url.host_str() {
                 attributes.push(KeyValue::new("server.address", host.to_string()));

@@ -20,7 +20,7 @@ use super::{
     registry::{Snapshot, Upstream},
     route::{with_endpoint, Answered, Api, Client},
     stream,
-    usage::{MemberAttempts, Recorder},
+    usage::Recorder,
     wire::{estimate_tokens, Inbound},
     Proxy,
 };
@@ -92,7 +92,7 @@ pub(super) async fn best(
         inbound: whole.as_ref().unwrap_or(inbound),
         ..routed
     };
-    let outcomes = every_member(proxy, &asked, &plan.tiers).await;
+    let outcomes = every_member(proxy, &asked, &plan.tiers, &recorder).await;
     let mut candidates = Vec::new();
     let mut last_error = None;
     for (tier, (outcome, attempts)) in plan.tiers.iter().zip(outcomes) {
@@ -131,7 +131,7 @@ pub(super) async fn best(
             estimated_tokens: ask_tokens(&ask),
             ..member(&routed, &judge.tier)
         };
-        let mut attempts = MemberAttempts::default();
+        let mut attempts = recorder.member_call(JUDGE);
         let outcome = proxy.serve(judged, &mut attempts).await;
         let mut attempts = attempts.closed();
         let verdict = match outcome {

@@ -92,7 +92,7 @@ pub(super) async fn first(
     routed: Routed<'_>,
     recorder: &mut Recorder,
 ) -> Result<Served, ProxyError> {
-    let attempts: Vec<MemberAttempts> = tiers.iter().map(|_| MemberAttempts::default()).collect();
+    let attempts: Vec<MemberAttempts> = tiers.iter().map(|tier| recorder.member_call(name(tier))).collect();
     let mut calls: FuturesUnordered<_> = (tiers.iter().zip(&attempts).enumerate())
         .map(|(index, (tier, attempts))| {
             let mut attempts = attempts.clone();
@@ -133,9 +133,10 @@ pub(super) async fn every_member(
     proxy: &Arc<Proxy>,
     routed: &Routed<'_>,
     tiers: &[Tier],
+    recorder: &Recorder,
 ) -> Vec<(Result<Served, ProxyError>, MemberAttempts)> {
     let calls = tiers.iter().map(|tier| {
-        let mut attempts = MemberAttempts::default();
+        let mut attempts = recorder.member_call(name(tier));
         let handle = attempts.clone();
         let call = member(routed, tier);
         async move { (proxy.serve(call, &mut attempts).await, handle) }
@@ -159,7 +160,7 @@ pub(super) async fn wait_for_all(
         rate,
         plan,
     } = answered;
-    let outcomes = every_member(proxy, &routed, &plan.tiers).await;
+    let outcomes = every_member(proxy, &routed, &plan.tiers, &recorder).await;
     recorder.first_byte();
     let mut answers = Map::new();
     let mut usage = Usage::default();

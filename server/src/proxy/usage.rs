@@ -275,23 +275,35 @@ impl Attempts for Recorder {
     }
 }
 
-/// One `multi` member's attempts, shared with whoever waits on the member's call, so the
-/// attempts of a call cancelled mid-way (`first`: another member won) are still recorded.
+/// One composite member's attempts (`multi`, `best`), shared with whoever waits on the
+/// member's call, so the attempts of a call cancelled mid-way (`first`: another member won)
+/// are still recorded; with the member's spans when traces are exported.
 #[derive(Clone, Default)]
-pub struct MemberAttempts(Arc<std::sync::Mutex<Vec<RequestAttempt>>>);
+pub struct MemberAttempts(Arc<std::sync::Mutex<Member>>);
+
+#[derive(Default)]
+struct Member {
+    attempts: Vec<RequestAttempt>,
+    /// The member's spans, and the snapshot that names its endpoints.
+    trace: Option<(RequestTrace, Arc<Snapshot>)>,
+}
 
 impl MemberAttempts {
-    fn list(&self) -> std::sync::MutexGuard<'_, Vec<RequestAttempt>> {
+    fn member(&self) -> std::sync::MutexGuard<'_, Member> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The attempts so far; one still open is closed as `cancelled` now.
+    /// The attempts so far; one still open is closed as `cancelled` now (and its span ended).
     pub fn closed(&self) -> Vec<RequestAttempt> {
-        let mut attempts = self.list().clone();
+        let mut member = self.member();
+        let mut attempts = member.attempts.clone();
         for attempt in &mut attempts {
             if attempt.status.is_none() && attempt.error_class.is_none() && attempt.latency_ms == 0 {
                 attempt.latency_ms = now_ms() - attempt.started_at;
                 attempt.error_class = Some("cancelled".into());
+                if let Some((trace, _)) = &mut member.trace {
+                    trace.attempt_finished(attempt, false);
+                }
             }
         }
         attempts
@@ -299,15 +311,26 @@ impl MemberAttempts {
 }
 
 impl Attempts for MemberAttempts {
-    fn attempt(&mut self, attempt: RequestAttempt, _operation: Operation) -> http::HeaderMap {
-        self.list().push(attempt);
-        http::HeaderMap::new()
+    fn attempt(&mut self, attempt: RequestAttempt, operation: Operation) -> http::HeaderMap {
+        let mut member = self.member();
+        let mut propagation = http::HeaderMap::new();
+        if let (Some((trace, snapshot)), Some(endpoint)) = (&mut member.trace, attempt.endpoint_id) {
+            if let Some(upstream) = snapshot.upstreams.get(&endpoint) {
+                propagation = trace.attempt_started(attempt.attempt, upstream, operation);
+            }
+        }
+        member.attempts.push(attempt);
+        propagation
     }
     fn take_attempt(&mut self) -> RequestAttempt {
-        self.list().pop().unwrap_or_default()
+        self.member().attempts.pop().unwrap_or_default()
     }
-    fn attempt_finished(&mut self, attempt: RequestAttempt, _streaming: bool) {
-        self.list().push(attempt);
+    fn attempt_finished(&mut self, attempt: RequestAttempt, streaming: bool) {
+        let mut member = self.member();
+        if let Some((trace, _)) = &mut member.trace {
+            trace.attempt_finished(&attempt, streaming);
+        }
+        member.attempts.push(attempt);
     }
 }
 
@@ -350,6 +373,15 @@ impl Recorder {
             finished: false,
             summed_cost: None,
         }
+    }
+
+    /// Where one composite member's call records its attempts (its spans under the request's).
+    pub fn member_call(&self, member: &str) -> MemberAttempts {
+        let trace = (self.counted.trace.as_ref()).map(|trace| (trace.member(member), self.counted.snapshot.clone()));
+        MemberAttempts(Arc::new(std::sync::Mutex::new(Member {
+            attempts: Vec::new(),
+            trace,
+        })))
     }
 
     /// Adds a `multi` member's calls as attempts (numbered on from the ones recorded), each

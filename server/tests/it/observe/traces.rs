@@ -1,8 +1,11 @@
 //! OTLP traces: a request's server span continues the client's trace, its attempts are client
-//! spans under it, and each upstream call carries its attempt's `traceparent`.
+//! spans under it (a composite's member calls too, each naming its member), and each upstream
+//! call carries its attempt's `traceparent`.
 
+use crate::composites::{composite, member};
+use crate::operator::op;
 use crate::rig::{chat, endpoint, steady, Rig};
-use app::types::ProviderKind;
+use app::types::{CompositeKind, NewComposite, ProviderKind};
 use axum::{extract::State, routing::post, Json, Router};
 use serde_json::{json, Value};
 use server::testing::{Behaviour, MockUpstream};
@@ -33,6 +36,15 @@ fn attribute(span: &Value, key: &str) -> Option<String> {
     let value = &span["attributes"].as_array()?.iter().find(|a| a["key"] == key)?["value"];
     let value = value.as_object()?.values().next()?;
     Some(value.as_str().map_or_else(|| value.to_string(), str::to_string))
+}
+
+/// Every span the collector received.
+fn spans(received: &Mutex<Vec<Value>>) -> Vec<Value> {
+    (received.lock().unwrap().iter())
+        .flat_map(|export| export["resourceSpans"].as_array().cloned().unwrap_or_default())
+        .flat_map(|resource| resource["scopeSpans"].as_array().cloned().unwrap_or_default())
+        .flat_map(|scope| scope["spans"].as_array().cloned().unwrap_or_default())
+        .collect()
 }
 
 /// Whether a span is of this kind (OTLP JSON may write the number or the name).
@@ -74,14 +86,7 @@ async fn traces_follow_a_request_through_its_attempts_to_the_upstream() {
     // Stopping the server exports what is buffered.
     rig.server.stop().await;
 
-    let spans: Vec<Value> = received
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|export| export["resourceSpans"].as_array().cloned().unwrap_or_default())
-        .flat_map(|resource| resource["scopeSpans"].as_array().cloned().unwrap_or_default())
-        .flat_map(|scope| scope["spans"].as_array().cloned().unwrap_or_default())
-        .collect();
+    let spans = spans(&received);
     assert_eq!(spans.len(), 3, "one request and two attempts: {spans:#?}");
     let request = spans
         .iter()
@@ -129,4 +134,51 @@ async fn traces_follow_a_request_through_its_attempts_to_the_upstream() {
         .map(|a| format!("00-{trace_id}-{}-01", a["spanId"].as_str().unwrap()))
         .collect();
     assert_eq!(sent, expected);
+}
+
+/// A `multi` composite's member calls are attempts under the request's span, each naming its
+/// member and carrying its own `traceparent` upstream (issue #21).
+#[tokio::test]
+async fn a_multi_composites_member_calls_are_attempt_spans_naming_their_member() {
+    let (collector_url, received) = collector().await;
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = Rig::start(
+        |config| {
+            steady(config);
+            config.traces.otlp_endpoint = Some(collector_url.clone());
+        },
+        vec![
+            endpoint("a", ProviderKind::OpenAi, &mock.url()),
+            endpoint("b", ProviderKind::OpenAi, &mock.url()),
+        ],
+        |_| {},
+    )
+    .await;
+    let manage = &rig.server.state.manage;
+    let new = NewComposite {
+        gateway_id: op(manage).gateway_id("g").await,
+        ..composite(
+            "both",
+            CompositeKind::Multi,
+            vec![member("", "a", 1.0), member("", "b", 1.0)],
+        )
+    };
+    op(manage).create_composite(new).await.unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let body = json!({ "model": "both", "messages": [{ "role": "user", "content": "hello" }] });
+    assert_eq!(rig.post("/v1/chat/completions", &body).await.status(), 200);
+    rig.server.stop().await;
+
+    let spans = spans(&received);
+    let request = (spans.iter()).find(|s| kind(s, 2, "SPAN_KIND_SERVER")).unwrap();
+    let mut members: Vec<String> = (spans.iter())
+        .filter(|s| kind(s, 3, "SPAN_KIND_CLIENT"))
+        .inspect(|attempt| assert_eq!(attempt["parentSpanId"], request["spanId"]))
+        .filter_map(|attempt| attribute(attempt, "mgw.member"))
+        .collect();
+    members.sort();
+    assert_eq!(members, ["a", "b"], "{spans:#?}");
+    let sent = mock.recorded();
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|r| r.header("traceparent").is_some()));
 }
