@@ -69,6 +69,20 @@ struct Candidate<'t> {
     priced: Priced,
 }
 
+/// What a request's calls used and cost, added up as they end.
+#[derive(Default)]
+struct Spent {
+    usage: Usage,
+    cost_micros: i64,
+}
+
+impl Spent {
+    fn add(&mut self, priced: &Priced) {
+        self.usage = self.usage.plus(priced.usage);
+        self.cost_micros = self.cost_micros.saturating_add(priced.cost_micros);
+    }
+}
+
 /// Every candidate asked, the judge asked to choose, the chosen answer returned.
 pub(super) async fn best(
     proxy: &Arc<Proxy>,
@@ -79,27 +93,57 @@ pub(super) async fn best(
     answered: Answered<'_>,
     mut recorder: Recorder,
 ) -> Result<Response, ProxyError> {
-    let Answered {
-        gateway,
-        estimate,
-        rate,
-        plan,
-    } = answered;
+    let mut candidates = match ask_candidates(proxy, snapshot, &routed, &answered, &mut recorder).await {
+        Ok(candidates) => candidates,
+        Err(error) => {
+            recorder.finish(error.status().as_u16(), Some(error.class()));
+            return Err(error);
+        }
+    };
+    let mut spent = Spent::default();
+    for candidate in &candidates {
+        spent.add(&candidate.priced);
+    }
+    let (chosen, verdict) = choose(proxy, snapshot, &routed, judge, &candidates, &mut spent, &mut recorder).await;
+    let winner = candidates.swap_remove(chosen);
+    recorder.first_byte();
+    recorder.served_by(winner.upstream.endpoint.id, Some(name(winner.tier)));
+    recorder.summed(spent.usage, spent.cost_micros);
+    recorder.verdict(verdict);
+    Ok(respond(
+        routed.inbound,
+        winner,
+        spent.usage,
+        client,
+        &answered,
+        recorder,
+    ))
+}
+
+/// Every candidate asked at once for a whole answer (the judge needs every answer, streamed
+/// or not); those that answered, in the members' order, or the last failure when none did.
+async fn ask_candidates<'t>(
+    proxy: &Arc<Proxy>,
+    snapshot: &Snapshot,
+    routed: &Routed<'_>,
+    answered: &Answered<'t>,
+    recorder: &mut Recorder,
+) -> Result<Vec<Candidate<'t>>, ProxyError> {
     let inbound = routed.inbound;
-    // The candidates answer whole, streamed or not: the judge needs every answer.
     let whole = whole(inbound);
     let asked = Routed {
         inbound: whole.as_ref().unwrap_or(inbound),
-        ..routed
+        ..*routed
     };
-    let outcomes = every_member(proxy, &asked, &plan.tiers, &recorder).await;
+    let outcomes = every_member(proxy, &asked, &answered.plan.tiers, recorder).await;
     let mut candidates = Vec::new();
     let mut last_error = None;
-    for (tier, (outcome, attempts)) in plan.tiers.iter().zip(outcomes) {
+    for (tier, (outcome, attempts)) in answered.plan.tiers.iter().zip(outcomes) {
         let mut attempts = attempts.closed();
         match outcome {
             Ok(Served::Json { upstream, answer }) => {
-                let priced = priced(snapshot, inbound, estimate.prompt, &upstream, answer, &mut attempts);
+                let prompt = answered.estimate.prompt;
+                let priced = priced(snapshot, inbound, prompt, &upstream, answer, &mut attempts);
                 candidates.push(Candidate { tier, upstream, priced });
             }
             // Asked without `stream`, no candidate streams.
@@ -110,76 +154,85 @@ pub(super) async fn best(
         }
         recorder.member_attempts(name(tier), attempts);
     }
-    if candidates.is_empty() {
-        let error = last_error.unwrap_or(ProxyError::NoEndpoint);
-        recorder.finish(error.status().as_u16(), Some(error.class()));
-        return Err(error);
+    match candidates.is_empty() {
+        true => Err(last_error.unwrap_or(ProxyError::NoEndpoint)),
+        false => Ok(candidates),
     }
+}
 
-    let mut usage = Usage::default();
-    let mut cost_micros = 0i64;
-    for candidate in &candidates {
-        usage = usage.plus(candidate.priced.usage);
-        cost_micros = cost_micros.saturating_add(candidate.priced.cost_micros);
-    }
-    let verdict = if candidates.len() == 1 {
+/// The judge asked to choose among the candidates (when more than one answered): the chosen
+/// candidate, and the verdict to log — the first candidate, and why, when the judge did not
+/// choose.
+async fn choose(
+    proxy: &Arc<Proxy>,
+    snapshot: &Snapshot,
+    routed: &Routed<'_>,
+    judge: &Judge,
+    candidates: &[Candidate<'_>],
+    spent: &mut Spent,
+    recorder: &mut Recorder,
+) -> (usize, Verdict) {
+    let judged = if candidates.len() == 1 {
         Err("only one candidate answered".to_string())
     } else {
-        let ask = ask_judge(inbound, &candidates, judge.rubric.as_deref());
-        let judged = Routed {
+        let ask = ask_judge(routed.inbound, candidates, judge.rubric.as_deref());
+        let call = Routed {
             inbound: &ask,
             estimated_tokens: ask_tokens(&ask),
-            ..member(&routed, &judge.tier)
+            ..member(routed, &judge.tier)
         };
         let mut attempts = recorder.member_call(JUDGE);
-        let outcome = proxy.serve(judged, &mut attempts).await;
+        let outcome = proxy.serve(call, &mut attempts).await;
         let mut attempts = attempts.closed();
-        let verdict = match outcome {
+        let judged = match outcome {
             Ok(Served::Json { upstream, answer }) => {
                 let priced = priced(snapshot, &ask, ask_tokens(&ask), &upstream, answer, &mut attempts);
-                usage = usage.plus(priced.usage);
-                cost_micros = cost_micros.saturating_add(priced.cost_micros);
-                read_verdict(&priced.json, &candidates)
+                spent.add(&priced);
+                read_verdict(&priced.json, candidates)
             }
             Ok(Served::Stream(_)) => Err("the judge streamed".to_string()),
             Err(error) => Err(format!("the judge failed: {}", error.class())),
         };
         recorder.member_attempts(JUDGE, attempts);
-        verdict
+        judged
     };
-    let (chosen, verdict) = match verdict {
-        Ok((chosen, scores, reason)) => (
-            chosen,
-            Verdict {
+    match judged {
+        Ok((chosen, scores, reason)) => {
+            let verdict = Verdict {
                 winner: name(candidates[chosen].tier).to_string(),
                 scores,
                 reason,
                 fallback: None,
-            },
-        ),
+            };
+            (chosen, verdict)
+        }
         Err(why) => {
             tracing::info!(
                 request_id = routed.request_id,
                 why,
                 "best: the first answer was returned"
             );
-            (
-                0,
-                Verdict {
-                    winner: name(candidates[0].tier).to_string(),
-                    scores: Vec::new(),
-                    reason: None,
-                    fallback: Some(why),
-                },
-            )
+            let verdict = Verdict {
+                winner: name(candidates[0].tier).to_string(),
+                scores: Vec::new(),
+                reason: None,
+                fallback: Some(why),
+            };
+            (0, verdict)
         }
-    };
-    let winner = candidates.swap_remove(chosen);
-    recorder.first_byte();
-    recorder.served_by(winner.upstream.endpoint.id, Some(name(winner.tier)));
-    recorder.summed(usage, cost_micros);
-    recorder.verdict(verdict);
+    }
+}
 
+/// The chosen answer in the client's shape — JSON, or told as a stream — with its usage the
+/// request's, and the headers naming the winner.
+fn respond(
+    inbound: &Inbound,
+    winner: Candidate<'_>,
+    usage: Usage,
+    client: Client,
+    answered: &Answered<'_>,
+    mut recorder: Recorder,
+) -> Response {
     let mut answer = winner.priced.json;
     // The client is told what the request used: every call's tokens, the judge's included.
     if let Some(reported) = answer.get_mut("usage") {
@@ -196,7 +249,7 @@ pub(super) async fn best(
             "text/event-stream",
         ),
     };
-    if gateway.log_payloads {
+    if answered.gateway.log_payloads {
         recorder.answered(String::from_utf8_lossy(&body).into_owned());
     }
     recorder.finish(200, None);
@@ -208,9 +261,9 @@ pub(super) async fn best(
     if inbound.stream {
         (response.headers_mut()).insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    let mut response = with_endpoint(response, &winner.upstream, plan);
-    set_rate_headers(response.headers_mut(), rate);
-    Ok(response)
+    let mut response = with_endpoint(response, &winner.upstream, answered.plan);
+    set_rate_headers(response.headers_mut(), answered.rate);
+    response
 }
 
 /// The request without `stream` (and its options), when it asked for one.
