@@ -3,11 +3,12 @@
 //! the HTTP status a refusal answers with.
 
 use crate::types::{
-    AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, ConsoleError,
-    CreatedAdminToken, DashboardQuery, DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate,
-    ErrorKind, Gateway, GatewayEditForm, GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage,
-    LogQuery, ModelPrice, NewEndpoint, NewGatewayForm, NewKeyForm, Overview, PlaygroundSetup, RequestDetail,
-    SettingsListing, ShownOnce, UsageOfKeys, WriteOnly,
+    AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, CompositeForm, CompositeId,
+    CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats,
+    EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway, GatewayEditForm, GatewayId,
+    GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint, NewGatewayForm,
+    NewKeyForm, Overview, PlaygroundSetup, RequestDetail, SettingsListing, ShownOnce, UsageOfKeys, VariantStats,
+    WriteOnly,
 };
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -53,6 +54,27 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn update_gateway<'a>(&'a self, admin: &'a AdminUser, form: GatewayEditForm) -> Answer<'a, Gateway>;
     /// Deletes a gateway and its keys.
     fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> Answer<'a, ()>;
+    /// Every gateway's composite models, by name.
+    fn composites(&self) -> Answer<'_, Vec<CompositeModel>>;
+    /// Adds a composite model of `kind` to `gateway`, from its form.
+    fn create_composite<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        gateway: GatewayId,
+        kind: CompositeKind,
+        form: CompositeForm,
+    ) -> Answer<'a, CompositeModel>;
+    /// Changes composite `id` from its edit form (its gateway and kind stay).
+    fn update_composite<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        id: CompositeId,
+        form: CompositeForm,
+    ) -> Answer<'a, CompositeModel>;
+    /// Removes composite `id`.
+    fn delete_composite<'a>(&'a self, admin: &'a AdminUser, id: CompositeId) -> Answer<'a, ()>;
+    /// How each variant of composite `id` did over `range`, up to now.
+    fn variant_stats(&self, id: CompositeId, range: DashboardRange) -> Answer<'_, Vec<VariantStats>>;
     /// Every key with its gateway's name.
     fn keys(&self) -> Answer<'_, Vec<KeyListing>>;
     /// Every key's usage against its limits and this month, and the prices' currency.

@@ -120,7 +120,7 @@ pub async fn test_endpoint(id: i64) -> Result<EndpointProbe, ConsoleError> {
     console_backend()?.test_endpoint(&admin, id).await.map_err(refused)
 }
 
-/// Every gateway, and the URL clients reach them at.
+/// Every gateway with its composite models, and the URL clients reach them at.
 #[server(prefix = "/api", endpoint = "gateways_list", output = Json)]
 pub async fn list_gateways() -> Result<GatewayListing, ConsoleError> {
     require_admin()?;
@@ -150,10 +150,12 @@ pub async fn list_gateways() -> Result<GatewayListing, ConsoleError> {
             Some((gateway.id, listing.endpoint.model.clone()))
         })
         .collect();
+    let composites = backend.composites().await.map_err(refused)?;
     Ok(GatewayListing {
         gateways,
         base_url,
         models,
+        composites,
     })
 }
 

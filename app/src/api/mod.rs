@@ -13,11 +13,13 @@
 mod access;
 #[cfg(feature = "ssr")]
 mod backend;
+mod composites;
 mod config;
 mod reads;
 
 pub use access::*;
 #[cfg(feature = "ssr")]
 pub use backend::*;
+pub use composites::*;
 pub use config::*;
 pub use reads::*;

@@ -49,6 +49,16 @@ impl CompositeKind {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
+
+    /// What the console calls it: its name and what it does, in a few words.
+    pub fn label(self) -> &'static str {
+        match self {
+            CompositeKind::Load => "Load: one member answers, by weight",
+            CompositeKind::Ab => "A/B test: one member by ratio, sticky per user",
+            CompositeKind::Multi => "Multi: every member answers",
+            CompositeKind::Best => "Best: a judge picks the best answer",
+        }
+    }
 }
 
 /// How a `multi` composite answers.
@@ -58,6 +68,7 @@ impl CompositeKind {
 pub enum MultiMode {
     /// One object keyed by member name, each an answer or an error.
     #[default]
+    #[serde(rename = "waitforall")]
     WaitForAll,
     /// The first successful answer; the others are cancelled.
     First,
@@ -94,6 +105,23 @@ pub struct CompositeMember {
     pub target: String,
     /// Its ratio (`ab`: the members' ratios sum to 1) or weight (`load`); 1 for the others.
     pub share: f64,
+}
+
+impl CompositeMember {
+    /// The member in the CLI's notation, `[category:]target[=share]`, leaving out a category
+    /// that is the target's own name and a share of 1 (as the console's form shows it).
+    pub fn spelled(&self) -> String {
+        let mut text = String::new();
+        if !self.category.is_empty() && self.category != self.target {
+            text.push_str(&self.category);
+            text.push(':');
+        }
+        text.push_str(&self.target);
+        if self.share != 1.0 {
+            text.push_str(&format!("={}", self.share));
+        }
+        text
+    }
 }
 
 /// A composite model as listed and shown.
@@ -158,6 +186,23 @@ pub struct CompositeUpdate {
     pub rubric: Change<String>,
 }
 
+/// The console's composite form, as typed: the server reads its members (the CLI's notation,
+/// one a line) into a [`NewComposite`] or a [`CompositeUpdate`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompositeForm {
+    pub name: String,
+    /// `[category:]target[=share]`, one a line (commas separate too).
+    pub members: String,
+    /// `load`: sticky per end user.
+    pub sticky: bool,
+    /// `multi`: how it answers.
+    pub mode: MultiMode,
+    /// `best`: the reference that judges; blank for none.
+    pub judge: String,
+    /// `best`: the judge's instructions; blank for the default rubric.
+    pub rubric: String,
+}
+
 /// One variant of a composite model over a time range: how it did, and what users thought.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject))]
@@ -194,5 +239,27 @@ mod tests {
             assert_eq!(MultiMode::parse(mode.as_str()), Some(mode));
         }
         assert_eq!(CompositeKind::parse("fastest"), None);
+    }
+
+    #[test]
+    fn kinds_and_modes_travel_as_their_names() {
+        for kind in CompositeKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for mode in MultiMode::ALL {
+            assert_eq!(serde_json::to_value(mode).unwrap(), mode.as_str());
+        }
+    }
+
+    #[test]
+    fn a_member_is_spelled_in_the_cli_notation_without_what_goes_without_saying() {
+        let member = |category: &str, target: &str, share: f64| CompositeMember {
+            category: category.into(),
+            target: target.into(),
+            share,
+        };
+        assert_eq!(member("a", "gpt-4o", 0.8).spelled(), "a:gpt-4o=0.8");
+        assert_eq!(member("gpt-4o", "gpt-4o", 1.0).spelled(), "gpt-4o");
+        assert_eq!(member("", "llama3", 2.0).spelled(), "llama3=2");
     }
 }

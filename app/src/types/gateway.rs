@@ -264,13 +264,15 @@ pub struct GatewayEditForm {
 }
 
 /// The gateways page: every gateway, and the URL clients reach them at.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GatewayListing {
     pub gateways: Vec<Gateway>,
     /// The server's public URL (`public_url`, else the address the browser used).
     pub base_url: String,
     /// Each gateway's first endpoint's model, for the snippets.
     pub models: Vec<(GatewayId, String)>,
+    /// Every gateway's composite models, by name.
+    pub composites: Vec<super::CompositeModel>,
 }
 
 #[cfg(test)]

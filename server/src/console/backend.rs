@@ -10,19 +10,19 @@ use crate::{
         limits::{parse_limit, parse_money},
         now_ms,
         validate::expires_in_days,
-        Actor, HourlyKind, HourlyScope, LimitScope, Manage, ManageError, Span, ROTATION_GRACE,
+        Actor, HourlyKind, LimitScope, Manage, ManageError, Span, ROTATION_GRACE,
     },
     proxy::Proxy,
     secrets::Secret,
 };
 use app::api::{Answer, ConsoleBackend};
 use app::types::{
-    fill_hours, gateway_target, replay_of, AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId,
-    AuditPage, Change, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats, EndpointId,
-    EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayEditForm, GatewayId, GatewayKey, GatewayUpdate,
-    InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, KeyUsage, LimitUsage, LogPage, LogQuery, ModelPrice,
-    NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup, PlaygroundTarget,
-    RequestDetail, RetryPolicy, ScopeSums, SettingsListing, ShownOnce, UsageOfKeys, UsageSums, Via, WriteOnly,
+    AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, Change, CompositeForm,
+    CompositeId, CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange,
+    DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayEditForm, GatewayId,
+    GatewayKey, GatewayUpdate, InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, KeyUsage, LimitUsage, LogPage,
+    LogQuery, ModelPrice, NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview,
+    PlaygroundSetup, RequestDetail, RetryPolicy, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, Via, WriteOnly,
 };
 use std::sync::Arc;
 
@@ -79,146 +79,8 @@ fn items(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The signed-in admin, acting through the console.
-fn actor(admin: &AdminUser) -> Actor {
+pub(super) fn actor(admin: &AdminUser) -> Actor {
     Actor::admin(admin.clone(), Via::Console)
-}
-
-impl Console {
-    /// The playground's targets (each endpoint, and each enabled gateway's models and aliases),
-    /// the prices, and the logged request to replay.
-    async fn playground_setup(
-        &self,
-        admin: &AdminUser,
-        replay: Option<String>,
-    ) -> Result<PlaygroundSetup, ManageError> {
-        let endpoints = self.manage.endpoints().await?;
-        let gateways = self.manage.gateways().await?;
-        let mut setup = PlaygroundSetup {
-            can_send: actor(admin).may_use_playground(),
-            prices: self.manage.prices().await?,
-            endpoint_models: endpoints.iter().map(|e| (e.name.clone(), e.model.clone())).collect(),
-            ..PlaygroundSetup::default()
-        };
-        for endpoint in &endpoints {
-            setup.targets.push(PlaygroundTarget {
-                value: format!("endpoint:{}", endpoint.id.0),
-                label: format!("{} ({})", endpoint.name, endpoint.model),
-                group: "Endpoints".into(),
-            });
-        }
-        for gateway in gateways.iter().filter(|g| g.enabled) {
-            let mut models: Vec<&str> = (gateway.endpoints.iter())
-                .filter_map(|link| endpoints.iter().find(|e| e.id == link.endpoint_id))
-                .map(|e| e.model.as_str())
-                .chain(gateway.model_aliases.keys().map(String::as_str))
-                .collect();
-            models.sort_unstable();
-            models.dedup();
-            for model in models {
-                setup.targets.push(PlaygroundTarget {
-                    value: gateway_target(gateway.id, model),
-                    label: format!("{model} via {}", gateway.name),
-                    group: format!("Gateway {}", gateway.name),
-                });
-            }
-        }
-        if let Some(request_id) = replay.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
-            let log = self
-                .manage
-                .request_log(request_id)
-                .await?
-                .ok_or(ManageError::NotFound)?
-                .1;
-            let wanted = match (log.gateway_id, &log.model) {
-                (Some(gateway), Some(model)) => Some(gateway_target(gateway, model)),
-                _ => log.endpoint_id.map(|id| format!("endpoint:{}", id.0)),
-            };
-            let target = wanted.filter(|value| setup.targets.iter().any(|t| &t.value == value));
-            setup.replay = Some(replay_of(&log, target));
-        }
-        Ok(setup)
-    }
-
-    /// The dashboard: the scope's hours over the range (the current hour last), and for every
-    /// gateway, each gateway's and each endpoint's sums.
-    async fn dashboard_stats(&self, query: DashboardQuery) -> Result<DashboardStats, ManageError> {
-        let range = DashboardRange::parse(query.range.trim());
-        let (step, count) = (range.step_ms(), range.buckets());
-        // The shorter ranges read the minutely history (kept for a day), the longer the hourly.
-        let span = if step < Span::Hour.ms() {
-            Span::Minute
-        } else {
-            Span::Hour
-        };
-        let read_at = now_ms();
-        let to = read_at - read_at.rem_euclid(step) + step;
-        let from = to - count * step;
-        let gateways = self.manage.gateways().await?;
-        let endpoints = self.manage.endpoints().await?;
-        let scope_text = query.scope.trim();
-        let scope = match scope_text.split_once(':') {
-            None if scope_text.is_empty() => HourlyScope::AllGateways,
-            Some(("gateway", name)) => HourlyScope::Gateway(
-                gateways
-                    .iter()
-                    .find(|g| g.name == name)
-                    .ok_or_else(|| ManageError::invalid("scope", format!("no gateway is named {name:?}")))?
-                    .id,
-            ),
-            Some(("endpoint", name)) => HourlyScope::Endpoint(
-                endpoints
-                    .iter()
-                    .find(|e| e.name == name)
-                    .ok_or_else(|| ManageError::invalid("scope", format!("no endpoint is named {name:?}")))?
-                    .id,
-            ),
-            _ => {
-                return Err(ManageError::invalid(
-                    "scope",
-                    "is not `gateway:<name>` or `endpoint:<name>`",
-                ))
-            }
-        };
-        let series = fill_hours(
-            from,
-            count,
-            step,
-            self.manage.history(scope, span, step, from, to).await?,
-        );
-        let mut stats = DashboardStats {
-            range,
-            scope: scope_text.to_string(),
-            totals: UsageSums::of(&series),
-            series,
-            gateway_names: gateways.iter().map(|g| g.name.clone()).collect(),
-            endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
-            read_at,
-            ..DashboardStats::default()
-        };
-        if scope == HourlyScope::AllGateways {
-            // One grouped read per kind; a gateway or endpoint without traffic sums to zero.
-            let by_gateway = self.manage.hourly_sums(HourlyKind::Gateway, span, from, to).await?;
-            let by_endpoint = self.manage.hourly_sums(HourlyKind::Endpoint, span, from, to).await?;
-            let sums =
-                |map: &std::collections::BTreeMap<i64, UsageSums>, id: i64| map.get(&id).cloned().unwrap_or_default();
-            stats.gateways = (gateways.iter())
-                .map(|g| ScopeSums {
-                    name: g.name.clone(),
-                    sums: sums(&by_gateway, g.id.0),
-                })
-                .collect();
-            stats.endpoints = (endpoints.iter())
-                .map(|e| ScopeSums {
-                    name: e.name.clone(),
-                    sums: sums(&by_endpoint, e.id.0),
-                })
-                .collect();
-            for list in [&mut stats.gateways, &mut stats.endpoints] {
-                list.sort_by(|a, b| b.sums.requests.cmp(&a.sums.requests).then_with(|| a.name.cmp(&b.name)));
-            }
-        }
-        Ok(stats)
-    }
 }
 
 impl ConsoleBackend for Console {
@@ -445,6 +307,37 @@ impl ConsoleBackend for Console {
 
     fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> Answer<'a, ()> {
         Box::pin(async move { (self.manage.delete_gateway(&actor(admin), id).await).map_err(ConsoleError::from) })
+    }
+
+    fn composites(&self) -> Answer<'_, Vec<CompositeModel>> {
+        Box::pin(async move { self.manage.composites(None).await.map_err(ConsoleError::from) })
+    }
+
+    fn create_composite<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        gateway: GatewayId,
+        kind: CompositeKind,
+        form: CompositeForm,
+    ) -> Answer<'a, CompositeModel> {
+        Box::pin(async move { (self.add_composite(admin, gateway, kind, form).await).map_err(ConsoleError::from) })
+    }
+
+    fn update_composite<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        id: CompositeId,
+        form: CompositeForm,
+    ) -> Answer<'a, CompositeModel> {
+        Box::pin(async move { (self.change_composite(admin, id, form).await).map_err(ConsoleError::from) })
+    }
+
+    fn delete_composite<'a>(&'a self, admin: &'a AdminUser, id: CompositeId) -> Answer<'a, ()> {
+        Box::pin(async move { (self.manage.delete_composite(&actor(admin), id).await).map_err(ConsoleError::from) })
+    }
+
+    fn variant_stats(&self, id: CompositeId, range: DashboardRange) -> Answer<'_, Vec<VariantStats>> {
+        Box::pin(async move { self.variants(id, range).await.map_err(ConsoleError::from) })
     }
 
     fn keys(&self) -> Answer<'_, Vec<KeyListing>> {

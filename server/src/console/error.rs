@@ -1,5 +1,6 @@
 //! A management refusal as the console's error: converted here, once, for every server
-//! function. The field keeps `manage`'s name, which is the form field's (snake_case on both).
+//! function. The field keeps `manage`'s name, which is the form field's (snake_case on both);
+//! a part of a field (`members.share`) is shown under the form field that holds it (`members`).
 //! `manage` words a refusal for its field ("must be at least 1", the way GraphQL shows it beside
 //! the field's name); the console shows it as a sentence with the field named for people ("The
 //! requests per minute must be at least 1.").
@@ -11,12 +12,18 @@ impl From<ManageError> for ConsoleError {
     fn from(error: ManageError) -> Self {
         let message = error.to_string();
         match error {
-            ManageError::Invalid { field, message } => ConsoleError::invalid(field, sentence(field, &message)),
-            ManageError::Conflict { field, message } => ConsoleError {
-                kind: ErrorKind::Conflict,
-                field: field.unwrap_or_default().to_string(),
-                message: sentence(field.unwrap_or_default(), &message),
-            },
+            ManageError::Invalid { field, message } => {
+                let field = form_field(field);
+                ConsoleError::invalid(field, sentence(field, &message))
+            }
+            ManageError::Conflict { field, message } => {
+                let field = form_field(field.unwrap_or_default());
+                ConsoleError {
+                    kind: ErrorKind::Conflict,
+                    field: field.to_string(),
+                    message: sentence(field, &message),
+                }
+            }
             ManageError::NotFound => ConsoleError::new(ErrorKind::NotFound, "It no longer exists; reload the page."),
             ManageError::Forbidden => ConsoleError::new(ErrorKind::Forbidden, message),
             ManageError::Unauthorized => ConsoleError::new(ErrorKind::Unauthenticated, message),
@@ -25,6 +32,11 @@ impl From<ManageError> for ConsoleError {
             ManageError::Unavailable => ConsoleError::new(ErrorKind::Unavailable, sentence("", &message)),
         }
     }
+}
+
+/// The form field that holds `field`: itself, or the first part of a dotted name.
+fn form_field(field: &str) -> &str {
+    field.split('.').next().unwrap_or(field)
 }
 
 /// A field as people call it, with its article.
@@ -89,6 +101,16 @@ mod tests {
         assert_eq!(ConsoleError::from(ManageError::Forbidden).status(), 403);
         assert_eq!(ConsoleError::from(ManageError::NotFound).status(), 404);
         assert_eq!(ConsoleError::from(ManageError::internal("boom")).status(), 500);
+    }
+
+    #[test]
+    fn a_refusal_of_part_of_a_field_shows_under_the_form_field_that_holds_it() {
+        let refused = ConsoleError::from(ManageError::invalid(
+            "members.share",
+            "the ratios must add up to 1; they add up to 1.2",
+        ));
+        assert_eq!(refused.field, "members");
+        assert_eq!(refused.message, "The ratios must add up to 1; they add up to 1.2.");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The console's server side. Here, its HTTP glue: the session gate in front of every page and
 //! server function, the sign-in and sign-out form handlers, and the same-origin check on
-//! state-changing requests. Beside it: what its server functions call ([`backend`]), the one
-//! conversion of a management refusal into the console's error ([`error`]), the logs' export
-//! and live tail ([`logs`]), and the playground's route ([`playground`]).
+//! state-changing requests. Beside it: what its server functions call ([`backend`], with the
+//! composite models' form and variants in [`composites`] and the Dashboard's figures in
+//! [`dashboard`]), the one conversion of a management refusal into the console's error
+//! ([`error`]), the logs' export and live tail ([`logs`]), and the playground's set-up and
+//! route ([`playground`]).
 //!
 //! Invariant: every console page except `/login`, and every server function, requires a
 //! valid session; the gate puts the signed-in `AdminUser` into the request for them.
@@ -10,6 +12,8 @@
 //! the session cookie is also `SameSite=Strict`. The key-authenticated inference API is exempt.
 
 mod backend;
+mod composites;
+mod dashboard;
 mod error;
 pub mod logs;
 pub mod playground;

@@ -1,18 +1,20 @@
-//! `POST /api/playground/chat`: the console playground's requests. A signed-in admin (not a
-//! viewer: these requests cost money) sends one chat body to one endpoint, or to a gateway by
-//! model. The request takes the inference path with no key ([`proxy::api::console_chat`]),
+//! The console playground's server side: what it can send to (`Console::playground_setup`: each
+//! endpoint, and each enabled gateway's models, aliases and composites), and `POST
+//! /api/playground/chat`, its requests. A signed-in admin (not a viewer: these requests cost
+//! money) sends one chat body to one endpoint, or to a gateway by model. The request takes the inference path with no key ([`proxy::api::console_chat`]),
 //! so it is routed, limited, logged and counted like any other, and its answer (a stream or
 //! JSON) is the OpenAI shape.
 //!
 //! The body: `{"target": {"endpoint": 3} | {"gateway": 2}, "body": {…chat request…}}`. For an
 //! endpoint, the body's `model` is set to the endpoint's.
 
-use crate::manage::Actor;
+use super::{backend::actor, Console};
+use crate::manage::{Actor, ManageError};
 use crate::{
     proxy::{self, api::ConsoleTarget, error::ProxyError},
     AppState,
 };
-use app::types::{AdminUser, EndpointId, GatewayId, Via};
+use app::types::{gateway_target, replay_of, AdminUser, EndpointId, GatewayId, PlaygroundSetup, PlaygroundTarget, Via};
 use axum::{
     extract::{Request, State},
     http::StatusCode,
@@ -21,6 +23,76 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+impl Console {
+    /// The playground's targets (each endpoint, and each enabled gateway's models, aliases and
+    /// composite models), the prices, and the logged request to replay.
+    pub(super) async fn playground_setup(
+        &self,
+        admin: &AdminUser,
+        replay: Option<String>,
+    ) -> Result<PlaygroundSetup, ManageError> {
+        let endpoints = self.manage.endpoints().await?;
+        let gateways = self.manage.gateways().await?;
+        let composites = self.manage.composites(None).await?;
+        let mut setup = PlaygroundSetup {
+            can_send: actor(admin).may_use_playground(),
+            prices: self.manage.prices().await?,
+            endpoint_models: endpoints.iter().map(|e| (e.name.clone(), e.model.clone())).collect(),
+            ..PlaygroundSetup::default()
+        };
+        for endpoint in &endpoints {
+            setup.targets.push(PlaygroundTarget {
+                value: format!("endpoint:{}", endpoint.id.0),
+                label: format!("{} ({})", endpoint.name, endpoint.model),
+                group: "Endpoints".into(),
+            });
+        }
+        for gateway in gateways.iter().filter(|g| g.enabled) {
+            let mut models: Vec<&str> = (gateway.endpoints.iter())
+                .filter_map(|link| endpoints.iter().find(|e| e.id == link.endpoint_id))
+                .map(|e| e.model.as_str())
+                .chain(gateway.model_aliases.keys().map(String::as_str))
+                .collect();
+            models.sort_unstable();
+            models.dedup();
+            for model in models {
+                setup.targets.push(PlaygroundTarget {
+                    value: gateway_target(gateway.id, model),
+                    label: format!("{model} via {}", gateway.name),
+                    group: format!("Gateway {}", gateway.name),
+                });
+            }
+            for composite in composites.iter().filter(|c| c.gateway_id == gateway.id) {
+                setup.targets.push(PlaygroundTarget {
+                    value: gateway_target(gateway.id, &composite.name),
+                    label: format!(
+                        "{} ({} composite) via {}",
+                        composite.name,
+                        composite.kind.as_str(),
+                        gateway.name
+                    ),
+                    group: format!("Gateway {}", gateway.name),
+                });
+            }
+        }
+        if let Some(request_id) = replay.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+            let log = self
+                .manage
+                .request_log(request_id)
+                .await?
+                .ok_or(ManageError::NotFound)?
+                .1;
+            let wanted = match (log.gateway_id, &log.model) {
+                (Some(gateway), Some(model)) => Some(gateway_target(gateway, model)),
+                _ => log.endpoint_id.map(|id| format!("endpoint:{}", id.0)),
+            };
+            let target = wanted.filter(|value| setup.targets.iter().any(|t| &t.value == value));
+            setup.replay = Some(replay_of(&log, target));
+        }
+        Ok(setup)
+    }
+}
 
 /// What the playground asks.
 #[derive(Deserialize)]

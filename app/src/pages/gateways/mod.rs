@@ -1,15 +1,19 @@
 //! Gateways: each with its status, strategy, endpoints (order, weight, priority), retry policy
-//! and logging switches, the URL clients use and copy-paste snippets; a form to add one (its
-//! endpoints picked, `form`); edit in place; delete with confirmation.
+//! and logging switches, its composite models (`composites`, each with its variants' figures,
+//! `variants`), the URL clients use and copy-paste snippets; a form to add one (its endpoints
+//! picked, `form`); edit in place; delete with confirmation.
 
+mod composites;
 mod form;
+mod variants;
 
 use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway};
 use crate::components::Erase;
 use crate::components::{
     focus_when_shown, may_change, reset_on_success, use_hydrated, CopyButton, PageHeader, ReadOnlyNotice, Refusal,
 };
-use crate::types::{Gateway, Strategy};
+use crate::types::{CompositeModel, Gateway, Strategy};
+use composites::Composites;
 use form::{EditGateway, EndpointPicker};
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -65,6 +69,7 @@ fn GatewayCard(
     delete: ServerAction<DeleteGateway>,
     saved: RwSignal<u32>,
     names: Vec<String>,
+    composites: Vec<CompositeModel>,
 ) -> AnyView {
     let id = gateway.id.0;
     let may_change = may_change();
@@ -141,6 +146,7 @@ fn GatewayCard(
                     }).collect_view()}
                 </tbody>
             </table>
+            <Composites gateway=gateway.id gateway_name=gateway.name.clone() composites saved/>
             <div class="mt-4 rounded-lg bg-slate-50 p-3 text-sm">
                 <span class="text-slate-500">"URL: "</span>
                 <code class="font-mono text-slate-900" data-testid="gateway-url">{format!("{base}/v1")}</code>
@@ -233,7 +239,7 @@ pub fn GatewaysPage() -> impl IntoView {
     let names = move || endpoints.get().and_then(Result::ok).unwrap_or_default();
     view! {
         <Title text="Gateways"/>
-        <PageHeader title="Gateways" description="Named proxies over an ordered list of endpoints."/>
+        <PageHeader title="Gateways" description="Named proxies over an ordered list of endpoints, and the composite models each serves."/>
         {move || delete.value().get().and_then(|r| r.err()).map(|error| view! {
             <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error.to_string()}</div>
         })}
@@ -252,7 +258,11 @@ pub fn GatewaysPage() -> impl IntoView {
                                 let model = (listing.models.iter())
                                     .find(|(id, _)| *id == gateway.id)
                                     .map_or_else(|| "gpt-4o-mini".to_string(), |(_, model)| model.clone());
-                                view! { <GatewayCard gateway base=base.clone() model delete saved names=names()/> }
+                                let composites = (listing.composites.iter())
+                                    .filter(|c| c.gateway_id == gateway.id)
+                                    .cloned()
+                                    .collect();
+                                view! { <GatewayCard gateway base=base.clone() model delete saved names=names() composites/> }
                             }).collect_view()}
                         </div>
                     }.erase()

@@ -119,6 +119,7 @@ fn figures(answer: RwSignal<Answer>, setup: StoredValue<PlaygroundSetup>) -> imp
             </dl>
             <p class="mt-1 flex flex-wrap gap-x-3 text-xs text-slate-500">
                 {a.endpoint.map(|e| view! { <span>"Answered by " <span class="font-medium text-slate-700">{e}</span></span> })}
+                {a.variant.map(|v| view! { <span data-testid="variant">"Variant " <span class="font-medium text-slate-700">{v}</span></span> })}
                 {a.request_id.filter(|_| !a.running).map(|id| view! { <a href=format!("/logs/{id}") class="text-indigo-600 hover:underline">"Log"</a> })}
             </p>
         }

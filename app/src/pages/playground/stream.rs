@@ -19,6 +19,8 @@ pub struct Answer {
     /// The gateway's id for the request (its log), and the endpoint that answered.
     pub request_id: Option<String>,
     pub endpoint: Option<String>,
+    /// The composite member that answered (`x-mgw-variant`), when the model is a composite.
+    pub variant: Option<String>,
     pub error: Option<String>,
     pub running: bool,
 }
@@ -177,9 +179,11 @@ mod browser {
             .map_err(failed)?;
         let header = |name: &str| response.headers().get(name).ok().flatten();
         let (request_id, endpoint) = (header("x-request-id"), header("x-mgw-endpoint"));
+        let variant = header("x-mgw-variant");
         write(answer, |a| {
             a.request_id = request_id;
             a.endpoint = endpoint;
+            a.variant = variant;
         })?;
         let streamed = header("content-type").is_some_and(|t| t.starts_with("text/event-stream"));
         if !streamed {

@@ -76,7 +76,8 @@ impl Row {
 }
 
 /// Every mutation. The console has no way to update a gateway or replace its endpoints, nor
-/// to update or delete a key. The CLI has none to test an endpoint, delete a key, sign in or
+/// to update or delete a key, nor to change only some of a composite's fields (its edit form
+/// sends them all, so its entry names the members). The CLI has none to test an endpoint, delete a key, sign in or
 /// out, change a password, update or delete an admin, or create or revoke an admin API token.
 pub fn table() -> Vec<Row> {
     vec![
@@ -207,6 +208,15 @@ pub fn table() -> Vec<Row> {
             json!({ "input": { "gatewayId": "<g1:id>", "name": "c-new", "kind": "LOAD",
                                "members": [{ "category": "", "target": "e1", "share": 1.0 }] } }),
         )
+        .via_console(Console::Function(
+            "composites_create",
+            &[
+                ("gateway_id", "<g1>"),
+                ("name", "c-new"),
+                ("kind", "load"),
+                ("members", "e1"),
+            ],
+        ))
         .via_cli(&[
             "composite",
             "add",
@@ -241,6 +251,7 @@ pub fn table() -> Vec<Row> {
             "mutation($id: ID!) { deleteComposite(id: $id) }",
             json!({ "id": "<c1:id>" }),
         )
+        .via_console(Console::Function("composites_delete", &[("id", "<c1>")]))
         .via_cli(&["composite", "remove", "--gateway", "g1", "--name", "c1"]),
         // Keys.
         row(

@@ -301,3 +301,81 @@ async fn key_server_functions_create_list_rotate_and_revoke() {
         ["key.revoke", "key.rotate", "key.reset", "key.create", "key.create"]
     );
 }
+
+/// The composite models' server functions (the Gateways page): an A/B split whose ratios do not
+/// add up to 1 is refused under the members field; one that does is added, listed with its
+/// gateway, edited, offered in the playground, read for its variants and removed — each change
+/// one audited management operation.
+#[tokio::test]
+async fn composite_server_functions_refuse_under_the_field_add_edit_list_and_remove() {
+    let server = TestServer::start().await;
+    server.create_admin("admin@example.com").await;
+    let manage = &server.state.manage;
+    for name in ["a", "b"] {
+        let new = crate::rig::endpoint(name, app::types::ProviderKind::OpenAi, "http://127.0.0.1:9");
+        op(manage).create_endpoint(new).await.unwrap();
+    }
+    let choices = ["a", "b"].map(|name| server::manage::endpoint_choice(name).unwrap());
+    let new = app::types::NewGateway::new("g", app::types::Strategy::Priority, choices.to_vec());
+    let gateway = op(manage).create_gateway(new).await.unwrap().id.0.to_string();
+    let (client, _) = server.signed_in("admin@example.com").await;
+    let call = |endpoint: &str, form: Vec<(&str, &str)>| {
+        let request = client
+            .post(format!("{}/api/{endpoint}", server.url))
+            .header("accept", "application/json")
+            .form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let ab = |members: &'static str| {
+        vec![
+            ("gateway_id", gateway.as_str()),
+            ("name", "split"),
+            ("kind", "ab"),
+            ("members", members),
+        ]
+    };
+
+    let (status, refused) = call("composites_create", ab("x:a=0.7\ny:b=0.2")).await;
+    assert_eq!((status, &refused["field"]), (400, &"members".into()), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("add up to 1"),
+        "{refused}"
+    );
+    let (status, created) = call("composites_create", ab("x:a=0.8\ny:b=0.2")).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["kind"], "ab");
+    assert_eq!(created["members"][1]["category"], "y");
+    let id = created["id"].as_i64().unwrap().to_string();
+
+    let (_, listed) = call("gateways_list", vec![]).await;
+    assert_eq!(listed["composites"][0]["name"], "split", "{listed}");
+    let edit = vec![("id", id.as_str()), ("name", "halves"), ("members", "x:a=0.5, y:b=0.5")];
+    let (status, edited) = call("composites_update", edit).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(
+        (&edited["name"], &edited["members"][0]["share"]),
+        (&"halves".into(), &0.5.into())
+    );
+
+    let (_, setup) = call("playground_setup", vec![]).await;
+    let target = (setup["targets"].as_array().unwrap().iter())
+        .find(|t| t["value"] == format!("gateway:{gateway}:halves"))
+        .unwrap_or_else(|| panic!("the composite is a target: {setup}"));
+    assert_eq!(target["label"], "halves (ab composite) via g");
+    let (status, variants) = call("composites_variants", vec![("id", id.as_str()), ("range", "Week")]).await;
+    assert_eq!((status, variants), (200, serde_json::json!([])), "no requests yet");
+
+    let (status, _) = call("composites_delete", vec![("id", id.as_str())]).await;
+    assert_eq!(status, 200);
+    assert!(manage.composites(None).await.unwrap().is_empty());
+    let audit = manage.audit_log(None, 3).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["composite.delete", "composite.update", "composite.create"]);
+    assert!(audit.iter().all(|e| e.via == Some(app::types::Via::Console)));
+}

@@ -3,7 +3,8 @@
 //!
 //! Here: the console's paths and `location`, which the area modules share; `gate` (what opens
 //! without a session, CSRF), `session` (signing in and out, cookies, throttling, expiry) and
-//! `functions` (the endpoints, gateways and keys pages' server functions), `logs` (the logs'
+//! `functions` (the endpoints, gateways (with their composite models) and keys pages' server
+//! functions), `logs` (the logs'
 //! export and live tail).
 
 mod assets;

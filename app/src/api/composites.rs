@@ -1,0 +1,91 @@
+//! The composite models' server functions (the Gateways page): add, edit and remove a
+//! gateway's composites, and read how each variant did. The members arrive as typed (the CLI's
+//! notation, one a line); the server reads them.
+
+#[cfg(feature = "ssr")]
+use super::{console_backend, refused, require_admin};
+#[cfg(feature = "ssr")]
+use crate::types::{CompositeForm, CompositeId, GatewayId};
+use crate::types::{CompositeKind, CompositeModel, ConsoleError, DashboardRange, Json, MultiMode, VariantStats};
+use leptos::prelude::*;
+
+/// The form's fields as the server reads them (a checkbox is sent only when ticked; fields the
+/// chosen kind does not show are not sent).
+#[cfg(feature = "ssr")]
+fn form(
+    name: String,
+    members: String,
+    sticky: Option<String>,
+    mode: Option<MultiMode>,
+    judge: String,
+    rubric: String,
+) -> CompositeForm {
+    CompositeForm {
+        name,
+        members,
+        sticky: sticky.is_some(),
+        mode: mode.unwrap_or_default(),
+        judge,
+        rubric,
+    }
+}
+
+/// Adds a composite model to gateway `gateway_id`.
+#[server(prefix = "/api", endpoint = "composites_create", output = Json)]
+pub async fn create_composite(
+    gateway_id: i64,
+    name: String,
+    kind: CompositeKind,
+    #[server(default)] members: String,
+    #[server(default)] sticky: Option<String>,
+    #[server(default)] mode: Option<MultiMode>,
+    #[server(default)] judge: String,
+    #[server(default)] rubric: String,
+) -> Result<CompositeModel, ConsoleError> {
+    let admin = require_admin()?;
+    let form = form(name, members, sticky, mode, judge, rubric);
+    console_backend()?
+        .create_composite(&admin, GatewayId(gateway_id), kind, form)
+        .await
+        .map_err(refused)
+}
+
+/// Changes composite `id` from its edit form: every field as the form shows it (a blank judge
+/// or rubric removes it).
+#[server(prefix = "/api", endpoint = "composites_update", output = Json)]
+pub async fn update_composite(
+    id: i64,
+    name: String,
+    #[server(default)] members: String,
+    #[server(default)] sticky: Option<String>,
+    #[server(default)] mode: Option<MultiMode>,
+    #[server(default)] judge: String,
+    #[server(default)] rubric: String,
+) -> Result<CompositeModel, ConsoleError> {
+    let admin = require_admin()?;
+    let form = form(name, members, sticky, mode, judge, rubric);
+    console_backend()?
+        .update_composite(&admin, CompositeId(id), form)
+        .await
+        .map_err(refused)
+}
+
+/// Removes composite `id`.
+#[server(prefix = "/api", endpoint = "composites_delete", output = Json)]
+pub async fn delete_composite(id: i64) -> Result<(), ConsoleError> {
+    let admin = require_admin()?;
+    console_backend()?
+        .delete_composite(&admin, CompositeId(id))
+        .await
+        .map_err(refused)
+}
+
+/// How each variant of composite `id` did over `range`, up to now.
+#[server(prefix = "/api", endpoint = "composites_variants", output = Json)]
+pub async fn composite_variants(id: i64, range: DashboardRange) -> Result<Vec<VariantStats>, ConsoleError> {
+    require_admin()?;
+    console_backend()?
+        .variant_stats(CompositeId(id), range)
+        .await
+        .map_err(refused)
+}
