@@ -74,7 +74,12 @@ pub fn anthropic_request(data: &[u8]) {
 }
 
 fn translate(api: Api, data: &[u8]) {
-    let Ok(inbound) = route::read(api, Operation::Chat, data, None) else {
+    let snapshot = crate::proxy::registry::Snapshot::default();
+    let prompts = route::PromptScope {
+        snapshot: &snapshot,
+        gateway: None,
+    };
+    let Ok((inbound, _)) = route::read(api, Operation::Chat, data, None, prompts) else {
         return;
     };
     for kind in KINDS {

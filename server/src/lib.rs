@@ -26,6 +26,7 @@ mod health;
 mod listener;
 pub mod manage;
 pub mod metrics;
+pub mod prompts;
 pub mod proxy;
 pub mod secrets;
 pub mod store;

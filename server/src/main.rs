@@ -61,6 +61,9 @@ enum Command {
     /// Manage composite models (one model name that stands for several).
     #[command(subcommand)]
     Composite(cli::CompositeCommand),
+    /// Manage named prompts (templates applications call by name, with versions and labels).
+    #[command(subcommand)]
+    Prompt(cli::PromptCommand),
     /// Manage gateway keys (what applications send).
     #[command(subcommand)]
     Key(cli::KeyCommand),
@@ -136,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Endpoint(command) => runtime.block_on(manage(config, cli::Resource::Endpoint(command))),
         Command::Gateway(command) => runtime.block_on(manage(config, cli::Resource::Gateway(command))),
         Command::Composite(command) => runtime.block_on(manage(config, cli::Resource::Composite(command))),
+        Command::Prompt(command) => runtime.block_on(manage(config, cli::Resource::Prompt(command))),
         Command::Key(command) => runtime.block_on(manage(config, cli::Resource::Key(command))),
         Command::Price(command) => runtime.block_on(manage(config, cli::Resource::Price(command))),
         Command::CheckConfig => {

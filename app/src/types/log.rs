@@ -42,6 +42,14 @@ pub struct RequestLog {
     /// How a `best` composite chose its answer; `None` otherwise.
     #[serde(default)]
     pub verdict: Option<Verdict>,
+    /// The named prompt it was made from, and which version.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub prompt_version: Option<i64>,
+    /// The prompt's parameters as bound (JSON), when its gateway logs payloads.
+    #[serde(default)]
+    pub prompt_parameters: Option<String>,
     /// The upstream attempts, in order.
     pub attempts: Vec<RequestAttempt>,
 }

@@ -20,6 +20,7 @@ mod key;
 mod limits;
 mod log;
 mod playground;
+mod prompt;
 
 pub use admin::*;
 pub use change::*;
@@ -33,3 +34,4 @@ pub use key::*;
 pub use limits::*;
 pub use log::*;
 pub use playground::*;
+pub use prompt::*;

@@ -1,4 +1,4 @@
-//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `composite`, `key`, `price`): thin wrappers
+//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `composite`, `prompt`, `key`, `price`): thin wrappers
 //! over the management service, printing a table or, with `--json`, JSON.
 //!
 //! Invariant: the CLI can do nothing the service would refuse elsewhere: every rule lives in
@@ -9,6 +9,7 @@
 mod args;
 mod commands;
 mod composite;
+mod prompt;
 mod show;
 
 pub use args::{
@@ -16,6 +17,7 @@ pub use args::{
     KeyCreate, LimitChange, PriceCommand,
 };
 pub use composite::CompositeCommand;
+pub use prompt::PromptCommand;
 
 use crate::manage::{Manage, ManageError};
 use clap::Args;
@@ -26,6 +28,7 @@ pub enum Resource {
     Endpoint(EndpointCommand),
     Gateway(GatewayCommand),
     Composite(CompositeCommand),
+    Prompt(PromptCommand),
     Key(KeyCommand),
     Price(PriceCommand),
 }
@@ -36,6 +39,7 @@ pub async fn run(manage: &Manage, command: Resource) -> Result<String, ManageErr
         Resource::Endpoint(command) => commands::endpoint(manage, command).await,
         Resource::Gateway(command) => commands::gateway(manage, command).await,
         Resource::Composite(command) => composite::run(manage, command).await,
+        Resource::Prompt(command) => prompt::run(manage, command).await,
         Resource::Key(command) => commands::key(manage, command).await,
         Resource::Price(command) => commands::price(manage, command).await,
     }

@@ -191,7 +191,7 @@ impl Query {
                     .map(|t| Node::AdminApiToken(AdminTokenNode(t)))
             }
             NodeKind::RequestLog => (manage.request_log(&local).await.map_err(error::manage)?)
-                .map(|(_, log)| Node::RequestLog(RequestLogNode(log))),
+                .map(|(_, log)| Node::RequestLog(RequestLogNode(Box::new(log)))),
             NodeKind::AuditEntry => {
                 let id = number()?;
                 let entries = manage
@@ -274,7 +274,9 @@ impl Query {
             .request_logs(&filter, before, limit + 1)
             .await
             .map_err(error::manage)?;
-        let rows = rows.into_iter().map(|(row_id, log)| (row_id, RequestLogNode(log)));
+        let rows = rows
+            .into_iter()
+            .map(|(row_id, log)| (row_id, RequestLogNode(Box::new(log))));
         Ok(page(rows.collect(), before, limit))
     }
 
@@ -286,7 +288,7 @@ impl Query {
             .request_log(&request_id)
             .await
             .map_err(error::manage)?;
-        Ok(found.map(|(_, log)| RequestLogNode(log)))
+        Ok(found.map(|(_, log)| RequestLogNode(Box::new(log))))
     }
 
     /// Traffic, tokens, errors, latency and cost over `[from, to)` (Unix milliseconds), hour by

@@ -130,7 +130,7 @@ impl AttemptNode {
 }
 
 /// One inference request, as logged (bodies only when its gateway logs payloads).
-pub struct RequestLogNode(pub RequestLog);
+pub struct RequestLogNode(pub Box<RequestLog>);
 
 #[Object(name = "RequestLog")]
 impl RequestLogNode {
@@ -197,6 +197,18 @@ impl RequestLogNode {
     /// back); null otherwise.
     async fn verdict(&self) -> Option<&Verdict> {
         self.0.verdict.as_ref()
+    }
+    /// The named prompt it was made from; null otherwise.
+    async fn prompt(&self) -> Option<&str> {
+        self.0.prompt.as_deref()
+    }
+    /// Which version of the prompt.
+    async fn prompt_version(&self) -> Option<i64> {
+        self.0.prompt_version
+    }
+    /// The prompt's parameters as bound (JSON), when its gateway logs payloads.
+    async fn prompt_parameters(&self) -> Option<&str> {
+        self.0.prompt_parameters.as_deref()
     }
     async fn stream(&self) -> bool {
         self.0.stream

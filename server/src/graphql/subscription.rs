@@ -37,7 +37,7 @@ impl Follower {
                 return None;
             }
             if let Some(log) = self.ready.pop_front() {
-                return Some(Ok(RequestLogNode(log)));
+                return Some(Ok(RequestLogNode(Box::new(log))));
             }
             every.tick().await;
             self.polls = self.polls.wrapping_add(1);

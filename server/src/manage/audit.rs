@@ -8,7 +8,7 @@ use super::{Actor, Manage, ManageError};
 use crate::store::{now_ms, NewAudit, Tx};
 use app::types::{
     AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId, KeyId,
-    ModelPrice, ProviderKind, Strategy,
+    ModelPrice, PromptId, ProviderKind, Strategy,
 };
 use serde_json::{json, Value};
 
@@ -37,6 +37,27 @@ pub enum AuditEvent {
         id: EndpointId,
         name: String,
         provider: ProviderKind,
+    },
+    PromptCreated {
+        id: PromptId,
+        name: String,
+    },
+    PromptVersionAdded {
+        id: PromptId,
+        name: String,
+        version: i64,
+    },
+    PromptLabelSet {
+        id: PromptId,
+        name: String,
+        label: String,
+        version: i64,
+        /// The version it pointed at before; `None` for a new label.
+        before: Option<i64>,
+    },
+    PromptDeleted {
+        id: PromptId,
+        name: String,
     },
     EndpointUpdated {
         id: EndpointId,
@@ -148,6 +169,10 @@ impl AuditEvent {
             AuditEvent::CompositeUpdated { .. } => "composite.update",
             AuditEvent::CompositeDeleted { .. } => "composite.delete",
             AuditEvent::EndpointCreated { .. } => "endpoint.create",
+            AuditEvent::PromptCreated { .. } => "prompt.create",
+            AuditEvent::PromptVersionAdded { .. } => "prompt.version",
+            AuditEvent::PromptLabelSet { .. } => "prompt.label",
+            AuditEvent::PromptDeleted { .. } => "prompt.delete",
             AuditEvent::EndpointUpdated { .. } => "endpoint.update",
             AuditEvent::EndpointDeleted { .. } => "endpoint.delete",
             AuditEvent::EndpointTested { .. } => "endpoint.test",
@@ -179,6 +204,10 @@ impl AuditEvent {
             AuditEvent::CompositeCreated { id, .. }
             | AuditEvent::CompositeUpdated { id, .. }
             | AuditEvent::CompositeDeleted { id, .. } => Some(("composite_model", id.0)),
+            AuditEvent::PromptCreated { id, .. }
+            | AuditEvent::PromptVersionAdded { id, .. }
+            | AuditEvent::PromptLabelSet { id, .. }
+            | AuditEvent::PromptDeleted { id, .. } => Some(("prompt", id.0)),
             AuditEvent::EndpointCreated { id, .. }
             | AuditEvent::EndpointUpdated { id, .. }
             | AuditEvent::EndpointDeleted { id, .. }
@@ -219,7 +248,17 @@ impl AuditEvent {
                 Some(members) => json!({ "name": name, "members": members }),
                 None => json!({ "name": name }),
             },
-            AuditEvent::CompositeDeleted { name, .. } => json!({ "name": name }),
+            AuditEvent::CompositeDeleted { name, .. }
+            | AuditEvent::PromptCreated { name, .. }
+            | AuditEvent::PromptDeleted { name, .. } => json!({ "name": name }),
+            AuditEvent::PromptVersionAdded { name, version, .. } => json!({ "name": name, "version": version }),
+            AuditEvent::PromptLabelSet {
+                name,
+                label,
+                version,
+                before,
+                ..
+            } => json!({ "name": name, "label": label, "version": version, "before": before }),
             AuditEvent::EndpointCreated { name, provider, .. } => {
                 json!({ "name": name, "provider": provider.as_str() })
             }

@@ -12,6 +12,7 @@ mod gateways;
 mod keys;
 pub mod limits;
 mod password;
+mod prompts;
 mod tail;
 mod throttle;
 mod tokens;
@@ -280,6 +281,7 @@ pub struct RegistrySource {
         std::collections::HashMap<app::types::EndpointId, Result<crate::secrets::Secret, crate::crypto::OpenError>>,
     pub gateways: Vec<app::types::Gateway>,
     pub composites: Vec<app::types::CompositeModel>,
+    pub prompts: Vec<app::types::Prompt>,
     pub keys: Vec<app::types::GatewayKey>,
     pub key_hashes: std::collections::HashMap<app::types::KeyId, String>,
     pub prices: Vec<app::types::ModelPrice>,
@@ -308,6 +310,7 @@ impl Manage {
                 .collect(),
             gateways: self.store.gateways().await?,
             composites: self.store.composites().await?,
+            prompts: self.store.prompts().await?,
             keys: self.store.keys(None).await?,
             key_hashes: self.store.key_hashes().await?,
             prices: self.store.prices().await?,

@@ -35,6 +35,9 @@ pub enum ProxyError {
     /// The gateway serves no such model.
     #[error("model {0} not found")]
     ModelNotFound(String),
+    /// No named prompt (or version of one) by this reference serves the key's gateway.
+    #[error("prompt {0} not found")]
+    PromptNotFound(String),
     /// No request with this id was made with this key (`POST /v1/feedback`).
     #[error("request {0} not found")]
     RequestNotFound(String),
@@ -90,7 +93,7 @@ impl ProxyError {
             ProxyError::BadRequest { .. } => 400,
             ProxyError::PayloadTooLarge { .. } => 413,
             ProxyError::BodyTimeout => 408,
-            ProxyError::ModelNotFound(_) | ProxyError::RequestNotFound(_) => 404,
+            ProxyError::ModelNotFound(_) | ProxyError::PromptNotFound(_) | ProxyError::RequestNotFound(_) => 404,
             ProxyError::ModelNotAllowed(_) => 403,
             ProxyError::Overloaded(_) | ProxyError::NoEndpoint | ProxyError::LimitsUnavailable => 503,
             ProxyError::RateLimited { .. } | ProxyError::LimitReached(_) => 429,
@@ -110,6 +113,7 @@ impl ProxyError {
             ProxyError::PayloadTooLarge { .. } => "payload_too_large",
             ProxyError::BodyTimeout => "body_timeout",
             ProxyError::ModelNotFound(_) => "model_not_found",
+            ProxyError::PromptNotFound(_) => "prompt_not_found",
             ProxyError::RequestNotFound(_) => "request_not_found",
             ProxyError::ModelNotAllowed(_) => "model_not_allowed",
             ProxyError::Overloaded(_) => "overloaded",
@@ -153,6 +157,12 @@ impl ProxyError {
                 Some("model_not_found".into()),
                 Some("model".into()),
                 format!("The model `{model}` does not exist on this gateway."),
+            ),
+            ProxyError::PromptNotFound(reference) => (
+                "invalid_request_error",
+                Some("prompt_not_found".into()),
+                Some("prompt".into()),
+                format!("The prompt `{reference}` does not exist on this gateway."),
             ),
             ProxyError::RequestNotFound(request_id) => (
                 "invalid_request_error",

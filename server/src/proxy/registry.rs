@@ -9,7 +9,9 @@ use crate::{
     manage::{Manage, ManageError, Notice},
     secrets::Secret,
 };
-use app::types::{CompositeModel, EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice};
+use app::types::{
+    CompositeModel, EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice, Prompt,
+};
 use arc_swap::ArcSwap;
 use std::{
     collections::HashMap,
@@ -86,6 +88,8 @@ pub struct Snapshot {
     pub gateways: HashMap<GatewayId, Arc<Gateway>>,
     /// Each gateway's composite models, by name.
     composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>>,
+    /// Every named prompt, by name.
+    prompts: HashMap<String, Arc<Prompt>>,
     keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
     keys_by_id: HashMap<KeyId, Arc<KeyEntry>>,
     prices: HashMap<String, ModelPrice>,
@@ -110,6 +114,11 @@ impl Snapshot {
     /// Every composite model of `gateway`.
     pub fn composites_of(&self, gateway: GatewayId) -> impl Iterator<Item = &Arc<CompositeModel>> {
         self.composites.get(&gateway).into_iter().flat_map(HashMap::values)
+    }
+
+    /// The prompt named `name`, if there is one.
+    pub fn prompt(&self, name: &str) -> Option<&Arc<Prompt>> {
+        self.prompts.get(name)
     }
 
     /// The price of `model`, if it has one.
@@ -246,6 +255,9 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         upstreams,
         gateways: source.gateways.into_iter().map(|g| (g.id, Arc::new(g))).collect(),
         composites,
+        prompts: (source.prompts.into_iter())
+            .map(|prompt| (prompt.name.clone(), Arc::new(prompt)))
+            .collect(),
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
         prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),

@@ -16,6 +16,7 @@ use super::{
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
     messages, multi,
     plan::{plan, FanOut, Plan},
+    prompt::{self, PromptUse},
     providers::{self, Operation, Usage},
     registry::{KeyEntry, Snapshot, Upstream},
     stream::{self, ClientShape, StreamContext},
@@ -176,9 +177,16 @@ pub(super) async fn route(
     principal: Principal<'_>,
     progress: &mut Progress,
 ) -> Result<Response, ProxyError> {
-    let inbound = read(call.api, call.operation, &call.bytes, call.path_model)?;
+    let scope = PromptScope {
+        snapshot,
+        gateway: principal.named_gateway(),
+    };
+    let (inbound, prompt) = read(call.api, call.operation, &call.bytes, call.path_model, scope)?;
     let plan = plan(proxy, snapshot, &principal, &inbound, call.session.as_deref())?;
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, progress)?;
+    if let Some(prompt) = prompt {
+        recorder.prompt(prompt, principal.gateway().log_payloads);
+    }
     recorder.variant(plan.tiers.first().and_then(|tier| tier.variant.as_deref()));
     let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
     let arrival = call.arrival.as_mut();
@@ -257,15 +265,31 @@ pub fn read(
     operation: Operation,
     bytes: &[u8],
     path_model: Option<Option<&str>>,
-) -> Result<Inbound, ProxyError> {
+    prompts: PromptScope<'_>,
+) -> Result<(Inbound, Option<PromptUse>), ProxyError> {
     let mut body = wire::parse(bytes)?;
     if api == Api::Anthropic {
-        body = messages::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
+        let mut read = messages::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
             message: bad.message,
             param: Some(bad.param.to_string()),
         })?;
+        // A named prompt is asked for the same way in either shape.
+        for field in ["prompt", "parameters"] {
+            if let Some(value) = body.remove(field) {
+                read.insert(field.into(), value);
+            }
+        }
+        body = read;
     }
-    wire::check(operation, body, path_model)
+    let prompt = prompt::apply(prompts.snapshot, prompts.gateway, operation, &mut body)?;
+    Ok((wire::check(operation, body, path_model)?, prompt))
+}
+
+/// Where a body's named prompt is looked up: the snapshot, and the gateway whose prompts the
+/// request may use (`None`: every prompt — the console's request to an endpoint on its own).
+pub struct PromptScope<'s> {
+    pub snapshot: &'s Snapshot,
+    pub gateway: Option<GatewayId>,
 }
 
 /// Step 5a: the request's place in the log queue (full: 503) and its record, which counts it

@@ -475,6 +475,16 @@ impl Recorder {
         }
     }
 
+    /// The named prompt it was made from: its name and version, and its parameters when the
+    /// gateway logs payloads.
+    pub fn prompt(&mut self, prompt: super::prompt::PromptUse, log_payloads: bool) {
+        self.log.prompt = Some(prompt.name);
+        self.log.prompt_version = Some(prompt.version);
+        if log_payloads {
+            self.log.prompt_parameters = Some(serde_json::Value::Object(prompt.parameters).to_string());
+        }
+    }
+
     /// How a `best` composite chose the answer.
     pub fn verdict(&mut self, verdict: app::types::Verdict) {
         self.log.verdict = Some(verdict);

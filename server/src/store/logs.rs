@@ -31,6 +31,9 @@ pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
         variant: row.try_get("variant")?,
         verdict: (row.try_get::<Option<String>, _>("verdict")?.as_deref())
             .and_then(|text| serde_json::from_str(text).ok()),
+        prompt: row.try_get("prompt")?,
+        prompt_version: row.try_get("prompt_version")?,
+        prompt_parameters: row.try_get("prompt_parameters")?,
         attempts: Vec::new(),
     })
 }
@@ -52,7 +55,7 @@ pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
 }
 
 /// Columns of `request_logs` the writer fills, in order, with their Postgres types.
-const LOG_COLUMNS: [(&str, &str); 20] = [
+const LOG_COLUMNS: [(&str, &str); 23] = [
     ("request_id", "text"),
     ("created_at", "bigint"),
     ("gateway_id", "bigint"),
@@ -73,6 +76,9 @@ const LOG_COLUMNS: [(&str, &str); 20] = [
     ("response_body", "text"),
     ("variant", "text"),
     ("verdict", "text"),
+    ("prompt", "text"),
+    ("prompt_version", "bigint"),
+    ("prompt_parameters", "text"),
 ];
 
 /// Columns of `request_attempts` the writer fills (besides `request_log_id`).
@@ -187,6 +193,9 @@ fn bind_log<'q>(query: AnyQuery<'q>, id: i64, log: &'q RequestLog) -> AnyQuery<'
         .bind(log.response_body.as_deref())
         .bind(log.variant.as_deref())
         .bind(verdict_text(log))
+        .bind(log.prompt.as_deref())
+        .bind(log.prompt_version)
+        .bind(log.prompt_parameters.as_deref())
 }
 
 /// A log's verdict as its column holds it (JSON); `None` for a request no judge chose for.
@@ -234,6 +243,9 @@ struct LogRecord<'a> {
     response_body: Option<&'a str>,
     variant: Option<&'a str>,
     verdict: Option<String>,
+    prompt: Option<&'a str>,
+    prompt_version: Option<i64>,
+    prompt_parameters: Option<&'a str>,
 }
 
 /// One `request_attempts` record as the Postgres writer sends it, with its request's id.
@@ -291,6 +303,9 @@ fn batch_json(logs: &[&RequestLog]) -> (String, String) {
             response_body: log.response_body.as_deref(),
             variant: log.variant.as_deref(),
             verdict: verdict_text(log),
+            prompt: log.prompt.as_deref(),
+            prompt_version: log.prompt_version,
+            prompt_parameters: log.prompt_parameters.as_deref(),
         })
         .collect();
     let attempts: Vec<AttemptRecord<'_>> = logs

@@ -16,6 +16,7 @@ mod keys;
 mod limits;
 mod log_reads;
 mod logs;
+mod prompts;
 mod registry;
 mod retention;
 mod stats;

@@ -719,3 +719,113 @@ fn composite_models_of_every_kind_are_managed_from_the_command_line() {
         .contains("Removed composite model best-of from prod."));
     assert!(!ok(&["composite", "list"]).contains("best-of"));
 }
+
+#[test]
+fn prompts_are_created_versioned_labelled_shown_and_rendered_from_the_command_line() {
+    let cli = Cli::new();
+    let ok = |args: &[&str]| cli.ok(args);
+    let file = |name: &str, system: &str| {
+        let path = cli.dir.path().join(name);
+        let yaml = format!(
+            "messages:\n  - role: system\n    content: \"{system}\"\n  - role: user\n    content: \"Write {{{{ templatecount }}}} emails for {{{{ firstname }}}}.\"\n\
+             model: gpt-4o-mini\nparams:\n  temperature: 0.2\nparameters:\n  brand: {{ type: string, required: true }}\n  \
+             firstname: {{ type: string, required: true, description: The reader }}\n  templatecount: {{ type: integer, default: 3 }}\n"
+        );
+        std::fs::write(&path, yaml).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let first = file("v1.yaml", "You write for {{ brand }}.");
+    let second = file("v2.yaml", "Version two, for {{ brand }}.");
+    assert!(
+        ok(&["prompt", "create", "--name", "email-template-gen", "--file", &first])
+            .contains("Created prompt email-template-gen (version 1).")
+    );
+    assert!(ok(&["prompt", "version", "email-template-gen", "--file", &second]).contains("Added version 2"));
+    assert!(ok(&["prompt", "label", "email-template-gen", "production", "1"]).contains("is version 1"));
+
+    let rendered = ok(&[
+        "prompt",
+        "render",
+        "email-template-gen",
+        "--param",
+        "brand=Sun and Sands",
+        "--param",
+        "firstname=Joe",
+    ]);
+    let rendered: serde_json::Value = serde_json::from_str(&rendered).unwrap();
+    assert_eq!(rendered["messages"][0]["content"], "You write for Sun and Sands.");
+    assert_eq!(rendered["messages"][1]["content"], "Write 3 emails for Joe.");
+    assert_eq!(
+        (rendered["model"].as_str(), rendered["temperature"].as_f64()),
+        (Some("gpt-4o-mini"), Some(0.2))
+    );
+    let pinned = ok(&[
+        "prompt",
+        "render",
+        "email-template-gen@2",
+        "--param",
+        "brand=B",
+        "--param",
+        "firstname=J",
+        "--param",
+        "templatecount=5",
+    ]);
+    assert!(
+        pinned.contains("Version two, for B.") && pinned.contains("Write 5 emails for J."),
+        "{pinned}"
+    );
+
+    let shown = ok(&["prompt", "show", "email-template-gen"]);
+    assert!(
+        shown.contains("version 1 of 2") && shown.contains("production → 1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("You write for {{ brand }}.") && shown.contains("The reader"),
+        "{shown}"
+    );
+    let listed = ok(&["prompt", "list"]);
+    assert!(
+        listed.contains("email-template-gen") && listed.contains("production=1"),
+        "{listed}"
+    );
+
+    // Refusals name what is wrong.
+    let missing = cli.run(&["prompt", "render", "email-template-gen", "--param", "brand=B"]);
+    assert!(
+        !missing.status.success() && text(&missing).contains("firstname"),
+        "{}",
+        text(&missing)
+    );
+    let sloppy = cli.dir.path().join("sloppy.yaml");
+    std::fs::write(&sloppy, "messages:\n  - role: user\n    content: \"Hi {{ nobody }}\"\n").unwrap();
+    let refused = cli.run(&[
+        "prompt",
+        "version",
+        "email-template-gen",
+        "--file",
+        sloppy.to_str().unwrap(),
+    ]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("nobody"),
+        "{}",
+        text(&refused)
+    );
+    let unknown_field = cli.dir.path().join("typo.yaml");
+    std::fs::write(&unknown_field, "mesages: []\n").unwrap();
+    let refused = cli.run(&[
+        "prompt",
+        "create",
+        "--name",
+        "typo",
+        "--file",
+        unknown_field.to_str().unwrap(),
+    ]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("mesages"),
+        "{}",
+        text(&refused)
+    );
+    assert!(ok(&["prompt", "remove", "email-template-gen"]).contains("Removed prompt email-template-gen."));
+    assert!(!ok(&["prompt", "list"]).contains("email-template-gen"));
+}

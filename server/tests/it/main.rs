@@ -31,6 +31,7 @@ mod observe;
 mod operator;
 mod outage;
 mod playground;
+mod prompts;
 mod proxy;
 mod redis_outage;
 mod replicas;

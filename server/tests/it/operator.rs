@@ -3,7 +3,7 @@
 //! name them. Names are resolved to ids here, as the CLI resolves them.
 
 use app::types::{AdminRole, AdminUser, Gateway, GatewayId, GatewayKey, InferenceEndpoint, ModelPrice};
-use app::types::{CompositeModel, NewComposite};
+use app::types::{CompositeModel, NewComposite, NewPrompt, Prompt, PromptTemplate};
 use app::types::{EndpointUpdate, GatewayUpdate, KeyUpdate, NewAdmin, NewEndpoint, NewGateway, NewKey};
 use server::manage::{Actor, CreatedKey, CreatedToken, Manage, ManageError};
 use std::time::Duration;
@@ -45,6 +45,20 @@ impl Op<'_> {
 
     pub async fn create_composite(&self, new: NewComposite) -> Result<CompositeModel, ManageError> {
         self.0.create_composite(&self.1, new).await
+    }
+
+    pub async fn create_prompt(&self, new: NewPrompt) -> Result<Prompt, ManageError> {
+        self.0.create_prompt(&self.1, new).await
+    }
+
+    pub async fn add_prompt_version(&self, name: &str, template: PromptTemplate) -> Result<i64, ManageError> {
+        let id = self.0.prompt_id(name).await?;
+        self.0.add_prompt_version(&self.1, id, template).await
+    }
+
+    pub async fn set_prompt_label(&self, name: &str, label: &str, version: i64) -> Result<Prompt, ManageError> {
+        let id = self.0.prompt_id(name).await?;
+        self.0.set_prompt_label(&self.1, id, label, version).await
     }
 
     pub async fn update_gateway(&self, name: &str, update: GatewayUpdate) -> Result<Gateway, ManageError> {

@@ -1,0 +1,128 @@
+//! Named prompts (issue #22): validate (names, the gateways they are for, templates that
+//! compile and use only their parameters), store, audit.
+//!
+//! Invariant: every stored version's template passed `prompts::check`, so a request can fail
+//! on its own parameters only, never on the template.
+//! Invariant: a label points at an existing version of its own prompt.
+
+use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
+use crate::{prompts, store::now_ms};
+use app::types::{NewPrompt, Prompt, PromptId, PromptTemplate};
+
+/// A template checked, or refused naming the part of it that is wrong.
+fn checked(template: &PromptTemplate) -> Result<(), ManageError> {
+    prompts::check(template)
+        .map_err(|fault| ManageError::invalid("template", format!("{}: {}", fault.field, fault.message)))
+}
+
+impl Manage {
+    /// Creates a prompt with its first version.
+    pub async fn create_prompt(&self, actor: &Actor, new: NewPrompt) -> Result<Prompt, ManageError> {
+        actor.must_write()?;
+        let prompt_name = name("name", &new.name)?;
+        for gateway in &new.gateways {
+            self.gateway(*gateway).await.map_err(|error| match error {
+                ManageError::NotFound => ManageError::invalid("gateways", format!("no gateway has id {}", gateway.0)),
+                other => other,
+            })?;
+        }
+        checked(&new.template)?;
+        let description = new.description.trim();
+        let mut tx = self.store.begin().await?;
+        let id = (tx
+            .insert_prompt(&prompt_name, description, &new.gateways, &new.template, now_ms())
+            .await)
+            .map_err(already_exists("name", format!("a prompt named {prompt_name} exists")))?;
+        let event = AuditEvent::PromptCreated { id, name: prompt_name };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        self.changed().await;
+        self.prompt(id).await
+    }
+
+    /// Adds a prompt's next version; answers its number.
+    pub async fn add_prompt_version(
+        &self,
+        actor: &Actor,
+        id: PromptId,
+        template: PromptTemplate,
+    ) -> Result<i64, ManageError> {
+        actor.must_write()?;
+        let prompt = self.prompt(id).await?;
+        checked(&template)?;
+        let mut tx = self.store.begin().await?;
+        let version = tx.add_prompt_version(id, &template, now_ms()).await?;
+        let event = AuditEvent::PromptVersionAdded {
+            id,
+            name: prompt.name,
+            version,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        self.changed().await;
+        Ok(version)
+    }
+
+    /// Points `label` of a prompt at one of its versions (adding it, or moving it at once).
+    pub async fn set_prompt_label(
+        &self,
+        actor: &Actor,
+        id: PromptId,
+        label: &str,
+        version: i64,
+    ) -> Result<Prompt, ManageError> {
+        actor.must_write()?;
+        let prompt = self.prompt(id).await?;
+        let label = name("label", label)?;
+        if !prompt.versions.iter().any(|v| v.version == version) {
+            return Err(ManageError::invalid(
+                "version",
+                format!("{} has no version {version}", prompt.name),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        let before = tx.set_prompt_label(id, &label, version, now_ms()).await?;
+        let event = AuditEvent::PromptLabelSet {
+            id,
+            name: prompt.name,
+            label,
+            version,
+            before,
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        self.changed().await;
+        self.prompt(id).await
+    }
+
+    /// Deletes a prompt with its versions and labels (requests naming it are then refused).
+    pub async fn delete_prompt(&self, actor: &Actor, id: PromptId) -> Result<(), ManageError> {
+        actor.must_write()?;
+        let prompt = self.prompt(id).await?;
+        let mut tx = self.store.begin().await?;
+        tx.delete_prompt(id).await?;
+        let event = AuditEvent::PromptDeleted { id, name: prompt.name };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        self.changed().await;
+        Ok(())
+    }
+
+    /// Every prompt, by name.
+    pub async fn prompts(&self) -> Result<Vec<Prompt>, ManageError> {
+        Ok(self.store.prompts().await?)
+    }
+
+    /// The prompt with this id.
+    pub async fn prompt(&self, id: PromptId) -> Result<Prompt, ManageError> {
+        self.store.prompt(id).await?.ok_or(ManageError::NotFound)
+    }
+
+    /// The id of the prompt named `name` (for the CLI, which names things).
+    pub async fn prompt_id(&self, name: &str) -> Result<PromptId, ManageError> {
+        (self.prompts().await?.into_iter())
+            .find(|prompt| prompt.name == name.trim())
+            .map(|prompt| prompt.id)
+            .ok_or(ManageError::NotFound)
+    }
+}
