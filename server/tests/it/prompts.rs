@@ -1,16 +1,18 @@
 //! Named prompts through the real server and the mock upstream (issue #22): a request naming a
 //! prompt and its parameters reaches the upstream as the rendered request; bad parameters are
-//! refused naming them with no upstream call; versions and labels pick what is rendered; a
-//! prompt of another gateway is not found.
+//! refused naming them with no upstream call; versions and labels pick what is rendered, and a
+//! label moved from another process is seen within a second; a prompt of another gateway is not
+//! found.
 
 use crate::operator::op;
-use crate::rig::{endpoint, steady, Rig};
+use crate::rig::{endpoint, metric, steady, Rig};
 use app::types::{
     EndpointChoice, EndpointRef, NewGateway, NewPrompt, ParameterSpec, ParameterType, PromptTemplate, ProviderKind,
     Strategy, TemplateMessage,
 };
 use serde_json::{json, Map, Value};
 use server::{manage::ManageError, testing::MockUpstream};
+use std::time::{Duration, Instant};
 
 fn parameter(kind: ParameterType, required: bool, default: Option<Value>) -> ParameterSpec {
     ParameterSpec {
@@ -22,7 +24,7 @@ fn parameter(kind: ParameterType, required: bool, default: Option<Value>) -> Par
 }
 
 /// The documentation's example: an email template with three parameters.
-fn email_template(system: &str) -> PromptTemplate {
+pub fn email_template(system: &str) -> PromptTemplate {
     let params: Map<String, Value> = json!({ "temperature": 0.2, "max_tokens": 64 })
         .as_object()
         .unwrap()
@@ -282,4 +284,56 @@ async fn a_prompt_of_another_gateway_is_not_found_and_bad_templates_are_refused_
         ),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn a_label_moved_from_another_process_is_rendered_by_the_running_server_within_a_second() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = with_prompt(&mock).await;
+    let manage = &rig.server.state.manage;
+    (op(manage)
+        .add_prompt_version("email-template-gen", email_template("Version two, for {{ brand }}."))
+        .await)
+        .unwrap();
+    op(manage)
+        .set_prompt_label("email-template-gen", "production", 1)
+        .await
+        .unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let body = json!({ "prompt": "email-template-gen", "parameters": parameters() });
+    let system_sent = || async {
+        assert_eq!(rig.post("/v1/chat/completions", &body).await.status(), 200);
+        let sent = mock.recorded().pop().unwrap().body.unwrap();
+        sent["messages"][0]["content"].as_str().unwrap().to_string()
+    };
+    assert!(system_sent().await.starts_with("You write"));
+
+    // The CLI, another process on the same database, moves the label.
+    let data_dir = rig.server.dir.path().join("data");
+    let moved = std::process::Command::new(env!("CARGO_BIN_EXE_model-gateway"))
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .args(["prompt", "label", "email-template-gen", "production", "2"])
+        .output()
+        .unwrap();
+    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    let written = Instant::now();
+    let mut seen = None;
+    while written.elapsed() < Duration::from_secs(3) {
+        if system_sent().await.starts_with("Version two") {
+            seen = Some(written.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delay = seen.expect("the running server never rendered the moved label");
+    metric("prompt_label_propagation_ms", delay.as_millis());
+    assert!(delay < Duration::from_secs(1), "took {delay:?}");
+    // A pinned version never changes.
+    let pinned = json!({ "prompt": "email-template-gen@1", "parameters": parameters() });
+    assert_eq!(rig.post("/v1/chat/completions", &pinned).await.status(), 200);
+    let sent = mock.recorded().pop().unwrap().body.unwrap();
+    assert!(sent["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("You write"));
 }

@@ -11,7 +11,7 @@ use crate::composites::{composite, member};
 use crate::operator::op;
 use crate::rig::{endpoint, steady, Rig};
 use app::types::ProviderKind;
-use app::types::{CompositeKind, MultiMode, NewComposite, NewKey};
+use app::types::{CompositeKind, MultiMode, NewComposite, NewKey, NewPrompt};
 use server::{manage::limits::parse_limit, testing::MockUpstream};
 use std::path::PathBuf;
 
@@ -41,12 +41,12 @@ async fn run(script: &str, checks: &[&str]) {
 
 /// Runs `script` with a key holding `limits` (the rig's own key when there are none).
 async fn run_with_limits(script: &str, checks: &[&str], limits: &[&str]) {
-    run_on(script, checks, limits, &[]).await;
+    run_on(script, checks, limits, &[], &[]).await;
 }
 
 /// Runs `script` against a gateway over endpoints `mock` and `other` (both the mock) with these
 /// composite models, and a key holding `limits` (the rig's own key when there are none).
-async fn run_on(script: &str, checks: &[&str], limits: &[&str], composites: &[NewComposite]) {
+async fn run_on(script: &str, checks: &[&str], limits: &[&str], composites: &[NewComposite], prompts: &[NewPrompt]) {
     let Some(python) = python() else { return };
     let mock = MockUpstream::start().await.unwrap();
     let rig = Rig::start(
@@ -65,6 +65,9 @@ async fn run_on(script: &str, checks: &[&str], limits: &[&str], composites: &[Ne
             ..composite.clone()
         };
         op(manage).create_composite(new).await.unwrap();
+    }
+    for prompt in prompts {
+        op(manage).create_prompt(prompt.clone()).await.unwrap();
     }
     rig.server.state.registry.refresh(manage).await.unwrap();
     let key = if limits.is_empty() {
@@ -171,6 +174,28 @@ async fn the_openai_sdk_gets_normal_completions_from_ab_load_first_answer_and_be
         &["ab", "load", "first", "best", "models"],
         &[],
         &composites,
+        &[],
+    )
+    .await;
+}
+
+/// Named prompts (issue #22) through both SDKs: `extra_body` names the prompt and its
+/// parameters; the answer is to the rendered request; a missing parameter is a `BadRequestError`
+/// naming it.
+#[tokio::test]
+async fn both_sdks_call_a_named_prompt_with_its_parameters() {
+    let prompt = NewPrompt {
+        name: "email-template-gen".into(),
+        description: String::new(),
+        gateways: Vec::new(),
+        template: crate::prompts::email_template("You write emails for {{ brand }}."),
+    };
+    run_on(
+        "prompts_sdk.py",
+        &["openai", "errors", "anthropic"],
+        &[],
+        &[],
+        &[prompt],
     )
     .await;
 }
