@@ -1,7 +1,8 @@
 // Composite models in a real browser: an A/B split added to a gateway through its form (a
 // refusal under the members field first), listed with its members and shares, edited, chosen in
 // the playground (the mock upstream answers, and the column names the variant), read in its
-// variant breakdown, and removed. A screenshot at 1280 px goes to artifacts/.
+// variant breakdown, and removed; a multi composite that waits for all shows every member's
+// answer in the playground. A screenshot at 1280 px goes to artifacts/.
 import { test, expect } from '@playwright/test';
 import { SHOTS, addEndpoint, addGateway, deleteEndpoint, deleteGateway, hydrated, signIn, watchErrors } from './helpers.mjs';
 
@@ -74,6 +75,32 @@ test('an A/B composite is added on its gateway, answers in the playground as one
     await expect(row.getByRole('cell').first()).toHaveText('1', { timeout: 1_000 });
   }).toPass({ timeout: 10_000 });
   await page.screenshot({ path: `${SHOTS}/composites-1280.png`, fullPage: true });
+
+  // A multi composite that waits for all: the playground shows every member's answer by name.
+  await page.getByTestId('gateway-ab-gw').getByRole('button', { name: 'Add a composite model' }).click();
+  const multi = page.getByRole('form', { name: 'Add a composite model to ab-gw' });
+  await multi.getByLabel('Name').fill('both');
+  await multi.getByLabel('Kind').selectOption('multi');
+  await multi.getByLabel('Mode').selectOption('waitforall');
+  await multi.getByLabel('Members').fill('ab-a\nab-b');
+  await multi.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('gateway-ab-gw').getByTestId('composite-both')).toBeVisible();
+  await page.goto('/playground');
+  await hydrated(page);
+  const all = page.getByTestId('column').first();
+  await all.getByLabel('Model').selectOption({ label: 'both (multi composite) via ab-gw' });
+  await page.getByRole('button', { name: 'Remove column 2' }).click();
+  await page.getByLabel('User message').fill('all of you');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(all.getByTestId('answer')).toContainText('[ab-a]');
+  await expect(all.getByTestId('answer')).toContainText('[ab-b]');
+  await expect(all.getByTestId('answer-error')).toHaveCount(0);
+  await page.goto('/gateways');
+  await hydrated(page);
+  const both = page.getByTestId('gateway-ab-gw').getByTestId('composite-both');
+  await both.getByRole('button', { name: 'Remove' }).click();
+  await both.getByRole('button', { name: 'Confirm remove' }).click();
+  await expect(page.getByTestId('gateway-ab-gw').getByTestId('composite-both')).toHaveCount(0);
 
   // Removed with confirmation.
   composite = page.getByTestId('gateway-ab-gw').getByTestId('composite-split');

@@ -79,7 +79,7 @@ fn translate(api: Api, data: &[u8]) {
         snapshot: &snapshot,
         gateway: None,
     };
-    let Ok((inbound, _)) = route::read(api, Operation::Chat, data, None, prompts) else {
+    let Ok(route::Read { inbound, .. }) = route::read(api, Operation::Chat, data, None, prompts) else {
         return;
     };
     for kind in KINDS {

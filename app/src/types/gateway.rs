@@ -1,6 +1,6 @@
 //! Gateways: named proxies over an ordered list of inference endpoints.
 
-use super::{Change, EndpointId, Limit};
+use super::{Change, EndpointId, Limit, ParamPolicy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -121,6 +121,9 @@ pub struct Gateway {
     pub endpoints: Vec<GatewayEndpoint>,
     /// Limits on all its keys' traffic together.
     pub limits: Vec<Limit>,
+    /// What it does to requests' fields before admitting them.
+    #[serde(default)]
+    pub param_policy: ParamPolicy,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -182,6 +185,9 @@ pub struct NewGateway {
     /// Limits on all its keys' traffic together.
     #[cfg_attr(feature = "ssr", graphql(default))]
     pub limits: Vec<Limit>,
+    /// What it does to requests' fields before admitting them.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub param_policy: ParamPolicy,
 }
 
 impl NewGateway {
@@ -199,6 +205,7 @@ impl NewGateway {
             model_aliases: Vec::new(),
             enabled: true,
             limits: Vec::new(),
+            param_policy: ParamPolicy::default(),
         }
     }
 }
@@ -224,6 +231,8 @@ pub struct GatewayUpdate {
     pub model_aliases: Option<Vec<ModelAlias>>,
     /// Replaces all its limits.
     pub limits: Option<Vec<Limit>>,
+    /// Replaces its parameter policy.
+    pub param_policy: Option<ParamPolicy>,
 }
 
 /// The gateways page's form, as typed: the server reads its endpoint list

@@ -20,6 +20,7 @@ mod key;
 mod limits;
 mod log;
 mod playground;
+mod policy;
 mod prompt;
 
 pub use admin::*;
@@ -34,4 +35,5 @@ pub use key::*;
 pub use limits::*;
 pub use log::*;
 pub use playground::*;
+pub use policy::*;
 pub use prompt::*;

@@ -17,6 +17,7 @@ pub const PRODUCTION_LABEL: &str = "production";
 
 /// What a template's parameter holds (JSON's types, with integers told apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
 #[serde(rename_all = "lowercase")]
 pub enum ParameterType {
     String,
@@ -53,14 +54,21 @@ impl ParameterType {
     }
 }
 
+// GraphQL has no maps: it lists a template's parameters with their names, an entry that adds
+// `name` and flattens this (`graphql::prompts::PromptParameter`), in answers and inputs alike.
 /// One parameter a template takes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "ParameterSpecInput"))]
 #[serde(deny_unknown_fields)]
 pub struct ParameterSpec {
+    /// What it holds.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ssr", graphql(name = "type"))]
     pub kind: ParameterType,
     /// A request must give it (unless it has a default).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", graphql(default))]
     pub required: bool,
     /// Its value when a request does not give it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,25 +79,35 @@ pub struct ParameterSpec {
 
 /// One message of a template: its role, and its content with `{{ variable }}`s.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "TemplateMessageInput"))]
 #[serde(deny_unknown_fields)]
 pub struct TemplateMessage {
     pub role: String,
     pub content: String,
 }
 
+// Declared once: the management service takes it, the CLI reads it from a file. GraphQL spells
+// its two maps its own way (`params` a JSON object, `parameters` a list of named entries), so
+// its `PromptTemplateInput` adds those two fields and flattens this; they are skipped here.
 /// A version's template: the shape of the CLI's template file, stored as JSON.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "NewPromptTemplate"))]
 #[serde(deny_unknown_fields)]
 pub struct PromptTemplate {
+    /// In order; their content may use the parameters as `{{ name }}`.
     pub messages: Vec<TemplateMessage>,
     /// The model asked for when the request names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Body fields sent unless the request sets them (temperature, max_tokens, tools, …).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(feature = "ssr", graphql(skip))]
     pub params: Map<String, Value>,
     /// The parameters the messages use, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "ssr", graphql(skip))]
     pub parameters: BTreeMap<String, ParameterSpec>,
 }
 
@@ -171,13 +189,21 @@ pub fn prompt_reference(text: &str) -> Option<(&str, VersionRef)> {
 }
 
 // Declared once: the management service takes it; the CLI builds it from its arguments.
+// GraphQL names the gateways by global id and spells the template its own way, so its
+// `CreatePromptInput` adds those two fields, flattens this and fills the skipped ones.
 /// A new prompt and its first version.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(name = "NewPrompt"))]
 pub struct NewPrompt {
+    /// Unique.
     pub name: String,
+    #[cfg_attr(feature = "ssr", graphql(default))]
     pub description: String,
     /// Empty: every gateway.
+    #[cfg_attr(feature = "ssr", graphql(skip))]
     pub gateways: Vec<GatewayId>,
+    #[cfg_attr(feature = "ssr", graphql(skip))]
     pub template: PromptTemplate,
 }
 

@@ -218,7 +218,62 @@ pub struct GatewayAdd {
     #[arg(long = "limit", help = LIMIT_HELP)]
     pub(super) limits: Vec<String>,
     #[command(flatten)]
+    pub(super) policy: PolicyFlags,
+    #[command(flatten)]
     pub(super) output: Output,
+}
+
+/// `--param-*`: a gateway's parameter policy (issue #22). On `update`, any of them replaces
+/// the whole policy.
+#[derive(Args)]
+pub struct PolicyFlags {
+    /// Set a field a request leaves out, `name=value` (the value read as JSON when it is, else
+    /// as text; repeatable).
+    #[arg(long = "param-default")]
+    defaults: Vec<String>,
+    /// Set a field over what a request sends, `name=value` (repeatable).
+    #[arg(long = "param-override")]
+    overrides: Vec<String>,
+    /// Lower a numeric field above this to it, `name=number` (e.g. `max_tokens=1024`; repeatable).
+    #[arg(long = "param-max")]
+    maxima: Vec<String>,
+    /// Raise a numeric field below this to it, `name=number` (repeatable).
+    #[arg(long = "param-min")]
+    minima: Vec<String>,
+    /// Refuse requests that send this field (e.g. `logit_bias`; repeatable).
+    #[arg(long = "param-deny")]
+    denied: Vec<String>,
+}
+
+impl PolicyFlags {
+    /// The policy the flags give; `None` when none is given.
+    pub(super) fn policy(&self) -> Result<Option<app::types::ParamPolicy>, ManageError> {
+        let pairs = |list: &[String]| -> Result<Vec<app::types::ParamValue>, ManageError> {
+            list.iter()
+                .map(|pair| {
+                    let (name, value) = pair.split_once('=').ok_or_else(|| {
+                        ManageError::invalid("param_policy", format!("{pair:?}: expected name=value"))
+                    })?;
+                    let value = match serde_json::from_str::<serde_json::Value>(value) {
+                        Ok(_) => value.to_string(),
+                        Err(_) => serde_json::Value::String(value.to_string()).to_string(),
+                    };
+                    Ok(app::types::ParamValue {
+                        name: name.trim().to_string(),
+                        value,
+                    })
+                })
+                .collect()
+        };
+        let policy = app::types::ParamPolicy {
+            defaults: pairs(&self.defaults)?,
+            overrides: pairs(&self.overrides)?,
+            maxima: pairs(&self.maxima)?,
+            minima: pairs(&self.minima)?,
+            denied: self.denied.iter().map(|name| name.trim().to_string()).collect(),
+        };
+        Ok((!policy.is_empty()).then_some(policy))
+    }
 }
 
 #[derive(Args)]
@@ -248,6 +303,11 @@ pub struct GatewayChange {
     pub(super) enabled: Option<bool>,
     #[command(flatten)]
     pub(super) limits: LimitChange,
+    #[command(flatten)]
+    pub(super) policy: PolicyFlags,
+    /// Remove its parameter policy.
+    #[arg(long, conflicts_with_all = ["defaults", "overrides", "maxima", "minima", "denied"])]
+    pub(super) no_param_policy: bool,
     #[command(flatten)]
     pub(super) output: Output,
 }

@@ -103,6 +103,7 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
             new.description = add.description;
             new.log_payloads = add.log_payloads;
             new.limits = limits(&add.limits)?;
+            new.param_policy = add.policy.policy()?.unwrap_or_default();
             let gateway = manage.create_gateway(&Actor::cli(), new).await?;
             Ok(add.output.show(&gateway, || format!("Added gateway {}.", gateway.name)))
         }
@@ -135,6 +136,10 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
             let endpoints = change.endpoints.as_deref().map(choices).transpose()?;
             let id = manage.gateway_id(&change.name).await?;
             let new_limits = change.limits.parsed()?;
+            let param_policy = match change.no_param_policy {
+                true => Some(app::types::ParamPolicy::default()),
+                false => change.policy.policy()?,
+            };
             let gateway = manage
                 .update_gateway(
                     &Actor::cli(),
@@ -148,6 +153,7 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
                         log_payloads: change.log_payloads,
                         enabled: change.enabled,
                         limits: new_limits,
+                        param_policy,
                         ..GatewayUpdate::default()
                     },
                 )

@@ -299,6 +299,8 @@ impl ConsoleBackend for Console {
                 deadline_ms,
                 model_aliases: Some(model_aliases(&form.model_aliases)?),
                 limits: Some(limits),
+                // The console's form does not show the policy yet: it stays as it is.
+                param_policy: None,
             };
             let id = GatewayId(form.id);
             (self.manage.update_gateway(&actor(admin), id, update).await).map_err(ConsoleError::from)

@@ -25,6 +25,7 @@
 mod access;
 mod error;
 mod mutation;
+mod prompts;
 mod query;
 mod records;
 mod rules;

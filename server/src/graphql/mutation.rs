@@ -1,17 +1,18 @@
-//! Mutations of the configuration (endpoints, gateways, keys, prices): each converts its input
-//! and calls one management operation, which checks the caller's role and records the change
-//! in the audit log. Sign-in, admins and tokens are in `access`.
+//! Mutations of the configuration (endpoints, gateways, keys, composites, prompts, prices):
+//! each converts its input and calls one management operation, which checks the caller's role
+//! and records the change in the audit log. Sign-in, admins and tokens are in `access`.
 //!
 //! Does not: check a permission or write an audit entry (`manage` does both).
 
 use super::{
     actor, error, manage,
-    types::{local_id, numeric_id, CompositeNode, EndpointNode, GatewayNode, KeyNode, NodeKind},
+    prompts::{AddedPromptVersion, PromptTemplateInput},
+    types::{local_id, numeric_id, CompositeNode, EndpointNode, GatewayNode, KeyNode, NodeKind, PromptNode},
 };
 use crate::manage::ROTATION_GRACE;
 use app::types::{
     CompositeId, CompositeUpdate, EndpointChoice, EndpointHealth, EndpointId, EndpointRef, EndpointUpdate, GatewayId,
-    GatewayUpdate, KeyUpdate, ModelPrice, NewComposite, NewEndpoint, NewGateway, NewKey,
+    GatewayUpdate, KeyUpdate, ModelPrice, NewComposite, NewEndpoint, NewGateway, NewKey, NewPrompt, PromptId,
 };
 use async_graphql::{Context, InputObject, MergedObject, Object, Result, SimpleObject, ID};
 use std::time::Duration;
@@ -56,6 +57,20 @@ pub struct CreateCompositeInput {
     pub composite: NewComposite,
 }
 
+// The management service's `NewPrompt`, with its gateways named by global id and its template
+// as GraphQL spells it.
+/// A new named prompt and its first version.
+#[derive(InputObject)]
+pub struct CreatePromptInput {
+    #[graphql(flatten)]
+    pub prompt: NewPrompt,
+    /// The gateways whose keys may use it; none: every gateway.
+    #[graphql(default)]
+    pub gateway_ids: Vec<ID>,
+    /// Version 1's template.
+    pub template: PromptTemplateInput,
+}
+
 /// A created or rotated key, with its secret: shown this once, never again.
 #[derive(SimpleObject)]
 pub struct CreatedKey {
@@ -93,6 +108,11 @@ fn composite_id(id: &ID, field: &'static str) -> Result<CompositeId> {
     numeric_id(id, NodeKind::CompositeModel, field).map(CompositeId)
 }
 
+/// A prompt's id, from its global id.
+fn prompt_id(id: &ID, field: &'static str) -> Result<PromptId> {
+    numeric_id(id, NodeKind::Prompt, field).map(PromptId)
+}
+
 /// The gateway's endpoints as the management service takes them.
 fn choices(endpoints: &[GatewayEndpointInput]) -> Result<Vec<EndpointChoice>> {
     endpoints
@@ -114,7 +134,7 @@ pub struct Mutation(ConfigMutation, super::access::AccessMutation);
 #[derive(Default)]
 pub struct ConfigMutation;
 
-/// Endpoints, gateways, keys and prices. Each resolver converts its input and calls one
+/// Endpoints, gateways, composites, prompts, keys and prices. Each resolver converts its input and calls one
 /// management operation, which checks the caller's role and records the change.
 #[Object]
 impl ConfigMutation {
@@ -231,6 +251,59 @@ impl ConfigMutation {
         let number = composite_id(&id, "id")?;
         (manage(ctx).delete_composite(actor(ctx)?, number).await).map_err(error::manage)?;
         Ok(id)
+    }
+
+    /// Creates a named prompt with its first version.
+    async fn create_prompt(&self, ctx: &Context<'_>, input: CreatePromptInput) -> Result<PromptNode> {
+        let gateways = (input.gateway_ids.iter())
+            .map(|id| gateway_id(id, "gatewayIds"))
+            .collect::<Result<_>>()?;
+        let new = NewPrompt {
+            gateways,
+            template: input.template.template()?,
+            ..input.prompt
+        };
+        let prompt = (manage(ctx).create_prompt(actor(ctx)?, new).await).map_err(error::manage)?;
+        Ok(PromptNode(prompt))
+    }
+
+    /// Adds a prompt's next version (versions never change once written).
+    async fn add_prompt_version(
+        &self,
+        ctx: &Context<'_>,
+        prompt_id: ID,
+        template: PromptTemplateInput,
+    ) -> Result<AddedPromptVersion> {
+        let id = self::prompt_id(&prompt_id, "promptId")?;
+        let manage = manage(ctx);
+        let version =
+            (manage.add_prompt_version(actor(ctx)?, id, template.template()?).await).map_err(error::manage)?;
+        let prompt = manage.prompt(id).await.map_err(error::manage)?;
+        Ok(AddedPromptVersion {
+            version,
+            prompt: PromptNode(prompt),
+        })
+    }
+
+    /// Points a label (`production`, `staging`, any name) of a prompt at one of its versions,
+    /// adding it or moving it at once.
+    async fn set_prompt_label(
+        &self,
+        ctx: &Context<'_>,
+        prompt_id: ID,
+        label: String,
+        version: i64,
+    ) -> Result<PromptNode> {
+        let id = self::prompt_id(&prompt_id, "promptId")?;
+        let prompt = (manage(ctx).set_prompt_label(actor(ctx)?, id, &label, version).await).map_err(error::manage)?;
+        Ok(PromptNode(prompt))
+    }
+
+    /// Deletes a prompt with its versions and labels (requests naming it are then refused).
+    async fn delete_prompt(&self, ctx: &Context<'_>, prompt_id: ID) -> Result<ID> {
+        let id = self::prompt_id(&prompt_id, "promptId")?;
+        (manage(ctx).delete_prompt(actor(ctx)?, id).await).map_err(error::manage)?;
+        Ok(prompt_id)
     }
 
     /// Creates a key; its secret is in the answer this once.

@@ -4,11 +4,11 @@ use super::{
     backend, error, reader,
     types::{
         local_id, numeric_id, parse_any_id, AdminTokenNode, AdminUserNode, AuditEntryNode, EndpointNode, GatewayNode,
-        KeyNode, Node, NodeKind, RequestLogNode,
+        KeyNode, Node, NodeKind, PromptNode, RequestLogNode,
     },
 };
 use crate::manage::{Actor, HourlyScope, LogFilter};
-use app::types::{ActorKind, AdminRole, AdminUserId, GatewayId, HourlyUsage, KeyId, ModelPrice, UsageSums};
+use app::types::{ActorKind, AdminRole, AdminUserId, GatewayId, HourlyUsage, KeyId, ModelPrice, PromptId, UsageSums};
 use async_graphql::{
     connection::{Connection, Edge},
     Context, InputObject, Object, Result, SimpleObject, ID,
@@ -207,6 +207,11 @@ impl Query {
                 Err(crate::manage::ManageError::NotFound) => None,
                 Err(other) => return Err(error::manage(other)),
             },
+            NodeKind::Prompt => match manage.prompt(PromptId(number()?)).await {
+                Ok(prompt) => Some(Node::Prompt(PromptNode(prompt))),
+                Err(crate::manage::ManageError::NotFound) => None,
+                Err(other) => return Err(error::manage(other)),
+            },
         })
     }
 
@@ -245,6 +250,28 @@ impl Query {
             _ => return Err(error::invalid("id", "give either `id` or `name`")),
         };
         Ok(found.map(GatewayNode))
+    }
+
+    /// Every named prompt, by name.
+    async fn prompts(&self, ctx: &Context<'_>) -> Result<Vec<PromptNode>> {
+        reader(ctx)?;
+        let prompts = backend(ctx).manage.prompts().await.map_err(error::manage)?;
+        Ok(prompts.into_iter().map(PromptNode).collect())
+    }
+
+    /// One named prompt, by name (by id: `node`).
+    async fn prompt(&self, ctx: &Context<'_>, name: String) -> Result<Option<PromptNode>> {
+        reader(ctx)?;
+        let manage = &backend(ctx).manage;
+        let found = match manage.prompt_id(&name).await {
+            Ok(id) => manage.prompt(id).await,
+            Err(error) => Err(error),
+        };
+        match found {
+            Ok(prompt) => Ok(Some(PromptNode(prompt))),
+            Err(crate::manage::ManageError::NotFound) => Ok(None),
+            Err(other) => Err(error::manage(other)),
+        }
     }
 
     /// A gateway's keys as a tree (the keys without a parent, each with its `children`).

@@ -1,11 +1,13 @@
 //! Relay global ids, the `Node` interface, and the configuration's object types (endpoints,
 //! gateways, keys): views over `app::types` with the links between them (a gateway's
-//! endpoints and keys, a key's children). People and records are in `records`.
+//! endpoints and keys, a key's children). People and records are in `records`, named prompts
+//! in `prompts`.
 //!
 //! Invariant: no type here exposes a secret: endpoints say only whether a credential is stored,
 //! keys and tokens show their public ids; secrets appear once, in the payloads of the
 //! mutations that create them (`CreatedKey`, `CreatedAdminApiToken`).
 
+pub use super::prompts::PromptNode;
 pub use super::records::{AdminTokenNode, AdminUserNode, AuditEntryNode, RequestLogNode};
 use super::{backend, error, reader};
 use crate::manage::HourlyScope;
@@ -29,10 +31,11 @@ pub enum NodeKind {
     RequestLog,
     AuditEntry,
     CompositeModel,
+    Prompt,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 8] = [
+    const ALL: [NodeKind; 9] = [
         NodeKind::InferenceEndpoint,
         NodeKind::Gateway,
         NodeKind::GatewayKey,
@@ -41,6 +44,7 @@ impl NodeKind {
         NodeKind::RequestLog,
         NodeKind::AuditEntry,
         NodeKind::CompositeModel,
+        NodeKind::Prompt,
     ];
 
     fn as_str(self) -> &'static str {
@@ -53,6 +57,7 @@ impl NodeKind {
             NodeKind::RequestLog => "RequestLog",
             NodeKind::AuditEntry => "AuditEntry",
             NodeKind::CompositeModel => "CompositeModel",
+            NodeKind::Prompt => "Prompt",
         }
     }
 }
@@ -97,6 +102,7 @@ pub enum Node {
     RequestLog(RequestLogNode),
     AuditEntry(AuditEntryNode),
     CompositeModel(CompositeNode),
+    Prompt(PromptNode),
 }
 
 /// A time range, Unix milliseconds, for usage histories.
@@ -260,6 +266,10 @@ impl GatewayNode {
     /// Limits on all its keys' traffic together.
     async fn limits(&self) -> Vec<Limit> {
         self.0.limits.clone()
+    }
+    /// What it does to requests' fields before admitting them.
+    async fn param_policy(&self) -> &app::types::ParamPolicy {
+        &self.0.param_policy
     }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {

@@ -126,6 +126,7 @@ impl Manage {
             return Err(ManageError::invalid("deadline_ms", "must be at least 1"));
         }
         let model_aliases = aliases(new.model_aliases)?;
+        super::policy::check_policy(&new.param_policy)?;
         let (links, _) = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
             name: &gateway_name,
@@ -137,6 +138,7 @@ impl Manage {
             log_payloads: new.log_payloads,
             model_aliases: &model_aliases,
             enabled: new.enabled,
+            param_policy: &new.param_policy,
             limits: Some(&new.limits),
         };
         let mut tx = self.store.begin().await?;
@@ -186,6 +188,8 @@ impl Manage {
         if let Some(limits) = &update.limits {
             super::limits::check_limits(limits)?;
         }
+        let param_policy = update.param_policy.unwrap_or(current.param_policy);
+        super::policy::check_policy(&param_policy)?;
         let fields = GatewayFields {
             name: &new_name,
             description: description.trim(),
@@ -197,6 +201,7 @@ impl Manage {
             model_aliases: &model_aliases,
             limits: update.limits.as_deref(),
             enabled: update.enabled.unwrap_or(current.enabled),
+            param_policy: &param_policy,
         };
         let mut tx = self.store.begin().await?;
         (tx.update_gateway(current.id, &fields, links.as_deref(), now_ms()).await).map_err(already_exists(

@@ -12,6 +12,7 @@ mod gateways;
 mod keys;
 pub mod limits;
 mod password;
+mod policy;
 mod prompts;
 mod tail;
 mod throttle;

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::body::ReadError;
 use crate::{store::now_ms, AppState};
-use app::types::{EndpointId, Gateway, GatewayId};
+use app::types::{CompositeKind, EndpointId, Gateway, GatewayId, MultiMode};
 use axum::{
     body::{Body, Bytes},
     extract::{Path, Request, State},
@@ -146,7 +146,19 @@ pub async fn console_chat(
     let snapshot = state.registry.snapshot();
     let principal = match target {
         ConsoleTarget::Gateway(id) => match snapshot.gateways.get(&id) {
-            Some(gateway) if gateway.enabled => Principal::ConsoleViaGateway(gateway.clone()),
+            Some(gateway) if gateway.enabled => {
+                // The playground streams every answer, but a `waitforall` composite answers all
+                // its members at once: it is asked for the whole answer instead.
+                let asked = body.get("model").and_then(Value::as_str);
+                let composite = asked.and_then(|model| snapshot.composite(gateway.id, model));
+                let whole =
+                    composite.is_some_and(|c| c.kind == CompositeKind::Multi && c.mode == MultiMode::WaitForAll);
+                if let (true, Some(object)) = (whole, body.as_object_mut()) {
+                    object.remove("stream");
+                    object.remove("stream_options");
+                }
+                Principal::ConsoleViaGateway(gateway.clone())
+            }
             _ => {
                 return refused(
                     state,
@@ -213,6 +225,7 @@ fn alone(upstream: &Upstream) -> Gateway {
         log_metadata: true,
         log_payloads: false,
         model_aliases: Default::default(),
+        param_policy: Default::default(),
         enabled: true,
         endpoints: vec![app::types::GatewayEndpoint {
             endpoint_id: upstream.endpoint.id,

@@ -478,6 +478,7 @@ mod tests {
             model_aliases: Default::default(),
             enabled: true,
             limits: Vec::new(),
+            param_policy: Default::default(),
             endpoints: links
                 .iter()
                 .enumerate()

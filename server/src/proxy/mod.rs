@@ -43,6 +43,7 @@ pub mod messages;
 pub mod models;
 pub mod multi;
 pub mod plan;
+pub mod policy;
 pub mod probe;
 pub mod prompt;
 pub mod providers;

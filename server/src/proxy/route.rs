@@ -16,6 +16,7 @@ use super::{
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
     messages, multi,
     plan::{plan, FanOut, Plan},
+    policy,
     prompt::{self, PromptUse},
     providers::{self, Operation, Usage},
     registry::{KeyEntry, Snapshot, Upstream},
@@ -181,9 +182,13 @@ pub(super) async fn route(
         snapshot,
         gateway: principal.named_gateway(),
     };
-    let (inbound, prompt) = read(call.api, call.operation, &call.bytes, call.path_model, scope)?;
+    let Read {
+        inbound,
+        prompt,
+        rewritten,
+    } = read(call.api, call.operation, &call.bytes, call.path_model, scope)?;
     let plan = plan(proxy, snapshot, &principal, &inbound, call.session.as_deref())?;
-    let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, progress)?;
+    let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, rewritten, progress)?;
     if let Some(prompt) = prompt {
         recorder.prompt(prompt, principal.gateway().log_payloads);
     }
@@ -266,7 +271,7 @@ pub fn read(
     bytes: &[u8],
     path_model: Option<Option<&str>>,
     prompts: PromptScope<'_>,
-) -> Result<(Inbound, Option<PromptUse>), ProxyError> {
+) -> Result<Read, ProxyError> {
     let mut body = wire::parse(bytes)?;
     if api == Api::Anthropic {
         let mut read = messages::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
@@ -282,7 +287,24 @@ pub fn read(
         body = read;
     }
     let prompt = prompt::apply(prompts.snapshot, prompts.gateway, operation, &mut body)?;
-    Ok((wire::check(operation, body, path_model)?, prompt))
+    let gateway = prompts.gateway.and_then(|id| prompts.snapshot.gateways.get(&id));
+    let policed = match gateway {
+        Some(gateway) => policy::apply(&gateway.param_policy, &mut body)?,
+        None => false,
+    };
+    Ok(Read {
+        inbound: wire::check(operation, body, path_model)?,
+        rewritten: prompt.is_some() || policed,
+        prompt,
+    })
+}
+
+/// A body read: the request, the named prompt it was made from, and whether a prompt or the
+/// gateway's policy rewrote it (the log then shows what is sent, not what came).
+pub struct Read {
+    pub inbound: Inbound,
+    pub prompt: Option<PromptUse>,
+    pub rewritten: bool,
 }
 
 /// Where a body's named prompt is looked up: the snapshot, and the gateway whose prompts the
@@ -300,6 +322,7 @@ fn record(
     principal: &Principal<'_>,
     call: &Call<'_>,
     inbound: &Inbound,
+    rewritten: bool,
     progress: &mut Progress,
 ) -> Result<Recorder, ProxyError> {
     let gateway = principal.gateway();
@@ -322,7 +345,11 @@ fn record(
         operation: call.operation.as_str().into(),
         model: inbound.model.clone(),
         stream: inbound.stream,
-        request_body: (gateway.log_payloads).then(|| String::from_utf8_lossy(&call.bytes).into_owned()),
+        // What is sent: the client's bytes, or the body a prompt or the policy made of them.
+        request_body: (gateway.log_payloads).then(|| match rewritten {
+            true => Value::Object(inbound.body.clone()).to_string(),
+            false => String::from_utf8_lossy(&call.bytes).into_owned(),
+        }),
         ..RequestLog::default()
     };
     let trace = progress.trace.take();

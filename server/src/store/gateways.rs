@@ -3,7 +3,7 @@
 //! Invariant: a gateway and its endpoint list change together, in one transaction.
 
 use super::{flag, found, AnyQuery, LimitScope, Store, StoreError, Tx};
-use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, RetryPolicy, Strategy};
+use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, ParamPolicy, RetryPolicy, Strategy};
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
 
@@ -18,6 +18,7 @@ pub struct GatewayFields<'a> {
     pub log_payloads: bool,
     pub model_aliases: &'a BTreeMap<String, String>,
     pub enabled: bool,
+    pub param_policy: &'a ParamPolicy,
     /// Replaces the gateway's limits, in the same transaction, when given.
     pub limits: Option<&'a [Limit]>,
 }
@@ -30,12 +31,13 @@ pub struct EndpointLink {
 }
 
 const COLUMNS: &str = "id, name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, deadline_ms, \
-     log_metadata, log_payloads, model_aliases, enabled, created_at, updated_at";
+     log_metadata, log_payloads, model_aliases, enabled, param_policy, created_at, updated_at";
 
 fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
     let strategy: String = row.try_get("strategy")?;
     let aliases: String = row.try_get("model_aliases")?;
+    let policy: String = row.try_get("param_policy")?;
     Ok(Gateway {
         id: GatewayId(row.try_get("id")?),
         name: row.try_get("name")?,
@@ -53,12 +55,13 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
         enabled: flag(row, "enabled")?,
         endpoints,
         limits: Vec::new(),
+        param_policy: serde_json::from_str(&policy).map_err(|e| decode(format!("param_policy: {e}")))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
-/// Binds the fields as `$1` to `$11`, in the order both the insert and the update name them.
+/// Binds the fields as `$1` to `$12`, in the order both the insert and the update name them.
 fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<'q> {
     query
         .bind(fields.name)
@@ -72,6 +75,7 @@ fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<
         .bind(i64::from(fields.log_payloads))
         .bind(aliases_json(fields.model_aliases))
         .bind(i64::from(fields.enabled))
+        .bind(serde_json::to_string(fields.param_policy).unwrap_or_else(|_| "{}".into()))
 }
 
 fn aliases_json(aliases: &BTreeMap<String, String>) -> String {
@@ -179,8 +183,8 @@ impl Tx {
         let row = bind_fields(
             sqlx::query(
                 "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
-             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, param_policy, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
             ),
             fields,
         )
@@ -207,7 +211,7 @@ impl Tx {
             sqlx::query(
                 "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
              retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
-             model_aliases = $10, enabled = $11, updated_at = $12 WHERE id = $13",
+             model_aliases = $10, enabled = $11, param_policy = $12, updated_at = $13 WHERE id = $14",
             ),
             fields,
         )

@@ -1,5 +1,6 @@
 //! The `model-gateway` binary as a user runs it.
 
+use serde_json::json;
 use std::process::{Command, Output, Stdio};
 
 fn model_gateway(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -828,4 +829,76 @@ fn prompts_are_created_versioned_labelled_shown_and_rendered_from_the_command_li
     );
     assert!(ok(&["prompt", "remove", "email-template-gen"]).contains("Removed prompt email-template-gen."));
     assert!(!ok(&["prompt", "list"]).contains("email-template-gen"));
+}
+
+#[test]
+fn a_gateways_parameter_policy_is_set_replaced_and_removed_from_the_command_line() {
+    let cli = Cli::new();
+    let ok = |args: &[&str]| cli.ok(args);
+    let url = "http://127.0.0.1:9/v1";
+    ok(&[
+        "endpoint",
+        "add",
+        "--name",
+        "e",
+        "--provider",
+        "openai_compatible",
+        "--url",
+        url,
+        "--model",
+        "m",
+    ]);
+    ok(&[
+        "gateway",
+        "add",
+        "--name",
+        "prod",
+        "--endpoints",
+        "e",
+        "--param-max",
+        "max_tokens=1024",
+        "--param-deny",
+        "logit_bias",
+    ]);
+    let policy = |cli: &Cli| {
+        let gateways: serde_json::Value = serde_json::from_str(&cli.ok(&["gateway", "list", "--json"])).unwrap();
+        gateways[0]["param_policy"].clone()
+    };
+    let set = policy(&cli);
+    assert_eq!(set["maxima"][0], json!({ "name": "max_tokens", "value": "1024" }));
+    assert_eq!(set["denied"], json!(["logit_bias"]));
+    // Text that is not JSON is a string; the flags replace the whole policy.
+    ok(&[
+        "gateway",
+        "update",
+        "prod",
+        "--param-default",
+        "temperature=0.2",
+        "--param-override",
+        "user=gateway",
+    ]);
+    let replaced = policy(&cli);
+    assert_eq!(
+        replaced["defaults"][0],
+        json!({ "name": "temperature", "value": "0.2" })
+    );
+    assert_eq!(
+        replaced["overrides"][0],
+        json!({ "name": "user", "value": "\"gateway\"" })
+    );
+    assert_eq!(replaced["maxima"], json!([]));
+    let refused = cli.run(&["gateway", "update", "prod", "--param-max", "max_tokens=lots"]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("must be a number"),
+        "{}",
+        text(&refused)
+    );
+    let refused = cli.run(&["gateway", "update", "prod", "--param-override", "model=gpt-4o"]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("`model`"),
+        "{}",
+        text(&refused)
+    );
+    ok(&["gateway", "update", "prod", "--no-param-policy"]);
+    assert_eq!(policy(&cli)["defaults"], json!([]));
 }

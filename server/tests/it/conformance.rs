@@ -3,7 +3,7 @@
 //! OpenAI's shape — whatever the endpoint speaks. A new kind fails to compile until listed.
 
 use crate::rig::{chat, data_lines, endpoint, steady, Rig, CANARY};
-use app::types::ProviderKind;
+use app::types::{ParamPolicy, ParamValue, ProviderKind};
 use serde_json::{json, Value};
 use server::testing::{Behaviour, MockUpstream, Usage};
 
@@ -172,6 +172,35 @@ pub async fn serves_embeddings_where_the_provider_has_them(kind: ProviderKind) {
     }
 }
 
+/// The gateway's parameter policy (issue #22) reaches every provider: an override replaces
+/// what the client sent, a maximum lowers it, in whatever dialect the endpoint speaks.
+pub async fn applies_the_gateways_parameter_policy(kind: ProviderKind) {
+    let mock = MockUpstream::start().await.unwrap();
+    let mut new = endpoint("e", kind, &mock.url());
+    if kind == ProviderKind::Ollama {
+        new.api_key = None;
+    }
+    let policy = ParamPolicy {
+        overrides: vec![ParamValue {
+            name: "temperature".into(),
+            value: "0.3".into(),
+        }],
+        maxima: vec![ParamValue {
+            name: "max_tokens".into(),
+            value: "32".into(),
+        }],
+        ..ParamPolicy::default()
+    };
+    let rig = Rig::start(steady, vec![new], |gateway| gateway.param_policy = policy).await;
+    let mut body = chat(false);
+    body["max_tokens"] = json!(500);
+    body["temperature"] = json!(1.5);
+    assert_eq!(rig.post("/v1/chat/completions", &body).await.status(), 200);
+    let sent = mock.recorded().pop().unwrap().body.unwrap();
+    assert_eq!(sent["max_tokens"], 32, "{kind:?}: {sent}");
+    assert_eq!(sent["temperature"], 0.3, "{kind:?}: {sent}");
+}
+
 macro_rules! conformance {
     ($($suite:ident => $kind:expr),* $(,)?) => {
         /// The kinds the suites below run for.
@@ -203,6 +232,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn serves_embeddings_where_the_provider_has_them() {
                 super::serves_embeddings_where_the_provider_has_them($kind).await;
+            }
+
+            #[tokio::test]
+            async fn applies_the_gateways_parameter_policy() {
+                super::applies_the_gateways_parameter_policy($kind).await;
             }
         }
     )*};

@@ -35,6 +35,7 @@ async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
             model_aliases: Default::default(),
             enabled: true,
             limits: Vec::new(),
+            param_policy: Default::default(),
         })
         .await
         .unwrap();

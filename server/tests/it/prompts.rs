@@ -2,16 +2,19 @@
 //! prompt and its parameters reaches the upstream as the rendered request; bad parameters are
 //! refused naming them with no upstream call; versions and labels pick what is rendered, and a
 //! label moved from another process is seen within a second; a prompt of another gateway is not
-//! found.
+//! found; the gateway's parameter policy applies after the prompt, before admission.
 
 use crate::operator::op;
-use crate::rig::{endpoint, metric, steady, Rig};
+use crate::rig::{endpoint, metric, post_as, steady, Rig};
 use app::types::{
-    EndpointChoice, EndpointRef, NewGateway, NewPrompt, ParameterSpec, ParameterType, PromptTemplate, ProviderKind,
-    Strategy, TemplateMessage,
+    EndpointChoice, EndpointRef, NewGateway, NewKey, NewPrompt, ParamPolicy, ParamValue, ParameterSpec, ParameterType,
+    PromptTemplate, ProviderKind, Strategy, TemplateMessage,
 };
 use serde_json::{json, Map, Value};
-use server::{manage::ManageError, testing::MockUpstream};
+use server::{
+    manage::{limits::parse_limit, ManageError},
+    testing::MockUpstream,
+};
 use std::time::{Duration, Instant};
 
 fn parameter(kind: ParameterType, required: bool, default: Option<Value>) -> ParameterSpec {
@@ -336,4 +339,72 @@ async fn a_label_moved_from_another_process_is_rendered_by_the_running_server_wi
         .as_str()
         .unwrap()
         .starts_with("You write"));
+}
+
+#[tokio::test]
+async fn the_gateways_policy_applies_after_the_prompt_before_admission_and_the_log_shows_what_was_sent() {
+    let mock = MockUpstream::start().await.unwrap();
+    let policy = ParamPolicy {
+        defaults: vec![ParamValue {
+            name: "top_p".into(),
+            value: "0.9".into(),
+        }],
+        maxima: vec![ParamValue {
+            name: "max_tokens".into(),
+            value: "40".into(),
+        }],
+        denied: vec!["logit_bias".into()],
+        ..ParamPolicy::default()
+    };
+    let rig = Rig::start(
+        steady,
+        vec![endpoint("e", ProviderKind::OpenAi, &mock.url())],
+        |gateway| {
+            gateway.param_policy = policy;
+            gateway.log_payloads = true;
+        },
+    )
+    .await;
+    let manage = &rig.server.state.manage;
+    let new = NewPrompt {
+        name: "email-template-gen".into(),
+        description: String::new(),
+        gateways: Vec::new(),
+        template: email_template("For {{ brand }}."),
+    };
+    op(manage).create_prompt(new).await.unwrap();
+    // A key allowed 200 tokens a minute: the prompt's params ask 64 completion tokens, the
+    // gateway caps them at 40 — the reservation must use the cap, or two requests would not fit.
+    let key = op(manage)
+        .create_key(NewKey {
+            gateway: op(manage).gateway_id("g").await,
+            name: "small".into(),
+            limits: vec![parse_limit("tokens/minute=120").unwrap()],
+            ..NewKey::default()
+        })
+        .await
+        .unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let secret = key.secret.expose().to_string();
+    let body = json!({ "prompt": "email-template-gen", "parameters": parameters() });
+    let response = post_as(&rig.server.url, &secret, "/v1/chat/completions", &body).await;
+    assert_eq!(response.status(), 200);
+    let sent = mock.recorded().pop().unwrap().body.unwrap();
+    assert_eq!(
+        (sent["max_tokens"].as_u64(), sent["top_p"].as_f64()),
+        (Some(40), Some(0.9)),
+        "{sent}"
+    );
+    let log = &rig.logs(1).await[0];
+    let logged: Value = serde_json::from_str(log.request_body.as_deref().unwrap()).unwrap();
+    assert_eq!(logged["max_tokens"], 40, "the log shows what was sent: {logged}");
+    assert_eq!(logged["messages"][0]["content"], "For Sun and Sands Resorts.");
+    assert_eq!(log.prompt_parameters.as_deref().map(|p| p.contains("Joe")), Some(true));
+
+    let biased =
+        json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "hi" }], "logit_bias": { "1": 2 } });
+    let response = rig.post("/v1/chat/completions", &biased).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["param"], "logit_bias", "{error}");
 }

@@ -57,10 +57,35 @@ impl Answer {
                 None => format!("{status}: {}", body.chars().take(200).collect::<String>()),
             });
         }
-        let text = answer["choices"][0]["message"]["content"].as_str().unwrap_or_default();
         self.ttft_ms.get_or_insert(now - self.started);
-        self.text.push_str(text);
-        self.take_usage(&answer["usage"]);
+        match answer.as_object().filter(|fields| !fields.contains_key("choices")) {
+            // A `multi` composite's every answer, keyed by member (`waitforall`).
+            Some(members) => {
+                let (mut prompt, mut completion) = (0, 0);
+                let told: Vec<String> = (members.iter())
+                    .map(|(member, answer)| {
+                        prompt += answer["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
+                        completion += answer["usage"]["completion_tokens"].as_u64().unwrap_or(0);
+                        let said = match answer.get("error") {
+                            Some(error) => format!("(failed: {})", error_message(error)),
+                            None => answer["choices"][0]["message"]["content"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                        };
+                        format!("[{member}]\n{said}")
+                    })
+                    .collect();
+                self.text.push_str(&told.join("\n\n"));
+                self.prompt_tokens = Some(prompt);
+                self.completion_tokens = Some(completion);
+            }
+            None => {
+                let text = answer["choices"][0]["message"]["content"].as_str().unwrap_or_default();
+                self.text.push_str(text);
+                self.take_usage(&answer["usage"]);
+            }
+        }
         Ok(())
     }
 
@@ -304,5 +329,17 @@ mod tests {
             json!({"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}});
         assert_eq!(answer.take_json(200, &ok.to_string(), 1.0), Ok(()));
         assert_eq!(answer.text, "hi");
+    }
+
+    #[test]
+    fn every_members_answer_reads_under_its_name() {
+        let mut answer = Answer::default();
+        let keyed = json!({
+            "fast": {"choices": [{"message": {"content": "one"}}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}},
+            "slow": {"error": {"message": "timed out"}},
+        });
+        assert_eq!(answer.take_json(200, &keyed.to_string(), 1.0), Ok(()));
+        assert_eq!(answer.text, "[fast]\none\n\n[slow]\n(failed: timed out)");
+        assert_eq!((answer.prompt_tokens, answer.completion_tokens), (Some(3), Some(1)));
     }
 }

@@ -17,7 +17,7 @@ use crate::{
 };
 use app::types::{AdminRole, AuditEntry, ModelPrice, ProviderKind, Strategy, Via};
 use app::types::{CompositeKind, CompositeMember, MultiMode, NewComposite};
-use app::types::{EndpointChoice, EndpointRef, NewAdmin, NewGateway, NewKey, WriteOnly};
+use app::types::{EndpointChoice, EndpointRef, NewAdmin, NewGateway, NewKey, NewPrompt, PromptTemplate, WriteOnly};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
@@ -110,7 +110,9 @@ fn account(email: &str, role: AdminRole) -> NewAdmin {
 
 /// The fixtures every run starts from, always created in this order: the admin, endpoint
 /// `e1` (with a credential) and `e-spare` (in no gateway), gateway `g1` over `e1`, key `k1`
-/// on it, composite `c1` on it (over `e1`), the price of `m1`, a second admin, a viewer, and the admin's API token `t1`.
+/// on it, composite `c1` on it (over `e1`), prompt `p1` (one version, for every gateway), the
+/// price of `m1`, a second admin, a viewer, and the admin's API token `t1`; and the template
+/// file `<template>` the CLI's prompt commands read (`table::TEMPLATE_YAML`).
 async fn seed(server: &TestServer) -> Fixture {
     let manage = &server.state.manage;
     let admin = op(manage).create_admin(account(ADMIN, AdminRole::Admin)).await.unwrap();
@@ -156,6 +158,18 @@ async fn seed(server: &TestServer) -> Fixture {
         })
         .await
         .unwrap();
+    let template: PromptTemplate = yaml_serde::from_str(table::TEMPLATE_YAML).unwrap();
+    let p1 = op(manage)
+        .create_prompt(NewPrompt {
+            name: "p1".into(),
+            description: String::new(),
+            gateways: Vec::new(),
+            template,
+        })
+        .await
+        .unwrap();
+    let template_file = server.dir.path().join("template.yaml");
+    std::fs::write(&template_file, table::TEMPLATE_YAML).unwrap();
     let m1 = ModelPrice {
         model: "m1".into(),
         input_per_mtok_micros: 150_000,
@@ -183,16 +197,18 @@ async fn seed(server: &TestServer) -> Fixture {
         ("g1", "Gateway", g1.id.0.to_string()),
         ("k1", "GatewayKey", k1.key.public_id.clone()),
         ("c1", "CompositeModel", c1.id.0.to_string()),
+        ("p1", "Prompt", p1.id.0.to_string()),
         ("second", "AdminUser", second.id.0.to_string()),
         ("token", "AdminApiToken", token.token.id.0.to_string()),
     ];
-    let marks = ids
+    let mut marks: Vec<(String, String)> = ids
         .into_iter()
         .flat_map(|(mark, kind, local)| {
             let global = global_id(kind, &local);
             [(format!("<{mark}>"), local), (format!("<{mark}:id>"), global)]
         })
         .collect();
+    marks.push(("<template>".into(), template_file.display().to_string()));
     Fixture { marks }
 }
 
@@ -456,8 +472,9 @@ async fn snapshot(manage: &Manage) -> Value {
     let prices = manage.prices().await.unwrap();
     let admins = manage.admin_accounts().await.unwrap();
     let tokens = manage.admin_tokens().await.unwrap();
+    let prompts = manage.prompts().await.unwrap();
     json!({ "revision": revision, "endpoints": endpoints, "gateways": gateways, "keys": keys,
-            "prices": prices, "admins": admins, "tokens": tokens })
+            "prices": prices, "admins": admins, "tokens": tokens, "prompts": prompts })
 }
 
 /// Every write is refused to a viewer through GraphQL (`FORBIDDEN`) and the console (the

@@ -5,8 +5,9 @@
 //!
 //! Ids differ from run to run (a key's public id is random), so documents' variables, forms
 //! and command lines name the fixtures by marks that `Fixture::fill` replaces:
-//! `<e1>`, `<spare>`, `<g1>`, `<k1>`, `<second>`, `<token>` are the local ids (a key's public
-//! id, a number otherwise), and `<e1:id>`, `<g1:id>`… the GraphQL global ids.
+//! `<e1>`, `<spare>`, `<g1>`, `<k1>`, `<c1>`, `<p1>`, `<second>`, `<token>` are the local ids (a
+//! key's public id, a number otherwise), `<e1:id>`, `<g1:id>`… the GraphQL global ids, and
+//! `<template>` the path of a template file holding [`TEMPLATE_YAML`].
 
 use crate::support::PASSWORD;
 use serde_json::{json, Value};
@@ -20,6 +21,22 @@ pub const UPSTREAM: &str = "http://127.0.0.1:9";
 const UPSTREAM_V1: &str = "http://127.0.0.1:9/v1";
 const API_KEY: &str = "sk-parity-0123456789";
 const NEW_PASSWORD: &str = "a brand new password";
+
+/// A prompt's template as the CLI reads it from a file; GraphQL's rows send the same one.
+pub const TEMPLATE_YAML: &str = "messages:
+  - role: user
+    content: \"Say hello to {{ who }}.\"
+parameters:
+  who:
+    type: string
+    required: true
+";
+
+/// [`TEMPLATE_YAML`] as GraphQL takes it.
+fn template() -> Value {
+    json!({ "messages": [{ "role": "user", "content": "Say hello to {{ who }}." }],
+            "parameters": [{ "name": "who", "type": "STRING", "required": true }] })
+}
 
 /// How the console makes a change.
 pub enum Console {
@@ -77,8 +94,9 @@ impl Row {
 
 /// Every mutation. The console has no way to update a gateway or replace its endpoints, nor
 /// to update or delete a key, nor to change only some of a composite's fields (its edit form
-/// sends them all, so its entry names the members). The CLI has none to test an endpoint, delete a key, sign in or
-/// out, change a password, update or delete an admin, or create or revoke an admin API token.
+/// sends them all, so its entry names the members), nor any for named prompts yet (issue #22).
+/// The CLI has none to test an endpoint, delete a key, sign in or out, change a password,
+/// update or delete an admin, or create or revoke an admin API token.
 pub fn table() -> Vec<Row> {
     vec![
         // Endpoints.
@@ -253,6 +271,36 @@ pub fn table() -> Vec<Row> {
         )
         .via_console(Console::Function("composites_delete", &[("id", "<c1>")]))
         .via_cli(&["composite", "remove", "--gateway", "g1", "--name", "c1"]),
+        // Named prompts (no console path yet).
+        row(
+            "createPrompt",
+            "prompt.create",
+            "mutation($input: CreatePromptInput!) { createPrompt(input: $input) { id } }",
+            json!({ "input": { "name": "p-new", "template": template() } }),
+        )
+        .via_cli(&["prompt", "create", "--name", "p-new", "--file", "<template>"]),
+        row(
+            "addPromptVersion",
+            "prompt.version",
+            "mutation($id: ID!, $template: PromptTemplateInput!) {
+               addPromptVersion(promptId: $id, template: $template) { version } }",
+            json!({ "id": "<p1:id>", "template": template() }),
+        )
+        .via_cli(&["prompt", "version", "p1", "--file", "<template>"]),
+        row(
+            "setPromptLabel",
+            "prompt.label",
+            "mutation($id: ID!) { setPromptLabel(promptId: $id, label: \"production\", version: 1) { id } }",
+            json!({ "id": "<p1:id>" }),
+        )
+        .via_cli(&["prompt", "label", "p1", "production", "1"]),
+        row(
+            "deletePrompt",
+            "prompt.delete",
+            "mutation($id: ID!) { deletePrompt(promptId: $id) }",
+            json!({ "id": "<p1:id>" }),
+        )
+        .via_cli(&["prompt", "remove", "p1"]),
         // Keys.
         row(
             "createKey",

@@ -124,6 +124,7 @@ async fn endpoint_count(server: &TestServer) -> usize {
 
 mod access;
 mod operations;
+mod prompts;
 mod schema;
 mod subscription;
 mod transport;

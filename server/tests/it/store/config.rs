@@ -94,9 +94,19 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
         log_payloads: false,
         model_aliases: aliases,
         enabled: true,
+        param_policy: &NO_POLICY,
         limits: None,
     }
 }
+
+/// A gateway without a parameter policy.
+static NO_POLICY: app::types::ParamPolicy = app::types::ParamPolicy {
+    defaults: Vec::new(),
+    overrides: Vec::new(),
+    maxima: Vec::new(),
+    minima: Vec::new(),
+    denied: Vec::new(),
+};
 
 async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
     let created = tx!(
