@@ -9,8 +9,9 @@
 //!    `proxy.body_read_timeout` (408 after). Steps 3–9 are [`route`]'s, one function each, the
 //!    same for every principal:
 //! 3. `read`: [`wire`] reads and checks the body (bad input: 4xx, no upstream call);
-//!    Anthropic-shaped bodies are first read by the client dialect [`messages`], and a body
-//!    naming a [`prompt`] is first made into the request that prompt makes;
+//!    Anthropic-shaped bodies are first read by the client dialect [`messages`], a body
+//!    naming a [`prompt`] is first made into the request that prompt makes, and the gateway's
+//!    parameter [`policy`] is applied;
 //! 4. `plan`: the model (or alias, or Azure deployment) picks the candidate endpoints,
 //!    narrowed by the key's allowed models; a [`composite`] model orders its members for the
 //!    request and each member names its endpoints;
