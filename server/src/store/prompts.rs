@@ -3,6 +3,8 @@
 //!
 //! Invariant: a version, once written, is never changed; a prompt's next version number is
 //! taken in the transaction that writes it (the primary key refuses a second writer's).
+//! Invariant: every change writes before it reads, so on SQLite it waits for another
+//! process's writer (the busy timeout) instead of failing.
 
 use super::{found, Store, StoreError, Tx};
 use app::types::{GatewayId, Prompt, PromptId, PromptTemplate, PromptVersion};
@@ -117,19 +119,26 @@ impl Tx {
         template: &PromptTemplate,
         now: i64,
     ) -> Result<i64, StoreError> {
+        self.touch_prompt(id, now).await?;
         let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS latest FROM prompt_versions WHERE prompt_id = $1")
             .bind(id.0)
             .fetch_one(self.conn())
             .await?;
         let next = row.try_get::<i64, _>("latest")? + 1;
         self.insert_version(id, next, template, now).await?;
+        Ok(next)
+    }
+
+    /// Marks a prompt changed. Written first in its transaction: on SQLite a transaction that
+    /// read before it writes cannot wait for another writer (it fails at once with "database
+    /// is locked"), while one that writes first waits up to the busy timeout.
+    async fn touch_prompt(&mut self, id: PromptId, now: i64) -> Result<(), StoreError> {
         let touched = sqlx::query("UPDATE prompts SET updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id.0)
             .execute(self.conn())
             .await?;
-        found(touched.rows_affected())?;
-        Ok(next)
+        found(touched.rows_affected())
     }
 
     async fn insert_version(
@@ -158,6 +167,7 @@ impl Tx {
         version: i64,
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
+        self.touch_prompt(id, now).await?;
         let before = sqlx::query("SELECT version FROM prompt_labels WHERE prompt_id = $1 AND label = $2")
             .bind(id.0)
             .bind(label)
