@@ -2,6 +2,7 @@
 
 pub mod chart;
 mod erase;
+mod figures;
 mod form;
 mod icons;
 mod layout;
@@ -9,6 +10,7 @@ mod page;
 mod secret;
 
 pub use erase::{Eager, Erase};
+pub use figures::figures_table;
 pub use form::{count_successes, focus_when_shown, reset_on_success, Refusal, SaveBar};
 pub use icons::Icon;
 pub use layout::{may_change, ConsoleLayout, ReadOnlyNotice, SignedIn};

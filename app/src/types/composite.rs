@@ -2,7 +2,7 @@
 //! between members (`load`), an A/B test (`ab`), asked of all at once (`multi`), or the best
 //! answer by a judge (`best`).
 
-use super::{Change, GatewayId};
+use super::{Change, GatewayId, RequestFigures};
 use serde::{Deserialize, Serialize};
 
 /// Identifies a composite model.
@@ -209,21 +209,9 @@ pub struct CompositeForm {
 pub struct VariantStats {
     /// The member's category (`x-mgw-variant`).
     pub variant: String,
-    pub requests: i64,
-    /// Requests answered with an error status (400 and above).
-    pub errors: i64,
-    /// Median latency of its requests, milliseconds.
-    pub p50_latency_ms: i64,
-    /// 95th-percentile latency, milliseconds.
-    pub p95_latency_ms: i64,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    /// Cost in millionths of the currency unit.
-    pub cost_micros: i64,
-    /// Requests that got feedback (`POST /v1/feedback`).
-    pub feedback_count: i64,
-    /// Their mean score (0 to 1); `None` without feedback.
-    pub mean_score: Option<f64>,
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ssr", graphql(flatten))]
+    pub figures: RequestFigures,
 }
 
 #[cfg(test)]

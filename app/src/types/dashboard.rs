@@ -227,3 +227,25 @@ mod tests {
         assert_eq!(DashboardRange::parse("1y"), DashboardRange::Day);
     }
 }
+
+/// How a group of requests did over a time range (a composite's variant, a prompt's version):
+/// what a change is judged by.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject))]
+pub struct RequestFigures {
+    pub requests: i64,
+    /// Requests answered with an error status (400 and above).
+    pub errors: i64,
+    /// Median latency of its requests, milliseconds.
+    pub p50_latency_ms: i64,
+    /// 95th-percentile latency, milliseconds.
+    pub p95_latency_ms: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// Cost in millionths of the currency unit.
+    pub cost_micros: i64,
+    /// Requests that got feedback (`POST /v1/feedback`).
+    pub feedback_count: i64,
+    /// Their mean score (0 to 1); `None` without feedback.
+    pub mean_score: Option<f64>,
+}

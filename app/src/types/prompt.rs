@@ -207,6 +207,16 @@ pub struct NewPrompt {
     pub template: PromptTemplate,
 }
 
+/// One version of a prompt over a time range: how the requests that used it did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject))]
+pub struct VersionStats {
+    pub version: i64,
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ssr", graphql(flatten))]
+    pub figures: super::RequestFigures,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

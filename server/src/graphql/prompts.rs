@@ -5,10 +5,10 @@
 //! Does not: check a template (`manage` does, when a version is written).
 
 use super::{
-    backend, error,
+    backend, error, reader,
     types::{global_id, GatewayNode, NodeKind},
 };
-use app::types::{ParameterSpec, Prompt, PromptTemplate, PromptVersion, TemplateMessage};
+use app::types::{ParameterSpec, Prompt, PromptTemplate, PromptVersion, TemplateMessage, VersionStats};
 use async_graphql::{InputObject, Json, Object, Result, SimpleObject, ID};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -113,6 +113,14 @@ impl PromptNode {
     /// Unix milliseconds.
     async fn updated_at(&self) -> i64 {
         self.0.updated_at
+    }
+    /// How each version did in `[from, to)` (Unix milliseconds): requests, errors, latency,
+    /// tokens, cost and feedback — what a version change is judged by. Versions without
+    /// requests in the range are left out.
+    #[graphql(complexity = 20)]
+    async fn version_stats(&self, ctx: &async_graphql::Context<'_>, from: i64, to: i64) -> Result<Vec<VersionStats>> {
+        reader(ctx)?;
+        (backend(ctx).manage.version_stats(&self.0, from, to).await).map_err(error::manage)
     }
 }
 

@@ -6,7 +6,7 @@
 //! chain of composites leads back to itself.
 
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
-use crate::store::{now_ms, CompositeFields};
+use crate::store::{now_ms, Breakdown, CompositeFields};
 use app::types::{
     CompositeId, CompositeKind, CompositeMember, CompositeModel, CompositeUpdate, Gateway, GatewayId, KeyId,
     NewComposite, VariantStats,
@@ -390,10 +390,14 @@ impl Manage {
         from: i64,
         to: i64,
     ) -> Result<Vec<VariantStats>, ManageError> {
-        Ok(self
-            .store
-            .variant_stats(composite.gateway_id, &composite.name, from, to)
-            .await?)
+        let breakdown = Breakdown::Variants {
+            gateway: composite.gateway_id,
+            model: &composite.name,
+        };
+        let figures = self.store.request_figures(breakdown, from, to).await?;
+        Ok((figures.into_iter())
+            .map(|(variant, figures)| VariantStats { variant, figures })
+            .collect())
     }
 }
 

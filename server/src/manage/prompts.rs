@@ -6,8 +6,11 @@
 //! Invariant: a label points at an existing version of its own prompt.
 
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
-use crate::{prompts, store::now_ms};
-use app::types::{NewPrompt, Prompt, PromptId, PromptTemplate};
+use crate::{
+    prompts,
+    store::{now_ms, Breakdown},
+};
+use app::types::{NewPrompt, Prompt, PromptId, PromptTemplate, VersionStats};
 
 /// A template checked, or refused naming the part of it that is wrong.
 fn checked(template: &PromptTemplate) -> Result<(), ManageError> {
@@ -116,6 +119,25 @@ impl Manage {
     /// The prompt with this id.
     pub async fn prompt(&self, id: PromptId) -> Result<Prompt, ManageError> {
         self.store.prompt(id).await?.ok_or(ManageError::NotFound)
+    }
+
+    /// How each version of `prompt` did in `[from, to)` (Unix milliseconds): requests, errors,
+    /// latency, tokens, cost and feedback — what a version change is judged by. Versions
+    /// without requests in the range are left out.
+    pub async fn version_stats(&self, prompt: &Prompt, from: i64, to: i64) -> Result<Vec<VersionStats>, ManageError> {
+        let breakdown = Breakdown::PromptVersions { prompt: &prompt.name };
+        let figures = self.store.request_figures(breakdown, from, to).await?;
+        let mut stats: Vec<VersionStats> = (figures.into_iter())
+            .filter_map(|(version, figures)| {
+                Some(VersionStats {
+                    version: version.parse().ok()?,
+                    figures,
+                })
+            })
+            .collect();
+        // Grouped as text, so 10 came before 9.
+        stats.sort_by_key(|stats| stats.version);
+        Ok(stats)
     }
 
     /// The id of the prompt named `name` (for the CLI, which names things).

@@ -1,8 +1,8 @@
-//! Feedback on requests (`POST /v1/feedback`) and the per-variant figures of a composite model
-//! that an A/B test is decided by.
+//! Feedback on requests (`POST /v1/feedback`), and the figures a change is judged by: per
+//! variant of a composite model (an A/B test), per version of a prompt.
 
 use super::{Store, StoreError};
-use app::types::{GatewayId, KeyId, VariantStats};
+use app::types::{GatewayId, KeyId, RequestFigures};
 use sqlx::Row;
 
 impl Store {
@@ -33,20 +33,32 @@ impl Store {
         Ok(())
     }
 
-    /// Each variant's figures for requests to `model` through `gateway` in `[from, to)`
-    /// (Unix milliseconds), by variant name; feedback counts when the key that gave it made
-    /// the request.
-    pub async fn variant_stats(
+    /// The figures of the requests in `[from, to)` (Unix milliseconds) of each group of
+    /// `breakdown`, by group; feedback counts when the key that gave it made the request.
+    pub async fn request_figures(
         &self,
-        gateway: GatewayId,
-        model: &str,
+        breakdown: Breakdown<'_>,
         from: i64,
         to: i64,
-    ) -> Result<Vec<VariantStats>, StoreError> {
-        const RANGE: &str = "l.gateway_id = $1 AND l.model = $2 AND l.created_at >= $3 AND l.created_at < $4 \
-                             AND l.variant IS NOT NULL";
-        let rows = sqlx::query(&format!(
-            "SELECT l.variant, COUNT(*) AS requests, \
+    ) -> Result<Vec<(String, RequestFigures)>, StoreError> {
+        let (scope, group, first) = match breakdown {
+            Breakdown::Variants { .. } => ("l.gateway_id = $1 AND l.model = $2", "l.variant", 3),
+            Breakdown::PromptVersions { .. } => ("l.prompt = $1", "CAST(l.prompt_version AS TEXT)", 2),
+        };
+        let (from_at, to_at, group_at, rank_at) = (first, first + 1, first + 2, first + 3);
+        let range =
+            format!("{scope} AND l.created_at >= ${from_at} AND l.created_at < ${to_at} AND {group} IS NOT NULL");
+        // The scope's values, bound in its placeholders' order.
+        macro_rules! bind_scope {
+            ($query:expr) => {
+                match breakdown {
+                    Breakdown::Variants { gateway, model } => $query.bind(gateway.0).bind(model),
+                    Breakdown::PromptVersions { prompt } => $query.bind(prompt),
+                }
+            };
+        }
+        let sums = format!(
+            "SELECT {group} AS grouped, COUNT(*) AS requests, \
                     CAST(SUM(CASE WHEN l.status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
                     CAST(SUM(l.prompt_tokens) AS BIGINT) AS prompt_tokens, \
                     CAST(SUM(l.completion_tokens) AS BIGINT) AS completion_tokens, \
@@ -54,42 +66,39 @@ impl Store {
                     AVG(f.score) AS mean_score \
              FROM request_logs l LEFT JOIN request_feedback f \
                ON f.request_id = l.request_id AND f.key_id = l.key_id \
-             WHERE {RANGE} GROUP BY l.variant ORDER BY l.variant"
-        ))
-        .bind(gateway.0)
-        .bind(model)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.reader)
-        .await?;
-        let mut stats = Vec::with_capacity(rows.len());
+             WHERE {range} GROUP BY {group} ORDER BY {group}"
+        );
+        let rows = bind_scope!(sqlx::query(&sums))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.reader)
+            .await?;
+        let ranked = format!(
+            "SELECT l.latency_ms FROM request_logs l WHERE {range} AND {group} = ${group_at} \
+             ORDER BY l.latency_ms LIMIT 1 OFFSET ${rank_at}"
+        );
+        let mut figures = Vec::with_capacity(rows.len());
         for row in rows {
-            let variant: String = row.try_get("variant")?;
+            let grouped: String = row.try_get("grouped")?;
             let requests: i64 = row.try_get("requests")?;
-            // The latency at a rank: the row that many places into the sorted latencies.
+            // The latency at a rank: the row that many places into the group's sorted latencies.
             let at = |rank: i64| {
-                let variant = variant.clone();
+                let (ranked, grouped) = (&ranked, grouped.clone());
                 async move {
-                    let value: Option<i64> = sqlx::query_scalar(&format!(
-                        "SELECT l.latency_ms FROM request_logs l WHERE {RANGE} AND l.variant = $5 \
-                         ORDER BY l.latency_ms LIMIT 1 OFFSET $6"
-                    ))
-                    .bind(gateway.0)
-                    .bind(model)
-                    .bind(from)
-                    .bind(to)
-                    .bind(variant)
-                    .bind(rank)
-                    .fetch_optional(&self.reader)
-                    .await?;
+                    let value: Option<i64> = bind_scope!(sqlx::query_scalar(ranked))
+                        .bind(from)
+                        .bind(to)
+                        .bind(grouped)
+                        .bind(rank)
+                        .fetch_optional(&self.reader)
+                        .await?;
                     Ok::<i64, StoreError>(value.unwrap_or(0))
                 }
             };
             let rank = |quantile: f64| ((requests as f64 * quantile).ceil() as i64 - 1).clamp(0, requests - 1);
-            stats.push(VariantStats {
+            let figure = RequestFigures {
                 p50_latency_ms: at(rank(0.5)).await?,
                 p95_latency_ms: at(rank(0.95)).await?,
-                variant,
                 requests,
                 errors: sum(&row, "errors")?,
                 prompt_tokens: sum(&row, "prompt_tokens")?,
@@ -97,10 +106,20 @@ impl Store {
                 cost_micros: sum(&row, "cost_micros")?,
                 feedback_count: row.try_get("feedback_count")?,
                 mean_score: row.try_get("mean_score")?,
-            });
+            };
+            figures.push((grouped, figure));
         }
-        Ok(stats)
+        Ok(figures)
     }
+}
+
+/// How request figures are grouped.
+#[derive(Clone, Copy, Debug)]
+pub enum Breakdown<'a> {
+    /// The variants of composite `model` of `gateway`.
+    Variants { gateway: GatewayId, model: &'a str },
+    /// The versions of the prompt named `prompt` (by its version number).
+    PromptVersions { prompt: &'a str },
 }
 
 /// A `SUM` column (cast to `BIGINT`: Postgres sums integers as `NUMERIC`); `NULL` is 0.

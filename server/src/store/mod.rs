@@ -26,6 +26,7 @@ mod usage;
 pub use admins::{AdminCredentials, NewSession, SessionRecord};
 pub use composites::CompositeFields;
 pub use endpoints::{CredentialChange, EndpointFields};
+pub use feedback::Breakdown;
 pub use gateways::{EndpointLink, GatewayFields};
 pub use hourly::{HourlyKind, HourlyScope, Span, LATENCY_BOUNDS_MS, MINUTES_KEPT_MS};
 pub use keys::{KeyFields, NewKeyRow};

@@ -6,6 +6,7 @@ use crate::operator::op;
 use crate::rig::{endpoint, metric, steady, Rig};
 use app::types::{
     CompositeKind, CompositeMember, CompositeUpdate, MultiMode, NewComposite, NewKey, ProviderKind, RequestLog,
+    VariantStats,
 };
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
@@ -306,9 +307,9 @@ async fn feedback_on_requests_shows_in_each_variants_figures_and_only_the_reques
 
     let manage = &rig.server.state.manage;
     let stats = manage.variant_stats(&created, 0, i64::MAX).await.unwrap();
-    assert_eq!(stats.iter().map(|s| s.requests).sum::<i64>(), 40);
-    for stat in &stats {
-        let scores = &scored[&stat.variant];
+    assert_eq!(stats.iter().map(|s| s.figures.requests).sum::<i64>(), 40);
+    for VariantStats { variant, figures: stat } in &stats {
+        let scores = &scored[variant];
         assert_eq!(stat.feedback_count, scores.len() as i64, "{stat:?}");
         let mean = scores.iter().sum::<f64>() / scores.len() as f64;
         assert!((stat.mean_score.unwrap() - mean).abs() < 1e-9, "{stat:?}");

@@ -4,7 +4,7 @@
 
 use super::{endpoint_input, server, Api, ADMIN, CREATE_ENDPOINT, CREATE_GATEWAY};
 use crate::support::PASSWORD;
-use app::types::{ParameterSpec, ParameterType, PromptTemplate, TemplateMessage};
+use app::types::{ParameterSpec, ParameterType, PromptTemplate, RequestLog, TemplateMessage};
 use serde_json::{json, Value};
 
 const PROMPT: &str = "id name description gatewayIds gateways { name } createdAt updatedAt
@@ -322,4 +322,57 @@ async fn prompt_refusals_name_their_field_and_a_viewer_only_reads() {
         )
         .await;
     assert_eq!(server.state.manage.prompts().await.unwrap(), before);
+}
+
+/// Each version's figures, from the requests the log holds: a version change can be judged.
+#[tokio::test]
+async fn a_prompts_requests_are_broken_down_by_version() {
+    let server = server().await;
+    let api = Api::login(&server, ADMIN).await;
+    let created = api
+        .ok(
+            CREATE_PROMPT,
+            json!({ "input": { "name": "greet", "template": email_template("For {{ brand }}.") } }),
+        )
+        .await["createPrompt"]
+        .clone();
+    let log = |i: i64, version: i64, latency_ms: i64, status: i64| RequestLog {
+        request_id: format!("req-{version}-{i}"),
+        created_at: 1_000 + i,
+        api: "openai".into(),
+        operation: "chat".into(),
+        status,
+        latency_ms,
+        prompt_tokens: 10,
+        completion_tokens: 2,
+        cost_micros: 5,
+        prompt: Some("greet".into()),
+        prompt_version: Some(version),
+        ..RequestLog::default()
+    };
+    let mut logs: Vec<RequestLog> = (1..=3).map(|i| log(i, 1, i * 10, 200)).collect();
+    logs.extend((1..=2).map(|i| log(i, 2, 500, if i == 2 { 502 } else { 200 })));
+    server.state.store.insert_request_logs(&logs).await.unwrap();
+
+    let query = "query($id: ID!, $from: Int!, $to: Int!) { node(id: $id) { ... on Prompt {
+        versionStats(from: $from, to: $to) { version requests errors p50LatencyMs p95LatencyMs
+          promptTokens completionTokens costMicros feedbackCount meanScore } } } }";
+    let stats = api
+        .ok(query, json!({ "id": created["id"], "from": 0, "to": 10_000 }))
+        .await["node"]["versionStats"]
+        .clone();
+    assert_eq!(
+        stats,
+        json!([
+            { "version": 1, "requests": 3, "errors": 0, "p50LatencyMs": 20, "p95LatencyMs": 30,
+              "promptTokens": 30, "completionTokens": 6, "costMicros": 15, "feedbackCount": 0, "meanScore": null },
+            { "version": 2, "requests": 2, "errors": 1, "p50LatencyMs": 500, "p95LatencyMs": 500,
+              "promptTokens": 20, "completionTokens": 4, "costMicros": 10, "feedbackCount": 0, "meanScore": null },
+        ])
+    );
+    // A range without requests: no rows.
+    let empty = api
+        .ok(query, json!({ "id": created["id"], "from": 5_000, "to": 10_000 }))
+        .await;
+    assert_eq!(empty["node"]["versionStats"], json!([]));
 }

@@ -4,9 +4,11 @@
 
 use super::TestDb;
 use app::types::{GatewayId, KeyId, MemberScore, RequestLog, Verdict};
+use server::store::Breakdown;
 
 store_suite!(
     each_variant_is_summed_with_its_latency_percentiles_and_its_own_keys_feedback,
+    each_version_of_a_prompt_is_summed_apart_and_other_prompts_do_not_count,
     a_best_composites_verdict_is_stored_with_its_log_and_read_back_whole,
 );
 
@@ -49,21 +51,68 @@ async fn each_variant_is_summed_with_its_latency_percentiles_and_its_own_keys_fe
     assert_eq!(db.store.request_key("req-b-1").await.unwrap(), Some(Some(KeyId(1))));
     assert_eq!(db.store.request_key("nope").await.unwrap(), None);
 
-    let stats = db
-        .store
-        .variant_stats(GatewayId(1), "half", 10_000, 20_000)
-        .await
-        .unwrap();
+    let breakdown = Breakdown::Variants {
+        gateway: GatewayId(1),
+        model: "half",
+    };
+    let stats = db.store.request_figures(breakdown, 10_000, 20_000).await.unwrap();
     assert_eq!(stats.len(), 2, "{stats:?}");
-    let (a, b) = (&stats[0], &stats[1]);
-    assert_eq!((a.variant.as_str(), a.requests, a.errors), ("a", 10, 1));
+    let ((a_name, a), (b_name, b)) = (&stats[0], &stats[1]);
+    assert_eq!((a_name.as_str(), a.requests, a.errors), ("a", 10, 1));
     assert_eq!((a.p50_latency_ms, a.p95_latency_ms), (50, 100));
     assert_eq!((a.prompt_tokens, a.completion_tokens, a.cost_micros), (100, 50, 70));
     assert_eq!(a.feedback_count, 2);
     assert!((a.mean_score.unwrap() - 0.75).abs() < 1e-9, "{a:?}");
-    assert_eq!((b.variant.as_str(), b.requests, b.errors), ("b", 4, 0));
+    assert_eq!((b_name.as_str(), b.requests, b.errors), ("b", 4, 0));
     assert_eq!((b.p50_latency_ms, b.p95_latency_ms), (1_002, 1_004));
     assert_eq!((b.feedback_count, b.mean_score), (0, None));
+}
+
+async fn each_version_of_a_prompt_is_summed_apart_and_other_prompts_do_not_count(db: &TestDb) {
+    let log = |i: i64, prompt: &str, version: i64, latency_ms: i64| RequestLog {
+        request_id: format!("req-{prompt}-{version}-{i}"),
+        created_at: 10_000 + i,
+        gateway_id: Some(GatewayId(1)),
+        key_id: Some(KeyId(1)),
+        api: "openai".into(),
+        operation: "chat".into(),
+        model: Some("gpt-4o".into()),
+        status: 200,
+        latency_ms,
+        prompt_tokens: version * 100,
+        completion_tokens: 5,
+        cost_micros: 3,
+        prompt: Some(prompt.into()),
+        prompt_version: Some(version),
+        ..RequestLog::default()
+    };
+    let mut logs: Vec<RequestLog> = (1..=4).map(|i| log(i, "greet", 2, i * 100)).collect();
+    logs.extend((1..=3).map(|i| log(i, "greet", 10, i)));
+    logs.push(log(1, "other", 2, 7));
+    // A request without a prompt.
+    logs.push(RequestLog {
+        prompt: None,
+        prompt_version: None,
+        ..log(9, "greet", 2, 7)
+    });
+    db.store.insert_request_logs(&logs).await.unwrap();
+    let stats = (db.store)
+        .request_figures(Breakdown::PromptVersions { prompt: "greet" }, 0, i64::MAX)
+        .await
+        .unwrap();
+    let by_version: Vec<(&str, i64, i64, i64, i64)> = (stats.iter())
+        .map(|(v, f)| {
+            (
+                v.as_str(),
+                f.requests,
+                f.prompt_tokens,
+                f.p50_latency_ms,
+                f.p95_latency_ms,
+            )
+        })
+        .collect();
+    // Grouped as text: "10" sorts before "2" (the management service orders them by number).
+    assert_eq!(by_version, [("10", 3, 3_000, 2, 3), ("2", 4, 800, 200, 400)]);
 }
 
 async fn a_best_composites_verdict_is_stored_with_its_log_and_read_back_whole(db: &TestDb) {
