@@ -90,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("logs/:id") view=|| LogDetailPage().erase()/>
                     <Route path=path!("audit") view=|| AuditPage().erase()/>
                     <Route path=path!("docs") view=|| DocsPage().erase()/>
+                    <Route path=path!("prompts") view=|| PromptsPage().erase()/>
                     <Route path=path!("playground") view=|| PlaygroundPage().erase()/>
                     <Route path=path!("settings") view=|| SettingsPage().erase()/>
                 </ParentRoute>

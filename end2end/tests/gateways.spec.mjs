@@ -45,7 +45,7 @@ test('add a gateway over an endpoint, read its snippets, delete it', async ({ pa
   expect(errors).toEqual([]);
 });
 
-test('a gateway is edited in place: its endpoints picked with weights, strategy, retries, limits and switches', async ({ page }) => {
+test('a gateway is edited in place: its endpoints picked with weights, strategy, retries, limits, parameter policy and switches', async ({ page }) => {
   const errors = watchErrors(page);
   await signIn(page);
   await addEndpoint(page, 'edit-a', 'sk-e2e-edit-a');
@@ -68,6 +68,11 @@ test('a gateway is edited in place: its endpoints picked with weights, strategy,
   await form.getByRole('button', { name: 'Save' }).click();
   await expect(form.getByLabel('Model aliases').locator('xpath=..').getByRole('alert')).toContainText('write alias=model');
   await form.getByLabel('Model aliases').fill('fast=gpt-4o-mini');
+  // The parameter policy: a line the server cannot read is refused under the field.
+  await form.getByLabel('Parameter policy').fill('cap max_tokens=5');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form.getByLabel('Parameter policy').locator('xpath=..').getByRole('alert')).toContainText('a line starts with');
+  await form.getByLabel('Parameter policy').fill('max max_tokens=256\ndeny logit_bias');
   await form.getByRole('button', { name: 'Save' }).click();
 
   card = page.getByTestId('gateway-edit-gw');
@@ -78,6 +83,7 @@ test('a gateway is edited in place: its endpoints picked with weights, strategy,
   // Removing a row and saving drops that endpoint.
   await card.getByRole('button', { name: 'Edit' }).click();
   await expect(page.getByRole('form', { name: 'Edit edit-gw' }).getByLabel('Model aliases')).toHaveValue('fast=gpt-4o-mini');
+  await expect(page.getByRole('form', { name: 'Edit edit-gw' }).getByLabel('Parameter policy')).toHaveValue('max max_tokens=256\ndeny logit_bias');
   await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Remove endpoint 1' }).click();
   await page.getByRole('form', { name: 'Edit edit-gw' }).getByRole('button', { name: 'Save' }).click();
   await expect(page.getByTestId('gateway-edit-gw').getByRole('cell', { name: 'edit-a' })).toHaveCount(0);

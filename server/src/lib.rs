@@ -23,6 +23,7 @@ pub mod fuzzing;
 pub mod gateway_key;
 pub mod graphql;
 mod health;
+pub mod identity;
 mod listener;
 pub mod manage;
 pub mod metrics;
@@ -239,6 +240,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/completions", post(proxy::api::completions))
         .route("/v1/embeddings", post(proxy::api::embeddings))
         .route("/v1/messages", post(proxy::api::messages))
+        // An end user's token alone (issue #23), to the gateway the path names.
+        .route("/g/{gateway}/v1/chat/completions", post(proxy::api::user_chat))
+        .route("/g/{gateway}/v1/completions", post(proxy::api::user_completions))
+        .route("/g/{gateway}/v1/embeddings", post(proxy::api::user_embeddings))
+        .route("/g/{gateway}/v1/messages", post(proxy::api::user_messages))
         .route(
             "/openai/deployments/{deployment}/chat/completions",
             post(proxy::api::azure_chat),

@@ -64,6 +64,9 @@ enum Command {
     /// Manage named prompts (templates applications call by name, with versions and labels).
     #[command(subcommand)]
     Prompt(cli::PromptCommand),
+    /// Manage the identity providers whose end-user tokens (JWTs) a gateway accepts.
+    #[command(subcommand)]
+    Identity(cli::IdentityCommand),
     /// Manage gateway keys (what applications send).
     #[command(subcommand)]
     Key(cli::KeyCommand),
@@ -140,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gateway(command) => runtime.block_on(manage(config, cli::Resource::Gateway(command))),
         Command::Composite(command) => runtime.block_on(manage(config, cli::Resource::Composite(command))),
         Command::Prompt(command) => runtime.block_on(manage(config, cli::Resource::Prompt(command))),
+        Command::Identity(command) => runtime.block_on(manage(config, cli::Resource::Identity(command))),
         Command::Key(command) => runtime.block_on(manage(config, cli::Resource::Key(command))),
         Command::Price(command) => runtime.block_on(manage(config, cli::Resource::Price(command))),
         Command::CheckConfig => {

@@ -5,10 +5,10 @@
 use crate::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, CompositeForm, CompositeId,
     CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats,
-    EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway, GatewayEditForm, GatewayId,
-    GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint, NewGatewayForm,
-    NewKeyForm, Overview, PlaygroundSetup, RequestDetail, SettingsListing, ShownOnce, UsageOfKeys, VariantStats,
-    WriteOnly,
+    DiffLine, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway, GatewayEditForm,
+    GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint,
+    NewGatewayForm, NewKeyForm, NewPromptForm, Overview, PlaygroundSetup, Prompt, PromptId, RequestDetail,
+    SettingsListing, ShownOnce, UsageOfKeys, VariantStats, VersionStats, WriteOnly,
 };
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
@@ -75,6 +75,27 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn delete_composite<'a>(&'a self, admin: &'a AdminUser, id: CompositeId) -> Answer<'a, ()>;
     /// How each variant of composite `id` did over `range`, up to now.
     fn variant_stats(&self, id: CompositeId, range: DashboardRange) -> Answer<'_, Vec<VariantStats>>;
+    /// Every named prompt with its versions and labels, by name.
+    fn prompts(&self) -> Answer<'_, Vec<Prompt>>;
+    /// Creates a prompt with its first version, from the Prompts page's form.
+    fn create_prompt<'a>(&'a self, admin: &'a AdminUser, form: NewPromptForm) -> Answer<'a, Prompt>;
+    /// Adds the next version of prompt `id` from the template editor's state (JSON of a
+    /// `TemplateForm`); answers the prompt with it.
+    fn add_prompt_version<'a>(&'a self, admin: &'a AdminUser, id: PromptId, template: String) -> Answer<'a, Prompt>;
+    /// Points `label` of prompt `id` at `version`.
+    fn set_prompt_label<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        id: PromptId,
+        label: String,
+        version: i64,
+    ) -> Answer<'a, Prompt>;
+    /// Deletes prompt `id` with its versions and labels.
+    fn delete_prompt<'a>(&'a self, admin: &'a AdminUser, id: PromptId) -> Answer<'a, ()>;
+    /// The line diff from version `from` to version `to` of prompt `id`.
+    fn prompt_diff(&self, id: PromptId, from: i64, to: i64) -> Answer<'_, Vec<DiffLine>>;
+    /// How each version of prompt `id` did over `range`, up to now.
+    fn version_stats(&self, id: PromptId, range: DashboardRange) -> Answer<'_, Vec<VersionStats>>;
     /// Every key with its gateway's name.
     fn keys(&self) -> Answer<'_, Vec<KeyListing>>;
     /// Every key's usage against its limits and this month, and the prices' currency.

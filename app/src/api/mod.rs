@@ -15,6 +15,7 @@ mod access;
 mod backend;
 mod composites;
 mod config;
+mod prompts;
 mod reads;
 
 pub use access::*;
@@ -22,4 +23,5 @@ pub use access::*;
 pub use backend::*;
 pub use composites::*;
 pub use config::*;
+pub use prompts::*;
 pub use reads::*;

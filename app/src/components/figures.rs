@@ -1,9 +1,11 @@
 //! The table a change is judged by: a row per group of requests (a composite's variant, a
-//! prompt's version) with its requests, errors, p50/p95 latency, tokens, cost and feedback.
+//! prompt's version) with its requests, errors, p50/p95 latency, tokens, cost and feedback;
+//! and that table over a range the reader picks ([`RangedFigures`]).
 
 use super::Erase;
-use crate::types::{money, RequestFigures};
+use crate::types::{money, ConsoleError, DashboardRange, RequestFigures};
 use leptos::prelude::*;
+use std::future::Future;
 
 /// The figures' columns after the group's: (heading, right-aligned).
 const COLUMNS: [(&str, bool); 8] = [
@@ -64,6 +66,46 @@ pub fn figures_table(
                 </tbody>
             </table>
         </div>
+    }
+    .erase()
+}
+
+/// A [`figures_table`] over a range the reader picks (the last 24 hours first), under
+/// `label`: `load` reads the rows (group name, figures) for a range. Ids start with `prefix`.
+#[component]
+pub fn RangedFigures<F, Fut>(
+    prefix: String,
+    label: String,
+    group: &'static str,
+    testid: &'static str,
+    load: F,
+) -> AnyView
+where
+    F: Fn(DashboardRange) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<(String, RequestFigures)>, ConsoleError>> + Send + 'static,
+{
+    let range = RwSignal::new(DashboardRange::Day);
+    let rows = Resource::new(move || range.get(), load);
+    let select_id = format!("{prefix}-range");
+    let label = StoredValue::new(label);
+    view! {
+        <section class="mt-3 rounded-lg border border-slate-200 bg-slate-50 p-3" aria-label=label.get_value()>
+            <div class="flex flex-wrap items-center gap-2">
+                <label for=select_id.clone() class="text-xs font-medium text-slate-600">"Range"</label>
+                <select id=select_id class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-xs"
+                    on:change=move |ev| range.set(DashboardRange::parse(&event_target_value(&ev)))>
+                    {DashboardRange::ALL.into_iter().map(|r| view! {
+                        <option value=r.as_str() selected=r == DashboardRange::Day>{r.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <Transition fallback=|| view! { <div class="mt-2 h-10 animate-pulse rounded bg-slate-200"></div> }>
+                {move || rows.get().map(|answer| match answer {
+                    Ok(rows) => figures_table(label.get_value(), group, testid, rows),
+                    Err(error) => view! { <p role="alert" class="mt-2 text-sm text-red-700">{error.to_string()}</p> }.erase(),
+                })}
+            </Transition>
+        </section>
     }
     .erase()
 }

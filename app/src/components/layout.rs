@@ -11,13 +11,14 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 /// The console's sections, in navigation order.
-const SECTIONS: [(&str, &str, Icon); 8] = [
+const SECTIONS: [(&str, &str, Icon); 9] = [
     ("/", "Dashboard", Icon::Dashboard),
     ("/endpoints", "Endpoints", Icon::Endpoints),
     ("/gateways", "Gateways", Icon::Gateways),
     ("/keys", "Keys", Icon::Keys),
     ("/logs", "Logs", Icon::Logs),
     ("/audit", "Audit log", Icon::Audit),
+    ("/prompts", "Prompts", Icon::Prompts),
     ("/playground", "Playground", Icon::Playground),
     ("/settings", "Settings", Icon::Settings),
 ];

@@ -10,7 +10,7 @@ mod page;
 mod secret;
 
 pub use erase::{Eager, Erase};
-pub use figures::figures_table;
+pub use figures::{figures_table, RangedFigures};
 pub use form::{count_successes, focus_when_shown, reset_on_success, Refusal, SaveBar};
 pub use icons::Icon;
 pub use layout::{may_change, ConsoleLayout, ReadOnlyNotice, SignedIn};

@@ -10,6 +10,7 @@ mod login;
 mod logs;
 mod not_found;
 mod playground;
+mod prompts;
 mod settings;
 
 pub use audit::AuditPage;
@@ -22,4 +23,5 @@ pub use login::LoginPage;
 pub use logs::{LogDetailPage, LogsPage};
 pub use not_found::NotFound;
 pub use playground::PlaygroundPage;
+pub use prompts::PromptsPage;
 pub use settings::SettingsPage;

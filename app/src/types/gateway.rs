@@ -1,6 +1,6 @@
 //! Gateways: named proxies over an ordered list of inference endpoints.
 
-use super::{Change, EndpointId, Limit, ParamPolicy};
+use super::{AuthMode, Change, EndpointId, Limit, ParamPolicy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -124,6 +124,9 @@ pub struct Gateway {
     /// What it does to requests' fields before admitting them.
     #[serde(default)]
     pub param_policy: ParamPolicy,
+    /// Which ways in it accepts: gateway keys, end users' tokens, or both.
+    #[serde(default)]
+    pub auth_mode: AuthMode,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -188,6 +191,9 @@ pub struct NewGateway {
     /// What it does to requests' fields before admitting them.
     #[cfg_attr(feature = "ssr", graphql(default))]
     pub param_policy: ParamPolicy,
+    /// Which ways in it accepts.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub auth_mode: AuthMode,
 }
 
 impl NewGateway {
@@ -206,6 +212,7 @@ impl NewGateway {
             enabled: true,
             limits: Vec::new(),
             param_policy: ParamPolicy::default(),
+            auth_mode: AuthMode::Key,
         }
     }
 }
@@ -233,6 +240,8 @@ pub struct GatewayUpdate {
     pub limits: Option<Vec<Limit>>,
     /// Replaces its parameter policy.
     pub param_policy: Option<ParamPolicy>,
+    /// Which ways in it accepts.
+    pub auth_mode: Option<AuthMode>,
 }
 
 /// The gateways page's form, as typed: the server reads its endpoint list
@@ -267,6 +276,8 @@ pub struct GatewayEditForm {
     pub limits: String,
     /// Comma-separated `alias=model` pairs; empty removes them all.
     pub model_aliases: String,
+    /// The parameter policy one rule a line ([`super::ParamPolicy::lines`]); empty removes it.
+    pub param_policy: String,
     pub log_metadata: bool,
     pub log_payloads: bool,
     pub enabled: bool,

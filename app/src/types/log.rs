@@ -50,6 +50,9 @@ pub struct RequestLog {
     /// The prompt's parameters as bound (JSON), when its gateway logs payloads.
     #[serde(default)]
     pub prompt_parameters: Option<String>,
+    /// The end user a verified token named (its `sub`), when the request carried one.
+    #[serde(default)]
+    pub end_user: Option<String>,
     /// The upstream attempts, in order.
     pub attempts: Vec<RequestAttempt>,
 }

@@ -1,7 +1,9 @@
 //! The playground's shapes: what can be compared (endpoints, and each gateway's models), the
-//! chat body it sends, and a logged request turned back into a prompt ("Open in playground").
+//! chat body it sends (or, for a named prompt, the prompt's name, version and parameters), a
+//! logged request turned back into a prompt ("Open in playground"), and a conversation turned
+//! into a named prompt's template ("Save as prompt").
 
-use super::{GatewayId, ModelPrice, RequestLog};
+use super::{GatewayId, ModelPrice, Prompt, RequestLog, TemplateForm, TemplateMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -85,6 +87,52 @@ pub fn chat_body(
         body.insert("max_tokens".into(), json!(value));
     }
     Ok(Value::Object(body))
+}
+
+/// The chat body for one column that sends a named prompt: `reference` (`name@3`,
+/// `name:production`) with its `parameters`; the conversation after the prompt's own messages
+/// (none on the first turn, unless a user message is added). The gateway renders the rest.
+pub fn prompt_body(
+    model: Option<&str>,
+    reference: &str,
+    parameters: Map<String, Value>,
+    history: &[Turn],
+    tuning: &Parameters,
+) -> Result<Value, String> {
+    let mut body = chat_body(model, "", history, tuning)?;
+    if let Some(body) = body.as_object_mut() {
+        body.insert("prompt".into(), Value::String(reference.into()));
+        body.insert("parameters".into(), Value::Object(parameters));
+    }
+    Ok(body)
+}
+
+/// A conversation as a named prompt's template ("Save as prompt"): the system message, then the
+/// turns; the temperature and max tokens, when given, as its params.
+pub fn conversation_template(system: &str, turns: &[Turn], tuning: &Parameters) -> Result<TemplateForm, String> {
+    let body = chat_body(None, system, turns, tuning)?;
+    let messages: Vec<TemplateMessage> = (body["messages"].as_array().into_iter().flatten())
+        .map(|message| TemplateMessage {
+            role: message["role"].as_str().unwrap_or("user").to_string(),
+            content: content_text(&message["content"]),
+        })
+        .collect();
+    if messages.is_empty() {
+        return Err("There is nothing to save yet: write a system or user message first.".into());
+    }
+    let params: Map<String, Value> = ["temperature", "max_tokens"]
+        .into_iter()
+        .filter_map(|field| Some((field.to_string(), body.get(field)?.clone())))
+        .collect();
+    Ok(TemplateForm {
+        messages,
+        params: if params.is_empty() {
+            String::new()
+        } else {
+            Value::Object(params).to_string()
+        },
+        ..TemplateForm::default()
+    })
 }
 
 /// A logged request, as a prompt to send again.
@@ -171,7 +219,7 @@ pub fn replay_of(log: &RequestLog, target: Option<String>) -> Replay {
 }
 
 /// What the playground page needs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlaygroundSetup {
     pub targets: Vec<PlaygroundTarget>,
     /// Each endpoint's name and model, for the cost of an answer (the endpoint that served is
@@ -182,6 +230,8 @@ pub struct PlaygroundSetup {
     pub can_send: bool,
     /// The logged request to replay (`?log=<request id>`), if asked.
     pub replay: Option<Replay>,
+    /// Every named prompt, with its versions (their parameters make the prompt's form).
+    pub prompts: Vec<Prompt>,
 }
 
 impl PlaygroundSetup {
@@ -250,6 +300,53 @@ mod tests {
         let none = chat_body(None, " ", &history[..1], &Parameters::default()).unwrap();
         assert!(none.get("model").is_none() && none.get("temperature").is_none());
         assert_eq!(none["messages"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_named_prompt_is_sent_by_reference_with_its_parameters_and_the_turns_after_it() {
+        let parameters = json!({ "who": "Ada" }).as_object().cloned().unwrap_or_default();
+        let body = prompt_body(Some("m"), "greeting@2", parameters, &[], &Parameters::default()).unwrap();
+        assert_eq!(
+            (&body["prompt"], &body["parameters"]["who"], &body["model"]),
+            (&json!("greeting@2"), &json!("Ada"), &json!("m"))
+        );
+        assert_eq!(
+            body["messages"],
+            json!([]),
+            "the gateway renders the prompt's own messages"
+        );
+        assert_eq!(body["stream"], true);
+        let turns = [Turn {
+            role: "user".into(),
+            content: "and shorter".into(),
+        }];
+        let body = prompt_body(None, "greeting", Map::new(), &turns, &Parameters::default()).unwrap();
+        assert_eq!(body["messages"], json!([{ "role": "user", "content": "and shorter" }]));
+    }
+
+    #[test]
+    fn a_conversation_becomes_a_template_with_its_tuning_as_params() {
+        let turns = [
+            Turn {
+                role: "user".into(),
+                content: "Summarise the news.".into(),
+            },
+            Turn {
+                role: "assistant".into(),
+                content: "Nothing happened.".into(),
+            },
+        ];
+        let tuning = Parameters {
+            temperature: "0.3".into(),
+            max_tokens: String::new(),
+        };
+        let form = conversation_template("Be terse.", &turns, &tuning).unwrap();
+        let roles: Vec<&str> = form.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant"]);
+        assert_eq!(form.messages[1].content, "Summarise the news.");
+        let template = form.read().unwrap();
+        assert_eq!(Value::Object(template.params), json!({ "temperature": 0.3 }));
+        assert!(conversation_template(" ", &[], &Parameters::default()).is_err());
     }
 
     #[test]

@@ -42,7 +42,27 @@ pub struct ParamPolicy {
     pub denied: Vec<String>,
 }
 
+/// The words that start a policy's lines in the console's notation (the CLI's `--param-*`
+/// flags without their prefix).
+pub const POLICY_WORDS: [&str; 5] = ["default", "override", "max", "min", "deny"];
+
 impl ParamPolicy {
+    /// The policy one rule a line, as the console's form shows it: `default NAME=VALUE`,
+    /// `override NAME=VALUE`, `max NAME=N`, `min NAME=N`, `deny NAME` (values as JSON).
+    pub fn lines(&self) -> String {
+        let pairs = |word: &str, values: &[ParamValue]| {
+            (values.iter())
+                .map(|ParamValue { name, value }| format!("{word} {name}={value}"))
+                .collect::<Vec<_>>()
+        };
+        let mut lines = pairs(POLICY_WORDS[0], &self.defaults);
+        lines.extend(pairs(POLICY_WORDS[1], &self.overrides));
+        lines.extend(pairs(POLICY_WORDS[2], &self.maxima));
+        lines.extend(pairs(POLICY_WORDS[3], &self.minima));
+        lines.extend(self.denied.iter().map(|name| format!("{} {name}", POLICY_WORDS[4])));
+        lines.join("\n")
+    }
+
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         self.defaults.is_empty()

@@ -2,7 +2,7 @@
 //! their value parsers.
 
 use super::Output;
-use crate::manage::{limits::parse_limit, ManageError};
+use crate::manage::{limits::parse_limit, param_value, ManageError};
 use app::types::{ProviderKind, Strategy};
 use clap::{Args, Subcommand};
 use std::time::Duration;
@@ -248,23 +248,7 @@ pub struct PolicyFlags {
 impl PolicyFlags {
     /// The policy the flags give; `None` when none is given.
     pub(super) fn policy(&self) -> Result<Option<app::types::ParamPolicy>, ManageError> {
-        let pairs = |list: &[String]| -> Result<Vec<app::types::ParamValue>, ManageError> {
-            list.iter()
-                .map(|pair| {
-                    let (name, value) = pair.split_once('=').ok_or_else(|| {
-                        ManageError::invalid("param_policy", format!("{pair:?}: expected name=value"))
-                    })?;
-                    let value = match serde_json::from_str::<serde_json::Value>(value) {
-                        Ok(_) => value.to_string(),
-                        Err(_) => serde_json::Value::String(value.to_string()).to_string(),
-                    };
-                    Ok(app::types::ParamValue {
-                        name: name.trim().to_string(),
-                        value,
-                    })
-                })
-                .collect()
-        };
+        let pairs = |list: &[String]| list.iter().map(|pair| param_value(pair)).collect::<Result<Vec<_>, _>>();
         let policy = app::types::ParamPolicy {
             defaults: pairs(&self.defaults)?,
             overrides: pairs(&self.overrides)?,
@@ -308,6 +292,10 @@ pub struct GatewayChange {
     /// Remove its parameter policy.
     #[arg(long, conflicts_with_all = ["defaults", "overrides", "maxima", "minima", "denied"])]
     pub(super) no_param_policy: bool,
+    /// Which ways in it accepts: `key` (gateway keys), `jwt` (end users' tokens alone, at
+    /// `/g/NAME/v1/…`) or `both`.
+    #[arg(long, value_parser = parse_auth_mode)]
+    pub(super) auth: Option<app::types::AuthMode>,
     #[command(flatten)]
     pub(super) output: Output,
 }
@@ -394,6 +382,14 @@ pub(super) fn limits(texts: &[String]) -> Result<Vec<app::types::Limit>, ManageE
 fn parse_provider(name: &str) -> Result<ProviderKind, String> {
     ProviderKind::parse(name).ok_or_else(|| {
         let names: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+fn parse_auth_mode(name: &str) -> Result<app::types::AuthMode, String> {
+    use app::types::AuthMode;
+    AuthMode::parse(name).ok_or_else(|| {
+        let names: Vec<_> = AuthMode::ALL.iter().map(|mode| mode.as_str()).collect();
         format!("expected one of {}", names.join(", "))
     })
 }

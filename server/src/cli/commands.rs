@@ -154,6 +154,7 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
                         enabled: change.enabled,
                         limits: new_limits,
                         param_policy,
+                        auth_mode: change.auth,
                         ..GatewayUpdate::default()
                     },
                 )

@@ -1,5 +1,6 @@
-//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `composite`, `prompt`, `key`, `price`): thin wrappers
-//! over the management service, printing a table or, with `--json`, JSON.
+//! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `composite`, `prompt`,
+//! `identity`, `key`, `price`): thin wrappers over the management service, printing a table
+//! or, with `--json`, JSON.
 //!
 //! Invariant: the CLI can do nothing the service would refuse elsewhere: every rule lives in
 //! `manage`, and it acts as the local operator (`Actor::cli`), so every change is audited.
@@ -9,6 +10,7 @@
 mod args;
 mod commands;
 mod composite;
+mod identity;
 mod prompt;
 mod show;
 
@@ -17,6 +19,7 @@ pub use args::{
     KeyCreate, LimitChange, PriceCommand,
 };
 pub use composite::CompositeCommand;
+pub use identity::IdentityCommand;
 pub use prompt::PromptCommand;
 
 use crate::manage::{Manage, ManageError};
@@ -29,6 +32,7 @@ pub enum Resource {
     Gateway(GatewayCommand),
     Composite(CompositeCommand),
     Prompt(PromptCommand),
+    Identity(IdentityCommand),
     Key(KeyCommand),
     Price(PriceCommand),
 }
@@ -40,6 +44,7 @@ pub async fn run(manage: &Manage, command: Resource) -> Result<String, ManageErr
         Resource::Gateway(command) => commands::gateway(manage, command).await,
         Resource::Composite(command) => composite::run(manage, command).await,
         Resource::Prompt(command) => prompt::run(manage, command).await,
+        Resource::Identity(command) => identity::run(manage, command).await,
         Resource::Key(command) => commands::key(manage, command).await,
         Resource::Price(command) => commands::price(manage, command).await,
     }

@@ -8,7 +8,7 @@ use crate::{
     manage::{
         endpoint_choice,
         limits::{parse_limit, parse_money},
-        now_ms,
+        now_ms, policy_from_lines,
         validate::expires_in_days,
         Actor, HourlyKind, LimitScope, Manage, ManageError, Span, ROTATION_GRACE,
     },
@@ -24,6 +24,7 @@ use app::types::{
     LogQuery, ModelPrice, NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview,
     PlaygroundSetup, RequestDetail, RetryPolicy, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, Via, WriteOnly,
 };
+use app::types::{DiffLine, NewPromptForm, Prompt, PromptId, VersionStats};
 use std::sync::Arc;
 
 /// The console's backend.
@@ -299,8 +300,9 @@ impl ConsoleBackend for Console {
                 deadline_ms,
                 model_aliases: Some(model_aliases(&form.model_aliases)?),
                 limits: Some(limits),
-                // The console's form does not show the policy yet: it stays as it is.
-                param_policy: None,
+                param_policy: Some(policy_from_lines(&form.param_policy)?),
+                // The console's form does not show the ways in yet: they stay as they are.
+                auth_mode: None,
             };
             let id = GatewayId(form.id);
             (self.manage.update_gateway(&actor(admin), id, update).await).map_err(ConsoleError::from)
@@ -340,6 +342,42 @@ impl ConsoleBackend for Console {
 
     fn variant_stats(&self, id: CompositeId, range: DashboardRange) -> Answer<'_, Vec<VariantStats>> {
         Box::pin(async move { self.variants(id, range).await.map_err(ConsoleError::from) })
+    }
+
+    fn prompts(&self) -> Answer<'_, Vec<Prompt>> {
+        Box::pin(async move { self.manage.prompts().await.map_err(ConsoleError::from) })
+    }
+
+    fn create_prompt<'a>(&'a self, admin: &'a AdminUser, form: NewPromptForm) -> Answer<'a, Prompt> {
+        Box::pin(self.add_prompt(admin, form))
+    }
+
+    fn add_prompt_version<'a>(&'a self, admin: &'a AdminUser, id: PromptId, template: String) -> Answer<'a, Prompt> {
+        Box::pin(async move { self.add_version(admin, id, &template).await })
+    }
+
+    fn set_prompt_label<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        id: PromptId,
+        label: String,
+        version: i64,
+    ) -> Answer<'a, Prompt> {
+        Box::pin(async move {
+            (self.manage.set_prompt_label(&actor(admin), id, &label, version).await).map_err(ConsoleError::from)
+        })
+    }
+
+    fn delete_prompt<'a>(&'a self, admin: &'a AdminUser, id: PromptId) -> Answer<'a, ()> {
+        Box::pin(async move { (self.manage.delete_prompt(&actor(admin), id).await).map_err(ConsoleError::from) })
+    }
+
+    fn prompt_diff(&self, id: PromptId, from: i64, to: i64) -> Answer<'_, Vec<DiffLine>> {
+        Box::pin(async move { self.version_diff(id, from, to).await.map_err(ConsoleError::from) })
+    }
+
+    fn version_stats(&self, id: PromptId, range: DashboardRange) -> Answer<'_, Vec<VersionStats>> {
+        Box::pin(async move { self.version_figures(id, range).await.map_err(ConsoleError::from) })
     }
 
     fn keys(&self) -> Answer<'_, Vec<KeyListing>> {

@@ -1,10 +1,10 @@
 //! The console's server side. Here, its HTTP glue: the session gate in front of every page and
 //! server function, the sign-in and sign-out form handlers, and the same-origin check on
 //! state-changing requests. Beside it: what its server functions call ([`backend`], with the
-//! composite models' form and variants in [`composites`] and the Dashboard's figures in
-//! [`dashboard`]), the one conversion of a management refusal into the console's error
-//! ([`error`]), the logs' export and live tail ([`logs`]), and the playground's set-up and
-//! route ([`playground`]).
+//! composite models' form and variants in [`composites`], the Dashboard's figures in
+//! [`dashboard`], and the Prompts page's forms, diff and figures in [`prompts`]), the one
+//! conversion of a management refusal into the console's error ([`error`]), the logs' export
+//! and live tail ([`logs`]), and the playground's set-up and route ([`playground`]).
 //!
 //! Invariant: every console page except `/login`, and every server function, requires a
 //! valid session; the gate puts the signed-in `AdminUser` into the request for them.
@@ -17,6 +17,7 @@ mod dashboard;
 mod error;
 pub mod logs;
 pub mod playground;
+mod prompts;
 
 pub use backend::Console;
 

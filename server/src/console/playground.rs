@@ -1,12 +1,14 @@
 //! The console playground's server side: what it can send to (`Console::playground_setup`: each
-//! endpoint, and each enabled gateway's models, aliases and composites), and `POST
-//! /api/playground/chat`, its requests. A signed-in admin (not a viewer: these requests cost
+//! endpoint, and each enabled gateway's models, aliases and composites; and the named prompts it
+//! can send), and `POST /api/playground/chat`, its requests. A signed-in admin (not a viewer: these requests cost
 //! money) sends one chat body to one endpoint, or to a gateway by model. The request takes the inference path with no key ([`proxy::api::console_chat`]),
 //! so it is routed, limited, logged and counted like any other, and its answer (a stream or
 //! JSON) is the OpenAI shape.
 //!
 //! The body: `{"target": {"endpoint": 3} | {"gateway": 2}, "body": {…chat request…}}`. For an
-//! endpoint, the body's `model` is set to the endpoint's.
+//! endpoint, the body's `model` is set to the endpoint's. A body that names a `prompt` (with
+//! its `parameters`) is rendered on the inference path as a key's would be: through a gateway,
+//! only that gateway's prompts; to an endpoint on its own, any prompt.
 
 use super::{backend::actor, Console};
 use crate::manage::{Actor, ManageError};
@@ -26,7 +28,7 @@ use serde_json::{json, Value};
 
 impl Console {
     /// The playground's targets (each endpoint, and each enabled gateway's models, aliases and
-    /// composite models), the prices, and the logged request to replay.
+    /// composite models), the prices, the named prompts, and the logged request to replay.
     pub(super) async fn playground_setup(
         &self,
         admin: &AdminUser,
@@ -38,6 +40,7 @@ impl Console {
         let mut setup = PlaygroundSetup {
             can_send: actor(admin).may_use_playground(),
             prices: self.manage.prices().await?,
+            prompts: self.manage.prompts().await?,
             endpoint_models: endpoints.iter().map(|e| (e.name.clone(), e.model.clone())).collect(),
             ..PlaygroundSetup::default()
         };

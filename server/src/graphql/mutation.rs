@@ -129,7 +129,11 @@ fn choices(endpoints: &[GatewayEndpointInput]) -> Result<Vec<EndpointChoice>> {
 
 /// Every mutation: the configuration's and access's, in one type.
 #[derive(MergedObject, Default)]
-pub struct Mutation(ConfigMutation, super::access::AccessMutation);
+pub struct Mutation(
+    ConfigMutation,
+    super::access::AccessMutation,
+    super::identity::IdentityMutation,
+);
 
 #[derive(Default)]
 pub struct ConfigMutation;

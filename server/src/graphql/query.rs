@@ -212,6 +212,16 @@ impl Query {
                 Err(crate::manage::ManageError::NotFound) => None,
                 Err(other) => return Err(error::manage(other)),
             },
+            NodeKind::IdentityProvider => {
+                match manage
+                    .identity_provider(app::types::IdentityProviderId(number()?))
+                    .await
+                {
+                    Ok(provider) => Some(Node::IdentityProvider(super::identity::IdentityProviderNode(provider))),
+                    Err(crate::manage::ManageError::NotFound) => None,
+                    Err(other) => return Err(error::manage(other)),
+                }
+            }
         })
     }
 

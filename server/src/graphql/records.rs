@@ -206,6 +206,10 @@ impl RequestLogNode {
     async fn prompt_version(&self) -> Option<i64> {
         self.0.prompt_version
     }
+    /// The end user a verified token named (its `sub`), when the request carried one.
+    async fn end_user(&self) -> Option<&str> {
+        self.0.end_user.as_deref()
+    }
     /// The prompt's parameters as bound (JSON), when its gateway logs payloads.
     async fn prompt_parameters(&self) -> Option<&str> {
         self.0.prompt_parameters.as_deref()

@@ -32,10 +32,11 @@ pub enum NodeKind {
     AuditEntry,
     CompositeModel,
     Prompt,
+    IdentityProvider,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 9] = [
+    const ALL: [NodeKind; 10] = [
         NodeKind::InferenceEndpoint,
         NodeKind::Gateway,
         NodeKind::GatewayKey,
@@ -45,6 +46,7 @@ impl NodeKind {
         NodeKind::AuditEntry,
         NodeKind::CompositeModel,
         NodeKind::Prompt,
+        NodeKind::IdentityProvider,
     ];
 
     fn as_str(self) -> &'static str {
@@ -58,6 +60,7 @@ impl NodeKind {
             NodeKind::AuditEntry => "AuditEntry",
             NodeKind::CompositeModel => "CompositeModel",
             NodeKind::Prompt => "Prompt",
+            NodeKind::IdentityProvider => "IdentityProvider",
         }
     }
 }
@@ -103,6 +106,7 @@ pub enum Node {
     AuditEntry(AuditEntryNode),
     CompositeModel(CompositeNode),
     Prompt(PromptNode),
+    IdentityProvider(super::identity::IdentityProviderNode),
 }
 
 /// A time range, Unix milliseconds, for usage histories.
@@ -270,6 +274,18 @@ impl GatewayNode {
     /// What it does to requests' fields before admitting them.
     async fn param_policy(&self) -> &app::types::ParamPolicy {
         &self.0.param_policy
+    }
+    /// The issuers whose end-user tokens it accepts.
+    async fn identity_providers(&self, ctx: &Context<'_>) -> Result<Vec<super::identity::IdentityProviderNode>> {
+        let providers = (backend(ctx).manage.identity_providers(Some(self.0.id)).await).map_err(error::manage)?;
+        Ok(providers
+            .into_iter()
+            .map(super::identity::IdentityProviderNode)
+            .collect())
+    }
+    /// Which ways in it accepts: gateway keys, end users' tokens, or both.
+    async fn auth_mode(&self) -> app::types::AuthMode {
+        self.0.auth_mode
     }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {

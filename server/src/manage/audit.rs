@@ -7,8 +7,8 @@
 use super::{Actor, Manage, ManageError};
 use crate::store::{now_ms, NewAudit, Tx};
 use app::types::{
-    AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId, KeyId,
-    ModelPrice, PromptId, ProviderKind, Strategy,
+    AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId,
+    IdentityProviderId, KeyId, ModelPrice, PromptId, ProviderKind, Strategy,
 };
 use serde_json::{json, Value};
 
@@ -37,6 +37,18 @@ pub enum AuditEvent {
         id: EndpointId,
         name: String,
         provider: ProviderKind,
+    },
+    IdentityProviderAdded {
+        id: IdentityProviderId,
+        gateway: String,
+        issuer: String,
+        /// Where its keys come from (`jwks_url`, `discovery`, `pem`, `secret_env`).
+        keys: &'static str,
+    },
+    IdentityProviderRemoved {
+        id: IdentityProviderId,
+        gateway: String,
+        issuer: String,
     },
     PromptCreated {
         id: PromptId,
@@ -169,6 +181,8 @@ impl AuditEvent {
             AuditEvent::CompositeUpdated { .. } => "composite.update",
             AuditEvent::CompositeDeleted { .. } => "composite.delete",
             AuditEvent::EndpointCreated { .. } => "endpoint.create",
+            AuditEvent::IdentityProviderAdded { .. } => "identity.create",
+            AuditEvent::IdentityProviderRemoved { .. } => "identity.delete",
             AuditEvent::PromptCreated { .. } => "prompt.create",
             AuditEvent::PromptVersionAdded { .. } => "prompt.version",
             AuditEvent::PromptLabelSet { .. } => "prompt.label",
@@ -204,6 +218,9 @@ impl AuditEvent {
             AuditEvent::CompositeCreated { id, .. }
             | AuditEvent::CompositeUpdated { id, .. }
             | AuditEvent::CompositeDeleted { id, .. } => Some(("composite_model", id.0)),
+            AuditEvent::IdentityProviderAdded { id, .. } | AuditEvent::IdentityProviderRemoved { id, .. } => {
+                Some(("identity_provider", id.0))
+            }
             AuditEvent::PromptCreated { id, .. }
             | AuditEvent::PromptVersionAdded { id, .. }
             | AuditEvent::PromptLabelSet { id, .. }
@@ -252,6 +269,12 @@ impl AuditEvent {
             | AuditEvent::PromptCreated { name, .. }
             | AuditEvent::PromptDeleted { name, .. } => json!({ "name": name }),
             AuditEvent::PromptVersionAdded { name, version, .. } => json!({ "name": name, "version": version }),
+            AuditEvent::IdentityProviderAdded {
+                gateway, issuer, keys, ..
+            } => json!({ "gateway": gateway, "issuer": issuer, "keys": keys }),
+            AuditEvent::IdentityProviderRemoved { gateway, issuer, .. } => {
+                json!({ "gateway": gateway, "issuer": issuer })
+            }
             AuditEvent::PromptLabelSet {
                 name,
                 label,

@@ -139,6 +139,7 @@ impl Manage {
             model_aliases: &model_aliases,
             enabled: new.enabled,
             param_policy: &new.param_policy,
+            auth_mode: new.auth_mode,
             limits: Some(&new.limits),
         };
         let mut tx = self.store.begin().await?;
@@ -202,6 +203,7 @@ impl Manage {
             limits: update.limits.as_deref(),
             enabled: update.enabled.unwrap_or(current.enabled),
             param_policy: &param_policy,
+            auth_mode: update.auth_mode.unwrap_or(current.auth_mode),
         };
         let mut tx = self.store.begin().await?;
         (tx.update_gateway(current.id, &fields, links.as_deref(), now_ms()).await).map_err(already_exists(

@@ -9,6 +9,7 @@ mod audit;
 mod composites;
 pub mod endpoints;
 mod gateways;
+mod identity;
 mod keys;
 pub mod limits;
 mod password;
@@ -28,6 +29,7 @@ pub use composites::composite_member;
 pub use endpoints::validate_base_url;
 pub use gateways::endpoint_choice;
 pub use keys::{CreatedKey, ROTATION_GRACE};
+pub use policy::{param_value, policy_from_lines};
 pub use tail::LogTail;
 pub use throttle::LoginThrottle;
 pub use tokens::{CreatedToken, TOKEN_PREFIX};
@@ -283,6 +285,7 @@ pub struct RegistrySource {
     pub gateways: Vec<app::types::Gateway>,
     pub composites: Vec<app::types::CompositeModel>,
     pub prompts: Vec<app::types::Prompt>,
+    pub identity_providers: Vec<app::types::IdentityProvider>,
     pub keys: Vec<app::types::GatewayKey>,
     pub key_hashes: std::collections::HashMap<app::types::KeyId, String>,
     pub prices: Vec<app::types::ModelPrice>,
@@ -312,6 +315,7 @@ impl Manage {
             gateways: self.store.gateways().await?,
             composites: self.store.composites().await?,
             prompts: self.store.prompts().await?,
+            identity_providers: self.store.identity_providers().await?,
             keys: self.store.keys(None).await?,
             key_hashes: self.store.key_hashes().await?,
             prices: self.store.prices().await?,

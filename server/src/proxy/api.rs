@@ -26,27 +26,35 @@ pub use super::route::ENDPOINT_HEADER;
 
 /// `POST /v1/chat/completions`.
 pub async fn chat(State(state): State<AppState>, request: Request) -> Response {
-    handle(state, Api::OpenAi, Operation::Chat, None, request).await
+    handle(state, Entry::Key, Api::OpenAi, Operation::Chat, None, request).await
 }
 
 /// `POST /v1/completions`.
 pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
-    handle(state, Api::OpenAi, Operation::Completions, None, request).await
+    handle(state, Entry::Key, Api::OpenAi, Operation::Completions, None, request).await
 }
 
 /// `POST /v1/embeddings`.
 pub async fn embeddings(State(state): State<AppState>, request: Request) -> Response {
-    handle(state, Api::OpenAi, Operation::Embeddings, None, request).await
+    handle(state, Entry::Key, Api::OpenAi, Operation::Embeddings, None, request).await
 }
 
 /// `POST /v1/messages` (Anthropic's shape).
 pub async fn messages(State(state): State<AppState>, request: Request) -> Response {
-    handle(state, Api::Anthropic, Operation::Chat, None, request).await
+    handle(state, Entry::Key, Api::Anthropic, Operation::Chat, None, request).await
 }
 
 /// `POST /openai/deployments/{deployment}/chat/completions`.
 pub async fn azure_chat(State(state): State<AppState>, Path(deployment): Path<String>, request: Request) -> Response {
-    handle(state, Api::Azure, Operation::Chat, Some(deployment), request).await
+    handle(
+        state,
+        Entry::Key,
+        Api::Azure,
+        Operation::Chat,
+        Some(deployment),
+        request,
+    )
+    .await
 }
 
 /// `POST /openai/deployments/{deployment}/completions`.
@@ -55,7 +63,15 @@ pub async fn azure_completions(
     Path(deployment): Path<String>,
     request: Request,
 ) -> Response {
-    handle(state, Api::Azure, Operation::Completions, Some(deployment), request).await
+    handle(
+        state,
+        Entry::Key,
+        Api::Azure,
+        Operation::Completions,
+        Some(deployment),
+        request,
+    )
+    .await
 }
 
 /// `POST /openai/deployments/{deployment}/embeddings`.
@@ -64,11 +80,84 @@ pub async fn azure_embeddings(
     Path(deployment): Path<String>,
     request: Request,
 ) -> Response {
-    handle(state, Api::Azure, Operation::Embeddings, Some(deployment), request).await
+    handle(
+        state,
+        Entry::Key,
+        Api::Azure,
+        Operation::Embeddings,
+        Some(deployment),
+        request,
+    )
+    .await
+}
+
+/// `POST /g/{gateway}/v1/chat/completions`: an end user's token alone (issue #23).
+pub async fn user_chat(State(state): State<AppState>, Path(gateway): Path<String>, request: Request) -> Response {
+    handle(
+        state,
+        Entry::Token(gateway),
+        Api::OpenAi,
+        Operation::Chat,
+        None,
+        request,
+    )
+    .await
+}
+
+/// `POST /g/{gateway}/v1/completions`.
+pub async fn user_completions(
+    State(state): State<AppState>,
+    Path(gateway): Path<String>,
+    request: Request,
+) -> Response {
+    handle(
+        state,
+        Entry::Token(gateway),
+        Api::OpenAi,
+        Operation::Completions,
+        None,
+        request,
+    )
+    .await
+}
+
+/// `POST /g/{gateway}/v1/embeddings`.
+pub async fn user_embeddings(State(state): State<AppState>, Path(gateway): Path<String>, request: Request) -> Response {
+    handle(
+        state,
+        Entry::Token(gateway),
+        Api::OpenAi,
+        Operation::Embeddings,
+        None,
+        request,
+    )
+    .await
+}
+
+/// `POST /g/{gateway}/v1/messages` (Anthropic's shape).
+pub async fn user_messages(State(state): State<AppState>, Path(gateway): Path<String>, request: Request) -> Response {
+    handle(
+        state,
+        Entry::Token(gateway),
+        Api::Anthropic,
+        Operation::Chat,
+        None,
+        request,
+    )
+    .await
+}
+
+/// How a request says who sends it.
+enum Entry {
+    /// A gateway key (and, in `x-mgw-user-token`, optionally the end user's token).
+    Key,
+    /// An end user's token alone, to the gateway the path names.
+    Token(String),
 }
 
 async fn handle(
     state: AppState,
+    entry: Entry,
     api: Api,
     operation: Operation,
     deployment: Option<String>,
@@ -82,7 +171,7 @@ async fn handle(
             .map(|traces| traces.request(request.headers(), api.as_str())),
         ..Progress::default()
     };
-    match serve(&state, api, operation, deployment, request, &mut progress).await {
+    match serve(&state, entry, api, operation, deployment, request, &mut progress).await {
         Ok(response) => response,
         Err(error) => refused(&state, progress, error),
     }
@@ -189,7 +278,7 @@ pub async fn console_chat(
     };
     progress.gateway = Some(match &principal {
         Principal::ConsoleViaGateway(gateway) => gateway.name.clone(),
-        Principal::Key { .. } | Principal::ConsoleToEndpoint { .. } => NO_GATEWAY.into(),
+        Principal::Key { .. } | Principal::EndUser(_) | Principal::ConsoleToEndpoint { .. } => NO_GATEWAY.into(),
     });
     let call = Call {
         api: Api::OpenAi,
@@ -201,6 +290,7 @@ pub async fn console_chat(
         bytes: Bytes::from(body.to_string()),
         arrival: None,
         session: None,
+        user: None,
     };
     match route(&state.proxy, call, &snapshot, principal, &mut progress).await {
         Ok(response) => response,
@@ -226,6 +316,7 @@ fn alone(upstream: &Upstream) -> Gateway {
         log_payloads: false,
         model_aliases: Default::default(),
         param_policy: Default::default(),
+        auth_mode: Default::default(),
         enabled: true,
         endpoints: vec![app::types::GatewayEndpoint {
             endpoint_id: upstream.endpoint.id,
@@ -260,6 +351,7 @@ pub(crate) async fn read_body(
 
 async fn serve(
     state: &AppState,
+    entry: Entry,
     api: Api,
     operation: Operation,
     deployment: Option<String>,
@@ -279,12 +371,33 @@ async fn serve(
         .unwrap_or_default()
         .to_string();
     let snapshot = state.registry.snapshot();
-    let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
-    progress.gateway = Some(authenticated.gateway.name.clone());
-    let principal = Principal::Key {
-        gateway: authenticated.gateway.clone(),
-        // The key and its ancestors, walked once: for allowed models, then for limits.
-        lineage: snapshot.lineage(&authenticated.key.key),
+    let (principal, user) = match entry {
+        Entry::Key => {
+            let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
+            progress.gateway = Some(authenticated.gateway.name.clone());
+            let token = (parts.headers.get(auth::USER_TOKEN_HEADER)).map(|value| value.to_str().unwrap_or_default());
+            let user = match token {
+                Some(token) => {
+                    Some(auth::verify_user(&proxy.verifier, &snapshot, &authenticated.gateway, token).await?)
+                }
+                None => None,
+            };
+            let principal = Principal::Key {
+                gateway: authenticated.gateway.clone(),
+                // The key and its ancestors, walked once: for allowed models, then for limits.
+                lineage: snapshot.lineage(&authenticated.key.key),
+            };
+            (principal, user)
+        }
+        Entry::Token(name) => {
+            let gateway = auth::token_gateway(&snapshot, &name)?;
+            progress.gateway = Some(gateway.name.clone());
+            let token = auth::presented_key(&parts.headers).ok_or_else(|| {
+                ProxyError::UserUnauthenticated("send the end user's token as `Authorization: Bearer <JWT>`".into())
+            })?;
+            let user = auth::verify_user(&proxy.verifier, &snapshot, &gateway, token).await?;
+            (Principal::EndUser(gateway), Some(user))
+        }
     };
     // The request holds its place under the concurrency limits from here, while its body is
     // read: a key's stalled uploads take its own places, not everyone's.
@@ -311,6 +424,7 @@ async fn serve(
         session: (parts.headers.get("x-mgw-session"))
             .and_then(|value| value.to_str().ok())
             .map(str::to_string),
+        user,
     };
     route(proxy, call, &snapshot, principal, progress).await
 }

@@ -1,15 +1,25 @@
-//! Gateway-key authentication against the registry snapshot: no database, no await.
+//! Gateway-key authentication against the registry snapshot: no database, no await; and the
+//! end user's token (issue #23) — alone, at `/g/{gateway}/v1/…`, or beside a key in
+//! `x-mgw-user-token` — verified against the gateway's identity providers.
 //!
 //! Invariant: a malformed key or a wrong checksum is refused before any lookup; a known key is
 //! compared in constant time; a key opens nothing when it or any ancestor is revoked,
 //! disabled, expired or rotated out past its grace period, or when its gateway is disabled —
 //! and the client cannot tell which.
+//! Invariant: a gateway takes keys and tokens alone only as its auth mode says; a token is
+//! verified only against the identity providers of the gateway it opens, and a refused token
+//! is logged by its reason, never its content.
 
 use super::{
     error::ProxyError,
     registry::{KeyEntry, Snapshot},
 };
-use crate::{gateway_key, secrets::Key};
+use crate::{
+    gateway_key,
+    identity::{EndUser, Verifier},
+    secrets::Key,
+    store::now_ms,
+};
 use app::types::Gateway;
 use axum::http::HeaderMap;
 use std::sync::Arc;
@@ -85,10 +95,61 @@ pub fn authenticate(
     if !gateway.enabled {
         return Err(refuse("gateway disabled", id));
     }
+    if !gateway.auth_mode.takes_keys() {
+        return Err(ProxyError::UserUnauthenticated(format!(
+            "gateway {} takes end users' tokens only, at /g/{}/v1/…",
+            gateway.name, gateway.name
+        )));
+    }
     Ok(Authenticated {
         key: entry.clone(),
         gateway: gateway.clone(),
     })
+}
+
+/// The header that carries an end user's token beside a gateway key.
+pub const USER_TOKEN_HEADER: &str = "x-mgw-user-token";
+
+fn user_refused(why: impl Into<String>) -> ProxyError {
+    ProxyError::UserUnauthenticated(why.into())
+}
+
+/// The gateway a request with an end user's token alone names in its path: enabled, and
+/// taking tokens alone.
+pub fn token_gateway(snapshot: &Snapshot, name: &str) -> Result<Arc<Gateway>, ProxyError> {
+    let gateway = (snapshot.gateways.values())
+        .find(|gateway| gateway.name == name && gateway.enabled)
+        .ok_or_else(|| user_refused(format!("there is no gateway {name} to sign in to")))?;
+    if !gateway.auth_mode.takes_tokens() {
+        return Err(user_refused(format!(
+            "gateway {name} does not take end users' tokens alone; send a gateway key"
+        )));
+    }
+    Ok(gateway.clone())
+}
+
+/// The end user `token` names, verified against the identity providers of `gateway`.
+pub async fn verify_user(
+    verifier: &Verifier,
+    snapshot: &Snapshot,
+    gateway: &Gateway,
+    token: &str,
+) -> Result<Arc<EndUser>, ProxyError> {
+    let providers = snapshot.identity_providers(gateway.id);
+    if providers.is_empty() {
+        return Err(user_refused(format!(
+            "gateway {} has no identity provider, so it takes no end users' tokens",
+            gateway.name
+        )));
+    }
+    let now_s = u64::try_from(now_ms() / 1000).unwrap_or_default();
+    match verifier.verify(providers, token, now_s).await {
+        Ok(user) => Ok(Arc::new(user)),
+        Err(refusal) => {
+            tracing::info!(reason = refusal.reason(), gateway = %gateway.name, "end user token refused");
+            Err(user_refused(refusal.to_string()))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -479,6 +479,7 @@ mod tests {
             enabled: true,
             limits: Vec::new(),
             param_policy: Default::default(),
+            auth_mode: Default::default(),
             endpoints: links
                 .iter()
                 .enumerate()

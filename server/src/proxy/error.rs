@@ -23,6 +23,10 @@ pub enum ProxyError {
     /// No key, a malformed one, or one that does not open anything.
     #[error("invalid API key")]
     Unauthorized,
+    /// An end user's token (issue #23) that does not verify, or a way in the gateway does not
+    /// accept; the message says which, never echoing the token or its claims.
+    #[error("end user not authenticated: {0}")]
+    UserUnauthenticated(String),
     /// The request cannot be read or breaks a rule; `param` names the field.
     #[error("bad request: {message}")]
     BadRequest { message: String, param: Option<String> },
@@ -89,7 +93,7 @@ impl ProxyError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         let code = match self {
-            ProxyError::Unauthorized => 401,
+            ProxyError::Unauthorized | ProxyError::UserUnauthenticated(_) => 401,
             ProxyError::BadRequest { .. } => 400,
             ProxyError::PayloadTooLarge { .. } => 413,
             ProxyError::BodyTimeout => 408,
@@ -109,6 +113,7 @@ impl ProxyError {
     pub fn class(&self) -> &'static str {
         match self {
             ProxyError::Unauthorized => "unauthorized",
+            ProxyError::UserUnauthenticated(_) => "user_unauthenticated",
             ProxyError::BadRequest { .. } => "bad_request",
             ProxyError::PayloadTooLarge { .. } => "payload_too_large",
             ProxyError::BodyTimeout => "body_timeout",
@@ -138,6 +143,12 @@ impl ProxyError {
                 Some("invalid_api_key".into()),
                 None,
                 "Incorrect API key provided. Send a gateway key as `Authorization: Bearer <key>`.".into(),
+            ),
+            ProxyError::UserUnauthenticated(why) => (
+                "invalid_request_error",
+                Some("invalid_user_token".into()),
+                None,
+                format!("The end user could not be authenticated: {why}."),
             ),
             ProxyError::BadRequest { message, param } => ("invalid_request_error", None, param.clone(), message.clone()),
             ProxyError::PayloadTooLarge { limit } => (

@@ -96,6 +96,8 @@ pub struct Proxy {
     pub metrics: Arc<Metrics>,
     /// The span exporter, when traces are configured.
     pub traces: Option<Arc<Traces>>,
+    /// Verifies end users' tokens (issue #23), caching their issuers' keys.
+    pub verifier: Arc<crate::identity::Verifier>,
     in_flight: AtomicUsize,
     retries_in_flight: AtomicUsize,
     draining: AtomicBool,
@@ -144,6 +146,14 @@ impl Proxy {
             replica: format!("{:016x}", rand::random::<u64>()),
             metrics: Arc::new(Metrics::new()),
             traces,
+            verifier: Arc::new(crate::identity::Verifier::new(
+                Arc::new(crate::identity::UpstreamFetcher::new(
+                    crate::manage::endpoints::UpstreamPolicy {
+                        deny_private: settings.deny_private_upstreams,
+                    },
+                )),
+                crate::identity::VerifierConfig::default(),
+            )),
             in_flight: AtomicUsize::new(0),
             retries_in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),

@@ -81,12 +81,13 @@ pub(super) fn plan(
     snapshot: &Snapshot,
     principal: &Principal<'_>,
     inbound: &Inbound,
+    user: Option<&str>,
     session: Option<&str>,
 ) -> Result<Plan, ProxyError> {
     let gateway = principal.gateway();
     match principal {
         Principal::ConsoleToEndpoint { upstream, .. } => pinned(upstream, inbound.operation).map(Plan::plain),
-        Principal::Key { .. } | Principal::ConsoleViaGateway(_) => {
+        Principal::Key { .. } | Principal::ConsoleViaGateway(_) | Principal::EndUser(_) => {
             let requested = inbound.model.as_deref();
             let Some(composite) = requested.and_then(|name| snapshot.composite(gateway.id, name)) else {
                 return candidates(snapshot, gateway, principal.lineage(), requested, inbound.operation)
@@ -95,7 +96,7 @@ pub(super) fn plan(
             if !permitted(principal.lineage(), &composite.name) {
                 return Err(ProxyError::ModelNotAllowed(composite.name.clone()));
             }
-            let end_user = end_user(inbound, session, principal);
+            let end_user = end_user(inbound, user, session, principal);
             let fan_out = match composite.kind {
                 CompositeKind::Load | CompositeKind::Ab => None,
                 CompositeKind::Multi if inbound.stream && composite.mode == MultiMode::WaitForAll => {
@@ -141,12 +142,8 @@ pub(super) fn plan(
 
 /// Who the end user is, for sticky composites: the body's `user`, else the `x-mgw-session`
 /// header, else the key (the console's requests: each its own).
-fn end_user(inbound: &Inbound, session: Option<&str>, principal: &Principal<'_>) -> String {
-    let user = inbound
-        .body
-        .get("user")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty());
+fn end_user(inbound: &Inbound, verified: Option<&str>, session: Option<&str>, principal: &Principal<'_>) -> String {
+    let user = verified.or_else(|| (inbound.body.get("user").and_then(Value::as_str)).filter(|u| !u.is_empty()));
     match (user, session.filter(|s| !s.is_empty()), principal.lineage().first()) {
         (Some(user), _, _) => format!("user:{user}"),
         (None, Some(session), _) => format!("session:{session}"),

@@ -10,7 +10,8 @@ use crate::{
     secrets::Secret,
 };
 use app::types::{
-    CompositeModel, EndpointId, Gateway, GatewayId, GatewayKey, InferenceEndpoint, KeyId, ModelPrice, Prompt,
+    CompositeModel, EndpointId, Gateway, GatewayId, GatewayKey, IdentityProvider, InferenceEndpoint, KeyId, ModelPrice,
+    Prompt,
 };
 use arc_swap::ArcSwap;
 use std::{
@@ -90,6 +91,8 @@ pub struct Snapshot {
     composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>>,
     /// Every named prompt, by name.
     prompts: HashMap<String, Arc<Prompt>>,
+    /// Each gateway's identity providers (the issuers of end users' tokens it accepts).
+    identity_providers: HashMap<GatewayId, Vec<Arc<IdentityProvider>>>,
     keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
     keys_by_id: HashMap<KeyId, Arc<KeyEntry>>,
     prices: HashMap<String, ModelPrice>,
@@ -114,6 +117,11 @@ impl Snapshot {
     /// Every composite model of `gateway`.
     pub fn composites_of(&self, gateway: GatewayId) -> impl Iterator<Item = &Arc<CompositeModel>> {
         self.composites.get(&gateway).into_iter().flat_map(HashMap::values)
+    }
+
+    /// The identity providers of `gateway` (none: it accepts no end users' tokens).
+    pub fn identity_providers(&self, gateway: GatewayId) -> &[Arc<IdentityProvider>] {
+        self.identity_providers.get(&gateway).map_or(&[], Vec::as_slice)
     }
 
     /// The prompt named `name`, if there is one.
@@ -246,6 +254,10 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
             Some(Arc::new(KeyEntry { key, secret_hash }))
         })
         .collect();
+    let mut identity_providers: HashMap<GatewayId, Vec<Arc<IdentityProvider>>> = HashMap::new();
+    for provider in source.identity_providers {
+        (identity_providers.entry(provider.gateway_id).or_default()).push(Arc::new(provider));
+    }
     let mut composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>> = HashMap::new();
     for composite in source.composites {
         (composites.entry(composite.gateway_id).or_default()).insert(composite.name.clone(), Arc::new(composite));
@@ -258,6 +270,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         prompts: (source.prompts.into_iter())
             .map(|prompt| (prompt.name.clone(), Arc::new(prompt)))
             .collect(),
+        identity_providers,
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
         prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),

@@ -26,6 +26,7 @@ use super::{
     InFlight, Proxy,
 };
 use crate::{
+    identity::EndUser,
     store::{now_ms, LimitScope},
     traces::RequestTrace,
 };
@@ -79,6 +80,9 @@ pub(super) enum Principal<'s> {
     },
     /// The console's playground through a gateway: routed, limited and logged as the gateway's.
     ConsoleViaGateway(Arc<Gateway>),
+    /// An end user's token alone, at `/g/{gateway}/v1/…` (issue #23): routed, limited and
+    /// logged as the gateway's, with no key.
+    EndUser(Arc<Gateway>),
     /// The console's playground to one endpoint on its own: one attempt, no gateway to limit
     /// it or name in its log (`plan` is the routing policy it is sent with).
     ConsoleToEndpoint {
@@ -91,7 +95,9 @@ impl Principal<'_> {
     /// The routing policy: strategy, retries, deadline, logging.
     pub(super) fn gateway(&self) -> &Arc<Gateway> {
         match self {
-            Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) => gateway,
+            Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) | Principal::EndUser(gateway) => {
+                gateway
+            }
             Principal::ConsoleToEndpoint { plan, .. } => plan,
         }
     }
@@ -100,14 +106,16 @@ impl Principal<'_> {
     pub(super) fn lineage(&self) -> &[&Arc<KeyEntry>] {
         match self {
             Principal::Key { lineage, .. } => lineage,
-            Principal::ConsoleViaGateway(_) | Principal::ConsoleToEndpoint { .. } => &[],
+            Principal::ConsoleViaGateway(_) | Principal::EndUser(_) | Principal::ConsoleToEndpoint { .. } => &[],
         }
     }
 
     /// The gateway the log and the limits name.
     fn named_gateway(&self) -> Option<GatewayId> {
         match self {
-            Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) => Some(gateway.id),
+            Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) | Principal::EndUser(gateway) => {
+                Some(gateway.id)
+            }
             Principal::ConsoleToEndpoint { .. } => None,
         }
     }
@@ -154,6 +162,8 @@ pub(super) struct Call<'p> {
     pub arrival: Option<Arrival>,
     /// The client's `x-mgw-session` header: who the end user is when the body has no `user`.
     pub session: Option<String>,
+    /// The end user a verified token names (issue #23): the way in's, or beside a key.
+    pub user: Option<Arc<EndUser>>,
 }
 
 /// How far a request got, for counting one that is refused.
@@ -187,7 +197,8 @@ pub(super) async fn route(
         prompt,
         rewritten,
     } = read(call.api, call.operation, &call.bytes, call.path_model, scope)?;
-    let plan = plan(proxy, snapshot, &principal, &inbound, call.session.as_deref())?;
+    let user = call.user.as_deref().map(|user| user.subject.as_str());
+    let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, rewritten, progress)?;
     if let Some(prompt) = prompt {
         recorder.prompt(prompt, principal.gateway().log_payloads);
@@ -332,7 +343,7 @@ fn record(
         .ok_or(ProxyError::Overloaded("the request-log queue is full"))?;
     let pinned = match principal {
         Principal::ConsoleToEndpoint { upstream, .. } => Some(upstream.endpoint.id),
-        Principal::Key { .. } | Principal::ConsoleViaGateway(_) => None,
+        Principal::Key { .. } | Principal::ConsoleViaGateway(_) | Principal::EndUser(_) => None,
     };
     let log = RequestLog {
         request_id: call.request_id.clone(),
@@ -350,6 +361,7 @@ fn record(
             true => Value::Object(inbound.body.clone()).to_string(),
             false => String::from_utf8_lossy(&call.bytes).into_owned(),
         }),
+        end_user: call.user.as_ref().map(|user| user.subject.clone()),
         ..RequestLog::default()
     };
     let trace = progress.trace.take();

@@ -3,7 +3,9 @@
 //! Invariant: a gateway and its endpoint list change together, in one transaction.
 
 use super::{flag, found, AnyQuery, LimitScope, Store, StoreError, Tx};
-use app::types::{EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, ParamPolicy, RetryPolicy, Strategy};
+use app::types::{
+    AuthMode, EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, ParamPolicy, RetryPolicy, Strategy,
+};
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
 
@@ -19,6 +21,7 @@ pub struct GatewayFields<'a> {
     pub model_aliases: &'a BTreeMap<String, String>,
     pub enabled: bool,
     pub param_policy: &'a ParamPolicy,
+    pub auth_mode: AuthMode,
     /// Replaces the gateway's limits, in the same transaction, when given.
     pub limits: Option<&'a [Limit]>,
 }
@@ -31,13 +34,14 @@ pub struct EndpointLink {
 }
 
 const COLUMNS: &str = "id, name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, deadline_ms, \
-     log_metadata, log_payloads, model_aliases, enabled, param_policy, created_at, updated_at";
+     log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, created_at, updated_at";
 
 fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
     let strategy: String = row.try_get("strategy")?;
     let aliases: String = row.try_get("model_aliases")?;
     let policy: String = row.try_get("param_policy")?;
+    let auth_mode: String = row.try_get("auth_mode")?;
     Ok(Gateway {
         id: GatewayId(row.try_get("id")?),
         name: row.try_get("name")?,
@@ -56,12 +60,13 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
         endpoints,
         limits: Vec::new(),
         param_policy: serde_json::from_str(&policy).map_err(|e| decode(format!("param_policy: {e}")))?,
+        auth_mode: AuthMode::parse(&auth_mode).ok_or_else(|| decode(format!("unknown auth mode {auth_mode:?}")))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
-/// Binds the fields as `$1` to `$12`, in the order both the insert and the update name them.
+/// Binds the fields as `$1` to `$13`, in the order both the insert and the update name them.
 fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<'q> {
     query
         .bind(fields.name)
@@ -76,6 +81,7 @@ fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<
         .bind(aliases_json(fields.model_aliases))
         .bind(i64::from(fields.enabled))
         .bind(serde_json::to_string(fields.param_policy).unwrap_or_else(|_| "{}".into()))
+        .bind(fields.auth_mode.as_str())
 }
 
 fn aliases_json(aliases: &BTreeMap<String, String>) -> String {
@@ -183,8 +189,8 @@ impl Tx {
         let row = bind_fields(
             sqlx::query(
                 "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
-             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, param_policy, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
             ),
             fields,
         )
@@ -211,7 +217,7 @@ impl Tx {
             sqlx::query(
                 "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
              retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
-             model_aliases = $10, enabled = $11, param_policy = $12, updated_at = $13 WHERE id = $14",
+             model_aliases = $10, enabled = $11, param_policy = $12, auth_mode = $13, updated_at = $14 WHERE id = $15",
             ),
             fields,
         )

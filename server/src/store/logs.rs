@@ -34,6 +34,7 @@ pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
         prompt: row.try_get("prompt")?,
         prompt_version: row.try_get("prompt_version")?,
         prompt_parameters: row.try_get("prompt_parameters")?,
+        end_user: row.try_get("end_user")?,
         attempts: Vec::new(),
     })
 }
@@ -55,7 +56,7 @@ pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
 }
 
 /// Columns of `request_logs` the writer fills, in order, with their Postgres types.
-const LOG_COLUMNS: [(&str, &str); 23] = [
+const LOG_COLUMNS: [(&str, &str); 24] = [
     ("request_id", "text"),
     ("created_at", "bigint"),
     ("gateway_id", "bigint"),
@@ -79,6 +80,7 @@ const LOG_COLUMNS: [(&str, &str); 23] = [
     ("prompt", "text"),
     ("prompt_version", "bigint"),
     ("prompt_parameters", "text"),
+    ("end_user", "text"),
 ];
 
 /// Columns of `request_attempts` the writer fills (besides `request_log_id`).
@@ -196,6 +198,7 @@ fn bind_log<'q>(query: AnyQuery<'q>, id: i64, log: &'q RequestLog) -> AnyQuery<'
         .bind(log.prompt.as_deref())
         .bind(log.prompt_version)
         .bind(log.prompt_parameters.as_deref())
+        .bind(log.end_user.as_deref())
 }
 
 /// A log's verdict as its column holds it (JSON); `None` for a request no judge chose for.
@@ -246,6 +249,7 @@ struct LogRecord<'a> {
     prompt: Option<&'a str>,
     prompt_version: Option<i64>,
     prompt_parameters: Option<&'a str>,
+    end_user: Option<&'a str>,
 }
 
 /// One `request_attempts` record as the Postgres writer sends it, with its request's id.
@@ -306,6 +310,7 @@ fn batch_json(logs: &[&RequestLog]) -> (String, String) {
             prompt: log.prompt.as_deref(),
             prompt_version: log.prompt_version,
             prompt_parameters: log.prompt_parameters.as_deref(),
+            end_user: log.end_user.as_deref(),
         })
         .collect();
     let attempts: Vec<AttemptRecord<'_>> = logs

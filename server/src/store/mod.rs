@@ -12,6 +12,7 @@ mod endpoints;
 mod feedback;
 mod gateways;
 mod hourly;
+mod identity;
 mod keys;
 mod limits;
 mod log_reads;

@@ -18,33 +18,33 @@ fn model_gateway(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// The CLI against a data directory of its own.
-struct Cli {
-    dir: tempfile::TempDir,
+pub struct Cli {
+    pub dir: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Cli {
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
     /// Runs `model-gateway --data-dir <dir> <args>`.
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         let mut all = vec!["--data-dir", self.dir.path().to_str().unwrap()];
         all.extend_from_slice(args);
         model_gateway(&all, &[])
     }
 
     /// Runs it and returns its standard output, failing the test if it failed.
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(output.status.success(), "{args:?}: {}", text(&output));
         String::from_utf8(output.stdout).unwrap()
     }
 }
 
-fn text(output: &Output) -> String {
+pub fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

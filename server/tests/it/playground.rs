@@ -36,6 +36,7 @@ async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
             enabled: true,
             limits: Vec::new(),
             param_policy: Default::default(),
+            auth_mode: Default::default(),
         })
         .await
         .unwrap();

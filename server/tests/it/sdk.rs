@@ -15,7 +15,7 @@ use app::types::{CompositeKind, MultiMode, NewComposite, NewKey, NewPrompt};
 use server::{manage::limits::parse_limit, testing::MockUpstream};
 use std::path::PathBuf;
 
-fn python() -> Option<PathBuf> {
+pub fn python() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = std::env::var_os("MGW_TEST_PYTHON")
         .map(PathBuf::from)

@@ -134,6 +134,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             "deadline_ms",
             "limits",
             "model_aliases",
+            "param_policy",
         ],
     );
     let general = refusal.general();
@@ -170,6 +171,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
         .map(|(alias, model)| format!("{alias}={model}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let policy = gateway.param_policy.lines();
     let retry = gateway.retry;
     let strategy = gateway.strategy;
     let label = format!("Edit {}", gateway.name);
@@ -193,6 +195,17 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             {field("deadline_ms", "Deadline (ms)", deadline, "For the whole request, retries included; empty for the server's default.")}
             {field("backoff_base_ms", "Back-off base (ms)", retry.base_ms.to_string(), "")}
             {field("backoff_cap_ms", "Back-off cap (ms)", retry.cap_ms.to_string(), "")}
+            <div class="sm:col-span-2">
+                <label for=format!("edit-gateway-{gateway_id}-param_policy") class="block text-sm font-medium text-slate-700">"Parameter policy"</label>
+                <textarea id=format!("edit-gateway-{gateway_id}-param_policy") name="param_policy" rows="4" spellcheck="false"
+                    class=format!("mt-1 font-mono {INPUT}") aria-describedby=format!("edit-gateway-{gateway_id}-param_policy-hint")>{policy}</textarea>
+                <p id=format!("edit-gateway-{gateway_id}-param_policy-hint") class="mt-1 text-xs text-slate-500">
+                    "One rule a line, applied to every request before it is admitted: "
+                    <code>"default temperature=0.2"</code>" (when left out), "<code>"override tool_choice=\"auto\""</code>" (always), "
+                    <code>"max max_tokens=1024"</code>", "<code>"min temperature=0"</code>" (bounds), "<code>"deny logit_bias"</code>" (refused). Values are JSON."
+                </p>
+                <p class="mt-1 text-xs text-red-600" role="alert">{move || refusal.of("param_policy").get()}</p>
+            </div>
             <div class="flex flex-wrap gap-4 sm:col-span-2">
                 {check("enabled", "Enabled", gateway.enabled)}
                 {check("log_metadata", "Log metadata", gateway.log_metadata)}

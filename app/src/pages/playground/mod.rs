@@ -1,7 +1,8 @@
 //! The playground: one prompt to one to four endpoints or gateway models, the answers streaming
 //! side by side with time to first token, total time, tokens and cost; a conversation that
-//! goes on turn by turn; an optional judge model that scores the answers; and a logged request
-//! opened again (`/playground?log=<request id>`).
+//! goes on turn by turn; an optional judge model that scores the answers; a logged request
+//! opened again (`/playground?log=<request id>`); a named prompt's versions compared side by
+//! side (`prompt`); and the conversation saved as a named prompt (`save`).
 //!
 //! Each column's request is a `POST /api/playground/chat` from the browser (the server sends it
 //! through the inference path with no key, so it is limited, logged and counted like any
@@ -9,14 +10,18 @@
 
 use crate::api::load_playground;
 use crate::components::Erase;
-use crate::components::{use_hydrated, PageHeader};
-use crate::types::{chat_body, money, target_request, Parameters, PlaygroundSetup, Turn};
+use crate::components::{may_change, use_hydrated, PageHeader};
+use crate::types::{chat_body, conversation_template, money, target_request, Parameters, PlaygroundSetup, Turn};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use prompt::{Mode, PromptChoice};
+use save::SaveAsPrompt;
 use serde_json::json;
 use stream::{now, start, Answer};
 
+mod prompt;
+mod save;
 mod stream;
 
 /// The most columns side by side.
@@ -27,6 +32,9 @@ const MAX_COLUMNS: usize = 4;
 struct Column {
     key: usize,
     target: RwSignal<String>,
+    /// In prompt mode, the prompt's version it sends: `@3`, `:staging`, or empty for the
+    /// default.
+    version: RwSignal<String>,
     history: RwSignal<Vec<Turn>>,
     answer: RwSignal<Answer>,
 }
@@ -36,6 +44,7 @@ impl Column {
         Column {
             key,
             target: RwSignal::new(target),
+            version: RwSignal::new(String::new()),
             history: RwSignal::new(history),
             answer: RwSignal::new(Answer::default()),
         }
@@ -133,13 +142,16 @@ fn column_card(
     index: usize,
     setup: StoredValue<PlaygroundSetup>,
     columns: RwSignal<Vec<Column>>,
+    choice: PromptChoice,
 ) -> AnyView {
     let answer = column.answer;
     let picker = setup.with_value(|s| target_select(s, format!("target-{}", column.key), "Model", column.target, None));
+    let version = move || (choice.mode.get() == Mode::Prompt).then(|| prompt::version_select(choice, column));
     view! {
         <section class="flex min-w-0 flex-col gap-3 rounded-xl border border-slate-200 bg-white p-4 shadow-sm" data-testid="column"
             aria-label=format!("Column {}", index + 1)>
-            <div class="flex items-end gap-2">
+            <div class="flex flex-wrap items-end gap-2">
+                {version}
                 <div class="min-w-0 flex-1">{picker}</div>
                 <button type="button" class="rounded-lg border border-slate-300 px-2 py-1.5 text-xs text-slate-600 hover:bg-slate-50 disabled:opacity-40"
                     aria-label=format!("Remove column {}", index + 1)
@@ -207,6 +219,7 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let pending = RwSignal::new(0usize);
     let can_send = setup.can_send;
+    let choice = PromptChoice::new(setup.prompts.clone());
     let labels: Vec<(String, String)> = setup
         .targets
         .iter()
@@ -259,7 +272,11 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
         }
         problem.set(None);
         let asked = user.get_untracked();
-        if asked.trim().is_empty() {
+        let prompted = choice.mode.get_untracked() == Mode::Prompt;
+        // A named prompt's first turn is its own messages; every other turn adds the user's.
+        let begun = (columns.get_untracked().iter())
+            .any(|c| c.history.with_untracked(|h| !h.is_empty()) || c.answer.with_untracked(|a| !a.text.is_empty()));
+        if asked.trim().is_empty() && (!prompted || begun) {
             problem.set(Some("Write a user message.".into()));
             return;
         }
@@ -287,11 +304,17 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
                 // messages in a row are refused by some providers).
                 history.pop();
             }
-            history.push(Turn {
-                role: "user".into(),
-                content: asked.clone(),
-            });
-            match chat_body(model.as_deref(), &system, &history, &parameters) {
+            if !asked.trim().is_empty() {
+                history.push(Turn {
+                    role: "user".into(),
+                    content: asked.clone(),
+                });
+            }
+            let body = match prompted {
+                true => choice.body(&column, &target, model.as_deref(), &history, &parameters),
+                false => chat_body(model.as_deref(), &system, &history, &parameters),
+            };
+            match body {
                 Ok(body) => requests.push((column, history, json!({ "target": target, "body": body }).to_string())),
                 Err(error) => {
                     problem.set(Some(error));
@@ -302,6 +325,10 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
         user.set(String::new());
         verdict.set(Answer::default());
         pending.set(requests.len());
+        let asked = match asked.trim().is_empty() {
+            true => choice.described(),
+            false => asked,
+        };
         for (column, history, request) in requests {
             column.history.set(history);
             column.answer.set(Answer {
@@ -326,19 +353,50 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
         let key = next_key.get_value();
         next_key.set_value(key + 1);
         let target = setup.with_value(|s| s.targets.first().map(|t| t.value.clone()).unwrap_or_default());
+        let column = Column::new(key, target, Vec::new());
+        column.version.set(choice.new_column_version());
         columns.update(|list| {
             if list.len() < MAX_COLUMNS {
-                list.push(Column::new(key, target, Vec::new()));
+                list.push(column);
             }
         });
     };
-    let new_conversation = move |_| {
+    let reset = move || {
         for column in columns.get_untracked() {
             column.history.set(Vec::new());
             column.answer.set(Answer::default());
         }
         verdict.set(Answer::default());
     };
+    let new_conversation = move |_| reset();
+    // "Save as prompt": the system message, the first column's conversation with its latest
+    // answer, and a user message not sent yet.
+    let conversation = Callback::new(move |()| {
+        let mut turns = Vec::new();
+        if let Some(column) = columns.get_untracked().first() {
+            turns = column.history.get_untracked();
+            let last = column.answer.get_untracked();
+            if last.error.is_none() && !last.text.is_empty() {
+                turns.push(Turn {
+                    role: "assistant".into(),
+                    content: last.text,
+                });
+            }
+        }
+        let asked = user.get_untracked();
+        if !asked.trim().is_empty() {
+            turns.push(Turn {
+                role: "user".into(),
+                content: asked,
+            });
+        }
+        let tuning = Parameters {
+            temperature: temperature.get_untracked(),
+            max_tokens: max_tokens.get_untracked(),
+        };
+        conversation_template(&system.get_untracked(), &turns, &tuning)
+    });
+    let may_change = may_change();
     let full = move || columns.with(Vec::len) >= MAX_COLUMNS;
     // As many columns across as there are, once the screen is wide enough.
     let grid_class = move || match columns.with(Vec::len) {
@@ -369,14 +427,19 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
     let form = view! {
         <form class="grid gap-4 rounded-xl border border-slate-200 bg-white p-4 shadow-sm lg:grid-cols-3" aria-label="Prompt"
             on:submit=move |ev| { ev.prevent_default(); send(); }>
+            {prompt::mode_switch(choice, columns, reset)}
             <div class="lg:col-span-2 grid gap-3">
+                <Show when=move || choice.mode.get() == Mode::Messages fallback=move || prompt::prompt_fields(choice, columns)>
+                    <div>
+                        <label for="system" class="block text-xs font-medium text-slate-600">"System message (optional)"</label>
+                        <textarea id="system" rows="2" class=input placeholder="You are a concise assistant."
+                            prop:value=move || system.get() on:input=move |ev| system.set(event_target_value(&ev))></textarea>
+                    </div>
+                </Show>
                 <div>
-                    <label for="system" class="block text-xs font-medium text-slate-600">"System message (optional)"</label>
-                    <textarea id="system" rows="2" class=input placeholder="You are a concise assistant."
-                        prop:value=move || system.get() on:input=move |ev| system.set(event_target_value(&ev))></textarea>
-                </div>
-                <div>
-                    <label for="user" class="block text-xs font-medium text-slate-600">"User message"</label>
+                    <label for="user" class="block text-xs font-medium text-slate-600">
+                        "User message"{move || (choice.mode.get() == Mode::Prompt).then_some(" (optional on the first turn: added after the prompt's messages)")}
+                    </label>
                     <textarea id="user" rows="3" class=input placeholder="Ask something…" aria-describedby="user-hint"
                         prop:value=move || user.get() on:input=move |ev| user.set(event_target_value(&ev))
                         on:keydown=move |ev: leptos::ev::KeyboardEvent| {
@@ -417,8 +480,11 @@ fn Playground(setup: PlaygroundSetup) -> impl IntoView {
         {form}
         <div class=grid_class data-testid="columns">
             <For each=each key=|(i, c)| (*i, c.key)
-                children=move |(index, column)| column_card(column, index, setup, columns)/>
+                children=move |(index, column)| column_card(column, index, setup, columns, choice)/>
         </div>
+        <Show when=move || may_change && choice.mode.get() == Mode::Messages>
+            <SaveAsPrompt prompts=choice.prompts template=conversation/>
+        </Show>
         {move || {
             let v = verdict.get();
             (v.running || !v.text.is_empty() || v.error.is_some()).then(|| view! {
@@ -440,7 +506,7 @@ pub fn PlaygroundPage() -> impl IntoView {
     let setup = Resource::new(log, load_playground);
     view! {
         <Title text="Playground"/>
-        <PageHeader title="Playground" description="Send one prompt to up to four endpoints or gateway models and compare the answers as they stream."/>
+        <PageHeader title="Playground" description="Send one prompt (or a named prompt's versions) to up to four endpoints or gateway models and compare the answers as they stream."/>
         <Suspense fallback=|| view! { <div class="h-48 animate-pulse rounded-xl bg-slate-200"></div> }>
             {move || setup.get().map(|result| match result {
                 Ok(setup) if setup.targets.is_empty() => view! {

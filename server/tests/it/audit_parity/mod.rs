@@ -18,6 +18,7 @@ use crate::{
 use app::types::{AdminRole, AuditEntry, ModelPrice, ProviderKind, Strategy, Via};
 use app::types::{CompositeKind, CompositeMember, MultiMode, NewComposite};
 use app::types::{EndpointChoice, EndpointRef, NewAdmin, NewGateway, NewKey, NewPrompt, PromptTemplate, WriteOnly};
+use app::types::{KeySource, NewIdentityProvider};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
@@ -110,7 +111,8 @@ fn account(email: &str, role: AdminRole) -> NewAdmin {
 
 /// The fixtures every run starts from, always created in this order: the admin, endpoint
 /// `e1` (with a credential) and `e-spare` (in no gateway), gateway `g1` over `e1`, key `k1`
-/// on it, composite `c1` on it (over `e1`), prompt `p1` (one version, for every gateway), the
+/// on it, composite `c1` on it (over `e1`), prompt `p1` (one version, for every gateway),
+/// identity provider `i1` of `g1` (issuer `https://i1.example.com`), the
 /// price of `m1`, a second admin, a viewer, and the admin's API token `t1`; and the template
 /// file `<template>` the CLI's prompt commands read (`table::TEMPLATE_YAML`).
 async fn seed(server: &TestServer) -> Fixture {
@@ -168,6 +170,20 @@ async fn seed(server: &TestServer) -> Fixture {
         })
         .await
         .unwrap();
+    let i1 = op(manage)
+        .add_identity_provider(NewIdentityProvider {
+            gateway_id: g1.id,
+            issuer: "https://i1.example.com".into(),
+            audiences: vec!["g1".into()],
+            keys: KeySource::JwksUrl {
+                url: "https://i1.example.com/jwks".into(),
+            },
+            algorithms: Vec::new(),
+            leeway_s: 60,
+            required_claims: Vec::new(),
+        })
+        .await
+        .unwrap();
     let template_file = server.dir.path().join("template.yaml");
     std::fs::write(&template_file, table::TEMPLATE_YAML).unwrap();
     let m1 = ModelPrice {
@@ -198,6 +214,7 @@ async fn seed(server: &TestServer) -> Fixture {
         ("k1", "GatewayKey", k1.key.public_id.clone()),
         ("c1", "CompositeModel", c1.id.0.to_string()),
         ("p1", "Prompt", p1.id.0.to_string()),
+        ("i1", "IdentityProvider", i1.id.0.to_string()),
         ("second", "AdminUser", second.id.0.to_string()),
         ("token", "AdminApiToken", token.token.id.0.to_string()),
     ];

@@ -5,7 +5,7 @@
 //!
 //! Ids differ from run to run (a key's public id is random), so documents' variables, forms
 //! and command lines name the fixtures by marks that `Fixture::fill` replaces:
-//! `<e1>`, `<spare>`, `<g1>`, `<k1>`, `<c1>`, `<p1>`, `<second>`, `<token>` are the local ids (a
+//! `<e1>`, `<spare>`, `<g1>`, `<k1>`, `<c1>`, `<p1>`, `<i1>`, `<second>`, `<token>` are the local ids (a
 //! key's public id, a number otherwise), `<e1:id>`, `<g1:id>`… the GraphQL global ids, and
 //! `<template>` the path of a template file holding [`TEMPLATE_YAML`].
 
@@ -31,6 +31,10 @@ parameters:
     type: string
     required: true
 ";
+
+/// [`TEMPLATE_YAML`] as the console's template editor posts it (its rows, as JSON).
+const TEMPLATE_FORM: &str = r#"{"messages":[{"role":"user","content":"Say hello to {{ who }}."}],"model":"","params":"",
+"parameters":[{"name":"who","kind":"string","required":true,"default":"","description":""}]}"#;
 
 /// [`TEMPLATE_YAML`] as GraphQL takes it.
 fn template() -> Value {
@@ -94,7 +98,8 @@ impl Row {
 
 /// Every mutation. The console has no way to update a gateway or replace its endpoints, nor
 /// to update or delete a key, nor to change only some of a composite's fields (its edit form
-/// sends them all, so its entry names the members), nor any for named prompts yet (issue #22).
+/// sends them all, so its entry names the members), nor any for end users' identity providers
+/// yet (issue #23).
 /// The CLI has none to test an endpoint, delete a key, sign in or out, change a password,
 /// update or delete an admin, or create or revoke an admin API token.
 pub fn table() -> Vec<Row> {
@@ -271,13 +276,17 @@ pub fn table() -> Vec<Row> {
         )
         .via_console(Console::Function("composites_delete", &[("id", "<c1>")]))
         .via_cli(&["composite", "remove", "--gateway", "g1", "--name", "c1"]),
-        // Named prompts (no console path yet).
+        // Named prompts.
         row(
             "createPrompt",
             "prompt.create",
             "mutation($input: CreatePromptInput!) { createPrompt(input: $input) { id } }",
             json!({ "input": { "name": "p-new", "template": template() } }),
         )
+        .via_console(Console::Function(
+            "prompts_create",
+            &[("name", "p-new"), ("template", TEMPLATE_FORM)],
+        ))
         .via_cli(&["prompt", "create", "--name", "p-new", "--file", "<template>"]),
         row(
             "addPromptVersion",
@@ -286,6 +295,10 @@ pub fn table() -> Vec<Row> {
                addPromptVersion(promptId: $id, template: $template) { version } }",
             json!({ "id": "<p1:id>", "template": template() }),
         )
+        .via_console(Console::Function(
+            "prompts_version",
+            &[("id", "<p1>"), ("template", TEMPLATE_FORM)],
+        ))
         .via_cli(&["prompt", "version", "p1", "--file", "<template>"]),
         row(
             "setPromptLabel",
@@ -293,6 +306,10 @@ pub fn table() -> Vec<Row> {
             "mutation($id: ID!) { setPromptLabel(promptId: $id, label: \"production\", version: 1) { id } }",
             json!({ "id": "<p1:id>" }),
         )
+        .via_console(Console::Function(
+            "prompts_label",
+            &[("id", "<p1>"), ("label", "production"), ("version", "1")],
+        ))
         .via_cli(&["prompt", "label", "p1", "production", "1"]),
         row(
             "deletePrompt",
@@ -300,7 +317,35 @@ pub fn table() -> Vec<Row> {
             "mutation($id: ID!) { deletePrompt(promptId: $id) }",
             json!({ "id": "<p1:id>" }),
         )
+        .via_console(Console::Function("prompts_delete", &[("id", "<p1>")]))
         .via_cli(&["prompt", "remove", "p1"]),
+        // End users' identity providers (no console path yet).
+        row(
+            "addIdentityProvider",
+            "identity.create",
+            "mutation($input: AddIdentityProviderInput!) { addIdentityProvider(input: $input) { id } }",
+            json!({ "input": { "gatewayId": "<g1:id>", "issuer": "https://new.example.com",
+                               "audiences": ["g1"], "jwksUrl": "https://new.example.com/jwks" } }),
+        )
+        .via_cli(&[
+            "identity",
+            "add",
+            "--gateway",
+            "g1",
+            "--issuer",
+            "https://new.example.com",
+            "--audience",
+            "g1",
+            "--jwks-url",
+            "https://new.example.com/jwks",
+        ]),
+        row(
+            "removeIdentityProvider",
+            "identity.delete",
+            "mutation($id: ID!) { removeIdentityProvider(id: $id) }",
+            json!({ "id": "<i1:id>" }),
+        )
+        .via_cli(&["identity", "remove", "<i1>"]),
         // Keys.
         row(
             "createKey",

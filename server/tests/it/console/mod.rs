@@ -4,16 +4,17 @@
 //! Here: the console's paths and `location`, which the area modules share; `gate` (what opens
 //! without a session, CSRF), `session` (signing in and out, cookies, throttling, expiry) and
 //! `functions` (the endpoints, gateways (with their composite models) and keys pages' server
-//! functions), `logs` (the logs'
-//! export and live tail).
+//! functions), `prompts` (the Prompts page's server functions and the playground's prompt
+//! mode), `logs` (the logs' export and live tail).
 
 mod assets;
 mod functions;
 mod gate;
 mod logs;
+mod prompts;
 mod session;
 
-const PAGES: [&str; 9] = [
+const PAGES: [&str; 10] = [
     "/",
     "/endpoints",
     "/gateways",
@@ -21,6 +22,7 @@ const PAGES: [&str; 9] = [
     "/logs",
     "/audit",
     "/docs",
+    "/prompts",
     "/playground",
     "/settings",
 ];

@@ -123,6 +123,7 @@ async fn endpoint_count(server: &TestServer) -> usize {
 }
 
 mod access;
+mod identity;
 mod operations;
 mod prompts;
 mod schema;

@@ -95,6 +95,7 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
         model_aliases: aliases,
         enabled: true,
         param_policy: &NO_POLICY,
+        auth_mode: app::types::AuthMode::Key,
         limits: None,
     }
 }

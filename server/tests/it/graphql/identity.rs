@@ -1,0 +1,152 @@
+//! End users' identity providers through GraphQL (issue #23): added to a gateway, read back
+//! under it and by `node`, refused naming their field, closed to viewers, and removed.
+
+use super::{endpoint_input, server, Api, ADMIN, CREATE_ENDPOINT, CREATE_GATEWAY};
+use crate::support::PASSWORD;
+use serde_json::{json, Value};
+
+const ADD: &str = "mutation($input: AddIdentityProviderInput!) { addIdentityProvider(input: $input) {
+    id gatewayId issuer audiences keySource jwksUrl environmentVariable algorithms leewayS requiredClaims } }";
+
+#[tokio::test]
+async fn identity_providers_are_added_read_back_refused_by_field_and_removed() {
+    let server = server().await;
+    let api = Api::login(&server, ADMIN).await;
+    let endpoint =
+        api.ok(CREATE_ENDPOINT, endpoint_input("e", "http://127.0.0.1:9")).await["createEndpoint"]["id"].clone();
+    let gateway = api
+        .ok(
+            CREATE_GATEWAY,
+            json!({ "input": { "name": "g", "strategy": "PRIORITY", "endpoints": [{ "endpointId": endpoint }] } }),
+        )
+        .await["createGateway"]["id"]
+        .clone();
+    let input = |extra: Value| {
+        let mut input = json!({ "gatewayId": gateway, "issuer": "https://id.example.com", "audiences": ["g"] });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({ "input": input })
+    };
+
+    let added = api
+        .ok(
+            ADD,
+            input(
+                json!({ "jwksUrl": "https://id.example.com/jwks", "algorithms": ["RS256", "ES256"],
+                          "requiredClaims": ["email"] }),
+            ),
+        )
+        .await["addIdentityProvider"]
+        .clone();
+    assert_eq!(
+        (&added["gatewayId"], &added["keySource"], &added["jwksUrl"]),
+        (&gateway, &json!("jwks_url"), &json!("https://id.example.com/jwks"))
+    );
+    assert_eq!(added["algorithms"], json!(["RS256", "ES256"]));
+    assert_eq!(
+        (&added["leewayS"], &added["requiredClaims"]),
+        (&json!(60), &json!(["email"]))
+    );
+    let secret = api
+        .ok(
+            ADD,
+            input(json!({ "issuer": "internal", "secretEnv": "MGW_JWT_SECRET" })),
+        )
+        .await["addIdentityProvider"]
+        .clone();
+    assert_eq!(
+        (&secret["environmentVariable"], &secret["algorithms"]),
+        (&json!("MGW_JWT_SECRET"), &json!(["HS256"]))
+    );
+
+    // Read back under the gateway, and by node.
+    let listed = api
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on Gateway { authMode identityProviders { id issuer } } } }",
+            json!({ "id": gateway }),
+        )
+        .await["node"]
+        .clone();
+    assert_eq!(listed["authMode"], "KEY");
+    let issuers: Vec<&str> = (listed["identityProviders"].as_array().unwrap().iter())
+        .map(|p| p["issuer"].as_str().unwrap())
+        .collect();
+    assert_eq!(issuers, ["https://id.example.com", "internal"]);
+    let node = api
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on IdentityProvider { issuer } } }",
+            json!({ "id": added["id"] }),
+        )
+        .await;
+    assert_eq!(node["node"]["issuer"], "https://id.example.com");
+
+    // Refusals name their field and store nothing.
+    let bad = "BAD_USER_INPUT";
+    let refusals = [
+        (
+            json!({ "issuer": "x", "jwksUrl": "https://x/jwks", "discovery": true }),
+            "keys",
+            bad,
+        ),
+        (json!({ "issuer": "x" }), "keys", bad),
+        (
+            json!({ "issuer": "x", "jwksUrl": "https://x/jwks", "algorithms": ["HS256"] }),
+            "algorithms",
+            bad,
+        ),
+        (
+            json!({ "issuer": "x", "audiences": [], "jwksUrl": "https://x/jwks" }),
+            "audiences",
+            bad,
+        ),
+        (
+            json!({ "jwksUrl": "https://id.example.com/other" }),
+            "issuer",
+            "CONFLICT",
+        ),
+    ];
+    for (extra, field, code) in refusals {
+        let error = api.fails(ADD, input(extra.clone()), code).await;
+        assert_eq!(error["extensions"]["field"], field, "{extra}: {error}");
+    }
+    assert_eq!(server.state.manage.identity_providers(None).await.unwrap().len(), 2);
+
+    // A viewer reads but cannot add or remove.
+    api.ok(
+        "mutation($p: String!) { createAdminUser(input: { email: \"viewer@example.com\", password: $p, role: VIEWER }) { id } }",
+        json!({ "p": PASSWORD }),
+    )
+    .await;
+    let viewer = Api::login(&server, "viewer@example.com").await;
+    viewer
+        .fails(ADD, input(json!({ "issuer": "v", "discovery": true })), "FORBIDDEN")
+        .await;
+    viewer
+        .fails(
+            "mutation($id: ID!) { removeIdentityProvider(id: $id) }",
+            json!({ "id": added["id"] }),
+            "FORBIDDEN",
+        )
+        .await;
+
+    // Removed; the gateway's ways in changed.
+    let removed = api
+        .ok(
+            "mutation($id: ID!) { removeIdentityProvider(id: $id) }",
+            json!({ "id": added["id"] }),
+        )
+        .await;
+    assert_eq!(removed["removeIdentityProvider"], added["id"]);
+    let changed = api
+        .ok(
+            "mutation($id: ID!) { updateGateway(id: $id, input: { authMode: BOTH }) { authMode identityProviders { issuer } } }",
+            json!({ "id": gateway }),
+        )
+        .await;
+    assert_eq!(
+        changed["updateGateway"],
+        json!({ "authMode": "BOTH", "identityProviders": [{ "issuer": "internal" }] })
+    );
+}
