@@ -17,7 +17,9 @@
 #                      `limited` for the gateway with a limited key (limits on vs off), and
 #                      `redis` for a second gateway counting its limits in Redis (shared
 #                      counters vs in memory; needs a Redis at $REDIS_URL), and `composite`
-#                      for the gateway asked for a `load` composite model over its endpoint
+#                      for the gateway asked for a `load` composite model over its endpoint,
+#                      and `user` for a gateway entered with an end user's RS256 token alone
+#                      (`/g/bench-users/v1/…`) and one access rule, instead of a key
 #   -r N               repeats of the whole matrix; medians reported  [REPEATS, default 1]
 #   -o DIR             results directory                              [OUT]
 #   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
@@ -42,6 +44,10 @@
 # the same key, its limits admitted and settled by Redis scripts instead of in memory.
 # composite = the gateway, the same key, asked for `bench-load` (a `load` composite model whose
 # one member is the endpoint's model): what planning a composite's members costs.
+# user = a second gateway over the same endpoint at /g/bench-users/v1/…, entered with an end
+# user's RS256 JWT alone (signed here with the test-only key server/tests/fixtures/jwt/rsa-a.pem,
+# its public half as the gateway's identity provider) and one CEL access rule: what verifying
+# the token and evaluating the rule cost against a key's lookup (issue #23).
 # Everything listens on 127.0.0.1 only; every step is bounded in time; every process this script
 # starts is stopped when it exits, however it exits.
 set -euo pipefail
@@ -81,8 +87,8 @@ for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got 
 for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
 for t in $TARGETS; do
   [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited || "$t" == redis \
-     || "$t" == composite ]] \
-    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite)"
+     || "$t" == composite || "$t" == user ]] \
+    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite, user)"
 done
 [[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -199,7 +205,7 @@ if wants passthrough; then
 fi
 
 KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
-if wants gateway || wants limited || wants redis || wants composite; then
+if wants gateway || wants limited || wants redis || wants composite || wants user; then
   DATA="$TMP/data"; mkdir -p "$DATA"
   mgw() { timeout --foreground 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
   mgw endpoint add --name bench-mock --provider openai_compatible \
@@ -226,6 +232,22 @@ if wants gateway || wants limited || wants redis || wants composite; then
   [[ "$LIMITED_KEY" =~ ^mgw_ ]] || die "model-gateway key create (limited) failed: $(tail -n 5 "$TMP/cli.log")"
   mgw composite add --gateway bench --name bench-load --kind load --member gpt-4o-mini >>"$TMP/cli.log" \
     || die "model-gateway composite add failed: $(tail -n 5 "$TMP/cli.log")"
+  # `user`: a second gateway over the same endpoint that takes end users' tokens alone, from an
+  # issuer whose public key it holds, with one access rule on the claims and the request.
+  JWT_KEYS="$ROOT/server/tests/fixtures/jwt"
+  mgw gateway add --name bench-users --endpoints bench-mock >>"$TMP/cli.log" \
+    || die "model-gateway gateway add (bench-users) failed: $(tail -n 5 "$TMP/cli.log")"
+  mgw identity add --gateway bench-users --issuer https://bench.invalid --audience bench \
+      --key-file "$JWT_KEYS/rsa-a.pub.pem" >>"$TMP/cli.log" \
+    || die "model-gateway identity add failed: $(tail -n 5 "$TMP/cli.log")"
+  mgw gateway update bench-users --auth jwt \
+      --access "user.sub == 'bench-user' && request.model.startsWith('gpt')" >>"$TMP/cli.log" \
+    || die "model-gateway gateway update --auth --access failed: $(tail -n 5 "$TMP/cli.log")"
+  # An RS256 token valid for a day: header.claims, signed with openssl, base64url without padding.
+  b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+  now=$(date +%s)
+  signed="$(printf '{"alg":"RS256","typ":"JWT"}' | b64url).$(printf '{"iss":"https://bench.invalid","aud":"bench","sub":"bench-user","iat":%d,"exp":%d}' "$now" $((now + 86400)) | b64url)"
+  USER_TOKEN="$signed.$(printf '%s' "$signed" | openssl dgst -sha256 -sign "$JWT_KEYS/rsa-a.pem" -binary | b64url)"
   for s in chat stream; do
     sed 's/"model":"gpt-4o-mini"/"model":"bench-load"/' "$HERE/config/$( [[ $s == chat ]] && echo chat || echo chat-stream ).json" \
       >"$TMP/composite-$s.json"
@@ -272,7 +294,7 @@ PY
     [[ "$ready" == *'"limits":"shared"'* ]] || die "the redis gateway does not count in Redis ($REDIS_URL): $ready"
     SAMPLE+=("gateway-redis=$RD_PID"); PROCESS_CPUS+=", \"gateway-redis\": \"${PIN_GW[2]:-any}\""
   fi
-  if wants gateway || wants limited || wants composite; then
+  if wants gateway || wants limited || wants composite || wants user; then
     "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
     GW_PID=$!; PIDS+=("$GW_PID")
     wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
@@ -281,9 +303,10 @@ PY
 fi
 
 base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
-                          gateway|limited|composite) echo "http://127.0.0.1:$GW_PORT";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
-process_of() { case "$1" in direct) echo mock;; limited|composite) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
-key_of() { case "$1" in limited) echo "$LIMITED_KEY";; *) echo "$KEY";; esac; }
+                          gateway|limited|composite) echo "http://127.0.0.1:$GW_PORT";;
+                          user) echo "http://127.0.0.1:$GW_PORT/g/bench-users";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
+process_of() { case "$1" in direct) echo mock;; limited|composite|user) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
+key_of() { case "$1" in limited) echo "$LIMITED_KEY";; user) echo "$USER_TOKEN";; *) echo "$KEY";; esac; }
 # The body for scenario $1 sent to target $2 (the composite target names the composite model).
 body_of() {
   if [[ "${2:-}" == composite ]]; then echo "$TMP/composite-$1.json"; return; fi
@@ -319,7 +342,7 @@ for t in $TARGETS; do
         echo "bench/run.sh: SANITY CHECK FAILED — target '$t', scenario '$s'"
         echo "  POST $url"
         echo "  $why"
-        if [[ "$t" == gateway || "$t" == limited || "$t" == redis || "$t" == composite ]]; then
+        if [[ "$t" == gateway || "$t" == limited || "$t" == redis || "$t" == composite || "$t" == user ]]; then
           echo "  The gateway must answer this request with 200 before it can be measured."
           echo "  Gateway log (last lines):"
           tail -n 15 "$TMP/gateway.log" | sed 's/^/    /'

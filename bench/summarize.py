@@ -14,7 +14,8 @@ import os
 import statistics
 import sys
 
-BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE = "direct", "passthrough", "gateway", "limited", "redis", "composite"
+BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE, USER = (
+    "direct", "passthrough", "gateway", "limited", "redis", "composite", "user")
 TARGET_ORDER = [BASE, FLOOR, GATEWAY, LIMITED]
 SCENARIO_ORDER = ["chat", "stream"]
 SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)"}
@@ -26,6 +27,8 @@ MAX_REDIS_ADDED_P50_MS = 0.15  # limits in Redis add <= 0.15 ms to the p50 at c=
 MIN_REDIS_RPS_RATIO = 0.7      # and keep >= 0.7x the in-memory RPS at c=50
 MIN_COMPOSITE_RPS_RATIO = 0.95  # a `load` composite costs no more than a plain model at c=50 (issue #21),
 #                                within the run-to-run noise of one run
+MAX_TOKEN_ADDED_P50_US = 30     # verifying an end user's token adds at most this at c=1 (issue #23),
+MIN_TOKEN_RPS_RATIO = 0.85      # and keeps this share of a key's RPS at c=50
 MAX_STREAM_RSS_MIB = 64.0   # gateway RSS < 64 MiB while serving 200 concurrent streams
 # Below this the pass-through's added p50 is within loopback jitter (p50s of the same target move
 # by about this much between runs on a 2-core machine; streams, whose length the mock's timers
@@ -225,6 +228,16 @@ def main():
             yield (f"composite RPS / plain RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_COMPOSITE_RPS_RATIO:g}",
                    ratio >= MIN_COMPOSITE_RPS_RATIO)
 
+    def user_checks(label, c, on, off):
+        if c == 1:
+            added_us = (stat(runs, on, "p50_ms") - stat(runs, off, "p50_ms")) * 1000
+            yield (f"token added p50, {label}, c=1", f"{added_us:.0f} µs", f"≤ {MAX_TOKEN_ADDED_P50_US:g} µs",
+                   added_us <= MAX_TOKEN_ADDED_P50_US)
+        ratio = rps_ratio(on, off)
+        if c == 50 and ratio is not None:
+            yield (f"token RPS / key RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_TOKEN_RPS_RATIO:g}",
+                   ratio >= MIN_TOKEN_RPS_RATIO)
+
     def rps_ratio(on, off):
         rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
         return rps_on / rps_off if rps_off else None
@@ -234,6 +247,7 @@ def main():
         (REDIS, "Limits counted in Redis against in memory", "Redis / memory", "issue #20", redis_checks),
         (COMPOSITE, "A load composite model against the plain model", "composite / plain", "issue #21",
          composite_checks),
+        (USER, "An end user's token alone against a gateway key", "token / key", "issue #23", user_checks),
     ]
     for target, title, versus, issue, checks_of in comparisons:
         if GATEWAY not in targets or target not in targets:

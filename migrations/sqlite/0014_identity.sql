@@ -1,7 +1,7 @@
 -- End users (issue #23): the identity providers whose tokens a gateway accepts (`keys` is one
 -- JSON object, `app::types::KeySource`; an HS256 secret is never stored, only the name of the
--- environment variable holding it), which ways in a gateway accepts, and the end user each
--- request was made for.
+-- environment variable holding it), which ways in a gateway accepts, its access rule, and the
+-- end user each request was made for.
 CREATE TABLE identity_providers (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     gateway_id       INTEGER NOT NULL REFERENCES gateways(id) ON DELETE CASCADE,
@@ -22,4 +22,6 @@ CREATE TRIGGER identity_providers_delete_bumps_revision AFTER DELETE ON identity
 BEGIN UPDATE config_revision SET revision = revision + 1 WHERE id = 1; END;
 -- `key` (gateway keys only), `jwt` (end users' tokens only) or `both`.
 ALTER TABLE gateways ADD COLUMN auth_mode TEXT NOT NULL DEFAULT 'key';
+-- A CEL expression every request must satisfy (compiled when written); NULL: none.
+ALTER TABLE gateways ADD COLUMN access_rule TEXT;
 ALTER TABLE request_logs ADD COLUMN end_user TEXT;

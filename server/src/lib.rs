@@ -29,6 +29,7 @@ pub mod manage;
 pub mod metrics;
 pub mod prompts;
 pub mod proxy;
+pub mod rules;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

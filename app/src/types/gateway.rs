@@ -127,6 +127,9 @@ pub struct Gateway {
     /// Which ways in it accepts: gateway keys, end users' tokens, or both.
     #[serde(default)]
     pub auth_mode: AuthMode,
+    /// A CEL expression over `user`, `request`, `gateway` and `now` every request must satisfy.
+    #[serde(default)]
+    pub access_rule: Option<String>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -194,6 +197,8 @@ pub struct NewGateway {
     /// Which ways in it accepts.
     #[cfg_attr(feature = "ssr", graphql(default))]
     pub auth_mode: AuthMode,
+    /// A CEL expression every request must satisfy (`'llm' in user.groups`).
+    pub access_rule: Option<String>,
 }
 
 impl NewGateway {
@@ -213,6 +218,7 @@ impl NewGateway {
             limits: Vec::new(),
             param_policy: ParamPolicy::default(),
             auth_mode: AuthMode::Key,
+            access_rule: None,
         }
     }
 }
@@ -242,6 +248,8 @@ pub struct GatewayUpdate {
     pub param_policy: Option<ParamPolicy>,
     /// Which ways in it accepts.
     pub auth_mode: Option<AuthMode>,
+    /// `null` removes the access rule.
+    pub access_rule: Change<String>,
 }
 
 /// The gateways page's form, as typed: the server reads its endpoint list

@@ -296,6 +296,14 @@ pub struct GatewayChange {
     /// `/g/NAME/v1/…`) or `both`.
     #[arg(long, value_parser = parse_auth_mode)]
     pub(super) auth: Option<app::types::AuthMode>,
+    /// A CEL expression every request must satisfy, over `user` (the end user's claims),
+    /// `request` (model, path, stream, max_tokens, prompt), `gateway` and `now`; e.g.
+    /// `'llm-open-ai-allowed' in user.groups`.
+    #[arg(long)]
+    pub(super) access: Option<String>,
+    /// Remove its access rule.
+    #[arg(long, conflicts_with = "access")]
+    pub(super) no_access: bool,
     #[command(flatten)]
     pub(super) output: Output,
 }

@@ -155,6 +155,11 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
                         limits: new_limits,
                         param_policy,
                         auth_mode: change.auth,
+                        access_rule: match (change.access, change.no_access) {
+                            (Some(rule), _) => app::types::Change::Set(rule),
+                            (None, true) => app::types::Change::Clear,
+                            (None, false) => app::types::Change::Keep,
+                        },
                         ..GatewayUpdate::default()
                     },
                 )

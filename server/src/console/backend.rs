@@ -301,8 +301,10 @@ impl ConsoleBackend for Console {
                 model_aliases: Some(model_aliases(&form.model_aliases)?),
                 limits: Some(limits),
                 param_policy: Some(policy_from_lines(&form.param_policy)?),
-                // The console's form does not show the ways in yet: they stay as they are.
+                // The console's form does not show the ways in or the access rule yet: they stay
+                // as they are.
                 auth_mode: None,
+                access_rule: Change::Keep,
             };
             let id = GatewayId(form.id);
             (self.manage.update_gateway(&actor(admin), id, update).await).map_err(ConsoleError::from)

@@ -287,6 +287,10 @@ impl GatewayNode {
     async fn auth_mode(&self) -> app::types::AuthMode {
         self.0.auth_mode
     }
+    /// The CEL expression every request must satisfy, over `user`, `request`, `gateway` and `now`.
+    async fn access_rule(&self) -> Option<&str> {
+        self.0.access_rule.as_deref()
+    }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {
         self.0.created_at

@@ -63,6 +63,17 @@ fn check_retry(retry: &RetryPolicy) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// An access rule compiled (issue #23), or refused under `access` with what is wrong and
+/// where; blank is none.
+fn access_rule(rule: Option<&str>) -> Result<Option<String>, ManageError> {
+    match rule.map(str::trim).filter(|rule| !rule.is_empty()) {
+        None => Ok(None),
+        Some(rule) => crate::rules::compile(rule)
+            .map(|compiled| Some(compiled.source().to_string()))
+            .map_err(|fault| ManageError::invalid("access", fault)),
+    }
+}
+
 impl Manage {
     /// Turns choices into links (with the endpoints' names, for the audit log), checking each
     /// endpoint exists and appears once.
@@ -127,6 +138,7 @@ impl Manage {
         }
         let model_aliases = aliases(new.model_aliases)?;
         super::policy::check_policy(&new.param_policy)?;
+        let access_rule = access_rule(new.access_rule.as_deref())?;
         let (links, _) = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
             name: &gateway_name,
@@ -140,6 +152,7 @@ impl Manage {
             enabled: new.enabled,
             param_policy: &new.param_policy,
             auth_mode: new.auth_mode,
+            access_rule: access_rule.as_deref(),
             limits: Some(&new.limits),
         };
         let mut tx = self.store.begin().await?;
@@ -191,6 +204,7 @@ impl Manage {
         }
         let param_policy = update.param_policy.unwrap_or(current.param_policy);
         super::policy::check_policy(&param_policy)?;
+        let access_rule = access_rule(update.access_rule.apply(current.access_rule).as_deref())?;
         let fields = GatewayFields {
             name: &new_name,
             description: description.trim(),
@@ -204,6 +218,7 @@ impl Manage {
             enabled: update.enabled.unwrap_or(current.enabled),
             param_policy: &param_policy,
             auth_mode: update.auth_mode.unwrap_or(current.auth_mode),
+            access_rule: access_rule.as_deref(),
         };
         let mut tx = self.store.begin().await?;
         (tx.update_gateway(current.id, &fields, links.as_deref(), now_ms()).await).map_err(already_exists(

@@ -291,6 +291,7 @@ pub async fn console_chat(
         arrival: None,
         session: None,
         user: None,
+        path: "/api/playground/chat".into(),
     };
     match route(&state.proxy, call, &snapshot, principal, &mut progress).await {
         Ok(response) => response,
@@ -317,6 +318,7 @@ fn alone(upstream: &Upstream) -> Gateway {
         model_aliases: Default::default(),
         param_policy: Default::default(),
         auth_mode: Default::default(),
+        access_rule: None,
         enabled: true,
         endpoints: vec![app::types::GatewayEndpoint {
             endpoint_id: upstream.endpoint.id,
@@ -425,6 +427,7 @@ async fn serve(
             .and_then(|value| value.to_str().ok())
             .map(str::to_string),
         user,
+        path: parts.uri.path().to_string(),
     };
     route(proxy, call, &snapshot, principal, progress).await
 }

@@ -480,6 +480,7 @@ mod tests {
             limits: Vec::new(),
             param_policy: Default::default(),
             auth_mode: Default::default(),
+            access_rule: None,
             endpoints: links
                 .iter()
                 .enumerate()

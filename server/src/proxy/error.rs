@@ -27,6 +27,9 @@ pub enum ProxyError {
     /// accept; the message says which, never echoing the token or its claims.
     #[error("end user not authenticated: {0}")]
     UserUnauthenticated(String),
+    /// An access rule (issue #23) did not let the request through; names the rule's owner.
+    #[error("denied by {0}")]
+    AccessDenied(String),
     /// The request cannot be read or breaks a rule; `param` names the field.
     #[error("bad request: {message}")]
     BadRequest { message: String, param: Option<String> },
@@ -98,7 +101,7 @@ impl ProxyError {
             ProxyError::PayloadTooLarge { .. } => 413,
             ProxyError::BodyTimeout => 408,
             ProxyError::ModelNotFound(_) | ProxyError::PromptNotFound(_) | ProxyError::RequestNotFound(_) => 404,
-            ProxyError::ModelNotAllowed(_) => 403,
+            ProxyError::ModelNotAllowed(_) | ProxyError::AccessDenied(_) => 403,
             ProxyError::Overloaded(_) | ProxyError::NoEndpoint | ProxyError::LimitsUnavailable => 503,
             ProxyError::RateLimited { .. } | ProxyError::LimitReached(_) => 429,
             ProxyError::Upstream { status, .. } => *status,
@@ -114,6 +117,7 @@ impl ProxyError {
         match self {
             ProxyError::Unauthorized => "unauthorized",
             ProxyError::UserUnauthenticated(_) => "user_unauthenticated",
+            ProxyError::AccessDenied(_) => "access_denied",
             ProxyError::BadRequest { .. } => "bad_request",
             ProxyError::PayloadTooLarge { .. } => "payload_too_large",
             ProxyError::BodyTimeout => "body_timeout",
@@ -149,6 +153,12 @@ impl ProxyError {
                 Some("invalid_user_token".into()),
                 None,
                 format!("The end user could not be authenticated: {why}."),
+            ),
+            ProxyError::AccessDenied(rule) => (
+                "invalid_request_error",
+                Some("access_denied".into()),
+                None,
+                format!("The request is denied by {rule}."),
             ),
             ProxyError::BadRequest { message, param } => ("invalid_request_error", None, param.clone(), message.clone()),
             ProxyError::PayloadTooLarge { limit } => (

@@ -93,6 +93,8 @@ pub struct Snapshot {
     prompts: HashMap<String, Arc<Prompt>>,
     /// Each gateway's identity providers (the issuers of end users' tokens it accepts).
     identity_providers: HashMap<GatewayId, Vec<Arc<IdentityProvider>>>,
+    /// Each gateway's access rule, compiled.
+    access_rules: crate::rules::Rules,
     keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
     keys_by_id: HashMap<KeyId, Arc<KeyEntry>>,
     prices: HashMap<String, ModelPrice>,
@@ -122,6 +124,11 @@ impl Snapshot {
     /// The identity providers of `gateway` (none: it accepts no end users' tokens).
     pub fn identity_providers(&self, gateway: GatewayId) -> &[Arc<IdentityProvider>] {
         self.identity_providers.get(&gateway).map_or(&[], Vec::as_slice)
+    }
+
+    /// The access rule of `gateway`, if it has one.
+    pub fn access_rule(&self, gateway: GatewayId) -> Option<&Arc<crate::rules::AccessRule>> {
+        self.access_rules.get(&gateway)
     }
 
     /// The prompt named `name`, if there is one.
@@ -258,6 +265,12 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
     for provider in source.identity_providers {
         (identity_providers.entry(provider.gateway_id).or_default()).push(Arc::new(provider));
     }
+    let mut access_rules = crate::rules::Rules::new();
+    for gateway in &source.gateways {
+        if let Some(rule) = &gateway.access_rule {
+            access_rules.insert(gateway.id, Arc::new(crate::rules::stored(rule)));
+        }
+    }
     let mut composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>> = HashMap::new();
     for composite in source.composites {
         (composites.entry(composite.gateway_id).or_default()).insert(composite.name.clone(), Arc::new(composite));
@@ -271,6 +284,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
             .map(|prompt| (prompt.name.clone(), Arc::new(prompt)))
             .collect(),
         identity_providers,
+        access_rules,
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
         prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),

@@ -22,6 +22,7 @@ pub struct GatewayFields<'a> {
     pub enabled: bool,
     pub param_policy: &'a ParamPolicy,
     pub auth_mode: AuthMode,
+    pub access_rule: Option<&'a str>,
     /// Replaces the gateway's limits, in the same transaction, when given.
     pub limits: Option<&'a [Limit]>,
 }
@@ -34,7 +35,8 @@ pub struct EndpointLink {
 }
 
 const COLUMNS: &str = "id, name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, deadline_ms, \
-     log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, created_at, updated_at";
+     log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, access_rule, created_at, \
+     updated_at";
 
 fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
@@ -61,12 +63,13 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
         limits: Vec::new(),
         param_policy: serde_json::from_str(&policy).map_err(|e| decode(format!("param_policy: {e}")))?,
         auth_mode: AuthMode::parse(&auth_mode).ok_or_else(|| decode(format!("unknown auth mode {auth_mode:?}")))?,
+        access_rule: row.try_get("access_rule")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
-/// Binds the fields as `$1` to `$13`, in the order both the insert and the update name them.
+/// Binds the fields as `$1` to `$14`, in the order both the insert and the update name them.
 fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<'q> {
     query
         .bind(fields.name)
@@ -82,6 +85,7 @@ fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<
         .bind(i64::from(fields.enabled))
         .bind(serde_json::to_string(fields.param_policy).unwrap_or_else(|_| "{}".into()))
         .bind(fields.auth_mode.as_str())
+        .bind(fields.access_rule)
 }
 
 fn aliases_json(aliases: &BTreeMap<String, String>) -> String {
@@ -189,8 +193,9 @@ impl Tx {
         let row = bind_fields(
             sqlx::query(
                 "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
-             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+             deadline_ms, log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, access_rule, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
+             RETURNING id",
             ),
             fields,
         )
@@ -217,7 +222,8 @@ impl Tx {
             sqlx::query(
                 "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
              retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
-             model_aliases = $10, enabled = $11, param_policy = $12, auth_mode = $13, updated_at = $14 WHERE id = $15",
+             model_aliases = $10, enabled = $11, param_policy = $12, auth_mode = $13, access_rule = $14, updated_at = $15 \
+             WHERE id = $16",
             ),
             fields,
         )

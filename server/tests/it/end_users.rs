@@ -156,6 +156,18 @@ fn identity_providers_are_added_listed_and_removed_from_the_command_line() {
     ok(&["gateway", "update", "prod", "--auth", "both"]);
     let gateways: Value = serde_json::from_str(&ok(&["gateway", "list", "--json"])).unwrap();
     assert_eq!(gateways[0]["auth_mode"], "both");
+    ok(&["gateway", "update", "prod", "--access", "'llm' in user.groups"]);
+    let gateways: Value = serde_json::from_str(&ok(&["gateway", "list", "--json"])).unwrap();
+    assert_eq!(gateways[0]["access_rule"], "'llm' in user.groups");
+    let unparsed = cli.run(&["gateway", "update", "prod", "--access", "user.groups.includes('llm'"]);
+    assert!(
+        !unparsed.status.success() && text(&unparsed).contains("line 1, column"),
+        "{}",
+        text(&unparsed)
+    );
+    ok(&["gateway", "update", "prod", "--no-access"]);
+    let gateways: Value = serde_json::from_str(&ok(&["gateway", "list", "--json"])).unwrap();
+    assert_eq!(gateways[0]["access_rule"], Value::Null);
     let bad = cli.run(&["gateway", "update", "prod", "--auth", "tokens"]);
     assert!(
         !bad.status.success() && text(&bad).contains("expected one of key, jwt, both"),
@@ -180,6 +192,27 @@ fn token(sub: &str, audience: &str, issued: i64) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
 }
 
+/// Makes gateway `g` of `rig` accept tokens from [`ISSUER`] signed with the test-only key
+/// `rsa-a`, for audience `g`, requiring these claims besides the registered ones.
+async fn trust_test_issuer(rig: &Rig, required_claims: &[&str]) {
+    let manage = &rig.server.state.manage;
+    op(manage)
+        .add_identity_provider(NewIdentityProvider {
+            gateway_id: op(manage).gateway_id("g").await,
+            issuer: ISSUER.into(),
+            audiences: vec!["g".into()],
+            keys: KeySource::Pem {
+                pem: std::fs::read_to_string(fixture("rsa-a.pub.pem")).unwrap(),
+            },
+            algorithms: Vec::new(),
+            leeway_s: 60,
+            required_claims: required_claims.iter().map(|claim| claim.to_string()).collect(),
+        })
+        .await
+        .unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+}
+
 /// A request's headers: (name, value).
 type Headers<'a> = &'a [(&'a str, &'a str)];
 
@@ -202,20 +235,7 @@ async fn end_users_come_in_with_a_token_alone_or_beside_a_key_as_the_gateway_all
     let rig = Rig::openai(&mock).await;
     let manage = &rig.server.state.manage;
     let gateway = op(manage).gateway_id("g").await;
-    op(manage)
-        .add_identity_provider(NewIdentityProvider {
-            gateway_id: gateway,
-            issuer: ISSUER.into(),
-            audiences: vec!["g".into()],
-            keys: KeySource::Pem {
-                pem: std::fs::read_to_string(fixture("rsa-a.pub.pem")).unwrap(),
-            },
-            algorithms: Vec::new(),
-            leeway_s: 60,
-            required_claims: vec!["department".into()],
-        })
-        .await
-        .unwrap();
+    trust_test_issuer(&rig, &["department"]).await;
     let rig = &rig;
     let set_mode = |mode: AuthMode| async move {
         let update = GatewayUpdate {
@@ -326,22 +346,7 @@ async fn the_openai_sdk_comes_in_both_ways_with_an_end_users_token() {
         |gateway| gateway.auth_mode = AuthMode::Both,
     )
     .await;
-    let manage = &rig.server.state.manage;
-    op(manage)
-        .add_identity_provider(NewIdentityProvider {
-            gateway_id: op(manage).gateway_id("g").await,
-            issuer: ISSUER.into(),
-            audiences: vec!["g".into()],
-            keys: KeySource::Pem {
-                pem: std::fs::read_to_string(fixture("rsa-a.pub.pem")).unwrap(),
-            },
-            algorithms: Vec::new(),
-            leeway_s: 60,
-            required_claims: Vec::new(),
-        })
-        .await
-        .unwrap();
-    rig.server.state.registry.refresh(manage).await.unwrap();
+    trust_test_issuer(&rig, &[]).await;
     let script = format!("{}/tests/sdk/end_users_sdk.py", env!("CARGO_MANIFEST_DIR"));
     let output = tokio::process::Command::new(python)
         .args([&script, &rig.server.url, &rig.key, &token("carol", "g", 0)])
@@ -365,4 +370,86 @@ async fn the_openai_sdk_comes_in_both_ways_with_an_end_users_token() {
         logs.iter().all(|log| log.end_user.as_deref() == Some("carol")),
         "{logs:?}"
     );
+}
+
+/// An access rule over the end user's claims (the documentation's `includes` form): a user
+/// outside the group gets a 403 naming the rule, never the claims; a request the rule cannot
+/// be evaluated for (a key without a user token) is denied; a rule that does not parse is
+/// refused when saved, with where; removed, nothing is denied.
+#[tokio::test]
+async fn an_access_rule_on_claims_lets_the_group_in_and_denies_the_rest() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = Rig::start(
+        rig::quick,
+        vec![rig::endpoint("a", app::types::ProviderKind::OpenAi, &mock.url())],
+        |gateway| gateway.auth_mode = AuthMode::Both,
+    )
+    .await;
+    let manage = &rig.server.state.manage;
+    trust_test_issuer(&rig, &[]).await;
+    let rule = |rule: app::types::Change<String>| GatewayUpdate {
+        access_rule: rule,
+        ..GatewayUpdate::default()
+    };
+    let refused = op(manage)
+        .update_gateway(
+            "g",
+            rule(app::types::Change::Set("user.department.includes('sales'".into())),
+        )
+        .await;
+    match refused {
+        Err(server::manage::ManageError::Invalid {
+            field: "access",
+            message,
+        }) => {
+            assert!(message.starts_with("line 1, column"), "{message}")
+        }
+        other => panic!("a rule that does not parse was saved: {other:?}"),
+    }
+    // `token()` carries `"department": "sales"`.
+    let set = rule(app::types::Change::Set(
+        "user.department == 'sales' && request.model.startsWith('gpt')".into(),
+    ));
+    let saved = op(manage).update_gateway("g", set).await.unwrap();
+    assert_eq!(
+        saved.access_rule.as_deref(),
+        Some("user.department == 'sales' && request.model.startsWith('gpt')")
+    );
+    rig.server.state.registry.refresh(manage).await.unwrap();
+
+    let path = "/g/g/v1/chat/completions";
+    let sales = format!("Bearer {}", token("alice", "g", 0));
+    let (status, body) = chat(&rig, path, &[("authorization", &sales)]).await;
+    assert_eq!(status, 200, "{body}");
+    // A key without a user token: `user` has no department, so the rule cannot hold.
+    let key = format!("Bearer {}", rig.key);
+    let (status, body) = chat(&rig, "/v1/chat/completions", &[("authorization", &key)]).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "access_denied");
+    assert_eq!(
+        body["error"]["message"],
+        "The request is denied by gateway g's access rule."
+    );
+
+    // A group rule in the documentation's form: alice's token has no `groups`, so it denies.
+    let groups = rule(app::types::Change::Set(
+        "user.groups.includes('llm-open-ai-allowed')".into(),
+    ));
+    op(manage).update_gateway("g", groups).await.unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let (status, body) = chat(&rig, path, &[("authorization", &sales)]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        !body.to_string().contains("sales"),
+        "a denial never echoes claims: {body}"
+    );
+    assert_eq!(mock.requests_received(), 1, "denied requests reach nothing");
+
+    op(manage)
+        .update_gateway("g", rule(app::types::Change::Clear))
+        .await
+        .unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let (status, _) = chat(&rig, "/v1/chat/completions", &[("authorization", &key)]).await;
+    assert_eq!(status, 200);
 }

@@ -37,6 +37,7 @@ async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
             limits: Vec::new(),
             param_policy: Default::default(),
             auth_mode: Default::default(),
+            access_rule: None,
         })
         .await
         .unwrap();

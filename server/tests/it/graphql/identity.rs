@@ -149,4 +149,23 @@ async fn identity_providers_are_added_read_back_refused_by_field_and_removed() {
         changed["updateGateway"],
         json!({ "authMode": "BOTH", "identityProviders": [{ "issuer": "internal" }] })
     );
+
+    // An access rule: compiled when written (a syntax error names `access` and where), read back.
+    let rule =
+        "mutation($id: ID!, $rule: String) { updateGateway(id: $id, input: { accessRule: $rule }) { accessRule } }";
+    let error = api
+        .fails(
+            rule,
+            json!({ "id": gateway, "rule": "'x' in user.groups &&" }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    assert_eq!(error["extensions"]["field"], "access", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("line 1, column"), "{error}");
+    let set = api
+        .ok(rule, json!({ "id": gateway, "rule": "'x' in user.groups" }))
+        .await;
+    assert_eq!(set["updateGateway"]["accessRule"], "'x' in user.groups");
+    let cleared = api.ok(rule, json!({ "id": gateway, "rule": null })).await;
+    assert_eq!(cleared["updateGateway"]["accessRule"], Value::Null);
 }

@@ -96,6 +96,7 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
         enabled: true,
         param_policy: &NO_POLICY,
         auth_mode: app::types::AuthMode::Key,
+        access_rule: None,
         limits: None,
     }
 }

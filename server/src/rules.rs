@@ -1,0 +1,217 @@
+//! Access rules (issue #23): CEL expressions over the end user's claims and the request,
+//! compiled when written and evaluated per request. The variables: `user` (the verified
+//! token's claims; empty without one), `request` (`model`, `path`, `stream`, `max_tokens`,
+//! `prompt`), `gateway` (`name`) and `now` (Unix seconds). `list.includes(x)` is accepted as
+//! an alias of `x in list` (the form the documentation we started from writes).
+//!
+//! Invariant: a rule that does not compile, or names a variable other than those four, is
+//! refused when written, with its position; a rule whose evaluation fails, or yields anything
+//! but `true`, denies.
+//! Does not: echo claims in a refusal (the caller names the rule, never the values).
+
+use serde_json::{Map, Value};
+use std::sync::{Arc, OnceLock};
+
+/// The variables a rule may use.
+pub const VARIABLES: [&str; 4] = ["user", "request", "gateway", "now"];
+
+/// The longest rule accepted, in bytes.
+pub const MAX_RULE_BYTES: usize = 4_096;
+
+/// A compiled rule, with its text.
+pub struct AccessRule {
+    source: String,
+    /// `None`: a stored rule that no longer compiles, which denies everything.
+    program: Option<cel::Program>,
+}
+
+impl std::fmt::Debug for AccessRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AccessRule").field(&self.source).finish()
+    }
+}
+
+/// What a rule is evaluated against.
+pub struct Facts<'a> {
+    /// The verified token's claims; `None` without an end user's token.
+    pub user: Option<&'a Map<String, Value>>,
+    pub model: Option<&'a str>,
+    pub path: &'a str,
+    pub stream: bool,
+    pub max_tokens: Option<u64>,
+    /// The named prompt, as the request wrote it.
+    pub prompt: Option<&'a str>,
+    pub gateway: &'a str,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// The functions every evaluation shares, made once: CEL's own, and `includes`.
+fn root() -> &'static cel::Context<'static> {
+    static ROOT: OnceLock<cel::Context<'static>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let mut context = cel::Context::default();
+        context.add_function("includes", cel::functions::contains);
+        context
+    })
+}
+
+/// Compiles `source`, or says what is wrong with it and where.
+pub fn compile(source: &str) -> Result<AccessRule, String> {
+    let source = source.trim();
+    if source.is_empty() {
+        return Err("is empty".into());
+    }
+    if source.len() > MAX_RULE_BYTES {
+        return Err(format!("is longer than {MAX_RULE_BYTES} bytes"));
+    }
+    let program = cel::Program::compile(source).map_err(|faults| {
+        let fault = faults.errors.first();
+        match fault {
+            Some(fault) if fault.pos.0 >= 0 => {
+                // The parser counts lines from 1 and columns from 0.
+                format!("line {}, column {}: {}", fault.pos.0, fault.pos.1 + 1, fault.msg)
+            }
+            Some(fault) => fault.msg.clone(),
+            None => "does not parse".into(),
+        }
+    })?;
+    let references = program.references();
+    if let Some(unknown) = (references.variables().into_iter()).find(|name| !VARIABLES.contains(name)) {
+        return Err(format!(
+            "names `{unknown}`, which is not a variable here (use {})",
+            VARIABLES.join(", ")
+        ));
+    }
+    Ok(AccessRule {
+        source: source.to_string(),
+        program: Some(program),
+    })
+}
+
+/// A stored rule as the snapshot holds it: compiled, or — should it no longer compile (it was
+/// checked when written) — one that denies every request.
+pub fn stored(source: &str) -> AccessRule {
+    compile(source).unwrap_or_else(|fault| {
+        tracing::error!(%fault, "a stored access rule does not compile: it denies every request");
+        AccessRule {
+            source: source.to_string(),
+            program: None,
+        }
+    })
+}
+
+impl AccessRule {
+    /// The rule as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the rule lets the request through: `Ok(true)` only for a `true` result;
+    /// `Err` says why it could not be evaluated (the caller denies).
+    pub fn allows(&self, facts: &Facts<'_>) -> Result<bool, String> {
+        let mut context = root().new_inner_scope();
+        let user = match facts.user {
+            Some(claims) => cel::to_value(claims).map_err(|e| e.to_string())?,
+            None => cel::to_value(Map::new()).map_err(|e| e.to_string())?,
+        };
+        let request = serde_json::json!({
+            "model": facts.model,
+            "path": facts.path,
+            "stream": facts.stream,
+            "max_tokens": facts.max_tokens,
+            "prompt": facts.prompt,
+        });
+        context.add_variable_from_value("user", user);
+        context.add_variable_from_value("request", cel::to_value(&request).map_err(|e| e.to_string())?);
+        let gateway = serde_json::json!({ "name": facts.gateway });
+        context.add_variable_from_value("gateway", cel::to_value(&gateway).map_err(|e| e.to_string())?);
+        context.add_variable_from_value("now", cel::Value::Int(facts.now));
+        let Some(program) = &self.program else {
+            return Err("the rule does not compile".into());
+        };
+        match program.execute(&context) {
+            Ok(cel::Value::Bool(allowed)) => Ok(allowed),
+            Ok(other) => Err(format!("yields {:?}, not a boolean", other.type_of())),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}
+
+/// Each gateway's compiled rule, shared by the snapshot.
+pub type Rules = std::collections::HashMap<app::types::GatewayId, Arc<AccessRule>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn facts<'a>(user: Option<&'a Map<String, Value>>) -> Facts<'a> {
+        Facts {
+            user,
+            model: Some("gpt-4o"),
+            path: "/v1/chat/completions",
+            stream: false,
+            max_tokens: Some(256),
+            prompt: None,
+            gateway: "g",
+            now: 1_700_000_000,
+        }
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn membership_is_written_with_in_or_with_the_documentations_includes() {
+        let alice = claims(json!({ "sub": "alice", "groups": ["llm-open-ai-allowed", "staff"] }));
+        let bob = claims(json!({ "sub": "bob", "groups": ["staff"] }));
+        for source in [
+            "'llm-open-ai-allowed' in user.groups",
+            "user.groups.includes('llm-open-ai-allowed')",
+        ] {
+            let rule = compile(source).unwrap();
+            assert_eq!(rule.allows(&facts(Some(&alice))), Ok(true), "{source}");
+            assert_eq!(rule.allows(&facts(Some(&bob))), Ok(false), "{source}");
+        }
+    }
+
+    #[test]
+    fn the_request_gateway_and_time_are_variables_too() {
+        let rule = compile(
+            "request.model.startsWith('gpt-4') && request.max_tokens <= 512 && !request.stream \
+             && gateway.name == 'g' && now > 0",
+        )
+        .unwrap();
+        assert_eq!(rule.allows(&facts(None)), Ok(true));
+        let mut long = facts(None);
+        long.max_tokens = Some(4_096);
+        assert_eq!(rule.allows(&long), Ok(false));
+    }
+
+    #[test]
+    fn an_evaluation_that_fails_or_is_not_boolean_is_an_error() {
+        // No token: `user` is empty, so `user.groups` does not exist.
+        let rule = compile("'x' in user.groups").unwrap();
+        assert!(rule.allows(&facts(None)).is_err());
+        let number = compile("1 + 1").unwrap();
+        assert!(number.allows(&facts(None)).is_err());
+    }
+
+    #[test]
+    fn a_rule_that_does_not_parse_or_names_an_unknown_variable_is_refused_with_where() {
+        let fault = compile("user.groups.includes('x'").unwrap_err();
+        assert!(fault.starts_with("line 1, column"), "{fault}");
+        let unknown = compile("usr.admin == true").unwrap_err();
+        assert!(
+            unknown.contains("`usr`") && unknown.contains("user, request, gateway, now"),
+            "{unknown}"
+        );
+        assert!(compile("  ").is_err());
+        // A stored rule that no longer compiles denies everything.
+        assert!(stored("user.groups.includes(").allows(&facts(None)).is_err());
+        assert_eq!(stored("true").allows(&facts(None)), Ok(true));
+        assert!(compile(&"a".repeat(MAX_RULE_BYTES + 1)).is_err());
+    }
+}
