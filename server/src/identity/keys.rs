@@ -233,6 +233,16 @@ impl ProviderKeys {
         self.source == provider.keys && self.issuer == provider.issuer
     }
 
+    /// The set in use now, without fetching: `None` when a remote set was never fetched or is
+    /// due for a refresh, or a secret was never read.
+    pub fn current(&self, now_s: u64) -> Option<Arc<KeySet>> {
+        match &self.keys {
+            Keys::Fixed(set) => set.clone(),
+            Keys::Secret(_, read) => read.get().cloned().flatten(),
+            Keys::Remote(remote) => remote.fresh(now_s),
+        }
+    }
+
     /// The set to check `jws` with at `now_s`: a remote set is fetched first if it has never
     /// been, or lacks the token's key (`RemoteKeys::set_for`).
     pub async fn set_for(

@@ -76,6 +76,13 @@ impl RemoteKeys {
         }
     }
 
+    /// The cached set, unless there is none or it is due for a refresh.
+    pub fn fresh(&self, now_s: u64) -> Option<Arc<KeySet>> {
+        (self.current.load_full())
+            .filter(|cached| !cached.stale(now_s))
+            .map(|cached| cached.set.clone())
+    }
+
     /// The set to check `jws` with: the cached one when it holds the token's key (and a
     /// background fetch started if it is stale); otherwise the set one refresh gives, or the
     /// cached one when no refresh may run yet.

@@ -547,3 +547,28 @@ async fn oversized_key_sets_are_not_read() {
     );
     assert_eq!(keys.fetches(), 1);
 }
+
+/// A token verified once is remembered (its signature is not checked again while its key set
+/// is current), yet every claim is checked at each use: it expires on time, and a provider
+/// whose audiences changed refuses it.
+#[tokio::test]
+async fn a_remembered_token_still_expires_and_still_answers_to_its_provider() {
+    let (keys, rig) = primed(&["rsa-a"]).await;
+    let again = token("rsa-a");
+    assert_eq!(rig.check(&again, NOW + 1).await, ada());
+    assert_eq!(keys.fetches(), 1, "a remembered token fetches nothing");
+    let moved = Rig {
+        verifier: rig.verifier,
+        provider: Arc::new(IdentityProvider {
+            audiences: vec!["elsewhere".into()],
+            ..IdentityProvider::clone(&rig.provider)
+        }),
+    };
+    assert_eq!(moved.check(&again, NOW + 2).await, Err(TokenRefusal::WrongAudience));
+    let back = Rig {
+        verifier: moved.verifier,
+        provider: rig.provider,
+    };
+    assert_eq!(back.check(&again, NOW + 3).await, ada());
+    assert_eq!(back.check(&again, NOW + 300 + 60).await, Err(TokenRefusal::Expired));
+}
