@@ -139,7 +139,14 @@ impl Decoder {
                 self.data.push_str(&value);
                 self.has_data = true;
             }
-            b"event" => self.event = value.into_owned(),
+            // Bytes that are not UTF-8 become U+FFFD (three bytes each): the name is bounded
+            // after that, as data is.
+            b"event" => {
+                if value.len() > self.limit {
+                    return Err(SseError::TooLarge(self.limit));
+                }
+                self.event = value.into_owned();
+            }
             // `id` and `retry` matter to browsers reconnecting, not to a proxy.
             _ => {}
         }
