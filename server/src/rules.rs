@@ -138,6 +138,28 @@ impl AccessRule {
     }
 }
 
+impl AccessRule {
+    /// A group rule's value for an end user with `claims`: the group key they share with every
+    /// user it gives the same value. A string is itself; a number or boolean its text; anything
+    /// else — or an evaluation that fails (a claim missing) — is no group (`Err` says why).
+    pub fn group_of(&self, claims: &Map<String, Value>) -> Result<String, String> {
+        let mut context = root().new_inner_scope();
+        context.add_variable_from_value("user", cel::to_value(claims).map_err(|e| e.to_string())?);
+        let Some(program) = &self.program else {
+            return Err("the rule does not compile".into());
+        };
+        match program.execute(&context) {
+            Ok(cel::Value::String(key)) => Ok(key.to_string()),
+            Ok(cel::Value::Int(n)) => Ok(n.to_string()),
+            Ok(cel::Value::UInt(n)) => Ok(n.to_string()),
+            Ok(cel::Value::Float(n)) => Ok(n.to_string()),
+            Ok(cel::Value::Bool(b)) => Ok(b.to_string()),
+            Ok(other) => Err(format!("yields {:?}, not a string", other.type_of())),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}
+
 /// Each gateway's compiled rule, shared by the snapshot.
 pub type Rules = std::collections::HashMap<app::types::GatewayId, Arc<AccessRule>>;
 
@@ -197,6 +219,20 @@ mod tests {
         assert!(rule.allows(&facts(None)).is_err());
         let number = compile("1 + 1").unwrap();
         assert!(number.allows(&facts(None)).is_err());
+    }
+
+    #[test]
+    fn a_group_rule_names_the_group_by_a_claim_and_a_missing_claim_is_no_group() {
+        let rule = compile("user.department").unwrap();
+        let ada = claims(json!({ "sub": "ada", "department": "research" }));
+        assert_eq!(rule.group_of(&ada), Ok("research".into()));
+        let level = compile("user.level").unwrap();
+        assert_eq!(level.group_of(&claims(json!({ "level": 3 }))), Ok("3".into()));
+        assert!(rule.group_of(&claims(json!({ "sub": "bob" }))).is_err());
+        assert!(compile("user.groups")
+            .unwrap()
+            .group_of(&claims(json!({ "groups": ["a"] })))
+            .is_err());
     }
 
     #[test]

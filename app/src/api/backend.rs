@@ -2,6 +2,7 @@
 //! provides as Leptos context (so `app` never depends on `server`), the signed-in admin, and
 //! the HTTP status a refusal answers with.
 
+use super::{IdentityProviderForm, RuleTest, RuleVerdict};
 use crate::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, CompositeForm, CompositeId,
     CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats,
@@ -10,6 +11,7 @@ use crate::types::{
     NewGatewayForm, NewKeyForm, NewPromptForm, Overview, PlaygroundSetup, Prompt, PromptId, RequestDetail,
     SettingsListing, ShownOnce, UsageOfKeys, VariantStats, VersionStats, WriteOnly,
 };
+use crate::types::{IdentityProvider, IdentityProviderId};
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -96,6 +98,18 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn prompt_diff(&self, id: PromptId, from: i64, to: i64) -> Answer<'_, Vec<DiffLine>>;
     /// How each version of prompt `id` did over `range`, up to now.
     fn version_stats(&self, id: PromptId, range: DashboardRange) -> Answer<'_, Vec<VersionStats>>;
+    /// Every gateway's end users' identity providers.
+    fn identity_providers(&self) -> Answer<'_, Vec<IdentityProvider>>;
+    /// Adds an identity provider to a gateway, from its form.
+    fn add_identity_provider<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        form: IdentityProviderForm,
+    ) -> Answer<'a, IdentityProvider>;
+    /// Removes identity provider `id`.
+    fn remove_identity_provider<'a>(&'a self, admin: &'a AdminUser, id: IdentityProviderId) -> Answer<'a, ()>;
+    /// Tries an access rule against a token's claims; changes nothing.
+    fn test_access_rule(&self, test: RuleTest) -> Answer<'_, RuleVerdict>;
     /// Every key with its gateway's name.
     fn keys(&self) -> Answer<'_, Vec<KeyListing>>;
     /// Every key's usage against its limits and this month, and the prices' currency.

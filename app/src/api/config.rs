@@ -4,12 +4,12 @@
 
 #[cfg(feature = "ssr")]
 use super::{console_backend, refused, require_admin};
+use crate::types::{
+    AuthMode, ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint,
+    Json, KeyListing, ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
+};
 #[cfg(feature = "ssr")]
 use crate::types::{Change, EndpointUpdate, NewEndpoint};
-use crate::types::{
-    ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint, Json,
-    KeyListing, ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
-};
 use leptos::prelude::*;
 
 /// A form field as the management service takes it: `None` when left blank.
@@ -179,7 +179,8 @@ pub async fn create_gateway(
     console_backend()?.create_gateway(&admin, form).await.map_err(refused)
 }
 
-/// Changes a gateway from its edit form (a checkbox is sent only when ticked).
+/// Changes a gateway from its edit form (a checkbox is sent only when ticked; `access` is the
+/// access rule, empty to remove it).
 #[server(prefix = "/api", endpoint = "gateways_update", output = Json)]
 pub async fn update_gateway(
     id: i64,
@@ -194,6 +195,8 @@ pub async fn update_gateway(
     #[server(default)] limits: String,
     #[server(default)] model_aliases: String,
     #[server(default)] param_policy: String,
+    #[server(default)] auth_mode: Option<AuthMode>,
+    #[server(default)] access: String,
     #[server(default)] log_metadata: Option<String>,
     #[server(default)] log_payloads: Option<String>,
     #[server(default)] enabled: Option<String>,
@@ -212,6 +215,8 @@ pub async fn update_gateway(
         limits,
         model_aliases,
         param_policy,
+        auth_mode,
+        access_rule: access,
         log_metadata: log_metadata.is_some(),
         log_payloads: log_payloads.is_some(),
         enabled: enabled.is_some(),
@@ -251,6 +256,7 @@ pub async fn create_key(
     #[server(default)] allowed_models: String,
     #[server(default)] expires_in_days: String,
     #[server(default)] limits: String,
+    #[server(default)] may_assert_users: Option<String>,
 ) -> Result<ShownOnce, ConsoleError> {
     let admin = require_admin()?;
     let form = crate::types::NewKeyForm {
@@ -260,6 +266,7 @@ pub async fn create_key(
         allowed_models,
         expires_in_days,
         limits,
+        may_assert_users: may_assert_users.is_some(),
     };
     console_backend()?.create_key(&admin, form).await.map_err(refused)
 }
@@ -273,6 +280,7 @@ pub async fn update_key(
     #[server(default)] expires_in_days: String,
     #[server(default)] limits: String,
     #[server(default)] enabled: Option<String>,
+    #[server(default)] may_assert_users: Option<String>,
 ) -> Result<GatewayKey, ConsoleError> {
     let admin = require_admin()?;
     let form = crate::types::KeyEditForm {
@@ -282,6 +290,7 @@ pub async fn update_key(
         expires_in_days,
         limits,
         enabled: enabled.is_some(),
+        may_assert_users: may_assert_users.is_some(),
     };
     console_backend()?.update_key(&admin, form).await.map_err(refused)
 }

@@ -15,6 +15,7 @@ mod access;
 mod backend;
 mod composites;
 mod config;
+mod identity;
 mod prompts;
 mod reads;
 
@@ -23,5 +24,6 @@ pub use access::*;
 pub use backend::*;
 pub use composites::*;
 pub use config::*;
+pub use identity::*;
 pub use prompts::*;
 pub use reads::*;

@@ -1,6 +1,6 @@
 //! Gateways: named proxies over an ordered list of inference endpoints.
 
-use super::{AuthMode, Change, EndpointId, Limit, ParamPolicy};
+use super::{AuthMode, Change, EndpointId, Limit, ParamPolicy, PeopleLimits};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -130,6 +130,9 @@ pub struct Gateway {
     /// A CEL expression over `user`, `request`, `gateway` and `now` every request must satisfy.
     #[serde(default)]
     pub access_rule: Option<String>,
+    /// Limits per end user, per group of end users, and per prompt.
+    #[serde(default)]
+    pub people: PeopleLimits,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -199,6 +202,9 @@ pub struct NewGateway {
     pub auth_mode: AuthMode,
     /// A CEL expression every request must satisfy (`'llm' in user.groups`).
     pub access_rule: Option<String>,
+    /// Limits per end user, per group of end users, and per prompt.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub people: PeopleLimits,
 }
 
 impl NewGateway {
@@ -219,6 +225,7 @@ impl NewGateway {
             param_policy: ParamPolicy::default(),
             auth_mode: AuthMode::Key,
             access_rule: None,
+            people: PeopleLimits::default(),
         }
     }
 }
@@ -250,6 +257,8 @@ pub struct GatewayUpdate {
     pub auth_mode: Option<AuthMode>,
     /// `null` removes the access rule.
     pub access_rule: Change<String>,
+    /// Replaces its limits per end user, per group and per prompt.
+    pub people: Option<PeopleLimits>,
 }
 
 /// The gateways page's form, as typed: the server reads its endpoint list
@@ -286,6 +295,10 @@ pub struct GatewayEditForm {
     pub model_aliases: String,
     /// The parameter policy one rule a line ([`super::ParamPolicy::lines`]); empty removes it.
     pub param_policy: String,
+    /// Which ways in it accepts; `None` keeps them.
+    pub auth_mode: Option<AuthMode>,
+    /// The access rule (CEL), from the form's `access` field; empty removes it.
+    pub access_rule: String,
     pub log_metadata: bool,
     pub log_payloads: bool,
     pub enabled: bool,

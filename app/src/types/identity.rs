@@ -2,7 +2,7 @@
 //! user a verified token names. Gateway keys identify applications; a token identifies the
 //! person behind one.
 
-use super::GatewayId;
+use super::{GatewayId, Limit};
 use serde::{Deserialize, Serialize};
 
 /// Identifies an identity provider.
@@ -160,3 +160,87 @@ impl AuthMode {
 
 /// The default clock skew allowed, seconds.
 pub const DEFAULT_LEEWAY_S: i64 = 60;
+
+/// What happens to a request asking for more tokens than a gateway's cap per prompt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum PromptCap {
+    /// Refused with a 400 naming the cap.
+    #[default]
+    Refuse,
+    /// Its `max_tokens` lowered to what the cap leaves after the prompt.
+    Clamp,
+}
+
+impl PromptCap {
+    /// Both.
+    pub const ALL: [PromptCap; 2] = [PromptCap::Refuse, PromptCap::Clamp];
+
+    /// The behaviour as stored and typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptCap::Refuse => "refuse",
+            PromptCap::Clamp => "clamp",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|cap| cap.as_str() == name.trim())
+    }
+}
+
+/// Limits on the people behind a gateway's requests: each end user's own (every distinct
+/// subject counts alone), each group's (the users its group rule gives the same key share
+/// them), and a cap on the tokens of one request. The gateway's own limits are the total of
+/// all its users. A request without an end user is limited by its key and gateway only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "PeopleLimitsInput"))]
+pub struct PeopleLimits {
+    /// Each end user's limits.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub per_user: Vec<Limit>,
+    /// A CEL expression over `user` (the claims) giving an end user's group key, e.g.
+    /// `user.department`; `None`: no groups.
+    #[serde(default)]
+    pub group_rule: Option<String>,
+    /// Each group's limits (needs a group rule).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub per_group: Vec<Limit>,
+    /// The most tokens one request may take: its prompt plus its `max_tokens`.
+    #[serde(default)]
+    pub max_tokens_per_prompt: Option<i64>,
+    /// What happens to a request over that cap.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub over_cap: PromptCap,
+}
+
+impl PeopleLimits {
+    /// Whether it limits nothing.
+    pub fn is_empty(&self) -> bool {
+        self.per_user.is_empty() && self.per_group.is_empty() && self.max_tokens_per_prompt.is_none()
+    }
+}
+
+/// One end user's, or one group's, figures over a time range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject))]
+pub struct PersonStats {
+    /// The end user's subject, or the group's key.
+    pub name: String,
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ssr", graphql(flatten))]
+    pub figures: super::RequestFigures,
+}
+
+/// End users one by one, or their groups (by the key a gateway's group rule gives them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PersonKind {
+    User,
+    Group,
+}

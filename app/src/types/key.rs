@@ -38,6 +38,10 @@ pub struct GatewayKey {
     pub usage_reset_at: Option<i64>,
     /// Its own limits; its ancestors' and its gateway's apply too.
     pub limits: Vec<Limit>,
+    /// Whether it may name the end user it calls for (`x-mgw-user`, or the body's `user`)
+    /// without the user's token.
+    #[serde(default)]
+    pub may_assert_users: bool,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
 }
@@ -139,6 +143,9 @@ pub struct NewKey {
     /// Its limits; none may exceed an ancestor's.
     #[cfg_attr(feature = "ssr", graphql(default))]
     pub limits: Vec<Limit>,
+    /// Whether it may name end users without their tokens (server-side applications).
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub may_assert_users: bool,
 }
 
 /// Changes to a key; omitted fields stay as they are, `null` clears.
@@ -154,6 +161,8 @@ pub struct KeyUpdate {
     pub enabled: Option<bool>,
     /// Replaces all its limits.
     pub limits: Option<Vec<Limit>>,
+    /// Whether it may name end users without their tokens.
+    pub may_assert_users: Option<bool>,
 }
 
 /// The keys page's form, as typed: the server reads its notations (a gateway's id, days,
@@ -171,6 +180,9 @@ pub struct NewKeyForm {
     pub expires_in_days: String,
     /// Comma-separated limits in the CLI's notation (`requests/minute=100, tokens/day=100000`).
     pub limits: String,
+    /// It may name end users without their tokens.
+    #[serde(default)]
+    pub may_assert_users: bool,
 }
 
 /// A key's edit form, as typed: the server reads its notations into a [`KeyUpdate`].
@@ -185,6 +197,9 @@ pub struct KeyEditForm {
     /// Comma-separated limits in the CLI's notation; empty removes them all.
     pub limits: String,
     pub enabled: bool,
+    /// It may name end users without their tokens.
+    #[serde(default)]
+    pub may_assert_users: bool,
 }
 
 /// A key just created or rotated, with its secret: shown this once, never again. `Debug`

@@ -38,8 +38,11 @@ impl Metric {
 
     /// Parses a stored or typed name (`cost` is accepted for `cost_micros`).
     pub fn parse(name: &str) -> Option<Self> {
-        if name == "cost" {
-            return Some(Metric::CostMicros);
+        match name {
+            "cost" => return Some(Metric::CostMicros),
+            // The documentation we started from counts an end user's requests as prompts.
+            "prompts" => return Some(Metric::Requests),
+            _ => {}
         }
         Self::ALL.into_iter().find(|metric| metric.as_str() == name)
     }

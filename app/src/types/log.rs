@@ -53,6 +53,9 @@ pub struct RequestLog {
     /// The end user a verified token named (its `sub`), when the request carried one.
     #[serde(default)]
     pub end_user: Option<String>,
+    /// The group key the gateway's group rule gave that end user.
+    #[serde(default)]
+    pub end_user_group: Option<String>,
     /// The upstream attempts, in order.
     pub attempts: Vec<RequestAttempt>,
 }

@@ -305,6 +305,8 @@ pub struct GatewayChange {
     #[arg(long, conflicts_with = "access")]
     pub(super) no_access: bool,
     #[command(flatten)]
+    pub(super) people: super::identity::PeopleFlags,
+    #[command(flatten)]
     pub(super) output: Output,
 }
 
@@ -351,6 +353,10 @@ pub struct KeyCreate {
     pub(super) expires_in: Option<Duration>,
     #[arg(long = "limit", help = LIMIT_HELP)]
     pub(super) limits: Vec<String>,
+    /// It may name the end user it calls for (`x-mgw-user`, or the body's `user`) without
+    /// the user's token: for server-side applications that sign their users in themselves.
+    #[arg(long)]
+    pub(super) may_assert_users: bool,
     #[command(flatten)]
     pub(super) output: Output,
 }
@@ -379,6 +385,12 @@ pub struct KeyChange {
     pub(super) enabled: Option<bool>,
     #[command(flatten)]
     pub(super) limits: LimitChange,
+    /// Let it name end users without their tokens.
+    #[arg(long, conflicts_with = "no_may_assert_users")]
+    pub(super) may_assert_users: bool,
+    /// Stop it naming end users without their tokens.
+    #[arg(long)]
+    pub(super) no_may_assert_users: bool,
     #[command(flatten)]
     pub(super) output: Output,
 }

@@ -136,6 +136,7 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
             let endpoints = change.endpoints.as_deref().map(choices).transpose()?;
             let id = manage.gateway_id(&change.name).await?;
             let new_limits = change.limits.parsed()?;
+            let people = change.people.applied(&manage.gateway(id).await?.people)?;
             let param_policy = match change.no_param_policy {
                 true => Some(app::types::ParamPolicy::default()),
                 false => change.policy.policy()?,
@@ -160,6 +161,7 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
                             (None, true) => app::types::Change::Clear,
                             (None, false) => app::types::Change::Keep,
                         },
+                        people,
                         ..GatewayUpdate::default()
                     },
                 )
@@ -198,6 +200,7 @@ pub(super) async fn key(manage: &Manage, command: KeyCommand) -> Result<String, 
                         allowed_models: create.models,
                         expires_at: create.expires_in.map(in_ms),
                         limits: limits(&create.limits)?,
+                        may_assert_users: create.may_assert_users,
                     },
                 )
                 .await?;
@@ -240,6 +243,11 @@ pub(super) async fn key(manage: &Manage, command: KeyCommand) -> Result<String, 
                 },
                 enabled: change.enabled,
                 limits: change.limits.parsed()?,
+                may_assert_users: match (change.may_assert_users, change.no_may_assert_users) {
+                    (true, _) => Some(true),
+                    (false, true) => Some(false),
+                    (false, false) => None,
+                },
             };
             let key = manage.update_key(&Actor::cli(), &change.public_id, update).await?;
             Ok(change.output.show(&key, || format!("Updated key {}.", key.public_id)))

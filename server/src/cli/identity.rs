@@ -3,7 +3,9 @@
 
 use super::{show::table, Output};
 use crate::manage::{Actor, Manage, ManageError};
-use app::types::{IdentityProviderId, JwtAlgorithm, KeySource, NewIdentityProvider, DEFAULT_LEEWAY_S};
+use app::types::{
+    IdentityProviderId, JwtAlgorithm, KeySource, NewIdentityProvider, PeopleLimits, PromptCap, DEFAULT_LEEWAY_S,
+};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -149,5 +151,82 @@ pub async fn run(manage: &Manage, command: IdentityCommand) -> Result<String, Ma
                 format!("Removed identity provider {id}.")
             }))
         }
+    }
+}
+
+/// `gateway update`'s flags for the limits on people (issue #23); each list flag replaces its
+/// list, as `--limit` does.
+#[derive(Args)]
+pub struct PeopleFlags {
+    /// Each end user's own limit (repeatable; replaces them): `prompts/hour=60`,
+    /// `tokens/day=100000`, `cost/month=5` (`prompts` means requests).
+    #[arg(long = "user-limit", conflicts_with = "no_user_limits")]
+    user_limits: Vec<String>,
+    /// Remove every per-user limit.
+    #[arg(long)]
+    no_user_limits: bool,
+    /// A CEL expression over `user` (the claims) naming an end user's group, e.g.
+    /// `user.department`: users it gives the same value share the group's limits.
+    #[arg(long, conflicts_with = "no_group_rule")]
+    group_rule: Option<String>,
+    /// Remove the group rule and the group limits.
+    #[arg(long, conflicts_with = "group_limits")]
+    no_group_rule: bool,
+    /// Each group's limit (repeatable; replaces them), as `--user-limit`.
+    #[arg(long = "group-limit", conflicts_with = "no_group_limits")]
+    group_limits: Vec<String>,
+    /// Remove every per-group limit.
+    #[arg(long)]
+    no_group_limits: bool,
+    /// The most tokens one request may take: its prompt plus its `max_tokens`.
+    #[arg(long, conflicts_with = "no_max_tokens_per_prompt")]
+    max_tokens_per_prompt: Option<i64>,
+    /// Remove the cap per prompt.
+    #[arg(long)]
+    no_max_tokens_per_prompt: bool,
+    /// What a request over the cap gets: `refuse` (400) or `clamp` (its max_tokens lowered).
+    #[arg(long, value_parser = parse_prompt_cap)]
+    over_prompt_cap: Option<PromptCap>,
+}
+
+fn parse_prompt_cap(name: &str) -> Result<PromptCap, String> {
+    PromptCap::parse(name).ok_or_else(|| "expected refuse or clamp".to_string())
+}
+
+impl PeopleFlags {
+    /// The gateway's limits on people with these flags applied to `current`; `None` when no
+    /// flag changes them.
+    pub fn applied(&self, current: &PeopleLimits) -> Result<Option<PeopleLimits>, ManageError> {
+        let mut people = current.clone();
+        let mut changed = false;
+        let mut replace = |list: &mut Vec<app::types::Limit>, texts: &[String], clear: bool| {
+            if clear || !texts.is_empty() {
+                changed = true;
+                *list = super::args::limits(texts)?;
+            }
+            Ok::<(), ManageError>(())
+        };
+        replace(&mut people.per_user, &self.user_limits, self.no_user_limits)?;
+        replace(&mut people.per_group, &self.group_limits, self.no_group_limits)?;
+        if self.no_group_rule {
+            people.group_rule = None;
+            people.per_group.clear();
+            changed = true;
+        } else if let Some(rule) = &self.group_rule {
+            people.group_rule = Some(rule.clone());
+            changed = true;
+        }
+        if self.no_max_tokens_per_prompt {
+            people.max_tokens_per_prompt = None;
+            changed = true;
+        } else if let Some(cap) = self.max_tokens_per_prompt {
+            people.max_tokens_per_prompt = Some(cap);
+            changed = true;
+        }
+        if let Some(over) = self.over_prompt_cap {
+            people.over_cap = over;
+            changed = true;
+        }
+        Ok(changed.then_some(people))
     }
 }

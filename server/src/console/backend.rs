@@ -16,6 +16,7 @@ use crate::{
     secrets::Secret,
 };
 use app::api::{Answer, ConsoleBackend};
+use app::api::{IdentityProviderForm, RuleTest, RuleVerdict};
 use app::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, Change, CompositeForm,
     CompositeId, CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange,
@@ -25,6 +26,7 @@ use app::types::{
     PlaygroundSetup, RequestDetail, RetryPolicy, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, Via, WriteOnly,
 };
 use app::types::{DiffLine, NewPromptForm, Prompt, PromptId, VersionStats};
+use app::types::{IdentityProvider, IdentityProviderId};
 use std::sync::Arc;
 
 /// The console's backend.
@@ -301,10 +303,13 @@ impl ConsoleBackend for Console {
                 model_aliases: Some(model_aliases(&form.model_aliases)?),
                 limits: Some(limits),
                 param_policy: Some(policy_from_lines(&form.param_policy)?),
-                // The console's form does not show the ways in or the access rule yet: they stay
-                // as they are.
-                auth_mode: None,
-                access_rule: Change::Keep,
+                auth_mode: form.auth_mode,
+                // Empty removes the rule (`manage` compiles any other, refusing it under `access`).
+                access_rule: match form.access_rule.trim() {
+                    "" => Change::Clear,
+                    rule => Change::Set(rule.to_string()),
+                },
+                people: None,
             };
             let id = GatewayId(form.id);
             (self.manage.update_gateway(&actor(admin), id, update).await).map_err(ConsoleError::from)
@@ -380,6 +385,28 @@ impl ConsoleBackend for Console {
 
     fn version_stats(&self, id: PromptId, range: DashboardRange) -> Answer<'_, Vec<VersionStats>> {
         Box::pin(async move { self.version_figures(id, range).await.map_err(ConsoleError::from) })
+    }
+
+    fn identity_providers(&self) -> Answer<'_, Vec<IdentityProvider>> {
+        Box::pin(async move { self.manage.identity_providers(None).await.map_err(ConsoleError::from) })
+    }
+
+    fn add_identity_provider<'a>(
+        &'a self,
+        admin: &'a AdminUser,
+        form: IdentityProviderForm,
+    ) -> Answer<'a, IdentityProvider> {
+        Box::pin(self.add_provider(admin, form))
+    }
+
+    fn remove_identity_provider<'a>(&'a self, admin: &'a AdminUser, id: IdentityProviderId) -> Answer<'a, ()> {
+        Box::pin(
+            async move { (self.manage.remove_identity_provider(&actor(admin), id).await).map_err(ConsoleError::from) },
+        )
+    }
+
+    fn test_access_rule(&self, test: RuleTest) -> Answer<'_, RuleVerdict> {
+        Box::pin(async move { super::identity::test_rule(&test) })
     }
 
     fn keys(&self) -> Answer<'_, Vec<KeyListing>> {
@@ -458,6 +485,7 @@ impl ConsoleBackend for Console {
                         allowed_models: (!models.is_empty()).then_some(models),
                         expires_at,
                         limits,
+                        may_assert_users: form.may_assert_users,
                     },
                 )
                 .await
@@ -490,6 +518,7 @@ impl ConsoleBackend for Console {
                 expires_at,
                 enabled: Some(form.enabled),
                 limits: Some(limits),
+                may_assert_users: Some(form.may_assert_users),
             };
             (self.manage.update_key(&actor(admin), &form.public_id, update).await).map_err(ConsoleError::from)
         })

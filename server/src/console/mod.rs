@@ -2,7 +2,8 @@
 //! server function, the sign-in and sign-out form handlers, and the same-origin check on
 //! state-changing requests. Beside it: what its server functions call ([`backend`], with the
 //! composite models' form and variants in [`composites`], the Dashboard's figures in
-//! [`dashboard`], and the Prompts page's forms, diff and figures in [`prompts`]), the one
+//! [`dashboard`], the Prompts page's forms, diff and figures in [`prompts`], and the end users'
+//! identity provider form and access rule trial in [`identity`]), the one
 //! conversion of a management refusal into the console's error ([`error`]), the logs' export
 //! and live tail ([`logs`]), and the playground's set-up and route ([`playground`]).
 //!
@@ -15,11 +16,13 @@ mod backend;
 mod composites;
 mod dashboard;
 mod error;
+mod identity;
 pub mod logs;
 pub mod playground;
 mod prompts;
 
 pub use backend::Console;
+pub use identity::try_rule;
 
 use crate::{config::Config, manage::ManageError, AppState};
 use app::types::{ConsoleError, ErrorKind, LoginNotice};

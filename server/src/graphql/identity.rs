@@ -1,17 +1,20 @@
-//! End users' identity providers in GraphQL (issue #23): the `IdentityProvider` node, listed
-//! under its gateway, and the mutations that add and remove one — each one management
-//! operation, which checks it and records the change.
+//! End users in GraphQL (issue #23): the `IdentityProvider` node, listed under its gateway, the
+//! mutations that add and remove one — each one management operation, which checks it and
+//! records the change — and `testAccessRule`, which tries a rule against a token's claims.
 //!
-//! Does not: check a provider (`manage` does, naming the field it refuses).
+//! Does not: check a provider (`manage` does, naming the field it refuses); change or record
+//! anything when a rule is tried.
 
 use super::{
-    actor, error, manage,
+    actor, error, manage, reader,
     types::{global_id, numeric_id, NodeKind},
 };
+use app::api::RuleVerdict;
 use app::types::{
-    IdentityProvider, IdentityProviderId, JwtAlgorithm, KeySource, NewIdentityProvider, DEFAULT_LEEWAY_S,
+    GatewayId, IdentityProvider, IdentityProviderId, JwtAlgorithm, KeySource, NewIdentityProvider, DEFAULT_LEEWAY_S,
 };
-use async_graphql::{Context, InputObject, Object, Result, ID};
+use async_graphql::{Context, InputObject, Json, Object, Result, ID};
+use serde_json::{Map, Value};
 
 /// An issuer whose end-user tokens (JWTs) a gateway accepts.
 pub struct IdentityProviderNode(pub IdentityProvider);
@@ -129,7 +132,7 @@ impl IdentityMutation {
         input: AddIdentityProviderInput,
     ) -> Result<IdentityProviderNode> {
         let new = NewIdentityProvider {
-            gateway_id: app::types::GatewayId(numeric_id(&input.gateway_id, NodeKind::Gateway, "gatewayId")?),
+            gateway_id: GatewayId(numeric_id(&input.gateway_id, NodeKind::Gateway, "gatewayId")?),
             keys: input.keys()?,
             issuer: input.issuer,
             audiences: input.audiences,
@@ -147,4 +150,28 @@ impl IdentityMutation {
         (manage(ctx).remove_identity_provider(actor(ctx)?, number).await).map_err(error::manage)?;
         Ok(id)
     }
+}
+
+/// `testAccessRule`: what access rule `expression` makes of a chat request
+/// (`/v1/chat/completions`) for `model`, by an end user with `claims`, to `gateway` (its name is
+/// the rule's `gateway.name`; none: empty), now. A rule that does not compile is refused under
+/// `expression`, saying where.
+pub(super) async fn test_access_rule(
+    ctx: &Context<'_>,
+    expression: String,
+    claims: Json<Map<String, Value>>,
+    model: Option<String>,
+    gateway: Option<ID>,
+) -> Result<RuleVerdict> {
+    reader(ctx)?;
+    let gateway = match gateway {
+        Some(id) => {
+            let id = GatewayId(numeric_id(&id, NodeKind::Gateway, "gateway")?);
+            manage(ctx).gateway(id).await.map_err(error::manage)?.name
+        }
+        None => String::new(),
+    };
+    let now = crate::manage::now_ms() / 1000;
+    crate::console::try_rule(&expression, &claims.0, model.as_deref(), &gateway, now)
+        .map_err(|fault| error::invalid("expression", fault))
 }

@@ -225,6 +225,20 @@ impl Query {
         })
     }
 
+    /// What an access rule makes of a chat request by an end user with `claims` (a JSON
+    /// object) for `model`, to `gateway`, now; changes nothing. A rule that does not compile is
+    /// refused under `expression`, saying where.
+    async fn test_access_rule(
+        &self,
+        ctx: &Context<'_>,
+        expression: String,
+        claims: async_graphql::Json<serde_json::Map<String, serde_json::Value>>,
+        model: Option<String>,
+        gateway: Option<ID>,
+    ) -> Result<app::api::RuleVerdict> {
+        super::identity::test_access_rule(ctx, expression, claims, model, gateway).await
+    }
+
     /// Every inference endpoint, by name.
     async fn inference_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<EndpointNode>> {
         reader(ctx)?;
@@ -343,6 +357,48 @@ impl Query {
             .map_err(error::manage)?;
         let totals = UsageSums::of(&series);
         Ok(Dashboard { totals, series })
+    }
+
+    /// What end user `user` (a verified token's subject, or a name a key asserted) did in
+    /// `[from, to)` (Unix milliseconds), on one gateway or every one: requests, errors,
+    /// latency, tokens, cost and feedback; zeros when nothing.
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        user: String,
+        from: i64,
+        to: i64,
+        gateway_id: Option<ID>,
+    ) -> Result<app::types::RequestFigures> {
+        reader(ctx)?;
+        let gateway = (gateway_id.as_ref())
+            .map(|id| numeric_id(id, NodeKind::Gateway, "gatewayId").map(GatewayId))
+            .transpose()?;
+        (backend(ctx).manage.user_usage(gateway, &user, (from, to)).await).map_err(error::manage)
+    }
+
+    /// The busiest end users — or, with `groups`, the busiest groups of end users (by the
+    /// key their gateway's group rule gives them) — in `[from, to)`, busiest first (at most
+    /// `first`, 1 to 100).
+    async fn top_end_users(
+        &self,
+        ctx: &Context<'_>,
+        from: i64,
+        to: i64,
+        gateway_id: Option<ID>,
+        #[graphql(default = false)] groups: bool,
+        #[graphql(default = 10)] first: i32,
+    ) -> Result<Vec<app::types::PersonStats>> {
+        reader(ctx)?;
+        let gateway = (gateway_id.as_ref())
+            .map(|id| numeric_id(id, NodeKind::Gateway, "gatewayId").map(GatewayId))
+            .transpose()?;
+        let by = match groups {
+            true => app::types::PersonKind::Group,
+            false => app::types::PersonKind::User,
+        };
+        let top = usize::try_from(first.clamp(1, 100)).unwrap_or(10);
+        (backend(ctx).manage.top_people(gateway, by, (from, to), top).await).map_err(error::manage)
     }
 
     /// Model prices (per million tokens, in millionths of the currency).

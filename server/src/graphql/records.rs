@@ -206,9 +206,14 @@ impl RequestLogNode {
     async fn prompt_version(&self) -> Option<i64> {
         self.0.prompt_version
     }
-    /// The end user a verified token named (its `sub`), when the request carried one.
+    /// The end user the request was made for: the `sub` of a verified token, or the user a key
+    /// that may assert users named.
     async fn end_user(&self) -> Option<&str> {
         self.0.end_user.as_deref()
+    }
+    /// The group key the gateway's group rule gave that end user.
+    async fn end_user_group(&self) -> Option<&str> {
+        self.0.end_user_group.as_deref()
     }
     /// The prompt's parameters as bound (JSON), when its gateway logs payloads.
     async fn prompt_parameters(&self) -> Option<&str> {

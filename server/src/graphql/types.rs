@@ -291,6 +291,11 @@ impl GatewayNode {
     async fn access_rule(&self) -> Option<&str> {
         self.0.access_rule.as_deref()
     }
+    /// Limits per end user, per group of end users, and per prompt (its own `limits` are the
+    /// total of all its traffic).
+    async fn people(&self) -> &app::types::PeopleLimits {
+        &self.0.people
+    }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {
         self.0.created_at
@@ -462,6 +467,11 @@ impl KeyNode {
     /// Its own limits; its ancestors' and its gateway's apply too.
     async fn limits(&self) -> Vec<Limit> {
         self.key.limits.clone()
+    }
+    /// Whether it may name the end user it calls for (`x-mgw-user`, or the body's `user`)
+    /// without the user's token.
+    async fn may_assert_users(&self) -> bool {
+        self.key.may_assert_users
     }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {

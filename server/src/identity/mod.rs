@@ -35,10 +35,25 @@ pub struct EndUser {
     pub subject: String,
     /// The token's `iss` (its provider's issuer).
     pub issuer: String,
-    /// The provider that vouched for the token.
-    pub provider: IdentityProviderId,
+    /// The provider that vouched for the token; `None` for a user a key named (a key that
+    /// may assert users, with `x-mgw-user` or the body's `user`).
+    pub provider: Option<IdentityProviderId>,
     /// The token's whole payload, verified.
     pub claims: serde_json::Map<String, Value>,
+}
+
+impl EndUser {
+    /// The end user a key that may assert users names: no issuer, and only `sub` for claims.
+    pub fn asserted(subject: &str) -> EndUser {
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), Value::String(subject.to_string()));
+        EndUser {
+            subject: subject.to_string(),
+            issuer: String::new(),
+            provider: None,
+            claims,
+        }
+    }
 }
 
 /// Why a token is refused. Each message is safe to show the client: it names claims, never
@@ -189,7 +204,7 @@ impl Verifier {
         Ok(EndUser {
             subject,
             issuer: provider.issuer.clone(),
-            provider: provider.id,
+            provider: Some(provider.id),
             claims: jws.claims,
         })
     }
@@ -217,7 +232,7 @@ impl Verifier {
         Some(token::check_claims(&claims, provider, now_s).map(|subject| EndUser {
             subject,
             issuer: provider.issuer.clone(),
-            provider: provider.id,
+            provider: Some(provider.id),
             claims,
         }))
     }

@@ -3,7 +3,8 @@
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
 use app::types::{
-    EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, NewGateway, RetryPolicy,
+    EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, NewGateway, PeopleLimits,
+    RetryPolicy,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -74,6 +75,37 @@ fn access_rule(rule: Option<&str>) -> Result<Option<String>, ManageError> {
     }
 }
 
+/// Limits for people checked (issue #23): each list on its own, group limits only with a
+/// group rule, the group rule compiled (refused under `group_rule` with where), a cap per
+/// prompt of at least 1. Blank rules are none.
+fn people(mut people: PeopleLimits) -> Result<PeopleLimits, ManageError> {
+    super::limits::check_limits_of("user_limits", &people.per_user)?;
+    super::limits::check_limits_of("group_limits", &people.per_group)?;
+    people.group_rule = match people
+        .group_rule
+        .as_deref()
+        .map(str::trim)
+        .filter(|rule| !rule.is_empty())
+    {
+        None => None,
+        Some(rule) => Some(
+            crate::rules::compile(rule)
+                .map(|compiled| compiled.source().to_string())
+                .map_err(|fault| ManageError::invalid("group_rule", fault))?,
+        ),
+    };
+    if people.group_rule.is_none() && !people.per_group.is_empty() {
+        return Err(ManageError::invalid(
+            "group_rule",
+            "group limits need a group rule (a CEL expression such as user.department)",
+        ));
+    }
+    if people.max_tokens_per_prompt.is_some_and(|cap| cap < 1) {
+        return Err(ManageError::invalid("max_tokens_per_prompt", "must be at least 1"));
+    }
+    Ok(people)
+}
+
 impl Manage {
     /// Turns choices into links (with the endpoints' names, for the audit log), checking each
     /// endpoint exists and appears once.
@@ -139,6 +171,7 @@ impl Manage {
         let model_aliases = aliases(new.model_aliases)?;
         super::policy::check_policy(&new.param_policy)?;
         let access_rule = access_rule(new.access_rule.as_deref())?;
+        let people = people(new.people)?;
         let (links, _) = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
             name: &gateway_name,
@@ -153,6 +186,7 @@ impl Manage {
             param_policy: &new.param_policy,
             auth_mode: new.auth_mode,
             access_rule: access_rule.as_deref(),
+            people: &people,
             limits: Some(&new.limits),
         };
         let mut tx = self.store.begin().await?;
@@ -205,6 +239,7 @@ impl Manage {
         let param_policy = update.param_policy.unwrap_or(current.param_policy);
         super::policy::check_policy(&param_policy)?;
         let access_rule = access_rule(update.access_rule.apply(current.access_rule).as_deref())?;
+        let people = people(update.people.unwrap_or(current.people))?;
         let fields = GatewayFields {
             name: &new_name,
             description: description.trim(),
@@ -219,6 +254,7 @@ impl Manage {
             param_policy: &param_policy,
             auth_mode: update.auth_mode.unwrap_or(current.auth_mode),
             access_rule: access_rule.as_deref(),
+            people: &people,
         };
         let mut tx = self.store.begin().await?;
         (tx.update_gateway(current.id, &fields, links.as_deref(), now_ms()).await).map_err(already_exists(

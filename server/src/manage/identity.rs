@@ -7,8 +7,11 @@
 //! variable's name).
 
 use super::{already_exists, audit::record, Actor, AuditEvent, Manage, ManageError};
-use crate::store::now_ms;
-use app::types::{GatewayId, IdentityProvider, IdentityProviderId, JwtAlgorithm, KeySource, NewIdentityProvider};
+use crate::store::{now_ms, Breakdown};
+use app::types::{
+    GatewayId, IdentityProvider, IdentityProviderId, JwtAlgorithm, KeySource, NewIdentityProvider, PersonKind,
+    PersonStats, RequestFigures,
+};
 
 /// The most clock skew a provider may allow, seconds.
 const MAX_LEEWAY_S: i64 = 600;
@@ -199,6 +202,41 @@ impl Manage {
         (self.identity_providers(None).await?.into_iter())
             .find(|provider| provider.id == id)
             .ok_or(ManageError::NotFound)
+    }
+}
+
+impl Manage {
+    /// The `top` busiest end users (or groups, by their group key) of one gateway or every
+    /// one in `[from, to)` (Unix milliseconds), busiest first, with their figures.
+    pub async fn top_people(
+        &self,
+        gateway: Option<GatewayId>,
+        by: PersonKind,
+        (from, to): (i64, i64),
+        top: usize,
+    ) -> Result<Vec<PersonStats>, ManageError> {
+        let breakdown = Breakdown::People { gateway, by, top };
+        let figures = self.store.request_figures(breakdown, from, to).await?;
+        Ok((figures.into_iter())
+            .map(|(name, figures)| PersonStats { name, figures })
+            .collect())
+    }
+
+    /// What end user `user` (of one gateway or every one) did in `[from, to)`: zeros when
+    /// nothing.
+    pub async fn user_usage(
+        &self,
+        gateway: Option<GatewayId>,
+        user: &str,
+        (from, to): (i64, i64),
+    ) -> Result<RequestFigures, ManageError> {
+        let breakdown = Breakdown::EndUser { gateway, user };
+        let figures = self.store.request_figures(breakdown, from, to).await?;
+        Ok(figures
+            .into_iter()
+            .next()
+            .map(|(_, figures)| figures)
+            .unwrap_or_default())
     }
 }
 

@@ -5,7 +5,7 @@ use super::{audit::record, Actor, AuditEvent, Manage, ManageError};
 use crate::{
     gateway_key,
     secrets::Secret,
-    store::{now_ms, KeyFields, LimitScope, NewKeyRow},
+    store::{now_ms, KeyFields, LimitOwner, NewKeyRow},
 };
 use app::types::{Change, GatewayId, GatewayKey, KeyUpdate, NewKey};
 use std::time::Duration;
@@ -73,6 +73,7 @@ impl Manage {
             masked: &issued.masked,
             allowed_models: allowed.as_deref(),
             expires_at,
+            may_assert_users: new.may_assert_users,
             limits: &new.limits,
             now,
         };
@@ -179,10 +180,11 @@ impl Manage {
             allowed_models: allowed.as_deref(),
             expires_at,
             enabled: update.enabled.unwrap_or(key.enabled),
+            may_assert_users: update.may_assert_users.unwrap_or(key.may_assert_users),
         };
         let mut tx = self.store.begin().await?;
         if let Some(limits) = &update.limits {
-            tx.set_limits(LimitScope::Key(key.id), limits).await?;
+            tx.set_limits(LimitOwner::Key(key.id), limits).await?;
         }
         tx.update_key(key.id, &fields, now_ms()).await?;
         let event = AuditEvent::KeyUpdated {
@@ -214,6 +216,7 @@ impl Manage {
             masked: &issued.masked,
             allowed_models: key.allowed_models.as_deref(),
             expires_at: key.expires_at,
+            may_assert_users: key.may_assert_users,
             limits: &key.limits,
             now,
         };

@@ -80,23 +80,28 @@ pub fn parse_limit(text: &str) -> Result<Limit, ManageError> {
 
 /// Checks one scope's limits on their own: sensible values, one per (metric, period).
 pub fn check_limits(limits: &[Limit]) -> Result<(), ManageError> {
+    check_limits_of("limits", limits)
+}
+
+/// As [`check_limits`], refusing under `field`.
+pub fn check_limits_of(field: &'static str, limits: &[Limit]) -> Result<(), ManageError> {
     let mut seen = HashSet::new();
     for limit in limits {
         if limit.max_value < 0 {
             return Err(ManageError::invalid(
-                "limits",
+                field,
                 format!("{}: must not be negative", limit.spelled()),
             ));
         }
         if limit.metric == Metric::Concurrency && (limit.period != Period::Total || limit.max_value < 1) {
             return Err(ManageError::invalid(
-                "limits",
+                field,
                 "concurrency has no period and is at least 1",
             ));
         }
         if !seen.insert((limit.metric, limit.period)) {
             return Err(ManageError::invalid(
-                "limits",
+                field,
                 format!("{}/{} is given twice", limit.metric.as_str(), limit.period.as_str()),
             ));
         }

@@ -5,6 +5,7 @@
 use super::{
     auth,
     error::ProxyError,
+    people,
     providers::Operation,
     registry::Upstream,
     route::{route, Api, Call, Principal, Progress},
@@ -292,6 +293,8 @@ pub async fn console_chat(
         session: None,
         user: None,
         path: "/api/playground/chat".into(),
+        asserts_users: false,
+        group: None,
     };
     match route(&state.proxy, call, &snapshot, principal, &mut progress).await {
         Ok(response) => response,
@@ -319,6 +322,7 @@ fn alone(upstream: &Upstream) -> Gateway {
         param_policy: Default::default(),
         auth_mode: Default::default(),
         access_rule: None,
+        people: Default::default(),
         enabled: true,
         endpoints: vec![app::types::GatewayEndpoint {
             endpoint_id: upstream.endpoint.id,
@@ -373,16 +377,29 @@ async fn serve(
         .unwrap_or_default()
         .to_string();
     let snapshot = state.registry.snapshot();
+    let mut asserts_users = false;
     let (principal, user) = match entry {
         Entry::Key => {
             let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
             progress.gateway = Some(authenticated.gateway.name.clone());
             let token = (parts.headers.get(auth::USER_TOKEN_HEADER)).map(|value| value.to_str().unwrap_or_default());
-            let user = match token {
-                Some(token) => {
+            let named = (parts.headers.get(people::USER_HEADER)).map(|value| value.to_str().unwrap_or_default());
+            asserts_users = authenticated.key.key.may_assert_users;
+            let user = match (token, named) {
+                (Some(token), _) => {
                     Some(auth::verify_user(&proxy.verifier, &snapshot, &authenticated.gateway, token).await?)
                 }
-                None => None,
+                (None, Some(name)) if asserts_users => Some(people::asserted(name)?),
+                (None, Some(_)) => {
+                    return Err(ProxyError::UserUnauthenticated(format!(
+                        "key {} may not name end users in {}: send the user's token in {}, or mark the key \
+                         as one that may assert users",
+                        authenticated.key.key.public_id,
+                        people::USER_HEADER,
+                        auth::USER_TOKEN_HEADER
+                    )))
+                }
+                (None, None) => None,
             };
             let principal = Principal::Key {
                 gateway: authenticated.gateway.clone(),
@@ -428,6 +445,8 @@ async fn serve(
             .map(str::to_string),
         user,
         path: parts.uri.path().to_string(),
+        asserts_users,
+        group: None,
     };
     route(proxy, call, &snapshot, principal, progress).await
 }

@@ -117,8 +117,8 @@ fn user_refused(why: impl Into<String>) -> ProxyError {
 /// The gateway a request with an end user's token alone names in its path: enabled, and
 /// taking tokens alone.
 pub fn token_gateway(snapshot: &Snapshot, name: &str) -> Result<Arc<Gateway>, ProxyError> {
-    let gateway = (snapshot.gateways.values())
-        .find(|gateway| gateway.name == name && gateway.enabled)
+    let gateway = (snapshot.gateway_named(name))
+        .filter(|gateway| gateway.enabled)
         .ok_or_else(|| user_refused(format!("there is no gateway {name} to sign in to")))?;
     if !gateway.auth_mode.takes_tokens() {
         return Err(user_refused(format!(

@@ -481,6 +481,7 @@ mod tests {
             param_policy: Default::default(),
             auth_mode: Default::default(),
             access_rule: None,
+            people: Default::default(),
             endpoints: links
                 .iter()
                 .enumerate()

@@ -69,6 +69,17 @@ impl ScopeUsage {
         }
     }
 
+    /// Whether it holds nothing at `now`: no request in flight or arriving, and every window
+    /// holding `now` empty.
+    fn idle(&self, now: i64) -> bool {
+        self.in_flight == 0
+            && self.arriving == 0
+            && Period::ALL.iter().all(|period| {
+                let window = &self.windows[period.index()];
+                window.start != period.window_start(now) || (window.used == [0; 3] && window.reserved == [0; 3])
+            })
+    }
+
     /// How much of `metric` is taken in `period`'s current window (used plus reserved), or the
     /// requests in flight and arriving for `concurrency`.
     fn taken(&self, metric: Metric, period: Period) -> i64 {
@@ -158,6 +169,8 @@ impl Refusal {
         let level = match self.scope {
             LimitScope::Gateway(_) => "this gateway",
             LimitScope::Key(_) => "this key or one of its parent keys",
+            LimitScope::EndUser(_) => "this end user",
+            LimitScope::Group(_) => "this end user's group",
         };
         let limit = &self.limit;
         let what = match limit.metric {
@@ -432,6 +445,10 @@ impl Ledger {
         if released > 0 {
             tracing::warn!(released, "reservations expired unsettled and were released");
         }
+        // A person's scope holding nothing now is forgotten: there is one per end user and
+        // group ever seen, and the stored counters hold whatever an open window still needs
+        // (nothing here: every open window of a forgotten scope is empty).
+        scopes.retain(|scope, usage| !scope.is_person() || !usage.idle(now));
         released
     }
 

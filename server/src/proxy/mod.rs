@@ -11,13 +11,15 @@
 //! 3. `read`: [`wire`] reads and checks the body (bad input: 4xx, no upstream call);
 //!    Anthropic-shaped bodies are first read by the client dialect [`messages`], a body
 //!    naming a [`prompt`] is first made into the request that prompt makes, and the gateway's
-//!    parameter [`policy`] is applied;
-//! 4. `plan`: the model (or alias, or Azure deployment) picks the candidate endpoints,
-//!    narrowed by the key's allowed models; a [`composite`] model orders its members for the
-//!    request and each member names its endpoints;
+//!    parameter [`policy`] is applied, then its cap on one request's tokens ([`people`]);
+//! 4. `plan`: the end user is known (a verified token's subject, or the user a key that may
+//!    assert users names) with their group ([`people`]); the model (or alias, or Azure
+//!    deployment) picks the candidate endpoints, narrowed by the key's allowed models; a
+//!    [`composite`] model orders its members for the request and each member names its
+//!    endpoints; the gateway's access rule lets the request through or denies it;
 //! 5. `record` reserves the request's place in the request-log queue ([`usage`]; full: 503),
-//!    and `admit` checks it against the limits of its key, the key's ancestors and its gateway
-//!    ([`limits`]: reserving the estimated usage on all of them, or 429);
+//!    and `admit` checks it against the limits of its key, the key's ancestors, its end user
+//!    and their group, and its gateway ([`limits`]: reserving the estimated usage on all of them, or 429);
 //! 6. [`balancer`] orders the candidates by the gateway's strategy and their health;
 //! 7. [`failover`] tries them — each provider's [`providers::Adapter`] translates the call,
 //!    [`upstream`] sends it — with retries and back-off up to the commit point (the first byte
@@ -43,6 +45,7 @@ pub mod limits;
 pub mod messages;
 pub mod models;
 pub mod multi;
+pub mod people;
 pub mod plan;
 pub mod policy;
 pub mod probe;

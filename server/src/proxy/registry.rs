@@ -95,6 +95,10 @@ pub struct Snapshot {
     identity_providers: HashMap<GatewayId, Vec<Arc<IdentityProvider>>>,
     /// Each gateway's access rule, compiled.
     access_rules: crate::rules::Rules,
+    /// Each gateway's group rule (its end users' group key), compiled.
+    group_rules: crate::rules::Rules,
+    /// Each gateway's id by its name (the `/g/{gateway}/…` ways in).
+    gateways_by_name: HashMap<String, GatewayId>,
     keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
     keys_by_id: HashMap<KeyId, Arc<KeyEntry>>,
     prices: HashMap<String, ModelPrice>,
@@ -129,6 +133,16 @@ impl Snapshot {
     /// The access rule of `gateway`, if it has one.
     pub fn access_rule(&self, gateway: GatewayId) -> Option<&Arc<crate::rules::AccessRule>> {
         self.access_rules.get(&gateway)
+    }
+
+    /// The group rule of `gateway`, if it has one.
+    pub fn group_rule(&self, gateway: GatewayId) -> Option<&Arc<crate::rules::AccessRule>> {
+        self.group_rules.get(&gateway)
+    }
+
+    /// The gateway named `name`, if there is one.
+    pub fn gateway_named(&self, name: &str) -> Option<&Arc<Gateway>> {
+        self.gateways.get(self.gateways_by_name.get(name)?)
     }
 
     /// The prompt named `name`, if there is one.
@@ -266,9 +280,13 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         (identity_providers.entry(provider.gateway_id).or_default()).push(Arc::new(provider));
     }
     let mut access_rules = crate::rules::Rules::new();
+    let mut group_rules = crate::rules::Rules::new();
     for gateway in &source.gateways {
         if let Some(rule) = &gateway.access_rule {
             access_rules.insert(gateway.id, Arc::new(crate::rules::stored(rule)));
+        }
+        if let Some(rule) = &gateway.people.group_rule {
+            group_rules.insert(gateway.id, Arc::new(crate::rules::stored(rule)));
         }
     }
     let mut composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>> = HashMap::new();
@@ -278,6 +296,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
     Ok(Snapshot {
         revision: source.revision,
         upstreams,
+        gateways_by_name: source.gateways.iter().map(|g| (g.name.clone(), g.id)).collect(),
         gateways: source.gateways.into_iter().map(|g| (g.id, Arc::new(g))).collect(),
         composites,
         prompts: (source.prompts.into_iter())
@@ -285,6 +304,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
             .collect(),
         identity_providers,
         access_rules,
+        group_rules,
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
         prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),

@@ -14,7 +14,7 @@ use super::{
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
-    messages, multi,
+    messages, multi, people,
     plan::{plan, FanOut, Plan},
     policy,
     prompt::{self, PromptUse},
@@ -166,6 +166,10 @@ pub(super) struct Call<'p> {
     pub user: Option<Arc<EndUser>>,
     /// The request's path, for access rules (`request.path`).
     pub path: String,
+    /// Its key may name the end user (`x-mgw-user`, or the body's `user`) without a token.
+    pub asserts_users: bool,
+    /// The end user's group under the gateway's group rule (found in step 4).
+    pub group: Option<String>,
 }
 
 /// Step 4's last check: the gateway's access rule (issue #23), over the end user's claims and
@@ -235,6 +239,14 @@ pub(super) async fn route(
         prompt,
         rewritten,
     } = read(call.api, call.operation, &call.bytes, call.path_model, scope)?;
+    if let Some(gateway) = principal.named_gateway() {
+        if call.user.is_none() && call.asserts_users {
+            call.user = people::from_body(&inbound.body)?;
+        }
+        let rule = snapshot.group_rule(gateway);
+        call.group =
+            (call.user.as_deref()).and_then(|user| people::group_of(rule.map(Arc::as_ref), principal.gateway(), user));
+    }
     let user = call.user.as_deref().map(|user| user.subject.as_str());
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
@@ -244,8 +256,7 @@ pub(super) async fn route(
     }
     recorder.variant(plan.tiers.first().and_then(|tier| tier.variant.as_deref()));
     let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
-    let arrival = call.arrival.as_mut();
-    let rate = match admit(proxy, snapshot, &principal, &plan, &mut recorder, &estimate, arrival).await {
+    let rate = match admit(proxy, snapshot, &principal, &mut call, &plan, &mut recorder, &estimate).await {
         Ok(rate) => rate,
         Err(error) => {
             let status = error.status().as_u16();
@@ -342,9 +353,14 @@ pub fn read(
         Some(gateway) => policy::apply(&gateway.param_policy, &mut body)?,
         None => false,
     };
+    let mut inbound = wire::check(operation, body, path_model)?;
+    let capped = match gateway {
+        Some(gateway) => people::cap(&gateway.people, &mut inbound)?,
+        None => false,
+    };
     Ok(Read {
-        inbound: wire::check(operation, body, path_model)?,
-        rewritten: prompt.is_some() || policed,
+        inbound,
+        rewritten: prompt.is_some() || policed || capped,
         prompt,
     })
 }
@@ -401,6 +417,7 @@ fn record(
             false => String::from_utf8_lossy(&call.bytes).into_owned(),
         }),
         end_user: call.user.as_ref().map(|user| user.subject.clone()),
+        end_user_group: call.group.clone(),
         ..RequestLog::default()
     };
     let trace = progress.trace.take();
@@ -461,20 +478,29 @@ impl Estimate {
     }
 }
 
-/// Step 5b: admits the request against the limits of its key, the key's ancestors and its
-/// gateway, reserving the estimate on every level (the recorder settles it when the request
+/// Step 5b: admits the request against the limits of its key, the key's ancestors, its end
+/// user and their group, and its gateway, reserving the estimate on every level (the recorder settles it when the request
 /// ends), or refuses it with 429 (503 when the limits cannot be checked).
 async fn admit(
     proxy: &Proxy,
     snapshot: &Arc<Snapshot>,
     principal: &Principal<'_>,
+    call: &mut Call<'_>,
     plan: &Plan,
     recorder: &mut Recorder,
     estimate: &Estimate,
-    arrival: Option<&mut Arrival>,
 ) -> Result<RateHeaders, ProxyError> {
     let gateway = principal.gateway();
-    let levels = principal.levels();
+    let mut levels = principal.levels();
+    if principal.named_gateway().is_some() {
+        // Between the key's levels and the gateway's (the last).
+        let at = levels.len().saturating_sub(1);
+        levels.splice(
+            at..at,
+            people::levels(gateway, call.user.as_deref(), call.group.as_deref()),
+        );
+    }
+    let arrival = call.arrival.as_mut();
     recorder.counts_in(levels.iter().map(|level| level.scope).collect());
     // The dearest model that may serve a call: a budget is never overshot by a failover. A
     // `multi` composite calls every member: each member's dearest, summed, and its tokens as
@@ -521,6 +547,8 @@ async fn admit(
             let scope = match refusal.scope {
                 LimitScope::Key(_) => "key",
                 LimitScope::Gateway(_) => "gateway",
+                LimitScope::EndUser(_) => "end_user",
+                LimitScope::Group(_) => "user_group",
             };
             (proxy.metrics).limit_rejected(&gateway.name, scope, refusal.limit.metric.as_str());
             return Err(ProxyError::LimitReached(refusal));

@@ -2,7 +2,7 @@
 //! variant of a composite model (an A/B test), per version of a prompt.
 
 use super::{Store, StoreError};
-use app::types::{GatewayId, KeyId, RequestFigures};
+use app::types::{GatewayId, KeyId, PersonKind, RequestFigures};
 use sqlx::Row;
 
 impl Store {
@@ -41,9 +41,22 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, RequestFigures)>, StoreError> {
+        // Every gateway, or one: `$1`.
+        const GATEWAY: &str = "(CAST($1 AS BIGINT) IS NULL OR l.gateway_id = $1)";
         let (scope, group, first) = match breakdown {
             Breakdown::Variants { .. } => ("l.gateway_id = $1 AND l.model = $2", "l.variant", 3),
             Breakdown::PromptVersions { .. } => ("l.prompt = $1", "CAST(l.prompt_version AS TEXT)", 2),
+            Breakdown::People {
+                by: PersonKind::User, ..
+            } => (GATEWAY, "l.end_user", 2),
+            Breakdown::People {
+                by: PersonKind::Group, ..
+            } => (GATEWAY, "l.end_user_group", 2),
+            Breakdown::EndUser { .. } => (
+                "(CAST($1 AS BIGINT) IS NULL OR l.gateway_id = $1) AND l.end_user = $2",
+                "l.end_user",
+                3,
+            ),
         };
         let (from_at, to_at, group_at, rank_at) = (first, first + 1, first + 2, first + 3);
         let range =
@@ -54,6 +67,8 @@ impl Store {
                 match breakdown {
                     Breakdown::Variants { gateway, model } => $query.bind(gateway.0).bind(model),
                     Breakdown::PromptVersions { prompt } => $query.bind(prompt),
+                    Breakdown::People { gateway, .. } => $query.bind(gateway.map(|id| id.0)),
+                    Breakdown::EndUser { gateway, user } => $query.bind(gateway.map(|id| id.0)).bind(user),
                 }
             };
         }
@@ -68,11 +83,23 @@ impl Store {
                ON f.request_id = l.request_id AND f.key_id = l.key_id \
              WHERE {range} GROUP BY {group} ORDER BY {group}"
         );
-        let rows = bind_scope!(sqlx::query(&sums))
+        let mut rows = bind_scope!(sqlx::query(&sums))
             .bind(from)
             .bind(to)
             .fetch_all(&self.reader)
             .await?;
+        if let Breakdown::People { top, .. } = breakdown {
+            // The busiest first (by name among equals), and only the first `top`.
+            let mut keyed = Vec::with_capacity(rows.len());
+            for row in rows {
+                let requests: i64 = row.try_get("requests")?;
+                let grouped: String = row.try_get("grouped")?;
+                keyed.push((std::cmp::Reverse(requests), grouped, row));
+            }
+            keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+            keyed.truncate(top);
+            rows = keyed.into_iter().map(|(_, _, row)| row).collect();
+        }
         let ranked = format!(
             "SELECT l.latency_ms FROM request_logs l WHERE {range} AND {group} = ${group_at} \
              ORDER BY l.latency_ms LIMIT 1 OFFSET ${rank_at}"
@@ -120,6 +147,14 @@ pub enum Breakdown<'a> {
     Variants { gateway: GatewayId, model: &'a str },
     /// The versions of the prompt named `prompt` (by its version number).
     PromptVersions { prompt: &'a str },
+    /// The end users, or their groups, of one gateway or every one: the `top` busiest.
+    People {
+        gateway: Option<GatewayId>,
+        by: PersonKind,
+        top: usize,
+    },
+    /// One end user, of one gateway or every one.
+    EndUser { gateway: Option<GatewayId>, user: &'a str },
 }
 
 /// A `SUM` column (cast to `BIGINT`: Postgres sums integers as `NUMERIC`); `NULL` is 0.

@@ -2,9 +2,9 @@
 //!
 //! Invariant: a gateway and its endpoint list change together, in one transaction.
 
-use super::{flag, found, AnyQuery, LimitScope, Store, StoreError, Tx};
+use super::{flag, found, AnyQuery, LimitOwner, LimitScope, Store, StoreError, Tx};
 use app::types::{
-    AuthMode, EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, ParamPolicy, RetryPolicy, Strategy,
+    AuthMode, EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, ParamPolicy, PeopleLimits, RetryPolicy, Strategy,
 };
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
@@ -23,6 +23,7 @@ pub struct GatewayFields<'a> {
     pub param_policy: &'a ParamPolicy,
     pub auth_mode: AuthMode,
     pub access_rule: Option<&'a str>,
+    pub people: &'a PeopleLimits,
     /// Replaces the gateway's limits, in the same transaction, when given.
     pub limits: Option<&'a [Limit]>,
 }
@@ -35,8 +36,8 @@ pub struct EndpointLink {
 }
 
 const COLUMNS: &str = "id, name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, deadline_ms, \
-     log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, access_rule, created_at, \
-     updated_at";
+     log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, access_rule, people_limits, \
+     created_at, updated_at";
 
 fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
@@ -44,6 +45,7 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
     let aliases: String = row.try_get("model_aliases")?;
     let policy: String = row.try_get("param_policy")?;
     let auth_mode: String = row.try_get("auth_mode")?;
+    let people: String = row.try_get("people_limits")?;
     Ok(Gateway {
         id: GatewayId(row.try_get("id")?),
         name: row.try_get("name")?,
@@ -64,12 +66,13 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
         param_policy: serde_json::from_str(&policy).map_err(|e| decode(format!("param_policy: {e}")))?,
         auth_mode: AuthMode::parse(&auth_mode).ok_or_else(|| decode(format!("unknown auth mode {auth_mode:?}")))?,
         access_rule: row.try_get("access_rule")?,
+        people: serde_json::from_str(&people).map_err(|e| decode(format!("people_limits: {e}")))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
-/// Binds the fields as `$1` to `$14`, in the order both the insert and the update name them.
+/// Binds the fields as `$1` to `$15`, in the order both the insert and the update name them.
 fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<'q> {
     query
         .bind(fields.name)
@@ -86,6 +89,7 @@ fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<
         .bind(serde_json::to_string(fields.param_policy).unwrap_or_else(|_| "{}".into()))
         .bind(fields.auth_mode.as_str())
         .bind(fields.access_rule)
+        .bind(serde_json::to_string(fields.people).unwrap_or_else(|_| "{}".into()))
 }
 
 fn aliases_json(aliases: &BTreeMap<String, String>) -> String {
@@ -194,7 +198,8 @@ impl Tx {
             sqlx::query(
                 "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
              deadline_ms, log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, access_rule, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
+             people_limits, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
              RETURNING id",
             ),
             fields,
@@ -205,7 +210,7 @@ impl Tx {
         let id: i64 = row.try_get("id")?;
         insert_links(self.conn(), GatewayId(id), links).await?;
         if let Some(limits) = fields.limits {
-            super::limits::replace_limits(self.conn(), LimitScope::Gateway(GatewayId(id)), limits).await?;
+            super::limits::replace_limits(self.conn(), LimitOwner::Gateway(GatewayId(id)), limits).await?;
         }
         Ok(GatewayId(id))
     }
@@ -222,8 +227,8 @@ impl Tx {
             sqlx::query(
                 "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
              retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
-             model_aliases = $10, enabled = $11, param_policy = $12, auth_mode = $13, access_rule = $14, updated_at = $15 \
-             WHERE id = $16",
+             model_aliases = $10, enabled = $11, param_policy = $12, auth_mode = $13, access_rule = $14, \
+             people_limits = $15, updated_at = $16 WHERE id = $17",
             ),
             fields,
         )
@@ -240,7 +245,7 @@ impl Tx {
             insert_links(self.conn(), id, links).await?;
         }
         if let Some(limits) = fields.limits {
-            super::limits::replace_limits(self.conn(), LimitScope::Gateway(id), limits).await?;
+            super::limits::replace_limits(self.conn(), LimitOwner::Gateway(id), limits).await?;
         }
         Ok(())
     }

@@ -17,13 +17,14 @@ pub struct NewKeyRow<'a> {
     pub masked: &'a str,
     pub allowed_models: Option<&'a [String]>,
     pub expires_at: Option<i64>,
+    pub may_assert_users: bool,
     /// Its limits, stored in the same transaction.
     pub limits: &'a [Limit],
     pub now: i64,
 }
 
 const COLUMNS: &str = "id, gateway_id, parent_id, name, public_id, masked, allowed_models, expires_at, enabled, \
-                       revoked_at, rotated_from, grace_until, usage_reset_at, created_at";
+                       revoked_at, rotated_from, grace_until, usage_reset_at, may_assert_users, created_at";
 
 fn key(row: &AnyRow) -> Result<GatewayKey, sqlx::Error> {
     let allowed: Option<String> = row.try_get("allowed_models")?;
@@ -45,6 +46,7 @@ fn key(row: &AnyRow) -> Result<GatewayKey, sqlx::Error> {
         grace_until: row.try_get("grace_until")?,
         usage_reset_at: row.try_get("usage_reset_at")?,
         limits: Vec::new(),
+        may_assert_users: flag(row, "may_assert_users")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -99,6 +101,7 @@ pub struct KeyFields<'a> {
     pub allowed_models: Option<&'a [String]>,
     pub expires_at: Option<i64>,
     pub enabled: bool,
+    pub may_assert_users: bool,
 }
 
 impl Tx {
@@ -111,7 +114,7 @@ impl Tx {
             .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
         let row = sqlx::query(&format!(
             "INSERT INTO gateway_keys (gateway_id, parent_id, name, public_id, secret_hash, masked, allowed_models, \
-             expires_at, created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 \
+             expires_at, may_assert_users, created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9 \
              WHERE $2 IS NULL OR EXISTS (SELECT 1 FROM gateway_keys p WHERE p.id = $2 AND p.gateway_id = $1 \
                  AND p.revoked_at IS NULL AND (p.expires_at IS NULL OR p.expires_at > $9)) \
              RETURNING {COLUMNS}"
@@ -125,12 +128,13 @@ impl Tx {
         .bind(allowed)
         .bind(new.expires_at)
         .bind(new.now)
+        .bind(i64::from(new.may_assert_users))
         .fetch_optional(self.conn())
         .await?;
         let Some(mut created) = row.map(|row| key(&row)).transpose()? else {
             return Ok(None);
         };
-        super::limits::insert_limits(self.conn(), LimitScope::Key(created.id), new.limits).await?;
+        super::limits::insert_limits(self.conn(), super::LimitOwner::Key(created.id), new.limits).await?;
         created.limits = new.limits.to_vec();
         created.limits.sort_by_key(|l| (l.metric, l.period));
         Ok(Some(created))
@@ -171,8 +175,8 @@ impl Tx {
             .allowed_models
             .map(|models| serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
         let done = sqlx::query(
-            "UPDATE gateway_keys SET name = $2, allowed_models = $3, expires_at = $4, enabled = $5, updated_at = $6 \
-             WHERE id = $1",
+            "UPDATE gateway_keys SET name = $2, allowed_models = $3, expires_at = $4, enabled = $5, updated_at = $6, \
+             may_assert_users = $7 WHERE id = $1",
         )
         .bind(id.0)
         .bind(fields.name)
@@ -180,6 +184,7 @@ impl Tx {
         .bind(fields.expires_at)
         .bind(i64::from(fields.enabled))
         .bind(now)
+        .bind(i64::from(fields.may_assert_users))
         .execute(self.conn())
         .await?;
         found(done.rows_affected())
@@ -209,8 +214,9 @@ impl Tx {
         }
         let row = sqlx::query(&format!(
             "INSERT INTO gateway_keys (gateway_id, parent_id, name, public_id, secret_hash, masked, allowed_models, \
-             expires_at, enabled, rotated_from, created_at, updated_at) \
-             SELECT gateway_id, parent_id, name, $2, $3, $4, allowed_models, expires_at, enabled, id, $5, $5 \
+             expires_at, enabled, may_assert_users, rotated_from, created_at, updated_at) \
+             SELECT gateway_id, parent_id, name, $2, $3, $4, allowed_models, expires_at, enabled, may_assert_users, \
+             id, $5, $5 \
              FROM gateway_keys WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(old.0)

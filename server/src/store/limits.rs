@@ -7,11 +7,16 @@ use app::types::{GatewayId, KeyId, Limit, Metric, ModelPrice, Period};
 use sqlx::{any::AnyRow, Row};
 use std::collections::HashMap;
 
-/// What a set of limits belongs to.
+/// What a set of limits is counted for: a gateway, a key, one end user of a gateway, or one
+/// group of a gateway's end users. End users and groups are named by [`person_id`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum LimitScope {
     Gateway(GatewayId),
     Key(KeyId),
+    /// One end user of a gateway: `person_id(gateway, "user", subject)`.
+    EndUser(i64),
+    /// One group of a gateway's end users: `person_id(gateway, "group", key)`.
+    Group(i64),
 }
 
 impl LimitScope {
@@ -20,16 +25,61 @@ impl LimitScope {
         match self {
             LimitScope::Gateway(_) => "gateway",
             LimitScope::Key(_) => "key",
+            LimitScope::EndUser(_) => "end_user",
+            LimitScope::Group(_) => "user_group",
         }
     }
 
-    /// The gateway's or key's id.
+    /// The gateway's or key's id, or the person's.
     pub fn id(self) -> i64 {
         match self {
             LimitScope::Gateway(id) => id.0,
             LimitScope::Key(id) => id.0,
+            LimitScope::EndUser(id) | LimitScope::Group(id) => id,
         }
     }
+
+    /// The scope of end user `subject` of `gateway`.
+    pub fn end_user(gateway: GatewayId, subject: &str) -> LimitScope {
+        LimitScope::EndUser(person_id(gateway, "user", subject))
+    }
+
+    /// The scope of the group `key` of `gateway`'s end users.
+    pub fn group(gateway: GatewayId, key: &str) -> LimitScope {
+        LimitScope::Group(person_id(gateway, "group", key))
+    }
+
+    /// Whether it counts people (whose usage has no history of its own: the request log
+    /// names them).
+    pub fn is_person(self) -> bool {
+        match self {
+            LimitScope::EndUser(_) | LimitScope::Group(_) => true,
+            LimitScope::Gateway(_) | LimitScope::Key(_) => false,
+        }
+    }
+}
+
+/// A stable, positive 63-bit id for a person or group of `gateway` (the first bytes of a
+/// SHA-256): the same in every replica, in Redis and in the stored counters, so a subject's
+/// usage survives restarts without a table of people.
+pub fn person_id(gateway: GatewayId, what: &str, name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(gateway.0.to_be_bytes());
+    hash.update(what.as_bytes());
+    hash.update([0]);
+    hash.update(name.as_bytes());
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) >> 1) as i64
+}
+
+/// What a row of `limits` belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitOwner {
+    Gateway(GatewayId),
+    Key(KeyId),
 }
 
 /// One row of `usage_counters`.
@@ -180,26 +230,29 @@ impl Store {
 /// Replaces `scope`'s limits by `limits` inside `tx`.
 pub(super) async fn replace_limits(
     tx: &mut sqlx::AnyConnection,
-    scope: LimitScope,
+    owner: LimitOwner,
     limits: &[Limit],
 ) -> Result<(), StoreError> {
-    let column = scope.kind();
-    sqlx::query(&format!("DELETE FROM limits WHERE {column}_id = $1"))
-        .bind(scope.id())
+    let (column, id) = match owner {
+        LimitOwner::Gateway(id) => ("gateway_id", id.0),
+        LimitOwner::Key(id) => ("key_id", id.0),
+    };
+    sqlx::query(&format!("DELETE FROM limits WHERE {column} = $1"))
+        .bind(id)
         .execute(&mut *tx)
         .await?;
-    insert_limits(tx, scope, limits).await
+    insert_limits(tx, owner, limits).await
 }
 
 /// Adds `limits` to `scope` inside `tx`.
 pub(super) async fn insert_limits(
     tx: &mut sqlx::AnyConnection,
-    scope: LimitScope,
+    owner: LimitOwner,
     limits: &[Limit],
 ) -> Result<(), StoreError> {
-    let (gateway, key) = match scope {
-        LimitScope::Gateway(id) => (Some(id.0), None),
-        LimitScope::Key(id) => (None, Some(id.0)),
+    let (gateway, key) = match owner {
+        LimitOwner::Gateway(id) => (Some(id.0), None),
+        LimitOwner::Key(id) => (None, Some(id.0)),
     };
     for limit in limits {
         sqlx::query("INSERT INTO limits (gateway_id, key_id, metric, period, max_value) VALUES ($1, $2, $3, $4, $5)")
@@ -216,8 +269,8 @@ pub(super) async fn insert_limits(
 
 impl Tx {
     /// Replaces a gateway's or key's limits with `limits`, in one transaction.
-    pub async fn set_limits(&mut self, scope: LimitScope, limits: &[Limit]) -> Result<(), StoreError> {
-        replace_limits(self.conn(), scope, limits).await?;
+    pub async fn set_limits(&mut self, owner: LimitOwner, limits: &[Limit]) -> Result<(), StoreError> {
+        replace_limits(self.conn(), owner, limits).await?;
         Ok(())
     }
 
@@ -253,6 +306,8 @@ fn counter_row(row: &AnyRow, period: Period) -> Result<CounterRow, sqlx::Error> 
     let id: i64 = row.try_get("scope_id")?;
     let scope = match row.try_get::<String, _>("scope")?.as_str() {
         "gateway" => LimitScope::Gateway(GatewayId(id)),
+        "end_user" => LimitScope::EndUser(id),
+        "user_group" => LimitScope::Group(id),
         _ => LimitScope::Key(KeyId(id)),
     };
     let prompt: i64 = row.try_get("prompt_tokens")?;

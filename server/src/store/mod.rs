@@ -31,7 +31,7 @@ pub use feedback::Breakdown;
 pub use gateways::{EndpointLink, GatewayFields};
 pub use hourly::{HourlyKind, HourlyScope, Span, LATENCY_BOUNDS_MS, MINUTES_KEPT_MS};
 pub use keys::{KeyFields, NewKeyRow};
-pub use limits::{CounterRow, LimitScope};
+pub use limits::{person_id, CounterRow, LimitOwner, LimitScope};
 pub use log_reads::LogFilter;
 pub use logs::Finished;
 pub use registry::{ConfigNotices, Notice};

@@ -50,7 +50,9 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
             }
         }
         let served = log.endpoint_id.map(|endpoint| ("endpoint", endpoint.0));
+        // People are counted, but their history is the request log's (it names them).
         let scopes = (finished.scopes.iter())
+            .filter(|scope| !scope.is_person())
             .map(|scope| (scope.kind(), scope.id()))
             .chain(served);
         for (kind, id) in scopes {

@@ -42,6 +42,23 @@ impl Cli {
         assert!(output.status.success(), "{args:?}: {}", text(&output));
         String::from_utf8(output.stdout).unwrap()
     }
+
+    /// Adds endpoint `mini` (at a closed port) and gateway `gateway` over it.
+    pub fn gateway_over_one_endpoint(&self, gateway: &str) {
+        self.ok(&[
+            "endpoint",
+            "add",
+            "--name",
+            "mini",
+            "--provider",
+            "openai_compatible",
+            "--url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "mini",
+        ]);
+        self.ok(&["gateway", "add", "--name", gateway, "--endpoints", "mini"]);
+    }
 }
 
 pub fn text(output: &Output) -> String {

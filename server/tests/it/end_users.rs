@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use server::testing::MockUpstream;
 
 /// A test-only key pair's file (`server/tests/fixtures/jwt/`).
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/jwt/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -23,20 +23,7 @@ fn fixture(name: &str) -> String {
 fn identity_providers_are_added_listed_and_removed_from_the_command_line() {
     let cli = Cli::new();
     let ok = |args: &[&str]| cli.ok(args);
-    let url = "http://127.0.0.1:9/v1";
-    ok(&[
-        "endpoint",
-        "add",
-        "--name",
-        "mini",
-        "--provider",
-        "openai_compatible",
-        "--url",
-        url,
-        "--model",
-        "mini",
-    ]);
-    ok(&["gateway", "add", "--name", "prod", "--endpoints", "mini"]);
+    cli.gateway_over_one_endpoint("prod");
     let add = |extra: &[&str]| {
         let mut args = vec!["identity", "add", "--gateway", "prod"];
         args.extend_from_slice(extra);
@@ -176,7 +163,7 @@ fn identity_providers_are_added_listed_and_removed_from_the_command_line() {
     );
 }
 
-const ISSUER: &str = "https://id.example.com";
+pub(crate) const ISSUER: &str = "https://id.example.com";
 
 /// An RS256 token for `sub`, signed with the test-only key `rsa-a`, valid for an hour from
 /// `issued` seconds ago.
@@ -194,7 +181,7 @@ fn token(sub: &str, audience: &str, issued: i64) -> String {
 
 /// Makes gateway `g` of `rig` accept tokens from [`ISSUER`] signed with the test-only key
 /// `rsa-a`, for audience `g`, requiring these claims besides the registered ones.
-async fn trust_test_issuer(rig: &Rig, required_claims: &[&str]) {
+pub(crate) async fn trust_test_issuer(rig: &Rig, required_claims: &[&str]) {
     let manage = &rig.server.state.manage;
     op(manage)
         .add_identity_provider(NewIdentityProvider {
@@ -217,7 +204,7 @@ async fn trust_test_issuer(rig: &Rig, required_claims: &[&str]) {
 type Headers<'a> = &'a [(&'a str, &'a str)];
 
 /// POSTs a chat body to `path` with these headers.
-async fn chat(rig: &Rig, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn chat(rig: &Rig, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     let mut request = reqwest::Client::new()
         .post(format!("{}{path}", rig.server.url))
         .json(&rig::chat(false));

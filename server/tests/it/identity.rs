@@ -247,7 +247,7 @@ async fn valid_tokens_pass_for_each_algorithm() {
                 .unwrap();
             assert_eq!(user.subject, "ada", "{alg:?}");
             assert_eq!(user.issuer, ISSUER);
-            assert_eq!(user.provider, IdentityProviderId(7));
+            assert_eq!(user.provider, Some(IdentityProviderId(7)));
             assert_eq!(user.claims["tenant"], "acme", "the whole payload");
         }
     }

@@ -32,6 +32,7 @@ mod mock;
 mod observe;
 mod operator;
 mod outage;
+mod people;
 mod playground;
 mod prompts;
 mod proxy;

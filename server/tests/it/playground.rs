@@ -38,6 +38,7 @@ async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
             param_policy: Default::default(),
             auth_mode: Default::default(),
             access_rule: None,
+            people: Default::default(),
         })
         .await
         .unwrap();

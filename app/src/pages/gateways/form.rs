@@ -1,6 +1,8 @@
 //! The gateway forms' parts: the endpoint picker (rows of endpoint, weight and priority, instead
-//! of a typed `name:weight:priority` list) and the edit form shown in place under a gateway.
+//! of a typed `name:weight:priority` list) and the edit form shown in place under a gateway
+//! (its ways in and access rule from `rule`).
 
+use super::rule::{AccessRuleField, WaysIn};
 use super::strategy_label;
 use crate::api::UpdateGateway;
 use crate::components::Erase;
@@ -135,6 +137,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             "limits",
             "model_aliases",
             "param_policy",
+            "access",
         ],
     );
     let general = refusal.general();
@@ -177,6 +180,9 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
     let label = format!("Edit {}", gateway.name);
     let deadline = gateway.deadline_ms.map(|ms| ms.to_string()).unwrap_or_default();
     let (name, description, id) = (gateway.name.clone(), gateway.description.clone(), gateway.id.0);
+    let (auth_mode, access_rule) = (gateway.auth_mode, gateway.access_rule.clone().unwrap_or_default());
+    let gateway_name = gateway.name.clone();
+    let prefix = format!("edit-gateway-{gateway_id}");
     view! {
         <ActionForm action=update attr:class="mt-4 grid gap-4 rounded-lg border border-slate-200 bg-slate-50 p-4 sm:grid-cols-2" attr:aria-label=label>
             <input type="hidden" name="id" value=id/>
@@ -206,6 +212,8 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
                 </p>
                 <p class="mt-1 text-xs text-red-600" role="alert">{move || refusal.of("param_policy").get()}</p>
             </div>
+            <WaysIn prefix=prefix.clone() current=auth_mode/>
+            <AccessRuleField prefix gateway=gateway_name initial=access_rule error=refusal.of("access")/>
             <div class="flex flex-wrap gap-4 sm:col-span-2">
                 {check("enabled", "Enabled", gateway.enabled)}
                 {check("log_metadata", "Log metadata", gateway.log_metadata)}

@@ -1,20 +1,25 @@
 //! Gateways: each with its status, strategy, endpoints (order, weight, priority), retry policy
 //! and logging switches, its composite models (`composites`, each with its variants' figures,
-//! `variants`), the URL clients use and copy-paste snippets; a form to add one (its endpoints
-//! picked, `form`); edit in place; delete with confirmation.
+//! `variants`), its end users (ways in, access rule and identity providers, `identity`), the
+//! URL clients use and copy-paste snippets; a form to add one (its endpoints picked, `form`);
+//! edit in place (the ways in and access rule, with a box that tries the rule, `rule`); delete
+//! with confirmation.
 
 mod composites;
 mod form;
+mod identity;
+mod rule;
 mod variants;
 
-use crate::api::{list_endpoints, list_gateways, CreateGateway, DeleteGateway};
+use crate::api::{list_endpoints, list_gateways, list_identity_providers, CreateGateway, DeleteGateway};
 use crate::components::Erase;
 use crate::components::{
     focus_when_shown, may_change, reset_on_success, use_hydrated, CopyButton, PageHeader, ReadOnlyNotice, Refusal,
 };
-use crate::types::{CompositeModel, Gateway, Strategy};
+use crate::types::{CompositeModel, Gateway, IdentityProvider, Strategy};
 use composites::Composites;
 use form::{EditGateway, EndpointPicker};
+use identity::EndUsers;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 
@@ -70,8 +75,10 @@ fn GatewayCard(
     saved: RwSignal<u32>,
     names: Vec<String>,
     composites: Vec<CompositeModel>,
+    providers: Vec<IdentityProvider>,
 ) -> AnyView {
     let id = gateway.id.0;
+    let token_url = format!("{base}/g/{}/v1", gateway.name);
     let may_change = may_change();
     let hydrated = use_hydrated();
     let confirming = RwSignal::new(false);
@@ -147,6 +154,8 @@ fn GatewayCard(
                 </tbody>
             </table>
             <Composites gateway=gateway.id gateway_name=gateway.name.clone() composites saved/>
+            <EndUsers gateway=gateway.id gateway_name=gateway.name.clone() auth_mode=gateway.auth_mode
+                access_rule=gateway.access_rule.clone() token_url providers saved/>
             <div class="mt-4 rounded-lg bg-slate-50 p-3 text-sm">
                 <span class="text-slate-500">"URL: "</span>
                 <code class="font-mono text-slate-900" data-testid="gateway-url">{format!("{base}/v1")}</code>
@@ -237,6 +246,8 @@ pub fn GatewaysPage() -> impl IntoView {
         },
     );
     let names = move || endpoints.get().and_then(Result::ok).unwrap_or_default();
+    // Every gateway's identity providers, reloaded with the list.
+    let providers = Resource::new(move || saved.get(), |_| list_identity_providers());
     view! {
         <Title text="Gateways"/>
         <PageHeader title="Gateways" description="Named proxies over an ordered list of endpoints, and the composite models each serves."/>
@@ -244,7 +255,7 @@ pub fn GatewaysPage() -> impl IntoView {
             <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error.to_string()}</div>
         })}
         <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
-            {move || listing.get().map(|result| match result {
+            {move || providers.get().zip(listing.get()).map(|(providers, result)| match result {
                 Ok(listing) if listing.gateways.is_empty() => view! {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
                         {if may_change() { "No gateways yet. Add an endpoint first, then a gateway over it below." } else { "No gateways yet." }}
@@ -252,6 +263,7 @@ pub fn GatewaysPage() -> impl IntoView {
                 }.erase(),
                 Ok(listing) => {
                     let base = listing.base_url.clone();
+                    let providers = providers.unwrap_or_default();
                     view! {
                         <div class="space-y-4">
                             {listing.gateways.into_iter().map(|gateway| {
@@ -262,7 +274,11 @@ pub fn GatewaysPage() -> impl IntoView {
                                     .filter(|c| c.gateway_id == gateway.id)
                                     .cloned()
                                     .collect();
-                                view! { <GatewayCard gateway base=base.clone() model delete saved names=names() composites/> }
+                                let providers = (providers.iter())
+                                    .filter(|p| p.gateway_id == gateway.id)
+                                    .cloned()
+                                    .collect();
+                                view! { <GatewayCard gateway base=base.clone() model delete saved names=names() composites providers/> }
                             }).collect_view()}
                         </div>
                     }.erase()

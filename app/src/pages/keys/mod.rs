@@ -161,7 +161,14 @@ fn EditKey(key: GatewayKey, saved: RwSignal<u32>, editing: RwSignal<bool>) -> An
     count_successes(update.value(), saved);
     let refusal = Refusal::watch(
         update.value(),
-        &["name", "allowed_models", "expires_in_days", "limits", "enabled"],
+        &[
+            "name",
+            "allowed_models",
+            "expires_in_days",
+            "limits",
+            "enabled",
+            "may_assert_users",
+        ],
     );
     let general = refusal.general();
     let input = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
@@ -198,6 +205,10 @@ fn EditKey(key: GatewayKey, saved: RwSignal<u32>, editing: RwSignal<bool>) -> An
             <label class="flex items-center gap-2 text-sm text-slate-700">
                 <input type="checkbox" name="enabled" checked=key.enabled class="h-4 w-4 rounded border-slate-300"/>
                 "Enabled"
+            </label>
+            <label class="flex items-center gap-2 text-sm text-slate-700">
+                <input type="checkbox" name="may_assert_users" checked=key.may_assert_users class="h-4 w-4 rounded border-slate-300"/>
+                "May name end users without their tokens (x-mgw-user)"
             </label>
             <SaveBar pending=update.pending().into() editing general/>
         </ActionForm>
@@ -286,6 +297,10 @@ fn NewKey(
                 {field("limits", "Limits", "requests/minute=100, tokens/day=1000000", "Optional, comma-separated: requests, tokens or cost per minute/hour/day/month/total, or concurrency=N.")}
                 {field("allowed_models", "Allowed models", "gpt-4o-mini, claude-3-5-haiku", "Optional; empty allows every model of the gateway.")}
                 {field("expires_in_days", "Expires in (days)", "30", "Optional; empty never expires.")}
+                <label class="sm:col-span-2 flex items-center gap-2 text-sm text-slate-700">
+                    <input type="checkbox" name="may_assert_users" class="h-4 w-4 rounded border-slate-300"/>
+                    "May name end users without their tokens: a server-side app sends x-mgw-user (or the body's user), and per-user limits apply"
+                </label>
                 <div class="sm:col-span-2 flex items-center gap-3">
                     <button type="submit" disabled=move || !hydrated.get() || create.pending().get()
                         class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-60">

@@ -60,6 +60,8 @@ fn scope_name(scope: LimitScope) -> String {
     match scope {
         LimitScope::Gateway(id) => format!("g{}", id.0),
         LimitScope::Key(id) => format!("k{}", id.0),
+        LimitScope::EndUser(id) => format!("u{id}"),
+        LimitScope::Group(id) => format!("p{id}"),
     }
 }
 

@@ -490,8 +490,10 @@ async fn snapshot(manage: &Manage) -> Value {
     let admins = manage.admin_accounts().await.unwrap();
     let tokens = manage.admin_tokens().await.unwrap();
     let prompts = manage.prompts().await.unwrap();
+    let providers = manage.identity_providers(None).await.unwrap();
     json!({ "revision": revision, "endpoints": endpoints, "gateways": gateways, "keys": keys,
-            "prices": prices, "admins": admins, "tokens": tokens, "prompts": prompts })
+            "prices": prices, "admins": admins, "tokens": tokens, "prompts": prompts,
+            "identity_providers": providers })
 }
 
 /// Every write is refused to a viewer through GraphQL (`FORBIDDEN`) and the console (the

@@ -98,8 +98,7 @@ impl Row {
 
 /// Every mutation. The console has no way to update a gateway or replace its endpoints, nor
 /// to update or delete a key, nor to change only some of a composite's fields (its edit form
-/// sends them all, so its entry names the members), nor any for end users' identity providers
-/// yet (issue #23).
+/// sends them all, so its entry names the members).
 /// The CLI has none to test an endpoint, delete a key, sign in or out, change a password,
 /// update or delete an admin, or create or revoke an admin API token.
 pub fn table() -> Vec<Row> {
@@ -319,7 +318,7 @@ pub fn table() -> Vec<Row> {
         )
         .via_console(Console::Function("prompts_delete", &[("id", "<p1>")]))
         .via_cli(&["prompt", "remove", "p1"]),
-        // End users' identity providers (no console path yet).
+        // End users' identity providers.
         row(
             "addIdentityProvider",
             "identity.create",
@@ -327,6 +326,16 @@ pub fn table() -> Vec<Row> {
             json!({ "input": { "gatewayId": "<g1:id>", "issuer": "https://new.example.com",
                                "audiences": ["g1"], "jwksUrl": "https://new.example.com/jwks" } }),
         )
+        .via_console(Console::Function(
+            "identity_create",
+            &[
+                ("gateway_id", "<g1>"),
+                ("issuer", "https://new.example.com"),
+                ("audiences", "g1"),
+                ("key_source", "jwks_url"),
+                ("jwks_url", "https://new.example.com/jwks"),
+            ],
+        ))
         .via_cli(&[
             "identity",
             "add",
@@ -345,6 +354,7 @@ pub fn table() -> Vec<Row> {
             "mutation($id: ID!) { removeIdentityProvider(id: $id) }",
             json!({ "id": "<i1:id>" }),
         )
+        .via_console(Console::Function("identity_delete", &[("id", "<i1>")]))
         .via_cli(&["identity", "remove", "<i1>"]),
         // Keys.
         row(

@@ -1,5 +1,6 @@
-//! End users' identity providers through GraphQL (issue #23): added to a gateway, read back
-//! under it and by `node`, refused naming their field, closed to viewers, and removed.
+//! End users through GraphQL (issue #23): identity providers added to a gateway, read back
+//! under it and by `node`, refused naming their field, closed to viewers, and removed; and an
+//! access rule tried against claims (`testAccessRule`).
 
 use super::{endpoint_input, server, Api, ADMIN, CREATE_ENDPOINT, CREATE_GATEWAY};
 use crate::support::PASSWORD;
@@ -168,4 +169,52 @@ async fn identity_providers_are_added_read_back_refused_by_field_and_removed() {
     assert_eq!(set["updateGateway"]["accessRule"], "'x' in user.groups");
     let cleared = api.ok(rule, json!({ "id": gateway, "rule": null })).await;
     assert_eq!(cleared["updateGateway"]["accessRule"], Value::Null);
+}
+
+const TEST_RULE: &str = "query($rule: String!, $claims: JSON!, $model: String, $gateway: ID) {
+    testAccessRule(expression: $rule, claims: $claims, model: $model, gateway: $gateway) { allowed error } }";
+
+#[tokio::test]
+async fn an_access_rule_is_tried_against_claims_allowing_denying_or_refused_where_it_does_not_parse() {
+    let server = server().await;
+    let api = Api::login(&server, ADMIN).await;
+    let endpoint =
+        api.ok(CREATE_ENDPOINT, endpoint_input("e", "http://127.0.0.1:9")).await["createEndpoint"]["id"].clone();
+    let gateway = api
+        .ok(
+            CREATE_GATEWAY,
+            json!({ "input": { "name": "g", "strategy": "PRIORITY", "endpoints": [{ "endpointId": endpoint }] } }),
+        )
+        .await["createGateway"]["id"]
+        .clone();
+    let audited = server.state.manage.audit_log(None, 1).await.unwrap()[0].id;
+    let rule = "'llm' in user.groups && gateway.name == 'g' && request.model == 'gpt-4o'";
+    let tried = |claims: Value, gateway: Value| json!({ "rule": rule, "claims": claims, "model": "gpt-4o", "gateway": gateway });
+    let ada = json!({ "sub": "ada", "groups": ["llm"] });
+
+    let allowed = api.ok(TEST_RULE, tried(ada.clone(), gateway.clone())).await;
+    assert_eq!(allowed["testAccessRule"], json!({ "allowed": true, "error": null }));
+    // Claims without the group, or another gateway's name: denied.
+    let bob = json!({ "sub": "bob", "groups": ["staff"] });
+    let denied = api.ok(TEST_RULE, tried(bob, gateway.clone())).await;
+    assert_eq!(denied["testAccessRule"], json!({ "allowed": false, "error": null }));
+    let nowhere = api.ok(TEST_RULE, tried(ada.clone(), Value::Null)).await;
+    assert_eq!(nowhere["testAccessRule"]["allowed"], false);
+    // Claims the rule cannot be evaluated on: denied, saying why.
+    let failed = api.ok(TEST_RULE, tried(json!({ "sub": "eve" }), gateway.clone())).await;
+    assert_eq!(failed["testAccessRule"]["allowed"], false);
+    assert!(failed["testAccessRule"]["error"].is_string(), "{failed}");
+
+    // A rule that does not parse is refused under `expression`, with where.
+    let broken = json!({ "rule": "'llm' in user.groups &&", "claims": ada, "gateway": gateway });
+    let error = api.fails(TEST_RULE, broken, "BAD_USER_INPUT").await;
+    assert_eq!(error["extensions"]["field"], "expression", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("line 1, column"), "{error}");
+
+    // Trying changes nothing and records nothing; it needs a caller.
+    assert_eq!(server.state.manage.audit_log(None, 1).await.unwrap()[0].id, audited);
+    let stored = server.state.manage.gateways().await.unwrap();
+    assert_eq!(stored[0].access_rule, None);
+    let (status, _) = Api::anonymous(&server).send(TEST_RULE, tried(ada, gateway)).await;
+    assert_eq!(status, 401);
 }

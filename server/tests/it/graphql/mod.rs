@@ -125,6 +125,7 @@ async fn endpoint_count(server: &TestServer) -> usize {
 mod access;
 mod identity;
 mod operations;
+mod people;
 mod prompts;
 mod schema;
 mod subscription;

@@ -97,6 +97,7 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
         param_policy: &NO_POLICY,
         auth_mode: app::types::AuthMode::Key,
         access_rule: None,
+        people: &NO_PEOPLE,
         limits: None,
     }
 }
@@ -108,6 +109,15 @@ static NO_POLICY: app::types::ParamPolicy = app::types::ParamPolicy {
     maxima: Vec::new(),
     minima: Vec::new(),
     denied: Vec::new(),
+};
+
+/// A gateway without limits on people.
+static NO_PEOPLE: app::types::PeopleLimits = app::types::PeopleLimits {
+    per_user: Vec::new(),
+    group_rule: None,
+    per_group: Vec::new(),
+    max_tokens_per_prompt: None,
+    over_cap: app::types::PromptCap::Refuse,
 };
 
 async fn endpoints_round_trip_without_exposing_the_credential(db: &TestDb) {
@@ -263,6 +273,7 @@ async fn revoking_a_key_revokes_its_subtree_only(db: &TestDb) {
         masked: "m",
         allowed_models: if name == "team" { Some(&models) } else { None },
         expires_at: None,
+        may_assert_users: false,
         limits: &[],
         now: 1,
     };
@@ -376,6 +387,7 @@ async fn a_child_key_needs_a_live_parent_in_its_gateway(db: &TestDb) {
         masked: "m",
         allowed_models: None,
         expires_at,
+        may_assert_users: false,
         limits: &[],
         now: 100,
     };
@@ -434,6 +446,7 @@ async fn the_revision_moves_on_every_configuration_change(db: &TestDb) {
         masked: "m",
         allowed_models: None,
         expires_at: None,
+        may_assert_users: false,
         limits: &[],
         now: 1,
     };
@@ -469,10 +482,11 @@ async fn limits_and_prices_round_trip(db: &TestDb) {
         max_value,
     };
     let scope = LimitScope::Gateway(gateway);
+    let owner = server::store::LimitOwner::Gateway(gateway);
     tx!(
         db.store,
         set_limits(
-            scope,
+            owner,
             &[
                 limit(Metric::Requests, Period::Minute, 5),
                 limit(Metric::CostMicros, Period::Month, 9),
@@ -480,7 +494,7 @@ async fn limits_and_prices_round_trip(db: &TestDb) {
         )
     )
     .unwrap();
-    tx!(db.store, set_limits(scope, &[limit(Metric::Tokens, Period::Day, 7)])).unwrap();
+    tx!(db.store, set_limits(owner, &[limit(Metric::Tokens, Period::Day, 7)])).unwrap();
     let stored = db.store.limits_by_scope().await.unwrap();
     assert_eq!(stored[&scope], [limit(Metric::Tokens, Period::Day, 7)]);
     let gateways = db.store.gateways().await.unwrap();

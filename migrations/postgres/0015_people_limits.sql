@@ -1,0 +1,15 @@
+-- Limits for the people behind a gateway's requests (issue #23): one JSON object,
+-- `app::types::PeopleLimits` (each end user's limits, the group rule and each group's limits,
+-- the cap on one request's tokens). The gateway's own limits are the total of all its users.
+ALTER TABLE gateways ADD COLUMN people_limits TEXT NOT NULL DEFAULT '{}';
+-- A key that may name the end user it calls for (`x-mgw-user`, or the body's `user`)
+-- without the user's token: for server-side applications that authenticate people themselves.
+ALTER TABLE gateway_keys ADD COLUMN may_assert_users BIGINT NOT NULL DEFAULT 0;
+-- The group key the gateway's group rule gave the request's end user (NULL: none).
+ALTER TABLE request_logs ADD COLUMN end_user_group TEXT;
+-- Usage by end user over a range (the dashboard's top users, GraphQL `usage(user:)`).
+CREATE INDEX request_logs_end_user ON request_logs (end_user, created_at) WHERE end_user IS NOT NULL;
+-- Counters for end users and their groups too (ids: `store::person_id`).
+ALTER TABLE usage_counters DROP CONSTRAINT IF EXISTS usage_counters_scope_check;
+ALTER TABLE usage_counters ADD CONSTRAINT usage_counters_scope_check
+    CHECK (scope IN ('gateway', 'key', 'end_user', 'user_group'));
