@@ -108,7 +108,7 @@ test('requests refused by a limit count as requests and errors; an empty chart s
   await hydrated(page);
   await page.getByLabel('Gateway').selectOption('limit-gw');
   await page.getByLabel('Name').fill('one-a-minute');
-  await page.getByLabel('Limits').fill('requests/minute=1');
+  await page.getByLabel('Limits', { exact: true }).fill('requests/minute=1');
   await page.getByRole('button', { name: 'Create key' }).click();
   const key = await page.getByRole('dialog').getByLabel('Key').inputValue();
   await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();

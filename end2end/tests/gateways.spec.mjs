@@ -62,7 +62,7 @@ test('a gateway is edited in place: its endpoints picked with weights, strategy,
   await form.getByRole('button', { name: 'Save' }).click();
   await expect(form.getByLabel('Attempts').locator('xpath=..').getByRole('alert')).toContainText('whole number');
   await form.getByLabel('Attempts').fill('2');
-  await form.getByLabel('Limits').fill('requests/minute=50');
+  await form.getByLabel('Limits', { exact: true }).fill('requests/minute=50');
   await form.getByLabel('Enabled').uncheck();
   await form.getByLabel('Model aliases').fill('fast');
   await form.getByRole('button', { name: 'Save' }).click();

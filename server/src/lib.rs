@@ -223,6 +223,32 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// What browsers may do at the end users' ways in: nothing cross-origin without origins
+/// configured; with them, POST with a bearer token and JSON, from those origins (`*`: any —
+/// safe, since no cookie is read there).
+fn end_user_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| origin.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([axum::http::Method::POST])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-remaining-requests"),
+            HeaderName::from_static("retry-after"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -241,11 +267,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/completions", post(proxy::api::completions))
         .route("/v1/embeddings", post(proxy::api::embeddings))
         .route("/v1/messages", post(proxy::api::messages))
-        // An end user's token alone (issue #23), to the gateway the path names.
-        .route("/g/{gateway}/v1/chat/completions", post(proxy::api::user_chat))
-        .route("/g/{gateway}/v1/completions", post(proxy::api::user_completions))
-        .route("/g/{gateway}/v1/embeddings", post(proxy::api::user_embeddings))
-        .route("/g/{gateway}/v1/messages", post(proxy::api::user_messages))
+        // An end user's token alone (issue #23), to the gateway the path names; from pages of
+        // the origins `proxy.cors_origins` names too.
+        .merge(
+            Router::new()
+                .route("/g/{gateway}/v1/chat/completions", post(proxy::api::user_chat))
+                .route("/g/{gateway}/v1/completions", post(proxy::api::user_completions))
+                .route("/g/{gateway}/v1/embeddings", post(proxy::api::user_embeddings))
+                .route("/g/{gateway}/v1/messages", post(proxy::api::user_messages))
+                .layer(end_user_cors(&state.config.proxy.cors_origins)),
+        )
         .route(
             "/openai/deployments/{deployment}/chat/completions",
             post(proxy::api::azure_chat),

@@ -10,7 +10,10 @@
 //! Does not: echo claims in a refusal (the caller names the rule, never the values).
 
 use serde_json::{Map, Value};
-use std::sync::{Arc, OnceLock};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 /// The variables a rule may use.
 pub const VARIABLES: [&str; 4] = ["user", "request", "gateway", "now"];
@@ -35,6 +38,9 @@ impl std::fmt::Debug for AccessRule {
 pub struct Facts<'a> {
     /// The verified token's claims; `None` without an end user's token.
     pub user: Option<&'a Map<String, Value>>,
+    /// Where those claims, converted for rules, are kept between requests (a remembered
+    /// token's); `None`: converted for this evaluation only.
+    pub user_view: Option<&'a ClaimsView>,
     pub model: Option<&'a str>,
     pub path: &'a str,
     pub stream: bool,
@@ -111,21 +117,26 @@ impl AccessRule {
     /// `Err` says why it could not be evaluated (the caller denies).
     pub fn allows(&self, facts: &Facts<'_>) -> Result<bool, String> {
         let mut context = root().new_inner_scope();
-        let user = match facts.user {
-            Some(claims) => cel::to_value(claims).map_err(|e| e.to_string())?,
-            None => cel::to_value(Map::new()).map_err(|e| e.to_string())?,
+        let user = match (facts.user, facts.user_view) {
+            (Some(claims), Some(view)) => view.of(claims)?.clone(),
+            (Some(claims), None) => cel::to_value(claims).map_err(|e| e.to_string())?,
+            (None, _) => cel::Value::from(HashMap::<&str, cel::Value>::new()),
         };
-        let request = serde_json::json!({
-            "model": facts.model,
-            "path": facts.path,
-            "stream": facts.stream,
-            "max_tokens": facts.max_tokens,
-            "prompt": facts.prompt,
-        });
+        let text = |value: Option<&str>| value.map_or(cel::Value::Null, cel::Value::from);
+        let request = HashMap::from([
+            ("model", text(facts.model)),
+            ("path", cel::Value::from(facts.path)),
+            ("stream", cel::Value::Bool(facts.stream)),
+            (
+                "max_tokens",
+                facts.max_tokens.map_or(cel::Value::Null, cel::Value::UInt),
+            ),
+            ("prompt", text(facts.prompt)),
+        ]);
         context.add_variable_from_value("user", user);
-        context.add_variable_from_value("request", cel::to_value(&request).map_err(|e| e.to_string())?);
-        let gateway = serde_json::json!({ "name": facts.gateway });
-        context.add_variable_from_value("gateway", cel::to_value(&gateway).map_err(|e| e.to_string())?);
+        context.add_variable_from_value("request", cel::Value::from(request));
+        let gateway = HashMap::from([("name", cel::Value::from(facts.gateway))]);
+        context.add_variable_from_value("gateway", cel::Value::from(gateway));
         context.add_variable_from_value("now", cel::Value::Int(facts.now));
         let Some(program) = &self.program else {
             return Err("the rule does not compile".into());
@@ -160,6 +171,28 @@ impl AccessRule {
     }
 }
 
+/// An end user's claims as rules read them: converted once, at the first rule that reads them.
+#[derive(Clone, Debug, Default)]
+pub struct ClaimsView(OnceLock<cel::Value>);
+
+impl PartialEq for ClaimsView {
+    /// Views are caches: any two are alike.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ClaimsView {
+    /// `claims` converted (the first time) or as converted before.
+    fn of(&self, claims: &Map<String, Value>) -> Result<&cel::Value, String> {
+        if let Some(value) = self.0.get() {
+            return Ok(value);
+        }
+        let value = cel::to_value(claims).map_err(|e| e.to_string())?;
+        Ok(self.0.get_or_init(|| value))
+    }
+}
+
 /// Each gateway's compiled rule, shared by the snapshot.
 pub type Rules = std::collections::HashMap<app::types::GatewayId, Arc<AccessRule>>;
 
@@ -171,6 +204,7 @@ mod tests {
     fn facts<'a>(user: Option<&'a Map<String, Value>>) -> Facts<'a> {
         Facts {
             user,
+            user_view: None,
             model: Some("gpt-4o"),
             path: "/v1/chat/completions",
             stream: false,

@@ -6,7 +6,7 @@
 use super::{console_backend, refused, require_admin};
 use crate::types::{
     AuthMode, ConsoleError, EndpointListing, EndpointProbe, Gateway, GatewayKey, GatewayListing, InferenceEndpoint,
-    Json, KeyListing, ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
+    Json, KeyListing, PromptCap, ProviderKind, ShownOnce, Strategy, UsageOfKeys, WriteOnly,
 };
 #[cfg(feature = "ssr")]
 use crate::types::{Change, EndpointUpdate, NewEndpoint};
@@ -180,7 +180,8 @@ pub async fn create_gateway(
 }
 
 /// Changes a gateway from its edit form (a checkbox is sent only when ticked; `access` is the
-/// access rule, empty to remove it).
+/// access rule, empty to remove it). Its limits for people are replaced by the form's: empty
+/// fields remove them.
 #[server(prefix = "/api", endpoint = "gateways_update", output = Json)]
 pub async fn update_gateway(
     id: i64,
@@ -197,6 +198,11 @@ pub async fn update_gateway(
     #[server(default)] param_policy: String,
     #[server(default)] auth_mode: Option<AuthMode>,
     #[server(default)] access: String,
+    #[server(default)] user_limits: String,
+    #[server(default)] group_rule: String,
+    #[server(default)] group_limits: String,
+    #[server(default)] max_tokens_per_prompt: String,
+    #[server(default)] over_cap: PromptCap,
     #[server(default)] log_metadata: Option<String>,
     #[server(default)] log_payloads: Option<String>,
     #[server(default)] enabled: Option<String>,
@@ -217,6 +223,11 @@ pub async fn update_gateway(
         param_policy,
         auth_mode,
         access_rule: access,
+        user_limits,
+        group_rule,
+        group_limits,
+        max_tokens_per_prompt,
+        over_cap,
         log_metadata: log_metadata.is_some(),
         log_payloads: log_payloads.is_some(),
         enabled: enabled.is_some(),

@@ -1,13 +1,16 @@
 //! The dashboard: requests, errors, tokens, latency (p50 and p95) and cost over a range, as
 //! charts drawn on the server (so they show before hydration), for every gateway, one gateway
 //! or one endpoint (from the URL, through a plain GET form), with each gateway's and endpoint's
-//! sums. Once hydrated it reads the figures again every 30 seconds.
+//! sums, and the busiest end users and groups of every gateway or one. Once hydrated it reads
+//! the figures again every 30 seconds.
 
 use crate::api::{dashboard_overview, load_dashboard};
 use crate::components::chart::{chart, Kind, Series};
 use crate::components::Erase;
-use crate::components::{Icon, PageHeader};
-use crate::types::{money, utc_time, DashboardQuery, DashboardRange, DashboardStats, ScopeSums, UsageSums};
+use crate::components::{figures_table, Icon, PageHeader};
+use crate::types::{
+    money, utc_time, DashboardQuery, DashboardRange, DashboardStats, PersonStats, ScopeSums, UsageSums, TOP_PEOPLE,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -228,6 +231,54 @@ fn breakdown(title: &'static str, rows: &[ScopeSums], kind: &'static str) -> Any
     .erase()
 }
 
+/// Whether the scope has people of its own: every gateway or one, not an endpoint.
+fn has_people(scope: &str) -> bool {
+    !scope.starts_with("endpoint:")
+}
+
+/// A table of the busiest end users or groups, or why it is empty.
+fn top_people(
+    title: &'static str,
+    group: &'static str,
+    testid: &'static str,
+    rows: &[PersonStats],
+    none: &'static str,
+) -> AnyView {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|person| (person.name.clone(), person.figures.clone()))
+        .collect();
+    let empty = rows.is_empty();
+    view! {
+        <section class="min-w-0 rounded-xl border border-slate-200 bg-white p-4 shadow-sm" aria-label=title>
+            <h2 class="text-sm font-semibold text-slate-900">{title}</h2>
+            {if empty {
+                view! { <p class="mt-2 text-sm text-slate-500" data-testid=format!("{testid}-empty")>{none}</p> }.erase()
+            } else {
+                figures_table(format!("{title}, busiest first"), group, testid, rows)
+            }}
+        </section>
+    }
+    .erase()
+}
+
+/// The busiest end users and groups over the range (for every gateway or one).
+fn people(stats: &DashboardStats) -> AnyView {
+    if !has_people(&stats.scope) {
+        return ().erase();
+    }
+    view! {
+        <div class="mt-6 grid min-w-0 gap-4">
+            {top_people("Top end users", "End user", "top-users", &stats.top_users,
+                "No end user's requests in this range: requests name one with a token or, from a key that may assert users, x-mgw-user.")}
+            {top_people("Top groups", "Group", "top-groups", &stats.top_groups,
+                "No group's requests in this range: a gateway's group rule puts its end users in groups.")}
+            <p class="text-xs text-slate-500">{format!("The {TOP_PEOPLE} busiest of each over the range, from the request log.")}</p>
+        </div>
+    }
+    .erase()
+}
+
 /// One figure of what is configured.
 #[component]
 fn Stat(label: &'static str, value: i64, href: &'static str, icon: Icon) -> impl IntoView {
@@ -306,10 +357,13 @@ pub fn DashboardPage() -> impl IntoView {
                     {totals(&stats.totals)}
                     <p class="mt-2 text-xs text-slate-500" data-testid="read-at">"Read at " {utc_time(stats.read_at)} " UTC · refreshes every 30 seconds"</p>
                     {charts(&stats)}
-                    <div class="mt-6 grid gap-4 lg:grid-cols-2">
-                        {breakdown("By gateway", &stats.gateways, "gateway")}
-                        {breakdown("By endpoint", &stats.endpoints, "endpoint")}
-                    </div>
+                    {(!stats.gateways.is_empty() || !stats.endpoints.is_empty()).then(|| view! {
+                        <div class="mt-6 grid gap-4 lg:grid-cols-2">
+                            {breakdown("By gateway", &stats.gateways, "gateway")}
+                            {breakdown("By endpoint", &stats.endpoints, "endpoint")}
+                        </div>
+                    })}
+                    {people(&stats)}
                 }.erase(),
                 Err(e) => view! {
                     <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-700">"Could not load the figures: " {e.to_string()}
@@ -318,5 +372,17 @@ pub fn DashboardPage() -> impl IntoView {
             })}
         </Transition>
         {configured()}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gateway_and_one_gateway_have_people_and_an_endpoint_has_none() {
+        assert!(has_people(""));
+        assert!(has_people("gateway:prod"));
+        assert!(!has_people("endpoint:openai"));
     }
 }

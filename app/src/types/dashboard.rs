@@ -138,8 +138,11 @@ pub struct ScopeSums {
     pub sums: UsageSums,
 }
 
+/// How many end users, and how many groups, the dashboard lists.
+pub const TOP_PEOPLE: usize = 10;
+
 /// The dashboard's answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DashboardStats {
     pub range: DashboardRange,
     /// The scope as asked (empty: every gateway).
@@ -152,6 +155,13 @@ pub struct DashboardStats {
     /// Every endpoint's sums over the range (only for the every-gateway scope), busiest first.
     /// Endpoints count the playground's requests to them too.
     pub endpoints: Vec<ScopeSums>,
+    /// The busiest end users over the range, busiest first, at most [`TOP_PEOPLE`] (for every
+    /// gateway or one; empty for an endpoint, whose requests name no gateway's people).
+    #[serde(default)]
+    pub top_users: Vec<super::PersonStats>,
+    /// The busiest groups of end users (the keys their gateways' group rules give), likewise.
+    #[serde(default)]
+    pub top_groups: Vec<super::PersonStats>,
     /// The scopes the picker offers: gateway names, then endpoint names.
     pub gateway_names: Vec<String>,
     pub endpoint_names: Vec<String>,

@@ -1,6 +1,6 @@
 //! Gateways: named proxies over an ordered list of inference endpoints.
 
-use super::{AuthMode, Change, EndpointId, Limit, ParamPolicy, PeopleLimits};
+use super::{AuthMode, Change, EndpointId, Limit, ParamPolicy, PeopleLimits, PromptCap};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -133,6 +133,9 @@ pub struct Gateway {
     /// Limits per end user, per group of end users, and per prompt.
     #[serde(default)]
     pub people: PeopleLimits,
+    /// Access rules on models (and composite models) as clients name them, by model.
+    #[serde(default)]
+    pub model_rules: Vec<ModelRule>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -146,6 +149,17 @@ pub struct Gateway {
 pub struct ModelAlias {
     pub alias: String,
     pub model: String,
+}
+
+/// An access rule on one model of a gateway, as its clients name it (a model, an alias or a
+/// composite model): requests for it must satisfy the rule too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
+#[cfg_attr(feature = "ssr", graphql(input_name = "ModelRuleInput"))]
+pub struct ModelRule {
+    pub model: String,
+    /// A CEL expression, as a gateway's access rule.
+    pub rule: String,
 }
 
 /// An endpoint as a gateway's list names it: by id (GraphQL) or by name (the CLI's and the
@@ -205,6 +219,9 @@ pub struct NewGateway {
     /// Limits per end user, per group of end users, and per prompt.
     #[cfg_attr(feature = "ssr", graphql(default))]
     pub people: PeopleLimits,
+    /// Access rules on models (and composite models), each model once.
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub model_rules: Vec<ModelRule>,
 }
 
 impl NewGateway {
@@ -226,6 +243,7 @@ impl NewGateway {
             auth_mode: AuthMode::Key,
             access_rule: None,
             people: PeopleLimits::default(),
+            model_rules: Vec::new(),
         }
     }
 }
@@ -259,6 +277,8 @@ pub struct GatewayUpdate {
     pub access_rule: Change<String>,
     /// Replaces its limits per end user, per group and per prompt.
     pub people: Option<PeopleLimits>,
+    /// Replaces every access rule on its models.
+    pub model_rules: Option<Vec<ModelRule>>,
 }
 
 /// The gateways page's form, as typed: the server reads its endpoint list
@@ -299,6 +319,16 @@ pub struct GatewayEditForm {
     pub auth_mode: Option<AuthMode>,
     /// The access rule (CEL), from the form's `access` field; empty removes it.
     pub access_rule: String,
+    /// Each end user's limits, comma-separated in the CLI's notation; empty: none.
+    pub user_limits: String,
+    /// The group rule (CEL over `user`, e.g. `user.department`); empty: no groups.
+    pub group_rule: String,
+    /// Each group's limits, comma-separated in the CLI's notation; empty: none.
+    pub group_limits: String,
+    /// The most tokens one request may take, a whole number; empty: no cap.
+    pub max_tokens_per_prompt: String,
+    /// What happens to a request over that cap.
+    pub over_cap: PromptCap,
     pub log_metadata: bool,
     pub log_payloads: bool,
     pub enabled: bool,

@@ -134,6 +134,9 @@ pub struct Prompt {
     pub versions: Vec<PromptVersion>,
     /// Label → version.
     pub labels: BTreeMap<String, i64>,
+    /// A CEL expression requests using it must satisfy (as a gateway's access rule).
+    #[serde(default)]
+    pub access_rule: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
     pub updated_at: i64,
@@ -247,6 +250,7 @@ mod tests {
             name: "p".into(),
             description: String::new(),
             gateways: Vec::new(),
+            access_rule: None,
             versions: vec![version(1), version(2), version(3)],
             labels: BTreeMap::new(),
             created_at: 0,

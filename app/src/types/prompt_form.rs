@@ -217,6 +217,7 @@ pub(crate) fn prompt_of(name: &str, templates: Vec<PromptTemplate>) -> Prompt {
         name: name.into(),
         description: String::new(),
         gateways: Vec::new(),
+        access_rule: None,
         versions: (templates.into_iter().zip(1..))
             .map(|(template, version)| super::PromptVersion {
                 version,

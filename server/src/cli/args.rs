@@ -304,6 +304,13 @@ pub struct GatewayChange {
     /// Remove its access rule.
     #[arg(long, conflicts_with = "access")]
     pub(super) no_access: bool,
+    /// An access rule on one model as clients name it (a model, an alias or a composite
+    /// model): `MODEL=EXPR` (repeatable; replaces them all).
+    #[arg(long = "model-access", conflicts_with = "no_model_access")]
+    pub(super) model_access: Vec<String>,
+    /// Remove every access rule on its models.
+    #[arg(long)]
+    pub(super) no_model_access: bool,
     #[command(flatten)]
     pub(super) people: super::identity::PeopleFlags,
     #[command(flatten)]

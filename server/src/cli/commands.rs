@@ -137,6 +137,23 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
             let id = manage.gateway_id(&change.name).await?;
             let new_limits = change.limits.parsed()?;
             let people = change.people.applied(&manage.gateway(id).await?.people)?;
+            let model_rules = match (change.no_model_access, change.model_access.is_empty()) {
+                (true, _) => Some(Vec::new()),
+                (false, true) => None,
+                (false, false) => Some(
+                    (change.model_access.iter())
+                        .map(|text| {
+                            let (model, rule) = text.split_once('=').ok_or_else(|| {
+                                ManageError::invalid("model_rules", format!("{text:?}: expected MODEL=EXPR"))
+                            })?;
+                            Ok(app::types::ModelRule {
+                                model: model.trim().to_string(),
+                                rule: rule.to_string(),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, ManageError>>()?,
+                ),
+            };
             let param_policy = match change.no_param_policy {
                 true => Some(app::types::ParamPolicy::default()),
                 false => change.policy.policy()?,
@@ -162,6 +179,7 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
                             (None, false) => app::types::Change::Keep,
                         },
                         people,
+                        model_rules,
                         ..GatewayUpdate::default()
                     },
                 )

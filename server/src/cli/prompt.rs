@@ -62,6 +62,18 @@ pub enum PromptCommand {
         #[arg(long = "param")]
         params: Vec<String>,
     },
+    /// Set the access rule requests using a prompt must satisfy (a CEL expression over `user`,
+    /// `request`, `gateway` and `now`), or remove it with --none.
+    Access {
+        name: String,
+        #[arg(required_unless_present = "none", conflicts_with = "none")]
+        rule: Option<String>,
+        /// Remove its rule.
+        #[arg(long)]
+        none: bool,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Remove a prompt with its versions and labels.
     Remove {
         name: String,
@@ -208,6 +220,19 @@ pub async fn run(manage: &Manage, command: PromptCommand) -> Result<String, Mana
             let request = prompts::request(&version.template, &bound, Map::new())
                 .map_err(|fault| ManageError::invalid("param", fault.message))?;
             Ok(pretty(&request))
+        }
+        PromptCommand::Access {
+            name,
+            rule,
+            none: _,
+            output,
+        } => {
+            let id = manage.prompt_id(&name).await?;
+            let prompt = manage.set_prompt_access(&actor, id, rule.as_deref()).await?;
+            Ok(output.show(&prompt, || match &prompt.access_rule {
+                Some(rule) => format!("Requests using {name} must satisfy: {rule}"),
+                None => format!("{name} has no access rule."),
+            }))
         }
         PromptCommand::Remove { name, output } => {
             let id = manage.prompt_id(&name).await?;

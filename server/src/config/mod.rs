@@ -292,6 +292,20 @@ impl Config {
                 return invalid("public_url", "must be an http:// or https:// URL");
             }
         }
+        for origin in &self.proxy.cors_origins {
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let fits = origin == "*"
+                || host.is_some_and(|host| !host.is_empty() && !host.contains(['/', ' ', '*']))
+                    && axum::http::HeaderValue::from_str(origin).is_ok();
+            if !fits {
+                return invalid(
+                    "proxy.cors_origins",
+                    "each is * or an origin: http(s)://host[:port], with no path",
+                );
+            }
+        }
         if !(self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase())) {
             return invalid(
                 "currency",
@@ -608,5 +622,25 @@ mod tests {
             assert_eq!(config.sessions.idle_timeout, Duration::from_secs(12 * 3600));
             Ok(())
         });
+    }
+
+    #[test]
+    fn cors_origins_are_star_or_an_origin_without_a_path() {
+        let with = |origins: &[&str]| {
+            let mut config = Config::default();
+            config.proxy.cors_origins = origins.iter().map(|o| o.to_string()).collect();
+            config.validate()
+        };
+        assert!(with(&["*"]).is_ok());
+        assert!(with(&["https://app.example.com", "http://localhost:5173"]).is_ok());
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/path",
+            "https://",
+            "https://*.example.com",
+        ] {
+            let refused = with(&[bad]).unwrap_err();
+            assert!(refused.to_string().contains("proxy.cors_origins"), "{bad}: {refused}");
+        }
     }
 }

@@ -86,6 +86,18 @@ pub struct ProxyConfig {
     /// How long an admitted request's reservation holds if it is never settled.
     #[serde(with = "humantime_serde")]
     pub reservation_ttl: Duration,
+    /// Web origins (`https://app.example.com`, or `*`) whose pages may call the end users'
+    /// ways in (`/g/{gateway}/v1/…`, a token alone) from a browser; empty: none (no CORS
+    /// headers). Keys' routes never answer cross-origin: a key does not belong in a page.
+    pub cors_origins: Vec<String>,
+    /// How long an identity provider's fetched key set (JWKS) is kept before it is fetched
+    /// again (a `Cache-Control: max-age` from 1 minute to 24 hours wins).
+    #[serde(with = "humantime_serde")]
+    pub jwks_ttl: Duration,
+    /// The shortest time between two fetches of one provider's key set when tokens name a key
+    /// it does not hold.
+    #[serde(with = "humantime_serde")]
+    pub jwks_min_refresh: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -108,6 +120,9 @@ impl Default for ProxyConfig {
             key_max_concurrent: 64,
             default_max_tokens: 4096,
             reservation_ttl: Duration::from_secs(600),
+            cors_origins: Vec::new(),
+            jwks_ttl: Duration::from_secs(600),
+            jwks_min_refresh: Duration::from_secs(30),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::{
     manage::{
         endpoint_choice,
         limits::{parse_limit, parse_money},
-        now_ms, policy_from_lines,
+        now_ms,
         validate::expires_in_days,
         Actor, HourlyKind, LimitScope, Manage, ManageError, Span, ROTATION_GRACE,
     },
@@ -21,9 +21,9 @@ use app::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, Change, CompositeForm,
     CompositeId, CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange,
     DashboardStats, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, Gateway, GatewayEditForm, GatewayId,
-    GatewayKey, GatewayUpdate, InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, KeyUsage, LimitUsage, LogPage,
-    LogQuery, ModelPrice, NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview,
-    PlaygroundSetup, RequestDetail, RetryPolicy, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, Via, WriteOnly,
+    GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, KeyUpdate, KeyUsage, LimitUsage, LogPage, LogQuery,
+    ModelPrice, NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup,
+    RequestDetail, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, Via, WriteOnly,
 };
 use app::types::{DiffLine, NewPromptForm, Prompt, PromptId, VersionStats};
 use app::types::{IdentityProvider, IdentityProviderId};
@@ -58,26 +58,8 @@ fn key_fields(limits: &str, models: &str) -> Result<(Vec<app::types::Limit>, Vec
     ))
 }
 
-/// A gateway form's aliases, `alias=model` comma-separated.
-fn model_aliases(text: &str) -> Result<Vec<app::types::ModelAlias>, ConsoleError> {
-    items(text)
-        .map(|item| match item.split_once('=') {
-            Some((alias, model)) if !alias.trim().is_empty() && !model.trim().is_empty() => {
-                Ok(app::types::ModelAlias {
-                    alias: alias.trim().to_string(),
-                    model: model.trim().to_string(),
-                })
-            }
-            _ => Err(ConsoleError::invalid(
-                "model_aliases",
-                format!("“{item}” is not an alias: write alias=model, for example fast=gpt-4o-mini."),
-            )),
-        })
-        .collect()
-}
-
 /// A comma-separated list, trimmed, without empty items.
-fn items(text: &str) -> impl Iterator<Item = &str> {
+pub(super) fn items(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|item| !item.is_empty())
 }
 
@@ -270,50 +252,7 @@ impl ConsoleBackend for Console {
     }
 
     fn update_gateway<'a>(&'a self, admin: &'a AdminUser, form: GatewayEditForm) -> Answer<'a, Gateway> {
-        Box::pin(async move {
-            let endpoints = items(&form.endpoints)
-                .map(endpoint_choice)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ConsoleError::from)?;
-            let (limits, _) = key_fields(&form.limits, "")?;
-            let whole = |field: &'static str, text: &str| {
-                text.trim()
-                    .parse::<i64>()
-                    .map_err(|_| ConsoleError::invalid(field, "Write a whole number."))
-            };
-            let retry = RetryPolicy {
-                max_attempts: whole("max_attempts", &form.max_attempts)?,
-                base_ms: whole("backoff_base_ms", &form.backoff_base_ms)?,
-                cap_ms: whole("backoff_cap_ms", &form.backoff_cap_ms)?,
-            };
-            let deadline_ms = match form.deadline_ms.trim() {
-                "" => Change::Clear,
-                ms => Change::Set(whole("deadline_ms", ms)?),
-            };
-            let update = GatewayUpdate {
-                name: Some(form.name),
-                description: Some(form.description),
-                strategy: Some(form.strategy),
-                endpoints: Some(endpoints),
-                log_metadata: Some(form.log_metadata),
-                log_payloads: Some(form.log_payloads),
-                enabled: Some(form.enabled),
-                retry: Some(retry),
-                deadline_ms,
-                model_aliases: Some(model_aliases(&form.model_aliases)?),
-                limits: Some(limits),
-                param_policy: Some(policy_from_lines(&form.param_policy)?),
-                auth_mode: form.auth_mode,
-                // Empty removes the rule (`manage` compiles any other, refusing it under `access`).
-                access_rule: match form.access_rule.trim() {
-                    "" => Change::Clear,
-                    rule => Change::Set(rule.to_string()),
-                },
-                people: None,
-            };
-            let id = GatewayId(form.id);
-            (self.manage.update_gateway(&actor(admin), id, update).await).map_err(ConsoleError::from)
-        })
+        Box::pin(self.change_gateway(admin, form))
     }
 
     fn delete_gateway<'a>(&'a self, admin: &'a AdminUser, id: GatewayId) -> Answer<'a, ()> {

@@ -1,13 +1,17 @@
 //! The Dashboard's figures for the console: a scope's history over a range, filled hour by
-//! hour (or minute by minute for the short ranges), and each gateway's and endpoint's sums.
+//! hour (or minute by minute for the short ranges), each gateway's and endpoint's sums, and the
+//! busiest end users and groups (issue #23) of every gateway or one, from the request log.
 
 use super::Console;
 use crate::manage::{now_ms, HourlyKind, HourlyScope, ManageError, Span};
-use app::types::{fill_hours, DashboardQuery, DashboardRange, DashboardStats, ScopeSums, UsageSums};
+use app::types::{
+    fill_hours, DashboardQuery, DashboardRange, DashboardStats, PersonKind, ScopeSums, UsageSums, TOP_PEOPLE,
+};
 
 impl Console {
-    /// The dashboard: the scope's hours over the range (the current hour last), and for every
-    /// gateway, each gateway's and each endpoint's sums.
+    /// The dashboard: the scope's hours over the range (the current hour last); for every
+    /// gateway, each gateway's and each endpoint's sums; and for every gateway or one, its
+    /// busiest end users and groups (an endpoint's requests are not one gateway's people).
     pub(super) async fn dashboard_stats(&self, query: DashboardQuery) -> Result<DashboardStats, ManageError> {
         let range = DashboardRange::parse(query.range.trim());
         let (step, count) = (range.step_ms(), range.buckets());
@@ -62,6 +66,16 @@ impl Console {
             read_at,
             ..DashboardStats::default()
         };
+        let people_of = match scope {
+            HourlyScope::AllGateways => Some(None),
+            HourlyScope::Gateway(id) => Some(Some(id)),
+            HourlyScope::Endpoint(_) | HourlyScope::Key(_) => None,
+        };
+        if let Some(gateway) = people_of {
+            let top = |by| self.manage.top_people(gateway, by, (from, to), TOP_PEOPLE);
+            stats.top_users = top(PersonKind::User).await?;
+            stats.top_groups = top(PersonKind::Group).await?;
+        }
         if scope == HourlyScope::AllGateways {
             // One grouped read per kind; a gateway or endpoint without traffic sums to zero.
             let by_gateway = self.manage.hourly_sums(HourlyKind::Gateway, span, from, to).await?;

@@ -60,6 +60,14 @@ fn subject(field: &str) -> String {
         "new_password" => "the new password",
         "current_password" => "that",
         "endpoints" => "the endpoint list",
+        "access" => "the access rule",
+        "leeway_s" => "the clock skew",
+        "jwks_url" => "the JWKS URL",
+        "secret_env" => "the environment variable",
+        "user_limits" => "the per-user limits",
+        "group_limits" => "the per-group limits",
+        "group_rule" => "the group rule",
+        "max_tokens_per_prompt" => "the cap per prompt",
         "" => "it",
         other => return format!("the {}", other.replace('_', " ")),
     };
@@ -143,5 +151,33 @@ mod tests {
             message: "is taken".into(),
         });
         assert_eq!(taken.message, "The name is taken.");
+    }
+
+    #[test]
+    fn end_users_fields_are_named_for_people() {
+        let said = |field, message: &str| ConsoleError::from(ManageError::invalid(field, message.to_string())).message;
+        assert_eq!(
+            said("max_tokens_per_prompt", "must be at least 1"),
+            "The cap per prompt must be at least 1."
+        );
+        assert_eq!(
+            said("leeway_s", "must not be negative"),
+            "The clock skew must not be negative."
+        );
+        assert_eq!(
+            said("secret_env", "is required for HS256"),
+            "The environment variable is required for HS256."
+        );
+        for (field, named) in [
+            ("access", "The access rule"),
+            ("jwks_url", "The JWKS URL"),
+            ("user_limits", "The per-user limits"),
+            ("group_limits", "The per-group limits"),
+            ("group_rule", "The group rule"),
+        ] {
+            let message = said(field, "is wrong");
+            assert_eq!(message, format!("{named} is wrong."), "{field}");
+            assert_eq!(ConsoleError::from(ManageError::invalid(field, "is wrong")).field, field);
+        }
     }
 }

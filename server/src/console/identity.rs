@@ -97,6 +97,7 @@ pub fn try_rule(
     let compiled = crate::rules::compile(rule)?;
     let facts = Facts {
         user: Some(claims),
+        user_view: None,
         model,
         path: TRIED_PATH,
         stream: false,

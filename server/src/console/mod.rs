@@ -1,9 +1,10 @@
 //! The console's server side. Here, its HTTP glue: the session gate in front of every page and
 //! server function, the sign-in and sign-out form handlers, and the same-origin check on
 //! state-changing requests. Beside it: what its server functions call ([`backend`], with the
-//! composite models' form and variants in [`composites`], the Dashboard's figures in
-//! [`dashboard`], the Prompts page's forms, diff and figures in [`prompts`], and the end users'
-//! identity provider form and access rule trial in [`identity`]), the one
+//! composite models' form and variants in [`composites`], the gateway edit form (with its
+//! limits for people) in [`gateways`], the Dashboard's figures (with the busiest end users and
+//! groups) in [`dashboard`], the Prompts page's forms, diff and figures in [`prompts`], and the
+//! end users' identity provider form and access rule trial in [`identity`]), the one
 //! conversion of a management refusal into the console's error ([`error`]), the logs' export
 //! and live tail ([`logs`]), and the playground's set-up and route ([`playground`]).
 //!
@@ -16,6 +17,7 @@ mod backend;
 mod composites;
 mod dashboard;
 mod error;
+mod gateways;
 mod identity;
 pub mod logs;
 pub mod playground;

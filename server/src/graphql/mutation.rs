@@ -303,6 +303,19 @@ impl ConfigMutation {
         Ok(PromptNode(prompt))
     }
 
+    /// Sets the access rule requests using a prompt must satisfy (a CEL expression over `user`,
+    /// `request`, `gateway` and `now`); `null` or blank removes it.
+    async fn set_prompt_access_rule(
+        &self,
+        ctx: &Context<'_>,
+        prompt_id: ID,
+        rule: Option<String>,
+    ) -> Result<PromptNode> {
+        let id = self::prompt_id(&prompt_id, "promptId")?;
+        let prompt = (manage(ctx).set_prompt_access(actor(ctx)?, id, rule.as_deref()).await).map_err(error::manage)?;
+        Ok(PromptNode(prompt))
+    }
+
     /// Deletes a prompt with its versions and labels (requests naming it are then refused).
     async fn delete_prompt(&self, ctx: &Context<'_>, prompt_id: ID) -> Result<ID> {
         let id = self::prompt_id(&prompt_id, "promptId")?;

@@ -79,6 +79,10 @@ impl PromptNode {
     async fn description(&self) -> &str {
         &self.0.description
     }
+    /// The CEL expression requests using it must satisfy, if any.
+    async fn access_rule(&self) -> Option<&str> {
+        self.0.access_rule.as_deref()
+    }
     /// The gateways whose keys may use it; empty: every gateway.
     async fn gateway_ids(&self) -> Vec<ID> {
         (self.0.gateways.iter())

@@ -296,6 +296,10 @@ impl GatewayNode {
     async fn people(&self) -> &app::types::PeopleLimits {
         &self.0.people
     }
+    /// Access rules on its models as clients name them (models, aliases, composite models).
+    async fn model_rules(&self) -> &[app::types::ModelRule] {
+        &self.0.model_rules
+    }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {
         self.0.created_at

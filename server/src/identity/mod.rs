@@ -40,6 +40,9 @@ pub struct EndUser {
     pub provider: Option<IdentityProviderId>,
     /// The token's whole payload, verified.
     pub claims: serde_json::Map<String, Value>,
+    /// The claims as access rules read them, converted at the first rule and kept (a
+    /// remembered token's user is shared by its requests).
+    pub rules_view: crate::rules::ClaimsView,
 }
 
 impl EndUser {
@@ -52,6 +55,7 @@ impl EndUser {
             issuer: String::new(),
             provider: None,
             claims,
+            rules_view: Default::default(),
         }
     }
 }
@@ -141,7 +145,8 @@ struct Verified {
     set: Arc<keys::KeySet>,
     alg: JwtAlgorithm,
     provider: IdentityProviderId,
-    claims: serde_json::Map<String, Value>,
+    /// The end user it names, shared by every request that sends it.
+    user: Arc<EndUser>,
 }
 
 /// The most tokens remembered (forgotten all at once when full); longer tokens are not.
@@ -166,7 +171,7 @@ impl Verifier {
         providers: &[Arc<IdentityProvider>],
         token: &str,
         now_s: u64,
-    ) -> Result<EndUser, TokenRefusal> {
+    ) -> Result<Arc<EndUser>, TokenRefusal> {
         if let Some(user) = self.remembered(providers, token, now_s) {
             return user;
         }
@@ -187,6 +192,13 @@ impl Verifier {
             return Err(TokenRefusal::BadSignature);
         }
         let subject = token::check_claims(&jws.claims, provider, now_s)?;
+        let user = Arc::new(EndUser {
+            subject,
+            issuer: provider.issuer.clone(),
+            provider: Some(provider.id),
+            claims: jws.claims,
+            rules_view: Default::default(),
+        });
         if token.len() <= MAX_REMEMBERED_TOKEN_BYTES {
             if let Ok(mut verified) = self.verified.lock() {
                 if verified.len() >= MAX_VERIFIED {
@@ -196,17 +208,12 @@ impl Verifier {
                     set: set.clone(),
                     alg: jws.alg,
                     provider: provider.id,
-                    claims: jws.claims.clone(),
+                    user: user.clone(),
                 };
                 verified.insert(token.into(), entry);
             }
         }
-        Ok(EndUser {
-            subject,
-            issuer: provider.issuer.clone(),
-            provider: Some(provider.id),
-            claims: jws.claims,
-        })
+        Ok(user)
     }
 
     /// A token whose signature verified with the key set its provider uses now (not refreshed
@@ -218,8 +225,8 @@ impl Verifier {
         providers: &[Arc<IdentityProvider>],
         token: &str,
         now_s: u64,
-    ) -> Option<Result<EndUser, TokenRefusal>> {
-        let (provider, claims) = {
+    ) -> Option<Result<Arc<EndUser>, TokenRefusal>> {
+        let (provider, user) = {
             let verified = self.verified.lock().ok()?;
             let entry = verified.get(token)?;
             let provider = providers.iter().find(|p| p.id == entry.provider)?;
@@ -227,14 +234,9 @@ impl Verifier {
             if !Arc::ptr_eq(&current, &entry.set) || !provider.algorithms.contains(&entry.alg) {
                 return None;
             }
-            (provider, entry.claims.clone())
+            (provider, entry.user.clone())
         };
-        Some(token::check_claims(&claims, provider, now_s).map(|subject| EndUser {
-            subject,
-            issuer: provider.issuer.clone(),
-            provider: Some(provider.id),
-            claims,
-        }))
+        Some(token::check_claims(&user.claims, provider, now_s).map(|_| user))
     }
 
     /// Drops the keys of providers `keep` refuses (those deleted since).

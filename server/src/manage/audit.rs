@@ -71,6 +71,12 @@ pub enum AuditEvent {
         id: PromptId,
         name: String,
     },
+    PromptAccessSet {
+        id: PromptId,
+        name: String,
+        /// Whether it has a rule now (the rule itself is in the prompt).
+        rule: bool,
+    },
     EndpointUpdated {
         id: EndpointId,
         name: String,
@@ -187,6 +193,7 @@ impl AuditEvent {
             AuditEvent::PromptVersionAdded { .. } => "prompt.version",
             AuditEvent::PromptLabelSet { .. } => "prompt.label",
             AuditEvent::PromptDeleted { .. } => "prompt.delete",
+            AuditEvent::PromptAccessSet { .. } => "prompt.access",
             AuditEvent::EndpointUpdated { .. } => "endpoint.update",
             AuditEvent::EndpointDeleted { .. } => "endpoint.delete",
             AuditEvent::EndpointTested { .. } => "endpoint.test",
@@ -224,7 +231,8 @@ impl AuditEvent {
             AuditEvent::PromptCreated { id, .. }
             | AuditEvent::PromptVersionAdded { id, .. }
             | AuditEvent::PromptLabelSet { id, .. }
-            | AuditEvent::PromptDeleted { id, .. } => Some(("prompt", id.0)),
+            | AuditEvent::PromptDeleted { id, .. }
+            | AuditEvent::PromptAccessSet { id, .. } => Some(("prompt", id.0)),
             AuditEvent::EndpointCreated { id, .. }
             | AuditEvent::EndpointUpdated { id, .. }
             | AuditEvent::EndpointDeleted { id, .. }
@@ -268,6 +276,7 @@ impl AuditEvent {
             AuditEvent::CompositeDeleted { name, .. }
             | AuditEvent::PromptCreated { name, .. }
             | AuditEvent::PromptDeleted { name, .. } => json!({ "name": name }),
+            AuditEvent::PromptAccessSet { name, rule, .. } => json!({ "name": name, "rule": rule }),
             AuditEvent::PromptVersionAdded { name, version, .. } => json!({ "name": name, "version": version }),
             AuditEvent::IdentityProviderAdded {
                 gateway, issuer, keys, ..

@@ -3,8 +3,8 @@
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
 use app::types::{
-    EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, NewGateway, PeopleLimits,
-    RetryPolicy,
+    EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, ModelRule, NewGateway,
+    PeopleLimits, RetryPolicy,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -66,7 +66,7 @@ fn check_retry(retry: &RetryPolicy) -> Result<(), ManageError> {
 
 /// An access rule compiled (issue #23), or refused under `access` with what is wrong and
 /// where; blank is none.
-fn access_rule(rule: Option<&str>) -> Result<Option<String>, ManageError> {
+pub(super) fn access_rule(rule: Option<&str>) -> Result<Option<String>, ManageError> {
     match rule.map(str::trim).filter(|rule| !rule.is_empty()) {
         None => Ok(None),
         Some(rule) => crate::rules::compile(rule)
@@ -104,6 +104,29 @@ fn people(mut people: PeopleLimits) -> Result<PeopleLimits, ManageError> {
         return Err(ManageError::invalid("max_tokens_per_prompt", "must be at least 1"));
     }
     Ok(people)
+}
+
+/// Access rules on models checked: a model named once, each rule compiled (refused under
+/// `model_rules` with the model and where); ordered by model.
+fn model_rules(rules: Vec<ModelRule>) -> Result<Vec<ModelRule>, ManageError> {
+    let mut checked: Vec<ModelRule> = Vec::with_capacity(rules.len());
+    for ModelRule { model, rule } in rules {
+        let model = model.trim().to_string();
+        if model.is_empty() {
+            return Err(ManageError::invalid("model_rules", "each rule names a model"));
+        }
+        if checked.iter().any(|known| known.model == model) {
+            return Err(ManageError::invalid("model_rules", format!("{model} has two rules")));
+        }
+        let compiled = crate::rules::compile(&rule)
+            .map_err(|fault| ManageError::invalid("model_rules", format!("{model}: {fault}")))?;
+        checked.push(ModelRule {
+            model,
+            rule: compiled.source().to_string(),
+        });
+    }
+    checked.sort_by(|a, b| a.model.cmp(&b.model));
+    Ok(checked)
 }
 
 impl Manage {
@@ -172,6 +195,7 @@ impl Manage {
         super::policy::check_policy(&new.param_policy)?;
         let access_rule = access_rule(new.access_rule.as_deref())?;
         let people = people(new.people)?;
+        let model_rules = model_rules(new.model_rules)?;
         let (links, _) = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
             name: &gateway_name,
@@ -187,6 +211,7 @@ impl Manage {
             auth_mode: new.auth_mode,
             access_rule: access_rule.as_deref(),
             people: &people,
+            model_rules: &model_rules,
             limits: Some(&new.limits),
         };
         let mut tx = self.store.begin().await?;
@@ -240,6 +265,7 @@ impl Manage {
         super::policy::check_policy(&param_policy)?;
         let access_rule = access_rule(update.access_rule.apply(current.access_rule).as_deref())?;
         let people = people(update.people.unwrap_or(current.people))?;
+        let model_rules = model_rules(update.model_rules.unwrap_or(current.model_rules))?;
         let fields = GatewayFields {
             name: &new_name,
             description: description.trim(),
@@ -255,6 +281,7 @@ impl Manage {
             auth_mode: update.auth_mode.unwrap_or(current.auth_mode),
             access_rule: access_rule.as_deref(),
             people: &people,
+            model_rules: &model_rules,
         };
         let mut tx = self.store.begin().await?;
         (tx.update_gateway(current.id, &fields, links.as_deref(), now_ms()).await).map_err(already_exists(

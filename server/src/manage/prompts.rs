@@ -111,6 +111,30 @@ impl Manage {
         Ok(())
     }
 
+    /// Sets a prompt's access rule (compiled, or refused under `access` with where), or with
+    /// `None` or a blank rule removes it.
+    pub async fn set_prompt_access(
+        &self,
+        actor: &Actor,
+        id: PromptId,
+        rule: Option<&str>,
+    ) -> Result<Prompt, ManageError> {
+        actor.must_write()?;
+        let prompt = self.prompt(id).await?;
+        let rule = super::gateways::access_rule(rule)?;
+        let mut tx = self.store.begin().await?;
+        tx.set_prompt_access(id, rule.as_deref(), now_ms()).await?;
+        let event = AuditEvent::PromptAccessSet {
+            id,
+            name: prompt.name,
+            rule: rule.is_some(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        self.changed().await;
+        self.prompt(id).await
+    }
+
     /// Every prompt, by name.
     pub async fn prompts(&self) -> Result<Vec<Prompt>, ManageError> {
         Ok(self.store.prompts().await?)

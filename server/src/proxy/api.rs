@@ -323,6 +323,7 @@ fn alone(upstream: &Upstream) -> Gateway {
         auth_mode: Default::default(),
         access_rule: None,
         people: Default::default(),
+        model_rules: Vec::new(),
         enabled: true,
         endpoints: vec![app::types::GatewayEndpoint {
             endpoint_id: upstream.endpoint.id,

@@ -144,7 +144,7 @@ pub async fn verify_user(
     }
     let now_s = u64::try_from(now_ms() / 1000).unwrap_or_default();
     match verifier.verify(providers, token, now_s).await {
-        Ok(user) => Ok(Arc::new(user)),
+        Ok(user) => Ok(user),
         Err(refusal) => {
             tracing::info!(reason = refusal.reason(), gateway = %gateway.name, "end user token refused");
             Err(user_refused(refusal.to_string()))

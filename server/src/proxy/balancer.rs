@@ -482,6 +482,7 @@ mod tests {
             auth_mode: Default::default(),
             access_rule: None,
             people: Default::default(),
+            model_rules: Vec::new(),
             endpoints: links
                 .iter()
                 .enumerate()

@@ -16,7 +16,8 @@
 //!    assert users names) with their group ([`people`]); the model (or alias, or Azure
 //!    deployment) picks the candidate endpoints, narrowed by the key's allowed models; a
 //!    [`composite`] model orders its members for the request and each member names its
-//!    endpoints; the gateway's access rule lets the request through or denies it;
+//!    endpoints; its [`access`] rules (the gateway's, the model's, the prompt's) let it
+//!    through or deny it;
 //! 5. `record` reserves the request's place in the request-log queue ([`usage`]; full: 503),
 //!    and `admit` checks it against the limits of its key, the key's ancestors, its end user
 //!    and their group, and its gateway ([`limits`]: reserving the estimated usage on all of them, or 429);
@@ -33,6 +34,7 @@
 //! [`models`] answers `GET /v1/models` from the snapshot; [`feedback`] keeps a client's score
 //! for one of its requests (`POST /v1/feedback`).
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod balancer;
@@ -155,7 +157,10 @@ impl Proxy {
                         deny_private: settings.deny_private_upstreams,
                     },
                 )),
-                crate::identity::VerifierConfig::default(),
+                crate::identity::VerifierConfig {
+                    key_set_ttl: settings.jwks_ttl,
+                    min_refresh_interval: settings.jwks_min_refresh,
+                },
             )),
             in_flight: AtomicUsize::new(0),
             retries_in_flight: AtomicUsize::new(0),

@@ -97,6 +97,10 @@ pub struct Snapshot {
     access_rules: crate::rules::Rules,
     /// Each gateway's group rule (its end users' group key), compiled.
     group_rules: crate::rules::Rules,
+    /// Each gateway's access rules on its models, compiled, by model.
+    model_rules: HashMap<GatewayId, HashMap<String, Arc<crate::rules::AccessRule>>>,
+    /// Each named prompt's access rule, compiled, by prompt name.
+    prompt_rules: HashMap<String, Arc<crate::rules::AccessRule>>,
     /// Each gateway's id by its name (the `/g/{gateway}/…` ways in).
     gateways_by_name: HashMap<String, GatewayId>,
     keys_by_public_id: HashMap<String, Arc<KeyEntry>>,
@@ -138,6 +142,16 @@ impl Snapshot {
     /// The group rule of `gateway`, if it has one.
     pub fn group_rule(&self, gateway: GatewayId) -> Option<&Arc<crate::rules::AccessRule>> {
         self.group_rules.get(&gateway)
+    }
+
+    /// The access rule on model `model` (as the client named it) of `gateway`, if it has one.
+    pub fn model_rule(&self, gateway: GatewayId, model: &str) -> Option<&Arc<crate::rules::AccessRule>> {
+        self.model_rules.get(&gateway)?.get(model)
+    }
+
+    /// The access rule of the prompt named `name`, if it has one.
+    pub fn prompt_rule(&self, name: &str) -> Option<&Arc<crate::rules::AccessRule>> {
+        self.prompt_rules.get(name)
     }
 
     /// The gateway named `name`, if there is one.
@@ -289,6 +303,21 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
             group_rules.insert(gateway.id, Arc::new(crate::rules::stored(rule)));
         }
     }
+    let model_rules = (source.gateways.iter())
+        .filter(|gateway| !gateway.model_rules.is_empty())
+        .map(|gateway| {
+            let rules = (gateway.model_rules.iter())
+                .map(|rule| (rule.model.clone(), Arc::new(crate::rules::stored(&rule.rule))))
+                .collect();
+            (gateway.id, rules)
+        })
+        .collect();
+    let prompt_rules = (source.prompts.iter())
+        .filter_map(|prompt| {
+            let rule = prompt.access_rule.as_deref()?;
+            Some((prompt.name.clone(), Arc::new(crate::rules::stored(rule))))
+        })
+        .collect();
     let mut composites: HashMap<GatewayId, HashMap<String, Arc<CompositeModel>>> = HashMap::new();
     for composite in source.composites {
         (composites.entry(composite.gateway_id).or_default()).insert(composite.name.clone(), Arc::new(composite));
@@ -305,6 +334,8 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         identity_providers,
         access_rules,
         group_rules,
+        model_rules,
+        prompt_rules,
         keys_by_public_id: keys.iter().map(|k| (k.key.public_id.clone(), k.clone())).collect(),
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
         prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),

@@ -9,7 +9,7 @@
 //! Invariant: nothing here awaits the database; the snapshot is the configuration.
 
 use super::{
-    best,
+    access, best,
     composite::VARIANT_HEADER,
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
@@ -111,7 +111,7 @@ impl Principal<'_> {
     }
 
     /// The gateway the log and the limits name.
-    fn named_gateway(&self) -> Option<GatewayId> {
+    pub(super) fn named_gateway(&self) -> Option<GatewayId> {
         match self {
             Principal::Key { gateway, .. } | Principal::ConsoleViaGateway(gateway) | Principal::EndUser(gateway) => {
                 Some(gateway.id)
@@ -172,42 +172,6 @@ pub(super) struct Call<'p> {
     pub group: Option<String>,
 }
 
-/// Step 4's last check: the gateway's access rule (issue #23), over the end user's claims and
-/// the request. A rule that does not yield `true` — or cannot be evaluated — denies (403).
-fn allowed(
-    snapshot: &Snapshot,
-    principal: &Principal<'_>,
-    call: &Call<'_>,
-    inbound: &Inbound,
-    prompt: Option<&PromptUse>,
-) -> Result<(), ProxyError> {
-    let Some(gateway) = principal.named_gateway() else {
-        return Ok(());
-    };
-    let Some(rule) = snapshot.access_rule(gateway) else {
-        return Ok(());
-    };
-    let name = &principal.gateway().name;
-    let facts = crate::rules::Facts {
-        user: call.user.as_deref().map(|user| &user.claims),
-        model: inbound.model.as_deref(),
-        path: &call.path,
-        stream: inbound.stream,
-        max_tokens: (inbound.body.get("max_tokens")).and_then(Value::as_u64),
-        prompt: prompt.map(|prompt| prompt.name.as_str()),
-        gateway: name,
-        now: now_ms() / 1000,
-    };
-    match rule.allows(&facts) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ProxyError::AccessDenied(format!("gateway {name}'s access rule"))),
-        Err(fault) => {
-            tracing::info!(gateway = %name, %fault, "access rule could not be evaluated: denied");
-            Err(ProxyError::AccessDenied(format!("gateway {name}'s access rule")))
-        }
-    }
-}
-
 /// How far a request got, for counting one that is refused.
 #[derive(Default)]
 pub(super) struct Progress {
@@ -249,7 +213,7 @@ pub(super) async fn route(
     }
     let user = call.user.as_deref().map(|user| user.subject.as_str());
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
-    allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
+    access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, rewritten, progress)?;
     if let Some(prompt) = prompt {
         recorder.prompt(prompt, principal.gateway().log_payloads);

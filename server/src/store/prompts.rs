@@ -26,6 +26,7 @@ fn prompt(row: &AnyRow) -> Result<Prompt, sqlx::Error> {
         gateways: gateways.into_iter().map(GatewayId).collect(),
         versions: Vec::new(),
         labels: BTreeMap::new(),
+        access_rule: row.try_get("access_rule")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -186,6 +187,17 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(before)
+    }
+
+    /// Sets (or, with `None`, removes) a prompt's access rule.
+    pub async fn set_prompt_access(&mut self, id: PromptId, rule: Option<&str>, now: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE prompts SET access_rule = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.0)
+            .bind(rule)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())
     }
 
     /// Deletes a prompt, its versions and labels.

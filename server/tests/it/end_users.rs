@@ -440,3 +440,41 @@ async fn an_access_rule_on_claims_lets_the_group_in_and_denies_the_rest() {
     let (status, _) = chat(&rig, "/v1/chat/completions", &[("authorization", &key)]).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn pages_of_the_configured_origins_may_call_the_token_ways_in_and_no_other_route() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = Rig::start(
+        |config| config.proxy.cors_origins = vec!["https://app.example.com".into()],
+        vec![rig::endpoint("a", app::types::ProviderKind::OpenAi, &mock.url())],
+        |g| g.auth_mode = AuthMode::Both,
+    )
+    .await;
+    let preflight = |path: &'static str, origin: &'static str| {
+        let url = format!("{}{path}", rig.server.url);
+        async move {
+            reqwest::Client::new()
+                .request(reqwest::Method::OPTIONS, url)
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization, content-type")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let allowed = preflight("/g/g/v1/chat/completions", "https://app.example.com").await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let methods = allowed.headers()["access-control-allow-methods"].to_str().unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let other = preflight("/g/g/v1/chat/completions", "https://evil.example.com").await;
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    // A key's route answers no page: a key does not belong in a browser.
+    let keyed = preflight("/v1/chat/completions", "https://app.example.com").await;
+    assert!(!keyed.headers().contains_key("access-control-allow-origin"));
+    assert_eq!(mock.requests_received(), 0);
+}

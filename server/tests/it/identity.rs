@@ -127,7 +127,7 @@ impl Rig {
             .verifier
             .verify(std::slice::from_ref(&self.provider), token, now_s)
             .await?;
-        Ok(user.subject)
+        Ok(user.subject.clone())
     }
 }
 

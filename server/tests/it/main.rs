@@ -7,6 +7,7 @@
 // `store` first: it defines the `store_suite!` macro the `manage` suite uses too.
 #[macro_use]
 mod store;
+mod access_rules;
 mod audit_parity;
 mod bad_input;
 mod cli;

@@ -39,6 +39,7 @@ async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
             auth_mode: Default::default(),
             access_rule: None,
             people: Default::default(),
+            model_rules: Vec::new(),
         })
         .await
         .unwrap();

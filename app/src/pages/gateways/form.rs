@@ -1,7 +1,8 @@
 //! The gateway forms' parts: the endpoint picker (rows of endpoint, weight and priority, instead
 //! of a typed `name:weight:priority` list) and the edit form shown in place under a gateway
-//! (its ways in and access rule from `rule`).
+//! (its ways in and access rule from `rule`, its limits for people from `people`).
 
+use super::people::PeopleFields;
 use super::rule::{AccessRuleField, WaysIn};
 use super::strategy_label;
 use crate::api::UpdateGateway;
@@ -138,6 +139,11 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             "model_aliases",
             "param_policy",
             "access",
+            "user_limits",
+            "group_rule",
+            "group_limits",
+            "max_tokens_per_prompt",
+            "over_cap",
         ],
     );
     let general = refusal.general();
@@ -164,12 +170,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             </label>
         }
     };
-    let limits = gateway
-        .limits
-        .iter()
-        .map(|l| l.spelled())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let limits = super::people::spelled(&gateway.limits);
     let aliases = (gateway.model_aliases.iter())
         .map(|(alias, model)| format!("{alias}={model}"))
         .collect::<Vec<_>>()
@@ -182,6 +183,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
     let (name, description, id) = (gateway.name.clone(), gateway.description.clone(), gateway.id.0);
     let (auth_mode, access_rule) = (gateway.auth_mode, gateway.access_rule.clone().unwrap_or_default());
     let gateway_name = gateway.name.clone();
+    let people = gateway.people.clone();
     let prefix = format!("edit-gateway-{gateway_id}");
     view! {
         <ActionForm action=update attr:class="mt-4 grid gap-4 rounded-lg border border-slate-200 bg-slate-50 p-4 sm:grid-cols-2" attr:aria-label=label>
@@ -213,7 +215,8 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
                 <p class="mt-1 text-xs text-red-600" role="alert">{move || refusal.of("param_policy").get()}</p>
             </div>
             <WaysIn prefix=prefix.clone() current=auth_mode/>
-            <AccessRuleField prefix gateway=gateway_name initial=access_rule error=refusal.of("access")/>
+            <AccessRuleField prefix=prefix.clone() gateway=gateway_name initial=access_rule error=refusal.of("access")/>
+            <PeopleFields prefix initial=people refusal/>
             <div class="flex flex-wrap gap-4 sm:col-span-2">
                 {check("enabled", "Enabled", gateway.enabled)}
                 {check("log_metadata", "Log metadata", gateway.log_metadata)}

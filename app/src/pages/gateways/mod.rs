@@ -2,12 +2,13 @@
 //! and logging switches, its composite models (`composites`, each with its variants' figures,
 //! `variants`), its end users (ways in, access rule and identity providers, `identity`), the
 //! URL clients use and copy-paste snippets; a form to add one (its endpoints picked, `form`);
-//! edit in place (the ways in and access rule, with a box that tries the rule, `rule`); delete
-//! with confirmation.
+//! edit in place (the ways in and access rule, with a box that tries the rule, `rule`; the
+//! limits for people, also read back on the card, `people`); delete with confirmation.
 
 mod composites;
 mod form;
 mod identity;
+mod people;
 mod rule;
 mod variants;
 
@@ -22,6 +23,7 @@ use form::{EditGateway, EndpointPicker};
 use identity::EndUsers;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
+use people::LimitsSummary;
 
 /// How a strategy is described in the form.
 fn strategy_label(strategy: Strategy) -> &'static str {
@@ -156,6 +158,7 @@ fn GatewayCard(
             <Composites gateway=gateway.id gateway_name=gateway.name.clone() composites saved/>
             <EndUsers gateway=gateway.id gateway_name=gateway.name.clone() auth_mode=gateway.auth_mode
                 access_rule=gateway.access_rule.clone() token_url providers saved/>
+            <LimitsSummary gateway_name=gateway.name.clone() limits=gateway.limits.clone() people=gateway.people.clone()/>
             <div class="mt-4 rounded-lg bg-slate-50 p-3 text-sm">
                 <span class="text-slate-500">"URL: "</span>
                 <code class="font-mono text-slate-900" data-testid="gateway-url">{format!("{base}/v1")}</code>

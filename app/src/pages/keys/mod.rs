@@ -208,7 +208,7 @@ fn EditKey(key: GatewayKey, saved: RwSignal<u32>, editing: RwSignal<bool>) -> An
             </label>
             <label class="flex items-center gap-2 text-sm text-slate-700">
                 <input type="checkbox" name="may_assert_users" checked=key.may_assert_users class="h-4 w-4 rounded border-slate-300"/>
-                "May name end users without their tokens (x-mgw-user)"
+                "May assert end users without their tokens (x-mgw-user)"
             </label>
             <SaveBar pending=update.pending().into() editing general/>
         </ActionForm>
@@ -299,7 +299,7 @@ fn NewKey(
                 {field("expires_in_days", "Expires in (days)", "30", "Optional; empty never expires.")}
                 <label class="sm:col-span-2 flex items-center gap-2 text-sm text-slate-700">
                     <input type="checkbox" name="may_assert_users" class="h-4 w-4 rounded border-slate-300"/>
-                    "May name end users without their tokens: a server-side app sends x-mgw-user (or the body's user), and per-user limits apply"
+                    "May assert end users without their tokens: a server-side app sends x-mgw-user (or the body’s user)"
                 </label>
                 <div class="sm:col-span-2 flex items-center gap-3">
                     <button type="submit" disabled=move || !hydrated.get() || create.pending().get()

@@ -311,6 +311,13 @@ pub fn table() -> Vec<Row> {
         ))
         .via_cli(&["prompt", "label", "p1", "production", "1"]),
         row(
+            "setPromptAccessRule",
+            "prompt.access",
+            "mutation($id: ID!) { setPromptAccessRule(promptId: $id, rule: \"'llm' in user.groups\") { id } }",
+            json!({ "id": "<p1:id>" }),
+        )
+        .via_cli(&["prompt", "access", "p1", "'llm' in user.groups"]),
+        row(
             "deletePrompt",
             "prompt.delete",
             "mutation($id: ID!) { deletePrompt(promptId: $id) }",

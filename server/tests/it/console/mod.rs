@@ -5,12 +5,14 @@
 //! without a session, CSRF), `session` (signing in and out, cookies, throttling, expiry) and
 //! `functions` (the endpoints, gateways (with their composite models) and keys pages' server
 //! functions), `prompts` (the Prompts page's server functions and the playground's prompt
-//! mode), `logs` (the logs' export and live tail).
+//! mode), `logs` (the logs' export and live tail), `people` (the gateway form's limits for
+//! people and the Dashboard's busiest end users and groups).
 
 mod assets;
 mod functions;
 mod gate;
 mod logs;
+mod people;
 mod prompts;
 mod session;
 

@@ -98,6 +98,7 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
         auth_mode: app::types::AuthMode::Key,
         access_rule: None,
         people: &NO_PEOPLE,
+        model_rules: &[],
         limits: None,
     }
 }
