@@ -5,25 +5,18 @@
 
 use crate::{
     cli::{text, Cli},
-    end_users::{fixture, trust_test_issuer, ISSUER},
+    end_users::{now_s, signed, trust_test_issuer, ISSUER},
     operator::op,
     prompts::email_template,
     rig::{self, Rig},
 };
 use app::types::{AuthMode, GatewayUpdate, ModelRule, NewPrompt};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use server::testing::MockUpstream;
 
 /// An RS256 token for `sub` in `groups`.
 fn token(sub: &str, groups: &[&str]) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claims = json!({ "iss": ISSUER, "aud": "g", "sub": sub, "exp": now + 3600, "groups": groups });
-    let key = EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa-a.pem")).unwrap()).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
+    signed(&json!({ "iss": ISSUER, "aud": "g", "sub": sub, "exp": now_s() + 3600, "groups": groups }))
 }
 
 /// POSTs `body` to the token-alone way in of gateway `g` as `token`'s user.

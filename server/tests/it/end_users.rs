@@ -168,15 +168,26 @@ pub(crate) const ISSUER: &str = "https://id.example.com";
 /// An RS256 token for `sub`, signed with the test-only key `rsa-a`, valid for an hour from
 /// `issued` seconds ago.
 fn token(sub: &str, audience: &str, issued: i64) -> String {
-    let now = std::time::SystemTime::now()
+    let now = now_s() as i64;
+    signed(
+        &json!({ "iss": ISSUER, "aud": audience, "sub": sub, "iat": now - issued,
+                    "exp": now - issued + 3600, "department": "sales" }),
+    )
+}
+
+/// Unix seconds now.
+pub(crate) fn now_s() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64;
-    let claims = json!({ "iss": ISSUER, "aud": audience, "sub": sub, "iat": now - issued,
-                         "exp": now - issued + 3600, "department": "sales" });
+        .as_secs()
+}
+
+/// `claims` as an RS256 token signed with the test-only key `rsa-a`.
+pub(crate) fn signed(claims: &Value) -> String {
     let pem = std::fs::read(fixture("rsa-a.pem")).unwrap();
     let key = EncodingKey::from_rsa_pem(&pem).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
 }
 
 /// Makes gateway `g` of `rig` accept tokens from [`ISSUER`] signed with the test-only key

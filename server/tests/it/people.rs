@@ -5,26 +5,19 @@
 
 use crate::{
     cli::{text, Cli},
-    end_users::{chat, fixture, trust_test_issuer, ISSUER},
+    end_users::{chat, now_s, signed, trust_test_issuer, ISSUER},
     operator::op,
     rig::{self, Rig},
 };
 use app::types::{AuthMode, GatewayUpdate, Limit, Metric, NewKey, PeopleLimits, Period, PromptCap};
 use futures_util::StreamExt;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use server::testing::MockUpstream;
 use std::collections::HashMap;
 
 /// An RS256 token for `sub` of `department`, signed with the test-only key `rsa-a`.
 fn token(sub: &str, department: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claims = json!({ "iss": ISSUER, "aud": "g", "sub": sub, "exp": now + 3600, "department": department });
-    let key = EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa-a.pem")).unwrap()).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
+    signed(&json!({ "iss": ISSUER, "aud": "g", "sub": sub, "exp": now_s() + 3600, "department": department }))
 }
 
 fn hourly(requests: i64) -> Vec<Limit> {
