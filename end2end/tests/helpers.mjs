@@ -1,6 +1,8 @@
 // Steps the console's browser tests share: signing in, waiting for hydration, and making the
 // endpoint and gateway a test needs, the way an admin would, through the pages.
 import { expect } from '@playwright/test';
+import { createSign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 export const EMAIL = process.env.E2E_EMAIL ?? 'e2e@example.com';
 export const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
@@ -113,3 +115,42 @@ export function watchErrors(page, errors = []) {
   });
   return errors;
 }
+
+// End users (issue #23): the test-only key pair `rsa-a` (server/tests/fixtures/jwt/README.md).
+const JWT_FIXTURES = new URL('../../server/tests/fixtures/jwt/', import.meta.url);
+export const PUBLIC_PEM = readFileSync(new URL('rsa-a.pub.pem', JWT_FIXTURES), 'utf8');
+
+/** A token from `issuer` for gateway `gateway` with `claims`, signed RS256 with `rsa-a`'s private half. */
+export function endUserToken(issuer, gateway, claims) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: issuer, aud: gateway, iat: now, exp: now + 600, ...claims };
+  const signed = `${part({ alg: 'RS256', typ: 'JWT' })}.${part(payload)}`;
+  const key = readFileSync(new URL('rsa-a.pem', JWT_FIXTURES), 'utf8');
+  return `${signed}.${createSign('RSA-SHA256').update(signed).sign(key, 'base64url')}`;
+}
+
+/** The status of a chat request to `gateway` with an end user's token alone. */
+export async function endUserChatStatus(page, gateway, token) {
+  const response = await page.request.post(`/g/${gateway}/v1/chat/completions`, {
+    headers: { authorization: `Bearer ${token}` },
+    data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] },
+  });
+  return response.status();
+}
+
+/**
+ * Opens the gateway card's form that adds an identity provider and fills in `issuer`, the
+ * gateway's name as the audience and a PEM key source; the key itself is left to the test.
+ */
+export async function openPemProviderForm(page, endUsers, gateway, issuer) {
+  await endUsers.getByRole('button', { name: 'Add an identity provider' }).click();
+  const add = page.getByRole('form', { name: `Add an identity provider to ${gateway}` });
+  await add.getByLabel('Issuer', { exact: true }).fill(issuer);
+  await add.getByLabel('Audiences', { exact: true }).fill(gateway);
+  await add.getByLabel('Keys', { exact: true }).selectOption('pem');
+  return add;
+}
+
+/** The alert under the form field labelled `label`. */
+export const alertUnder = (form, label) => form.getByLabel(label, { exact: true }).locator('xpath=..').getByRole('alert');

@@ -5,38 +5,14 @@
 // signed for the provider let through the gateway while the rule allows it and refused when it
 // does not; the provider removed. Screenshots at 1280 and 390 px go to artifacts/.
 import { test, expect } from '@playwright/test';
-import { createSign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { SHOTS, addEndpoint, addGateway, deleteEndpoint, deleteGateway, phoneShot, signIn, watchErrors } from './helpers.mjs';
+import { PUBLIC_PEM, SHOTS, addEndpoint, addGateway, alertUnder, deleteEndpoint, deleteGateway, endUserChatStatus, endUserToken, openPemProviderForm, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
-// The test-only key pair `rsa-a` (server/tests/fixtures/jwt/README.md).
-const FIXTURES = new URL('../../server/tests/fixtures/jwt/', import.meta.url);
-const PUBLIC_PEM = readFileSync(new URL('rsa-a.pub.pem', FIXTURES), 'utf8');
 const ISSUER = 'https://id.e2e.example.com';
 const GATEWAY = 'idp-gw';
 const RULE = "'llm' in user.groups && request.model == 'gpt-4o-mini'";
 
-/** A token for `GATEWAY` from `ISSUER`, signed RS256 with `rsa-a`'s private half. */
-function token(claims) {
-  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const payload = { iss: ISSUER, aud: GATEWAY, iat: now, exp: now + 600, ...claims };
-  const signed = `${part({ alg: 'RS256', typ: 'JWT' })}.${part(payload)}`;
-  const key = readFileSync(new URL('rsa-a.pem', FIXTURES), 'utf8');
-  return `${signed}.${createSign('RSA-SHA256').update(signed).sign(key, 'base64url')}`;
-}
-
-/** The status of a chat request to the gateway with an end user's token alone. */
-async function chatStatus(page, claims) {
-  const response = await page.request.post(`/g/${GATEWAY}/v1/chat/completions`, {
-    headers: { authorization: `Bearer ${token(claims)}` },
-    data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] },
-  });
-  return response.status();
-}
-
-/** The alert under the form field labelled `label`. */
-const alertUnder = (form, label) => form.getByLabel(label, { exact: true }).locator('xpath=..').getByRole('alert');
+/** The status of a chat request to the gateway by an end user with `claims`. */
+const chatStatus = (page, claims) => endUserChatStatus(page, GATEWAY, endUserToken(ISSUER, GATEWAY, claims));
 
 test('an identity provider is added with a PEM key, the gateway takes tokens under an access rule tried against claims, and the provider is removed', async ({ page }) => {
   const errors = watchErrors(page);
@@ -50,11 +26,7 @@ test('an identity provider is added with a PEM key, the gateway takes tokens und
   await expect(endUsers.getByTestId('ways-in')).toHaveText('Gateway keys only');
 
   // A private key is refused under the key; the public half is taken.
-  await endUsers.getByRole('button', { name: 'Add an identity provider' }).click();
-  const add = page.getByRole('form', { name: `Add an identity provider to ${GATEWAY}` });
-  await add.getByLabel('Issuer', { exact: true }).fill(ISSUER);
-  await add.getByLabel('Audiences', { exact: true }).fill(GATEWAY);
-  await add.getByLabel('Keys', { exact: true }).selectOption('pem');
+  const add = await openPemProviderForm(page, endUsers, GATEWAY, ISSUER);
   await add.getByLabel('Public key (PEM)').fill('-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----');
   await add.getByRole('button', { name: 'Save' }).click();
   await expect(alertUnder(add, 'Public key (PEM)')).toContainText('private key');

@@ -223,9 +223,23 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// What browsers may do at the end users' ways in: nothing cross-origin without origins
-/// configured; with them, POST with a bearer token and JSON, from those origins (`*`: any —
-/// safe, since no cookie is read there).
+/// The end users' ways in: a token alone, to the gateway the path names. Cross-origin only
+/// from the origins configured (none: no CORS layer, so no CORS headers either).
+fn end_user_routes(cors_origins: &[String]) -> Router<AppState> {
+    let routes = Router::new()
+        .route("/g/{gateway}/v1/chat/completions", post(proxy::api::user_chat))
+        .route("/g/{gateway}/v1/completions", post(proxy::api::user_completions))
+        .route("/g/{gateway}/v1/embeddings", post(proxy::api::user_embeddings))
+        .route("/g/{gateway}/v1/messages", post(proxy::api::user_messages));
+    if cors_origins.is_empty() {
+        routes
+    } else {
+        routes.layer(end_user_cors(cors_origins))
+    }
+}
+
+/// What browsers may do at the end users' ways in: POST with a bearer token and JSON, from the
+/// origins configured (`*`: any — safe, since no cookie is read there).
 fn end_user_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let allow = if origins.iter().any(|origin| origin == "*") {
@@ -269,14 +283,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", post(proxy::api::messages))
         // An end user's token alone (issue #23), to the gateway the path names; from pages of
         // the origins `proxy.cors_origins` names too.
-        .merge(
-            Router::new()
-                .route("/g/{gateway}/v1/chat/completions", post(proxy::api::user_chat))
-                .route("/g/{gateway}/v1/completions", post(proxy::api::user_completions))
-                .route("/g/{gateway}/v1/embeddings", post(proxy::api::user_embeddings))
-                .route("/g/{gateway}/v1/messages", post(proxy::api::user_messages))
-                .layer(end_user_cors(&state.config.proxy.cors_origins)),
-        )
+        .merge(end_user_routes(&state.config.proxy.cors_origins))
         .route(
             "/openai/deployments/{deployment}/chat/completions",
             post(proxy::api::azure_chat),

@@ -26,6 +26,8 @@ pub struct AccessRule {
     source: String,
     /// `None`: a stored rule that no longer compiles, which denies everything.
     program: Option<cel::Program>,
+    /// Which of [`VARIABLES`] it reads, in that order.
+    reads: [bool; 4],
 }
 
 impl std::fmt::Debug for AccessRule {
@@ -89,8 +91,10 @@ pub fn compile(source: &str) -> Result<AccessRule, String> {
             VARIABLES.join(", ")
         ));
     }
+    let variables = references.variables();
     Ok(AccessRule {
         source: source.to_string(),
+        reads: VARIABLES.map(|name| variables.contains(&name)),
         program: Some(program),
     })
 }
@@ -103,6 +107,7 @@ pub fn stored(source: &str) -> AccessRule {
         AccessRule {
             source: source.to_string(),
             program: None,
+            reads: [false; 4],
         }
     })
 }
@@ -116,28 +121,23 @@ impl AccessRule {
     /// Whether the rule lets the request through: `Ok(true)` only for a `true` result;
     /// `Err` says why it could not be evaluated (the caller denies).
     pub fn allows(&self, facts: &Facts<'_>) -> Result<bool, String> {
+        // Only the variables the rule reads are made (a request's rules run on every request).
         let mut context = root().new_inner_scope();
-        let user = match (facts.user, facts.user_view) {
-            (Some(claims), Some(view)) => view.of(claims)?.clone(),
-            (Some(claims), None) => cel::to_value(claims).map_err(|e| e.to_string())?,
-            (None, _) => cel::Value::from(HashMap::<&str, cel::Value>::new()),
-        };
-        let text = |value: Option<&str>| value.map_or(cel::Value::Null, cel::Value::from);
-        let request = HashMap::from([
-            ("model", text(facts.model)),
-            ("path", cel::Value::from(facts.path)),
-            ("stream", cel::Value::Bool(facts.stream)),
-            (
-                "max_tokens",
-                facts.max_tokens.map_or(cel::Value::Null, cel::Value::UInt),
-            ),
-            ("prompt", text(facts.prompt)),
-        ]);
-        context.add_variable_from_value("user", user);
-        context.add_variable_from_value("request", cel::Value::from(request));
-        let gateway = HashMap::from([("name", cel::Value::from(facts.gateway))]);
-        context.add_variable_from_value("gateway", cel::Value::from(gateway));
-        context.add_variable_from_value("now", cel::Value::Int(facts.now));
+        let [user, request, gateway, now] = self.reads;
+        if user {
+            context.add_variable_from_value("user", user_value(facts.user, facts.user_view)?);
+        }
+        if request {
+            context.add_variable_from_value("request", request_value(facts));
+        }
+        if gateway {
+            let [.., name] = keys();
+            let gateway = HashMap::from([(name.clone(), cel::Value::from(facts.gateway))]);
+            context.add_variable_from_value("gateway", cel_map(gateway));
+        }
+        if now {
+            context.add_variable_from_value("now", cel::Value::Int(facts.now));
+        }
         let Some(program) = &self.program else {
             return Err("the rule does not compile".into());
         };
@@ -153,9 +153,10 @@ impl AccessRule {
     /// A group rule's value for an end user with `claims`: the group key they share with every
     /// user it gives the same value. A string is itself; a number or boolean its text; anything
     /// else — or an evaluation that fails (a claim missing) — is no group (`Err` says why).
-    pub fn group_of(&self, claims: &Map<String, Value>) -> Result<String, String> {
+    /// `view`: the claims already converted for rules (an end user's), else they are now.
+    pub fn group_of(&self, claims: &Map<String, Value>, view: Option<&ClaimsView>) -> Result<String, String> {
         let mut context = root().new_inner_scope();
-        context.add_variable_from_value("user", cel::to_value(claims).map_err(|e| e.to_string())?);
+        context.add_variable_from_value("user", user_value(Some(claims), view)?);
         let Some(program) = &self.program else {
             return Err("the rule does not compile".into());
         };
@@ -193,8 +194,83 @@ impl ClaimsView {
     }
 }
 
+/// The claims as a rule's `user`: the view's, converted once, when there is one; empty
+/// without claims.
+fn user_value(claims: Option<&Map<String, Value>>, view: Option<&ClaimsView>) -> Result<cel::Value, String> {
+    match (claims, view) {
+        (Some(claims), Some(view)) => Ok(view.of(claims)?.clone()),
+        (Some(claims), None) => cel::to_value(claims).map_err(|e| e.to_string()),
+        (None, _) => Ok(cel::Value::from(HashMap::<&str, cel::Value>::new())),
+    }
+}
+
+/// The keys of the `request` and `gateway` maps, made once: `model`, `path`, `stream`,
+/// `max_tokens`, `prompt`, and the gateway's `name`.
+fn keys() -> &'static [cel::objects::Key; 6] {
+    static KEYS: OnceLock<[cel::objects::Key; 6]> = OnceLock::new();
+    KEYS.get_or_init(|| ["model", "path", "stream", "max_tokens", "prompt", "name"].map(cel::objects::Key::from))
+}
+
+fn cel_map(map: HashMap<cel::objects::Key, cel::Value>) -> cel::Value {
+    cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
+}
+
+/// The rule's `request`.
+fn request_value(facts: &Facts<'_>) -> cel::Value {
+    let [model, path, stream, max_tokens, prompt, _] = keys();
+    let text = |value: Option<&str>| value.map_or(cel::Value::Null, cel::Value::from);
+    cel_map(HashMap::from([
+        (model.clone(), text(facts.model)),
+        (path.clone(), cel::Value::from(facts.path)),
+        (stream.clone(), cel::Value::Bool(facts.stream)),
+        (
+            max_tokens.clone(),
+            facts.max_tokens.map_or(cel::Value::Null, cel::Value::UInt),
+        ),
+        (prompt.clone(), text(facts.prompt)),
+    ]))
+}
+
 /// Each gateway's compiled rule, shared by the snapshot.
 pub type Rules = std::collections::HashMap<app::types::GatewayId, Arc<AccessRule>>;
+
+/// What access rule `rule` makes of a chat request to `gateway` for `model`, by an end user
+/// with `claims`, at `now` (Unix seconds); or, when it does not compile, why and where. An
+/// empty rule is no rule: everything passes. The rule testers of the console and of GraphQL's
+/// `testAccessRule`; trying changes nothing.
+pub fn try_rule(
+    rule: &str,
+    claims: &Map<String, Value>,
+    model: Option<&str>,
+    gateway: &str,
+    now: i64,
+) -> Result<app::types::RuleVerdict, String> {
+    if rule.trim().is_empty() {
+        return Ok(app::types::RuleVerdict {
+            allowed: true,
+            error: None,
+        });
+    }
+    let compiled = compile(rule)?;
+    let facts = Facts {
+        user: Some(claims),
+        user_view: None,
+        model,
+        path: "/v1/chat/completions",
+        stream: false,
+        max_tokens: None,
+        prompt: None,
+        gateway,
+        now,
+    };
+    Ok(match compiled.allows(&facts) {
+        Ok(allowed) => app::types::RuleVerdict { allowed, error: None },
+        Err(error) => app::types::RuleVerdict {
+            allowed: false,
+            error: Some(error),
+        },
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -259,13 +335,13 @@ mod tests {
     fn a_group_rule_names_the_group_by_a_claim_and_a_missing_claim_is_no_group() {
         let rule = compile("user.department").unwrap();
         let ada = claims(json!({ "sub": "ada", "department": "research" }));
-        assert_eq!(rule.group_of(&ada), Ok("research".into()));
+        assert_eq!(rule.group_of(&ada, None), Ok("research".into()));
         let level = compile("user.level").unwrap();
-        assert_eq!(level.group_of(&claims(json!({ "level": 3 }))), Ok("3".into()));
-        assert!(rule.group_of(&claims(json!({ "sub": "bob" }))).is_err());
+        assert_eq!(level.group_of(&claims(json!({ "level": 3 })), None), Ok("3".into()));
+        assert!(rule.group_of(&claims(json!({ "sub": "bob" })), None).is_err());
         assert!(compile("user.groups")
             .unwrap()
-            .group_of(&claims(json!({ "groups": ["a"] })))
+            .group_of(&claims(json!({ "groups": ["a"] })), None)
             .is_err());
     }
 
@@ -283,5 +359,29 @@ mod tests {
         assert!(stored("user.groups.includes(").allows(&facts(None)).is_err());
         assert_eq!(stored("true").allows(&facts(None)), Ok(true));
         assert!(compile(&"a".repeat(MAX_RULE_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn a_tried_rule_allows_denies_or_says_why_it_could_not() {
+        let claims = |value: Value| value.as_object().unwrap().clone();
+        let ada = claims(json!({ "sub": "ada", "groups": ["llm"] }));
+        let bob = claims(json!({ "sub": "bob", "groups": [] }));
+        let rule = "'llm' in user.groups && gateway.name == 'g' && request.model == 'gpt-4o'";
+        let verdict = |claims, model| try_rule(rule, claims, model, "g", 1_700_000_000).unwrap();
+        assert_eq!(
+            verdict(&ada, Some("gpt-4o")),
+            app::types::RuleVerdict {
+                allowed: true,
+                error: None
+            }
+        );
+        assert!(!verdict(&bob, Some("gpt-4o")).allowed);
+        assert!(!verdict(&ada, Some("o1")).allowed);
+        // Claims without `groups`: the evaluation fails, which denies, and says why.
+        let failed = try_rule(rule, &Map::new(), Some("gpt-4o"), "g", 0).unwrap();
+        assert!(!failed.allowed && failed.error.is_some(), "{failed:?}");
+        let fault = try_rule("'llm' in user.groups &&", &ada, None, "g", 0).unwrap_err();
+        assert!(fault.starts_with("line 1, column"), "{fault}");
+        assert!(try_rule("  ", &ada, None, "g", 0).unwrap().allowed, "no rule: all pass");
     }
 }

@@ -2,7 +2,6 @@
 //! provides as Leptos context (so `app` never depends on `server`), the signed-in admin, and
 //! the HTTP status a refusal answers with.
 
-use super::{IdentityProviderForm, RuleTest, RuleVerdict};
 use crate::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, CompositeForm, CompositeId,
     CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats,
@@ -12,6 +11,7 @@ use crate::types::{
     SettingsListing, ShownOnce, UsageOfKeys, VariantStats, VersionStats, WriteOnly,
 };
 use crate::types::{IdentityProvider, IdentityProviderId};
+use crate::types::{IdentityProviderForm, RuleTest, RuleVerdict};
 use leptos::prelude::*;
 use std::{future::Future, pin::Pin, sync::Arc};
 

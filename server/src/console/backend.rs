@@ -16,7 +16,6 @@ use crate::{
     secrets::Secret,
 };
 use app::api::{Answer, ConsoleBackend};
-use app::api::{IdentityProviderForm, RuleTest, RuleVerdict};
 use app::types::{
     AdminAccount, AdminChange, AdminRole, AdminTokenId, AdminUser, AdminUserId, AuditPage, Change, CompositeForm,
     CompositeId, CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange,
@@ -27,6 +26,7 @@ use app::types::{
 };
 use app::types::{DiffLine, NewPromptForm, Prompt, PromptId, VersionStats};
 use app::types::{IdentityProvider, IdentityProviderId};
+use app::types::{IdentityProviderForm, RuleTest, RuleVerdict};
 use std::sync::Arc;
 
 /// The console's backend.

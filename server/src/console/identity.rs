@@ -1,24 +1,17 @@
 //! The end users' part of the Gateways page, server side (issue #23): the identity provider's
 //! form read into the management service's input, and an access rule tried against a token's
-//! claims — [`try_rule`], which GraphQL's `testAccessRule` calls too.
+//! claims (`crate::rules::try_rule`, which GraphQL's `testAccessRule` calls too).
 //!
 //! Does not: check a provider (the management service does, naming the field it refuses), or
 //! change or record anything when a rule is tried.
 
 use super::{backend::actor, Console};
-use crate::{
-    manage::{now_ms, ManageError},
-    rules::Facts,
-};
-use app::api::{IdentityProviderForm, RuleTest, RuleVerdict};
+use crate::manage::{now_ms, ManageError};
 use app::types::{
-    AdminUser, ConsoleError, GatewayId, IdentityProvider, JwtAlgorithm, KeySource, NewIdentityProvider,
-    DEFAULT_LEEWAY_S,
+    AdminUser, ConsoleError, GatewayId, IdentityProvider, IdentityProviderForm, JwtAlgorithm, KeySource,
+    NewIdentityProvider, RuleTest, RuleVerdict, DEFAULT_LEEWAY_S,
 };
 use serde_json::{Map, Value};
-
-/// The path a tried request takes (the rule's `request.path`).
-const TRIED_PATH: &str = "/v1/chat/completions";
 
 /// A comma-separated list, trimmed, without empty items.
 fn items(text: &str) -> Vec<String> {
@@ -78,43 +71,6 @@ fn new_provider(form: IdentityProviderForm) -> Result<NewIdentityProvider, Conso
     })
 }
 
-/// What access rule `rule` makes of a chat request to `gateway` for `model`, by an end user
-/// with `claims`, at `now` (Unix seconds); or, when it does not compile, why and where. An
-/// empty rule is no rule: everything passes.
-pub fn try_rule(
-    rule: &str,
-    claims: &Map<String, Value>,
-    model: Option<&str>,
-    gateway: &str,
-    now: i64,
-) -> Result<RuleVerdict, String> {
-    if rule.trim().is_empty() {
-        return Ok(RuleVerdict {
-            allowed: true,
-            error: None,
-        });
-    }
-    let compiled = crate::rules::compile(rule)?;
-    let facts = Facts {
-        user: Some(claims),
-        user_view: None,
-        model,
-        path: TRIED_PATH,
-        stream: false,
-        max_tokens: None,
-        prompt: None,
-        gateway,
-        now,
-    };
-    Ok(match compiled.allows(&facts) {
-        Ok(allowed) => RuleVerdict { allowed, error: None },
-        Err(error) => RuleVerdict {
-            allowed: false,
-            error: Some(error),
-        },
-    })
-}
-
 /// Claims as typed: a JSON object.
 fn claims(text: &str) -> Result<Map<String, Value>, ConsoleError> {
     let refused = || {
@@ -134,7 +90,7 @@ pub(super) fn test_rule(test: &RuleTest) -> Result<RuleVerdict, ConsoleError> {
     let claims = claims(&test.claims)?;
     let model = Some(test.model.trim()).filter(|model| !model.is_empty());
     let now = now_ms() / 1000;
-    try_rule(&test.rule, &claims, model, test.gateway.trim(), now)
+    crate::rules::try_rule(&test.rule, &claims, model, test.gateway.trim(), now)
         .map_err(|fault| ConsoleError::from(ManageError::invalid("access", fault)))
 }
 
@@ -153,7 +109,6 @@ impl Console {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn form(key_source: &str) -> IdentityProviderForm {
         IdentityProviderForm {
@@ -204,30 +159,6 @@ mod tests {
         let mut bad = form("pem");
         bad.leeway_s = "a minute".into();
         assert_eq!(field(bad), "leeway_s");
-    }
-
-    #[test]
-    fn a_tried_rule_allows_denies_or_says_why_it_could_not() {
-        let claims = |value: Value| value.as_object().unwrap().clone();
-        let ada = claims(json!({ "sub": "ada", "groups": ["llm"] }));
-        let bob = claims(json!({ "sub": "bob", "groups": [] }));
-        let rule = "'llm' in user.groups && gateway.name == 'g' && request.model == 'gpt-4o'";
-        let verdict = |claims, model| try_rule(rule, claims, model, "g", 1_700_000_000).unwrap();
-        assert_eq!(
-            verdict(&ada, Some("gpt-4o")),
-            RuleVerdict {
-                allowed: true,
-                error: None
-            }
-        );
-        assert!(!verdict(&bob, Some("gpt-4o")).allowed);
-        assert!(!verdict(&ada, Some("o1")).allowed);
-        // Claims without `groups`: the evaluation fails, which denies, and says why.
-        let failed = try_rule(rule, &Map::new(), Some("gpt-4o"), "g", 0).unwrap();
-        assert!(!failed.allowed && failed.error.is_some(), "{failed:?}");
-        let fault = try_rule("'llm' in user.groups &&", &ada, None, "g", 0).unwrap_err();
-        assert!(fault.starts_with("line 1, column"), "{fault}");
-        assert!(try_rule("  ", &ada, None, "g", 0).unwrap().allowed, "no rule: all pass");
     }
 
     #[test]

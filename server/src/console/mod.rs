@@ -24,7 +24,6 @@ pub mod playground;
 mod prompts;
 
 pub use backend::Console;
-pub use identity::try_rule;
 
 use crate::{config::Config, manage::ManageError, AppState};
 use app::types::{ConsoleError, ErrorKind, LoginNotice};

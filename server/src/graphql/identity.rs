@@ -9,7 +9,7 @@ use super::{
     actor, error, manage, reader,
     types::{global_id, numeric_id, NodeKind},
 };
-use app::api::RuleVerdict;
+use app::types::RuleVerdict;
 use app::types::{
     GatewayId, IdentityProvider, IdentityProviderId, JwtAlgorithm, KeySource, NewIdentityProvider, DEFAULT_LEEWAY_S,
 };
@@ -172,6 +172,6 @@ pub(super) async fn test_access_rule(
         None => String::new(),
     };
     let now = crate::manage::now_ms() / 1000;
-    crate::console::try_rule(&expression, &claims.0, model.as_deref(), &gateway, now)
+    crate::rules::try_rule(&expression, &claims.0, model.as_deref(), &gateway, now)
         .map_err(|fault| error::invalid("expression", fault))
 }

@@ -235,7 +235,7 @@ impl Query {
         claims: async_graphql::Json<serde_json::Map<String, serde_json::Value>>,
         model: Option<String>,
         gateway: Option<ID>,
-    ) -> Result<app::api::RuleVerdict> {
+    ) -> Result<app::types::RuleVerdict> {
         super::identity::test_access_rule(ctx, expression, claims, model, gateway).await
     }
 

@@ -137,6 +137,8 @@ pub struct Verifier {
     /// every request, and the signature is the costly check (RS256 ≈ 27 µs). An entry holds
     /// only while the key set that verified it is still the provider's current one.
     verified: std::sync::Mutex<HashMap<Box<str>, Verified>>,
+    /// The configuration revision whose providers the keys were last pruned to.
+    pruned_at: std::sync::atomic::AtomicI64,
 }
 
 /// A token whose signature verified: with the key set, algorithm and provider that did it,
@@ -160,6 +162,7 @@ impl Verifier {
             fetching: Arc::new(Fetching { fetcher, config }),
             providers: ArcSwap::default(),
             verified: Default::default(),
+            pruned_at: Default::default(),
         }
     }
 
@@ -239,13 +242,29 @@ impl Verifier {
         Some(token::check_claims(&user.claims, provider, now_s).map(|_| user))
     }
 
-    /// Drops the keys of providers `keep` refuses (those deleted since).
-    pub fn retain(&self, keep: impl Fn(IdentityProviderId) -> bool) {
-        self.providers.rcu(|providers| {
-            let mut providers = HashMap::clone(providers);
-            providers.retain(|id, _| keep(*id));
-            providers
-        });
+    /// Drops the keys and remembered tokens of providers `exists` refuses (deleted by
+    /// configuration revision `revision`), once per revision: a cheap check on every request.
+    pub fn prune(&self, revision: i64, exists: impl Fn(IdentityProviderId) -> bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.pruned_at.fetch_max(revision, Relaxed) >= revision {
+            return;
+        }
+        let gone = |id: &IdentityProviderId| !exists(*id);
+        if self.providers.load().keys().any(gone) {
+            self.providers.rcu(|providers| {
+                let mut providers = HashMap::clone(providers);
+                providers.retain(|id, _| exists(*id));
+                providers
+            });
+        }
+        if let Ok(mut verified) = self.verified.lock() {
+            verified.retain(|_, entry| exists(entry.provider));
+        }
+    }
+
+    /// How many providers' keys are held (those of deleted providers are dropped by `prune`).
+    pub fn providers_held(&self) -> usize {
+        self.providers.load().len()
     }
 
     /// The provider's keys; made on first use, and again when its key source or issuer changed.

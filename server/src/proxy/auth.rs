@@ -142,6 +142,7 @@ pub async fn verify_user(
             gateway.name
         )));
     }
+    verifier.prune(snapshot.revision, |id| snapshot.has_identity_provider(id));
     let now_s = u64::try_from(now_ms() / 1000).unwrap_or_default();
     match verifier.verify(providers, token, now_s).await {
         Ok(user) => Ok(user),

@@ -51,7 +51,7 @@ pub(super) fn from_body(body: &serde_json::Map<String, Value>) -> Result<Option<
 /// rule gives the user no group (a claim missing: they share the gateway's total only).
 pub(super) fn group_of(rule: Option<&crate::rules::AccessRule>, gateway: &Gateway, user: &EndUser) -> Option<String> {
     let rule = rule?;
-    match rule.group_of(&user.claims) {
+    match rule.group_of(&user.claims, Some(&user.rules_view)) {
         Ok(key) => Some(key),
         Err(fault) => {
             tracing::debug!(gateway = %gateway.name, %fault, "the group rule gives this end user no group");
@@ -107,11 +107,7 @@ pub(super) fn cap(people: &PeopleLimits, inbound: &mut wire::Inbound) -> Result<
             .find(|name| inbound.body.get(*name).is_some_and(|v| !v.is_null()))
             .unwrap_or("max_tokens"),
     };
-    let choices = (["n", "best_of"].iter())
-        .filter_map(|name| inbound.body.get(*name).and_then(Value::as_u64))
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let choices = wire::choices(inbound);
     let room = cap.saturating_sub(prompt) / choices;
     let asked = inbound.body.get(field).and_then(Value::as_u64);
     if room == 0 {

@@ -10,8 +10,8 @@ use crate::{
     secrets::Secret,
 };
 use app::types::{
-    CompositeModel, EndpointId, Gateway, GatewayId, GatewayKey, IdentityProvider, InferenceEndpoint, KeyId, ModelPrice,
-    Prompt,
+    CompositeModel, EndpointId, Gateway, GatewayId, GatewayKey, IdentityProvider, IdentityProviderId,
+    InferenceEndpoint, KeyId, ModelPrice, Prompt,
 };
 use arc_swap::ArcSwap;
 use std::{
@@ -132,6 +132,11 @@ impl Snapshot {
     /// The identity providers of `gateway` (none: it accepts no end users' tokens).
     pub fn identity_providers(&self, gateway: GatewayId) -> &[Arc<IdentityProvider>] {
         self.identity_providers.get(&gateway).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether identity provider `id` exists (of any gateway).
+    pub fn has_identity_provider(&self, id: IdentityProviderId) -> bool {
+        (self.identity_providers.values().flatten()).any(|provider| provider.id == id)
     }
 
     /// The access rule of `gateway`, if it has one.

@@ -417,13 +417,7 @@ impl Estimate {
         let max_tokens = ["max_tokens", "max_completion_tokens"]
             .iter()
             .find_map(|name| inbound.body.get(*name).and_then(Value::as_u64));
-        // Each of `n` choices (legacy completions: each of `best_of` candidates) may take the
-        // whole allowance.
-        let choices = (["n", "best_of"].iter())
-            .filter_map(|name| inbound.body.get(*name).and_then(Value::as_u64))
-            .max()
-            .unwrap_or(1)
-            .max(1);
+        let choices = wire::choices(inbound);
         Estimate {
             prompt: wire::prompt_tokens(inbound),
             completion: match inbound.operation {

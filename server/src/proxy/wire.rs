@@ -256,6 +256,16 @@ pub fn estimate_tokens(text_chars: usize) -> u64 {
     (text_chars as u64).div_ceil(4)
 }
 
+/// How many completions a request asks for: `n`, or legacy completions' `best_of` candidates
+/// (the larger); each may take the whole `max_tokens`.
+pub fn choices(inbound: &Inbound) -> u64 {
+    (["n", "best_of"].iter())
+        .filter_map(|name| inbound.body.get(*name).and_then(Value::as_u64))
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// The estimated prompt tokens of a request.
 pub fn prompt_tokens(inbound: &Inbound) -> u64 {
     fn chars(value: &Value) -> usize {

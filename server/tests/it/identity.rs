@@ -572,3 +572,30 @@ async fn a_remembered_token_still_expires_and_still_answers_to_its_provider() {
     assert_eq!(back.check(&again, NOW + 3).await, ada());
     assert_eq!(back.check(&again, NOW + 300 + 60).await, Err(TokenRefusal::Expired));
 }
+
+/// A deleted provider's keys and remembered tokens are dropped at the first request after the
+/// configuration that deleted it, once per revision.
+#[tokio::test]
+async fn a_deleted_providers_keys_are_dropped_at_the_next_revision() {
+    let rig = Rig::pem("rsa-a.pub.pem", &[JwtAlgorithm::RS256]);
+    assert_eq!(rig.check(&token("rsa-a"), NOW).await, ada());
+    assert_eq!(rig.verifier.providers_held(), 1);
+    let id = rig.provider.id;
+    rig.verifier.prune(3, |kept| kept == id);
+    assert_eq!(
+        rig.verifier.providers_held(),
+        1,
+        "a provider that still exists keeps its keys"
+    );
+    rig.verifier.prune(3, |_| false);
+    assert_eq!(
+        rig.verifier.providers_held(),
+        1,
+        "a revision already pruned to is not pruned again"
+    );
+    rig.verifier.prune(4, |_| false);
+    assert_eq!(rig.verifier.providers_held(), 0);
+    // Verifying again (the provider back in the list) makes its keys anew.
+    assert_eq!(rig.check(&token("rsa-a"), NOW).await, ada());
+    assert_eq!(rig.verifier.providers_held(), 1);
+}

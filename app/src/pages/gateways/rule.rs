@@ -2,9 +2,9 @@
 //! CEL rule the form posts as `access`, and beside the rule a box that tries it, as typed,
 //! against a token's claims and a model — without saving anything.
 
-use crate::api::{RuleVerdict, TestAccessRule};
 use crate::components::{use_hydrated, Refusal};
 use crate::types::AuthMode;
+use crate::{api::TestAccessRule, types::RuleVerdict};
 use leptos::prelude::*;
 
 const INPUT: &str = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-1.5 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
