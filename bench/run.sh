@@ -19,7 +19,9 @@
 #                      counters vs in memory; needs a Redis at $REDIS_URL), and `composite`
 #                      for the gateway asked for a `load` composite model over its endpoint,
 #                      and `user` for a gateway entered with an end user's RS256 token alone
-#                      (`/g/bench-users/v1/…`) and one access rule, instead of a key
+#                      (`/g/bench-users/v1/…`) and one access rule, instead of a key, and
+#                      `cached` for a gateway whose response cache answers the (identical)
+#                      requests after the first
 #   -r N               repeats of the whole matrix; medians reported  [REPEATS, default 1]
 #   -o DIR             results directory                              [OUT]
 #   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
@@ -48,6 +50,8 @@
 # user's RS256 JWT alone (signed here with the test-only key server/tests/fixtures/jwt/rsa-a.pem,
 # its public half as the gateway's identity provider) and one CEL access rule: what verifying
 # the token and evaluating the rule cost against a key's lookup (issue #23).
+# cached = a third gateway over the same endpoint with `--cache exact` and its own key: wrk's
+# requests are all alike, so every one after the first is answered from the cache (issue #24).
 # Everything listens on 127.0.0.1 only; every step is bounded in time; every process this script
 # starts is stopped when it exits, however it exits.
 set -euo pipefail
@@ -87,8 +91,8 @@ for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got 
 for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
 for t in $TARGETS; do
   [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited || "$t" == redis \
-     || "$t" == composite || "$t" == user ]] \
-    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite, user)"
+     || "$t" == composite || "$t" == user || "$t" == cached ]] \
+    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite, user, cached)"
 done
 [[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -205,7 +209,7 @@ if wants passthrough; then
 fi
 
 KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
-if wants gateway || wants limited || wants redis || wants composite || wants user; then
+if wants gateway || wants limited || wants redis || wants composite || wants user || wants cached; then
   DATA="$TMP/data"; mkdir -p "$DATA"
   mgw() { timeout --foreground 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
   mgw endpoint add --name bench-mock --provider openai_compatible \
@@ -248,6 +252,14 @@ if wants gateway || wants limited || wants redis || wants composite || wants use
   now=$(date +%s)
   signed="$(printf '{"alg":"RS256","typ":"JWT"}' | b64url).$(printf '{"iss":"https://bench.invalid","aud":"bench","sub":"bench-user","iat":%d,"exp":%d}' "$now" $((now + 86400)) | b64url)"
   USER_TOKEN="$signed.$(printf '%s' "$signed" | openssl dgst -sha256 -sign "$JWT_KEYS/rsa-a.pem" -binary | b64url)"
+  # `cached`: a gateway that answers repeats from its response cache, and a key of its own.
+  mgw gateway add --name bench-cached --endpoints bench-mock >>"$TMP/cli.log" \
+    || die "model-gateway gateway add (bench-cached) failed: $(tail -n 5 "$TMP/cli.log")"
+  mgw gateway update bench-cached --cache exact --cache-ttl 1h >>"$TMP/cli.log" \
+    || die "model-gateway gateway update --cache failed: $(tail -n 5 "$TMP/cli.log")"
+  CACHED_KEY="$(mgw key create --gateway bench-cached --json --name bench-cached --limit concurrency=100000 \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' || true)"
+  [[ "$CACHED_KEY" =~ ^mgw_ ]] || die "model-gateway key create (cached) failed: $(tail -n 5 "$TMP/cli.log")"
   for s in chat stream; do
     sed 's/"model":"gpt-4o-mini"/"model":"bench-load"/' "$HERE/config/$( [[ $s == chat ]] && echo chat || echo chat-stream ).json" \
       >"$TMP/composite-$s.json"
@@ -294,7 +306,7 @@ PY
     [[ "$ready" == *'"limits":"shared"'* ]] || die "the redis gateway does not count in Redis ($REDIS_URL): $ready"
     SAMPLE+=("gateway-redis=$RD_PID"); PROCESS_CPUS+=", \"gateway-redis\": \"${PIN_GW[2]:-any}\""
   fi
-  if wants gateway || wants limited || wants composite || wants user; then
+  if wants gateway || wants limited || wants composite || wants user || wants cached; then
     "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
     GW_PID=$!; PIDS+=("$GW_PID")
     wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
@@ -303,10 +315,10 @@ PY
 fi
 
 base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
-                          gateway|limited|composite) echo "http://127.0.0.1:$GW_PORT";;
+                          gateway|limited|composite|cached) echo "http://127.0.0.1:$GW_PORT";;
                           user) echo "http://127.0.0.1:$GW_PORT/g/bench-users";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
-process_of() { case "$1" in direct) echo mock;; limited|composite|user) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
-key_of() { case "$1" in limited) echo "$LIMITED_KEY";; user) echo "$USER_TOKEN";; *) echo "$KEY";; esac; }
+process_of() { case "$1" in direct) echo mock;; limited|composite|user|cached) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
+key_of() { case "$1" in limited) echo "$LIMITED_KEY";; user) echo "$USER_TOKEN";; cached) echo "$CACHED_KEY";; *) echo "$KEY";; esac; }
 # The body for scenario $1 sent to target $2 (the composite target names the composite model).
 body_of() {
   if [[ "${2:-}" == composite ]]; then echo "$TMP/composite-$1.json"; return; fi
@@ -342,7 +354,8 @@ for t in $TARGETS; do
         echo "bench/run.sh: SANITY CHECK FAILED — target '$t', scenario '$s'"
         echo "  POST $url"
         echo "  $why"
-        if [[ "$t" == gateway || "$t" == limited || "$t" == redis || "$t" == composite || "$t" == user ]]; then
+        if [[ "$t" == gateway || "$t" == limited || "$t" == redis || "$t" == composite || "$t" == user \
+              || "$t" == cached ]]; then
           echo "  The gateway must answer this request with 200 before it can be measured."
           echo "  Gateway log (last lines):"
           tail -n 15 "$TMP/gateway.log" | sed 's/^/    /'

@@ -14,8 +14,8 @@ import os
 import statistics
 import sys
 
-BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE, USER = (
-    "direct", "passthrough", "gateway", "limited", "redis", "composite", "user")
+BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE, USER, CACHED = (
+    "direct", "passthrough", "gateway", "limited", "redis", "composite", "user", "cached")
 TARGET_ORDER = [BASE, FLOOR, GATEWAY, LIMITED]
 SCENARIO_ORDER = ["chat", "stream"]
 SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)"}
@@ -29,6 +29,7 @@ MIN_COMPOSITE_RPS_RATIO = 0.95  # a `load` composite costs no more than a plain 
 #                                within the run-to-run noise of one run
 MAX_TOKEN_ADDED_P50_US = 30     # verifying an end user's token adds at most this at c=1 (issue #23),
 MIN_TOKEN_RPS_RATIO = 0.85      # and keeps this share of a key's RPS at c=50
+MIN_CACHE_HIT_RPS_RATIO = 2.0   # a cache hit is served at >= 2x the RPS of a miss at c=50 (issue #24)
 MAX_STREAM_RSS_MIB = 64.0   # gateway RSS < 64 MiB while serving 200 concurrent streams
 # Below this the pass-through's added p50 is within loopback jitter (p50s of the same target move
 # by about this much between runs on a 2-core machine; streams, whose length the mock's timers
@@ -238,6 +239,12 @@ def main():
             yield (f"token RPS / key RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_TOKEN_RPS_RATIO:g}",
                    ratio >= MIN_TOKEN_RPS_RATIO)
 
+    def cache_checks(label, c, on, off):
+        ratio = rps_ratio(on, off)
+        if c == 50 and ratio is not None:
+            yield (f"hit RPS / miss RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_CACHE_HIT_RPS_RATIO:g}",
+                   ratio >= MIN_CACHE_HIT_RPS_RATIO)
+
     def rps_ratio(on, off):
         rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
         return rps_on / rps_off if rps_off else None
@@ -248,6 +255,8 @@ def main():
         (COMPOSITE, "A load composite model against the plain model", "composite / plain", "issue #21",
          composite_checks),
         (USER, "An end user's token alone against a gateway key", "token / key", "issue #23", user_checks),
+        (CACHED, "Answers from the response cache against the provider's", "hit / miss", "issue #24",
+         cache_checks),
     ]
     for target, title, versus, issue, checks_of in comparisons:
         if GATEWAY not in targets or target not in targets:

@@ -65,6 +65,13 @@ struct GatewayLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    gateway: String,
+    /// `hit`, `miss` or `bypass`.
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LimitLabels {
     gateway: String,
     scope: &'static str,
@@ -122,6 +129,7 @@ pub struct Metrics {
     retries: Family<GatewayLabels, Counter>,
     failovers: Family<GatewayLabels, Counter>,
     limit_rejections: Family<LimitLabels, Counter>,
+    cache_requests: Family<CacheLabels, Counter>,
     endpoint_health: Family<HealthLabels, Gauge>,
     limits_mode: Family<ModeLabels, Gauge>,
     in_flight: Gauge,
@@ -161,6 +169,7 @@ impl Metrics {
             retries: Family::default(),
             failovers: Family::default(),
             limit_rejections: Family::default(),
+            cache_requests: Family::default(),
             endpoint_health: Family::default(),
             limits_mode: Family::default(),
             in_flight: Gauge::default(),
@@ -217,6 +226,12 @@ impl Metrics {
             "Requests to composite models, by gateway, model, variant (the member that served, else the \
              one planned first) and HTTP status",
             metrics.variant_requests.clone(),
+        );
+        registry.register(
+            "cache_requests",
+            "Requests to caching gateways, by what the response cache did: hit (answered from it, \
+             no tokens used), miss, or bypass (the client skipped it)",
+            metrics.cache_requests.clone(),
         );
         registry.register(
             "rate_limit_rejections",
@@ -329,6 +344,14 @@ impl Metrics {
                     model: route.model.clone(),
                     variant: variant.clone(),
                     status,
+                })
+                .inc();
+        }
+        if let Some(result) = &log.cache {
+            self.cache_requests
+                .get_or_create(&CacheLabels {
+                    gateway: route.gateway.clone(),
+                    result: result.clone(),
                 })
                 .inc();
         }

@@ -1,6 +1,6 @@
 //! Gateways: named proxies over an ordered list of inference endpoints.
 
-use super::{AuthMode, Change, EndpointId, Limit, ParamPolicy, PeopleLimits, PromptCap};
+use super::{AuthMode, CacheSettings, Change, EndpointId, Limit, ParamPolicy, PeopleLimits, PromptCap};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -136,6 +136,9 @@ pub struct Gateway {
     /// Access rules on models (and composite models) as clients name them, by model.
     #[serde(default)]
     pub model_rules: Vec<ModelRule>,
+    /// Its response cache.
+    #[serde(default)]
+    pub cache: CacheSettings,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -222,6 +225,9 @@ pub struct NewGateway {
     /// Access rules on models (and composite models), each model once.
     #[cfg_attr(feature = "ssr", graphql(default))]
     pub model_rules: Vec<ModelRule>,
+    /// Its response cache (off unless given).
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub cache: CacheSettings,
 }
 
 impl NewGateway {
@@ -244,6 +250,7 @@ impl NewGateway {
             access_rule: None,
             people: PeopleLimits::default(),
             model_rules: Vec::new(),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -279,6 +286,8 @@ pub struct GatewayUpdate {
     pub people: Option<PeopleLimits>,
     /// Replaces every access rule on its models.
     pub model_rules: Option<Vec<ModelRule>>,
+    /// Replaces its response cache's settings.
+    pub cache: Option<CacheSettings>,
 }
 
 /// The gateways page's form, as typed: the server reads its endpoint list

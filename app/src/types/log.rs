@@ -56,6 +56,10 @@ pub struct RequestLog {
     /// The group key the gateway's group rule gave that end user.
     #[serde(default)]
     pub end_user_group: Option<String>,
+    /// What the response cache did: `hit` (answered from it), `miss` (looked, then a provider
+    /// answered) or `bypass` (the client skipped it); `None`: the gateway does not cache.
+    #[serde(default)]
+    pub cache: Option<String>,
     /// The upstream attempts, in order.
     pub attempts: Vec<RequestAttempt>,
 }

@@ -9,6 +9,7 @@
 //! `Debug`), and `ShownOnce`, a new key's one showing, is hidden from `Debug` too.
 
 mod admin;
+mod cache;
 mod change;
 mod codec;
 mod composite;
@@ -26,6 +27,7 @@ mod prompt;
 mod prompt_form;
 
 pub use admin::*;
+pub use cache::*;
 pub use change::*;
 pub use codec::*;
 pub use composite::*;

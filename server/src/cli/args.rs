@@ -33,7 +33,7 @@ pub enum GatewayCommand {
     /// List gateways.
     List(Output),
     /// Change a gateway.
-    Update(GatewayChange),
+    Update(Box<GatewayChange>),
     /// Remove a gateway and its keys.
     Remove {
         /// The gateway's name.
@@ -313,6 +313,8 @@ pub struct GatewayChange {
     pub(super) no_model_access: bool,
     #[command(flatten)]
     pub(super) people: super::identity::PeopleFlags,
+    #[command(flatten)]
+    pub(super) cache: super::cache::CacheFlags,
     #[command(flatten)]
     pub(super) output: Output,
 }

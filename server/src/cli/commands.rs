@@ -136,7 +136,9 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
             let endpoints = change.endpoints.as_deref().map(choices).transpose()?;
             let id = manage.gateway_id(&change.name).await?;
             let new_limits = change.limits.parsed()?;
-            let people = change.people.applied(&manage.gateway(id).await?.people)?;
+            let current = manage.gateway(id).await?;
+            let people = change.people.applied(&current.people)?;
+            let cache = change.cache.applied(&current.cache);
             let model_rules = match (change.no_model_access, change.model_access.is_empty()) {
                 (true, _) => Some(Vec::new()),
                 (false, true) => None,
@@ -180,6 +182,7 @@ pub(super) async fn gateway(manage: &Manage, command: GatewayCommand) -> Result<
                         },
                         people,
                         model_rules,
+                        cache,
                         ..GatewayUpdate::default()
                     },
                 )

@@ -8,6 +8,7 @@
 //! once, by `key create`.
 
 mod args;
+mod cache;
 mod commands;
 mod composite;
 mod identity;

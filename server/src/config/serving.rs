@@ -98,6 +98,9 @@ pub struct ProxyConfig {
     /// it does not hold.
     #[serde(with = "humantime_serde")]
     pub jwks_min_refresh: Duration,
+    /// The most memory the response cache's answers take together, bytes (the least recently
+    /// and least often used go first).
+    pub cache_max_bytes: u64,
 }
 
 impl Default for ProxyConfig {
@@ -123,6 +126,7 @@ impl Default for ProxyConfig {
             cors_origins: Vec::new(),
             jwks_ttl: Duration::from_secs(600),
             jwks_min_refresh: Duration::from_secs(30),
+            cache_max_bytes: 256 << 20,
         }
     }
 }

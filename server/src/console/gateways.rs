@@ -105,6 +105,8 @@ impl Console {
             },
             people: Some(people(&form)?),
             model_rules: None,
+            // Not on the form yet: the CLI and GraphQL set it.
+            cache: None,
         };
         let id = GatewayId(form.id);
         Ok(self.manage.update_gateway(&actor(admin), id, update).await?)

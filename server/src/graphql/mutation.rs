@@ -194,7 +194,7 @@ impl ConfigMutation {
             .create_gateway(actor(ctx)?, new)
             .await
             .map_err(error::manage)?;
-        Ok(GatewayNode(gateway))
+        Ok(GatewayNode(Box::new(gateway)))
     }
 
     async fn update_gateway(&self, ctx: &Context<'_>, id: ID, input: GatewayUpdate) -> Result<GatewayNode> {
@@ -203,7 +203,7 @@ impl ConfigMutation {
             .update_gateway(actor(ctx)?, id, input)
             .await
             .map_err(error::manage)?;
-        Ok(GatewayNode(gateway))
+        Ok(GatewayNode(Box::new(gateway)))
     }
 
     /// Replaces a gateway's endpoints: the list's order, each one's weight and priority.
@@ -222,7 +222,7 @@ impl ConfigMutation {
             .update_gateway(actor(ctx)?, id, update)
             .await
             .map_err(error::manage)?;
-        Ok(GatewayNode(gateway))
+        Ok(GatewayNode(Box::new(gateway)))
     }
 
     /// Deletes a gateway; its keys go with it.

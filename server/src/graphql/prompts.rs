@@ -94,7 +94,7 @@ impl PromptNode {
         let snapshot = backend(ctx).registry.snapshot();
         (self.0.gateways.iter())
             .filter_map(|id| snapshot.gateways.get(id))
-            .map(|gateway| GatewayNode(app::types::Gateway::clone(gateway)))
+            .map(|gateway| GatewayNode(Box::new(app::types::Gateway::clone(gateway))))
             .collect()
     }
     /// Oldest first; never empty.

@@ -171,7 +171,7 @@ impl Query {
                 found
                     .into_iter()
                     .find(|g| g.id.0 == id)
-                    .map(|g| Node::Gateway(GatewayNode(g)))
+                    .map(|g| Node::Gateway(GatewayNode(Box::new(g))))
             }
             NodeKind::GatewayKey => match manage.key(&local).await {
                 Ok(key) => Some(Node::GatewayKey(KeyNode::single(key))),
@@ -250,7 +250,7 @@ impl Query {
     async fn gateways(&self, ctx: &Context<'_>) -> Result<Vec<GatewayNode>> {
         reader(ctx)?;
         let gateways = backend(ctx).manage.gateways().await.map_err(error::manage)?;
-        Ok(gateways.into_iter().map(GatewayNode).collect())
+        Ok(gateways.into_iter().map(GatewayNode::new).collect())
     }
 
     /// One gateway, by id or by name.
@@ -273,7 +273,7 @@ impl Query {
             },
             _ => return Err(error::invalid("id", "give either `id` or `name`")),
         };
-        Ok(found.map(GatewayNode))
+        Ok(found.map(GatewayNode::new))
     }
 
     /// Every named prompt, by name.

@@ -215,6 +215,11 @@ impl RequestLogNode {
     async fn end_user_group(&self) -> Option<&str> {
         self.0.end_user_group.as_deref()
     }
+    /// What the response cache did: `hit`, `miss` or `bypass`; null when the gateway does not
+    /// cache (or the request did not reach it).
+    async fn cache(&self) -> Option<&str> {
+        self.0.cache.as_deref()
+    }
     /// The prompt's parameters as bound (JSON), when its gateway logs payloads.
     async fn prompt_parameters(&self) -> Option<&str> {
         self.0.prompt_parameters.as_deref()

@@ -221,7 +221,13 @@ impl GatewayEndpointNode {
 }
 
 /// A named proxy over an ordered list of endpoints; clients reach it with its keys.
-pub struct GatewayNode(pub Gateway);
+pub struct GatewayNode(pub Box<Gateway>);
+
+impl GatewayNode {
+    pub fn new(gateway: Gateway) -> GatewayNode {
+        GatewayNode(Box::new(gateway))
+    }
+}
 
 #[Object(name = "Gateway")]
 impl GatewayNode {
@@ -299,6 +305,10 @@ impl GatewayNode {
     /// Access rules on its models as clients name them (models, aliases, composite models).
     async fn model_rules(&self) -> &[app::types::ModelRule] {
         &self.0.model_rules
+    }
+    /// Its response cache: whether repeated requests are answered without a provider.
+    async fn cache(&self) -> &app::types::CacheSettings {
+        &self.0.cache
     }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {
@@ -430,7 +440,7 @@ impl KeyNode {
         snapshot
             .gateways
             .get(&self.key.gateway_id)
-            .map(|g| GatewayNode(Gateway::clone(g)))
+            .map(|g| GatewayNode(Box::new(Gateway::clone(g))))
     }
     /// The key it was derived from: its limits and revocation apply to this one.
     async fn parent_id(&self, ctx: &Context<'_>) -> Option<ID> {

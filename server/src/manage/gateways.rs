@@ -3,8 +3,8 @@
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
 use app::types::{
-    EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, ModelRule, NewGateway,
-    PeopleLimits, RetryPolicy,
+    CacheSettings, EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, ModelRule,
+    NewGateway, PeopleLimits, RetryPolicy, MAX_CACHE_ENTRY_BYTES, MAX_CACHE_TTL_S,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -73,6 +73,24 @@ pub(super) fn access_rule(rule: Option<&str>) -> Result<Option<String>, ManageEr
             .map(|compiled| Some(compiled.source().to_string()))
             .map_err(|fault| ManageError::invalid("access", fault)),
     }
+}
+
+/// A response cache's settings checked (issue #24): a TTL from a second to a day, an entry
+/// limit from 1 byte to 16 MiB (checked when off too, so turning it on cannot fail later).
+fn cache(cache: CacheSettings) -> Result<CacheSettings, ManageError> {
+    if !(1..=MAX_CACHE_TTL_S).contains(&cache.ttl_s) {
+        return Err(ManageError::invalid(
+            "cache_ttl",
+            format!("must be from 1 second to {MAX_CACHE_TTL_S} seconds (a day)"),
+        ));
+    }
+    if !(1..=MAX_CACHE_ENTRY_BYTES).contains(&cache.max_entry_bytes) {
+        return Err(ManageError::invalid(
+            "cache_max_entry",
+            format!("must be from 1 byte to {MAX_CACHE_ENTRY_BYTES} bytes (16 MiB)"),
+        ));
+    }
+    Ok(cache)
 }
 
 /// Limits for people checked (issue #23): each list on its own, group limits only with a
@@ -196,6 +214,7 @@ impl Manage {
         let access_rule = access_rule(new.access_rule.as_deref())?;
         let people = people(new.people)?;
         let model_rules = model_rules(new.model_rules)?;
+        let cache = cache(new.cache)?;
         let (links, _) = self.links(&new.endpoints).await?;
         let fields = GatewayFields {
             name: &gateway_name,
@@ -212,6 +231,7 @@ impl Manage {
             access_rule: access_rule.as_deref(),
             people: &people,
             model_rules: &model_rules,
+            cache: &cache,
             limits: Some(&new.limits),
         };
         let mut tx = self.store.begin().await?;
@@ -266,6 +286,7 @@ impl Manage {
         let access_rule = access_rule(update.access_rule.apply(current.access_rule).as_deref())?;
         let people = people(update.people.unwrap_or(current.people))?;
         let model_rules = model_rules(update.model_rules.unwrap_or(current.model_rules))?;
+        let cache = cache(update.cache.unwrap_or(current.cache))?;
         let fields = GatewayFields {
             name: &new_name,
             description: description.trim(),
@@ -282,6 +303,7 @@ impl Manage {
             access_rule: access_rule.as_deref(),
             people: &people,
             model_rules: &model_rules,
+            cache: &cache,
         };
         let mut tx = self.store.begin().await?;
         (tx.update_gateway(current.id, &fields, links.as_deref(), now_ms()).await).map_err(already_exists(

@@ -295,6 +295,11 @@ pub async fn console_chat(
         path: "/api/playground/chat".into(),
         asserts_users: false,
         group: None,
+        // The playground compares fresh answers.
+        cache: super::cache::Ask {
+            look: false,
+            keep: false,
+        },
     };
     match route(&state.proxy, call, &snapshot, principal, &mut progress).await {
         Ok(response) => response,
@@ -324,6 +329,7 @@ fn alone(upstream: &Upstream) -> Gateway {
         access_rule: None,
         people: Default::default(),
         model_rules: Vec::new(),
+        cache: Default::default(),
         enabled: true,
         endpoints: vec![app::types::GatewayEndpoint {
             endpoint_id: upstream.endpoint.id,
@@ -448,6 +454,7 @@ async fn serve(
         path: parts.uri.path().to_string(),
         asserts_users,
         group: None,
+        cache: super::cache::Ask::of(&parts.headers),
     };
     route(proxy, call, &snapshot, principal, progress).await
 }

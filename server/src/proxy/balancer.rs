@@ -483,6 +483,7 @@ mod tests {
             access_rule: None,
             people: Default::default(),
             model_rules: Vec::new(),
+            cache: Default::default(),
             endpoints: links
                 .iter()
                 .enumerate()

@@ -21,6 +21,8 @@
 //! 5. `record` reserves the request's place in the request-log queue ([`usage`]; full: 503),
 //!    and `admit` checks it against the limits of its key, the key's ancestors, its end user
 //!    and their group, and its gateway ([`limits`]: reserving the estimated usage on all of them, or 429);
+//!    a gateway's response [`cache`] then answers a request like one it answered before,
+//!    without a provider;
 //! 6. [`balancer`] orders the candidates by the gateway's strategy and their health;
 //! 7. [`failover`] tries them — each provider's [`providers::Adapter`] translates the call,
 //!    [`upstream`] sends it — with retries and back-off up to the commit point (the first byte
@@ -39,6 +41,7 @@ pub mod api;
 pub mod auth;
 pub mod balancer;
 pub mod best;
+pub mod cache;
 pub mod composite;
 pub mod error;
 pub mod failover;
@@ -103,6 +106,8 @@ pub struct Proxy {
     pub traces: Option<Arc<Traces>>,
     /// Verifies end users' tokens (issue #23), caching their issuers' keys.
     pub verifier: Arc<crate::identity::Verifier>,
+    /// Answers kept for requests like them (issue #24), every caching gateway's.
+    pub cache: cache::ResponseCache,
     in_flight: AtomicUsize,
     retries_in_flight: AtomicUsize,
     draining: AtomicBool,
@@ -162,6 +167,7 @@ impl Proxy {
                     min_refresh_interval: settings.jwks_min_refresh,
                 },
             )),
+            cache: cache::ResponseCache::new(settings.cache_max_bytes),
             in_flight: AtomicUsize::new(0),
             retries_in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),

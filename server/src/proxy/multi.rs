@@ -154,11 +154,13 @@ pub(super) async fn wait_for_all(
     answered: Answered<'_>,
     mut recorder: Recorder,
 ) -> Response {
+    // A composite's several answers are never cached.
     let Answered {
         gateway,
         estimate,
         rate,
         plan,
+        caching: _,
     } = answered;
     let outcomes = every_member(proxy, &routed, &plan.tiers, &recorder).await;
     recorder.first_byte();

@@ -9,7 +9,7 @@
 //! Invariant: nothing here awaits the database; the snapshot is the configuration.
 
 use super::{
-    access, best,
+    access, best, cache,
     composite::VARIANT_HEADER,
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
@@ -170,6 +170,8 @@ pub(super) struct Call<'p> {
     pub asserts_users: bool,
     /// The end user's group under the gateway's group rule (found in step 4).
     pub group: Option<String>,
+    /// What the client asked of the response cache.
+    pub cache: cache::Ask,
 }
 
 /// How far a request got, for counting one that is refused.
@@ -214,6 +216,7 @@ pub(super) async fn route(
     let user = call.user.as_deref().map(|user| user.subject.as_str());
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
+    let mut caching = caching(&principal, &call, &inbound, &plan, prompt.as_ref());
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, rewritten, progress)?;
     if let Some(prompt) = prompt {
         recorder.prompt(prompt, principal.gateway().log_payloads);
@@ -239,6 +242,19 @@ pub(super) async fn route(
         + (gateway.deadline_ms)
             .and_then(|ms| u64::try_from(ms).ok())
             .map_or(proxy.settings.request_deadline, Duration::from_millis);
+    if let Some(caching) = &mut caching {
+        if let Some(entry) = caching.look(&proxy.cache, deadline).await {
+            let shape = call.api.shape();
+            return Ok(cache::answer(
+                &entry,
+                shape,
+                &inbound,
+                &rate,
+                gateway.log_payloads,
+                recorder,
+            ));
+        }
+    }
     let routed = Routed {
         request_id: &call.request_id,
         gateway,
@@ -253,6 +269,7 @@ pub(super) async fn route(
         estimate: &estimate,
         rate: &rate,
         plan: &plan,
+        caching: caching.as_ref(),
     };
     let outcome = match &plan.fan_out {
         None => proxy.serve(routed, &mut recorder).await,
@@ -531,6 +548,8 @@ pub(super) struct Answered<'a> {
     pub estimate: &'a Estimate,
     pub rate: &'a RateHeaders,
     pub plan: &'a Plan,
+    /// The response cache's part, for a caching gateway's request that missed it.
+    pub caching: Option<&'a cache::Caching>,
 }
 
 /// Step 8: the answer in the client's dialect — a JSON body, or the stream carried on past
@@ -549,16 +568,31 @@ fn shape(
         estimate,
         rate,
         plan,
+        caching,
     } = answered;
-    match served {
+    if let Some(caching) = caching {
+        recorder.cache(caching.outcome());
+    }
+    let mut response = match served {
         Served::Json { upstream, answer } => {
             let usage = (answer.usage).unwrap_or_else(|| estimated(inbound, estimate.prompt, &answer.body.json()));
             recorder.first_byte();
             recorder.served_by(upstream.endpoint.id, plan.variant_of(&upstream));
             recorder.used(usage);
-            let body = match call.api {
-                Api::OpenAi | Api::Azure => answer.body.into_bytes(),
-                Api::Anthropic => Bytes::from(messages::to_message(&answer.body.json(), usage).to_string()),
+            let body = match (call.api, caching) {
+                (Api::OpenAi | Api::Azure, None) => answer.body.into_bytes(),
+                (Api::OpenAi | Api::Azure, Some(caching)) => {
+                    let body = answer.body.into_bytes();
+                    caching.keep(&proxy.cache, body.clone(), usage, gateway);
+                    body
+                }
+                (Api::Anthropic, _) => {
+                    let json = answer.body.json();
+                    if let Some(caching) = caching {
+                        caching.keep(&proxy.cache, Bytes::from(json.to_string()), usage, gateway);
+                    }
+                    Bytes::from(messages::to_message(&json, usage).to_string())
+                }
             };
             if gateway.log_payloads {
                 recorder.answered(String::from_utf8_lossy(&body).into_owned());
@@ -596,7 +630,30 @@ fn shape(
             set_rate_headers(headers, rate);
             with_endpoint(response, &upstream, plan)
         }
+    };
+    if let Some(caching) = caching {
+        (response.headers_mut()).insert(cache::CACHE_HEADER, caching.outcome().header());
     }
+    response
+}
+
+/// The response cache's part in a request, when its gateway caches answers: a request routed
+/// to one place (not a `multi` or `best` composite, whose answers are several).
+fn caching(
+    principal: &Principal<'_>,
+    call: &Call<'_>,
+    inbound: &Inbound,
+    plan: &Plan,
+    prompt: Option<&PromptUse>,
+) -> Option<cache::Caching> {
+    let gateway = principal.named_gateway()?;
+    if !principal.gateway().cache.on() || plan.fan_out.is_some() {
+        return None;
+    }
+    let variant = plan.tiers.first().and_then(|tier| tier.variant.as_deref());
+    let key = cache::key(gateway, inbound, variant, prompt);
+    let collapses = principal.gateway().cache.collapse && !inbound.stream;
+    Some(cache::Caching::new(key, call.cache, collapses))
 }
 
 /// Names the endpoint that served in the answer's headers, and the composite's variant.

@@ -506,6 +506,11 @@ impl Recorder {
         self.log.completion_tokens = i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX);
     }
 
+    /// What the response cache did for it.
+    pub fn cache(&mut self, outcome: super::cache::Outcome) {
+        self.log.cache = Some(outcome.as_str().to_string());
+    }
+
     /// The answer's body, for a gateway that logs payloads.
     pub fn answered(&mut self, body: String) {
         self.log.response_body = Some(body);

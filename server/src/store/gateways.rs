@@ -4,8 +4,8 @@
 
 use super::{flag, found, AnyQuery, LimitOwner, LimitScope, Store, StoreError, Tx};
 use app::types::{
-    AuthMode, EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, ModelRule, ParamPolicy, PeopleLimits,
-    RetryPolicy, Strategy,
+    AuthMode, CacheSettings, EndpointId, Gateway, GatewayEndpoint, GatewayId, Limit, ModelRule, ParamPolicy,
+    PeopleLimits, RetryPolicy, Strategy,
 };
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
@@ -26,6 +26,7 @@ pub struct GatewayFields<'a> {
     pub access_rule: Option<&'a str>,
     pub people: &'a PeopleLimits,
     pub model_rules: &'a [ModelRule],
+    pub cache: &'a CacheSettings,
     /// Replaces the gateway's limits, in the same transaction, when given.
     pub limits: Option<&'a [Limit]>,
 }
@@ -39,7 +40,7 @@ pub struct EndpointLink {
 
 const COLUMNS: &str = "id, name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, deadline_ms, \
      log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, access_rule, people_limits, \
-     model_rules, created_at, updated_at";
+     model_rules, cache, created_at, updated_at";
 
 fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
@@ -49,6 +50,7 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
     let auth_mode: String = row.try_get("auth_mode")?;
     let people: String = row.try_get("people_limits")?;
     let model_rules: String = row.try_get("model_rules")?;
+    let cache: String = row.try_get("cache")?;
     Ok(Gateway {
         id: GatewayId(row.try_get("id")?),
         name: row.try_get("name")?,
@@ -71,12 +73,13 @@ fn gateway(row: &AnyRow, endpoints: Vec<GatewayEndpoint>) -> Result<Gateway, sql
         access_rule: row.try_get("access_rule")?,
         people: serde_json::from_str(&people).map_err(|e| decode(format!("people_limits: {e}")))?,
         model_rules: serde_json::from_str(&model_rules).map_err(|e| decode(format!("model_rules: {e}")))?,
+        cache: serde_json::from_str(&cache).map_err(|e| decode(format!("cache: {e}")))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
-/// Binds the fields as `$1` to `$16`, in the order both the insert and the update name them.
+/// Binds the fields as `$1` to `$17`, in the order both the insert and the update name them.
 fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<'q> {
     query
         .bind(fields.name)
@@ -95,6 +98,7 @@ fn bind_fields<'q>(query: AnyQuery<'q>, fields: &GatewayFields<'q>) -> AnyQuery<
         .bind(fields.access_rule)
         .bind(serde_json::to_string(fields.people).unwrap_or_else(|_| "{}".into()))
         .bind(serde_json::to_string(fields.model_rules).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(fields.cache).unwrap_or_else(|_| "{}".into()))
 }
 
 fn aliases_json(aliases: &BTreeMap<String, String>) -> String {
@@ -203,8 +207,8 @@ impl Tx {
             sqlx::query(
                 "INSERT INTO gateways (name, description, strategy, retry_max_attempts, retry_base_ms, retry_cap_ms, \
              deadline_ms, log_metadata, log_payloads, model_aliases, enabled, param_policy, auth_mode, access_rule, \
-             people_limits, model_rules, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+             people_limits, model_rules, cache, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
              RETURNING id",
             ),
             fields,
@@ -233,7 +237,7 @@ impl Tx {
                 "UPDATE gateways SET name = $1, description = $2, strategy = $3, retry_max_attempts = $4, \
              retry_base_ms = $5, retry_cap_ms = $6, deadline_ms = $7, log_metadata = $8, log_payloads = $9, \
              model_aliases = $10, enabled = $11, param_policy = $12, auth_mode = $13, access_rule = $14, \
-             people_limits = $15, model_rules = $16, updated_at = $17 WHERE id = $18",
+             people_limits = $15, model_rules = $16, cache = $17, updated_at = $18 WHERE id = $19",
             ),
             fields,
         )

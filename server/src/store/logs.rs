@@ -36,6 +36,7 @@ pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
         prompt_parameters: row.try_get("prompt_parameters")?,
         end_user: row.try_get("end_user")?,
         end_user_group: row.try_get("end_user_group")?,
+        cache: row.try_get("cache")?,
         attempts: Vec::new(),
     })
 }
@@ -57,7 +58,7 @@ pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
 }
 
 /// Columns of `request_logs` the writer fills, in order, with their Postgres types.
-const LOG_COLUMNS: [(&str, &str); 25] = [
+const LOG_COLUMNS: [(&str, &str); 26] = [
     ("request_id", "text"),
     ("created_at", "bigint"),
     ("gateway_id", "bigint"),
@@ -83,6 +84,7 @@ const LOG_COLUMNS: [(&str, &str); 25] = [
     ("prompt_parameters", "text"),
     ("end_user", "text"),
     ("end_user_group", "text"),
+    ("cache", "text"),
 ];
 
 /// Columns of `request_attempts` the writer fills (besides `request_log_id`).
@@ -202,6 +204,7 @@ fn bind_log<'q>(query: AnyQuery<'q>, id: i64, log: &'q RequestLog) -> AnyQuery<'
         .bind(log.prompt_parameters.as_deref())
         .bind(log.end_user.as_deref())
         .bind(log.end_user_group.as_deref())
+        .bind(log.cache.as_deref())
 }
 
 /// A log's verdict as its column holds it (JSON); `None` for a request no judge chose for.
@@ -254,6 +257,7 @@ struct LogRecord<'a> {
     prompt_parameters: Option<&'a str>,
     end_user: Option<&'a str>,
     end_user_group: Option<&'a str>,
+    cache: Option<&'a str>,
 }
 
 /// One `request_attempts` record as the Postgres writer sends it, with its request's id.
@@ -316,6 +320,7 @@ fn batch_json(logs: &[&RequestLog]) -> (String, String) {
             prompt_parameters: log.prompt_parameters.as_deref(),
             end_user: log.end_user.as_deref(),
             end_user_group: log.end_user_group.as_deref(),
+            cache: log.cache.as_deref(),
         })
         .collect();
     let attempts: Vec<AttemptRecord<'_>> = logs

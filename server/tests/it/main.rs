@@ -10,6 +10,7 @@ mod store;
 mod access_rules;
 mod audit_parity;
 mod bad_input;
+mod cache;
 mod cli;
 mod composites;
 mod composites_best;

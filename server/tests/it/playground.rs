@@ -40,6 +40,7 @@ async fn configure(server: &TestServer, mock: &MockUpstream) -> (i64, i64) {
             access_rule: None,
             people: Default::default(),
             model_rules: Vec::new(),
+            cache: Default::default(),
         })
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 //! under it and by `node`, refused naming their field, closed to viewers, and removed; and an
 //! access rule tried against claims (`testAccessRule`).
 
-use super::{endpoint_input, server, Api, ADMIN, CREATE_ENDPOINT, CREATE_GATEWAY};
+use super::{gateway_over_an_endpoint, server, Api, ADMIN};
 use crate::support::PASSWORD;
 use serde_json::{json, Value};
 
@@ -13,15 +13,7 @@ const ADD: &str = "mutation($input: AddIdentityProviderInput!) { addIdentityProv
 async fn identity_providers_are_added_read_back_refused_by_field_and_removed() {
     let server = server().await;
     let api = Api::login(&server, ADMIN).await;
-    let endpoint =
-        api.ok(CREATE_ENDPOINT, endpoint_input("e", "http://127.0.0.1:9")).await["createEndpoint"]["id"].clone();
-    let gateway = api
-        .ok(
-            CREATE_GATEWAY,
-            json!({ "input": { "name": "g", "strategy": "PRIORITY", "endpoints": [{ "endpointId": endpoint }] } }),
-        )
-        .await["createGateway"]["id"]
-        .clone();
+    let gateway = gateway_over_an_endpoint(&api).await;
     let input = |extra: Value| {
         let mut input = json!({ "gatewayId": gateway, "issuer": "https://id.example.com", "audiences": ["g"] });
         input
@@ -178,15 +170,7 @@ const TEST_RULE: &str = "query($rule: String!, $claims: JSON!, $model: String, $
 async fn an_access_rule_is_tried_against_claims_allowing_denying_or_refused_where_it_does_not_parse() {
     let server = server().await;
     let api = Api::login(&server, ADMIN).await;
-    let endpoint =
-        api.ok(CREATE_ENDPOINT, endpoint_input("e", "http://127.0.0.1:9")).await["createEndpoint"]["id"].clone();
-    let gateway = api
-        .ok(
-            CREATE_GATEWAY,
-            json!({ "input": { "name": "g", "strategy": "PRIORITY", "endpoints": [{ "endpointId": endpoint }] } }),
-        )
-        .await["createGateway"]["id"]
-        .clone();
+    let gateway = gateway_over_an_endpoint(&api).await;
     let audited = server.state.manage.audit_log(None, 1).await.unwrap()[0].id;
     let rule = "'llm' in user.groups && gateway.name == 'g' && request.model == 'gpt-4o'";
     let tried = |claims: Value, gateway: Value| json!({ "rule": rule, "claims": claims, "model": "gpt-4o", "gateway": gateway });

@@ -118,11 +118,21 @@ fn endpoint_input(name: &str, base: &str) -> Value {
                        "apiKey": CANARY, "model": "gpt-4o-mini" } })
 }
 
+/// Creates endpoint `e` (at an address nothing listens on) and gateway `g` over it; answers
+/// the gateway's id.
+async fn gateway_over_an_endpoint(api: &Api) -> Value {
+    let endpoint =
+        api.ok(CREATE_ENDPOINT, endpoint_input("e", "http://127.0.0.1:9")).await["createEndpoint"]["id"].clone();
+    let input = json!({ "input": { "name": "g", "strategy": "PRIORITY", "endpoints": [{ "endpointId": endpoint }] } });
+    api.ok(CREATE_GATEWAY, input).await["createGateway"]["id"].clone()
+}
+
 async fn endpoint_count(server: &TestServer) -> usize {
     server.state.manage.endpoints().await.unwrap().len()
 }
 
 mod access;
+mod cache;
 mod identity;
 mod operations;
 mod people;

@@ -99,9 +99,18 @@ fn gateway_fields<'a>(name: &'a str, aliases: &'a BTreeMap<String, String>) -> G
         access_rule: None,
         people: &NO_PEOPLE,
         model_rules: &[],
+        cache: &NO_CACHE,
         limits: None,
     }
 }
+
+/// A gateway that caches nothing.
+static NO_CACHE: app::types::CacheSettings = app::types::CacheSettings {
+    mode: app::types::CacheMode::Off,
+    ttl_s: 600,
+    max_entry_bytes: 1 << 20,
+    collapse: false,
+};
 
 /// A gateway without a parameter policy.
 static NO_POLICY: app::types::ParamPolicy = app::types::ParamPolicy {

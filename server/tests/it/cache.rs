@@ -1,0 +1,274 @@
+//! The response cache (issue #24) through the real server and the mock: a repeated request is
+//! answered without the provider, in JSON and as a stream, marked `x-mgw-cache: hit` with its
+//! `age`; clients skip it or keep their answer out of it; errors are never kept; entries expire
+//! at their TTL; a hit counts as a request under the limits but uses no tokens. Set from the
+//! command line as an operator does it.
+
+use crate::{
+    cli::{text, Cli},
+    rig::{self, chat, data_lines, Rig},
+};
+use app::types::{CacheMode, CacheSettings, ProviderKind};
+use serde_json::{json, Value};
+use server::{
+    manage::limits::parse_limit,
+    testing::{Behaviour, MockUpstream},
+};
+
+/// A rig whose gateway caches answers for `ttl_s` seconds.
+async fn caching(mock: &MockUpstream, ttl_s: i64, limits: &[&str]) -> Rig {
+    let limits: Vec<_> = limits.iter().map(|limit| parse_limit(limit).unwrap()).collect();
+    Rig::start(
+        rig::steady,
+        vec![rig::endpoint("a", ProviderKind::OpenAi, &mock.url())],
+        |g| {
+            g.cache = CacheSettings {
+                mode: CacheMode::Exact,
+                ttl_s,
+                ..CacheSettings::default()
+            };
+            g.limits = limits;
+        },
+    )
+    .await
+}
+
+/// POSTs a chat request with extra headers; answers the status, the `x-mgw-cache` header, the
+/// `age` header and the body's text.
+async fn ask(rig: &Rig, body: &Value, headers: &[(&str, &str)]) -> (u16, Option<String>, Option<String>, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", rig.server.url))
+        .bearer_auth(&rig.key)
+        .json(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let header = |name: &str| (response.headers().get(name)).map(|value| value.to_str().unwrap().to_string());
+    let (cache, age) = (header("x-mgw-cache"), header("age"));
+    (response.status().as_u16(), cache, age, response.text().await.unwrap())
+}
+
+fn hit() -> Option<String> {
+    Some("hit".into())
+}
+
+fn miss() -> Option<String> {
+    Some("miss".into())
+}
+
+#[tokio::test]
+async fn a_repeated_request_is_answered_from_the_cache_in_json_and_as_a_stream() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = caching(&mock, 600, &[]).await;
+    let (status, cache, _, first) = ask(&rig, &chat(false), &[]).await;
+    assert_eq!((status, cache), (200, miss()), "{first}");
+    assert_eq!(mock.requests_received(), 1);
+
+    // The same request — keys in another order, another end user, `n` and `temperature` at
+    // their defaults written out — is the same answer, from the cache.
+    let same = json!({ "messages": [{ "content": "hello there", "role": "user" }], "model": "gpt-4o-mini",
+                       "user": "someone-else", "n": 1, "temperature": 1 });
+    let (status, cache, age, again) = ask(&rig, &same, &[]).await;
+    assert_eq!((status, cache), (200, hit()));
+    assert_eq!(again, first, "the same content");
+    assert!(age.is_some_and(|age| age.parse::<u64>().is_ok()), "an age header");
+    assert_eq!(mock.requests_received(), 1, "the mock was not asked again");
+
+    // Asked as a stream, it is told as one: the content, the finish, [DONE].
+    let (status, cache, _, stream) = ask(&rig, &chat(true), &[]).await;
+    assert_eq!((status, cache), (200, hit()));
+    let lines = data_lines(&stream);
+    assert_eq!(lines.last(), Some(&"[DONE]"), "{stream}");
+    let content = serde_json::from_str::<Value>(&first).unwrap()["choices"][0]["message"]["content"].clone();
+    let streamed: String = (lines.iter())
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(Value::String(streamed), content);
+    assert_eq!(mock.requests_received(), 1);
+
+    // Another question is another entry.
+    let other = json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "another" }] });
+    assert_eq!(ask(&rig, &other, &[]).await.1, miss());
+    assert_eq!(mock.requests_received(), 2);
+
+    // The log marks each; hits used no tokens and no endpoint.
+    let logs = rig.logs(4).await;
+    let marks: Vec<_> = logs.iter().rev().map(|log| log.cache.as_deref()).collect();
+    assert_eq!(marks, [Some("miss"), Some("hit"), Some("hit"), Some("miss")]);
+    for log in logs.iter().filter(|log| log.cache.as_deref() == Some("hit")) {
+        assert_eq!(
+            (log.status, log.prompt_tokens, log.completion_tokens, log.cost_micros),
+            (200, 0, 0, 0)
+        );
+        assert_eq!(log.endpoint_id, None);
+    }
+}
+
+#[tokio::test]
+async fn clients_skip_the_cache_or_keep_their_answer_out_of_it() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = caching(&mock, 600, &[]).await;
+    let body = chat(false);
+    // Not kept: the next one misses too, and is kept.
+    assert_eq!(ask(&rig, &body, &[("cache-control", "no-store")]).await.1, miss());
+    assert_eq!(ask(&rig, &body, &[]).await.1, miss());
+    assert_eq!(ask(&rig, &body, &[]).await.1, hit());
+    assert_eq!(mock.requests_received(), 2);
+    // Skipped: the provider answers (and the answer replaces the kept one).
+    for skip in [("x-mgw-cache", "bypass"), ("cache-control", "no-cache")] {
+        let (status, cache, _, _) = ask(&rig, &body, &[skip]).await;
+        assert_eq!((status, cache.as_deref()), (200, Some("bypass")), "{skip:?}");
+    }
+    assert_eq!(mock.requests_received(), 4);
+    assert_eq!(ask(&rig, &body, &[]).await.1, hit());
+    assert_eq!(mock.requests_received(), 4);
+}
+
+#[tokio::test]
+async fn errors_are_never_kept_and_entries_expire_at_their_ttl() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = caching(&mock, 1, &[]).await;
+    let body = chat(false);
+    mock.push(Behaviour::Status {
+        status: 400,
+        headers: Vec::new(),
+        body: r#"{"error":{"message":"no","type":"invalid_request_error","param":null,"code":null}}"#.into(),
+    });
+    assert_eq!(ask(&rig, &body, &[]).await.0, 400);
+    let (status, cache, _, _) = ask(&rig, &body, &[]).await;
+    assert_eq!((status, cache), (200, miss()), "the error was not kept");
+    assert_eq!(ask(&rig, &body, &[]).await.1, hit());
+    assert_eq!(mock.requests_received(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    assert_eq!(ask(&rig, &body, &[]).await.1, miss(), "expired after its TTL of 1 s");
+    assert_eq!(mock.requests_received(), 3);
+}
+
+#[tokio::test]
+async fn a_hit_counts_as_a_request_under_the_limits() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = caching(&mock, 600, &["requests/minute=3"]).await;
+    let body = chat(false);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(ask(&rig, &body, &[]).await.0);
+    }
+    // Two from the cache, then the limit: (a minute's end between them would reset the count,
+    // so the test tolerates a fourth 200 only when a new minute began.)
+    assert_eq!(&statuses[..3], &[200, 200, 200]);
+    let logs = rig.logs(4).await;
+    let minutes: std::collections::HashSet<_> = logs.iter().map(|log| log.created_at / 60_000).collect();
+    if minutes.len() == 1 {
+        assert_eq!(statuses[3], 429);
+    }
+    assert_eq!(mock.requests_received(), 1);
+}
+
+#[tokio::test]
+async fn a_gateway_without_a_cache_says_nothing_of_one() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = Rig::start(
+        rig::steady,
+        vec![rig::endpoint("a", ProviderKind::OpenAi, &mock.url())],
+        |_| {},
+    )
+    .await;
+    for _ in 0..2 {
+        let (status, cache, _, _) = ask(&rig, &chat(false), &[]).await;
+        assert_eq!((status, cache), (200, None));
+    }
+    assert_eq!(mock.requests_received(), 2);
+    assert!(rig.logs(2).await.iter().all(|log| log.cache.is_none()));
+}
+
+#[test]
+fn the_cache_is_set_from_the_command_line() {
+    let cli = Cli::new();
+    cli.gateway_over_one_endpoint("g");
+    let shown = cli.ok(&[
+        "gateway",
+        "update",
+        "g",
+        "--cache",
+        "exact",
+        "--cache-ttl",
+        "10m",
+        "--cache-max-entry",
+        "512KiB",
+        "--cache-collapse",
+        "--json",
+    ]);
+    let gateway: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(
+        gateway["cache"],
+        json!({ "mode": "exact", "ttl_s": 600, "max_entry_bytes": 524_288, "collapse": true })
+    );
+    // Only what is given changes.
+    let shown = cli.ok(&["gateway", "update", "g", "--cache", "off", "--json"]);
+    let gateway: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(gateway["cache"]["mode"], "off");
+    assert_eq!(gateway["cache"]["ttl_s"], 600);
+    for (flag, value, field) in [
+        ("--cache-ttl", "2days", "cache_ttl"),
+        ("--cache-max-entry", "17MiB", "cache_max_entry"),
+    ] {
+        let refused = cli.run(&["gateway", "update", "g", flag, value]);
+        assert!(!refused.status.success());
+        assert!(text(&refused).contains(field), "{}", text(&refused));
+    }
+}
+
+#[tokio::test]
+async fn concurrent_identical_misses_make_one_upstream_call_when_collapsing() {
+    let mock = MockUpstream::start().await.unwrap();
+    // Slow answers, so that the requests overlap.
+    mock.set_fallback(Behaviour::HangBeforeHeaders(std::time::Duration::from_millis(400)));
+    let rig = Rig::start(
+        |config| {
+            rig::steady(config);
+            config.proxy.key_max_concurrent = 1_000;
+        },
+        vec![rig::endpoint("a", ProviderKind::OpenAi, &mock.url())],
+        |g| {
+            g.cache = CacheSettings {
+                mode: CacheMode::Exact,
+                collapse: true,
+                ..CacheSettings::default()
+            };
+        },
+    )
+    .await;
+    let body = chat(false);
+    let asks = (0..100).map(|_| ask(&rig, &body, &[]));
+    let answers = futures_util::future::join_all(asks).await;
+    assert!(answers.iter().all(|(status, ..)| *status == 200));
+    let first = &answers[0].3;
+    assert!(answers.iter().all(|(.., body)| body == first), "one answer for all");
+    assert_eq!(
+        mock.requests_received(),
+        1,
+        "one upstream call for 100 identical misses"
+    );
+    let marks = |mark: &str| {
+        answers
+            .iter()
+            .filter(|(_, cache, ..)| cache.as_deref() == Some(mark))
+            .count()
+    };
+    assert_eq!((marks("miss"), marks("hit")), (1, 99));
+}
+
+#[tokio::test]
+async fn without_collapsing_concurrent_misses_each_go_upstream() {
+    let mock = MockUpstream::start().await.unwrap();
+    mock.set_fallback(Behaviour::HangBeforeHeaders(std::time::Duration::from_millis(300)));
+    let rig = caching(&mock, 600, &[]).await;
+    let body = chat(false);
+    let answers = futures_util::future::join_all((0..5).map(|_| ask(&rig, &body, &[]))).await;
+    assert!(answers
+        .iter()
+        .all(|(status, cache, ..)| *status == 200 && cache.as_deref() == Some("miss")));
+    assert_eq!(mock.requests_received(), 5);
+}
