@@ -13,15 +13,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MINUTES="${1:-30}"; WORKERS="${2:-16}"
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-for binary in model-gateway mock-upstream; do
-  [[ -x "$BIN/$binary" ]] || { echo "missing $BIN/$binary: build the release binaries first" >&2; exit 1; }
-done
-while read -r var; do unset "$var"; done < <(compgen -e | grep '^MGW_' || true)
-TMP="$(mktemp -d)"; PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 MOCK_PORT="$(free_port)"; GW_PORT="$(free_port)"; DEAD_PORT="$(free_port)"
 "$BIN/mock-upstream" --bind "127.0.0.1:$MOCK_PORT" >"$TMP/mock.log" 2>&1 & PIDS+=("$!")

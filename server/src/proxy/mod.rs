@@ -167,7 +167,7 @@ impl Proxy {
                     min_refresh_interval: settings.jwks_min_refresh,
                 },
             )),
-            cache: cache::ResponseCache::new(settings.cache_max_bytes),
+            cache: cache::ResponseCache::new(settings.cache_max_bytes, redis)?,
             in_flight: AtomicUsize::new(0),
             retries_in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),

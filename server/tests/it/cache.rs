@@ -272,3 +272,65 @@ async fn without_collapsing_concurrent_misses_each_go_upstream() {
         .all(|(status, cache, ..)| *status == 200 && cache.as_deref() == Some("miss")));
     assert_eq!(mock.requests_received(), 5);
 }
+
+/// With `[redis] url`, one replica's kept answer is another's hit (`MGW_TEST_REDIS_URL`; skipped
+/// without one, except in CI).
+#[tokio::test]
+async fn replicas_share_kept_answers_through_redis() {
+    let Ok(url) = std::env::var("MGW_TEST_REDIS_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "CI must set MGW_TEST_REDIS_URL");
+        eprintln!("NOTE: replicas_share_kept_answers_through_redis was SKIPPED: set MGW_TEST_REDIS_URL");
+        return;
+    };
+    let prefix = format!("test:cache:{:x}", rand::random::<u64>());
+    let mock = MockUpstream::start().await.unwrap();
+    let replica = || {
+        let (url, prefix) = (url.clone(), prefix.clone());
+        Rig::start(
+            move |config| {
+                rig::steady(config);
+                config.redis.url = Some(server::secrets::Secret::new(url));
+                config.redis.prefix = prefix;
+            },
+            vec![rig::endpoint("a", ProviderKind::OpenAi, &mock.url())],
+            |g| {
+                g.cache = CacheSettings {
+                    mode: CacheMode::Exact,
+                    ..CacheSettings::default()
+                };
+            },
+        )
+    };
+    // Two servers of one deployment (the same gateway, so the same keys), each its own memory.
+    let (one, two) = (replica().await, replica().await);
+    let (status, cache, _, first) = ask(&one, &chat(false), &[]).await;
+    assert_eq!((status, cache), (200, miss()));
+    // Kept in Redis without waiting: once it is there, the other replica's first ask is a hit.
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let kept: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:cache:*"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if !kept.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the answer never reached Redis");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, cache, _, body) = ask(&two, &chat(false), &[]).await;
+    assert_eq!((status, cache), (200, hit()));
+    assert_eq!(body, first);
+    assert_eq!(
+        ask(&two, &chat(true), &[]).await.1,
+        hit(),
+        "now from its own memory, as a stream"
+    );
+    assert_eq!(mock.requests_received(), 1, "one upstream call for both replicas");
+}

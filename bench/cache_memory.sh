@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# bench/cache_memory.sh — does the response cache stay within its memory budget (issue #24)?
+# A gateway that caches every answer is sent a stream of distinct requests (each one a new
+# entry) until GIB gibibytes of answers have passed through it, with the cache's budget set to
+# BUDGET_MIB; the gateway's RSS is sampled every second. Uses the release binaries bench/run.sh
+# builds.
+#
+#   bench/cache_memory.sh [GIB] [BUDGET_MIB]      default 1 GiB of answers, a 64 MiB budget
+#
+# It prints the RSS before the load (after a warm-up of cached requests), the peak and the end,
+# and the verdict: the peak above the warmed-up RSS must be within the budget plus 25 % (the
+# allocator's and the cache's own bookkeeping).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GIB="${1:-1}"; BUDGET_MIB="${2:-64}"
+command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+rss_mib() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+MOCK_PORT="$(free_port)"; GW_PORT="$(free_port)"
+"$BIN/mock-upstream" --bind "127.0.0.1:$MOCK_PORT" >"$TMP/mock.log" 2>&1 & PIDS+=("$!")
+DATA="$TMP/data"; mkdir -p "$DATA"
+mgw() { timeout 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
+mgw endpoint add --name mock --provider openai_compatible --url "http://127.0.0.1:$MOCK_PORT/v1" \
+  --model gpt-4o-mini >/dev/null
+mgw gateway add --name cached --endpoints mock >/dev/null
+mgw gateway update cached --cache exact --cache-ttl 1h >/dev/null
+KEY="$(mgw key create --gateway cached --name load --limit concurrency=100000 --json \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
+MGW_PROXY__CACHE_MAX_BYTES=$((BUDGET_MIB << 20)) \
+  "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
+GW_PID=$!; PIDS+=("$GW_PID")
+for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$GW_PORT/healthz" && break; sleep 0.1; done
+
+# Each request new: a counter and 4 KiB of text, which the mock's answer repeats.
+cat >"$TMP/distinct.lua" <<'LUA'
+local counter = 0
+local pad = string.rep("x", 4096)
+local key = os.getenv("KEY")
+local prefix = os.getenv("PREFIX")
+request = function()
+  counter = counter + 1
+  local body = '{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"'
+    .. prefix .. counter .. " " .. pad .. '"}]}'
+  return wrk.format("POST", "/v1/chat/completions",
+    { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key }, body)
+end
+LUA
+load() {  # seconds prefix: distinct requests for that long; prints the requests made
+  KEY="$KEY" PREFIX="$2" wrk -t1 -c32 -d"$1s" -s "$TMP/distinct.lua" "http://127.0.0.1:$GW_PORT" \
+    | awk '/requests in/ { print $1 }'
+}
+answer_bytes=$(curl -fsS "http://127.0.0.1:$GW_PORT/v1/chat/completions" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' \
+  -d "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"probe $(printf 'x%.0s' $(seq 1 4096))\"}]}" | wc -c)
+load 3 warm >/dev/null
+warm=$(rss_mib "$GW_PID")
+echo "answers of $answer_bytes bytes; the gateway's RSS after a warm-up: $warm MiB; budget $BUDGET_MIB MiB"
+
+target=$((GIB << 30)); sent=0; peak=$warm; round=0
+while (( sent < target )); do
+  round=$((round + 1))
+  ( while kill -0 "$GW_PID" 2>/dev/null; do rss_mib "$GW_PID"; echo; sleep 1; done ) >"$TMP/rss.$round" &
+  sampler=$!
+  made=$(load 10 "r$round-")
+  kill "$sampler" 2>/dev/null || true
+  sent=$((sent + made * answer_bytes))
+  round_peak=$(sort -n "$TMP/rss.$round" | tail -n 1)
+  peak=$(python3 -c "print(max($peak, ${round_peak:-0}))")
+  printf 'round %d: %d requests, %.2f GiB of answers so far, RSS peak %s MiB\n' \
+    "$round" "$made" "$(python3 -c "print($sent / 2**30)")" "$round_peak"
+done
+end=$(rss_mib "$GW_PID")
+allowed=$(python3 -c "print(round($warm + $BUDGET_MIB * 1.25, 1))")
+verdict=$(python3 -c "print('PASS' if $peak <= $allowed else 'FAIL')")
+echo
+echo "| answers streamed | budget | RSS warmed up | RSS peak | RSS end | allowed peak (warm + 1.25 × budget) | verdict |"
+echo "|---:|---:|---:|---:|---:|---:|---|"
+printf '| %.2f GiB | %s MiB | %s MiB | %s MiB | %s MiB | %s MiB | **%s** |\n' \
+  "$(python3 -c "print($sent / 2**30)")" "$BUDGET_MIB" "$warm" "$peak" "$end" "$allowed" "$verdict"
+[[ "$verdict" == PASS ]]

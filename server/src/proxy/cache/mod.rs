@@ -1,0 +1,281 @@
+//! Step 5's end (issue #24): the response cache. After admission, a request to a gateway that
+//! caches answers is looked up by its key; a hit is answered from the cache in the client's
+//! shape (JSON, or the answer told as a stream) without calling a provider; a miss goes on,
+//! and its whole answer is kept for the next request like it.
+//!
+//! The files: `key` makes a request's key from what shapes its answer; `store` keeps answers
+//! in memory, and in Redis when `[redis] url` is set (replicas share them).
+//!
+//! Invariant: the key holds everything that shapes the answer ([`key`]).
+//! Invariant: only a whole answer with status 200 is kept — never an error, a refusal or a
+//! stream — and only up to the gateway's entry size; the answers kept together stay within
+//! `proxy.cache_max_bytes`.
+//! Invariant: a hit counts as a request under the limits but uses no tokens or budget.
+//! Invariant: with collapsing on, of concurrent identical JSON misses one goes to the provider
+//! (the leader) and the others wait for its answer, then are answered as hits; if the leader's
+//! answer is not kept (an error, too large, the client's `no-store`), each goes on by itself.
+//! Does not: keep streamed answers (a stream asked for is served from an entry a JSON answer
+//! left), or collapse misses across replicas.
+
+mod key;
+mod store;
+
+pub use key::{key, Key};
+use store::Leading;
+pub use store::{Entry, ResponseCache};
+
+use super::{
+    error::set_rate_headers,
+    limits::RateHeaders,
+    messages,
+    providers::Usage,
+    stream::{self, ClientShape},
+    usage::Recorder,
+    wire::Inbound,
+};
+use app::types::Gateway;
+use axum::{
+    body::{Body, Bytes},
+    http::{header, HeaderMap, HeaderValue},
+    response::Response,
+};
+use serde_json::Value;
+use std::{sync::Arc, time::Instant};
+use tokio::sync::watch;
+
+/// The header that says what the cache did (`hit`, `miss`, `bypass`), and by which a client
+/// skips it (`bypass`).
+pub const CACHE_HEADER: &str = "x-mgw-cache";
+
+/// What a client asked of the cache in its headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ask {
+    /// Look for a kept answer (`cache-control: no-cache` or `x-mgw-cache: bypass`: not).
+    pub look: bool,
+    /// Keep the answer (`cache-control: no-store`: not).
+    pub keep: bool,
+}
+
+impl Ask {
+    /// The client's wishes, from `cache-control` and `x-mgw-cache`.
+    pub fn of(headers: &HeaderMap) -> Ask {
+        let mut ask = Ask { look: true, keep: true };
+        for value in headers.get_all(header::CACHE_CONTROL) {
+            for directive in value.to_str().unwrap_or_default().split(',') {
+                match directive.trim().to_ascii_lowercase().as_str() {
+                    "no-cache" => ask.look = false,
+                    "no-store" => ask.keep = false,
+                    _ => {}
+                }
+            }
+        }
+        if (headers.get(CACHE_HEADER)).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"bypass")) {
+            ask.look = false;
+        }
+        ask
+    }
+}
+
+/// What the cache did for a request that a caching gateway served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Hit,
+    Miss,
+    Bypass,
+}
+
+impl Outcome {
+    /// As the header and the request log say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Hit => "hit",
+            Outcome::Miss => "miss",
+            Outcome::Bypass => "bypass",
+        }
+    }
+
+    /// The header's value.
+    pub fn header(self) -> HeaderValue {
+        HeaderValue::from_static(self.as_str())
+    }
+}
+
+/// A caching gateway's request: its key, and what its client asked of the cache.
+pub struct Caching {
+    key: Key,
+    ask: Ask,
+    /// Whether concurrent identical misses wait for one (a JSON request to a gateway that
+    /// collapses them).
+    collapses: bool,
+    /// Held while this request is the one the others like it wait for.
+    leader: Option<Leader>,
+}
+
+/// The request a key's concurrent misses wait for; when it ends without telling them an
+/// answer, they go on by themselves.
+struct Leader {
+    key: Key,
+    told: watch::Sender<Option<Arc<Entry>>>,
+    leading: Leading,
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        if let Ok(mut leading) = self.leading.lock() {
+            leading.remove(&self.key);
+        }
+    }
+}
+
+impl Caching {
+    pub fn new(key: Key, ask: Ask, collapses: bool) -> Caching {
+        Caching {
+            key,
+            ask,
+            collapses,
+            leader: None,
+        }
+    }
+
+    /// The answer kept for a request like this one, unless the client skips the cache; with
+    /// collapsing, when another like it is being answered now, that answer once it is kept
+    /// (waiting until `until` at most). `None`: this request goes to a provider.
+    pub async fn look(&mut self, cache: &ResponseCache, until: Instant) -> Option<Arc<Entry>> {
+        if !self.ask.look {
+            return None;
+        }
+        if let Some(entry) = cache.get(&self.key).await {
+            return Some(entry);
+        }
+        if !self.collapses {
+            return None;
+        }
+        let waiting = {
+            let mut leading = cache.leading.lock().ok()?;
+            match leading.get(&self.key) {
+                Some(told) => told.clone(),
+                None => {
+                    let (told, waiting) = watch::channel(None);
+                    leading.insert(self.key, waiting);
+                    self.leader = Some(Leader {
+                        key: self.key,
+                        told,
+                        leading: cache.leading.clone(),
+                    });
+                    return None;
+                }
+            }
+        };
+        wait(waiting, until).await
+    }
+
+    /// What the cache did for it when a provider answers it.
+    pub fn outcome(&self) -> Outcome {
+        match self.ask.look {
+            true => Outcome::Miss,
+            false => Outcome::Bypass,
+        }
+    }
+
+    /// Keeps a provider's whole answer (OpenAI's shape), unless the client said not to, and
+    /// tells it to the requests waiting for it.
+    pub fn keep(&self, cache: &ResponseCache, body: Bytes, usage: Usage, gateway: &Gateway) {
+        if !self.ask.keep {
+            return;
+        }
+        if let Some(entry) = cache.keep(self.key, body, usage, &gateway.cache) {
+            if let Some(leader) = &self.leader {
+                leader.told.send_replace(Some(entry));
+            }
+        }
+    }
+}
+
+/// The answer a leader tells, or `None` when it ends without one or `until` passes first.
+async fn wait(mut waiting: watch::Receiver<Option<Arc<Entry>>>, until: Instant) -> Option<Arc<Entry>> {
+    loop {
+        if let Some(entry) = waiting.borrow_and_update().clone() {
+            return Some(entry);
+        }
+        match tokio::time::timeout_at(until.into(), waiting.changed()).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) | Err(_) => return None,
+        }
+    }
+}
+
+/// A request answered from the cache, in the client's shape: JSON, or the answer told as a
+/// stream. Its record counts it as a request with no tokens (so no cost).
+pub fn answer(
+    entry: &Entry,
+    shape: ClientShape,
+    inbound: &Inbound,
+    rate: &RateHeaders,
+    log_payloads: bool,
+    mut recorder: Recorder,
+) -> Response {
+    recorder.first_byte();
+    recorder.used(Usage::default());
+    recorder.cache(Outcome::Hit);
+    let json = || serde_json::from_slice::<Value>(&entry.body).unwrap_or_default();
+    let (content_type, body) = match (inbound.stream, shape) {
+        (false, ClientShape::OpenAi) => ("application/json", entry.body.clone()),
+        (false, ClientShape::Anthropic) => (
+            "application/json",
+            Bytes::from(messages::to_message(&json(), entry.usage).to_string()),
+        ),
+        (true, shape) => (
+            "text/event-stream",
+            Bytes::from(stream::replay(&json(), entry.usage, shape, inbound.wants_usage)),
+        ),
+    };
+    if log_payloads {
+        recorder.answered(String::from_utf8_lossy(&body).into_owned());
+    }
+    recorder.finish(200, None);
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_HEADER, Outcome::Hit.header());
+    headers.insert(header::AGE, HeaderValue::from(entry.age_s()));
+    set_rate_headers(headers, rate);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn clients_skip_the_cache_or_keep_their_answer_out_of_it() {
+        let ask = |pairs: &[(&'static str, &'static str)]| {
+            let headers: HeaderMap = (pairs.iter())
+                .map(|(name, value)| (name.parse().unwrap(), HeaderValue::from_static(value)))
+                .collect();
+            Ask::of(&headers)
+        };
+        assert_eq!(ask(&[]), Ask { look: true, keep: true });
+        assert_eq!(
+            ask(&[("cache-control", "no-cache")]),
+            Ask {
+                look: false,
+                keep: true
+            }
+        );
+        assert_eq!(
+            ask(&[("x-mgw-cache", "Bypass")]),
+            Ask {
+                look: false,
+                keep: true
+            }
+        );
+        assert_eq!(
+            ask(&[("cache-control", "max-age=0, no-store")]),
+            Ask {
+                look: true,
+                keep: false
+            }
+        );
+    }
+}

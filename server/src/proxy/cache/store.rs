@@ -1,0 +1,257 @@
+//! Where kept answers live: this process's memory (one budget for every gateway's, each entry
+//! its gateway's TTL) and, when `[redis] url` is set, Redis, so that every replica answers from
+//! what any of them kept.
+//!
+//! Invariant: Redis is a second chance, never a condition: an entry is looked for there only
+//! when memory has none, one found there is kept in memory for what its TTL has left, and a
+//! Redis that fails or is slow (the `[redis] timeout`) makes a miss, not an error.
+
+use super::Key;
+use crate::{config::RedisConfig, proxy::providers::Usage, store::now_ms};
+use app::types::CacheSettings;
+use axum::body::Bytes;
+use moka::{sync::Cache, Expiry};
+use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use tokio::sync::watch;
+
+/// A kept answer.
+pub struct Entry {
+    /// The answer, in OpenAI's shape.
+    pub body: Bytes,
+    /// The tokens it took when a provider answered it.
+    pub usage: Usage,
+    /// When it was kept, Unix milliseconds (by whichever replica kept it).
+    kept_at_ms: i64,
+    /// How long it is kept from then.
+    ttl: Duration,
+}
+
+impl Entry {
+    /// Whole seconds since it was kept (the `age` header).
+    pub fn age_s(&self) -> u64 {
+        u64::try_from((now_ms() - self.kept_at_ms) / 1000).unwrap_or(0)
+    }
+
+    /// What its TTL has left.
+    fn left(&self) -> Duration {
+        let age = Duration::from_millis(u64::try_from(now_ms() - self.kept_at_ms).unwrap_or(0));
+        self.ttl.saturating_sub(age)
+    }
+
+    /// The entry as Redis holds it: when it was kept, its TTL, its usage, then its body.
+    fn encode(&self) -> Vec<u8> {
+        let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
+        let mut bytes = Vec::with_capacity(HEADER + self.body.len());
+        bytes.extend_from_slice(&self.kept_at_ms.to_le_bytes());
+        bytes.extend_from_slice(&ttl_ms.to_le_bytes());
+        bytes.extend_from_slice(&self.usage.prompt_tokens.to_le_bytes());
+        bytes.extend_from_slice(&self.usage.completion_tokens.to_le_bytes());
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+
+    /// An entry Redis held; `None` when it is not one, or its TTL is over.
+    fn decode(bytes: &[u8]) -> Option<Entry> {
+        let number = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
+        let entry = Entry {
+            kept_at_ms: i64::try_from(number(0)?).ok()?,
+            ttl: Duration::from_millis(number(8)?),
+            usage: Usage {
+                prompt_tokens: number(16)?,
+                completion_tokens: number(24)?,
+            },
+            body: Bytes::copy_from_slice(bytes.get(HEADER..)?),
+        };
+        (!entry.left().is_zero()).then_some(entry)
+    }
+}
+
+/// The bytes before an encoded entry's body.
+const HEADER: usize = 32;
+
+/// Every gateway's kept answers.
+pub struct ResponseCache {
+    entries: Cache<Key, Arc<Entry>>,
+    shared: Option<Shared>,
+    /// The misses being answered now by a leader others may wait for, by key.
+    pub(super) leading: Leading,
+}
+
+/// Where a leader's answer is told to those waiting for it.
+pub(super) type Leading = Arc<Mutex<HashMap<Key, watch::Receiver<Option<Arc<Entry>>>>>>;
+
+/// The replicas' entries in Redis.
+struct Shared {
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+impl Shared {
+    fn name(&self, key: &Key) -> String {
+        let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("{}:cache:{hex}", self.prefix)
+    }
+}
+
+/// Each entry lives what its TTL has left (all of it, unless Redis had it first).
+struct OwnTtl;
+
+impl Expiry<Key, Arc<Entry>> for OwnTtl {
+    fn expire_after_create(&self, _: &Key, entry: &Arc<Entry>, _: Instant) -> Option<Duration> {
+        Some(entry.left())
+    }
+}
+
+/// What an entry weighs against the budget besides its body: its key, its place in the map
+/// and the cache's bookkeeping.
+const ENTRY_OVERHEAD: usize = 128;
+
+impl ResponseCache {
+    /// A cache whose entries weigh at most `max_bytes` together in memory, shared through
+    /// Redis when `redis` has a URL.
+    pub fn new(max_bytes: u64, redis: &RedisConfig) -> Result<ResponseCache, redis::RedisError> {
+        let shared = match &redis.url {
+            None => None,
+            Some(url) => {
+                let manager = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(redis.timeout))
+                    .set_response_timeout(Some(redis.timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(200));
+                let client = redis::Client::open(url.expose())?;
+                Some(Shared {
+                    connection: ConnectionManager::new_lazy_with_config(client, manager)?,
+                    prefix: redis.prefix.clone(),
+                })
+            }
+        };
+        Ok(ResponseCache {
+            entries: Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_, entry: &Arc<Entry>| u32::try_from(entry.body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX))
+                .expire_after(OwnTtl)
+                .build(),
+            shared,
+            leading: Leading::default(),
+        })
+    }
+
+    /// The answer kept under `key`, while its TTL lasts: from memory, else from Redis.
+    pub async fn get(&self, key: &Key) -> Option<Arc<Entry>> {
+        if let Some(entry) = self.entries.get(key) {
+            return Some(entry);
+        }
+        let shared = self.shared.as_ref()?;
+        let found: Result<Option<Vec<u8>>, _> = shared.connection.clone().get(shared.name(key)).await;
+        let entry = match found {
+            Ok(bytes) => Arc::new(Entry::decode(&bytes?)?),
+            Err(error) => {
+                tracing::debug!(%error, "the shared response cache could not be read: a miss");
+                return None;
+            }
+        };
+        self.entries.insert(*key, entry.clone());
+        Some(entry)
+    }
+
+    /// Keeps `body` (a whole answer in OpenAI's shape) under `key` for `settings`' TTL, unless
+    /// it is larger than their entry size — in memory, and in Redis without waiting. Answers
+    /// the entry kept.
+    pub fn keep(&self, key: Key, body: Bytes, usage: Usage, settings: &CacheSettings) -> Option<Arc<Entry>> {
+        if body.len() as u64 > u64::try_from(settings.max_entry_bytes).unwrap_or(0) {
+            return None;
+        }
+        let entry = Arc::new(Entry {
+            body,
+            usage,
+            kept_at_ms: now_ms(),
+            ttl: Duration::from_secs(u64::try_from(settings.ttl_s).unwrap_or(1)),
+        });
+        self.entries.insert(key, entry.clone());
+        if let Some(shared) = &self.shared {
+            let (mut connection, name, bytes) = (shared.connection.clone(), shared.name(&key), entry.encode());
+            let ttl_ms = u64::try_from(entry.ttl.as_millis()).unwrap_or(u64::MAX);
+            tokio::spawn(async move {
+                let kept: Result<(), _> = connection.pset_ex(name, bytes, ttl_ms).await;
+                if let Err(error) = kept {
+                    tracing::debug!(%error, "an answer could not be kept in the shared response cache");
+                }
+            });
+        }
+        Some(entry)
+    }
+
+    /// The bytes the answers kept in memory weigh now (after pending evictions are applied).
+    pub fn weight(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory(max_bytes: u64) -> ResponseCache {
+        ResponseCache::new(max_bytes, &RedisConfig::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_entry_size_is_not_kept_and_entries_expire() {
+        let cache = memory(1 << 20);
+        let settings = CacheSettings {
+            max_entry_bytes: 10,
+            ttl_s: 1,
+            ..CacheSettings::default()
+        };
+        let eleven = Bytes::from_static(b"eleven bytes");
+        assert!(cache.keep([1; 32], eleven, Usage::default(), &settings).is_none());
+        assert!(cache.get(&[1; 32]).await.is_none());
+        let ten = Bytes::from_static(b"ten bytes!");
+        assert!(cache.keep([2; 32], ten, Usage::default(), &settings).is_some());
+        assert_eq!(cache.get(&[2; 32]).await.unwrap().body, "ten bytes!");
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert!(cache.get(&[2; 32]).await.is_none(), "expired at its TTL");
+    }
+
+    #[test]
+    fn the_kept_answers_stay_within_the_budget() {
+        let cache = memory(64 << 10);
+        let settings = CacheSettings::default();
+        for n in 0..1_000u32 {
+            let mut key = [0; 32];
+            key[..4].copy_from_slice(&n.to_le_bytes());
+            cache.keep(key, Bytes::from(vec![b'x'; 1_000]), Usage::default(), &settings);
+        }
+        assert!(cache.weight() <= 64 << 10, "{}", cache.weight());
+        assert!(cache.weight() > 32 << 10, "it holds what fits: {}", cache.weight());
+    }
+
+    #[test]
+    fn an_entry_reads_back_as_redis_holds_it_until_its_ttl_is_over() {
+        let entry = Entry {
+            body: Bytes::from_static(b"{\"choices\":[]}"),
+            usage: Usage {
+                prompt_tokens: 12,
+                completion_tokens: 3,
+            },
+            kept_at_ms: now_ms() - 1_500,
+            ttl: Duration::from_secs(10),
+        };
+        let read = Entry::decode(&entry.encode()).unwrap();
+        assert_eq!((read.age_s(), read.usage), (1, entry.usage));
+        assert_eq!(read.body, entry.body);
+        assert!(read.left() <= Duration::from_millis(8_500));
+        let old = Entry {
+            kept_at_ms: now_ms() - 11_000,
+            ..entry
+        };
+        assert!(Entry::decode(&old.encode()).is_none(), "its TTL is over");
+        assert!(Entry::decode(b"short").is_none());
+    }
+}
