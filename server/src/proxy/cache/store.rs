@@ -167,7 +167,9 @@ impl ResponseCache {
             return None;
         }
         let entry = Arc::new(Entry {
-            body,
+            // A copy of its own size: the answer's bytes may be a slice of a larger buffer, which
+            // the entry would otherwise hold whole (and weigh as its slice).
+            body: Bytes::copy_from_slice(&body),
             usage,
             kept_at_ms: now_ms(),
             ttl: Duration::from_secs(u64::try_from(settings.ttl_s).unwrap_or(1)),
