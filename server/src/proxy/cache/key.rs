@@ -26,8 +26,8 @@ pub fn key(gateway: GatewayId, inbound: &Inbound, variant: Option<&str>, prompt:
     part(variant.unwrap_or_default().as_bytes());
     part(prompt.map_or("", |prompt| prompt.name.as_str()).as_bytes());
     part(&prompt.map_or(0, |prompt| prompt.version).to_le_bytes());
-    let body = Value::Object(normalised(&inbound.body, inbound.operation));
-    part(&serde_json::to_vec(&body).unwrap_or_default());
+    // The body last, unframed: nothing follows it.
+    canonical_body(&inbound.body, inbound.operation, &mut hash);
     hash.finalize().into()
 }
 
@@ -51,35 +51,62 @@ fn is_default(operation: Operation, name: &str, value: &Value) -> bool {
     }
 }
 
-/// The body with its keys in order at every depth, and without what [`IGNORED`] and
-/// [`is_default`] leave out at the top.
-fn normalised(body: &Map<String, Value>, operation: Operation) -> Map<String, Value> {
-    let mut names: Vec<&String> = (body.iter())
-        .filter(|(name, value)| !IGNORED.contains(&name.as_str()) && !is_default(operation, name, value))
-        .map(|(name, _)| name)
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| (name.clone(), sorted(&body[name])))
-        .collect()
+/// Hashes the body as JSON with its keys in order at every depth, without what [`IGNORED`]
+/// and [`is_default`] leave out at the top — the bytes a sorted copy would serialize to,
+/// without making the copy.
+fn canonical_body(body: &Map<String, Value>, operation: Operation, hash: &mut Sha256) {
+    let kept =
+        (body.iter()).filter(|(name, value)| !IGNORED.contains(&name.as_str()) && !is_default(operation, name, value));
+    object(kept, hash);
 }
 
-fn sorted(value: &Value) -> Value {
+fn canonical(value: &Value, hash: &mut Sha256) {
     match value {
-        Value::Object(map) => {
-            let mut names: Vec<&String> = map.keys().collect();
-            names.sort();
-            Value::Object(
-                names
-                    .into_iter()
-                    .map(|name| (name.clone(), sorted(&map[name])))
-                    .collect(),
-            )
+        Value::Object(map) => object(map.iter(), hash),
+        Value::Array(items) => {
+            hash.update(b"[");
+            for (place, item) in items.iter().enumerate() {
+                if place > 0 {
+                    hash.update(b",");
+                }
+                canonical(item, hash);
+            }
+            hash.update(b"]");
         }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
+        scalar => json(scalar, hash),
     }
+}
+
+/// An object's members in the order of their names.
+fn object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, hash: &mut Sha256) {
+    let mut members: Vec<_> = members.collect();
+    members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    hash.update(b"{");
+    for (place, (name, value)) in members.into_iter().enumerate() {
+        if place > 0 {
+            hash.update(b",");
+        }
+        json(name, hash);
+        hash.update(b":");
+        canonical(value, hash);
+    }
+    hash.update(b"}");
+}
+
+/// A string or scalar as JSON (escaped as serde_json writes it).
+fn json(value: &(impl serde::Serialize + ?Sized), hash: &mut Sha256) {
+    struct Hashing<'h>(&'h mut Sha256);
+    impl std::io::Write for Hashing<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Writing to a hash cannot fail, and these values always serialize.
+    let _ = serde_json::to_writer(Hashing(hash), value);
 }
 
 #[cfg(test)]
@@ -139,5 +166,22 @@ mod tests {
         let v1 = key(GatewayId(1), &inbound(body.clone()), None, Some(&prompt(1)));
         assert_ne!(v1, plain);
         assert_ne!(key(GatewayId(1), &inbound(body), None, Some(&prompt(2))), v1);
+    }
+
+    #[test]
+    fn text_that_looks_like_json_does_not_collide_with_json() {
+        let a = key_of(json!({"model": "m", "messages": [], "metadata": {"a": "b\",\"c\":\"d"}}));
+        let b = key_of(json!({"model": "m", "messages": [], "metadata": {"a": "b", "c": "d"}}));
+        assert_ne!(a, b);
+        let nested = |x: Value| key_of(json!({"model": "m", "messages": [{"role": "user", "content": x}]}));
+        assert_eq!(
+            nested(json!([{"type": "text", "text": "hi"}])),
+            nested(json!([{"text": "hi", "type": "text"}]))
+        );
+        assert_ne!(
+            nested(json!(["a", "b"])),
+            nested(json!(["b", "a"])),
+            "lists keep their order"
+        );
     }
 }
