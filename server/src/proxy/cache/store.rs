@@ -189,7 +189,8 @@ impl ResponseCache {
     }
 
     /// The bytes the answers kept in memory weigh now (after pending evictions are applied).
-    pub fn weight(&self) -> u64 {
+    #[cfg(test)]
+    fn weight(&self) -> u64 {
         self.entries.run_pending_tasks();
         self.entries.weighted_size()
     }
