@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod fuzzing;
 pub mod gateway_key;
 pub mod graphql;
+pub mod guard;
 mod health;
 pub mod identity;
 mod listener;

@@ -72,6 +72,17 @@ struct CacheLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GuardrailLabels {
+    gateway: String,
+    /// `request` or `response`.
+    direction: String,
+    /// `email`, …, `regex`, `words`.
+    detector: String,
+    /// `redact`, `restore`, `block` or `flag`.
+    action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LimitLabels {
     gateway: String,
     scope: &'static str,
@@ -130,6 +141,7 @@ pub struct Metrics {
     failovers: Family<GatewayLabels, Counter>,
     limit_rejections: Family<LimitLabels, Counter>,
     cache_requests: Family<CacheLabels, Counter>,
+    guardrail_hits: Family<GuardrailLabels, Counter>,
     endpoint_health: Family<HealthLabels, Gauge>,
     limits_mode: Family<ModeLabels, Gauge>,
     in_flight: Gauge,
@@ -170,6 +182,7 @@ impl Metrics {
             failovers: Family::default(),
             limit_rejections: Family::default(),
             cache_requests: Family::default(),
+            guardrail_hits: Family::default(),
             endpoint_health: Family::default(),
             limits_mode: Family::default(),
             in_flight: Gauge::default(),
@@ -232,6 +245,12 @@ impl Metrics {
             "Requests to caching gateways, by what the response cache did: hit (answered from it, \
              no tokens used), miss, or bypass (the client skipped it)",
             metrics.cache_requests.clone(),
+        );
+        registry.register(
+            "guardrail_hits",
+            "Requests in which a guardrail found something, by direction, detector and action (each \
+             once a request)",
+            metrics.guardrail_hits.clone(),
         );
         registry.register(
             "rate_limit_rejections",
@@ -355,7 +374,26 @@ impl Metrics {
                 })
                 .inc();
         }
+        for finding in log.guardrails.as_deref().into_iter().flat_map(|found| found.split(',')) {
+            let mut parts = finding.splitn(3, ':');
+            if let (Some(direction), Some(detector), Some(action)) = (parts.next(), parts.next(), parts.next()) {
+                self.guardrail_hit(&route.gateway, direction, detector, action);
+            }
+        }
         self.requests.get_or_create(&RequestLabels { route, status }).inc();
+    }
+
+    /// Counts a guardrail's finding (a request blocked before it was recorded is counted here
+    /// directly; the others from their record).
+    pub fn guardrail_hit(&self, gateway: &str, direction: &str, detector: &str, action: &str) {
+        self.guardrail_hits
+            .get_or_create(&GuardrailLabels {
+                gateway: gateway.to_string(),
+                direction: direction.to_string(),
+                detector: detector.to_string(),
+                action: action.to_string(),
+            })
+            .inc();
     }
 
     /// Counts a request refused before it was routed (bad key, bad body, unknown model, the

@@ -60,6 +60,10 @@ pub struct RequestLog {
     /// answered) or `bypass` (the client skipped it); `None`: the gateway does not cache.
     #[serde(default)]
     pub cache: Option<String>,
+    /// What the gateway's guardrails found (issue #24), each once as `direction:detector:action`
+    /// (`request:email:redact`), comma-separated; `None`: nothing.
+    #[serde(default)]
+    pub guardrails: Option<String>,
     /// The upstream attempts, in order.
     pub attempts: Vec<RequestAttempt>,
 }

@@ -8,7 +8,7 @@ use super::{Actor, Manage, ManageError};
 use crate::store::{now_ms, NewAudit, Tx};
 use app::types::{
     AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId,
-    IdentityProviderId, KeyId, ModelPrice, PromptId, ProviderKind, Strategy,
+    GuardAction, GuardDirection, GuardrailId, IdentityProviderId, KeyId, ModelPrice, PromptId, ProviderKind, Strategy,
 };
 use serde_json::{json, Value};
 
@@ -37,6 +37,20 @@ pub enum AuditEvent {
         id: EndpointId,
         name: String,
         provider: ProviderKind,
+    },
+    GuardrailAdded {
+        id: GuardrailId,
+        gateway: String,
+        /// As written (`email`, `regex:PATTERN`, `words:a,b`).
+        detector: String,
+        action: GuardAction,
+        direction: GuardDirection,
+        logs_only: bool,
+    },
+    GuardrailRemoved {
+        id: GuardrailId,
+        gateway: String,
+        detector: String,
     },
     IdentityProviderAdded {
         id: IdentityProviderId,
@@ -187,6 +201,8 @@ impl AuditEvent {
             AuditEvent::CompositeUpdated { .. } => "composite.update",
             AuditEvent::CompositeDeleted { .. } => "composite.delete",
             AuditEvent::EndpointCreated { .. } => "endpoint.create",
+            AuditEvent::GuardrailAdded { .. } => "guardrail.create",
+            AuditEvent::GuardrailRemoved { .. } => "guardrail.delete",
             AuditEvent::IdentityProviderAdded { .. } => "identity.create",
             AuditEvent::IdentityProviderRemoved { .. } => "identity.delete",
             AuditEvent::PromptCreated { .. } => "prompt.create",
@@ -225,6 +241,9 @@ impl AuditEvent {
             AuditEvent::CompositeCreated { id, .. }
             | AuditEvent::CompositeUpdated { id, .. }
             | AuditEvent::CompositeDeleted { id, .. } => Some(("composite_model", id.0)),
+            AuditEvent::GuardrailAdded { id, .. } | AuditEvent::GuardrailRemoved { id, .. } => {
+                Some(("guardrail", id.0))
+            }
             AuditEvent::IdentityProviderAdded { id, .. } | AuditEvent::IdentityProviderRemoved { id, .. } => {
                 Some(("identity_provider", id.0))
             }
@@ -278,6 +297,20 @@ impl AuditEvent {
             | AuditEvent::PromptDeleted { name, .. } => json!({ "name": name }),
             AuditEvent::PromptAccessSet { name, rule, .. } => json!({ "name": name, "rule": rule }),
             AuditEvent::PromptVersionAdded { name, version, .. } => json!({ "name": name, "version": version }),
+            AuditEvent::GuardrailAdded {
+                gateway,
+                detector,
+                action,
+                direction,
+                logs_only,
+                ..
+            } => json!({
+                "gateway": gateway, "detector": detector, "action": action.as_str(),
+                "direction": direction.as_str(), "logs_only": logs_only,
+            }),
+            AuditEvent::GuardrailRemoved { gateway, detector, .. } => {
+                json!({ "gateway": gateway, "detector": detector })
+            }
             AuditEvent::IdentityProviderAdded {
                 gateway, issuer, keys, ..
             } => json!({ "gateway": gateway, "issuer": issuer, "keys": keys }),

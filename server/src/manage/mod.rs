@@ -9,6 +9,7 @@ mod audit;
 mod composites;
 pub mod endpoints;
 mod gateways;
+mod guardrails;
 mod identity;
 mod keys;
 pub mod limits;
@@ -286,6 +287,7 @@ pub struct RegistrySource {
     pub composites: Vec<app::types::CompositeModel>,
     pub prompts: Vec<app::types::Prompt>,
     pub identity_providers: Vec<app::types::IdentityProvider>,
+    pub guardrails: Vec<app::types::Guardrail>,
     pub keys: Vec<app::types::GatewayKey>,
     pub key_hashes: std::collections::HashMap<app::types::KeyId, String>,
     pub prices: Vec<app::types::ModelPrice>,
@@ -316,6 +318,7 @@ impl Manage {
             composites: self.store.composites().await?,
             prompts: self.store.prompts().await?,
             identity_providers: self.store.identity_providers().await?,
+            guardrails: self.store.guardrails().await?,
             keys: self.store.keys(None).await?,
             key_hashes: self.store.key_hashes().await?,
             prices: self.store.prices().await?,

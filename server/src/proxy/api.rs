@@ -23,7 +23,7 @@ use axum::{
 use serde_json::Value;
 use std::{sync::Arc, time::Instant};
 
-pub use super::route::ENDPOINT_HEADER;
+pub use super::shape::ENDPOINT_HEADER;
 
 /// `POST /v1/chat/completions`.
 pub async fn chat(State(state): State<AppState>, request: Request) -> Response {

@@ -33,6 +33,10 @@ pub enum ProxyError {
     /// The request cannot be read or breaks a rule; `param` names the field.
     #[error("bad request: {message}")]
     BadRequest { message: String, param: Option<String> },
+    /// A guardrail (issue #24) blocks the request, or the answer: names the detector, never
+    /// the text it matched.
+    #[error("blocked by the {} guardrail", .0.detector)]
+    ContentPolicy(crate::guard::Blocked),
     /// The body is larger than the configured limit.
     #[error("request body over {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -97,7 +101,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         let code = match self {
             ProxyError::Unauthorized | ProxyError::UserUnauthenticated(_) => 401,
-            ProxyError::BadRequest { .. } => 400,
+            ProxyError::BadRequest { .. } | ProxyError::ContentPolicy(_) => 400,
             ProxyError::PayloadTooLarge { .. } => 413,
             ProxyError::BodyTimeout => 408,
             ProxyError::ModelNotFound(_) | ProxyError::PromptNotFound(_) | ProxyError::RequestNotFound(_) => 404,
@@ -119,6 +123,7 @@ impl ProxyError {
             ProxyError::UserUnauthenticated(_) => "user_unauthenticated",
             ProxyError::AccessDenied(_) => "access_denied",
             ProxyError::BadRequest { .. } => "bad_request",
+            ProxyError::ContentPolicy(_) => "content_policy_violation",
             ProxyError::PayloadTooLarge { .. } => "payload_too_large",
             ProxyError::BodyTimeout => "body_timeout",
             ProxyError::ModelNotFound(_) => "model_not_found",
@@ -161,6 +166,12 @@ impl ProxyError {
                 format!("The request is denied by {rule}."),
             ),
             ProxyError::BadRequest { message, param } => ("invalid_request_error", None, param.clone(), message.clone()),
+            ProxyError::ContentPolicy(blocked) => (
+                "invalid_request_error",
+                Some("content_policy_violation".into()),
+                None,
+                blocked.message(),
+            ),
             ProxyError::PayloadTooLarge { limit } => (
                 "invalid_request_error",
                 Some("request_too_large".into()),

@@ -12,6 +12,8 @@
 //!    Anthropic-shaped bodies are first read by the client dialect [`messages`], a body
 //!    naming a [`prompt`] is first made into the request that prompt makes, and the gateway's
 //!    parameter [`policy`] is applied, then its cap on one request's tokens ([`people`]);
+//!    last its [`guard`]rails read the request's text (block: 400 with no upstream call;
+//!    redact: placeholders in what is sent);
 //! 4. `plan`: the end user is known (a verified token's subject, or the user a key that may
 //!    assert users names) with their group ([`people`]); the model (or alias, or Azure
 //!    deployment) picks the candidate endpoints, narrowed by the key's allowed models; a
@@ -28,8 +30,9 @@
 //!    [`upstream`] sends it — with retries and back-off up to the commit point (the first byte
 //!    to the client) — a `multi` composite calls every member at once ([`multi`]), a `best`
 //!    one its candidates and then its judge ([`best`]);
-//! 8. `shape` answers in the client's dialect; [`stream`] carries a stream past the commit
-//!    point, capturing usage; [`error`] shapes every refusal as OpenAI does;
+//! 8. [`shape`] answers in the client's dialect, through the response guardrails (placeholders
+//!    put back); [`stream`] carries a stream past the commit point, capturing usage; [`error`]
+//!    shapes every refusal as OpenAI does;
 //! 9. the record settles the request's reservation with its actual usage and goes to the
 //!    background writer, which stores logs, usage events and counters in batches.
 //!
@@ -46,6 +49,7 @@ pub mod composite;
 pub mod error;
 pub mod failover;
 pub mod feedback;
+pub mod guard;
 pub mod limits;
 pub mod messages;
 pub mod models;
@@ -60,6 +64,7 @@ pub mod redact;
 pub mod registry;
 pub mod route;
 pub mod serving;
+pub mod shape;
 pub mod sse;
 pub mod stream;
 pub mod upstream;

@@ -93,6 +93,8 @@ pub struct Snapshot {
     prompts: HashMap<String, Arc<Prompt>>,
     /// Each gateway's identity providers (the issuers of end users' tokens it accepts).
     identity_providers: HashMap<GatewayId, Vec<Arc<IdentityProvider>>>,
+    /// Each gateway's guardrails (issue #24), compiled; none for a gateway without any.
+    guards: HashMap<GatewayId, Arc<crate::guard::Guards>>,
     /// Each gateway's access rule, compiled.
     access_rules: crate::rules::Rules,
     /// Each gateway's group rule (its end users' group key), compiled.
@@ -137,6 +139,11 @@ impl Snapshot {
     /// Whether identity provider `id` exists (of any gateway).
     pub fn has_identity_provider(&self, id: IdentityProviderId) -> bool {
         (self.identity_providers.values().flatten()).any(|provider| provider.id == id)
+    }
+
+    /// The guardrails of `gateway`, if it has any.
+    pub fn guards(&self, gateway: GatewayId) -> Option<&Arc<crate::guard::Guards>> {
+        self.guards.get(&gateway)
     }
 
     /// The access rule of `gateway`, if it has one.
@@ -298,6 +305,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
     for provider in source.identity_providers {
         (identity_providers.entry(provider.gateway_id).or_default()).push(Arc::new(provider));
     }
+    let guards = guards(source.guardrails);
     let mut access_rules = crate::rules::Rules::new();
     let mut group_rules = crate::rules::Rules::new();
     for gateway in &source.gateways {
@@ -337,6 +345,7 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
             .map(|prompt| (prompt.name.clone(), Arc::new(prompt)))
             .collect(),
         identity_providers,
+        guards,
         access_rules,
         group_rules,
         model_rules,
@@ -345,6 +354,28 @@ async fn build(manage: &Manage) -> Result<Snapshot, ManageError> {
         keys_by_id: keys.into_iter().map(|k| (k.key.id, k)).collect(),
         prices: source.prices.into_iter().map(|p| (p.model.clone(), p)).collect(),
     })
+}
+
+/// Each gateway's guardrails compiled. Each was compiled when it was saved; one that no longer
+/// compiles is left out (logged as an error) rather than stopping every gateway.
+fn guards(guardrails: Vec<app::types::Guardrail>) -> HashMap<GatewayId, Arc<crate::guard::Guards>> {
+    let mut by_gateway: HashMap<GatewayId, Vec<app::types::Guardrail>> = HashMap::new();
+    for guardrail in guardrails {
+        if let Err(why) = crate::guard::detect::Finder::new(&guardrail.detector) {
+            tracing::error!(guardrail_id = guardrail.id.0, why, "a stored guardrail does not compile: left out");
+            continue;
+        }
+        by_gateway.entry(guardrail.gateway_id).or_default().push(guardrail);
+    }
+    (by_gateway.into_iter())
+        .filter_map(|(gateway, rails)| match crate::guard::Guards::new(&rails) {
+            Ok(guards) => Some((gateway, Arc::new(guards))),
+            Err((_, why)) => {
+                tracing::error!(gateway_id = gateway.0, why, "a gateway's guardrails do not compile together: left out");
+                None
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,17 +10,18 @@
 
 use super::{
     access, best, cache,
-    composite::VARIANT_HEADER,
-    error::{set_rate_headers, ProxyError},
-    failover::{Routed, Served},
+    error::ProxyError,
+    failover::Routed,
+    guard::{self, Guarding},
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
     messages, multi, people,
     plan::{plan, FanOut, Plan},
     policy,
     prompt::{self, PromptUse},
-    providers::{self, Operation, Usage},
+    providers::Operation,
     registry::{KeyEntry, Snapshot, Upstream},
-    stream::{self, ClientShape, StreamContext},
+    shape::{shape, Answered, Client},
+    stream::ClientShape,
     usage::{Charge, Counted, Recorder},
     wire::{self, Inbound},
     InFlight, Proxy,
@@ -31,19 +32,12 @@ use crate::{
     traces::RequestTrace,
 };
 use app::types::{Gateway, GatewayId, KeyId, MultiMode, RequestLog};
-use axum::{
-    body::Bytes,
-    http::{header, HeaderValue},
-    response::{IntoResponse, Response},
-};
+use axum::{body::Bytes, response::Response};
 use serde_json::Value;
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-
-/// The response header naming the endpoint that served.
-pub const ENDPOINT_HEADER: &str = "x-mgw-endpoint";
 
 /// Which API shape a route speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,10 +195,14 @@ pub(super) async fn route(
         gateway: principal.named_gateway(),
     };
     let Read {
-        inbound,
+        mut inbound,
         prompt,
         rewritten,
     } = read(call.api, call.operation, &call.bytes, call.path_model, scope)?;
+    let (mut guarding, guarded) = match principal.named_gateway() {
+        Some(id) => guard::request(proxy, snapshot.guards(id), principal.gateway(), &mut inbound)?,
+        None => (None, false),
+    };
     if let Some(gateway) = principal.named_gateway() {
         if call.user.is_none() && call.asserts_users {
             call.user = people::from_body(&inbound.body)?;
@@ -217,7 +215,8 @@ pub(super) async fn route(
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
     let mut caching = caching(&principal, &call, &inbound, &plan, prompt.as_ref());
-    let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, rewritten, progress)?;
+    let rewritten = rewritten || guarded;
+    let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, rewritten, guarding.as_mut(), progress)?;
     if let Some(prompt) = prompt {
         recorder.prompt(prompt, principal.gateway().log_payloads);
     }
@@ -244,9 +243,24 @@ pub(super) async fn route(
             .map_or(proxy.settings.request_deadline, Duration::from_millis);
     if let Some(caching) = &mut caching {
         if let Some(entry) = caching.look(&proxy.cache, deadline).await {
+            // A kept answer passes the response guardrails like a provider's.
+            let mut body = entry.body.clone();
+            if let Some(guarding) = &mut guarding {
+                let guarded = guarding.answer(&body);
+                recorder.guardrails(guarding.found.log_text());
+                match guarded {
+                    Ok(Some(guarded)) => body = guarded,
+                    Ok(None) => {}
+                    Err(refusal) => {
+                        recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
+                        return Err(refusal);
+                    }
+                }
+            }
             let shape = call.api.shape();
             return Ok(cache::answer(
                 &entry,
+                body,
                 shape,
                 &inbound,
                 &rate,
@@ -302,7 +316,7 @@ pub(super) async fn route(
             return Err(error);
         }
     };
-    Ok(shape(proxy, served, call, &inbound, answered, recorder))
+    Ok(shape(proxy, served, call, &inbound, answered, recorder, guarding))
 }
 
 /// Step 3: the body read in the canonical (OpenAI) shape and checked. Bad input: 4xx, nothing
@@ -370,6 +384,7 @@ fn record(
     call: &Call<'_>,
     inbound: &Inbound,
     rewritten: bool,
+    guarding: Option<&mut Guarding>,
     progress: &mut Progress,
 ) -> Result<Recorder, ProxyError> {
     let gateway = principal.gateway();
@@ -392,10 +407,14 @@ fn record(
         operation: call.operation.as_str().into(),
         model: inbound.model.clone(),
         stream: inbound.stream,
-        // What is sent: the client's bytes, or the body a prompt or the policy made of them.
-        request_body: (gateway.log_payloads).then(|| match rewritten {
-            true => Value::Object(inbound.body.clone()).to_string(),
-            false => String::from_utf8_lossy(&call.bytes).into_owned(),
+        // What is sent: the client's bytes, or the body a prompt, the policy or the guardrails
+        // made of them; with the log's own guardrails' redactions.
+        request_body: (gateway.log_payloads).then(|| {
+            match (guarding.and_then(|guarding| guarding.logged_request(&inbound.body)), rewritten) {
+                (Some(logged), _) => logged,
+                (None, true) => Value::Object(inbound.body.clone()).to_string(),
+                (None, false) => String::from_utf8_lossy(&call.bytes).into_owned(),
+            }
         }),
         end_user: call.user.as_ref().map(|user| user.subject.clone()),
         end_user_group: call.group.clone(),
@@ -448,7 +467,7 @@ impl Estimate {
     }
 
     /// The tokens the balancer expects it to take.
-    fn tokens(&self) -> u64 {
+    pub(super) fn tokens(&self) -> u64 {
         self.prompt + self.allowance
     }
 }
@@ -534,109 +553,6 @@ async fn admit(
     Ok(grant.headers)
 }
 
-/// Who gets a composite's answer (`multi`, `best`): the shape they speak, and their place
-/// among the requests in flight (held until the answer is written).
-pub(super) struct Client {
-    pub api: Api,
-    pub in_flight: InFlight,
-}
-
-/// What the answer carries besides the served body: the routing policy, the estimate, the
-/// limits' headers and the plan (which names the variant that served).
-pub(super) struct Answered<'a> {
-    pub gateway: &'a Gateway,
-    pub estimate: &'a Estimate,
-    pub rate: &'a RateHeaders,
-    pub plan: &'a Plan,
-    /// The response cache's part, for a caching gateway's request that missed it.
-    pub caching: Option<&'a cache::Caching>,
-}
-
-/// Step 8: the answer in the client's dialect — a JSON body, or the stream carried on past
-/// the commit point — with the endpoint (and composite variant) that served and the limits'
-/// headers.
-fn shape(
-    proxy: &Arc<Proxy>,
-    served: Served,
-    call: Call<'_>,
-    inbound: &Inbound,
-    answered: Answered<'_>,
-    mut recorder: Recorder,
-) -> Response {
-    let Answered {
-        gateway,
-        estimate,
-        rate,
-        plan,
-        caching,
-    } = answered;
-    if let Some(caching) = caching {
-        recorder.cache(caching.outcome());
-    }
-    let mut response = match served {
-        Served::Json { upstream, answer } => {
-            let usage = (answer.usage).unwrap_or_else(|| estimated(inbound, estimate.prompt, &answer.body.json()));
-            recorder.first_byte();
-            recorder.served_by(upstream.endpoint.id, plan.variant_of(&upstream));
-            recorder.used(usage);
-            let body = match (call.api, caching) {
-                (Api::OpenAi | Api::Azure, None) => answer.body.into_bytes(),
-                (Api::OpenAi | Api::Azure, Some(caching)) => {
-                    let body = answer.body.into_bytes();
-                    caching.keep(&proxy.cache, body.clone(), usage, gateway);
-                    body
-                }
-                (Api::Anthropic, _) => {
-                    let json = answer.body.json();
-                    if let Some(caching) = caching {
-                        caching.keep(&proxy.cache, Bytes::from(json.to_string()), usage, gateway);
-                    }
-                    Bytes::from(messages::to_message(&json, usage).to_string())
-                }
-            };
-            if gateway.log_payloads {
-                recorder.answered(String::from_utf8_lossy(&body).into_owned());
-            }
-            recorder.finish(200, None);
-            drop(call.in_flight);
-            let response = (
-                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-                body,
-            );
-            let mut response = with_endpoint(response.into_response(), &upstream, plan);
-            set_rate_headers(response.headers_mut(), rate);
-            response
-        }
-        Served::Stream(started_stream) => {
-            recorder.first_byte();
-            recorder.served_by(
-                started_stream.upstream.endpoint.id,
-                plan.variant_of(&started_stream.upstream),
-            );
-            let upstream = started_stream.upstream.clone();
-            let context = StreamContext {
-                shape: call.api.shape(),
-                wants_usage: inbound.wants_usage,
-                estimated_prompt: estimate.prompt,
-                estimated_tokens: estimate.tokens(),
-                log_payloads: gateway.log_payloads,
-                in_flight: call.in_flight,
-            };
-            let body = stream::body(proxy.clone(), started_stream, context, recorder);
-            let mut response = Response::new(body);
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            set_rate_headers(headers, rate);
-            with_endpoint(response, &upstream, plan)
-        }
-    };
-    if let Some(caching) = caching {
-        (response.headers_mut()).insert(cache::CACHE_HEADER, caching.outcome().header());
-    }
-    response
-}
-
 /// The response cache's part in a request, when its gateway caches answers: a request routed
 /// to one place (not a `multi` or `best` composite, whose answers are several).
 fn caching(
@@ -656,37 +572,3 @@ fn caching(
     Some(cache::Caching::new(key, call.cache, collapses))
 }
 
-/// Names the endpoint that served in the answer's headers, and the composite's variant.
-pub(super) fn with_endpoint(mut response: Response, upstream: &Upstream, plan: &Plan) -> Response {
-    if let Ok(name) = HeaderValue::from_str(&upstream.endpoint.name) {
-        response.headers_mut().insert(ENDPOINT_HEADER, name);
-    }
-    if let Some(variant) = plan.variant_of(upstream).and_then(|v| HeaderValue::from_str(v).ok()) {
-        response.headers_mut().insert(VARIANT_HEADER, variant);
-    }
-    response
-}
-
-/// Usage for an answer that reported none: the prompt estimate, and the answer's text.
-pub(super) fn estimated(inbound: &Inbound, estimated_prompt: u64, answer: &Value) -> Usage {
-    let chars: usize = answer["choices"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|choice| {
-            let text = choice
-                .pointer("/message/content")
-                .or_else(|| choice.get("text"))
-                .map(providers::content_text)
-                .unwrap_or_default();
-            text.chars().count()
-        })
-        .sum();
-    Usage {
-        prompt_tokens: estimated_prompt,
-        completion_tokens: match inbound.operation {
-            Operation::Embeddings => 0,
-            Operation::Chat | Operation::Completions => wire::estimate_tokens(chars),
-        },
-    }
-}

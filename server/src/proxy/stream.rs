@@ -16,6 +16,7 @@ use super::{
     wire::estimate_tokens,
     InFlight, Proxy,
 };
+use crate::guard::{stream::StreamGuard, Blocked};
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -166,6 +167,8 @@ struct Live {
     text_chars: usize,
     /// The answer's text, kept only when the gateway logs payloads.
     text: Option<String>,
+    /// The gateway's response guardrails and the request's placeholders (issue #24).
+    guard: Option<StreamGuard>,
     shutdown: watch::Receiver<bool>,
     finished: bool,
     _in_flight: InFlight,
@@ -215,11 +218,19 @@ impl Live {
                 usage.total(),
                 now,
             ),
-            Some("server_shutdown") => {}
+            // Neither is the endpoint's fault.
+            Some("server_shutdown" | "content_policy_violation") => {}
             Some(_) => self.proxy.balancer.failed(&self.upstream, Fault::Breaker, now),
         }
         if let Some(mut recorder) = self.recorder.take() {
+            if let Some(guard) = &mut self.guard {
+                recorder.guardrails(guard.found.log_text());
+            }
             if let Some(text) = self.text.take() {
+                let text = match &mut self.guard {
+                    Some(guard) => guard.logged(text),
+                    None => text,
+                };
                 recorder.answered(text);
             }
             let latency_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -232,7 +243,12 @@ impl Live {
     /// What one item means for the client.
     fn handle(&mut self, item: StreamItem) -> Option<String> {
         match item {
-            StreamItem::Chunk(chunk) => {
+            StreamItem::Chunk(mut chunk) => {
+                if let Some(guard) = &mut self.guard {
+                    if let Err(blocked) = guard.chunk(&mut chunk) {
+                        return Some(self.blocked(blocked));
+                    }
+                }
                 self.take_text(&chunk);
                 self.note_usage();
                 Some(self.encoder.chunk(&chunk))
@@ -242,11 +258,29 @@ impl Live {
                 None
             }
             StreamItem::Done => {
+                // What guardrails still hold of choices that never said they finished.
+                let mut out = String::new();
+                match self.guard.as_mut().map(StreamGuard::flush) {
+                    Some(Err(blocked)) => return Some(self.blocked(blocked)),
+                    Some(Ok(Some(chunk))) => {
+                        self.take_text(&chunk);
+                        out.push_str(&self.encoder.chunk(&chunk));
+                    }
+                    Some(Ok(None)) | None => {}
+                }
                 let usage = self.usage();
                 self.end(None);
-                Some(self.encoder.done(usage))
+                out.push_str(&self.encoder.done(usage));
+                Some(out)
             }
         }
+    }
+
+    /// Ends a stream a guardrail blocks: an error event, no end of stream.
+    fn blocked(&mut self, blocked: Blocked) -> String {
+        tracing::info!(detector = blocked.detector, "answer blocked by a guardrail mid-stream");
+        self.end(Some("content_policy_violation"));
+        self.encoder.error("content_policy_violation", &blocked.message())
     }
 
     fn fail(&mut self, class: &str, message: &str) -> String {
@@ -328,6 +362,8 @@ pub struct StreamContext {
     pub log_payloads: bool,
     /// The request's place among those in flight, held until the stream ends.
     pub in_flight: InFlight,
+    /// The response guardrails, when the gateway has any (or placeholders to put back).
+    pub guard: Option<StreamGuard>,
 }
 
 /// The response body for a started stream; it owns the request's record from here on.
@@ -357,6 +393,7 @@ pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorde
         usage: None,
         text_chars: 0,
         text: context.log_payloads.then(String::new),
+        guard: context.guard,
         shutdown,
         finished: false,
         _in_flight: context.in_flight,

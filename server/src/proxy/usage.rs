@@ -511,6 +511,11 @@ impl Recorder {
         self.log.cache = Some(outcome.as_str().to_string());
     }
 
+    /// What the request's guardrails found (issue #24), as the log holds it.
+    pub fn guardrails(&mut self, found: Option<String>) {
+        self.log.guardrails = found;
+    }
+
     /// The answer's body, for a gateway that logs payloads.
     pub fn answered(&mut self, body: String) {
         self.log.response_body = Some(body);

@@ -37,6 +37,7 @@ pub(super) fn log(row: &AnyRow) -> Result<RequestLog, sqlx::Error> {
         end_user: row.try_get("end_user")?,
         end_user_group: row.try_get("end_user_group")?,
         cache: row.try_get("cache")?,
+        guardrails: row.try_get("guardrails")?,
         attempts: Vec::new(),
     })
 }
@@ -58,7 +59,7 @@ pub(super) fn attempt(row: &AnyRow) -> Result<RequestAttempt, sqlx::Error> {
 }
 
 /// Columns of `request_logs` the writer fills, in order, with their Postgres types.
-const LOG_COLUMNS: [(&str, &str); 26] = [
+const LOG_COLUMNS: [(&str, &str); 27] = [
     ("request_id", "text"),
     ("created_at", "bigint"),
     ("gateway_id", "bigint"),
@@ -85,6 +86,7 @@ const LOG_COLUMNS: [(&str, &str); 26] = [
     ("end_user", "text"),
     ("end_user_group", "text"),
     ("cache", "text"),
+    ("guardrails", "text"),
 ];
 
 /// Columns of `request_attempts` the writer fills (besides `request_log_id`).
@@ -205,6 +207,7 @@ fn bind_log<'q>(query: AnyQuery<'q>, id: i64, log: &'q RequestLog) -> AnyQuery<'
         .bind(log.end_user.as_deref())
         .bind(log.end_user_group.as_deref())
         .bind(log.cache.as_deref())
+        .bind(log.guardrails.as_deref())
 }
 
 /// A log's verdict as its column holds it (JSON); `None` for a request no judge chose for.
@@ -258,6 +261,7 @@ struct LogRecord<'a> {
     end_user: Option<&'a str>,
     end_user_group: Option<&'a str>,
     cache: Option<&'a str>,
+    guardrails: Option<&'a str>,
 }
 
 /// One `request_attempts` record as the Postgres writer sends it, with its request's id.
@@ -321,6 +325,7 @@ fn batch_json(logs: &[&RequestLog]) -> (String, String) {
             end_user: log.end_user.as_deref(),
             end_user_group: log.end_user_group.as_deref(),
             cache: log.cache.as_deref(),
+            guardrails: log.guardrails.as_deref(),
         })
         .collect();
     let attempts: Vec<AttemptRecord<'_>> = logs

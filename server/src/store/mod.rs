@@ -11,6 +11,7 @@ mod composites;
 mod endpoints;
 mod feedback;
 mod gateways;
+mod guardrails;
 mod hourly;
 mod identity;
 mod keys;

@@ -205,9 +205,11 @@ async fn wait(mut waiting: watch::Receiver<Option<Arc<Entry>>>, until: Instant) 
 }
 
 /// A request answered from the cache, in the client's shape: JSON, or the answer told as a
-/// stream. Its record counts it as a request with no tokens (so no cost).
+/// stream. `body` is the kept answer as the request's guardrails leave it. Its record counts
+/// it as a request with no tokens (so no cost).
 pub fn answer(
     entry: &Entry,
+    body: Bytes,
     shape: ClientShape,
     inbound: &Inbound,
     rate: &RateHeaders,
@@ -217,9 +219,9 @@ pub fn answer(
     recorder.first_byte();
     recorder.used(Usage::default());
     recorder.cache(Outcome::Hit);
-    let json = || serde_json::from_slice::<Value>(&entry.body).unwrap_or_default();
+    let json = || serde_json::from_slice::<Value>(&body).unwrap_or_default();
     let (content_type, body) = match (inbound.stream, shape) {
-        (false, ClientShape::OpenAi) => ("application/json", entry.body.clone()),
+        (false, ClientShape::OpenAi) => ("application/json", body.clone()),
         (false, ClientShape::Anthropic) => (
             "application/json",
             Bytes::from(messages::to_message(&json(), entry.usage).to_string()),

@@ -1,0 +1,403 @@
+//! Guardrails (issue #24): a gateway's detectors compiled once per configuration revision, and
+//! what they do to a text — block it, replace what they find with typed placeholders (kept in
+//! a [`Vault`] so an answer can have them put back), or note it. The proxy applies them to
+//! requests and answers (`proxy/guard.rs`); "try it" (CLI, GraphQL, console) to a text.
+//!
+//! Invariant: a refusal names the detector, never the text it matched; placeholders and the
+//! originals they stand for live only in the request's vault (never logged, never stored).
+//! Invariant: a scan is linear in the text: one pass of a `RegexSet` says which detectors
+//! matched at all, and only those look for where.
+
+pub mod detect;
+pub mod stream;
+
+use app::types::{Detector, GuardAction, GuardTrial, Guardrail};
+use detect::Finder;
+use regex::RegexSet;
+use std::ops::Range;
+
+/// Which text a scan reads, and so which guardrails apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// What goes to the provider.
+    Request,
+    /// What goes back to the client.
+    Response,
+    /// What the request log stores of the request (`logs_only` guardrails).
+    LoggedRequest,
+    /// What the request log stores of the answer.
+    LoggedResponse,
+}
+
+impl Side {
+    /// How the log and the metrics name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Request | Side::LoggedRequest => "request",
+            Side::Response | Side::LoggedResponse => "response",
+        }
+    }
+
+    fn applies(self, rule: &Guardrail) -> bool {
+        match self {
+            Side::Request => rule.direction.requests() && !rule.logs_only,
+            Side::Response => rule.direction.responses() && !rule.logs_only,
+            Side::LoggedRequest => rule.direction.requests() && rule.logs_only,
+            Side::LoggedResponse => rule.direction.responses() && rule.logs_only,
+        }
+    }
+}
+
+/// A guardrail compiled.
+#[derive(Debug)]
+struct Rule {
+    detector: Detector,
+    finder: Finder,
+    action: GuardAction,
+}
+
+/// The guardrails one side applies, with the set that finds which of them match at all.
+#[derive(Debug)]
+struct Pass {
+    rules: Vec<usize>,
+    set: RegexSet,
+}
+
+/// A gateway's guardrails, compiled.
+#[derive(Debug)]
+pub struct Guards {
+    rules: Vec<Rule>,
+    /// By [`Side`], in its order.
+    passes: [Option<Pass>; 4],
+    /// Whether an answer may hold placeholders to put back.
+    restores: bool,
+}
+
+/// A text refused by a `block` guardrail: the detector's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    pub detector: &'static str,
+    pub side: Side,
+}
+
+impl Blocked {
+    /// What the client is told (the detector, never the text).
+    pub fn message(&self) -> String {
+        let what = match self.side {
+            Side::Request | Side::LoggedRequest => "The request was",
+            Side::Response | Side::LoggedResponse => "The answer was",
+        };
+        format!("{what} blocked by this gateway's `{}` guardrail.", self.detector)
+    }
+}
+
+/// What a request's guardrails found, each `(side, detector, action)` once, in the order found.
+#[derive(Debug, Default)]
+pub struct Found(Vec<(&'static str, &'static str, GuardAction)>);
+
+impl Found {
+    fn note(&mut self, side: Side, detector: &'static str, action: GuardAction) {
+        let finding = (side.as_str(), detector, action);
+        if !self.0.contains(&finding) {
+            self.0.push(finding);
+        }
+    }
+
+    /// Each finding: direction, detector, action.
+    pub fn iter(&self) -> impl Iterator<Item = &(&'static str, &'static str, GuardAction)> {
+        self.0.iter()
+    }
+
+    /// As the request log holds it: `request:email:redact,response:card:flag`; `None` when
+    /// nothing was found.
+    pub fn log_text(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            (self.0.iter())
+                .map(|(side, detector, action)| format!("{side}:{detector}:{}", action.as_str()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+}
+
+/// The placeholders a request's text was given, and what they stand for.
+#[derive(Debug, Default)]
+pub struct Vault {
+    /// Placeholder, original, and whether the answer gets the original back.
+    entries: Vec<(String, String, bool)>,
+}
+
+impl Vault {
+    /// The placeholder for `original` found by `detector`: the one it already has, or the
+    /// next of its type (`[EMAIL_1]`, `[EMAIL_2]`, …).
+    fn placeholder(&mut self, detector: &Detector, original: &str, restore: bool) -> &str {
+        let label = detector.label();
+        let known = (self.entries.iter()).position(|(placeholder, text, _)| {
+            text == original && placeholder[1..].starts_with(label) && placeholder.as_bytes()[label.len() + 1] == b'_'
+        });
+        let at = match known {
+            Some(at) => {
+                self.entries[at].2 |= restore;
+                at
+            }
+            None => {
+                let prefix = format!("[{label}_");
+                let number = 1 + (self.entries.iter()).filter(|(p, _, _)| p.starts_with(&prefix)).count();
+                self.entries.push((format!("{prefix}{number}]"), original.to_string(), restore));
+                self.entries.len() - 1
+            }
+        };
+        &self.entries[at].0
+    }
+
+    /// Whether any placeholder is to be put back.
+    pub fn restores(&self) -> bool {
+        self.entries.iter().any(|(_, _, restore)| *restore)
+    }
+
+    /// The longest placeholder (what a stream holds back so none is split).
+    pub fn longest(&self) -> usize {
+        self.entries.iter().map(|(p, _, _)| p.len()).max().unwrap_or(0)
+    }
+
+    /// `text` with the placeholders to be put back replaced by their originals; `None` when
+    /// it has none.
+    pub fn restore(&self, text: &str) -> Option<String> {
+        if !text.contains('[') {
+            return None;
+        }
+        let mut out: Option<String> = None;
+        for (placeholder, original, restore) in &self.entries {
+            let current = out.as_deref().unwrap_or(text);
+            if *restore && current.contains(placeholder.as_str()) {
+                out = Some(current.replace(placeholder.as_str(), original));
+            }
+        }
+        out
+    }
+}
+
+impl Guards {
+    /// `guardrails` (of one gateway, in their order) compiled, or the first one that cannot be
+    /// with why.
+    pub fn new(guardrails: &[Guardrail]) -> Result<Guards, (usize, String)> {
+        let mut rules = Vec::with_capacity(guardrails.len());
+        for (at, guardrail) in guardrails.iter().enumerate() {
+            let finder = Finder::new(&guardrail.detector).map_err(|why| (at, why))?;
+            rules.push(Rule {
+                detector: guardrail.detector.clone(),
+                finder,
+                action: guardrail.action,
+            });
+        }
+        let pass = |side: Side| -> Result<Option<Pass>, (usize, String)> {
+            let chosen: Vec<usize> = (0..guardrails.len()).filter(|&at| side.applies(&guardrails[at])).collect();
+            if chosen.is_empty() {
+                return Ok(None);
+            }
+            let set = regex::RegexSetBuilder::new(chosen.iter().map(|&at| rules[at].finder.pattern()))
+                .size_limit(8 << 20)
+                .dfa_size_limit(8 << 20)
+                .build()
+                .map_err(|error| (chosen[0], error.to_string()))?;
+            Ok(Some(Pass { rules: chosen, set }))
+        };
+        let passes = [
+            pass(Side::Request)?,
+            pass(Side::Response)?,
+            pass(Side::LoggedRequest)?,
+            pass(Side::LoggedResponse)?,
+        ];
+        let restores = guardrails.iter().any(|g| g.action == GuardAction::Restore);
+        Ok(Guards {
+            rules,
+            passes,
+            restores,
+        })
+    }
+
+    fn pass(&self, side: Side) -> Option<&Pass> {
+        let at = match side {
+            Side::Request => 0,
+            Side::Response => 1,
+            Side::LoggedRequest => 2,
+            Side::LoggedResponse => 3,
+        };
+        self.passes[at].as_ref()
+    }
+
+    /// Whether any guardrail reads `side`.
+    pub fn reads(&self, side: Side) -> bool {
+        self.pass(side).is_some()
+    }
+
+    /// Whether answers may need placeholders put back.
+    pub fn restores(&self) -> bool {
+        self.restores
+    }
+
+    /// What the `side` guardrails find in `text`: each (rule, where), by where it starts.
+    fn hits(&self, side: Side, text: &str) -> Vec<(usize, Range<usize>)> {
+        let Some(pass) = self.pass(side) else {
+            return Vec::new();
+        };
+        let mut hits = Vec::new();
+        for matched in pass.set.matches(text).iter() {
+            let rule = pass.rules[matched];
+            hits.extend(self.rules[rule].finder.find(text).map(|range| (rule, range)));
+        }
+        hits.sort_by_key(|(_, range)| (range.start, usize::MAX - range.end));
+        hits
+    }
+
+    /// `text` through the `side` guardrails: `Err` when one blocks it; else the text with
+    /// placeholders where they redact (`None`: unchanged). Findings are noted in `found`, and
+    /// placeholders kept in `vault`.
+    pub fn scan(&self, side: Side, text: &str, vault: &mut Vault, found: &mut Found) -> Result<Option<String>, Blocked> {
+        self.scan_until(side, text, text.len(), vault, found).map(|(text, _)| text)
+    }
+
+    /// As [`Guards::scan`], over the whole of `text`, changing only what lies before `limit`:
+    /// answers the text up to where it stopped (no match is cut) and that place. A stream
+    /// releases the first part and keeps the rest for its next chunk.
+    pub fn scan_until(
+        &self,
+        side: Side,
+        text: &str,
+        limit: usize,
+        vault: &mut Vault,
+        found: &mut Found,
+    ) -> Result<(Option<String>, usize), Blocked> {
+        let hits = self.hits(side, text);
+        let mut cut = limit;
+        // From the last match back, so a cut moved into an earlier match moves on before it.
+        for (_, range) in hits.iter().rev() {
+            if range.start < cut && cut < range.end {
+                cut = range.start;
+            }
+        }
+        let mut out = String::new();
+        let mut copied = 0;
+        for (rule, range) in hits {
+            let rule_ref = &self.rules[rule];
+            let detector = rule_ref.detector.kind();
+            if range.start >= cut {
+                // Beyond the part released now: blocks and findings wait for the next scan,
+                // which sees the whole match.
+                continue;
+            }
+            match rule_ref.action {
+                GuardAction::Block => {
+                    found.note(side, detector, GuardAction::Block);
+                    return Err(Blocked { detector, side });
+                }
+                GuardAction::Flag => found.note(side, detector, GuardAction::Flag),
+                GuardAction::Redact | GuardAction::Restore => {
+                    found.note(side, detector, rule_ref.action);
+                    if range.start < copied {
+                        continue; // Overlaps a match already replaced.
+                    }
+                    out.push_str(&text[copied..range.start]);
+                    let restore = rule_ref.action == GuardAction::Restore && side == Side::Request;
+                    out.push_str(vault.placeholder(&rule_ref.detector, &text[range.clone()], restore));
+                    copied = range.end;
+                }
+            }
+        }
+        if copied == 0 {
+            return Ok((None, cut));
+        }
+        out.push_str(&text[copied..cut]);
+        Ok((Some(out), cut))
+    }
+
+    /// What "try it" shows: `text` as a request would leave (request guardrails, the log's
+    /// aside), and what they found.
+    pub fn trial(&self, text: &str) -> GuardTrial {
+        let (mut vault, mut found) = (Vault::default(), Found::default());
+        match self.scan(Side::Request, text, &mut vault, &mut found) {
+            Ok(changed) => GuardTrial {
+                text: changed.unwrap_or_else(|| text.to_string()),
+                blocked_by: None,
+                findings: found_names(&found),
+            },
+            Err(blocked) => GuardTrial {
+                text: String::new(),
+                blocked_by: Some(blocked.detector.to_string()),
+                findings: found_names(&found),
+            },
+        }
+    }
+}
+
+fn found_names(found: &Found) -> Vec<String> {
+    (found.iter()).map(|(_, detector, action)| format!("{detector}:{}", action.as_str())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::types::{GatewayId, GuardDirection, GuardrailId};
+
+    pub(crate) fn rail(detector: &str, action: GuardAction, direction: GuardDirection) -> Guardrail {
+        Guardrail {
+            id: GuardrailId(1),
+            gateway_id: GatewayId(1),
+            detector: Detector::parse(detector).unwrap(),
+            action,
+            direction,
+            logs_only: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn redacted_text_gets_typed_numbered_placeholders_and_restores_round_trip() {
+        let guards = Guards::new(&[
+            rail("email", GuardAction::Restore, GuardDirection::Request),
+            rail("card", GuardAction::Redact, GuardDirection::Both),
+        ])
+        .unwrap();
+        let (mut vault, mut found) = (Vault::default(), Found::default());
+        let text = "mail ada@example.com, bob@example.org and ada@example.com; card 4111 1111 1111 1111";
+        let sent = guards.scan(Side::Request, text, &mut vault, &mut found).unwrap().unwrap();
+        assert_eq!(sent, "mail [EMAIL_1], [EMAIL_2] and [EMAIL_1]; card [CARD_1]");
+        assert_eq!(found.log_text().unwrap(), "request:email:restore,request:card:redact");
+        let answer = "Dear [EMAIL_1], I wrote to [EMAIL_2] about [CARD_1].";
+        assert_eq!(
+            vault.restore(answer).unwrap(),
+            "Dear ada@example.com, I wrote to bob@example.org about [CARD_1].",
+            "restored: the e-mails; the card was only redacted"
+        );
+    }
+
+    #[test]
+    fn a_block_names_the_detector_and_flags_change_nothing() {
+        let guards = Guards::new(&[
+            rail("ssn", GuardAction::Block, GuardDirection::Request),
+            rail("ip", GuardAction::Flag, GuardDirection::Request),
+        ])
+        .unwrap();
+        let (mut vault, mut found) = (Vault::default(), Found::default());
+        let flagged = guards.scan(Side::Request, "from 10.0.0.1", &mut vault, &mut found).unwrap();
+        assert_eq!(flagged, None);
+        assert_eq!(found.log_text().unwrap(), "request:ip:flag");
+        let blocked = guards.scan(Side::Request, "my ssn is 123-45-6789", &mut vault, &mut found);
+        assert_eq!(blocked, Err(Blocked { detector: "ssn", side: Side::Request }));
+        assert!(guards.scan(Side::Response, "123-45-6789", &mut vault, &mut found).unwrap().is_none());
+        let trial = guards.trial("ssn 123-45-6789");
+        assert_eq!(trial.blocked_by.as_deref(), Some("ssn"));
+        assert!(!trial.text.contains("6789"), "never echoed");
+    }
+
+    #[test]
+    fn a_scan_up_to_a_limit_stops_before_a_match_it_would_cut() {
+        let guards = Guards::new(&[rail("email", GuardAction::Redact, GuardDirection::Response)]).unwrap();
+        let (mut vault, mut found) = (Vault::default(), Found::default());
+        let text = "a@example.com then carol@example.com";
+        let limit = text.find("carol").unwrap() + 3;
+        let (out, cut) = guards.scan_until(Side::Response, text, limit, &mut vault, &mut found).unwrap();
+        assert_eq!(cut, text.find("carol").unwrap());
+        assert_eq!(out.unwrap(), "[EMAIL_1] then ");
+    }
+}

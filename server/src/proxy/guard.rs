@@ -1,0 +1,181 @@
+//! Step 3's end (issue #24): the gateway's guardrails over the request's text — every
+//! message's content, `prompt`, `input` — after the prompt, the policy and the checks, so they
+//! read what would be sent. A block refuses the request (400 `content_policy_violation`, no
+//! upstream call); a redaction rewrites the body (placeholders kept in the request's vault);
+//! a flag marks the record. Step 8 puts the answer through the response guardrails and puts
+//! placeholders back (`answer`, and `crate::guard::stream::StreamGuard` for streams).
+//!
+//! Invariant: the body left here is what goes upstream, and what the cache key is made of.
+//! Invariant: the text a guardrail matched is never in a refusal, a log line or a metric.
+
+use super::{error::ProxyError, wire::Inbound, Proxy};
+use crate::guard::{stream::StreamGuard, Found, Guards, Side, Vault};
+use app::types::Gateway;
+use axum::body::Bytes;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// A request's guardrails: the gateway's rules, the placeholders its text was given, and what
+/// they found (for its record).
+pub(super) struct Guarding {
+    pub guards: Arc<Guards>,
+    pub vault: Vault,
+    pub found: Found,
+}
+
+/// The texts of a request that guardrails read.
+fn request_texts(body: &mut Map<String, Value>) -> Vec<&mut String> {
+    fn strings<'v>(value: &'v mut Value, out: &mut Vec<&'v mut String>) {
+        match value {
+            Value::String(text) => out.push(text),
+            Value::Array(items) => items.iter_mut().for_each(|item| strings(item, out)),
+            // A content part: `{"type": "text", "text": …}`.
+            Value::Object(part) => {
+                if let Some(Value::String(text)) = part.get_mut("text") {
+                    out.push(text);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, value) in body.iter_mut() {
+        match name.as_str() {
+            "messages" => {
+                for message in value.as_array_mut().into_iter().flatten() {
+                    if let Some(content) = message.get_mut("content") {
+                        strings(content, &mut out);
+                    }
+                }
+            }
+            "prompt" | "input" => strings(value, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The texts of an answer (OpenAI's shape) that guardrails read: each choice's message
+/// content, or text.
+fn answer_texts(answer: &mut Value) -> Vec<&mut String> {
+    let mut out = Vec::new();
+    for choice in answer.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
+        let Some(choice) = choice.as_object_mut() else { continue };
+        let in_message = matches!(choice.get("message").and_then(|m| m.get("content")), Some(Value::String(_)));
+        let text = match in_message {
+            true => choice.get_mut("message").and_then(|m| m.get_mut("content")),
+            false => choice.get_mut("text"),
+        };
+        let text = match text {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+        out.extend(text);
+    }
+    out
+}
+
+/// Applies `gateway`'s request guardrails to `inbound`'s texts: `Err` when one blocks it (counted
+/// in the metrics here: a refused request has no record); else the request's guarding (`None`
+/// for a gateway without guardrails) and whether the body changed.
+pub(super) fn request(
+    proxy: &Proxy,
+    guards: Option<&Arc<Guards>>,
+    gateway: &Gateway,
+    inbound: &mut Inbound,
+) -> Result<(Option<Guarding>, bool), ProxyError> {
+    let Some(guards) = guards else {
+        return Ok((None, false));
+    };
+    let mut guarding = Guarding {
+        guards: guards.clone(),
+        vault: Vault::default(),
+        found: Found::default(),
+    };
+    let mut changed = false;
+    if guards.reads(Side::Request) {
+        for text in request_texts(&mut inbound.body) {
+            match guards.scan(Side::Request, text, &mut guarding.vault, &mut guarding.found) {
+                Ok(Some(redacted)) => {
+                    *text = redacted;
+                    changed = true;
+                }
+                Ok(None) => {}
+                Err(blocked) => {
+                    (proxy.metrics).guardrail_hit(&gateway.name, "request", blocked.detector, "block");
+                    tracing::info!(gateway = gateway.name, detector = blocked.detector, "request blocked by a guardrail");
+                    return Err(ProxyError::ContentPolicy(blocked));
+                }
+            }
+        }
+    }
+    Ok((Some(guarding), changed))
+}
+
+impl Guarding {
+    /// The request body as the log stores it: with the `logs_only` guardrails' redactions
+    /// (`None` when they change nothing).
+    pub fn logged_request(&mut self, body: &Map<String, Value>) -> Option<String> {
+        if !self.guards.reads(Side::LoggedRequest) {
+            return None;
+        }
+        let mut copy = body.clone();
+        let mut changed = false;
+        for text in request_texts(&mut copy) {
+            // A logs-only guardrail only redacts, so it never blocks.
+            if let Ok(Some(redacted)) = self.guards.scan(Side::LoggedRequest, text, &mut Vault::default(), &mut self.found) {
+                *text = redacted;
+                changed = true;
+            }
+        }
+        changed.then(|| Value::Object(copy).to_string())
+    }
+
+    /// An answer's text as the log stores it.
+    pub fn logged_answer(&mut self, text: String) -> String {
+        if !self.guards.reads(Side::LoggedResponse) {
+            return text;
+        }
+        match self.guards.scan(Side::LoggedResponse, &text, &mut Vault::default(), &mut self.found) {
+            Ok(Some(redacted)) => redacted,
+            Ok(None) | Err(_) => text,
+        }
+    }
+
+    /// Whether answers are read at all (response guardrails, or placeholders to put back).
+    pub fn reads_answers(&self) -> bool {
+        self.guards.reads(Side::Response) || self.guards.reads(Side::LoggedResponse) || self.vault.restores()
+    }
+
+    /// A whole JSON answer (OpenAI's shape) through the response guardrails, with the
+    /// request's placeholders put back: `None` when unchanged.
+    pub fn answer(&mut self, body: &[u8]) -> Result<Option<Bytes>, ProxyError> {
+        if !(self.guards.reads(Side::Response) || self.vault.restores()) {
+            return Ok(None);
+        }
+        let Ok(mut answer) = serde_json::from_slice::<Value>(body) else {
+            return Ok(None);
+        };
+        let mut changed = false;
+        for text in answer_texts(&mut answer) {
+            let scanned = match self.guards.reads(Side::Response) {
+                true => (self.guards.scan(Side::Response, text, &mut self.vault, &mut self.found))
+                    .map_err(ProxyError::ContentPolicy)?,
+                false => None,
+            };
+            let current = scanned.as_deref().unwrap_or(text.as_str());
+            let restored = self.vault.restore(current);
+            if let Some(new) = restored.or(scanned) {
+                *text = new;
+                changed = true;
+            }
+        }
+        Ok(changed.then(|| Bytes::from(answer.to_string())))
+    }
+
+    /// The guard a streamed answer goes through (`None` when answers are not read).
+    pub fn stream(self) -> Option<StreamGuard> {
+        self.reads_answers()
+            .then(|| StreamGuard::new(self.guards, self.vault, self.found))
+    }
+}
