@@ -12,7 +12,8 @@
 #   -d SECONDS         measured duration of each run                  [DURATION, default 10]
 #   -w SECONDS         warm-up before each run, discarded             [WARMUP, default 3]
 #   -c "1 50 200"      concurrency levels: open connections, closed loop [CONCS]
-#   -s "chat stream"   scenarios: chat = non-streaming JSON, stream = SSE [SCENARIOS]
+#   -s "chat stream"   scenarios: chat = non-streaming JSON, stream = SSE, big = JSON with a
+#                      32 KB prompt (prose with an e-mail address in it) [SCENARIOS]
 #   -t "direct passthrough gateway"   targets, measured in this order [TARGETS]; add
 #                      `limited` for the gateway with a limited key (limits on vs off), and
 #                      `redis` for a second gateway counting its limits in Redis (shared
@@ -21,7 +22,8 @@
 #                      and `user` for a gateway entered with an end user's RS256 token alone
 #                      (`/g/bench-users/v1/…`) and one access rule, instead of a key, and
 #                      `cached` for a gateway whose response cache answers the (identical)
-#                      requests after the first
+#                      requests after the first, and `guarded` for a gateway with seven
+#                      guardrails on requests and answers
 #   -r N               repeats of the whole matrix; medians reported  [REPEATS, default 1]
 #   -o DIR             results directory                              [OUT]
 #   -B                 no cargo build: use the binaries already built [NO_BUILD=1]
@@ -52,6 +54,9 @@
 # the token and evaluating the rule cost against a key's lookup (issue #23).
 # cached = a third gateway over the same endpoint with `--cache exact` and its own key: wrk's
 # requests are all alike, so every one after the first is answered from the cache (issue #24).
+# guarded = a fourth gateway over the same endpoint with its own key and the built-in detectors
+# as guardrails on requests and answers (email, phone, card redact; iban, ssn, secret block; ip
+# flag): what reading every text costs (issue #24; compare with `-s big`).
 # Everything listens on 127.0.0.1 only; every step is bounded in time; every process this script
 # starts is stopped when it exits, however it exits.
 set -euo pipefail
@@ -88,11 +93,11 @@ int_in "$WARMUP" 0 60 || die "-w must be 0..60 seconds (got '$WARMUP')"
 int_in "$REPEATS" 1 10 || die "-r must be 1..10 (got '$REPEATS')"
 int_in "$LOG_ROWS" 0 100000000 || die "-L must be 0..100000000 rows (got '$LOG_ROWS')"
 for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got '$c')"; done
-for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream ]] || die "unknown scenario '$s' (chat, stream)"; done
+for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream || "$s" == big ]] || die "unknown scenario '$s' (chat, stream, big)"; done
 for t in $TARGETS; do
   [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited || "$t" == redis \
-     || "$t" == composite || "$t" == user || "$t" == cached ]] \
-    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite, user, cached)"
+     || "$t" == composite || "$t" == user || "$t" == cached || "$t" == guarded ]] \
+    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite, user, cached, guarded)"
 done
 [[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -209,7 +214,7 @@ if wants passthrough; then
 fi
 
 KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
-if wants gateway || wants limited || wants redis || wants composite || wants user || wants cached; then
+if wants gateway || wants limited || wants redis || wants composite || wants user || wants cached || wants guarded; then
   DATA="$TMP/data"; mkdir -p "$DATA"
   mgw() { timeout --foreground 60 "$BIN/model-gateway" --data-dir "$DATA" "$@" 2>>"$TMP/cli.log"; }
   mgw endpoint add --name bench-mock --provider openai_compatible \
@@ -260,6 +265,16 @@ if wants gateway || wants limited || wants redis || wants composite || wants use
   CACHED_KEY="$(mgw key create --gateway bench-cached --json --name bench-cached --limit concurrency=100000 \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' || true)"
   [[ "$CACHED_KEY" =~ ^mgw_ ]] || die "model-gateway key create (cached) failed: $(tail -n 5 "$TMP/cli.log")"
+  # `guarded`: a gateway with the built-in detectors on requests and answers, and its key.
+  mgw gateway add --name bench-guarded --endpoints bench-mock >>"$TMP/cli.log" \
+    || die "model-gateway gateway add (bench-guarded) failed: $(tail -n 5 "$TMP/cli.log")"
+  for rail in email:redact phone:redact card:redact iban:block ssn:block secret:block ip:flag; do
+    mgw guardrail add --gateway bench-guarded --detector "${rail%%:*}" --action "${rail##*:}" >>"$TMP/cli.log" \
+      || die "model-gateway guardrail add $rail failed: $(tail -n 5 "$TMP/cli.log")"
+  done
+  GUARDED_KEY="$(mgw key create --gateway bench-guarded --json --name bench-guarded --limit concurrency=100000 \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' || true)"
+  [[ "$GUARDED_KEY" =~ ^mgw_ ]] || die "model-gateway key create (guarded) failed: $(tail -n 5 "$TMP/cli.log")"
   for s in chat stream; do
     sed 's/"model":"gpt-4o-mini"/"model":"bench-load"/' "$HERE/config/$( [[ $s == chat ]] && echo chat || echo chat-stream ).json" \
       >"$TMP/composite-$s.json"
@@ -306,7 +321,7 @@ PY
     [[ "$ready" == *'"limits":"shared"'* ]] || die "the redis gateway does not count in Redis ($REDIS_URL): $ready"
     SAMPLE+=("gateway-redis=$RD_PID"); PROCESS_CPUS+=", \"gateway-redis\": \"${PIN_GW[2]:-any}\""
   fi
-  if wants gateway || wants limited || wants composite || wants user || wants cached; then
+  if wants gateway || wants limited || wants composite || wants user || wants cached || wants guarded; then
     "${PIN_GW[@]}" "$BIN/model-gateway" serve --data-dir "$DATA" --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
     GW_PID=$!; PIDS+=("$GW_PID")
     wait_ready gateway "$GW_PID" "http://127.0.0.1:$GW_PORT/healthz" 30
@@ -315,14 +330,29 @@ PY
 fi
 
 base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
-                          gateway|limited|composite|cached) echo "http://127.0.0.1:$GW_PORT";;
+                          gateway|limited|composite|cached|guarded) echo "http://127.0.0.1:$GW_PORT";;
                           user) echo "http://127.0.0.1:$GW_PORT/g/bench-users";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
-process_of() { case "$1" in direct) echo mock;; limited|composite|user|cached) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
-key_of() { case "$1" in limited) echo "$LIMITED_KEY";; user) echo "$USER_TOKEN";; cached) echo "$CACHED_KEY";; *) echo "$KEY";; esac; }
+process_of() { case "$1" in direct) echo mock;; limited|composite|user|cached|guarded) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }
+key_of() { case "$1" in limited) echo "$LIMITED_KEY";; user) echo "$USER_TOKEN";; cached) echo "$CACHED_KEY";;
+                        guarded) echo "$GUARDED_KEY";; *) echo "$KEY";; esac; }
+# The `big` scenario's body: a chat request whose prompt is 32 KB of prose with one e-mail
+# address (so a guarded gateway redacts something) and nothing any other detector finds.
+python3 - "$TMP/chat-big.json" <<'PY'
+import json, sys
+words = ("the quick brown fox jumps over the lazy dog while seven wizards quietly judge "
+         "boxing matches under pale moonlight and nobody writes any numbers down ").split()
+text, n = ["Please summarise this for ada.lovelace@example.com:"], 0
+while sum(len(w) + 1 for w in text) < 32 * 1024:
+    text.append(words[n % len(words)]); n += 1
+body = {"model": "gpt-4o-mini", "max_tokens": 32, "temperature": 0,
+        "messages": [{"role": "user", "content": " ".join(text)}]}
+json.dump(body, open(sys.argv[1], "w"))
+PY
 # The body for scenario $1 sent to target $2 (the composite target names the composite model).
 body_of() {
   if [[ "${2:-}" == composite ]]; then echo "$TMP/composite-$1.json"; return; fi
-  case "$1" in chat) echo "$HERE/config/chat.json";; stream) echo "$HERE/config/chat-stream.json";; esac
+  case "$1" in chat) echo "$HERE/config/chat.json";; stream) echo "$HERE/config/chat-stream.json";;
+               big) echo "$TMP/chat-big.json";; esac
 }
 PATH_CHAT=/v1/chat/completions
 
@@ -355,7 +385,7 @@ for t in $TARGETS; do
         echo "  POST $url"
         echo "  $why"
         if [[ "$t" == gateway || "$t" == limited || "$t" == redis || "$t" == composite || "$t" == user \
-              || "$t" == cached ]]; then
+              || "$t" == cached || "$t" == guarded ]]; then
           echo "  The gateway must answer this request with 200 before it can be measured."
           echo "  Gateway log (last lines):"
           tail -n 15 "$TMP/gateway.log" | sed 's/^/    /'

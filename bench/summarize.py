@@ -14,11 +14,11 @@ import os
 import statistics
 import sys
 
-BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE, USER, CACHED = (
-    "direct", "passthrough", "gateway", "limited", "redis", "composite", "user", "cached")
+BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE, USER, CACHED, GUARDED = (
+    "direct", "passthrough", "gateway", "limited", "redis", "composite", "user", "cached", "guarded")
 TARGET_ORDER = [BASE, FLOOR, GATEWAY, LIMITED]
-SCENARIO_ORDER = ["chat", "stream"]
-SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)"}
+SCENARIO_ORDER = ["chat", "stream", "big"]
+SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)", "big": "chat, 32 KB prompt (JSON)"}
 
 # The targets (issue #3): relative to the pass-through measured in the same run.
 MAX_ADDED_P50_RATIO = 2.0   # gateway added p50 <= 2x the pass-through's, at c=1
@@ -30,6 +30,8 @@ MIN_COMPOSITE_RPS_RATIO = 0.95  # a `load` composite costs no more than a plain 
 MAX_TOKEN_ADDED_P50_US = 30     # verifying an end user's token adds at most this at c=1 (issue #23),
 MIN_TOKEN_RPS_RATIO = 0.85      # and keeps this share of a key's RPS at c=50
 MIN_CACHE_HIT_RPS_RATIO = 2.0   # a cache hit is served at >= 2x the RPS of a miss at c=50 (issue #24)
+MAX_GUARD_ADDED_P50_MS = 0.2    # guardrails on a 32 KB prompt add at most this at c=1 (issue #24),
+MIN_GUARD_RPS_RATIO = 0.85      # and keep this share of an unguarded gateway's RPS at c=50
 MAX_STREAM_RSS_MIB = 64.0   # gateway RSS < 64 MiB while serving 200 concurrent streams
 # Below this the pass-through's added p50 is within loopback jitter (p50s of the same target move
 # by about this much between runs on a 2-core machine; streams, whose length the mock's timers
@@ -245,6 +247,16 @@ def main():
             yield (f"hit RPS / miss RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_CACHE_HIT_RPS_RATIO:g}",
                    ratio >= MIN_CACHE_HIT_RPS_RATIO)
 
+    def guard_checks(label, c, on, off):
+        if c == 1:
+            added = stat(runs, on, "p50_ms") - stat(runs, off, "p50_ms")
+            yield (f"guardrails added p50, {label}, c=1", f"{added:.3f} ms", f"≤ {MAX_GUARD_ADDED_P50_MS:g} ms",
+                   added <= MAX_GUARD_ADDED_P50_MS)
+        ratio = rps_ratio(on, off)
+        if c == 50 and ratio is not None:
+            yield (f"guarded RPS / unguarded RPS, {label}, c=50", f"{ratio:.2f}", f"≥ {MIN_GUARD_RPS_RATIO:g}",
+                   ratio >= MIN_GUARD_RPS_RATIO)
+
     def rps_ratio(on, off):
         rps_on, rps_off = stat(runs, on, "ok_rps"), stat(runs, off, "ok_rps")
         return rps_on / rps_off if rps_off else None
@@ -257,6 +269,8 @@ def main():
         (USER, "An end user's token alone against a gateway key", "token / key", "issue #23", user_checks),
         (CACHED, "Answers from the response cache against the provider's", "hit / miss", "issue #24",
          cache_checks),
+        (GUARDED, "Seven guardrails on requests and answers against none", "guarded / unguarded", "issue #24",
+         guard_checks),
     ]
     for target, title, versus, issue, checks_of in comparisons:
         if GATEWAY not in targets or target not in targets:

@@ -67,6 +67,9 @@ enum Command {
     /// Manage the identity providers whose end-user tokens (JWTs) a gateway accepts.
     #[command(subcommand)]
     Identity(cli::IdentityCommand),
+    /// Manage guardrails (what a gateway redacts, blocks or flags in requests and answers).
+    #[command(subcommand)]
+    Guardrail(cli::GuardrailCommand),
     /// Manage gateway keys (what applications send).
     #[command(subcommand)]
     Key(cli::KeyCommand),
@@ -144,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Composite(command) => runtime.block_on(manage(config, cli::Resource::Composite(command))),
         Command::Prompt(command) => runtime.block_on(manage(config, cli::Resource::Prompt(command))),
         Command::Identity(command) => runtime.block_on(manage(config, cli::Resource::Identity(command))),
+        Command::Guardrail(command) => runtime.block_on(manage(config, cli::Resource::Guardrail(command))),
         Command::Key(command) => runtime.block_on(manage(config, cli::Resource::Key(command))),
         Command::Price(command) => runtime.block_on(manage(config, cli::Resource::Price(command))),
         Command::CheckConfig => {

@@ -152,7 +152,12 @@ pub enum GuardAction {
 
 impl GuardAction {
     /// Every action.
-    pub const ALL: [GuardAction; 4] = [GuardAction::Redact, GuardAction::Restore, GuardAction::Block, GuardAction::Flag];
+    pub const ALL: [GuardAction; 4] = [
+        GuardAction::Redact,
+        GuardAction::Restore,
+        GuardAction::Block,
+        GuardAction::Flag,
+    ];
 
     /// The action as stored and typed.
     pub fn as_str(self) -> &'static str {
@@ -166,7 +171,9 @@ impl GuardAction {
 
     /// The action typed `text`.
     pub fn parse(text: &str) -> Option<GuardAction> {
-        GuardAction::ALL.into_iter().find(|action| action.as_str() == text.trim())
+        GuardAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text.trim())
     }
 }
 
@@ -197,7 +204,9 @@ impl GuardDirection {
 
     /// The direction typed `text`.
     pub fn parse(text: &str) -> Option<GuardDirection> {
-        GuardDirection::ALL.into_iter().find(|direction| direction.as_str() == text.trim())
+        GuardDirection::ALL
+            .into_iter()
+            .find(|direction| direction.as_str() == text.trim())
     }
 
     /// Whether it reads requests.

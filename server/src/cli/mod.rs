@@ -1,5 +1,5 @@
 //! The resource subcommands of `model-gateway` (`endpoint`, `gateway`, `composite`, `prompt`,
-//! `identity`, `key`, `price`): thin wrappers over the management service, printing a table
+//! `identity`, `guardrail`, `key`, `price`): thin wrappers over the management service, printing a table
 //! or, with `--json`, JSON.
 //!
 //! Invariant: the CLI can do nothing the service would refuse elsewhere: every rule lives in
@@ -11,6 +11,7 @@ mod args;
 mod cache;
 mod commands;
 mod composite;
+mod guardrail;
 mod identity;
 mod prompt;
 mod show;
@@ -20,6 +21,7 @@ pub use args::{
     KeyCreate, LimitChange, PriceCommand,
 };
 pub use composite::CompositeCommand;
+pub use guardrail::GuardrailCommand;
 pub use identity::IdentityCommand;
 pub use prompt::PromptCommand;
 
@@ -34,6 +36,7 @@ pub enum Resource {
     Composite(CompositeCommand),
     Prompt(PromptCommand),
     Identity(IdentityCommand),
+    Guardrail(GuardrailCommand),
     Key(KeyCommand),
     Price(PriceCommand),
 }
@@ -46,6 +49,7 @@ pub async fn run(manage: &Manage, command: Resource) -> Result<String, ManageErr
         Resource::Composite(command) => composite::run(manage, command).await,
         Resource::Prompt(command) => prompt::run(manage, command).await,
         Resource::Identity(command) => identity::run(manage, command).await,
+        Resource::Guardrail(command) => guardrail::run(manage, command).await,
         Resource::Key(command) => commands::key(manage, command).await,
         Resource::Price(command) => commands::price(manage, command).await,
     }

@@ -24,6 +24,7 @@
 
 mod access;
 mod error;
+mod guardrails;
 mod identity;
 mod mutation;
 mod prompts;

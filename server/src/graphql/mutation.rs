@@ -133,6 +133,7 @@ pub struct Mutation(
     ConfigMutation,
     super::access::AccessMutation,
     super::identity::IdentityMutation,
+    super::guardrails::GuardrailMutation,
 );
 
 #[derive(Default)]

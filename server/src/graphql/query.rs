@@ -222,7 +222,18 @@ impl Query {
                     Err(other) => return Err(error::manage(other)),
                 }
             }
+            NodeKind::Guardrail => match manage.guardrail(app::types::GuardrailId(number()?)).await {
+                Ok(guardrail) => Some(Node::Guardrail(super::guardrails::GuardrailNode(guardrail))),
+                Err(crate::manage::ManageError::NotFound) => None,
+                Err(other) => return Err(error::manage(other)),
+            },
         })
+    }
+
+    /// What `text` becomes when a request of gateway `gatewayId` sends it: the request
+    /// guardrails' placeholders, or the detector that would block it; changes nothing.
+    async fn try_guardrails(&self, ctx: &Context<'_>, gateway_id: ID, text: String) -> Result<app::types::GuardTrial> {
+        super::guardrails::try_guardrails(ctx, gateway_id, text).await
     }
 
     /// What an access rule makes of a chat request by an end user with `claims` (a JSON

@@ -220,6 +220,14 @@ impl RequestLogNode {
     async fn cache(&self) -> Option<&str> {
         self.0.cache.as_deref()
     }
+    /// What the gateway's guardrails found, each once as `direction:detector:action`
+    /// (`request:email:redact`); empty when nothing.
+    async fn guardrails(&self) -> Vec<&str> {
+        self.0
+            .guardrails
+            .as_deref()
+            .map_or_else(Vec::new, |found| found.split(',').collect())
+    }
     /// The prompt's parameters as bound (JSON), when its gateway logs payloads.
     async fn prompt_parameters(&self) -> Option<&str> {
         self.0.prompt_parameters.as_deref()

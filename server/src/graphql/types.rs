@@ -33,10 +33,11 @@ pub enum NodeKind {
     CompositeModel,
     Prompt,
     IdentityProvider,
+    Guardrail,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 10] = [
+    const ALL: [NodeKind; 11] = [
         NodeKind::InferenceEndpoint,
         NodeKind::Gateway,
         NodeKind::GatewayKey,
@@ -47,6 +48,7 @@ impl NodeKind {
         NodeKind::CompositeModel,
         NodeKind::Prompt,
         NodeKind::IdentityProvider,
+        NodeKind::Guardrail,
     ];
 
     fn as_str(self) -> &'static str {
@@ -61,6 +63,7 @@ impl NodeKind {
             NodeKind::CompositeModel => "CompositeModel",
             NodeKind::Prompt => "Prompt",
             NodeKind::IdentityProvider => "IdentityProvider",
+            NodeKind::Guardrail => "Guardrail",
         }
     }
 }
@@ -107,6 +110,7 @@ pub enum Node {
     CompositeModel(CompositeNode),
     Prompt(PromptNode),
     IdentityProvider(super::identity::IdentityProviderNode),
+    Guardrail(super::guardrails::GuardrailNode),
 }
 
 /// A time range, Unix milliseconds, for usage histories.
@@ -288,6 +292,11 @@ impl GatewayNode {
             .into_iter()
             .map(super::identity::IdentityProviderNode)
             .collect())
+    }
+    /// Its guardrails, in the order they apply.
+    async fn guardrails(&self, ctx: &Context<'_>) -> Result<Vec<super::guardrails::GuardrailNode>> {
+        let guardrails = (backend(ctx).manage.guardrails(Some(self.0.id)).await).map_err(error::manage)?;
+        Ok(guardrails.into_iter().map(super::guardrails::GuardrailNode).collect())
     }
     /// Which ways in it accepts: gateway keys, end users' tokens, or both.
     async fn auth_mode(&self) -> app::types::AuthMode {

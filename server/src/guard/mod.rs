@@ -143,7 +143,8 @@ impl Vault {
             None => {
                 let prefix = format!("[{label}_");
                 let number = 1 + (self.entries.iter()).filter(|(p, _, _)| p.starts_with(&prefix)).count();
-                self.entries.push((format!("{prefix}{number}]"), original.to_string(), restore));
+                self.entries
+                    .push((format!("{prefix}{number}]"), original.to_string(), restore));
                 self.entries.len() - 1
             }
         };
@@ -191,7 +192,9 @@ impl Guards {
             });
         }
         let pass = |side: Side| -> Result<Option<Pass>, (usize, String)> {
-            let chosen: Vec<usize> = (0..guardrails.len()).filter(|&at| side.applies(&guardrails[at])).collect();
+            let chosen: Vec<usize> = (0..guardrails.len())
+                .filter(|&at| side.applies(&guardrails[at]))
+                .collect();
             if chosen.is_empty() {
                 return Ok(None);
             }
@@ -253,8 +256,15 @@ impl Guards {
     /// `text` through the `side` guardrails: `Err` when one blocks it; else the text with
     /// placeholders where they redact (`None`: unchanged). Findings are noted in `found`, and
     /// placeholders kept in `vault`.
-    pub fn scan(&self, side: Side, text: &str, vault: &mut Vault, found: &mut Found) -> Result<Option<String>, Blocked> {
-        self.scan_until(side, text, text.len(), vault, found).map(|(text, _)| text)
+    pub fn scan(
+        &self,
+        side: Side,
+        text: &str,
+        vault: &mut Vault,
+        found: &mut Found,
+    ) -> Result<Option<String>, Blocked> {
+        self.scan_until(side, text, text.len(), vault, found)
+            .map(|(text, _)| text)
     }
 
     /// As [`Guards::scan`], over the whole of `text`, changing only what lies before `limit`:
@@ -331,7 +341,9 @@ impl Guards {
 }
 
 fn found_names(found: &Found) -> Vec<String> {
-    (found.iter()).map(|(_, detector, action)| format!("{detector}:{}", action.as_str())).collect()
+    (found.iter())
+        .map(|(_, detector, action)| format!("{detector}:{}", action.as_str()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -360,7 +372,10 @@ mod tests {
         .unwrap();
         let (mut vault, mut found) = (Vault::default(), Found::default());
         let text = "mail ada@example.com, bob@example.org and ada@example.com; card 4111 1111 1111 1111";
-        let sent = guards.scan(Side::Request, text, &mut vault, &mut found).unwrap().unwrap();
+        let sent = guards
+            .scan(Side::Request, text, &mut vault, &mut found)
+            .unwrap()
+            .unwrap();
         assert_eq!(sent, "mail [EMAIL_1], [EMAIL_2] and [EMAIL_1]; card [CARD_1]");
         assert_eq!(found.log_text().unwrap(), "request:email:restore,request:card:redact");
         let answer = "Dear [EMAIL_1], I wrote to [EMAIL_2] about [CARD_1].";
@@ -379,15 +394,38 @@ mod tests {
         ])
         .unwrap();
         let (mut vault, mut found) = (Vault::default(), Found::default());
-        let flagged = guards.scan(Side::Request, "from 10.0.0.1", &mut vault, &mut found).unwrap();
+        let flagged = guards
+            .scan(Side::Request, "from 10.0.0.1", &mut vault, &mut found)
+            .unwrap();
         assert_eq!(flagged, None);
         assert_eq!(found.log_text().unwrap(), "request:ip:flag");
         let blocked = guards.scan(Side::Request, "my ssn is 123-45-6789", &mut vault, &mut found);
-        assert_eq!(blocked, Err(Blocked { detector: "ssn", side: Side::Request }));
-        assert!(guards.scan(Side::Response, "123-45-6789", &mut vault, &mut found).unwrap().is_none());
+        assert_eq!(
+            blocked,
+            Err(Blocked {
+                detector: "ssn",
+                side: Side::Request
+            })
+        );
+        assert!(guards
+            .scan(Side::Response, "123-45-6789", &mut vault, &mut found)
+            .unwrap()
+            .is_none());
         let trial = guards.trial("ssn 123-45-6789");
         assert_eq!(trial.blocked_by.as_deref(), Some("ssn"));
         assert!(!trial.text.contains("6789"), "never echoed");
+    }
+
+    #[test]
+    fn the_set_that_finds_which_detectors_match_reads_words_in_any_case() {
+        let guards = Guards::new(&[rail(
+            "words:project falcon",
+            GuardAction::Redact,
+            GuardDirection::Request,
+        )])
+        .unwrap();
+        let trial = guards.trial("about Project FALCON today");
+        assert_eq!(trial.text, "about [WORD_1] today");
     }
 
     #[test]
@@ -396,7 +434,9 @@ mod tests {
         let (mut vault, mut found) = (Vault::default(), Found::default());
         let text = "a@example.com then carol@example.com";
         let limit = text.find("carol").unwrap() + 3;
-        let (out, cut) = guards.scan_until(Side::Response, text, limit, &mut vault, &mut found).unwrap();
+        let (out, cut) = guards
+            .scan_until(Side::Response, text, limit, &mut vault, &mut found)
+            .unwrap();
         assert_eq!(cut, text.find("carol").unwrap());
         assert_eq!(out.unwrap(), "[EMAIL_1] then ");
     }

@@ -105,7 +105,10 @@ impl StreamGuard {
 
     /// The answer's text as the log stores it (the `logs_only` guardrails' redactions).
     pub fn logged(&mut self, text: String) -> String {
-        match self.guards.scan(Side::LoggedResponse, &text, &mut Vault::default(), &mut self.found) {
+        match self
+            .guards
+            .scan(Side::LoggedResponse, &text, &mut Vault::default(), &mut self.found)
+        {
             Ok(Some(redacted)) => redacted,
             Ok(None) | Err(_) => text,
         }
@@ -114,7 +117,10 @@ impl StreamGuard {
     /// A last chunk with what choices still hold when the stream ends without finishing them
     /// (`None` when nothing is held).
     pub fn flush(&mut self) -> Result<Option<Value>, Blocked> {
-        let held: Vec<(u64, String)> = std::mem::take(&mut self.held).into_iter().filter(|(_, t)| !t.is_empty()).collect();
+        let held: Vec<(u64, String)> = std::mem::take(&mut self.held)
+            .into_iter()
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
         if held.is_empty() {
             return Ok(None);
         }
@@ -142,7 +148,10 @@ mod tests {
     }
 
     fn content(chunk: &Value) -> &str {
-        chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap()
+        chunk
+            .pointer("/choices/0/delta/content")
+            .and_then(Value::as_str)
+            .unwrap()
     }
 
     /// Streams `pieces` through a guard; what the client reads.
@@ -172,16 +181,27 @@ mod tests {
         let long = "word ".repeat(60);
         let mut first = chunk(&long, None);
         guard.chunk(&mut first).unwrap();
-        assert!(content(&first).len() >= long.len() - HOLD - "word".len(), "all but the held tail is released at once");
+        assert!(
+            content(&first).len() >= long.len() - HOLD - "word".len(),
+            "all but the held tail is released at once"
+        );
         let blocked = streamed(&mut guard, &["card 4111 1111 ", "1111 1111 thanks"]);
-        assert_eq!(blocked, Err(Blocked { detector: "card", side: Side::Response }));
+        assert_eq!(
+            blocked,
+            Err(Blocked {
+                detector: "card",
+                side: Side::Response
+            })
+        );
     }
 
     #[test]
     fn split_placeholders_are_restored_and_an_unfinished_choice_is_flushed() {
         let guards = Arc::new(Guards::new(&[rail("email", GuardAction::Restore, GuardDirection::Request)]).unwrap());
         let (mut vault, mut found) = (Vault::default(), Found::default());
-        let sent = guards.scan(Side::Request, "I am ada@example.com", &mut vault, &mut found).unwrap();
+        let sent = guards
+            .scan(Side::Request, "I am ada@example.com", &mut vault, &mut found)
+            .unwrap();
         assert_eq!(sent.as_deref(), Some("I am [EMAIL_1]"));
         let mut guard = StreamGuard::new(guards, vault, found);
         let mut out = String::new();

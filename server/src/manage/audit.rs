@@ -7,8 +7,8 @@
 use super::{Actor, Manage, ManageError};
 use crate::store::{now_ms, NewAudit, Tx};
 use app::types::{
-    AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId,
-    GuardAction, GuardDirection, GuardrailId, IdentityProviderId, KeyId, ModelPrice, PromptId, ProviderKind, Strategy,
+    AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId, GuardAction,
+    GuardDirection, GuardrailId, IdentityProviderId, KeyId, ModelPrice, PromptId, ProviderKind, Strategy,
 };
 use serde_json::{json, Value};
 

@@ -61,7 +61,10 @@ impl Manage {
         if rails.len() >= MAX_GUARDRAILS {
             return Err(ManageError::invalid(
                 "gateway_id",
-                format!("gateway {} has {MAX_GUARDRAILS} guardrails, the most it may", gateway.name),
+                format!(
+                    "gateway {} has {MAX_GUARDRAILS} guardrails, the most it may",
+                    gateway.name
+                ),
             ));
         }
         let checked = NewGuardrail {
@@ -120,7 +123,10 @@ impl Manage {
     /// The guardrails of `gateway`, or of every gateway, in the order they apply.
     pub async fn guardrails(&self, gateway: Option<GatewayId>) -> Result<Vec<Guardrail>, ManageError> {
         let all = self.store.guardrails().await?;
-        Ok(all.into_iter().filter(|g| gateway.is_none_or(|id| g.gateway_id == id)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|g| gateway.is_none_or(|id| g.gateway_id == id))
+            .collect())
     }
 
     /// The guardrail with this id.

@@ -59,9 +59,17 @@ fn request_texts(body: &mut Map<String, Value>) -> Vec<&mut String> {
 /// content, or text.
 fn answer_texts(answer: &mut Value) -> Vec<&mut String> {
     let mut out = Vec::new();
-    for choice in answer.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
+    for choice in answer
+        .get_mut("choices")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
         let Some(choice) = choice.as_object_mut() else { continue };
-        let in_message = matches!(choice.get("message").and_then(|m| m.get("content")), Some(Value::String(_)));
+        let in_message = matches!(
+            choice.get("message").and_then(|m| m.get("content")),
+            Some(Value::String(_))
+        );
         let text = match in_message {
             true => choice.get_mut("message").and_then(|m| m.get_mut("content")),
             false => choice.get_mut("text"),
@@ -103,7 +111,11 @@ pub(super) fn request(
                 Ok(None) => {}
                 Err(blocked) => {
                     (proxy.metrics).guardrail_hit(&gateway.name, "request", blocked.detector, "block");
-                    tracing::info!(gateway = gateway.name, detector = blocked.detector, "request blocked by a guardrail");
+                    tracing::info!(
+                        gateway = gateway.name,
+                        detector = blocked.detector,
+                        "request blocked by a guardrail"
+                    );
                     return Err(ProxyError::ContentPolicy(blocked));
                 }
             }
@@ -123,7 +135,10 @@ impl Guarding {
         let mut changed = false;
         for text in request_texts(&mut copy) {
             // A logs-only guardrail only redacts, so it never blocks.
-            if let Ok(Some(redacted)) = self.guards.scan(Side::LoggedRequest, text, &mut Vault::default(), &mut self.found) {
+            if let Ok(Some(redacted)) =
+                self.guards
+                    .scan(Side::LoggedRequest, text, &mut Vault::default(), &mut self.found)
+            {
                 *text = redacted;
                 changed = true;
             }
@@ -136,7 +151,10 @@ impl Guarding {
         if !self.guards.reads(Side::LoggedResponse) {
             return text;
         }
-        match self.guards.scan(Side::LoggedResponse, &text, &mut Vault::default(), &mut self.found) {
+        match self
+            .guards
+            .scan(Side::LoggedResponse, &text, &mut Vault::default(), &mut self.found)
+        {
             Ok(Some(redacted)) => redacted,
             Ok(None) | Err(_) => text,
         }

@@ -362,7 +362,11 @@ fn guards(guardrails: Vec<app::types::Guardrail>) -> HashMap<GatewayId, Arc<crat
     let mut by_gateway: HashMap<GatewayId, Vec<app::types::Guardrail>> = HashMap::new();
     for guardrail in guardrails {
         if let Err(why) = crate::guard::detect::Finder::new(&guardrail.detector) {
-            tracing::error!(guardrail_id = guardrail.id.0, why, "a stored guardrail does not compile: left out");
+            tracing::error!(
+                guardrail_id = guardrail.id.0,
+                why,
+                "a stored guardrail does not compile: left out"
+            );
             continue;
         }
         by_gateway.entry(guardrail.gateway_id).or_default().push(guardrail);
@@ -371,7 +375,11 @@ fn guards(guardrails: Vec<app::types::Guardrail>) -> HashMap<GatewayId, Arc<crat
         .filter_map(|(gateway, rails)| match crate::guard::Guards::new(&rails) {
             Ok(guards) => Some((gateway, Arc::new(guards))),
             Err((_, why)) => {
-                tracing::error!(gateway_id = gateway.0, why, "a gateway's guardrails do not compile together: left out");
+                tracing::error!(
+                    gateway_id = gateway.0,
+                    why,
+                    "a gateway's guardrails do not compile together: left out"
+                );
                 None
             }
         })

@@ -12,7 +12,7 @@ use super::{
     access, best, cache,
     error::ProxyError,
     failover::Routed,
-    guard::{self, Guarding},
+    guard,
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
     messages, multi, people,
     plan::{plan, FanOut, Plan},
@@ -215,8 +215,19 @@ pub(super) async fn route(
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
     let mut caching = caching(&principal, &call, &inbound, &plan, prompt.as_ref());
-    let rewritten = rewritten || guarded;
-    let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, rewritten, guarding.as_mut(), progress)?;
+    let logged = (principal.gateway().log_payloads)
+        .then(|| {
+            guarding
+                .as_mut()
+                .and_then(|guarding| guarding.logged_request(&inbound.body))
+        })
+        .flatten();
+    let sent = match (logged, rewritten || guarded) {
+        (Some(logged), _) => Sent::Logged(logged),
+        (None, true) => Sent::Rewritten,
+        (None, false) => Sent::AsReceived,
+    };
+    let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, sent, progress)?;
     if let Some(prompt) = prompt {
         recorder.prompt(prompt, principal.gateway().log_payloads);
     }
@@ -375,6 +386,15 @@ pub struct PromptScope<'s> {
     pub gateway: Option<GatewayId>,
 }
 
+/// What the log stores of the request's body: what is sent — the client's bytes, or the body a
+/// prompt, the policy or the guardrails made of them — or that with the log's own guardrails'
+/// redactions.
+enum Sent {
+    AsReceived,
+    Rewritten,
+    Logged(String),
+}
+
 /// Step 5a: the request's place in the log queue (full: 503) and its record, which counts it
 /// from here on. Usage is always recorded; the log row only when the gateway logs metadata.
 fn record(
@@ -383,8 +403,7 @@ fn record(
     principal: &Principal<'_>,
     call: &Call<'_>,
     inbound: &Inbound,
-    rewritten: bool,
-    guarding: Option<&mut Guarding>,
+    sent: Sent,
     progress: &mut Progress,
 ) -> Result<Recorder, ProxyError> {
     let gateway = principal.gateway();
@@ -407,14 +426,10 @@ fn record(
         operation: call.operation.as_str().into(),
         model: inbound.model.clone(),
         stream: inbound.stream,
-        // What is sent: the client's bytes, or the body a prompt, the policy or the guardrails
-        // made of them; with the log's own guardrails' redactions.
-        request_body: (gateway.log_payloads).then(|| {
-            match (guarding.and_then(|guarding| guarding.logged_request(&inbound.body)), rewritten) {
-                (Some(logged), _) => logged,
-                (None, true) => Value::Object(inbound.body.clone()).to_string(),
-                (None, false) => String::from_utf8_lossy(&call.bytes).into_owned(),
-            }
+        request_body: (gateway.log_payloads).then(|| match sent {
+            Sent::AsReceived => String::from_utf8_lossy(&call.bytes).into_owned(),
+            Sent::Rewritten => Value::Object(inbound.body.clone()).to_string(),
+            Sent::Logged(logged) => logged,
         }),
         end_user: call.user.as_ref().map(|user| user.subject.clone()),
         end_user_group: call.group.clone(),
@@ -571,4 +586,3 @@ fn caching(
     let collapses = principal.gateway().cache.collapse && !inbound.stream;
     Some(cache::Caching::new(key, call.cache, collapses))
 }
-

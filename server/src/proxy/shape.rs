@@ -80,7 +80,16 @@ pub(super) fn shape(
             recorder.first_byte();
             recorder.served_by(upstream.endpoint.id, plan.variant_of(&upstream));
             recorder.used(usage);
-            let answer = json_answer(proxy, call.api, answer.body, usage, gateway, caching, guarding, &mut recorder);
+            let answer = json_answer(
+                proxy,
+                call.api,
+                answer.body,
+                usage,
+                gateway,
+                caching,
+                guarding,
+                &mut recorder,
+            );
             let body = match answer {
                 Ok(body) => body,
                 Err(refusal) => {

@@ -23,6 +23,7 @@ mod docs;
 mod end_users;
 mod faults;
 mod graphql;
+mod guardrails;
 mod hardening;
 mod health;
 mod identity;

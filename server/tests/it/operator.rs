@@ -5,7 +5,7 @@
 use app::types::{AdminRole, AdminUser, Gateway, GatewayId, GatewayKey, InferenceEndpoint, ModelPrice};
 use app::types::{CompositeModel, NewComposite, NewPrompt, Prompt, PromptTemplate};
 use app::types::{EndpointUpdate, GatewayUpdate, KeyUpdate, NewAdmin, NewEndpoint, NewGateway, NewKey};
-use app::types::{IdentityProvider, NewIdentityProvider};
+use app::types::{Guardrail, IdentityProvider, NewGuardrail, NewIdentityProvider};
 use server::manage::{Actor, CreatedKey, CreatedToken, Manage, ManageError};
 use std::time::Duration;
 
@@ -54,6 +54,10 @@ impl Op<'_> {
 
     pub async fn add_identity_provider(&self, new: NewIdentityProvider) -> Result<IdentityProvider, ManageError> {
         self.0.add_identity_provider(&self.1, new).await
+    }
+
+    pub async fn add_guardrail(&self, new: NewGuardrail) -> Result<Guardrail, ManageError> {
+        self.0.add_guardrail(&self.1, new).await
     }
 
     pub async fn add_prompt_version(&self, name: &str, template: PromptTemplate) -> Result<i64, ManageError> {

@@ -17,8 +17,8 @@ use crate::{
 };
 use app::types::{AdminRole, AuditEntry, ModelPrice, ProviderKind, Strategy, Via};
 use app::types::{CompositeKind, CompositeMember, MultiMode, NewComposite};
+use app::types::{Detector, GuardAction, GuardDirection, KeySource, NewGuardrail, NewIdentityProvider};
 use app::types::{EndpointChoice, EndpointRef, NewAdmin, NewGateway, NewKey, NewPrompt, PromptTemplate, WriteOnly};
-use app::types::{KeySource, NewIdentityProvider};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
@@ -112,7 +112,8 @@ fn account(email: &str, role: AdminRole) -> NewAdmin {
 /// The fixtures every run starts from, always created in this order: the admin, endpoint
 /// `e1` (with a credential) and `e-spare` (in no gateway), gateway `g1` over `e1`, key `k1`
 /// on it, composite `c1` on it (over `e1`), prompt `p1` (one version, for every gateway),
-/// identity provider `i1` of `g1` (issuer `https://i1.example.com`), the
+/// identity provider `i1` of `g1` (issuer `https://i1.example.com`), guardrail `r1` of `g1`
+/// (e-mail addresses redacted), the
 /// price of `m1`, a second admin, a viewer, and the admin's API token `t1`; and the template
 /// file `<template>` the CLI's prompt commands read (`table::TEMPLATE_YAML`).
 async fn seed(server: &TestServer) -> Fixture {
@@ -184,6 +185,16 @@ async fn seed(server: &TestServer) -> Fixture {
         })
         .await
         .unwrap();
+    let r1 = op(manage)
+        .add_guardrail(NewGuardrail {
+            gateway_id: g1.id,
+            detector: Detector::Email,
+            action: GuardAction::Redact,
+            direction: GuardDirection::Both,
+            logs_only: false,
+        })
+        .await
+        .unwrap();
     let template_file = server.dir.path().join("template.yaml");
     std::fs::write(&template_file, table::TEMPLATE_YAML).unwrap();
     let m1 = ModelPrice {
@@ -215,6 +226,7 @@ async fn seed(server: &TestServer) -> Fixture {
         ("c1", "CompositeModel", c1.id.0.to_string()),
         ("p1", "Prompt", p1.id.0.to_string()),
         ("i1", "IdentityProvider", i1.id.0.to_string()),
+        ("r1", "Guardrail", r1.id.0.to_string()),
         ("second", "AdminUser", second.id.0.to_string()),
         ("token", "AdminApiToken", token.token.id.0.to_string()),
     ];

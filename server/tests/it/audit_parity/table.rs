@@ -363,6 +363,32 @@ pub fn table() -> Vec<Row> {
         )
         .via_console(Console::Function("identity_delete", &[("id", "<i1>")]))
         .via_cli(&["identity", "remove", "<i1>"]),
+        // Guardrails.
+        row(
+            "addGuardrail",
+            "guardrail.create",
+            "mutation($input: AddGuardrailInput!) { addGuardrail(input: $input) { id } }",
+            json!({ "input": { "gatewayId": "<g1:id>", "detector": "card", "action": "BLOCK", "direction": "REQUEST" } }),
+        )
+        .via_cli(&[
+            "guardrail",
+            "add",
+            "--gateway",
+            "g1",
+            "--detector",
+            "card",
+            "--action",
+            "block",
+            "--direction",
+            "request",
+        ]),
+        row(
+            "removeGuardrail",
+            "guardrail.delete",
+            "mutation($id: ID!) { removeGuardrail(id: $id) }",
+            json!({ "id": "<r1:id>" }),
+        )
+        .via_cli(&["guardrail", "remove", "<r1>"]),
         // Keys.
         row(
             "createKey",

@@ -133,6 +133,7 @@ async fn endpoint_count(server: &TestServer) -> usize {
 
 mod access;
 mod cache;
+mod guardrails;
 mod identity;
 mod operations;
 mod people;
