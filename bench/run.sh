@@ -36,6 +36,8 @@
 #   GW_CPU=1           CPU the gateway is pinned to (taskset)
 #   PT_CPU=$GW_CPU     CPU the pass-through is pinned to (same as the gateway: a like-for-like floor)
 #   LG_CPU=0           CPU for wrk, the mock upstream and the samplers
+#   GUARD_DIRECTION=both  what the `guarded` target's guardrails read: request, response or both
+#                      (the mock echoes the prompt, so with `big` an answer is 32 KB too)
 #   CARGO_TARGET_DIR   where the release binaries are built (default: <repo>/target)
 #   REDIS_URL          the Redis the `redis` target counts in (default redis://127.0.0.1:6379;
 #                      its keys go under a prefix of this run's own)
@@ -72,6 +74,7 @@ REPEATS="${REPEATS:-1}"; OUT="${OUT:-}"; NO_BUILD="${NO_BUILD:-}"; STRICT="${STR
 LOG_ROWS="${LOG_ROWS:-0}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 GW_CPU="${GW_CPU:-1}"; PT_CPU="${PT_CPU:-$GW_CPU}"; LG_CPU="${LG_CPU:-0}"
+GUARD_DIRECTION="${GUARD_DIRECTION:-both}"
 while getopts "d:w:c:s:t:r:o:L:BSh" opt; do
   case "$opt" in
     d) DURATION="$OPTARG";; w) WARMUP="$OPTARG";; c) CONCS="$OPTARG";; s) SCENARIOS="$OPTARG";;
@@ -269,7 +272,8 @@ if wants gateway || wants limited || wants redis || wants composite || wants use
   mgw gateway add --name bench-guarded --endpoints bench-mock >>"$TMP/cli.log" \
     || die "model-gateway gateway add (bench-guarded) failed: $(tail -n 5 "$TMP/cli.log")"
   for rail in email:redact phone:redact card:redact iban:block ssn:block secret:block ip:flag; do
-    mgw guardrail add --gateway bench-guarded --detector "${rail%%:*}" --action "${rail##*:}" >>"$TMP/cli.log" \
+    mgw guardrail add --gateway bench-guarded --detector "${rail%%:*}" --action "${rail##*:}" \
+        --direction "$GUARD_DIRECTION" >>"$TMP/cli.log" \
       || die "model-gateway guardrail add $rail failed: $(tail -n 5 "$TMP/cli.log")"
   done
   GUARDED_KEY="$(mgw key create --gateway bench-guarded --json --name bench-guarded --limit concurrency=100000 \
@@ -336,14 +340,17 @@ process_of() { case "$1" in direct) echo mock;; limited|composite|user|cached|gu
 key_of() { case "$1" in limited) echo "$LIMITED_KEY";; user) echo "$USER_TOKEN";; cached) echo "$CACHED_KEY";;
                         guarded) echo "$GUARDED_KEY";; *) echo "$KEY";; esac; }
 # The `big` scenario's body: a chat request whose prompt is 32 KB of prose with one e-mail
-# address (so a guarded gateway redacts something) and nothing any other detector finds.
+# address (so a guarded gateway redacts something), figures, times and capitals every 50 words
+# (what the digit- and letter-led detectors start from), and nothing else a detector finds.
 python3 - "$TMP/chat-big.json" <<'PY'
 import json, sys
 words = ("the quick brown fox jumps over the lazy dog while seven wizards quietly judge "
-         "boxing matches under pale moonlight and nobody writes any numbers down ").split()
+         "boxing matches under pale moonlight and somebody writes the numbers down ").split()
 text, n = ["Please summarise this for ada.lovelace@example.com:"], 0
 while sum(len(w) + 1 for w in text) < 32 * 1024:
     text.append(words[n % len(words)]); n += 1
+    if n % 50 == 0:
+        text.append("- in 2024 the BBC had 3 teams, 12.5 percent growth and a call at 10:30 on 7 May.")
 body = {"model": "gpt-4o-mini", "max_tokens": 32, "temperature": 0,
         "messages": [{"role": "user", "content": " ".join(text)}]}
 json.dump(body, open(sys.argv[1], "w"))
@@ -410,6 +417,7 @@ json.dump({
     "wrk": "$("$WRK" -v 2>&1 | head -1 | cut -d' ' -f1-2)",
     "duration_s": $DURATION, "warmup_s": $WARMUP, "repeats": $REPEATS,
     "concurrency": "$CONCS".split(), "scenarios": "$SCENARIOS".split(), "targets": "$TARGETS".split(),
+    "guard_direction": "$GUARD_DIRECTION",
     "pinning": "$PINNING", "cpus": {$PROCESS_CPUS, "wrk": "${PIN_LG[2]:-any}"},
     "loadavg_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
     "log_rows_seeded": $LOG_ROWS,

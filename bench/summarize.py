@@ -269,8 +269,8 @@ def main():
         (USER, "An end user's token alone against a gateway key", "token / key", "issue #23", user_checks),
         (CACHED, "Answers from the response cache against the provider's", "hit / miss", "issue #24",
          cache_checks),
-        (GUARDED, "Seven guardrails on requests and answers against none", "guarded / unguarded", "issue #24",
-         guard_checks),
+        (GUARDED, f"Seven guardrails ({meta.get('guard_direction', 'both')}) against none", "guarded / unguarded",
+         "issue #24", guard_checks),
     ]
     for target, title, versus, issue, checks_of in comparisons:
         if GATEWAY not in targets or target not in targets:

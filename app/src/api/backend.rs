@@ -10,6 +10,7 @@ use crate::types::{
     NewGatewayForm, NewKeyForm, NewPromptForm, Overview, PlaygroundSetup, Prompt, PromptId, RequestDetail,
     SettingsListing, ShownOnce, UsageOfKeys, VariantStats, VersionStats, WriteOnly,
 };
+use crate::types::{GuardTrial, Guardrail, GuardrailId, NewGuardrail};
 use crate::types::{IdentityProvider, IdentityProviderId};
 use crate::types::{IdentityProviderForm, RuleTest, RuleVerdict};
 use leptos::prelude::*;
@@ -110,6 +111,14 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn remove_identity_provider<'a>(&'a self, admin: &'a AdminUser, id: IdentityProviderId) -> Answer<'a, ()>;
     /// Tries an access rule against a token's claims; changes nothing.
     fn test_access_rule(&self, test: RuleTest) -> Answer<'_, RuleVerdict>;
+    /// Every gateway's guardrails, in the order they apply.
+    fn guardrails(&self) -> Answer<'_, Vec<Guardrail>>;
+    /// Adds a guardrail to a gateway.
+    fn add_guardrail<'a>(&'a self, admin: &'a AdminUser, new: NewGuardrail) -> Answer<'a, Guardrail>;
+    /// Removes guardrail `id`.
+    fn remove_guardrail<'a>(&'a self, admin: &'a AdminUser, id: GuardrailId) -> Answer<'a, ()>;
+    /// What a text becomes when a request of `gateway` sends it; changes nothing.
+    fn try_guardrails(&self, gateway: GatewayId, text: String) -> Answer<'_, GuardTrial>;
     /// Every key with its gateway's name.
     fn keys(&self) -> Answer<'_, Vec<KeyListing>>;
     /// Every key's usage against its limits and this month, and the prices' currency.

@@ -25,6 +25,7 @@ use app::types::{
     RequestDetail, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, Via, WriteOnly,
 };
 use app::types::{DiffLine, NewPromptForm, Prompt, PromptId, VersionStats};
+use app::types::{GuardTrial, Guardrail, GuardrailId, NewGuardrail};
 use app::types::{IdentityProvider, IdentityProviderId};
 use app::types::{IdentityProviderForm, RuleTest, RuleVerdict};
 use std::sync::Arc;
@@ -346,6 +347,22 @@ impl ConsoleBackend for Console {
 
     fn test_access_rule(&self, test: RuleTest) -> Answer<'_, RuleVerdict> {
         Box::pin(async move { super::identity::test_rule(&test) })
+    }
+
+    fn guardrails(&self) -> Answer<'_, Vec<Guardrail>> {
+        Box::pin(async move { self.manage.guardrails(None).await.map_err(ConsoleError::from) })
+    }
+
+    fn add_guardrail<'a>(&'a self, admin: &'a AdminUser, new: NewGuardrail) -> Answer<'a, Guardrail> {
+        Box::pin(async move { (self.manage.add_guardrail(&actor(admin), new).await).map_err(ConsoleError::from) })
+    }
+
+    fn remove_guardrail<'a>(&'a self, admin: &'a AdminUser, id: GuardrailId) -> Answer<'a, ()> {
+        Box::pin(async move { (self.manage.remove_guardrail(&actor(admin), id).await).map_err(ConsoleError::from) })
+    }
+
+    fn try_guardrails(&self, gateway: GatewayId, text: String) -> Answer<'_, GuardTrial> {
+        Box::pin(async move { (self.manage.try_guardrails(gateway, &text).await).map_err(ConsoleError::from) })
     }
 
     fn keys(&self) -> Answer<'_, Vec<KeyListing>> {

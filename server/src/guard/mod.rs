@@ -5,15 +5,14 @@
 //!
 //! Invariant: a refusal names the detector, never the text it matched; placeholders and the
 //! originals they stand for live only in the request's vault (never logged, never stored).
-//! Invariant: a scan is linear in the text: one pass of a `RegexSet` says which detectors
-//! matched at all, and only those look for where.
+//! Invariant: a scan is linear in the text: each detector's pattern is searched once, from the
+//! places its first bytes allow (see `detect.rs`), so text that holds nothing costs little.
 
 pub mod detect;
 pub mod stream;
 
 use app::types::{Detector, GuardAction, GuardTrial, Guardrail};
-use detect::Finder;
-use regex::RegexSet;
+use detect::{Finder, Numbers};
 use std::ops::Range;
 
 /// Which text a scan reads, and so which guardrails apply.
@@ -56,11 +55,10 @@ struct Rule {
     action: GuardAction,
 }
 
-/// The guardrails one side applies, with the set that finds which of them match at all.
+/// The guardrails one side applies, by their place in [`Guards::rules`].
 #[derive(Debug)]
 struct Pass {
     rules: Vec<usize>,
-    set: RegexSet,
 }
 
 /// A gateway's guardrails, compiled.
@@ -191,25 +189,17 @@ impl Guards {
                 action: guardrail.action,
             });
         }
-        let pass = |side: Side| -> Result<Option<Pass>, (usize, String)> {
-            let chosen: Vec<usize> = (0..guardrails.len())
+        let pass = |side: Side| {
+            let rules: Vec<usize> = (0..guardrails.len())
                 .filter(|&at| side.applies(&guardrails[at]))
                 .collect();
-            if chosen.is_empty() {
-                return Ok(None);
-            }
-            let set = regex::RegexSetBuilder::new(chosen.iter().map(|&at| rules[at].finder.pattern()))
-                .size_limit(8 << 20)
-                .dfa_size_limit(8 << 20)
-                .build()
-                .map_err(|error| (chosen[0], error.to_string()))?;
-            Ok(Some(Pass { rules: chosen, set }))
+            (!rules.is_empty()).then_some(Pass { rules })
         };
         let passes = [
-            pass(Side::Request)?,
-            pass(Side::Response)?,
-            pass(Side::LoggedRequest)?,
-            pass(Side::LoggedResponse)?,
+            pass(Side::Request),
+            pass(Side::Response),
+            pass(Side::LoggedRequest),
+            pass(Side::LoggedResponse),
         ];
         let restores = guardrails.iter().any(|g| g.action == GuardAction::Restore);
         Ok(Guards {
@@ -239,15 +229,27 @@ impl Guards {
         self.restores
     }
 
+    /// Whether any `side` guardrail finds anything in `text` (to block, redact or flag).
+    pub fn finds(&self, side: Side, text: &str) -> bool {
+        let numbers = Numbers::new(text);
+        (self.pass(side))
+            .is_some_and(|pass| (pass.rules.iter()).any(|&rule| !self.rules[rule].finder.find_in(&numbers).is_empty()))
+    }
+
     /// What the `side` guardrails find in `text`: each (rule, where), by where it starts.
     fn hits(&self, side: Side, text: &str) -> Vec<(usize, Range<usize>)> {
         let Some(pass) = self.pass(side) else {
             return Vec::new();
         };
-        let mut hits = Vec::new();
-        for matched in pass.set.matches(text).iter() {
-            let rule = pass.rules[matched];
-            hits.extend(self.rules[rule].finder.find(text).map(|range| (rule, range)));
+        let (mut hits, numbers) = (Vec::new(), Numbers::new(text));
+        for &rule in &pass.rules {
+            hits.extend(
+                self.rules[rule]
+                    .finder
+                    .find_in(&numbers)
+                    .into_iter()
+                    .map(|range| (rule, range)),
+            );
         }
         hits.sort_by_key(|(_, range)| (range.start, usize::MAX - range.end));
         hits

@@ -12,8 +12,9 @@ use super::{error::ProxyError, wire::Inbound, Proxy};
 use crate::guard::{stream::StreamGuard, Found, Guards, Side, Vault};
 use app::types::Gateway;
 use axum::body::Bytes;
+use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 /// A request's guardrails: the gateway's rules, the placeholders its text was given, and what
 /// they found (for its record).
@@ -81,6 +82,28 @@ fn answer_texts(answer: &mut Value) -> Vec<&mut String> {
         out.extend(text);
     }
     out
+}
+
+/// An answer's texts, read without building the whole answer (borrowed where unescaped): to
+/// find out cheaply whether guardrails have anything to do with it.
+#[derive(Deserialize)]
+struct AnswerTexts<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<ChoiceText<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceText<'a> {
+    #[serde(borrow, default)]
+    message: Option<MessageText<'a>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct MessageText<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
 }
 
 /// Applies `gateway`'s request guardrails to `inbound`'s texts: `Err` when one blocks it (counted
@@ -170,6 +193,25 @@ impl Guarding {
     pub fn answer(&mut self, body: &[u8]) -> Result<Option<Bytes>, ProxyError> {
         if !(self.guards.reads(Side::Response) || self.vault.restores()) {
             return Ok(None);
+        }
+        // Most answers hold nothing to redact, block, flag or put back: seen without
+        // building the answer, they are passed on as they came.
+        if let Ok(texts) = serde_json::from_slice::<AnswerTexts<'_>>(body) {
+            let mut texts = (texts.choices.iter())
+                .flat_map(|choice| {
+                    [
+                        choice.message.as_ref().and_then(|m| m.content.as_deref()),
+                        choice.text.as_deref(),
+                    ]
+                })
+                .flatten();
+            let untouched = texts.all(|text| {
+                !self.guards.finds(Side::Response, text)
+                    && (!self.vault.restores() || self.vault.restore(text).is_none())
+            });
+            if untouched {
+                return Ok(None);
+            }
         }
         let Ok(mut answer) = serde_json::from_slice::<Value>(body) else {
             return Ok(None);

@@ -296,6 +296,11 @@ pub(super) async fn route(
         plan: &plan,
         caching: caching.as_ref(),
     };
+    if let (Some(_), Some(guarding)) = (&plan.fan_out, &guarding) {
+        // `multi` and `best` answer on their own: what the request's guardrails found is
+        // recorded now (answers are not read: their response guardrails are not built yet).
+        recorder.guardrails(guarding.found.log_text());
+    }
     let outcome = match &plan.fan_out {
         None => proxy.serve(routed, &mut recorder).await,
         Some(FanOut::Multi(MultiMode::First)) => multi::first(proxy, &plan.tiers, routed, &mut recorder).await,

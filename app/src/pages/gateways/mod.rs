@@ -7,19 +7,23 @@
 
 mod composites;
 mod form;
+mod guardrails;
 mod identity;
 mod people;
 mod rule;
 mod variants;
 
-use crate::api::{list_endpoints, list_gateways, list_identity_providers, CreateGateway, DeleteGateway};
+use crate::api::{
+    list_endpoints, list_gateways, list_guardrails, list_identity_providers, CreateGateway, DeleteGateway,
+};
 use crate::components::Erase;
 use crate::components::{
     focus_when_shown, may_change, reset_on_success, use_hydrated, CopyButton, PageHeader, ReadOnlyNotice, Refusal,
 };
-use crate::types::{CompositeModel, Gateway, IdentityProvider, Strategy};
+use crate::types::{CompositeModel, Gateway, Guardrail, IdentityProvider, Strategy};
 use composites::Composites;
 use form::{EditGateway, EndpointPicker};
+use guardrails::Guardrails;
 use identity::EndUsers;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
@@ -78,6 +82,7 @@ fn GatewayCard(
     names: Vec<String>,
     composites: Vec<CompositeModel>,
     providers: Vec<IdentityProvider>,
+    guardrails: Vec<Guardrail>,
 ) -> AnyView {
     let id = gateway.id.0;
     let token_url = format!("{base}/g/{}/v1", gateway.name);
@@ -158,6 +163,7 @@ fn GatewayCard(
             <Composites gateway=gateway.id gateway_name=gateway.name.clone() composites saved/>
             <EndUsers gateway=gateway.id gateway_name=gateway.name.clone() auth_mode=gateway.auth_mode
                 access_rule=gateway.access_rule.clone() token_url providers saved/>
+            <Guardrails gateway=gateway.id gateway_name=gateway.name.clone() guardrails saved/>
             <LimitsSummary gateway_name=gateway.name.clone() limits=gateway.limits.clone() people=gateway.people.clone()/>
             <div class="mt-4 rounded-lg bg-slate-50 p-3 text-sm">
                 <span class="text-slate-500">"URL: "</span>
@@ -251,6 +257,8 @@ pub fn GatewaysPage() -> impl IntoView {
     let names = move || endpoints.get().and_then(Result::ok).unwrap_or_default();
     // Every gateway's identity providers, reloaded with the list.
     let providers = Resource::new(move || saved.get(), |_| list_identity_providers());
+    // And their guardrails.
+    let guardrails = Resource::new(move || saved.get(), |_| list_guardrails());
     view! {
         <Title text="Gateways"/>
         <PageHeader title="Gateways" description="Named proxies over an ordered list of endpoints, and the composite models each serves."/>
@@ -258,7 +266,7 @@ pub fn GatewaysPage() -> impl IntoView {
             <div role="alert" class="mb-4 rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-700">{error.to_string()}</div>
         })}
         <Suspense fallback=|| view! { <div class="h-32 animate-pulse rounded-xl bg-slate-200"></div> }>
-            {move || providers.get().zip(listing.get()).map(|(providers, result)| match result {
+            {move || providers.get().zip(guardrails.get()).zip(listing.get()).map(|((providers, guardrails), result)| match result {
                 Ok(listing) if listing.gateways.is_empty() => view! {
                     <div class="rounded-xl border border-dashed border-slate-300 bg-white p-8 text-center text-sm text-slate-600">
                         {if may_change() { "No gateways yet. Add an endpoint first, then a gateway over it below." } else { "No gateways yet." }}
@@ -267,6 +275,7 @@ pub fn GatewaysPage() -> impl IntoView {
                 Ok(listing) => {
                     let base = listing.base_url.clone();
                     let providers = providers.unwrap_or_default();
+                    let guardrails = guardrails.unwrap_or_default();
                     view! {
                         <div class="space-y-4">
                             {listing.gateways.into_iter().map(|gateway| {
@@ -281,7 +290,11 @@ pub fn GatewaysPage() -> impl IntoView {
                                     .filter(|p| p.gateway_id == gateway.id)
                                     .cloned()
                                     .collect();
-                                view! { <GatewayCard gateway base=base.clone() model delete saved names=names() composites providers/> }
+                                let guardrails = (guardrails.iter())
+                                    .filter(|g| g.gateway_id == gateway.id)
+                                    .cloned()
+                                    .collect();
+                                view! { <GatewayCard gateway base=base.clone() model delete saved names=names() composites providers guardrails/> }
                             }).collect_view()}
                         </div>
                     }.erase()
