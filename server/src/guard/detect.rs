@@ -48,11 +48,15 @@ const SECRET: &str = concat!(
 enum Check {
     None,
     Phone,
-    Card,
     /// Preceded by its country code, with a checksum that holds.
     Iban,
+    /// Luhn's check, on the candidate or (a card written next to another number) the longest
+    /// run of its groups that passes.
+    Card,
     Ssn,
     Ip,
+    /// An IPv6 address: not inside a word (`std::io`, `Foo::Bar`), with a hexadecimal digit.
+    Ipv6,
 }
 
 /// Where a number-shaped detector's pattern is searched: only around the text's runs of digits
@@ -165,6 +169,13 @@ fn runs(bytes: &[u8]) -> Vec<Run> {
     runs
 }
 
+/// Where the last whitespace of `text` ends (0 when it has none): the start of its last word.
+pub fn after_last_space(text: &str) -> usize {
+    (text.char_indices().rev())
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(at, c)| at + c.len_utf8())
+}
+
 /// The windows of `text` a gated pattern is searched in: around each run the gate admits,
 /// widened, moved out to whitespace (so the pattern's word boundaries read as in the whole
 /// text), and merged where they touch.
@@ -191,7 +202,7 @@ fn windows(text: &str, runs: &[Run], gate: Gate) -> Vec<Range<usize>> {
         while !text.is_char_boundary(start) {
             start -= 1;
         }
-        start = text[..start].rfind(char::is_whitespace).map_or(0, |at| at + 1);
+        start = after_last_space(&text[..start]);
         let mut end = (run.end + after).min(text.len());
         while !text.is_char_boundary(end) {
             end += 1;
@@ -233,7 +244,7 @@ fn words_pattern(words: &[String]) -> String {
             )
         })
         .collect();
-    // Case-insensitive inline, so the set that finds which detectors match reads it alike.
+    // Case-insensitive inline: the pattern carries its own flags.
     format!("(?i:{})", alternatives.join("|"))
 }
 
@@ -265,7 +276,7 @@ impl Finder {
                         after: 0,
                     },
                 )?,
-                built_in(IPV6, Check::Ip, Gate::Everywhere)?,
+                built_in(IPV6, Check::Ipv6, Gate::Everywhere)?,
             ],
             Detector::Secret => vec![built_in(SECRET, Check::None, Gate::Everywhere)?],
             Detector::Regex(pattern) => vec![built_in(pattern, Check::None, Gate::Everywhere)?],
@@ -291,6 +302,8 @@ impl Finder {
                 let candidates = regex.find_iter(&text[window.clone()]);
                 let ranges =
                     candidates.map(|candidate| window.start + candidate.start()..window.start + candidate.end());
+                // An empty match (`\b` alone) has nothing to redact.
+                let ranges = ranges.filter(|range| !range.is_empty());
                 found.extend(ranges.filter_map(|range| matched(*check, text, range)));
             };
             match gate {
@@ -311,10 +324,49 @@ impl Finder {
 fn matched(check: Check, text: &str, range: Range<usize>) -> Option<Range<usize>> {
     match check {
         Check::Iban => iban_at(text, range),
-        Check::None | Check::Phone | Check::Card | Check::Ssn | Check::Ip => {
-            passes(check, &text[range.clone()]).then_some(range)
+        Check::Card => card_at(text, range),
+        Check::Ipv6 => {
+            let bytes = text.as_bytes();
+            let word = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+            let inside_a_word = word(range.start.checked_sub(1).map(|at| &bytes[at])) || word(bytes.get(range.end));
+            let hex = text[range.clone()].bytes().any(|b| b.is_ascii_hexdigit());
+            (!inside_a_word && hex && passes(Check::Ip, &text[range.clone()])).then_some(range)
+        }
+        Check::None | Check::Phone | Check::Ssn | Check::Ip => passes(check, &text[range.clone()]).then_some(range),
+    }
+}
+
+/// A card number in `range`: the whole candidate when it passes Luhn's check, else the longest
+/// (then leftmost) run of its digit groups that does — a card written next to another number
+/// (`4111 1111 1111 1111 12/27`, a CVV after it) is still found.
+fn card_at(text: &str, range: Range<usize>) -> Option<Range<usize>> {
+    let candidate = &text[range.clone()];
+    if luhn(candidate) {
+        return Some(range);
+    }
+    // Where each group of digits starts and ends, inside the candidate.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for (at, byte) in candidate.bytes().enumerate() {
+        match (byte.is_ascii_digit(), groups.last_mut()) {
+            (true, Some((_, end))) if *end == at => *end = at + 1,
+            (true, _) => groups.push((at, at + 1)),
+            (false, _) => {}
         }
     }
+    let mut best: Option<(usize, usize)> = None;
+    for first in 0..groups.len() {
+        for last in (first..groups.len()).rev() {
+            let (start, end) = (groups[first].0, groups[last].1);
+            if best.is_some_and(|(s, e)| e - s >= end - start) {
+                break;
+            }
+            if luhn(&candidate[start..end]) {
+                best = Some((start, end));
+                break;
+            }
+        }
+    }
+    best.map(|(start, end)| range.start + start..range.start + end)
 }
 
 /// An IBAN whose check digits start `range`: the two capitals before them (at a word's start)
@@ -349,6 +401,7 @@ fn passes(check: Check, text: &str) -> bool {
         }
         Check::Card => luhn(text),
         Check::Iban => iban(text),
+        Check::Ipv6 => text.parse::<std::net::Ipv6Addr>().is_ok(),
         Check::Ssn => ssn(text),
         Check::Ip => text.parse::<IpAddr>().is_ok(),
     }
@@ -450,9 +503,13 @@ mod tests {
                     ("card 4111 1111 1111 1111 exp 12/30", "4111 1111 1111 1111"),
                     ("pan=5500-0000-0000-0004;", "5500-0000-0000-0004"),
                     ("amex 378282246310005", "378282246310005"),
+                    ("card 4111 1111 1111 1111 12/27", "4111 1111 1111 1111"),
+                    ("4111-1111-1111-1111 123 is mine", "4111-1111-1111-1111"),
+                    ("item 2 4111 1111 1111 1111", "4111 1111 1111 1111"),
                 ],
                 &[
                     "card 4111 1111 1111 1112 fails Luhn",
+                    "card 4111 1111 1111 1112 12/27",
                     "order 1234567812345678",
                     "tiny 4111",
                 ],
@@ -478,7 +535,15 @@ mod tests {
                     ("v6 2001:db8::8a2e:370:7334 up", "2001:db8::8a2e:370:7334"),
                     ("loopback ::1", "::1"),
                 ],
-                &["version 1.2.3.400", "at 10:30:00", "999.1.1.1", "1.2.3"],
+                &[
+                    "version 1.2.3.400",
+                    "at 10:30:00",
+                    "999.1.1.1",
+                    "1.2.3",
+                    "use std::collections::HashMap;",
+                    "Foo::Bar and std::io",
+                    "a :: b",
+                ],
             ),
             (
                 Detector::Secret,
@@ -524,6 +589,11 @@ mod tests {
         for bad in [r"(unclosed", r"(?=ahead)", r"(a)\1", r"a*"] {
             assert!(Finder::new(&Detector::Regex(bad.into())).is_err(), "{bad}");
         }
+        assert_eq!(
+            found(&Detector::Regex(r"\b".into()), "two words"),
+            Vec::<String>::new(),
+            "empty matches"
+        );
         assert!(
             Finder::new(&Detector::Regex("a{1000}{1000}".into())).is_err(),
             "too big"
@@ -561,6 +631,17 @@ mod tests {
             word[at] = b'0' + at as u8;
             assert!(has_digit(u64::from_le_bytes(word)), "{word:?}");
         }
+    }
+
+    #[test]
+    fn text_with_wide_spaces_is_searched_without_splitting_a_character() {
+        for space in ['\u{a0}', '\u{202f}', '\u{3000}'] {
+            let text = format!("carte{space}4111 1111 1111 1111 et{space}1.2.3.4{space}fin");
+            assert_eq!(found(&Detector::Card, &text), vec!["4111 1111 1111 1111"]);
+            assert_eq!(found(&Detector::Ip, &text), vec!["1.2.3.4"]);
+        }
+        assert_eq!(after_last_space("a\u{a0}bc"), "a\u{a0}".len());
+        assert_eq!(after_last_space("abc"), 0);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod stream;
 
 use app::types::{Detector, GuardAction, GuardTrial, Guardrail};
 use detect::{Finder, Numbers};
-use std::ops::Range;
+use std::{collections::HashMap, ops::Range};
 
 /// Which text a scan reads, and so which guardrails apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,8 +67,6 @@ pub struct Guards {
     rules: Vec<Rule>,
     /// By [`Side`], in its order.
     passes: [Option<Pass>; 4],
-    /// Whether an answer may hold placeholders to put back.
-    restores: bool,
 }
 
 /// A text refused by a `block` guardrail: the detector's kind.
@@ -123,6 +121,14 @@ impl Found {
 pub struct Vault {
     /// Placeholder, original, and whether the answer gets the original back.
     entries: Vec<(String, String, bool)>,
+    /// Each (type, original)'s entry.
+    by_original: HashMap<(&'static str, String), usize>,
+    /// Each placeholder's entry.
+    by_placeholder: HashMap<String, usize>,
+    /// How many placeholders each type has.
+    counts: HashMap<&'static str, usize>,
+    /// Whether any entry is to be put back.
+    restores: bool,
 }
 
 impl Vault {
@@ -130,20 +136,21 @@ impl Vault {
     /// next of its type (`[EMAIL_1]`, `[EMAIL_2]`, …).
     fn placeholder(&mut self, detector: &Detector, original: &str, restore: bool) -> &str {
         let label = detector.label();
-        let known = (self.entries.iter()).position(|(placeholder, text, _)| {
-            text == original && placeholder[1..].starts_with(label) && placeholder.as_bytes()[label.len() + 1] == b'_'
-        });
-        let at = match known {
-            Some(at) => {
+        self.restores |= restore;
+        let at = match self.by_original.get(&(label, original.to_string())) {
+            Some(&at) => {
                 self.entries[at].2 |= restore;
                 at
             }
             None => {
-                let prefix = format!("[{label}_");
-                let number = 1 + (self.entries.iter()).filter(|(p, _, _)| p.starts_with(&prefix)).count();
-                self.entries
-                    .push((format!("{prefix}{number}]"), original.to_string(), restore));
-                self.entries.len() - 1
+                let count = self.counts.entry(label).or_default();
+                *count += 1;
+                let placeholder = format!("[{label}_{count}]");
+                self.entries.push((placeholder.clone(), original.to_string(), restore));
+                let at = self.entries.len() - 1;
+                self.by_original.insert((label, original.to_string()), at);
+                self.by_placeholder.insert(placeholder, at);
+                at
             }
         };
         &self.entries[at].0
@@ -151,28 +158,38 @@ impl Vault {
 
     /// Whether any placeholder is to be put back.
     pub fn restores(&self) -> bool {
-        self.entries.iter().any(|(_, _, restore)| *restore)
+        self.restores
     }
 
-    /// The longest placeholder (what a stream holds back so none is split).
-    pub fn longest(&self) -> usize {
-        self.entries.iter().map(|(p, _, _)| p.len()).max().unwrap_or(0)
-    }
-
-    /// `text` with the placeholders to be put back replaced by their originals; `None` when
-    /// it has none.
+    /// `text` with the placeholders to be put back replaced by their originals, in one pass;
+    /// `None` when it has none.
     pub fn restore(&self, text: &str) -> Option<String> {
-        if !text.contains('[') {
+        if !self.restores || !text.contains('[') {
             return None;
         }
-        let mut out: Option<String> = None;
-        for (placeholder, original, restore) in &self.entries {
-            let current = out.as_deref().unwrap_or(text);
-            if *restore && current.contains(placeholder.as_str()) {
-                out = Some(current.replace(placeholder.as_str(), original));
+        let mut out = String::new();
+        let (mut copied, mut from) = (0, 0);
+        while let Some(open) = text[from..].find('[').map(|at| from + at) {
+            let Some(close) = text[open..].find(']').map(|at| open + at) else {
+                break;
+            };
+            match self
+                .by_placeholder
+                .get(&text[open..=close])
+                .map(|&at| &self.entries[at])
+            {
+                Some((_, original, true)) => {
+                    out.push_str(&text[copied..open]);
+                    out.push_str(original);
+                    (copied, from) = (close + 1, close + 1);
+                }
+                Some((_, _, false)) | None => from = open + 1,
             }
         }
-        out
+        (copied > 0).then(|| {
+            out.push_str(&text[copied..]);
+            out
+        })
     }
 }
 
@@ -201,12 +218,7 @@ impl Guards {
             pass(Side::LoggedRequest),
             pass(Side::LoggedResponse),
         ];
-        let restores = guardrails.iter().any(|g| g.action == GuardAction::Restore);
-        Ok(Guards {
-            rules,
-            passes,
-            restores,
-        })
+        Ok(Guards { rules, passes })
     }
 
     fn pass(&self, side: Side) -> Option<&Pass> {
@@ -222,11 +234,6 @@ impl Guards {
     /// Whether any guardrail reads `side`.
     pub fn reads(&self, side: Side) -> bool {
         self.pass(side).is_some()
-    }
-
-    /// Whether answers may need placeholders put back.
-    pub fn restores(&self) -> bool {
-        self.restores
     }
 
     /// Whether any `side` guardrail finds anything in `text` (to block, redact or flag).
@@ -288,8 +295,9 @@ impl Guards {
                 cut = range.start;
             }
         }
-        let mut out = String::new();
-        let mut copied = 0;
+        // Blocks and flags first; the redactions' spans merged where they overlap, so no part
+        // of a match is left out of a placeholder.
+        let mut spans: Vec<(usize, Range<usize>)> = Vec::new();
         for (rule, range) in hits {
             let rule_ref = &self.rules[rule];
             let detector = rule_ref.detector.kind();
@@ -298,23 +306,24 @@ impl Guards {
                 // which sees the whole match.
                 continue;
             }
+            found.note(side, detector, rule_ref.action);
             match rule_ref.action {
-                GuardAction::Block => {
-                    found.note(side, detector, GuardAction::Block);
-                    return Err(Blocked { detector, side });
-                }
-                GuardAction::Flag => found.note(side, detector, GuardAction::Flag),
-                GuardAction::Redact | GuardAction::Restore => {
-                    found.note(side, detector, rule_ref.action);
-                    if range.start < copied {
-                        continue; // Overlaps a match already replaced.
-                    }
-                    out.push_str(&text[copied..range.start]);
-                    let restore = rule_ref.action == GuardAction::Restore && side == Side::Request;
-                    out.push_str(vault.placeholder(&rule_ref.detector, &text[range.clone()], restore));
-                    copied = range.end;
-                }
+                GuardAction::Block => return Err(Blocked { detector, side }),
+                GuardAction::Flag => {}
+                GuardAction::Redact | GuardAction::Restore => match spans.last_mut() {
+                    Some((_, last)) if range.start < last.end => last.end = last.end.max(range.end),
+                    _ => spans.push((rule, range)),
+                },
             }
+        }
+        let mut out = String::new();
+        let mut copied = 0;
+        for (rule, range) in spans {
+            let rule_ref = &self.rules[rule];
+            out.push_str(&text[copied..range.start]);
+            let restore = rule_ref.action == GuardAction::Restore && side == Side::Request;
+            out.push_str(vault.placeholder(&rule_ref.detector, &text[range.clone()], restore));
+            copied = range.end;
         }
         if copied == 0 {
             return Ok((None, cut));
@@ -419,7 +428,19 @@ mod tests {
     }
 
     #[test]
-    fn the_set_that_finds_which_detectors_match_reads_words_in_any_case() {
+    fn overlapping_matches_are_redacted_whole() {
+        let guards = Guards::new(&[
+            rail("words:project falcon", GuardAction::Redact, GuardDirection::Request),
+            rail(r"regex:falcon-\d+", GuardAction::Redact, GuardDirection::Request),
+        ])
+        .unwrap();
+        assert_eq!(guards.trial("see project falcon-7731 now").text, "see [WORD_1] now");
+        let ip = Guards::new(&[rail("ip", GuardAction::Redact, GuardDirection::Request)]).unwrap();
+        assert_eq!(ip.trial("from ::ffff:192.168.1.1 ok").text, "from [IP_1] ok");
+    }
+
+    #[test]
+    fn words_are_found_in_any_case() {
         let guards = Guards::new(&[rail(
             "words:project falcon",
             GuardAction::Redact,

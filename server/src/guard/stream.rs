@@ -23,26 +23,39 @@ pub struct StreamGuard {
     held: BTreeMap<u64, String>,
     /// The last chunk's `id`, `created` and `model`, for a chunk that flushes at the end.
     last: Value,
+    /// The answer's text before placeholders were put back (what the log stores), when the
+    /// request has placeholders to put back.
+    unrestored: Option<String>,
     pub found: Found,
 }
 
 /// Where the text held may be cut: `HOLD` bytes from its end, moved back to a character
-/// boundary and to the start of the non-space run it falls in.
+/// boundary and to the start of the non-space run it falls in — but no further back than
+/// [`LONGEST_RUN`] (a long run without spaces — base64, a URL, CJK text — is not held whole).
 fn release_point(text: &str) -> usize {
     let mut cut = text.len().saturating_sub(HOLD);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    let before = &text[..cut];
     match text[cut..].chars().next() {
-        Some(c) if !c.is_whitespace() => before.rfind(char::is_whitespace).map_or(0, |at| at + 1),
+        Some(c) if !c.is_whitespace() => {
+            let mut floor = cut.saturating_sub(LONGEST_RUN);
+            while !text.is_char_boundary(floor) {
+                floor += 1;
+            }
+            floor + super::detect::after_last_space(&text[floor..cut])
+        }
         _ => cut,
     }
 }
 
+/// The longest run without spaces held back whole, bytes.
+const LONGEST_RUN: usize = 2048;
+
 impl StreamGuard {
     pub fn new(guards: Arc<Guards>, vault: Vault, found: Found) -> Self {
         StreamGuard {
+            unrestored: vault.restores().then(String::new),
             guards,
             vault,
             held: BTreeMap::new(),
@@ -58,6 +71,9 @@ impl StreamGuard {
             false => (None, limit),
         };
         let out = scanned.unwrap_or_else(|| text[..cut].to_string());
+        if let Some(unrestored) = &mut self.unrestored {
+            unrestored.push_str(&out);
+        }
         Ok((self.vault.restore(&out).unwrap_or(out), cut))
     }
 
@@ -105,6 +121,8 @@ impl StreamGuard {
 
     /// The answer's text as the log stores it (the `logs_only` guardrails' redactions).
     pub fn logged(&mut self, text: String) -> String {
+        // The originals put back are the user's, not the log's.
+        let text = self.unrestored.take().unwrap_or(text);
         match self
             .guards
             .scan(Side::LoggedResponse, &text, &mut Vault::default(), &mut self.found)
@@ -192,6 +210,18 @@ mod tests {
                 detector: "card",
                 side: Side::Response
             })
+        );
+    }
+
+    #[test]
+    fn held_text_is_cut_between_words_even_after_wide_spaces_and_long_runs_flow() {
+        let french = format!("{}Bonjour\u{202f}! {}", "mot ".repeat(40), "é".repeat(80));
+        let cut = release_point(&french);
+        assert!(french.is_char_boundary(cut) && cut > 0, "{cut}");
+        let blob = "A".repeat(10_000);
+        assert!(
+            release_point(&blob) >= 10_000 - HOLD - LONGEST_RUN,
+            "a long run is not held whole"
         );
     }
 

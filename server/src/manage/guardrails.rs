@@ -32,7 +32,15 @@ fn detector(detector: &Detector) -> Result<(), ManageError> {
         Detector::Words(words) if words.len() > MAX_WORDS => {
             return Err(ManageError::invalid("detector", format!("more than {MAX_WORDS} words")))
         }
-        _ => {}
+        Detector::Regex(_)
+        | Detector::Words(_)
+        | Detector::Email
+        | Detector::Phone
+        | Detector::Card
+        | Detector::Iban
+        | Detector::Ssn
+        | Detector::Ip
+        | Detector::Secret => {}
     }
     Finder::new(detector).map_err(|why| ManageError::invalid("detector", why))?;
     Ok(())

@@ -22,6 +22,9 @@ pub(super) struct Guarding {
     pub guards: Arc<Guards>,
     pub vault: Vault,
     pub found: Found,
+    /// The answer as the response guardrails left it, before placeholders were put back (for
+    /// the log), when putting them back changed it.
+    unrestored: Option<Bytes>,
 }
 
 /// The texts of a request that guardrails read.
@@ -122,8 +125,16 @@ pub(super) fn request(
         guards: guards.clone(),
         vault: Vault::default(),
         found: Found::default(),
+        unrestored: None,
     };
     let mut changed = false;
+    if guards.reads(Side::Response) {
+        // Log probabilities repeat the answer token by token, outside the text guardrails
+        // read: a gateway that reads answers does not ask for them.
+        for field in ["logprobs", "top_logprobs"] {
+            changed |= inbound.body.remove(field).is_some();
+        }
+    }
     if guards.reads(Side::Request) {
         for text in request_texts(&mut inbound.body) {
             match guards.scan(Side::Request, text, &mut guarding.vault, &mut guarding.found) {
@@ -169,8 +180,13 @@ impl Guarding {
         changed.then(|| Value::Object(copy).to_string())
     }
 
-    /// An answer's text as the log stores it.
+    /// An answer's text as the log stores it: the answer before placeholders were put back
+    /// (the originals are the user's, not the log's), with the log's own redactions.
     pub fn logged_answer(&mut self, text: String) -> String {
+        let text = self
+            .unrestored
+            .take()
+            .map_or(text, |unrestored| String::from_utf8_lossy(&unrestored).into_owned());
         if !self.guards.reads(Side::LoggedResponse) {
             return text;
         }
@@ -216,19 +232,27 @@ impl Guarding {
         let Ok(mut answer) = serde_json::from_slice::<Value>(body) else {
             return Ok(None);
         };
-        let mut changed = false;
-        for text in answer_texts(&mut answer) {
+        let (mut changed, mut restored_any) = (false, false);
+        let mut unrestored = answer.clone();
+        for (text, logged) in answer_texts(&mut answer).into_iter().zip(answer_texts(&mut unrestored)) {
             let scanned = match self.guards.reads(Side::Response) {
                 true => (self.guards.scan(Side::Response, text, &mut self.vault, &mut self.found))
                     .map_err(ProxyError::ContentPolicy)?,
                 false => None,
             };
+            if let Some(scanned) = &scanned {
+                logged.clone_from(scanned);
+            }
             let current = scanned.as_deref().unwrap_or(text.as_str());
             let restored = self.vault.restore(current);
+            restored_any |= restored.is_some();
             if let Some(new) = restored.or(scanned) {
                 *text = new;
                 changed = true;
             }
+        }
+        if restored_any {
+            self.unrestored = Some(Bytes::from(unrestored.to_string()));
         }
         Ok(changed.then(|| Bytes::from(answer.to_string())))
     }

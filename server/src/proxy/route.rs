@@ -229,7 +229,8 @@ pub(super) async fn route(
     };
     let mut recorder = record(proxy, snapshot, &principal, &call, &inbound, sent, progress)?;
     if let Some(prompt) = prompt {
-        recorder.prompt(prompt, principal.gateway().log_payloads);
+        // A prompt's parameters are logged as they came: not when guardrails changed the text.
+        recorder.prompt(prompt, principal.gateway().log_payloads && !guarded);
     }
     recorder.variant(plan.tiers.first().and_then(|tier| tier.variant.as_deref()));
     let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
@@ -254,8 +255,10 @@ pub(super) async fn route(
             .map_or(proxy.settings.request_deadline, Duration::from_millis);
     if let Some(caching) = &mut caching {
         if let Some(entry) = caching.look(&proxy.cache, deadline).await {
-            // A kept answer passes the response guardrails like a provider's.
+            // A kept answer passes the response guardrails like a provider's, and is logged
+            // as they log it.
             let mut body = entry.body.clone();
+            let mut logs_payload = gateway.log_payloads;
             if let Some(guarding) = &mut guarding {
                 let guarded = guarding.answer(&body);
                 recorder.guardrails(guarding.found.log_text());
@@ -267,6 +270,10 @@ pub(super) async fn route(
                         return Err(refusal);
                     }
                 }
+                if logs_payload {
+                    recorder.answered(guarding.logged_answer(String::from_utf8_lossy(&body).into_owned()));
+                    logs_payload = false;
+                }
             }
             let shape = call.api.shape();
             return Ok(cache::answer(
@@ -275,7 +282,7 @@ pub(super) async fn route(
                 shape,
                 &inbound,
                 &rate,
-                gateway.log_payloads,
+                logs_payload,
                 recorder,
             ));
         }

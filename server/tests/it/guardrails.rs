@@ -124,11 +124,20 @@ async fn redacted_text_reaches_the_provider_as_placeholders_and_restore_gives_it
         logs[1].guardrails.as_deref(),
         Some("request:email:restore,request:card:redact")
     );
-    let logged = logs[1].request_body.as_deref().unwrap();
-    assert!(
-        logged.contains("[EMAIL_1]") && !logged.contains("ada@"),
-        "the log holds what was sent: {logged}"
-    );
+    for log in &logs {
+        let (request, answer) = (
+            log.request_body.as_deref().unwrap(),
+            log.response_body.as_deref().unwrap(),
+        );
+        assert!(
+            request.contains("[EMAIL_1]") && !request.contains("ada@"),
+            "the log holds what was sent: {request}"
+        );
+        assert!(
+            !answer.contains("ada@"),
+            "nor the originals put back in the answer: {answer}"
+        );
+    }
 }
 
 /// An SSE body sending `pieces` as content chunks, then the finish and `[DONE]`.
@@ -209,7 +218,12 @@ async fn a_blocked_answer_is_refused_whole_and_flags_only_mark_the_log() {
     )
     .await;
     // The request passes (the IBAN rule reads answers); the mock echoes it; the answer is refused.
-    let (status, body) = ask(&rig, &asking("pay GB82WEST12345698765432", false)).await;
+    // Log probabilities (the answer again, token by token) are not asked for.
+    let mut paying = asking("pay GB82WEST12345698765432", false);
+    paying["logprobs"] = json!(true);
+    paying["top_logprobs"] = json!(2);
+    let (status, body) = ask(&rig, &paying).await;
+    assert!(!sent(&mock).contains("logprobs"), "{}", sent(&mock));
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("content_policy_violation") && !body.contains("GB82"),
