@@ -157,6 +157,15 @@ fn json_answer(
     mut guarding: Option<Guarding>,
     recorder: &mut Recorder,
 ) -> Result<Bytes, super::error::ProxyError> {
+    if api == Api::Anthropic && caching.is_none() && guarding.is_none() {
+        // Nothing keeps or reads the OpenAI-shaped answer: shaped from it as it is (a
+        // translated answer is a value already; no round trip through bytes).
+        let body = Bytes::from(messages::to_message(&answer.json(), usage).to_string());
+        if gateway.log_payloads {
+            recorder.answered(String::from_utf8_lossy(&body).into_owned());
+        }
+        return Ok(body);
+    }
     // OpenAI's shape: what the cache keeps and the guardrails read.
     let mut body = answer.into_bytes();
     if let Some(caching) = caching {
