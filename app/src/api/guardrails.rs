@@ -16,9 +16,9 @@ pub async fn list_guardrails() -> Result<Vec<Guardrail>, ConsoleError> {
     console_backend()?.guardrails().await.map_err(refused)
 }
 
-/// The guardrail form read: `detector` is a kind (`email`, …, `regex`, `words`) and `pattern`
-/// its pattern or comma-separated words; `direction` blank for the action's usual one;
-/// `logs_only` a ticked checkbox (`on`).
+/// The guardrail form read: `detector` is a kind (`email`, …, `regex`, `words`, `moderation`)
+/// and `pattern` its pattern, comma-separated words or endpoint; `direction` blank for the
+/// usual one; `logs_only` and `fail_closed` ticked checkboxes (`on`).
 #[cfg(feature = "ssr")]
 fn new_guardrail(
     gateway_id: i64,
@@ -27,17 +27,17 @@ fn new_guardrail(
     action: &str,
     direction: &str,
     logs_only: &str,
+    fail_closed: &str,
 ) -> Result<NewGuardrail, ConsoleError> {
     let written = match detector {
-        "regex" | "words" => format!("{detector}:{pattern}"),
+        "regex" | "words" | "moderation" => format!("{detector}:{pattern}"),
         kind => kind.to_string(),
     };
     let detector = Detector::parse(&written).map_err(|why| ConsoleError::invalid("detector", why))?;
     let action = GuardAction::parse(action)
         .ok_or_else(|| ConsoleError::invalid("action", "Choose redact, restore, block or flag."))?;
     let direction = match direction.trim() {
-        "" if action == GuardAction::Restore => GuardDirection::Request,
-        "" => GuardDirection::Both,
+        "" => GuardDirection::usual(&detector, action),
         text => GuardDirection::parse(text)
             .ok_or_else(|| ConsoleError::invalid("direction", "Choose requests, answers or both."))?,
     };
@@ -47,6 +47,7 @@ fn new_guardrail(
         action,
         direction,
         logs_only: !logs_only.is_empty(),
+        fail_closed: !fail_closed.is_empty(),
     })
 }
 
@@ -59,9 +60,18 @@ pub async fn add_guardrail(
     #[server(default)] action: String,
     #[server(default)] direction: String,
     #[server(default)] logs_only: String,
+    #[server(default)] fail_closed: String,
 ) -> Result<Guardrail, ConsoleError> {
     let admin = require_admin()?;
-    let new = new_guardrail(gateway_id, &detector, &pattern, &action, &direction, &logs_only)?;
+    let new = new_guardrail(
+        gateway_id,
+        &detector,
+        &pattern,
+        &action,
+        &direction,
+        &logs_only,
+        &fail_closed,
+    )?;
     console_backend()?.add_guardrail(&admin, new).await.map_err(refused)
 }
 
@@ -91,24 +101,33 @@ mod tests {
 
     #[test]
     fn the_form_is_read_with_the_actions_usual_direction_and_refused_under_its_field() {
-        let read = new_guardrail(3, "regex", r"PRJ-\d+", "block", "", "on").unwrap();
+        let read = new_guardrail(3, "regex", r"PRJ-\d+", "block", "", "on", "").unwrap();
         assert_eq!(read.detector, Detector::Regex(r"PRJ-\d+".into()));
         assert_eq!((read.direction, read.logs_only), (GuardDirection::Both, true));
-        let restore = new_guardrail(3, "email", "ignored", "restore", "", "").unwrap();
+        let restore = new_guardrail(3, "email", "ignored", "restore", "", "", "").unwrap();
         assert_eq!(
             (restore.detector, restore.direction),
             (Detector::Email, GuardDirection::Request)
         );
+        let moderation = new_guardrail(3, "moderation", "omni", "block", "", "", "on").unwrap();
         assert_eq!(
-            new_guardrail(3, "words", " , ", "redact", "", "").unwrap_err().field,
+            (moderation.detector, moderation.direction, moderation.fail_closed),
+            (Detector::Moderation("omni".into()), GuardDirection::Request, true)
+        );
+        assert_eq!(
+            new_guardrail(3, "words", " , ", "redact", "", "", "")
+                .unwrap_err()
+                .field,
             "detector"
         );
         assert_eq!(
-            new_guardrail(3, "email", "", "erase", "", "").unwrap_err().field,
+            new_guardrail(3, "email", "", "erase", "", "", "").unwrap_err().field,
             "action"
         );
         assert_eq!(
-            new_guardrail(3, "email", "", "flag", "sideways", "").unwrap_err().field,
+            new_guardrail(3, "email", "", "flag", "sideways", "", "")
+                .unwrap_err()
+                .field,
             "direction"
         );
     }

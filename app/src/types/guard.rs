@@ -10,8 +10,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GuardrailId(pub i64);
 
-/// What a guardrail looks for. Written (CLI, GraphQL, console, the database) as `email`,
-/// `phone`, `card`, `iban`, `ssn`, `ip`, `secret`, `regex:PATTERN` or `words:a,b`.
+/// What a guardrail looks for. Written (CLI, GraphQL, console) as `email`, `phone`, `card`,
+/// `iban`, `ssn`, `ip`, `secret`, `regex:PATTERN`, `words:a,b` or `moderation:ENDPOINT`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Detector {
     /// E-mail addresses.
@@ -33,6 +33,9 @@ pub enum Detector {
     Regex(String),
     /// Whole words or phrases, any case.
     Words(Vec<String>),
+    /// What a moderation endpoint (OpenAI's `/v1/moderations` shape; the endpoint's name)
+    /// flags: asked before the request is forwarded.
+    Moderation(String),
 }
 
 impl Detector {
@@ -59,7 +62,13 @@ impl Detector {
             Detector::Secret => "secret",
             Detector::Regex(_) => "regex",
             Detector::Words(_) => "words",
+            Detector::Moderation(_) => "moderation",
         }
+    }
+
+    /// Whether it asks an endpoint rather than reading the text itself.
+    pub fn is_external(&self) -> bool {
+        matches!(self, Detector::Moderation(_))
     }
 
     /// The placeholder's type: `[EMAIL_1]`, `[CARD_2]`, `[PATTERN_1]`, `[WORD_1]`.
@@ -74,10 +83,12 @@ impl Detector {
             Detector::Secret => "SECRET",
             Detector::Regex(_) => "PATTERN",
             Detector::Words(_) => "WORD",
+            Detector::Moderation(_) => "MODERATION",
         }
     }
 
-    /// The detector written `text` (`email`, `regex:PATTERN`, `words:a,b`), or why not.
+    /// The detector written `text` (`email`, `regex:PATTERN`, `words:a,b`,
+    /// `moderation:ENDPOINT`), or why not.
     /// A pattern is only read here; whether it compiles is checked where it is saved.
     pub fn parse(text: &str) -> Result<Detector, String> {
         let text = text.trim_start();
@@ -97,9 +108,16 @@ impl Detector {
             }
             return Ok(Detector::Words(words));
         }
+        if let Some(endpoint) = text.strip_prefix("moderation:") {
+            let endpoint = endpoint.trim();
+            if endpoint.is_empty() {
+                return Err("`moderation:` needs an endpoint's name after it".into());
+            }
+            return Ok(Detector::Moderation(endpoint.to_string()));
+        }
         let text = text.trim();
         (Detector::BUILT_IN.into_iter()).find(|d| d.kind() == text).ok_or_else(|| {
-            format!("unknown detector `{text}`: one of email, phone, card, iban, ssn, ip, secret, regex:PATTERN, words:a,b")
+            format!("unknown detector `{text}`: one of email, phone, card, iban, ssn, ip, secret, regex:PATTERN, words:a,b, moderation:ENDPOINT")
         })
     }
 }
@@ -109,6 +127,7 @@ impl fmt::Display for Detector {
         match self {
             Detector::Regex(pattern) => write!(f, "regex:{pattern}"),
             Detector::Words(words) => write!(f, "words:{}", words.join(",")),
+            Detector::Moderation(endpoint) => write!(f, "moderation:{endpoint}"),
             Detector::Email
             | Detector::Phone
             | Detector::Card
@@ -209,6 +228,18 @@ impl GuardDirection {
             .find(|direction| direction.as_str() == text.trim())
     }
 
+    /// The direction a guardrail reads when none is given: requests for `restore` and for a
+    /// moderation endpoint (both read only requests), else both.
+    pub fn usual(detector: &Detector, action: GuardAction) -> GuardDirection {
+        if detector.is_external() {
+            return GuardDirection::Request;
+        }
+        match action {
+            GuardAction::Restore => GuardDirection::Request,
+            GuardAction::Redact | GuardAction::Block | GuardAction::Flag => GuardDirection::Both,
+        }
+    }
+
     /// Whether it reads requests.
     pub fn requests(self) -> bool {
         matches!(self, GuardDirection::Request | GuardDirection::Both)
@@ -231,6 +262,10 @@ pub struct Guardrail {
     /// It changes only what the request log stores (`redact` only): the provider and the
     /// client see the text as it was.
     pub logs_only: bool,
+    /// A moderation guardrail whose endpoint cannot answer refuses the request (503) rather
+    /// than letting it pass unmoderated.
+    #[serde(default)]
+    pub fail_closed: bool,
     pub created_at: i64,
 }
 
@@ -242,6 +277,8 @@ pub struct NewGuardrail {
     pub action: GuardAction,
     pub direction: GuardDirection,
     pub logs_only: bool,
+    #[serde(default)]
+    pub fail_closed: bool,
 }
 
 /// What "try it" shows: the text as a request would leave with the gateway's guardrails
@@ -263,7 +300,13 @@ mod tests {
 
     #[test]
     fn detectors_read_back_as_they_are_written() {
-        for text in ["email", "secret", "regex:\\bproject-[a-z]+\\b", "words:apple,blue moon"] {
+        for text in [
+            "email",
+            "secret",
+            "regex:\\bproject-[a-z]+\\b",
+            "words:apple,blue moon",
+            "moderation:omni",
+        ] {
             let detector = Detector::parse(text).unwrap();
             assert_eq!(detector.to_string(), text);
             let json = serde_json::to_string(&detector).unwrap();
@@ -273,7 +316,7 @@ mod tests {
             Detector::parse("words: a , ,b").unwrap(),
             Detector::Words(vec!["a".into(), "b".into()])
         );
-        for bad in ["mail", "regex:", "words: , ", ""] {
+        for bad in ["mail", "regex:", "words: , ", "", "moderation: "] {
             assert!(Detector::parse(bad).is_err(), "{bad}");
         }
     }

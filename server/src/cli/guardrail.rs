@@ -41,20 +41,25 @@ pub struct GuardrailAdd {
     /// The gateway whose requests and answers it reads.
     #[arg(long)]
     gateway: String,
-    /// What it looks for: email, phone, card, iban, ssn, ip, secret, regex:PATTERN or
-    /// words:a,b.
+    /// What it looks for: email, phone, card, iban, ssn, ip, secret, regex:PATTERN, words:a,b,
+    /// or moderation:ENDPOINT (what an OpenAI-shaped moderation endpoint flags).
     #[arg(long, value_parser = Detector::parse)]
     detector: Detector,
     /// What it does: redact, restore (redact the request, put the originals back in the
     /// answer), block or flag.
     #[arg(long, value_parser = parse_action)]
     action: GuardAction,
-    /// What it reads: request, response or both (default: request for restore, else both).
+    /// What it reads: request, response or both (default: request for restore and moderation,
+    /// else both).
     #[arg(long, value_parser = parse_direction)]
     direction: Option<GuardDirection>,
     /// Redact only what the request log stores (the provider and client see the text as it was).
     #[arg(long)]
     logs_only: bool,
+    /// Moderation only: refuse requests (503) while the endpoint cannot answer, rather than
+    /// letting them pass unmoderated.
+    #[arg(long)]
+    fail_closed: bool,
     #[command(flatten)]
     output: Output,
 }
@@ -74,13 +79,11 @@ pub async fn run(manage: &Manage, command: GuardrailCommand) -> Result<String, M
         GuardrailCommand::Add(add) => {
             let new = NewGuardrail {
                 gateway_id: manage.gateway_id(&add.gateway).await?,
-                detector: add.detector,
                 action: add.action,
-                direction: add.direction.unwrap_or(match add.action {
-                    GuardAction::Restore => GuardDirection::Request,
-                    GuardAction::Redact | GuardAction::Block | GuardAction::Flag => GuardDirection::Both,
-                }),
+                direction: (add.direction).unwrap_or_else(|| GuardDirection::usual(&add.detector, add.action)),
+                detector: add.detector,
                 logs_only: add.logs_only,
+                fail_closed: add.fail_closed,
             };
             let guardrail = manage.add_guardrail(&actor, new).await?;
             Ok(add.output.show(&guardrail, || {
@@ -117,7 +120,12 @@ pub async fn run(manage: &Manage, command: GuardrailCommand) -> Result<String, M
                         g.detector.to_string(),
                         g.action.as_str().to_string(),
                         g.direction.as_str().to_string(),
-                        if g.logs_only { "logs only" } else { "" }.to_string(),
+                        match (g.logs_only, g.fail_closed) {
+                            (true, _) => "logs only",
+                            (false, true) => "fails closed",
+                            (false, false) => "",
+                        }
+                        .to_string(),
                     ]
                 })
                 .collect();

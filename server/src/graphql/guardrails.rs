@@ -24,7 +24,7 @@ impl GuardrailNode {
         global_id(NodeKind::Gateway, self.0.gateway_id.0)
     }
     /// What it looks for, as written: `email`, `phone`, `card`, `iban`, `ssn`, `ip`, `secret`,
-    /// `regex:PATTERN` or `words:a,b`.
+    /// `regex:PATTERN`, `words:a,b` or `moderation:ENDPOINT`.
     async fn detector(&self) -> String {
         self.0.detector.to_string()
     }
@@ -38,6 +38,10 @@ impl GuardrailNode {
     async fn logs_only(&self) -> bool {
         self.0.logs_only
     }
+    /// A moderation guardrail refuses requests (503) while its endpoint cannot answer.
+    async fn fail_closed(&self) -> bool {
+        self.0.fail_closed
+    }
     /// Unix milliseconds.
     async fn created_at(&self) -> i64 {
         self.0.created_at
@@ -48,13 +52,17 @@ impl GuardrailNode {
 #[derive(InputObject)]
 pub struct AddGuardrailInput {
     gateway_id: ID,
-    /// `email`, `phone`, `card`, `iban`, `ssn`, `ip`, `secret`, `regex:PATTERN` or `words:a,b`.
+    /// `email`, `phone`, `card`, `iban`, `ssn`, `ip`, `secret`, `regex:PATTERN`, `words:a,b` or
+    /// `moderation:ENDPOINT`.
     detector: String,
     action: GuardAction,
-    /// Default: `REQUEST` for `RESTORE`, else `BOTH`.
+    /// Default: `REQUEST` for `RESTORE` and moderation, else `BOTH`.
     direction: Option<GuardDirection>,
     #[graphql(default)]
     logs_only: bool,
+    /// Moderation only: refuse requests (503) while the endpoint cannot answer.
+    #[graphql(default)]
+    fail_closed: bool,
 }
 
 /// The mutations of guardrails.
@@ -65,15 +73,14 @@ pub struct GuardrailMutation;
 impl GuardrailMutation {
     /// Adds a guardrail to a gateway.
     async fn add_guardrail(&self, ctx: &Context<'_>, input: AddGuardrailInput) -> Result<GuardrailNode> {
+        let detector = Detector::parse(&input.detector).map_err(|why| error::invalid("detector", why))?;
         let new = NewGuardrail {
             gateway_id: GatewayId(numeric_id(&input.gateway_id, NodeKind::Gateway, "gatewayId")?),
-            detector: Detector::parse(&input.detector).map_err(|why| error::invalid("detector", why))?,
-            direction: input.direction.unwrap_or(match input.action {
-                GuardAction::Restore => GuardDirection::Request,
-                GuardAction::Redact | GuardAction::Block | GuardAction::Flag => GuardDirection::Both,
-            }),
+            direction: (input.direction).unwrap_or_else(|| GuardDirection::usual(&detector, input.action)),
+            detector,
             action: input.action,
             logs_only: input.logs_only,
+            fail_closed: input.fail_closed,
         };
         let guardrail = (manage(ctx).add_guardrail(actor(ctx)?, new).await).map_err(error::manage)?;
         Ok(GuardrailNode(guardrail))

@@ -61,12 +61,23 @@ struct Pass {
     rules: Vec<usize>,
 }
 
+/// A moderation guardrail: the endpoint asked about each request, what a flag from it does,
+/// and whether a request is refused when it cannot answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moderation {
+    pub endpoint: String,
+    pub action: GuardAction,
+    pub fail_closed: bool,
+}
+
 /// A gateway's guardrails, compiled.
 #[derive(Debug)]
 pub struct Guards {
     rules: Vec<Rule>,
     /// By [`Side`], in its order.
     passes: [Option<Pass>; 4],
+    /// The moderation guardrails (read by no pass: their endpoints read the text).
+    pub moderations: Vec<Moderation>,
 }
 
 /// A text refused by a `block` guardrail: the detector's kind.
@@ -92,7 +103,8 @@ impl Blocked {
 pub struct Found(Vec<(&'static str, &'static str, GuardAction)>);
 
 impl Found {
-    fn note(&mut self, side: Side, detector: &'static str, action: GuardAction) {
+    /// Notes a finding (once).
+    pub fn note(&mut self, side: Side, detector: &'static str, action: GuardAction) {
         let finding = (side.as_str(), detector, action);
         if !self.0.contains(&finding) {
             self.0.push(finding);
@@ -208,7 +220,7 @@ impl Guards {
         }
         let pass = |side: Side| {
             let rules: Vec<usize> = (0..guardrails.len())
-                .filter(|&at| side.applies(&guardrails[at]))
+                .filter(|&at| side.applies(&guardrails[at]) && !guardrails[at].detector.is_external())
                 .collect();
             (!rules.is_empty()).then_some(Pass { rules })
         };
@@ -218,7 +230,23 @@ impl Guards {
             pass(Side::LoggedRequest),
             pass(Side::LoggedResponse),
         ];
-        Ok(Guards { rules, passes })
+        let moderations = (guardrails.iter())
+            .filter_map(|rail| {
+                let Detector::Moderation(endpoint) = &rail.detector else {
+                    return None;
+                };
+                Some(Moderation {
+                    endpoint: endpoint.clone(),
+                    action: rail.action,
+                    fail_closed: rail.fail_closed,
+                })
+            })
+            .collect();
+        Ok(Guards {
+            rules,
+            passes,
+            moderations,
+        })
     }
 
     fn pass(&self, side: Side) -> Option<&Pass> {
@@ -370,6 +398,7 @@ mod tests {
             action,
             direction,
             logs_only: false,
+            fail_closed: false,
             created_at: 0,
         }
     }

@@ -41,11 +41,12 @@ pub enum AuditEvent {
     GuardrailAdded {
         id: GuardrailId,
         gateway: String,
-        /// As written (`email`, `regex:PATTERN`, `words:a,b`).
+        /// As written (`email`, `regex:PATTERN`, `words:a,b`, `moderation:ENDPOINT`).
         detector: String,
         action: GuardAction,
         direction: GuardDirection,
         logs_only: bool,
+        fail_closed: bool,
     },
     GuardrailRemoved {
         id: GuardrailId,

@@ -408,6 +408,14 @@ impl Manage {
                 users.join(", ")
             )));
         }
+        let moderating = self.moderating_gateways(&endpoint.name).await?;
+        if !moderating.is_empty() {
+            return Err(ManageError::in_use(format!(
+                "endpoint {} moderates requests of gateway(s) {}; remove those guardrails first",
+                endpoint.name,
+                moderating.join(", ")
+            )));
+        }
         let mut tx = self.store.begin().await?;
         tx.delete_endpoint(endpoint.id).await?;
         let event = AuditEvent::EndpointDeleted {

@@ -2,14 +2,18 @@
 //! audited here whichever way (GraphQL, CLI, console) the change came; and "try it".
 //!
 //! Invariant: a stored guardrail compiles, alone and with the rest of its gateway's; `restore`
-//! reads requests only; `logs_only` only redacts.
+//! reads requests only; `logs_only` only redacts; a moderation guardrail names an OpenAI-shaped
+//! endpoint, reads requests, and blocks or flags; only it fails closed.
 
 use super::{audit::record, Actor, AuditEvent, Manage, ManageError};
 use crate::{
     guard::{detect::Finder, Guards},
     store::now_ms,
 };
-use app::types::{Detector, GatewayId, GuardAction, GuardDirection, GuardTrial, Guardrail, GuardrailId, NewGuardrail};
+use app::types::{
+    Detector, EndpointId, GatewayId, GuardAction, GuardDirection, GuardTrial, Guardrail, GuardrailId, NewGuardrail,
+    ProviderKind,
+};
 
 /// The longest custom pattern, bytes.
 const MAX_PATTERN_BYTES: usize = 4096;
@@ -40,7 +44,8 @@ fn detector(detector: &Detector) -> Result<(), ManageError> {
         | Detector::Iban
         | Detector::Ssn
         | Detector::Ip
-        | Detector::Secret => {}
+        | Detector::Secret
+        | Detector::Moderation(_) => {}
     }
     Finder::new(detector).map_err(|why| ManageError::invalid("detector", why))?;
     Ok(())
@@ -53,6 +58,7 @@ impl Manage {
         actor.must_write()?;
         let gateway = self.gateway(new.gateway_id).await?;
         detector(&new.detector)?;
+        let endpoint = self.moderation(&new).await?;
         if new.action == GuardAction::Restore && new.direction != GuardDirection::Request {
             return Err(ManageError::invalid(
                 "direction",
@@ -86,6 +92,7 @@ impl Manage {
             action: checked.action,
             direction: checked.direction,
             logs_only: checked.logs_only,
+            fail_closed: checked.fail_closed,
             created_at: 0,
         });
         if let Err((_, why)) = Guards::new(&rails) {
@@ -95,7 +102,7 @@ impl Manage {
             ));
         }
         let mut tx = self.store.begin().await?;
-        let id = tx.insert_guardrail(&checked, now_ms()).await?;
+        let id = tx.insert_guardrail(&checked, endpoint, now_ms()).await?;
         let event = AuditEvent::GuardrailAdded {
             id,
             gateway: gateway.name,
@@ -103,11 +110,73 @@ impl Manage {
             action: checked.action,
             direction: checked.direction,
             logs_only: checked.logs_only,
+            fail_closed: checked.fail_closed,
         };
         record(&mut tx, actor, event).await?;
         tx.commit().await?;
         self.changed().await;
         self.guardrail(id).await
+    }
+
+    /// A moderation guardrail's endpoint, checked: it exists and speaks OpenAI's moderation API;
+    /// the guardrail reads requests and blocks or flags. `None` for every other detector (which
+    /// cannot fail closed).
+    async fn moderation(&self, new: &NewGuardrail) -> Result<Option<EndpointId>, ManageError> {
+        let Detector::Moderation(name) = &new.detector else {
+            if new.fail_closed {
+                return Err(ManageError::invalid(
+                    "fail_closed",
+                    "only a moderation guardrail calls an endpoint that can fail",
+                ));
+            }
+            return Ok(None);
+        };
+        let endpoint = (self.endpoints().await?.into_iter())
+            .find(|endpoint| &endpoint.name == name)
+            .ok_or_else(|| ManageError::invalid("detector", format!("there is no endpoint named {name}")))?;
+        match endpoint.provider {
+            ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {}
+            ProviderKind::AzureOpenAi | ProviderKind::Anthropic | ProviderKind::Ollama => {
+                return Err(ManageError::invalid(
+                    "detector",
+                    format!(
+                        "endpoint {name} is {}: a moderation endpoint speaks OpenAI's /v1/moderations (provider openai or openai_compatible)",
+                        endpoint.provider.spec().label
+                    ),
+                ))
+            }
+        }
+        match new.action {
+            GuardAction::Block | GuardAction::Flag => {}
+            GuardAction::Redact | GuardAction::Restore => {
+                return Err(ManageError::invalid(
+                    "action",
+                    "a moderation endpoint says whether a request is flagged, not where: it blocks or flags",
+                ))
+            }
+        }
+        if new.direction != GuardDirection::Request {
+            return Err(ManageError::invalid(
+                "direction",
+                "a moderation endpoint is asked before the request is forwarded: its direction is request",
+            ));
+        }
+        Ok(Some(endpoint.id))
+    }
+
+    /// The gateways whose moderation guardrails use `endpoint` (it cannot be deleted while
+    /// they do).
+    pub(super) async fn moderating_gateways(&self, endpoint: &str) -> Result<Vec<String>, ManageError> {
+        let mut names = Vec::new();
+        for rail in self.guardrails(None).await? {
+            if rail.detector == Detector::Moderation(endpoint.to_string()) {
+                let name = self.gateway(rail.gateway_id).await?.name;
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        Ok(names)
     }
 
     /// Removes a guardrail.

@@ -68,6 +68,9 @@ pub enum ProxyError {
     /// `fail_closed`.
     #[error("limits unavailable")]
     LimitsUnavailable,
+    /// A moderation guardrail that fails closed could not get its endpoint's verdict.
+    #[error("moderation unavailable")]
+    ModerationUnavailable,
     /// The upstream (or every endpoint's provider limit) says to wait.
     #[error("rate limited for {retry_after:?}")]
     RateLimited { retry_after: Duration, message: String },
@@ -106,7 +109,10 @@ impl ProxyError {
             ProxyError::BodyTimeout => 408,
             ProxyError::ModelNotFound(_) | ProxyError::PromptNotFound(_) | ProxyError::RequestNotFound(_) => 404,
             ProxyError::ModelNotAllowed(_) | ProxyError::AccessDenied(_) => 403,
-            ProxyError::Overloaded(_) | ProxyError::NoEndpoint | ProxyError::LimitsUnavailable => 503,
+            ProxyError::Overloaded(_)
+            | ProxyError::NoEndpoint
+            | ProxyError::LimitsUnavailable
+            | ProxyError::ModerationUnavailable => 503,
             ProxyError::RateLimited { .. } | ProxyError::LimitReached(_) => 429,
             ProxyError::Upstream { status, .. } => *status,
             ProxyError::UpstreamAuth | ProxyError::UpstreamInvalid => 502,
@@ -133,6 +139,7 @@ impl ProxyError {
             ProxyError::Overloaded(_) => "overloaded",
             ProxyError::NoEndpoint => "no_endpoint",
             ProxyError::LimitsUnavailable => "limits_unavailable",
+            ProxyError::ModerationUnavailable => "moderation_unavailable",
             ProxyError::RateLimited { .. } => "rate_limited",
             ProxyError::LimitReached(refusal) if refusal.quota_spent() => "quota_exceeded",
             ProxyError::LimitReached(_) => "limit_reached",
@@ -226,6 +233,14 @@ impl ProxyError {
                 None,
                 "The gateway cannot check this request's limits now (their shared store is \
                  unreachable), so it is refused; retry shortly."
+                    .into(),
+            ),
+            ProxyError::ModerationUnavailable => (
+                "server_error",
+                Some("moderation_unavailable".into()),
+                None,
+                "This gateway's moderation endpoint cannot answer now, and the gateway does not \
+                 forward requests it cannot moderate; retry shortly."
                     .into(),
             ),
             ProxyError::LimitReached(refusal) => {

@@ -59,6 +59,30 @@ fn request_texts(body: &mut Map<String, Value>) -> Vec<&mut String> {
     out
 }
 
+/// The texts of a request that guardrails read, as they are (for a moderation endpoint).
+pub(super) fn request_strings(body: &Map<String, Value>) -> Vec<&str> {
+    fn strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+        match value {
+            Value::String(text) => out.push(text),
+            Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+            Value::Object(part) => out.extend(part.get("text").and_then(Value::as_str)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, value) in body {
+        match name.as_str() {
+            "messages" => (value.as_array().into_iter().flatten())
+                .filter_map(|message| message.get("content"))
+                .for_each(|content| strings(content, &mut out)),
+            "prompt" | "input" => strings(value, &mut out),
+            _ => {}
+        }
+    }
+    out.retain(|text| !text.is_empty());
+    out
+}
+
 /// The texts of an answer (OpenAI's shape) that guardrails read: each choice's message
 /// content, or text.
 fn answer_texts(answer: &mut Value) -> Vec<&mut String> {

@@ -24,7 +24,8 @@
 //!    and `admit` checks it against the limits of its key, the key's ancestors, its end user
 //!    and their group, and its gateway ([`limits`]: reserving the estimated usage on all of them, or 429);
 //!    a gateway's response [`cache`] then answers a request like one it answered before,
-//!    without a provider;
+//!    without a provider; otherwise its [`moderation`] endpoints are asked about the request
+//!    (flagged: 400, or a mark on its record);
 //! 6. [`balancer`] orders the candidates by the gateway's strategy and their health;
 //! 7. [`failover`] tries them — each provider's [`providers::Adapter`] translates the call,
 //!    [`upstream`] sends it — with retries and back-off up to the commit point (the first byte
@@ -53,6 +54,7 @@ pub mod guard;
 pub mod limits;
 pub mod messages;
 pub mod models;
+pub mod moderation;
 pub mod multi;
 pub mod people;
 pub mod plan;

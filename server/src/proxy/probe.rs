@@ -10,7 +10,6 @@ use super::{
     registry::{Credential, Upstream},
     upstream, Proxy,
 };
-use http_body_util::{BodyExt, Limited};
 use std::time::{Duration, Instant};
 
 /// The longest a probe waits for its whole answer.
@@ -114,37 +113,15 @@ impl Proxy {
                 "the upstream's address is refused by the upstream policy (proxy.deny_private_upstreams)".into(),
             );
         }
-        let mut request = http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
-        for (name, value) in outbound.headers {
-            request = request.header(name, value);
-        }
-        let Ok(request) = request.body(upstream::Body::new(outbound.body.into())) else {
-            return failed("the credential cannot be sent as a header".into());
-        };
         let connect = endpoint
             .timeouts
             .connect_ms
             .and_then(|ms| u64::try_from(ms).ok())
             .map_or(self.settings.connect_timeout, Duration::from_millis);
-        let call = async {
-            let response = self.clients.get(connect).request(request).await?;
-            let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), PROBE_BODY_LIMIT).collect().await;
-            Ok::<_, hyper_util::client::legacy::Error>((status, body.map(|b| b.to_bytes()).unwrap_or_default()))
-        };
-        let (status, body) = match tokio::time::timeout(PROBE_TIMEOUT, call).await {
-            Err(_) => return failed(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
-            Ok(Err(error)) if upstream::timed_out(&error) => return failed("connection timed out".into()),
-            Ok(Err(error)) => {
-                let mut reason = error.to_string();
-                let mut cause = std::error::Error::source(&error);
-                while let Some(inner) = cause {
-                    reason = format!("{reason}: {inner}");
-                    cause = inner.source();
-                }
-                return failed(redacted(&reason, credential));
-            }
-            Ok(Ok(answer)) => answer,
+        let client = self.clients.get(connect);
+        let (status, body) = match upstream::exchange(client, url, outbound, PROBE_TIMEOUT, PROBE_BODY_LIMIT).await {
+            Ok(answer) => answer,
+            Err(upstream::NoAnswer(reason)) => return failed(redacted(&reason, credential)),
         };
         let error = match status {
             200..=299 => providers::adapter(endpoint.provider)

@@ -14,13 +14,13 @@ use super::{
     failover::Routed,
     guard,
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
-    messages, multi, people,
+    messages, moderation, multi, people,
     plan::{plan, FanOut, Plan},
     policy,
     prompt::{self, PromptUse},
     providers::Operation,
     registry::{KeyEntry, Snapshot, Upstream},
-    shape::{shape, Answered, Client},
+    shape::{self, shape, Answered, Client},
     stream::ClientShape,
     usage::{Charge, Counted, Recorder},
     wire::{self, Inbound},
@@ -255,36 +255,15 @@ pub(super) async fn route(
             .map_or(proxy.settings.request_deadline, Duration::from_millis);
     if let Some(caching) = &mut caching {
         if let Some(entry) = caching.look(&proxy.cache, deadline).await {
-            // A kept answer passes the response guardrails like a provider's, and is logged
-            // as they log it.
-            let mut body = entry.body.clone();
-            let mut logs_payload = gateway.log_payloads;
-            if let Some(guarding) = &mut guarding {
-                let guarded = guarding.answer(&body);
-                recorder.guardrails(guarding.found.log_text());
-                match guarded {
-                    Ok(Some(guarded)) => body = guarded,
-                    Ok(None) => {}
-                    Err(refusal) => {
-                        recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
-                        return Err(refusal);
-                    }
-                }
-                if logs_payload {
-                    recorder.answered(guarding.logged_answer(String::from_utf8_lossy(&body).into_owned()));
-                    logs_payload = false;
-                }
-            }
-            let shape = call.api.shape();
-            return Ok(cache::answer(
-                &entry,
-                body,
-                shape,
-                &inbound,
-                &rate,
-                logs_payload,
-                recorder,
-            ));
+            return shape::hit(&entry, call.api, &inbound, gateway, &rate, guarding, recorder);
+        }
+    }
+    if let Some(guarding) = &mut guarding {
+        let moderated = moderation::moderate(proxy, snapshot, gateway, guarding, &inbound.body, deadline).await;
+        if let Err(refusal) = moderated {
+            recorder.guardrails(guarding.found.log_text());
+            recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
+            return Err(refusal);
         }
     }
     let routed = Routed {

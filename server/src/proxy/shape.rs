@@ -54,6 +54,46 @@ pub(super) struct Answered<'a> {
     pub caching: Option<&'a cache::Caching>,
 }
 
+/// Step 5b's answer from the response cache: the kept answer in the client's shape, through
+/// the response guardrails like a provider's, and logged as they log it.
+pub(super) fn hit(
+    entry: &cache::Entry,
+    api: Api,
+    inbound: &Inbound,
+    gateway: &Gateway,
+    rate: &RateHeaders,
+    guarding: Option<Guarding>,
+    mut recorder: Recorder,
+) -> Result<Response, super::error::ProxyError> {
+    let mut body = entry.body.clone();
+    let mut logs_payload = gateway.log_payloads;
+    if let Some(mut guarding) = guarding {
+        let guarded = guarding.answer(&body);
+        recorder.guardrails(guarding.found.log_text());
+        match guarded {
+            Ok(Some(guarded)) => body = guarded,
+            Ok(None) => {}
+            Err(refusal) => {
+                recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
+                return Err(refusal);
+            }
+        }
+        if logs_payload {
+            recorder.answered(guarding.logged_answer(String::from_utf8_lossy(&body).into_owned()));
+            logs_payload = false;
+        }
+    }
+    Ok(cache::answer(
+        entry,
+        body,
+        api.shape(),
+        inbound,
+        rate,
+        logs_payload,
+        recorder,
+    ))
+}
+
 /// Step 8: the answer in the client's dialect, through the request's guardrails (`guarding`).
 pub(super) fn shape(
     proxy: &Arc<Proxy>,

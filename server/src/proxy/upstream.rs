@@ -125,6 +125,51 @@ impl Default for Clients {
     }
 }
 
+/// Why a one-off exchange ([`exchange`]) got no answer: its reason, not yet scrubbed of the
+/// credential.
+#[derive(Debug)]
+pub struct NoAnswer(pub String);
+
+/// One request to an upstream outside a client's call (a probe, a moderation check): sent to
+/// `url` with `outbound`'s headers and body, the whole answer read up to `limit` bytes within
+/// `within`. The answer's status and body, or why there is none.
+pub async fn exchange(
+    client: UpstreamClient,
+    url: http::Uri,
+    outbound: crate::proxy::providers::Outbound,
+    within: Duration,
+    limit: usize,
+) -> Result<(u16, Bytes), NoAnswer> {
+    use http_body_util::{BodyExt, Limited};
+    let mut request = http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
+    for (name, value) in outbound.headers {
+        request = request.header(name, value);
+    }
+    let Ok(request) = request.body(Body::new(outbound.body.into())) else {
+        return Err(NoAnswer("the credential cannot be sent as a header".into()));
+    };
+    let call = async {
+        let response = client.request(request).await?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), limit).collect().await;
+        Ok::<_, hyper_util::client::legacy::Error>((status, body.map(|b| b.to_bytes()).unwrap_or_default()))
+    };
+    match tokio::time::timeout(within, call).await {
+        Err(_) => Err(NoAnswer(format!("no answer within {} s", within.as_secs()))),
+        Ok(Err(error)) if timed_out(&error) => Err(NoAnswer("connection timed out".into())),
+        Ok(Err(error)) => {
+            let mut reason = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(inner) = cause {
+                reason = format!("{reason}: {inner}");
+                cause = inner.source();
+            }
+            Err(NoAnswer(reason))
+        }
+        Ok(Ok(answer)) => Ok(answer),
+    }
+}
+
 /// Whether a client error was a timeout somewhere down its causes (a connect timeout).
 pub fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(error);

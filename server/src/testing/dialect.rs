@@ -1,4 +1,5 @@
-//! The mock's answers in each provider's shape, as JSON or as an SSE stream.
+//! The mock's answers in each provider's shape, as JSON or as an SSE stream (and OpenAI's
+//! moderation verdicts).
 
 use super::Usage;
 use axum::{
@@ -22,6 +23,9 @@ pub enum Dialect {
     Models,
     /// Anthropic's `/v1/messages`.
     Messages,
+    /// `/v1/moderations`: a text is flagged (category `violence`) when it holds the word
+    /// "violent", any case.
+    Moderations,
 }
 
 /// Faults injected into a stream.
@@ -90,6 +94,8 @@ impl Dialect {
             Some(Dialect::Models)
         } else if path.ends_with("/messages") {
             Some(Dialect::Messages)
+        } else if path.ends_with("/moderations") {
+            Some(Dialect::Moderations)
         } else {
             None
         }
@@ -124,6 +130,21 @@ impl Dialect {
             }
             Dialect::Models => {
                 json!({ "object": "list", "data": [{ "id": "mock-model", "object": "model", "owned_by": "mock" }] })
+            }
+            Dialect::Moderations => {
+                let texts: Vec<&str> = match request.get("input") {
+                    Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+                    Some(Value::String(text)) => vec![text.as_str()],
+                    _ => Vec::new(),
+                };
+                let results: Vec<Value> = (texts.iter())
+                    .map(|text| {
+                        let violent = text.to_lowercase().contains("violent");
+                        json!({ "flagged": violent, "categories": { "violence": violent, "harassment": false },
+                                "category_scores": { "violence": if violent { 0.97 } else { 0.01 }, "harassment": 0.01 } })
+                    })
+                    .collect();
+                json!({ "id": "modr-mock", "model": model, "results": results })
             }
             Dialect::Messages => json!({
                 "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
@@ -177,7 +198,7 @@ impl Dialect {
                 events.push(event(Some("message_stop"), r#"{"type":"message_stop"}"#));
                 events
             }
-            Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models => {
+            Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models | Dialect::Moderations => {
                 let chunk = |delta: Value, finish: Value| {
                     json!({ "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000,
                             "model": model, "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
@@ -224,17 +245,19 @@ impl Dialect {
                 Some("error"),
                 r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
             ),
-            Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models => event(
-                None,
-                r#"{"error":{"message":"mock upstream error","type":"server_error","param":null,"code":null}}"#,
-            ),
+            Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models | Dialect::Moderations => {
+                event(
+                    None,
+                    r#"{"error":{"message":"mock upstream error","type":"server_error","param":null,"code":null}}"#,
+                )
+            }
         }
     }
 
     /// The answer: JSON, or SSE when the request says `"stream": true` (faults apply to SSE).
     pub fn answer(self, request: &Value, usage: Usage, chunks: usize, faults: Option<Faults>) -> Response {
         let streamed = request.get("stream").and_then(Value::as_bool) == Some(true) || faults.is_some();
-        if !streamed || matches!(self, Dialect::Embeddings | Dialect::Models) {
+        if !streamed || matches!(self, Dialect::Embeddings | Dialect::Models | Dialect::Moderations) {
             return ([("content-type", "application/json")], self.json_body(request, usage)).into_response();
         }
         let faults = faults.unwrap_or_default();

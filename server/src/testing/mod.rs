@@ -1,5 +1,5 @@
 //! A scriptable mock upstream on `127.0.0.1:0`, speaking the dialects the gateway calls:
-//! OpenAI (chat JSON and SSE, legacy completions, embeddings, models; also what Ollama and
+//! OpenAI (chat JSON and SSE, legacy completions, embeddings, models, moderations; also what Ollama and
 //! other OpenAI-compatible servers speak), Azure OpenAI deployment paths, and Anthropic
 //! Messages (JSON and SSE events). Tests queue a [`Behaviour`] per request to inject every
 //! failure class of RELIABILITY §4.1, and read the counters and the recorded requests.

@@ -31,6 +31,7 @@ async fn guarded(mock: &MockUpstream, rails: &[(&str, GuardAction, GuardDirectio
             action: *action,
             direction: *direction,
             logs_only: *logs_only,
+            fail_closed: false,
         };
         op(manage).add_guardrail(new).await.unwrap();
     }

@@ -32,6 +32,7 @@ mod limits;
 mod manage;
 mod migrations;
 mod mock;
+mod moderation;
 mod observe;
 mod operator;
 mod outage;

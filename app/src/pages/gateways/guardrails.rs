@@ -12,10 +12,10 @@ const INPUT: &str = "mt-1 block w-full rounded-lg border border-slate-300 bg-whi
 const BUTTON: &str = "rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-60";
 
 /// The form's fields: a refusal naming one shows under it.
-const FIELDS: &[&str] = &["detector", "action", "direction", "logs_only"];
+const FIELDS: &[&str] = &["detector", "action", "direction", "logs_only", "fail_closed"];
 
 /// The detectors the form offers: (kind, label).
-const DETECTORS: [(&str, &str); 9] = [
+const DETECTORS: [(&str, &str); 10] = [
     ("email", "E-mail addresses"),
     ("phone", "Phone numbers"),
     ("card", "Payment cards (Luhn-checked)"),
@@ -25,6 +25,7 @@ const DETECTORS: [(&str, &str); 9] = [
     ("secret", "Secrets (provider and cloud keys, GitHub tokens, JWTs)"),
     ("regex", "A regular expression"),
     ("words", "Words or phrases"),
+    ("moderation", "What a moderation endpoint flags"),
 ];
 
 /// What an action does, in words.
@@ -73,6 +74,7 @@ fn GuardrailItem(guardrail: Guardrail, saved: RwSignal<u32>) -> AnyView {
                 <code class="break-all font-mono text-xs text-slate-900">{detector}</code>
                 <span class="ml-2 text-slate-700">{action_text(guardrail.action)}</span>
                 <span class="ml-1 text-slate-500">{format!("— {}", direction_text(guardrail.direction, guardrail.logs_only))}</span>
+                {guardrail.fail_closed.then(|| view! { <span class="ml-1 text-slate-500">"(refuses requests while the endpoint cannot answer)"</span> })}
                 <p class="mt-1 text-xs text-red-600" role="alert">{refused}</p>
             </div>
             <Show when=move || may_change>
@@ -102,25 +104,32 @@ fn NewGuardrailForm(gateway: GatewayId, gateway_name: String, saved: RwSignal<u3
     let kind = RwSignal::new(DETECTORS[0].0.to_string());
     let id = move |field: &str| format!("new-guardrail-{}-{field}", gateway.0);
     let label = format!("Add a guardrail to {gateway_name}");
-    let (detector_id, pattern_id, action_id, direction_id, logs_id) = (
+    let (detector_id, pattern_id, action_id, direction_id, logs_id, closed_id) = (
         id("detector"),
         id("pattern"),
         id("action"),
         id("direction"),
         id("logs_only"),
+        id("fail_closed"),
     );
     let pattern = move || {
-        let (placeholder, hint) = match kind.get().as_str() {
+        let (name, placeholder, hint) = match kind.get().as_str() {
             "regex" => (
+                "Pattern",
                 r"PRJ-\d{4}",
                 "No look-around or back-references: patterns run in linear time.",
             ),
-            "words" => ("falcon, blue moon", "Comma-separated; whole words, any case."),
+            "words" => ("Words", "falcon, blue moon", "Comma-separated; whole words, any case."),
+            "moderation" => (
+                "Endpoint",
+                "omni-moderation",
+                "An OpenAI or OpenAI-compatible endpoint's name: each request's text is sent to its /moderations before the provider sees it. Block or flag what it flags.",
+            ),
             _ => return ().erase(),
         };
         view! {
             <div>
-                <label for=pattern_id.clone() class="block text-sm font-medium text-slate-700">"Pattern or words"</label>
+                <label for=pattern_id.clone() class="block text-sm font-medium text-slate-700">{name}</label>
                 <input id=pattern_id.clone() name="pattern" autocomplete="off" spellcheck="false" placeholder=placeholder
                     class=format!("{INPUT} font-mono")/>
                 <p class="mt-1 text-xs text-slate-500">{hint}</p>
@@ -150,7 +159,7 @@ fn NewGuardrailForm(gateway: GatewayId, gateway_name: String, saved: RwSignal<u3
             <div>
                 <label for=direction_id.clone() class="block text-sm font-medium text-slate-700">"Reads"</label>
                 <select id=direction_id name="direction" class=INPUT aria-invalid=move || refusal.of("direction").get().is_some().to_string()>
-                    <option value="">"Requests and answers (requests for restore)"</option>
+                    <option value="">"Requests and answers (requests for restore and moderation)"</option>
                     {GuardDirection::ALL.into_iter().map(|direction| view! {
                         <option value=direction.as_str()>{direction_text(direction, false)}</option>
                     }).collect_view()}
@@ -164,6 +173,15 @@ fn NewGuardrailForm(gateway: GatewayId, gateway_name: String, saved: RwSignal<u3
                 </label>
                 {error(refusal, "logs_only")}
             </div>
+            <Show when=move || kind.get() == "moderation">
+                <div class="sm:col-span-2">
+                    <label for=closed_id.clone() class="flex items-center gap-2 text-sm text-slate-700">
+                        <input id=closed_id.clone() name="fail_closed" type="checkbox" class="h-4 w-4 rounded border-slate-300"/>
+                        "Fail closed: refuse requests while the moderation endpoint cannot answer (otherwise they pass unmoderated)"
+                    </label>
+                    {error(refusal, "fail_closed")}
+                </div>
+            </Show>
             <SaveBar pending=create.pending().into() editing=adding general=refusal.general()/>
         </ActionForm>
     }
@@ -257,7 +275,9 @@ mod tests {
         for detector in Detector::BUILT_IN {
             assert!(DETECTORS.iter().any(|(kind, _)| *kind == detector.kind()), "{detector}");
         }
-        assert!(DETECTORS.iter().any(|(kind, _)| *kind == "regex"));
+        for kind in ["regex", "words", "moderation"] {
+            assert!(DETECTORS.iter().any(|(offered, _)| *offered == kind), "{kind}");
+        }
         assert_eq!(
             direction_text(GuardDirection::Both, true),
             "requests and answers, in the log only"

@@ -104,6 +104,51 @@ pub fn answer(operation: Operation, bytes: bytes::Bytes) -> Result<Answer, Inval
     })
 }
 
+/// A moderation request (`POST {base}/moderations`, issue #24's external moderation) asking
+/// about `input`, each text a result; the endpoint's model names the moderation model.
+pub fn moderation(endpoint: &app::types::InferenceEndpoint, credential: Option<&str>, input: &[&str]) -> Outbound {
+    let mut headers = Vec::new();
+    if let Some(credential) = credential {
+        headers.push(("authorization", format!("Bearer {credential}")));
+    }
+    let body = serde_json::json!({ "model": endpoint.model, "input": input });
+    Outbound {
+        url: join(&endpoint.base_url, "moderations"),
+        headers,
+        body: body.to_string().into_bytes(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Moderated {
+    results: Vec<ModerationResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct ModerationResult {
+    flagged: bool,
+    #[serde(default)]
+    categories: std::collections::BTreeMap<String, Value>,
+}
+
+/// A moderation answer: `None` when nothing is flagged, else the categories flagged (sorted,
+/// possibly empty when the upstream names none).
+pub fn moderation_verdict(bytes: &[u8]) -> Result<Option<Vec<String>>, Invalid> {
+    let moderated: Moderated = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
+    if !moderated.results.iter().any(|result| result.flagged) {
+        return Ok(None);
+    }
+    let mut categories: Vec<String> = (moderated.results.iter())
+        .filter(|result| result.flagged)
+        .flat_map(|result| result.categories.iter())
+        .filter(|(_, flagged)| flagged.as_bool() == Some(true))
+        .map(|(name, _)| name.clone())
+        .collect();
+    categories.sort();
+    categories.dedup();
+    Ok(Some(categories))
+}
+
 /// Reads OpenAI's `data:` events: chunks, the usage chunk, `[DONE]`, and in-band errors.
 #[derive(Default)]
 pub struct StreamDecoder;
@@ -209,5 +254,18 @@ mod tests {
         let error = error(&json!({"error":{"message":"no","type":"insufficient_quota","code":"insufficient_quota"}}));
         assert!(error.quota_exhausted);
         assert_eq!(error.message, "no");
+    }
+
+    #[test]
+    fn a_moderation_verdict_names_the_flagged_categories() {
+        let clean = br#"{"id":"m","model":"omni","results":[{"flagged":false,"categories":{"violence":false}}]}"#;
+        assert_eq!(moderation_verdict(clean).unwrap(), None);
+        let flagged = br#"{"results":[{"flagged":false,"categories":{"hate":true}},
+            {"flagged":true,"categories":{"violence":true,"harassment":false,"self-harm":true}}]}"#;
+        assert_eq!(
+            moderation_verdict(flagged).unwrap(),
+            Some(vec!["self-harm".to_string(), "violence".to_string()])
+        );
+        assert!(moderation_verdict(br#"{"data":[]}"#).is_err());
     }
 }

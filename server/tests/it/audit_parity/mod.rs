@@ -192,6 +192,7 @@ async fn seed(server: &TestServer) -> Fixture {
             action: GuardAction::Redact,
             direction: GuardDirection::Both,
             logs_only: false,
+            fail_closed: false,
         })
         .await
         .unwrap();
