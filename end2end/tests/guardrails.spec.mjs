@@ -2,7 +2,9 @@
 // pattern the engine cannot run refused under its field; an e-mail guardrail that redacts
 // requests and restores answers added and listed; "try it" showing what a text becomes; a
 // request through the gateway whose answer gives the user their own address back (the mock
-// echoes what it was sent); the guardrail removed. Screenshots at 1280 and 390 px.
+// echoes what it was sent); a moderation endpoint's guardrail (refused with an action it cannot
+// take, then added to fail closed) blocking a request the mock's /v1/moderations flags; the
+// guardrails removed. Screenshots at 1280 and 390 px.
 import { test, expect } from '@playwright/test';
 import { SHOTS, addEndpoint, addGateway, alertUnder, createKey, deleteEndpoint, deleteGateway, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
@@ -22,7 +24,7 @@ test('a guardrail is refused with a bad pattern, added, tried, applied to a requ
   await rails.getByRole('button', { name: 'Add a guardrail' }).click();
   const add = page.getByRole('form', { name: `Add a guardrail to ${GATEWAY}` });
   await add.getByLabel('Look for').selectOption('regex');
-  await add.getByLabel('Pattern or words').fill('secret(?=x)');
+  await add.getByLabel('Pattern').fill('secret(?=x)');
   await add.getByLabel('Action').selectOption('block');
   await add.getByRole('button', { name: 'Save' }).click();
   await expect(alertUnder(add, 'Look for')).toContainText('look-around');
@@ -57,15 +59,44 @@ test('a guardrail is refused with a bad pattern, added, tried, applied to a requ
     expect((await response.json()).choices[0].message.content).toBe('mock reply to: I am ada@example.com');
   }).toPass({ timeout: 10_000 });
 
-  // Removed, with confirmation.
+  // A moderation endpoint: it says whether, not where, so it cannot redact; it blocks what it
+  // flags (the mock flags "violent"), and this one refuses requests while it cannot answer.
+  await addEndpoint(page, 'guard-omni', 'sk-e2e-guard-omni');
   await page.goto('/gateways');
   await hydrated(page);
-  await rail.getByRole('button', { name: 'Remove' }).click();
-  await rail.getByRole('button', { name: 'Confirm remove' }).click();
-  await expect(rails.getByTestId('guardrail')).toHaveCount(0);
+  await rails.getByRole('button', { name: 'Add a guardrail' }).click();
+  await add.getByLabel('Look for').selectOption('moderation');
+  await add.getByLabel('Endpoint', { exact: true }).fill('guard-omni');
+  await add.getByLabel('Action').selectOption('redact');
+  await add.getByRole('button', { name: 'Save' }).click();
+  await expect(alertUnder(add, 'Action')).toContainText('blocks or flags');
+  await add.getByLabel('Action').selectOption('block');
+  await add.getByLabel('Fail closed').check();
+  await add.getByRole('button', { name: 'Save' }).click();
+  await expect(rail).toHaveCount(2);
+  const moderation = rail.filter({ hasText: 'moderation:guard-omni' });
+  await expect(moderation).toContainText('Block');
+  await expect(moderation).toContainText('refuses requests while the endpoint cannot answer');
+  await expect(async () => {
+    const response = await page.request.post('/v1/chat/completions', {
+      headers: { authorization: `Bearer ${key}` },
+      data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Tell a violent story' }] },
+    });
+    expect(response.status()).toBe(400);
+    expect((await response.json()).error.code).toBe('content_policy_violation');
+  }).toPass({ timeout: 10_000 });
+
+  // Removed, with confirmation.
+  for (const name of ['moderation:guard-omni', 'email']) {
+    const item = rail.filter({ hasText: name });
+    await item.getByRole('button', { name: 'Remove' }).click();
+    await item.getByRole('button', { name: 'Confirm remove' }).click();
+    await expect(item).toHaveCount(0);
+  }
   await expect(rails).toContainText('None: requests and answers pass as they are.');
 
   await deleteGateway(page, GATEWAY);
   await deleteEndpoint(page, 'guard-a');
+  await deleteEndpoint(page, 'guard-omni');
   expect(errors).toEqual([]);
 });
