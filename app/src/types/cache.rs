@@ -90,3 +90,87 @@ impl CacheSettings {
         }
     }
 }
+
+/// A TTL as typed (the CLI's `--cache-ttl`, the console's field): seconds, or a whole number
+/// with `s`, `m`, `h` or `d` (`30s`, `10m`, `1h`, `1d`; the words too: `2days`, `90 minutes`).
+/// Its range is `manage`'s to check.
+pub fn parse_ttl(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let wrong = || format!("“{text}” is not a duration: write 30s, 10m, 1h or 1d");
+    let number: i64 = number.parse().map_err(|_| wrong())?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hr" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => return Err(wrong()),
+    };
+    number.checked_mul(scale).ok_or_else(wrong)
+}
+
+/// A TTL written back as [`parse_ttl`] reads it, in the largest unit that divides it.
+pub fn ttl_text(seconds: i64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// A size as typed (`--cache-max-entry`, the console's field): bytes, or with `KiB` / `MiB`
+/// (also `K`, `KB`, `M`, `MB`, read as the binary units).
+pub fn parse_size(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let wrong = || format!("“{text}” is not a size: write bytes, or 512KiB, 1MiB");
+    let number: i64 = number.parse().map_err(|_| wrong())?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        _ => return Err(wrong()),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("“{text}” is too large"))
+}
+
+/// A size written back as [`parse_size`] reads it.
+pub fn size_text(bytes: i64) -> String {
+    match bytes {
+        b if b > 0 && b % (1 << 20) == 0 => format!("{}MiB", b >> 20),
+        b if b > 0 && b % (1 << 10) == 0 => format!("{}KiB", b >> 10),
+        b => b.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_and_sizes_read_back_as_they_are_written() {
+        assert_eq!(parse_ttl("30s"), Ok(30));
+        assert_eq!(parse_ttl(" 10m "), Ok(600));
+        assert_eq!(parse_ttl("1d"), Ok(86_400));
+        assert_eq!(parse_ttl("45"), Ok(45));
+        assert_eq!(parse_ttl("2days"), Ok(172_800));
+        assert_eq!(parse_ttl("90 minutes"), Ok(5400));
+        assert!(parse_ttl("an hour").is_err() && parse_ttl("1 fortnight").is_err() && parse_ttl("m").is_err());
+        assert!(parse_ttl("").is_err());
+        for seconds in [1, 59, 60, 600, 3600, 5400, 86_400] {
+            assert_eq!(parse_ttl(&ttl_text(seconds)), Ok(seconds));
+        }
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("2 mb"), Ok(2 << 20));
+        assert!(parse_size("1GiB").is_err() && parse_size("MiB").is_err());
+        for bytes in [1, 1000, 1024, 1 << 20, 3 << 19] {
+            assert_eq!(parse_size(&size_text(bytes)), Ok(bytes));
+        }
+    }
+}

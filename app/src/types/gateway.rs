@@ -338,6 +338,13 @@ pub struct GatewayEditForm {
     pub max_tokens_per_prompt: String,
     /// What happens to a request over that cap.
     pub over_cap: PromptCap,
+    /// The response cache: `off` or `exact` ([`super::CacheMode`]); blank leaves it as it is.
+    pub cache: String,
+    /// How long an answer is kept, as [`super::parse_ttl`] reads it.
+    pub cache_ttl: String,
+    /// The largest answer kept, as [`super::parse_size`] reads it.
+    pub cache_max_entry: String,
+    pub cache_collapse: bool,
     pub log_metadata: bool,
     pub log_payloads: bool,
     pub enabled: bool,

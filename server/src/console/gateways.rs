@@ -11,8 +11,8 @@ use super::backend::{actor, items};
 use super::Console;
 use crate::manage::{endpoint_choice, limits::parse_limit, policy_from_lines, ManageError};
 use app::types::{
-    AdminUser, Change, ConsoleError, Gateway, GatewayEditForm, GatewayId, GatewayUpdate, Limit, ModelAlias,
-    PeopleLimits, RetryPolicy,
+    parse_size, parse_ttl, AdminUser, CacheMode, CacheSettings, Change, ConsoleError, Gateway, GatewayEditForm,
+    GatewayId, GatewayUpdate, Limit, ModelAlias, PeopleLimits, RetryPolicy,
 };
 
 /// Limits in the CLI's notation, comma-separated; one that does not parse is refused under
@@ -65,6 +65,17 @@ fn people(form: &GatewayEditForm) -> Result<PeopleLimits, ConsoleError> {
     })
 }
 
+/// The form's response cache settings; their ranges are `manage`'s to check.
+fn cache(form: &GatewayEditForm) -> Result<CacheSettings, ConsoleError> {
+    Ok(CacheSettings {
+        mode: CacheMode::parse(&form.cache).ok_or_else(|| ConsoleError::invalid("cache", "Choose off or exact."))?,
+        ttl_s: parse_ttl(&form.cache_ttl).map_err(|why| ConsoleError::invalid("cache_ttl", why))?,
+        max_entry_bytes: parse_size(&form.cache_max_entry)
+            .map_err(|why| ConsoleError::invalid("cache_max_entry", why))?,
+        collapse: form.cache_collapse,
+    })
+}
+
 impl Console {
     /// Changes gateway `form.id` to what its edit form shows, as `admin`: one audited update.
     pub(super) async fn change_gateway(
@@ -105,8 +116,11 @@ impl Console {
             },
             people: Some(people(&form)?),
             model_rules: None,
-            // Not on the form yet: the CLI and GraphQL set it.
-            cache: None,
+            // A form without the cache's fields (`cache` blank) leaves the cache as it is.
+            cache: match form.cache.trim() {
+                "" => None,
+                _ => Some(cache(&form)?),
+            },
         };
         let id = GatewayId(form.id);
         Ok(self.manage.update_gateway(&actor(admin), id, update).await?)
@@ -139,10 +153,44 @@ mod tests {
             group_limits: String::new(),
             max_tokens_per_prompt: String::new(),
             over_cap: PromptCap::Refuse,
+            cache: "off".into(),
+            cache_ttl: "10m".into(),
+            cache_max_entry: "1MiB".into(),
+            cache_collapse: false,
             log_metadata: true,
             log_payloads: false,
             enabled: true,
         }
+    }
+
+    #[test]
+    fn the_cache_fields_are_read_as_the_cli_writes_them_and_refused_under_their_own() {
+        let typed = GatewayEditForm {
+            cache: "exact".into(),
+            cache_ttl: "1h".into(),
+            cache_max_entry: "512KiB".into(),
+            cache_collapse: true,
+            ..form()
+        };
+        assert_eq!(
+            cache(&typed).unwrap(),
+            CacheSettings {
+                mode: CacheMode::Exact,
+                ttl_s: 3600,
+                max_entry_bytes: 512 << 10,
+                collapse: true,
+            }
+        );
+        let ttl = GatewayEditForm {
+            cache_ttl: "an hour".into(),
+            ..form()
+        };
+        assert_eq!(cache(&ttl).unwrap_err().field, "cache_ttl");
+        let size = GatewayEditForm {
+            cache_max_entry: "1GiB".into(),
+            ..form()
+        };
+        assert_eq!(cache(&size).unwrap_err().field, "cache_max_entry");
     }
 
     #[test]

@@ -167,6 +167,7 @@ pub(super) fn shape(
                 log_payloads: gateway.log_payloads,
                 in_flight: call.in_flight,
                 guard,
+                keeping: caching.and_then(|caching| caching.keeping(inbound.operation, &gateway.cache)),
             };
             let body = stream::body(proxy.clone(), started_stream, context, recorder);
             let mut response = Response::new(body);

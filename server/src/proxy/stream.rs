@@ -1,6 +1,7 @@
 //! Streams after the commit point: upstream events decoded, re-encoded in the client's shape
 //! (OpenAI chunks or Anthropic events), usage captured, the request's record completed.
 //!
+//! Invariant: a caching gateway's streamed miss is kept only when it ends properly (`Done`).
 //! Invariant: nothing is retried here. A stream cut, stalled or failed upstream ends with an
 //! error event and no `[DONE]` (or `message_stop`); the tokens streamed so far are billed.
 //! Invariant: the client's stream pulls the upstream's: one event at a time, so a slow reader
@@ -8,6 +9,7 @@
 
 use super::{
     balancer::{Fault, Slot},
+    cache::Keeping,
     messages,
     providers::{StreamDecoder, StreamItem, Usage},
     registry::{Credential, Upstream},
@@ -120,14 +122,29 @@ pub fn replay(answer: &Value, usage: Usage, shape: ClientShape, wants_usage: boo
         },
         ClientShape::Anthropic => Encoder::Anthropic(messages::StreamEncoder::default()),
     };
+    // A legacy completion's choices carry `text`, told in chunks of the same object.
+    let completion = answer["object"] == "text_completion";
+    let object = if completion {
+        "text_completion"
+    } else {
+        "chat.completion.chunk"
+    };
     let chunk = |choices: Value| {
         json!({
-            "id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"],
+            "id": answer["id"], "object": object, "created": answer["created"],
             "model": answer["model"], "choices": choices,
         })
     };
     let mut out = String::new();
     for (index, choice) in answer["choices"].as_array().into_iter().flatten().enumerate() {
+        let index = choice.get("index").cloned().unwrap_or_else(|| json!(index));
+        if completion {
+            let text = json!([{ "index": index, "text": choice["text"], "finish_reason": null }]);
+            out.push_str(&encoder.chunk(&chunk(text)));
+            let finished = json!([{ "index": index, "text": "", "finish_reason": choice["finish_reason"] }]);
+            out.push_str(&encoder.chunk(&chunk(finished)));
+            continue;
+        }
         let mut delta = choice["message"].clone();
         // A stream's tool calls carry their place in the list.
         if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
@@ -137,7 +154,6 @@ pub fn replay(answer: &Value, usage: Usage, shape: ClientShape, wants_usage: boo
                 }
             }
         }
-        let index = choice.get("index").cloned().unwrap_or_else(|| json!(index));
         out.push_str(&encoder.chunk(&chunk(
             json!([{ "index": index, "delta": delta, "finish_reason": null }]),
         )));
@@ -169,6 +185,8 @@ struct Live {
     text: Option<String>,
     /// The gateway's response guardrails and the request's placeholders (issue #24).
     guard: Option<StreamGuard>,
+    /// A caching gateway's miss: the answer gathered for the cache (issue #24).
+    keeping: Option<Keeping>,
     shutdown: watch::Receiver<bool>,
     finished: bool,
     _in_flight: InFlight,
@@ -244,6 +262,9 @@ impl Live {
     fn handle(&mut self, item: StreamItem) -> Option<String> {
         match item {
             StreamItem::Chunk(mut chunk) => {
+                if let Some(keeping) = &mut self.keeping {
+                    keeping.chunk(&chunk);
+                }
                 if let Some(guard) = &mut self.guard {
                     if let Err(blocked) = guard.chunk(&mut chunk) {
                         return Some(self.blocked(blocked));
@@ -269,6 +290,9 @@ impl Live {
                     Some(Ok(None)) | None => {}
                 }
                 let usage = self.usage();
+                if let Some(keeping) = self.keeping.take() {
+                    keeping.keep(&self.proxy.cache, usage);
+                }
                 self.end(None);
                 out.push_str(&self.encoder.done(usage));
                 Some(out)
@@ -364,6 +388,8 @@ pub struct StreamContext {
     pub in_flight: InFlight,
     /// The response guardrails, when the gateway has any (or placeholders to put back).
     pub guard: Option<StreamGuard>,
+    /// A caching gateway's miss: its answer is gathered and kept when the stream ends properly.
+    pub keeping: Option<Keeping>,
 }
 
 /// The response body for a started stream; it owns the request's record from here on.
@@ -394,6 +420,7 @@ pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorde
         text_chars: 0,
         text: context.log_payloads.then(String::new),
         guard: context.guard,
+        keeping: context.keeping,
         shutdown,
         finished: false,
         _in_flight: context.in_flight,

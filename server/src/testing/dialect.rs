@@ -199,9 +199,21 @@ impl Dialect {
                 events
             }
             Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models | Dialect::Moderations => {
+                // Legacy completions stream `text`; chat streams deltas.
+                let completion = self == Dialect::Completions;
                 let chunk = |delta: Value, finish: Value| {
-                    json!({ "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000,
-                            "model": model, "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+                    let choice = match completion {
+                        true => json!({ "index": 0, "text": delta.get("content").cloned().unwrap_or(json!("")),
+                                        "finish_reason": finish }),
+                        false => json!({ "index": 0, "delta": delta, "finish_reason": finish }),
+                    };
+                    let object = if completion {
+                        "text_completion"
+                    } else {
+                        "chat.completion.chunk"
+                    };
+                    json!({ "id": "chatcmpl-mock", "object": object, "created": 1_700_000_000,
+                            "model": model, "choices": [choice] })
                 };
                 let mut events = vec![event(
                     None,

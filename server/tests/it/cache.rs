@@ -1,5 +1,6 @@
 //! The response cache (issue #24) through the real server and the mock: a repeated request is
-//! answered without the provider, in JSON and as a stream, marked `x-mgw-cache: hit` with its
+//! answered without the provider, in JSON and as a stream (a streamed answer is kept once it
+//! ends properly, never when cut), marked `x-mgw-cache: hit` with its
 //! `age`; clients skip it or keep their answer out of it; errors are never kept; entries expire
 //! at their TTL; a hit counts as a request under the limits but uses no tokens. Set from the
 //! command line as an operator does it.
@@ -104,6 +105,69 @@ async fn a_repeated_request_is_answered_from_the_cache_in_json_and_as_a_stream()
         );
         assert_eq!(log.endpoint_id, None);
     }
+}
+
+/// The text a stream told: its chunks' content (chat) or text (legacy completions).
+fn streamed_text(stream: &str) -> String {
+    (data_lines(stream).iter())
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|chunk| {
+            let choice = &chunk["choices"][0];
+            (choice.pointer("/delta/content").or_else(|| choice.get("text")))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_streamed_answer_is_kept_when_it_ends_properly_and_never_when_cut() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = caching(&mock, 600, &[]).await;
+    let (status, cache, _, first) = ask(&rig, &chat(true), &[]).await;
+    assert_eq!((status, cache), (200, miss()), "{first}");
+    assert_eq!(streamed_text(&first), "word0 word1 word2 ");
+
+    // Streamed again, or asked as JSON: the same answer, from the cache.
+    let (status, cache, _, again) = ask(&rig, &chat(true), &[]).await;
+    assert_eq!((status, cache), (200, hit()));
+    assert_eq!(streamed_text(&again), "word0 word1 word2 ");
+    assert_eq!(data_lines(&again).last(), Some(&"[DONE]"));
+    let (status, cache, _, json) = ask(&rig, &chat(false), &[]).await;
+    assert_eq!((status, cache), (200, hit()));
+    let answer: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(answer["object"], "chat.completion");
+    assert_eq!(answer["choices"][0]["message"]["content"], "word0 word1 word2 ");
+    assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+    assert_eq!(mock.requests_received(), 1, "the mock was asked once");
+
+    // A stream the provider cuts short is not kept: the next one like it goes to the provider.
+    let other =
+        json!({ "model": "gpt-4o-mini", "stream": true, "messages": [{ "role": "user", "content": "cut me" }] });
+    mock.push(Behaviour::Sse {
+        chunks: 3,
+        cut_after: Some(2),
+        stall_after: None,
+        error_at: None,
+    });
+    let (_, cache, _, cut) = ask(&rig, &other, &[]).await;
+    assert_eq!(cache, miss());
+    assert_ne!(data_lines(&cut).last(), Some(&"[DONE]"), "{cut}");
+    let (_, cache, _, whole) = ask(&rig, &other, &[]).await;
+    assert_eq!(cache, miss(), "the cut stream was not kept");
+    assert_eq!(streamed_text(&whole), "word0 word1 word2 ");
+    assert_eq!(ask(&rig, &other, &[]).await.1, hit());
+    assert_eq!(mock.requests_received(), 3);
+
+    // Legacy completions too, told back in their own chunks.
+    let completion = json!({ "model": "gpt-4o-mini", "stream": true, "prompt": "complete me" });
+    for expected in ["miss", "hit"] {
+        let response = rig.post("/v1/completions", &completion).await;
+        assert_eq!(response.headers()["x-mgw-cache"], expected);
+        let stream = response.text().await.unwrap();
+        assert_eq!(streamed_text(&stream), "word0 word1 word2 ", "{stream}");
+    }
+    assert_eq!(mock.requests_received(), 4);
 }
 
 #[tokio::test]

@@ -20,7 +20,9 @@ use crate::components::Erase;
 use crate::components::{
     focus_when_shown, may_change, reset_on_success, use_hydrated, CopyButton, PageHeader, ReadOnlyNotice, Refusal,
 };
-use crate::types::{CompositeModel, Gateway, Guardrail, IdentityProvider, Strategy};
+use crate::types::{
+    size_text, ttl_text, CacheMode, CacheSettings, CompositeModel, Gateway, Guardrail, IdentityProvider, Strategy,
+};
 use composites::Composites;
 use form::{EditGateway, EndpointPicker};
 use guardrails::Guardrails;
@@ -38,6 +40,19 @@ fn strategy_label(strategy: Strategy) -> &'static str {
         Strategy::LeastBusy => "Least busy",
         Strategy::LeastLatency => "Least latency",
         Strategy::Random => "Random",
+    }
+}
+
+/// A gateway's response cache, in words: `Off`, or `Exact, 10m, up to 1MiB` (and collapsing).
+fn cache_text(cache: &CacheSettings) -> String {
+    match cache.mode {
+        CacheMode::Off => "Off".into(),
+        CacheMode::Exact => format!(
+            "Exact, {}, up to {}{}",
+            ttl_text(cache.ttl_s),
+            size_text(cache.max_entry_bytes),
+            if cache.collapse { ", misses collapsed" } else { "" }
+        ),
     }
 }
 
@@ -141,11 +156,13 @@ fn GatewayCard(
                     view! { <EditGateway gateway names saved editing/> }
                 }}
             </Show>
-            <dl class="mt-4 grid gap-3 text-sm sm:grid-cols-3">
+            <dl class="mt-4 grid gap-3 text-sm sm:grid-cols-4">
                 <div><dt class="text-xs uppercase tracking-wide text-slate-500">"Strategy"</dt><dd class="mt-0.5 text-slate-900">{strategy_label(gateway.strategy)}</dd></div>
                 <div><dt class="text-xs uppercase tracking-wide text-slate-500">"Retries"</dt>
                     <dd class="mt-0.5 text-slate-900">{format!("{} attempts, back-off {}–{} ms", retry.max_attempts, retry.base_ms, retry.cap_ms)}</dd></div>
                 <div><dt class="text-xs uppercase tracking-wide text-slate-500">"Logging"</dt><dd class="mt-0.5 text-slate-900">{logging}</dd></div>
+                <div><dt class="text-xs uppercase tracking-wide text-slate-500">"Response cache"</dt>
+                    <dd class="mt-0.5 text-slate-900" data-testid="gateway-cache">{cache_text(&gateway.cache)}</dd></div>
             </dl>
             <table class="mt-4 min-w-full divide-y divide-slate-200 text-sm">
                 <caption class="sr-only">{format!("Endpoints of {}", gateway.name)}</caption>

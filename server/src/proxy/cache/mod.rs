@@ -4,22 +4,25 @@
 //! and its whole answer is kept for the next request like it.
 //!
 //! The files: `key` makes a request's key from what shapes its answer; `store` keeps answers
-//! in memory, and in Redis when `[redis] url` is set (replicas share them).
+//! in memory, and in Redis when `[redis] url` is set (replicas share them); `assemble` puts a
+//! streamed answer back together, so a stream is kept like a JSON answer.
 //!
 //! Invariant: the key holds everything that shapes the answer ([`key`]).
-//! Invariant: only a whole answer with status 200 is kept — never an error, a refusal or a
-//! stream — and only up to the gateway's entry size; the answers kept together stay within
-//! `proxy.cache_max_bytes`.
+//! Invariant: only a whole answer with status 200 is kept — never an error, a refusal, or a
+//! stream that was cut, failed or blocked — and only up to the gateway's entry size; the
+//! answers kept together stay within `proxy.cache_max_bytes`.
 //! Invariant: a hit counts as a request under the limits but uses no tokens or budget.
 //! Invariant: with collapsing on, of concurrent identical JSON misses one goes to the provider
 //! (the leader) and the others wait for its answer, then are answered as hits; if the leader's
 //! answer is not kept (an error, too large, the client's `no-store`), each goes on by itself.
-//! Does not: keep streamed answers (a stream asked for is served from an entry a JSON answer
-//! left), or collapse misses across replicas.
+//! Does not: collapse streamed misses (each goes to a provider; the first to end is kept), or
+//! collapse misses across replicas.
 
+mod assemble;
 mod key;
 mod store;
 
+use assemble::Assembly;
 pub use key::{key, Key};
 use store::Leading;
 pub use store::{Entry, ResponseCache};
@@ -28,12 +31,12 @@ use super::{
     error::set_rate_headers,
     limits::RateHeaders,
     messages,
-    providers::Usage,
+    providers::{Operation, Usage},
     stream::{self, ClientShape},
     usage::Recorder,
     wire::Inbound,
 };
-use app::types::Gateway;
+use app::types::{CacheSettings, Gateway};
 use axum::{
     body::{Body, Bytes},
     http::{header, HeaderMap, HeaderValue},
@@ -187,6 +190,40 @@ impl Caching {
             if let Some(leader) = &self.leader {
                 leader.told.send_replace(Some(entry));
             }
+        }
+    }
+}
+
+impl Caching {
+    /// For a miss answered as a stream: its answer to gather as it streams, unless the client
+    /// said not to keep it.
+    pub fn keeping(&self, operation: Operation, settings: &CacheSettings) -> Option<Keeping> {
+        let limit = usize::try_from(settings.max_entry_bytes).unwrap_or(0);
+        self.ask.keep.then(|| Keeping {
+            key: self.key,
+            settings: settings.clone(),
+            assembly: Assembly::new(operation, limit),
+        })
+    }
+}
+
+/// A streamed miss's answer, gathered chunk by chunk and kept when the stream ends properly.
+pub struct Keeping {
+    key: Key,
+    settings: CacheSettings,
+    assembly: Assembly,
+}
+
+impl Keeping {
+    /// Gathers one of the provider's chunks (canonical shape, before any guardrail).
+    pub fn chunk(&mut self, chunk: &Value) {
+        self.assembly.chunk(chunk);
+    }
+
+    /// Keeps the whole answer: the stream ended properly, with this usage.
+    pub fn keep(self, cache: &ResponseCache, usage: Usage) {
+        if let Some(answer) = self.assembly.answer(usage) {
+            cache.keep(self.key, Bytes::from(answer.to_string()), usage, &self.settings);
         }
     }
 }

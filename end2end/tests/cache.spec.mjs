@@ -1,0 +1,50 @@
+// The response cache in a real browser (issue #24), the path an admin takes: turned on from a
+// gateway's edit form (a TTL the server cannot read refused under its field), shown on the
+// gateway's card, and a repeated request through the gateway answered from it
+// (`x-mgw-cache: hit`) with the same content.
+import { test, expect } from '@playwright/test';
+import { addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, signIn, watchErrors } from './helpers.mjs';
+
+test('a gateway’s response cache is set from its edit form and answers a repeated request', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  await addEndpoint(page, 'cache-a', 'sk-e2e-cache-a');
+  await addGateway(page, 'cache-gw', 'cache-a');
+  let card = page.getByTestId('gateway-cache-gw');
+  await expect(card.getByTestId('gateway-cache')).toHaveText('Off');
+
+  await card.getByRole('button', { name: 'Edit' }).click();
+  const form = page.getByRole('form', { name: 'Edit cache-gw' });
+  await expect(form.getByLabel('Cache TTL')).toHaveValue('10m');
+  await expect(form.getByLabel('Largest answer kept')).toHaveValue('1MiB');
+  await form.getByLabel('Cache', { exact: true }).selectOption('exact');
+  await form.getByLabel('Cache TTL').fill('an hour');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form.getByLabel('Cache TTL').locator('xpath=..').getByRole('alert')).toContainText('not a duration');
+  await form.getByLabel('Cache TTL').fill('1h');
+  await form.getByLabel('Largest answer kept').fill('64KiB');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form).toHaveCount(0);
+  card = page.getByTestId('gateway-cache-gw');
+  await expect(card.getByTestId('gateway-cache')).toHaveText('Exact, 1h, up to 64KiB');
+
+  // Through the gateway: the second request like the first is answered from the cache.
+  const key = await createKey(page, 'cache-gw', 'cache-key');
+  const ask = () => page.request.post('/v1/chat/completions', {
+    headers: { authorization: `Bearer ${key}` },
+    data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say it once' }] },
+  });
+  let first;
+  await expect(async () => {
+    first = await ask();
+    expect(first.status()).toBe(200);
+  }).toPass({ timeout: 10_000 });
+  expect(first.headers()['x-mgw-cache']).toBe('miss');
+  const again = await ask();
+  expect(again.headers()['x-mgw-cache']).toBe('hit');
+  expect((await again.json()).choices[0].message.content).toBe((await first.json()).choices[0].message.content);
+
+  await deleteGateway(page, 'cache-gw');
+  await deleteEndpoint(page, 'cache-a');
+  expect(errors).toEqual([]);
+});
