@@ -95,19 +95,25 @@ impl CacheSettings {
 /// with `s`, `m`, `h` or `d` (`30s`, `10m`, `1h`, `1d`; the words too: `2days`, `90 minutes`).
 /// Its range is `manage`'s to check.
 pub fn parse_ttl(text: &str) -> Result<i64, String> {
+    scaled(text, "a duration: write 30s, 10m, 1h or 1d", |unit| match unit {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => Some(1),
+        "m" | "min" | "mins" | "minute" | "minutes" => Some(60),
+        "h" | "hr" | "hour" | "hours" => Some(3600),
+        "d" | "day" | "days" => Some(86_400),
+        _ => None,
+    })
+}
+
+/// A whole number followed by a unit (any case, spaces between allowed) that `scale` knows,
+/// multiplied out; else why not, saying what `text` should be.
+fn scaled(text: &str, should_be: &str, scale: impl Fn(&str) -> Option<i64>) -> Result<i64, String> {
     let text = text.trim();
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
-    let wrong = || format!("“{text}” is not a duration: write 30s, 10m, 1h or 1d");
+    let wrong = || format!("“{text}” is not {should_be}");
     let number: i64 = number.parse().map_err(|_| wrong())?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60,
-        "h" | "hr" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        _ => return Err(wrong()),
-    };
-    number.checked_mul(scale).ok_or_else(wrong)
+    let scale = scale(&unit.trim().to_ascii_lowercase()).ok_or_else(wrong)?;
+    number.checked_mul(scale).ok_or_else(|| format!("“{text}” is too large"))
 }
 
 /// A TTL written back as [`parse_ttl`] reads it, in the largest unit that divides it.
@@ -123,20 +129,12 @@ pub fn ttl_text(seconds: i64) -> String {
 /// A size as typed (`--cache-max-entry`, the console's field): bytes, or with `KiB` / `MiB`
 /// (also `K`, `KB`, `M`, `MB`, read as the binary units).
 pub fn parse_size(text: &str) -> Result<i64, String> {
-    let text = text.trim();
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let wrong = || format!("“{text}” is not a size: write bytes, or 512KiB, 1MiB");
-    let number: i64 = number.parse().map_err(|_| wrong())?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        _ => return Err(wrong()),
-    };
-    number
-        .checked_mul(scale)
-        .ok_or_else(|| format!("“{text}” is too large"))
+    scaled(text, "a size: write bytes, or 512KiB, 1MiB", |unit| match unit {
+        "" | "b" => Some(1),
+        "k" | "kb" | "kib" => Some(1 << 10),
+        "m" | "mb" | "mib" => Some(1 << 20),
+        _ => None,
+    })
 }
 
 /// A size written back as [`parse_size`] reads it.
