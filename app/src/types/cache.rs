@@ -113,7 +113,9 @@ fn scaled(text: &str, should_be: &str, scale: impl Fn(&str) -> Option<i64>) -> R
     let wrong = || format!("“{text}” is not {should_be}");
     let number: i64 = number.parse().map_err(|_| wrong())?;
     let scale = scale(&unit.trim().to_ascii_lowercase()).ok_or_else(wrong)?;
-    number.checked_mul(scale).ok_or_else(|| format!("“{text}” is too large"))
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("“{text}” is too large"))
 }
 
 /// A TTL written back as [`parse_ttl`] reads it, in the largest unit that divides it.

@@ -224,13 +224,14 @@ async fn choose(
     }
 }
 
-/// The chosen answer in the client's shape — JSON, or told as a stream — with its usage the
-/// request's, and the headers naming the winner.
+/// The chosen answer in the client's shape — JSON, or told as a stream — through the
+/// response guardrails (placeholders put back; the judge read them as the candidates wrote
+/// them), with its usage the request's, and the headers naming the winner.
 fn respond(
     inbound: &Inbound,
     winner: Candidate<'_>,
     usage: Usage,
-    client: Client,
+    mut client: Client,
     answered: &Answered<'_>,
     mut recorder: Recorder,
 ) -> Response {
@@ -238,6 +239,14 @@ fn respond(
     // The client is told what the request used: every call's tokens, the judge's included.
     if let Some(reported) = answer.get_mut("usage") {
         *reported = usage.to_openai();
+    }
+    if let Some(guarding) = &mut client.guarding {
+        let guarded = guarding.answer_value(&mut answer);
+        recorder.guardrails(guarding.found.log_text());
+        if let Err(refusal) = guarded {
+            recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
+            return refusal.into_response();
+        }
     }
     let (body, content_type) = match (inbound.stream, client.api) {
         (false, Api::OpenAi | Api::Azure) => (Bytes::from(answer.to_string()), "application/json"),
@@ -251,7 +260,11 @@ fn respond(
         ),
     };
     if answered.gateway.log_payloads {
-        recorder.answered(String::from_utf8_lossy(&body).into_owned());
+        let text = String::from_utf8_lossy(&body).into_owned();
+        recorder.answered(match &mut client.guarding {
+            Some(guarding) => guarding.logged_answer(text),
+            None => text,
+        });
     }
     recorder.finish(200, None);
     drop(client.in_flight);

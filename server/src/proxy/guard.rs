@@ -256,9 +256,20 @@ impl Guarding {
         let Ok(mut answer) = serde_json::from_slice::<Value>(body) else {
             return Ok(None);
         };
+        let changed = self.answer_value(&mut answer)?;
+        Ok(changed.then(|| Bytes::from(answer.to_string())))
+    }
+
+    /// A whole answer (OpenAI's shape) through the response guardrails, with the request's
+    /// placeholders put back, changed in place: whether it changed. When putting them back
+    /// changed it, the answer as it was before is kept for the log ([`Guarding::logged_answer`]).
+    pub fn answer_value(&mut self, answer: &mut Value) -> Result<bool, ProxyError> {
+        if !(self.guards.reads(Side::Response) || self.vault.restores()) {
+            return Ok(false);
+        }
         let (mut changed, mut restored_any) = (false, false);
         let mut unrestored = answer.clone();
-        for (text, logged) in answer_texts(&mut answer).into_iter().zip(answer_texts(&mut unrestored)) {
+        for (text, logged) in answer_texts(answer).into_iter().zip(answer_texts(&mut unrestored)) {
             let scanned = match self.guards.reads(Side::Response) {
                 true => (self.guards.scan(Side::Response, text, &mut self.vault, &mut self.found))
                     .map_err(ProxyError::ContentPolicy)?,
@@ -278,7 +289,13 @@ impl Guarding {
         if restored_any {
             self.unrestored = Some(Bytes::from(unrestored.to_string()));
         }
-        Ok(changed.then(|| Bytes::from(answer.to_string())))
+        Ok(changed)
+    }
+
+    /// The answer as it was before placeholders were put back, when putting them back changed
+    /// it (a `multi` composite logs each member's so).
+    pub fn take_unrestored(&mut self) -> Option<Value> {
+        (self.unrestored.take()).and_then(|bytes| serde_json::from_slice(&bytes).ok())
     }
 
     /// The guard a streamed answer goes through (`None` when answers are not read).

@@ -155,6 +155,7 @@ pub(super) async fn wait_for_all(
     answered: Answered<'_>,
     mut recorder: Recorder,
 ) -> Response {
+    let mut guarding = client.guarding;
     // A composite's several answers are never cached.
     let Answered {
         gateway,
@@ -166,14 +167,17 @@ pub(super) async fn wait_for_all(
     let outcomes = every_member(proxy, &routed, &plan.tiers, &recorder).await;
     recorder.first_byte();
     let mut answers = Map::new();
+    // What the log keeps of each answer: as it was before placeholders were put back.
+    let mut logged = Map::new();
     let mut usage = Usage::default();
     let mut cost_micros = 0i64;
     let mut answered_by = 0;
     for (tier, (outcome, attempts)) in plan.tiers.iter().zip(outcomes) {
         let mut attempts = attempts.closed();
+        let mut unrestored = None;
         let value = match outcome {
             Ok(Served::Json { upstream, answer }) => {
-                let priced = priced(
+                let mut priced = priced(
                     snapshot,
                     routed.inbound,
                     estimate.prompt,
@@ -184,9 +188,20 @@ pub(super) async fn wait_for_all(
                 usage = usage.plus(priced.usage);
                 cost_micros = cost_micros.saturating_add(priced.cost_micros);
                 answered_by += 1;
-                match client.api {
-                    Api::OpenAi | Api::Azure => priced.json,
-                    Api::Anthropic => messages::to_message(&priced.json, priced.usage),
+                // Each member's answer through the response guardrails: one blocked is that
+                // member's refusal, the others stand.
+                let guarded = match &mut guarding {
+                    Some(guarding) => {
+                        let guarded = guarding.answer_value(&mut priced.json);
+                        unrestored = guarding.take_unrestored();
+                        guarded
+                    }
+                    None => Ok(false),
+                };
+                match (guarded, client.api) {
+                    (Err(refusal), _) => refusal.body(),
+                    (Ok(_), Api::OpenAi | Api::Azure) => priced.json,
+                    (Ok(_), Api::Anthropic) => messages::to_message(&priced.json, priced.usage),
                 }
             }
             // The plan refuses `stream: true` for `waitforall`, so no member streams.
@@ -194,12 +209,22 @@ pub(super) async fn wait_for_all(
             Err(error) => error.body(),
         };
         recorder.member_attempts(name(tier), attempts);
+        if gateway.log_payloads {
+            logged.insert(name(tier).to_string(), unrestored.unwrap_or_else(|| value.clone()));
+        }
         answers.insert(name(tier).to_string(), value);
     }
     recorder.summed(usage, cost_micros);
     let body = Value::Object(answers).to_string();
+    if let Some(guarding) = &guarding {
+        recorder.guardrails(guarding.found.log_text());
+    }
     if gateway.log_payloads {
-        recorder.answered(body.clone());
+        let logged = Value::Object(logged).to_string();
+        recorder.answered(match &mut guarding {
+            Some(guarding) => guarding.logged_answer(logged),
+            None => logged,
+        });
     }
     let status = if answered_by > 0 {
         StatusCode::OK

@@ -282,11 +282,6 @@ pub(super) async fn route(
         plan: &plan,
         caching: caching.as_ref(),
     };
-    if let (Some(_), Some(guarding)) = (&plan.fan_out, &guarding) {
-        // `multi` and `best` answer on their own: what the request's guardrails found is
-        // recorded now (answers are not read: their response guardrails are not built yet).
-        recorder.guardrails(guarding.found.log_text());
-    }
     let outcome = match &plan.fan_out {
         None => proxy.serve(routed, &mut recorder).await,
         Some(FanOut::Multi(MultiMode::First)) => multi::first(proxy, &plan.tiers, routed, &mut recorder).await,
@@ -294,6 +289,7 @@ pub(super) async fn route(
             let client = Client {
                 api: call.api,
                 in_flight: call.in_flight,
+                guarding,
             };
             return Ok(multi::wait_for_all(proxy, snapshot, routed, client, answered, recorder).await);
         }
@@ -301,6 +297,7 @@ pub(super) async fn route(
             let client = Client {
                 api: call.api,
                 in_flight: call.in_flight,
+                guarding,
             };
             return best::best(proxy, snapshot, routed, judge, client, answered, recorder).await;
         }

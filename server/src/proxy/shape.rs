@@ -36,11 +36,13 @@ use std::sync::Arc;
 /// The response header naming the endpoint that served.
 pub const ENDPOINT_HEADER: &str = "x-mgw-endpoint";
 
-/// Who gets a composite's answer (`multi`, `best`): the shape they speak, and their place
-/// among the requests in flight (held until the answer is written).
+/// Who gets a composite's answer (`multi`, `best`): the shape they speak, their place among
+/// the requests in flight (held until the answer is written), and their request's guardrails
+/// (the answer passes the response guardrails, and gets their placeholders back).
 pub(super) struct Client {
     pub api: Api,
     pub in_flight: InFlight,
+    pub guarding: Option<Guarding>,
 }
 
 /// What the answer carries besides the served body: the routing policy, the estimate, the

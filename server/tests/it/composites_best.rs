@@ -280,3 +280,40 @@ async fn anthropic_clients_get_the_chosen_answer_as_a_message_or_a_message_strea
     assert!(text.contains(r#""text":"second answer""#), "{text}");
     assert!(text.trim_end().ends_with(r#"data: {"type":"message_stop"}"#), "{text}");
 }
+
+#[tokio::test]
+async fn the_chosen_answer_passes_the_response_guardrails_and_the_judge_reads_placeholders() {
+    let (one, two, judge) = (
+        MockUpstream::start().await.unwrap(),
+        MockUpstream::start().await.unwrap(),
+        MockUpstream::start().await.unwrap(),
+    );
+    let rig = best_of(&one.url(), &two.url(), &judge.url(), None).await;
+    let manage = &rig.server.state.manage;
+    let rail = app::types::NewGuardrail {
+        gateway_id: op(manage).gateway_id("g").await,
+        detector: app::types::Detector::Email,
+        action: app::types::GuardAction::Restore,
+        direction: app::types::GuardDirection::Request,
+        logs_only: false,
+        fail_closed: false,
+    };
+    op(manage).add_guardrail(rail).await.unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    for stream in [false, true] {
+        let ask = json!({ "model": "best-of", "stream": stream,
+                          "messages": [{ "role": "user", "content": "I am ada@example.com" }] });
+        let response = rig.post("/v1/chat/completions", &ask).await;
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        assert!(text.contains("mock reply to: I am ada@example.com"), "restored: {text}");
+        assert!(!text.contains("[EMAIL_1]"), "{text}");
+    }
+    let asked = judge
+        .recorded()
+        .last()
+        .and_then(|r| r.body.clone())
+        .unwrap()
+        .to_string();
+    assert!(asked.contains("[EMAIL_1]") && !asked.contains("example.com"), "{asked}");
+}

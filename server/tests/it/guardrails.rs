@@ -332,3 +332,82 @@ async fn operators_add_try_list_and_remove_guardrails_from_the_command_line() {
     let after = cli.ok(&["guardrail", "try", "--gateway", "g", "--text", "mail ada@example.com"]);
     assert_eq!(after.trim_end(), "mail ada@example.com\n(nothing found)");
 }
+
+#[tokio::test]
+async fn every_answer_of_a_waitforall_composite_passes_the_response_guardrails() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = Rig::start(
+        rig::steady,
+        vec![
+            rig::endpoint("a", ProviderKind::OpenAi, &mock.url()),
+            rig::endpoint("b", ProviderKind::OpenAi, &mock.url()),
+        ],
+        |g| g.log_payloads = true,
+    )
+    .await;
+    let manage = &rig.server.state.manage;
+    let gateway_id = op(manage).gateway_id("g").await;
+    let members = vec![
+        crate::composites::member("", "a", 1.0),
+        crate::composites::member("", "b", 1.0),
+    ];
+    let new = app::types::NewComposite {
+        gateway_id,
+        mode: app::types::MultiMode::WaitForAll,
+        ..crate::composites::composite("both", app::types::CompositeKind::Multi, members)
+    };
+    op(manage).create_composite(new).await.unwrap();
+    for (detector, action, direction) in [
+        ("email", GuardAction::Restore, GuardDirection::Request),
+        ("words:forbidden", GuardAction::Block, GuardDirection::Response),
+    ] {
+        let rail = NewGuardrail {
+            gateway_id,
+            detector: Detector::parse(detector).unwrap(),
+            action,
+            direction,
+            logs_only: false,
+            fail_closed: false,
+        };
+        op(manage).add_guardrail(rail).await.unwrap();
+    }
+    rig.server.state.registry.refresh(manage).await.unwrap();
+
+    let ask = json!({ "model": "both", "messages": [{ "role": "user", "content": "I am ada@example.com" }] });
+    let response = rig.post("/v1/chat/completions", &ask).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    for member in ["a", "b"] {
+        assert_eq!(
+            body[member]["choices"][0]["message"]["content"], "mock reply to: I am ada@example.com",
+            "the user's own address back in {member}'s answer: {body}"
+        );
+    }
+    assert!(sent(&mock).contains("[EMAIL_1]") && !sent(&mock).contains("example.com"));
+    let log = &rig.logs(1).await[0];
+    let logged = log.response_body.as_deref().unwrap_or_default();
+    assert!(
+        logged.contains("[EMAIL_1]") && !logged.contains("example.com"),
+        "the log keeps placeholders: {logged}"
+    );
+    assert_eq!(log.guardrails.as_deref(), Some("request:email:restore"));
+
+    // A member whose answer a guardrail blocks is that member's refusal; the other stands.
+    mock.push(Behaviour::Status {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: json!({ "id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+                      "choices": [{ "index": 0, "message": { "role": "assistant", "content": "a forbidden word" },
+                                    "finish_reason": "stop" }],
+                      "usage": { "prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2 } })
+        .to_string(),
+    });
+    let ask = json!({ "model": "both", "messages": [{ "role": "user", "content": "hello" }] });
+    let body: Value = rig.post("/v1/chat/completions", &ask).await.json().await.unwrap();
+    let blocked: Vec<_> = ["a", "b"]
+        .iter()
+        .filter(|member| body[**member]["error"]["code"] == "content_policy_violation")
+        .collect();
+    assert_eq!(blocked.len(), 1, "{body}");
+    assert!(!body.to_string().contains("forbidden"), "{body}");
+}
