@@ -1,7 +1,7 @@
 // The response cache in a real browser (issue #24), the path an admin takes: turned on from a
 // gateway's edit form (a TTL the server cannot read refused under its field), shown on the
 // gateway's card, and a repeated request through the gateway answered from it
-// (`x-mgw-cache: hit`) with the same content.
+// (`x-mgw-cache: hit`) with the same content; the dashboard's hit ratio.
 import { test, expect } from '@playwright/test';
 import { addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, signIn, watchErrors } from './helpers.mjs';
 
@@ -43,6 +43,13 @@ test('a gateway’s response cache is set from its edit form and answers a repea
   const again = await ask();
   expect(again.headers()['x-mgw-cache']).toBe('hit');
   expect((await again.json()).choices[0].message.content).toBe((await first.json()).choices[0].message.content);
+
+  // The dashboard shows the gateway's hit ratio once the log writer has stored the two.
+  await expect(async () => {
+    await page.goto('/?scope=gateway:cache-gw');
+    await expect(page.getByTestId('total-cache-hits')).toHaveText('50%', { timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
+  await expect(page.getByText('1 of 2 lookups')).toBeVisible();
 
   await deleteGateway(page, 'cache-gw');
   await deleteEndpoint(page, 'cache-a');

@@ -141,6 +141,7 @@ pub struct Metrics {
     failovers: Family<GatewayLabels, Counter>,
     limit_rejections: Family<LimitLabels, Counter>,
     cache_requests: Family<CacheLabels, Counter>,
+    cache_saved: Family<GatewayLabels, Counter>,
     guardrail_hits: Family<GuardrailLabels, Counter>,
     endpoint_health: Family<HealthLabels, Gauge>,
     limits_mode: Family<ModeLabels, Gauge>,
@@ -182,6 +183,7 @@ impl Metrics {
             failovers: Family::default(),
             limit_rejections: Family::default(),
             cache_requests: Family::default(),
+            cache_saved: Family::default(),
             guardrail_hits: Family::default(),
             endpoint_health: Family::default(),
             limits_mode: Family::default(),
@@ -245,6 +247,12 @@ impl Metrics {
             "Requests to caching gateways, by what the response cache did: hit (answered from it, \
              no tokens used), miss, or bypass (the client skipped it)",
             metrics.cache_requests.clone(),
+        );
+        registry.register(
+            "cache_saved_cost_micros",
+            "What answering from the response cache saved, by gateway: the kept answers' cost at \
+             the prices set, in millionths of their currency",
+            metrics.cache_saved.clone(),
         );
         registry.register(
             "guardrail_hits",
@@ -381,6 +389,16 @@ impl Metrics {
             }
         }
         self.requests.get_or_create(&RequestLabels { route, status }).inc();
+    }
+
+    /// Counts what a cache hit saved (millionths).
+    pub fn cache_saved(&self, gateway: &str, micros: i64) {
+        let micros = u64::try_from(micros).unwrap_or(0);
+        self.cache_saved
+            .get_or_create(&GatewayLabels {
+                gateway: gateway.to_string(),
+            })
+            .inc_by(micros);
     }
 
     /// Counts a guardrail's finding (a request blocked before it was recorded is counted here

@@ -147,14 +147,33 @@ fn totals(sums: &UsageSums) -> impl IntoView {
     } else {
         "no requests".into()
     };
+    // The response cache's tile, when any request of the range looked in it.
+    let cache = sums.cache_hit_percent().map(|percent| {
+        let lookups = sums.cache_hits + sums.cache_misses;
+        total(
+            "Cache hits",
+            format!("{percent:.0}%"),
+            format!(
+                "{} of {lookups} lookups · {} saved",
+                sums.cache_hits,
+                money(sums.saved_micros)
+            ),
+        )
+    });
+    let columns = if cache.is_some() {
+        "lg:grid-cols-6"
+    } else {
+        "lg:grid-cols-5"
+    };
     view! {
-        <div class="grid grid-cols-2 gap-4 lg:grid-cols-5">
+        <div class=format!("grid grid-cols-2 gap-4 {columns}")>
             {total("Requests", sums.requests.to_string(), "in the range".into())}
             {total("Errors", sums.errors.to_string(), error_rate)}
             {total("Tokens", compact((sums.prompt_tokens + sums.completion_tokens) as f64),
                 format!("{} prompt · {} completion", compact(sums.prompt_tokens as f64), compact(sums.completion_tokens as f64)))}
             {total("Cost", money(sums.cost_micros), "at the configured prices".into())}
             {total("Latency", millis(sums.latency_mean_ms as f64), "mean over the range".into())}
+            {cache}
         </div>
     }
 }

@@ -108,6 +108,15 @@ pub struct UsageSums {
     pub cost_micros: i64,
     /// Mean latency, milliseconds (0 with no requests).
     pub latency_mean_ms: i64,
+    /// Requests the response cache answered.
+    #[serde(default)]
+    pub cache_hits: i64,
+    /// Requests that looked in the response cache and went on to a provider.
+    #[serde(default)]
+    pub cache_misses: i64,
+    /// What the cache's hits saved: the kept answers' cost (millionths).
+    #[serde(default)]
+    pub saved_micros: i64,
 }
 
 impl UsageSums {
@@ -121,12 +130,21 @@ impl UsageSums {
             sums.prompt_tokens += hour.prompt_tokens;
             sums.completion_tokens += hour.completion_tokens;
             sums.cost_micros += hour.cost_micros;
+            sums.cache_hits += hour.cache_hits;
+            sums.cache_misses += hour.cache_misses;
+            sums.saved_micros += hour.saved_micros;
             latency = latency.saturating_add(hour.latency_mean_ms.saturating_mul(hour.requests));
         }
         if sums.requests > 0 {
             sums.latency_mean_ms = latency / sums.requests;
         }
         sums
+    }
+
+    /// The share of cache lookups the cache answered, in percent (`None` with no lookups).
+    pub fn cache_hit_percent(&self) -> Option<f64> {
+        let lookups = self.cache_hits + self.cache_misses;
+        (lookups > 0).then(|| self.cache_hits as f64 * 100.0 / lookups as f64)
     }
 }
 

@@ -144,6 +144,15 @@ pub struct HourlyUsage {
     /// holds them (`None` past the largest bound).
     pub latency_p50_ms: Option<i64>,
     pub latency_p95_ms: Option<i64>,
+    /// Requests the response cache answered.
+    #[serde(default)]
+    pub cache_hits: i64,
+    /// Requests that looked in the response cache and went on to a provider.
+    #[serde(default)]
+    pub cache_misses: i64,
+    /// What the cache's hits saved: the kept answers' cost (millionths).
+    #[serde(default)]
+    pub saved_micros: i64,
 }
 
 /// The logs page's filters (from its URL; the export and the live tail take the same).

@@ -212,7 +212,7 @@ fn json_answer(
     // OpenAI's shape: what the cache keeps and the guardrails read.
     let mut body = answer.into_bytes();
     if let Some(caching) = caching {
-        caching.keep(&proxy.cache, body.clone(), usage, gateway);
+        caching.keep(&proxy.cache, body.clone(), usage, recorder.priced(usage), gateway);
     }
     if let Some(guarding) = &mut guarding {
         let guarded = guarding.answer(&body);

@@ -291,7 +291,8 @@ impl Live {
                 }
                 let usage = self.usage();
                 if let Some(keeping) = self.keeping.take() {
-                    keeping.keep(&self.proxy.cache, usage);
+                    let cost = self.recorder.as_ref().map_or(0, |recorder| recorder.priced(usage));
+                    keeping.keep(&self.proxy.cache, usage, cost);
                 }
                 self.end(None);
                 out.push_str(&self.encoder.done(usage));

@@ -350,6 +350,8 @@ pub struct Recorder {
     /// The cost when it is the sum of several calls' (`multi`, `best`), instead of the served
     /// endpoint's price of the request's usage.
     summed_cost: Option<i64>,
+    /// What answering it from the response cache saved: the kept answer's cost.
+    saved_micros: i64,
 }
 
 impl Recorder {
@@ -372,6 +374,7 @@ impl Recorder {
             started,
             finished: false,
             summed_cost: None,
+            saved_micros: 0,
         }
     }
 
@@ -392,6 +395,20 @@ impl Recorder {
             attempt.variant = Some(variant.to_string());
             self.log.attempts.push(attempt);
         }
+    }
+
+    /// What `usage` costs at the serving endpoint's price (0 before one serves, or unpriced).
+    pub fn priced(&self, usage: super::providers::Usage) -> i64 {
+        let snapshot = &self.counted.snapshot;
+        let served_by = self.log.endpoint_id.and_then(|id| snapshot.upstreams.get(&id));
+        (served_by.and_then(|upstream| snapshot.price(&upstream.endpoint.model))).map_or(0, |price| {
+            price.cost_micros(usage.prompt_tokens, usage.completion_tokens)
+        })
+    }
+
+    /// It was answered from the response cache, saving what the kept answer cost.
+    pub fn saved(&mut self, cost_micros: i64) {
+        self.saved_micros = cost_micros.max(0);
     }
 
     /// The request's usage and cost are the sums of its calls' (`multi`).
@@ -594,6 +611,9 @@ impl Drop for Recorder {
         if let Some(trace) = self.counted.trace.take() {
             trace.finish(&self.log, served_by.map(|upstream| &**upstream));
         }
+        if self.saved_micros > 0 {
+            (self.counted.metrics).cache_saved(&self.counted.gateway, self.saved_micros);
+        }
         self.counted.metrics.finished(
             &self.log,
             &Names {
@@ -608,6 +628,7 @@ impl Drop for Recorder {
                 store_log: self.store_log,
                 scopes: std::mem::take(&mut self.scopes),
                 admitted,
+                saved_micros: self.saved_micros,
             });
             // Only after shutdown has stopped the writer (a request outliving the grace period).
             if queue.is_closed() {

@@ -164,7 +164,9 @@ impl Store {
         let sql = format!(
             "SELECT scope_id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
              CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
-             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum \
+             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum, \
+             CAST(SUM(cache_hits) AS BIGINT) AS cache_hits, CAST(SUM(cache_misses) AS BIGINT) AS cache_misses, \
+             CAST(SUM(saved_micros) AS BIGINT) AS saved_micros \
              FROM {table} WHERE scope = $1 AND {start} >= $2 AND {start} < $3 GROUP BY scope_id"
         );
         let rows = sqlx::query(&sql)
@@ -184,6 +186,9 @@ impl Store {
                     completion_tokens: row.try_get("completion_tokens")?,
                     cost_micros: row.try_get("cost_micros")?,
                     latency_mean_ms: if requests > 0 { latency_sum / requests } else { 0 },
+                    cache_hits: row.try_get("cache_hits")?,
+                    cache_misses: row.try_get("cache_misses")?,
+                    saved_micros: row.try_get("saved_micros")?,
                 };
                 Ok((row.try_get("scope_id")?, sums))
             })
@@ -224,7 +229,9 @@ impl Store {
         let totals = format!(
             "SELECT {bucket} AS bucket, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(errors) AS BIGINT) AS errors, \
              CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
-             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum \
+             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros, CAST(SUM(latency_ms_sum) AS BIGINT) AS latency_ms_sum, \
+             CAST(SUM(cache_hits) AS BIGINT) AS cache_hits, CAST(SUM(cache_misses) AS BIGINT) AS cache_misses, \
+             CAST(SUM(saved_micros) AS BIGINT) AS saved_micros \
              FROM {totals} WHERE scope = $1 AND {which} AND {start} >= $3 AND {start} < $4 \
              GROUP BY {bucket} ORDER BY bucket"
         );
@@ -270,6 +277,9 @@ impl Store {
                     latency_mean_ms: if requests > 0 { latency_sum / requests } else { 0 },
                     latency_p50_ms: percentile(latency, 0.5),
                     latency_p95_ms: percentile(latency, 0.95),
+                    cache_hits: row.try_get("cache_hits")?,
+                    cache_misses: row.try_get("cache_misses")?,
+                    saved_micros: row.try_get("saved_micros")?,
                 })
             })
             .collect()

@@ -379,6 +379,9 @@ pub struct Finished {
     /// Whether it passed admission: its usage counts against the limits (`usage_counters`,
     /// `usage_events`).
     pub admitted: bool,
+    /// What answering it from the response cache saved (millionths; 0 unless a hit).
+    #[serde(default)]
+    pub saved_micros: i64,
 }
 
 pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;

@@ -14,18 +14,26 @@ struct Increments {
     completion_tokens: i64,
     cost_micros: i64,
     latency_ms: i64,
+    cache_hits: i64,
+    cache_misses: i64,
+    saved_micros: i64,
 }
 
 impl Increments {
     /// Adds one request's figures, saturating: a sum past `i64` would turn into a REAL on
     /// SQLite and wrap on Postgres.
-    fn add(&mut self, log: &RequestLog) {
+    fn add(&mut self, log: &RequestLog, saved_micros: i64) {
         self.requests = self.requests.saturating_add(1);
         self.errors = self.errors.saturating_add(i64::from(log.status >= 400));
         self.prompt_tokens = self.prompt_tokens.saturating_add(log.prompt_tokens.max(0));
         self.completion_tokens = self.completion_tokens.saturating_add(log.completion_tokens.max(0));
         self.cost_micros = self.cost_micros.saturating_add(log.cost_micros.max(0));
         self.latency_ms = self.latency_ms.saturating_add(log.latency_ms.max(0));
+        self.cache_hits = self
+            .cache_hits
+            .saturating_add(i64::from(log.cache.as_deref() == Some("hit")));
+        self.cache_misses = (self.cache_misses).saturating_add(i64::from(log.cache.as_deref() == Some("miss")));
+        self.saved_micros = self.saved_micros.saturating_add(saved_micros.max(0));
     }
 }
 
@@ -46,7 +54,7 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
                 counters
                     .entry((scope.kind(), scope.id(), period, window))
                     .or_default()
-                    .add(log);
+                    .add(log, finished.saved_micros);
             }
         }
         let served = log.endpoint_id.map(|endpoint| ("endpoint", endpoint.0));
@@ -58,7 +66,7 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
         for (kind, id) in scopes {
             for span in Span::ALL {
                 let start = span.start(log.created_at);
-                history.entry((span, kind, id, start)).or_default().add(log);
+                (history.entry((span, kind, id, start)).or_default()).add(log, finished.saved_micros);
                 *latency.entry((span, kind, id, start, bound)).or_default() += 1;
             }
         }
@@ -90,13 +98,17 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
         let (table, _, column) = span.tables();
         let sql = format!(
             "INSERT INTO {table} (scope, scope_id, {column}, requests, errors, prompt_tokens, \
-             completion_tokens, cost_micros, latency_ms_sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             completion_tokens, cost_micros, latency_ms_sum, cache_hits, cache_misses, saved_micros) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (scope, scope_id, {column}) DO UPDATE SET \
              requests = {table}.requests + excluded.requests, errors = {table}.errors + excluded.errors, \
              prompt_tokens = {table}.prompt_tokens + excluded.prompt_tokens, \
              completion_tokens = {table}.completion_tokens + excluded.completion_tokens, \
              cost_micros = {table}.cost_micros + excluded.cost_micros, \
-             latency_ms_sum = {table}.latency_ms_sum + excluded.latency_ms_sum"
+             latency_ms_sum = {table}.latency_ms_sum + excluded.latency_ms_sum, \
+             cache_hits = {table}.cache_hits + excluded.cache_hits, \
+             cache_misses = {table}.cache_misses + excluded.cache_misses, \
+             saved_micros = {table}.saved_micros + excluded.saved_micros"
         );
         sqlx::query(&sql)
             .bind(kind)
@@ -108,6 +120,9 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
             .bind(add.completion_tokens)
             .bind(add.cost_micros)
             .bind(add.latency_ms)
+            .bind(add.cache_hits)
+            .bind(add.cache_misses)
+            .bind(add.saved_micros)
             .execute(&mut **tx)
             .await?;
     }

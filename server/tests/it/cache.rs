@@ -378,7 +378,7 @@ async fn replicas_share_kept_answers_through_redis() {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let kept: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:cache:*"))
+            .arg(format!("{prefix}:cache2:*"))
             .query_async(&mut redis)
             .await
             .unwrap();
@@ -397,4 +397,50 @@ async fn replicas_share_kept_answers_through_redis() {
         "now from its own memory, as a stream"
     );
     assert_eq!(mock.requests_received(), 1, "one upstream call for both replicas");
+}
+
+#[tokio::test]
+async fn the_dashboard_and_the_metrics_show_the_hit_ratio_and_the_cost_saved() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = caching(&mock, 600, &[]).await;
+    let manage = &rig.server.state.manage;
+    // 1 micro a prompt token, 2 a completion token: the mock's answer (10 + 5) costs 20.
+    let price = app::types::ModelPrice {
+        model: "gpt-4o-mini".into(),
+        input_per_mtok_micros: 1_000_000,
+        output_per_mtok_micros: 2_000_000,
+    };
+    crate::operator::op(manage).set_price(price).await.unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    for expected in [miss(), hit(), hit()] {
+        assert_eq!(ask(&rig, &chat(false), &[]).await.1, expected);
+    }
+    let logs = rig.logs(3).await;
+    assert_eq!(
+        logs.iter().map(|log| log.cost_micros).sum::<i64>(),
+        20,
+        "only the miss cost"
+    );
+    let gateway = crate::operator::op(manage).gateway_id("g").await;
+    let now = server::manage::now_ms();
+    let hours = (manage.hourly_usage(
+        server::manage::HourlyScope::Gateway(gateway),
+        now - 3_600_000,
+        now + 3_600_000,
+    ))
+    .await
+    .unwrap();
+    let sums = app::types::UsageSums::of(&hours);
+    assert_eq!((sums.cache_hits, sums.cache_misses, sums.saved_micros), (2, 1, 40));
+    assert_eq!(sums.cache_hit_percent().map(f64::round), Some(67.0));
+    let metrics = reqwest::get(format!("{}/metrics", rig.server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"mgw_cache_saved_cost_micros_total{gateway="g"} 40"#),
+        "{metrics}"
+    );
 }

@@ -369,6 +369,7 @@ async fn c07_a_settlement_stored_twice_counts_once() {
         store_log: false,
         scopes: vec![scope],
         admitted: true,
+        saved_micros: 0,
     };
     store.store_finished(&[finished()]).await.unwrap();
     store.store_finished(&[finished()]).await.unwrap();

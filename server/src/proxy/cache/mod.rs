@@ -180,13 +180,13 @@ impl Caching {
         }
     }
 
-    /// Keeps a provider's whole answer (OpenAI's shape), unless the client said not to, and
-    /// tells it to the requests waiting for it.
-    pub fn keep(&self, cache: &ResponseCache, body: Bytes, usage: Usage, gateway: &Gateway) {
+    /// Keeps a provider's whole answer (OpenAI's shape) with what it cost, unless the client
+    /// said not to, and tells it to the requests waiting for it.
+    pub fn keep(&self, cache: &ResponseCache, body: Bytes, usage: Usage, cost_micros: i64, gateway: &Gateway) {
         if !self.ask.keep {
             return;
         }
-        if let Some(entry) = cache.keep(self.key, body, usage, &gateway.cache) {
+        if let Some(entry) = cache.keep(self.key, body, usage, cost_micros, &gateway.cache) {
             if let Some(leader) = &self.leader {
                 leader.told.send_replace(Some(entry));
             }
@@ -220,10 +220,16 @@ impl Keeping {
         self.assembly.chunk(chunk);
     }
 
-    /// Keeps the whole answer: the stream ended properly, with this usage.
-    pub fn keep(self, cache: &ResponseCache, usage: Usage) {
+    /// Keeps the whole answer: the stream ended properly, with this usage and cost.
+    pub fn keep(self, cache: &ResponseCache, usage: Usage, cost_micros: i64) {
         if let Some(answer) = self.assembly.answer(usage) {
-            cache.keep(self.key, Bytes::from(answer.to_string()), usage, &self.settings);
+            cache.keep(
+                self.key,
+                Bytes::from(answer.to_string()),
+                usage,
+                cost_micros,
+                &self.settings,
+            );
         }
     }
 }
@@ -256,6 +262,7 @@ pub fn answer(
     recorder.first_byte();
     recorder.used(Usage::default());
     recorder.cache(Outcome::Hit);
+    recorder.saved(entry.cost_micros);
     let json = || serde_json::from_slice::<Value>(&body).unwrap_or_default();
     let (content_type, body) = match (inbound.stream, shape) {
         (false, ClientShape::OpenAi) => ("application/json", body.clone()),

@@ -25,6 +25,8 @@ pub struct Entry {
     pub body: Bytes,
     /// The tokens it took when a provider answered it.
     pub usage: Usage,
+    /// What that answer cost (millionths), so what each hit saves.
+    pub cost_micros: i64,
     /// When it was kept, Unix milliseconds (by whichever replica kept it).
     kept_at_ms: i64,
     /// How long it is kept from then.
@@ -43,7 +45,8 @@ impl Entry {
         self.ttl.saturating_sub(age)
     }
 
-    /// The entry as Redis holds it: when it was kept, its TTL, its usage, then its body.
+    /// The entry as Redis holds it: when it was kept, its TTL, its usage, its cost, then its
+    /// body.
     fn encode(&self) -> Vec<u8> {
         let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
         let mut bytes = Vec::with_capacity(HEADER + self.body.len());
@@ -51,6 +54,7 @@ impl Entry {
         bytes.extend_from_slice(&ttl_ms.to_le_bytes());
         bytes.extend_from_slice(&self.usage.prompt_tokens.to_le_bytes());
         bytes.extend_from_slice(&self.usage.completion_tokens.to_le_bytes());
+        bytes.extend_from_slice(&self.cost_micros.to_le_bytes());
         bytes.extend_from_slice(&self.body);
         bytes
     }
@@ -65,6 +69,7 @@ impl Entry {
                 prompt_tokens: number(16)?,
                 completion_tokens: number(24)?,
             },
+            cost_micros: i64::try_from(number(32)?).ok()?,
             body: Bytes::copy_from_slice(bytes.get(HEADER..)?),
         };
         (!entry.left().is_zero()).then_some(entry)
@@ -72,7 +77,7 @@ impl Entry {
 }
 
 /// The bytes before an encoded entry's body.
-const HEADER: usize = 32;
+const HEADER: usize = 40;
 
 /// Every gateway's kept answers.
 pub struct ResponseCache {
@@ -94,7 +99,8 @@ struct Shared {
 impl Shared {
     fn name(&self, key: &Key) -> String {
         let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
-        format!("{}:cache:{hex}", self.prefix)
+        // `cache2`: entries with their cost (an older replica's `cache` entries are not read).
+        format!("{}:cache2:{hex}", self.prefix)
     }
 }
 
@@ -162,7 +168,14 @@ impl ResponseCache {
     /// Keeps `body` (a whole answer in OpenAI's shape) under `key` for `settings`' TTL, unless
     /// it is larger than their entry size — in memory, and in Redis without waiting. Answers
     /// the entry kept.
-    pub fn keep(&self, key: Key, body: Bytes, usage: Usage, settings: &CacheSettings) -> Option<Arc<Entry>> {
+    pub fn keep(
+        &self,
+        key: Key,
+        body: Bytes,
+        usage: Usage,
+        cost_micros: i64,
+        settings: &CacheSettings,
+    ) -> Option<Arc<Entry>> {
         if body.len() as u64 > u64::try_from(settings.max_entry_bytes).unwrap_or(0) {
             return None;
         }
@@ -171,6 +184,7 @@ impl ResponseCache {
             // the entry would otherwise hold whole (and weigh as its slice).
             body: Bytes::copy_from_slice(&body),
             usage,
+            cost_micros,
             kept_at_ms: now_ms(),
             ttl: Duration::from_secs(u64::try_from(settings.ttl_s).unwrap_or(1)),
         });
@@ -213,10 +227,10 @@ mod tests {
             ..CacheSettings::default()
         };
         let eleven = Bytes::from_static(b"eleven bytes");
-        assert!(cache.keep([1; 32], eleven, Usage::default(), &settings).is_none());
+        assert!(cache.keep([1; 32], eleven, Usage::default(), 0, &settings).is_none());
         assert!(cache.get(&[1; 32]).await.is_none());
         let ten = Bytes::from_static(b"ten bytes!");
-        assert!(cache.keep([2; 32], ten, Usage::default(), &settings).is_some());
+        assert!(cache.keep([2; 32], ten, Usage::default(), 0, &settings).is_some());
         assert_eq!(cache.get(&[2; 32]).await.unwrap().body, "ten bytes!");
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         assert!(cache.get(&[2; 32]).await.is_none(), "expired at its TTL");
@@ -229,7 +243,7 @@ mod tests {
         for n in 0..1_000u32 {
             let mut key = [0; 32];
             key[..4].copy_from_slice(&n.to_le_bytes());
-            cache.keep(key, Bytes::from(vec![b'x'; 1_000]), Usage::default(), &settings);
+            cache.keep(key, Bytes::from(vec![b'x'; 1_000]), Usage::default(), 0, &settings);
         }
         assert!(cache.weight() <= 64 << 10, "{}", cache.weight());
         assert!(cache.weight() > 32 << 10, "it holds what fits: {}", cache.weight());
@@ -243,11 +257,12 @@ mod tests {
                 prompt_tokens: 12,
                 completion_tokens: 3,
             },
+            cost_micros: 42,
             kept_at_ms: now_ms() - 1_500,
             ttl: Duration::from_secs(10),
         };
         let read = Entry::decode(&entry.encode()).unwrap();
-        assert_eq!((read.age_s(), read.usage), (1, entry.usage));
+        assert_eq!((read.age_s(), read.usage, read.cost_micros), (1, entry.usage, 42));
         assert_eq!(read.body, entry.body);
         assert!(read.left() <= Duration::from_millis(8_500));
         let old = Entry {

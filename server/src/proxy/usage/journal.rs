@@ -110,6 +110,7 @@ mod tests {
     fn record(id: &str) -> Finished {
         let mut finished = Finished {
             admitted: true,
+            saved_micros: 0,
             store_log: true,
             ..Finished::default()
         };

@@ -40,6 +40,7 @@ async fn retention_deletes_old_request_logs_in_batches() {
             store_log: true,
             scopes: vec![],
             admitted: false,
+            saved_micros: 0,
         }
     };
     // 40 two days old, then 5 from the last minute.

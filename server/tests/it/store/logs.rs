@@ -34,6 +34,7 @@ async fn the_last_hours_are_kept_by_the_minute_too(db: &TestDb) {
         store_log: false,
         scopes: vec![LimitScope::Gateway(GatewayId(4))],
         admitted: true,
+        saved_micros: 0,
     };
     let batch = [
         finished("a", 5_000, 8),
@@ -177,6 +178,12 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
             prompt_tokens: tokens,
             completion_tokens: 1,
             cost_micros: 7,
+            // "a" looked in the response cache and missed; "c" was answered from it.
+            cache: match id {
+                "a" => Some("miss".into()),
+                "c" => Some("hit".into()),
+                _ => None,
+            },
             ..RequestLog::default()
         },
         store_log,
@@ -186,6 +193,7 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
             LimitScope::Gateway(GatewayId(9)),
         ],
         admitted: true,
+        saved_micros: if id == "c" { 40 } else { 0 },
     };
     db.store
         .store_finished(&[finished("a", 10, true), finished("b", 0, false)])
@@ -241,6 +249,11 @@ async fn usage_is_counted_once_per_request(db: &TestDb) {
         (10, Some(8), Some(10)),
         "percentiles are estimated inside the (5, 10] ms bucket"
     );
+    assert_eq!(
+        (hour.cache_hits, hour.cache_misses, hour.saved_micros),
+        (1, 1, 40),
+        "the cache's hits, misses and savings, once each"
+    );
     // A later window starts from nothing.
     assert!(db
         .store
@@ -279,6 +292,7 @@ async fn retention_deletes_the_oldest_rows_a_batch_at_a_time(db: &TestDb) {
         store_log: true,
         scopes: vec![LimitScope::Gateway(GatewayId(1))],
         admitted: true,
+        saved_micros: 0,
     };
     // 10 from 40 days ago, one recent, then 3 more old ones written late (long streams).
     let mut batch: Vec<Finished> = (0..10).map(|n| record(n, now - 40 * day + n)).collect();
