@@ -433,12 +433,7 @@ async fn the_dashboard_and_the_metrics_show_the_hit_ratio_and_the_cost_saved() {
     let sums = app::types::UsageSums::of(&hours);
     assert_eq!((sums.cache_hits, sums.cache_misses, sums.saved_micros), (2, 1, 40));
     assert_eq!(sums.cache_hit_percent().map(f64::round), Some(67.0));
-    let metrics = reqwest::get(format!("{}/metrics", rig.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     assert!(
         metrics.contains(r#"mgw_cache_saved_cost_micros_total{gateway="g"} 40"#),
         "{metrics}"

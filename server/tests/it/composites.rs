@@ -328,12 +328,7 @@ async fn the_metrics_count_each_variants_requests_by_status() {
     let seen = variants(&rig, "half", (0..20).map(|i| format!("m{i}"))).await;
     let a = seen.iter().filter(|(_, v)| v == "a").count();
     let _ = rig.logs(20).await;
-    let metrics = reqwest::get(format!("{}/metrics", rig.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     let series = |variant: &str| {
         format!("mgw_composite_requests_total{{gateway=\"g\",model=\"half\",variant=\"{variant}\",status=\"200\"}}")
     };

@@ -75,12 +75,7 @@ async fn a_blocked_request_makes_no_upstream_call_and_names_the_detector_not_the
     let (status, _) = ask(&rig, &asking("part 666-12-3456", false)).await;
     assert_eq!(status, 200);
     assert_eq!(mock.requests_received(), 1);
-    let metrics = reqwest::get(format!("{}/metrics", rig.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     assert!(
         metrics
             .contains(r#"mgw_guardrail_hits_total{gateway="g",direction="request",detector="ssn",action="block"} 1"#),

@@ -58,11 +58,6 @@ async fn ask(rig: &Rig, text: &str) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-async fn metrics(rig: &Rig) -> String {
-    let url = format!("{}/metrics", rig.server.url);
-    reqwest::get(url).await.unwrap().text().await.unwrap()
-}
-
 #[tokio::test]
 async fn a_request_the_moderation_endpoint_flags_is_blocked_before_any_provider_call() {
     let (chat, moderator) = (
@@ -104,7 +99,7 @@ async fn a_request_the_moderation_endpoint_flags_is_blocked_before_any_provider_
     assert_eq!(logs[1].error_class.as_deref(), Some("content_policy_violation"));
     assert_eq!(logs[1].guardrails.as_deref(), Some("request:moderation:block"));
     assert_eq!(logs[0].guardrails, None);
-    let metrics = metrics(&rig).await;
+    let metrics = rig.metrics().await;
     assert!(
         metrics.contains(
             r#"mgw_guardrail_hits_total{gateway="g",direction="request",detector="moderation",action="block"} 1"#
@@ -158,7 +153,7 @@ async fn an_unanswering_moderation_endpoint_lets_requests_pass_unless_it_fails_c
     assert_eq!(status, 200, "fail-open: {answer}");
     assert_eq!(chat.requests_received(), 1);
     assert!(
-        metrics(&open).await.contains(
+        open.metrics().await.contains(
             r#"mgw_guardrail_hits_total{gateway="g",direction="request",detector="moderation",action="unavailable"} 1"#
         ),
         "the pass unmoderated is counted"

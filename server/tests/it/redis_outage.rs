@@ -40,12 +40,7 @@ async fn readyz(rig: &Rig) -> (u16, Value) {
 
 /// The `limits_mode` series set to 1 on `/metrics`.
 async fn metrics_mode(rig: &Rig) -> String {
-    let text = reqwest::get(format!("{}/metrics", rig.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = rig.metrics().await;
     let line = (text.lines()).find(|line| line.starts_with("mgw_limits_mode{") && line.ends_with(" 1"));
     line.unwrap_or_default().to_string()
 }

@@ -139,6 +139,12 @@ impl Rig {
         }
     }
 
+    /// What `/metrics` says now.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.server.url);
+        reqwest::get(url).await.unwrap().text().await.unwrap()
+    }
+
     /// The request logs stored now.
     pub async fn logs_now(&self) -> Vec<RequestLog> {
         self.server.state.manage.recent_request_logs(1000).await.unwrap()

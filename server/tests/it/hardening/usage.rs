@@ -68,12 +68,7 @@ async fn an_absurd_usage_is_clamped_counted_and_stored_as_an_integer() {
         }
     };
     assert_eq!(stored.tokens, expected);
-    let metrics = reqwest::get(format!("{}/metrics", rig.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = rig.metrics().await;
     assert!(metrics.contains("mgw_upstream_usage_clamped_total 1"), "{metrics}");
 
     // The database still starts.
