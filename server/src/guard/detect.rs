@@ -117,14 +117,38 @@ impl<'t> Numbers<'t> {
     }
 }
 
-/// Whether any of the 8 bytes of `word` is an ASCII digit, eight bytes at a time (so text
-/// without digits is passed over quickly): a byte is a digit exactly when it XOR `'0'` is below
-/// 10, and "some byte below n" is the classic borrow test (exact for n up to 128).
-fn has_digit(word: u64) -> bool {
+/// The bytes of `word` that are ASCII digits, as the high bit of each (little-endian), eight
+/// bytes at a time: a byte is a digit exactly when it XOR `'0'` is below 10, and "below n" is
+/// the classic borrow test. A borrow can flag a byte above a true one, never below, so the
+/// lowest bit set is exact (all [`next_digit`] reads).
+fn digit_bits(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let x = word ^ (ONES * u64::from(b'0'));
-    x.wrapping_sub(ONES * 10) & !x & HIGH != 0
+    x.wrapping_sub(ONES * 10) & !x & HIGH
+}
+
+/// Where the first ASCII digit at or after `from` is: 32 bytes a step while there is none
+/// (most prose), then the word that holds one.
+fn next_digit(bytes: &[u8], mut from: usize) -> Option<usize> {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
+    while from + 32 <= bytes.len() {
+        let bits = [word(from), word(from + 8), word(from + 16), word(from + 24)].map(digit_bits);
+        if bits.iter().all(|bits| *bits == 0) {
+            from += 32;
+            continue;
+        }
+        let (place, bits) = (bits.iter().enumerate()).find(|(_, bits)| **bits != 0)?;
+        return Some(from + place * 8 + (bits.trailing_zeros() / 8) as usize);
+    }
+    while from + 8 <= bytes.len() {
+        let bits = digit_bits(word(from));
+        if bits != 0 {
+            return Some(from + (bits.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    (from..bytes.len()).find(|&at| bytes[at].is_ascii_digit())
 }
 
 /// The runs of digits in `bytes`, in order.
@@ -132,19 +156,8 @@ fn runs(bytes: &[u8]) -> Vec<Run> {
     let joins = |b: u8| matches!(b, b' ' | b'.' | b'-' | b'/' | b':' | b'(' | b')' | b'+');
     let mut runs = Vec::new();
     let mut at = 0;
-    while at < bytes.len() {
-        if at + 8 <= bytes.len() {
-            let word = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
-            if !has_digit(word) {
-                at += 8;
-                continue;
-            }
-        }
-        if !bytes[at].is_ascii_digit() {
-            at += 1;
-            continue;
-        }
-        let (start, mut end, mut digits, mut dots) = (at, at, 0, 0);
+    while let Some(start) = next_digit(bytes, at) {
+        let (mut end, mut digits, mut dots) = (start, 0, 0);
         loop {
             while end < bytes.len() && bytes[end].is_ascii_digit() {
                 end += 1;
@@ -331,8 +344,12 @@ fn matched(check: Check, text: &str, range: Range<usize>) -> Option<Range<usize>
             let bytes = text.as_bytes();
             let word = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
             let inside_a_word = word(range.start.checked_sub(1).map(|at| &bytes[at])) || word(bytes.get(range.end));
-            let hex = text[range.clone()].bytes().any(|b| b.is_ascii_hexdigit());
-            (!inside_a_word && hex && passes(Check::Ip, &text[range.clone()])).then_some(range)
+            let candidate = &text[range.clone()];
+            let hex = candidate.bytes().any(|b| b.is_ascii_hexdigit());
+            // An address has eight groups, or fewer with `::`: a time (`10:30:00`) has neither,
+            // and is not parsed.
+            let shaped = candidate.contains("::") || candidate.bytes().filter(|b| *b == b':').count() == 7;
+            (!inside_a_word && hex && shaped && passes(Check::Ip, candidate)).then_some(range)
         }
         Check::None | Check::Phone | Check::Ssn | Check::Ip => passes(check, &text[range.clone()]).then_some(range),
     }
@@ -626,13 +643,28 @@ mod tests {
             *b"////::::",
             *b"\xb0\xb9\xf0\xf9////",
         ] {
-            assert!(!has_digit(u64::from_le_bytes(word)), "{word:?}");
+            assert_eq!(digit_bits(u64::from_le_bytes(word)), 0, "{word:?}");
         }
         for at in 0..8 {
             let mut word = *b"////::::";
             word[at] = b'0' + at as u8;
-            assert!(has_digit(u64::from_le_bytes(word)), "{word:?}");
+            assert_eq!(
+                digit_bits(u64::from_le_bytes(word)).trailing_zeros() / 8,
+                at as u32,
+                "{word:?}"
+            );
         }
+        // The first digit is found wherever it is, past whole blocks without one, and the
+        // lowest flag is exact after a byte that borrows (`0` then `:`).
+        let mut text = vec![b'x'; 100];
+        for at in [0, 7, 8, 31, 32, 63, 64, 90, 99] {
+            text.fill(b'x');
+            text[at] = b'5';
+            assert_eq!(next_digit(&text, 0), Some(at), "{at}");
+            assert_eq!(next_digit(&text, at + 1), None, "{at}");
+        }
+        assert_eq!(next_digit(b"ab0:1", 0), Some(2));
+        assert_eq!(next_digit(b"", 0), None);
     }
 
     #[test]
