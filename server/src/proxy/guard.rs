@@ -46,9 +46,13 @@ fn request_texts(body: &mut Map<String, Value>) -> Vec<&mut String> {
     for (name, value) in body.iter_mut() {
         match name.as_str() {
             "messages" => {
-                for message in value.as_array_mut().into_iter().flatten() {
-                    if let Some(content) = message.get_mut("content") {
-                        strings(content, &mut out);
+                let messages = value.as_array_mut().into_iter().flatten();
+                for (field, value) in messages.filter_map(Value::as_object_mut).flatten() {
+                    match field.as_str() {
+                        "content" => strings(value, &mut out),
+                        // The arguments of the tool calls an assistant made, in the history.
+                        "tool_calls" => out.extend(arguments(value)),
+                        _ => {}
                     }
                 }
             }
@@ -57,6 +61,14 @@ fn request_texts(body: &mut Map<String, Value>) -> Vec<&mut String> {
         }
     }
     out
+}
+
+/// The arguments of each tool call in `calls` (`[{"function": {"arguments": "…"}}]`).
+fn arguments(calls: &mut Value) -> impl Iterator<Item = &mut String> {
+    (calls.as_array_mut().into_iter().flatten()).filter_map(|call| match call.pointer_mut("/function/arguments") {
+        Some(Value::String(arguments)) => Some(arguments),
+        _ => None,
+    })
 }
 
 /// The texts of a request that guardrails read, as they are (for a moderation endpoint).
@@ -72,9 +84,19 @@ pub(super) fn request_strings(body: &Map<String, Value>) -> Vec<&str> {
     let mut out = Vec::new();
     for (name, value) in body {
         match name.as_str() {
-            "messages" => (value.as_array().into_iter().flatten())
-                .filter_map(|message| message.get("content"))
-                .for_each(|content| strings(content, &mut out)),
+            "messages" => {
+                for message in value.as_array().into_iter().flatten() {
+                    if let Some(content) = message.get("content") {
+                        strings(content, &mut out);
+                    }
+                    let calls = message
+                        .get("tool_calls")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten();
+                    out.extend(calls.filter_map(|call| call.pointer("/function/arguments").and_then(Value::as_str)));
+                }
+            }
             "prompt" | "input" => strings(value, &mut out),
             _ => {}
         }
@@ -83,30 +105,27 @@ pub(super) fn request_strings(body: &Map<String, Value>) -> Vec<&str> {
     out
 }
 
-/// The texts of an answer (OpenAI's shape) that guardrails read: each choice's message
-/// content, or text.
+/// The texts of an answer (OpenAI's shape) that guardrails read: each choice's message — its
+/// content, reasoning, refusal and tool calls' arguments — or text.
 fn answer_texts(answer: &mut Value) -> Vec<&mut String> {
     let mut out = Vec::new();
-    for choice in answer
-        .get_mut("choices")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        let Some(choice) = choice.as_object_mut() else { continue };
-        let in_message = matches!(
-            choice.get("message").and_then(|m| m.get("content")),
-            Some(Value::String(_))
-        );
-        let text = match in_message {
-            true => choice.get_mut("message").and_then(|m| m.get_mut("content")),
-            false => choice.get_mut("text"),
-        };
-        let text = match text {
-            Some(Value::String(text)) => Some(text),
-            _ => None,
-        };
-        out.extend(text);
+    let choices = answer.get_mut("choices").and_then(Value::as_array_mut);
+    for choice in choices.into_iter().flatten().filter_map(Value::as_object_mut) {
+        for (field, value) in choice.iter_mut() {
+            match (field.as_str(), value) {
+                ("text", Value::String(text)) => out.push(text),
+                ("message", Value::Object(message)) => {
+                    for (field, value) in message.iter_mut() {
+                        match (field.as_str(), value) {
+                            ("content" | "reasoning_content" | "refusal", Value::String(text)) => out.push(text),
+                            ("tool_calls", calls) => out.extend(arguments(calls)),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
     out
 }
@@ -131,6 +150,24 @@ struct ChoiceText<'a> {
 struct MessageText<'a> {
     #[serde(borrow, default)]
     content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tool_calls: Vec<ToolCallText<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallText<'a> {
+    #[serde(borrow, default)]
+    function: Option<FunctionText<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionText<'a> {
+    #[serde(borrow, default)]
+    arguments: Option<Cow<'a, str>>,
 }
 
 /// Applies `gateway`'s request guardrails to `inbound`'s texts: `Err` when one blocks it (counted
@@ -237,14 +274,19 @@ impl Guarding {
         // Most answers hold nothing to redact, block, flag or put back: seen without
         // building the answer, they are passed on as they came.
         if let Ok(texts) = serde_json::from_slice::<AnswerTexts<'_>>(body) {
-            let mut texts = (texts.choices.iter())
-                .flat_map(|choice| {
-                    [
-                        choice.message.as_ref().and_then(|m| m.content.as_deref()),
-                        choice.text.as_deref(),
-                    ]
-                })
-                .flatten();
+            let mut texts = (texts.choices.iter()).flat_map(|choice| {
+                let message = choice.message.as_ref();
+                let calls = message.into_iter().flat_map(|m| m.tool_calls.iter());
+                [
+                    message.and_then(|m| m.content.as_deref()),
+                    message.and_then(|m| m.reasoning_content.as_deref()),
+                    message.and_then(|m| m.refusal.as_deref()),
+                    choice.text.as_deref(),
+                ]
+                .into_iter()
+                .chain(calls.map(|call| call.function.as_ref().and_then(|f| f.arguments.as_deref())))
+                .flatten()
+            });
             let untouched = texts.all(|text| {
                 !self.guards.finds(Side::Response, text)
                     && (!self.vault.restores() || self.vault.restore(text).is_none())
@@ -302,5 +344,74 @@ impl Guarding {
     pub fn stream(self) -> Option<StreamGuard> {
         self.reads_answers()
             .then(|| StreamGuard::new(self.guards, self.vault, self.found))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::types::{Detector, GatewayId, GuardAction, GuardDirection, Guardrail, GuardrailId};
+    use serde_json::json;
+
+    fn guarding(rails: &[(Detector, GuardAction, GuardDirection)]) -> Guarding {
+        let rails: Vec<Guardrail> = (rails.iter())
+            .map(|(detector, action, direction)| Guardrail {
+                id: GuardrailId(1),
+                gateway_id: GatewayId(1),
+                detector: detector.clone(),
+                action: *action,
+                direction: *direction,
+                logs_only: false,
+                fail_closed: false,
+                created_at: 0,
+            })
+            .collect();
+        Guarding {
+            guards: Arc::new(Guards::new(&rails).unwrap()),
+            vault: Vault::default(),
+            found: Found::default(),
+            unrestored: None,
+        }
+    }
+
+    #[test]
+    fn tool_call_arguments_reasoning_and_refusals_are_read_both_ways() {
+        let mut guarding = guarding(&[
+            (Detector::Email, GuardAction::Restore, GuardDirection::Request),
+            (Detector::Ssn, GuardAction::Redact, GuardDirection::Response),
+        ]);
+        // The history's tool calls go to the provider too.
+        let mut body = json!({ "messages": [
+            { "role": "assistant", "content": null, "tool_calls": [{ "id": "c", "type": "function",
+              "function": { "name": "mail", "arguments": "{\"to\":\"ada@example.com\"}" } }] },
+            { "role": "tool", "tool_call_id": "c", "content": "sent to ada@example.com" },
+        ] });
+        let body = body.as_object_mut().unwrap();
+        for text in request_texts(body) {
+            let scanned = guarding
+                .guards
+                .scan(Side::Request, text, &mut guarding.vault, &mut guarding.found);
+            *text = scanned.unwrap().unwrap();
+        }
+        let sent = Value::Object(body.clone()).to_string();
+        assert!(
+            sent.contains(r#"{\"to\":\"[EMAIL_1]\"}"#) && !sent.contains("example.com"),
+            "{sent}"
+        );
+        assert_eq!(request_strings(body).len(), 2);
+
+        // The answer's tool calls get the address back; its reasoning and refusal are read.
+        let answer = json!({ "choices": [{ "index": 0, "message": { "role": "assistant",
+            "reasoning_content": "SSN 123-45-6789 is theirs", "refusal": "not for [EMAIL_1]",
+            "tool_calls": [{ "function": { "name": "mail", "arguments": "{\"to\":\"[EMAIL_1]\"}" } }] } }] });
+        let guarded = guarding.answer(answer.to_string().as_bytes()).unwrap().unwrap();
+        let guarded: Value = serde_json::from_slice(&guarded).unwrap();
+        let message = &guarded["choices"][0]["message"];
+        assert_eq!(
+            message["tool_calls"][0]["function"]["arguments"],
+            r#"{"to":"ada@example.com"}"#
+        );
+        assert_eq!(message["refusal"], "not for ada@example.com");
+        assert_eq!(message["reasoning_content"], "SSN [SSN_1] is theirs");
     }
 }
