@@ -10,8 +10,8 @@ pub(super) struct CacheFlags {
     /// Its response cache: `exact` (a repeated request is answered from the cache) or `off`.
     #[arg(long, value_parser = parse_mode)]
     cache: Option<CacheMode>,
-    /// How long an answer is kept: 30s, 10m, 1h, 1d (at most a day).
-    #[arg(long, value_parser = parse_ttl)]
+    /// How long an answer is kept: 30s, 10m, 1h30m, 1d (at most a day).
+    #[arg(long, value_parser = ttl)]
     cache_ttl: Option<i64>,
     /// The largest answer kept: bytes, or with KiB / MiB (at most 16MiB).
     #[arg(long, value_parser = parse_size)]
@@ -42,6 +42,14 @@ impl CacheFlags {
                 (false, false) => current.collapse,
             },
         })
+    }
+}
+
+/// A TTL: a humantime duration (`1h30m`), or as the console reads it (`90 minutes`).
+fn ttl(text: &str) -> Result<i64, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) => Ok(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)),
+        Err(_) => parse_ttl(text),
     }
 }
 

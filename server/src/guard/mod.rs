@@ -9,10 +9,12 @@
 //! places its first bytes allow (see `detect.rs`), so text that holds nothing costs little.
 
 pub mod detect;
+pub mod digits;
 pub mod stream;
 
 use app::types::{Detector, GuardAction, GuardTrial, Guardrail};
-use detect::{Finder, Numbers};
+use detect::Finder;
+use digits::Numbers;
 use std::{collections::HashMap, ops::Range};
 
 /// Which text a scan reads, and so which guardrails apply.
@@ -176,6 +178,12 @@ impl Vault {
     /// `text` with the placeholders to be put back replaced by their originals, in one pass;
     /// `None` when it has none.
     pub fn restore(&self, text: &str) -> Option<String> {
+        self.restore_in(text, false)
+    }
+
+    /// As [`Vault::restore`]; with `json`, `text` is JSON (a tool call's arguments) and each
+    /// original goes back escaped as a JSON string's content, so the arguments stay JSON.
+    pub fn restore_in(&self, text: &str, json: bool) -> Option<String> {
         if !self.restores || !text.contains('[') {
             return None;
         }
@@ -192,7 +200,13 @@ impl Vault {
             {
                 Some((_, original, true)) => {
                     out.push_str(&text[copied..open]);
-                    out.push_str(original);
+                    match json {
+                        true => {
+                            let quoted = serde_json::to_string(original).unwrap_or_default();
+                            out.push_str(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default());
+                        }
+                        false => out.push_str(original),
+                    }
                     (copied, from) = (close + 1, close + 1);
                 }
                 Some((_, _, false)) | None => from = open + 1,

@@ -106,19 +106,22 @@ pub(super) fn request_strings(body: &Map<String, Value>) -> Vec<&str> {
 }
 
 /// The texts of an answer (OpenAI's shape) that guardrails read: each choice's message — its
-/// content, reasoning, refusal and tool calls' arguments — or text.
-fn answer_texts(answer: &mut Value) -> Vec<&mut String> {
+/// content, reasoning, refusal and tool calls' arguments — or text; each with whether it is
+/// JSON (a tool call's arguments).
+fn answer_texts(answer: &mut Value) -> Vec<(&mut String, bool)> {
     let mut out = Vec::new();
     let choices = answer.get_mut("choices").and_then(Value::as_array_mut);
     for choice in choices.into_iter().flatten().filter_map(Value::as_object_mut) {
         for (field, value) in choice.iter_mut() {
             match (field.as_str(), value) {
-                ("text", Value::String(text)) => out.push(text),
+                ("text", Value::String(text)) => out.push((text, false)),
                 ("message", Value::Object(message)) => {
                     for (field, value) in message.iter_mut() {
                         match (field.as_str(), value) {
-                            ("content" | "reasoning_content" | "refusal", Value::String(text)) => out.push(text),
-                            ("tool_calls", calls) => out.extend(arguments(calls)),
+                            ("content" | "reasoning_content" | "refusal", Value::String(text)) => {
+                                out.push((text, false))
+                            }
+                            ("tool_calls", calls) => out.extend(arguments(calls).map(|text| (text, true))),
                             _ => {}
                         }
                     }
@@ -311,7 +314,7 @@ impl Guarding {
         }
         let (mut changed, mut restored_any) = (false, false);
         let mut unrestored = answer.clone();
-        for (text, logged) in answer_texts(answer).into_iter().zip(answer_texts(&mut unrestored)) {
+        for ((text, json), (logged, _)) in answer_texts(answer).into_iter().zip(answer_texts(&mut unrestored)) {
             let scanned = match self.guards.reads(Side::Response) {
                 true => (self.guards.scan(Side::Response, text, &mut self.vault, &mut self.found))
                     .map_err(ProxyError::ContentPolicy)?,
@@ -321,7 +324,7 @@ impl Guarding {
                 logged.clone_from(scanned);
             }
             let current = scanned.as_deref().unwrap_or(text.as_str());
-            let restored = self.vault.restore(current);
+            let restored = self.vault.restore_in(current, json);
             restored_any |= restored.is_some();
             if let Some(new) = restored.or(scanned) {
                 *text = new;
@@ -413,5 +416,30 @@ mod tests {
         );
         assert_eq!(message["refusal"], "not for ada@example.com");
         assert_eq!(message["reasoning_content"], "SSN [SSN_1] is theirs");
+    }
+
+    #[test]
+    fn an_original_put_back_in_tool_call_arguments_keeps_them_json() {
+        let mut guarding = guarding(&[(
+            Detector::Regex(r#"O"Neil"#.into()),
+            GuardAction::Restore,
+            GuardDirection::Request,
+        )]);
+        let sent = guarding.guards.scan(
+            Side::Request,
+            r#"call O"Neil"#,
+            &mut guarding.vault,
+            &mut guarding.found,
+        );
+        assert_eq!(sent.unwrap().as_deref(), Some("call [PATTERN_1]"));
+        let answer = json!({ "choices": [{ "message": { "content": "for [PATTERN_1]",
+            "tool_calls": [{ "function": { "name": "call", "arguments": "{\"who\":\"[PATTERN_1]\"}" } }] } }] });
+        let guarded = guarding.answer(answer.to_string().as_bytes()).unwrap().unwrap();
+        let guarded: Value = serde_json::from_slice(&guarded).unwrap();
+        let message = &guarded["choices"][0]["message"];
+        assert_eq!(message["content"], r#"for O"Neil"#);
+        let arguments: Value =
+            serde_json::from_str(message["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(arguments["who"], r#"O"Neil"#);
     }
 }

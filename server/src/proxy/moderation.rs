@@ -1,9 +1,11 @@
 //! Step 5c (issue #24): external moderation. A gateway's `moderation:ENDPOINT` guardrails ask
 //! their endpoints (OpenAI's `POST /v1/moderations`) about the request's text — as it will be
-//! sent, after the other guardrails' redactions — once the request is admitted and not answered
-//! from the cache, before any provider is called. A flag blocks the request (400
-//! `content_policy_violation`, recorded) or marks its record; an endpoint that cannot answer
-//! lets the request pass (fail-open, the default: counted as `unavailable` and logged) or
+//! sent, after the other guardrails' redactions — once the request is admitted, before the
+//! response cache and any provider. A flag blocks the request (400 `content_policy_violation`,
+//! recorded) or marks its record; so does an endpoint that refuses the text itself (a 4xx about
+//! the input: too long, unreadable), so padding cannot slip past it. An endpoint that cannot
+//! answer (unreachable, timed out, 5xx, 429, its credential refused) lets the request pass
+//! (fail-open, the default: counted as `unavailable`, logged, and its answer not cached) or
 //! refuses it (fail-closed: 503 `moderation_unavailable`).
 //!
 //! Invariant: the request's text goes only to the moderation endpoint; neither it nor the
@@ -28,23 +30,26 @@ const MODERATION_TIMEOUT: Duration = Duration::from_secs(10);
 const MODERATION_BODY_LIMIT: usize = 1 << 20;
 
 /// Asks each of the request's moderation endpoints about `body`'s texts, in their order:
-/// `Err` when one blocks the request, or cannot answer and fails closed.
+/// `Err` when one blocks the request, or cannot answer and fails closed; else whether every
+/// one answered (`false`: one could not, and the request passes unmoderated by it).
 pub(super) async fn moderate(
     proxy: &Proxy,
     snapshot: &Snapshot,
     gateway: &Gateway,
     guarding: &mut Guarding,
+    request_id: &str,
     body: &Map<String, Value>,
     deadline: Instant,
-) -> Result<(), ProxyError> {
+) -> Result<bool, ProxyError> {
     let guards = guarding.guards.clone();
     if guards.moderations.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let texts = guard::request_strings(body);
     if texts.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
+    let mut answered = true;
     for moderation in &guards.moderations {
         match ask(proxy, snapshot, moderation, &texts, deadline).await {
             Ok(None) => {}
@@ -52,6 +57,7 @@ pub(super) async fn moderate(
                 // Counted in the metrics with the request's other findings, from its record.
                 guarding.found.note(Side::Request, "moderation", moderation.action);
                 tracing::info!(
+                    request_id,
                     gateway = gateway.name,
                     endpoint = moderation.endpoint,
                     categories = categories.join(","),
@@ -71,6 +77,7 @@ pub(super) async fn moderate(
             Err(reason) => {
                 (proxy.metrics).guardrail_hit(&gateway.name, "request", "moderation", "unavailable");
                 tracing::warn!(
+                    request_id,
                     gateway = gateway.name,
                     endpoint = moderation.endpoint,
                     reason,
@@ -80,10 +87,11 @@ pub(super) async fn moderate(
                 if moderation.fail_closed {
                     return Err(ProxyError::ModerationUnavailable);
                 }
+                answered = false;
             }
         }
     }
-    Ok(())
+    Ok(answered)
 }
 
 /// One moderation endpoint's verdict on `texts`: `None` when nothing is flagged, else the
@@ -122,8 +130,11 @@ async fn ask(
     let (status, answer) = upstream::exchange(client, url, outbound, within, MODERATION_BODY_LIMIT)
         .await
         .map_err(|upstream::NoAnswer(reason)| scrub(&reason))?;
-    if !(200..300).contains(&status) {
-        return Err(format!("the endpoint answered {status}"));
+    match status {
+        200..=299 => openai::moderation_verdict(&answer).map_err(|invalid| invalid.0),
+        // The text itself refused (too long, unreadable): as good as flagged, so a padded
+        // request cannot pass a fail-open moderation.
+        400 | 413 | 422 => Ok(Some(vec![format!("input refused ({status})")])),
+        _ => Err(format!("the endpoint answered {status}")),
     }
-    openai::moderation_verdict(&answer).map_err(|invalid| scrub(&invalid.to_string()))
 }

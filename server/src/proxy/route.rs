@@ -253,17 +253,31 @@ pub(super) async fn route(
         + (gateway.deadline_ms)
             .and_then(|ms| u64::try_from(ms).ok())
             .map_or(proxy.settings.request_deadline, Duration::from_millis);
+    if let Some(guarding) = &mut guarding {
+        // Before the cache: a kept answer is not given to a request moderation refuses.
+        let moderated = moderation::moderate(
+            proxy,
+            snapshot,
+            gateway,
+            guarding,
+            &call.request_id,
+            &inbound.body,
+            deadline,
+        );
+        match moderated.await {
+            Ok(true) => {}
+            // Passed unmoderated (an endpoint could not answer): its answer is not kept.
+            Ok(false) => caching.iter_mut().for_each(cache::Caching::keep_nothing),
+            Err(refusal) => {
+                recorder.guardrails(guarding.found.log_text());
+                recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
+                return Err(refusal);
+            }
+        }
+    }
     if let Some(caching) = &mut caching {
         if let Some(entry) = caching.look(&proxy.cache, deadline).await {
             return shape::hit(&entry, call.api, &inbound, gateway, &rate, guarding, recorder);
-        }
-    }
-    if let Some(guarding) = &mut guarding {
-        let moderated = moderation::moderate(proxy, snapshot, gateway, guarding, &inbound.body, deadline).await;
-        if let Err(refusal) = moderated {
-            recorder.guardrails(guarding.found.log_text());
-            recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
-            return Err(refusal);
         }
     }
     let routed = Routed {
@@ -311,6 +325,9 @@ pub(super) async fn route(
                 class = error.class(),
                 "request failed"
             );
+            if let Some(guarding) = &guarding {
+                recorder.guardrails(guarding.found.log_text());
+            }
             recorder.finish(error.status().as_u16(), Some(error.class()));
             return Err(error);
         }

@@ -225,6 +225,10 @@ impl Live {
     /// Ends the stream: the record is completed and the slot released.
     fn end(&mut self, error_class: Option<&str>) {
         self.finished = true;
+        if error_class.is_some() {
+            // Cut, failed or blocked: never kept, whatever was queued after.
+            self.keeping = None;
+        }
         self.note_usage();
         let (usage, _) = self.usage().bounded();
         let now = Instant::now();

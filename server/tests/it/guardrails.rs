@@ -406,3 +406,36 @@ async fn every_answer_of_a_waitforall_composite_passes_the_response_guardrails()
     assert_eq!(blocked.len(), 1, "{body}");
     assert!(!body.to_string().contains("forbidden"), "{body}");
 }
+
+#[tokio::test]
+async fn a_stream_a_guardrail_blocks_is_never_kept_in_the_cache() {
+    let mock = MockUpstream::start().await.unwrap();
+    let rig = Rig::start(
+        rig::steady,
+        vec![rig::endpoint("a", ProviderKind::OpenAi, &mock.url())],
+        |g| {
+            g.cache = app::types::CacheSettings {
+                mode: app::types::CacheMode::Exact,
+                ..app::types::CacheSettings::default()
+            }
+        },
+    )
+    .await;
+    let manage = &rig.server.state.manage;
+    let rail = NewGuardrail {
+        gateway_id: op(manage).gateway_id("g").await,
+        detector: Detector::parse("words:word1").unwrap(),
+        action: GuardAction::Block,
+        direction: GuardDirection::Response,
+        logs_only: false,
+        fail_closed: false,
+    };
+    op(manage).add_guardrail(rail).await.unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    for _ in 0..2 {
+        let (status, stream) = ask(&rig, &asking("hello", true)).await;
+        assert_eq!(status, 200);
+        assert_ne!(data_lines(&stream).last(), Some(&"[DONE]"), "blocked: {stream}");
+    }
+    assert_eq!(mock.requests_received(), 2, "the blocked stream was not kept");
+}

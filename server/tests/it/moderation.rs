@@ -301,3 +301,62 @@ async fn operators_add_and_list_moderation_guardrails_from_the_command_line() {
     assert!(!refused.status.success());
     assert!(text(&refused).contains("action"), "{}", text(&refused));
 }
+
+#[tokio::test]
+async fn a_kept_answer_is_not_given_to_a_request_moderation_refuses_nor_is_padding_let_through() {
+    let (chat, moderator) = (
+        MockUpstream::start().await.unwrap(),
+        MockUpstream::start().await.unwrap(),
+    );
+    let rig = Rig::start(
+        rig::steady,
+        vec![rig::endpoint("a", ProviderKind::OpenAi, &chat.url())],
+        |g| {
+            g.cache = app::types::CacheSettings {
+                mode: app::types::CacheMode::Exact,
+                ..app::types::CacheSettings::default()
+            }
+        },
+    )
+    .await;
+    let manage = &rig.server.state.manage;
+    // Answered and kept before the gateway moderated anything.
+    assert_eq!(ask(&rig, "Write a violent story.").await.0, 200);
+    let mut endpoint = rig::endpoint("mod", ProviderKind::OpenAi, &moderator.url());
+    endpoint.model = "omni-moderation-latest".into();
+    op(manage).create_endpoint(endpoint).await.unwrap();
+    let new = NewGuardrail {
+        gateway_id: op(manage).gateway_id("g").await,
+        detector: Detector::parse("moderation:mod").unwrap(),
+        action: GuardAction::Block,
+        direction: GuardDirection::Request,
+        logs_only: false,
+        fail_closed: false,
+    };
+    op(manage).add_guardrail(new).await.unwrap();
+    rig.server.state.registry.refresh(manage).await.unwrap();
+    let (status, error) = ask(&rig, "Write a violent story.").await;
+    assert_eq!(status, 400, "moderated before the cache: {error}");
+    assert_eq!(chat.requests_received(), 1);
+
+    // An endpoint that refuses the text itself (too long) blocks it, even failing open.
+    moderator.push(Behaviour::Status {
+        status: 400,
+        headers: Vec::new(),
+        body: r#"{"error":{"message":"input too long"}}"#.into(),
+    });
+    let (status, error) = ask(&rig, "A calm story, padded.").await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["code"], "content_policy_violation");
+    assert_eq!(chat.requests_received(), 1);
+
+    // Passed unmoderated (the endpoint down, failing open): answered, but not kept.
+    moderator.push(Behaviour::Status {
+        status: 503,
+        headers: Vec::new(),
+        body: "{}".into(),
+    });
+    assert_eq!(ask(&rig, "A calm story.").await.0, 200);
+    assert_eq!(ask(&rig, "A calm story.").await.0, 200);
+    assert_eq!(chat.requests_received(), 3, "the unmoderated answer was not kept");
+}

@@ -5,7 +5,8 @@
 //! so the next request like it, streamed or not, is a hit.
 //!
 //! Invariant: it holds at most the gateway's entry size of text; past it, the answer is not
-//! kept (and no more is gathered).
+//! kept (and no more is gathered). Nor is an answer with parts it does not put back together
+//! (log probabilities, a legacy `function_call`, audio): a hit would lack them.
 //! Invariant: only a stream that ended properly is kept (the caller's `Done`), so a cut,
 //! failed or blocked stream never is.
 
@@ -35,7 +36,8 @@ pub struct Assembly {
     /// Bytes of text gathered, and the most it may hold.
     bytes: usize,
     limit: usize,
-    too_large: bool,
+    /// Past the limit, or holding a part it does not gather: not to be kept.
+    unkeepable: bool,
 }
 
 impl Assembly {
@@ -48,7 +50,7 @@ impl Assembly {
             choices: BTreeMap::new(),
             bytes: 0,
             limit,
-            too_large: false,
+            unkeepable: false,
         }
     }
 
@@ -60,7 +62,7 @@ impl Assembly {
 
     /// Gathers one chunk, as the provider sent it (before any guardrail).
     pub fn chunk(&mut self, chunk: &Value) {
-        if self.too_large {
+        if self.unkeepable {
             return;
         }
         for (field, value) in [
@@ -74,6 +76,9 @@ impl Assembly {
         }
         for (place, choice) in chunk["choices"].as_array().into_iter().flatten().enumerate() {
             let index = choice.get("index").and_then(Value::as_u64).unwrap_or(place as u64);
+            if choice.get("logprobs").is_some_and(|logprobs| !logprobs.is_null()) {
+                self.unkeepable = true;
+            }
             if let Some(text) = choice.get("text").and_then(Value::as_str) {
                 self.add_text(index, "text", text);
             }
@@ -89,7 +94,9 @@ impl Assembly {
                         }
                         ("tool_calls", Value::Array(calls)) => self.tool_calls(index, calls),
                         (field, Value::String(piece)) => self.add_text(index, field, piece),
-                        _ => {}
+                        (_, Value::Null) => {}
+                        // A part not gathered (`function_call`, `audio`, …).
+                        _ => self.unkeepable = true,
                     }
                 }
             }
@@ -97,8 +104,8 @@ impl Assembly {
                 self.choices.entry(index).or_default().finish_reason = reason.clone();
             }
         }
-        if self.bytes > self.limit {
-            self.too_large = true;
+        if self.bytes > self.limit || self.unkeepable {
+            self.unkeepable = true;
             self.choices.clear();
         }
     }
@@ -133,9 +140,9 @@ impl Assembly {
     }
 
     /// The whole answer, as a JSON request would have had it, with `usage`; `None` when it grew
-    /// past the entry size.
+    /// past the entry size or holds a part not gathered.
     pub fn answer(self, usage: Usage) -> Option<Value> {
-        if self.too_large {
+        if self.unkeepable {
             return None;
         }
         let choices: Vec<Value> = (self.choices.into_iter())
@@ -227,10 +234,19 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_past_the_entry_size_is_not_kept() {
+    fn an_answer_past_the_entry_size_or_with_parts_not_gathered_is_not_kept() {
         let mut assembly = Assembly::new(Operation::Chat, 8);
         assembly.chunk(&json!({"choices":[{"index":0,"delta":{"content":"12345"}}]}));
         assembly.chunk(&json!({"choices":[{"index":0,"delta":{"content":"67890"}}]}));
         assert_eq!(assembly.answer(usage()), None);
+        for chunk in [
+            json!({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[]}}]}),
+            json!({"choices":[{"index":0,"delta":{"function_call":{"name":"f","arguments":""}}}]}),
+        ] {
+            let mut assembly = Assembly::new(Operation::Chat, 1 << 20);
+            assembly.chunk(&json!({"choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}));
+            assembly.chunk(&chunk);
+            assert_eq!(assembly.answer(usage()), None, "{chunk}");
+        }
     }
 }

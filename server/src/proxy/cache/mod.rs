@@ -172,6 +172,11 @@ impl Caching {
         wait(waiting, until).await
     }
 
+    /// Its answer is not to be kept (it passed a check it should not be remembered for).
+    pub fn keep_nothing(&mut self) {
+        self.ask.keep = false;
+    }
+
     /// What the cache did for it when a provider answers it.
     pub fn outcome(&self) -> Outcome {
         match self.ask.look {

@@ -134,7 +134,9 @@ struct ModerationResult {
 /// A moderation answer: `None` when nothing is flagged, else the categories flagged (sorted,
 /// possibly empty when the upstream names none).
 pub fn moderation_verdict(bytes: &[u8]) -> Result<Option<Vec<String>>, Invalid> {
-    let moderated: Moderated = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
+    // A fixed message: serde's would quote the answer, which may echo the request's text.
+    let moderated: Moderated =
+        serde_json::from_slice(bytes).map_err(|_| Invalid("the answer is not a moderation result".into()))?;
     if !moderated.results.iter().any(|result| result.flagged) {
         return Ok(None);
     }
