@@ -413,12 +413,7 @@ async fn a_stream_a_guardrail_blocks_is_never_kept_in_the_cache() {
     let rig = Rig::start(
         rig::steady,
         vec![rig::endpoint("a", ProviderKind::OpenAi, &mock.url())],
-        |g| {
-            g.cache = app::types::CacheSettings {
-                mode: app::types::CacheMode::Exact,
-                ..app::types::CacheSettings::default()
-            }
-        },
+        rig::caches,
     )
     .await;
     let manage = &rig.server.state.manage;

@@ -311,12 +311,7 @@ async fn a_kept_answer_is_not_given_to_a_request_moderation_refuses_nor_is_paddi
     let rig = Rig::start(
         rig::steady,
         vec![rig::endpoint("a", ProviderKind::OpenAi, &chat.url())],
-        |g| {
-            g.cache = app::types::CacheSettings {
-                mode: app::types::CacheMode::Exact,
-                ..app::types::CacheSettings::default()
-            }
-        },
+        rig::caches,
     )
     .await;
     let manage = &rig.server.state.manage;

@@ -43,6 +43,14 @@ fn timeouts(config: &mut Config, first_byte: Duration, idle: Duration, deadline:
     config.proxy.default_cooldown = Duration::from_secs(2);
 }
 
+/// A gateway that caches answers exactly, with the default TTL and entry size.
+pub fn caches(gateway: &mut NewGateway) {
+    gateway.cache = app::types::CacheSettings {
+        mode: app::types::CacheMode::Exact,
+        ..app::types::CacheSettings::default()
+    };
+}
+
 /// Timeouts far above anything a healthy mock needs, even on a loaded machine: for tests
 /// that are not about timeouts (the suite runs many servers at once on two cores, where a
 /// 300 ms first-byte timeout sometimes fired on a healthy upstream).
