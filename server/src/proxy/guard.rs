@@ -313,14 +313,18 @@ impl Guarding {
             return Ok(false);
         }
         let (mut changed, mut restored_any) = (false, false);
-        let mut unrestored = answer.clone();
-        for ((text, json), (logged, _)) in answer_texts(answer).into_iter().zip(answer_texts(&mut unrestored)) {
+        // The answer before placeholders go back, for the log: copied only when some will
+        // (which the request's guardrails settled).
+        let mut unrestored = self.vault.restores().then(|| answer.clone());
+        let mut logged_texts = unrestored.as_mut().map(|copy| answer_texts(copy).into_iter());
+        for (text, json) in answer_texts(answer) {
+            let logged = logged_texts.as_mut().and_then(Iterator::next);
             let scanned = match self.guards.reads(Side::Response) {
                 true => (self.guards.scan(Side::Response, text, &mut self.vault, &mut self.found))
                     .map_err(ProxyError::ContentPolicy)?,
                 false => None,
             };
-            if let Some(scanned) = &scanned {
+            if let (Some(scanned), Some((logged, _))) = (&scanned, logged) {
                 logged.clone_from(scanned);
             }
             let current = scanned.as_deref().unwrap_or(text.as_str());
@@ -331,8 +335,9 @@ impl Guarding {
                 changed = true;
             }
         }
+        drop(logged_texts);
         if restored_any {
-            self.unrestored = Some(Bytes::from(unrestored.to_string()));
+            self.unrestored = unrestored.map(|copy| Bytes::from(copy.to_string()));
         }
         Ok(changed)
     }

@@ -41,10 +41,10 @@ pub(super) async fn moderate(
     body: &Map<String, Value>,
     deadline: Instant,
 ) -> Result<bool, ProxyError> {
-    let guards = guarding.guards.clone();
-    if guards.moderations.is_empty() {
+    if guarding.guards.moderations.is_empty() {
         return Ok(true);
     }
+    let guards = guarding.guards.clone();
     let texts = guard::request_strings(body);
     if texts.is_empty() {
         return Ok(true);
