@@ -1,7 +1,8 @@
 // The response cache in a real browser (issue #24), the path an admin takes: turned on from a
 // gateway's edit form (a TTL the server cannot read refused under its field), shown on the
 // gateway's card, and a repeated request through the gateway answered from it
-// (`x-mgw-cache: hit`) with the same content; the dashboard's hit ratio.
+// (`x-mgw-cache: hit`) with the same content; the dashboard's hit ratio. A load composite's own
+// cache, set from its form over a gateway that does not cache.
 import { test, expect } from '@playwright/test';
 import { addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, signIn, watchErrors } from './helpers.mjs';
 
@@ -53,5 +54,51 @@ test('a gateway’s response cache is set from its edit form and answers a repea
 
   await deleteGateway(page, 'cache-gw');
   await deleteEndpoint(page, 'cache-a');
+  expect(errors).toEqual([]);
+});
+
+test('a composite model’s own response cache is set from its form and answers over a gateway that does not cache', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  await addEndpoint(page, 'own-a', 'sk-e2e-own-a');
+  await addGateway(page, 'own-gw', 'own-a');
+  const card = page.getByTestId('gateway-own-gw');
+  await expect(card.getByTestId('gateway-cache')).toHaveText('Off');
+
+  await card.getByRole('button', { name: 'Add a composite model' }).click();
+  const form = page.getByRole('form', { name: 'Add a composite model to own-gw' });
+  await form.getByLabel('Name').fill('steady');
+  await form.getByLabel('Members').fill('own-a');
+  // A multi composite has no cache of its own; a load composite does.
+  await form.getByLabel('Kind').selectOption('multi');
+  await expect(form.getByLabel('Cache TTL')).toHaveCount(0);
+  await form.getByLabel('Kind').selectOption('load');
+  await expect(form.getByLabel('Cache', { exact: true })).toHaveValue('');
+  await form.getByLabel('Cache', { exact: true }).selectOption('exact');
+  await form.getByLabel('Cache TTL').fill('an hour');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form.getByLabel('Cache TTL').locator('xpath=..').getByRole('alert')).toContainText('not a duration');
+  await form.getByLabel('Cache TTL').fill('1h');
+  await form.getByRole('button', { name: 'Save' }).click();
+  const composite = page.getByTestId('gateway-own-gw').getByTestId('composite-steady');
+  await expect(composite).toContainText('Response cache: exact, 1h (its own setting).');
+
+  // Through the gateway: the composite's answers are cached, the gateway's own model's are not.
+  const key = await createKey(page, 'own-gw', 'own-key');
+  const ask = (model) => page.request.post('/v1/chat/completions', {
+    headers: { authorization: `Bearer ${key}` },
+    data: { model, messages: [{ role: 'user', content: 'Say it once' }] },
+  });
+  let first;
+  await expect(async () => {
+    first = await ask('steady');
+    expect(first.status()).toBe(200);
+  }).toPass({ timeout: 10_000 });
+  expect(first.headers()['x-mgw-cache']).toBe('miss');
+  expect((await ask('steady')).headers()['x-mgw-cache']).toBe('hit');
+  expect((await ask('gpt-4o-mini')).headers()['x-mgw-cache']).toBeUndefined();
+
+  await deleteGateway(page, 'own-gw');
+  await deleteEndpoint(page, 'own-a');
   expect(errors).toEqual([]);
 });

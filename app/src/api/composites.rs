@@ -5,7 +5,7 @@
 #[cfg(feature = "ssr")]
 use super::{console_backend, refused, require_admin};
 #[cfg(feature = "ssr")]
-use crate::types::{CompositeForm, CompositeId, GatewayId};
+use crate::types::{CompositeForm, CompositeId, GatewayId, OwnCacheForm};
 use crate::types::{CompositeKind, CompositeModel, ConsoleError, DashboardRange, Json, MultiMode, VariantStats};
 use leptos::prelude::*;
 
@@ -19,6 +19,7 @@ fn form(
     mode: Option<MultiMode>,
     judge: String,
     rubric: String,
+    cache: OwnCacheForm,
 ) -> CompositeForm {
     CompositeForm {
         name,
@@ -27,6 +28,18 @@ fn form(
         mode: mode.unwrap_or_default(),
         judge,
         rubric,
+        cache,
+    }
+}
+
+/// The form's response cache fields (sent for `load` and `ab` only).
+#[cfg(feature = "ssr")]
+fn own_cache(mode: String, ttl: String, max_entry: String, collapse: Option<String>) -> OwnCacheForm {
+    OwnCacheForm {
+        mode,
+        ttl,
+        max_entry,
+        collapse: collapse.is_some(),
     }
 }
 
@@ -41,9 +54,14 @@ pub async fn create_composite(
     #[server(default)] mode: Option<MultiMode>,
     #[server(default)] judge: String,
     #[server(default)] rubric: String,
+    #[server(default)] cache: String,
+    #[server(default)] cache_ttl: String,
+    #[server(default)] cache_max_entry: String,
+    #[server(default)] cache_collapse: Option<String>,
 ) -> Result<CompositeModel, ConsoleError> {
     let admin = require_admin()?;
-    let form = form(name, members, sticky, mode, judge, rubric);
+    let cache = own_cache(cache, cache_ttl, cache_max_entry, cache_collapse);
+    let form = form(name, members, sticky, mode, judge, rubric, cache);
     console_backend()?
         .create_composite(&admin, GatewayId(gateway_id), kind, form)
         .await
@@ -61,9 +79,14 @@ pub async fn update_composite(
     #[server(default)] mode: Option<MultiMode>,
     #[server(default)] judge: String,
     #[server(default)] rubric: String,
+    #[server(default)] cache: String,
+    #[server(default)] cache_ttl: String,
+    #[server(default)] cache_max_entry: String,
+    #[server(default)] cache_collapse: Option<String>,
 ) -> Result<CompositeModel, ConsoleError> {
     let admin = require_admin()?;
-    let form = form(name, members, sticky, mode, judge, rubric);
+    let cache = own_cache(cache, cache_ttl, cache_max_entry, cache_collapse);
+    let form = form(name, members, sticky, mode, judge, rubric, cache);
     console_backend()?
         .update_composite(&admin, CompositeId(id), form)
         .await

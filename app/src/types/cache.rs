@@ -91,6 +91,49 @@ impl CacheSettings {
     }
 }
 
+/// A composite model's own response cache as the console's form types it (issue #24): a blank
+/// mode is its gateway's settings; the TTL as [`parse_ttl`] and the size as [`parse_size`] read
+/// them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwnCacheForm {
+    /// `off`, `exact`, or blank for the gateway's.
+    pub mode: String,
+    pub ttl: String,
+    pub max_entry: String,
+    pub collapse: bool,
+}
+
+impl OwnCacheForm {
+    /// The form as it starts for these settings (`None`: the gateway's, the defaults shown).
+    pub fn of(cache: Option<&CacheSettings>) -> OwnCacheForm {
+        let default = CacheSettings::default();
+        let shown = cache.unwrap_or(&default);
+        OwnCacheForm {
+            mode: cache.map_or_else(String::new, |cache| cache.mode.as_str().to_string()),
+            ttl: ttl_text(shown.ttl_s),
+            max_entry: size_text(shown.max_entry_bytes),
+            collapse: shown.collapse,
+        }
+    }
+}
+
+/// Own settings in words, for a card: `None` (the gateway's) says so.
+pub fn own_cache_text(cache: Option<&CacheSettings>) -> String {
+    match cache {
+        None => "Response cache: the gateway's.".into(),
+        Some(cache) if !cache.on() => "Response cache: off (its own setting).".into(),
+        Some(cache) => format!(
+            "Response cache: exact, {} (its own setting){}.",
+            ttl_text(cache.ttl_s),
+            if cache.collapse {
+                ", identical misses collapsed"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
 /// A TTL as typed (the CLI's `--cache-ttl`, the console's field): seconds, or a whole number
 /// with `s`, `m`, `h` or `d` (`30s`, `10m`, `1h`, `1d`; the words too: `2days`, `90 minutes`).
 /// Its range is `manage`'s to check.

@@ -2,7 +2,7 @@
 //! between members (`load`), an A/B test (`ab`), asked of all at once (`multi`), or the best
 //! answer by a judge (`best`).
 
-use super::{Change, GatewayId, RequestFigures};
+use super::{CacheSettings, Change, GatewayId, OwnCacheForm, RequestFigures};
 use serde::{Deserialize, Serialize};
 
 /// Identifies a composite model.
@@ -143,6 +143,10 @@ pub struct CompositeModel {
     pub judge: Option<String>,
     /// `best`: the judge's instructions; `None` for the default rubric.
     pub rubric: Option<String>,
+    /// Its own response cache, used instead of its gateway's for requests naming it (`load`
+    /// and `ab` only); `None`: its gateway's.
+    #[serde(default)]
+    pub cache: Option<CacheSettings>,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -168,6 +172,8 @@ pub struct NewComposite {
     pub mode: MultiMode,
     pub judge: Option<String>,
     pub rubric: Option<String>,
+    /// Its own response cache (`load` and `ab` only); none: its gateway's.
+    pub cache: Option<CacheSettings>,
 }
 
 /// Changes to a composite model; omitted fields stay as they are (its gateway and kind stay).
@@ -184,6 +190,8 @@ pub struct CompositeUpdate {
     pub judge: Change<String>,
     /// `null` goes back to the default rubric.
     pub rubric: Change<String>,
+    /// Its own response cache; `null` goes back to its gateway's.
+    pub cache: Change<CacheSettings>,
 }
 
 /// The console's composite form, as typed: the server reads its members (the CLI's notation,
@@ -201,6 +209,8 @@ pub struct CompositeForm {
     pub judge: String,
     /// `best`: the judge's instructions; blank for the default rubric.
     pub rubric: String,
+    /// `load` and `ab`: its own response cache.
+    pub cache: OwnCacheForm,
 }
 
 /// One variant of a composite model over a time range: how it did, and what users thought.

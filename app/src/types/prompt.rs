@@ -3,7 +3,7 @@
 //! `prompt` — `name` (the `production` label, else the latest version), `name@3` or
 //! `name:staging` — with its `parameters`.
 
-use super::GatewayId;
+use super::{CacheSettings, GatewayId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -137,6 +137,10 @@ pub struct Prompt {
     /// A CEL expression requests using it must satisfy (as a gateway's access rule).
     #[serde(default)]
     pub access_rule: Option<String>,
+    /// Its own response cache, used instead of the gateway's for requests using it; `None`:
+    /// the gateway's.
+    #[serde(default)]
+    pub cache: Option<CacheSettings>,
     /// Unix milliseconds.
     pub created_at: i64,
     pub updated_at: i64,
@@ -251,6 +255,7 @@ mod tests {
             description: String::new(),
             gateways: Vec::new(),
             access_rule: None,
+            cache: None,
             versions: vec![version(1), version(2), version(3)],
             labels: BTreeMap::new(),
             created_at: 0,

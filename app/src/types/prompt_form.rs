@@ -218,6 +218,7 @@ pub(crate) fn prompt_of(name: &str, templates: Vec<PromptTemplate>) -> Prompt {
         description: String::new(),
         gateways: Vec::new(),
         access_rule: None,
+        cache: None,
         versions: (templates.into_iter().zip(1..))
             .map(|(template, version)| super::PromptVersion {
                 version,

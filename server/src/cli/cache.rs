@@ -1,8 +1,10 @@
 //! `gateway update`'s response cache flags (issue #24): `--cache exact|off`, `--cache-ttl`,
 //! `--cache-max-entry`, `--cache-collapse` / `--no-cache-collapse`. Each changes its own
-//! part of the gateway's settings; the management service checks the result.
+//! part of the gateway's settings; the management service checks the result. A composite
+//! model or a prompt takes the same flags for settings of its own, and `--cache-from-gateway`
+//! to go back to its gateway's.
 
-use app::types::{parse_size, parse_ttl, CacheMode, CacheSettings};
+use app::types::{parse_size, parse_ttl, CacheMode, CacheSettings, Change};
 use clap::Args;
 
 #[derive(Args, Default)]
@@ -42,6 +44,32 @@ impl CacheFlags {
                 (false, false) => current.collapse,
             },
         })
+    }
+}
+
+/// The flags of a composite model or a prompt, whose own settings are used instead of the
+/// gateway's.
+#[derive(Args, Default)]
+pub(super) struct OwnCacheFlags {
+    #[command(flatten)]
+    flags: CacheFlags,
+    /// Use its gateway's response cache settings (drop its own).
+    #[arg(long, conflicts_with_all = ["cache", "cache_ttl", "cache_max_entry", "cache_collapse", "no_cache_collapse"])]
+    cache_from_gateway: bool,
+}
+
+impl OwnCacheFlags {
+    /// Its own settings as the flags change them: those given applied to its current ones (or,
+    /// when it has none, to the defaults — the cache off until `--cache exact`).
+    pub(super) fn change(&self, current: Option<&CacheSettings>) -> Change<CacheSettings> {
+        if self.cache_from_gateway {
+            return Change::Clear;
+        }
+        let default = CacheSettings::default();
+        match self.flags.applied(current.unwrap_or(&default)) {
+            Some(settings) => Change::Set(settings),
+            None => Change::Keep,
+        }
     }
 }
 
@@ -93,6 +121,27 @@ mod tests {
         assert_eq!(
             (applied.mode, applied.collapse, applied.ttl_s),
             (CacheMode::Off, false, 60)
+        );
+    }
+
+    #[test]
+    fn a_composite_or_prompt_keeps_goes_back_to_its_gateway_or_starts_its_own_from_the_defaults() {
+        let own = |flags: CacheFlags, from_gateway: bool| OwnCacheFlags {
+            flags,
+            cache_from_gateway: from_gateway,
+        };
+        assert_eq!(own(CacheFlags::default(), false).change(None), Change::Keep);
+        assert_eq!(own(CacheFlags::default(), true).change(None), Change::Clear);
+        let exact = CacheFlags {
+            cache: Some(CacheMode::Exact),
+            ..CacheFlags::default()
+        };
+        assert_eq!(
+            own(exact, false).change(None),
+            Change::Set(CacheSettings {
+                mode: CacheMode::Exact,
+                ..CacheSettings::default()
+            })
         );
     }
 }

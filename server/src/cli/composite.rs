@@ -2,6 +2,7 @@
 //! name on the command line and resolved to ids here.
 
 use super::{
+    cache::OwnCacheFlags,
     show::{pretty, table},
     Output,
 };
@@ -67,6 +68,8 @@ pub struct CompositeAdd {
     #[arg(long)]
     rubric: Option<String>,
     #[command(flatten)]
+    cache: OwnCacheFlags,
+    #[command(flatten)]
     output: Output,
 }
 
@@ -96,6 +99,8 @@ pub struct CompositeChange {
     /// best: new instructions for the judge; empty goes back to the default rubric.
     #[arg(long)]
     rubric: Option<String>,
+    #[command(flatten)]
+    cache: OwnCacheFlags,
     #[command(flatten)]
     output: Output,
 }
@@ -133,6 +138,7 @@ pub async fn run(manage: &Manage, command: CompositeCommand) -> Result<String, M
                 mode: add.mode.unwrap_or_default(),
                 judge: add.judge,
                 rubric: add.rubric,
+                cache: add.cache.change(None).apply(None),
             };
             let composite = manage.create_composite(&Actor::cli(), new).await?;
             Ok(add.output.show(&composite, || {
@@ -175,6 +181,7 @@ pub async fn run(manage: &Manage, command: CompositeCommand) -> Result<String, M
         CompositeCommand::Update(change) => {
             let gateway_id = gateway(manage, &change.gateway).await?;
             let id = manage.composite_id(gateway_id, &change.name).await?;
+            let current = manage.composite(id).await?;
             let update = CompositeUpdate {
                 name: change.new_name,
                 members: (!change.members.is_empty())
@@ -188,6 +195,7 @@ pub async fn run(manage: &Manage, command: CompositeCommand) -> Result<String, M
                     Some(rubric) if rubric.trim().is_empty() => Change::Clear,
                     Some(rubric) => Change::Set(rubric),
                 },
+                cache: change.cache.change(current.cache.as_ref()),
             };
             let composite = manage.update_composite(&Actor::cli(), id, update).await?;
             Ok(change

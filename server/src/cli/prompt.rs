@@ -4,6 +4,7 @@
 //! (name → `type`, `required`, `default`, `description`).
 
 use super::{
+    cache::OwnCacheFlags,
     show::{pretty, table},
     Output,
 };
@@ -11,7 +12,7 @@ use crate::{
     manage::{Manage, ManageError},
     prompts,
 };
-use app::types::{prompt_reference, NewPrompt, Prompt, PromptTemplate, VersionRef};
+use app::types::{prompt_reference, Change, NewPrompt, Prompt, PromptTemplate, VersionRef};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -74,12 +75,25 @@ pub enum PromptCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Give a prompt response cache settings of its own, used instead of the gateway's for
+    /// requests using it (`--cache exact --cache-ttl 1h`), or go back to the gateway's
+    /// (`--cache-from-gateway`).
+    Cache(PromptCache),
     /// Remove a prompt with its versions and labels.
     Remove {
         name: String,
         #[command(flatten)]
         output: Output,
     },
+}
+
+#[derive(Args)]
+pub struct PromptCache {
+    name: String,
+    #[command(flatten)]
+    cache: OwnCacheFlags,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Args)]
@@ -232,6 +246,25 @@ pub async fn run(manage: &Manage, command: PromptCommand) -> Result<String, Mana
             Ok(output.show(&prompt, || match &prompt.access_rule {
                 Some(rule) => format!("Requests using {name} must satisfy: {rule}"),
                 None => format!("{name} has no access rule."),
+            }))
+        }
+        PromptCommand::Cache(PromptCache { name, cache, output }) => {
+            let id = manage.prompt_id(&name).await?;
+            let current = manage.prompt(id).await?;
+            let cache = match cache.change(current.cache.as_ref()) {
+                Change::Keep => {
+                    let wanted = "give --cache exact|off, a --cache-* setting, or --cache-from-gateway";
+                    return Err(ManageError::invalid("cache", wanted));
+                }
+                change => change.apply(None),
+            };
+            let prompt = manage.set_prompt_cache(&actor, id, cache).await?;
+            Ok(output.show(&prompt, || match &prompt.cache {
+                Some(cache) if cache.on() => {
+                    format!("{name}'s answers are cached for {} s.", cache.ttl_s)
+                }
+                Some(_) => format!("{name}'s answers are not cached."),
+                None => format!("{name} uses its gateway's response cache."),
             }))
         }
         PromptCommand::Remove { name, output } => {

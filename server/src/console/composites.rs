@@ -6,8 +6,9 @@
 use super::{backend::actor, Console};
 use crate::manage::{composite_member, now_ms, ManageError};
 use app::types::{
-    AdminUser, Change, CompositeForm, CompositeId, CompositeKind, CompositeMember, CompositeModel, CompositeUpdate,
-    DashboardRange, GatewayId, NewComposite, VariantStats,
+    parse_size, parse_ttl, AdminUser, CacheMode, CacheSettings, Change, CompositeForm, CompositeId, CompositeKind,
+    CompositeMember, CompositeModel, CompositeUpdate, DashboardRange, GatewayId, NewComposite, OwnCacheForm,
+    VariantStats,
 };
 
 /// The form's members, `[category:]target[=share]`, one a line (or comma-separated).
@@ -22,6 +23,21 @@ fn members(text: &str) -> Result<Vec<CompositeMember>, ManageError> {
 fn given(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
+}
+
+/// The form's own response cache settings; a blank mode is the gateway's (`None`). Their
+/// ranges are `manage`'s to check.
+fn own_cache(form: &OwnCacheForm) -> Result<Option<CacheSettings>, ManageError> {
+    if form.mode.trim().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(CacheSettings {
+        mode: CacheMode::parse(&form.mode)
+            .ok_or_else(|| ManageError::invalid("cache", "Choose the gateway's, off or exact."))?,
+        ttl_s: parse_ttl(&form.ttl).map_err(|why| ManageError::invalid("cache_ttl", why))?,
+        max_entry_bytes: parse_size(&form.max_entry).map_err(|why| ManageError::invalid("cache_max_entry", why))?,
+        collapse: form.collapse,
+    }))
 }
 
 impl Console {
@@ -42,6 +58,7 @@ impl Console {
             mode: form.mode,
             judge: given(&form.judge),
             rubric: given(&form.rubric),
+            cache: own_cache(&form.cache)?,
         };
         self.manage.create_composite(&actor(admin), new).await
     }
@@ -61,6 +78,7 @@ impl Console {
             mode: Some(form.mode),
             judge: given(&form.judge).map_or(Change::Clear, Change::Set),
             rubric: given(&form.rubric).map_or(Change::Clear, Change::Set),
+            cache: own_cache(&form.cache)?.map_or(Change::Clear, Change::Set),
         };
         self.manage.update_composite(&actor(admin), id, update).await
     }

@@ -11,8 +11,9 @@ use super::{
 };
 use crate::manage::ROTATION_GRACE;
 use app::types::{
-    CompositeId, CompositeUpdate, EndpointChoice, EndpointHealth, EndpointId, EndpointRef, EndpointUpdate, GatewayId,
-    GatewayUpdate, KeyUpdate, ModelPrice, NewComposite, NewEndpoint, NewGateway, NewKey, NewPrompt, PromptId,
+    CacheSettings, CompositeId, CompositeUpdate, EndpointChoice, EndpointHealth, EndpointId, EndpointRef,
+    EndpointUpdate, GatewayId, GatewayUpdate, KeyUpdate, ModelPrice, NewComposite, NewEndpoint, NewGateway, NewKey,
+    NewPrompt, PromptId,
 };
 use async_graphql::{Context, InputObject, MergedObject, Object, Result, SimpleObject, ID};
 use std::time::Duration;
@@ -314,6 +315,19 @@ impl ConfigMutation {
     ) -> Result<PromptNode> {
         let id = self::prompt_id(&prompt_id, "promptId")?;
         let prompt = (manage(ctx).set_prompt_access(actor(ctx)?, id, rule.as_deref()).await).map_err(error::manage)?;
+        Ok(PromptNode(prompt))
+    }
+
+    /// Sets a prompt's own response cache, used instead of the gateway's for requests using it;
+    /// `null` goes back to the gateway's.
+    async fn set_prompt_cache(
+        &self,
+        ctx: &Context<'_>,
+        prompt_id: ID,
+        cache: Option<CacheSettings>,
+    ) -> Result<PromptNode> {
+        let id = self::prompt_id(&prompt_id, "promptId")?;
+        let prompt = (manage(ctx).set_prompt_cache(actor(ctx)?, id, cache).await).map_err(error::manage)?;
         Ok(PromptNode(prompt))
     }
 

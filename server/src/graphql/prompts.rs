@@ -8,7 +8,7 @@ use super::{
     backend, error, reader,
     types::{global_id, GatewayNode, NodeKind},
 };
-use app::types::{ParameterSpec, Prompt, PromptTemplate, PromptVersion, TemplateMessage, VersionStats};
+use app::types::{CacheSettings, ParameterSpec, Prompt, PromptTemplate, PromptVersion, TemplateMessage, VersionStats};
 use async_graphql::{InputObject, Json, Object, Result, SimpleObject, ID};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -82,6 +82,11 @@ impl PromptNode {
     /// The CEL expression requests using it must satisfy, if any.
     async fn access_rule(&self) -> Option<&str> {
         self.0.access_rule.as_deref()
+    }
+    /// Its own response cache, used instead of the gateway's for requests using it; `null`:
+    /// the gateway's.
+    async fn cache(&self) -> Option<&CacheSettings> {
+        self.0.cache.as_ref()
     }
     /// The gateways whose keys may use it; empty: every gateway.
     async fn gateway_ids(&self) -> Vec<ID> {

@@ -385,6 +385,11 @@ impl CompositeNode {
     async fn rubric(&self) -> Option<&str> {
         self.0.rubric.as_deref()
     }
+    /// Its own response cache, used instead of its gateway's for requests naming it; `null`:
+    /// its gateway's.
+    async fn cache(&self) -> Option<&app::types::CacheSettings> {
+        self.0.cache.as_ref()
+    }
     async fn created_at(&self) -> i64 {
         self.0.created_at
     }

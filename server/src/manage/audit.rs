@@ -7,8 +7,8 @@
 use super::{Actor, Manage, ManageError};
 use crate::store::{now_ms, NewAudit, Tx};
 use app::types::{
-    AdminRole, AdminTokenId, AdminUserId, AuditEntry, CompositeId, CompositeKind, EndpointId, GatewayId, GuardAction,
-    GuardDirection, GuardrailId, IdentityProviderId, KeyId, ModelPrice, PromptId, ProviderKind, Strategy,
+    AdminRole, AdminTokenId, AdminUserId, AuditEntry, CacheMode, CompositeId, CompositeKind, EndpointId, GatewayId,
+    GuardAction, GuardDirection, GuardrailId, IdentityProviderId, KeyId, ModelPrice, PromptId, ProviderKind, Strategy,
 };
 use serde_json::{json, Value};
 
@@ -91,6 +91,12 @@ pub enum AuditEvent {
         name: String,
         /// Whether it has a rule now (the rule itself is in the prompt).
         rule: bool,
+    },
+    PromptCacheSet {
+        id: PromptId,
+        name: String,
+        /// Its own cache's mode now; `None`: the gateway's settings again.
+        cache: Option<CacheMode>,
     },
     EndpointUpdated {
         id: EndpointId,
@@ -211,6 +217,7 @@ impl AuditEvent {
             AuditEvent::PromptLabelSet { .. } => "prompt.label",
             AuditEvent::PromptDeleted { .. } => "prompt.delete",
             AuditEvent::PromptAccessSet { .. } => "prompt.access",
+            AuditEvent::PromptCacheSet { .. } => "prompt.cache",
             AuditEvent::EndpointUpdated { .. } => "endpoint.update",
             AuditEvent::EndpointDeleted { .. } => "endpoint.delete",
             AuditEvent::EndpointTested { .. } => "endpoint.test",
@@ -252,7 +259,8 @@ impl AuditEvent {
             | AuditEvent::PromptVersionAdded { id, .. }
             | AuditEvent::PromptLabelSet { id, .. }
             | AuditEvent::PromptDeleted { id, .. }
-            | AuditEvent::PromptAccessSet { id, .. } => Some(("prompt", id.0)),
+            | AuditEvent::PromptAccessSet { id, .. }
+            | AuditEvent::PromptCacheSet { id, .. } => Some(("prompt", id.0)),
             AuditEvent::EndpointCreated { id, .. }
             | AuditEvent::EndpointUpdated { id, .. }
             | AuditEvent::EndpointDeleted { id, .. }
@@ -297,6 +305,9 @@ impl AuditEvent {
             | AuditEvent::PromptCreated { name, .. }
             | AuditEvent::PromptDeleted { name, .. } => json!({ "name": name }),
             AuditEvent::PromptAccessSet { name, rule, .. } => json!({ "name": name, "rule": rule }),
+            AuditEvent::PromptCacheSet { name, cache, .. } => {
+                json!({ "name": name, "cache": cache.map_or("gateway", CacheMode::as_str) })
+            }
             AuditEvent::PromptVersionAdded { name, version, .. } => json!({ "name": name, "version": version }),
             AuditEvent::GuardrailAdded {
                 gateway,

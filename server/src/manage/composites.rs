@@ -8,8 +8,8 @@
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, Breakdown, CompositeFields};
 use app::types::{
-    CompositeId, CompositeKind, CompositeMember, CompositeModel, CompositeUpdate, Gateway, GatewayId, KeyId,
-    NewComposite, VariantStats,
+    CacheSettings, CompositeId, CompositeKind, CompositeMember, CompositeModel, CompositeUpdate, Gateway, GatewayId,
+    KeyId, NewComposite, VariantStats,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -102,6 +102,27 @@ struct Checked {
     members: Vec<CompositeMember>,
     judge: Option<String>,
     rubric: Option<String>,
+}
+
+/// A composite's own response cache settings checked (issue #24): as a gateway's, and on only
+/// for a composite that routes each request to one member (`load`, `ab`) — a `multi` or `best`
+/// composite's answer is made of several each time, and is not cached.
+fn own_cache(kind: CompositeKind, cache: Option<CacheSettings>) -> Result<Option<CacheSettings>, ManageError> {
+    let Some(cache) = cache else { return Ok(None) };
+    let answers_are_several = match kind {
+        CompositeKind::Load | CompositeKind::Ab => false,
+        CompositeKind::Multi | CompositeKind::Best => true,
+    };
+    if answers_are_several && cache.on() {
+        return Err(ManageError::invalid(
+            "cache",
+            format!(
+                "a {} composite's answers are not cached: each is made of several",
+                kind.as_str()
+            ),
+        ));
+    }
+    super::gateways::cache(cache).map(Some)
 }
 
 impl Manage {
@@ -242,6 +263,7 @@ impl Manage {
         let gateway = self.gateway(new.gateway_id).await?;
         let checked =
             (self.check_composite(&gateway, None, &new.name, new.kind, new.members, new.judge, new.rubric)).await?;
+        let cache = own_cache(new.kind, new.cache)?;
         let fields = CompositeFields {
             name: &checked.name,
             kind: new.kind,
@@ -250,6 +272,7 @@ impl Manage {
             mode: new.mode,
             judge: checked.judge.as_deref(),
             rubric: checked.rubric.as_deref(),
+            cache: cache.as_ref(),
         };
         let mut tx = self.store.begin().await?;
         let id = (tx.insert_composite(gateway.id, &fields, now_ms()).await).map_err(already_exists(
@@ -291,6 +314,7 @@ impl Manage {
                 update.rubric.apply(current.rubric),
             )
             .await?;
+        let cache = own_cache(current.kind, update.cache.apply(current.cache))?;
         let fields = CompositeFields {
             name: &checked.name,
             kind: current.kind,
@@ -299,6 +323,7 @@ impl Manage {
             mode: update.mode.unwrap_or(current.mode),
             judge: checked.judge.as_deref(),
             rubric: checked.rubric.as_deref(),
+            cache: cache.as_ref(),
         };
         let mut tx = self.store.begin().await?;
         (tx.update_composite(id, &fields, now_ms()).await).map_err(already_exists(
@@ -447,6 +472,7 @@ mod tests {
             mode: MultiMode::WaitForAll,
             judge: None,
             rubric: None,
+            cache: None,
             created_at: 0,
             updated_at: 0,
         }

@@ -77,7 +77,7 @@ pub(super) fn access_rule(rule: Option<&str>) -> Result<Option<String>, ManageEr
 
 /// A response cache's settings checked (issue #24): a TTL from a second to a day, an entry
 /// limit from 1 byte to 16 MiB (checked when off too, so turning it on cannot fail later).
-fn cache(cache: CacheSettings) -> Result<CacheSettings, ManageError> {
+pub(super) fn cache(cache: CacheSettings) -> Result<CacheSettings, ManageError> {
     if !(1..=MAX_CACHE_TTL_S).contains(&cache.ttl_s) {
         return Err(ManageError::invalid(
             "cache_ttl",

@@ -10,7 +10,7 @@ use crate::{
     prompts,
     store::{now_ms, Breakdown},
 };
-use app::types::{NewPrompt, Prompt, PromptId, PromptTemplate, VersionStats};
+use app::types::{CacheSettings, NewPrompt, Prompt, PromptId, PromptTemplate, VersionStats};
 
 /// A template checked, or refused naming the part of it that is wrong.
 fn checked(template: &PromptTemplate) -> Result<(), ManageError> {
@@ -128,6 +128,30 @@ impl Manage {
             id,
             name: prompt.name,
             rule: rule.is_some(),
+        };
+        record(&mut tx, actor, event).await?;
+        tx.commit().await?;
+        self.changed().await;
+        self.prompt(id).await
+    }
+
+    /// Sets a prompt's own response cache settings (checked as a gateway's), or with `None`
+    /// goes back to the gateway's (issue #24).
+    pub async fn set_prompt_cache(
+        &self,
+        actor: &Actor,
+        id: PromptId,
+        cache: Option<CacheSettings>,
+    ) -> Result<Prompt, ManageError> {
+        actor.must_write()?;
+        let prompt = self.prompt(id).await?;
+        let cache = cache.map(super::gateways::cache).transpose()?;
+        let mut tx = self.store.begin().await?;
+        tx.set_prompt_cache(id, cache.as_ref(), now_ms()).await?;
+        let event = AuditEvent::PromptCacheSet {
+            id,
+            name: prompt.name,
+            cache: cache.map(|cache| cache.mode),
         };
         record(&mut tx, actor, event).await?;
         tx.commit().await?;

@@ -183,6 +183,7 @@ mod tests {
             mode: MultiMode::WaitForAll,
             judge: None,
             rubric: None,
+            cache: None,
             created_at: 0,
             updated_at: 0,
         }

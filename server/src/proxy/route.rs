@@ -214,7 +214,7 @@ pub(super) async fn route(
     let user = call.user.as_deref().map(|user| user.subject.as_str());
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
-    let mut caching = caching(&principal, &call, &inbound, &plan, prompt.as_ref());
+    let mut caching = caching(snapshot, &principal, &call, &inbound, &plan, prompt.as_ref());
     let logged = (principal.gateway().log_payloads)
         .then(|| {
             guarding
@@ -573,9 +573,11 @@ async fn admit(
     Ok(grant.headers)
 }
 
-/// The response cache's part in a request, when its gateway caches answers: a request routed
-/// to one place (not a `multi` or `best` composite, whose answers are several).
+/// The response cache's part in a request, when the settings it goes by cache answers — the
+/// prompt's own, else the composite model's it names, else its gateway's — and it is routed to
+/// one place (not a `multi` or `best` composite, whose answers are several).
 fn caching(
+    snapshot: &Snapshot,
     principal: &Principal<'_>,
     call: &Call<'_>,
     inbound: &Inbound,
@@ -583,11 +585,17 @@ fn caching(
     prompt: Option<&PromptUse>,
 ) -> Option<cache::Caching> {
     let gateway = principal.named_gateway()?;
-    if !principal.gateway().cache.on() || plan.fan_out.is_some() {
+    let prompt_own = prompt.and_then(|prompt| snapshot.prompt(&prompt.name)?.cache.as_ref());
+    let composite_own = || {
+        let model = inbound.model.as_deref()?;
+        snapshot.composite(gateway, model)?.cache.as_ref()
+    };
+    let settings = (prompt_own.or_else(composite_own)).unwrap_or(&principal.gateway().cache);
+    if !settings.on() || plan.fan_out.is_some() {
         return None;
     }
     let variant = plan.tiers.first().and_then(|tier| tier.variant.as_deref());
     let key = cache::key(gateway, inbound, variant, prompt);
-    let collapses = principal.gateway().cache.collapse && !inbound.stream;
-    Some(cache::Caching::new(key, call.cache, collapses))
+    let collapses = settings.collapse && !inbound.stream;
+    Some(cache::Caching::new(key, call.cache, collapses, settings.clone()))
 }

@@ -169,7 +169,7 @@ pub(super) fn shape(
                 log_payloads: gateway.log_payloads,
                 in_flight: call.in_flight,
                 guard,
-                keeping: caching.and_then(|caching| caching.keeping(inbound.operation, &gateway.cache)),
+                keeping: caching.and_then(|caching| caching.keeping(inbound.operation)),
             };
             let body = stream::body(proxy.clone(), started_stream, context, recorder);
             let mut response = Response::new(body);
@@ -212,7 +212,7 @@ fn json_answer(
     // OpenAI's shape: what the cache keeps and the guardrails read.
     let mut body = answer.into_bytes();
     if let Some(caching) = caching {
-        caching.keep(&proxy.cache, body.clone(), usage, recorder.priced(usage), gateway);
+        caching.keep(&proxy.cache, body.clone(), usage, recorder.priced(usage));
     }
     if let Some(guarding) = &mut guarding {
         let guarded = guarding.answer(&body);

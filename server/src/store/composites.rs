@@ -3,8 +3,8 @@
 //! Invariant: members are stored as the names they were given (a JSON list), never as ids, so
 //! a member whose endpoint is renamed or unlinked routes nowhere instead of somewhere else.
 
-use super::{flag, found, AnyQuery, Store, StoreError, Tx};
-use app::types::{CompositeId, CompositeKind, CompositeMember, CompositeModel, GatewayId, MultiMode};
+use super::{flag, found, own_cache, own_cache_json, AnyQuery, Store, StoreError, Tx};
+use app::types::{CacheSettings, CompositeId, CompositeKind, CompositeMember, CompositeModel, GatewayId, MultiMode};
 use sqlx::{any::AnyRow, Row};
 
 /// Every column an admin can set on a composite model, for inserts and updates alike.
@@ -16,9 +16,11 @@ pub struct CompositeFields<'a> {
     pub mode: MultiMode,
     pub judge: Option<&'a str>,
     pub rubric: Option<&'a str>,
+    /// Its own response cache settings; `None`: its gateway's.
+    pub cache: Option<&'a CacheSettings>,
 }
 
-const COLUMNS: &str = "id, gateway_id, name, kind, members, sticky, mode, judge, rubric, created_at, updated_at";
+const COLUMNS: &str = "id, gateway_id, name, kind, members, sticky, mode, judge, rubric, cache, created_at, updated_at";
 
 fn composite(row: &AnyRow) -> Result<CompositeModel, sqlx::Error> {
     let decode = |what: String| sqlx::Error::Decode(what.into());
@@ -35,6 +37,7 @@ fn composite(row: &AnyRow) -> Result<CompositeModel, sqlx::Error> {
         mode: MultiMode::parse(&mode).ok_or_else(|| decode(format!("unknown multi mode {mode:?}")))?,
         judge: row.try_get("judge")?,
         rubric: row.try_get("rubric")?,
+        cache: own_cache(row)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -44,7 +47,7 @@ fn members_json(members: &[CompositeMember]) -> String {
     serde_json::to_string(members).unwrap_or_else(|_| "[]".into())
 }
 
-/// Binds the fields as the next seven parameters, in the order both the insert and the update
+/// Binds the fields as the next eight parameters, in the order both the insert and the update
 /// name them.
 fn bind_fields<'q>(query: AnyQuery<'q>, fields: &CompositeFields<'q>) -> AnyQuery<'q> {
     query
@@ -55,6 +58,7 @@ fn bind_fields<'q>(query: AnyQuery<'q>, fields: &CompositeFields<'q>) -> AnyQuer
         .bind(fields.mode.as_str())
         .bind(fields.judge)
         .bind(fields.rubric)
+        .bind(own_cache_json(fields.cache))
 }
 
 impl Store {
@@ -82,8 +86,8 @@ impl Tx {
         now: i64,
     ) -> Result<CompositeId, StoreError> {
         let query = sqlx::query(
-            "INSERT INTO composite_models (name, kind, members, sticky, mode, judge, rubric, gateway_id, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+            "INSERT INTO composite_models (name, kind, members, sticky, mode, judge, rubric, cache, \
+             gateway_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
         );
         let row = bind_fields(query, fields)
             .bind(gateway.0)
@@ -102,7 +106,7 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let query = sqlx::query(
             "UPDATE composite_models SET name = $1, kind = $2, members = $3, sticky = $4, mode = $5, judge = $6, \
-             rubric = $7, updated_at = $8 WHERE id = $9",
+             rubric = $7, cache = $8, updated_at = $9 WHERE id = $10",
         );
         let done = bind_fields(query, fields)
             .bind(now)

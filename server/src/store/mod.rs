@@ -367,6 +367,21 @@ fn found(rows_affected: u64) -> Result<(), StoreError> {
     }
 }
 
+/// Reads a composite's or a prompt's own response cache settings (issue #24): a JSON object,
+/// or NULL for its gateway's.
+fn own_cache(row: &AnyRow) -> Result<Option<app::types::CacheSettings>, sqlx::Error> {
+    let cache: Option<String> = row.try_get("cache")?;
+    (cache.as_deref())
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| sqlx::Error::Decode(format!("cache: {e}").into()))
+}
+
+/// A composite's or a prompt's own response cache settings as stored (NULL: its gateway's).
+fn own_cache_json(cache: Option<&app::types::CacheSettings>) -> Option<String> {
+    cache.map(|cache| serde_json::to_string(cache).unwrap_or_else(|_| "{}".into()))
+}
+
 /// Reads a 0/1 flag column.
 fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(column)? != 0)

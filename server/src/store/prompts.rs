@@ -6,8 +6,8 @@
 //! Invariant: every change writes before it reads, so on SQLite it waits for another
 //! process's writer (the busy timeout) instead of failing.
 
-use super::{found, Store, StoreError, Tx};
-use app::types::{GatewayId, Prompt, PromptId, PromptTemplate, PromptVersion};
+use super::{found, own_cache, own_cache_json, Store, StoreError, Tx};
+use app::types::{CacheSettings, GatewayId, Prompt, PromptId, PromptTemplate, PromptVersion};
 use sqlx::{any::AnyRow, Row};
 use std::collections::BTreeMap;
 
@@ -27,6 +27,7 @@ fn prompt(row: &AnyRow) -> Result<Prompt, sqlx::Error> {
         versions: Vec::new(),
         labels: BTreeMap::new(),
         access_rule: row.try_get("access_rule")?,
+        cache: own_cache(row)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -194,6 +195,22 @@ impl Tx {
         let done = sqlx::query("UPDATE prompts SET access_rule = $2, updated_at = $3 WHERE id = $1")
             .bind(id.0)
             .bind(rule)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        found(done.rows_affected())
+    }
+
+    /// Sets a prompt's own response cache settings (`None`: its gateway's).
+    pub async fn set_prompt_cache(
+        &mut self,
+        id: PromptId,
+        cache: Option<&CacheSettings>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE prompts SET cache = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.0)
+            .bind(own_cache_json(cache))
             .bind(now)
             .execute(self.conn())
             .await?;

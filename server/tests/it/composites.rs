@@ -36,6 +36,7 @@ pub fn composite(name: &str, kind: CompositeKind, members: Vec<CompositeMember>)
         mode: MultiMode::WaitForAll,
         judge: None,
         rubric: None,
+        cache: None,
     }
 }
 

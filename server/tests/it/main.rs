@@ -11,6 +11,7 @@ mod access_rules;
 mod audit_parity;
 mod bad_input;
 mod cache;
+mod cache_settings;
 mod cli;
 mod composites;
 mod composites_best;

@@ -3,7 +3,7 @@
 //! name them. Names are resolved to ids here, as the CLI resolves them.
 
 use app::types::{AdminRole, AdminUser, Gateway, GatewayId, GatewayKey, InferenceEndpoint, ModelPrice};
-use app::types::{CompositeModel, NewComposite, NewPrompt, Prompt, PromptTemplate};
+use app::types::{CacheSettings, CompositeModel, CompositeUpdate, NewComposite, NewPrompt, Prompt, PromptTemplate};
 use app::types::{EndpointUpdate, GatewayUpdate, KeyUpdate, NewAdmin, NewEndpoint, NewGateway, NewKey};
 use app::types::{Guardrail, IdentityProvider, NewGuardrail, NewIdentityProvider};
 use server::manage::{Actor, CreatedKey, CreatedToken, Manage, ManageError};
@@ -48,8 +48,24 @@ impl Op<'_> {
         self.0.create_composite(&self.1, new).await
     }
 
+    /// Changes gateway `gateway`'s composite model `name`.
+    pub async fn update_composite(
+        &self,
+        gateway: &str,
+        name: &str,
+        update: CompositeUpdate,
+    ) -> Result<CompositeModel, ManageError> {
+        let id = self.0.composite_id(self.gateway_id(gateway).await, name).await?;
+        self.0.update_composite(&self.1, id, update).await
+    }
+
     pub async fn create_prompt(&self, new: NewPrompt) -> Result<Prompt, ManageError> {
         self.0.create_prompt(&self.1, new).await
+    }
+
+    pub async fn set_prompt_cache(&self, name: &str, cache: Option<CacheSettings>) -> Result<Prompt, ManageError> {
+        let id = self.0.prompt_id(name).await?;
+        self.0.set_prompt_cache(&self.1, id, cache).await
     }
 
     pub async fn add_identity_provider(&self, new: NewIdentityProvider) -> Result<IdentityProvider, ManageError> {

@@ -7,14 +7,25 @@ use super::variants::VariantBreakdown;
 use crate::api::{CreateComposite, DeleteComposite, UpdateComposite};
 use crate::components::Erase;
 use crate::components::{count_successes, focus_when_shown, may_change, use_hydrated, Refusal, SaveBar};
-use crate::types::{CompositeForm, CompositeKind, CompositeModel, GatewayId, MultiMode};
+use crate::types::{own_cache_text, CompositeForm, CompositeKind, CompositeModel, GatewayId, MultiMode, OwnCacheForm};
 use leptos::{form::ActionForm, prelude::*};
 
 const INPUT: &str = "mt-1 block w-full rounded-lg border border-slate-300 bg-white px-2 py-1.5 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30";
 const BUTTON: &str = "rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-60";
 
 /// The composite forms' fields: a refusal naming one shows under it.
-const FIELDS: &[&str] = &["name", "kind", "members", "sticky", "mode", "judge", "rubric"];
+const FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "members",
+    "sticky",
+    "mode",
+    "judge",
+    "rubric",
+    "cache",
+    "cache_ttl",
+    "cache_max_entry",
+];
 
 /// How a member's share reads for its kind: a ratio as a percentage, a weight as such.
 fn share(kind: CompositeKind, share: f64) -> Option<String> {
@@ -61,6 +72,7 @@ fn form_of(composite: &CompositeModel) -> CompositeForm {
         mode: composite.mode,
         judge: composite.judge.clone().unwrap_or_default(),
         rubric: composite.rubric.clone().unwrap_or_default(),
+        cache: OwnCacheForm::of(composite.cache.as_ref()),
     }
 }
 
@@ -77,6 +89,7 @@ fn KindFields(prefix: String, kind: Signal<CompositeKind>, initial: CompositeFor
     let id = move |field: &str| format!("{prefix}-{field}");
     let (members_id, sticky_id, mode_id, judge_id, rubric_id) =
         (id("members"), id("sticky"), id("mode"), id("judge"), id("rubric"));
+    let cache_prefix = id("cache");
     let initial = StoredValue::new(initial);
     let members_invalid = move || refusal.of("members").get().is_some().to_string();
     let sticky = move || {
@@ -127,6 +140,10 @@ fn KindFields(prefix: String, kind: Signal<CompositeKind>, initial: CompositeFor
             }
         })
     };
+    let cache = move || {
+        let answers_one = matches!(kind.get(), CompositeKind::Load | CompositeKind::Ab);
+        answers_one.then(|| view! { <OwnCacheFields prefix=cache_prefix.clone() initial=initial.with_value(|f| f.cache.clone()) refusal/> })
+    };
     view! {
         <div class="sm:col-span-2">
             <label for=members_id.clone() class="block text-sm font-medium text-slate-700">"Members"</label>
@@ -138,6 +155,50 @@ fn KindFields(prefix: String, kind: Signal<CompositeKind>, initial: CompositeFor
         {sticky}
         {mode}
         {judge}
+        {cache}
+    }
+}
+
+/// A `load` or `ab` composite's own response cache: the gateway's, off or exact, with its TTL,
+/// largest answer and collapsing. Ids start with `prefix`.
+#[component]
+fn OwnCacheFields(prefix: String, initial: OwnCacheForm, refusal: Refusal) -> impl IntoView {
+    let id = |field: &str| format!("{prefix}-{field}");
+    let (mode_id, ttl_id, size_id, collapse_id) = (id("mode"), id("ttl"), id("max-entry"), id("collapse"));
+    let option = |value: &'static str, text: &'static str| {
+        view! { <option value=value selected=initial.mode == value>{text}</option> }
+    };
+    view! {
+        <fieldset class="grid gap-4 sm:col-span-2 sm:grid-cols-3">
+            <legend class="text-sm font-medium text-slate-700">"Response cache"</legend>
+            <div>
+                <label for=mode_id.clone() class="block text-sm font-medium text-slate-700">"Cache"</label>
+                <select id=mode_id name="cache" class=INPUT>
+                    {option("", "The gateway's settings")}
+                    {option("off", "Off")}
+                    {option("exact", "Exact: a repeated request is answered from the cache")}
+                </select>
+                {error(refusal, "cache")}
+            </div>
+            <div>
+                <label for=ttl_id.clone() class="block text-sm font-medium text-slate-700">"Cache TTL"</label>
+                <input id=ttl_id name="cache_ttl" autocomplete="off" value=initial.ttl class=INPUT
+                    aria-invalid=move || refusal.of("cache_ttl").get().is_some().to_string()/>
+                <p class="mt-1 text-xs text-slate-500">"30s, 10m, 1h or 1d (at most a day)."</p>
+                {error(refusal, "cache_ttl")}
+            </div>
+            <div>
+                <label for=size_id.clone() class="block text-sm font-medium text-slate-700">"Largest answer kept"</label>
+                <input id=size_id name="cache_max_entry" autocomplete="off" value=initial.max_entry class=INPUT
+                    aria-invalid=move || refusal.of("cache_max_entry").get().is_some().to_string()/>
+                <p class="mt-1 text-xs text-slate-500">"Bytes, or 512KiB, 1MiB (at most 16MiB)."</p>
+                {error(refusal, "cache_max_entry")}
+            </div>
+            <div class="flex items-start gap-2 sm:col-span-3">
+                <input id=collapse_id.clone() name="cache_collapse" type="checkbox" checked=initial.collapse class="mt-1 h-4 w-4 rounded border-slate-300"/>
+                <label for=collapse_id class="text-sm text-slate-700">"Collapse identical misses: requests like one being answered wait for its answer"</label>
+            </div>
+        </fieldset>
     }
 }
 
@@ -240,6 +301,9 @@ fn CompositeItem(composite: CompositeModel, saved: RwSignal<u32>) -> AnyView {
                         }).collect_view()}
                     </ul>
                     <p class="mt-1 text-xs text-slate-500">{settings(&composite)}</p>
+                    {matches!(kind, CompositeKind::Load | CompositeKind::Ab).then(|| view! {
+                        <p class="mt-1 text-xs text-slate-500">{own_cache_text(composite.cache.as_ref())}</p>
+                    })}
                 </div>
                 <div class="flex flex-wrap items-center gap-2">
                     <button type="button" class=BUTTON disabled=move || !hydrated.get() aria-expanded=move || showing.get().to_string()
@@ -339,6 +403,7 @@ mod tests {
             mode: MultiMode::WaitForAll,
             judge: None,
             rubric: None,
+            cache: None,
             created_at: 0,
             updated_at: 0,
         };

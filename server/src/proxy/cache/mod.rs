@@ -36,7 +36,7 @@ use super::{
     usage::Recorder,
     wire::Inbound,
 };
-use app::types::{CacheSettings, Gateway};
+use app::types::CacheSettings;
 use axum::{
     body::{Body, Bytes},
     http::{header, HeaderMap, HeaderValue},
@@ -112,6 +112,8 @@ pub struct Caching {
     collapses: bool,
     /// Held while this request is the one the others like it wait for.
     leader: Option<Leader>,
+    /// The settings it goes by: its prompt's, its composite model's or its gateway's.
+    settings: CacheSettings,
 }
 
 /// The request a key's concurrent misses wait for; when it ends without telling them an
@@ -131,12 +133,13 @@ impl Drop for Leader {
 }
 
 impl Caching {
-    pub fn new(key: Key, ask: Ask, collapses: bool) -> Caching {
+    pub fn new(key: Key, ask: Ask, collapses: bool, settings: CacheSettings) -> Caching {
         Caching {
             key,
             ask,
             collapses,
             leader: None,
+            settings,
         }
     }
 
@@ -187,11 +190,11 @@ impl Caching {
 
     /// Keeps a provider's whole answer (OpenAI's shape) with what it cost, unless the client
     /// said not to, and tells it to the requests waiting for it.
-    pub fn keep(&self, cache: &ResponseCache, body: Bytes, usage: Usage, cost_micros: i64, gateway: &Gateway) {
+    pub fn keep(&self, cache: &ResponseCache, body: Bytes, usage: Usage, cost_micros: i64) {
         if !self.ask.keep {
             return;
         }
-        if let Some(entry) = cache.keep(self.key, body, usage, cost_micros, &gateway.cache) {
+        if let Some(entry) = cache.keep(self.key, body, usage, cost_micros, &self.settings) {
             if let Some(leader) = &self.leader {
                 leader.told.send_replace(Some(entry));
             }
@@ -202,11 +205,11 @@ impl Caching {
 impl Caching {
     /// For a miss answered as a stream: its answer to gather as it streams, unless the client
     /// said not to keep it.
-    pub fn keeping(&self, operation: Operation, settings: &CacheSettings) -> Option<Keeping> {
-        let limit = usize::try_from(settings.max_entry_bytes).unwrap_or(0);
+    pub fn keeping(&self, operation: Operation) -> Option<Keeping> {
+        let limit = usize::try_from(self.settings.max_entry_bytes).unwrap_or(0);
         self.ask.keep.then(|| Keeping {
             key: self.key,
-            settings: settings.clone(),
+            settings: self.settings.clone(),
             assembly: Assembly::new(operation, limit),
         })
     }

@@ -158,6 +158,7 @@ async fn seed(server: &TestServer) -> Fixture {
             mode: MultiMode::WaitForAll,
             judge: None,
             rubric: None,
+            cache: None,
         })
         .await
         .unwrap();

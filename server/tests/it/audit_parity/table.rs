@@ -318,6 +318,13 @@ pub fn table() -> Vec<Row> {
         )
         .via_cli(&["prompt", "access", "p1", "'llm' in user.groups"]),
         row(
+            "setPromptCache",
+            "prompt.cache",
+            "mutation($id: ID!) { setPromptCache(promptId: $id, cache: { mode: EXACT, ttlS: 60 }) { id } }",
+            json!({ "id": "<p1:id>" }),
+        )
+        .via_cli(&["prompt", "cache", "p1", "--cache", "exact", "--cache-ttl", "60"]),
+        row(
             "deletePrompt",
             "prompt.delete",
             "mutation($id: ID!) { deletePrompt(promptId: $id) }",

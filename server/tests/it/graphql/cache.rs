@@ -1,5 +1,5 @@
 //! The response cache's settings through GraphQL (issue #24): set on a gateway, read back,
-//! refused by field when out of range.
+//! refused by field when out of range; a composite's and a prompt's own.
 
 use super::{gateway_over_an_endpoint, server, Api, ADMIN};
 use serde_json::json;
@@ -40,4 +40,65 @@ async fn a_gateways_cache_is_set_read_back_and_refused_out_of_range() {
         60,
         "nothing changed"
     );
+}
+
+#[tokio::test]
+async fn a_composites_and_a_prompts_own_cache_are_set_read_back_and_cleared() {
+    let server = server().await;
+    let api = Api::login(&server, ADMIN).await;
+    let gateway = gateway_over_an_endpoint(&api).await;
+    let create =
+        "mutation($input: CreateCompositeInput!) { createComposite(input: $input) { id cache { mode ttlS } } }";
+    let composite = |kind: &str, cache: serde_json::Value| {
+        json!({ "input": { "gatewayId": gateway, "name": format!("c-{kind}"), "kind": kind,
+                           "members": [{ "category": "a", "target": "e", "share": 1.0 },
+                                       { "category": "b", "target": "e", "share": 1.0 }], "cache": cache } })
+    };
+    let created = api
+        .ok(create, composite("LOAD", json!({ "mode": "EXACT", "ttlS": 60 })))
+        .await;
+    assert_eq!(
+        created["createComposite"]["cache"],
+        json!({ "mode": "EXACT", "ttlS": 60 })
+    );
+    let id = created["createComposite"]["id"].clone();
+    let update = "mutation($id: ID!) { updateComposite(id: $id, input: { cache: null }) { cache { mode } } }";
+    assert_eq!(
+        api.ok(update, json!({ "id": id })).await["updateComposite"]["cache"],
+        json!(null)
+    );
+    let error = api
+        .fails(create, composite("MULTI", json!({ "mode": "EXACT" })), "BAD_USER_INPUT")
+        .await;
+    assert_eq!(error["extensions"]["field"], "cache", "{error}");
+
+    let prompt = api
+        .ok(
+            "mutation { createPrompt(input: { name: \"p\", template: { messages: [{ role: \"user\", content: \"hi\" }] } }) { id cache { mode } } }",
+            json!({}),
+        )
+        .await["createPrompt"]
+        .clone();
+    assert_eq!(prompt["cache"], json!(null), "the gateway's until set");
+    let set = "mutation($id: ID!, $cache: CacheSettingsInput) { setPromptCache(promptId: $id, cache: $cache) { cache { mode ttlS collapse } } }";
+    let on = api
+        .ok(
+            set,
+            json!({ "id": prompt["id"], "cache": { "mode": "EXACT", "collapse": true } }),
+        )
+        .await;
+    assert_eq!(
+        on["setPromptCache"]["cache"],
+        json!({ "mode": "EXACT", "ttlS": 600, "collapse": true })
+    );
+    let error = api
+        .fails(
+            set,
+            json!({ "id": prompt["id"], "cache": { "mode": "EXACT", "maxEntryBytes": 0 } }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    assert_eq!(error["extensions"]["field"], "cacheMaxEntry", "{error}");
+    let cleared = api.ok(set, json!({ "id": prompt["id"], "cache": null })).await;
+    assert_eq!(cleared["setPromptCache"]["cache"], json!(null));
 }
