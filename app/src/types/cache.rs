@@ -94,13 +94,20 @@ impl CacheSettings {
 /// A composite model's own response cache as the console's form types it (issue #24): a blank
 /// mode is its gateway's settings; the TTL as [`parse_ttl`] and the size as [`parse_size`] read
 /// them.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OwnCacheForm {
     /// `off`, `exact`, or blank for the gateway's.
     pub mode: String,
     pub ttl: String,
     pub max_entry: String,
     pub collapse: bool,
+}
+
+impl Default for OwnCacheForm {
+    /// The gateway's, with the defaults shown.
+    fn default() -> Self {
+        OwnCacheForm::of(None)
+    }
 }
 
 impl OwnCacheForm {
