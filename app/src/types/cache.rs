@@ -110,7 +110,33 @@ impl Default for OwnCacheForm {
     }
 }
 
+/// A response cache's settings as a console form types them (a gateway's, or a composite's
+/// own): the mode, the TTL as [`parse_ttl`] reads it, the largest answer as [`parse_size`] does;
+/// else the field refused (`cache`, `cache_ttl`, `cache_max_entry`) and why. Their ranges are
+/// `manage`'s to check.
+pub fn typed_cache(
+    mode: &str,
+    ttl: &str,
+    max_entry: &str,
+    collapse: bool,
+) -> Result<CacheSettings, (&'static str, String)> {
+    Ok(CacheSettings {
+        mode: CacheMode::parse(mode).ok_or(("cache", "Choose off or exact.".to_string()))?,
+        ttl_s: parse_ttl(ttl).map_err(|why| ("cache_ttl", why))?,
+        max_entry_bytes: parse_size(max_entry).map_err(|why| ("cache_max_entry", why))?,
+        collapse,
+    })
+}
+
 impl OwnCacheForm {
+    /// The settings typed; `None` (a blank mode) for the gateway's.
+    pub fn settings(&self) -> Result<Option<CacheSettings>, (&'static str, String)> {
+        if self.mode.trim().is_empty() {
+            return Ok(None);
+        }
+        typed_cache(&self.mode, &self.ttl, &self.max_entry, self.collapse).map(Some)
+    }
+
     /// The form as it starts for these settings (`None`: the gateway's, the defaults shown).
     pub fn of(cache: Option<&CacheSettings>) -> OwnCacheForm {
         let default = CacheSettings::default();

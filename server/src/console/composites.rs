@@ -6,9 +6,8 @@
 use super::{backend::actor, Console};
 use crate::manage::{composite_member, now_ms, ManageError};
 use app::types::{
-    parse_size, parse_ttl, AdminUser, CacheMode, CacheSettings, Change, CompositeForm, CompositeId, CompositeKind,
-    CompositeMember, CompositeModel, CompositeUpdate, DashboardRange, GatewayId, NewComposite, OwnCacheForm,
-    VariantStats,
+    AdminUser, CacheSettings, Change, CompositeForm, CompositeId, CompositeKind, CompositeMember, CompositeModel,
+    CompositeUpdate, DashboardRange, GatewayId, NewComposite, OwnCacheForm, VariantStats,
 };
 
 /// The form's members, `[category:]target[=share]`, one a line (or comma-separated).
@@ -25,19 +24,9 @@ fn given(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
 }
 
-/// The form's own response cache settings; a blank mode is the gateway's (`None`). Their
-/// ranges are `manage`'s to check.
+/// The form's own response cache settings; a blank mode is the gateway's (`None`).
 fn own_cache(form: &OwnCacheForm) -> Result<Option<CacheSettings>, ManageError> {
-    if form.mode.trim().is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(CacheSettings {
-        mode: CacheMode::parse(&form.mode)
-            .ok_or_else(|| ManageError::invalid("cache", "Choose the gateway's, off or exact."))?,
-        ttl_s: parse_ttl(&form.ttl).map_err(|why| ManageError::invalid("cache_ttl", why))?,
-        max_entry_bytes: parse_size(&form.max_entry).map_err(|why| ManageError::invalid("cache_max_entry", why))?,
-        collapse: form.collapse,
-    }))
+    form.settings().map_err(|(field, why)| ManageError::invalid(field, why))
 }
 
 impl Console {

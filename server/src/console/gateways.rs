@@ -11,8 +11,8 @@ use super::backend::{actor, items};
 use super::Console;
 use crate::manage::{endpoint_choice, limits::parse_limit, policy_from_lines, ManageError};
 use app::types::{
-    parse_size, parse_ttl, AdminUser, CacheMode, CacheSettings, Change, ConsoleError, Gateway, GatewayEditForm,
-    GatewayId, GatewayUpdate, Limit, ModelAlias, PeopleLimits, RetryPolicy,
+    typed_cache, AdminUser, CacheSettings, Change, ConsoleError, Gateway, GatewayEditForm, GatewayId, GatewayUpdate,
+    Limit, ModelAlias, PeopleLimits, RetryPolicy,
 };
 
 /// Limits in the CLI's notation, comma-separated; one that does not parse is refused under
@@ -67,13 +67,8 @@ fn people(form: &GatewayEditForm) -> Result<PeopleLimits, ConsoleError> {
 
 /// The form's response cache settings; their ranges are `manage`'s to check.
 fn cache(form: &GatewayEditForm) -> Result<CacheSettings, ConsoleError> {
-    Ok(CacheSettings {
-        mode: CacheMode::parse(&form.cache).ok_or_else(|| ConsoleError::invalid("cache", "Choose off or exact."))?,
-        ttl_s: parse_ttl(&form.cache_ttl).map_err(|why| ConsoleError::invalid("cache_ttl", why))?,
-        max_entry_bytes: parse_size(&form.cache_max_entry)
-            .map_err(|why| ConsoleError::invalid("cache_max_entry", why))?,
-        collapse: form.cache_collapse,
-    })
+    let (mode, ttl, size) = (&form.cache, &form.cache_ttl, &form.cache_max_entry);
+    typed_cache(mode, ttl, size, form.cache_collapse).map_err(|(field, why)| ConsoleError::invalid(field, why))
 }
 
 impl Console {
@@ -130,7 +125,7 @@ impl Console {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::types::{Metric, Period, PromptCap, Strategy};
+    use app::types::{CacheMode, Metric, Period, PromptCap, Strategy};
 
     fn form() -> GatewayEditForm {
         GatewayEditForm {
