@@ -15,7 +15,8 @@
 #   -s "chat stream"   scenarios: chat = non-streaming JSON, stream = SSE, big = JSON with a
 #                      32 KB prompt (prose with an e-mail address in it) [SCENARIOS]
 #   -t "direct passthrough gateway"   targets, measured in this order [TARGETS]; add
-#                      `limited` for the gateway with a limited key (limits on vs off), and
+#                      `pipe` for the bare hyper byte pipe (issue #26's floor), `limited`
+#                      for the gateway with a limited key (limits on vs off), and
 #                      `redis` for a second gateway counting its limits in Redis (shared
 #                      counters vs in memory; needs a Redis at $REDIS_URL), and `composite`
 #                      for the gateway asked for a `load` composite model over its endpoint,
@@ -36,6 +37,8 @@
 #   GW_CPU=1           CPU the gateway is pinned to (taskset)
 #   PT_CPU=$GW_CPU     CPU the pass-through is pinned to (same as the gateway: a like-for-like floor)
 #   LG_CPU=0           CPU for wrk, the mock upstream and the samplers
+#   STREAM_CHUNKS=20   content chunks in each of the mock's streamed answers (the shared harness's)
+#   CHUNK_GAP_MS=0     milliseconds between them (0, as the shared harness: streams are CPU-bound)
 #   GUARD_DIRECTION=both  what the `guarded` target's guardrails read: request, response or both
 #                      (the mock echoes the prompt, so with `big` an answer is 32 KB too)
 #   CARGO_TARGET_DIR   where the release binaries are built (default: <repo>/target)
@@ -43,6 +46,7 @@
 #                      its keys go under a prefix of this run's own)
 #
 # Targets: direct = wrk -> mock (the baseline); passthrough = wrk -> bench `passthrough` -> mock;
+# pipe = wrk -> bench `pipe` (hyper server + hyper's pooled client, bytes forwarded unread) -> mock;
 # gateway = wrk -> model-gateway (openai_compatible endpoint, gateway, key) -> mock;
 # limited = the same gateway with a child key whose key and parent carry request, token, budget
 # and concurrency limits (never reached): what checking and reserving limits costs.
@@ -73,7 +77,7 @@ SCENARIOS="${SCENARIOS:-chat stream}"; TARGETS="${TARGETS:-direct passthrough ga
 REPEATS="${REPEATS:-1}"; OUT="${OUT:-}"; NO_BUILD="${NO_BUILD:-}"; STRICT="${STRICT:-}"
 LOG_ROWS="${LOG_ROWS:-0}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
-GW_CPU="${GW_CPU:-1}"; PT_CPU="${PT_CPU:-$GW_CPU}"; LG_CPU="${LG_CPU:-0}"
+STREAM_CHUNKS="${STREAM_CHUNKS:-20}"; CHUNK_GAP_MS="${CHUNK_GAP_MS:-0}"; GW_CPU="${GW_CPU:-1}"; PT_CPU="${PT_CPU:-$GW_CPU}"; LG_CPU="${LG_CPU:-0}"
 GUARD_DIRECTION="${GUARD_DIRECTION:-both}"
 while getopts "d:w:c:s:t:r:o:L:BSh" opt; do
   case "$opt" in
@@ -95,12 +99,14 @@ int_in "$DURATION" 1 600 || die "-d must be 1..600 seconds (got '$DURATION')"
 int_in "$WARMUP" 0 60 || die "-w must be 0..60 seconds (got '$WARMUP')"
 int_in "$REPEATS" 1 10 || die "-r must be 1..10 (got '$REPEATS')"
 int_in "$LOG_ROWS" 0 100000000 || die "-L must be 0..100000000 rows (got '$LOG_ROWS')"
+int_in "$STREAM_CHUNKS" 1 10000 || die "STREAM_CHUNKS must be 1..10000 (got '$STREAM_CHUNKS')"
+int_in "$CHUNK_GAP_MS" 0 60000 || die "CHUNK_GAP_MS must be 0..60000 (got '$CHUNK_GAP_MS')"
 for c in $CONCS; do int_in "$c" 1 1000 || die "concurrency must be 1..1000 (got '$c')"; done
 for s in $SCENARIOS; do [[ "$s" == chat || "$s" == stream || "$s" == big ]] || die "unknown scenario '$s' (chat, stream, big)"; done
 for t in $TARGETS; do
-  [[ "$t" == direct || "$t" == passthrough || "$t" == gateway || "$t" == limited || "$t" == redis \
+  [[ "$t" == direct || "$t" == passthrough || "$t" == pipe || "$t" == gateway || "$t" == limited || "$t" == redis \
      || "$t" == composite || "$t" == user || "$t" == cached || "$t" == guarded ]] \
-    || die "unknown target '$t' (direct, passthrough, gateway, limited, redis, composite, user, cached, guarded)"
+    || die "unknown target '$t' (direct, passthrough, pipe, gateway, limited, redis, composite, user, cached, guarded)"
 done
 [[ -n "$CONCS" && -n "$SCENARIOS" && -n "$TARGETS" ]] || die "nothing to measure"
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -159,10 +165,10 @@ fi
 if [[ -z "$NO_BUILD" ]]; then
   log "building release binaries (cargo build --release --locked …)"
   (cd "$ROOT" && nice -n 19 cargo build --release --locked \
-      -p server --bin model-gateway --bin mock-upstream -p bench --bin passthrough) \
+      -p server --bin model-gateway --bin mock-upstream -p bench --bin passthrough --bin pipe) \
     || die "cargo build failed (see above)"
 fi
-for b in mock-upstream passthrough model-gateway; do
+for b in mock-upstream passthrough pipe model-gateway; do
   [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing: build it (drop -B) or set CARGO_TARGET_DIR"
 done
 
@@ -179,9 +185,9 @@ fi
 WRK="$(command -v wrk)"
 
 # --- (c) start the mock, the pass-through and the gateway ------------------------------------
-read -r MOCK_PORT PT_PORT GW_PORT RD_PORT < <(python3 -c '
+read -r MOCK_PORT PT_PORT GW_PORT RD_PORT PP_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -202,19 +208,22 @@ wait_ready() {  # name pid url-or-port seconds: bounded wait until it answers
   die "$name did not become ready in ${secs}s: $(tail -n 20 "$TMP/$name.log")"
 }
 
-"${PIN_LG[@]}" "$BIN/mock-upstream" --bind "127.0.0.1:$MOCK_PORT" >"$TMP/mock.log" 2>&1 &
+"${PIN_LG[@]}" "$BIN/mock-upstream" --bind "127.0.0.1:$MOCK_PORT" --chunks "$STREAM_CHUNKS" --chunk-gap-ms "$CHUNK_GAP_MS" >"$TMP/mock.log" 2>&1 &
 MOCK_PID=$!; PIDS+=("$MOCK_PID")
 wait_ready mock "$MOCK_PID" "$MOCK_PORT" 10
 SAMPLE=("mock=$MOCK_PID")
 PROCESS_CPUS="\"mock\": \"${PIN_LG[2]:-any}\""
 
-if wants passthrough; then
-  "${PIN_PT[@]}" "$BIN/passthrough" --listen "127.0.0.1:$PT_PORT" --upstream "http://127.0.0.1:$MOCK_PORT" \
-    >"$TMP/passthrough.log" 2>&1 &
-  PT_PID=$!; PIDS+=("$PT_PID")
-  wait_ready passthrough "$PT_PID" "$PT_PORT" 10
-  SAMPLE+=("passthrough=$PT_PID"); PROCESS_CPUS+=", \"passthrough\": \"${PIN_PT[2]:-any}\""
-fi
+start_floor() {  # name port: a floor (pass-through or pipe) on the pass-through's CPU
+  local name=$1 port=$2 pid
+  "${PIN_PT[@]}" "$BIN/$name" --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$MOCK_PORT" \
+    >"$TMP/$name.log" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  wait_ready "$name" "$pid" "$port" 10
+  SAMPLE+=("$name=$pid"); PROCESS_CPUS+=", \"$name\": \"${PIN_PT[2]:-any}\""
+}
+if wants passthrough; then start_floor passthrough "$PT_PORT"; fi
+if wants pipe; then start_floor pipe "$PP_PORT"; fi
 
 KEY="sk-bench-not-checked"   # direct and pass-through ignore it; the same header goes to every target
 if wants gateway || wants limited || wants redis || wants composite || wants user || wants cached || wants guarded; then
@@ -334,6 +343,7 @@ PY
 fi
 
 base_url() { case "$1" in direct) echo "http://127.0.0.1:$MOCK_PORT";; passthrough) echo "http://127.0.0.1:$PT_PORT";;
+                          pipe) echo "http://127.0.0.1:$PP_PORT";;
                           gateway|limited|composite|cached|guarded) echo "http://127.0.0.1:$GW_PORT";;
                           user) echo "http://127.0.0.1:$GW_PORT/g/bench-users";; redis) echo "http://127.0.0.1:$RD_PORT";; esac; }
 process_of() { case "$1" in direct) echo mock;; limited|composite|user|cached|guarded) echo gateway;; redis) echo gateway-redis;; *) echo "$1";; esac; }

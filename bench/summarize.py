@@ -14,9 +14,9 @@ import os
 import statistics
 import sys
 
-BASE, FLOOR, GATEWAY, LIMITED, REDIS, COMPOSITE, USER, CACHED, GUARDED = (
-    "direct", "passthrough", "gateway", "limited", "redis", "composite", "user", "cached", "guarded")
-TARGET_ORDER = [BASE, FLOOR, GATEWAY, LIMITED]
+BASE, FLOOR, PIPE, GATEWAY, LIMITED, REDIS, COMPOSITE, USER, CACHED, GUARDED = (
+    "direct", "passthrough", "pipe", "gateway", "limited", "redis", "composite", "user", "cached", "guarded")
+TARGET_ORDER = [BASE, PIPE, FLOOR, GATEWAY, LIMITED]
 SCENARIO_ORDER = ["chat", "stream", "big"]
 SCENARIO_LABEL = {"chat": "chat (JSON)", "stream": "chat (SSE stream)", "big": "chat, 32 KB prompt (JSON)"}
 
@@ -32,6 +32,9 @@ MIN_TOKEN_RPS_RATIO = 0.85      # and keeps this share of a key's RPS at c=50
 MIN_CACHE_HIT_RPS_RATIO = 2.0   # a cache hit is served at >= 2x the RPS of a miss at c=50 (issue #24)
 MAX_GUARD_ADDED_P50_MS = 0.2    # guardrails on a 32 KB prompt add at most this at c=1 (issue #24),
 MIN_GUARD_RPS_RATIO = 0.85      # and keep this share of an unguarded gateway's RPS at c=50
+MIN_PIPE_STREAM_RPS_RATIO = 0.6    # gateway streams/s >= 0.6x the byte pipe's at c=200 (issue #26),
+MAX_PIPE_STREAM_ADDED_P50_RATIO = 1.3  # a stream's added p50 at c=1 <= 1.3x the pipe's,
+MIN_PIPE_JSON_RPS_RATIO = 0.7      # and JSON requests/s >= 0.7x the pipe's at c=50
 MAX_STREAM_RSS_MIB = 64.0   # gateway RSS < 64 MiB while serving 200 concurrent streams
 # Below this the pass-through's added p50 is within loopback jitter (p50s of the same target move
 # by about this much between runs on a 2-core machine; streams, whose length the mock's timers
@@ -210,6 +213,49 @@ def main():
     elif GATEWAY not in targets:
         out("No gateway runs: the target checks need `direct`, `passthrough` and `gateway`.")
         out("")
+
+    # The gateway against the byte pipe (issue #26): streams at c=200, a stream's added p50 at
+    # c=1, JSON at c=50, every ratio between runs of the same cell.
+    if GATEWAY in targets and PIPE in targets and BASE in targets:
+        out("## Gateway vs byte pipe (issue #26)")
+        out("")
+        out("| scenario | conc | gateway added p50 / pipe added p50 | gateway RPS / pipe RPS | CPU cores gateway / pipe |")
+        out("|---|---:|---:|---:|---:|")
+        pipe_checks = []
+        for s in scenarios:
+            for c in concs:
+                g, p, b = (GATEWAY, s, c), (PIPE, s, c), (BASE, s, c)
+                if not all(k in runs for k in (g, p, b)):
+                    continue
+                ga = stat(runs, g, "p50_ms") - stat(runs, b, "p50_ms")
+                pa = stat(runs, p, "p50_ms") - stat(runs, b, "p50_ms")
+                added = ga / max(pa, MIN_DENOMINATOR_MS)
+                prps = stat(runs, p, "ok_rps")
+                ratio = stat(runs, g, "ok_rps") / prps if prps else None
+                cpu = f"{fmt(proc_stat(runs, g, 'cpu_cores'), 2)} / {fmt(proc_stat(runs, p, 'cpu_cores'), 2)}"
+                out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {added:.2f} ({ga:.3f} / {pa:.3f} ms) | "
+                    f"{fmt(ratio, 2)} ({stat(runs, g, 'ok_rps'):.0f} / {prps:.0f}) | {cpu} |")
+                if s == "stream" and c == 1:
+                    pipe_checks.append((f"stream added p50 / pipe's, c=1", f"{added:.2f} ({ga:.3f} / {pa:.3f} ms)",
+                                        f"≤ {MAX_PIPE_STREAM_ADDED_P50_RATIO:g}",
+                                        added <= MAX_PIPE_STREAM_ADDED_P50_RATIO, errors(runs, g)))
+                if s == "stream" and c == 200 and ratio is not None:
+                    pipe_checks.append(("streams/s / pipe's, c=200", f"{ratio:.2f}",
+                                        f"≥ {MIN_PIPE_STREAM_RPS_RATIO:g}", ratio >= MIN_PIPE_STREAM_RPS_RATIO,
+                                        errors(runs, g)))
+                if s == "chat" and c == 50 and ratio is not None:
+                    pipe_checks.append(("JSON RPS / pipe's, c=50", f"{ratio:.2f}", f"≥ {MIN_PIPE_JSON_RPS_RATIO:g}",
+                                        ratio >= MIN_PIPE_JSON_RPS_RATIO, errors(runs, g)))
+        out("")
+        if pipe_checks:
+            out("| check (issue #26) | value | target | verdict |")
+            out("|---|---:|---:|---|")
+            for name, value, goal, ok, errs in pipe_checks:
+                verdict = "PASS" if ok and errs == 0 else "FAIL"
+                if errs:
+                    verdict += f" ({errs} errors)"
+                out(f"| {name} | {value} | {goal} | **{verdict}** |")
+            out("")
 
     # Each variant of the gateway against the plain one, same scenario and concurrency: limits
     # on (`limited`: a child key and its parent, each with limits), limits counted in Redis

@@ -145,8 +145,8 @@ pub fn provider_answer(data: &[u8]) {
             let _ = adapter.answer(operation, bytes::Bytes::copy_from_slice(payload), 0);
         }
         let mut decoder: StreamDecoder = adapter.stream_decoder(0);
-        let _ = decoder.event(&name, &payload_text);
-        let _ = decoder.event("", &payload_text);
+        let _ = decoder.event(&name, payload_text.to_string());
+        let _ = decoder.event("", payload_text.to_string());
         let mut with_credential = payload.to_vec();
         with_credential.extend_from_slice(CREDENTIAL.as_bytes());
         let error = providers::error(kind, 400, &with_credential, Some(CREDENTIAL));

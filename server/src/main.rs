@@ -14,6 +14,8 @@ use std::{io::IsTerminal, net::SocketAddr, path::PathBuf};
 /// mimalloc instead of the system allocator: the request path makes many small, short-lived
 /// allocations, and glibc's malloc spent about a tenth of the gateway's core on them (15 % more
 /// requests per second at c=50 with mimalloc: wrk by hand, pinned as `bench/run.sh` pins it).
+/// Built without transparent huge pages (the workspace's `no_thp`): the process's memory is
+/// counted in 4 KiB pages, not 2 MiB ones.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -533,11 +533,11 @@ impl Proxy {
                 Ok(Some(Ok(event))) => event,
             };
             let items = decoder
-                .event(&event.event, &event.data)
+                .event(&event.event, event.data)
                 .map_err(|fault| Failure::from_stream_fault(fault.redacted(credential)))?;
             let committed = items
                 .iter()
-                .any(|item| matches!(item, StreamItem::Chunk(_) | StreamItem::Done));
+                .any(|item| matches!(item, StreamItem::Chunk(_) | StreamItem::Passed(_) | StreamItem::Done));
             first.extend(items);
             if committed {
                 break;

@@ -1,6 +1,9 @@
 //! Streams after the commit point: upstream events decoded, re-encoded in the client's shape
 //! (OpenAI chunks or Anthropic events), usage captured, the request's record completed.
 //!
+//! Invariant: an OpenAI-shaped upstream's chunk reaches an OpenAI-shaped client as the upstream
+//! sent it (less a `"usage":null` the client did not ask for) unless guardrails or the cache
+//! read it: no tree, no re-encoding (issue #26).
 //! Invariant: a caching gateway's streamed miss is kept only when it ends properly (`Done`).
 //! Invariant: nothing is retried here. A stream cut, stalled or failed upstream ends with an
 //! error event and no `[DONE]` (or `message_stop`); the tokens streamed so far are billed.
@@ -11,7 +14,7 @@ use super::{
     balancer::{Fault, Slot},
     cache::Keeping,
     messages,
-    providers::{StreamDecoder, StreamItem, Usage},
+    providers::{openai::Passed, StreamDecoder, StreamItem, Usage},
     registry::{Credential, Upstream},
     sse::{EventStream, SseError},
     usage::Recorder,
@@ -73,6 +76,23 @@ impl Encoder {
                 format!("data: {chunk}\n\n")
             }
             Encoder::Anthropic(encoder) => encoder.chunk(chunk),
+        }
+    }
+
+    /// An upstream's own chunk: as it came for an OpenAI-shaped client, translated for another.
+    fn passed(&mut self, passed: &Passed) -> String {
+        match self {
+            Encoder::OpenAi { wants_usage, first } => {
+                if *wants_usage && first.is_null() {
+                    let chunk = passed.tree();
+                    *first = json!({
+                        "id": chunk.get("id"), "object": chunk.get("object"),
+                        "created": chunk.get("created"), "model": chunk.get("model"),
+                    });
+                }
+                passed.frame(*wants_usage)
+            }
+            Encoder::Anthropic(encoder) => encoder.chunk(&passed.tree()),
         }
     }
 
@@ -278,6 +298,17 @@ impl Live {
                 self.note_usage();
                 Some(self.encoder.chunk(&chunk))
             }
+            StreamItem::Passed(passed) if self.guard.is_some() || self.keeping.is_some() => {
+                self.handle(StreamItem::Chunk(passed.tree()))
+            }
+            StreamItem::Passed(passed) => {
+                self.text_chars += passed.text.chars().count();
+                if let Some(text) = &mut self.text {
+                    text.push_str(&passed.text);
+                }
+                self.note_usage();
+                Some(self.encoder.passed(&passed))
+            }
             StreamItem::Usage(usage) => {
                 self.usage = Some(usage);
                 None
@@ -366,7 +397,7 @@ impl Live {
                         "The upstream ended the stream early; the answer is incomplete.",
                     ))
                 }
-                Ok(Some(Ok(event))) => match self.decoder.event(&event.event, &event.data) {
+                Ok(Some(Ok(event))) => match self.decoder.event(&event.event, event.data) {
                     Ok(items) => self.queued.extend(items),
                     Err(fault) => {
                         let credential = match &self.upstream.credential {
@@ -430,9 +461,80 @@ pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorde
         finished: false,
         _in_flight: context.in_flight,
     };
-    let chunks = futures_util::stream::unfold(live, |mut live| async move {
+    let events = futures_util::stream::unfold(live, |mut live| async move {
         let out = live.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(Bytes::from(out)), live))
+        Some((out, live))
     });
-    Body::from_stream(chunks)
+    Body::from_stream(Batched {
+        events: Box::pin(events),
+        held: String::new(),
+        yields: 0,
+        over: false,
+    })
+}
+
+/// The yields in vain after which a batch goes out.
+const MAX_YIELDS: u8 = 4;
+
+/// The most a batch holds before it goes out whatever comes next.
+const MAX_BATCH_BYTES: usize = 16 * 1024;
+
+/// The client's events in as few writes as the upstream allows (issue #26): an upstream's
+/// events come one per task switch, and each one the body gives on its own is one `writev`.
+/// When the next event is not there yet, the body yields once — the task that reads the
+/// upstream runs, and usually has the next event — and sends what it holds only when a yield
+/// brought nothing, so an upstream that pauses (a model thinking) delays no event by more than
+/// one turn of the scheduler's queue.
+struct Batched<S> {
+    events: std::pin::Pin<Box<S>>,
+    held: String,
+    /// Yields since the last event, all of them in vain.
+    yields: u8,
+    over: bool,
+}
+
+impl<S: futures_util::Stream<Item = String>> futures_util::Stream for Batched<S> {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::{future::Future, task::Poll};
+        let this = &mut *self;
+        loop {
+            if this.over {
+                return match this.held.is_empty() {
+                    true => Poll::Ready(None),
+                    false => Poll::Ready(Some(Ok(Bytes::from(std::mem::take(&mut this.held))))),
+                };
+            }
+            match this.events.as_mut().poll_next(cx) {
+                Poll::Ready(Some(out)) => {
+                    this.yields = 0;
+                    match this.held.is_empty() {
+                        true => this.held = out,
+                        false => this.held.push_str(&out),
+                    }
+                    if this.held.len() >= MAX_BATCH_BYTES {
+                        return Poll::Ready(Some(Ok(Bytes::from(std::mem::take(&mut this.held)))));
+                    }
+                }
+                Poll::Ready(None) => this.over = true,
+                Poll::Pending if this.held.is_empty() => return Poll::Pending,
+                Poll::Pending if this.yields < MAX_YIELDS => {
+                    this.yields += 1;
+                    // To the back of the run queue: a plain wake would run this task again
+                    // before the upstream's (tokio's LIFO slot), which is what must run.
+                    let mut yielding = std::pin::pin!(tokio::task::yield_now());
+                    let _ = yielding.as_mut().poll(cx);
+                    return Poll::Pending;
+                }
+                Poll::Pending => {
+                    this.yields = 0;
+                    return Poll::Ready(Some(Ok(Bytes::from(std::mem::take(&mut this.held)))));
+                }
+            }
+        }
+    }
 }

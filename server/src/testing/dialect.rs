@@ -201,6 +201,10 @@ impl Dialect {
             Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models | Dialect::Moderations => {
                 // Legacy completions stream `text`; chat streams deltas.
                 let completion = self == Dialect::Completions;
+                let wants_usage = request
+                    .pointer("/stream_options/include_usage")
+                    .and_then(Value::as_bool)
+                    == Some(true);
                 let chunk = |delta: Value, finish: Value| {
                     let choice = match completion {
                         true => json!({ "index": 0, "text": delta.get("content").cloned().unwrap_or(json!("")),
@@ -212,8 +216,13 @@ impl Dialect {
                     } else {
                         "chat.completion.chunk"
                     };
-                    json!({ "id": "chatcmpl-mock", "object": object, "created": 1_700_000_000,
-                            "model": model, "choices": [choice] })
+                    let mut chunk = json!({ "id": "chatcmpl-mock", "object": object, "created": 1_700_000_000,
+                            "model": model, "choices": [choice] });
+                    // Asked for usage, OpenAI marks every chunk before the last `"usage": null`.
+                    if wants_usage {
+                        chunk["usage"] = Value::Null;
+                    }
+                    chunk
                 };
                 let mut events = vec![event(
                     None,
@@ -225,10 +234,6 @@ impl Dialect {
                         .map(|w| event(None, &chunk(json!({ "content": w }), Value::Null).to_string())),
                 );
                 events.push(event(None, &chunk(json!({}), json!("stop")).to_string()));
-                let wants_usage = request
-                    .pointer("/stream_options/include_usage")
-                    .and_then(Value::as_bool)
-                    == Some(true);
                 if wants_usage {
                     // Sent with the finishing chunk, as OpenAI does: no gap of its own, so a
                     // client that asks for usage waits no longer than one that does not.
@@ -266,8 +271,16 @@ impl Dialect {
         }
     }
 
-    /// The answer: JSON, or SSE when the request says `"stream": true` (faults apply to SSE).
-    pub fn answer(self, request: &Value, usage: Usage, chunks: usize, faults: Option<Faults>) -> Response {
+    /// The answer: JSON, or SSE when the request says `"stream": true` (faults apply to SSE),
+    /// its events `gap` apart (zero: sent back to back).
+    pub fn answer(
+        self,
+        request: &Value,
+        usage: Usage,
+        chunks: usize,
+        gap: Duration,
+        faults: Option<Faults>,
+    ) -> Response {
         let streamed = request.get("stream").and_then(Value::as_bool) == Some(true) || faults.is_some();
         if !streamed || matches!(self, Dialect::Embeddings | Dialect::Models | Dialect::Moderations) {
             return ([("content-type", "application/json")], self.json_body(request, usage)).into_response();
@@ -288,8 +301,9 @@ impl Dialect {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
             let next = rest.next()?;
-            // A small gap between events, as real upstreams have.
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            if !gap.is_zero() {
+                tokio::time::sleep(gap).await;
+            }
             Some((Ok::<_, std::io::Error>(Bytes::from(next)), (rest, sent + 1)))
         });
         let mut response = Response::new(Body::from_stream(pieces));

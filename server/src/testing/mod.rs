@@ -112,7 +112,12 @@ struct Shared {
     connections_open: AtomicI64,
     connections_closed: Mutex<Vec<Instant>>,
     recorded: Mutex<VecDeque<Recorded>>,
+    /// The gap between a stream's events, in microseconds.
+    chunk_gap_us: AtomicU64,
 }
+
+/// The gap between a stream's events unless set otherwise, as real upstreams have one.
+const CHUNK_GAP: Duration = Duration::from_millis(2);
 
 /// How many requests the mock remembers.
 const RECORDED: usize = 100;
@@ -145,6 +150,9 @@ impl MockUpstream {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
+        shared
+            .chunk_gap_us
+            .store(CHUNK_GAP.as_micros() as u64, Ordering::Relaxed);
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let counting = CountingListener {
             inner: listener,
@@ -174,6 +182,12 @@ impl MockUpstream {
     /// What requests do once the queue is empty (by default, answer normally).
     pub fn set_fallback(&self, behaviour: Behaviour) {
         *lock(&self.shared.fallback) = behaviour;
+    }
+
+    /// The gap between a stream's events (2 ms unless set; zero sends them back to back).
+    pub fn set_chunk_gap(&self, gap: Duration) {
+        let micros = u64::try_from(gap.as_micros()).unwrap_or(u64::MAX);
+        self.shared.chunk_gap_us.store(micros, Ordering::Relaxed);
     }
 
     /// Requests received so far.
@@ -338,8 +352,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return (StatusCode::NOT_FOUND, "the mock does not serve this path").into_response();
     };
     let request = json.unwrap_or(Value::Null);
+    let gap = Duration::from_micros(shared.chunk_gap_us.load(Ordering::Relaxed));
     match behaviour {
-        Behaviour::Answer { usage, chunks } => dialect.answer(&request, usage, chunks, None),
+        Behaviour::Answer { usage, chunks } => dialect.answer(&request, usage, chunks, gap, None),
         Behaviour::Status { status, headers, body } => {
             let mut response = (
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -358,7 +373,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         Behaviour::HangBeforeHeaders(duration) => {
             tokio::time::sleep(duration).await;
-            dialect.answer(&request, Usage::default(), 3, None)
+            dialect.answer(&request, Usage::default(), 3, gap, None)
         }
         Behaviour::SlowBody { bytes_per_second } => {
             let body = dialect.json_body(&request, Usage::default());
@@ -393,6 +408,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             &request,
             Usage::default(),
             chunks,
+            gap,
             Some(dialect::Faults {
                 cut_after,
                 stall_after,

@@ -82,8 +82,8 @@ async fn streamed_usage_is_counted_even_when_the_client_did_not_ask() {
     let data = data_lines(&text);
     assert_eq!(data.last(), Some(&"[DONE]"));
     assert!(
-        !text.contains("\"usage\":{"),
-        "no usage chunk the client did not ask for: {text}"
+        !text.contains("\"usage\""),
+        "no usage chunk, nor the upstream's `usage: null`, when the client did not ask: {text}"
     );
     let words: String = data[..data.len() - 1]
         .iter()
@@ -108,6 +108,18 @@ async fn streamed_usage_is_counted_even_when_the_client_did_not_ask() {
     let usage: Value = serde_json::from_str(data[data.len() - 2]).unwrap();
     assert_eq!(usage["usage"]["total_tokens"], 15);
     assert_eq!(usage["choices"], json!([]));
+    // The upstream's chunks arrive as it sent them, byte for byte (issue #26).
+    let direct = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", mock.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(direct.contains(r#""usage":null"#), "{direct}");
+    assert_eq!(data, data_lines(&direct));
 }
 
 #[tokio::test]

@@ -163,8 +163,12 @@ impl AnswerBody {
 /// What one upstream stream event means.
 #[derive(Debug, PartialEq)]
 pub enum StreamItem {
-    /// A chunk for the client, in OpenAI's shape (without usage).
+    /// A chunk for the client, in OpenAI's shape (without usage), as a translating decoder
+    /// builds it.
     Chunk(Value),
+    /// An OpenAI-shaped upstream's own chunk, as it sent it (issue #26): passed on unchanged
+    /// to an OpenAI-shaped client, read into a tree only for what must change it.
+    Passed(openai::Passed),
     /// The tokens used, reported by the upstream.
     Usage(Usage),
     /// The stream ended properly.
@@ -260,10 +264,10 @@ pub enum StreamDecoder {
 
 impl StreamDecoder {
     /// What one SSE event (its `event:` name, if any, and its `data:`) means.
-    pub fn event(&mut self, name: &str, data: &str) -> Result<Vec<StreamItem>, StreamFault> {
+    pub fn event(&mut self, name: &str, data: String) -> Result<Vec<StreamItem>, StreamFault> {
         match self {
             StreamDecoder::OpenAi(decoder) => decoder.event(data),
-            StreamDecoder::Anthropic(decoder) => decoder.event(name, data),
+            StreamDecoder::Anthropic(decoder) => decoder.event(name, &data),
         }
     }
 }

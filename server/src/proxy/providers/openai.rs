@@ -6,6 +6,7 @@ use super::{
 };
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The body for an OpenAI-shaped upstream, serialised straight from the client's (no copy of
 /// it is made): its fields untouched and in order, the endpoint's model, and — for streams —
@@ -151,22 +152,94 @@ pub fn moderation_verdict(bytes: &[u8]) -> Result<Option<Vec<String>>, Invalid> 
     Ok(Some(categories))
 }
 
-/// Reads OpenAI's `data:` events: chunks, the usage chunk, `[DONE]`, and in-band errors.
+/// Reads OpenAI's `data:` events: chunks, the usage chunk, `[DONE]`, and in-band errors. A
+/// chunk is scanned once for what the stream needs (its text, its usage, an error) and kept as
+/// the upstream sent it; no tree is built unless it carries usage beside its choices.
 #[derive(Default)]
 pub struct StreamDecoder;
 
+/// What a scan of one chunk keeps: everything else is skipped over (but must be valid JSON).
+#[derive(serde::Deserialize)]
+struct Scanned<'a> {
+    #[serde(borrow, default)]
+    choices: Option<Vec<ScannedChoice<'a>>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct ScannedChoice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<ScannedDelta<'a>>,
+    /// A legacy completion's text.
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ScannedDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
+/// An upstream's chunk event as it sent it, with its text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Passed {
+    /// The event's `data:`: a JSON object with choices and no usage (`"usage": null` at most).
+    data: String,
+    /// Its choices' text (`delta.content`, or a completion's `text`), joined.
+    pub text: String,
+}
+
+/// How an upstream asked for usage marks the chunks before the last: OpenAI's own spelling.
+const NULL_USAGE: &str = r#","usage":null"#;
+
+impl Passed {
+    /// The chunk as a tree, without its `usage`, for what must change it (guardrails, the
+    /// cache, another dialect).
+    pub fn tree(&self) -> Value {
+        let mut chunk: Value = serde_json::from_str(&self.data).unwrap_or_default();
+        if let Some(object) = chunk.as_object_mut() {
+            object.shift_remove("usage");
+        }
+        chunk
+    }
+
+    /// The SSE event for an OpenAI-shaped client: the upstream's bytes, less the
+    /// `"usage":null` the gateway's `include_usage` added when the client did not ask for it.
+    pub fn frame(&self, wants_usage: bool) -> String {
+        let data = self.data.as_str();
+        let cut = (!wants_usage).then(|| data.find(NULL_USAGE)).flatten();
+        let mut out = String::with_capacity(data.len() + 8);
+        out.push_str("data: ");
+        match cut {
+            // The key can only be an object's key there: inside a string its quotes would be
+            // escaped.
+            Some(at) => {
+                out.push_str(&data[..at]);
+                out.push_str(&data[at + NULL_USAGE.len()..]);
+            }
+            None => out.push_str(data),
+        }
+        out.push_str("\n\n");
+        out
+    }
+}
+
 impl StreamDecoder {
-    pub fn event(&mut self, data: &str) -> Result<Vec<StreamItem>, StreamFault> {
-        let data = data.trim();
-        if data == "[DONE]" {
+    pub fn event(&mut self, data: String) -> Result<Vec<StreamItem>, StreamFault> {
+        let trimmed = data.trim();
+        if trimmed == "[DONE]" {
             return Ok(vec![StreamItem::Done]);
         }
-        if data.is_empty() {
+        if trimmed.is_empty() {
             return Ok(vec![]);
         }
-        let mut chunk: Value = serde_json::from_str(data)
+        let scanned: Scanned = serde_json::from_str(trimmed)
             .map_err(|e| StreamFault::Unreadable(format!("the upstream sent an unreadable event: {e}")))?;
-        if let Some(error) = chunk.get("error") {
+        if let Some(error) = &scanned.error {
             let status = error
                 .get("code")
                 .and_then(Value::as_u64)
@@ -180,17 +253,28 @@ impl StreamDecoder {
                 .to_string();
             return Err(StreamFault::Reported { status, message });
         }
-        let mut items = Vec::new();
-        let usage = chunk
-            .as_object_mut()
-            .and_then(|object| object.remove("usage"))
-            .and_then(|usage| Usage::from_openai(&usage));
-        let has_choices = chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .is_some_and(|choices| !choices.is_empty());
-        if has_choices {
-            items.push(StreamItem::Chunk(chunk));
+        let usage = scanned.usage.as_ref().and_then(Usage::from_openai);
+        // Rare: usage beside choices (some servers report it on the last chunk; the client gets
+        // the chunk without it), or an event of several `data:` lines (it cannot go out as
+        // one): the chunk goes on as a tree.
+        let as_tree = scanned.usage.is_some() || trimmed.contains('\n');
+        let choices = scanned.choices.unwrap_or_default();
+        let mut items = Vec::with_capacity(1);
+        if !choices.is_empty() {
+            let mut text = String::new();
+            for choice in &choices {
+                let piece = match &choice.delta {
+                    Some(delta) => delta.content.as_deref(),
+                    None => choice.text.as_deref(),
+                };
+                text.push_str(piece.unwrap_or_default());
+            }
+            drop(choices);
+            let passed = Passed { data, text };
+            items.push(match as_tree {
+                true => StreamItem::Chunk(passed.tree()),
+                false => StreamItem::Passed(passed),
+            });
         }
         if let Some(usage) = usage {
             items.push(StreamItem::Usage(usage));
@@ -227,7 +311,9 @@ mod tests {
     fn stream_usage_is_split_from_its_chunk() {
         let mut decoder = StreamDecoder;
         let items = decoder
-            .event(r#"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#)
+            .event(
+                r#"{"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#.into(),
+            )
             .unwrap();
         assert_eq!(
             items,
@@ -236,19 +322,57 @@ mod tests {
                 completion_tokens: 4
             })]
         );
+        let chunk = r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi \"you\""}}],"usage":null}"#;
+        let items = decoder.event(chunk.into()).unwrap();
+        let [StreamItem::Passed(passed)] = &items[..] else {
+            panic!("{items:?}");
+        };
+        assert_eq!(passed.text, r#"hi "you""#);
+        assert_eq!(
+            passed.tree(),
+            json!({"id":"c","choices":[{"index":0,"delta":{"content":"hi \"you\""}}]})
+        );
+        assert_eq!(passed.frame(true), format!("data: {chunk}\n\n"));
+        assert_eq!(
+            passed.frame(false),
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi \\\"you\\\"\"}}]}\n\n"
+        );
+        assert_eq!(decoder.event("[DONE]".into()).unwrap(), vec![StreamItem::Done]);
+        let fault = decoder
+            .event(r#"{"error":{"message":"boom","code":503}}"#.into())
+            .unwrap_err();
+        assert!(matches!(fault, StreamFault::Reported { status: 503, .. }), "{fault:?}");
+        assert!(matches!(
+            decoder.event("{not json".into()),
+            Err(StreamFault::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn a_chunk_with_usage_beside_its_choices_goes_on_without_it() {
+        let mut decoder = StreamDecoder;
+        let items = (decoder.event(
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#.into(),
+        ))
+        .unwrap();
+        assert_eq!(
+            items,
+            vec![
+                StreamItem::Chunk(json!({"id":"c","choices":[{"index":0,"delta":{"content":"a"}}]})),
+                StreamItem::Usage(Usage {
+                    prompt_tokens: 1,
+                    completion_tokens: 2
+                }),
+            ]
+        );
+        // An event of two data lines cannot go out as one line: it goes on as a tree.
         let items = decoder
-            .event(r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}"#)
+            .event("{\"id\":\"c\",\n\"choices\":[{\"index\":0,\"text\":\"b\"}]}".into())
             .unwrap();
         assert_eq!(
             items,
-            vec![StreamItem::Chunk(
-                json!({"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}]})
-            )]
+            vec![StreamItem::Chunk(json!({"id":"c","choices":[{"index":0,"text":"b"}]}))]
         );
-        assert_eq!(decoder.event("[DONE]").unwrap(), vec![StreamItem::Done]);
-        let fault = decoder.event(r#"{"error":{"message":"boom","code":503}}"#).unwrap_err();
-        assert!(matches!(fault, StreamFault::Reported { status: 503, .. }), "{fault:?}");
-        assert!(matches!(decoder.event("{not json"), Err(StreamFault::Unreadable(_))));
     }
 
     #[test]

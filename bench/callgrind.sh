@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# bench/callgrind.sh — instructions per request, counted by callgrind (issue #26): stable on a
+# shared machine where timings are not, so a regression on the request path shows as a number.
+#
+#   bench/callgrind.sh [N]        N requests of each kind (default 200), release binaries built
+#
+# Starts the mock (20-chunk streams, no gap) and a gateway under `valgrind --tool=callgrind`
+# (counting off until the warm-up is over), then sends N non-streamed chats, dumps, N streamed
+# chats, dumps, and prints instructions per request (the whole process: request path, log
+# writer, runtime) and the share of the steps named below, each its functions' inclusive count.
+# Needs valgrind (callgrind_control, callgrind_annotate) and python3. Loopback only.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+N="${1:-200}"
+CHUNKS=20
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+for tool in valgrind callgrind_control callgrind_annotate python3 curl; do
+  command -v "$tool" >/dev/null || { echo "callgrind.sh: $tool is required" >&2; exit 1; }
+done
+for b in mock-upstream model-gateway; do
+  [[ -x "$BIN/$b" ]] || { echo "callgrind.sh: $BIN/$b is missing (cargo build --release --locked -p server)" >&2; exit 1; }
+done
+[[ "$N" =~ ^[0-9]+$ ]] && (( N >= 10 && N <= 100000 )) || { echo "callgrind.sh: N must be 10..100000" >&2; exit 2; }
+
+TMP="$(mktemp -d)"; PIDS=()
+cleanup() { for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+unset "${!MGW_@}" 2>/dev/null || true
+
+read -r MOCK_PORT GW_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+for s in socks:
+    s.close()')
+
+wait_http() {  # url seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do curl -fsS --max-time 1 -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "callgrind.sh: $1 did not answer in $2 s" >&2; exit 1
+}
+
+"$BIN/mock-upstream" --bind "127.0.0.1:$MOCK_PORT" --chunks "$CHUNKS" --chunk-gap-ms 0 >"$TMP/mock.log" 2>&1 &
+PIDS+=($!)
+mgw() { timeout 60 "$BIN/model-gateway" --data-dir "$TMP/data" "$@"; }
+mgw endpoint add --name bench-mock --provider openai_compatible --url "http://127.0.0.1:$MOCK_PORT/v1" \
+  --api-key sk-bench --model gpt-4o-mini >/dev/null
+mgw gateway add --name bench --endpoints bench-mock >/dev/null
+KEY=$(mgw key create --gateway bench --json --name bench | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+
+valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$TMP/callgrind.%p" \
+  "$BIN/model-gateway" --data-dir "$TMP/data" serve --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
+GW=$!; PIDS+=("$GW")
+wait_http "http://127.0.0.1:$GW_PORT/healthz" 120
+
+# N requests on one keep-alive connection, one at a time.
+send() {  # body-file count
+  python3 - "http://127.0.0.1:$GW_PORT" "$KEY" "$1" "$2" <<'PY'
+import http.client, sys, urllib.parse
+url, key, path, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = open(path, "rb").read()
+conn = http.client.HTTPConnection(urllib.parse.urlparse(url).netloc, timeout=60)
+for _ in range(count):
+    conn.request("POST", "/v1/chat/completions", body,
+                 {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    answer = conn.getresponse()
+    data = answer.read()
+    if answer.status != 200:
+        sys.exit(f"status {answer.status}: {data[:300]!r}")
+PY
+}
+
+send "$HERE/config/chat.json" 20            # warm-up: connections, caches, the registry
+send "$HERE/config/chat-stream.json" 20
+sleep 2                                      # the log writer's batches of the warm-up
+measure() {  # name body-file
+  callgrind_control --zero "$GW" >/dev/null
+  callgrind_control --instr=on "$GW" >/dev/null
+  send "$2" "$N"
+  sleep 2                                    # the log writer stores this batch too
+  callgrind_control --dump="$1" "$GW" >/dev/null
+  callgrind_control --instr=off "$GW" >/dev/null
+}
+measure json "$HERE/config/chat.json"
+measure stream "$HERE/config/chat-stream.json"
+sleep 1
+
+# The steps: each row's figure is the largest inclusive count among the functions its pattern
+# matches (the outermost of them), per request.
+report() {  # name
+  local file
+  file=$(grep -l "^desc: Trigger: Client Request: $1" "$TMP"/callgrind.* | head -1)
+  [[ -n "$file" ]] || { echo "callgrind.sh: no dump named $1" >&2; exit 1; }
+  callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null >"$TMP/$1.txt"
+  python3 - "$TMP/$1.txt" "$N" "$1" "$CHUNKS" <<'PY'
+import re, sys
+path, n, name, chunks = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+rows = []
+total = None
+for line in open(path, errors="replace"):
+    m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)", line)
+    if not m:
+        continue
+    count = int(m.group(1).replace(",", ""))
+    if "PROGRAM TOTALS" in m.group(2):
+        total = count
+        continue
+    rows.append((count, m.group(2)))
+if total is None:
+    sys.exit("callgrind.sh: no totals in " + path)
+steps = [
+    ("authentication (key check)", r"server::proxy::auth::"),
+    ("body read and checked", r"server::proxy::wire::"),
+    ("admission (limits)", r"server::proxy::limits::"),
+    ("upstream call (request, answer)", r"server::proxy::upstream::|hyper_util::client::legacy::client::Client<.*>::send_request"),
+    ("answer shaped", r"server::proxy::shape::"),
+    ("stream carried", r"server::proxy::stream::"),
+    ("request log record", r"server::proxy::usage::"),
+    ("log writer (store)", r"server::store::logs::|server::store::hourly::"),
+]
+print(f"{name}: {total / n:,.0f} instructions per request ({total:,} for {n})")
+if name == "stream":
+    print(f"  ({total / n / (chunks + 2):,.0f} per event: {chunks} content chunks, the first and the last)")
+for label, pattern in steps:
+    best = max((count for count, fn in rows if re.search(pattern, fn)), default=0)
+    print(f"  {label:34} {best / n:>10,.0f}  {100 * best / total:5.1f} %")
+PY
+}
+echo "# Instructions per request, callgrind ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), N=$N)"
+report json
+report stream
