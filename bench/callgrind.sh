@@ -5,7 +5,7 @@
 #   bench/callgrind.sh [N]        N requests of each kind (default 200), release binaries built
 #
 # Starts the mock (20-chunk streams, no gap) and a gateway under `valgrind --tool=callgrind`
-# (counting off until the warm-up is over), then sends N non-streamed chats, dumps, N streamed
+# (instrumentation off until the warm-up is over), then sends N non-streamed chats, dumps, N streamed
 # chats, dumps, and prints instructions per request (the whole process: request path, log
 # writer, runtime) and the share of the steps named below, each its functions' inclusive count.
 # Needs valgrind (callgrind_control, callgrind_annotate) and python3. Loopback only.
@@ -24,8 +24,8 @@ for b in mock-upstream model-gateway; do
 done
 [[ "$N" =~ ^[0-9]+$ ]] && (( N >= 10 && N <= 100000 )) || { echo "callgrind.sh: N must be 10..100000" >&2; exit 2; }
 
-TMP="$(mktemp -d)"; PIDS=()
-cleanup() { for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+TMP="${CALLGRIND_DIR:-$(mktemp -d)}"; mkdir -p "$TMP"; PIDS=()
+cleanup() { for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [[ -n "${CALLGRIND_DIR:-}" ]] || rm -rf "$TMP"; }
 trap cleanup EXIT
 unset "${!MGW_@}" 2>/dev/null || true
 
@@ -46,13 +46,13 @@ wait_http() {  # url seconds
 
 "$BIN/mock-upstream" --bind "127.0.0.1:$MOCK_PORT" --chunks "$CHUNKS" --chunk-gap-ms 0 >"$TMP/mock.log" 2>&1 &
 PIDS+=($!)
-mgw() { timeout 60 "$BIN/model-gateway" --data-dir "$TMP/data" "$@"; }
+mgw() { timeout 60 "$BIN/model-gateway" --data-dir "$TMP/data" "$@" 2>>"$TMP/cli.log"; }
 mgw endpoint add --name bench-mock --provider openai_compatible --url "http://127.0.0.1:$MOCK_PORT/v1" \
   --api-key sk-bench --model gpt-4o-mini >/dev/null
 mgw gateway add --name bench --endpoints bench-mock >/dev/null
 KEY=$(mgw key create --gateway bench --json --name bench | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 
-valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$TMP/callgrind.%p" \
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/callgrind.%p" \
   "$BIN/model-gateway" --data-dir "$TMP/data" serve --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
 GW=$!; PIDS+=("$GW")
 wait_http "http://127.0.0.1:$GW_PORT/healthz" 120
@@ -78,8 +78,8 @@ send "$HERE/config/chat.json" 20            # warm-up: connections, caches, the 
 send "$HERE/config/chat-stream.json" 20
 sleep 2                                      # the log writer's batches of the warm-up
 measure() {  # name body-file
-  callgrind_control --zero "$GW" >/dev/null
   callgrind_control --instr=on "$GW" >/dev/null
+  callgrind_control --zero "$GW" >/dev/null
   send "$2" "$N"
   sleep 2                                    # the log writer stores this batch too
   callgrind_control --dump="$1" "$GW" >/dev/null
@@ -93,7 +93,7 @@ sleep 1
 # matches (the outermost of them), per request.
 report() {  # name
   local file
-  file=$(grep -l "^desc: Trigger: Client Request: $1" "$TMP"/callgrind.* | head -1)
+  file=$(grep -l "^desc: Trigger: .*$1\$" "$TMP"/callgrind.* | head -1)
   [[ -n "$file" ]] || { echo "callgrind.sh: no dump named $1" >&2; exit 1; }
   callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null >"$TMP/$1.txt"
   python3 - "$TMP/$1.txt" "$N" "$1" "$CHUNKS" <<'PY'

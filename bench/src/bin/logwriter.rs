@@ -72,7 +72,9 @@ fn record(sequence: usize, now: i64) -> RequestLog {
             prompt_tokens: 12,
             completion_tokens: 9,
             error_class: None,
+            ..RequestAttempt::default()
         }],
+        ..RequestLog::default()
     }
 }
 

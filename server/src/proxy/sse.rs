@@ -73,7 +73,7 @@ impl Decoder {
                 rest = stripped;
             }
         }
-        while let Some(end) = rest.iter().position(|b| *b == b'\n' || *b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
             self.extend_line(&rest[..end])?;
             let line = std::mem::take(&mut self.line);
             self.line_ended(&line, out)?;
@@ -127,7 +127,11 @@ impl Decoder {
             }
             None => (line, &[][..]),
         };
-        let value = String::from_utf8_lossy(value);
+        // Checked whole first (the fast path); only bytes that are not UTF-8 take the slow one.
+        let value = match std::str::from_utf8(value) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value),
+        };
         match field {
             b"data" => {
                 if self.data.len() + value.len() + 1 > self.limit {

@@ -538,3 +538,72 @@ impl<S: futures_util::Stream<Item = String>> futures_util::Stream for Batched<S>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batched<S: futures_util::Stream<Item = String>>(events: S) -> Batched<S> {
+        Batched {
+            events: Box::pin(events),
+            held: String::new(),
+            yields: 0,
+            over: false,
+        }
+    }
+
+    /// Events sent by hand, and the stream of them.
+    fn channel() -> (
+        tokio::sync::mpsc::UnboundedSender<String>,
+        impl futures_util::Stream<Item = String>,
+    ) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let events = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|event| (event, receiver))
+        });
+        (sender, events)
+    }
+
+    #[tokio::test]
+    async fn events_already_there_go_out_in_one_write_and_later_ones_in_another() {
+        let (sender, events) = channel();
+        let mut body = batched(events);
+        for event in ["data: 1\n\n", "data: 2\n\n", "data: 3\n\n"] {
+            sender.send(event.to_string()).unwrap();
+        }
+        let first = body.next().await.unwrap().unwrap();
+        assert_eq!(first, "data: 1\n\ndata: 2\n\ndata: 3\n\n");
+        sender.send("data: [DONE]\n\n".into()).unwrap();
+        drop(sender);
+        assert_eq!(body.next().await.unwrap().unwrap(), "data: [DONE]\n\n");
+        assert!(body.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_pauses_does_not_hold_back_what_came_before() {
+        let (sender, events) = channel();
+        let mut body = batched(events);
+        sender.send("data: 1\n\n".into()).unwrap();
+        // The sender stays open and silent: the held event goes out after a few yields.
+        let first = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
+        assert_eq!(first.unwrap().unwrap().unwrap(), "data: 1\n\n");
+        drop(sender);
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_out_when_it_reaches_its_limit() {
+        let event = format!("data: {}\n\n", "x".repeat(1000));
+        let events: Vec<String> = std::iter::repeat_n(event.clone(), 40).collect();
+        let mut body = batched(futures_util::stream::iter(events));
+        let mut sizes = Vec::new();
+        while let Some(out) = body.next().await {
+            sizes.push(out.unwrap().len());
+        }
+        assert!(sizes.len() >= 3, "{sizes:?}");
+        assert!(
+            sizes[..sizes.len() - 1].iter().all(|size| *size >= MAX_BATCH_BYTES),
+            "{sizes:?}"
+        );
+        assert_eq!(sizes.iter().sum::<usize>(), 40 * event.len());
+    }
+}

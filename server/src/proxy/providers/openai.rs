@@ -211,7 +211,9 @@ impl Passed {
     /// `"usage":null` the gateway's `include_usage` added when the client did not ask for it.
     pub fn frame(&self, wants_usage: bool) -> String {
         let data = self.data.as_str();
-        let cut = (!wants_usage).then(|| data.find(NULL_USAGE)).flatten();
+        let cut = (!wants_usage)
+            .then(|| memchr::memmem::find(data.as_bytes(), NULL_USAGE.as_bytes()))
+            .flatten();
         let mut out = String::with_capacity(data.len() + 8);
         out.push_str("data: ");
         match cut {
