@@ -104,6 +104,8 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub config: Arc<Config>,
     pub keys: Arc<Keyring>,
+    /// The key-hash secret, keyed once for the inference path's key checks.
+    pub key_hasher: gateway_key::KeyHasher,
     /// The database: the management service's, the log writer's and the background jobs'.
     pub store: Store,
     pub manage: Manage,
@@ -196,6 +198,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
     });
     Ok(AppState(Arc::new(Services {
         config,
+        key_hasher: gateway_key::KeyHasher::new(&keys.key_hash_secret),
         keys,
         store,
         manage,

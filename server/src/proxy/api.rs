@@ -387,7 +387,7 @@ async fn serve(
     let mut asserts_users = false;
     let (principal, user) = match entry {
         Entry::Key => {
-            let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &parts.headers, now_ms())?;
+            let authenticated = auth::authenticate(&snapshot, &state.key_hasher, &parts.headers, now_ms())?;
             progress.gateway = Some(authenticated.gateway.name.clone());
             let token = (parts.headers.get(auth::USER_TOKEN_HEADER)).map(|value| value.to_str().unwrap_or_default());
             let named = (parts.headers.get(people::USER_HEADER)).map(|value| value.to_str().unwrap_or_default());

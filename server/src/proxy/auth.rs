@@ -15,9 +15,8 @@ use super::{
     registry::{KeyEntry, Snapshot},
 };
 use crate::{
-    gateway_key,
+    gateway_key::{self, KeyHasher},
     identity::{EndUser, Verifier},
-    secrets::Key,
     store::now_ms,
 };
 use app::types::Gateway;
@@ -58,7 +57,7 @@ fn refuse(reason: &'static str, public_id: Option<&str>) -> ProxyError {
 /// Checks the request's key against the snapshot at time `now` (Unix milliseconds).
 pub fn authenticate(
     snapshot: &Snapshot,
-    hash_secret: &Key,
+    hasher: &KeyHasher,
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Authenticated, ProxyError> {
@@ -67,10 +66,10 @@ pub fn authenticate(
     let id = Some(parsed.public_id);
     let Some(entry) = snapshot.key(parsed.public_id) else {
         // Hash anyway, so an unknown key id takes as long as a wrong secret (RELIABILITY A-03).
-        let _ = gateway_key::matches(hash_secret, parsed.key, UNKNOWN_KEY_HASH);
+        let _ = hasher.matches(parsed.key, UNKNOWN_KEY_HASH);
         return Err(refuse("unknown key", id));
     };
-    if !gateway_key::matches(hash_secret, parsed.key, &entry.secret_hash) {
+    if !hasher.matches(parsed.key, &entry.secret_hash) {
         return Err(refuse("wrong secret", id));
     }
     for ancestor in snapshot.lineage(&entry.key) {

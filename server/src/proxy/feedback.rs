@@ -28,7 +28,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 async fn record(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, ProxyError> {
     let snapshot = state.registry.snapshot();
-    let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, headers, now_ms())?;
+    let authenticated = auth::authenticate(&snapshot, &state.key_hasher, headers, now_ms())?;
     if body.len() > MAX_BODY {
         return Err(ProxyError::PayloadTooLarge { limit: MAX_BODY });
     }

@@ -34,7 +34,7 @@ pub fn allowed_models(snapshot: &Snapshot, authenticated: &auth::Authenticated) 
 /// `GET /v1/models`.
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ProxyError> {
     let snapshot = state.registry.snapshot();
-    let authenticated = auth::authenticate(&snapshot, &state.keys.key_hash_secret, &headers, now_ms())?;
+    let authenticated = auth::authenticate(&snapshot, &state.key_hasher, &headers, now_ms())?;
     let data: Vec<Value> = allowed_models(&snapshot, &authenticated)
         .into_iter()
         .map(|id| json!({ "id": id, "object": "model", "created": 0, "owned_by": "model-gateway" }))

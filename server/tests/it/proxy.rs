@@ -318,7 +318,7 @@ async fn a03_unknown_ids_and_wrong_secrets_are_refused_alike() {
         assert_eq!(body["error"]["code"], "invalid_api_key");
     }
     let snapshot = server.state.registry.snapshot();
-    let secret = &server.state.keys.key_hash_secret;
+    let secret = &server.state.key_hasher;
     let mean_ns = |key: &str| {
         let mut headers = HeaderMap::new();
         headers.insert(
