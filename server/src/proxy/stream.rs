@@ -481,10 +481,11 @@ const MAX_BATCH_BYTES: usize = 16 * 1024;
 
 /// The client's events in as few writes as the upstream allows (issue #26): an upstream's
 /// events come one per task switch, and each one the body gives on its own is one `writev`.
-/// When the next event is not there yet, the body yields once — the task that reads the
-/// upstream runs, and usually has the next event — and sends what it holds only when a yield
-/// brought nothing, so an upstream that pauses (a model thinking) delays no event by more than
-/// one turn of the scheduler's queue.
+/// When the next event is not there yet, the body yields — the task that reads the upstream
+/// runs, and usually has the next event — and sends what it holds only after [`MAX_YIELDS`]
+/// yields in a row brought nothing (one was not enough: measured, still one write per
+/// event), so an upstream that pauses (a model thinking) delays an event by at most that many
+/// turns of the scheduler's queue.
 struct Batched<S> {
     events: std::pin::Pin<Box<S>>,
     held: String,
