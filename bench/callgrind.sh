@@ -5,9 +5,14 @@
 #   bench/callgrind.sh [N]        N requests of each kind (default 200), release binaries built
 #
 # Starts the mock (20-chunk streams, no gap) and a gateway under `valgrind --tool=callgrind`
-# (instrumentation off until the warm-up is over), then sends N non-streamed chats, dumps, N streamed
-# chats, dumps, and prints instructions per request (the whole process: request path, log
-# writer, runtime) and the share of the steps named below, each its functions' inclusive count.
+# (instrumentation off until the warm-up is over), then sends N requests of each kind, dumping
+# after each: non-streamed chats (`json`), streamed chats (`stream`: same dialect both ways),
+# streamed chats to an Anthropic-kind endpoint (`translated`: Anthropic's events read, OpenAI
+# chunks written) and Anthropic-shaped streamed requests to the OpenAI-kind endpoint (`messages`:
+# OpenAI chunks read, Anthropic events written). Prints instructions per request (the whole
+# process: request path, log writer, SQLite's thread, runtime) and the share of the steps named
+# below, each its functions' inclusive count. One request at a time makes the log writer's
+# batches small, so its share here is larger than under load.
 # Needs valgrind (callgrind_control, callgrind_annotate) and python3. Loopback only.
 set -euo pipefail
 
@@ -50,7 +55,12 @@ mgw() { timeout 60 "$BIN/model-gateway" --data-dir "$TMP/data" "$@" 2>>"$TMP/cli
 mgw endpoint add --name bench-mock --provider openai_compatible --url "http://127.0.0.1:$MOCK_PORT/v1" \
   --api-key sk-bench --model gpt-4o-mini >/dev/null
 mgw gateway add --name bench --endpoints bench-mock >/dev/null
-KEY=$(mgw key create --gateway bench --json --name bench | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+mgw endpoint add --name bench-claude --provider anthropic --url "http://127.0.0.1:$MOCK_PORT" \
+  --api-key sk-bench --model claude-bench >/dev/null
+mgw gateway add --name bench-claude --endpoints bench-claude >/dev/null
+new_key() { mgw key create --gateway "$1" --json --name "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'; }
+KEY=$(new_key bench)
+CLAUDE_KEY=$(new_key bench-claude)
 
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/callgrind.%p" \
   "$BIN/model-gateway" --data-dir "$TMP/data" serve --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
@@ -58,14 +68,21 @@ GW=$!; PIDS+=("$GW")
 wait_http "http://127.0.0.1:$GW_PORT/healthz" 120
 
 # N requests on one keep-alive connection, one at a time.
-send() {  # body-file count
-  python3 - "http://127.0.0.1:$GW_PORT" "$KEY" "$1" "$2" <<'PY'
+send() {  # kind count
+  local key=$KEY path=/v1/chat/completions body="$HERE/config/chat-stream.json"
+  case "$1" in
+    json) body="$HERE/config/chat.json" ;;
+    stream) ;;
+    translated) key=$CLAUDE_KEY ;;
+    messages) path=/v1/messages; body="$TMP/messages-stream.json" ;;
+  esac
+  python3 - "http://127.0.0.1:$GW_PORT" "$key" "$path" "$body" "$2" <<'PY'
 import http.client, sys, urllib.parse
-url, key, path, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-body = open(path, "rb").read()
+url, key, path, body_path, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+body = open(body_path, "rb").read()
 conn = http.client.HTTPConnection(urllib.parse.urlparse(url).netloc, timeout=60)
 for _ in range(count):
-    conn.request("POST", "/v1/chat/completions", body,
+    conn.request("POST", path, body,
                  {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     answer = conn.getresponse()
     data = answer.read()
@@ -74,19 +91,21 @@ for _ in range(count):
 PY
 }
 
-send "$HERE/config/chat.json" 20            # warm-up: connections, caches, the registry
-send "$HERE/config/chat-stream.json" 20
+cat >"$TMP/messages-stream.json" <<'JSON'
+{"model":"gpt-4o-mini","stream":true,"max_tokens":32,"system":"You are a helpful assistant.","messages":[{"role":"user","content":"Say this is a benchmark."}]}
+JSON
+KINDS=(json stream translated messages)
+for kind in "${KINDS[@]}"; do send "$kind" 20; done   # warm-up: connections, caches, the registry
 sleep 2                                      # the log writer's batches of the warm-up
-measure() {  # name body-file
+measure() {  # kind
   callgrind_control --instr=on "$GW" >/dev/null
   callgrind_control --zero "$GW" >/dev/null
-  send "$2" "$N"
+  send "$1" "$N"
   sleep 2                                    # the log writer stores this batch too
   callgrind_control --dump="$1" "$GW" >/dev/null
   callgrind_control --instr=off "$GW" >/dev/null
 }
-measure json "$HERE/config/chat.json"
-measure stream "$HERE/config/chat-stream.json"
+for kind in "${KINDS[@]}"; do measure "$kind"; done
 sleep 1
 
 # The steps: each row's figure is the largest inclusive count among the functions its pattern
@@ -119,11 +138,12 @@ steps = [
     ("upstream call (request, answer)", r"server::proxy::upstream::|hyper_util::client::legacy::client::Client<.*>::send_request"),
     ("answer shaped", r"server::proxy::shape::"),
     ("stream carried", r"server::proxy::stream::"),
-    ("request log record", r"server::proxy::usage::"),
-    ("log writer (store)", r"server::store::logs::|server::store::hourly::"),
+    ("request log record (and metrics)", r"<server::proxy::usage::Recorder as core::ops::drop::Drop>::drop"),
+    ("log writer: batches (its thread)", r"server::proxy::usage::write::"),
+    ("log writer: SQLite (sqlx's thread)", r"sqlx_sqlite::connection::execute::ExecuteIter"),
 ]
 print(f"{name}: {total / n:,.0f} instructions per request ({total:,} for {n})")
-if name == "stream":
+if name != "json":
     print(f"  ({total / n / (chunks + 2):,.0f} per event: {chunks} content chunks, the first and the last)")
 for label, pattern in steps:
     best = max((count for count, fn in rows if re.search(pattern, fn)), default=0)
@@ -131,5 +151,4 @@ for label, pattern in steps:
 PY
 }
 echo "# Instructions per request, callgrind ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), N=$N)"
-report json
-report stream
+for kind in "${KINDS[@]}"; do report "$kind"; done

@@ -535,9 +535,12 @@ impl Proxy {
             let items = decoder
                 .event(&event.event, event.data)
                 .map_err(|fault| Failure::from_stream_fault(fault.redacted(credential)))?;
-            let committed = items
-                .iter()
-                .any(|item| matches!(item, StreamItem::Chunk(_) | StreamItem::Passed(_) | StreamItem::Done));
+            let committed = items.iter().any(|item| {
+                matches!(
+                    item,
+                    StreamItem::Chunk(_) | StreamItem::Passed(_) | StreamItem::Step(_) | StreamItem::Done
+                )
+            });
             first.extend(items);
             if committed {
                 break;

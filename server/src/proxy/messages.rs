@@ -9,6 +9,10 @@
 use super::providers::{content_text, Usage};
 use serde_json::{json, Map, Value};
 
+mod stream;
+
+pub use stream::StreamEncoder;
+
 /// A client's request the gateway cannot read, naming the field.
 #[derive(Debug, PartialEq)]
 pub struct BadField {
@@ -218,118 +222,6 @@ pub fn to_message(answer: &Value, usage: Usage) -> Value {
     })
 }
 
-/// OpenAI chunks → Anthropic's stream events, for Anthropic-shaped clients.
-#[derive(Default)]
-pub struct StreamEncoder {
-    started: bool,
-    /// The open content block: its index, and whether it is text (else a tool call).
-    open: Option<(u64, bool)>,
-    next_block: u64,
-    stop: Option<String>,
-}
-
-fn sse(name: &str, data: &Value) -> String {
-    format!("event: {name}\ndata: {data}\n\n")
-}
-
-impl StreamEncoder {
-    fn start(&mut self, chunk: &Value, out: &mut String) {
-        if !self.started {
-            self.started = true;
-            out.push_str(&sse(
-                "message_start",
-                &json!({ "type": "message_start", "message": {
-                    "id": chunk.get("id").cloned().unwrap_or_else(|| json!("msg")), "type": "message", "role": "assistant",
-                    "model": chunk.get("model").cloned().unwrap_or_default(), "content": [],
-                    "stop_reason": null, "stop_sequence": null, "usage": { "input_tokens": 0, "output_tokens": 0 } } }),
-            ));
-        }
-    }
-
-    fn close_block(&mut self, out: &mut String) {
-        if let Some((index, _)) = self.open.take() {
-            out.push_str(&sse(
-                "content_block_stop",
-                &json!({ "type": "content_block_stop", "index": index }),
-            ));
-        }
-    }
-
-    fn open_block(&mut self, block: Value, text: bool, out: &mut String) -> u64 {
-        self.close_block(out);
-        let index = self.next_block;
-        self.next_block += 1;
-        self.open = Some((index, text));
-        out.push_str(&sse(
-            "content_block_start",
-            &json!({ "type": "content_block_start", "index": index, "content_block": block }),
-        ));
-        index
-    }
-
-    /// The events for one OpenAI chunk.
-    pub fn chunk(&mut self, chunk: &Value) -> String {
-        let mut out = String::new();
-        self.start(chunk, &mut out);
-        let choice = &chunk["choices"][0];
-        let delta = &choice["delta"];
-        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-            let index = match self.open {
-                Some((index, true)) => index,
-                _ => self.open_block(json!({ "type": "text", "text": "" }), true, &mut out),
-            };
-            out.push_str(&sse(
-                "content_block_delta",
-                &json!({ "type": "content_block_delta", "index": index, "delta": { "type": "text_delta", "text": text } }),
-            ));
-        }
-        for call in delta["tool_calls"].as_array().into_iter().flatten() {
-            if let Some(id) = call.get("id").filter(|id| id.is_string()) {
-                let block = json!({ "type": "tool_use", "id": id, "name": call.pointer("/function/name").cloned().unwrap_or_default(), "input": {} });
-                self.open_block(block, false, &mut out);
-            }
-            let arguments = call
-                .pointer("/function/arguments")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if let (Some((index, false)), false) = (self.open, arguments.is_empty()) {
-                out.push_str(&sse(
-                    "content_block_delta",
-                    &json!({ "type": "content_block_delta", "index": index,
-                             "delta": { "type": "input_json_delta", "partial_json": arguments } }),
-                ));
-            }
-        }
-        if let Some(finish) = choice["finish_reason"].as_str() {
-            self.stop = Some(finish.to_string());
-        }
-        out
-    }
-
-    /// The closing events, with the usage.
-    pub fn finish(&mut self, usage: Usage) -> String {
-        let mut out = String::new();
-        self.start(&Value::Null, &mut out);
-        self.close_block(&mut out);
-        out.push_str(&sse(
-            "message_delta",
-            &json!({ "type": "message_delta",
-                     "delta": { "stop_reason": stop_reason(self.stop.as_deref()), "stop_sequence": null },
-                     "usage": { "input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens } }),
-        ));
-        out.push_str(&sse("message_stop", &json!({ "type": "message_stop" })));
-        out
-    }
-
-    /// An error event (the stream then ends without `message_stop`).
-    pub fn error(&mut self, kind: &str, message: &str) -> String {
-        sse(
-            "error",
-            &json!({ "type": "error", "error": { "type": kind, "message": message } }),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,33 +263,5 @@ mod tests {
         assert_eq!(refused.param, "messages");
         let refused = from_messages_request(&object(json!({ "messages": [] }))).unwrap_err();
         assert_eq!(refused.param, "max_tokens", "Anthropic's API requires it");
-    }
-
-    #[test]
-    fn chunks_become_anthropic_events() {
-        let mut encoder = StreamEncoder::default();
-        let mut out = encoder.chunk(
-            &json!({ "id": "c", "model": "m", "choices": [{ "delta": { "role": "assistant", "content": "" } }] }),
-        );
-        out += &encoder.chunk(&json!({ "choices": [{ "delta": { "content": "Hi" } }] }));
-        out += &encoder.chunk(&json!({ "choices": [{ "delta": {}, "finish_reason": "length" }] }));
-        out += &encoder.finish(Usage {
-            prompt_tokens: 2,
-            completion_tokens: 3,
-        });
-        let names: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
-        assert_eq!(
-            names,
-            [
-                "message_start",
-                "content_block_start",
-                "content_block_delta",
-                "content_block_stop",
-                "message_delta",
-                "message_stop"
-            ]
-        );
-        assert!(out.contains(r#""stop_reason":"max_tokens""#), "{out}");
-        assert!(out.contains(r#""output_tokens":3"#), "{out}");
     }
 }

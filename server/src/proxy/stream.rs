@@ -3,7 +3,8 @@
 //!
 //! Invariant: an OpenAI-shaped upstream's chunk reaches an OpenAI-shaped client as the upstream
 //! sent it (less a `"usage":null` the client did not ask for) unless guardrails or the cache
-//! read it: no tree, no re-encoding (issue #26).
+//! read it: no tree, no re-encoding (issue #26). A translated stream's steps are written in the
+//! client's shape from typed fields; a tree is built only for guardrails and the cache.
 //! Invariant: a caching gateway's streamed miss is kept only when it ends properly (`Done`).
 //! Invariant: nothing is retried here. A stream cut, stalled or failed upstream ends with an
 //! error event and no `[DONE]` (or `message_stop`); the tokens streamed so far are billed.
@@ -13,8 +14,7 @@
 use super::{
     balancer::{Fault, Slot},
     cache::Keeping,
-    messages,
-    providers::{openai::Passed, StreamDecoder, StreamItem, Usage},
+    providers::{StreamDecoder, StreamItem, Usage},
     registry::{Credential, Upstream},
     sse::{EventStream, SseError},
     usage::Recorder,
@@ -24,7 +24,7 @@ use super::{
 use crate::guard::{stream::StreamGuard, Blocked};
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::{
     collections::VecDeque,
     sync::Arc,
@@ -46,143 +46,10 @@ pub struct Started {
     pub started: Instant,
 }
 
-/// The API shape the client speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientShape {
-    OpenAi,
-    Anthropic,
-}
+mod encode;
 
-/// Encodes the canonical stream for the client.
-enum Encoder {
-    /// `first` keeps the first chunk's id, object, created and model, for the usage chunk.
-    OpenAi {
-        wants_usage: bool,
-        first: Value,
-    },
-    Anthropic(messages::StreamEncoder),
-}
-
-impl Encoder {
-    fn chunk(&mut self, chunk: &Value) -> String {
-        match self {
-            Encoder::OpenAi { wants_usage, first } => {
-                if *wants_usage && first.is_null() {
-                    *first = json!({
-                        "id": chunk.get("id"), "object": chunk.get("object"),
-                        "created": chunk.get("created"), "model": chunk.get("model"),
-                    });
-                }
-                format!("data: {chunk}\n\n")
-            }
-            Encoder::Anthropic(encoder) => encoder.chunk(chunk),
-        }
-    }
-
-    /// An upstream's own chunk: as it came for an OpenAI-shaped client, translated for another.
-    fn passed(&mut self, passed: &Passed) -> String {
-        match self {
-            Encoder::OpenAi { wants_usage, first } => {
-                if *wants_usage && first.is_null() {
-                    let chunk = passed.tree();
-                    *first = json!({
-                        "id": chunk.get("id"), "object": chunk.get("object"),
-                        "created": chunk.get("created"), "model": chunk.get("model"),
-                    });
-                }
-                passed.frame(*wants_usage)
-            }
-            Encoder::Anthropic(encoder) => encoder.chunk(&passed.tree()),
-        }
-    }
-
-    fn done(&mut self, usage: Usage) -> String {
-        match self {
-            Encoder::OpenAi { wants_usage, first } => {
-                let field = |name: &str| first.get(name).filter(|v| !v.is_null()).cloned();
-                let mut out = String::new();
-                if *wants_usage {
-                    let chunk = json!({
-                        "id": field("id").unwrap_or_else(|| json!("chatcmpl")),
-                        "object": field("object").unwrap_or_else(|| json!("chat.completion.chunk")),
-                        "created": field("created").unwrap_or_else(|| json!(0)),
-                        "model": field("model").unwrap_or_default(),
-                        "choices": [],
-                        "usage": usage.to_openai(),
-                    });
-                    out.push_str(&format!("data: {chunk}\n\n"));
-                }
-                out.push_str("data: [DONE]\n\n");
-                out
-            }
-            Encoder::Anthropic(encoder) => encoder.finish(usage),
-        }
-    }
-
-    fn error(&mut self, code: &str, message: &str) -> String {
-        match self {
-            Encoder::OpenAi { .. } => {
-                let error =
-                    json!({ "error": { "message": message, "type": "server_error", "param": null, "code": code } });
-                format!("data: {error}\n\n")
-            }
-            Encoder::Anthropic(encoder) => encoder.error("api_error", message),
-        }
-    }
-}
-
-/// A whole answer told as a stream in the client's shape (a `best` composite's, chosen after
-/// every candidate answered): each choice's message in one chunk, its finish reason in
-/// another, then the usage (when asked, or always for Anthropic) and the end.
-pub fn replay(answer: &Value, usage: Usage, shape: ClientShape, wants_usage: bool) -> String {
-    let mut encoder = match shape {
-        ClientShape::OpenAi => Encoder::OpenAi {
-            wants_usage,
-            first: Value::Null,
-        },
-        ClientShape::Anthropic => Encoder::Anthropic(messages::StreamEncoder::default()),
-    };
-    // A legacy completion's choices carry `text`, told in chunks of the same object.
-    let completion = answer["object"] == "text_completion";
-    let object = if completion {
-        "text_completion"
-    } else {
-        "chat.completion.chunk"
-    };
-    let chunk = |choices: Value| {
-        json!({
-            "id": answer["id"], "object": object, "created": answer["created"],
-            "model": answer["model"], "choices": choices,
-        })
-    };
-    let mut out = String::new();
-    for (index, choice) in answer["choices"].as_array().into_iter().flatten().enumerate() {
-        let index = choice.get("index").cloned().unwrap_or_else(|| json!(index));
-        if completion {
-            let text = json!([{ "index": index, "text": choice["text"], "finish_reason": null }]);
-            out.push_str(&encoder.chunk(&chunk(text)));
-            let finished = json!([{ "index": index, "text": "", "finish_reason": choice["finish_reason"] }]);
-            out.push_str(&encoder.chunk(&chunk(finished)));
-            continue;
-        }
-        let mut delta = choice["message"].clone();
-        // A stream's tool calls carry their place in the list.
-        if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
-            for (place, call) in calls.iter_mut().enumerate() {
-                if let Some(call) = call.as_object_mut() {
-                    call.insert("index".into(), json!(place));
-                }
-            }
-        }
-        out.push_str(&encoder.chunk(&chunk(
-            json!([{ "index": index, "delta": delta, "finish_reason": null }]),
-        )));
-        let finished = json!([{ "index": index, "delta": {}, "finish_reason": choice["finish_reason"] }]);
-        out.push_str(&encoder.chunk(&chunk(finished)));
-    }
-    out.push_str(&encoder.done(usage));
-    out
-}
+use encode::Encoder;
+pub use encode::{replay, ClientShape};
 
 /// A live stream to the client.
 struct Live {
@@ -300,6 +167,19 @@ impl Live {
             }
             StreamItem::Passed(passed) if self.guard.is_some() || self.keeping.is_some() => {
                 self.handle(StreamItem::Chunk(passed.tree()))
+            }
+            StreamItem::Step(step) if self.guard.is_some() || self.keeping.is_some() => {
+                self.handle(StreamItem::Chunk(step.tree()))
+            }
+            StreamItem::Step(step) => {
+                if let Some(piece) = step.text() {
+                    self.text_chars += piece.chars().count();
+                    if let Some(text) = &mut self.text {
+                        text.push_str(piece);
+                    }
+                }
+                self.note_usage();
+                Some(self.encoder.step(&step))
             }
             StreamItem::Passed(passed) => {
                 self.text_chars += passed.text.chars().count();
@@ -430,13 +310,7 @@ pub struct StreamContext {
 
 /// The response body for a started stream; it owns the request's record from here on.
 pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorder: Recorder) -> Body {
-    let encoder = match context.shape {
-        ClientShape::OpenAi => Encoder::OpenAi {
-            wants_usage: context.wants_usage,
-            first: Value::Null,
-        },
-        ClientShape::Anthropic => Encoder::Anthropic(messages::StreamEncoder::default()),
-    };
+    let encoder = Encoder::new(context.shape, context.wants_usage);
     let shutdown = proxy.grace_over.subscribe();
     let live = Live {
         proxy,

@@ -4,11 +4,12 @@
 //!
 //! Does not: carry OpenAI-only fields to Anthropic.
 
-use super::{
-    content_text, join, Answer, AnswerBody, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError,
-    Usage,
-};
+use super::{content_text, join, Answer, AnswerBody, Call, Invalid, Operation, Outbound, UpstreamError, Usage};
 use serde_json::{json, Map, Value};
+
+mod stream;
+
+pub use stream::StreamDecoder;
 
 /// The API version sent upstream.
 pub const VERSION: &str = "2023-06-01";
@@ -214,14 +215,14 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Map<String, Value> {
 }
 
 /// Anthropic's stop reason in OpenAI's terms.
-fn finish_reason(stop_reason: Option<&str>) -> Value {
+fn finish_reason(stop_reason: Option<&str>) -> Option<&'static str> {
     match stop_reason {
-        Some("end_turn" | "stop_sequence" | "pause_turn") => json!("stop"),
-        Some("max_tokens") => json!("length"),
-        Some("tool_use") => json!("tool_calls"),
-        Some("refusal") => json!("content_filter"),
-        Some(_) => json!("stop"),
-        None => Value::Null,
+        Some("end_turn" | "stop_sequence" | "pause_turn") => Some("stop"),
+        Some("max_tokens") => Some("length"),
+        Some("tool_use") => Some("tool_calls"),
+        Some("refusal") => Some("content_filter"),
+        Some(_) => Some("stop"),
+        None => None,
     }
 }
 
@@ -279,111 +280,6 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
         body: AnswerBody::Translated(out),
         usage,
     })
-}
-
-/// Anthropic stream events → OpenAI chunks.
-pub struct StreamDecoder {
-    created: i64,
-    id: String,
-    model: String,
-    usage: Usage,
-    /// Anthropic content-block index → OpenAI tool-call index.
-    tools: Vec<(u64, u64)>,
-}
-
-impl StreamDecoder {
-    pub fn new(created: i64) -> Self {
-        StreamDecoder {
-            created,
-            id: "msg".into(),
-            model: String::new(),
-            usage: Usage::default(),
-            tools: Vec::new(),
-        }
-    }
-
-    fn chunk(&self, delta: Value, finish: Value) -> StreamItem {
-        StreamItem::Chunk(json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
-        }))
-    }
-
-    pub fn event(&mut self, name: &str, data: &str) -> Result<Vec<StreamItem>, StreamFault> {
-        let event: Value = serde_json::from_str(data)
-            .map_err(|e| StreamFault::Unreadable(format!("the upstream sent an unreadable event: {e}")))?;
-        let kind = event.get("type").and_then(Value::as_str).unwrap_or(name);
-        Ok(match kind {
-            "message_start" => {
-                let message = &event["message"];
-                if let Some(id) = message["id"].as_str() {
-                    self.id = id.to_string();
-                }
-                if let Some(model) = message["model"].as_str() {
-                    self.model = model.to_string();
-                }
-                if let Some(usage) = message.get("usage").and_then(usage_of) {
-                    self.usage = usage;
-                }
-                vec![self.chunk(json!({ "role": "assistant", "content": "" }), Value::Null)]
-            }
-            "content_block_start" => {
-                let block = &event["content_block"];
-                match block["type"].as_str() {
-                    Some("tool_use") => {
-                        let index = self.tools.len() as u64;
-                        self.tools.push((event["index"].as_u64().unwrap_or(0), index));
-                        vec![self.chunk(
-                            json!({ "tool_calls": [{ "index": index, "id": block["id"], "type": "function",
-                                                     "function": { "name": block["name"], "arguments": "" } }] }),
-                            Value::Null,
-                        )]
-                    }
-                    Some("text") if block["text"].as_str().is_some_and(|t| !t.is_empty()) => {
-                        vec![self.chunk(json!({ "content": block["text"] }), Value::Null)]
-                    }
-                    _ => vec![],
-                }
-            }
-            "content_block_delta" => {
-                let delta = &event["delta"];
-                match delta["type"].as_str() {
-                    Some("text_delta") => vec![self.chunk(json!({ "content": delta["text"] }), Value::Null)],
-                    Some("input_json_delta") => {
-                        let block = event["index"].as_u64().unwrap_or(0);
-                        let index = self.tools.iter().find(|(b, _)| *b == block).map_or(0, |(_, i)| *i);
-                        vec![self.chunk(
-                            json!({ "tool_calls": [{ "index": index, "function": { "arguments": delta["partial_json"] } }] }),
-                            Value::Null,
-                        )]
-                    }
-                    _ => vec![],
-                }
-            }
-            "message_delta" => {
-                if let Some(usage) = event.get("usage") {
-                    if let Some(output) = usage.get("output_tokens").and_then(Value::as_u64) {
-                        self.usage.completion_tokens = output;
-                    }
-                    if let Some(input) = usage.get("input_tokens").and_then(Value::as_u64) {
-                        self.usage.prompt_tokens = self.usage.prompt_tokens.max(input);
-                    }
-                }
-                let stop = event.pointer("/delta/stop_reason").and_then(Value::as_str);
-                vec![self.chunk(json!({}), finish_reason(stop.or(Some("end_turn"))))]
-            }
-            "message_stop" => vec![StreamItem::Usage(self.usage), StreamItem::Done],
-            "error" => {
-                let error = error(&event);
-                return Err(StreamFault::Reported {
-                    status: status_of(&error.kind),
-                    message: error.message,
-                });
-            }
-            // `ping`, `content_block_stop` and events added later carry nothing for the client.
-            _ => vec![],
-        })
-    }
 }
 
 /// The HTTP status an Anthropic error type stands for.
@@ -490,75 +386,5 @@ mod tests {
             })
         );
         assert!(super::answer(b"{\"type\":\"message\"}", 0).is_err());
-    }
-
-    #[test]
-    fn stream_events_become_chunks_with_usage() {
-        let mut decoder = StreamDecoder::new(1);
-        let mut items = Vec::new();
-        for (name, data) in [
-            (
-                "message_start",
-                r#"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":4,"output_tokens":1}}}"#,
-            ),
-            (
-                "content_block_start",
-                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
-            ),
-            ("ping", r#"{"type":"ping"}"#),
-            (
-                "content_block_delta",
-                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
-            ),
-            (
-                "content_block_start",
-                r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}"#,
-            ),
-            (
-                "content_block_delta",
-                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{}"}}"#,
-            ),
-            (
-                "message_delta",
-                r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":6}}"#,
-            ),
-            ("message_stop", r#"{"type":"message_stop"}"#),
-        ] {
-            items.extend(decoder.event(name, data).unwrap());
-        }
-        let chunks: Vec<&Value> = items
-            .iter()
-            .filter_map(|i| match i {
-                StreamItem::Chunk(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(chunks[1]["choices"][0]["delta"]["content"], "Hi");
-        assert_eq!(
-            chunks[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
-            "f"
-        );
-        assert_eq!(
-            chunks[3]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
-            "{}"
-        );
-        assert_eq!(chunks[4]["choices"][0]["finish_reason"], "tool_calls");
-        assert_eq!(
-            &items[items.len() - 2..],
-            &[
-                StreamItem::Usage(Usage {
-                    prompt_tokens: 4,
-                    completion_tokens: 6
-                }),
-                StreamItem::Done
-            ]
-        );
-        let fault = decoder
-            .event(
-                "error",
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-            )
-            .unwrap_err();
-        assert!(matches!(fault, StreamFault::Reported { status: 529, .. }), "{fault:?}");
     }
 }

@@ -10,6 +10,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod ollama;
 pub mod openai;
+pub mod step;
 
 use app::types::{InferenceEndpoint, ProviderKind};
 use serde_json::{Map, Value};
@@ -163,9 +164,12 @@ impl AnswerBody {
 /// What one upstream stream event means.
 #[derive(Debug, PartialEq)]
 pub enum StreamItem {
-    /// A chunk for the client, in OpenAI's shape (without usage), as a translating decoder
-    /// builds it.
+    /// A chunk for the client, in OpenAI's shape (without usage), as a tree: what must change
+    /// a chunk (guardrails) or read it whole builds it.
     Chunk(Value),
+    /// A translating decoder's chunk, typed (issue #26): written in the client's shape
+    /// without a tree.
+    Step(step::Step),
     /// An OpenAI-shaped upstream's own chunk, as it sent it (issue #26): passed on unchanged
     /// to an OpenAI-shaped client, read into a tree only for what must change it.
     Passed(openai::Passed),

@@ -207,6 +207,11 @@ impl Passed {
         chunk
     }
 
+    /// The chunk's JSON as the upstream sent it.
+    pub fn json(&self) -> &str {
+        &self.data
+    }
+
     /// The SSE event for an OpenAI-shaped client: the upstream's bytes, less the
     /// `"usage":null` the gateway's `include_usage` added when the client did not ask for it.
     pub fn frame(&self, wants_usage: bool) -> String {

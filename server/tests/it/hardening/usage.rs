@@ -38,8 +38,9 @@ async fn an_absurd_usage_is_clamped_counted_and_stored_as_an_integer() {
     let limited = op(manage)
         .create_key(NewKey {
             gateway: op(manage).gateway_id("g").await,
-            name: "tpm".into(),
-            limits: vec![parse_limit("tokens/minute=100000").unwrap()],
+            name: "quota".into(),
+            // A total: a minute's window could end between the requests (and a restart).
+            limits: vec![parse_limit("tokens/total=100000").unwrap()],
             ..NewKey::default()
         })
         .await

@@ -1,0 +1,167 @@
+//! The client's side of a stream: the canonical stream (OpenAI chunks as trees, an upstream's
+//! own chunks, a translated stream's steps) written as OpenAI chunks or Anthropic events, and
+//! a whole answer told as a stream.
+
+use crate::proxy::{
+    messages,
+    providers::{openai::Passed, step::Step, Usage},
+};
+use serde_json::{json, Value};
+
+/// The API shape the client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientShape {
+    OpenAi,
+    Anthropic,
+}
+
+/// Encodes the canonical stream for the client.
+pub(super) enum Encoder {
+    /// `first` keeps the first chunk's id, object, created and model, for the usage chunk.
+    OpenAi {
+        wants_usage: bool,
+        first: Value,
+    },
+    Anthropic(messages::StreamEncoder),
+}
+
+impl Encoder {
+    pub(super) fn new(shape: ClientShape, wants_usage: bool) -> Encoder {
+        match shape {
+            ClientShape::OpenAi => Encoder::OpenAi {
+                wants_usage,
+                first: Value::Null,
+            },
+            ClientShape::Anthropic => Encoder::Anthropic(messages::StreamEncoder::default()),
+        }
+    }
+
+    pub(super) fn chunk(&mut self, chunk: &Value) -> String {
+        match self {
+            Encoder::OpenAi { wants_usage, first } => {
+                if *wants_usage && first.is_null() {
+                    *first = json!({
+                        "id": chunk.get("id"), "object": chunk.get("object"),
+                        "created": chunk.get("created"), "model": chunk.get("model"),
+                    });
+                }
+                format!("data: {chunk}\n\n")
+            }
+            Encoder::Anthropic(encoder) => encoder.chunk(chunk),
+        }
+    }
+
+    /// An upstream's own chunk: as it came for an OpenAI-shaped client, translated for another.
+    pub(super) fn passed(&mut self, passed: &Passed) -> String {
+        match self {
+            Encoder::OpenAi { wants_usage, first } => {
+                if *wants_usage && first.is_null() {
+                    let chunk = passed.tree();
+                    *first = json!({
+                        "id": chunk.get("id"), "object": chunk.get("object"),
+                        "created": chunk.get("created"), "model": chunk.get("model"),
+                    });
+                }
+                passed.frame(*wants_usage)
+            }
+            Encoder::Anthropic(encoder) => encoder.passed(passed),
+        }
+    }
+
+    /// A translating decoder's step, written in the client's shape without a tree.
+    pub(super) fn step(&mut self, step: &Step) -> String {
+        match self {
+            Encoder::OpenAi { wants_usage, first } => {
+                if *wants_usage && first.is_null() {
+                    *first = json!({
+                        "id": step.head.id, "object": "chat.completion.chunk",
+                        "created": step.head.created, "model": step.head.model,
+                    });
+                }
+                step.frame()
+            }
+            Encoder::Anthropic(encoder) => encoder.step(step),
+        }
+    }
+
+    pub(super) fn done(&mut self, usage: Usage) -> String {
+        match self {
+            Encoder::OpenAi { wants_usage, first } => {
+                let field = |name: &str| first.get(name).filter(|v| !v.is_null()).cloned();
+                let mut out = String::new();
+                if *wants_usage {
+                    let chunk = json!({
+                        "id": field("id").unwrap_or_else(|| json!("chatcmpl")),
+                        "object": field("object").unwrap_or_else(|| json!("chat.completion.chunk")),
+                        "created": field("created").unwrap_or_else(|| json!(0)),
+                        "model": field("model").unwrap_or_default(),
+                        "choices": [],
+                        "usage": usage.to_openai(),
+                    });
+                    out.push_str(&format!("data: {chunk}\n\n"));
+                }
+                out.push_str("data: [DONE]\n\n");
+                out
+            }
+            Encoder::Anthropic(encoder) => encoder.finish(usage),
+        }
+    }
+
+    pub(super) fn error(&mut self, code: &str, message: &str) -> String {
+        match self {
+            Encoder::OpenAi { .. } => {
+                let error =
+                    json!({ "error": { "message": message, "type": "server_error", "param": null, "code": code } });
+                format!("data: {error}\n\n")
+            }
+            Encoder::Anthropic(encoder) => encoder.error("api_error", message),
+        }
+    }
+}
+
+/// A whole answer told as a stream in the client's shape (a `best` composite's, chosen after
+/// every candidate answered): each choice's message in one chunk, its finish reason in
+/// another, then the usage (when asked, or always for Anthropic) and the end.
+pub fn replay(answer: &Value, usage: Usage, shape: ClientShape, wants_usage: bool) -> String {
+    let mut encoder = Encoder::new(shape, wants_usage);
+    // A legacy completion's choices carry `text`, told in chunks of the same object.
+    let completion = answer["object"] == "text_completion";
+    let object = if completion {
+        "text_completion"
+    } else {
+        "chat.completion.chunk"
+    };
+    let chunk = |choices: Value| {
+        json!({
+            "id": answer["id"], "object": object, "created": answer["created"],
+            "model": answer["model"], "choices": choices,
+        })
+    };
+    let mut out = String::new();
+    for (index, choice) in answer["choices"].as_array().into_iter().flatten().enumerate() {
+        let index = choice.get("index").cloned().unwrap_or_else(|| json!(index));
+        if completion {
+            let text = json!([{ "index": index, "text": choice["text"], "finish_reason": null }]);
+            out.push_str(&encoder.chunk(&chunk(text)));
+            let finished = json!([{ "index": index, "text": "", "finish_reason": choice["finish_reason"] }]);
+            out.push_str(&encoder.chunk(&chunk(finished)));
+            continue;
+        }
+        let mut delta = choice["message"].clone();
+        // A stream's tool calls carry their place in the list.
+        if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+            for (place, call) in calls.iter_mut().enumerate() {
+                if let Some(call) = call.as_object_mut() {
+                    call.insert("index".into(), json!(place));
+                }
+            }
+        }
+        out.push_str(&encoder.chunk(&chunk(
+            json!([{ "index": index, "delta": delta, "finish_reason": null }]),
+        )));
+        let finished = json!([{ "index": index, "delta": {}, "finish_reason": choice["finish_reason"] }]);
+        out.push_str(&encoder.chunk(&chunk(finished)));
+    }
+    out.push_str(&encoder.done(usage));
+    out
+}
