@@ -56,7 +56,7 @@ mgw endpoint add --name bench-mock --provider openai_compatible --url "http://12
   --api-key sk-bench --model gpt-4o-mini >/dev/null
 mgw gateway add --name bench --endpoints bench-mock >/dev/null
 mgw endpoint add --name bench-claude --provider anthropic --url "http://127.0.0.1:$MOCK_PORT" \
-  --api-key sk-bench --model claude-bench >/dev/null
+  --api-key sk-bench --model gpt-4o-mini >/dev/null
 mgw gateway add --name bench-claude --endpoints bench-claude >/dev/null
 new_key() { mgw key create --gateway "$1" --json --name "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'; }
 KEY=$(new_key bench)

@@ -74,11 +74,19 @@ impl Decoder {
             }
         }
         while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
-            self.extend_line(&rest[..end])?;
-            let line = std::mem::take(&mut self.line);
-            self.line_ended(&line, out)?;
-            self.line = line;
-            self.line.clear();
+            if self.line.is_empty() {
+                // The whole line is in this chunk (the usual case): read where it lies.
+                if end > self.limit {
+                    return Err(SseError::TooLarge(self.limit));
+                }
+                self.line_ended(&rest[..end], out)?;
+            } else {
+                self.extend_line(&rest[..end])?;
+                let line = std::mem::take(&mut self.line);
+                self.line_ended(&line, out)?;
+                self.line = line;
+                self.line.clear();
+            }
             if rest[end] == b'\r' {
                 match rest.get(end + 1) {
                     Some(b'\n') => rest = &rest[end + 2..],
