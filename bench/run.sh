@@ -427,7 +427,7 @@ json.dump({
     "wrk": "$("$WRK" -v 2>&1 | head -1 | cut -d' ' -f1-2)",
     "duration_s": $DURATION, "warmup_s": $WARMUP, "repeats": $REPEATS,
     "concurrency": "$CONCS".split(), "scenarios": "$SCENARIOS".split(), "targets": "$TARGETS".split(),
-    "guard_direction": "$GUARD_DIRECTION",
+    "guard_direction": "$GUARD_DIRECTION", "stream_chunks": $STREAM_CHUNKS, "chunk_gap_ms": $CHUNK_GAP_MS,
     "pinning": "$PINNING", "cpus": {$PROCESS_CPUS, "wrk": "${PIN_LG[2]:-any}"},
     "loadavg_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
     "log_rows_seeded": $LOG_ROWS,

@@ -101,6 +101,12 @@ def against_floor(runs, floor, scenario, conc):
     return ga / max(fa, MIN_DENOMINATOR_MS), ga, fa, rps_ratio, frps
 
 
+def cpu_us(runs, key):
+    """The target's own CPU a request, µs: its cores over its requests a second (medians)."""
+    cores, rps = proc_stat(runs, key, "cpu_cores"), stat(runs, key, "ok_rps")
+    return cores / rps * 1e6 if cores is not None and rps else None
+
+
 def fmt(value, digits=2, suffix=""):
     return "–" if value is None else f"{value:.{digits}f}{suffix}"
 
@@ -229,8 +235,13 @@ def main():
     if GATEWAY in targets and PIPE in targets and BASE in targets:
         out("## Gateway vs byte pipe (issue #26)")
         out("")
-        out("| scenario | conc | gateway added p50 / pipe added p50 | gateway RPS / pipe RPS | CPU cores gateway / pipe |")
-        out("|---|---:|---:|---:|---:|")
+        # A streamed request's events: the content chunks, the first and the last (as
+        # bench/callgrind.sh counts them); unknown for runs from before the chunks were recorded.
+        chunks = meta.get("stream_chunks")
+        events = chunks + 2 if isinstance(chunks, int) else None
+        out("| scenario | conc | gateway added p50 / pipe added p50 | gateway RPS / pipe RPS | CPU cores gateway / pipe "
+            "| CPU µs a request gateway / pipe (an event) |")
+        out("|---|---:|---:|---:|---:|---:|")
         pipe_checks = []
         for s in scenarios:
             for c in concs:
@@ -240,8 +251,12 @@ def main():
                     continue
                 added, ga, pa, ratio, prps = compared
                 cpu = f"{fmt(proc_stat(runs, g, 'cpu_cores'), 2)} / {fmt(proc_stat(runs, p, 'cpu_cores'), 2)}"
+                per = [cpu_us(runs, g), cpu_us(runs, p)]
+                per_request = f"{fmt(per[0], 1)} / {fmt(per[1], 1)}"
+                if s == "stream" and events and None not in per:
+                    per_request += f" ({per[0] / events:.2f} / {per[1] / events:.2f})"
                 out(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {added:.2f} ({ga:.3f} / {pa:.3f} ms) | "
-                    f"{fmt(ratio, 2)} ({stat(runs, g, 'ok_rps'):.0f} / {prps:.0f}) | {cpu} |")
+                    f"{fmt(ratio, 2)} ({stat(runs, g, 'ok_rps'):.0f} / {prps:.0f}) | {cpu} | {per_request} |")
                 if s == "stream" and c == 1:
                     pipe_checks.append((f"stream added p50 / pipe's, c=1", f"{added:.2f} ({ga:.3f} / {pa:.3f} ms)",
                                         f"≤ {MAX_PIPE_STREAM_ADDED_P50_RATIO:g}",
