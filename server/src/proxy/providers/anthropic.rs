@@ -226,16 +226,39 @@ fn finish_reason(stop_reason: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// Anthropic's `usage`: input tokens include those read from or written to the cache.
+/// Anthropic's `usage` (an answer's, a stream's `message_start` and `message_delta`).
+#[derive(serde::Deserialize)]
+struct TokenUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+}
+
+impl TokenUsage {
+    /// The usage, when the output is given: input tokens include those read from or written to
+    /// the cache.
+    fn usage(&self) -> Option<Usage> {
+        let input = [
+            self.input_tokens,
+            self.cache_read_input_tokens,
+            self.cache_creation_input_tokens,
+        ];
+        Some(Usage {
+            prompt_tokens: input.iter().flatten().sum(),
+            completion_tokens: self.output_tokens?,
+        })
+    }
+}
+
 fn usage_of(usage: &Value) -> Option<Usage> {
-    let input = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"]
-        .iter()
-        .filter_map(|name| usage.get(*name).and_then(Value::as_u64))
-        .sum();
-    Some(Usage {
-        prompt_tokens: input,
-        completion_tokens: usage.get("output_tokens")?.as_u64()?,
-    })
+    serde::Deserialize::deserialize(usage)
+        .ok()
+        .and_then(|usage: TokenUsage| usage.usage())
 }
 
 /// An Anthropic message as an OpenAI chat completion.

@@ -4,9 +4,12 @@
 //! Invariant: usage is the `message_start`'s input (with cache reads and writes) and the last
 //! `message_delta`'s output, handed on at `message_stop`.
 
-use super::super::{
-    step::{Delta, Head, Step},
-    StreamFault, StreamItem, Usage,
+use super::{
+    super::{
+        step::{Delta, Head, Step},
+        StreamFault, StreamItem, Usage,
+    },
+    TokenUsage,
 };
 use serde::Deserialize;
 use std::{borrow::Cow, sync::Arc};
@@ -66,30 +69,6 @@ struct EventDelta<'a> {
     stop_reason: Option<Cow<'a, str>>,
 }
 
-/// Anthropic's `usage`: input tokens include those read from or written to the cache.
-#[derive(Deserialize)]
-struct TokenUsage {
-    #[serde(default)]
-    input_tokens: Option<u64>,
-    #[serde(default)]
-    cache_read_input_tokens: Option<u64>,
-    #[serde(default)]
-    cache_creation_input_tokens: Option<u64>,
-    #[serde(default)]
-    output_tokens: Option<u64>,
-}
-
-impl TokenUsage {
-    fn input(&self) -> Option<u64> {
-        let parts = [
-            self.input_tokens,
-            self.cache_read_input_tokens,
-            self.cache_creation_input_tokens,
-        ];
-        parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
-    }
-}
-
 /// Anthropic stream events → OpenAI-shaped steps.
 pub struct StreamDecoder {
     head: Arc<Head>,
@@ -134,13 +113,8 @@ impl StreamDecoder {
                 if let Some(model) = message.as_ref().and_then(|m| m.model.as_deref()) {
                     head.model = model.to_string();
                 }
-                if let Some(usage) = message.as_ref().and_then(|m| m.usage.as_ref()) {
-                    if let Some(completion) = usage.output_tokens {
-                        self.usage = Usage {
-                            prompt_tokens: usage.input().unwrap_or(0),
-                            completion_tokens: completion,
-                        };
-                    }
+                if let Some(usage) = message.as_ref().and_then(|m| m.usage.as_ref()?.usage()) {
+                    self.usage = usage;
                 }
                 vec![self.step(Delta::Role, None)]
             }
