@@ -102,10 +102,16 @@ impl Live {
                 .or_else(|| choice.get("text"))
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            self.text_chars += piece.chars().count();
-            if let Some(text) = &mut self.text {
-                text.push_str(piece);
-            }
+            self.add_text(piece);
+        }
+    }
+
+    /// Text the client was sent: counted (the estimate when no usage comes), and kept when the
+    /// answer is logged.
+    fn add_text(&mut self, piece: &str) {
+        self.text_chars += piece.chars().count();
+        if let Some(text) = &mut self.text {
+            text.push_str(piece);
         }
     }
 
@@ -173,19 +179,13 @@ impl Live {
             }
             StreamItem::Step(step) => {
                 if let Some(piece) = step.text() {
-                    self.text_chars += piece.chars().count();
-                    if let Some(text) = &mut self.text {
-                        text.push_str(piece);
-                    }
+                    self.add_text(piece);
                 }
                 self.note_usage();
                 Some(self.encoder.step(&step))
             }
             StreamItem::Passed(passed) => {
-                self.text_chars += passed.text.chars().count();
-                if let Some(text) = &mut self.text {
-                    text.push_str(&passed.text);
-                }
+                self.add_text(&passed.text);
                 self.note_usage();
                 Some(self.encoder.passed(&passed))
             }

@@ -15,6 +15,14 @@ pub enum ClientShape {
     Anthropic,
 }
 
+/// A chunk's id, object, created and model: what the usage chunk at the end repeats.
+fn head_of(chunk: &Value) -> Value {
+    json!({
+        "id": chunk.get("id"), "object": chunk.get("object"),
+        "created": chunk.get("created"), "model": chunk.get("model"),
+    })
+}
+
 /// Encodes the canonical stream for the client.
 pub(super) enum Encoder {
     /// `first` keeps the first chunk's id, object, created and model, for the usage chunk.
@@ -40,10 +48,7 @@ impl Encoder {
         match self {
             Encoder::OpenAi { wants_usage, first } => {
                 if *wants_usage && first.is_null() {
-                    *first = json!({
-                        "id": chunk.get("id"), "object": chunk.get("object"),
-                        "created": chunk.get("created"), "model": chunk.get("model"),
-                    });
+                    *first = head_of(chunk);
                 }
                 format!("data: {chunk}\n\n")
             }
@@ -56,11 +61,7 @@ impl Encoder {
         match self {
             Encoder::OpenAi { wants_usage, first } => {
                 if *wants_usage && first.is_null() {
-                    let chunk = passed.tree();
-                    *first = json!({
-                        "id": chunk.get("id"), "object": chunk.get("object"),
-                        "created": chunk.get("created"), "model": chunk.get("model"),
-                    });
+                    *first = head_of(&passed.tree());
                 }
                 passed.frame(*wants_usage)
             }
