@@ -2,6 +2,7 @@
 // refused field is shown next to it first), test its connection, delete it with confirmation.
 // Screenshots at 1280 and 390 px wide go to end2end/artifacts/.
 import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { SHOTS, MOCK_URL, deleteEndpoint, hydrated, phoneShot, signIn, watchErrors } from './helpers.mjs';
 
 test('add an endpoint, test its connection, edit it, delete it', async ({ page }) => {
@@ -114,4 +115,48 @@ test('after an Azure endpoint is added, the emptied form is the first provider\'
   await expect(page.getByLabel('Azure deployment')).toBeHidden();
   await expect(page.getByLabel('Base URL')).toHaveAttribute('placeholder', openAiPlaceholder);
   await deleteEndpoint(page, 'azure-reset');
+});
+
+test('a Vertex AI endpoint asks for a service account and a project, and its connection works', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  await page.goto('/endpoints');
+  await hydrated(page);
+  await expect(page.getByTestId('project-fields')).toBeHidden();
+  await page.getByLabel('Provider').selectOption('vertex');
+  await expect(page.getByLabel('Google Cloud project')).toBeVisible();
+  await expect(page.getByLabel('Service account key (JSON)')).toBeVisible();
+  await expect(page.getByLabel('Region')).toHaveAttribute('placeholder', 'global');
+
+  // Something that is not a key file is refused under the key, without being shown back.
+  await page.getByLabel('Name').fill('vertex');
+  await page.getByLabel('Model').fill('gemini-2.5-flash');
+  await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
+  await page.getByLabel('Service account key (JSON)').fill('sk-not-a-key-file');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  await expect(page.locator('#endpoint-api_key-error')).toContainText('service account');
+  await expect(page.locator('body')).not.toContainText('sk-not-a-key-file');
+
+  // A key file whose tokens the mock issues; the project comes from it.
+  const key = JSON.stringify({
+    type: 'service_account',
+    project_id: 'e2e-project',
+    private_key_id: 'e2e-key',
+    private_key: readFileSync(new URL('../../server/tests/fixtures/jwt/rsa-a.pem', import.meta.url), 'utf8'),
+    client_email: 'e2e@e2e-project.iam.gserviceaccount.com',
+    token_uri: `${MOCK_URL}/token`,
+  });
+  await page.getByLabel('Service account key (JSON)').fill(key);
+  await page.getByLabel('Region').fill('us-central1');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  const row = page.getByTestId('endpoint-vertex');
+  await expect(row).toBeVisible();
+  await expect(page.locator('body')).not.toContainText('PRIVATE KEY');
+  await row.getByRole('button', { name: 'Test connection' }).click();
+  await expect(row.getByTestId('probe')).toContainText('OK · 200');
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await expect(page.getByRole('form', { name: 'Edit endpoint' }).getByLabel('Google Cloud project')).toHaveValue('e2e-project');
+  await page.getByRole('form', { name: 'Edit endpoint' }).getByRole('button', { name: 'Cancel' }).click();
+  await deleteEndpoint(page, 'vertex');
+  expect(errors).toEqual([]);
 });

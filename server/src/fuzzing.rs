@@ -18,12 +18,13 @@ use app::types::{EndpointId, InferenceEndpoint, ProviderKind, Timeouts};
 use serde_json::Value;
 
 /// Every provider kind (the adapters the translation targets go through).
-const KINDS: [ProviderKind; 5] = [
+const KINDS: [ProviderKind; 6] = [
     ProviderKind::OpenAi,
     ProviderKind::OpenAiCompatible,
     ProviderKind::AzureOpenAi,
     ProviderKind::Anthropic,
     ProviderKind::Ollama,
+    ProviderKind::Gemini,
 ];
 
 /// The credential the targets' endpoints hold.
@@ -120,6 +121,7 @@ fn endpoint(kind: ProviderKind) -> InferenceEndpoint {
         model: "fuzz-model".into(),
         deployment: Some("fuzz-deployment".into()),
         api_version: Some("2024-10-21".into()),
+        project: Some("fuzz-project".into()),
         region: None,
         rpm_limit: None,
         tpm_limit: None,

@@ -32,6 +32,7 @@ pub mod prompts;
 pub mod proxy;
 pub mod rules;
 pub mod secrets;
+pub mod service_account;
 pub mod store;
 pub mod telemetry;
 pub mod testing;

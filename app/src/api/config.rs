@@ -36,6 +36,7 @@ pub async fn create_endpoint(
     model: String,
     deployment: String,
     api_version: String,
+    #[server(default)] project: String,
     region: String,
 ) -> Result<InferenceEndpoint, ConsoleError> {
     let admin = require_admin()?;
@@ -47,6 +48,7 @@ pub async fn create_endpoint(
         model: model.trim().to_string(),
         deployment: given(deployment),
         api_version: given(api_version),
+        project: given(project),
         region: given(region),
         rpm_limit: None,
         tpm_limit: None,
@@ -67,6 +69,7 @@ pub async fn update_endpoint(
     model: String,
     deployment: String,
     api_version: String,
+    #[server(default)] project: String,
     region: String,
     #[server(default)] rpm_limit: String,
     #[server(default)] tpm_limit: String,
@@ -91,6 +94,7 @@ pub async fn update_endpoint(
         model: given(model),
         deployment: given(deployment),
         api_version: given(api_version),
+        project: given(project),
         region: given(region),
         rpm_limit: per_minute("rpm_limit", rpm_limit, "requests")?,
         tpm_limit: per_minute("tpm_limit", tpm_limit, "tokens")?,

@@ -31,7 +31,7 @@ fn health_class(health: EndpointHealth) -> &'static str {
 #[component]
 fn Field(
     name: &'static str,
-    label: &'static str,
+    #[prop(into)] label: Signal<&'static str>,
     #[prop(optional)] kind: &'static str,
     #[prop(optional, into)] placeholder: Signal<&'static str>,
     #[prop(optional)] required: bool,
@@ -46,7 +46,7 @@ fn Field(
     let kind = if kind.is_empty() { "text" } else { kind };
     view! {
         <div>
-            <label for=id.clone() class="block text-sm font-medium text-slate-700">{label}</label>
+            <label for=id.clone() class="block text-sm font-medium text-slate-700">{move || label.get()}</label>
             <input id=id name=name type=kind placeholder=move || placeholder.get() required=required value=value
                 autocomplete=if kind == "password" { "new-password" } else { "off" }
                 aria-invalid=move || error.get().is_some().to_string()
@@ -67,6 +67,7 @@ const FIELDS: &[&str] = &[
     "model",
     "deployment",
     "api_version",
+    "project",
     "region",
     "rpm_limit",
     "tpm_limit",
@@ -85,6 +86,15 @@ fn provider_fields(provider: Signal<ProviderKind>, current: Option<&InferenceEnd
             .unwrap_or("https://your-server.example/v1")
     });
     let azure = move || provider.get().spec().needs_deployment;
+    let cloud = move || provider.get().spec().needs_project;
+    let key_label = Signal::derive(move || {
+        if cloud() {
+            "Service account key (JSON)"
+        } else {
+            "API key"
+        }
+    });
+    let region_placeholder = Signal::derive(move || if cloud() { "global" } else { "eu-west" });
     let key_hint = if current.is_some_and(|e| e.has_credential) {
         "Write-only. Leave empty to keep the stored key (it is needed again if the base URL moves to another host)."
     } else {
@@ -94,14 +104,29 @@ fn provider_fields(provider: Signal<ProviderKind>, current: Option<&InferenceEnd
         <Field name="model" label="Model" placeholder="gpt-4o-mini" required=true value=value(|e| Some(e.model.clone())) error=error_for("model")/>
         <Field name="base_url" label="Base URL" kind="url" placeholder=base_placeholder value=value(|e| Some(e.base_url.clone()))
             hint="Empty: the provider's own." error=error_for("base_url")/>
-        <Field name="api_key" label="API key" kind="password" hint=key_hint error=error_for("api_key")/>
-        <Field name="region" label="Region" placeholder="eu-west" value=value(|e| e.region.clone()) error=error_for("region")/>
+        <Field name="api_key" label=key_label kind="password" hint=key_hint error=error_for("api_key")/>
+        <Field name="region" label="Region" placeholder=region_placeholder value=value(|e| e.region.clone()) error=error_for("region")/>
+        <div class=move || if cloud() { "contents" } else { "hidden" } data-testid="project-fields">
+            <Field name="project" label="Google Cloud project" placeholder="the service account's" value=value(|e| e.project.clone()) error=error_for("project")/>
+        </div>
         <div class=move || if azure() { "contents" } else { "hidden" } data-testid="azure-fields">
             <Field name="deployment" label="Azure deployment" value=value(|e| e.deployment.clone()) error=error_for("deployment")/>
             <Field name="api_version" label="Azure api-version" placeholder="2024-10-21" value=value(|e| e.api_version.clone()) error=error_for("api_version")/>
         </div>
     }
     .erase()
+}
+
+/// What the form says about defaults: the providers whose base URL may be left empty.
+fn defaults_note() -> String {
+    let labels: Vec<&str> = (ProviderKind::ALL.into_iter())
+        .filter(|kind| kind.spec().default_base_url.is_some())
+        .map(|kind| kind.spec().label)
+        .collect();
+    format!(
+        "The base URL defaults to the provider's own ({}). The API key is stored encrypted and never shown again.",
+        labels.join(", ")
+    )
 }
 
 /// The form that adds an endpoint.
@@ -123,7 +148,7 @@ fn NewEndpoint(create: ServerAction<CreateEndpoint>) -> AnyView {
     view! {
         <section class="mt-8 rounded-xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="new-endpoint">
             <h2 id="new-endpoint" class="text-base font-semibold text-slate-900">"Add an endpoint"</h2>
-            <p class="mt-1 text-sm text-slate-500">"The base URL defaults to the provider's own (OpenAI, Anthropic, Ollama). The API key is stored encrypted and never shown again."</p>
+            <p class="mt-1 text-sm text-slate-500">{defaults_note()}</p>
             <ActionForm action=create node_ref=form attr:class="mt-5 grid gap-4 sm:grid-cols-2">
                 <Field name="name" label="Name" placeholder="openai-primary" required=true error=error_for("name")/>
                 <div>

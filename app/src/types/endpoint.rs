@@ -29,6 +29,10 @@ pub enum ProviderKind {
     #[cfg_attr(feature = "ssr", graphql(name = "OPENAI_COMPATIBLE"))]
     #[serde(rename = "openai_compatible")]
     OpenAiCompatible,
+    /// Google's Gemini API (AI Studio): `generateContent`, the `x-goog-api-key` header.
+    Gemini,
+    /// Gemini models on Google Cloud's Vertex AI: a project and region, a service account.
+    Vertex,
 }
 
 /// What a provider kind is, in one row: the facts the store, the management service, the
@@ -47,6 +51,14 @@ pub struct ProviderSpec {
     pub needs_credential: bool,
     /// Whether an endpoint names a deployment and an API version (Azure's URLs carry both).
     pub needs_deployment: bool,
+    /// Whether an endpoint names a cloud project (Vertex AI's URLs carry it, with the region).
+    pub needs_project: bool,
+    /// Whether the credential is a service account that signs in for access tokens (Vertex
+    /// AI), rather than a key sent as it is.
+    pub signs_in: bool,
+    /// The base URL in a region other than `global`, `{region}` standing for it; `None` where
+    /// the region is only a label.
+    pub regional_base_url: Option<&'static str>,
     /// OpenTelemetry's `gen_ai.provider.name` (our own name where the conventions have none).
     pub telemetry_name: &'static str,
 }
@@ -57,6 +69,9 @@ const OPENAI: ProviderSpec = ProviderSpec {
     default_base_url: Some("https://api.openai.com/v1"),
     needs_credential: true,
     needs_deployment: false,
+    needs_project: false,
+    signs_in: false,
+    regional_base_url: None,
     telemetry_name: "openai",
 };
 
@@ -66,6 +81,9 @@ const AZURE_OPENAI: ProviderSpec = ProviderSpec {
     default_base_url: None,
     needs_credential: true,
     needs_deployment: true,
+    needs_project: false,
+    signs_in: false,
+    regional_base_url: None,
     telemetry_name: "azure.ai.openai",
 };
 
@@ -75,6 +93,9 @@ const ANTHROPIC: ProviderSpec = ProviderSpec {
     default_base_url: Some("https://api.anthropic.com"),
     needs_credential: true,
     needs_deployment: false,
+    needs_project: false,
+    signs_in: false,
+    regional_base_url: None,
     telemetry_name: "anthropic",
 };
 
@@ -84,6 +105,9 @@ const OLLAMA: ProviderSpec = ProviderSpec {
     default_base_url: Some("http://127.0.0.1:11434/v1"),
     needs_credential: false,
     needs_deployment: false,
+    needs_project: false,
+    signs_in: false,
+    regional_base_url: None,
     telemetry_name: "ollama",
 };
 
@@ -93,15 +117,44 @@ const OPENAI_COMPATIBLE: ProviderSpec = ProviderSpec {
     default_base_url: None,
     needs_credential: false,
     needs_deployment: false,
+    needs_project: false,
+    signs_in: false,
+    regional_base_url: None,
     telemetry_name: "openai_compatible",
+};
+
+const GEMINI: ProviderSpec = ProviderSpec {
+    name: "gemini",
+    label: "Google Gemini",
+    default_base_url: Some("https://generativelanguage.googleapis.com/v1beta"),
+    needs_credential: true,
+    needs_deployment: false,
+    needs_project: false,
+    signs_in: false,
+    regional_base_url: None,
+    telemetry_name: "gcp.gemini",
+};
+
+const VERTEX: ProviderSpec = ProviderSpec {
+    name: "vertex",
+    label: "Google Vertex AI",
+    default_base_url: Some("https://aiplatform.googleapis.com/v1"),
+    needs_credential: true,
+    needs_deployment: false,
+    needs_project: true,
+    signs_in: true,
+    regional_base_url: Some("https://{region}-aiplatform.googleapis.com/v1"),
+    telemetry_name: "gcp.vertex_ai",
 };
 
 impl ProviderKind {
     /// Every kind, in the order lists show them.
-    pub const ALL: [ProviderKind; 5] = [
+    pub const ALL: [ProviderKind; 7] = [
         ProviderKind::OpenAi,
         ProviderKind::AzureOpenAi,
         ProviderKind::Anthropic,
+        ProviderKind::Gemini,
+        ProviderKind::Vertex,
         ProviderKind::Ollama,
         ProviderKind::OpenAiCompatible,
     ];
@@ -114,12 +167,26 @@ impl ProviderKind {
             ProviderKind::Anthropic => &ANTHROPIC,
             ProviderKind::Ollama => &OLLAMA,
             ProviderKind::OpenAiCompatible => &OPENAI_COMPATIBLE,
+            ProviderKind::Gemini => &GEMINI,
+            ProviderKind::Vertex => &VERTEX,
         }
     }
 
     /// The kind's name as stored, typed and shown.
     pub fn as_str(self) -> &'static str {
         self.spec().name
+    }
+
+    /// The base URL used when none is given, for an endpoint in `region`: the regional host
+    /// where the kind has one and the region is not `global`, else the kind's default.
+    pub fn default_base_url(self, region: Option<&str>) -> Option<String> {
+        let spec = self.spec();
+        match (spec.regional_base_url, region.map(str::trim)) {
+            (Some(pattern), Some(region)) if !region.is_empty() && region != "global" => {
+                Some(pattern.replace("{region}", region))
+            }
+            _ => spec.default_base_url.map(str::to_string),
+        }
     }
 
     /// Parses a stored or typed name.
@@ -160,7 +227,9 @@ pub struct InferenceEndpoint {
     pub deployment: Option<String>,
     /// Azure: the `api-version` query parameter.
     pub api_version: Option<String>,
-    /// A free-form region label.
+    /// Vertex AI: the Google Cloud project.
+    pub project: Option<String>,
+    /// A free-form region label; for Vertex AI, the region called (`global` when empty).
     pub region: Option<String>,
     /// The provider's requests-per-minute allowance, if known.
     pub rpm_limit: Option<i64>,
@@ -253,6 +322,8 @@ pub struct NewEndpoint {
     pub deployment: Option<String>,
     /// Azure: the `api-version`.
     pub api_version: Option<String>,
+    /// Vertex AI: the Google Cloud project; the service account's own when omitted.
+    pub project: Option<String>,
     pub region: Option<String>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
@@ -277,6 +348,7 @@ pub struct EndpointUpdate {
     pub model: Option<String>,
     pub deployment: Option<String>,
     pub api_version: Option<String>,
+    pub project: Option<String>,
     pub region: Option<String>,
     /// The provider's requests per minute for this endpoint (`null` removes it).
     pub rpm_limit: Change<i64>,
@@ -295,9 +367,31 @@ mod tests {
             assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(ProviderKind::parse("OpenAI"), None);
+        assert_eq!(ProviderKind::parse("vertex"), Some(ProviderKind::Vertex));
         for kind in ProviderKind::ALL {
             let form_value = serde_json::to_value(kind).unwrap();
             assert_eq!(form_value, kind.as_str(), "forms post the stored name");
         }
+    }
+
+    #[test]
+    fn a_regional_kind_defaults_to_its_regions_address() {
+        let vertex = ProviderKind::Vertex;
+        assert_eq!(
+            vertex.default_base_url(Some("europe-west4")).as_deref(),
+            Some("https://europe-west4-aiplatform.googleapis.com/v1")
+        );
+        for global in [None, Some("global"), Some(" ")] {
+            assert_eq!(
+                vertex.default_base_url(global).as_deref(),
+                Some("https://aiplatform.googleapis.com/v1")
+            );
+        }
+        assert_eq!(
+            ProviderKind::OpenAi.default_base_url(Some("eu-west")).as_deref(),
+            Some("https://api.openai.com/v1"),
+            "elsewhere a region is a label"
+        );
+        assert_eq!(ProviderKind::AzureOpenAi.default_base_url(None), None);
     }
 }

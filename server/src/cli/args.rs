@@ -121,14 +121,15 @@ pub struct EndpointAdd {
     /// A unique name (letters, digits, '.', '_', '-').
     #[arg(long)]
     pub(super) name: String,
-    /// openai, azure_openai, anthropic, ollama or openai_compatible.
+    /// openai, azure_openai, anthropic, gemini, vertex, ollama or openai_compatible.
     #[arg(long, value_parser = parse_provider)]
     pub(super) provider: ProviderKind,
     /// Base URL [default: the provider's, where it has one]
     #[arg(long)]
     pub(super) url: Option<String>,
-    /// The provider API key; stored encrypted, never shown again. Prefer MGW_ENDPOINT_API_KEY
-    /// to keep it out of shell history.
+    /// The provider API key (vertex: the service account's JSON key file, or @FILE to read
+    /// it); stored encrypted, never shown again. Prefer MGW_ENDPOINT_API_KEY to keep it out of
+    /// shell history.
     #[arg(long, env = "MGW_ENDPOINT_API_KEY", hide_env_values = true)]
     pub(super) api_key: Option<String>,
     /// The model this endpoint serves.
@@ -140,7 +141,10 @@ pub struct EndpointAdd {
     /// Azure: the api-version.
     #[arg(long)]
     pub(super) api_version: Option<String>,
-    /// A region label.
+    /// Vertex: the Google Cloud project [default: the service account's]
+    #[arg(long)]
+    pub(super) project: Option<String>,
+    /// A region label (vertex: the region called [default: global]).
     #[arg(long)]
     pub(super) region: Option<String>,
     /// The provider's requests per minute for this endpoint.
@@ -166,8 +170,8 @@ pub struct EndpointChange {
     /// A new base URL.
     #[arg(long)]
     pub(super) url: Option<String>,
-    /// A new API key. (Not read from MGW_ENDPOINT_API_KEY: a key exported for `add` must not
-    /// land on whichever endpoint is updated next.)
+    /// A new API key, or @FILE to read it. (Not read from MGW_ENDPOINT_API_KEY: a key exported
+    /// for `add` must not land on whichever endpoint is updated next.)
     #[arg(long)]
     pub(super) api_key: Option<String>,
     /// Forget the stored API key.
@@ -182,6 +186,9 @@ pub struct EndpointChange {
     /// Azure: a new api-version.
     #[arg(long)]
     pub(super) api_version: Option<String>,
+    /// Vertex: a new Google Cloud project.
+    #[arg(long)]
+    pub(super) project: Option<String>,
     /// A new region label.
     #[arg(long)]
     pub(super) region: Option<String>,

@@ -30,6 +30,17 @@ fn choices(listed: &[String]) -> Result<Vec<EndpointChoice>, ManageError> {
     listed.iter().map(|item| endpoint_choice(item)).collect()
 }
 
+/// `--api-key`: the key itself, or `@FILE` for a file's contents (a service account's key
+/// file is JSON of several lines).
+fn key_argument(argument: String) -> Result<WriteOnly, ManageError> {
+    match argument.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map(WriteOnly)
+            .map_err(|error| ManageError::invalid("api_key", format!("cannot read {path}: {error}"))),
+        None => Ok(WriteOnly(argument)),
+    }
+}
+
 /// Runs an `endpoint` subcommand.
 pub(super) async fn endpoint(manage: &Manage, command: EndpointCommand) -> Result<String, ManageError> {
     match command {
@@ -41,10 +52,11 @@ pub(super) async fn endpoint(manage: &Manage, command: EndpointCommand) -> Resul
                         name: add.name,
                         provider: add.provider,
                         base_url: add.url,
-                        api_key: add.api_key.map(WriteOnly),
+                        api_key: add.api_key.map(key_argument).transpose()?,
                         model: add.model,
                         deployment: add.deployment,
                         api_version: add.api_version,
+                        project: add.project,
                         region: add.region,
                         rpm_limit: add.rpm,
                         tpm_limit: add.tpm,
@@ -70,11 +82,12 @@ pub(super) async fn endpoint(manage: &Manage, command: EndpointCommand) -> Resul
                     EndpointUpdate {
                         name: change.new_name,
                         base_url: change.url,
-                        api_key: change.api_key.map(WriteOnly),
+                        api_key: change.api_key.map(key_argument).transpose()?,
                         clear_api_key: change.clear_api_key,
                         model: change.model,
                         deployment: change.deployment,
                         api_version: change.api_version,
+                        project: change.project,
                         region: change.region,
                         rpm_limit: change.rpm.map_or(Change::Keep, Change::Set),
                         tpm_limit: change.tpm.map_or(Change::Keep, Change::Set),

@@ -46,6 +46,7 @@ fn subject(field: &str) -> String {
         "api_key" => "the API key",
         "api_version" => "the Azure api-version",
         "deployment" => "the Azure deployment",
+        "project" => "the Google Cloud project",
         "rpm_limit" => "the requests per minute",
         "tpm_limit" => "the tokens per minute",
         "gateway_id" | "gateway" => "the gateway",

@@ -152,6 +152,10 @@ impl EndpointNode {
     async fn api_version(&self) -> Option<&str> {
         self.0.api_version.as_deref()
     }
+    /// Vertex AI: the Google Cloud project.
+    async fn project(&self) -> Option<&str> {
+        self.0.project.as_deref()
+    }
     async fn region(&self) -> Option<&str> {
         self.0.region.as_deref()
     }

@@ -9,6 +9,7 @@ use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Ma
 use crate::{
     crypto,
     secrets::Secret,
+    service_account::ServiceAccount,
     store::{now_ms, CredentialChange, EndpointFields},
 };
 use app::types::{
@@ -201,6 +202,7 @@ struct Checked {
     model: String,
     deployment: Option<String>,
     api_version: Option<String>,
+    project: Option<String>,
     region: Option<String>,
     rpm_limit: Option<i64>,
     tpm_limit: Option<i64>,
@@ -209,8 +211,15 @@ struct Checked {
 }
 
 impl Checked {
-    fn validate(mut self, has_credential: bool) -> Result<Self, ManageError> {
+    /// `new_key` is a credential given with this change (a stored one is not read back).
+    fn validate(mut self, has_credential: bool, new_key: Option<&Secret>) -> Result<Self, ManageError> {
         self.name = name("name", &self.name)?;
+        let spec = self.provider.spec();
+        // A region that is part of the upstream's address must be one.
+        self.region = match spec.regional_base_url {
+            Some(_) => url_part("region", self.region)?,
+            None => optional_text(self.region),
+        };
         self.base_url = validate_base_url(&self.base_url)?;
         self.model = self.model.trim().to_string();
         if self.model.is_empty() || self.model.len() > 200 {
@@ -218,7 +227,7 @@ impl Checked {
         }
         self.deployment = url_part("deployment", self.deployment)?;
         self.api_version = url_part("api_version", self.api_version)?;
-        self.region = optional_text(self.region);
+        self.project = url_part("project", self.project)?;
         positive("rpm_limit", self.rpm_limit)?;
         positive("tpm_limit", self.tpm_limit)?;
         let t = self.timeouts;
@@ -230,7 +239,22 @@ impl Checked {
         ] {
             positive(field, value)?;
         }
-        let spec = self.provider.spec();
+        if spec.signs_in {
+            if let Some(key) = new_key {
+                let account =
+                    ServiceAccount::parse(key.expose()).map_err(|reason| ManageError::invalid("api_key", reason))?;
+                self.project = self.project.or(account.project_id);
+            }
+        }
+        if spec.needs_project && self.project.is_none() {
+            return Err(ManageError::invalid(
+                "project",
+                format!(
+                    "is required for {} (or as project_id in the service account)",
+                    spec.name
+                ),
+            ));
+        }
         if spec.needs_deployment {
             if self.deployment.is_none() {
                 return Err(ManageError::invalid(
@@ -262,6 +286,7 @@ impl Checked {
             model: &self.model,
             deployment: self.deployment.as_deref(),
             api_version: self.api_version.as_deref(),
+            project: self.project.as_deref(),
             region: self.region.as_deref(),
             rpm_limit: self.rpm_limit,
             tpm_limit: self.tpm_limit,
@@ -275,9 +300,9 @@ impl Manage {
     /// Creates an endpoint; its credential is sealed under the master key.
     pub async fn create_endpoint(&self, actor: &Actor, new: NewEndpoint) -> Result<InferenceEndpoint, ManageError> {
         actor.must_write()?;
-        let base_url = match (new.base_url, new.provider.spec().default_base_url) {
+        let base_url = match (new.base_url, new.provider.default_base_url(new.region.as_deref())) {
             (Some(url), _) => url,
-            (None, Some(default)) => default.to_string(),
+            (None, Some(default)) => default,
             (None, None) => {
                 return Err(ManageError::invalid(
                     "base_url",
@@ -293,13 +318,14 @@ impl Manage {
             model: new.model,
             deployment: new.deployment,
             api_version: new.api_version,
+            project: new.project,
             region: new.region,
             rpm_limit: new.rpm_limit,
             tpm_limit: new.tpm_limit,
             timeouts: new.timeouts.unwrap_or_default(),
             enabled: new.enabled,
         }
-        .validate(api_key.is_some())?;
+        .validate(api_key.is_some(), api_key.as_ref())?;
         self.upstreams.check(&checked.base_url)?;
         let sealed = api_key
             .map(|key| crypto::seal(&self.keyring.master_key, &key))
@@ -348,13 +374,14 @@ impl Manage {
             model: update.model.unwrap_or(current.model),
             deployment: update.deployment.or(current.deployment),
             api_version: update.api_version.or(current.api_version),
+            project: update.project.or(current.project),
             region: update.region.or(current.region),
             rpm_limit: update.rpm_limit.apply(current.rpm_limit),
             tpm_limit: update.tpm_limit.apply(current.tpm_limit),
             timeouts: current.timeouts,
             enabled: update.enabled.unwrap_or(current.enabled),
         }
-        .validate(has_credential)?;
+        .validate(has_credential, api_key.as_ref())?;
         self.upstreams.check(&checked.base_url)?;
         let credential_changed = api_key.is_some() || update.clear_api_key;
         let credential = match (api_key, update.clear_api_key) {

@@ -136,7 +136,11 @@ impl Manage {
             .ok_or_else(|| ManageError::invalid("detector", format!("there is no endpoint named {name}")))?;
         match endpoint.provider {
             ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {}
-            ProviderKind::AzureOpenAi | ProviderKind::Anthropic | ProviderKind::Ollama => {
+            ProviderKind::AzureOpenAi
+            | ProviderKind::Anthropic
+            | ProviderKind::Ollama
+            | ProviderKind::Gemini
+            | ProviderKind::Vertex => {
                 return Err(ManageError::invalid(
                     "detector",
                     format!(

@@ -454,6 +454,7 @@ mod tests {
             model: "m".into(),
             deployment: None,
             api_version: None,
+            project: None,
             region: None,
             rpm_limit: None,
             tpm_limit: None,

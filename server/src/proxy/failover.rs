@@ -12,9 +12,10 @@ use super::{
     plan::Tier,
     providers::{self, Answer, Call, StreamFault, StreamItem, UpstreamError},
     redact,
-    registry::{Credential, Upstream},
+    registry::{CallCredential, CredentialError, Upstream},
     sse::{self, EventStream},
     stream::Started,
+    token::TokenError,
     upstream,
     usage::{attempt_started, Attempts},
     wire::Inbound,
@@ -412,12 +413,19 @@ impl Proxy {
         propagation: http::HeaderMap,
     ) -> Result<Served, Failure> {
         let endpoint = &upstream.endpoint;
-        let credential = match &upstream.credential {
-            Credential::None => None,
-            Credential::Ready(secret) => Some(secret.expose()),
-            // Cannot happen for endpoints the balancer offers, but never send without it.
-            Credential::Unreadable => return Err(Failure::Auth(None)),
+        let carried = match upstream.call_credential(&self.clients).await {
+            Ok(credential) => credential,
+            // Unreadable cannot happen for endpoints the balancer offers, but never send
+            // without it; a service account the token endpoint refuses is a credential refused.
+            Err(CredentialError::Unreadable | CredentialError::Token(TokenError::Account(_))) => {
+                return Err(Failure::Auth(None))
+            }
+            Err(CredentialError::Token(TokenError::Refused(status, _))) => return Err(Failure::Auth(Some(status))),
+            Err(CredentialError::Token(unreachable @ TokenError::Unreachable(_))) => {
+                return Err(Failure::Connect(unreachable.message()))
+            }
         };
+        let credential = carried.as_ref().map(CallCredential::expose);
         let stream = routed.inbound.stream;
         let outbound = providers::adapter(endpoint.provider).request(&Call {
             endpoint,

@@ -69,6 +69,7 @@ pub mod serving;
 pub mod shape;
 pub mod sse;
 pub mod stream;
+pub mod token;
 pub mod upstream;
 pub mod usage;
 pub mod wire;

@@ -7,7 +7,7 @@
 
 use super::{
     providers::{self, Call, Operation},
-    registry::{Credential, Upstream},
+    registry::{CallCredential, CredentialError, Upstream},
     upstream, Proxy,
 };
 use std::time::{Duration, Instant};
@@ -80,15 +80,16 @@ impl Proxy {
             error: Some(error),
         };
         let endpoint = &upstream.endpoint;
-        let credential = match &upstream.credential {
-            Credential::None => None,
-            Credential::Ready(secret) => Some(secret.expose()),
-            Credential::Unreadable => {
+        let carried = match upstream.call_credential(&self.clients).await {
+            Ok(carried) => carried,
+            Err(CredentialError::Unreadable) => {
                 return failed(
                     "the stored credential cannot be opened (was the master key changed?); set it again".into(),
                 )
             }
+            Err(CredentialError::Token(error)) => return failed(error.message()),
         };
+        let credential = carried.as_ref().map(CallCredential::expose);
         let (operation, body) = probe_request(&endpoint.model);
         if !providers::adapter(endpoint.provider).supports(operation) {
             return failed(format!(

@@ -32,11 +32,39 @@ pub enum Credential {
     Unreadable,
 }
 
+/// The credential one call carries.
+pub enum CallCredential<'a> {
+    /// The endpoint's own key.
+    Stored(&'a Secret),
+    /// An access token obtained for it.
+    Token(Secret),
+}
+
+impl CallCredential<'_> {
+    pub fn expose(&self) -> &str {
+        match self {
+            CallCredential::Stored(secret) => secret.expose(),
+            CallCredential::Token(token) => token.expose(),
+        }
+    }
+}
+
+/// Why a call has no credential to carry.
+#[derive(Debug)]
+pub enum CredentialError {
+    /// Stored but cannot be opened.
+    Unreadable,
+    /// A token could not be had for it.
+    Token(super::token::TokenError),
+}
+
 /// An endpoint with its credential.
 #[derive(Debug)]
 pub struct Upstream {
     pub endpoint: InferenceEndpoint,
     pub credential: Credential,
+    /// The access token of an endpoint that signs in (its kind's `signs_in`).
+    tokens: super::token::AccessTokens,
     /// The URLs called on this endpoint, parsed once: parsing one (host and all) costs more
     /// than building the rest of the call.
     urls: Mutex<Vec<(String, http::Uri)>>,
@@ -50,7 +78,25 @@ impl Upstream {
         Upstream {
             endpoint,
             credential,
+            tokens: super::token::AccessTokens::default(),
             urls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What a call to this endpoint carries: its stored key, or — for a kind that signs in —
+    /// an access token exchanged for the stored service account. `None` when it has none.
+    pub async fn call_credential(
+        &self,
+        clients: &super::upstream::Clients,
+    ) -> Result<Option<CallCredential<'_>>, CredentialError> {
+        match &self.credential {
+            Credential::None => Ok(None),
+            Credential::Unreadable => Err(CredentialError::Unreadable),
+            Credential::Ready(secret) if self.endpoint.provider.spec().signs_in => {
+                let token = (self.tokens.bearer(secret, clients).await).map_err(CredentialError::Token)?;
+                Ok(Some(CallCredential::Token(token)))
+            }
+            Credential::Ready(secret) => Ok(Some(CallCredential::Stored(secret))),
         }
     }
 

@@ -141,7 +141,15 @@ pub async fn exchange(
     limit: usize,
 ) -> Result<(u16, Bytes), NoAnswer> {
     use http_body_util::{BodyExt, Limited};
-    let mut request = http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
+    let mut request = http::Request::post(url);
+    // JSON unless the outbound says otherwise (a token request is a form).
+    if !outbound
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        request = request.header(http::header::CONTENT_TYPE, "application/json");
+    }
     for (name, value) in outbound.headers {
         request = request.header(name, value);
     }

@@ -15,6 +15,7 @@ pub struct EndpointFields<'a> {
     pub model: &'a str,
     pub deployment: Option<&'a str>,
     pub api_version: Option<&'a str>,
+    pub project: Option<&'a str>,
     pub region: Option<&'a str>,
     pub rpm_limit: Option<i64>,
     pub tpm_limit: Option<i64>,
@@ -29,11 +30,12 @@ pub enum CredentialChange {
     Clear,
 }
 
-const COLUMNS: &str = "id, name, provider, base_url, model, deployment, api_version, region, rpm_limit, tpm_limit, \
+const COLUMNS: &str =
+    "id, name, provider, base_url, model, deployment, api_version, project, region, rpm_limit, tpm_limit, \
      connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms, enabled, \
      CASE WHEN credential_ciphertext IS NULL THEN 0 ELSE 1 END AS has_credential, created_at, updated_at";
 
-/// Binds the fields as `$1` to `$14`, in the order both the insert and the update name them.
+/// Binds the fields as `$1` to `$15`, in the order both the insert and the update name them.
 fn bind_fields<'q>(query: AnyQuery<'q>, fields: &EndpointFields<'q>) -> AnyQuery<'q> {
     query
         .bind(fields.name)
@@ -50,6 +52,7 @@ fn bind_fields<'q>(query: AnyQuery<'q>, fields: &EndpointFields<'q>) -> AnyQuery
         .bind(fields.timeouts.idle_ms)
         .bind(fields.timeouts.total_ms)
         .bind(i64::from(fields.enabled))
+        .bind(fields.project)
 }
 
 fn endpoint(row: &AnyRow) -> Result<InferenceEndpoint, sqlx::Error> {
@@ -63,6 +66,7 @@ fn endpoint(row: &AnyRow) -> Result<InferenceEndpoint, sqlx::Error> {
         model: row.try_get("model")?,
         deployment: row.try_get("deployment")?,
         api_version: row.try_get("api_version")?,
+        project: row.try_get("project")?,
         region: row.try_get("region")?,
         rpm_limit: row.try_get("rpm_limit")?,
         tpm_limit: row.try_get("tpm_limit")?,
@@ -129,8 +133,8 @@ impl Tx {
         let sql = format!(
             "INSERT INTO inference_endpoints (name, provider, base_url, model, deployment, api_version, region, \
              rpm_limit, tpm_limit, connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms, \
-             enabled, credential_ciphertext, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING {COLUMNS}"
+             enabled, project, credential_ciphertext, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING {COLUMNS}"
         );
         let row = bind_fields(sqlx::query(&sql), fields)
             .bind(credential)
@@ -157,8 +161,8 @@ impl Tx {
             "UPDATE inference_endpoints SET name = $1, provider = $2, base_url = $3, model = $4, deployment = $5, \
              api_version = $6, region = $7, rpm_limit = $8, tpm_limit = $9, connect_timeout_ms = $10, \
              first_byte_timeout_ms = $11, idle_timeout_ms = $12, total_timeout_ms = $13, enabled = $14, \
-             credential_ciphertext = CASE WHEN $15 = 1 THEN $16 ELSE credential_ciphertext END, updated_at = $17 \
-             WHERE id = $18 RETURNING {COLUMNS}"
+             project = $15, credential_ciphertext = CASE WHEN $16 = 1 THEN $17 ELSE credential_ciphertext END, \
+             updated_at = $18 WHERE id = $19 RETURNING {COLUMNS}"
         );
         let row = bind_fields(sqlx::query(&sql), fields)
             .bind(i64::from(set_credential))

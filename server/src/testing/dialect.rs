@@ -26,6 +26,15 @@ pub enum Dialect {
     /// `/v1/moderations`: a text is flagged (category `violence`) when it holds the word
     /// "violent", any case.
     Moderations,
+    /// Gemini's `models/{model}:generateContent`.
+    Gemini,
+    /// Gemini's `models/{model}:streamGenerateContent` (`alt=sse`): streamed whatever the body
+    /// says.
+    GeminiStream,
+    /// Gemini's `models/{model}:batchEmbedContents`.
+    GeminiEmbed,
+    /// Vertex AI's `models/{model}:predict` (embeddings).
+    VertexPredict,
 }
 
 /// Faults injected into a stream.
@@ -48,6 +57,15 @@ fn event(name: Option<&str>, data: &str) -> String {
 }
 
 fn last_user_text(request: &Value) -> String {
+    if let Some(contents) = request.get("contents").and_then(Value::as_array) {
+        // Gemini's turns: the last user turn's text parts.
+        let turn = contents.iter().rev().find(|turn| turn["role"] == "user");
+        let parts = turn.and_then(|turn| turn["parts"].as_array()).into_iter().flatten();
+        return parts
+            .filter_map(|part| part["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     let messages = request.get("messages").and_then(Value::as_array);
     let content = messages
         .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
@@ -75,6 +93,21 @@ fn model(request: &Value) -> String {
         .to_string()
 }
 
+/// One Gemini answer (a whole answer, or one stream event): `text` from the model, the usage
+/// so far, and the finish reason when it ends.
+fn gemini_event(model: &str, text: &str, finish: Option<&str>, usage: Usage) -> Value {
+    let mut candidate = json!({ "content": { "role": "model", "parts": [{ "text": text }] }, "index": 0 });
+    if let Some(finish) = finish {
+        candidate["finishReason"] = json!(finish);
+    }
+    json!({
+        "candidates": [candidate],
+        "usageMetadata": { "promptTokenCount": usage.prompt, "candidatesTokenCount": usage.completion,
+                           "totalTokenCount": usage.prompt + usage.completion },
+        "modelVersion": model, "responseId": "gemini-mock",
+    })
+}
+
 /// The words of the reply, one per chunk.
 fn words(chunks: usize) -> Vec<String> {
     (0..chunks.max(1)).map(|i| format!("word{i} ")).collect()
@@ -84,7 +117,15 @@ impl Dialect {
     /// The dialect of a path, or `None` for paths the mock does not serve.
     pub fn of(path: &str) -> Option<Dialect> {
         let path = path.trim_end_matches('/');
-        if path.ends_with("/chat/completions") {
+        if path.ends_with(":generateContent") {
+            Some(Dialect::Gemini)
+        } else if path.ends_with(":streamGenerateContent") {
+            Some(Dialect::GeminiStream)
+        } else if path.ends_with(":batchEmbedContents") {
+            Some(Dialect::GeminiEmbed)
+        } else if path.ends_with(":predict") {
+            Some(Dialect::VertexPredict)
+        } else if path.ends_with("/chat/completions") {
             Some(Dialect::Chat)
         } else if path.ends_with("/completions") {
             Some(Dialect::Completions)
@@ -98,6 +139,33 @@ impl Dialect {
             Some(Dialect::Moderations)
         } else {
             None
+        }
+    }
+
+    /// The request as the mock reads it: Gemini names the model in the path (`models/{m}:…`),
+    /// not the body.
+    pub fn read(self, path: &str, mut request: Value) -> Value {
+        if matches!(
+            self,
+            Dialect::Gemini | Dialect::GeminiStream | Dialect::GeminiEmbed | Dialect::VertexPredict
+        ) {
+            let model = path.rsplit_once("/models/").and_then(|(_, rest)| rest.split_once(':'));
+            if let (Some((model, _)), Some(object)) = (model, request.as_object_mut()) {
+                object.insert("model".into(), json!(model));
+            }
+        }
+        request
+    }
+
+    /// Whether the answer to `request` is streamed.
+    fn streams(self, request: &Value) -> bool {
+        match self {
+            Dialect::GeminiStream => true,
+            Dialect::Gemini | Dialect::GeminiEmbed | Dialect::VertexPredict => false,
+            Dialect::Chat | Dialect::Completions | Dialect::Messages => {
+                request.get("stream").and_then(Value::as_bool) == Some(true)
+            }
+            Dialect::Embeddings | Dialect::Models | Dialect::Moderations => false,
         }
     }
 
@@ -145,6 +213,22 @@ impl Dialect {
                     })
                     .collect();
                 json!({ "id": "modr-mock", "model": model, "results": results })
+            }
+            Dialect::Gemini | Dialect::GeminiStream => gemini_event(&model, &reply, Some("STOP"), usage),
+            Dialect::GeminiEmbed => {
+                let texts = request.get("requests").and_then(Value::as_array).map_or(0, Vec::len);
+                let embeddings: Vec<Value> = (0..texts)
+                    .map(|i| json!({ "values": [0.1, 0.2, 0.3, i as f64] }))
+                    .collect();
+                json!({ "embeddings": embeddings })
+            }
+            Dialect::VertexPredict => {
+                let texts = request.get("instances").and_then(Value::as_array).map_or(0, Vec::len);
+                let predictions: Vec<Value> = (0..texts)
+                    .map(|i| json!({ "embeddings": { "values": [0.1, 0.2, 0.3, i as f64],
+                                                     "statistics": { "token_count": usage.prompt as f64, "truncated": false } } }))
+                    .collect();
+                json!({ "predictions": predictions })
             }
             Dialect::Messages => json!({
                 "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
@@ -197,6 +281,26 @@ impl Dialect {
                 ));
                 events.push(event(Some("message_stop"), r#"{"type":"message_stop"}"#));
                 events
+            }
+            Dialect::Gemini | Dialect::GeminiStream | Dialect::GeminiEmbed | Dialect::VertexPredict => {
+                // No closing event: the last word's event carries the finish reason and usage.
+                let words = words(chunks);
+                let last = words.len() - 1;
+                let running = |i: usize| Usage {
+                    prompt: usage.prompt,
+                    completion: (i as u32 + 1).min(usage.completion),
+                };
+                (words.iter().enumerate())
+                    .map(|(i, word)| {
+                        let (finish, usage) = if i == last {
+                            (Some("STOP"), usage)
+                        } else {
+                            (None, running(i))
+                        };
+                        // Google's server-sent events end their lines with CRLF.
+                        format!("data: {}\r\n\r\n", gemini_event(&model, word, finish, usage))
+                    })
+                    .collect()
             }
             Dialect::Chat | Dialect::Completions | Dialect::Embeddings | Dialect::Models | Dialect::Moderations => {
                 // Legacy completions stream `text`; chat streams deltas.
@@ -258,6 +362,10 @@ impl Dialect {
 
     fn error_event(self) -> String {
         match self {
+            Dialect::Gemini | Dialect::GeminiStream | Dialect::GeminiEmbed | Dialect::VertexPredict => event(
+                None,
+                r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#,
+            ),
             Dialect::Messages => event(
                 Some("error"),
                 r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
@@ -281,8 +389,17 @@ impl Dialect {
         gap: Duration,
         faults: Option<Faults>,
     ) -> Response {
-        let streamed = request.get("stream").and_then(Value::as_bool) == Some(true) || faults.is_some();
-        if !streamed || matches!(self, Dialect::Embeddings | Dialect::Models | Dialect::Moderations) {
+        let streamed = self.streams(request) || faults.is_some();
+        if !streamed
+            || matches!(
+                self,
+                Dialect::Embeddings
+                    | Dialect::Models
+                    | Dialect::Moderations
+                    | Dialect::GeminiEmbed
+                    | Dialect::VertexPredict
+            )
+        {
             return ([("content-type", "application/json")], self.json_body(request, usage)).into_response();
         }
         let faults = faults.unwrap_or_default();

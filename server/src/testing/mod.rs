@@ -1,7 +1,9 @@
 //! A scriptable mock upstream on `127.0.0.1:0`, speaking the dialects the gateway calls:
 //! OpenAI (chat JSON and SSE, legacy completions, embeddings, models, moderations; also what Ollama and
-//! other OpenAI-compatible servers speak), Azure OpenAI deployment paths, and Anthropic
-//! Messages (JSON and SSE events). Tests queue a [`Behaviour`] per request to inject every
+//! other OpenAI-compatible servers speak), Azure OpenAI deployment paths, Anthropic
+//! Messages (JSON and SSE events), Gemini (`generateContent`, its SSE stream, batch
+//! embeddings) and Vertex AI (Gemini's, `:predict` embeddings, and a service account's token
+//! exchange at any path ending `/token`). Tests queue a [`Behaviour`] per request to inject every
 //! failure class of RELIABILITY §4.1, and read the counters and the recorded requests.
 //!
 //! Invariant: it serves loopback only, and every behaviour ends (hangs and stalls are bounded
@@ -114,6 +116,13 @@ struct Shared {
     recorded: Mutex<VecDeque<Recorded>>,
     /// The gap between a stream's events, in microseconds.
     chunk_gap_us: AtomicU64,
+    /// Access tokens issued at `…/token`, and their lifetime in milliseconds (0: an hour).
+    tokens_issued: AtomicU64,
+    token_lifetime_ms: AtomicU64,
+    /// Whether `…/token` refuses every assertion (`invalid_grant`).
+    refuse_tokens: std::sync::atomic::AtomicBool,
+    /// The last assertion `…/token` was given.
+    last_assertion: Mutex<Option<String>>,
 }
 
 /// The gap between a stream's events unless set otherwise, as real upstreams have one.
@@ -190,6 +199,28 @@ impl MockUpstream {
         self.shared.chunk_gap_us.store(micros, Ordering::Relaxed);
     }
 
+    /// How long the access tokens issued from now on say they live (`expires_in`: whole
+    /// seconds, rounded up; an hour unless set).
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        let millis = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
+        self.shared.token_lifetime_ms.store(millis, Ordering::Relaxed);
+    }
+
+    /// Whether `…/token` refuses every assertion from now on.
+    pub fn refuse_tokens(&self, refuse: bool) {
+        self.shared.refuse_tokens.store(refuse, Ordering::Relaxed);
+    }
+
+    /// The last signed assertion a token was asked for with.
+    pub fn last_assertion(&self) -> Option<String> {
+        lock(&self.shared.last_assertion).clone()
+    }
+
+    /// Access tokens issued so far (`ya29.mock-1`, `ya29.mock-2`, … in order).
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.tokens_issued.load(Ordering::SeqCst)
+    }
+
     /// Requests received so far.
     pub fn requests_received(&self) -> u64 {
         self.shared.requests_received.load(Ordering::SeqCst)
@@ -209,6 +240,19 @@ impl MockUpstream {
     pub fn recorded(&self) -> Vec<Recorded> {
         lock(&self.shared.recorded).iter().cloned().collect()
     }
+}
+
+/// A key file for tests: the RSA key of the JWT fixtures, its token exchanged at `token_uri`.
+pub fn service_account_key(token_uri: &str, project: &str) -> String {
+    serde_json::json!({
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "test-key-1",
+        "private_key": include_str!("../../tests/fixtures/jwt/rsa-a.pem"),
+        "client_email": "gateway@test-project.iam.gserviceaccount.com",
+        "token_uri": token_uri,
+    })
+    .to_string()
 }
 
 /// An address where nothing listens (the `Refuse` behaviour: connections are refused).
@@ -315,9 +359,15 @@ fn behaviour_from_headers(headers: &HeaderMap) -> Option<Behaviour> {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    shared.requests_received.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    if parts.uri.path().ends_with("/token") {
+        // A token exchange is not a call: neither counted nor recorded with them.
+        let assertion = url::form_urlencoded::parse(&bytes).find(|(name, _)| name == "assertion");
+        *lock(&shared.last_assertion) = assertion.map(|(_, value)| value.into_owned());
+        return token(&shared);
+    }
+    shared.requests_received.fetch_add(1, Ordering::SeqCst);
     let json: Option<Value> = serde_json::from_slice(&bytes).ok();
     let path = parts
         .uri
@@ -351,7 +401,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let Some(dialect) = Dialect::of(parts.uri.path()) else {
         return (StatusCode::NOT_FOUND, "the mock does not serve this path").into_response();
     };
-    let request = json.unwrap_or(Value::Null);
+    let request = dialect.read(parts.uri.path(), json.unwrap_or(Value::Null));
     let gap = Duration::from_micros(shared.chunk_gap_us.load(Ordering::Relaxed));
     match behaviour {
         Behaviour::Answer { usage, chunks } => dialect.answer(&request, usage, chunks, gap, None),
@@ -416,4 +466,24 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             }),
         ),
     }
+}
+
+/// An OAuth token endpoint (Google's, for service accounts): a new bearer token each time,
+/// the scripted behaviours left for the calls that use it.
+fn token(shared: &Shared) -> Response {
+    if shared.refuse_tokens.load(Ordering::Relaxed) {
+        let body = r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#;
+        return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body).into_response();
+    }
+    let issued = shared.tokens_issued.fetch_add(1, Ordering::SeqCst) + 1;
+    let lifetime_ms = match shared.token_lifetime_ms.load(Ordering::Relaxed) {
+        0 => 3_600_000,
+        ms => ms,
+    };
+    let body = serde_json::json!({
+        "access_token": format!("ya29.mock-{issued}"),
+        "expires_in": lifetime_ms.div_ceil(1000),
+        "token_type": "Bearer",
+    });
+    ([("content-type", "application/json")], body.to_string()).into_response()
 }

@@ -40,8 +40,9 @@ pub fn composite(name: &str, kind: CompositeKind, members: Vec<CompositeMember>)
     }
 }
 
-/// Sends `body` 200 times at once with a new key of gateway `g` limited to `limit` tokens a
-/// minute, and checks that every answer is a 200 or a 429, with some of each, and that the
+/// Sends `body` 200 times at once with a new key of gateway `g` limited to `limit` tokens in
+/// all (a fixed window a minute long could end while they run, and admit a second `limit`),
+/// and checks that every answer is a 200 or a 429, with some of each, and that the
 /// logged usage stayed within the limit (reported as metric `figure`). Answers the logs.
 pub async fn two_hundred_at_once_within(rig: &Rig, limit: i64, body: &Value, figure: &str) -> Vec<RequestLog> {
     let manage = &rig.server.state.manage;
@@ -50,7 +51,7 @@ pub async fn two_hundred_at_once_within(rig: &Rig, limit: i64, body: &Value, fig
             gateway: op(manage).gateway_id("g").await,
             name: "limited".into(),
             limits: vec![
-                parse_limit(&format!("tokens/minute={limit}")).unwrap(),
+                parse_limit(&format!("tokens/total={limit}")).unwrap(),
                 parse_limit("concurrency=1000").unwrap(),
             ],
             ..NewKey::default()

@@ -15,6 +15,8 @@ const fn listed(kind: ProviderKind) -> &'static str {
         ProviderKind::Anthropic => "anthropic",
         ProviderKind::Ollama => "ollama",
         ProviderKind::OpenAiCompatible => "openai_compatible",
+        ProviderKind::Gemini => "gemini",
+        ProviderKind::Vertex => "vertex",
     }
 }
 
@@ -39,6 +41,15 @@ fn expected_call(kind: ProviderKind) -> (&'static str, Option<(&'static str, Str
             Some(("api-key", CANARY.to_string())),
         ),
         ProviderKind::Anthropic => ("/v1/messages", Some(("x-api-key", CANARY.to_string()))),
+        ProviderKind::Gemini => (
+            "/v1beta/models/gpt-4o-mini:generateContent",
+            Some(("x-goog-api-key", CANARY.to_string())),
+        ),
+        // The service account's first token, exchanged at the mock's `/token`.
+        ProviderKind::Vertex => (
+            "/v1/projects/test-project/locations/us-central1/publishers/google/models/gpt-4o-mini:generateContent",
+            Some(("authorization", "Bearer ya29.mock-1".to_string())),
+        ),
     }
 }
 
@@ -46,6 +57,9 @@ fn error_body(kind: ProviderKind, message: &str) -> String {
     match kind {
         ProviderKind::Anthropic => {
             json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } }).to_string()
+        }
+        ProviderKind::Gemini | ProviderKind::Vertex => {
+            json!({ "error": { "code": 400, "message": message, "status": "INVALID_ARGUMENT" } }).to_string()
         }
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
             json!({ "error": { "message": message, "type": "invalid_request_error", "param": "messages", "code": null } })
@@ -164,7 +178,12 @@ pub async fn serves_embeddings_where_the_provider_has_them(kind: ProviderKind) {
             assert_eq!(response.status(), 400, "Anthropic has no embeddings");
             assert_eq!(mock.requests_received(), 0);
         }
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
+        ProviderKind::OpenAi
+        | ProviderKind::OpenAiCompatible
+        | ProviderKind::AzureOpenAi
+        | ProviderKind::Ollama
+        | ProviderKind::Gemini
+        | ProviderKind::Vertex => {
             assert_eq!(response.status(), 200);
             let body: Value = response.json().await.unwrap();
             assert_eq!(body["data"][0]["object"], "embedding");
@@ -197,8 +216,19 @@ pub async fn applies_the_gateways_parameter_policy(kind: ProviderKind) {
     body["temperature"] = json!(1.5);
     assert_eq!(rig.post("/v1/chat/completions", &body).await.status(), 200);
     let sent = mock.recorded().pop().unwrap().body.unwrap();
-    assert_eq!(sent["max_tokens"], 32, "{kind:?}: {sent}");
-    assert_eq!(sent["temperature"], 0.3, "{kind:?}: {sent}");
+    // Gemini's sampling and length live in `generationConfig`, under their own names.
+    let (max_tokens, temperature) = match kind {
+        ProviderKind::Gemini | ProviderKind::Vertex => {
+            ("/generationConfig/maxOutputTokens", "/generationConfig/temperature")
+        }
+        ProviderKind::OpenAi
+        | ProviderKind::OpenAiCompatible
+        | ProviderKind::AzureOpenAi
+        | ProviderKind::Ollama
+        | ProviderKind::Anthropic => ("/max_tokens", "/temperature"),
+    };
+    assert_eq!(sent.pointer(max_tokens), Some(&json!(32)), "{kind:?}: {sent}");
+    assert_eq!(sent.pointer(temperature), Some(&json!(0.3)), "{kind:?}: {sent}");
 }
 
 macro_rules! conformance {
@@ -248,6 +278,8 @@ conformance! {
     anthropic => ProviderKind::Anthropic,
     ollama => ProviderKind::Ollama,
     openai_compatible => ProviderKind::OpenAiCompatible,
+    gemini => ProviderKind::Gemini,
+    vertex => ProviderKind::Vertex,
 }
 
 /// Every kind has a suite: the macro's list is checked against [`ProviderKind::ALL`].

@@ -201,7 +201,7 @@ fn messages_body(stream: bool) -> Value {
 #[tokio::test]
 async fn anthropic_clients_are_answered_in_their_shape_by_any_endpoint() {
     let mock = MockUpstream::start().await.unwrap();
-    for provider in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+    for provider in [ProviderKind::OpenAi, ProviderKind::Anthropic, ProviderKind::Gemini] {
         let rig = Rig::start(steady, vec![endpoint("e", provider, &mock.url())], |_| {}).await;
         let response = reqwest::Client::new()
             .post(format!("{}/v1/messages", rig.server.url))

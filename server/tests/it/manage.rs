@@ -37,6 +37,7 @@ pub fn openai(name: &str) -> NewEndpoint {
         model: "gpt-4o-mini".into(),
         deployment: None,
         api_version: None,
+        project: None,
         region: None,
         rpm_limit: None,
         tpm_limit: None,

@@ -17,17 +17,33 @@ pub fn endpoint(name: &str, provider: ProviderKind, base: &str) -> NewEndpoint {
     let base_url = match provider {
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Ollama => format!("{base}/v1"),
         ProviderKind::AzureOpenAi | ProviderKind::Anthropic => base.to_string(),
+        ProviderKind::Gemini => format!("{base}/v1beta"),
+        ProviderKind::Vertex => format!("{base}/v1"),
+    };
+    // Vertex signs in with a service account whose tokens the mock issues; elsewhere a key.
+    let (api_key, region) = match provider {
+        ProviderKind::Vertex => (
+            server::testing::service_account_key(&format!("{base}/token"), "test-project"),
+            Some("us-central1".to_string()),
+        ),
+        ProviderKind::OpenAi
+        | ProviderKind::OpenAiCompatible
+        | ProviderKind::Ollama
+        | ProviderKind::AzureOpenAi
+        | ProviderKind::Anthropic
+        | ProviderKind::Gemini => (CANARY.to_string(), None),
     };
     let azure = provider == ProviderKind::AzureOpenAi;
     NewEndpoint {
         name: name.into(),
         provider,
         base_url: Some(base_url),
-        api_key: Some(WriteOnly(CANARY.into())),
+        api_key: Some(WriteOnly(api_key)),
         model: "gpt-4o-mini".into(),
         deployment: azure.then(|| "mini-deployment".into()),
         api_version: azure.then(|| "2024-10-21".into()),
-        region: None,
+        project: None,
+        region,
         rpm_limit: None,
         tpm_limit: None,
         timeouts: None,

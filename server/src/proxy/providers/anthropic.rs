@@ -4,7 +4,9 @@
 //!
 //! Does not: carry OpenAI-only fields to Anthropic.
 
-use super::{content_text, join, Answer, AnswerBody, Call, Invalid, Operation, Outbound, UpstreamError, Usage};
+use super::{
+    content_text, join, push_turn, Answer, AnswerBody, Call, Invalid, Operation, Outbound, UpstreamError, Usage,
+};
 use serde_json::{json, Map, Value};
 
 mod stream;
@@ -90,23 +92,6 @@ fn image_block(url: &str) -> Value {
     json!({ "type": "image", "source": { "type": "url", "url": url } })
 }
 
-/// Appends blocks as a message of `role`, merging with the previous message of the same role
-/// (Anthropic wants user and assistant turns to alternate).
-fn push_turn(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut() {
-        if last["role"] == role {
-            if let Some(content) = last["content"].as_array_mut() {
-                content.extend(blocks);
-                return;
-            }
-        }
-    }
-    messages.push(json!({ "role": role, "content": blocks }));
-}
-
 /// An OpenAI chat request as an Anthropic Messages request (without model and stream).
 pub fn to_messages_request(body: &Map<String, Value>) -> Map<String, Value> {
     let mut system = Vec::new();
@@ -137,7 +122,7 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Map<String, Value> {
                         "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
                     }));
                 }
-                push_turn(&mut messages, "assistant", blocks);
+                push_turn(&mut messages, "assistant", "content", blocks);
             }
             Some("tool") => {
                 let block = json!({
@@ -145,9 +130,9 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Map<String, Value> {
                     "tool_use_id": message.get("tool_call_id").cloned().unwrap_or_default(),
                     "content": content_text(content),
                 });
-                push_turn(&mut messages, "user", vec![block]);
+                push_turn(&mut messages, "user", "content", vec![block]);
             }
-            _ => push_turn(&mut messages, "user", to_blocks(content)),
+            _ => push_turn(&mut messages, "user", "content", to_blocks(content)),
         }
     }
     let mut out = Map::new();

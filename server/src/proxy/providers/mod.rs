@@ -8,9 +8,11 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod gemini;
 pub mod ollama;
 pub mod openai;
 pub mod step;
+pub mod vertex;
 
 use app::types::{InferenceEndpoint, ProviderKind};
 use serde_json::{Map, Value};
@@ -257,6 +259,8 @@ pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
         ProviderKind::AzureOpenAi => &azure::Azure,
         ProviderKind::Anthropic => &anthropic::Anthropic,
         ProviderKind::Ollama => &ollama::Ollama,
+        ProviderKind::Gemini => &gemini::Gemini,
+        ProviderKind::Vertex => &vertex::Vertex,
     }
 }
 
@@ -264,6 +268,7 @@ pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
 pub enum StreamDecoder {
     OpenAi(openai::StreamDecoder),
     Anthropic(anthropic::StreamDecoder),
+    Gemini(gemini::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -272,6 +277,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(decoder) => decoder.event(data),
             StreamDecoder::Anthropic(decoder) => decoder.event(name, &data),
+            StreamDecoder::Gemini(decoder) => decoder.event(&data),
         }
     }
 }
@@ -289,6 +295,26 @@ pub fn error(kind: ProviderKind, status: u16, bytes: &[u8], credential: Option<&
     error.code = error.code.map(|code| super::redact::redacted(&code, credential));
     error.param = error.param.map(|param| super::redact::redacted(&param, credential));
     error
+}
+
+/// Appends `items` as a turn of `role` (its list under `field`), merged into the previous turn
+/// when that has the same role: Anthropic and Gemini want user and model turns to alternate.
+fn push_turn(turns: &mut Vec<Value>, role: &str, field: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut() {
+        if last["role"] == role {
+            if let Some(existing) = last[field].as_array_mut() {
+                existing.extend(items);
+                return;
+            }
+        }
+    }
+    let mut turn = Map::new();
+    turn.insert("role".into(), Value::String(role.to_string()));
+    turn.insert(field.into(), Value::Array(items));
+    turns.push(Value::Object(turn));
 }
 
 /// A base URL joined with a path, with exactly one slash between them.

@@ -72,6 +72,7 @@ fn endpoint_fields(name: &str) -> EndpointFields<'_> {
         model: "gpt-4o-mini",
         deployment: None,
         api_version: None,
+        project: None,
         region: Some("eu"),
         rpm_limit: Some(100),
         tpm_limit: None,
