@@ -74,6 +74,12 @@ pub fn anthropic_request(data: &[u8]) {
     translate(Api::Anthropic, data);
 }
 
+/// Z-02: an OpenAI Responses body, read as `/v1/responses` reads it, then written for every
+/// provider.
+pub fn responses_request(data: &[u8]) {
+    translate(Api::Responses, data);
+}
+
 fn translate(api: Api, data: &[u8]) {
     let snapshot = crate::proxy::registry::Snapshot::default();
     let prompts = route::PromptScope {
@@ -239,6 +245,7 @@ mod tests {
         sse,
         openai_request,
         anthropic_request,
+        responses_request,
         provider_answer,
         graphql_document,
         gateway_key,
@@ -252,6 +259,7 @@ mod tests {
             "sse",
             "openai_request",
             "anthropic_request",
+            "responses_request",
             "provider_answer",
             "graphql_document",
             "gateway_key",

@@ -235,7 +235,8 @@ fn end_user_routes(cors_origins: &[String]) -> Router<AppState> {
         .route("/g/{gateway}/v1/chat/completions", post(proxy::api::user_chat))
         .route("/g/{gateway}/v1/completions", post(proxy::api::user_completions))
         .route("/g/{gateway}/v1/embeddings", post(proxy::api::user_embeddings))
-        .route("/g/{gateway}/v1/messages", post(proxy::api::user_messages));
+        .route("/g/{gateway}/v1/messages", post(proxy::api::user_messages))
+        .route("/g/{gateway}/v1/responses", post(proxy::api::user_responses));
     if cors_origins.is_empty() {
         routes
     } else {
@@ -286,6 +287,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/completions", post(proxy::api::completions))
         .route("/v1/embeddings", post(proxy::api::embeddings))
         .route("/v1/messages", post(proxy::api::messages))
+        .route("/v1/responses", post(proxy::api::responses))
+        .route("/v1/responses/{id}", get(proxy::api::stored_response))
         // An end user's token alone (issue #23), to the gateway the path names; from pages of
         // the origins `proxy.cors_origins` names too.
         .merge(end_user_routes(&state.config.proxy.cors_origins))

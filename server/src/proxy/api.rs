@@ -1,6 +1,6 @@
 //! The inference routes: OpenAI's (`/v1/chat/completions`, `/v1/completions`,
-//! `/v1/embeddings`), Azure's deployment paths (with the `auto` deployment) and Anthropic's
-//! `/v1/messages` — one path through the proxy for all of them.
+//! `/v1/embeddings`, `/v1/responses`), Azure's deployment paths (with the `auto` deployment)
+//! and Anthropic's `/v1/messages` — one path through the proxy for all of them.
 
 use super::{
     auth,
@@ -43,6 +43,21 @@ pub async fn embeddings(State(state): State<AppState>, request: Request) -> Resp
 /// `POST /v1/messages` (Anthropic's shape).
 pub async fn messages(State(state): State<AppState>, request: Request) -> Response {
     handle(state, Entry::Key, Api::Anthropic, Operation::Chat, None, request).await
+}
+
+/// `POST /v1/responses` (OpenAI's Responses API, answered through the chat path).
+pub async fn responses(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Entry::Key, Api::Responses, Operation::Chat, None, request).await
+}
+
+/// `GET /v1/responses/{id}`: the gateway keeps no responses to give back.
+pub async fn stored_response(Path(_id): Path<String>) -> Response {
+    ProxyError::bad(
+        "response_id",
+        "This gateway keeps no responses (it answers the Responses API from any provider's chat API): \
+         keep the response you were given.",
+    )
+    .into_response()
 }
 
 /// `POST /openai/deployments/{deployment}/chat/completions`.
@@ -141,6 +156,19 @@ pub async fn user_messages(State(state): State<AppState>, Path(gateway): Path<St
         state,
         Entry::Token(gateway),
         Api::Anthropic,
+        Operation::Chat,
+        None,
+        request,
+    )
+    .await
+}
+
+/// `POST /g/{gateway}/v1/responses` (OpenAI's Responses API).
+pub async fn user_responses(State(state): State<AppState>, Path(gateway): Path<String>, request: Request) -> Response {
+    handle(
+        state,
+        Entry::Token(gateway),
+        Api::Responses,
         Operation::Chat,
         None,
         request,

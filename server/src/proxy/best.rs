@@ -13,12 +13,10 @@ use super::{
     composite::JUDGE,
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
-    messages,
     multi::{every_member, member, name, priced, Priced},
     plan::{Judge, Tier},
     providers::{content_text, Usage},
     registry::{Snapshot, Upstream},
-    route::Api,
     shape::{with_endpoint, Answered, Client},
     stream,
     usage::Recorder,
@@ -249,11 +247,10 @@ fn respond(
         }
     }
     let (body, content_type) = match (inbound.stream, client.api) {
-        (false, Api::OpenAi | Api::Azure) => (Bytes::from(answer.to_string()), "application/json"),
-        (false, Api::Anthropic) => (
-            Bytes::from(messages::to_message(&answer, usage).to_string()),
-            "application/json",
-        ),
+        (false, api) => {
+            let shaped = api.shape().answer(&answer, usage).unwrap_or(answer);
+            (Bytes::from(shaped.to_string()), "application/json")
+        }
         (true, api) => (
             Bytes::from(stream::replay(&answer, usage, api.shape(), inbound.wants_usage)),
             "text/event-stream",

@@ -64,6 +64,7 @@ pub mod prompt;
 pub mod providers;
 pub mod redact;
 pub mod registry;
+pub mod responses;
 pub mod route;
 pub mod serving;
 pub mod shape;

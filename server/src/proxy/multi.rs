@@ -14,11 +14,9 @@
 use super::{
     error::{set_rate_headers, ProxyError},
     failover::{Routed, Served},
-    messages,
     plan::Tier,
     providers::{Answer, Usage},
     registry::{Snapshot, Upstream},
-    route::Api,
     shape::{estimated, Answered, Client},
     usage::{MemberAttempts, Recorder},
     wire::Inbound,
@@ -200,8 +198,7 @@ pub(super) async fn wait_for_all(
                 };
                 match (guarded, client.api) {
                     (Err(refusal), _) => refusal.body(),
-                    (Ok(_), Api::OpenAi | Api::Azure) => priced.json,
-                    (Ok(_), Api::Anthropic) => messages::to_message(&priced.json, priced.usage),
+                    (Ok(_), api) => api.shape().answer(&priced.json, priced.usage).unwrap_or(priced.json),
                 }
             }
             // The plan refuses `stream: true` for `waitforall`, so no member streams.

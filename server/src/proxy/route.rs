@@ -20,6 +20,7 @@ use super::{
     prompt::{self, PromptUse},
     providers::Operation,
     registry::{KeyEntry, Snapshot, Upstream},
+    responses,
     shape::{self, shape, Answered, Client},
     stream::ClientShape,
     usage::{Charge, Counted, Recorder},
@@ -45,6 +46,8 @@ pub enum Api {
     OpenAi,
     Azure,
     Anthropic,
+    /// OpenAI's Responses API (`/v1/responses`), answered through the chat path.
+    Responses,
 }
 
 impl Api {
@@ -53,6 +56,7 @@ impl Api {
             Api::OpenAi => "openai",
             Api::Azure => "azure",
             Api::Anthropic => "anthropic",
+            Api::Responses => "responses",
         }
     }
 
@@ -60,6 +64,7 @@ impl Api {
         match self {
             Api::OpenAi | Api::Azure => ClientShape::OpenAi,
             Api::Anthropic => ClientShape::Anthropic,
+            Api::Responses => ClientShape::Responses,
         }
     }
 }
@@ -345,15 +350,30 @@ pub fn read(
     prompts: PromptScope<'_>,
 ) -> Result<Read, ProxyError> {
     let mut body = wire::parse(bytes)?;
-    if api == Api::Anthropic {
-        let mut read = messages::from_messages_request(&body).map_err(|bad| ProxyError::BadRequest {
+    let translated = match api {
+        Api::OpenAi | Api::Azure => None,
+        Api::Anthropic => Some(messages::from_messages_request(&body)),
+        Api::Responses => Some(responses::from_responses_request(&body)),
+    };
+    if let Some(translated) = translated {
+        let mut read = translated.map_err(|bad| ProxyError::BadRequest {
             message: bad.message,
             param: Some(bad.param.to_string()),
         })?;
-        // A named prompt is asked for the same way in either shape.
+        // A named prompt is asked for the same way in every shape (on `/v1/responses`, a
+        // `prompt` object is OpenAI's stored prompt, not the gateway's: left out).
         for field in ["prompt", "parameters"] {
-            if let Some(value) = body.remove(field) {
-                read.insert(field.into(), value);
+            match body.remove(field) {
+                Some(Value::Object(_)) if api == Api::Responses && field == "prompt" => {
+                    return Err(ProxyError::bad(
+                        "prompt",
+                        "OpenAI's stored prompts are not served: name one of the gateway's prompts as a string",
+                    ))
+                }
+                Some(value) => {
+                    read.insert(field.into(), value);
+                }
+                None => {}
             }
         }
         body = read;

@@ -14,12 +14,11 @@ use super::{
     failover::Served,
     guard::Guarding,
     limits::RateHeaders,
-    messages,
     plan::Plan,
     providers::{self, Operation, Usage},
     registry::Upstream,
     route::{Api, Call, Estimate},
-    stream::{self, StreamContext},
+    stream::{self, ClientShape, StreamContext},
     usage::Recorder,
     wire::{self, Inbound},
     InFlight, Proxy,
@@ -200,10 +199,12 @@ fn json_answer(
     mut guarding: Option<Guarding>,
     recorder: &mut Recorder,
 ) -> Result<Bytes, super::error::ProxyError> {
-    if api == Api::Anthropic && caching.is_none() && guarding.is_none() {
+    let shape = api.shape();
+    if shape != ClientShape::OpenAi && caching.is_none() && guarding.is_none() {
         // Nothing keeps or reads the OpenAI-shaped answer: shaped from it as it is (a
         // translated answer is a value already; no round trip through bytes).
-        let body = Bytes::from(messages::to_message(&answer.json(), usage).to_string());
+        let shaped = shape.answer(&answer.json(), usage).unwrap_or_default();
+        let body = Bytes::from(shaped.to_string());
         if gateway.log_payloads {
             recorder.answered(String::from_utf8_lossy(&body).into_owned());
         }
@@ -221,9 +222,9 @@ fn json_answer(
             body = guarded;
         }
     }
-    if api == Api::Anthropic {
+    if shape != ClientShape::OpenAi {
         let json = serde_json::from_slice::<Value>(&body).unwrap_or_default();
-        body = Bytes::from(messages::to_message(&json, usage).to_string());
+        body = Bytes::from(shape.answer(&json, usage).unwrap_or_default().to_string());
     }
     if gateway.log_payloads {
         let text = String::from_utf8_lossy(&body).into_owned();

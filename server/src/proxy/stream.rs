@@ -47,6 +47,7 @@ pub struct Started {
 }
 
 mod encode;
+pub mod piece;
 
 use encode::Encoder;
 pub use encode::{replay, ClientShape};

@@ -44,6 +44,7 @@ mod prompts;
 mod proxy;
 mod redis_outage;
 mod replicas;
+mod responses;
 mod rig;
 mod sdk;
 mod settings;

@@ -30,7 +30,6 @@ pub use store::{Entry, ResponseCache};
 use super::{
     error::set_rate_headers,
     limits::RateHeaders,
-    messages,
     providers::{Operation, Usage},
     stream::{self, ClientShape},
     usage::Recorder,
@@ -273,11 +272,10 @@ pub fn answer(
     recorder.saved(entry.cost_micros);
     let json = || serde_json::from_slice::<Value>(&body).unwrap_or_default();
     let (content_type, body) = match (inbound.stream, shape) {
-        (false, ClientShape::OpenAi) => ("application/json", body.clone()),
-        (false, ClientShape::Anthropic) => (
-            "application/json",
-            Bytes::from(messages::to_message(&json(), entry.usage).to_string()),
-        ),
+        (false, shape) => match shape.answer(&json(), entry.usage) {
+            Some(shaped) => ("application/json", Bytes::from(shaped.to_string())),
+            None => ("application/json", body.clone()),
+        },
         (true, shape) => (
             "text/event-stream",
             Bytes::from(stream::replay(&json(), entry.usage, shape, inbound.wants_usage)),

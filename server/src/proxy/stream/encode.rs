@@ -5,6 +5,7 @@
 use crate::proxy::{
     messages,
     providers::{openai::Passed, step::Step, Usage},
+    responses,
 };
 use serde_json::{json, Value};
 
@@ -13,6 +14,19 @@ use serde_json::{json, Value};
 pub enum ClientShape {
     OpenAi,
     Anthropic,
+    /// OpenAI's Responses API.
+    Responses,
+}
+
+impl ClientShape {
+    /// A whole OpenAI answer in this shape; `None` for OpenAI's own (sent as it is).
+    pub fn answer(self, answer: &Value, usage: Usage) -> Option<Value> {
+        match self {
+            ClientShape::OpenAi => None,
+            ClientShape::Anthropic => Some(messages::to_message(answer, usage)),
+            ClientShape::Responses => Some(responses::to_response(answer, usage)),
+        }
+    }
 }
 
 /// A chunk's id, object, created and model: what the usage chunk at the end repeats.
@@ -31,6 +45,7 @@ pub(super) enum Encoder {
         first: Value,
     },
     Anthropic(messages::StreamEncoder),
+    Responses(Box<responses::StreamEncoder>),
 }
 
 impl Encoder {
@@ -41,6 +56,7 @@ impl Encoder {
                 first: Value::Null,
             },
             ClientShape::Anthropic => Encoder::Anthropic(messages::StreamEncoder::default()),
+            ClientShape::Responses => Encoder::Responses(Box::default()),
         }
     }
 
@@ -53,6 +69,7 @@ impl Encoder {
                 format!("data: {chunk}\n\n")
             }
             Encoder::Anthropic(encoder) => encoder.chunk(chunk),
+            Encoder::Responses(encoder) => encoder.chunk(chunk),
         }
     }
 
@@ -66,6 +83,7 @@ impl Encoder {
                 passed.frame(*wants_usage)
             }
             Encoder::Anthropic(encoder) => encoder.passed(passed),
+            Encoder::Responses(encoder) => encoder.passed(passed),
         }
     }
 
@@ -82,6 +100,7 @@ impl Encoder {
                 step.frame()
             }
             Encoder::Anthropic(encoder) => encoder.step(step),
+            Encoder::Responses(encoder) => encoder.step(step),
         }
     }
 
@@ -105,6 +124,7 @@ impl Encoder {
                 out
             }
             Encoder::Anthropic(encoder) => encoder.finish(usage),
+            Encoder::Responses(encoder) => encoder.finish(usage),
         }
     }
 
@@ -116,6 +136,7 @@ impl Encoder {
                 format!("data: {error}\n\n")
             }
             Encoder::Anthropic(encoder) => encoder.error("api_error", message),
+            Encoder::Responses(encoder) => encoder.error(code, message),
         }
     }
 }
