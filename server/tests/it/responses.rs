@@ -89,29 +89,11 @@ async fn what_needs_server_state_is_refused_in_openais_shape() {
 #[tokio::test]
 async fn the_openai_sdk_creates_responses_through_every_kind_of_endpoint() {
     let Some(python) = crate::sdk::python() else { return };
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/responses_sdk.py");
     for kind in KINDS {
         let mock = MockUpstream::start().await.unwrap();
         let rig = Rig::start(steady, vec![endpoint("e", kind, &mock.url())], |_| {}).await;
-        let output = tokio::process::Command::new(&python)
-            .arg(&script)
-            .arg(&rig.server.url)
-            .arg(&rig.key)
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{kind:?}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        for check in ["json", "stream", "stream helper", "stateless"] {
-            assert!(
-                stdout.lines().any(|line| line == format!("{check} ok")),
-                "{kind:?}: {check}:\n{stdout}"
-            );
-        }
+        let checks = ["json", "stream", "stream helper", "stateless"];
+        crate::sdk::script_passes(&python, "responses_sdk.py", &rig.server.url, &rig.key, &checks).await;
         let logs = rig.logs(3).await;
         assert!(
             logs.iter()

@@ -82,11 +82,18 @@ async fn run_on(script: &str, checks: &[&str], limits: &[&str], composites: &[Ne
         let created = op(&rig.server.state.manage).create_key(new).await.unwrap();
         created.secret.expose().to_string()
     };
+    script_passes(&python, script, &rig.server.url, &key, checks).await;
+    assert!(mock.requests_received() > 0);
+}
+
+/// Runs `script` (in `tests/sdk/`) against the gateway at `url` with `key`; it must succeed
+/// and print `<check> ok` for each check.
+pub async fn script_passes(python: &std::path::Path, script: &str, url: &str, key: &str, checks: &[&str]) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk").join(script);
     let output = tokio::process::Command::new(python)
         .arg(&script)
-        .arg(&rig.server.url)
-        .arg(&key)
+        .arg(url)
+        .arg(key)
         .output()
         .await
         .unwrap();
@@ -103,7 +110,6 @@ async fn run_on(script: &str, checks: &[&str], limits: &[&str], composites: &[Ne
             "{check} not reached:\n{stdout}"
         );
     }
-    assert!(mock.requests_received() > 0);
 }
 
 #[tokio::test]

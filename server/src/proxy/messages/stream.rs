@@ -4,12 +4,8 @@
 //! is read into one [`Piece`], and the events are written from typed fields.
 
 use super::{stop_reason, Usage};
-use crate::proxy::{
-    providers::{openai::Passed, step::Step},
-    stream::piece::Piece,
-};
+use crate::proxy::stream::piece::{FromPieces, Piece};
 use serde::Serialize;
-use serde_json::Value;
 
 /// OpenAI chunks → Anthropic's stream events.
 #[derive(Default)]
@@ -154,25 +150,38 @@ impl StreamEncoder {
         index
     }
 
-    /// The events for one OpenAI chunk, as a tree.
-    pub fn chunk(&mut self, chunk: &Value) -> String {
-        self.piece(&Piece::of_tree(chunk))
-    }
-
-    /// The events for one step of a translated stream.
-    pub fn step(&mut self, step: &Step) -> String {
-        self.piece(&Piece::of_step(step))
-    }
-
-    /// The events for an OpenAI-shaped upstream's own chunk.
-    pub fn passed(&mut self, passed: &Passed) -> String {
-        match Piece::of_json(passed.json()) {
-            Some(piece) => self.piece(&piece),
-            // The decoder read it as JSON already: only a shape serde cannot borrow is left.
-            None => self.chunk(&passed.tree()),
+    /// The closing events, with the usage.
+    pub fn finish(&mut self, usage: Usage) -> String {
+        let mut out = String::new();
+        self.start(None, None, &mut out);
+        self.close_block(&mut out);
+        Event::MessageDelta {
+            delta: StopDelta {
+                stop_reason: stop_reason(self.stop.as_deref()),
+                stop_sequence: None,
+            },
+            usage: Tokens {
+                input_tokens: usage.prompt_tokens,
+                output_tokens: usage.completion_tokens,
+            },
         }
+        .write(&mut out);
+        Event::MessageStop.write(&mut out);
+        out
     }
 
+    /// An error event (the stream then ends without `message_stop`).
+    pub fn error(&mut self, kind: &str, message: &str) -> String {
+        let mut out = String::new();
+        Event::Error {
+            error: ErrorBody { kind, message },
+        }
+        .write(&mut out);
+        out
+    }
+}
+
+impl FromPieces for StreamEncoder {
     fn piece(&mut self, piece: &Piece<'_>) -> String {
         let mut out = String::new();
         self.start(piece.id.as_deref(), piece.model.as_deref(), &mut out);
@@ -212,43 +221,13 @@ impl StreamEncoder {
         }
         out
     }
-
-    /// The closing events, with the usage.
-    pub fn finish(&mut self, usage: Usage) -> String {
-        let mut out = String::new();
-        self.start(None, None, &mut out);
-        self.close_block(&mut out);
-        Event::MessageDelta {
-            delta: StopDelta {
-                stop_reason: stop_reason(self.stop.as_deref()),
-                stop_sequence: None,
-            },
-            usage: Tokens {
-                input_tokens: usage.prompt_tokens,
-                output_tokens: usage.completion_tokens,
-            },
-        }
-        .write(&mut out);
-        Event::MessageStop.write(&mut out);
-        out
-    }
-
-    /// An error event (the stream then ends without `message_stop`).
-    pub fn error(&mut self, kind: &str, message: &str) -> String {
-        let mut out = String::new();
-        Event::Error {
-            error: ErrorBody { kind, message },
-        }
-        .write(&mut out);
-        out
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::providers::step::{Delta, Head};
-    use serde_json::json;
+    use crate::proxy::providers::step::{Delta, Head, Step};
+    use serde_json::{json, Value};
     use std::sync::Arc;
 
     /// Each event's name and data, the data as a tree.

@@ -6,10 +6,7 @@
 //! before the next one opens, and all are closed before `response.completed`.
 
 use super::{call_item, message_item, response, response_id, Usage};
-use crate::proxy::{
-    providers::{openai::Passed, step::Step},
-    stream::piece::Piece,
-};
+use crate::proxy::stream::piece::{FromPieces, Piece};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -175,65 +172,6 @@ impl StreamEncoder {
         write(kind, &data, out);
     }
 
-    /// The events for one OpenAI chunk, as a tree.
-    pub fn chunk(&mut self, chunk: &Value) -> String {
-        self.piece(&Piece::of_tree(chunk))
-    }
-
-    /// The events for one step of a translated stream.
-    pub fn step(&mut self, step: &Step) -> String {
-        self.piece(&Piece::of_step(step))
-    }
-
-    /// The events for an OpenAI-shaped upstream's own chunk.
-    pub fn passed(&mut self, passed: &Passed) -> String {
-        match Piece::of_json(passed.json()) {
-            Some(piece) => self.piece(&piece),
-            None => self.chunk(&passed.tree()),
-        }
-    }
-
-    fn piece(&mut self, piece: &Piece<'_>) -> String {
-        let mut out = String::new();
-        self.start(Some(piece), &mut out);
-        if let Some(text) = piece.text.as_deref().filter(|text| !text.is_empty()) {
-            if let Some(Open::Message { text: so_far, .. }) = &mut self.open {
-                so_far.push_str(text);
-            } else {
-                let id = format!("msg_{}", self.id());
-                self.open(
-                    Open::Message {
-                        id,
-                        text: text.to_string(),
-                    },
-                    &mut out,
-                );
-            }
-            self.delta("response.output_text.delta", text, &mut out);
-        }
-        for call in &piece.tools {
-            if let Some(call_id) = call.id.as_deref() {
-                let id = format!("fc_{}_{}", self.done.len(), self.id());
-                let open = Open::Call {
-                    id,
-                    call_id: call_id.to_string(),
-                    name: call.name().unwrap_or_default().to_string(),
-                    arguments: String::new(),
-                };
-                self.open(open, &mut out);
-            }
-            let arguments = call.arguments();
-            if let (Some(Open::Call { arguments: so_far, .. }), false) = (&mut self.open, arguments.is_empty()) {
-                so_far.push_str(arguments);
-                self.delta("response.function_call_arguments.delta", arguments, &mut out);
-            }
-        }
-        if let Some(finish) = piece.finish.as_deref() {
-            self.finish = Some(finish.to_string());
-        }
-        out
-    }
-
     /// The closing events: every item done, then the whole response with its usage.
     pub fn finish(&mut self, usage: Usage) -> String {
         let mut out = String::new();
@@ -274,6 +212,49 @@ fn write(kind: &str, data: &str, out: &mut String) {
     out.push_str("\ndata: ");
     out.push_str(data);
     out.push_str("\n\n");
+}
+
+impl FromPieces for StreamEncoder {
+    fn piece(&mut self, piece: &Piece<'_>) -> String {
+        let mut out = String::new();
+        self.start(Some(piece), &mut out);
+        if let Some(text) = piece.text.as_deref().filter(|text| !text.is_empty()) {
+            if let Some(Open::Message { text: so_far, .. }) = &mut self.open {
+                so_far.push_str(text);
+            } else {
+                let id = format!("msg_{}", self.id());
+                self.open(
+                    Open::Message {
+                        id,
+                        text: text.to_string(),
+                    },
+                    &mut out,
+                );
+            }
+            self.delta("response.output_text.delta", text, &mut out);
+        }
+        for call in &piece.tools {
+            if let Some(call_id) = call.id.as_deref() {
+                let id = format!("fc_{}_{}", self.done.len(), self.id());
+                let open = Open::Call {
+                    id,
+                    call_id: call_id.to_string(),
+                    name: call.name().unwrap_or_default().to_string(),
+                    arguments: String::new(),
+                };
+                self.open(open, &mut out);
+            }
+            let arguments = call.arguments();
+            if let (Some(Open::Call { arguments: so_far, .. }), false) = (&mut self.open, arguments.is_empty()) {
+                so_far.push_str(arguments);
+                self.delta("response.function_call_arguments.delta", arguments, &mut out);
+            }
+        }
+        if let Some(finish) = piece.finish.as_deref() {
+            self.finish = Some(finish.to_string());
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::proxy::{
     messages,
     providers::{openai::Passed, step::Step, Usage},
     responses,
+    stream::piece::FromPieces,
 };
 use serde_json::{json, Value};
 

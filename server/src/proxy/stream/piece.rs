@@ -3,7 +3,10 @@
 //! an OpenAI-shaped upstream's own chunk (read once, borrowed and typed), or a translated
 //! stream's step (issue #26). The Anthropic and Responses encoders write from it.
 
-use crate::proxy::providers::step::{Delta, Step};
+use crate::proxy::providers::{
+    openai::Passed,
+    step::{Delta, Step},
+};
 use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -134,5 +137,31 @@ impl<'a> Piece<'a> {
             Delta::Empty => {}
         }
         piece
+    }
+}
+
+/// An encoder that writes its client's events from pieces: given the one way, it has all three
+/// ways in.
+pub(crate) trait FromPieces {
+    /// The events for one piece.
+    fn piece(&mut self, piece: &Piece<'_>) -> String;
+
+    /// The events for one OpenAI chunk, as a tree.
+    fn chunk(&mut self, chunk: &Value) -> String {
+        self.piece(&Piece::of_tree(chunk))
+    }
+
+    /// The events for one step of a translated stream.
+    fn step(&mut self, step: &Step) -> String {
+        self.piece(&Piece::of_step(step))
+    }
+
+    /// The events for an OpenAI-shaped upstream's own chunk.
+    fn passed(&mut self, passed: &Passed) -> String {
+        match Piece::of_json(passed.json()) {
+            Some(piece) => self.piece(&piece),
+            // The decoder read it as JSON already: only a shape serde cannot borrow is left.
+            None => self.chunk(&passed.tree()),
+        }
     }
 }
