@@ -202,13 +202,13 @@ async fn handle(
     };
     match serve(&state, entry, api, operation, deployment, request, &mut progress).await {
         Ok(response) => response,
-        Err(error) => refused(&state, progress, error),
+        Err(error) => refused(&state, progress, error, api),
     }
 }
 
 /// A refusal's answer. A routed request is counted by its record; one refused before is
 /// counted here.
-fn refused(state: &AppState, mut progress: Progress, error: ProxyError) -> Response {
+fn refused(state: &AppState, mut progress: Progress, error: ProxyError, api: Api) -> Response {
     if !progress.recorded {
         let status = error.status().as_u16();
         state.proxy.metrics.refused(progress.gateway.as_deref(), status);
@@ -216,7 +216,7 @@ fn refused(state: &AppState, mut progress: Progress, error: ProxyError) -> Respo
             trace.refused(status, error.class());
         }
     }
-    let mut response = error.into_response();
+    let mut response = error.response_for(api.shape());
     if !progress.body_read {
         response
             .headers_mut()
@@ -259,7 +259,12 @@ pub async fn console_chat(
         .unwrap_or_default()
         .to_string();
     let Some(in_flight) = state.proxy.admit() else {
-        return refused(state, progress, ProxyError::Overloaded("too many requests in flight"));
+        return refused(
+            state,
+            progress,
+            ProxyError::Overloaded("too many requests in flight"),
+            Api::OpenAi,
+        );
     };
     let snapshot = state.registry.snapshot();
     let principal = match target {
@@ -282,6 +287,7 @@ pub async fn console_chat(
                     state,
                     progress,
                     ProxyError::bad("target", "There is no enabled gateway with this id."),
+                    Api::OpenAi,
                 )
             }
         },
@@ -301,6 +307,7 @@ pub async fn console_chat(
                     state,
                     progress,
                     ProxyError::bad("target", "There is no endpoint with this id."),
+                    Api::OpenAi,
                 )
             }
         },
@@ -331,7 +338,7 @@ pub async fn console_chat(
     };
     match route(&state.proxy, call, &snapshot, principal, &mut progress).await {
         Ok(response) => response,
-        Err(error) => refused(state, progress, error),
+        Err(error) => refused(state, progress, error, Api::OpenAi),
     }
 }
 

@@ -243,7 +243,7 @@ fn respond(
         recorder.guardrails(guarding.found.log_text());
         if let Err(refusal) = guarded {
             recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
-            return refusal.into_response();
+            return refusal.response_for(client.api.shape());
         }
     }
     let (body, content_type) = match (inbound.stream, client.api) {

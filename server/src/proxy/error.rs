@@ -7,6 +7,7 @@
 use super::{
     limits::{RateHeaders, Refusal},
     providers::UpstreamError,
+    stream::ClientShape,
 };
 use app::types::Metric;
 use axum::{
@@ -285,6 +286,35 @@ impl ProxyError {
             }
         };
         json!({ "error": { "message": message, "type": kind, "param": param, "code": code } })
+    }
+}
+
+impl ProxyError {
+    /// The refusal in the client's shape: Anthropic's error object for a client of
+    /// `/v1/messages` (its SDK reads `error.type` and `error.message`), OpenAI's for the rest
+    /// (the Responses API's errors are OpenAI's). Status and headers are the same.
+    pub fn response_for(self, shape: ClientShape) -> Response {
+        match shape {
+            ClientShape::OpenAi | ClientShape::Responses => self.into_response(),
+            ClientShape::Anthropic => {
+                let status = self.status();
+                let message = self.body()["error"]["message"].take();
+                let kind = match status.as_u16() {
+                    400 | 422 => "invalid_request_error",
+                    401 => "authentication_error",
+                    403 => "permission_error",
+                    404 => "not_found_error",
+                    413 => "request_too_large",
+                    429 => "rate_limit_error",
+                    503 | 529 => "overloaded_error",
+                    _ => "api_error",
+                };
+                let body = json!({ "type": "error", "error": { "type": kind, "message": message } });
+                let mut response = self.into_response();
+                *response.body_mut() = axum::body::Body::from(body.to_string());
+                response
+            }
+        }
     }
 }
 

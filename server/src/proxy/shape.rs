@@ -136,7 +136,7 @@ pub(super) fn shape(
                 Err(refusal) => {
                     tracing::info!(request_id = call.request_id, "answer blocked by a guardrail");
                     recorder.finish(refusal.status().as_u16(), Some(refusal.class()));
-                    return refusal.into_response();
+                    return refusal.response_for(call.api.shape());
                 }
             };
             recorder.finish(200, None);

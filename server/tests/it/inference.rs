@@ -259,6 +259,21 @@ async fn anthropic_clients_are_answered_in_their_shape_by_any_endpoint() {
         refusal["error"]["message"].as_str().unwrap().contains("max_tokens"),
         "{refusal}"
     );
+    // In Anthropic's own error shape, which its SDK reads.
+    assert_eq!(refusal["type"], "error", "{refusal}");
+    assert_eq!(refusal["error"]["type"], "invalid_request_error", "{refusal}");
+
+    // A refused key, too.
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/messages", rig.server.url))
+        .header("x-api-key", "mgw_not_a_key")
+        .json(&messages_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let refusal: Value = response.json().await.unwrap();
+    assert_eq!(refusal["error"]["type"], "authentication_error", "{refusal}");
 }
 
 #[tokio::test]

@@ -31,4 +31,7 @@ try:
     raise AssertionError("an unknown model must fail")
 except anthropic.NotFoundError as error:
     assert error.status_code == 404, error
+    # Anthropic's own error shape: the SDK's message is the gateway's, not the raw body.
+    assert error.body["type"] == "error" and error.body["error"]["type"] == "not_found_error", error.body
+    assert "no-such-model" in error.message, error.message
 print("errors ok")
