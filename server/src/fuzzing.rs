@@ -18,13 +18,15 @@ use app::types::{EndpointId, InferenceEndpoint, ProviderKind, Timeouts};
 use serde_json::Value;
 
 /// Every provider kind (the adapters the translation targets go through).
-const KINDS: [ProviderKind; 6] = [
+const KINDS: [ProviderKind; 8] = [
     ProviderKind::OpenAi,
     ProviderKind::OpenAiCompatible,
     ProviderKind::AzureOpenAi,
     ProviderKind::Anthropic,
     ProviderKind::Ollama,
     ProviderKind::Gemini,
+    ProviderKind::Vertex,
+    ProviderKind::Bedrock,
 ];
 
 /// The credential the targets' endpoints hold.
@@ -56,7 +58,7 @@ fn decode(chunks: &[&[u8]], limit: usize) -> (Vec<Event>, bool) {
                 decoder.held()
             ),
             Err(SseError::TooLarge(_)) => return (events, true),
-            Err(SseError::Body(_)) => unreachable!("no body here"),
+            Err(SseError::Body(_) | SseError::Frame(_)) => unreachable!("no body or binary frames here"),
         }
     }
     (events, false)

@@ -33,6 +33,8 @@ pub enum ProviderKind {
     Gemini,
     /// Gemini models on Google Cloud's Vertex AI: a project and region, a service account.
     Vertex,
+    /// Amazon Bedrock's Converse API: a region, requests signed with SigV4.
+    Bedrock,
 }
 
 /// What a provider kind is, in one row: the facts the store, the management service, the
@@ -59,6 +61,9 @@ pub struct ProviderSpec {
     /// The base URL in a region other than `global`, `{region}` standing for it; `None` where
     /// the region is only a label.
     pub regional_base_url: Option<&'static str>,
+    /// AWS: the service requests are signed for with SigV4 (in the endpoint's region), and
+    /// streams come in AWS's binary event-stream framing; `None` elsewhere.
+    pub aws_service: Option<&'static str>,
     /// OpenTelemetry's `gen_ai.provider.name` (our own name where the conventions have none).
     pub telemetry_name: &'static str,
 }
@@ -72,6 +77,7 @@ const OPENAI: ProviderSpec = ProviderSpec {
     needs_project: false,
     signs_in: false,
     regional_base_url: None,
+    aws_service: None,
     telemetry_name: "openai",
 };
 
@@ -84,6 +90,7 @@ const AZURE_OPENAI: ProviderSpec = ProviderSpec {
     needs_project: false,
     signs_in: false,
     regional_base_url: None,
+    aws_service: None,
     telemetry_name: "azure.ai.openai",
 };
 
@@ -96,6 +103,7 @@ const ANTHROPIC: ProviderSpec = ProviderSpec {
     needs_project: false,
     signs_in: false,
     regional_base_url: None,
+    aws_service: None,
     telemetry_name: "anthropic",
 };
 
@@ -108,6 +116,7 @@ const OLLAMA: ProviderSpec = ProviderSpec {
     needs_project: false,
     signs_in: false,
     regional_base_url: None,
+    aws_service: None,
     telemetry_name: "ollama",
 };
 
@@ -120,6 +129,7 @@ const OPENAI_COMPATIBLE: ProviderSpec = ProviderSpec {
     needs_project: false,
     signs_in: false,
     regional_base_url: None,
+    aws_service: None,
     telemetry_name: "openai_compatible",
 };
 
@@ -132,6 +142,7 @@ const GEMINI: ProviderSpec = ProviderSpec {
     needs_project: false,
     signs_in: false,
     regional_base_url: None,
+    aws_service: None,
     telemetry_name: "gcp.gemini",
 };
 
@@ -144,17 +155,33 @@ const VERTEX: ProviderSpec = ProviderSpec {
     needs_project: true,
     signs_in: true,
     regional_base_url: Some("https://{region}-aiplatform.googleapis.com/v1"),
+    aws_service: None,
     telemetry_name: "gcp.vertex_ai",
+};
+
+const BEDROCK: ProviderSpec = ProviderSpec {
+    name: "bedrock",
+    label: "Amazon Bedrock",
+    default_base_url: Some("https://bedrock-runtime.us-east-1.amazonaws.com"),
+    // The standard AWS environment credentials stand in for a stored key.
+    needs_credential: false,
+    needs_deployment: false,
+    needs_project: false,
+    signs_in: false,
+    regional_base_url: Some("https://bedrock-runtime.{region}.amazonaws.com"),
+    aws_service: Some("bedrock"),
+    telemetry_name: "aws.bedrock",
 };
 
 impl ProviderKind {
     /// Every kind, in the order lists show them.
-    pub const ALL: [ProviderKind; 7] = [
+    pub const ALL: [ProviderKind; 8] = [
         ProviderKind::OpenAi,
         ProviderKind::AzureOpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
         ProviderKind::Vertex,
+        ProviderKind::Bedrock,
         ProviderKind::Ollama,
         ProviderKind::OpenAiCompatible,
     ];
@@ -169,6 +196,7 @@ impl ProviderKind {
             ProviderKind::OpenAiCompatible => &OPENAI_COMPATIBLE,
             ProviderKind::Gemini => &GEMINI,
             ProviderKind::Vertex => &VERTEX,
+            ProviderKind::Bedrock => &BEDROCK,
         }
     }
 

@@ -121,14 +121,14 @@ pub struct EndpointAdd {
     /// A unique name (letters, digits, '.', '_', '-').
     #[arg(long)]
     pub(super) name: String,
-    /// openai, azure_openai, anthropic, gemini, vertex, ollama or openai_compatible.
+    /// openai, azure_openai, anthropic, gemini, vertex, bedrock, ollama or openai_compatible.
     #[arg(long, value_parser = parse_provider)]
     pub(super) provider: ProviderKind,
     /// Base URL [default: the provider's, where it has one]
     #[arg(long)]
     pub(super) url: Option<String>,
     /// The provider API key (vertex: the service account's JSON key file, or @FILE to read
-    /// it); stored encrypted, never shown again. Prefer MGW_ENDPOINT_API_KEY to keep it out of
+    /// it; bedrock: ACCESS_KEY_ID:SECRET_ACCESS_KEY); stored encrypted, never shown again. Prefer MGW_ENDPOINT_API_KEY to keep it out of
     /// shell history.
     #[arg(long, env = "MGW_ENDPOINT_API_KEY", hide_env_values = true)]
     pub(super) api_key: Option<String>,
@@ -144,7 +144,8 @@ pub struct EndpointAdd {
     /// Vertex: the Google Cloud project [default: the service account's]
     #[arg(long)]
     pub(super) project: Option<String>,
-    /// A region label (vertex: the region called [default: global]).
+    /// A region label (vertex: the region called [default: global]; bedrock: [default:
+    /// us-east-1]).
     #[arg(long)]
     pub(super) region: Option<String>,
     /// The provider's requests per minute for this endpoint.

@@ -246,6 +246,10 @@ impl Checked {
                 self.project = self.project.or(account.project_id);
             }
         }
+        if let (Some(_), Some(key)) = (spec.aws_service, new_key) {
+            crate::proxy::sigv4::AwsCredentials::parse(key.expose())
+                .map_err(|reason| ManageError::invalid("api_key", reason))?;
+        }
         if spec.needs_project && self.project.is_none() {
             return Err(ManageError::invalid(
                 "project",

@@ -140,7 +140,8 @@ impl Manage {
             | ProviderKind::Anthropic
             | ProviderKind::Ollama
             | ProviderKind::Gemini
-            | ProviderKind::Vertex => {
+            | ProviderKind::Vertex
+            | ProviderKind::Bedrock => {
                 return Err(ManageError::invalid(
                     "detector",
                     format!(

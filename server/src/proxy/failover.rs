@@ -7,6 +7,7 @@
 //! Invariant: an upstream's 401/403 reaches the client as 502, never as 401.
 
 use super::{
+    aws_events,
     balancer::{Fault, NoneAvailable, Slot},
     error::ProxyError,
     plan::Tier,
@@ -427,13 +428,17 @@ impl Proxy {
         };
         let credential = carried.as_ref().map(CallCredential::expose);
         let stream = routed.inbound.stream;
-        let outbound = providers::adapter(endpoint.provider).request(&Call {
+        let mut outbound = providers::adapter(endpoint.provider).request(&Call {
             endpoint,
             credential,
             operation: routed.inbound.operation,
             body: &routed.inbound.body,
             stream,
         });
+        // AWS endpoints sign what was built; an unusable key is a credential refused.
+        upstream
+            .sign(&mut outbound, credential)
+            .map_err(|_| Failure::Auth(None))?;
         let ms = |value: Option<i64>, default: Duration| {
             value
                 .and_then(|ms| u64::try_from(ms).ok())
@@ -525,7 +530,10 @@ impl Proxy {
         }
         let chunks = BodyStream::new(response.into_body())
             .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())));
-        let mut events: EventStream = sse::events(chunks, sse::MAX_EVENT_BYTES);
+        let mut events: EventStream = match endpoint.provider.spec().aws_service {
+            Some(_) => aws_events::events(chunks, sse::MAX_EVENT_BYTES),
+            None => sse::events(chunks, sse::MAX_EVENT_BYTES),
+        };
         let mut decoder = providers::adapter(endpoint.provider).stream_decoder(routed.created);
         let mut first = Vec::new();
         loop {
@@ -538,6 +546,7 @@ impl Proxy {
                     )))
                 }
                 Ok(None | Some(Err(sse::SseError::Body(_)))) => return Err(Failure::StreamCut),
+                Ok(Some(Err(sse::SseError::Frame(reason)))) => return Err(Failure::Invalid(reason)),
                 Ok(Some(Ok(event))) => event,
             };
             let items = decoder

@@ -43,6 +43,7 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod aws_events;
 pub mod balancer;
 pub mod best;
 pub mod cache;
@@ -68,6 +69,7 @@ pub mod responses;
 pub mod route;
 pub mod serving;
 pub mod shape;
+pub mod sigv4;
 pub mod sse;
 pub mod stream;
 pub mod token;

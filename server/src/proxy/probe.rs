@@ -98,13 +98,16 @@ impl Proxy {
                 operation.as_str()
             ));
         }
-        let outbound = providers::adapter(endpoint.provider).request(&Call {
+        let mut outbound = providers::adapter(endpoint.provider).request(&Call {
             endpoint,
             credential,
             operation,
             body: &body,
             stream: false,
         });
+        if let Err(error) = upstream.sign(&mut outbound, credential) {
+            return failed(format!("the credential cannot sign the request: {error}"));
+        }
         let url = match upstream.parsed_url(&outbound.url) {
             Ok(url) => url,
             Err(error) => return failed(format!("invalid upstream URL: {error}")),

@@ -83,6 +83,24 @@ impl Upstream {
         }
     }
 
+    /// Signs `outbound` when the endpoint's kind signs its requests (AWS SigV4, in the
+    /// endpoint's region, `us-east-1` when it names none): with its stored key
+    /// (`credential`), else the standard AWS environment credentials.
+    pub fn sign(&self, outbound: &mut super::providers::Outbound, credential: Option<&str>) -> Result<(), String> {
+        let Some(service) = self.endpoint.provider.spec().aws_service else {
+            return Ok(());
+        };
+        let credentials = match credential {
+            Some(credential) => super::sigv4::AwsCredentials::parse(credential)?,
+            None => super::sigv4::AwsCredentials::from_env().ok_or(
+                "no AWS credentials: store ACCESS_KEY_ID:SECRET_ACCESS_KEY on the endpoint, or set \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            )?,
+        };
+        let region = self.endpoint.region.as_deref().unwrap_or("us-east-1");
+        super::sigv4::sign_request(outbound, &credentials, region, service, std::time::SystemTime::now())
+    }
+
     /// What a call to this endpoint carries: its stored key, or — for a kind that signs in —
     /// an access token exchanged for the stored service account. `None` when it has none.
     pub async fn call_credential(

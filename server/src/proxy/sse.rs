@@ -31,6 +31,9 @@ pub enum SseError {
     /// A line or an event was larger than the limit.
     #[error("an event is larger than {0} bytes")]
     TooLarge(usize),
+    /// A binary event frame (AWS's event stream) that does not decode.
+    #[error("{0}")]
+    Frame(String),
 }
 
 /// An upstream's events.

@@ -278,6 +278,7 @@ impl Live {
                         "The upstream ended the stream early; the answer is incomplete.",
                     ))
                 }
+                Ok(Some(Err(SseError::Frame(reason)))) => return Some(self.fail("stream_error", &reason)),
                 Ok(Some(Ok(event))) => match self.decoder.event(&event.event, event.data) {
                     Ok(items) => self.queued.extend(items),
                     Err(fault) => {

@@ -35,6 +35,11 @@ pub enum Dialect {
     GeminiEmbed,
     /// Vertex AI's `models/{model}:predict` (embeddings).
     VertexPredict,
+    /// Bedrock's `model/{model}/converse`.
+    Converse,
+    /// Bedrock's `model/{model}/converse-stream`: AWS's binary event stream, whatever the body
+    /// says.
+    ConverseStream,
 }
 
 /// Faults injected into a stream.
@@ -125,6 +130,10 @@ impl Dialect {
             Some(Dialect::GeminiEmbed)
         } else if path.ends_with(":predict") {
             Some(Dialect::VertexPredict)
+        } else if path.ends_with("/converse") {
+            Some(Dialect::Converse)
+        } else if path.ends_with("/converse-stream") {
+            Some(Dialect::ConverseStream)
         } else if path.ends_with("/chat/completions") {
             Some(Dialect::Chat)
         } else if path.ends_with("/completions") {
@@ -142,17 +151,25 @@ impl Dialect {
         }
     }
 
-    /// The request as the mock reads it: Gemini names the model in the path (`models/{m}:…`),
-    /// not the body.
+    /// The request as the mock reads it: Gemini (`models/{m}:…`) and Bedrock (`model/{m}/…`)
+    /// name the model in the path, not the body.
     pub fn read(self, path: &str, mut request: Value) -> Value {
-        if matches!(
-            self,
-            Dialect::Gemini | Dialect::GeminiStream | Dialect::GeminiEmbed | Dialect::VertexPredict
-        ) {
-            let model = path.rsplit_once("/models/").and_then(|(_, rest)| rest.split_once(':'));
-            if let (Some((model, _)), Some(object)) = (model, request.as_object_mut()) {
-                object.insert("model".into(), json!(model));
+        let model = match self {
+            Dialect::Gemini | Dialect::GeminiStream | Dialect::GeminiEmbed | Dialect::VertexPredict => {
+                path.rsplit_once("/models/").and_then(|(_, rest)| rest.split_once(':'))
             }
+            Dialect::Converse | Dialect::ConverseStream => {
+                path.rsplit_once("/model/").and_then(|(_, rest)| rest.split_once('/'))
+            }
+            Dialect::Chat
+            | Dialect::Completions
+            | Dialect::Embeddings
+            | Dialect::Models
+            | Dialect::Messages
+            | Dialect::Moderations => None,
+        };
+        if let (Some((model, _)), Some(object)) = (model, request.as_object_mut()) {
+            object.insert("model".into(), json!(model));
         }
         request
     }
@@ -160,8 +177,8 @@ impl Dialect {
     /// Whether the answer to `request` is streamed.
     fn streams(self, request: &Value) -> bool {
         match self {
-            Dialect::GeminiStream => true,
-            Dialect::Gemini | Dialect::GeminiEmbed | Dialect::VertexPredict => false,
+            Dialect::GeminiStream | Dialect::ConverseStream => true,
+            Dialect::Gemini | Dialect::GeminiEmbed | Dialect::VertexPredict | Dialect::Converse => false,
             Dialect::Chat | Dialect::Completions | Dialect::Messages => {
                 request.get("stream").and_then(Value::as_bool) == Some(true)
             }
@@ -222,6 +239,13 @@ impl Dialect {
                     .collect();
                 json!({ "embeddings": embeddings })
             }
+            Dialect::Converse | Dialect::ConverseStream => json!({
+                "output": { "message": { "role": "assistant", "content": [{ "text": reply }] } },
+                "stopReason": "end_turn",
+                "usage": { "inputTokens": usage.prompt, "outputTokens": usage.completion,
+                           "totalTokens": usage.prompt + usage.completion },
+                "metrics": { "latencyMs": 1 },
+            }),
             Dialect::VertexPredict => {
                 let texts = request.get("instances").and_then(Value::as_array).map_or(0, Vec::len);
                 let predictions: Vec<Value> = (0..texts)
@@ -244,6 +268,7 @@ impl Dialect {
     fn events(self, request: &Value, usage: Usage, chunks: usize) -> Vec<String> {
         let model = model(request);
         match self {
+            Dialect::Converse | Dialect::ConverseStream => unreachable!("Bedrock's stream is binary: frames()"),
             Dialect::Messages => {
                 let mut events = vec![
                     event(
@@ -360,8 +385,35 @@ impl Dialect {
         }
     }
 
-    fn error_event(self) -> String {
-        match self {
+    /// Bedrock's stream: binary frames, the usage in the last (`metadata`).
+    fn frames(self, usage: Usage, chunks: usize) -> Vec<Bytes> {
+        let frame = |name: &str, payload: Value| {
+            Bytes::from(crate::proxy::aws_events::frame(name, payload.to_string().as_bytes()))
+        };
+        let mut frames = vec![frame("messageStart", json!({ "role": "assistant" }))];
+        frames.extend((words(chunks).iter()).map(|word| {
+            frame(
+                "contentBlockDelta",
+                json!({ "contentBlockIndex": 0, "delta": { "text": word } }),
+            )
+        }));
+        frames.push(frame("contentBlockStop", json!({ "contentBlockIndex": 0 })));
+        frames.push(frame("messageStop", json!({ "stopReason": "end_turn" })));
+        frames.push(frame(
+            "metadata",
+            json!({ "usage": { "inputTokens": usage.prompt, "outputTokens": usage.completion,
+                               "totalTokens": usage.prompt + usage.completion }, "metrics": { "latencyMs": 1 } }),
+        ));
+        frames
+    }
+
+    fn error_event(self) -> Bytes {
+        let text = match self {
+            Dialect::Converse | Dialect::ConverseStream => {
+                let payload = br#"{"message":"The model's stream failed (mock)."}"#;
+                let frame = crate::proxy::aws_events::exception_frame("modelStreamErrorException", payload);
+                return Bytes::from(frame);
+            }
             Dialect::Gemini | Dialect::GeminiStream | Dialect::GeminiEmbed | Dialect::VertexPredict => event(
                 None,
                 r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#,
@@ -376,7 +428,8 @@ impl Dialect {
                     r#"{"error":{"message":"mock upstream error","type":"server_error","param":null,"code":null}}"#,
                 )
             }
-        }
+        };
+        Bytes::from(text)
     }
 
     /// The answer: JSON, or SSE when the request says `"stream": true` (faults apply to SSE),
@@ -403,7 +456,12 @@ impl Dialect {
             return ([("content-type", "application/json")], self.json_body(request, usage)).into_response();
         }
         let faults = faults.unwrap_or_default();
-        let mut events = self.events(request, usage, chunks);
+        let mut events: Vec<Bytes> = match self {
+            Dialect::ConverseStream => self.frames(usage, chunks),
+            _ => (self.events(request, usage, chunks).into_iter())
+                .map(Bytes::from)
+                .collect(),
+        };
         if let Some(at) = faults.error_at {
             events.truncate(at);
             events.push(self.error_event());
@@ -421,14 +479,15 @@ impl Dialect {
             if !gap.is_zero() {
                 tokio::time::sleep(gap).await;
             }
-            Some((Ok::<_, std::io::Error>(Bytes::from(next)), (rest, sent + 1)))
+            Some((Ok::<_, std::io::Error>(next), (rest, sent + 1)))
         });
         let mut response = Response::new(Body::from_stream(pieces));
         let headers = response.headers_mut();
-        headers.insert(
-            "content-type",
-            axum::http::HeaderValue::from_static("text/event-stream"),
-        );
+        let content_type = match self {
+            Dialect::ConverseStream => "application/vnd.amazon.eventstream",
+            _ => "text/event-stream",
+        };
+        headers.insert("content-type", axum::http::HeaderValue::from_static(content_type));
         headers.insert("cache-control", axum::http::HeaderValue::from_static("no-cache"));
         response
     }

@@ -17,6 +17,7 @@ const fn listed(kind: ProviderKind) -> &'static str {
         ProviderKind::OpenAiCompatible => "openai_compatible",
         ProviderKind::Gemini => "gemini",
         ProviderKind::Vertex => "vertex",
+        ProviderKind::Bedrock => "bedrock",
     }
 }
 
@@ -50,6 +51,11 @@ fn expected_call(kind: ProviderKind) -> (&'static str, Option<(&'static str, Str
             "/v1/projects/test-project/locations/us-central1/publishers/google/models/gpt-4o-mini:generateContent",
             Some(("authorization", "Bearer ya29.mock-1".to_string())),
         ),
+        // Signed, not sent: the signature's head names the key, the day, the region, the service.
+        ProviderKind::Bedrock => (
+            "/model/gpt-4o-mini/converse",
+            Some(("authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/".to_string())),
+        ),
     }
 }
 
@@ -61,6 +67,7 @@ fn error_body(kind: ProviderKind, message: &str) -> String {
         ProviderKind::Gemini | ProviderKind::Vertex => {
             json!({ "error": { "code": 400, "message": message, "status": "INVALID_ARGUMENT" } }).to_string()
         }
+        ProviderKind::Bedrock => json!({ "message": message }).to_string(),
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi | ProviderKind::Ollama => {
             json!({ "error": { "message": message, "type": "invalid_request_error", "param": "messages", "code": null } })
                 .to_string()
@@ -89,6 +96,15 @@ pub async fn answers_chat_with_usage_and_the_right_credential(kind: ProviderKind
     let (path, credential) = expected_call(kind);
     assert_eq!(sent.path, path);
     match credential {
+        Some((header, value)) if kind == ProviderKind::Bedrock => {
+            let signature = sent.header(header).unwrap_or_default();
+            assert!(signature.starts_with(&value), "{signature}");
+            assert!(signature.contains("/us-west-2/bedrock/aws4_request"), "{signature}");
+            assert!(
+                !sent.headers.iter().any(|(_, v)| v.contains(CANARY)),
+                "the secret never travels"
+            );
+        }
         Some((header, value)) => assert_eq!(sent.header(header), Some(value.as_str())),
         None => assert_eq!(sent.header("authorization"), None),
     }
@@ -174,8 +190,12 @@ pub async fn serves_embeddings_where_the_provider_has_them(kind: ProviderKind) {
         .post("/v1/embeddings", &json!({ "model": "gpt-4o-mini", "input": "hello" }))
         .await;
     match kind {
-        ProviderKind::Anthropic => {
-            assert_eq!(response.status(), 400, "Anthropic has no embeddings");
+        ProviderKind::Anthropic | ProviderKind::Bedrock => {
+            assert_eq!(
+                response.status(),
+                400,
+                "{kind:?} serves no embeddings through the gateway"
+            );
             assert_eq!(mock.requests_received(), 0);
         }
         ProviderKind::OpenAi
@@ -221,6 +241,7 @@ pub async fn applies_the_gateways_parameter_policy(kind: ProviderKind) {
         ProviderKind::Gemini | ProviderKind::Vertex => {
             ("/generationConfig/maxOutputTokens", "/generationConfig/temperature")
         }
+        ProviderKind::Bedrock => ("/inferenceConfig/maxTokens", "/inferenceConfig/temperature"),
         ProviderKind::OpenAi
         | ProviderKind::OpenAiCompatible
         | ProviderKind::AzureOpenAi
@@ -280,6 +301,7 @@ conformance! {
     openai_compatible => ProviderKind::OpenAiCompatible,
     gemini => ProviderKind::Gemini,
     vertex => ProviderKind::Vertex,
+    bedrock => ProviderKind::Bedrock,
 }
 
 /// Every kind has a suite: the macro's list is checked against [`ProviderKind::ALL`].

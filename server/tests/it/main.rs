@@ -10,6 +10,7 @@ mod store;
 mod access_rules;
 mod audit_parity;
 mod bad_input;
+mod bedrock;
 mod cache;
 mod cache_settings;
 mod cli;

@@ -1,18 +1,19 @@
 //! OpenAI's Responses API (`/v1/responses`, issue #25) through the real server: answered by
 //! every kind of endpoint through the chat path, usage counted and logged, what needs server
 //! state refused — and the official `openai` SDK's `responses.create` against OpenAI-,
-//! Anthropic-, Gemini- and Vertex-kind endpoints on the mock.
+//! Anthropic-, Gemini-, Vertex- and Bedrock-kind endpoints on the mock.
 
 use crate::rig::{endpoint, steady, Rig};
 use app::types::ProviderKind;
 use serde_json::{json, Value};
 use server::testing::MockUpstream;
 
-const KINDS: [ProviderKind; 4] = [
+const KINDS: [ProviderKind; 5] = [
     ProviderKind::OpenAi,
     ProviderKind::Anthropic,
     ProviderKind::Gemini,
     ProviderKind::Vertex,
+    ProviderKind::Bedrock,
 ];
 
 #[tokio::test]

@@ -19,6 +19,7 @@ pub fn endpoint(name: &str, provider: ProviderKind, base: &str) -> NewEndpoint {
         ProviderKind::AzureOpenAi | ProviderKind::Anthropic => base.to_string(),
         ProviderKind::Gemini => format!("{base}/v1beta"),
         ProviderKind::Vertex => format!("{base}/v1"),
+        ProviderKind::Bedrock => base.to_string(),
     };
     // Vertex signs in with a service account whose tokens the mock issues; elsewhere a key.
     let (api_key, region) = match provider {
@@ -32,6 +33,8 @@ pub fn endpoint(name: &str, provider: ProviderKind, base: &str) -> NewEndpoint {
         | ProviderKind::AzureOpenAi
         | ProviderKind::Anthropic
         | ProviderKind::Gemini => (CANARY.to_string(), None),
+        // An AWS access key whose secret is the canary: it must never be sent, only sign.
+        ProviderKind::Bedrock => (format!("AKIDTEST:{CANARY}"), Some("us-west-2".to_string())),
     };
     let azure = provider == ProviderKind::AzureOpenAi;
     NewEndpoint {

@@ -5,7 +5,8 @@
 //! Does not: carry OpenAI-only fields to Anthropic.
 
 use super::{
-    content_text, join, push_turn, Answer, AnswerBody, Call, Invalid, Operation, Outbound, UpstreamError, Usage,
+    content_parts, content_text, join, push_turn, Answer, AnswerBody, Call, ContentPart, Image, Invalid, Operation,
+    Outbound, UpstreamError, Usage,
 };
 use serde_json::{json, Map, Value};
 
@@ -63,33 +64,17 @@ pub fn request(call: &Call<'_>) -> Outbound {
     }
 }
 
-/// OpenAI content (a string or parts) as Anthropic content blocks.
+/// OpenAI content (a string or parts) as Anthropic content blocks: an image inline or by URL.
 fn to_blocks(content: &Value) -> Vec<Value> {
-    match content {
-        Value::String(text) => vec![json!({ "type": "text", "text": text })],
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|part| match part.get("type").and_then(Value::as_str) {
-                Some("text") => Some(json!({ "type": "text", "text": part.get("text").cloned().unwrap_or_default() })),
-                Some("image_url") => {
-                    let url = part.pointer("/image_url/url").and_then(Value::as_str)?;
-                    Some(image_block(url))
-                }
-                _ => None,
-            })
-            .collect(),
-        _ => vec![],
-    }
-}
-
-/// An image URL (a `data:` URL or a web address) as an Anthropic image block.
-fn image_block(url: &str) -> Value {
-    if let Some(rest) = url.strip_prefix("data:") {
-        if let Some((media_type, data)) = rest.split_once(";base64,") {
-            return json!({ "type": "image", "source": { "type": "base64", "media_type": media_type, "data": data } });
-        }
-    }
-    json!({ "type": "image", "source": { "type": "url", "url": url } })
+    (content_parts(content).into_iter())
+        .map(|part| match part {
+            ContentPart::Text(text) => json!({ "type": "text", "text": text }),
+            ContentPart::Image(Image::Inline { media_type, data }) => {
+                json!({ "type": "image", "source": { "type": "base64", "media_type": media_type, "data": data } })
+            }
+            ContentPart::Image(Image::Url(url)) => json!({ "type": "image", "source": { "type": "url", "url": url } }),
+        })
+        .collect()
 }
 
 /// An OpenAI chat request as an Anthropic Messages request (without model and stream).
@@ -153,14 +138,8 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Map<String, Value> {
     if let Some(top_p) = body.get("top_p") {
         out.insert("top_p".into(), top_p.clone());
     }
-    match body.get("stop") {
-        Some(Value::String(stop)) => {
-            out.insert("stop_sequences".into(), json!([stop]));
-        }
-        Some(Value::Array(stops)) => {
-            out.insert("stop_sequences".into(), Value::Array(stops.clone()));
-        }
-        _ => {}
+    if let Some(stops) = super::stop_sequences(body) {
+        out.insert("stop_sequences".into(), stops);
     }
     if let Some(tools) = body.get("tools").and_then(Value::as_array) {
         let tools: Vec<Value> = tools

@@ -7,7 +7,8 @@
 //! Does not: carry OpenAI-only fields (`n`, `logprobs`, `user`, …) to Gemini.
 
 use super::{
-    content_text, join, push_turn, Answer, AnswerBody, Call, Invalid, Operation, Outbound, UpstreamError, Usage,
+    content_parts, content_text, join, push_turn, Answer, AnswerBody, Call, ContentPart, Image, Invalid, Operation,
+    Outbound, UpstreamError, Usage,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -88,34 +89,26 @@ pub fn body(call: &Call<'_>) -> Vec<u8> {
 /// OpenAI-shaped client keeps only the id, so the signature travels inside it.
 pub const SIGNATURE_MARK: &str = "__thought__";
 
-/// OpenAI content (a string or parts) as Gemini parts.
+/// OpenAI content as Gemini parts (empty text left out): an image inline, or a web address by
+/// reference with its type guessed from the name.
 fn parts(content: &Value) -> Vec<Value> {
-    match content {
-        Value::String(text) if text.is_empty() => vec![],
-        Value::String(text) => vec![json!({ "text": text })],
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|part| match part.get("type").and_then(Value::as_str) {
-                Some("text") => Some(json!({ "text": part.get("text").and_then(Value::as_str).unwrap_or_default() })),
-                Some("image_url") => part.pointer("/image_url/url").and_then(Value::as_str).map(image_part),
-                _ => None,
-            })
-            .collect(),
-        _ => vec![],
-    }
-}
-
-/// An image URL as a Gemini part: a `data:` URL inline, a web address by reference.
-fn image_part(url: &str) -> Value {
-    if let Some((media_type, data)) = url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
-        return json!({ "inlineData": { "mimeType": media_type, "data": data } });
-    }
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
-    let mime = [("png", "image/png"), ("gif", "image/gif"), ("webp", "image/webp")]
-        .into_iter()
-        .find(|(extension, _)| path.ends_with(extension))
-        .map_or("image/jpeg", |(_, mime)| mime);
-    json!({ "fileData": { "mimeType": mime, "fileUri": url } })
+    (content_parts(content).into_iter())
+        .filter_map(|part| match part {
+            ContentPart::Text("") => None,
+            ContentPart::Text(text) => Some(json!({ "text": text })),
+            ContentPart::Image(Image::Inline { media_type, data }) => {
+                Some(json!({ "inlineData": { "mimeType": media_type, "data": data } }))
+            }
+            ContentPart::Image(Image::Url(url)) => {
+                let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+                let mime = [("png", "image/png"), ("gif", "image/gif"), ("webp", "image/webp")]
+                    .into_iter()
+                    .find(|(extension, _)| path.ends_with(extension))
+                    .map_or("image/jpeg", |(_, mime)| mime);
+                Some(json!({ "fileData": { "mimeType": mime, "fileUri": url } }))
+            }
+        })
+        .collect()
 }
 
 /// An assistant's tool call as a `functionCall` part, its thought signature restored.
@@ -248,14 +241,8 @@ fn generation_config(body: &Map<String, Value>) -> Map<String, Value> {
     {
         config.insert("maxOutputTokens".into(), max.clone());
     }
-    match body.get("stop") {
-        Some(Value::String(stop)) => {
-            config.insert("stopSequences".into(), json!([stop]));
-        }
-        Some(Value::Array(stops)) => {
-            config.insert("stopSequences".into(), Value::Array(stops.clone()));
-        }
-        _ => {}
+    if let Some(stops) = super::stop_sequences(body) {
+        config.insert("stopSequences".into(), stops);
     }
     let format = body.get("response_format");
     match format.and_then(|f| f.get("type")).and_then(Value::as_str) {

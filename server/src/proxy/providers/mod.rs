@@ -8,6 +8,7 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
@@ -261,6 +262,7 @@ pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
         ProviderKind::Ollama => &ollama::Ollama,
         ProviderKind::Gemini => &gemini::Gemini,
         ProviderKind::Vertex => &vertex::Vertex,
+        ProviderKind::Bedrock => &bedrock::Bedrock,
     }
 }
 
@@ -269,6 +271,7 @@ pub enum StreamDecoder {
     OpenAi(openai::StreamDecoder),
     Anthropic(anthropic::StreamDecoder),
     Gemini(gemini::StreamDecoder),
+    Bedrock(bedrock::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -278,6 +281,7 @@ impl StreamDecoder {
             StreamDecoder::OpenAi(decoder) => decoder.event(data),
             StreamDecoder::Anthropic(decoder) => decoder.event(name, &data),
             StreamDecoder::Gemini(decoder) => decoder.event(&data),
+            StreamDecoder::Bedrock(decoder) => decoder.event(name, &data),
         }
     }
 }
@@ -295,6 +299,52 @@ pub fn error(kind: ProviderKind, status: u16, bytes: &[u8], credential: Option<&
     error.code = error.code.map(|code| super::redact::redacted(&code, credential));
     error.param = error.param.map(|param| super::redact::redacted(&param, credential));
     error
+}
+
+/// One part of OpenAI message content, as the translating adapters read it.
+pub enum ContentPart<'a> {
+    Text(&'a str),
+    Image(Image<'a>),
+}
+
+/// An image part: inline (a `data:` URL's media type and base64 data) or a web address.
+pub enum Image<'a> {
+    Inline { media_type: &'a str, data: &'a str },
+    Url(&'a str),
+}
+
+/// OpenAI content (a string, or text and image parts) read into its parts; parts of other
+/// kinds are skipped.
+pub fn content_parts(content: &Value) -> Vec<ContentPart<'_>> {
+    match content {
+        Value::String(text) => vec![ContentPart::Text(text)],
+        Value::Array(parts) => (parts.iter())
+            .filter_map(|part| match part.get("type").and_then(Value::as_str) {
+                Some("text") => Some(ContentPart::Text(
+                    part.get("text").and_then(Value::as_str).unwrap_or_default(),
+                )),
+                Some("image_url") => {
+                    let url = part.pointer("/image_url/url").and_then(Value::as_str)?;
+                    let inline = url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,"));
+                    Some(ContentPart::Image(match inline {
+                        Some((media_type, data)) => Image::Inline { media_type, data },
+                        None => Image::Url(url),
+                    }))
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// OpenAI's `stop` (a string or a list) as the list of stop sequences other dialects take.
+fn stop_sequences(body: &Map<String, Value>) -> Option<Value> {
+    match body.get("stop") {
+        Some(Value::String(stop)) => Some(Value::Array(vec![Value::String(stop.clone())])),
+        Some(Value::Array(stops)) => Some(Value::Array(stops.clone())),
+        _ => None,
+    }
 }
 
 /// Appends `items` as a turn of `role` (its list under `field`), merged into the previous turn

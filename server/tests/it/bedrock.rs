@@ -1,0 +1,83 @@
+//! Amazon Bedrock endpoints (issue #25) through the real server: failover from a throttling
+//! Bedrock endpoint to a Gemini one before the first byte, what adding one checks, and the
+//! environment's credentials when none is stored. The conformance suite covers chat, binary
+//! streams, signatures, errors and the rest.
+
+use crate::operator::op;
+use crate::rig::{chat, endpoint, steady, Rig};
+use crate::support::TestServer;
+use app::types::{ProviderKind, WriteOnly};
+use server::{
+    manage::ManageError,
+    testing::{Behaviour, MockUpstream},
+};
+
+#[tokio::test]
+async fn a_throttling_bedrock_endpoint_fails_over_to_gemini_before_the_first_byte() {
+    let bedrock = MockUpstream::start().await.unwrap();
+    let gemini = MockUpstream::start().await.unwrap();
+    for _ in 0..2 {
+        bedrock.push(Behaviour::Status {
+            status: 429,
+            headers: vec![(
+                "x-amzn-ErrorType".into(),
+                "ThrottlingException:http://internal.amazon.com/".into(),
+            )],
+            body: r#"{"message":"Too many requests, please wait before trying again."}"#.into(),
+        });
+    }
+    let rig = Rig::start(
+        steady,
+        vec![
+            endpoint("bedrock", ProviderKind::Bedrock, &bedrock.url()),
+            endpoint("gemini", ProviderKind::Gemini, &gemini.url()),
+        ],
+        |_| {},
+    )
+    .await;
+    let response = rig.post("/v1/chat/completions", &chat(false)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-mgw-endpoint"], "gemini");
+    let text = rig
+        .post("/v1/chat/completions", &chat(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    assert_eq!(gemini.requests_received(), 2);
+    assert_eq!(
+        bedrock.requests_received(),
+        1,
+        "a throttled endpoint rests: the stream went straight to Gemini"
+    );
+    let logs = rig.logs(2).await;
+    let first = logs.iter().find(|log| !log.stream).unwrap();
+    let statuses: Vec<Option<i64>> = first.attempts.iter().map(|attempt| attempt.status).collect();
+    assert_eq!(statuses, [Some(429), Some(200)], "{logs:?}");
+}
+
+#[tokio::test]
+async fn adding_an_endpoint_checks_the_access_key_and_defaults_to_the_regions_address() {
+    let server = TestServer::start_with(steady).await;
+    let manage = &server.state.manage;
+    let mut new = endpoint("b", ProviderKind::Bedrock, "http://127.0.0.1:9");
+    new.base_url = None;
+    new.region = Some("eu-central-1".into());
+    new.model = "anthropic.claude-3-5-haiku-20241022-v1:0".into();
+    let added = op(manage).create_endpoint(new.clone()).await.unwrap();
+    assert_eq!(added.base_url, "https://bedrock-runtime.eu-central-1.amazonaws.com");
+    op(manage).delete_endpoint("b").await.unwrap();
+    new.api_key = Some(WriteOnly("no-colon-here".into()));
+    match op(manage).create_endpoint(new.clone()).await {
+        Err(ManageError::Invalid { field, message }) => {
+            assert_eq!(field, "api_key");
+            assert!(!message.contains("no-colon-here"), "{message}");
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    // No key stored: the environment's credentials are used (an endpoint may have none).
+    new.api_key = None;
+    let keyless = op(manage).create_endpoint(new).await.unwrap();
+    assert!(!keyless.has_credential);
+}
