@@ -243,6 +243,13 @@ impl Checked {
             if let Some(key) = new_key {
                 let account =
                     ServiceAccount::parse(key.expose()).map_err(|reason| ManageError::invalid("api_key", reason))?;
+                // The signed assertion goes there: a web address, never a metadata service.
+                validate_base_url(&account.token_uri).map_err(|_| {
+                    ManageError::invalid(
+                        "api_key",
+                        "has a token_uri that is not an http(s) address the gateway may call",
+                    )
+                })?;
                 self.project = self.project.or(account.project_id);
             }
         }
@@ -371,10 +378,19 @@ impl Manage {
                 ));
             }
         }
+        // A regional kind's address follows its region, unless it was set by hand.
+        let regional_default = current.provider.default_base_url(current.region.as_deref());
+        let base_url = match (update.base_url, &update.region) {
+            (Some(url), _) => url,
+            (None, Some(region)) if regional_default.as_deref() == Some(current.base_url.as_str()) => {
+                (current.provider.default_base_url(Some(region))).unwrap_or(current.base_url)
+            }
+            (None, _) => current.base_url,
+        };
         let checked = Checked {
             name: update.name.unwrap_or(current.name),
             provider: current.provider,
-            base_url: update.base_url.unwrap_or(current.base_url),
+            base_url,
             model: update.model.unwrap_or(current.model),
             deployment: update.deployment.or(current.deployment),
             api_version: update.api_version.or(current.api_version),

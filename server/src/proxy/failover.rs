@@ -436,9 +436,11 @@ impl Proxy {
             stream,
         });
         // AWS endpoints sign what was built; an unusable key is a credential refused.
-        upstream
-            .sign(&mut outbound, credential)
-            .map_err(|_| Failure::Auth(None))?;
+        upstream.sign(&mut outbound, credential).map_err(|reason| {
+            // The reason names what is missing, never a secret.
+            tracing::warn!(endpoint_id = endpoint.id.0, reason, "the request cannot be signed");
+            Failure::Auth(None)
+        })?;
         let ms = |value: Option<i64>, default: Duration| {
             value
                 .and_then(|ms| u64::try_from(ms).ok())

@@ -151,7 +151,8 @@ pub fn from_responses_request(body: &Map<String, Value>) -> Result<Map<String, V
                 out.insert(name.clone(), value.clone());
             }
             "max_output_tokens" => {
-                out.insert("max_tokens".into(), value.clone());
+                // What reasoning models take (and every adapter reads).
+                out.insert("max_completion_tokens".into(), value.clone());
             }
             "reasoning" => {
                 if let Some(effort) = value.get("effort").filter(|effort| !effort.is_null()) {

@@ -21,6 +21,8 @@ fn margin(lifetime: Duration) -> Duration {
 
 /// The longest a token exchange may take.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a token is held, whatever its endpoint says (Google's live an hour).
+const MAX_LIFETIME_S: u64 = 24 * 3600;
 /// Token answers are read up to this size.
 const ANSWER_LIMIT: usize = 64 * 1024;
 
@@ -75,7 +77,8 @@ impl AccessTokens {
         let account = ServiceAccount::parse(account_file.expose()).map_err(TokenError::Account)?;
         let asked = Instant::now();
         let granted = exchange(&account, clients).await?;
-        let lifetime = Duration::from_secs(granted.expires_in);
+        // At most a day: a token endpoint's figure is not trusted to be sane.
+        let lifetime = Duration::from_secs(granted.expires_in.min(MAX_LIFETIME_S));
         let token = Secret::new(granted.access_token);
         *held = Some(Held {
             token: token.clone(),

@@ -6,7 +6,7 @@
 use crate::operator::op;
 use crate::rig::{chat, endpoint, steady, Rig};
 use crate::support::TestServer;
-use app::types::{ProviderKind, WriteOnly};
+use app::types::{EndpointUpdate, ProviderKind, WriteOnly};
 use server::{
     manage::ManageError,
     testing::{Behaviour, MockUpstream},
@@ -80,4 +80,11 @@ async fn adding_an_endpoint_checks_the_access_key_and_defaults_to_the_regions_ad
     new.api_key = None;
     let keyless = op(manage).create_endpoint(new).await.unwrap();
     assert!(!keyless.has_credential);
+    // The address follows a new region (the signature's scope names the region too).
+    let update = EndpointUpdate {
+        region: Some("ap-south-1".into()),
+        ..EndpointUpdate::default()
+    };
+    let moved = op(manage).update_endpoint("b", update).await.unwrap();
+    assert_eq!(moved.base_url, "https://bedrock-runtime.ap-south-1.amazonaws.com");
 }

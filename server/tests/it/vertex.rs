@@ -145,6 +145,10 @@ async fn adding_an_endpoint_reads_the_project_from_the_account_and_refuses_what_
     );
     let (field, _) = refused_field(op(manage).create_endpoint(vertex(None, Some("p"), None)).await);
     assert_eq!(field, "api_key");
+    let metadata = server::testing::service_account_key("http://169.254.169.254/token", "p");
+    let (field, message) = refused_field(op(manage).create_endpoint(vertex(Some(&metadata), None, None)).await);
+    assert_eq!(field, "api_key", "the assertion never goes to a metadata service");
+    assert!(message.contains("token_uri"), "{message}");
     let no_project = account.replace("\"acct-project\"", "\"\"");
     let (field, _) = refused_field(op(manage).create_endpoint(vertex(Some(&no_project), None, None)).await);
     assert_eq!(field, "project");

@@ -102,7 +102,7 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Map<String, Value> {
                         .unwrap_or("{}");
                     blocks.push(json!({
                         "type": "tool_use",
-                        "id": call.get("id").cloned().unwrap_or_default(),
+                        "id": super::sent_call_id(call.get("id")),
                         "name": call.pointer("/function/name").cloned().unwrap_or_default(),
                         "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
                     }));
@@ -112,7 +112,7 @@ pub fn to_messages_request(body: &Map<String, Value>) -> Map<String, Value> {
             Some("tool") => {
                 let block = json!({
                     "type": "tool_result",
-                    "tool_use_id": message.get("tool_call_id").cloned().unwrap_or_default(),
+                    "tool_use_id": super::sent_call_id(message.get("tool_call_id")),
                     "content": content_text(content),
                 });
                 push_turn(&mut messages, "user", "content", vec![block]);

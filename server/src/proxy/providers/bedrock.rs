@@ -87,7 +87,7 @@ pub fn converse_request(body: &Map<String, Value>) -> Map<String, Value> {
                         .and_then(Value::as_str)
                         .unwrap_or("{}");
                     turn.push(json!({ "toolUse": {
-                        "toolUseId": call.get("id").cloned().unwrap_or_default(),
+                        "toolUseId": super::sent_call_id(call.get("id")),
                         "name": call.pointer("/function/name").cloned().unwrap_or_default(),
                         "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
                     } }));
@@ -96,7 +96,7 @@ pub fn converse_request(body: &Map<String, Value>) -> Map<String, Value> {
             }
             Some("tool") => {
                 let result = json!({ "toolResult": {
-                    "toolUseId": message.get("tool_call_id").cloned().unwrap_or_default(),
+                    "toolUseId": super::sent_call_id(message.get("tool_call_id")),
                     "content": [{ "text": content_text(content) }],
                 } });
                 super::push_turn(&mut messages, "user", "content", vec![result]);
@@ -137,9 +137,13 @@ pub fn converse_request(body: &Map<String, Value>) -> Map<String, Value> {
             Some(json!({ "toolSpec": spec }))
         })
         .collect();
-    // Converse has no "none": without tools offered, none can be called.
+    // Converse has no "none": without tools offered, none can be called — unless the
+    // conversation already holds tool blocks, which Converse refuses without its tools.
     let none = body.get("tool_choice") == Some(&json!("none"));
-    if !tools.is_empty() && !none {
+    let history = (out["messages"].as_array().into_iter().flatten())
+        .flat_map(|turn| turn["content"].as_array().into_iter().flatten())
+        .any(|block| block.get("toolUse").is_some() || block.get("toolResult").is_some());
+    if !tools.is_empty() && (!none || history) {
         let mut config = json!({ "tools": tools });
         let choice = match body.get("tool_choice") {
             Some(Value::String(choice)) if choice == "required" => Some(json!({ "any": {} })),
@@ -215,8 +219,8 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
     if !tool_calls.is_empty() {
         message["tool_calls"] = Value::Array(tool_calls);
     }
-    let usage = (body.get("usage").cloned())
-        .and_then(|usage| serde_json::from_value::<TokenUsage>(usage).ok())
+    let usage = (body.get("usage"))
+        .and_then(|usage| TokenUsage::deserialize(usage).ok())
         .map(TokenUsage::usage);
     let mut out = json!({
         "id": "bedrock", "object": "chat.completion", "created": created, "model": "",
@@ -344,11 +348,15 @@ impl StreamDecoder {
             }
             // The last event: the usage, after the stop.
             "metadata" if self.stopped => {
-                let usage = (body.get("usage").cloned())
-                    .and_then(|usage| serde_json::from_value::<TokenUsage>(usage).ok())
-                    .map(TokenUsage::usage)
-                    .unwrap_or_default();
-                vec![StreamItem::Usage(usage), StreamItem::Done]
+                let usage = (body.get("usage"))
+                    .and_then(|usage| TokenUsage::deserialize(usage).ok())
+                    .map(TokenUsage::usage);
+                // Without a figure from upstream the gateway's estimate stands.
+                usage
+                    .map(StreamItem::Usage)
+                    .into_iter()
+                    .chain([StreamItem::Done])
+                    .collect()
             }
             _ => vec![],
         })

@@ -325,9 +325,11 @@ pub fn finish_reason(reason: &str, called: bool) -> &'static str {
 }
 
 /// The id an OpenAI-shaped client is given for a function call: Gemini's own when it gave one,
-/// else `call_{n}`, with the call's thought signature after [`SIGNATURE_MARK`].
-pub fn call_id(own: Option<&str>, index: usize, signature: Option<&str>) -> String {
-    let id = own.map_or_else(|| format!("call_{index}"), str::to_string);
+/// else `call_{answer}_{n}` (`answer`: the answer's id, letters and digits, so ids do not repeat
+/// from one turn to the next), with the call's thought signature after [`SIGNATURE_MARK`].
+pub fn call_id(own: Option<&str>, answer: &str, index: usize, signature: Option<&str>) -> String {
+    let scope: String = answer.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
+    let id = own.map_or_else(|| format!("call_{scope}_{index}"), str::to_string);
     match signature {
         Some(signature) => format!("{id}{SIGNATURE_MARK}{signature}"),
         None => id,
@@ -359,6 +361,7 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
         .map(|(index, (call, part))| {
             let id = call_id(
                 call.get("id").and_then(Value::as_str),
+                body.get("responseId").and_then(Value::as_str).unwrap_or_default(),
                 index,
                 part.get("thoughtSignature").and_then(Value::as_str),
             );

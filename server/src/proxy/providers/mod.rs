@@ -338,6 +338,14 @@ pub fn content_parts(content: &Value) -> Vec<ContentPart<'_>> {
     }
 }
 
+/// A tool call's id as another provider is sent it: without a Gemini thought signature
+/// (`gemini::SIGNATURE_MARK` and after), which only Gemini reads and others refuse (their ids
+/// are letters, digits, `_` and `-`). Missing: empty.
+fn sent_call_id(id: Option<&Value>) -> Value {
+    let id = id.and_then(Value::as_str).unwrap_or_default();
+    Value::String(id.split(gemini::SIGNATURE_MARK).next().unwrap_or(id).to_string())
+}
+
 /// OpenAI's `stop` (a string or a list) as the list of stop sequences other dialects take.
 fn stop_sequences(body: &Map<String, Value>) -> Option<Value> {
     match body.get("stop") {

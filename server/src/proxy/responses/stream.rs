@@ -234,7 +234,10 @@ impl FromPieces for StreamEncoder {
             self.delta("response.output_text.delta", text, &mut out);
         }
         for call in &piece.tools {
-            if let Some(call_id) = call.id.as_deref() {
+            // A call opens with its id (some providers repeat it on every part).
+            let repeated =
+                |call_id: &str| matches!(&self.open, Some(Open::Call { call_id: open, .. }) if open == call_id);
+            if let Some(call_id) = call.id.as_deref().filter(|id| !repeated(id)) {
                 let id = format!("fc_{}_{}", self.done.len(), self.id());
                 let open = Open::Call {
                     id,

@@ -25,7 +25,7 @@ fn a_responses_request_becomes_a_chat_request() {
         "tool_choice": { "type": "function", "name": "look" },
     }));
     let chat = Value::Object(from_responses_request(&body).unwrap());
-    assert_eq!(chat["max_tokens"], 40);
+    assert_eq!(chat["max_completion_tokens"], 40);
     assert_eq!(chat["temperature"], 0.5);
     assert_eq!(chat["reasoning_effort"], "low");
     assert!(chat.get("store").is_none() && chat.get("metadata").is_none() && chat.get("input").is_none());

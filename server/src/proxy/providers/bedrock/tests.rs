@@ -53,6 +53,12 @@ fn openai_requests_become_converse_requests() {
         converse_request(&none).get("toolConfig").is_none(),
         "no tools offered, none called"
     );
+    let mut with_history = body.clone();
+    with_history.insert("tool_choice".into(), json!("none"));
+    assert!(
+        converse_request(&with_history).get("toolConfig").is_some(),
+        "Converse refuses tool blocks in the history without its tools"
+    );
 }
 
 #[test]

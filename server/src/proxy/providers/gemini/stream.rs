@@ -151,7 +151,12 @@ impl StreamDecoder {
             if let Some(call) = part.function_call {
                 let index = self.calls;
                 self.calls += 1;
-                let id = call_id(call.id.as_deref(), index as usize, part.thought_signature.as_deref());
+                let id = call_id(
+                    call.id.as_deref(),
+                    &self.head.id,
+                    index as usize,
+                    part.thought_signature.as_deref(),
+                );
                 items.push(self.step(
                     Delta::ToolStart {
                         index,
@@ -177,7 +182,10 @@ impl StreamDecoder {
         };
         if let Some(finish) = finish {
             items.push(self.step(Delta::Empty, Some(finish)));
-            items.push(StreamItem::Usage(self.usage.unwrap_or_default()));
+            // Without a figure from upstream the gateway's estimate stands.
+            if let Some(usage) = self.usage {
+                items.push(StreamItem::Usage(usage));
+            }
             items.push(StreamItem::Done);
         }
         Ok(items)
@@ -240,7 +248,7 @@ mod tests {
             .unwrap();
         let items = trees(&items);
         let call = &items[1]["choices"][0]["delta"]["tool_calls"][0];
-        assert_eq!(call["id"], "call_0__thought__c2ln");
+        assert_eq!(call["id"], "call_gemini_0__thought__c2ln");
         assert_eq!(call["function"]["name"], "look");
         assert_eq!(
             items[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],

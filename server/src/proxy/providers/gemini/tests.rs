@@ -122,7 +122,7 @@ fn answers_become_chat_completions() {
     assert_eq!(choice["finish_reason"], "tool_calls");
     assert_eq!(choice["message"]["content"], "Let me look.");
     let calls = &choice["message"]["tool_calls"];
-    assert_eq!(calls[0]["id"], "call_0");
+    assert_eq!(calls[0]["id"], "call_r9_0");
     assert_eq!(calls[0]["function"]["arguments"], "{\"q\":1}");
     assert_eq!(calls[1]["id"], "own__thought__c2ln");
     assert_eq!(body["usage"]["total_tokens"], 21);
