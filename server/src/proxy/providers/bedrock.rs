@@ -26,9 +26,7 @@ impl super::Adapter for Bedrock {
     }
 
     fn request(&self, call: &Call<'_>) -> Outbound {
-        let model: String = url::form_urlencoded::byte_serialize(call.endpoint.model.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20");
+        let model = super::path_segment(&call.endpoint.model);
         let method = if call.stream { "converse-stream" } else { "converse" };
         Outbound {
             url: super::join(&call.endpoint.base_url, &format!("model/{model}/{method}")),

@@ -60,10 +60,7 @@ impl super::Adapter for Gemini {
 /// (as server-sent events) or `:batchEmbedContents`.
 pub fn path(model: &str, operation: Operation, stream: bool) -> String {
     let model = model.strip_prefix("models/").unwrap_or(model);
-    // Form encoding writes a space as `+` (a literal `+` becomes `%2B`): a path wants `%20`.
-    let model = url::form_urlencoded::byte_serialize(model.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
+    let model = super::path_segment(model);
     let method = match (operation, stream) {
         (Operation::Embeddings, _) => "batchEmbedContents",
         (Operation::Chat | Operation::Completions, true) => "streamGenerateContent?alt=sse",

@@ -375,6 +375,14 @@ fn push_turn(turns: &mut Vec<Value>, role: &str, field: &str, items: Vec<Value>)
     turns.push(Value::Object(turn));
 }
 
+/// A URL path segment (a model, a project, a region), percent-encoded: form encoding writes a
+/// space as `+` (a literal `+` becomes `%2B`), and a path wants `%20`.
+fn path_segment(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 /// A base URL joined with a path, with exactly one slash between them.
 fn join(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))

@@ -26,13 +26,13 @@ impl super::Adapter for Vertex {
         let region = endpoint.region.as_deref().unwrap_or(GLOBAL);
         let model = endpoint.model.strip_prefix("models/").unwrap_or(&endpoint.model);
         let method = match call.operation {
-            Operation::Embeddings => format!("models/{}:predict", encoded(model)),
+            Operation::Embeddings => format!("models/{}:predict", super::path_segment(model)),
             Operation::Chat | Operation::Completions => gemini::path(model, call.operation, call.stream),
         };
         let path = format!(
             "projects/{}/locations/{}/publishers/google/{method}",
-            encoded(project),
-            encoded(region)
+            super::path_segment(project),
+            super::path_segment(region)
         );
         let mut headers = Vec::new();
         if let Some(token) = call.credential {
@@ -62,21 +62,6 @@ impl super::Adapter for Vertex {
 
     fn error(&self, body: &Value) -> UpstreamError {
         gemini::error(body)
-    }
-}
-
-/// A path segment, percent-encoded.
-fn encoded(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
-/// The base URL of a region's Vertex AI API.
-pub fn base_url(region: Option<&str>) -> String {
-    match region.unwrap_or(GLOBAL) {
-        GLOBAL => "https://aiplatform.googleapis.com/v1".to_string(),
-        region => format!("https://{region}-aiplatform.googleapis.com/v1"),
     }
 }
 
@@ -157,7 +142,7 @@ mod tests {
             id: EndpointId(1),
             name: "v".into(),
             provider: ProviderKind::Vertex,
-            base_url: base_url(region),
+            base_url: ProviderKind::Vertex.default_base_url(region).unwrap_or_default(),
             model: "gemini-2.5-flash".into(),
             deployment: None,
             api_version: None,
