@@ -8,12 +8,12 @@
 # Prerequisites run in the order written, even under `make -j`.
 .NOTPARALLEL:
 
-.PHONY: run test setup setup-test build release test-rust test-e2e fuzz lint fmt clean
+.PHONY: run test setup setup-test build build-tests release test-rust test-e2e fuzz lint fmt clean
 
 run: setup release
 	./target/release/model-gateway serve
 
-test: setup-test build test-rust test-e2e
+test: setup-test build-tests test-rust test-e2e
 
 setup:
 	@scripts/setup.sh
@@ -24,14 +24,17 @@ setup-test:
 build:
 	@scripts/build.sh
 
+# The debug build with the test targets (one resolution of features for both: see build.sh).
+build-tests:
+	@scripts/build.sh --tests
+
 release:
 	@scripts/build.sh --release
 
 test-rust:
 	@if [ -z "$$MGW_TEST_POSTGRES_URL" ]; then echo "NOTE: MGW_TEST_POSTGRES_URL is not set: the Postgres store suite will be skipped (SQLite runs)."; fi
 	@if [ -z "$$MGW_TEST_REDIS_URL" ]; then echo "NOTE: MGW_TEST_REDIS_URL is not set: the Redis ledger and replica tests will be skipped."; fi
-	cargo test -p server --locked
-	cargo test -p app --features ssr --locked
+	cargo test -p server -p app --features app/ssr --locked
 
 test-e2e:
 	end2end/run.sh

@@ -4,12 +4,19 @@
 # target/site (what `make run` serves), a debug build's to target/site-debug (what the browser
 # tests serve): each binary defaults to its own, so `make test` never replaces what `make run`
 # is serving.
-# Usage: scripts/build.sh [--release]
+# Usage: scripts/build.sh [--release | --tests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-release=false
-[[ "${1:-}" == "--release" ]] && release=true
+release=false tests=false
+case "${1:-}" in
+  --release) release=true ;;
+  # `make test`: the test targets too, built with the bins in one cargo invocation, so that
+  # the bins and the tests share one resolution of features (a dev-dependency's features
+  # otherwise rebuild tokio and most crates above it a second time for the tests) and
+  # `cargo test` finds everything built.
+  --tests) tests=true ;;
+esac
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # Also set in .cargo/config.toml; Leptos reads it at compile time.
 export LEPTOS_OUTPUT_NAME=admin
@@ -74,7 +81,11 @@ if $release; then
   cargo build -p server --bin model-gateway --locked --release
 else
   step "server (debug), and the mock upstream the browser tests point endpoints at"
-  cargo build -p server --bin model-gateway --bin mock-upstream --locked
+  if $tests; then
+    cargo build -p server -p app --features app/ssr --bin model-gateway --bin mock-upstream --tests --locked
+  else
+    cargo build -p server --bin model-gateway --bin mock-upstream --locked
+  fi
 fi
 step "console assets (raw, brotli, gzip bytes)"
 for file in "$site"/pkg/admin.*.{js,wasm,css}; do

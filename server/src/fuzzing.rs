@@ -15,7 +15,7 @@ use crate::{
     },
 };
 use app::types::{EndpointId, InferenceEndpoint, ProviderKind, Timeouts};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Every provider kind (the adapters the translation targets go through).
 const KINDS: [ProviderKind; 8] = [
@@ -27,6 +27,14 @@ const KINDS: [ProviderKind; 8] = [
     ProviderKind::Gemini,
     ProviderKind::Vertex,
     ProviderKind::Bedrock,
+];
+
+/// Every operation an adapter may be asked for.
+const OPERATIONS: [Operation; 4] = [
+    Operation::Chat,
+    Operation::Completions,
+    Operation::Embeddings,
+    Operation::Responses,
 ];
 
 /// The credential the targets' endpoints hold.
@@ -88,34 +96,54 @@ fn translate(api: Api, data: &[u8]) {
         snapshot: &snapshot,
         gateway: None,
     };
-    let Ok(route::Read { inbound, .. }) = route::read(api, Operation::Chat, data, None, prompts) else {
+    let Ok(route::Read { inbound, native, .. }) = route::read(api, Operation::Chat, data, None, prompts) else {
         return;
     };
+    // The chat reading to every kind; a Responses client's own body to those with the API.
+    let mut calls = vec![(inbound.operation, &inbound.body)];
+    calls.extend(native.as_ref().map(|native| (Operation::Responses, &native.body)));
     for kind in KINDS {
         let endpoint = endpoint(kind);
-        let adapter = providers::adapter(kind);
-        let outbound = adapter.request(&Call {
-            endpoint: &endpoint,
-            credential: Some(CREDENTIAL),
-            operation: inbound.operation,
-            body: &inbound.body,
-            stream: inbound.stream,
-        });
-        assert!(
-            outbound.url.starts_with(&endpoint.base_url),
-            "{kind:?}: the request went to {}",
-            outbound.url
-        );
-        for (name, value) in &outbound.headers {
-            let expected = value.contains(CREDENTIAL) || !name.contains("key") && *name != "authorization";
-            assert!(expected, "{kind:?}: header {name} is not the endpoint's credential");
+        for (operation, body) in calls.iter().copied() {
+            let supported = providers::adapter(kind).supports(operation);
+            if operation == Operation::Responses && !supported {
+                continue;
+            }
+            check_call(kind, &endpoint, operation, body, inbound.stream);
         }
-        let body: Value = serde_json::from_slice(&outbound.body).unwrap_or_else(|error| {
-            panic!("{kind:?}: the upstream body is not JSON: {error}");
-        });
-        for field in ["api_base", "base_url", "api_key", "azure_endpoint", "azure_ad_token"] {
-            assert!(body.get(field).is_none(), "{kind:?}: `{field}` was passed upstream");
-        }
+    }
+}
+
+/// A call built for an endpoint of `kind` goes to its address, carries only its credential,
+/// and passes no override field upstream.
+fn check_call(
+    kind: ProviderKind,
+    endpoint: &InferenceEndpoint,
+    operation: Operation,
+    body: &Map<String, Value>,
+    stream: bool,
+) {
+    let outbound = providers::adapter(kind).request(&Call {
+        endpoint,
+        credential: Some(CREDENTIAL),
+        operation,
+        body,
+        stream,
+    });
+    assert!(
+        outbound.url.starts_with(&endpoint.base_url),
+        "{kind:?}: the request went to {}",
+        outbound.url
+    );
+    for (name, value) in &outbound.headers {
+        let expected = value.contains(CREDENTIAL) || !name.contains("key") && *name != "authorization";
+        assert!(expected, "{kind:?}: header {name} is not the endpoint's credential");
+    }
+    let body: Value = serde_json::from_slice(&outbound.body).unwrap_or_else(|error| {
+        panic!("{kind:?}: the upstream body is not JSON: {error}");
+    });
+    for field in ["api_base", "base_url", "api_key", "azure_endpoint", "azure_ad_token"] {
+        assert!(body.get(field).is_none(), "{kind:?}: `{field}` was passed upstream");
     }
 }
 
@@ -151,12 +179,12 @@ pub fn provider_answer(data: &[u8]) {
     let payload_text = String::from_utf8_lossy(payload);
     for kind in KINDS {
         let adapter = providers::adapter(kind);
-        for operation in [Operation::Chat, Operation::Completions, Operation::Embeddings] {
+        for operation in OPERATIONS {
             let _ = adapter.answer(operation, bytes::Bytes::copy_from_slice(payload), 0);
+            let mut decoder: StreamDecoder = adapter.stream_decoder(operation, 0);
+            let _ = decoder.event(&name, payload_text.to_string());
+            let _ = decoder.event("", payload_text.to_string());
         }
-        let mut decoder: StreamDecoder = adapter.stream_decoder(0);
-        let _ = decoder.event(&name, payload_text.to_string());
-        let _ = decoder.event("", payload_text.to_string());
         let mut with_credential = payload.to_vec();
         with_credential.extend_from_slice(CREDENTIAL.as_bytes());
         let error = providers::error(kind, 400, &with_credential, Some(CREDENTIAL));

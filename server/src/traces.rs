@@ -87,7 +87,8 @@ impl Traces {
 /// The semantic conventions' name for an operation.
 fn operation_name(operation: Operation) -> &'static str {
     match operation {
-        Operation::Chat => "chat",
+        // The conventions have no name of their own for OpenAI's Responses API: a chat.
+        Operation::Chat | Operation::Responses => "chat",
         Operation::Completions => "text_completion",
         Operation::Embeddings => "embeddings",
     }

@@ -54,8 +54,8 @@ pub async fn responses(State(state): State<AppState>, request: Request) -> Respo
 pub async fn stored_response(Path(_id): Path<String>) -> Response {
     ProxyError::bad(
         "response_id",
-        "This gateway keeps no responses (it answers the Responses API from any provider's chat API): \
-         keep the response you were given.",
+        "Stored responses are not served through the gateway: it keeps none, and a GET names no model \
+         to route by to the provider account that keeps one. Keep the response you were given.",
     )
     .into_response()
 }

@@ -536,7 +536,8 @@ impl Proxy {
             Some(_) => aws_events::events(chunks, sse::MAX_EVENT_BYTES),
             None => sse::events(chunks, sse::MAX_EVENT_BYTES),
         };
-        let mut decoder = providers::adapter(endpoint.provider).stream_decoder(routed.created);
+        let mut decoder =
+            providers::adapter(endpoint.provider).stream_decoder(routed.inbound.operation, routed.created);
         let mut first = Vec::new();
         loop {
             let wait = (Instant::now() + idle).min(attempt_deadline);
@@ -554,11 +555,12 @@ impl Proxy {
             let items = decoder
                 .event(&event.event, event.data)
                 .map_err(|fault| Failure::from_stream_fault(fault.redacted(credential)))?;
-            let committed = items.iter().any(|item| {
-                matches!(
-                    item,
-                    StreamItem::Chunk(_) | StreamItem::Passed(_) | StreamItem::Step(_) | StreamItem::Done
-                )
+            // A Responses stream's opening events (`response.created`, …) say nothing yet:
+            // its first word, like a chunk, commits.
+            let committed = items.iter().any(|item| match item {
+                StreamItem::Chunk(_) | StreamItem::Passed(_) | StreamItem::Step(_) | StreamItem::Done => true,
+                StreamItem::Event(event) => event.commits,
+                StreamItem::Usage(_) => false,
             });
             first.extend(items);
             if committed {

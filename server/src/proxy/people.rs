@@ -102,7 +102,8 @@ pub(super) fn cap(people: &PeopleLimits, inbound: &mut wire::Inbound) -> Result<
     };
     let field = match inbound.operation {
         Operation::Embeddings => return if prompt > cap { Err(over(prompt)) } else { Ok(false) },
-        Operation::Chat | Operation::Completions => ["max_completion_tokens", "max_tokens"]
+        // A Responses request is capped as the chat request it reads as.
+        Operation::Chat | Operation::Completions | Operation::Responses => ["max_completion_tokens", "max_tokens"]
             .into_iter()
             .find(|name| inbound.body.get(*name).is_some_and(|v| !v.is_null()))
             .unwrap_or("max_tokens"),

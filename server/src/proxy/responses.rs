@@ -1,12 +1,14 @@
 //! OpenAI's Responses API on the client's side (`POST /v1/responses`, issue #25): its requests
 //! read into the canonical chat shape, and answers and streams written back as Responses
-//! objects and typed events — from any endpoint, as `messages` does for Anthropic's shape.
+//! objects and typed events — from any endpoint, as `messages` does for Anthropic's shape. A
+//! request whose endpoints all serve the Responses API themselves (OpenAI, Azure OpenAI) goes
+//! to them as it came instead (`route::native`); the reading here is then only its estimate.
 //!
-//! Invariant: the gateway keeps no conversation state, so what needs it (`previous_response_id`,
-//! `conversation`, background responses, stored items) is refused with a 400 naming the field,
-//! never silently dropped.
-//! Does not: run OpenAI's hosted tools (web search, file search, code interpreter): only
-//! function tools are served.
+//! Invariant: what only OpenAI's own Responses API can serve (the conversation it keeps —
+//! `previous_response_id`, `conversation`, background responses, stored items and prompts —
+//! and its hosted tools and file inputs) is noted as the reading's `native_only`, left out of
+//! the chat shape, and refused with a 400 naming the field unless the request goes to that
+//! API: never silently dropped.
 
 use super::{
     messages::BadField,
@@ -16,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 mod stream;
 
-pub use stream::StreamEncoder;
+pub use stream::{error_event, StreamEncoder};
 
 fn bad(param: &'static str, message: impl Into<String>) -> BadField {
     BadField {
@@ -25,12 +27,25 @@ fn bad(param: &'static str, message: impl Into<String>) -> BadField {
     }
 }
 
-/// What a stateful field is refused with.
-const STATELESS: &str = "needs the conversation kept on the server, and this gateway keeps none: \
-                         send the earlier turns in `input` instead";
+/// A Responses request read into the chat shape, and the first thing in it only OpenAI's own
+/// Responses API serves (left out of `chat`).
+pub struct Translation {
+    pub chat: Map<String, Value>,
+    pub native_only: Option<BadField>,
+}
+
+/// Notes the first thing only OpenAI's own Responses API serves.
+fn note(native_only: &mut Option<BadField>, param: &'static str, message: impl Into<String>) {
+    if native_only.is_none() {
+        *native_only = Some(bad(param, message));
+    }
+}
+
+/// What a stateful field is noted with.
+const STATEFUL: &str = "needs the conversation OpenAI's own Responses API keeps";
 
 /// Responses content (a string, or input/output parts) as OpenAI chat content parts.
-fn parts(content: &Value) -> Result<Vec<Value>, BadField> {
+fn parts(content: &Value, native_only: &mut Option<BadField>) -> Result<Vec<Value>, BadField> {
     match content {
         Value::String(text) => Ok(vec![json!({ "type": "text", "text": text })]),
         Value::Array(parts) => parts
@@ -39,18 +54,20 @@ fn parts(content: &Value) -> Result<Vec<Value>, BadField> {
                 Some("input_text" | "output_text" | "text") => Some(Ok(
                     json!({ "type": "text", "text": part.get("text").cloned().unwrap_or_default() }),
                 )),
-                Some("input_image") => Some(match part.get("image_url").and_then(Value::as_str) {
-                    Some(url) => Ok(json!({ "type": "image_url", "image_url": { "url": url } })),
-                    None => Err(bad(
-                        "input",
-                        "an input_image needs its image_url (uploaded files are not served)",
-                    )),
-                }),
+                Some("input_image") => match part.get("image_url").and_then(Value::as_str) {
+                    Some(url) => Some(Ok(json!({ "type": "image_url", "image_url": { "url": url } }))),
+                    None => {
+                        let message = "an input_image without its image_url is a file OpenAI keeps";
+                        note(native_only, "input", message);
+                        None
+                    }
+                },
                 Some("refusal") => None,
-                Some(other) => Some(Err(bad(
-                    "input",
-                    format!("input content of type {other} is not served"),
-                ))),
+                Some(other) => {
+                    let message = format!("input content of type {other} is served by OpenAI's own Responses API only");
+                    note(native_only, "input", message);
+                    None
+                }
                 None => Some(Err(bad("input", "every content part needs a type"))),
             })
             .collect(),
@@ -62,7 +79,7 @@ fn parts(content: &Value) -> Result<Vec<Value>, BadField> {
 }
 
 /// The input items as chat messages.
-fn messages(input: &Value, messages: &mut Vec<Value>) -> Result<(), BadField> {
+fn messages(input: &Value, messages: &mut Vec<Value>, native_only: &mut Option<BadField>) -> Result<(), BadField> {
     let items = match input {
         Value::String(text) => {
             messages.push(json!({ "role": "user", "content": text }));
@@ -75,11 +92,12 @@ fn messages(input: &Value, messages: &mut Vec<Value>) -> Result<(), BadField> {
         let kind = item.get("type").and_then(Value::as_str);
         match (kind, item.get("role").and_then(Value::as_str)) {
             (None | Some("message"), Some(role @ ("user" | "system" | "developer"))) => {
-                let content = parts(item.get("content").unwrap_or(&Value::Null))?;
+                let content = parts(item.get("content").unwrap_or(&Value::Null), native_only)?;
                 messages.push(json!({ "role": role, "content": content }));
             }
             (None | Some("message"), Some("assistant")) => {
-                let text = content_text(&Value::Array(parts(item.get("content").unwrap_or(&Value::Null))?));
+                let content = parts(item.get("content").unwrap_or(&Value::Null), native_only)?;
+                let text = content_text(&Value::Array(content));
                 messages.push(json!({ "role": "assistant", "content": text }));
             }
             (None | Some("message"), _) => {
@@ -117,25 +135,38 @@ fn messages(input: &Value, messages: &mut Vec<Value>) -> Result<(), BadField> {
             }
             // A reasoning model's summary of its own thinking: nothing a chat API takes back.
             (Some("reasoning"), _) => {}
-            (Some("item_reference"), _) => return Err(bad("input", format!("an item_reference {STATELESS}"))),
-            (Some(other), _) => return Err(bad("input", format!("input items of type {other} are not served"))),
+            (Some("item_reference"), _) => note(
+                native_only,
+                "input",
+                "an item_reference needs the items OpenAI's own Responses API keeps",
+            ),
+            (Some(other), _) => note(
+                native_only,
+                "input",
+                format!("input items of type {other} are served by OpenAI's own Responses API only"),
+            ),
         }
     }
     Ok(())
 }
 
-/// A Responses request as an OpenAI chat request.
-pub fn from_responses_request(body: &Map<String, Value>) -> Result<Map<String, Value>, BadField> {
+/// A Responses request read as an OpenAI chat request (what only OpenAI's own Responses API
+/// serves noted and left out).
+pub fn from_responses_request(body: &Map<String, Value>) -> Result<Translation, BadField> {
+    let mut native_only = None;
     for field in ["previous_response_id", "conversation"] {
         if body.get(field).is_some_and(|value| !value.is_null()) {
-            return Err(bad(field, format!("{field} {STATELESS}")));
+            note(&mut native_only, field, format!("{field} {STATEFUL}"));
         }
     }
     if body.get("background") == Some(&Value::Bool(true)) {
-        return Err(bad(
-            "background",
-            "background responses need the answer kept on the server, and this gateway keeps none",
-        ));
+        let message = "background responses need the answer kept by OpenAI's own Responses API";
+        note(&mut native_only, "background", message);
+    }
+    if body.get("prompt").is_some_and(Value::is_object) {
+        let message = "OpenAI's stored prompts are served by its own Responses API only \
+                       (name one of the gateway's prompts as a string)";
+        note(&mut native_only, "prompt", message);
     }
     let mut chat = Vec::new();
     match body.get("instructions") {
@@ -143,7 +174,12 @@ pub fn from_responses_request(body: &Map<String, Value>) -> Result<Map<String, V
         Some(Value::String(text)) => chat.push(json!({ "role": "system", "content": text })),
         Some(_) => return Err(bad("instructions", "instructions must be a string")),
     }
-    messages(body.get("input").unwrap_or(&Value::Null), &mut chat)?;
+    messages(body.get("input").unwrap_or(&Value::Null), &mut chat, &mut native_only)?;
+    if native_only.is_some() && chat.is_empty() {
+        // Only what OpenAI keeps: an empty turn stands for it (the reading is the estimate,
+        // never sent).
+        chat.push(json!({ "role": "user", "content": "" }));
+    }
     let mut out = Map::new();
     for (name, value) in body {
         match name.as_str() {
@@ -180,10 +216,9 @@ pub fn from_responses_request(body: &Map<String, Value>) -> Result<Map<String, V
                 }
             }
             "tools" => {
-                let tools = (value.as_array())
-                    .ok_or_else(|| bad("tools", "tools must be an array"))?
-                    .iter()
-                    .map(|tool| match tool.get("type").and_then(Value::as_str) {
+                let mut tools = Vec::new();
+                for tool in (value.as_array()).ok_or_else(|| bad("tools", "tools must be an array"))? {
+                    match tool.get("type").and_then(Value::as_str) {
                         Some("function") => {
                             let mut function = json!({ "name": tool.get("name").cloned().unwrap_or_default() });
                             for field in ["description", "parameters", "strict"] {
@@ -191,24 +226,31 @@ pub fn from_responses_request(body: &Map<String, Value>) -> Result<Map<String, V
                                     function[field] = value.clone();
                                 }
                             }
-                            Ok(json!({ "type": "function", "function": function }))
+                            tools.push(json!({ "type": "function", "function": function }));
                         }
-                        other => Err(bad(
+                        Some(hosted) => note(
+                            &mut native_only,
                             "tools",
-                            format!(
-                                "only function tools are served ({} runs on OpenAI's own servers)",
-                                other.unwrap_or("a tool without a type")
-                            ),
-                        )),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                out.insert("tools".into(), Value::Array(tools));
+                            format!("{hosted} tools run on OpenAI's own servers, through its Responses API"),
+                        ),
+                        None => return Err(bad("tools", "every tool needs a type")),
+                    }
+                }
+                if !tools.is_empty() {
+                    out.insert("tools".into(), Value::Array(tools));
+                }
             }
             "tool_choice" => {
                 let choice = match value {
                     Value::String(_) => value.clone(),
                     Value::Object(choice) if choice.get("type") == Some(&json!("function")) => {
                         json!({ "type": "function", "function": { "name": choice.get("name").cloned().unwrap_or_default() } })
+                    }
+                    Value::Object(_) => {
+                        let message = "a tool_choice naming a hosted tool or a set of tools is served by \
+                                       OpenAI's own Responses API only";
+                        note(&mut native_only, "tool_choice", message);
+                        continue;
                     }
                     _ => {
                         return Err(bad(
@@ -225,7 +267,7 @@ pub fn from_responses_request(body: &Map<String, Value>) -> Result<Map<String, V
         }
     }
     out.insert("messages".into(), Value::Array(chat));
-    Ok(out)
+    Ok(Translation { chat: out, native_only })
 }
 
 /// The status a chat finish reason gives a response, and why it is incomplete.

@@ -14,11 +14,12 @@ use super::{
     failover::Routed,
     guard,
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
-    messages, moderation, multi, people,
+    messages::{self, BadField},
+    moderation, multi, people,
     plan::{plan, FanOut, Plan},
     policy,
     prompt::{self, PromptUse},
-    providers::Operation,
+    providers::{self, Operation},
     registry::{KeyEntry, Snapshot, Upstream},
     responses,
     shape::{self, shape, Answered, Client},
@@ -34,7 +35,7 @@ use crate::{
 };
 use app::types::{Gateway, GatewayId, KeyId, MultiMode, RequestLog};
 use axum::{body::Bytes, response::Response};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -203,6 +204,7 @@ pub(super) async fn route(
         mut inbound,
         prompt,
         rewritten,
+        native: client_body,
     } = read(call.api, call.operation, &call.bytes, call.path_model, scope)?;
     let (mut guarding, guarded) = match principal.named_gateway() {
         Some(id) => guard::request(proxy, snapshot.guards(id), principal.gateway(), &mut inbound)?,
@@ -220,6 +222,17 @@ pub(super) async fn route(
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
     let mut caching = caching(snapshot, &principal, &call, &inbound, &plan, prompt.as_ref());
+    let blocker = [
+        (
+            plan.fan_out.is_some(),
+            "its model is a composite whose answers the gateway compares",
+        ),
+        (guarding.is_some(), "the gateway's guardrails read it"),
+        (caching.is_some(), "the gateway caches answers"),
+        (rewritten, "a named prompt or the gateway's parameter policy rewrote it"),
+    ];
+    let blocker = blocker.into_iter().find_map(|(applies, why)| applies.then_some(why));
+    let native = native(client_body, &plan, blocker)?;
     let logged = (principal.gateway().log_payloads)
         .then(|| {
             guarding
@@ -239,6 +252,11 @@ pub(super) async fn route(
     }
     recorder.variant(plan.tiers.first().and_then(|tier| tier.variant.as_deref()));
     let estimate = Estimate::of(&inbound, proxy.settings.default_max_tokens);
+    if let Some(body) = native {
+        // Estimated and logged as the chat request it reads as; sent as it came.
+        inbound.operation = Operation::Responses;
+        inbound.body = body;
+    }
     let rate = match admit(proxy, snapshot, &principal, &mut call, &plan, &mut recorder, &estimate).await {
         Ok(rate) => rate,
         Err(error) => {
@@ -350,33 +368,41 @@ pub fn read(
     prompts: PromptScope<'_>,
 ) -> Result<Read, ProxyError> {
     let mut body = wire::parse(bytes)?;
+    // A Responses request: what in it only OpenAI's own Responses API serves.
+    let mut native_only = None;
     let translated = match api {
         Api::OpenAi | Api::Azure => None,
         Api::Anthropic => Some(messages::from_messages_request(&body)),
-        Api::Responses => Some(responses::from_responses_request(&body)),
+        Api::Responses => Some(responses::from_responses_request(&body).map(|translation| {
+            native_only = Some(translation.native_only);
+            translation.chat
+        })),
     };
+    let mut native = None;
     if let Some(translated) = translated {
         let mut read = translated.map_err(|bad| ProxyError::BadRequest {
             message: bad.message,
             param: Some(bad.param.to_string()),
         })?;
         // A named prompt is asked for the same way in every shape (on `/v1/responses`, a
-        // `prompt` object is OpenAI's stored prompt, not the gateway's: left out).
+        // `prompt` object is OpenAI's stored prompt, not the gateway's: the translation
+        // noted it).
         for field in ["prompt", "parameters"] {
-            match body.remove(field) {
-                Some(Value::Object(_)) if api == Api::Responses && field == "prompt" => {
-                    return Err(ProxyError::bad(
-                        "prompt",
-                        "OpenAI's stored prompts are not served: name one of the gateway's prompts as a string",
-                    ))
-                }
+            match body.get(field) {
+                Some(Value::Object(_)) if field == "prompt" && native_only.is_some() => {}
                 Some(value) => {
-                    read.insert(field.into(), value);
+                    read.insert(field.into(), value.clone());
                 }
                 None => {}
             }
         }
-        body = read;
+        let mut client = std::mem::replace(&mut body, read);
+        wire::drop_overrides(&mut client);
+        // The Responses client's own body, in case it goes to OpenAI's own API as it came.
+        native = native_only.map(|native_only| Native {
+            body: client,
+            native_only,
+        });
     }
     let prompt = prompt::apply(prompts.snapshot, prompts.gateway, operation, &mut body)?;
     let gateway = prompts.gateway.and_then(|id| prompts.snapshot.gateways.get(&id));
@@ -393,6 +419,7 @@ pub fn read(
         inbound,
         rewritten: prompt.is_some() || policed || capped,
         prompt,
+        native,
     })
 }
 
@@ -402,6 +429,50 @@ pub struct Read {
     pub inbound: Inbound,
     pub prompt: Option<PromptUse>,
     pub rewritten: bool,
+    /// A Responses request as the client sent it.
+    pub native: Option<Native>,
+}
+
+/// A Responses request as the client sent it, and the first thing in it only OpenAI's own
+/// Responses API serves.
+pub struct Native {
+    pub body: Map<String, Value>,
+    pub native_only: Option<BadField>,
+}
+
+/// Step 4b (issue #25): a Responses request goes to OpenAI's own Responses API as it came —
+/// `Some(body)` — when every endpoint that may serve it has that API and nothing in the
+/// gateway must read or change it (`blocker`: why something must); else it is answered through
+/// the chat path, and what only OpenAI's API serves is refused, naming why.
+fn native(
+    native: Option<Native>,
+    plan: &Plan,
+    blocker: Option<&str>,
+) -> Result<Option<Map<String, Value>>, ProxyError> {
+    let Some(Native { body, native_only }) = native else {
+        return Ok(None);
+    };
+    let mut upstreams = plan.tiers.iter().flat_map(|tier| &tier.upstreams);
+    let without =
+        upstreams.find(|upstream| !providers::adapter(upstream.endpoint.provider).supports(Operation::Responses));
+    let blocker = match (blocker, without) {
+        (Some(blocker), _) => blocker.to_string(),
+        (None, Some(upstream)) => format!(
+            "its model is served by {} endpoints, which have no Responses API",
+            upstream.endpoint.provider.spec().label
+        ),
+        (None, None) => return Ok(Some(body)),
+    };
+    match native_only {
+        None => Ok(None),
+        Some(bad) => Err(ProxyError::BadRequest {
+            message: format!(
+                "{}; this request is answered through the chat path, because {blocker}.",
+                bad.message
+            ),
+            param: Some(bad.param.to_string()),
+        }),
+    }
 }
 
 /// Where a body's named prompt is looked up: the snapshot, and the gateway whose prompts the
@@ -498,7 +569,7 @@ impl Estimate {
             prompt: wire::prompt_tokens(inbound),
             completion: match inbound.operation {
                 Operation::Embeddings => 0,
-                Operation::Chat | Operation::Completions => {
+                Operation::Chat | Operation::Completions | Operation::Responses => {
                     max_tokens.unwrap_or(default_max_tokens).saturating_mul(choices)
                 }
             },

@@ -162,6 +162,10 @@ pub(super) fn shape(
             let upstream = started_stream.upstream.clone();
             let context = StreamContext {
                 shape: call.api.shape(),
+                native: match inbound.operation {
+                    Operation::Responses => true,
+                    Operation::Chat | Operation::Completions | Operation::Embeddings => false,
+                },
                 wants_usage: inbound.wants_usage,
                 estimated_prompt: estimate.prompt,
                 estimated_tokens: estimate.tokens(),
@@ -200,6 +204,17 @@ fn json_answer(
     recorder: &mut Recorder,
 ) -> Result<Bytes, super::error::ProxyError> {
     let shape = api.shape();
+    let answer = match answer {
+        // OpenAI's own response object, for a Responses client: as it came (a request whose
+        // gateway caches or guards is answered through the chat path, `route::native`).
+        providers::AnswerBody::Native(body) => {
+            if gateway.log_payloads {
+                recorder.answered(String::from_utf8_lossy(&body).into_owned());
+            }
+            return Ok(body);
+        }
+        answer @ (providers::AnswerBody::Raw(_) | providers::AnswerBody::Translated(_)) => answer,
+    };
     if shape != ClientShape::OpenAi && caching.is_none() && guarding.is_none() {
         // Nothing keeps or reads the OpenAI-shaped answer: shaped from it as it is (a
         // translated answer is a value already; no round trip through bytes).
@@ -251,26 +266,28 @@ pub(super) fn with_endpoint(mut response: Response, upstream: &Upstream, plan: &
     response
 }
 
-/// Usage for an answer that reported none: the prompt estimate, and the answer's text.
+/// Usage for an answer that reported none: the prompt estimate, and the answer's text (its
+/// choices', or a response object's output items').
 pub(super) fn estimated(inbound: &Inbound, estimated_prompt: u64, answer: &Value) -> Usage {
-    let chars: usize = answer["choices"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|choice| {
-            let text = choice
-                .pointer("/message/content")
-                .or_else(|| choice.get("text"))
-                .map(providers::content_text)
-                .unwrap_or_default();
-            text.chars().count()
-        })
-        .sum();
+    let chars = |texts: &[Value], pointer: &str| -> usize {
+        (texts.iter())
+            .map(|item| {
+                let text = (item.pointer(pointer).or_else(|| item.get("text")))
+                    .map(providers::content_text)
+                    .unwrap_or_default();
+                text.chars().count()
+            })
+            .sum()
+    };
+    let items = |name: &str| answer[name].as_array().map_or(&[][..], Vec::as_slice);
     Usage {
         prompt_tokens: estimated_prompt,
         completion_tokens: match inbound.operation {
             Operation::Embeddings => 0,
-            Operation::Chat | Operation::Completions => wire::estimate_tokens(chars),
+            Operation::Chat | Operation::Completions => {
+                wire::estimate_tokens(chars(items("choices"), "/message/content"))
+            }
+            Operation::Responses => wire::estimate_tokens(chars(items("output"), "/content")),
         },
     }
 }

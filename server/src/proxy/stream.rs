@@ -3,7 +3,8 @@
 //!
 //! Invariant: an OpenAI-shaped upstream's chunk reaches an OpenAI-shaped client as the upstream
 //! sent it (less a `"usage":null` the client did not ask for) unless guardrails or the cache
-//! read it: no tree, no re-encoding (issue #26). A translated stream's steps are written in the
+//! read it: no tree, no re-encoding (issue #26). OpenAI's own Responses events reach a
+//! Responses client as they came (issue #25). A translated stream's steps are written in the
 //! client's shape from typed fields; a tree is built only for guardrails and the cache.
 //! Invariant: a caching gateway's streamed miss is kept only when it ends properly (`Done`).
 //! Invariant: nothing is retried here. A stream cut, stalled or failed upstream ends with an
@@ -190,6 +191,13 @@ impl Live {
                 self.note_usage();
                 Some(self.encoder.passed(&passed))
             }
+            // Never read by guardrails or kept: a request whose gateway has either is answered
+            // through the chat path (`route::native`).
+            StreamItem::Event(event) => {
+                self.add_text(&event.text);
+                self.note_usage();
+                Some(self.encoder.event(event))
+            }
             StreamItem::Usage(usage) => {
                 self.usage = Some(usage);
                 None
@@ -298,6 +306,8 @@ impl Live {
 /// What a stream needs besides its start.
 pub struct StreamContext {
     pub shape: ClientShape,
+    /// The upstream is OpenAI's own Responses API, and the client speaks it: its events pass.
+    pub native: bool,
     pub wants_usage: bool,
     pub estimated_prompt: u64,
     pub estimated_tokens: u64,
@@ -312,7 +322,7 @@ pub struct StreamContext {
 
 /// The response body for a started stream; it owns the request's record from here on.
 pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorder: Recorder) -> Body {
-    let encoder = Encoder::new(context.shape, context.wants_usage);
+    let encoder = Encoder::new(context.shape, context.wants_usage, context.native);
     let shutdown = proxy.grace_over.subscribe();
     let live = Live {
         proxy,

@@ -66,7 +66,7 @@ pub fn parse(bytes: &[u8]) -> Result<Map<String, Value>, ProxyError> {
 }
 
 /// Drops override fields, at the top level and in nested objects outside content.
-fn drop_overrides(body: &mut Map<String, Value>) {
+pub(super) fn drop_overrides(body: &mut Map<String, Value>) {
     for field in OVERRIDE_FIELDS {
         body.remove(field);
     }
@@ -232,7 +232,8 @@ pub fn check(
         }
     }
     match operation {
-        Operation::Chat => messages(&body)?,
+        // A Responses request is checked as the chat request it reads as.
+        Operation::Chat | Operation::Responses => messages(&body)?,
         Operation::Completions => prompt(&body)?,
         Operation::Embeddings => {
             if stream {
@@ -272,7 +273,7 @@ pub fn prompt_tokens(inbound: &Inbound) -> u64 {
         match value {
             Value::String(text) => text.chars().count(),
             Value::Array(items) => items.iter().map(chars).sum(),
-            Value::Object(object) => object.get("text").map_or(0, chars),
+            Value::Object(object) => object.get("text").or_else(|| object.get("content")).map_or(0, chars),
             _ => 0,
         }
     }
@@ -284,6 +285,10 @@ pub fn prompt_tokens(inbound: &Inbound) -> u64 {
             .map_or(0, |m| m.iter().map(|m| estimate_tokens(chars(&m["content"])) + 4).sum()),
         Operation::Completions => estimate_tokens(body.get("prompt").map_or(0, chars)),
         Operation::Embeddings => estimate_tokens(body.get("input").map_or(0, chars)),
+        // The client's own Responses body: its instructions and input items' text.
+        Operation::Responses => {
+            estimate_tokens(body.get("instructions").map_or(0, chars) + body.get("input").map_or(0, chars))
+        }
     }
 }
 

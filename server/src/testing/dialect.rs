@@ -1,7 +1,7 @@
 //! The mock's answers in each provider's shape, as JSON or as an SSE stream (and OpenAI's
 //! moderation verdicts).
 
-use super::Usage;
+use super::{responses, Usage};
 use axum::{
     body::{Body, Bytes},
     response::{IntoResponse, Response},
@@ -17,6 +17,8 @@ pub enum Dialect {
     Chat,
     /// `/v1/completions`.
     Completions,
+    /// OpenAI's Responses API: `/v1/responses`, and Azure's `/openai/v1/responses`.
+    Responses,
     /// `/v1/embeddings`, and Azure's deployment path.
     Embeddings,
     /// `GET /v1/models`.
@@ -70,6 +72,9 @@ fn last_user_text(request: &Value) -> String {
             .filter_map(|part| part["text"].as_str())
             .collect::<Vec<_>>()
             .join(" ");
+    }
+    if let Some(text) = responses::last_user_text(request) {
+        return text;
     }
     let messages = request.get("messages").and_then(Value::as_array);
     let content = messages
@@ -134,6 +139,8 @@ impl Dialect {
             Some(Dialect::Converse)
         } else if path.ends_with("/converse-stream") {
             Some(Dialect::ConverseStream)
+        } else if path.ends_with("/responses") {
+            Some(Dialect::Responses)
         } else if path.ends_with("/chat/completions") {
             Some(Dialect::Chat)
         } else if path.ends_with("/completions") {
@@ -163,6 +170,7 @@ impl Dialect {
             }
             Dialect::Chat
             | Dialect::Completions
+            | Dialect::Responses
             | Dialect::Embeddings
             | Dialect::Models
             | Dialect::Messages
@@ -179,7 +187,7 @@ impl Dialect {
         match self {
             Dialect::GeminiStream | Dialect::ConverseStream => true,
             Dialect::Gemini | Dialect::GeminiEmbed | Dialect::VertexPredict | Dialect::Converse => false,
-            Dialect::Chat | Dialect::Completions | Dialect::Messages => {
+            Dialect::Chat | Dialect::Completions | Dialect::Messages | Dialect::Responses => {
                 request.get("stream").and_then(Value::as_bool) == Some(true)
             }
             Dialect::Embeddings | Dialect::Models | Dialect::Moderations => false,
@@ -197,6 +205,7 @@ impl Dialect {
                 "choices": [{ "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" }],
                 "usage": openai_usage,
             }),
+            Dialect::Responses => responses::response(request, &model, Some((&reply, usage))),
             Dialect::Completions => json!({
                 "id": "cmpl-mock", "object": "text_completion", "created": 1_700_000_000, "model": model,
                 "choices": [{ "index": 0, "text": reply, "finish_reason": "stop" }],
@@ -269,6 +278,7 @@ impl Dialect {
         let model = model(request);
         match self {
             Dialect::Converse | Dialect::ConverseStream => unreachable!("Bedrock's stream is binary: frames()"),
+            Dialect::Responses => responses::events(request, &model, &words(chunks), usage),
             Dialect::Messages => {
                 let mut events = vec![
                     event(
@@ -418,6 +428,7 @@ impl Dialect {
                 None,
                 r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#,
             ),
+            Dialect::Responses => responses::error_event(),
             Dialect::Messages => event(
                 Some("error"),
                 r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,

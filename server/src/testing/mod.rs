@@ -1,6 +1,6 @@
 //! A scriptable mock upstream on `127.0.0.1:0`, speaking the dialects the gateway calls:
-//! OpenAI (chat JSON and SSE, legacy completions, embeddings, models, moderations; also what Ollama and
-//! other OpenAI-compatible servers speak), Azure OpenAI deployment paths, Anthropic
+//! OpenAI (chat JSON and SSE, legacy completions, embeddings, models, moderations, the Responses
+//! API; also what Ollama and other OpenAI-compatible servers speak), Azure OpenAI deployment paths, Anthropic
 //! Messages (JSON and SSE events), Gemini (`generateContent`, its SSE stream, batch
 //! embeddings) and Vertex AI (Gemini's, `:predict` embeddings, and a service account's token
 //! exchange at any path ending `/token`). Tests queue a [`Behaviour`] per request to inject every
@@ -11,6 +11,7 @@
 //! Does not: check credentials; tests assert on what it recorded instead.
 
 mod dialect;
+mod responses;
 
 use axum::{
     body::{Body, Bytes},

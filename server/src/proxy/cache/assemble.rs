@@ -152,7 +152,7 @@ impl Assembly {
                     "text": choice.texts.remove("text").unwrap_or_default(),
                     "finish_reason": choice.finish_reason,
                 }),
-                Operation::Chat | Operation::Embeddings => {
+                Operation::Chat | Operation::Embeddings | Operation::Responses => {
                     let mut message = Map::new();
                     message.insert("role".into(), choice.role.unwrap_or_else(|| json!("assistant")));
                     let content = choice.texts.remove("content").map_or(Value::Null, Value::String);
@@ -170,7 +170,7 @@ impl Assembly {
             .collect();
         let object = match self.operation {
             Operation::Completions => "text_completion",
-            Operation::Chat | Operation::Embeddings => "chat.completion",
+            Operation::Chat | Operation::Embeddings | Operation::Responses => "chat.completion",
         };
         Some(json!({
             "id": self.id, "object": object, "created": self.created, "model": self.model,

@@ -48,6 +48,8 @@ fn is_default(operation: Operation, name: &str, value: &Value) -> bool {
             "encoding_format" => value.as_str() == Some("float"),
             _ => value.is_null(),
         },
+        // Not cached: a caching gateway answers Responses requests through the chat path.
+        Operation::Responses => value.is_null(),
     }
 }
 

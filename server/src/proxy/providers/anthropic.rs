@@ -35,7 +35,7 @@ impl super::Adapter for Anthropic {
         answer(&bytes, created)
     }
 
-    fn stream_decoder(&self, created: i64) -> super::StreamDecoder {
+    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
         super::StreamDecoder::Anthropic(StreamDecoder::new(created))
     }
 

@@ -40,7 +40,7 @@ impl super::Adapter for Bedrock {
         answer(&bytes, created)
     }
 
-    fn stream_decoder(&self, created: i64) -> super::StreamDecoder {
+    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
         super::StreamDecoder::Bedrock(StreamDecoder::new(created))
     }
 

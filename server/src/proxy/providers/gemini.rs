@@ -43,11 +43,11 @@ impl super::Adapter for Gemini {
     fn answer(&self, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
         match operation {
             Operation::Embeddings => embeddings_answer(&bytes),
-            Operation::Chat | Operation::Completions => answer(&bytes, created),
+            Operation::Chat | Operation::Completions | Operation::Responses => answer(&bytes, created),
         }
     }
 
-    fn stream_decoder(&self, created: i64) -> super::StreamDecoder {
+    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
         super::StreamDecoder::Gemini(StreamDecoder::new(created))
     }
 
@@ -63,8 +63,8 @@ pub fn path(model: &str, operation: Operation, stream: bool) -> String {
     let model = super::path_segment(model);
     let method = match (operation, stream) {
         (Operation::Embeddings, _) => "batchEmbedContents",
-        (Operation::Chat | Operation::Completions, true) => "streamGenerateContent?alt=sse",
-        (Operation::Chat | Operation::Completions, false) => "generateContent",
+        (Operation::Chat | Operation::Completions | Operation::Responses, true) => "streamGenerateContent?alt=sse",
+        (Operation::Chat | Operation::Completions | Operation::Responses, false) => "generateContent",
     };
     format!("models/{model}:{method}")
 }
@@ -73,7 +73,7 @@ pub fn path(model: &str, operation: Operation, stream: bool) -> String {
 pub fn body(call: &Call<'_>) -> Vec<u8> {
     let body = match call.operation {
         Operation::Embeddings => embeddings_request(&call.endpoint.model, call.body),
-        Operation::Chat | Operation::Completions => generate_request(call.body),
+        Operation::Chat | Operation::Completions | Operation::Responses => generate_request(call.body),
     };
     serde_json::to_vec(&body).unwrap_or_default()
 }

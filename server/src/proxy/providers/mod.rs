@@ -27,6 +27,10 @@ pub enum Operation {
     Completions,
     /// Embeddings (`/v1/embeddings`).
     Embeddings,
+    /// OpenAI's Responses API, sent as the client wrote it to an endpoint that serves it
+    /// (OpenAI, Azure OpenAI; issue #25). A `/v1/responses` request reads as `Chat` until its
+    /// route finds that every endpoint that may serve it can take it so (`route::native`).
+    Responses,
 }
 
 impl Operation {
@@ -36,6 +40,7 @@ impl Operation {
             Operation::Chat => "chat",
             Operation::Completions => "completions",
             Operation::Embeddings => "embeddings",
+            Operation::Responses => "responses",
         }
     }
 
@@ -45,6 +50,7 @@ impl Operation {
             Operation::Chat => "chat/completions",
             Operation::Completions => "completions",
             Operation::Embeddings => "embeddings",
+            Operation::Responses => "responses",
         }
     }
 }
@@ -144,13 +150,18 @@ pub struct Answer {
 pub enum AnswerBody {
     Raw(bytes::Bytes),
     Translated(Value),
+    /// OpenAI's own response object (`Operation::Responses`), for a Responses client: passed
+    /// on as it came, read only for its text when no usage came.
+    Native(bytes::Bytes),
 }
 
 impl AnswerBody {
     /// The body as a JSON value (parsed when raw: only for translation and estimates).
     pub fn json(&self) -> std::borrow::Cow<'_, Value> {
         match self {
-            AnswerBody::Raw(bytes) => std::borrow::Cow::Owned(serde_json::from_slice(bytes).unwrap_or(Value::Null)),
+            AnswerBody::Raw(bytes) | AnswerBody::Native(bytes) => {
+                std::borrow::Cow::Owned(serde_json::from_slice(bytes).unwrap_or(Value::Null))
+            }
             AnswerBody::Translated(value) => std::borrow::Cow::Borrowed(value),
         }
     }
@@ -158,7 +169,7 @@ impl AnswerBody {
     /// The body as bytes to send.
     pub fn into_bytes(self) -> bytes::Bytes {
         match self {
-            AnswerBody::Raw(bytes) => bytes,
+            AnswerBody::Raw(bytes) | AnswerBody::Native(bytes) => bytes,
             AnswerBody::Translated(value) => bytes::Bytes::from(value.to_string()),
         }
     }
@@ -176,6 +187,9 @@ pub enum StreamItem {
     /// An OpenAI-shaped upstream's own chunk, as it sent it (issue #26): passed on unchanged
     /// to an OpenAI-shaped client, read into a tree only for what must change it.
     Passed(openai::Passed),
+    /// An event of OpenAI's own Responses stream (`Operation::Responses`), as it came: only a
+    /// Responses client asks for one.
+    Event(openai::responses::Event),
     /// The tokens used, reported by the upstream.
     Usage(Usage),
     /// The stream ended properly.
@@ -229,9 +243,13 @@ pub struct UpstreamError {
 /// providers speak; an adapter overrides what its provider does differently. What a kind
 /// *is* (its name, default URL, whether it needs a credential) is `ProviderKind::spec`.
 pub trait Adapter: Sync {
-    /// Whether an endpoint of this kind can serve the operation.
-    fn supports(&self, _operation: Operation) -> bool {
-        true
+    /// Whether an endpoint of this kind can serve the operation: OpenAI's Responses API only
+    /// where the adapter says so.
+    fn supports(&self, operation: Operation) -> bool {
+        match operation {
+            Operation::Chat | Operation::Completions | Operation::Embeddings => true,
+            Operation::Responses => false,
+        }
     }
 
     /// The request to send.
@@ -243,7 +261,7 @@ pub trait Adapter: Sync {
     }
 
     /// A decoder for a stream from an endpoint of this kind.
-    fn stream_decoder(&self, _created: i64) -> StreamDecoder {
+    fn stream_decoder(&self, _operation: Operation, _created: i64) -> StreamDecoder {
         StreamDecoder::OpenAi(openai::StreamDecoder)
     }
 
@@ -256,7 +274,8 @@ pub trait Adapter: Sync {
 /// The adapter of a provider kind: the one `match` on [`ProviderKind`] in the proxy.
 pub fn adapter(kind: ProviderKind) -> &'static dyn Adapter {
     match kind {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => &openai::OpenAi,
+        ProviderKind::OpenAi => &openai::OpenAi,
+        ProviderKind::OpenAiCompatible => &openai::Compatible,
         ProviderKind::AzureOpenAi => &azure::Azure,
         ProviderKind::Anthropic => &anthropic::Anthropic,
         ProviderKind::Ollama => &ollama::Ollama,
@@ -272,6 +291,8 @@ pub enum StreamDecoder {
     Anthropic(anthropic::StreamDecoder),
     Gemini(gemini::StreamDecoder),
     Bedrock(bedrock::StreamDecoder),
+    /// OpenAI's own Responses events.
+    Responses(openai::responses::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -282,6 +303,7 @@ impl StreamDecoder {
             StreamDecoder::Anthropic(decoder) => decoder.event(name, &data),
             StreamDecoder::Gemini(decoder) => decoder.event(&data),
             StreamDecoder::Bedrock(decoder) => decoder.event(name, &data),
+            StreamDecoder::Responses(decoder) => decoder.event(name, data),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! OpenAI and OpenAI-compatible servers (vLLM, LM Studio, Groq, …): the canonical shape, so
 //! requests pass through with only the model replaced, and streams are asked to report usage.
+//! OpenAI's own Responses API, which Azure serves too, is `responses`.
+
+pub mod responses;
 
 use super::{
     join, Answer, AnswerBody, Call, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError, Usage,
@@ -9,20 +12,25 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 /// The body for an OpenAI-shaped upstream, serialised straight from the client's (no copy of
-/// it is made): its fields untouched and in order, the endpoint's model, and — for streams —
-/// `stream_options.include_usage`, so usage is always counted.
-pub fn body(call: &Call<'_>) -> Vec<u8> {
-    let include_usage = call.stream && call.operation != Operation::Embeddings;
+/// it is made): its fields untouched and in order, `model` (the endpoint's, or an Azure
+/// deployment's), and — for chat and completion streams — `stream_options.include_usage`, so
+/// usage is always counted (a Responses stream always ends with it).
+pub fn body(call: &Call<'_>, model: &str) -> Vec<u8> {
+    let include_usage = call.stream
+        && match call.operation {
+            Operation::Chat | Operation::Completions => true,
+            Operation::Embeddings | Operation::Responses => false,
+        };
     let mut out = Vec::with_capacity(512);
     let written = (|| {
         let mut serializer = serde_json::Serializer::new(&mut out);
         let mut map = serializer.serialize_map(None)?;
-        let (mut model, mut options) = (false, false);
+        let (mut written_model, mut options) = (false, false);
         for (name, value) in call.body {
             match name.as_str() {
                 "model" => {
-                    model = true;
-                    map.serialize_entry(name, &call.endpoint.model)?;
+                    written_model = true;
+                    map.serialize_entry(name, model)?;
                 }
                 "stream_options" if include_usage => {
                     options = true;
@@ -33,8 +41,8 @@ pub fn body(call: &Call<'_>) -> Vec<u8> {
                 _ => map.serialize_entry(name, value)?,
             }
         }
-        if !model {
-            map.serialize_entry("model", &call.endpoint.model)?;
+        if !written_model {
+            map.serialize_entry("model", model)?;
         }
         if include_usage && !options {
             map.serialize_entry("stream_options", &serde_json::json!({ "include_usage": true }))?;
@@ -46,12 +54,39 @@ pub fn body(call: &Call<'_>) -> Vec<u8> {
     out
 }
 
-/// OpenAI, and any server that speaks its API.
+/// OpenAI.
 pub struct OpenAi;
 
 impl super::Adapter for OpenAi {
+    fn supports(&self, _operation: Operation) -> bool {
+        true
+    }
+
     fn request(&self, call: &Call<'_>) -> Outbound {
         request(call)
+    }
+
+    fn stream_decoder(&self, operation: Operation, _created: i64) -> super::StreamDecoder {
+        stream_decoder(operation)
+    }
+}
+
+/// OpenAI-compatible servers (vLLM, LM Studio, Groq, …): OpenAI's chat, completions and
+/// embeddings, but not always its Responses API (a Responses client's request reaches them
+/// through chat).
+pub struct Compatible;
+
+impl super::Adapter for Compatible {
+    fn request(&self, call: &Call<'_>) -> Outbound {
+        request(call)
+    }
+}
+
+/// The decoder for a stream from OpenAI or Azure: chunks, or OpenAI's own Responses events.
+pub fn stream_decoder(operation: Operation) -> super::StreamDecoder {
+    match operation {
+        Operation::Chat | Operation::Completions | Operation::Embeddings => super::StreamDecoder::OpenAi(StreamDecoder),
+        Operation::Responses => super::StreamDecoder::Responses(responses::StreamDecoder),
     }
 }
 
@@ -63,7 +98,7 @@ pub fn request(call: &Call<'_>) -> Outbound {
     Outbound {
         url: join(&call.endpoint.base_url, call.operation.openai_path()),
         headers,
-        body: body(call),
+        body: body(call, &call.endpoint.model),
     }
 }
 
@@ -85,9 +120,14 @@ struct CheckedUsage {
 /// A 2xx answer: it must be a JSON object of the operation's shape. It is passed on as the
 /// upstream sent it.
 pub fn answer(operation: Operation, bytes: bytes::Bytes) -> Result<Answer, Invalid> {
-    let checked: Checked = serde_json::from_slice(&bytes).map_err(|e| Invalid(e.to_string()))?;
+    let checked: Checked = match operation {
+        Operation::Responses => return responses::answer(bytes),
+        Operation::Chat | Operation::Completions | Operation::Embeddings => {
+            serde_json::from_slice(&bytes).map_err(|e| Invalid(e.to_string()))?
+        }
+    };
     let (expected, found) = match operation {
-        Operation::Chat | Operation::Completions => ("choices", checked.choices.is_some()),
+        Operation::Chat | Operation::Completions | Operation::Responses => ("choices", checked.choices.is_some()),
         Operation::Embeddings => ("data", checked.data.is_some()),
     };
     if !found {

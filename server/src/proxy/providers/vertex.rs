@@ -27,7 +27,9 @@ impl super::Adapter for Vertex {
         let model = endpoint.model.strip_prefix("models/").unwrap_or(&endpoint.model);
         let method = match call.operation {
             Operation::Embeddings => format!("models/{}:predict", super::path_segment(model)),
-            Operation::Chat | Operation::Completions => gemini::path(model, call.operation, call.stream),
+            Operation::Chat | Operation::Completions | Operation::Responses => {
+                gemini::path(model, call.operation, call.stream)
+            }
         };
         let path = format!(
             "projects/{}/locations/{}/publishers/google/{method}",
@@ -40,7 +42,7 @@ impl super::Adapter for Vertex {
         }
         let body = match call.operation {
             Operation::Embeddings => predict_request(call.body),
-            Operation::Chat | Operation::Completions => gemini::generate_request(call.body),
+            Operation::Chat | Operation::Completions | Operation::Responses => gemini::generate_request(call.body),
         };
         Outbound {
             url: join(&endpoint.base_url, &path),
@@ -52,11 +54,11 @@ impl super::Adapter for Vertex {
     fn answer(&self, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
         match operation {
             Operation::Embeddings => predict_answer(&bytes),
-            Operation::Chat | Operation::Completions => gemini::answer(&bytes, created),
+            Operation::Chat | Operation::Completions | Operation::Responses => gemini::answer(&bytes, created),
         }
     }
 
-    fn stream_decoder(&self, created: i64) -> super::StreamDecoder {
+    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
         super::StreamDecoder::Gemini(gemini::StreamDecoder::new(created))
     }
 

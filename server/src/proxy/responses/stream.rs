@@ -196,13 +196,20 @@ impl StreamEncoder {
 
     /// An error event (the stream then ends without `response.completed`).
     pub fn error(&mut self, code: &str, message: &str) -> String {
-        let mut out = String::new();
-        self.event(
-            json!({ "type": "error", "code": code, "message": message, "param": null }),
-            &mut out,
-        );
-        out
+        let event = error_event(self.sequence, code, message);
+        self.sequence += 1;
+        event
     }
+}
+
+/// The `error` event numbered `sequence` (after it the stream ends without
+/// `response.completed`).
+pub fn error_event(sequence: u64, code: &str, message: &str) -> String {
+    let event =
+        json!({ "type": "error", "code": code, "message": message, "param": null, "sequence_number": sequence });
+    let mut out = String::new();
+    write("error", &event.to_string(), &mut out);
+    out
 }
 
 /// One SSE event, its name the event's type.

@@ -24,7 +24,9 @@ fn a_responses_request_becomes_a_chat_request() {
         "tools": [{ "type": "function", "name": "look", "description": "Looks.", "parameters": { "type": "object" }, "strict": true }],
         "tool_choice": { "type": "function", "name": "look" },
     }));
-    let chat = Value::Object(from_responses_request(&body).unwrap());
+    let translation = from_responses_request(&body).unwrap();
+    assert!(translation.native_only.is_none());
+    let chat = Value::Object(translation.chat);
     assert_eq!(chat["max_completion_tokens"], 40);
     assert_eq!(chat["temperature"], 0.5);
     assert_eq!(chat["reasoning_effort"], "low");
@@ -62,12 +64,14 @@ fn a_responses_request_becomes_a_chat_request() {
         chat["tool_choice"],
         json!({ "type": "function", "function": { "name": "look" } })
     );
-    let plain = from_responses_request(&object(json!({ "model": "m", "input": "hi" }))).unwrap();
+    let plain = from_responses_request(&object(json!({ "model": "m", "input": "hi" })))
+        .unwrap()
+        .chat;
     assert_eq!(plain["messages"], json!([{ "role": "user", "content": "hi" }]));
 }
 
 #[test]
-fn what_needs_server_state_or_hosted_tools_is_refused_by_name() {
+fn what_only_openais_own_api_serves_is_noted_by_name_and_left_out() {
     for (body, param) in [
         (
             json!({ "input": "hi", "previous_response_id": "resp_1" }),
@@ -76,21 +80,65 @@ fn what_needs_server_state_or_hosted_tools_is_refused_by_name() {
         (json!({ "input": "hi", "conversation": "conv_1" }), "conversation"),
         (json!({ "input": "hi", "background": true }), "background"),
         (
+            json!({ "input": "hi", "prompt": { "id": "pmpt_1", "version": "2" } }),
+            "prompt",
+        ),
+        (
             json!({ "input": [{ "type": "item_reference", "id": "msg_1" }] }),
             "input",
         ),
-        (json!({ "input": "hi", "tools": [{ "type": "web_search" }] }), "tools"),
-        (json!({ "input": 5 }), "input"),
         (
-            json!({ "input": [{ "role": "user", "content": [{ "type": "input_file", "file_id": "f" }] }] }),
+            json!({ "input": "hi", "tools": [{ "type": "web_search" }, { "type": "function", "name": "f" }] }),
+            "tools",
+        ),
+        (
+            json!({ "input": "hi", "tool_choice": { "type": "web_search_preview" } }),
+            "tool_choice",
+        ),
+        (
+            json!({ "input": [{ "role": "user", "content": [{ "type": "input_text", "text": "see" },
+                                                              { "type": "input_file", "file_id": "f" }] }] }),
             "input",
         ),
     ] {
-        let refused = from_responses_request(&object(body.clone())).unwrap_err();
+        let translation = from_responses_request(&object(body.clone())).unwrap();
+        let noted = translation.native_only.expect("noted");
+        assert_eq!(noted.param, param, "{body}");
+        // What is left is still a chat request to estimate: never without a turn.
+        let chat = Value::Object(translation.chat);
+        assert!(!chat["messages"].as_array().unwrap().is_empty(), "{chat}");
+        assert!(
+            !chat.to_string().contains("web_search") && !chat.to_string().contains("input_file"),
+            "{chat}"
+        );
+    }
+    let tools = from_responses_request(&object(
+        json!({ "input": "hi", "tools": [{ "type": "web_search" }, { "type": "function", "name": "f" }] }),
+    ))
+    .unwrap();
+    assert_eq!(
+        tools.chat["tools"].as_array().map(Vec::len),
+        Some(1),
+        "the function tool stays"
+    );
+}
+
+#[test]
+fn malformed_requests_are_refused_by_name() {
+    for (body, param) in [
+        (json!({ "input": 5 }), "input"),
+        (json!({ "input": [{ "role": "robot", "content": "hi" }] }), "input"),
+        (
+            json!({ "input": [{ "role": "user", "content": [{ "text": "no type" }] }] }),
+            "input",
+        ),
+        (json!({ "input": "hi", "tools": [{ "name": "no type" }] }), "tools"),
+        (json!({ "input": "hi", "tool_choice": 5 }), "tool_choice"),
+        (json!({ "input": "hi", "instructions": 5 }), "instructions"),
+    ] {
+        let refused = from_responses_request(&object(body.clone())).err().expect("refused");
         assert_eq!(refused.param, param, "{body}");
     }
-    let refused = from_responses_request(&object(json!({ "previous_response_id": "resp_1" }))).unwrap_err();
-    assert!(refused.message.contains("keeps none"), "{}", refused.message);
 }
 
 #[test]

@@ -4,7 +4,11 @@
 
 use crate::proxy::{
     messages,
-    providers::{openai::Passed, step::Step, Usage},
+    providers::{
+        openai::{responses::Event, Passed},
+        step::Step,
+        Usage,
+    },
     responses,
     stream::piece::FromPieces,
 };
@@ -47,10 +51,27 @@ pub(super) enum Encoder {
     },
     Anthropic(messages::StreamEncoder),
     Responses(Box<responses::StreamEncoder>),
+    /// OpenAI's own Responses events for a Responses client (`Operation::Responses`), passed
+    /// as they came; `sequence` is the last one's number, which an error event follows.
+    Native {
+        sequence: Option<u64>,
+    },
+}
+
+/// What a native Responses stream is never sent (its decoder gives events, usage and the
+/// end): written as nothing, and a debug build stops at it.
+fn never(what: &str) -> String {
+    debug_assert!(false, "a native Responses stream was sent {what}");
+    String::new()
 }
 
 impl Encoder {
-    pub(super) fn new(shape: ClientShape, wants_usage: bool) -> Encoder {
+    /// The encoder for a client of `shape`; `native` when the upstream is OpenAI's own
+    /// Responses API and the client speaks it too (only then).
+    pub(super) fn new(shape: ClientShape, wants_usage: bool, native: bool) -> Encoder {
+        if native {
+            return Encoder::Native { sequence: None };
+        }
         match shape {
             ClientShape::OpenAi => Encoder::OpenAi {
                 wants_usage,
@@ -71,6 +92,20 @@ impl Encoder {
             }
             Encoder::Anthropic(encoder) => encoder.chunk(chunk),
             Encoder::Responses(encoder) => encoder.chunk(chunk),
+            Encoder::Native { .. } => never("a chunk"),
+        }
+    }
+
+    /// An event of OpenAI's own Responses stream: as it came.
+    pub(super) fn event(&mut self, event: Event) -> String {
+        match self {
+            Encoder::Native { sequence } => {
+                *sequence = event.sequence.or(*sequence);
+                event.into_frame()
+            }
+            Encoder::OpenAi { .. } | Encoder::Anthropic(_) | Encoder::Responses(_) => {
+                never("to a translating encoder: a Responses event")
+            }
         }
     }
 
@@ -85,6 +120,7 @@ impl Encoder {
             }
             Encoder::Anthropic(encoder) => encoder.passed(passed),
             Encoder::Responses(encoder) => encoder.passed(passed),
+            Encoder::Native { .. } => never("a chunk"),
         }
     }
 
@@ -102,6 +138,7 @@ impl Encoder {
             }
             Encoder::Anthropic(encoder) => encoder.step(step),
             Encoder::Responses(encoder) => encoder.step(step),
+            Encoder::Native { .. } => never("a step"),
         }
     }
 
@@ -126,6 +163,8 @@ impl Encoder {
             }
             Encoder::Anthropic(encoder) => encoder.finish(usage),
             Encoder::Responses(encoder) => encoder.finish(usage),
+            // The upstream's own `response.completed` (or `…incomplete`) went before.
+            Encoder::Native { .. } => String::new(),
         }
     }
 
@@ -138,6 +177,7 @@ impl Encoder {
             }
             Encoder::Anthropic(encoder) => encoder.error("api_error", message),
             Encoder::Responses(encoder) => encoder.error(code, message),
+            Encoder::Native { sequence } => responses::error_event(sequence.map_or(0, |last| last + 1), code, message),
         }
     }
 }
@@ -146,7 +186,7 @@ impl Encoder {
 /// every candidate answered): each choice's message in one chunk, its finish reason in
 /// another, then the usage (when asked, or always for Anthropic) and the end.
 pub fn replay(answer: &Value, usage: Usage, shape: ClientShape, wants_usage: bool) -> String {
-    let mut encoder = Encoder::new(shape, wants_usage);
+    let mut encoder = Encoder::new(shape, wants_usage, false);
     // A legacy completion's choices carry `text`, told in chunks of the same object.
     let completion = answer["object"] == "text_completion";
     let object = if completion {
