@@ -414,13 +414,13 @@ impl Proxy {
         propagation: http::HeaderMap,
     ) -> Result<Served, Failure> {
         let endpoint = &upstream.endpoint;
-        let carried = match upstream.call_credential(&self.clients).await {
+        let carried = match upstream.call_credential(&self.clients, &self.aws).await {
             Ok(credential) => credential,
             // Unreadable cannot happen for endpoints the balancer offers, but never send
             // without it; a service account the token endpoint refuses is a credential refused.
-            Err(CredentialError::Unreadable | CredentialError::Token(TokenError::Account(_))) => {
-                return Err(Failure::Auth(None))
-            }
+            Err(
+                CredentialError::Unreadable | CredentialError::Token(TokenError::Account(_) | TokenError::Missing(_)),
+            ) => return Err(Failure::Auth(None)),
             Err(CredentialError::Token(TokenError::Refused(status, _))) => return Err(Failure::Auth(Some(status))),
             Err(CredentialError::Token(unreachable @ TokenError::Unreachable(_))) => {
                 return Err(Failure::Connect(unreachable.message()))

@@ -43,6 +43,7 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod aws_credentials;
 pub mod aws_events;
 pub mod balancer;
 pub mod best;
@@ -106,6 +107,8 @@ pub struct Proxy {
     pub settings: ProxyConfig,
     pub balancer: Balancer,
     clients: upstream::Clients,
+    /// The AWS credential chain, for Bedrock endpoints that store no key.
+    aws: aws_credentials::AwsChain,
     pub logs: LogWriter,
     /// Usage and reservations against the limits of keys and gateways: in memory, or in Redis.
     pub counters: Counters,
@@ -162,6 +165,7 @@ impl Proxy {
             clients: upstream::Clients::new(crate::manage::endpoints::UpstreamPolicy {
                 deny_private: settings.deny_private_upstreams,
             }),
+            aws: aws_credentials::AwsChain::from_env(),
             logs: LogWriter::start(store, settings.log_queue, data_dir.join("journal/requests.journal")),
             counters,
             replica: format!("{:016x}", rand::random::<u64>()),

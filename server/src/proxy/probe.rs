@@ -80,7 +80,7 @@ impl Proxy {
             error: Some(error),
         };
         let endpoint = &upstream.endpoint;
-        let carried = match upstream.call_credential(&self.clients).await {
+        let carried = match upstream.call_credential(&self.clients, &self.aws).await {
             Ok(carried) => carried,
             Err(CredentialError::Unreadable) => {
                 return failed(

@@ -85,29 +85,30 @@ impl Upstream {
 
     /// Signs `outbound` when the endpoint's kind signs its requests (AWS SigV4, in the
     /// endpoint's region, `us-east-1` when it names none): with its stored key
-    /// (`credential`), else the standard AWS environment credentials.
+    /// (`credential`: stored, or the AWS credential chain's).
     pub fn sign(&self, outbound: &mut super::providers::Outbound, credential: Option<&str>) -> Result<(), String> {
         let Some(service) = self.endpoint.provider.spec().aws_service else {
             return Ok(());
         };
-        let credentials = match credential {
-            Some(credential) => super::sigv4::AwsCredentials::parse(credential)?,
-            None => super::sigv4::AwsCredentials::from_env().ok_or(
-                "no AWS credentials: store ACCESS_KEY_ID:SECRET_ACCESS_KEY on the endpoint, or set \
-                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-            )?,
-        };
+        // The stored key, or the AWS credential chain's (`call_credential`).
+        let credentials = super::sigv4::AwsCredentials::parse(credential.ok_or("no AWS credentials")?)?;
         let region = self.endpoint.region.as_deref().unwrap_or("us-east-1");
         super::sigv4::sign_request(outbound, &credentials, region, service, std::time::SystemTime::now())
     }
 
     /// What a call to this endpoint carries: its stored key, or — for a kind that signs in —
-    /// an access token exchanged for the stored service account. `None` when it has none.
+    /// an access token exchanged for the stored service account, or — for an AWS kind that
+    /// stores no key — the AWS credential chain's. `None` when it has none.
     pub async fn call_credential(
         &self,
         clients: &super::upstream::Clients,
+        aws: &super::aws_credentials::AwsChain,
     ) -> Result<Option<CallCredential<'_>>, CredentialError> {
         match &self.credential {
+            Credential::None if self.endpoint.provider.spec().aws_service.is_some() => {
+                let key = aws.credentials().await.map_err(CredentialError::Token)?;
+                Ok(Some(CallCredential::Token(key)))
+            }
             Credential::None => Ok(None),
             Credential::Unreadable => Err(CredentialError::Unreadable),
             Credential::Ready(secret) if self.endpoint.provider.spec().signs_in => {

@@ -1,7 +1,7 @@
 //! AWS Signature Version 4 for endpoints whose requests are signed (Bedrock, issue #25): the
 //! request the adapter built is signed with `aws-sigv4` just before it is sent, with the
 //! endpoint's access key (`ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`) or, when it stores
-//! none, the standard AWS environment variables.
+//! none, the AWS credential chain's (`aws_credentials`).
 //!
 //! Invariant: the signature covers the method, the URL, the host, the time and the body; the
 //! secret never leaves this module (only the signature does).
@@ -36,16 +36,6 @@ impl AwsCredentials {
             }),
             _ => Err("must be ACCESS_KEY_ID:SECRET_ACCESS_KEY (optionally :SESSION_TOKEN after)".into()),
         }
-    }
-
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, when set.
-    pub fn from_env() -> Option<AwsCredentials> {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        Some(AwsCredentials {
-            access_key_id: var("AWS_ACCESS_KEY_ID")?,
-            secret_access_key: Secret::new(var("AWS_SECRET_ACCESS_KEY")?),
-            session_token: var("AWS_SESSION_TOKEN").map(Secret::new),
-        })
     }
 }
 

@@ -35,6 +35,9 @@ pub enum TokenError {
     Refused(u16, String),
     /// The token endpoint could not be reached or answered nonsense.
     Unreachable(String),
+    /// No source of the AWS credential chain holds credentials (`aws_credentials`): where
+    /// it looked.
+    Missing(String),
 }
 
 impl TokenError {
@@ -46,6 +49,7 @@ impl TokenError {
                 format!("the token endpoint refused the service account ({status}): {said}")
             }
             TokenError::Unreachable(reason) => format!("the token endpoint could not be reached: {reason}"),
+            TokenError::Missing(reason) => format!("no AWS credentials: {reason}"),
         }
     }
 }

@@ -3,13 +3,15 @@
 //! API; also what Ollama and other OpenAI-compatible servers speak), Azure OpenAI deployment paths, Anthropic
 //! Messages (JSON and SSE events), Gemini (`generateContent`, its SSE stream, batch
 //! embeddings) and Vertex AI (Gemini's, `:predict` embeddings, and a service account's token
-//! exchange at any path ending `/token`). Tests queue a [`Behaviour`] per request to inject every
+//! exchange at any path ending `/token`), and the AWS credential services of an instance and a
+//! container. Tests queue a [`Behaviour`] per request to inject every
 //! failure class of RELIABILITY §4.1, and read the counters and the recorded requests.
 //!
 //! Invariant: it serves loopback only, and every behaviour ends (hangs and stalls are bounded
 //! by the test that asks for them, or by the client going away).
 //! Does not: check credentials; tests assert on what it recorded instead.
 
+mod aws;
 mod dialect;
 mod responses;
 
@@ -122,7 +124,8 @@ struct Shared {
     token_lifetime_ms: AtomicU64,
     /// Whether `…/token` refuses every assertion (`invalid_grant`).
     refuse_tokens: std::sync::atomic::AtomicBool,
-    /// The last assertion `…/token` was given.
+    /// The last assertion `…/token` was given, or authorization a container's credentials
+    /// endpoint was sent.
     last_assertion: Mutex<Option<String>>,
 }
 
@@ -212,7 +215,8 @@ impl MockUpstream {
         self.shared.refuse_tokens.store(refuse, Ordering::Relaxed);
     }
 
-    /// The last signed assertion a token was asked for with.
+    /// The last signed assertion a token was asked for with, or the last authorization a
+    /// container's credentials endpoint was asked with.
     pub fn last_assertion(&self) -> Option<String> {
         lock(&self.shared.last_assertion).clone()
     }
@@ -362,6 +366,9 @@ fn behaviour_from_headers(headers: &HeaderMap) -> Option<Behaviour> {
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    if let Some(answer) = aws::answer(&shared, &parts.method, parts.uri.path(), &parts.headers) {
+        return answer;
+    }
     if parts.uri.path().ends_with("/token") {
         // A token exchange is not a call: neither counted nor recorded with them.
         let assertion = url::form_urlencoded::parse(&bytes).find(|(name, _)| name == "assertion");

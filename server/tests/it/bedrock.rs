@@ -1,11 +1,12 @@
 //! Amazon Bedrock endpoints (issue #25) through the real server: failover from a throttling
 //! Bedrock endpoint to a Gemini one before the first byte, what adding one checks, and the
-//! environment's credentials when none is stored. The conformance suite covers chat, binary
-//! streams, signatures, errors and the rest.
+//! AWS credential chain's credentials when none is stored (the real binary on an "instance"
+//! whose metadata service is the mock). The conformance suite covers chat, binary streams,
+//! signatures, errors and the rest.
 
 use crate::operator::op;
 use crate::rig::{chat, endpoint, steady, Rig};
-use crate::support::TestServer;
+use crate::support::{serve, TestServer};
 use app::types::{EndpointUpdate, ProviderKind, WriteOnly};
 use server::{
     manage::ManageError,
@@ -87,4 +88,38 @@ async fn adding_an_endpoint_checks_the_access_key_and_defaults_to_the_regions_ad
     };
     let moved = op(manage).update_endpoint("b", update).await.unwrap();
     assert_eq!(moved.base_url, "https://bedrock-runtime.ap-south-1.amazonaws.com");
+}
+
+#[tokio::test]
+async fn a_keyless_endpoint_signs_with_the_instance_roles_credentials() {
+    let mock = MockUpstream::start().await.unwrap();
+    let mut keyless = endpoint("b", ProviderKind::Bedrock, &mock.url());
+    keyless.api_key = None;
+    let rig = Rig::start(steady, vec![keyless], |_| {}).await;
+    let key = rig.key.clone();
+    let dir = rig.server.stop().await;
+    let data_dir = dir.path().join("data").to_str().unwrap().to_string();
+    // No key in the environment, no credentials file: the instance's role it is.
+    let home = tempfile::tempdir().unwrap();
+    let env = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &mock.url()),
+    ];
+    let (_binary, url) = serve(&data_dir, &env).await;
+    for _ in 0..2 {
+        let answered = crate::rig::post_as(&url, &key, "/v1/chat/completions", &chat(false)).await;
+        assert_eq!(answered.status(), 200);
+    }
+    let calls = mock.recorded();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        let signature = call.header("authorization").unwrap();
+        assert!(
+            signature.starts_with("AWS4-HMAC-SHA256 Credential=ASIAMOCK1/")
+                && signature.contains("/us-west-2/bedrock/"),
+            "{signature}"
+        );
+        assert_eq!(call.header("x-amz-security-token"), Some("mock-session-1"));
+    }
+    assert_eq!(mock.tokens_issued(), 1, "held for the second call");
 }

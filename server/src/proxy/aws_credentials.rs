@@ -1,0 +1,319 @@
+//! The standard AWS credential chain, for Bedrock endpoints that store no key (issue #25): the
+//! environment's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, the shared
+//! credentials file's profile (`AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`,
+//! `AWS_PROFILE` or `default`), a container's credentials endpoint (ECS's
+//! `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, or `…_FULL_URI` with `…_AUTHORIZATION_TOKEN[_FILE]`,
+//! as EKS Pod Identity sets), then the instance's metadata service (IMDSv2) — the sources AWS's
+//! SDKs read, in their order.
+//! Does not: read `~/.aws/config` (SSO, `credential_process`, web identity, assumed roles):
+//! store a key on the endpoint there.
+//!
+//! Invariant: what a source gives is held until five minutes before it expires (a profile's key
+//! for five minutes, so a rotated file is seen), one fetch at a time: the others wait for it
+//! and share its answer.
+//! Invariant: the container and instance endpoints are the host's own services, reached over
+//! plain HTTP without the upstream policy (which refuses their link-local addresses to
+//! endpoints an admin types).
+
+use super::token::TokenError;
+use crate::secrets::Secret;
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    time::{Duration, Instant, SystemTime},
+};
+
+/// The environment variables the chain reads.
+const VARS: [&str; 12] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "HOME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+];
+
+/// ECS's credentials address, which a relative URI is under.
+const ECS_ENDPOINT: &str = "http://169.254.170.2";
+/// The instance metadata service.
+const IMDS_ENDPOINT: &str = "http://169.254.169.254";
+/// The longest one call to a credentials service may take (it is on the host or beside it).
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+/// Answers are read up to this size.
+const ANSWER_LIMIT: usize = 64 * 1024;
+/// How long credentials are held before they expire; and how long a profile's key is held.
+const MARGIN: Duration = Duration::from_secs(300);
+
+/// Credentials from a source: `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`, as an
+/// endpoint stores its key, and when to fetch again (`None`: never expire).
+struct Found {
+    key: Secret,
+    renew_at: Option<Instant>,
+}
+
+/// The chain, with what it last found.
+pub struct AwsChain {
+    vars: HashMap<&'static str, String>,
+    held: tokio::sync::Mutex<Option<Found>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for AwsChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AwsChain")
+    }
+}
+
+impl AwsChain {
+    /// The chain over this process's environment (read once, now).
+    pub fn from_env() -> AwsChain {
+        AwsChain::with_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The chain over the variables `var` gives (tests give their own).
+    pub fn with_vars(var: impl Fn(&str) -> Option<String>) -> AwsChain {
+        let vars = (VARS.iter())
+            .filter_map(|name| var(name).filter(|value| !value.is_empty()).map(|value| (*name, value)))
+            .collect();
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        AwsChain {
+            vars,
+            held: tokio::sync::Mutex::new(None),
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+
+    fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// Credentials for a call: those held while fresh, else the first source's that has some.
+    pub async fn credentials(&self) -> Result<Secret, TokenError> {
+        let mut held = self.held.lock().await;
+        if let Some(found) = held.as_ref() {
+            if found.renew_at.is_none_or(|renew_at| Instant::now() < renew_at) {
+                return Ok(found.key.clone());
+            }
+        }
+        let found = self.find().await?;
+        let key = found.key.clone();
+        *held = Some(found);
+        Ok(key)
+    }
+
+    async fn find(&self) -> Result<Found, TokenError> {
+        if let (Some(id), Some(secret)) = (self.var("AWS_ACCESS_KEY_ID"), self.var("AWS_SECRET_ACCESS_KEY")) {
+            return Ok(Found {
+                key: joined(id, secret, self.var("AWS_SESSION_TOKEN")),
+                renew_at: None,
+            });
+        }
+        if let Some(key) = self.profile()? {
+            return Ok(Found {
+                key,
+                renew_at: Some(Instant::now() + MARGIN),
+            });
+        }
+        if let Some(url) = self.container_url() {
+            let authorization = self.container_authorization()?;
+            let headers: Vec<(&str, String)> = authorization
+                .into_iter()
+                .map(|token| ("authorization", token))
+                .collect();
+            let answer = self.call(http::Method::GET, &url, &headers).await?;
+            return issued(&answer, "the container's credentials endpoint");
+        }
+        if self
+            .var("AWS_EC2_METADATA_DISABLED")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Err(missing(
+                "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED)",
+            ));
+        }
+        self.instance().await
+    }
+
+    /// The shared credentials file's profile, when the file exists; an error when it names
+    /// the profile without both halves of a key.
+    fn profile(&self) -> Result<Option<Secret>, TokenError> {
+        let path = match (self.var("AWS_SHARED_CREDENTIALS_FILE"), self.var("HOME")) {
+            (Some(path), _) => PathBuf::from(path),
+            (None, Some(home)) => PathBuf::from(home).join(".aws/credentials"),
+            (None, None) => return Ok(None),
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        let profile = self.var("AWS_PROFILE").unwrap_or("default");
+        let fields = profile_fields(&text, profile);
+        let field = |name: &str| fields.get(name).map(String::as_str);
+        match (field("aws_access_key_id"), field("aws_secret_access_key")) {
+            (Some(id), Some(secret)) => Ok(Some(joined(id, secret, field("aws_session_token")))),
+            _ if fields.is_empty() => Ok(None),
+            _ => Err(missing(&format!(
+                "the profile {profile} in {} has no aws_access_key_id and aws_secret_access_key",
+                path.display()
+            ))),
+        }
+    }
+
+    fn container_url(&self) -> Option<String> {
+        match (
+            self.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+            self.var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        ) {
+            (Some(relative), _) => Some(format!("{ECS_ENDPOINT}{relative}")),
+            (None, Some(full)) => Some(full.to_string()),
+            (None, None) => None,
+        }
+    }
+
+    fn container_authorization(&self) -> Result<Option<String>, TokenError> {
+        match (
+            self.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+            self.var("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+        ) {
+            (Some(file), _) => std::fs::read_to_string(file)
+                .map(|token| Some(token.trim().to_string()))
+                .map_err(|error| {
+                    missing(&format!(
+                        "the container's authorization token file cannot be read: {error}"
+                    ))
+                }),
+            (None, token) => Ok(token.map(str::to_string)),
+        }
+    }
+
+    /// IMDSv2: a session token, the instance's role, then the role's credentials.
+    async fn instance(&self) -> Result<Found, TokenError> {
+        let base = self.var("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or(IMDS_ENDPOINT);
+        let base = base.trim_end_matches('/');
+        let not_here = |reason: TokenError| {
+            missing(&format!(
+                "none in the environment, no profile, no container endpoint, and the instance metadata \
+                 service at {base} gave none ({})",
+                reason.message()
+            ))
+        };
+        let ttl = [("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_string())];
+        let token = (self
+            .call(http::Method::PUT, &format!("{base}/latest/api/token"), &ttl)
+            .await)
+            .map_err(not_here)?;
+        let token = String::from_utf8_lossy(&token).trim().to_string();
+        let session = [("x-aws-ec2-metadata-token", token)];
+        let roles = format!("{base}/latest/meta-data/iam/security-credentials/");
+        let listed = self.call(http::Method::GET, &roles, &session).await.map_err(not_here)?;
+        let listed = String::from_utf8_lossy(&listed);
+        let role = (listed.lines().map(str::trim).find(|line| !line.is_empty()))
+            .ok_or_else(|| missing("the instance has no role (attach an instance profile)"))?;
+        let answer = self
+            .call(http::Method::GET, &format!("{roles}{role}"), &session)
+            .await?;
+        issued(&answer, "the instance metadata service")
+    }
+
+    /// One call to a credentials service: its 2xx answer's body.
+    async fn call(&self, method: http::Method, url: &str, headers: &[(&str, String)]) -> Result<Bytes, TokenError> {
+        let mut request = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = (request.body(Full::new(Bytes::new())))
+            .map_err(|_| missing(&format!("{url} is not a URL an HTTP request can go to")))?;
+        let call = async {
+            let response = self.client.request(request).await.map_err(|error| error.to_string())?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), ANSWER_LIMIT).collect().await;
+            Ok::<_, String>((status, body.map(|b| b.to_bytes()).unwrap_or_default()))
+        };
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Err(_) => Err(TokenError::Unreachable(format!(
+                "{url} did not answer within {CALL_TIMEOUT:?}"
+            ))),
+            Ok(Err(reason)) => Err(TokenError::Unreachable(format!("{url}: {reason}"))),
+            Ok(Ok((status, body))) if (200..300).contains(&status) => Ok(body),
+            Ok(Ok((status, _))) => Err(TokenError::Refused(status, format!("{url} answered {status}"))),
+        }
+    }
+}
+
+/// An endpoint's stored form of a key.
+fn joined(id: &str, secret: &str, token: Option<&str>) -> Secret {
+    Secret::new(match token {
+        Some(token) => format!("{id}:{secret}:{token}"),
+        None => format!("{id}:{secret}"),
+    })
+}
+
+fn missing(reason: &str) -> TokenError {
+    TokenError::Missing(reason.to_string())
+}
+
+/// The `key = value` lines of `[profile]` in a credentials file (names lower-case).
+fn profile_fields(text: &str, profile: &str) -> HashMap<String, String> {
+    let mut fields = HashMap::new();
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+            inside = section.trim() == profile;
+            continue;
+        }
+        if let (true, Some((name, value))) = (inside, line.split_once('=')) {
+            fields.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+        }
+    }
+    fields
+}
+
+/// Temporary credentials as ECS and IMDS give them.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Issued {
+    access_key_id: String,
+    secret_access_key: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    expiration: Option<String>,
+}
+
+/// Credentials from a service's answer, held until five minutes before they expire (an hour
+/// when the answer says nothing; at once renewed when they expire sooner than the margin).
+fn issued(answer: &[u8], source: &str) -> Result<Found, TokenError> {
+    let issued: Issued = serde_json::from_slice(answer)
+        .map_err(|_| TokenError::Unreachable(format!("{source} answered without AccessKeyId and SecretAccessKey")))?;
+    let now = SystemTime::now();
+    let expires = (issued.expiration.as_deref())
+        .and_then(|at| humantime::parse_rfc3339_weak(at).ok())
+        .unwrap_or(now + Duration::from_secs(3600));
+    let left = expires.duration_since(now).unwrap_or_default();
+    Ok(Found {
+        key: joined(
+            &issued.access_key_id,
+            &issued.secret_access_key,
+            issued.token.as_deref(),
+        ),
+        renew_at: Some(Instant::now() + left.saturating_sub(MARGIN)),
+    })
+}
+
+#[cfg(test)]
+mod tests;
