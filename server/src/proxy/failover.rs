@@ -578,6 +578,10 @@ impl Proxy {
             // could outlive would bound nothing a client waits on.
             hard_deadline: Some(attempt_deadline),
             started,
+            token: match carried {
+                Some(CallCredential::Token(token)) => Some(token),
+                Some(CallCredential::Stored(_)) | None => None,
+            },
         }))
     }
 }

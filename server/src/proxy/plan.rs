@@ -75,8 +75,36 @@ impl Plan {
 }
 
 /// Step 4: the endpoints that may serve it, in the gateway's order — for a composite model,
-/// its members' in the order this request tries them ([`composite`]).
+/// its members' in the order this request tries them ([`composite`]) — less those whose
+/// provider cannot take its input (a 400 naming the input when that leaves none).
 pub(super) fn plan(
+    proxy: &Proxy,
+    snapshot: &Snapshot,
+    principal: &Principal<'_>,
+    inbound: &Inbound,
+    user: Option<&str>,
+    session: Option<&str>,
+) -> Result<Plan, ProxyError> {
+    let mut plan = planned(proxy, snapshot, principal, inbound, user, session)?;
+    let mut refused = None;
+    for tier in &mut plan.tiers {
+        tier.upstreams.retain(|upstream| {
+            let adapter = providers::adapter(upstream.endpoint.provider);
+            let refusal = adapter.refuses(&upstream.endpoint, inbound.operation, &inbound.body);
+            refused = refused.or(refusal);
+            refusal.is_none()
+        });
+    }
+    if let Some((field, reason)) = refused {
+        plan.tiers.retain(|tier| !tier.upstreams.is_empty());
+        if plan.tiers.is_empty() {
+            return Err(ProxyError::bad(field, format!("{reason}.")));
+        }
+    }
+    Ok(plan)
+}
+
+fn planned(
     proxy: &Proxy,
     snapshot: &Snapshot,
     principal: &Principal<'_>,

@@ -22,7 +22,10 @@ use super::{
     wire::estimate_tokens,
     InFlight, Proxy,
 };
-use crate::guard::{stream::StreamGuard, Blocked};
+use crate::{
+    guard::{stream::StreamGuard, Blocked},
+    secrets::Secret,
+};
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -45,6 +48,9 @@ pub struct Started {
     /// `proxy.request_deadline`), or the endpoint's total timeout when that is sooner.
     pub hard_deadline: Option<Instant>,
     pub started: Instant,
+    /// The access token the call carried (an endpoint that signs in), which a fault's message
+    /// is scrubbed of; else the endpoint's stored credential is.
+    pub token: Option<Secret>,
 }
 
 mod encode;
@@ -66,6 +72,7 @@ struct Live {
     idle: Duration,
     hard_deadline: Option<Instant>,
     started: Instant,
+    token: Option<Secret>,
     estimated_prompt: u64,
     estimated_tokens: u64,
     usage: Option<Usage>,
@@ -290,9 +297,10 @@ impl Live {
                 Ok(Some(Ok(event))) => match self.decoder.event(&event.event, event.data) {
                     Ok(items) => self.queued.extend(items),
                     Err(fault) => {
-                        let credential = match &self.upstream.credential {
-                            Credential::Ready(secret) => Some(secret.expose()),
-                            Credential::None | Credential::Unreadable => None,
+                        let credential = match (&self.token, &self.upstream.credential) {
+                            (Some(token), _) => Some(token.expose()),
+                            (None, Credential::Ready(secret)) => Some(secret.expose()),
+                            (None, Credential::None | Credential::Unreadable) => None,
                         };
                         let fault = fault.redacted(credential);
                         return Some(self.fail("stream_error", fault.message()));
@@ -336,6 +344,7 @@ pub fn body(proxy: Arc<Proxy>, started: Started, context: StreamContext, recorde
         idle: started.idle,
         hard_deadline: started.hard_deadline,
         started: started.started,
+        token: started.token,
         estimated_prompt: context.estimated_prompt,
         estimated_tokens: context.estimated_tokens,
         usage: None,

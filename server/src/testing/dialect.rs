@@ -42,6 +42,9 @@ pub enum Dialect {
     /// Bedrock's `model/{model}/converse-stream`: AWS's binary event stream, whatever the body
     /// says.
     ConverseStream,
+    /// Bedrock's `model/{model}/invoke`, as its embedding models answer: Amazon Titan's for an
+    /// `inputText`, Cohere's for `texts`.
+    Invoke,
 }
 
 /// Faults injected into a stream.
@@ -139,6 +142,8 @@ impl Dialect {
             Some(Dialect::Converse)
         } else if path.ends_with("/converse-stream") {
             Some(Dialect::ConverseStream)
+        } else if path.ends_with("/invoke") {
+            Some(Dialect::Invoke)
         } else if path.ends_with("/responses") {
             Some(Dialect::Responses)
         } else if path.ends_with("/chat/completions") {
@@ -165,7 +170,7 @@ impl Dialect {
             Dialect::Gemini | Dialect::GeminiStream | Dialect::GeminiEmbed | Dialect::VertexPredict => {
                 path.rsplit_once("/models/").and_then(|(_, rest)| rest.split_once(':'))
             }
-            Dialect::Converse | Dialect::ConverseStream => {
+            Dialect::Converse | Dialect::ConverseStream | Dialect::Invoke => {
                 path.rsplit_once("/model/").and_then(|(_, rest)| rest.split_once('/'))
             }
             Dialect::Chat
@@ -186,7 +191,9 @@ impl Dialect {
     fn streams(self, request: &Value) -> bool {
         match self {
             Dialect::GeminiStream | Dialect::ConverseStream => true,
-            Dialect::Gemini | Dialect::GeminiEmbed | Dialect::VertexPredict | Dialect::Converse => false,
+            Dialect::Gemini | Dialect::GeminiEmbed | Dialect::VertexPredict | Dialect::Converse | Dialect::Invoke => {
+                false
+            }
             Dialect::Chat | Dialect::Completions | Dialect::Messages | Dialect::Responses => {
                 request.get("stream").and_then(Value::as_bool) == Some(true)
             }
@@ -255,6 +262,14 @@ impl Dialect {
                            "totalTokens": usage.prompt + usage.completion },
                 "metrics": { "latencyMs": 1 },
             }),
+            Dialect::Invoke => match request.get("texts").and_then(Value::as_array) {
+                Some(texts) => {
+                    let vectors: Vec<Value> = (0..texts.len()).map(|i| json!([0.1, 0.2, i as f64])).collect();
+                    json!({ "id": "cohere-mock", "embeddings": vectors, "response_type": "embeddings_floats",
+                            "texts": texts })
+                }
+                None => json!({ "embedding": [0.1, 0.2, 0.3], "inputTextTokenCount": usage.prompt }),
+            },
             Dialect::VertexPredict => {
                 let texts = request.get("instances").and_then(Value::as_array).map_or(0, Vec::len);
                 let predictions: Vec<Value> = (0..texts)
@@ -278,6 +293,7 @@ impl Dialect {
         let model = model(request);
         match self {
             Dialect::Converse | Dialect::ConverseStream => unreachable!("Bedrock's stream is binary: frames()"),
+            Dialect::Invoke => unreachable!("InvokeModel's embeddings are never streamed"),
             Dialect::Responses => responses::events(request, &model, &words(chunks), usage),
             Dialect::Messages => {
                 let mut events = vec![
@@ -419,7 +435,7 @@ impl Dialect {
 
     fn error_event(self) -> Bytes {
         let text = match self {
-            Dialect::Converse | Dialect::ConverseStream => {
+            Dialect::Converse | Dialect::ConverseStream | Dialect::Invoke => {
                 let payload = br#"{"message":"The model's stream failed (mock)."}"#;
                 let frame = crate::proxy::aws_events::exception_frame("modelStreamErrorException", payload);
                 return Bytes::from(frame);
@@ -462,6 +478,7 @@ impl Dialect {
                     | Dialect::Moderations
                     | Dialect::GeminiEmbed
                     | Dialect::VertexPredict
+                    | Dialect::Invoke
             )
         {
             return ([("content-type", "application/json")], self.json_body(request, usage)).into_response();

@@ -8,6 +8,7 @@ use crate::operator::op;
 use crate::rig::{chat, endpoint, steady, Rig};
 use crate::support::{serve, TestServer};
 use app::types::{EndpointUpdate, ProviderKind, WriteOnly};
+use serde_json::json;
 use server::{
     manage::ManageError,
     testing::{Behaviour, MockUpstream},
@@ -122,4 +123,56 @@ async fn a_keyless_endpoint_signs_with_the_instance_roles_credentials() {
         assert_eq!(call.header("x-amz-security-token"), Some("mock-session-1"));
     }
     assert_eq!(mock.tokens_issued(), 1, "held for the second call");
+}
+
+#[tokio::test]
+async fn embeddings_go_to_invoke_model_in_each_familys_own_body() {
+    let mock = MockUpstream::start().await.unwrap();
+    let model = |name: &str, model: &str| {
+        let mut new = endpoint(name, ProviderKind::Bedrock, &mock.url());
+        new.model = model.into();
+        new
+    };
+    let endpoints = vec![
+        model("titan", "amazon.titan-embed-text-v2:0"),
+        model("cohere", "cohere.embed-english-v3"),
+    ];
+    let rig = Rig::start(steady, endpoints, |_| {}).await;
+    let titan = rig
+        .post(
+            "/v1/embeddings",
+            &json!({ "model": "amazon.titan-embed-text-v2:0", "input": "hello" }),
+        )
+        .await;
+    assert_eq!(titan.status(), 200);
+    let answer: serde_json::Value = titan.json().await.unwrap();
+    assert_eq!(answer["data"][0]["embedding"], json!([0.1, 0.2, 0.3]));
+    let sent = mock.recorded().remove(0);
+    assert!(
+        sent.path.ends_with("/model/amazon.titan-embed-text-v2%3A0/invoke"),
+        "{}",
+        sent.path
+    );
+    assert_eq!(sent.body, Some(json!({ "inputText": "hello" })));
+    assert!(sent.header("authorization").unwrap().starts_with("AWS4-HMAC-SHA256"));
+
+    let cohere = json!({ "model": "cohere.embed-english-v3", "input": ["a", "b"] });
+    let answer: serde_json::Value = rig.post("/v1/embeddings", &cohere).await.json().await.unwrap();
+    assert_eq!(answer["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        mock.recorded()[1].body,
+        Some(json!({ "texts": ["a", "b"], "input_type": "search_document" }))
+    );
+    // Titan embeds one text a call: a batch is refused by name, with no call.
+    let batch = json!({ "model": "amazon.titan-embed-text-v2:0", "input": ["a", "b"] });
+    let refused = rig.post("/v1/embeddings", &batch).await;
+    assert_eq!(refused.status(), 400);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["param"], "input", "{error}");
+    let logs = rig.logs(2).await;
+    assert!(
+        logs.iter().any(|log| log.prompt_tokens == 10),
+        "Titan's token count: {logs:?}"
+    );
+    assert_eq!(mock.requests_received(), 2);
 }

@@ -190,6 +190,7 @@ pub async fn serves_embeddings_where_the_provider_has_them(kind: ProviderKind) {
         .post("/v1/embeddings", &json!({ "model": "gpt-4o-mini", "input": "hello" }))
         .await;
     match kind {
+        // Bedrock embeds with its embedding models only (`bedrock.rs`): a chat model is refused.
         ProviderKind::Anthropic | ProviderKind::Bedrock => {
             assert_eq!(
                 response.status(),

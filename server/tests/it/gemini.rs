@@ -104,3 +104,41 @@ fn the_cli_adds_a_gemini_endpoint_at_googles_address_by_default() {
     );
     assert!(!listed.to_string().contains("AIza-test"), "the key is never shown");
 }
+
+#[tokio::test]
+async fn token_arrays_to_embed_go_past_gemini_to_an_endpoint_that_takes_them_or_are_refused() {
+    let mock = MockUpstream::start().await.unwrap();
+    let endpoints = vec![
+        endpoint("gemini", ProviderKind::Gemini, &mock.url()),
+        endpoint("openai", ProviderKind::OpenAi, &mock.url()),
+    ];
+    let both = Rig::start(steady, endpoints, |_| {}).await;
+    let tokens = json!({ "model": "gpt-4o-mini", "input": [[1, 2, 3], [4, 5]] });
+    let served = both.post("/v1/embeddings", &tokens).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(
+        served.headers()["x-mgw-endpoint"],
+        "openai",
+        "Gemini, first in order, left out"
+    );
+    let text = json!({ "model": "gpt-4o-mini", "input": ["a", "b"] });
+    let served = both.post("/v1/embeddings", &text).await;
+    assert_eq!(served.headers()["x-mgw-endpoint"], "gemini", "text goes in order");
+
+    let only = Rig::start(
+        steady,
+        vec![endpoint("gemini", ProviderKind::Gemini, &mock.url())],
+        |_| {},
+    )
+    .await;
+    let before = mock.requests_received();
+    let refused = only.post("/v1/embeddings", &tokens).await;
+    assert_eq!(refused.status(), 400);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["param"], "input", "{error}");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("token arrays"),
+        "{error}"
+    );
+    assert_eq!(mock.requests_received(), before, "no upstream call");
+}

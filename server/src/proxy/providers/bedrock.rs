@@ -4,8 +4,10 @@
 //! into named events, read here) and its errors back in OpenAI's terms. Requests are signed
 //! with SigV4 by `proxy::sigv4` after they are built: adapters have no clocks.
 //!
-//! Does not: serve embeddings (Bedrock's embedding models take each model's own body through
-//! `InvokeModel`, not Converse) or legacy completions.
+//! Embeddings go to `InvokeModel` in each model family's own body (`embeddings`).
+//! Does not: serve legacy completions.
+
+pub mod embeddings;
 
 use super::{
     content_text,
@@ -13,6 +15,7 @@ use super::{
     Answer, AnswerBody, Call, ContentPart, Image, Invalid, Operation, Outbound, StreamFault, StreamItem, UpstreamError,
     Usage,
 };
+use app::types::InferenceEndpoint;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -22,22 +25,45 @@ pub struct Bedrock;
 
 impl super::Adapter for Bedrock {
     fn supports(&self, operation: Operation) -> bool {
-        operation == Operation::Chat
+        matches!(operation, Operation::Chat | Operation::Embeddings)
+    }
+
+    fn refuses(
+        &self,
+        endpoint: &InferenceEndpoint,
+        operation: Operation,
+        body: &Map<String, Value>,
+    ) -> Option<(&'static str, &'static str)> {
+        match operation {
+            Operation::Embeddings => embeddings::refusal(&endpoint.model, body),
+            Operation::Chat | Operation::Completions | Operation::Responses => None,
+        }
     }
 
     fn request(&self, call: &Call<'_>) -> Outbound {
         let model = super::path_segment(&call.endpoint.model);
-        let method = if call.stream { "converse-stream" } else { "converse" };
+        let (method, body) = match (call.operation, call.stream) {
+            (Operation::Embeddings, _) => ("invoke", embeddings::request(&call.endpoint.model, call.body)),
+            (Operation::Chat | Operation::Completions | Operation::Responses, true) => {
+                ("converse-stream", Value::Object(converse_request(call.body)))
+            }
+            (Operation::Chat | Operation::Completions | Operation::Responses, false) => {
+                ("converse", Value::Object(converse_request(call.body)))
+            }
+        };
         Outbound {
             url: super::join(&call.endpoint.base_url, &format!("model/{model}/{method}")),
             // The signature is added by the caller (`proxy::sigv4`), with the clock.
             headers: Vec::new(),
-            body: serde_json::to_vec(&Value::Object(converse_request(call.body))).unwrap_or_default(),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
         }
     }
 
-    fn answer(&self, _operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
-        answer(&bytes, created)
+    fn answer(&self, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
+        match operation {
+            Operation::Embeddings => embeddings::answer(&bytes),
+            Operation::Chat | Operation::Completions | Operation::Responses => answer(&bytes, created),
+        }
     }
 
     fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {

@@ -20,9 +20,21 @@ pub use stream::StreamDecoder;
 /// Gemini's API: chat and embeddings, with its own bodies, answers, stream events and errors.
 pub struct Gemini;
 
+/// Why Gemini's and Vertex AI's endpoints refuse token arrays to embed.
+pub const TOKENS_REFUSED: &str = "Gemini and Vertex AI embed text, not token arrays: send `input` as text";
+
 impl super::Adapter for Gemini {
     fn supports(&self, operation: Operation) -> bool {
         matches!(operation, Operation::Chat | Operation::Embeddings)
+    }
+
+    fn refuses(
+        &self,
+        _endpoint: &app::types::InferenceEndpoint,
+        operation: Operation,
+        body: &Map<String, Value>,
+    ) -> Option<(&'static str, &'static str)> {
+        super::embeds_tokens(operation, body).then_some(("input", TOKENS_REFUSED))
     }
 
     fn request(&self, call: &Call<'_>) -> Outbound {
@@ -411,13 +423,8 @@ pub fn embeddings_answer(bytes: &[u8]) -> Result<Answer, Invalid> {
         values: Vec<f64>,
     }
     let embedded: Embedded = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
-    let data: Vec<Value> = (embedded.embeddings.into_iter().enumerate())
-        .map(|(index, embedding)| json!({ "object": "embedding", "index": index, "embedding": embedding.values }))
-        .collect();
-    Ok(Answer {
-        body: AnswerBody::Translated(json!({ "object": "list", "data": data })),
-        usage: None,
-    })
+    let vectors = embedded.embeddings.into_iter().map(|embedding| embedding.values);
+    Ok(super::embeddings_list(vectors, None))
 }
 
 /// The OpenAI error type of a Google API status.

@@ -252,6 +252,17 @@ pub trait Adapter: Sync {
         }
     }
 
+    /// Why `endpoint` cannot take this request, though its kind serves the operation: the
+    /// field at fault and the reason (`None`: it can). The plan leaves such endpoints out.
+    fn refuses(
+        &self,
+        _endpoint: &InferenceEndpoint,
+        _operation: Operation,
+        _body: &Map<String, Value>,
+    ) -> Option<(&'static str, &'static str)> {
+        None
+    }
+
     /// The request to send.
     fn request(&self, call: &Call<'_>) -> Outbound;
 
@@ -366,6 +377,38 @@ pub fn content_parts(content: &Value) -> Vec<ContentPart<'_>> {
 fn sent_call_id(id: Option<&Value>) -> Value {
     let id = id.and_then(Value::as_str).unwrap_or_default();
     Value::String(id.split(gemini::SIGNATURE_MARK).next().unwrap_or(id).to_string())
+}
+
+/// OpenAI's embeddings list of these vectors, in order, with the prompt tokens as its usage
+/// when the upstream counted them.
+fn embeddings_list(vectors: impl IntoIterator<Item = Vec<f64>>, prompt_tokens: Option<u64>) -> Answer {
+    let data: Vec<Value> = (vectors.into_iter().enumerate())
+        .map(|(index, embedding)| serde_json::json!({ "object": "embedding", "index": index, "embedding": embedding }))
+        .collect();
+    let mut body = serde_json::json!({ "object": "list", "data": data });
+    if let Some(tokens) = prompt_tokens {
+        body["usage"] = serde_json::json!({ "prompt_tokens": tokens, "total_tokens": tokens });
+    }
+    Answer {
+        body: AnswerBody::Translated(body),
+        usage: prompt_tokens.map(|prompt_tokens| Usage {
+            prompt_tokens,
+            completion_tokens: 0,
+        }),
+    }
+}
+
+/// Whether an embeddings request's `input` is token arrays (one, or a list of them), which only
+/// OpenAI-shaped servers embed.
+fn embeds_tokens(operation: Operation, body: &Map<String, Value>) -> bool {
+    let tokens = |items: &[Value]| items.first().is_some_and(|item| item.is_u64() || item.is_array());
+    match operation {
+        Operation::Embeddings => body
+            .get("input")
+            .and_then(Value::as_array)
+            .is_some_and(|items| tokens(items)),
+        Operation::Chat | Operation::Completions | Operation::Responses => false,
+    }
 }
 
 /// OpenAI's `stop` (a string or a list) as the list of stop sequences other dialects take.

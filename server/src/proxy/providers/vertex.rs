@@ -5,7 +5,7 @@
 //!
 //! Invariant: the project and the region come from the endpoint, never from the request.
 
-use super::{gemini, join, Answer, AnswerBody, Call, Invalid, Operation, Outbound, UpstreamError, Usage};
+use super::{gemini, join, Answer, Call, Invalid, Operation, Outbound, UpstreamError};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -15,9 +15,20 @@ pub const GLOBAL: &str = "global";
 /// Vertex AI: Gemini's dialect at Google Cloud's addresses.
 pub struct Vertex;
 
+use gemini::TOKENS_REFUSED;
+
 impl super::Adapter for Vertex {
     fn supports(&self, operation: Operation) -> bool {
         matches!(operation, Operation::Chat | Operation::Embeddings)
+    }
+
+    fn refuses(
+        &self,
+        _endpoint: &app::types::InferenceEndpoint,
+        operation: Operation,
+        body: &Map<String, Value>,
+    ) -> Option<(&'static str, &'static str)> {
+        super::embeds_tokens(operation, body).then_some(("input", TOKENS_REFUSED))
     }
 
     fn request(&self, call: &Call<'_>) -> Outbound {
@@ -105,8 +116,8 @@ fn predict_answer(bytes: &[u8]) -> Result<Answer, Invalid> {
     }
     let predicted: Predicted = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
     let mut tokens = None::<u64>;
-    let data: Vec<Value> = (predicted.predictions.into_iter().enumerate())
-        .map(|(index, prediction)| {
+    let vectors: Vec<Vec<f64>> = (predicted.predictions.into_iter())
+        .map(|prediction| {
             if let Some(count) = prediction.embeddings.statistics.and_then(|s| s.token_count) {
                 // Counts are whole numbers written as floats; clamped when they are not.
                 let count = if count.is_finite() && count > 0.0 {
@@ -116,27 +127,16 @@ fn predict_answer(bytes: &[u8]) -> Result<Answer, Invalid> {
                 };
                 tokens = Some(tokens.unwrap_or(0).saturating_add(count));
             }
-            json!({ "object": "embedding", "index": index, "embedding": prediction.embeddings.values })
+            prediction.embeddings.values
         })
         .collect();
-    let usage = tokens.map(|prompt_tokens| Usage {
-        prompt_tokens,
-        completion_tokens: 0,
-    });
-    let mut body = json!({ "object": "list", "data": data });
-    if let Some(usage) = usage {
-        body["usage"] = json!({ "prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens });
-    }
-    Ok(Answer {
-        body: AnswerBody::Translated(body),
-        usage,
-    })
+    Ok(super::embeddings_list(vectors, tokens))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::providers::Adapter;
+    use crate::proxy::providers::{Adapter, Usage};
     use app::types::{EndpointId, InferenceEndpoint, ProviderKind, Timeouts};
 
     fn endpoint(region: Option<&str>) -> InferenceEndpoint {
