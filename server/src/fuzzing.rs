@@ -180,8 +180,9 @@ pub fn provider_answer(data: &[u8]) {
     for kind in KINDS {
         let adapter = providers::adapter(kind);
         for operation in OPERATIONS {
-            let _ = adapter.answer(operation, bytes::Bytes::copy_from_slice(payload), 0);
-            let mut decoder: StreamDecoder = adapter.stream_decoder(operation, 0);
+            let stamp = providers::Stamp::default();
+            let _ = adapter.answer(operation, bytes::Bytes::copy_from_slice(payload), &stamp);
+            let mut decoder: StreamDecoder = adapter.stream_decoder(operation, &stamp);
             let _ = decoder.event(&name, payload_text.to_string());
             let _ = decoder.event("", payload_text.to_string());
         }

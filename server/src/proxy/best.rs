@@ -132,6 +132,7 @@ async fn ask_candidates<'t>(
     let whole = whole(inbound);
     let asked = Routed {
         inbound: whole.as_ref().unwrap_or(inbound),
+        stamp: routed.stamp.clone(),
         ..*routed
     };
     let outcomes = every_member(proxy, &asked, &answered.plan.tiers, recorder).await;

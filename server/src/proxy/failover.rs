@@ -51,8 +51,8 @@ pub struct Routed<'a> {
     /// Prompt tokens (estimated) plus the answer's allowance, for provider token windows.
     pub estimated_tokens: u64,
     pub deadline: Instant,
-    /// `created` for translated answers, Unix seconds.
-    pub created: i64,
+    /// What translated answers are stamped with where their upstream says nothing.
+    pub stamp: providers::Stamp,
 }
 
 /// What served a request.
@@ -523,7 +523,7 @@ impl Proxy {
             };
             drop(slot);
             let answer = providers::adapter(endpoint.provider)
-                .answer(routed.inbound.operation, bytes, routed.created)
+                .answer(routed.inbound.operation, bytes, &routed.stamp)
                 .map_err(|invalid| Failure::Invalid(redact::redacted(&invalid.0, credential)))?;
             return Ok(Served::Json {
                 upstream: upstream.clone(),
@@ -536,8 +536,7 @@ impl Proxy {
             Some(_) => aws_events::events(chunks, sse::MAX_EVENT_BYTES),
             None => sse::events(chunks, sse::MAX_EVENT_BYTES),
         };
-        let mut decoder =
-            providers::adapter(endpoint.provider).stream_decoder(routed.inbound.operation, routed.created);
+        let mut decoder = providers::adapter(endpoint.provider).stream_decoder(routed.inbound.operation, &routed.stamp);
         let mut first = Vec::new();
         loop {
             let wait = (Instant::now() + idle).min(attempt_deadline);

@@ -40,7 +40,7 @@ pub(super) fn member<'a>(routed: &Routed<'a>, tier: &'a Tier) -> Routed<'a> {
         inbound: routed.inbound,
         estimated_tokens: routed.estimated_tokens,
         deadline: routed.deadline,
-        created: routed.created,
+        stamp: routed.stamp.clone(),
     }
 }
 

@@ -129,7 +129,7 @@ impl Proxy {
         };
         let error = match status {
             200..=299 => providers::adapter(endpoint.provider)
-                .answer(operation, body, 0)
+                .answer(operation, body, &providers::Stamp::default())
                 .err()
                 .map(|invalid| redacted(&invalid.to_string(), credential)),
             401 | 403 => Some(format!("the upstream refused the endpoint's credential ({status})")),

@@ -310,7 +310,11 @@ pub(super) async fn route(
         inbound: &inbound,
         estimated_tokens: estimate.tokens(),
         deadline,
-        created: now_ms() / 1000,
+        stamp: providers::Stamp {
+            id: format!("chatcmpl-{}", call.request_id),
+            model: String::new(),
+            created: now_ms() / 1000,
+        },
     };
     let answered = Answered {
         gateway,

@@ -31,12 +31,12 @@ impl super::Adapter for Anthropic {
         request(call)
     }
 
-    fn answer(&self, _operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
-        answer(&bytes, created)
+    fn answer(&self, _operation: Operation, bytes: bytes::Bytes, stamp: &super::Stamp) -> Result<Answer, Invalid> {
+        answer(&bytes, stamp)
     }
 
-    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
-        super::StreamDecoder::Anthropic(StreamDecoder::new(created))
+    fn stream_decoder(&self, _operation: Operation, stamp: &super::Stamp) -> super::StreamDecoder {
+        super::StreamDecoder::Anthropic(StreamDecoder::new(stamp.clone()))
     }
 
     fn error(&self, body: &Value) -> UpstreamError {
@@ -226,7 +226,7 @@ fn usage_of(usage: &Value) -> Option<Usage> {
 }
 
 /// An Anthropic message as an OpenAI chat completion.
-pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
+pub fn answer(bytes: &[u8], stamp: &super::Stamp) -> Result<Answer, Invalid> {
     let body: Value = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
     let blocks = body
         .get("content")
@@ -253,9 +253,9 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
     }
     let usage = body.get("usage").and_then(usage_of);
     let mut out = json!({
-        "id": body.get("id").cloned().unwrap_or_else(|| json!("msg")),
+        "id": body.get("id").cloned().unwrap_or_else(|| json!(stamp.id)),
         "object": "chat.completion",
-        "created": created,
+        "created": stamp.created,
         "model": body.get("model").cloned().unwrap_or_default(),
         "choices": [{ "index": 0, "message": message,
                       "finish_reason": finish_reason(body.get("stop_reason").and_then(Value::as_str)) }],
@@ -359,7 +359,11 @@ mod tests {
                         { "type": "tool_use", "id": "tu_1", "name": "look", "input": { "q": 1 } }],
             "usage": { "input_tokens": 7, "output_tokens": 9, "cache_read_input_tokens": 3 },
         });
-        let answer = answer(body.to_string().as_bytes(), 5).unwrap();
+        let answer = answer(
+            body.to_string().as_bytes(),
+            &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 5),
+        )
+        .unwrap();
         let body = answer.body.json();
         let choice = &body["choices"][0];
         assert_eq!(choice["finish_reason"], "tool_calls");
@@ -372,6 +376,10 @@ mod tests {
                 completion_tokens: 9
             })
         );
-        assert!(super::answer(b"{\"type\":\"message\"}", 0).is_err());
+        assert!(super::answer(
+            b"{\"type\":\"message\"}",
+            &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 0)
+        )
+        .is_err());
     }
 }

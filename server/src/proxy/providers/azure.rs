@@ -19,7 +19,7 @@ impl super::Adapter for Azure {
         request(call)
     }
 
-    fn stream_decoder(&self, operation: Operation, _created: i64) -> super::StreamDecoder {
+    fn stream_decoder(&self, operation: Operation, _stamp: &super::Stamp) -> super::StreamDecoder {
         openai::stream_decoder(operation)
     }
 }

@@ -59,15 +59,15 @@ impl super::Adapter for Bedrock {
         }
     }
 
-    fn answer(&self, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
+    fn answer(&self, operation: Operation, bytes: bytes::Bytes, stamp: &super::Stamp) -> Result<Answer, Invalid> {
         match operation {
             Operation::Embeddings => embeddings::answer(&bytes),
-            Operation::Chat | Operation::Completions | Operation::Responses => answer(&bytes, created),
+            Operation::Chat | Operation::Completions | Operation::Responses => answer(&bytes, stamp),
         }
     }
 
-    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
-        super::StreamDecoder::Bedrock(StreamDecoder::new(created))
+    fn stream_decoder(&self, _operation: Operation, stamp: &super::Stamp) -> super::StreamDecoder {
+        super::StreamDecoder::Bedrock(StreamDecoder::new(stamp.clone()))
     }
 
     fn error(&self, body: &Value) -> UpstreamError {
@@ -220,7 +220,7 @@ impl TokenUsage {
 }
 
 /// A Converse answer as an OpenAI chat completion.
-pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
+pub fn answer(bytes: &[u8], stamp: &super::Stamp) -> Result<Answer, Invalid> {
     let body: Value = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
     let blocks = (body.pointer("/output/message/content").and_then(Value::as_array))
         .ok_or_else(|| Invalid("no `output.message.content` array".into()))?;
@@ -247,7 +247,8 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
         .and_then(|usage| TokenUsage::deserialize(usage).ok())
         .map(TokenUsage::usage);
     let mut out = json!({
-        "id": "bedrock", "object": "chat.completion", "created": created, "model": "",
+        // Converse's answer has no id: the gateway's.
+        "id": stamp.id, "object": "chat.completion", "created": stamp.created, "model": "",
         "choices": [{ "index": 0, "message": message,
                       "finish_reason": finish_reason(body.get("stopReason").and_then(Value::as_str)) }],
     });
@@ -295,13 +296,10 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new(created: i64) -> Self {
+    /// A decoder whose chunks carry `stamp` (Converse's stream names no id or model).
+    pub fn new(stamp: Head) -> Self {
         StreamDecoder {
-            head: Arc::new(Head {
-                id: "bedrock".into(),
-                model: String::new(),
-                created,
-            }),
+            head: Arc::new(stamp),
             tools: Vec::new(),
             stopped: false,
         }

@@ -52,15 +52,15 @@ impl super::Adapter for Gemini {
         }
     }
 
-    fn answer(&self, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
+    fn answer(&self, operation: Operation, bytes: bytes::Bytes, stamp: &super::Stamp) -> Result<Answer, Invalid> {
         match operation {
             Operation::Embeddings => embeddings_answer(&bytes),
-            Operation::Chat | Operation::Completions | Operation::Responses => answer(&bytes, created),
+            Operation::Chat | Operation::Completions | Operation::Responses => answer(&bytes, stamp),
         }
     }
 
-    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
-        super::StreamDecoder::Gemini(StreamDecoder::new(created))
+    fn stream_decoder(&self, _operation: Operation, stamp: &super::Stamp) -> super::StreamDecoder {
+        super::StreamDecoder::Gemini(StreamDecoder::new(stamp.clone()))
     }
 
     fn error(&self, body: &Value) -> UpstreamError {
@@ -347,7 +347,7 @@ pub fn call_id(own: Option<&str>, answer: &str, index: usize, signature: Option<
 
 /// A `generateContent` answer as an OpenAI chat completion. A prompt Gemini blocked (no
 /// candidate) is an empty answer finished by `content_filter`.
-pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
+pub fn answer(bytes: &[u8], stamp: &super::Stamp) -> Result<Answer, Invalid> {
     let body: Value = serde_json::from_slice(bytes).map_err(|e| Invalid(e.to_string()))?;
     let blocked = body.pointer("/promptFeedback/blockReason").is_some();
     let candidate = body.pointer("/candidates/0");
@@ -363,6 +363,8 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
         .filter(|part| part.get("thought") != Some(&Value::Bool(true)))
         .filter_map(|part| part.get("text").and_then(Value::as_str))
         .collect();
+    // Gemini's id for the answer, when it gives one; else the gateway's.
+    let id = body.get("responseId").and_then(Value::as_str).unwrap_or(&stamp.id);
     let tool_calls: Vec<Value> = parts
         .iter()
         .filter_map(|part| Some((part.get("functionCall")?, part)))
@@ -370,7 +372,7 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
         .map(|(index, (call, part))| {
             let id = call_id(
                 call.get("id").and_then(Value::as_str),
-                body.get("responseId").and_then(Value::as_str).unwrap_or_default(),
+                id,
                 index,
                 part.get("thoughtSignature").and_then(Value::as_str),
             );
@@ -396,9 +398,9 @@ pub fn answer(bytes: &[u8], created: i64) -> Result<Answer, Invalid> {
         .and_then(|usage| UsageMetadata::deserialize(usage).ok())
         .and_then(|usage| usage.usage());
     let mut out = json!({
-        "id": body.get("responseId").cloned().unwrap_or_else(|| json!("gemini")),
+        "id": id,
         "object": "chat.completion",
-        "created": created,
+        "created": stamp.created,
         "model": body.get("modelVersion").cloned().unwrap_or_default(),
         "choices": [{ "index": 0, "message": message, "finish_reason": finish }],
     });

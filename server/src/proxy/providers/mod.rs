@@ -2,7 +2,7 @@
 //! each provider's wire format — the request to send, the answer, the stream's events, the
 //! error bodies.
 //!
-//! Invariant: no I/O and no clocks here (the caller passes `created`); one exhaustive `match`
+//! Invariant: no I/O and no clocks here (the caller passes the [`Stamp`]); one exhaustive `match`
 //! on [`ProviderKind`] ([`adapter`]) picks the adapter.
 //! Invariant: the URL and credential come from the endpoint, never from the request body.
 
@@ -54,6 +54,11 @@ impl Operation {
         }
     }
 }
+
+/// What a translated answer is stamped with where its upstream says nothing: when it was made
+/// (the caller's clock) and an id of the gateway's (`chatcmpl-{request id}`), so no two
+/// requests' answers share an id (Bedrock's answers have none; Gemini's sometimes).
+pub type Stamp = step::Head;
 
 /// Tokens one request used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -267,12 +272,12 @@ pub trait Adapter: Sync {
     fn request(&self, call: &Call<'_>) -> Outbound;
 
     /// A non-streamed 2xx answer, translated to OpenAI's shape.
-    fn answer(&self, operation: Operation, bytes: bytes::Bytes, _created: i64) -> Result<Answer, Invalid> {
+    fn answer(&self, operation: Operation, bytes: bytes::Bytes, _stamp: &Stamp) -> Result<Answer, Invalid> {
         openai::answer(operation, bytes)
     }
 
     /// A decoder for a stream from an endpoint of this kind.
-    fn stream_decoder(&self, _operation: Operation, _created: i64) -> StreamDecoder {
+    fn stream_decoder(&self, _operation: Operation, _stamp: &Stamp) -> StreamDecoder {
         StreamDecoder::OpenAi(openai::StreamDecoder)
     }
 

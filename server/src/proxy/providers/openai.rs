@@ -66,7 +66,7 @@ impl super::Adapter for OpenAi {
         request(call)
     }
 
-    fn stream_decoder(&self, operation: Operation, _created: i64) -> super::StreamDecoder {
+    fn stream_decoder(&self, operation: Operation, _stamp: &super::Stamp) -> super::StreamDecoder {
         stream_decoder(operation)
     }
 }

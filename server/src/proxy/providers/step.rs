@@ -26,6 +26,17 @@ pub struct Head {
     pub created: i64,
 }
 
+impl Head {
+    /// The gateway's stamp (`providers::Stamp`): its id and time, no model yet.
+    pub fn stamped(id: &str, created: i64) -> Head {
+        Head {
+            id: id.to_string(),
+            model: String::new(),
+            created,
+        }
+    }
+}
+
 /// What one step adds to its choice.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Delta {

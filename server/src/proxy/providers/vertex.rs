@@ -62,15 +62,15 @@ impl super::Adapter for Vertex {
         }
     }
 
-    fn answer(&self, operation: Operation, bytes: bytes::Bytes, created: i64) -> Result<Answer, Invalid> {
+    fn answer(&self, operation: Operation, bytes: bytes::Bytes, stamp: &super::Stamp) -> Result<Answer, Invalid> {
         match operation {
             Operation::Embeddings => predict_answer(&bytes),
-            Operation::Chat | Operation::Completions | Operation::Responses => gemini::answer(&bytes, created),
+            Operation::Chat | Operation::Completions | Operation::Responses => gemini::answer(&bytes, stamp),
         }
     }
 
-    fn stream_decoder(&self, _operation: Operation, created: i64) -> super::StreamDecoder {
-        super::StreamDecoder::Gemini(gemini::StreamDecoder::new(created))
+    fn stream_decoder(&self, _operation: Operation, stamp: &super::Stamp) -> super::StreamDecoder {
+        super::StreamDecoder::Gemini(gemini::StreamDecoder::new(stamp.clone()))
     }
 
     fn error(&self, body: &Value) -> UpstreamError {

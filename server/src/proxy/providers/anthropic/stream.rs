@@ -78,13 +78,10 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new(created: i64) -> Self {
+    /// A decoder whose chunks carry `stamp` until `message_start` names the id and model.
+    pub fn new(stamp: Head) -> Self {
         StreamDecoder {
-            head: Arc::new(Head {
-                id: "msg".into(),
-                model: String::new(),
-                created,
-            }),
+            head: Arc::new(stamp),
             usage: Usage::default(),
             tools: Vec::new(),
         }
@@ -197,7 +194,7 @@ mod tests {
 
     #[test]
     fn stream_events_become_steps_with_usage() {
-        let mut decoder = StreamDecoder::new(1);
+        let mut decoder = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 1));
         let mut items = Vec::new();
         for (name, data) in [
             (
@@ -272,7 +269,7 @@ mod tests {
 
     #[test]
     fn cache_reads_and_writes_count_as_input_and_escaped_text_is_read_whole() {
-        let mut decoder = StreamDecoder::new(1);
+        let mut decoder = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 1));
         let start = r#"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":4,"cache_read_input_tokens":10,"cache_creation_input_tokens":2,"output_tokens":1}}}"#;
         decoder.event("message_start", start).unwrap();
         let items = decoder

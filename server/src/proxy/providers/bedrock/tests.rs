@@ -70,7 +70,11 @@ fn converse_answers_become_chat_completions() {
         "stopReason": "tool_use",
         "usage": { "inputTokens": 7, "outputTokens": 9, "totalTokens": 16, "cacheReadInputTokens": 2 },
     });
-    let answer = answer(body.to_string().as_bytes(), 5).unwrap();
+    let answer = answer(
+        body.to_string().as_bytes(),
+        &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 5),
+    )
+    .unwrap();
     assert_eq!(
         answer.usage,
         Some(Usage {
@@ -84,14 +88,22 @@ fn converse_answers_become_chat_completions() {
     assert_eq!(choice["message"]["content"], "Let me look.");
     assert_eq!(choice["message"]["tool_calls"][0]["function"]["arguments"], "{\"q\":1}");
     let filtered = json!({ "output": { "message": { "content": [] } }, "stopReason": "guardrail_intervened" });
-    let filtered = super::answer(filtered.to_string().as_bytes(), 5).unwrap();
+    let filtered = super::answer(
+        filtered.to_string().as_bytes(),
+        &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 5),
+    )
+    .unwrap();
     assert_eq!(filtered.body.json()["choices"][0]["finish_reason"], "content_filter");
-    assert!(super::answer(b"{\"output\":{}}", 0).is_err());
+    assert!(super::answer(
+        b"{\"output\":{}}",
+        &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 0)
+    )
+    .is_err());
 }
 
 #[test]
 fn stream_events_become_steps_and_the_metadata_ends_the_stream() {
-    let mut decoder = StreamDecoder::new(3);
+    let mut decoder = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 3));
     let mut items = decoder.event("messageStart", r#"{"role":"assistant"}"#).unwrap();
     items.extend(
         decoder
@@ -150,7 +162,7 @@ fn stream_events_become_steps_and_the_metadata_ends_the_stream() {
     assert_eq!(trees[4]["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(trees[5]["usage"]["completion_tokens"], 6);
     assert_eq!(trees[6], "done");
-    let throttled = StreamDecoder::new(3)
+    let throttled = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 3))
         .event("exception:throttlingException", r#"{"message":"Too many requests."}"#)
         .unwrap_err();
     assert_eq!(

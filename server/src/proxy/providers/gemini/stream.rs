@@ -90,13 +90,10 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new(created: i64) -> Self {
+    /// A decoder whose chunks carry `stamp` until Gemini names its own id and model.
+    pub fn new(stamp: Head) -> Self {
         StreamDecoder {
-            head: Arc::new(Head {
-                id: "gemini".into(),
-                model: String::new(),
-                created,
-            }),
+            head: Arc::new(stamp),
             begun: false,
             calls: 0,
             usage: None,
@@ -211,7 +208,7 @@ mod tests {
 
     #[test]
     fn text_events_become_steps_and_the_finish_reason_ends_the_stream() {
-        let mut decoder = StreamDecoder::new(3);
+        let mut decoder = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 3));
         let first = decoder
             .event(r#"{"candidates":[{"content":{"parts":[{"text":"Hel"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":1},"modelVersion":"gemini-2.5-flash","responseId":"r1"}"#)
             .unwrap();
@@ -242,13 +239,16 @@ mod tests {
 
     #[test]
     fn a_function_call_arrives_whole_with_its_signature_in_the_id() {
-        let mut decoder = StreamDecoder::new(3);
+        let mut decoder = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 3));
         let items = decoder
             .event(r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"look","args":{"q":1}},"thoughtSignature":"c2ln"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":3}}"#)
             .unwrap();
         let items = trees(&items);
         let call = &items[1]["choices"][0]["delta"]["tool_calls"][0];
-        assert_eq!(call["id"], "call_gemini_0__thought__c2ln");
+        assert_eq!(
+            call["id"], "call_chatcmpltest_0__thought__c2ln",
+            "unique: the gateway's id when Gemini gives none"
+        );
         assert_eq!(call["function"]["name"], "look");
         assert_eq!(
             items[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
@@ -260,14 +260,14 @@ mod tests {
 
     #[test]
     fn a_blocked_prompt_ends_with_content_filter_and_an_error_event_is_reported() {
-        let mut decoder = StreamDecoder::new(3);
+        let mut decoder = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 3));
         let items = decoder
             .event(r#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9}}"#)
             .unwrap();
         let items = trees(&items);
         assert_eq!(items[1]["choices"][0]["finish_reason"], "content_filter");
         assert_eq!(items[2]["usage"]["prompt_tokens"], 9);
-        let fault = StreamDecoder::new(3)
+        let fault = StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 3))
             .event(r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#)
             .unwrap_err();
         assert_eq!(
@@ -278,7 +278,7 @@ mod tests {
             }
         );
         assert!(matches!(
-            StreamDecoder::new(3).event("{not json"),
+            StreamDecoder::new(crate::proxy::providers::Stamp::stamped("chatcmpl-test", 3)).event("{not json"),
             Err(StreamFault::Unreadable(_))
         ));
     }

@@ -105,7 +105,11 @@ fn answers_become_chat_completions() {
                            "thoughtsTokenCount": 4, "toolUsePromptTokenCount": 1, "totalTokenCount": 21 },
         "modelVersion": "gemini-2.5-pro", "responseId": "r9",
     });
-    let answer = answer(body.to_string().as_bytes(), 5).unwrap();
+    let answer = answer(
+        body.to_string().as_bytes(),
+        &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 5),
+    )
+    .unwrap();
     assert_eq!(
         answer.usage,
         Some(Usage {
@@ -132,16 +136,28 @@ fn answers_become_chat_completions() {
 fn safety_blocks_finish_with_content_filter() {
     let blocked = json!({ "promptFeedback": { "blockReason": "PROHIBITED_CONTENT" },
                           "usageMetadata": { "promptTokenCount": 5 } });
-    let answer = answer(blocked.to_string().as_bytes(), 5).unwrap();
+    let answer = answer(
+        blocked.to_string().as_bytes(),
+        &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 5),
+    )
+    .unwrap();
     let body = answer.body.json();
     assert_eq!(body["choices"][0]["finish_reason"], "content_filter");
     assert_eq!(body["choices"][0]["message"]["content"], Value::Null);
     let cut = json!({ "candidates": [{ "content": { "parts": [{ "text": "Once" }] }, "finishReason": "SAFETY" }] });
-    let answer = super::answer(cut.to_string().as_bytes(), 5).unwrap();
+    let answer = super::answer(
+        cut.to_string().as_bytes(),
+        &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 5),
+    )
+    .unwrap();
     assert_eq!(answer.body.json()["choices"][0]["finish_reason"], "content_filter");
     assert_eq!(answer.usage, None);
     assert!(
-        super::answer(b"{\"candidates\":[]}", 0).is_err(),
+        super::answer(
+            b"{\"candidates\":[]}",
+            &crate::proxy::providers::Stamp::stamped("chatcmpl-test", 0)
+        )
+        .is_err(),
         "neither an answer nor a block"
     );
 }
