@@ -13,7 +13,11 @@
 //! and share its answer.
 //! Invariant: the container and instance endpoints are the host's own services, reached over
 //! plain HTTP without the upstream policy (which refuses their link-local addresses to
-//! endpoints an admin types).
+//! endpoints an admin types); a container's full URI is taken only at the addresses AWS's
+//! SDKs take (loopback, ECS's and EKS's link-local ones) or over HTTPS. Their addresses are
+//! logged, never put in an error a client may see.
+//! Invariant: a lookup that found nothing is remembered for [`RETRY_AFTER`]: requests to a
+//! keyless endpoint on a host without credentials do not each wait on the metadata service.
 
 use super::token::TokenError;
 use crate::secrets::Secret;
@@ -55,6 +59,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 const ANSWER_LIMIT: usize = 64 * 1024;
 /// How long credentials are held before they expire; and how long a profile's key is held.
 const MARGIN: Duration = Duration::from_secs(300);
+/// How long a failed lookup is remembered.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Credentials from a source: `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`, as an
 /// endpoint stores its key, and when to fetch again (`None`: never expire).
@@ -63,10 +69,16 @@ struct Found {
     renew_at: Option<Instant>,
 }
 
+/// What the chain last found: credentials, or why there were none and when.
+enum Held {
+    Found(Found),
+    Failed(TokenError, Instant),
+}
+
 /// The chain, with what it last found.
 pub struct AwsChain {
     vars: HashMap<&'static str, String>,
-    held: tokio::sync::Mutex<Option<Found>>,
+    held: tokio::sync::Mutex<Option<Held>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -103,15 +115,28 @@ impl AwsChain {
     /// Credentials for a call: those held while fresh, else the first source's that has some.
     pub async fn credentials(&self) -> Result<Secret, TokenError> {
         let mut held = self.held.lock().await;
-        if let Some(found) = held.as_ref() {
-            if found.renew_at.is_none_or(|renew_at| Instant::now() < renew_at) {
-                return Ok(found.key.clone());
+        match held.as_ref() {
+            Some(Held::Found(found)) if found.renew_at.is_none_or(|renew_at| Instant::now() < renew_at) => {
+                return Ok(found.key.clone())
+            }
+            Some(Held::Failed(error, at)) if at.elapsed() < RETRY_AFTER => return Err(error.clone()),
+            Some(Held::Found(_) | Held::Failed(..)) | None => {}
+        }
+        match self.find().await {
+            Ok(found) => {
+                let key = found.key.clone();
+                *held = Some(Held::Found(found));
+                Ok(key)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    reason = error.message(),
+                    "no AWS credentials for keyless Bedrock endpoints"
+                );
+                *held = Some(Held::Failed(error.clone(), Instant::now()));
+                Err(error)
             }
         }
-        let found = self.find().await?;
-        let key = found.key.clone();
-        *held = Some(found);
-        Ok(key)
     }
 
     async fn find(&self) -> Result<Found, TokenError> {
@@ -127,14 +152,15 @@ impl AwsChain {
                 renew_at: Some(Instant::now() + MARGIN),
             });
         }
-        if let Some(url) = self.container_url() {
+        if let Some(url) = self.container_url()? {
             let authorization = self.container_authorization()?;
             let headers: Vec<(&str, String)> = authorization
                 .into_iter()
                 .map(|token| ("authorization", token))
                 .collect();
-            let answer = self.call(http::Method::GET, &url, &headers).await?;
-            return issued(&answer, "the container's credentials endpoint");
+            let service = "the container's credentials endpoint";
+            let answer = self.call(http::Method::GET, &url, &headers, service).await?;
+            return issued(&answer, service);
         }
         if self
             .var("AWS_EC2_METADATA_DISABLED")
@@ -171,14 +197,20 @@ impl AwsChain {
         }
     }
 
-    fn container_url(&self) -> Option<String> {
+    /// The container's credentials endpoint, when the environment names one it may use.
+    fn container_url(&self) -> Result<Option<String>, TokenError> {
         match (
             self.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
             self.var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         ) {
-            (Some(relative), _) => Some(format!("{ECS_ENDPOINT}{relative}")),
-            (None, Some(full)) => Some(full.to_string()),
-            (None, None) => None,
+            (Some(relative), _) if relative.starts_with('/') => Ok(Some(format!("{ECS_ENDPOINT}{relative}"))),
+            (Some(_), _) => Err(missing("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /")),
+            (None, Some(full)) if container_host_allowed(full) => Ok(Some(full.to_string())),
+            (None, Some(_)) => Err(missing(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI must be HTTPS, or HTTP to a loopback address or \
+                 ECS's or EKS's credentials address",
+            )),
+            (None, None) => Ok(None),
         }
     }
 
@@ -202,53 +234,86 @@ impl AwsChain {
     async fn instance(&self) -> Result<Found, TokenError> {
         let base = self.var("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or(IMDS_ENDPOINT);
         let base = base.trim_end_matches('/');
+        let service = "the instance metadata service";
         let not_here = |reason: TokenError| {
             missing(&format!(
-                "none in the environment, no profile, no container endpoint, and the instance metadata \
-                 service at {base} gave none ({})",
+                "none in the environment, no profile, no container endpoint, and {}",
                 reason.message()
             ))
         };
         let ttl = [("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_string())];
-        let token = (self
-            .call(http::Method::PUT, &format!("{base}/latest/api/token"), &ttl)
-            .await)
-            .map_err(not_here)?;
+        let session_url = format!("{base}/latest/api/token");
+        let token = (self.call(http::Method::PUT, &session_url, &ttl, service).await).map_err(not_here)?;
         let token = String::from_utf8_lossy(&token).trim().to_string();
         let session = [("x-aws-ec2-metadata-token", token)];
         let roles = format!("{base}/latest/meta-data/iam/security-credentials/");
-        let listed = self.call(http::Method::GET, &roles, &session).await.map_err(not_here)?;
+        let listed = self
+            .call(http::Method::GET, &roles, &session, service)
+            .await
+            .map_err(not_here)?;
         let listed = String::from_utf8_lossy(&listed);
         let role = (listed.lines().map(str::trim).find(|line| !line.is_empty()))
             .ok_or_else(|| missing("the instance has no role (attach an instance profile)"))?;
         let answer = self
-            .call(http::Method::GET, &format!("{roles}{role}"), &session)
+            .call(http::Method::GET, &format!("{roles}{role}"), &session, service)
             .await?;
-        issued(&answer, "the instance metadata service")
+        issued(&answer, service)
     }
 
-    /// One call to a credentials service: its 2xx answer's body.
-    async fn call(&self, method: http::Method, url: &str, headers: &[(&str, String)]) -> Result<Bytes, TokenError> {
+    /// One call to a credentials service (`service` names it in errors; its URL is only
+    /// logged): its 2xx answer's body.
+    async fn call(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&str, String)],
+        service: &str,
+    ) -> Result<Bytes, TokenError> {
         let mut request = http::Request::builder().method(method).uri(url);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let request = (request.body(Full::new(Bytes::new())))
-            .map_err(|_| missing(&format!("{url} is not a URL an HTTP request can go to")))?;
+        let request = (request.body(Full::new(Bytes::new()))).map_err(|_| {
+            missing(&format!(
+                "the address of {service} is not a URL an HTTP request can go to"
+            ))
+        })?;
         let call = async {
             let response = self.client.request(request).await.map_err(|error| error.to_string())?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), ANSWER_LIMIT).collect().await;
             Ok::<_, String>((status, body.map(|b| b.to_bytes()).unwrap_or_default()))
         };
+        let failed = |reason: String| {
+            tracing::warn!(url, reason, "an AWS credentials service did not answer");
+            TokenError::Unreachable(format!("{service} did not answer"))
+        };
         match tokio::time::timeout(CALL_TIMEOUT, call).await {
-            Err(_) => Err(TokenError::Unreachable(format!(
-                "{url} did not answer within {CALL_TIMEOUT:?}"
-            ))),
-            Ok(Err(reason)) => Err(TokenError::Unreachable(format!("{url}: {reason}"))),
+            Err(_) => Err(failed(format!("no answer within {CALL_TIMEOUT:?}"))),
+            Ok(Err(reason)) => Err(failed(reason)),
             Ok(Ok((status, body))) if (200..300).contains(&status) => Ok(body),
-            Ok(Ok((status, _))) => Err(TokenError::Refused(status, format!("{url} answered {status}"))),
+            Ok(Ok((status, _))) => Err(TokenError::Refused(status, format!("{service} answered {status}"))),
         }
+    }
+}
+
+/// Whether a container's full credentials URI is one AWS's SDKs would ask: HTTPS anywhere, or
+/// HTTP to a loopback address or to ECS's (169.254.170.2) or EKS Pod Identity's
+/// (169.254.170.23, fd00:ec2::23) credentials address.
+fn container_host_allowed(uri: &str) -> bool {
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Ipv4(ip))) => {
+            ip.is_loopback() || [[169, 254, 170, 2], [169, 254, 170, 23]].contains(&ip.octets())
+        }
+        ("http", Some(url::Host::Ipv6(ip))) => {
+            ip.is_loopback() || ip.segments() == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x23]
+        }
+        ("http", Some(url::Host::Domain(name))) => name == "localhost",
+        _ => false,
     }
 }
 

@@ -11,7 +11,7 @@ use super::{
     balancer::{Fault, NoneAvailable, Slot},
     error::ProxyError,
     plan::Tier,
-    providers::{self, Answer, Call, StreamFault, StreamItem, UpstreamError},
+    providers::{self, Answer, Call, Operation, StreamFault, StreamItem, UpstreamError},
     redact,
     registry::{CallCredential, CredentialError, Upstream},
     sse::{self, EventStream},
@@ -532,9 +532,15 @@ impl Proxy {
         }
         let chunks = BodyStream::new(response.into_body())
             .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())));
+        // A Responses stream's `response.completed` repeats the whole answer (an image
+        // generation's events carry the image): its events are bounded as an answer is.
+        let limit = match routed.inbound.operation {
+            Operation::Responses => self.settings.max_answer_bytes,
+            Operation::Chat | Operation::Completions | Operation::Embeddings => sse::MAX_EVENT_BYTES,
+        };
         let mut events: EventStream = match endpoint.provider.spec().aws_service {
-            Some(_) => aws_events::events(chunks, sse::MAX_EVENT_BYTES),
-            None => sse::events(chunks, sse::MAX_EVENT_BYTES),
+            Some(_) => aws_events::events(chunks, limit),
+            None => sse::events(chunks, limit),
         };
         let mut decoder = providers::adapter(endpoint.provider).stream_decoder(routed.inbound.operation, &routed.stamp);
         let mut first = Vec::new();

@@ -14,8 +14,7 @@ use super::{
     failover::Routed,
     guard,
     limits::{Arrival, Ask, Level, NotAdmitted, RateHeaders},
-    messages::{self, BadField},
-    moderation, multi, people,
+    messages, moderation, multi, people,
     plan::{plan, FanOut, Plan},
     policy,
     prompt::{self, PromptUse},
@@ -35,11 +34,13 @@ use crate::{
 };
 use app::types::{Gateway, GatewayId, KeyId, MultiMode, RequestLog};
 use axum::{body::Bytes, response::Response};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
+
+mod native;
 
 /// Which API shape a route speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,17 +223,19 @@ pub(super) async fn route(
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
     let mut caching = caching(snapshot, &principal, &call, &inbound, &plan, prompt.as_ref());
+    let policed = principal.named_gateway().is_some() && !principal.gateway().param_policy.is_empty();
     let blocker = [
         (
             plan.fan_out.is_some(),
-            "its model is a composite whose answers the gateway compares",
+            "its model is a composite that calls several members",
         ),
         (guarding.is_some(), "the gateway's guardrails read it"),
         (caching.is_some(), "the gateway caches answers"),
-        (rewritten, "a named prompt or the gateway's parameter policy rewrote it"),
+        (policed, "the gateway's parameter policy applies to it"),
+        (rewritten, "a named prompt or a per-user cap rewrote it"),
     ];
     let blocker = blocker.into_iter().find_map(|(applies, why)| applies.then_some(why));
-    let native = native(client_body, &plan, blocker)?;
+    let native = native::native(client_body, &plan, blocker)?;
     let logged = (principal.gateway().log_payloads)
         .then(|| {
             guarding
@@ -403,7 +406,7 @@ pub fn read(
         let mut client = std::mem::replace(&mut body, read);
         wire::drop_overrides(&mut client);
         // The Responses client's own body, in case it goes to OpenAI's own API as it came.
-        native = native_only.map(|native_only| Native {
+        native = native_only.map(|native_only| native::Native {
             body: client,
             native_only,
         });
@@ -434,49 +437,7 @@ pub struct Read {
     pub prompt: Option<PromptUse>,
     pub rewritten: bool,
     /// A Responses request as the client sent it.
-    pub native: Option<Native>,
-}
-
-/// A Responses request as the client sent it, and the first thing in it only OpenAI's own
-/// Responses API serves.
-pub struct Native {
-    pub body: Map<String, Value>,
-    pub native_only: Option<BadField>,
-}
-
-/// Step 4b (issue #25): a Responses request goes to OpenAI's own Responses API as it came —
-/// `Some(body)` — when every endpoint that may serve it has that API and nothing in the
-/// gateway must read or change it (`blocker`: why something must); else it is answered through
-/// the chat path, and what only OpenAI's API serves is refused, naming why.
-fn native(
-    native: Option<Native>,
-    plan: &Plan,
-    blocker: Option<&str>,
-) -> Result<Option<Map<String, Value>>, ProxyError> {
-    let Some(Native { body, native_only }) = native else {
-        return Ok(None);
-    };
-    let mut upstreams = plan.tiers.iter().flat_map(|tier| &tier.upstreams);
-    let without =
-        upstreams.find(|upstream| !providers::adapter(upstream.endpoint.provider).supports(Operation::Responses));
-    let blocker = match (blocker, without) {
-        (Some(blocker), _) => blocker.to_string(),
-        (None, Some(upstream)) => format!(
-            "its model is served by {} endpoints, which have no Responses API",
-            upstream.endpoint.provider.spec().label
-        ),
-        (None, None) => return Ok(Some(body)),
-    };
-    match native_only {
-        None => Ok(None),
-        Some(bad) => Err(ProxyError::BadRequest {
-            message: format!(
-                "{}; this request is answered through the chat path, because {blocker}.",
-                bad.message
-            ),
-            param: Some(bad.param.to_string()),
-        }),
-    }
+    pub native: Option<native::Native>,
 }
 
 /// Where a body's named prompt is looked up: the snapshot, and the gateway whose prompts the

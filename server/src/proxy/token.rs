@@ -27,7 +27,7 @@ const MAX_LIFETIME_S: u64 = 24 * 3600;
 const ANSWER_LIMIT: usize = 64 * 1024;
 
 /// Why no token could be had.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenError {
     /// The credential is not a usable service account (fixed by editing the endpoint).
     Account(String),

@@ -20,8 +20,9 @@ const OVERRIDE_FIELDS: [&str; 8] = [
     "custom_llm_provider",
 ];
 
-/// Fields holding user content or schemas, where any name is legitimate.
-const CONTENT_FIELDS: [&str; 7] = [
+/// Fields holding user content or schemas, where any name is legitimate (`text` holds a
+/// Responses request's output schema, `metadata` the client's own keys).
+const CONTENT_FIELDS: [&str; 9] = [
     "messages",
     "tools",
     "functions",
@@ -29,6 +30,8 @@ const CONTENT_FIELDS: [&str; 7] = [
     "input",
     "prompt",
     "tool_choice",
+    "text",
+    "metadata",
 ];
 
 /// The Azure deployment (and model) that lets the gateway choose (modelgw's convention).

@@ -183,13 +183,21 @@ async fn answers_without_an_upstream_id_get_the_gateways_own_one_per_request() {
     let rig = Rig::start(steady, vec![endpoint("b", ProviderKind::Bedrock, &mock.url())], |_| {}).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let answer: serde_json::Value = rig.post("/v1/chat/completions", &chat(false)).await.json().await.unwrap();
+        let answer: serde_json::Value = rig
+            .post("/v1/chat/completions", &chat(false))
+            .await
+            .json()
+            .await
+            .unwrap();
         ids.push(answer["id"].as_str().unwrap().to_string());
         let body = json!({ "model": "gpt-4o-mini", "input": "hi" });
         let response: serde_json::Value = rig.post("/v1/responses", &body).await.json().await.unwrap();
         ids.push(response["id"].as_str().unwrap().to_string());
     }
-    assert!(ids[0].starts_with("chatcmpl-") && ids[1].starts_with("resp_"), "{ids:?}");
+    assert!(
+        ids[0].starts_with("chatcmpl-") && ids[1].starts_with("resp_"),
+        "{ids:?}"
+    );
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();

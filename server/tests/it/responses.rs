@@ -194,7 +194,18 @@ async fn a_request_the_gateway_must_read_goes_through_chat_and_what_needs_openai
     let mixed = Rig::start(steady, endpoints, |_| {}).await;
     // A cache that must read the answer.
     let caching = Rig::start(steady, vec![endpoint("a", ProviderKind::OpenAi, &mock.url())], caches).await;
-    for (rig, why) in [(&mixed, "Anthropic"), (&caching, "caches")] {
+    // A parameter policy, which applies to what is sent.
+    let policy = app::types::ParamPolicy {
+        denied: vec!["service_tier".into()],
+        ..Default::default()
+    };
+    let policed = Rig::start(
+        steady,
+        vec![endpoint("a", ProviderKind::OpenAi, &mock.url())],
+        |gateway| gateway.param_policy = policy,
+    )
+    .await;
+    for (rig, why) in [(&mixed, "Anthropic"), (&caching, "caches"), (&policed, "policy")] {
         let plain = rig
             .post("/v1/responses", &json!({ "model": "gpt-4o-mini", "input": "hi" }))
             .await;
@@ -213,7 +224,7 @@ async fn a_request_the_gateway_must_read_goes_through_chat_and_what_needs_openai
         let message = error["error"]["message"].as_str().unwrap();
         assert!(message.contains("chat path") && message.contains(why), "{message}");
     }
-    assert_eq!(mock.requests_received(), 2, "nothing refused reaches the upstream");
+    assert_eq!(mock.requests_received(), 3, "nothing refused reaches the upstream");
     let retrieved = reqwest::Client::new()
         .get(format!("{}/v1/responses/resp_1", mixed.server.url))
         .bearer_auth(&mixed.key)

@@ -129,3 +129,44 @@ fn expiry_is_read_from_the_services_timestamp() {
     assert_eq!(found.key.expose(), "A:S");
     assert!(issued(b"{}", "a test").is_err());
 }
+
+#[tokio::test]
+async fn a_container_address_aws_would_not_ask_is_refused_unasked() {
+    for (name, value) in [
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://credentials.example.com/v2/credentials/x",
+        ),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.0.0.5/creds"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ".evil.example/x"),
+    ] {
+        let refused = chain(&[(name, value)]).credentials().await.unwrap_err();
+        assert!(
+            matches!(&refused, TokenError::Missing(reason) if reason.contains(name)),
+            "{value}: {refused:?}"
+        );
+    }
+    for allowed in [
+        "https://credentials.example.com/x",
+        "http://127.0.0.1:8080/x",
+        "http://169.254.170.23/v1/credentials",
+        "http://[fd00:ec2::23]/v1/credentials",
+        "http://localhost/x",
+    ] {
+        assert!(container_host_allowed(allowed), "{allowed}");
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_that_found_nothing_is_remembered_and_names_no_address() {
+    let chain = chain(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1")]);
+    let first = chain.credentials().await.unwrap_err();
+    assert!(!first.message().contains("127.0.0.1"), "{first:?}");
+    let asked_again = Instant::now();
+    assert_eq!(chain.credentials().await.unwrap_err(), first);
+    assert!(
+        asked_again.elapsed() < Duration::from_millis(50),
+        "remembered, not asked again"
+    );
+    assert!(matches!(*chain.held.lock().await, Some(Held::Failed(..))));
+}

@@ -7,6 +7,9 @@ use super::super::{content_text, Answer, Invalid};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+/// The most texts Cohere Embed takes in one request.
+const COHERE_BATCH: usize = 96;
+
 /// An embedding model family Bedrock serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -50,6 +53,9 @@ pub fn refusal(model: &str, body: &Map<String, Value>) -> Option<(&'static str, 
             "input",
             "Amazon Titan Text Embeddings embeds one text a request: send one `input`",
         )),
+        (Family::Cohere, Some(texts)) if texts.len() > COHERE_BATCH => {
+            Some(("input", "Cohere Embed embeds at most 96 texts a request"))
+        }
         (Family::Titan | Family::Cohere, Some(_)) => None,
     }
 }
@@ -144,6 +150,8 @@ mod tests {
         );
         assert_eq!(refusal("cohere.embed-english-v3", &tokens).map(|r| r.0), Some("input"));
         assert_eq!(refusal("anthropic.claude-3-haiku", &many).map(|r| r.0), Some("model"));
+        let batch = object(json!({ "input": vec!["a"; 97] }));
+        assert_eq!(refusal("cohere.embed-english-v3", &batch).map(|r| r.0), Some("input"));
     }
 
     #[test]

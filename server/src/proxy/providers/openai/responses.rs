@@ -106,11 +106,14 @@ fn frame(name: &str, data: &str) -> String {
     out
 }
 
-/// The status an `error` event's code stands for: a rate limit is a 429, the rest the
-/// upstream's failure.
+/// The status an `error` event's code stands for: a rate limit is a 429; what the request
+/// got wrong (an invalid field, an image that cannot be read, something not found) a 400,
+/// which is not the endpoint's fault and is not tried elsewhere; the rest the upstream's
+/// failure.
 fn status_of(code: Option<&Value>) -> u16 {
     match code.and_then(Value::as_str) {
         Some(code) if code.contains("rate_limit") => 429,
+        Some(code) if code.starts_with("invalid_") || code.contains("image") || code.ends_with("_not_found") => 400,
         _ => 500,
     }
 }
@@ -237,6 +240,14 @@ mod tests {
                 status: 429,
                 message: "Slow down.".into()
             })
+        );
+        let unreadable = r#"{"type":"error","code":"invalid_image_url","message":"Cannot fetch the image."}"#;
+        assert!(
+            matches!(
+                read(&mut decoder, "error", unreadable),
+                Err(StreamFault::Reported { status: 400, .. })
+            ),
+            "the request's fault, not the endpoint's"
         );
         let failed = r#"{"type":"response.failed","response":{"output":[],"error":{"code":"server_error","message":"The model failed."}}}"#;
         assert_eq!(
