@@ -160,3 +160,35 @@ test('a Vertex AI endpoint asks for a service account and a project, and its con
   await deleteEndpoint(page, 'vertex');
   expect(errors).toEqual([]);
 });
+
+test('an Amazon Bedrock endpoint asks for an AWS access key, or none, and its connection works', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  await page.goto('/endpoints');
+  await hydrated(page);
+  await page.getByLabel('Provider').selectOption('bedrock');
+  await expect(page.getByLabel('AWS access key')).toBeVisible();
+  await expect(page.getByText("Empty: the gateway host's AWS credentials")).toBeVisible();
+  await expect(page.getByLabel('Region')).toHaveAttribute('placeholder', 'us-east-1');
+
+  // Not ACCESS_KEY_ID:SECRET_ACCESS_KEY: refused under the key, without being shown back.
+  await page.getByLabel('Name').fill('bedrock');
+  await page.getByLabel('Model').fill('anthropic.claude-3-5-haiku-20241022-v1:0');
+  await page.getByLabel('Base URL').fill(MOCK_URL);
+  await page.getByLabel('AWS access key').fill('no-colon-secret');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  await expect(page.locator('#endpoint-api_key-error')).toContainText('ACCESS_KEY_ID');
+  await expect(page.locator('body')).not.toContainText('no-colon-secret');
+
+  await page.getByLabel('AWS access key').fill('AKIDE2E:e2e-secret-access-key');
+  await page.getByLabel('Region').fill('eu-central-1');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  const row = page.getByTestId('endpoint-bedrock');
+  await expect(row).toBeVisible();
+  await expect(page.locator('body')).not.toContainText('e2e-secret-access-key');
+  // The mock plays Bedrock's Converse API: the signed request is answered.
+  await row.getByRole('button', { name: 'Test connection' }).click();
+  await expect(row.getByTestId('probe')).toContainText('OK · 200');
+  await deleteEndpoint(page, 'bedrock');
+  expect(errors).toEqual([]);
+});

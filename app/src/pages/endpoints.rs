@@ -35,7 +35,7 @@ fn Field(
     #[prop(optional)] kind: &'static str,
     #[prop(optional, into)] placeholder: Signal<&'static str>,
     #[prop(optional)] required: bool,
-    #[prop(optional)] hint: &'static str,
+    #[prop(optional, into)] hint: Signal<&'static str>,
     /// The value it starts with (editing).
     #[prop(optional, into)]
     value: String,
@@ -52,7 +52,10 @@ fn Field(
                 aria-invalid=move || error.get().is_some().to_string()
                 aria-describedby=error_id.clone()
                 class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"/>
-            {(!hint.is_empty()).then(|| view! { <p class="mt-1 text-xs text-slate-500">{hint}</p> })}
+            {move || {
+                let hint = hint.get();
+                (!hint.is_empty()).then(|| view! { <p class="mt-1 text-xs text-slate-500">{hint}</p> })
+            }}
             <p id=error_id class="mt-1 text-xs text-red-600" role="alert">{move || error.get()}</p>
         </div>
     }
@@ -87,19 +90,28 @@ fn provider_fields(provider: Signal<ProviderKind>, current: Option<&InferenceEnd
     });
     let azure = move || provider.get().spec().needs_deployment;
     let cloud = move || provider.get().spec().needs_project;
-    let key_label = Signal::derive(move || {
-        if cloud() {
-            "Service account key (JSON)"
-        } else {
-            "API key"
-        }
+    let aws = move || provider.get().spec().aws_service.is_some();
+    let key_label = Signal::derive(move || match (cloud(), aws()) {
+        (true, _) => "Service account key (JSON)",
+        (false, true) => "AWS access key",
+        (false, false) => "API key",
     });
-    let region_placeholder = Signal::derive(move || if cloud() { "global" } else { "eu-west" });
-    let key_hint = if current.is_some_and(|e| e.has_credential) {
-        "Write-only. Leave empty to keep the stored key (it is needed again if the base URL moves to another host)."
-    } else {
-        "Write-only."
-    };
+    let region_placeholder = Signal::derive(move || match (cloud(), aws()) {
+        (true, _) => "global",
+        (false, true) => "us-east-1",
+        (false, false) => "eu-west",
+    });
+    let stored = current.is_some_and(|e| e.has_credential);
+    let key_hint = Signal::derive(move || match (stored, aws()) {
+        (true, _) => {
+            "Write-only. Leave empty to keep the stored key (it is needed again if the base URL moves to another host)."
+        }
+        (false, true) => {
+            "Write-only: ACCESS_KEY_ID:SECRET_ACCESS_KEY, optionally :SESSION_TOKEN. Empty: the gateway host's \
+             AWS credentials (its environment, ~/.aws/credentials, its container's or instance's role)."
+        }
+        (false, false) => "Write-only.",
+    });
     view! {
         <Field name="model" label="Model" placeholder="gpt-4o-mini" required=true value=value(|e| Some(e.model.clone())) error=error_for("model")/>
         <Field name="base_url" label="Base URL" kind="url" placeholder=base_placeholder value=value(|e| Some(e.base_url.clone()))

@@ -17,7 +17,8 @@
 //! SDKs take (loopback, ECS's and EKS's link-local ones) or over HTTPS. Their addresses are
 //! logged, never put in an error a client may see.
 //! Invariant: a lookup that found nothing is remembered for [`RETRY_AFTER`]: requests to a
-//! keyless endpoint on a host without credentials do not each wait on the metadata service.
+//! keyless endpoint on a host without credentials do not each wait on the metadata service; a
+//! renewal that fails keeps the credentials held while they still work.
 
 use super::token::TokenError;
 use crate::secrets::Secret;
@@ -67,6 +68,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(30);
 struct Found {
     key: Secret,
     renew_at: Option<Instant>,
+    /// When the credentials stop working (`None`: never, or unknown for a profile's key).
+    expires_at: Option<Instant>,
 }
 
 /// What the chain last found: credentials, or why there were none and when.
@@ -79,7 +82,7 @@ enum Held {
 pub struct AwsChain {
     vars: HashMap<&'static str, String>,
     held: tokio::sync::Mutex<Option<Held>>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl std::fmt::Debug for AwsChain {
@@ -99,8 +102,15 @@ impl AwsChain {
         let vars = (VARS.iter())
             .filter_map(|name| var(name).filter(|value| !value.is_empty()).map(|value| (*name, value)))
             .collect();
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(1)));
+        // https:// URLs (a container's full URI may be one) are handed to the TLS layer.
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         AwsChain {
             vars,
             held: tokio::sync::Mutex::new(None),
@@ -112,11 +122,14 @@ impl AwsChain {
         self.vars.get(name).map(String::as_str)
     }
 
-    /// Credentials for a call: those held while fresh, else the first source's that has some.
+    /// Credentials for a call: those held while fresh, else the first source's that has some
+    /// (a renewal that fails keeps the held ones while they still work, and is tried again
+    /// after [`RETRY_AFTER`]).
     pub async fn credentials(&self) -> Result<Secret, TokenError> {
         let mut held = self.held.lock().await;
+        let now = Instant::now();
         match held.as_ref() {
-            Some(Held::Found(found)) if found.renew_at.is_none_or(|renew_at| Instant::now() < renew_at) => {
+            Some(Held::Found(found)) if found.renew_at.is_none_or(|renew_at| now < renew_at) => {
                 return Ok(found.key.clone())
             }
             Some(Held::Failed(error, at)) if at.elapsed() < RETRY_AFTER => return Err(error.clone()),
@@ -129,6 +142,16 @@ impl AwsChain {
                 Ok(key)
             }
             Err(error) => {
+                if let Some(Held::Found(found)) = held.as_mut() {
+                    if found.expires_at.is_some_and(|expires_at| now < expires_at) {
+                        tracing::warn!(
+                            reason = error.message(),
+                            "AWS credentials not renewed; the held ones are used until they expire"
+                        );
+                        found.renew_at = Some(now + RETRY_AFTER);
+                        return Ok(found.key.clone());
+                    }
+                }
                 tracing::warn!(
                     reason = error.message(),
                     "no AWS credentials for keyless Bedrock endpoints"
@@ -144,12 +167,14 @@ impl AwsChain {
             return Ok(Found {
                 key: joined(id, secret, self.var("AWS_SESSION_TOKEN")),
                 renew_at: None,
+                expires_at: None,
             });
         }
         if let Some(key) = self.profile()? {
             return Ok(Found {
                 key,
                 renew_at: Some(Instant::now() + MARGIN),
+                expires_at: None,
             });
         }
         if let Some(url) = self.container_url()? {
@@ -377,6 +402,7 @@ fn issued(answer: &[u8], source: &str) -> Result<Found, TokenError> {
             issued.token.as_deref(),
         ),
         renew_at: Some(Instant::now() + left.saturating_sub(MARGIN)),
+        expires_at: Some(Instant::now() + left),
     })
 }
 

@@ -170,3 +170,18 @@ async fn a_lookup_that_found_nothing_is_remembered_and_names_no_address() {
     );
     assert!(matches!(*chain.held.lock().await, Some(Held::Failed(..))));
 }
+
+#[tokio::test]
+async fn a_failed_renewal_keeps_the_held_credentials_while_they_work() {
+    let mock = MockUpstream::start().await.unwrap();
+    // Under the renewal margin: every call renews.
+    mock.set_token_lifetime(Duration::from_secs(200));
+    let chain = chain_with_endpoint(&mock);
+    assert_eq!(key(&chain).await, "ASIAMOCK1:mock-secret-1:mock-session-1");
+    drop(mock);
+    assert_eq!(
+        key(&chain).await,
+        "ASIAMOCK1:mock-secret-1:mock-session-1",
+        "the metadata service is gone: the held credentials still work for minutes"
+    );
+}

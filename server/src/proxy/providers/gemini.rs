@@ -334,10 +334,12 @@ pub fn finish_reason(reason: &str, called: bool) -> &'static str {
 }
 
 /// The id an OpenAI-shaped client is given for a function call: Gemini's own when it gave one,
-/// else `call_{answer}_{n}` (`answer`: the answer's id, letters and digits, so ids do not repeat
-/// from one turn to the next), with the call's thought signature after [`SIGNATURE_MARK`].
+/// else `call_{answer}_{n}` (`answer`: the last 16 letters and digits of the answer's id — the
+/// gateway's ends in its request id's random part — so ids do not repeat from one turn to the
+/// next), with the call's thought signature after [`SIGNATURE_MARK`].
 pub fn call_id(own: Option<&str>, answer: &str, index: usize, signature: Option<&str>) -> String {
-    let scope: String = answer.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
+    let letters: Vec<char> = answer.chars().filter(char::is_ascii_alphanumeric).collect();
+    let scope: String = letters[letters.len().saturating_sub(16)..].iter().collect();
     let id = own.map_or_else(|| format!("call_{scope}_{index}"), str::to_string);
     match signature {
         Some(signature) => format!("{id}{SIGNATURE_MARK}{signature}"),

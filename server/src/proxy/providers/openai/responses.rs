@@ -113,6 +113,7 @@ fn frame(name: &str, data: &str) -> String {
 fn status_of(code: Option<&Value>) -> u16 {
     match code.and_then(Value::as_str) {
         Some(code) if code.contains("rate_limit") => 429,
+        Some("invalid_api_key") => 401,
         Some(code) if code.starts_with("invalid_") || code.contains("image") || code.ends_with("_not_found") => 400,
         _ => 500,
     }
