@@ -403,12 +403,12 @@ pub fn read(
                 None => {}
             }
         }
-        let mut client = std::mem::replace(&mut body, read);
-        wire::drop_overrides(&mut client);
+        let client = std::mem::replace(&mut body, read);
         // The Responses client's own body, in case it goes to OpenAI's own API as it came.
-        native = native_only.map(|native_only| native::Native {
-            body: client,
-            native_only,
+        native = native_only.map(|native_only| {
+            let mut body = client;
+            wire::drop_overrides(&mut body);
+            native::Native { body, native_only }
         });
     }
     let prompt = prompt::apply(prompts.snapshot, prompts.gateway, operation, &mut body)?;
