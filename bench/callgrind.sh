@@ -9,7 +9,8 @@
 # after each: non-streamed chats (`json`), streamed chats (`stream`: same dialect both ways),
 # streamed chats to an Anthropic-kind endpoint (`translated`: Anthropic's events read, OpenAI
 # chunks written) and Anthropic-shaped streamed requests to the OpenAI-kind endpoint (`messages`:
-# OpenAI chunks read, Anthropic events written). Prints instructions per request (the whole
+# OpenAI chunks read, Anthropic events written) and non-streamed chats to a gateway whose response
+# cache answers them (`cached`: every one after the warm-up a hit, issue #24). Prints instructions per request (the whole
 # process: request path, log writer, SQLite's thread, runtime) and the share of the steps named
 # below, each its functions' inclusive count. One request at a time makes the log writer's
 # batches small, so its share here is larger than under load.
@@ -58,9 +59,12 @@ mgw gateway add --name bench --endpoints bench-mock >/dev/null
 mgw endpoint add --name bench-claude --provider anthropic --url "http://127.0.0.1:$MOCK_PORT" \
   --api-key sk-bench --model gpt-4o-mini >/dev/null
 mgw gateway add --name bench-claude --endpoints bench-claude >/dev/null
+mgw gateway add --name bench-cached --endpoints bench-mock >/dev/null
+mgw gateway update bench-cached --cache exact --cache-ttl 1h >/dev/null
 new_key() { mgw key create --gateway "$1" --json --name "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'; }
 KEY=$(new_key bench)
 CLAUDE_KEY=$(new_key bench-claude)
+CACHED_KEY=$(new_key bench-cached)
 
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/callgrind.%p" \
   "$BIN/model-gateway" --data-dir "$TMP/data" serve --bind "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
@@ -75,6 +79,7 @@ send() {  # kind count
     stream) ;;
     translated) key=$CLAUDE_KEY ;;
     messages) path=/v1/messages; body="$TMP/messages-stream.json" ;;
+    cached) key=$CACHED_KEY; body="$HERE/config/chat.json" ;;
   esac
   python3 - "http://127.0.0.1:$GW_PORT" "$key" "$path" "$body" "$2" <<'PY'
 import http.client, sys, urllib.parse
@@ -94,7 +99,7 @@ PY
 cat >"$TMP/messages-stream.json" <<'JSON'
 {"model":"gpt-4o-mini","stream":true,"max_tokens":32,"system":"You are a helpful assistant.","messages":[{"role":"user","content":"Say this is a benchmark."}]}
 JSON
-KINDS=(json stream translated messages)
+KINDS=(json stream translated messages cached)
 for kind in "${KINDS[@]}"; do send "$kind" 20; done   # warm-up: connections, caches, the registry
 sleep 2                                      # the log writer's batches of the warm-up
 measure() {  # kind
@@ -136,6 +141,7 @@ steps = [
     ("body read and checked", r"server::proxy::wire::"),
     ("admission (limits)", r"server::proxy::limits::"),
     ("upstream call (request, answer)", r"server::proxy::upstream::|hyper_util::client::legacy::client::Client<.*>::send_request"),
+    ("response cache (key, lookup, hit)", r"server::proxy::cache::"),
     ("answer shaped", r"server::proxy::shape::"),
     ("stream carried", r"server::proxy::stream::"),
     ("request log record (and metrics)", r"<server::proxy::usage::Recorder as core::ops::drop::Drop>::drop"),
@@ -143,7 +149,7 @@ steps = [
     ("log writer: SQLite (sqlx's thread)", r"sqlx_sqlite::connection::execute::ExecuteIter"),
 ]
 print(f"{name}: {total / n:,.0f} instructions per request ({total:,} for {n})")
-if name != "json":
+if name not in ("json", "cached"):
     print(f"  ({total / n / (chunks + 2):,.0f} per event: {chunks} content chunks, the first and the last)")
 for label, pattern in steps:
     best = max((count for count, fn in rows if re.search(pattern, fn)), default=0)

@@ -2,9 +2,9 @@
 // gateway's edit form (a TTL the server cannot read refused under its field), shown on the
 // gateway's card, and a repeated request through the gateway answered from it
 // (`x-mgw-cache: hit`) with the same content; the dashboard's hit ratio. A load composite's own
-// cache, set from its form over a gateway that does not cache.
+// cache, set from its form over a gateway that does not cache, and a prompt's, from its card.
 import { test, expect } from '@playwright/test';
-import { addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, signIn, watchErrors } from './helpers.mjs';
+import { addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, signIn, watchErrors } from './helpers.mjs';
 
 test('a gateway’s response cache is set from its edit form and answers a repeated request', async ({ page }) => {
   const errors = watchErrors(page);
@@ -100,5 +100,64 @@ test('a composite model’s own response cache is set from its form and answers 
 
   await deleteGateway(page, 'own-gw');
   await deleteEndpoint(page, 'own-a');
+  expect(errors).toEqual([]);
+});
+
+test('a prompt’s own response cache is set from its card and answers over a gateway that does not cache', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  await addEndpoint(page, 'pc-a', 'sk-e2e-pc-a');
+  await addGateway(page, 'pc-gw', 'pc-a');
+
+  await page.goto('/prompts');
+  await hydrated(page);
+  const create = page.getByRole('form', { name: 'New prompt' });
+  await create.getByLabel('Name', { exact: true }).fill('pc-hello');
+  await create.getByLabel('Content 1', { exact: true }).fill('You are brief.');
+  await create.getByLabel('Content 2', { exact: true }).fill('Say hello.');
+  await create.getByRole('button', { name: 'Create prompt' }).click();
+  const card = page.getByTestId('prompt-pc-hello');
+  await expect(card.getByTestId('prompt-cache')).toHaveText("Response cache: the gateway's.");
+
+  await card.getByRole('button', { name: 'Response cache' }).click();
+  const form = page.getByRole('form', { name: 'Response cache of pc-hello' });
+  await expect(form.getByLabel('Cache', { exact: true })).toHaveValue('');
+  await form.getByLabel('Cache', { exact: true }).selectOption('exact');
+  await form.getByLabel('Cache TTL').fill('an hour');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form.getByLabel('Cache TTL').locator('xpath=..').getByRole('alert')).toContainText('not a duration');
+  await form.getByLabel('Cache TTL').fill('1h');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('prompt-pc-hello').getByTestId('prompt-cache'))
+    .toHaveText('Response cache: exact, 1h (its own setting).');
+
+  // Through the gateway: the prompt's requests are cached, the gateway's others are not.
+  const key = await createKey(page, 'pc-gw', 'pc-key');
+  const ask = (body) => page.request.post('/v1/chat/completions', {
+    headers: { authorization: `Bearer ${key}` },
+    data: { model: 'gpt-4o-mini', ...body },
+  });
+  let first;
+  await expect(async () => {
+    first = await ask({ prompt: 'pc-hello' });
+    expect(first.status()).toBe(200);
+  }).toPass({ timeout: 10_000 });
+  expect(first.headers()['x-mgw-cache']).toBe('miss');
+  expect((await ask({ prompt: 'pc-hello' })).headers()['x-mgw-cache']).toBe('hit');
+  expect((await ask({ messages: [{ role: 'user', content: 'Say hello.' }] })).headers()['x-mgw-cache']).toBeUndefined();
+
+  // Back to the gateway's settings.
+  await page.goto('/prompts');
+  await hydrated(page);
+  await page.getByTestId('prompt-pc-hello').getByRole('button', { name: 'Response cache' }).click();
+  await page.getByRole('form', { name: 'Response cache of pc-hello' }).getByLabel('Cache', { exact: true }).selectOption('');
+  await page.getByRole('form', { name: 'Response cache of pc-hello' }).getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('prompt-pc-hello').getByTestId('prompt-cache')).toHaveText("Response cache: the gateway's.");
+
+  await card.getByRole('button', { name: 'Delete' }).click();
+  await card.getByRole('button', { name: 'Confirm delete' }).click();
+  await expect(page.getByTestId('prompt-pc-hello')).toHaveCount(0);
+  await deleteGateway(page, 'pc-gw');
+  await deleteEndpoint(page, 'pc-a');
   expect(errors).toEqual([]);
 });

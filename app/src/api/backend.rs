@@ -7,8 +7,8 @@ use crate::types::{
     CompositeKind, CompositeModel, ConsoleError, CreatedAdminToken, DashboardQuery, DashboardRange, DashboardStats,
     DiffLine, EndpointId, EndpointListing, EndpointProbe, EndpointUpdate, ErrorKind, Gateway, GatewayEditForm,
     GatewayId, GatewayKey, InferenceEndpoint, KeyEditForm, KeyListing, LogPage, LogQuery, ModelPrice, NewEndpoint,
-    NewGatewayForm, NewKeyForm, NewPromptForm, Overview, PlaygroundSetup, Prompt, PromptId, RequestDetail,
-    SettingsListing, ShownOnce, UsageOfKeys, VariantStats, VersionStats, WriteOnly,
+    NewGatewayForm, NewKeyForm, NewPromptForm, Overview, OwnCacheForm, PlaygroundSetup, Prompt, PromptId,
+    RequestDetail, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, VersionStats, WriteOnly,
 };
 use crate::types::{GuardTrial, Guardrail, GuardrailId, NewGuardrail};
 use crate::types::{IdentityProvider, IdentityProviderId};
@@ -93,6 +93,8 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         label: String,
         version: i64,
     ) -> Answer<'a, Prompt>;
+    /// Sets prompt `id`'s own response cache from its form (a blank mode: the gateway's).
+    fn set_prompt_cache<'a>(&'a self, admin: &'a AdminUser, id: PromptId, form: OwnCacheForm) -> Answer<'a, Prompt>;
     /// Deletes prompt `id` with its versions and labels.
     fn delete_prompt<'a>(&'a self, admin: &'a AdminUser, id: PromptId) -> Answer<'a, ()>;
     /// The line diff from version `from` to version `to` of prompt `id`.

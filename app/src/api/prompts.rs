@@ -7,7 +7,7 @@
 use super::{console_backend, refused, require_admin};
 use crate::types::{ConsoleError, DashboardRange, DiffLine, Json, Prompt, PromptsListing, VersionStats};
 #[cfg(feature = "ssr")]
-use crate::types::{NewPromptForm, PromptId};
+use crate::types::{NewPromptForm, OwnCacheForm, PromptId};
 use leptos::prelude::*;
 
 /// Every prompt with its versions and labels, and the gateways' names.
@@ -59,6 +59,28 @@ pub async fn set_prompt_label(id: i64, label: String, version: i64) -> Result<Pr
     let admin = require_admin()?;
     console_backend()?
         .set_prompt_label(&admin, PromptId(id), label, version)
+        .await
+        .map_err(refused)
+}
+
+/// Sets prompt `id`'s own response cache from its form (a blank `cache`: the gateway's).
+#[server(prefix = "/api", endpoint = "prompts_cache", output = Json)]
+pub async fn set_prompt_cache(
+    id: i64,
+    #[server(default)] cache: String,
+    #[server(default)] cache_ttl: String,
+    #[server(default)] cache_max_entry: String,
+    #[server(default)] cache_collapse: Option<String>,
+) -> Result<Prompt, ConsoleError> {
+    let admin = require_admin()?;
+    let form = OwnCacheForm {
+        mode: cache,
+        ttl: cache_ttl,
+        max_entry: cache_max_entry,
+        collapse: cache_collapse.is_some(),
+    };
+    console_backend()?
+        .set_prompt_cache(&admin, PromptId(id), form)
         .await
         .map_err(refused)
 }

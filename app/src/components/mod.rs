@@ -1,5 +1,6 @@
 //! Reusable pieces of the console: the signed-in layout, icons and page furniture.
 
+mod cache;
 pub mod chart;
 mod erase;
 mod figures;
@@ -9,6 +10,7 @@ mod layout;
 mod page;
 mod secret;
 
+pub use cache::OwnCacheFields;
 pub use erase::{Eager, Erase};
 pub use figures::{figures_table, RangedFigures};
 pub use form::{count_successes, focus_when_shown, reset_on_success, Refusal, SaveBar};

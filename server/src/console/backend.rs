@@ -24,7 +24,7 @@ use app::types::{
     ModelPrice, NewAdmin, NewEndpoint, NewGateway, NewGatewayForm, NewKey, NewKeyForm, Overview, PlaygroundSetup,
     RequestDetail, SettingsListing, ShownOnce, UsageOfKeys, VariantStats, Via, WriteOnly,
 };
-use app::types::{DiffLine, NewPromptForm, Prompt, PromptId, VersionStats};
+use app::types::{DiffLine, NewPromptForm, OwnCacheForm, Prompt, PromptId, VersionStats};
 use app::types::{GuardTrial, Guardrail, GuardrailId, NewGuardrail};
 use app::types::{IdentityProvider, IdentityProviderId};
 use app::types::{IdentityProviderForm, RuleTest, RuleVerdict};
@@ -313,6 +313,10 @@ impl ConsoleBackend for Console {
         Box::pin(async move {
             (self.manage.set_prompt_label(&actor(admin), id, &label, version).await).map_err(ConsoleError::from)
         })
+    }
+
+    fn set_prompt_cache<'a>(&'a self, admin: &'a AdminUser, id: PromptId, form: OwnCacheForm) -> Answer<'a, Prompt> {
+        Box::pin(async move { self.prompt_cache(admin, id, &form).await.map_err(ConsoleError::from) })
     }
 
     fn delete_prompt<'a>(&'a self, admin: &'a AdminUser, id: PromptId) -> Answer<'a, ()> {

@@ -25,7 +25,7 @@ fn given(text: &str) -> Option<String> {
 }
 
 /// The form's own response cache settings; a blank mode is the gateway's (`None`).
-fn own_cache(form: &OwnCacheForm) -> Result<Option<CacheSettings>, ManageError> {
+pub(super) fn own_cache(form: &OwnCacheForm) -> Result<Option<CacheSettings>, ManageError> {
     form.settings().map_err(|(field, why)| ManageError::invalid(field, why))
 }
 

@@ -5,11 +5,11 @@
 //! Does not: check a template, a name or a label; the management service does, naming the
 //! field it refuses.
 
-use super::{backend::actor, Console};
+use super::{backend::actor, composites::own_cache, Console};
 use crate::manage::{now_ms, ManageError};
 use app::types::{
-    AdminUser, ConsoleError, DashboardRange, DiffLine, GatewayId, LineChange, NewPrompt, NewPromptForm, Prompt,
-    PromptId, PromptTemplate, TemplateForm, VersionStats,
+    AdminUser, ConsoleError, DashboardRange, DiffLine, GatewayId, LineChange, NewPrompt, NewPromptForm, OwnCacheForm,
+    Prompt, PromptId, PromptTemplate, TemplateForm, VersionStats,
 };
 use similar::{ChangeTag, TextDiff};
 
@@ -79,6 +79,18 @@ impl Console {
         let template = template(text)?;
         self.manage.add_prompt_version(&actor(admin), id, template).await?;
         Ok(self.manage.prompt(id).await?)
+    }
+
+    /// Sets prompt `id`'s own response cache from its form, as `admin` (a blank mode: the
+    /// gateway's).
+    pub(super) async fn prompt_cache(
+        &self,
+        admin: &AdminUser,
+        id: PromptId,
+        form: &OwnCacheForm,
+    ) -> Result<Prompt, ManageError> {
+        let cache = own_cache(form)?;
+        self.manage.set_prompt_cache(&actor(admin), id, cache).await
     }
 
     /// The line diff from version `from` to version `to` of prompt `id`.

@@ -652,6 +652,6 @@ fn caching(
     }
     let variant = plan.tiers.first().and_then(|tier| tier.variant.as_deref());
     let key = cache::key(gateway, inbound, variant, prompt);
-    let collapses = settings.collapse && !inbound.stream;
+    let collapses = settings.collapse;
     Some(cache::Caching::new(key, call.cache, collapses, settings.clone()))
 }

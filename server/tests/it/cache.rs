@@ -17,7 +17,7 @@ use server::{
 };
 
 /// A rig whose gateway caches answers for `ttl_s` seconds.
-async fn caching(mock: &MockUpstream, ttl_s: i64, limits: &[&str]) -> Rig {
+pub(crate) async fn caching(mock: &MockUpstream, ttl_s: i64, limits: &[&str]) -> Rig {
     let limits: Vec<_> = limits.iter().map(|limit| parse_limit(limit).unwrap()).collect();
     Rig::start(
         rig::steady,
@@ -36,7 +36,11 @@ async fn caching(mock: &MockUpstream, ttl_s: i64, limits: &[&str]) -> Rig {
 
 /// POSTs a chat request with extra headers; answers the status, the `x-mgw-cache` header, the
 /// `age` header and the body's text.
-async fn ask(rig: &Rig, body: &Value, headers: &[(&str, &str)]) -> (u16, Option<String>, Option<String>, String) {
+pub(crate) async fn ask(
+    rig: &Rig,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> (u16, Option<String>, Option<String>, String) {
     let mut request = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", rig.server.url))
         .bearer_auth(&rig.key)
@@ -50,11 +54,30 @@ async fn ask(rig: &Rig, body: &Value, headers: &[(&str, &str)]) -> (u16, Option<
     (response.status().as_u16(), cache, age, response.text().await.unwrap())
 }
 
-fn hit() -> Option<String> {
+/// Whether the keys matching `pattern` in the Redis at `url` come to satisfy `wanted` within
+/// 5 seconds.
+pub(crate) async fn redis_keys_until(url: &str, pattern: &str, wanted: impl Fn(&[String]) -> bool) -> bool {
+    let mut redis = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query_async(&mut redis).await.unwrap();
+        if wanted(&keys) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+pub(crate) fn hit() -> Option<String> {
     Some("hit".into())
 }
 
-fn miss() -> Option<String> {
+pub(crate) fn miss() -> Option<String> {
     Some("miss".into())
 }
 
@@ -284,69 +307,13 @@ fn the_cache_is_set_from_the_command_line() {
     }
 }
 
-#[tokio::test]
-async fn concurrent_identical_misses_make_one_upstream_call_when_collapsing() {
-    let mock = MockUpstream::start().await.unwrap();
-    // Slow answers, so that the requests overlap.
-    mock.set_fallback(Behaviour::HangBeforeHeaders(std::time::Duration::from_millis(400)));
-    let rig = Rig::start(
-        |config| {
-            rig::steady(config);
-            config.proxy.key_max_concurrent = 1_000;
-        },
-        vec![rig::endpoint("a", ProviderKind::OpenAi, &mock.url())],
-        |g| {
-            g.cache = CacheSettings {
-                mode: CacheMode::Exact,
-                collapse: true,
-                ..CacheSettings::default()
-            };
-        },
-    )
-    .await;
-    let body = chat(false);
-    let asks = (0..100).map(|_| ask(&rig, &body, &[]));
-    let answers = futures_util::future::join_all(asks).await;
-    assert!(answers.iter().all(|(status, ..)| *status == 200));
-    let first = &answers[0].3;
-    assert!(answers.iter().all(|(.., body)| body == first), "one answer for all");
-    assert_eq!(
-        mock.requests_received(),
-        1,
-        "one upstream call for 100 identical misses"
-    );
-    let marks = |mark: &str| {
-        answers
-            .iter()
-            .filter(|(_, cache, ..)| cache.as_deref() == Some(mark))
-            .count()
-    };
-    assert_eq!((marks("miss"), marks("hit")), (1, 99));
-}
-
-#[tokio::test]
-async fn without_collapsing_concurrent_misses_each_go_upstream() {
-    let mock = MockUpstream::start().await.unwrap();
-    mock.set_fallback(Behaviour::HangBeforeHeaders(std::time::Duration::from_millis(300)));
-    let rig = caching(&mock, 600, &[]).await;
-    let body = chat(false);
-    let answers = futures_util::future::join_all((0..5).map(|_| ask(&rig, &body, &[]))).await;
-    assert!(answers
-        .iter()
-        .all(|(status, cache, ..)| *status == 200 && cache.as_deref() == Some("miss")));
-    assert_eq!(mock.requests_received(), 5);
-}
-
 /// With `[redis] url`, one replica's kept answer is another's hit (`MGW_TEST_REDIS_URL`; skipped
 /// without one, except in CI).
 #[tokio::test]
 async fn replicas_share_kept_answers_through_redis() {
-    let Ok(url) = std::env::var("MGW_TEST_REDIS_URL") else {
-        assert!(std::env::var_os("CI").is_none(), "CI must set MGW_TEST_REDIS_URL");
-        eprintln!("NOTE: replicas_share_kept_answers_through_redis was SKIPPED: set MGW_TEST_REDIS_URL");
+    let Some((url, prefix)) = crate::replicas::redis("replicas_share_kept_answers_through_redis") else {
         return;
     };
-    let prefix = format!("test:cache:{:x}", rand::random::<u64>());
     let mock = MockUpstream::start().await.unwrap();
     let replica = || {
         let (url, prefix) = (url.clone(), prefix.clone());
@@ -370,24 +337,10 @@ async fn replicas_share_kept_answers_through_redis() {
     let (status, cache, _, first) = ask(&one, &chat(false), &[]).await;
     assert_eq!((status, cache), (200, miss()));
     // Kept in Redis without waiting: once it is there, the other replica's first ask is a hit.
-    let mut redis = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let kept: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:cache2:*"))
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        if !kept.is_empty() {
-            break;
-        }
-        assert!(std::time::Instant::now() < until, "the answer never reached Redis");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    assert!(
+        redis_keys_until(&url, &format!("{prefix}:cache2:*"), |keys| !keys.is_empty()).await,
+        "the answer never reached Redis"
+    );
     let (status, cache, _, body) = ask(&two, &chat(false), &[]).await;
     assert_eq!((status, cache), (200, hit()));
     assert_eq!(body, first);

@@ -12,6 +12,7 @@ mod audit_parity;
 mod bad_input;
 mod bedrock;
 mod cache;
+mod cache_collapse;
 mod cache_settings;
 mod cli;
 mod composites;

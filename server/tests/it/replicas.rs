@@ -193,7 +193,7 @@ async fn a_key_revoked_through_one_replica_is_refused_by_all_three_at_once() {
 
 /// The test Redis (`MGW_TEST_REDIS_URL`) and a key prefix of this test's own; `None` (skipped)
 /// without one, except in CI.
-fn redis(test: &str) -> Option<(String, String)> {
+pub(crate) fn redis(test: &str) -> Option<(String, String)> {
     let Ok(url) = std::env::var("MGW_TEST_REDIS_URL") else {
         assert!(std::env::var_os("CI").is_none(), "CI must set MGW_TEST_REDIS_URL");
         eprintln!("NOTE: {test} was SKIPPED: set MGW_TEST_REDIS_URL to run it");

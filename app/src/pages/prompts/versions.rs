@@ -3,6 +3,7 @@
 //! a label moved to a version, and delete with confirmation; for everyone the diff between two
 //! versions (`diff`) and each version's figures over a range (`RangedFigures`).
 
+use super::cache::PromptCache;
 use super::diff::VersionDiff;
 use super::editor::TemplateEditor;
 use crate::api::{prompt_version_stats, AddPromptVersion, DeletePrompt, SetPromptLabel};
@@ -10,7 +11,8 @@ use crate::components::{
     count_successes, focus_when_shown, may_change, use_hydrated, Erase, RangedFigures, Refusal, SaveBar,
 };
 use crate::types::{
-    utc_time, ConsoleError, DashboardRange, GatewayId, Prompt, PromptId, RequestFigures, TemplateForm, PRODUCTION_LABEL,
+    own_cache_text, utc_time, ConsoleError, DashboardRange, GatewayId, Prompt, PromptId, RequestFigures, TemplateForm,
+    PRODUCTION_LABEL,
 };
 use leptos::{form::ActionForm, prelude::*};
 
@@ -116,7 +118,8 @@ async fn version_figures(id: PromptId, range: DashboardRange) -> Result<Vec<(Str
 pub fn PromptCard(prompt: Prompt, gateways: Vec<(GatewayId, String)>, saved: RwSignal<u32>) -> AnyView {
     let may_change = may_change();
     let hydrated = use_hydrated();
-    let (editing, comparing, figures, confirming) = (
+    let (editing, comparing, figures, confirming, caching) = (
+        RwSignal::new(false),
         RwSignal::new(false),
         RwSignal::new(false),
         RwSignal::new(false),
@@ -148,6 +151,8 @@ pub fn PromptCard(prompt: Prompt, gateways: Vec<(GatewayId, String)>, saved: RwS
                         aria-expanded=move || figures.get().to_string() on:click=toggle(figures)>"Figures"</button>
                     <Show when=move || may_change>
                         <button type="button" class=BUTTON disabled=move || !hydrated.get() on:click=toggle(editing)>"New version"</button>
+                        <button type="button" class=BUTTON disabled=move || !hydrated.get()
+                            aria-expanded=move || caching.get().to_string() on:click=toggle(caching)>"Response cache"</button>
                         <Show when=move || confirming.get() fallback=move || view! {
                             <button type="button" on:click=move |_| confirming.set(true)
                                 class="rounded-lg border border-red-200 bg-white px-3 py-1.5 text-xs font-medium text-red-700 hover:bg-red-50">"Delete"</button>
@@ -174,6 +179,7 @@ pub fn PromptCard(prompt: Prompt, gateways: Vec<(GatewayId, String)>, saved: RwS
                         }).collect_view()}
                     </dd></div>
             </dl>
+            <p class="mt-3 text-xs text-slate-500" data-testid="prompt-cache">{own_cache_text(prompt.cache.as_ref())}</p>
             <table class="mt-4 min-w-full divide-y divide-slate-200 text-sm" data-testid="versions">
                 <caption class="sr-only">{format!("Versions of {name}")}</caption>
                 <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
@@ -199,6 +205,9 @@ pub fn PromptCard(prompt: Prompt, gateways: Vec<(GatewayId, String)>, saved: RwS
             </Show>
             <Show when=move || editing.get()>
                 {move || view! { <NewVersion prompt=kept.get_value() saved editing/> }}
+            </Show>
+            <Show when=move || caching.get()>
+                {move || view! { <PromptCache prompt=kept.get_value() saved editing=caching/> }}
             </Show>
             <Show when=move || comparing.get()>
                 {move || {

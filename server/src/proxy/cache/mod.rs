@@ -12,19 +12,21 @@
 //! stream that was cut, failed or blocked — and only up to the gateway's entry size; the
 //! answers kept together stay within `proxy.cache_max_bytes`.
 //! Invariant: a hit counts as a request under the limits but uses no tokens or budget.
-//! Invariant: with collapsing on, of concurrent identical JSON misses one goes to the provider
-//! (the leader) and the others wait for its answer, then are answered as hits; if the leader's
-//! answer is not kept (an error, too large, the client's `no-store`), each goes on by itself.
-//! Does not: collapse streamed misses (each goes to a provider; the first to end is kept), or
-//! collapse misses across replicas.
+//! Invariant: with collapsing on, of concurrent identical misses — JSON or streamed, in this
+//! process or, with Redis, in any replica — one goes to the provider (the leader) and the
+//! others wait for its answer, then are answered as hits ([`collapse`]); if the leader's answer
+//! is not kept (an error, a cut stream, too large, the client's `no-store`), each goes on by
+//! itself.
 
 mod assemble;
+mod collapse;
 mod key;
 mod store;
 
 use assemble::Assembly;
+use collapse::{Leader, Turn};
 pub use key::{key, Key};
-use store::Leading;
+use store::Answer;
 pub use store::{Entry, ResponseCache};
 
 use super::{
@@ -43,7 +45,6 @@ use axum::{
 };
 use serde_json::Value;
 use std::{sync::Arc, time::Instant};
-use tokio::sync::watch;
 
 /// The header that says what the cache did (`hit`, `miss`, `bypass`), and by which a client
 /// skips it (`bypass`).
@@ -106,29 +107,13 @@ impl Outcome {
 pub struct Caching {
     key: Key,
     ask: Ask,
-    /// Whether concurrent identical misses wait for one (a JSON request to a gateway that
-    /// collapses them).
+    /// Whether concurrent identical misses wait for one (its settings collapse them).
     collapses: bool,
-    /// Held while this request is the one the others like it wait for.
-    leader: Option<Leader>,
+    /// Held while this request is the one the others like it wait for (by its stream too,
+    /// until the stream ends).
+    leader: Option<Arc<Leader>>,
     /// The settings it goes by: its prompt's, its composite model's or its gateway's.
     settings: CacheSettings,
-}
-
-/// The request a key's concurrent misses wait for; when it ends without telling them an
-/// answer, they go on by themselves.
-struct Leader {
-    key: Key,
-    told: watch::Sender<Option<Arc<Entry>>>,
-    leading: Leading,
-}
-
-impl Drop for Leader {
-    fn drop(&mut self) {
-        if let Ok(mut leading) = self.leading.lock() {
-            leading.remove(&self.key);
-        }
-    }
 }
 
 impl Caching {
@@ -155,23 +140,13 @@ impl Caching {
         if !self.collapses {
             return None;
         }
-        let waiting = {
-            let mut leading = cache.leading.lock().ok()?;
-            match leading.get(&self.key) {
-                Some(told) => told.clone(),
-                None => {
-                    let (told, waiting) = watch::channel(None);
-                    leading.insert(self.key, waiting);
-                    self.leader = Some(Leader {
-                        key: self.key,
-                        told,
-                        leading: cache.leading.clone(),
-                    });
-                    return None;
-                }
+        match Leader::take_turn(cache, self.key)? {
+            Turn::Wait(waiting) => collapse::wait(waiting, until).await,
+            Turn::Lead(leader) => {
+                let leader = self.leader.insert(Arc::new(leader));
+                leader.across_replicas(cache, until).await
             }
-        };
-        wait(waiting, until).await
+        }
     }
 
     /// Its answer is not to be kept (it passed a check it should not be remembered for).
@@ -193,11 +168,12 @@ impl Caching {
         if !self.ask.keep {
             return;
         }
-        if let Some(entry) = cache.keep(self.key, body, usage, cost_micros, &self.settings) {
-            if let Some(leader) = &self.leader {
-                leader.told.send_replace(Some(entry));
-            }
-        }
+        let answer = Answer {
+            body,
+            usage,
+            cost_micros,
+        };
+        keep(cache, self.key, answer, &self.settings, self.leader.as_deref());
     }
 }
 
@@ -210,7 +186,16 @@ impl Caching {
             key: self.key,
             settings: self.settings.clone(),
             assembly: Assembly::new(operation, limit),
+            leader: self.leader.clone(),
         })
+    }
+}
+
+/// Keeps an answer, and tells it to the requests waiting for `leader`'s.
+fn keep(cache: &ResponseCache, key: Key, answer: Answer, settings: &CacheSettings, leader: Option<&Leader>) {
+    let lease = leader.and_then(Leader::take_lease);
+    if let (Some(entry), Some(leader)) = (cache.keep(key, answer, settings, lease), leader) {
+        leader.tell(entry);
     }
 }
 
@@ -219,6 +204,8 @@ pub struct Keeping {
     key: Key,
     settings: CacheSettings,
     assembly: Assembly,
+    /// Whom the requests like it wait for, when it leads them: held until the stream ends.
+    leader: Option<Arc<Leader>>,
 }
 
 impl Keeping {
@@ -230,26 +217,12 @@ impl Keeping {
     /// Keeps the whole answer: the stream ended properly, with this usage and cost.
     pub fn keep(self, cache: &ResponseCache, usage: Usage, cost_micros: i64) {
         if let Some(answer) = self.assembly.answer(usage) {
-            cache.keep(
-                self.key,
-                Bytes::from(answer.to_string()),
+            let answer = Answer {
+                body: Bytes::from(answer.to_string()),
                 usage,
                 cost_micros,
-                &self.settings,
-            );
-        }
-    }
-}
-
-/// The answer a leader tells, or `None` when it ends without one or `until` passes first.
-async fn wait(mut waiting: watch::Receiver<Option<Arc<Entry>>>, until: Instant) -> Option<Arc<Entry>> {
-    loop {
-        if let Some(entry) = waiting.borrow_and_update().clone() {
-            return Some(entry);
-        }
-        match tokio::time::timeout_at(until.into(), waiting.changed()).await {
-            Ok(Ok(())) => continue,
-            Ok(Err(_)) | Err(_) => return None,
+            };
+            keep(cache, self.key, answer, &self.settings, self.leader.as_deref());
         }
     }
 }
@@ -272,10 +245,14 @@ pub fn answer(
     recorder.saved(entry.cost_micros);
     let json = || serde_json::from_slice::<Value>(&body).unwrap_or_default();
     let (content_type, body) = match (inbound.stream, shape) {
-        (false, shape) => match shape.answer(&json(), entry.usage) {
-            Some(shaped) => ("application/json", Bytes::from(shaped.to_string())),
-            None => ("application/json", body.clone()),
-        },
+        // Kept in OpenAI's shape: given as it is.
+        (false, ClientShape::OpenAi) => ("application/json", body.clone()),
+        (false, shape @ (ClientShape::Anthropic | ClientShape::Responses)) => {
+            match shape.answer(&json(), entry.usage) {
+                Some(shaped) => ("application/json", Bytes::from(shaped.to_string())),
+                None => ("application/json", body.clone()),
+            }
+        }
         (true, shape) => (
             "text/event-stream",
             Bytes::from(stream::replay(&json(), entry.usage, shape, inbound.wants_usage)),

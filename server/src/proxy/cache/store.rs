@@ -6,18 +6,19 @@
 //! when memory has none, one found there is kept in memory for what its TTL has left, and a
 //! Redis that fails or is slow (the `[redis] timeout`) makes a miss, not an error.
 
-use super::Key;
+use super::{
+    collapse::{self, Leading, Lease},
+    Key,
+};
 use crate::{config::RedisConfig, proxy::providers::Usage, store::now_ms};
 use app::types::CacheSettings;
 use axum::body::Bytes;
 use moka::{sync::Cache, Expiry};
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands};
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
-use tokio::sync::watch;
 
 /// A kept answer.
 pub struct Entry {
@@ -76,6 +77,14 @@ impl Entry {
     }
 }
 
+/// A provider's whole answer to keep: its body in OpenAI's shape, its tokens and its cost
+/// (millionths).
+pub struct Answer {
+    pub body: Bytes,
+    pub usage: Usage,
+    pub cost_micros: i64,
+}
+
 /// The bytes before an encoded entry's body.
 const HEADER: usize = 40;
 
@@ -87,20 +96,19 @@ pub struct ResponseCache {
     pub(super) leading: Leading,
 }
 
-/// Where a leader's answer is told to those waiting for it.
-pub(super) type Leading = Arc<Mutex<HashMap<Key, watch::Receiver<Option<Arc<Entry>>>>>>;
-
 /// The replicas' entries in Redis.
-struct Shared {
-    connection: ConnectionManager,
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub(super) connection: ConnectionManager,
     prefix: String,
 }
 
 impl Shared {
-    fn name(&self, key: &Key) -> String {
+    /// A key's name in Redis: `cache2` for its entry (entries with their cost; an older
+    /// replica's `cache` entries are not read), `cachelead` for the lease on its misses.
+    pub(super) fn name(&self, kind: &str, key: &Key) -> String {
         let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
-        // `cache2`: entries with their cost (an older replica's `cache` entries are not read).
-        format!("{}:cache2:{hex}", self.prefix)
+        format!("{}:{kind}:{hex}", self.prefix)
     }
 }
 
@@ -175,30 +183,48 @@ impl ResponseCache {
             return Some(entry);
         }
         let shared = self.shared.as_ref()?;
-        let found: Result<Option<Vec<u8>>, _> = shared.connection.clone().get(shared.name(key)).await;
-        let entry = match found {
-            Ok(bytes) => Arc::new(Entry::decode(&bytes?)?),
+        let found: Result<Option<Vec<u8>>, _> = shared.connection.clone().get(shared.name("cache2", key)).await;
+        match found {
+            Ok(bytes) => self.remember(key, &bytes?),
             Err(error) => {
                 tracing::debug!(%error, "the shared response cache could not be read: a miss");
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// An entry another replica kept in Redis, kept in memory too for what its TTL has left.
+    pub(super) fn remember(&self, key: &Key, bytes: &[u8]) -> Option<Arc<Entry>> {
+        let entry = Arc::new(Entry::decode(bytes)?);
         self.entries.insert(*key, entry.clone());
         Some(entry)
     }
 
+    /// Where replicas share entries, when `[redis] url` is set.
+    pub(super) fn shared(&self) -> Option<&Shared> {
+        self.shared.as_ref()
+    }
+
     /// Keeps `body` (a whole answer in OpenAI's shape) under `key` for `settings`' TTL, unless
-    /// it is larger than their entry size — in memory, and in Redis without waiting. Answers
-    /// the entry kept.
-    pub fn keep(
+    /// it is larger than their entry size — in memory, and in Redis without waiting (then
+    /// releasing `lease`, the lease its request held on the key's misses). Answers the entry
+    /// kept.
+    pub(super) fn keep(
         &self,
         key: Key,
-        body: Bytes,
-        usage: Usage,
-        cost_micros: i64,
+        answer: Answer,
         settings: &CacheSettings,
+        lease: Option<Lease>,
     ) -> Option<Arc<Entry>> {
+        let Answer {
+            body,
+            usage,
+            cost_micros,
+        } = answer;
         if body.len() as u64 > u64::try_from(settings.max_entry_bytes).unwrap_or(0) {
+            if let (Some(shared), Some(lease)) = (&self.shared, lease) {
+                collapse::release(shared.clone(), lease);
+            }
             return None;
         }
         let entry = Arc::new(Entry {
@@ -212,12 +238,15 @@ impl ResponseCache {
         });
         self.entries.insert(key, entry.clone());
         if let Some(shared) = &self.shared {
-            let (mut connection, name, bytes) = (shared.connection.clone(), shared.name(&key), entry.encode());
+            let (shared, name, bytes) = (shared.clone(), shared.name("cache2", &key), entry.encode());
             let ttl_ms = u64::try_from(entry.ttl.as_millis()).unwrap_or(u64::MAX);
             tokio::spawn(async move {
-                let kept: Result<(), _> = connection.pset_ex(name, bytes, ttl_ms).await;
+                let kept: Result<(), _> = shared.connection.clone().pset_ex(name, bytes, ttl_ms).await;
                 if let Err(error) = kept {
                     tracing::debug!(%error, "an answer could not be kept in the shared response cache");
+                }
+                if let Some(lease) = lease {
+                    collapse::release_now(shared, lease).await;
                 }
             });
         }
@@ -240,6 +269,14 @@ mod tests {
         ResponseCache::new(max_bytes, &RedisConfig::default()).unwrap()
     }
 
+    fn answer(body: Bytes) -> Answer {
+        Answer {
+            body,
+            usage: Usage::default(),
+            cost_micros: 0,
+        }
+    }
+
     #[tokio::test]
     async fn an_answer_larger_than_the_entry_size_is_not_kept_and_entries_expire() {
         let cache = memory(1 << 20);
@@ -249,10 +286,10 @@ mod tests {
             ..CacheSettings::default()
         };
         let eleven = Bytes::from_static(b"eleven bytes");
-        assert!(cache.keep([1; 32], eleven, Usage::default(), 0, &settings).is_none());
+        assert!(cache.keep([1; 32], answer(eleven), &settings, None).is_none());
         assert!(cache.get(&[1; 32]).await.is_none());
         let ten = Bytes::from_static(b"ten bytes!");
-        assert!(cache.keep([2; 32], ten, Usage::default(), 0, &settings).is_some());
+        assert!(cache.keep([2; 32], answer(ten), &settings, None).is_some());
         assert_eq!(cache.get(&[2; 32]).await.unwrap().body, "ten bytes!");
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         assert!(cache.get(&[2; 32]).await.is_none(), "expired at its TTL");
@@ -283,7 +320,7 @@ mod tests {
         for n in 0..1_000u32 {
             let mut key = [0; 32];
             key[..4].copy_from_slice(&n.to_le_bytes());
-            cache.keep(key, Bytes::from(vec![b'x'; 1_000]), Usage::default(), 0, &settings);
+            cache.keep(key, answer(Bytes::from(vec![b'x'; 1_000])), &settings, None);
         }
         assert!(cache.weight() <= 64 << 10, "{}", cache.weight());
         assert!(cache.weight() > 32 << 10, "it holds what fits: {}", cache.weight());
