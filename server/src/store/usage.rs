@@ -4,6 +4,7 @@
 
 use super::{hourly::Span, logs::Finished, logs::Tx, StoreError};
 use app::types::{Period, RequestLog};
+use std::collections::BTreeMap;
 
 /// One `usage_counters` or `usage_hourly` row's increments.
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,27 +36,38 @@ impl Increments {
         self.cache_misses = (self.cache_misses).saturating_add(i64::from(log.cache.as_deref() == Some("miss")));
         self.saved_micros = self.saved_micros.saturating_add(saved_micros.max(0));
     }
+
+    /// Adds another row's increments, saturating.
+    fn merge(&mut self, other: &Increments) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(other.completion_tokens);
+        self.cost_micros = self.cost_micros.saturating_add(other.cost_micros);
+        self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
+        self.cache_hits = self.cache_hits.saturating_add(other.cache_hits);
+        self.cache_misses = self.cache_misses.saturating_add(other.cache_misses);
+        self.saved_micros = self.saved_micros.saturating_add(other.saved_micros);
+    }
 }
+
+/// A scope's increments in one minute: every window of every period and span is made of whole
+/// minutes, so a batch is first summed by the minute (one map entry a scope per request), then
+/// each minute's sum is added to its windows.
+type ByMinute = BTreeMap<(i64, i64, &'static str), Increments>;
 
 /// Adds the usage of the admitted events to the counters of every charged scope's windows, and
 /// every event to the hourly history of its scopes and of the endpoint that served.
 pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<(), StoreError> {
-    use std::collections::BTreeMap;
-    let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
-    let mut history: BTreeMap<(Span, &'static str, i64, i64), Increments> = BTreeMap::new();
-    let mut latency = super::hourly::LatencyCounts::new();
+    let mut counted = ByMinute::new();
+    let mut histories = ByMinute::new();
+    let mut latencies: BTreeMap<(i64, i64, &'static str, i64), i64> = BTreeMap::new();
     for finished in charged {
         let log = &finished.log;
-        let bound = super::hourly::latency_bound(log.latency_ms);
+        let minute = Period::Minute.window_start(log.created_at);
         let limited = if finished.admitted { &finished.scopes[..] } else { &[] };
         for scope in limited {
-            for period in Period::ALL {
-                let window = period.window_start(log.created_at);
-                counters
-                    .entry((scope.kind(), scope.id(), period, window))
-                    .or_default()
-                    .add(log, finished.saved_micros);
-            }
+            (counted.entry((scope.id(), minute, scope.kind())).or_default()).add(log, finished.saved_micros);
         }
         let served = log.endpoint_id.map(|endpoint| ("endpoint", endpoint.0));
         // People are counted, but their history is the request log's (it names them).
@@ -63,12 +75,29 @@ pub(super) async fn add_usage(tx: &mut Tx<'_>, charged: &[&Finished]) -> Result<
             .filter(|scope| !scope.is_person())
             .map(|scope| (scope.kind(), scope.id()))
             .chain(served);
+        let bound = super::hourly::latency_bound(log.latency_ms);
         for (kind, id) in scopes {
-            for span in Span::ALL {
-                let start = span.start(log.created_at);
-                (history.entry((span, kind, id, start)).or_default()).add(log, finished.saved_micros);
-                *latency.entry((span, kind, id, start, bound)).or_default() += 1;
-            }
+            (histories.entry((id, minute, kind)).or_default()).add(log, finished.saved_micros);
+            *latencies.entry((id, minute, kind, bound)).or_default() += 1;
+        }
+    }
+    let mut counters: BTreeMap<(&'static str, i64, Period, i64), Increments> = BTreeMap::new();
+    for ((id, minute, kind), add) in &counted {
+        for period in Period::ALL {
+            let window = period.window_start(*minute);
+            (counters.entry((kind, *id, period, window)).or_default()).merge(add);
+        }
+    }
+    let mut history: BTreeMap<(Span, &'static str, i64, i64), Increments> = BTreeMap::new();
+    let mut latency = super::hourly::LatencyCounts::new();
+    for ((id, minute, kind), add) in &histories {
+        for span in Span::ALL {
+            (history.entry((span, kind, *id, span.start(*minute))).or_default()).merge(add);
+        }
+    }
+    for ((id, minute, kind, bound), count) in latencies {
+        for span in Span::ALL {
+            *latency.entry((span, kind, id, span.start(minute), bound)).or_default() += count;
         }
     }
     let now = super::now_ms();

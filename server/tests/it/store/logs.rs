@@ -84,6 +84,26 @@ async fn the_last_hours_are_kept_by_the_minute_too(db: &TestDb) {
         4,
         "and by the hour"
     );
+    // The limits' counters: each request in its own minute's window, all four in the others.
+    let counters: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT period, window_start, requests FROM usage_counters \
+         WHERE scope = 'gateway' AND scope_id = 4 ORDER BY period, window_start",
+    )
+    .fetch_all(&mut raw(db).await)
+    .await
+    .unwrap();
+    let window = |period: Period, at: i64| (period.as_str().to_string(), period.window_start(hour + at));
+    let mut expected = vec![
+        (window(Period::Minute, 0), 2),
+        (window(Period::Minute, minute), 1),
+        (window(Period::Minute, 7 * minute), 1),
+    ];
+    expected.extend([Period::Hour, Period::Day, Period::Month, Period::Total].map(|p| (window(p, 0), 4)));
+    expected.sort();
+    let counters: Vec<_> = (counters.into_iter())
+        .map(|(period, start, requests)| ((period, start), requests))
+        .collect();
+    assert_eq!(counters, expected);
 
     // Minutes before the cut-off go; the hour stays.
     assert!(db.store.delete_minutes_before(hour + 5 * minute).await.unwrap() >= 2);
