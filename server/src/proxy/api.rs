@@ -491,5 +491,7 @@ async fn serve(
         group: None,
         cache: super::cache::Ask::of(&parts.headers),
     };
-    route(proxy, call, &snapshot, principal, progress).await
+    // Boxed: the layers above move the request's future several times before it runs (each a
+    // copy of all of it), and steps 3 to 9 are nearly all of it.
+    Box::pin(route(proxy, call, &snapshot, principal, progress)).await
 }

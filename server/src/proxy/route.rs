@@ -335,7 +335,9 @@ pub(super) async fn route(
                 in_flight: call.in_flight,
                 guarding,
             };
-            return Ok(multi::wait_for_all(proxy, snapshot, routed, client, answered, recorder).await);
+            // Boxed, as `best` below: the rarer composites' futures are larger than the plain
+            // path's, and a request's future is as large as its largest await.
+            return Ok(Box::pin(multi::wait_for_all(proxy, snapshot, routed, client, answered, recorder)).await);
         }
         Some(FanOut::Best(judge)) => {
             let client = Client {
@@ -343,7 +345,7 @@ pub(super) async fn route(
                 in_flight: call.in_flight,
                 guarding,
             };
-            return best::best(proxy, snapshot, routed, judge, client, answered, recorder).await;
+            return Box::pin(best::best(proxy, snapshot, routed, judge, client, answered, recorder)).await;
         }
     };
     let served = match outcome {
