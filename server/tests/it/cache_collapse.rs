@@ -103,10 +103,10 @@ async fn concurrent_identical_streamed_misses_make_one_upstream_call_and_each_ge
 }
 
 #[tokio::test]
-async fn waiters_go_on_by_themselves_when_the_streamed_leader_is_cut() {
+async fn when_a_streamed_leader_is_cut_one_of_its_waiters_leads_the_others() {
     let mock = MockUpstream::start().await.unwrap();
-    // The first call's stream is cut after three chunks 100 ms apart (never kept); the others
-    // answer whole.
+    // The first call's stream is cut after three chunks 100 ms apart (never kept); the next
+    // answers whole, 300 ms after its headers.
     mock.set_chunk_gap(Duration::from_millis(100));
     mock.push(Behaviour::Sse {
         chunks: 5,
@@ -114,7 +114,7 @@ async fn waiters_go_on_by_themselves_when_the_streamed_leader_is_cut() {
         stall_after: None,
         error_at: None,
     });
-    mock.set_fallback(Behaviour::HangBeforeHeaders(Duration::from_millis(10)));
+    mock.set_fallback(Behaviour::HangBeforeHeaders(Duration::from_millis(300)));
     let rig = collapsing(&mock, None).await;
     let body = chat(true);
     let leader = ask(&rig, &body, &[]);
@@ -132,13 +132,27 @@ async fn waiters_go_on_by_themselves_when_the_streamed_leader_is_cut() {
     assert!(waiters.iter().all(|(status, ..)| *status == 200));
     assert!(
         waiters.iter().all(|(.., body)| body.contains("[DONE]")),
-        "each waiter went on and got a whole stream"
+        "each waiter got a whole stream"
     );
-    assert_eq!(
-        mock.requests_received(),
-        6,
-        "each waiter went on by itself once the leader's answer could not be kept"
-    );
+    assert_eq!(marks(&waiters), (1, 4), "one waiter led the others");
+    assert_eq!(mock.requests_received(), 2);
+}
+
+#[tokio::test]
+async fn a_request_whose_answer_is_not_kept_leads_no_one() {
+    let mock = MockUpstream::start().await.unwrap();
+    mock.set_fallback(Behaviour::HangBeforeHeaders(Duration::from_millis(300)));
+    let rig = collapsing(&mock, None).await;
+    let body = chat(false);
+    let unkept = ask(&rig, &body, &[("cache-control", "no-store")]);
+    let others = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        futures_util::future::join_all((0..5).map(|_| ask(&rig, &body, &[]))).await
+    };
+    let (unkept, others) = tokio::join!(unkept, others);
+    assert_eq!((unkept.0, unkept.1), (200, miss()));
+    assert_eq!(marks(&others), (1, 4), "they did not wait for an answer never kept");
+    assert_eq!(mock.requests_received(), 2);
 }
 
 /// With `[redis] url`, identical misses on two replicas make one upstream call

@@ -1,8 +1,8 @@
 //! Prompts (issue #22): named prompts with immutable numbered versions and movable labels,
 //! each with its gateways, versions and labels (`versions`), the diff between two versions
-//! (`diff`) and each version's figures, its own response cache (`cache`); a form to create one with its first version's template
-//! (`editor`). Viewers read; every change is one management operation, and a refusal shows
-//! under the field it names (a template's under the editor).
+//! (`diff`) and each version's figures, its own response cache (`cache`); a form to create one
+//! with its first version's template (`editor`). Viewers read; every change is one management
+//! operation, and a refusal shows under the field it names (a template's under the editor).
 
 mod cache;
 mod diff;

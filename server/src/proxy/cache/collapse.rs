@@ -4,14 +4,17 @@
 //! leader of every replica's misses is the one holding a lease in Redis, and the other
 //! replicas' leaders look for its answer there while the lease stands.
 //!
-//! Invariant: a leader that ends without keeping an answer (an error, a cut stream, too large,
-//! the client's `no-store`, a cancelled request) lets its waiters go on by themselves: its
-//! channel closes, and its lease is released (or lapses after [`LEASE`] at most).
+//! Invariant: only a request whose answer will be kept leads (not one with `no-store`, nor one
+//! moderation could not check); a leader that ends without keeping an answer (an error, a cut
+//! stream, too large, a cancelled request) lets its waiters go on: its channel closes and its
+//! lease is released (or lapses after [`LEASE`] at most), and the key is led again — one of
+//! them leads, the others wait for it.
 //! Invariant: a lease is only ever released by the leader that holds it, after the answer it
 //! kept is written to Redis, so a waiter never sees neither the lease nor the answer while
 //! the leader still has one to give.
 //! Does not: stream the leader's answer to its waiters as it comes; a streamed waiter gets
-//! the whole answer, told as a stream, once the leader's stream has ended.
+//! the whole answer, told as a stream, once the leader's stream has ended — so a leader whose
+//! own client reads slowly holds its waiters back (until their deadline at most).
 
 use super::{
     store::{ResponseCache, Shared},
@@ -59,11 +62,16 @@ pub(super) enum Turn {
 }
 
 impl Leader {
-    /// This process's leader of `key`'s misses, or the channel to wait on for it.
-    pub(super) fn take_turn(cache: &ResponseCache, key: Key) -> Option<Turn> {
+    /// The channel to wait on for this process's leader of `key`'s misses, or — when there is
+    /// none and this request `may_lead` (its answer will be kept) — its lead. `None`: it goes
+    /// on alone.
+    pub(super) fn take_turn(cache: &ResponseCache, key: Key, may_lead: bool) -> Option<Turn> {
         let mut leading = cache.leading.lock().ok()?;
         if let Some(told) = leading.get(&key) {
             return Some(Turn::Wait(told.clone()));
+        }
+        if !may_lead {
+            return None;
         }
         let (told, waiting) = watch::channel(None);
         leading.insert(key, waiting);
@@ -76,40 +84,59 @@ impl Leader {
         }))
     }
 
-    /// With Redis: takes the lease over every replica's misses of the key, or — when another
-    /// replica holds it — waits for its answer (until `until`, while the lease stands) and
-    /// tells it to this process's waiters. `None`: this request goes to a provider.
+    /// With Redis: takes the lease over every replica's misses of the key, or — while another
+    /// replica holds it — waits for its answer (until `until`) and tells it to this process's
+    /// waiters; a lease that ends without an answer is tried for again. `None`: this request
+    /// goes to a provider.
     pub(super) async fn across_replicas(&self, cache: &ResponseCache, until: Instant) -> Option<Arc<Entry>> {
         let shared = cache.shared()?;
-        let hold = until.saturating_duration_since(Instant::now()).min(LEASE);
-        let lease = Lease {
-            name: shared.name("cachelead", &self.key),
-            token: format!("{:032x}", rand::random::<u128>()),
-        };
-        let hold_ms = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX).max(1);
-        let taken: Result<Option<String>, _> = redis::cmd("SET")
-            .arg(&lease.name)
-            .arg(&lease.token)
-            .arg("NX")
-            .arg("PX")
-            .arg(hold_ms)
-            .query_async(&mut shared.connection.clone())
-            .await;
-        match taken {
-            Ok(Some(_)) => {
-                *self.lease.lock().ok()? = Some(lease);
-                None
-            }
-            Ok(None) => {
-                let entry = wait_in_redis(cache, shared, &self.key, &lease.name, until).await?;
-                self.tell(entry.clone());
-                Some(entry)
-            }
-            Err(error) => {
-                tracing::debug!(%error, "no lease on a miss in Redis: this replica's request goes on alone");
-                None
+        let name = shared.name("cachelead", &self.key);
+        let token = format!("{:032x}", rand::random::<u128>());
+        while Instant::now() < until {
+            let hold = until.saturating_duration_since(Instant::now()).min(LEASE);
+            // Held before it is asked for: a request cancelled while Redis sets it still
+            // releases it when it drops (the release checks the token).
+            *self.lease.lock().ok()? = Some(Lease {
+                name: name.clone(),
+                token: token.clone(),
+            });
+            let taken: Result<Option<String>, _> = redis::cmd("SET")
+                .arg(&name)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(u64::try_from(hold.as_millis()).unwrap_or(u64::MAX).max(1))
+                .query_async(&mut shared.connection.clone())
+                .await;
+            match taken {
+                // Another replica may have kept its answer (and let its lease go) just before.
+                Ok(Some(_)) => return self.found(cache.get(&self.key).await),
+                Ok(None) => {
+                    self.take_lease();
+                    match wait_in_redis(cache, shared, &self.key, &name, until).await {
+                        Polled::Kept(entry) => return self.found(Some(entry)),
+                        Polled::Released => continue,
+                        Polled::Over => return None,
+                    }
+                }
+                Err(error) => {
+                    self.take_lease();
+                    tracing::debug!(%error, "no lease on a miss in Redis: this replica's request goes on alone");
+                    return None;
+                }
             }
         }
+        None
+    }
+
+    /// An answer found after all: told to the waiters, and the lease (no longer needed) let go.
+    fn found(&self, entry: Option<Arc<Entry>>) -> Option<Arc<Entry>> {
+        let entry = entry?;
+        self.tell(entry.clone());
+        if let (Some(lease), Some(shared)) = (self.take_lease(), self.shared.clone()) {
+            release(shared, lease);
+        }
+        Some(entry)
     }
 
     /// Tells the waiters the answer kept.
@@ -156,44 +183,59 @@ pub(super) async fn release_now(shared: Shared, lease: Lease) {
     }
 }
 
+/// What looking in Redis for another replica's answer came to.
+enum Polled {
+    Kept(Arc<Entry>),
+    /// Its lease ended without an answer kept.
+    Released,
+    /// `until` passed, or Redis failed.
+    Over,
+}
+
 /// Looks in Redis every [`POLL`] for the answer another replica's leader keeps, while its lease
-/// stands and until `until`. `None`: the lease ended without an answer, or `until` passed.
-async fn wait_in_redis(
-    cache: &ResponseCache,
-    shared: &Shared,
-    key: &Key,
-    lease: &str,
-    until: Instant,
-) -> Option<Arc<Entry>> {
+/// stands and until `until`. The lease is read before the entry: a leader writes its answer,
+/// then lets its lease go, so a lease seen gone means the entry read after it is there if it
+/// ever will be.
+async fn wait_in_redis(cache: &ResponseCache, shared: &Shared, key: &Key, lease: &str, until: Instant) -> Polled {
     let entry_name = shared.name("cache2", key);
     loop {
         if Instant::now() + POLL >= until {
-            return None;
+            return Polled::Over;
         }
         tokio::time::sleep(POLL).await;
-        let found: Result<(Option<Vec<u8>>, Option<String>), _> = redis::pipe()
-            .get(&entry_name)
+        let found: Result<(Option<String>, Option<Vec<u8>>), _> = redis::pipe()
             .get(lease)
+            .get(&entry_name)
             .query_async(&mut shared.connection.clone())
             .await;
         match found {
-            Ok((Some(bytes), _)) => return cache.remember(key, &bytes),
-            Ok((None, Some(_))) => continue,
-            Ok((None, None)) | Err(_) => return None,
+            Ok((_, Some(bytes))) => return cache.remember(key, &bytes).map_or(Polled::Over, Polled::Kept),
+            Ok((Some(_), None)) => continue,
+            Ok((None, None)) => return Polled::Released,
+            Err(_) => return Polled::Over,
         }
     }
 }
 
-/// The answer a leader of this process tells, or `None` when it ends without one or `until`
-/// passes first.
-pub(super) async fn wait(mut waiting: watch::Receiver<Option<Arc<Entry>>>, until: Instant) -> Option<Arc<Entry>> {
+/// What waiting for this process's leader came to.
+pub(super) enum Waited {
+    Told(Arc<Entry>),
+    /// The leader ended without an answer kept: the key may be led again.
+    Ended,
+    /// `until` passed.
+    Over,
+}
+
+/// The answer a leader of this process tells, or why there is none.
+pub(super) async fn wait(mut waiting: watch::Receiver<Option<Arc<Entry>>>, until: Instant) -> Waited {
     loop {
         if let Some(entry) = waiting.borrow_and_update().clone() {
-            return Some(entry);
+            return Waited::Told(entry);
         }
         match tokio::time::timeout_at(until.into(), waiting.changed()).await {
             Ok(Ok(())) => continue,
-            Ok(Err(_)) | Err(_) => return None,
+            Ok(Err(_)) => return Waited::Ended,
+            Err(_) => return Waited::Over,
         }
     }
 }

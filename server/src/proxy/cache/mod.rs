@@ -5,7 +5,8 @@
 //!
 //! The files: `key` makes a request's key from what shapes its answer; `store` keeps answers
 //! in memory, and in Redis when `[redis] url` is set (replicas share them); `assemble` puts a
-//! streamed answer back together, so a stream is kept like a JSON answer.
+//! streamed answer back together, so a stream is kept like a JSON answer; `collapse` makes
+//! concurrent identical misses wait for one.
 //!
 //! Invariant: the key holds everything that shapes the answer ([`key`]).
 //! Invariant: only a whole answer with status 200 is kept — never an error, a refusal, or a
@@ -24,7 +25,7 @@ mod key;
 mod store;
 
 use assemble::Assembly;
-use collapse::{Leader, Turn};
+use collapse::{Leader, Turn, Waited};
 pub use key::{key, Key};
 use store::Answer;
 pub use store::{Entry, ResponseCache};
@@ -140,11 +141,22 @@ impl Caching {
         if !self.collapses {
             return None;
         }
-        match Leader::take_turn(cache, self.key)? {
-            Turn::Wait(waiting) => collapse::wait(waiting, until).await,
-            Turn::Lead(leader) => {
-                let leader = self.leader.insert(Arc::new(leader));
-                leader.across_replicas(cache, until).await
+        loop {
+            match Leader::take_turn(cache, self.key, self.ask.keep)? {
+                Turn::Wait(waiting) => match collapse::wait(waiting, until).await {
+                    Waited::Told(entry) => return Some(entry),
+                    Waited::Over => return None,
+                    // Its leader kept nothing: it may have been kept meanwhile, else lead.
+                    Waited::Ended => {
+                        if let Some(entry) = cache.get(&self.key).await {
+                            return Some(entry);
+                        }
+                    }
+                },
+                Turn::Lead(leader) => {
+                    let leader = self.leader.insert(Arc::new(leader));
+                    return leader.across_replicas(cache, until).await;
+                }
             }
         }
     }

@@ -5,6 +5,8 @@
 //! Invariant: Redis is a second chance, never a condition: an entry is looked for there only
 //! when memory has none, one found there is kept in memory for what its TTL has left, and a
 //! Redis that fails or is slow (the `[redis] timeout`) makes a miss, not an error.
+//! Invariant: an answer kept by a request holding a lease on its key's misses ([`collapse`])
+//! is written to Redis before that lease is let go.
 
 use super::{
     collapse::{self, Leading, Lease},
