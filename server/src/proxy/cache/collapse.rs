@@ -119,8 +119,8 @@ impl Leader {
                         Polled::Over => return None,
                     }
                 }
+                // Redis may have set it all the same (a timeout): still released when it ends.
                 Err(error) => {
-                    self.take_lease();
                     tracing::debug!(%error, "no lease on a miss in Redis: this replica's request goes on alone");
                     return None;
                 }
