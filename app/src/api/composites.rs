@@ -32,9 +32,10 @@ fn form(
     }
 }
 
-/// The form's response cache fields (sent for `load` and `ab` only).
+/// A form's own response cache fields (a composite's, sent for `load` and `ab` only; a
+/// prompt's).
 #[cfg(feature = "ssr")]
-fn own_cache(mode: String, ttl: String, max_entry: String, collapse: Option<String>) -> OwnCacheForm {
+pub(super) fn own_cache(mode: String, ttl: String, max_entry: String, collapse: Option<String>) -> OwnCacheForm {
     OwnCacheForm {
         mode,
         ttl,

@@ -7,7 +7,7 @@
 use super::{console_backend, refused, require_admin};
 use crate::types::{ConsoleError, DashboardRange, DiffLine, Json, Prompt, PromptsListing, VersionStats};
 #[cfg(feature = "ssr")]
-use crate::types::{NewPromptForm, OwnCacheForm, PromptId};
+use crate::types::{NewPromptForm, PromptId};
 use leptos::prelude::*;
 
 /// Every prompt with its versions and labels, and the gateways' names.
@@ -73,12 +73,7 @@ pub async fn set_prompt_cache(
     #[server(default)] cache_collapse: Option<String>,
 ) -> Result<Prompt, ConsoleError> {
     let admin = require_admin()?;
-    let form = OwnCacheForm {
-        mode: cache,
-        ttl: cache_ttl,
-        max_entry: cache_max_entry,
-        collapse: cache_collapse.is_some(),
-    };
+    let form = super::composites::own_cache(cache, cache_ttl, cache_max_entry, cache_collapse);
     console_backend()?
         .set_prompt_cache(&admin, PromptId(id), form)
         .await
