@@ -2,7 +2,8 @@
 // gateway's edit form (a TTL the server cannot read refused under its field), shown on the
 // gateway's card, and a repeated request through the gateway answered from it
 // (`x-mgw-cache: hit`) with the same content; the dashboard's hit ratio. A load composite's own
-// cache, set from its form over a gateway that does not cache, and a prompt's, from its card.
+// cache, set from its form over a gateway that does not cache, and a prompt's, from its card. A
+// semantic cache set from the gateway's form, answering a question asked in other words.
 import { test, expect } from '@playwright/test';
 import { addEndpoint, addGateway, createKey, deleteEndpoint, deleteGateway, hydrated, signIn, watchErrors } from './helpers.mjs';
 
@@ -159,5 +160,49 @@ test('a prompt’s own response cache is set from its card and answers over a ga
   await expect(page.getByTestId('prompt-pc-hello')).toHaveCount(0);
   await deleteGateway(page, 'pc-gw');
   await deleteEndpoint(page, 'pc-a');
+  expect(errors).toEqual([]);
+});
+
+test('a semantic cache is set from the gateway’s form and answers a question asked in other words', async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page);
+  await addEndpoint(page, 'sem-a', 'sk-e2e-sem-a');
+  await addEndpoint(page, 'sem-emb', 'sk-e2e-sem-emb', 'text-embedding-3-small');
+  await addGateway(page, 'sem-gw', 'sem-a, sem-emb');
+
+  let card = page.getByTestId('gateway-sem-gw');
+  await card.getByRole('button', { name: 'Edit' }).click();
+  const form = page.getByRole('form', { name: 'Edit sem-gw' });
+  await form.getByLabel('Cache', { exact: true }).selectOption('semantic');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form.getByLabel('Embedding model').locator('xpath=..').getByRole('alert')).toContainText('needs an embedding model');
+  await form.getByLabel('Embedding model').fill('text-embedding-3-small');
+  await form.getByLabel('Similarity').fill('0.9');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(form).toHaveCount(0);
+  card = page.getByTestId('gateway-sem-gw');
+  await expect(card.getByTestId('gateway-cache')).toHaveText('Semantic by text-embedding-3-small at 0.9, 10m, up to 1MiB');
+
+  // Through the gateway: the same question in other case and punctuation is answered from
+  // the cache, with how similar it was.
+  const key = await createKey(page, 'sem-gw', 'sem-key');
+  const ask = (content) => page.request.post('/v1/chat/completions', {
+    headers: { authorization: `Bearer ${key}` },
+    data: { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] },
+  });
+  let first;
+  await expect(async () => {
+    first = await ask('What is the capital of France?');
+    expect(first.status()).toBe(200);
+  }).toPass({ timeout: 10_000 });
+  expect(first.headers()['x-mgw-cache']).toBe('miss');
+  const again = await ask('what is the capital of france');
+  expect(again.headers()['x-mgw-cache']).toBe('hit');
+  expect(again.headers()['x-mgw-cache-similarity']).toBe('1.0000');
+  expect((await again.json()).choices[0].message.content).toBe((await first.json()).choices[0].message.content);
+
+  await deleteGateway(page, 'sem-gw');
+  await deleteEndpoint(page, 'sem-a');
+  await deleteEndpoint(page, 'sem-emb');
   expect(errors).toEqual([]);
 });

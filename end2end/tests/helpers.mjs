@@ -24,11 +24,11 @@ export async function hydrated(page) {
 }
 
 /** Adds an OpenAI-shaped endpoint named `name` at the mock upstream, on the Endpoints page. */
-export async function addEndpoint(page, name, apiKey = 'sk-e2e-not-shown') {
+export async function addEndpoint(page, name, apiKey = 'sk-e2e-not-shown', model = 'gpt-4o-mini') {
   await page.goto('/endpoints');
   await hydrated(page);
   await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Model').fill('gpt-4o-mini');
+  await page.getByLabel('Model').fill(model);
   await page.getByLabel('Base URL').fill(`${MOCK_URL}/v1`);
   await page.getByLabel('API key').fill(apiKey);
   await page.getByRole('button', { name: 'Add endpoint' }).click();

@@ -35,12 +35,21 @@ fn form(
 /// A form's own response cache fields (a composite's, sent for `load` and `ab` only; a
 /// prompt's).
 #[cfg(feature = "ssr")]
-pub(super) fn own_cache(mode: String, ttl: String, max_entry: String, collapse: Option<String>) -> OwnCacheForm {
+pub(super) fn own_cache(
+    mode: String,
+    ttl: String,
+    max_entry: String,
+    collapse: Option<String>,
+    embedding: String,
+    similarity: String,
+) -> OwnCacheForm {
     OwnCacheForm {
         mode,
         ttl,
         max_entry,
         collapse: collapse.is_some(),
+        embedding,
+        similarity,
     }
 }
 
@@ -59,9 +68,18 @@ pub async fn create_composite(
     #[server(default)] cache_ttl: String,
     #[server(default)] cache_max_entry: String,
     #[server(default)] cache_collapse: Option<String>,
+    #[server(default)] cache_embedding: String,
+    #[server(default)] cache_similarity: String,
 ) -> Result<CompositeModel, ConsoleError> {
     let admin = require_admin()?;
-    let cache = own_cache(cache, cache_ttl, cache_max_entry, cache_collapse);
+    let cache = own_cache(
+        cache,
+        cache_ttl,
+        cache_max_entry,
+        cache_collapse,
+        cache_embedding,
+        cache_similarity,
+    );
     let form = form(name, members, sticky, mode, judge, rubric, cache);
     console_backend()?
         .create_composite(&admin, GatewayId(gateway_id), kind, form)
@@ -84,9 +102,18 @@ pub async fn update_composite(
     #[server(default)] cache_ttl: String,
     #[server(default)] cache_max_entry: String,
     #[server(default)] cache_collapse: Option<String>,
+    #[server(default)] cache_embedding: String,
+    #[server(default)] cache_similarity: String,
 ) -> Result<CompositeModel, ConsoleError> {
     let admin = require_admin()?;
-    let cache = own_cache(cache, cache_ttl, cache_max_entry, cache_collapse);
+    let cache = own_cache(
+        cache,
+        cache_ttl,
+        cache_max_entry,
+        cache_collapse,
+        cache_embedding,
+        cache_similarity,
+    );
     let form = form(name, members, sticky, mode, judge, rubric, cache);
     console_backend()?
         .update_composite(&admin, CompositeId(id), form)

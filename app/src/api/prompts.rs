@@ -71,9 +71,18 @@ pub async fn set_prompt_cache(
     #[server(default)] cache_ttl: String,
     #[server(default)] cache_max_entry: String,
     #[server(default)] cache_collapse: Option<String>,
+    #[server(default)] cache_embedding: String,
+    #[server(default)] cache_similarity: String,
 ) -> Result<Prompt, ConsoleError> {
     let admin = require_admin()?;
-    let form = super::composites::own_cache(cache, cache_ttl, cache_max_entry, cache_collapse);
+    let form = super::composites::own_cache(
+        cache,
+        cache_ttl,
+        cache_max_entry,
+        cache_collapse,
+        cache_embedding,
+        cache_similarity,
+    );
     console_backend()?
         .set_prompt_cache(&admin, PromptId(id), form)
         .await

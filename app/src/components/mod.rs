@@ -10,7 +10,7 @@ mod layout;
 mod page;
 mod secret;
 
-pub use cache::OwnCacheFields;
+pub use cache::{CacheFields, CACHE_FIELDS};
 pub use erase::{Eager, Erase};
 pub use figures::{figures_table, RangedFigures};
 pub use form::{count_successes, focus_when_shown, reset_on_success, Refusal, SaveBar};

@@ -15,17 +15,22 @@ pub enum CacheMode {
     /// prompt version and body (key order, defaults, `user` and `stream` aside) — was answered
     /// within the TTL.
     Exact,
+    /// As `exact`, and else when one whose last user message means nearly the same — its
+    /// embedding (by the settings' embedding model, through the same gateway) at least
+    /// `similarity` (cosine) to the kept one's, everything else the same — was answered.
+    Semantic,
 }
 
 impl CacheMode {
-    /// Both.
-    pub const ALL: [CacheMode; 2] = [CacheMode::Off, CacheMode::Exact];
+    /// Every mode.
+    pub const ALL: [CacheMode; 3] = [CacheMode::Off, CacheMode::Exact, CacheMode::Semantic];
 
     /// The mode as stored and typed.
     pub fn as_str(self) -> &'static str {
         match self {
             CacheMode::Off => "off",
             CacheMode::Exact => "exact",
+            CacheMode::Semantic => "semantic",
         }
     }
 
@@ -41,7 +46,7 @@ pub const MAX_CACHE_TTL_S: i64 = 86_400;
 pub const MAX_CACHE_ENTRY_BYTES: i64 = 16 << 20;
 
 /// A gateway's response cache.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(async_graphql::SimpleObject, async_graphql::InputObject))]
 #[cfg_attr(feature = "ssr", graphql(input_name = "CacheSettingsInput"))]
 pub struct CacheSettings {
@@ -60,6 +65,23 @@ pub struct CacheSettings {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", graphql(default))]
     pub collapse: bool,
+    /// `semantic`: the model (as clients name it on the same gateway) whose embeddings compare
+    /// last user messages.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", graphql(default))]
+    pub embedding_model: Option<String>,
+    /// `semantic`: how close (cosine similarity, above 0 up to 1) a last user message's
+    /// embedding must be to a kept one's for its answer to be given.
+    #[serde(default = "default_similarity")]
+    #[cfg_attr(feature = "ssr", graphql(default_with = "default_similarity()"))]
+    pub similarity: f64,
+}
+
+/// The similarity a semantic cache asks for unless told otherwise.
+pub const DEFAULT_SIMILARITY: f64 = 0.95;
+
+fn default_similarity() -> f64 {
+    DEFAULT_SIMILARITY
 }
 
 fn default_ttl_s() -> i64 {
@@ -77,6 +99,8 @@ impl Default for CacheSettings {
             ttl_s: default_ttl_s(),
             max_entry_bytes: default_max_entry_bytes(),
             collapse: false,
+            embedding_model: None,
+            similarity: DEFAULT_SIMILARITY,
         }
     }
 }
@@ -86,7 +110,16 @@ impl CacheSettings {
     pub fn on(&self) -> bool {
         match self.mode {
             CacheMode::Off => false,
-            CacheMode::Exact => true,
+            CacheMode::Exact | CacheMode::Semantic => true,
+        }
+    }
+
+    /// The embedding model and the similarity asked for, when similar requests are answered
+    /// too (`semantic`, with a model named).
+    pub fn semantic(&self) -> Option<(&str, f64)> {
+        match self.mode {
+            CacheMode::Off | CacheMode::Exact => None,
+            CacheMode::Semantic => Some((self.embedding_model.as_deref()?, self.similarity)),
         }
     }
 }
@@ -96,11 +129,15 @@ impl CacheSettings {
 /// them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnCacheForm {
-    /// `off`, `exact`, or blank for the gateway's.
+    /// `off`, `exact`, `semantic`, or blank for the gateway's.
     pub mode: String,
     pub ttl: String,
     pub max_entry: String,
     pub collapse: bool,
+    /// `semantic`: the embedding model's name.
+    pub embedding: String,
+    /// `semantic`: the similarity, a number above 0 up to 1.
+    pub similarity: String,
 }
 
 impl Default for OwnCacheForm {
@@ -111,20 +148,23 @@ impl Default for OwnCacheForm {
 }
 
 /// A response cache's settings as a console form types them (a gateway's, or a composite's
-/// own): the mode, the TTL as [`parse_ttl`] reads it, the largest answer as [`parse_size`] does;
-/// else the field refused (`cache`, `cache_ttl`, `cache_max_entry`) and why. Their ranges are
+/// own): the mode, the TTL as [`parse_ttl`] reads it, the largest answer as [`parse_size`] does,
+/// the embedding model (blank: none) and the similarity as a number; else the field refused
+/// (`cache`, `cache_ttl`, `cache_max_entry`, `cache_similarity`) and why. Their ranges are
 /// `manage`'s to check.
-pub fn typed_cache(
-    mode: &str,
-    ttl: &str,
-    max_entry: &str,
-    collapse: bool,
-) -> Result<CacheSettings, (&'static str, String)> {
+pub fn typed_cache(form: &OwnCacheForm) -> Result<CacheSettings, (&'static str, String)> {
+    let similarity = form.similarity.trim();
     Ok(CacheSettings {
-        mode: CacheMode::parse(mode).ok_or(("cache", "Choose off or exact.".to_string()))?,
-        ttl_s: parse_ttl(ttl).map_err(|why| ("cache_ttl", why))?,
-        max_entry_bytes: parse_size(max_entry).map_err(|why| ("cache_max_entry", why))?,
-        collapse,
+        mode: (CacheMode::parse(&form.mode)).ok_or(("cache", "Choose off, exact or semantic.".to_string()))?,
+        ttl_s: parse_ttl(&form.ttl).map_err(|why| ("cache_ttl", why))?,
+        max_entry_bytes: parse_size(&form.max_entry).map_err(|why| ("cache_max_entry", why))?,
+        collapse: form.collapse,
+        embedding_model: Some(form.embedding.trim().to_string()).filter(|model| !model.is_empty()),
+        similarity: match similarity {
+            "" => DEFAULT_SIMILARITY,
+            typed => (typed.parse::<f64>().ok().filter(|number| number.is_finite()))
+                .ok_or(("cache_similarity", format!("“{typed}” is not a number: write 0.95")))?,
+        },
     })
 }
 
@@ -134,7 +174,7 @@ impl OwnCacheForm {
         if self.mode.trim().is_empty() {
             return Ok(None);
         }
-        typed_cache(&self.mode, &self.ttl, &self.max_entry, self.collapse).map(Some)
+        typed_cache(self).map(Some)
     }
 
     /// The form as it starts for these settings (`None`: the gateway's, the defaults shown).
@@ -146,6 +186,8 @@ impl OwnCacheForm {
             ttl: ttl_text(shown.ttl_s),
             max_entry: size_text(shown.max_entry_bytes),
             collapse: shown.collapse,
+            embedding: shown.embedding_model.clone().unwrap_or_default(),
+            similarity: shown.similarity.to_string(),
         }
     }
 }
@@ -156,7 +198,8 @@ pub fn own_cache_text(cache: Option<&CacheSettings>) -> String {
         None => "Response cache: the gateway's.".into(),
         Some(cache) if !cache.on() => "Response cache: off (its own setting).".into(),
         Some(cache) => format!(
-            "Response cache: exact, {} (its own setting){}.",
+            "Response cache: {}, {} (its own setting){}.",
+            cache_mode_text(cache),
             ttl_text(cache.ttl_s),
             if cache.collapse {
                 ", identical misses collapsed"
@@ -164,6 +207,14 @@ pub fn own_cache_text(cache: Option<&CacheSettings>) -> String {
                 ""
             }
         ),
+    }
+}
+
+/// A caching mode in words: `exact`, or `semantic` with its model and similarity.
+pub fn cache_mode_text(cache: &CacheSettings) -> String {
+    match cache.semantic() {
+        Some((model, similarity)) => format!("semantic by {model} at {similarity}"),
+        None => cache.mode.as_str().to_string(),
     }
 }
 

@@ -95,7 +95,7 @@ pub struct GatewayEndpoint {
 }
 
 /// A gateway as listed and shown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Gateway {
     /// The gateway's id.
     pub id: GatewayId,
@@ -338,13 +338,18 @@ pub struct GatewayEditForm {
     pub max_tokens_per_prompt: String,
     /// What happens to a request over that cap.
     pub over_cap: PromptCap,
-    /// The response cache: `off` or `exact` ([`super::CacheMode`]); blank leaves it as it is.
+    /// The response cache: `off`, `exact` or `semantic` ([`super::CacheMode`]); blank leaves it
+    /// as it is.
     pub cache: String,
     /// How long an answer is kept, as [`super::parse_ttl`] reads it.
     pub cache_ttl: String,
     /// The largest answer kept, as [`super::parse_size`] reads it.
     pub cache_max_entry: String,
     pub cache_collapse: bool,
+    /// `semantic`: the embedding model's name; blank: none.
+    pub cache_embedding: String,
+    /// `semantic`: the similarity, as a number (blank: the default).
+    pub cache_similarity: String,
     pub log_metadata: bool,
     pub log_payloads: bool,
     pub enabled: bool,

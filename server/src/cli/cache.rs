@@ -1,5 +1,6 @@
-//! `gateway update`'s response cache flags (issue #24): `--cache exact|off`, `--cache-ttl`,
-//! `--cache-max-entry`, `--cache-collapse` / `--no-cache-collapse`. Each changes its own
+//! `gateway update`'s response cache flags (issue #24): `--cache exact|semantic|off`,
+//! `--cache-ttl`, `--cache-max-entry`, `--cache-collapse` / `--no-cache-collapse`, and for
+//! `semantic` `--cache-embedding MODEL` and `--cache-similarity 0.95`. Each changes its own
 //! part of the gateway's settings; the management service checks the result. A composite
 //! model or a prompt takes the same flags for settings of its own, and `--cache-from-gateway`
 //! to go back to its gateway's.
@@ -9,7 +10,8 @@ use clap::Args;
 
 #[derive(Args, Default)]
 pub(super) struct CacheFlags {
-    /// Its response cache: `exact` (a repeated request is answered from the cache) or `off`.
+    /// Its response cache: `exact` (a repeated request is answered from the cache), `semantic`
+    /// (also one whose last user message means nearly the same), or `off`.
     #[arg(long, value_parser = parse_mode)]
     cache: Option<CacheMode>,
     /// How long an answer is kept: 30s, 10m, 1h30m, 1d (at most a day).
@@ -24,6 +26,13 @@ pub(super) struct CacheFlags {
     /// Each miss makes its own upstream call.
     #[arg(long)]
     no_cache_collapse: bool,
+    /// `semantic`: the model (as clients name it on the gateway) whose embeddings compare
+    /// requests.
+    #[arg(long)]
+    cache_embedding: Option<String>,
+    /// `semantic`: how similar (cosine, above 0 up to 1) a request must be to a kept one.
+    #[arg(long)]
+    cache_similarity: Option<f64>,
 }
 
 impl CacheFlags {
@@ -33,7 +42,9 @@ impl CacheFlags {
             || self.cache_ttl.is_some()
             || self.cache_max_entry.is_some()
             || self.cache_collapse
-            || self.no_cache_collapse;
+            || self.no_cache_collapse
+            || self.cache_embedding.is_some()
+            || self.cache_similarity.is_some();
         given.then(|| CacheSettings {
             mode: self.cache.unwrap_or(current.mode),
             ttl_s: self.cache_ttl.unwrap_or(current.ttl_s),
@@ -43,6 +54,8 @@ impl CacheFlags {
                 (false, true) => false,
                 (false, false) => current.collapse,
             },
+            embedding_model: self.cache_embedding.clone().or_else(|| current.embedding_model.clone()),
+            similarity: self.cache_similarity.unwrap_or(current.similarity),
         })
     }
 }
@@ -54,7 +67,7 @@ pub(super) struct OwnCacheFlags {
     #[command(flatten)]
     flags: CacheFlags,
     /// Use its gateway's response cache settings (drop its own).
-    #[arg(long, conflicts_with_all = ["cache", "cache_ttl", "cache_max_entry", "cache_collapse", "no_cache_collapse"])]
+    #[arg(long, conflicts_with_all = ["cache", "cache_ttl", "cache_max_entry", "cache_collapse", "no_cache_collapse", "cache_embedding", "cache_similarity"])]
     cache_from_gateway: bool,
 }
 
@@ -99,6 +112,7 @@ mod tests {
             ttl_s: 60,
             max_entry_bytes: 1024,
             collapse: true,
+            ..CacheSettings::default()
         };
         assert_eq!(CacheFlags::default().applied(&current), None);
         let ttl = CacheFlags {

@@ -12,7 +12,7 @@ use super::Console;
 use crate::manage::{endpoint_choice, limits::parse_limit, policy_from_lines, ManageError};
 use app::types::{
     typed_cache, AdminUser, CacheSettings, Change, ConsoleError, Gateway, GatewayEditForm, GatewayId, GatewayUpdate,
-    Limit, ModelAlias, PeopleLimits, RetryPolicy,
+    Limit, ModelAlias, OwnCacheForm, PeopleLimits, RetryPolicy,
 };
 
 /// Limits in the CLI's notation, comma-separated; one that does not parse is refused under
@@ -67,8 +67,15 @@ fn people(form: &GatewayEditForm) -> Result<PeopleLimits, ConsoleError> {
 
 /// The form's response cache settings; their ranges are `manage`'s to check.
 fn cache(form: &GatewayEditForm) -> Result<CacheSettings, ConsoleError> {
-    let (mode, ttl, size) = (&form.cache, &form.cache_ttl, &form.cache_max_entry);
-    typed_cache(mode, ttl, size, form.cache_collapse).map_err(|(field, why)| ConsoleError::invalid(field, why))
+    let typed = OwnCacheForm {
+        mode: form.cache.clone(),
+        ttl: form.cache_ttl.clone(),
+        max_entry: form.cache_max_entry.clone(),
+        collapse: form.cache_collapse,
+        embedding: form.cache_embedding.clone(),
+        similarity: form.cache_similarity.clone(),
+    };
+    typed_cache(&typed).map_err(|(field, why)| ConsoleError::invalid(field, why))
 }
 
 impl Console {
@@ -152,6 +159,8 @@ mod tests {
             cache_ttl: "10m".into(),
             cache_max_entry: "1MiB".into(),
             cache_collapse: false,
+            cache_embedding: String::new(),
+            cache_similarity: "0.95".into(),
             log_metadata: true,
             log_payloads: false,
             enabled: true,
@@ -174,6 +183,7 @@ mod tests {
                 ttl_s: 3600,
                 max_entry_bytes: 512 << 10,
                 collapse: true,
+                ..CacheSettings::default()
             }
         );
         let ttl = GatewayEditForm {

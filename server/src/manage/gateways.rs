@@ -3,8 +3,8 @@
 use super::{already_exists, audit::record, validate::name, Actor, AuditEvent, Manage, ManageError};
 use crate::store::{now_ms, EndpointLink, GatewayFields};
 use app::types::{
-    CacheSettings, EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias, ModelRule,
-    NewGateway, PeopleLimits, RetryPolicy, MAX_CACHE_ENTRY_BYTES, MAX_CACHE_TTL_S,
+    CacheMode, CacheSettings, EndpointChoice, EndpointId, EndpointRef, Gateway, GatewayId, GatewayUpdate, ModelAlias,
+    ModelRule, NewGateway, PeopleLimits, RetryPolicy, MAX_CACHE_ENTRY_BYTES, MAX_CACHE_TTL_S,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -76,8 +76,33 @@ pub(super) fn access_rule(rule: Option<&str>) -> Result<Option<String>, ManageEr
 }
 
 /// A response cache's settings checked (issue #24): a TTL from a second to a day, an entry
-/// limit from 1 byte to 16 MiB (checked when off too, so turning it on cannot fail later).
-pub(super) fn cache(cache: CacheSettings) -> Result<CacheSettings, ManageError> {
+/// limit from 1 byte to 16 MiB, a similarity above 0 up to 1 (checked when off too, so turning
+/// it on cannot fail later); `semantic` names its embedding model (at most 200 characters).
+pub(super) fn cache(mut cache: CacheSettings) -> Result<CacheSettings, ManageError> {
+    cache.embedding_model = (cache.embedding_model.take())
+        .map(|model| model.trim().to_string())
+        .filter(|model| !model.is_empty());
+    if !(cache.similarity > 0.0 && cache.similarity <= 1.0) {
+        return Err(ManageError::invalid(
+            "cache_similarity",
+            "must be a cosine similarity above 0 and at most 1 (0.95 is a common choice)",
+        ));
+    }
+    match (cache.mode, cache.embedding_model.as_deref()) {
+        (CacheMode::Semantic, None) => {
+            return Err(ManageError::invalid(
+                "cache_embedding",
+                "a semantic cache needs an embedding model: one the gateway serves embeddings by",
+            ))
+        }
+        (_, Some(model)) if model.chars().count() > 200 => {
+            return Err(ManageError::invalid(
+                "cache_embedding",
+                "must be at most 200 characters",
+            ))
+        }
+        (CacheMode::Off | CacheMode::Exact | CacheMode::Semantic, _) => {}
+    }
     if !(1..=MAX_CACHE_TTL_S).contains(&cache.ttl_s) {
         return Err(ManageError::invalid(
             "cache_ttl",

@@ -93,6 +93,18 @@ pub fn judge(snapshot: &Snapshot, gateway: &Gateway, composite: &CompositeModel,
     }
 }
 
+/// The attempts a semantic cache's embedding calls are recorded under (issue #24).
+pub const CACHE_EMBEDDING: &str = "cache";
+
+/// A semantic cache's embedding model as a tier: the endpoints of `gateway` that serve `model`
+/// embeddings now (none: the cache then looks for exact repeats only).
+pub fn embedder(snapshot: &Snapshot, gateway: &Gateway, model: &str, end_user: &str) -> Tier {
+    Tier {
+        variant: Some(CACHE_EMBEDDING.to_string()),
+        upstreams: resolve(snapshot, gateway, model, end_user, Operation::Embeddings, 0),
+    }
+}
+
 /// The endpoints `target` names on `gateway`: a composite's (its members' in its order, for
 /// this end user), an endpoint linked by that name, or those serving that model (or alias).
 fn resolve(

@@ -9,7 +9,7 @@
 //! Invariant: nothing here awaits the database; the snapshot is the configuration.
 
 use super::{
-    access, best, cache,
+    access, best, cache, composite,
     error::ProxyError,
     failover::Routed,
     guard,
@@ -33,7 +33,7 @@ use crate::{
     traces::RequestTrace,
 };
 use app::types::{Gateway, GatewayId, KeyId, MultiMode, RequestLog};
-use axum::{body::Bytes, response::Response};
+use axum::{body::Bytes, http::HeaderValue, response::Response};
 use serde_json::Value;
 use std::{
     sync::Arc,
@@ -222,7 +222,7 @@ pub(super) async fn route(
     let user = call.user.as_deref().map(|user| user.subject.as_str());
     let plan = plan(proxy, snapshot, &principal, &inbound, user, call.session.as_deref())?;
     access::allowed(snapshot, &principal, &call, &inbound, prompt.as_ref())?;
-    let mut caching = caching(snapshot, &principal, &call, &inbound, &plan, prompt.as_ref());
+    let mut caching = caching(snapshot, &principal, &call, &inbound, &plan, prompt.as_ref(), user);
     let policed = principal.named_gateway().is_some() && !principal.gateway().param_policy.is_empty();
     let blocker = [
         (
@@ -301,11 +301,6 @@ pub(super) async fn route(
             }
         }
     }
-    if let Some(caching) = &mut caching {
-        if let Some(entry) = caching.look(&proxy.cache, deadline).await {
-            return shape::hit(&entry, call.api, &inbound, gateway, &rate, guarding, recorder);
-        }
-    }
     let routed = Routed {
         request_id: &call.request_id,
         gateway,
@@ -319,6 +314,16 @@ pub(super) async fn route(
             created: now_ms() / 1000,
         },
     };
+    if let Some(caching) = &mut caching {
+        if let Some(found) = caching.look(proxy, snapshot, &routed, &mut recorder).await {
+            let mut hit = shape::hit(&found.entry, call.api, &inbound, gateway, &rate, guarding, recorder)?;
+            let similarity = found.similarity.map(|similarity| format!("{similarity:.4}"));
+            if let Some(Ok(similarity)) = similarity.map(HeaderValue::try_from) {
+                hit.headers_mut().insert(cache::SIMILARITY_HEADER, similarity);
+            }
+            return Ok(hit);
+        }
+    }
     let answered = Answered {
         gateway,
         estimate: &estimate,
@@ -641,6 +646,7 @@ fn caching(
     inbound: &Inbound,
     plan: &Plan,
     prompt: Option<&PromptUse>,
+    end_user: Option<&str>,
 ) -> Option<cache::Caching> {
     let gateway = principal.named_gateway()?;
     let prompt_own = prompt.and_then(|prompt| snapshot.prompt(&prompt.name)?.cache.as_ref());
@@ -654,6 +660,19 @@ fn caching(
     }
     let variant = plan.tiers.first().and_then(|tier| tier.variant.as_deref());
     let key = cache::key(gateway, inbound, variant, prompt);
-    let collapses = settings.collapse;
-    Some(cache::Caching::new(key, call.cache, collapses, settings.clone()))
+    let probe = settings
+        .semantic()
+        .filter(|_| inbound.operation == Operation::Chat)
+        .and_then(|(model, similarity)| {
+            let (context, text) = cache::context(gateway, inbound, variant, prompt, model)?;
+            let end_user = end_user.or(call.session.as_deref()).unwrap_or_default();
+            Some(cache::Probe {
+                context,
+                text,
+                embedder: composite::embedder(snapshot, principal.gateway(), model, end_user),
+                similarity,
+                vector: None,
+            })
+        });
+    Some(cache::Caching::new(key, call.cache, settings.clone(), probe))
 }

@@ -435,7 +435,9 @@ impl Recorder {
 
     /// Adds an upstream attempt as it starts; returns the headers that carry its trace
     /// context upstream (none when traces are off).
-    pub fn attempt(&mut self, attempt: RequestAttempt, operation: Operation) -> http::HeaderMap {
+    pub fn attempt(&mut self, mut attempt: RequestAttempt, operation: Operation) -> http::HeaderMap {
+        // Numbered after those recorded: a semantic cache's embedding call may come first.
+        attempt.attempt = i64::try_from(self.log.attempts.len()).unwrap_or(i64::MAX) + 1;
         let mut propagation = http::HeaderMap::new();
         if let Some(trace) = &mut self.counted.trace {
             let upstream = attempt

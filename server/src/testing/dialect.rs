@@ -220,11 +220,12 @@ impl Dialect {
             }),
             Dialect::Embeddings => {
                 let inputs = match request.get("input") {
-                    Some(Value::Array(items)) => items.len(),
-                    _ => 1,
+                    Some(Value::Array(items)) => items.clone(),
+                    Some(one) => vec![one.clone()],
+                    None => vec![Value::Null],
                 };
-                let data: Vec<Value> = (0..inputs)
-                    .map(|i| json!({ "object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3, i as f64] }))
+                let data: Vec<Value> = (inputs.iter().enumerate())
+                    .map(|(i, input)| json!({ "object": "embedding", "index": i, "embedding": words_vector(input) }))
                     .collect();
                 json!({ "object": "list", "data": data, "model": model,
                         "usage": { "prompt_tokens": usage.prompt, "total_tokens": usage.prompt } })
@@ -519,4 +520,24 @@ impl Dialect {
         headers.insert("cache-control", axum::http::HeaderValue::from_static("no-cache"));
         response
     }
+}
+
+/// A text's mock embedding: its words (lowercased, letters and digits) counted into 64
+/// buckets by their hash, so texts with the same words have the same vector and texts sharing
+/// most words are close (what a semantic cache's tests need); anything not a text `[0, 0, 0, 1]`.
+pub fn words_vector(input: &Value) -> Vec<f64> {
+    let Some(text) = input.as_str() else {
+        return vec![0.0, 0.0, 0.0, 1.0];
+    };
+    let mut vector = vec![0.0; 64];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+    {
+        let hash = (word.to_lowercase().bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        vector[(hash % 64) as usize] += 1.0;
+    }
+    vector
 }

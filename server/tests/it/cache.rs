@@ -290,7 +290,8 @@ fn the_cache_is_set_from_the_command_line() {
     let gateway: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(
         gateway["cache"],
-        json!({ "mode": "exact", "ttl_s": 600, "max_entry_bytes": 524_288, "collapse": true })
+        json!({ "mode": "exact", "ttl_s": 600, "max_entry_bytes": 524_288, "collapse": true,
+                "embedding_model": null, "similarity": 0.95 })
     );
     // Only what is given changes.
     let shown = cli.ok(&["gateway", "update", "g", "--cache", "off", "--json"]);

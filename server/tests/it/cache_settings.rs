@@ -191,7 +191,8 @@ fn a_composites_and_a_prompts_cache_are_set_from_the_command_line() {
     let composite: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(
         composite["cache"],
-        json!({ "mode": "exact", "ttl_s": 3600, "max_entry_bytes": 1_048_576, "collapse": false })
+        json!({ "mode": "exact", "ttl_s": 3600, "max_entry_bytes": 1_048_576, "collapse": false,
+                "embedding_model": null, "similarity": 0.95 })
     );
     // Only what is given changes; --cache-from-gateway drops its own.
     let update = |flag: &str| {

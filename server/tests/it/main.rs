@@ -13,6 +13,7 @@ mod bad_input;
 mod bedrock;
 mod cache;
 mod cache_collapse;
+mod cache_semantic;
 mod cache_settings;
 mod cli;
 mod composites;

@@ -41,7 +41,8 @@ assert usage is not None and usage.total_tokens == 15, usage
 print("stream usage ok")
 
 embeddings = client.embeddings.create(model="gpt-4o-mini", input=["one", "two"])
-assert len(embeddings.data) == 2 and len(embeddings.data[0].embedding) == 4, embeddings
+assert len(embeddings.data) == 2 and len(embeddings.data[0].embedding) == 64, embeddings
+assert embeddings.data[0].embedding != embeddings.data[1].embedding, "each text its own vector"
 print("embeddings ok")
 
 models = [m.id for m in client.models.list()]

@@ -6,9 +6,7 @@
 use super::variants::VariantBreakdown;
 use crate::api::{CreateComposite, DeleteComposite, UpdateComposite};
 use crate::components::Erase;
-use crate::components::{
-    count_successes, focus_when_shown, may_change, use_hydrated, OwnCacheFields, Refusal, SaveBar,
-};
+use crate::components::{count_successes, focus_when_shown, may_change, use_hydrated, CacheFields, Refusal, SaveBar};
 use crate::types::{own_cache_text, CompositeForm, CompositeKind, CompositeModel, GatewayId, MultiMode, OwnCacheForm};
 use leptos::{form::ActionForm, prelude::*};
 
@@ -27,6 +25,8 @@ const FIELDS: &[&str] = &[
     "cache",
     "cache_ttl",
     "cache_max_entry",
+    "cache_embedding",
+    "cache_similarity",
 ];
 
 /// How a member's share reads for its kind: a ratio as a percentage, a weight as such.
@@ -144,7 +144,7 @@ fn KindFields(prefix: String, kind: Signal<CompositeKind>, initial: CompositeFor
     };
     let cache = move || {
         let answers_one = matches!(kind.get(), CompositeKind::Load | CompositeKind::Ab);
-        answers_one.then(|| view! { <OwnCacheFields prefix=cache_prefix.clone() initial=initial.with_value(|f| f.cache.clone()) refusal/> })
+        answers_one.then(|| view! { <CacheFields prefix=cache_prefix.clone() initial=initial.with_value(|f| f.cache.clone()) own=true refusal/> })
     };
     view! {
         <div class="sm:col-span-2">

@@ -7,8 +7,8 @@ use super::rule::{AccessRuleField, WaysIn};
 use super::strategy_label;
 use crate::api::UpdateGateway;
 use crate::components::Erase;
-use crate::components::{count_successes, Refusal, SaveBar};
-use crate::types::{size_text, ttl_text, CacheMode, Gateway, Strategy};
+use crate::components::{count_successes, CacheFields, Refusal, SaveBar};
+use crate::types::{Gateway, OwnCacheForm, Strategy};
 use leptos::{form::ActionForm, prelude::*};
 
 /// One picked endpoint, as its row's fields hold it.
@@ -147,6 +147,8 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             "cache",
             "cache_ttl",
             "cache_max_entry",
+            "cache_embedding",
+            "cache_similarity",
         ],
     );
     let general = refusal.general();
@@ -221,26 +223,7 @@ pub fn EditGateway(gateway: Gateway, names: Vec<String>, saved: RwSignal<u32>, e
             <WaysIn prefix=prefix.clone() current=auth_mode/>
             <AccessRuleField prefix=prefix.clone() gateway=gateway_name initial=access_rule error=refusal.of("access")/>
             <PeopleFields prefix initial=people refusal/>
-            <fieldset class="grid gap-4 sm:col-span-2 sm:grid-cols-3">
-                <legend class="text-sm font-medium text-slate-700">"Response cache"</legend>
-                <div>
-                    <label for=format!("edit-gateway-{gateway_id}-cache") class="block text-sm font-medium text-slate-700">"Cache"</label>
-                    <select id=format!("edit-gateway-{gateway_id}-cache") name="cache" class=format!("mt-1 {INPUT}")>
-                        {CacheMode::ALL.into_iter().map(|mode| view! {
-                            <option value=mode.as_str() selected=mode == cache.mode>{match mode {
-                                CacheMode::Off => "Off",
-                                CacheMode::Exact => "Exact: a repeated request is answered from the cache",
-                            }}</option>
-                        }).collect_view()}
-                    </select>
-                    <p class="mt-1 text-xs text-red-600" role="alert">{move || refusal.of("cache").get()}</p>
-                </div>
-                {field("cache_ttl", "Cache TTL", ttl_text(cache.ttl_s), "30s, 10m, 1h or 1d (at most a day).")}
-                {field("cache_max_entry", "Largest answer kept", size_text(cache.max_entry_bytes), "Bytes, or 512KiB, 1MiB (at most 16MiB).")}
-                <div class="sm:col-span-3">
-                    {check("cache_collapse", "Collapse identical misses: requests like one being answered wait for its answer", cache.collapse)}
-                </div>
-            </fieldset>
+            <CacheFields prefix=format!("edit-gateway-{gateway_id}-cache") initial=OwnCacheForm::of(Some(&cache)) own=false refusal/>
             <div class="flex flex-wrap gap-4 sm:col-span-2">
                 {check("enabled", "Enabled", gateway.enabled)}
                 {check("log_metadata", "Log metadata", gateway.log_metadata)}

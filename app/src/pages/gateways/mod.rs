@@ -47,8 +47,12 @@ fn strategy_label(strategy: Strategy) -> &'static str {
 fn cache_text(cache: &CacheSettings) -> String {
     match cache.mode {
         CacheMode::Off => "Off".into(),
-        CacheMode::Exact => format!(
-            "Exact, {}, up to {}{}",
+        CacheMode::Exact | CacheMode::Semantic => format!(
+            "{}, {}, up to {}{}",
+            match cache.semantic() {
+                Some((model, similarity)) => format!("Semantic by {model} at {similarity}"),
+                None => "Exact".to_string(),
+            },
             ttl_text(cache.ttl_s),
             size_text(cache.max_entry_bytes),
             if cache.collapse { ", misses collapsed" } else { "" }

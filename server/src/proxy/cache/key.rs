@@ -4,7 +4,11 @@
 //! and `user`, `stream` and `stream_options` left out (they change who asks and how the answer
 //! travels, not what it is).
 
-use crate::proxy::{prompt::PromptUse, providers::Operation, wire::Inbound};
+use crate::proxy::{
+    prompt::PromptUse,
+    providers::{content_text, Operation},
+    wire::Inbound,
+};
 use app::types::GatewayId;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -14,12 +18,48 @@ pub type Key = [u8; 32];
 
 /// The key of a request.
 pub fn key(gateway: GatewayId, inbound: &Inbound, variant: Option<&str>, prompt: Option<&PromptUse>) -> Key {
+    keyed(b"mgw-cache-1", gateway, inbound, &inbound.body, variant, prompt)
+}
+
+/// A chat request's context for the semantic cache: its key made without its last user
+/// message's text (`None`: it has none), under the embedding model that compares those texts —
+/// two requests with the same context differ in that text at most. With the text, as the
+/// embedding model is to read it.
+pub fn context(
+    gateway: GatewayId,
+    inbound: &Inbound,
+    variant: Option<&str>,
+    prompt: Option<&PromptUse>,
+    embedding_model: &str,
+) -> Option<(Key, String)> {
+    let messages = inbound.body.get("messages")?.as_array()?;
+    let last = messages.iter().rposition(|message| message["role"] == "user")?;
+    let text = content_text(&messages[last]["content"]);
+    if text.trim().is_empty() {
+        return None;
+    }
+    let mut body = inbound.body.clone();
+    if let Some(Value::Array(messages)) = body.get_mut("messages") {
+        messages[last]["content"] = Value::Null;
+    }
+    let tag = format!("mgw-semantic-1 {embedding_model}");
+    Some((keyed(tag.as_bytes(), gateway, inbound, &body, variant, prompt), text))
+}
+
+fn keyed(
+    tag: &[u8],
+    gateway: GatewayId,
+    inbound: &Inbound,
+    body: &Map<String, Value>,
+    variant: Option<&str>,
+    prompt: Option<&PromptUse>,
+) -> Key {
     let mut hash = Sha256::new();
     let mut part = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_le_bytes());
         hash.update(bytes);
     };
-    part(b"mgw-cache-1");
+    part(tag);
     part(&gateway.0.to_le_bytes());
     part(inbound.operation.as_str().as_bytes());
     part(inbound.model.as_deref().unwrap_or_default().as_bytes());
@@ -27,7 +67,7 @@ pub fn key(gateway: GatewayId, inbound: &Inbound, variant: Option<&str>, prompt:
     part(prompt.map_or("", |prompt| prompt.name.as_str()).as_bytes());
     part(&prompt.map_or(0, |prompt| prompt.version).to_le_bytes());
     // The body last, unframed: nothing follows it.
-    canonical_body(&inbound.body, inbound.operation, &mut hash);
+    canonical_body(body, inbound.operation, &mut hash);
     hash.finalize().into()
 }
 
@@ -168,6 +208,42 @@ mod tests {
         let v1 = key(GatewayId(1), &inbound(body.clone()), None, Some(&prompt(1)));
         assert_ne!(v1, plain);
         assert_ne!(key(GatewayId(1), &inbound(body), None, Some(&prompt(2))), v1);
+    }
+
+    #[test]
+    fn a_context_leaves_out_the_last_user_message_text_only() {
+        let asked = |last: &str, system: &str| {
+            inbound(json!({"model": "m", "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": [{"type": "text", "text": last}]},
+            ]}))
+        };
+        let context = |inbound: &Inbound, model: &str| context(GatewayId(1), inbound, None, None, model).unwrap();
+        let (france, text) = context(&asked("What is the capital of France?", "terse"), "e");
+        assert_eq!(text, "What is the capital of France?");
+        assert_eq!(context(&asked("capital of France, please", "terse"), "e").0, france);
+        assert_ne!(
+            context(&asked("What is the capital of France?", "verbose"), "e").0,
+            france
+        );
+        assert_ne!(
+            context(&asked("What is the capital of France?", "terse"), "e2").0,
+            france
+        );
+        let key = key(
+            GatewayId(1),
+            &asked("What is the capital of France?", "terse"),
+            None,
+            None,
+        );
+        assert_ne!(france, key, "a context is not a key");
+        let silent = inbound(json!({"model": "m", "messages": [{"role": "user", "content": "  "}]}));
+        assert!(
+            super::context(GatewayId(1), &silent, None, None, "e").is_none(),
+            "no text, no context"
+        );
     }
 
     #[test]

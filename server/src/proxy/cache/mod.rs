@@ -6,7 +6,8 @@
 //! The files: `key` makes a request's key from what shapes its answer; `store` keeps answers
 //! in memory, and in Redis when `[redis] url` is set (replicas share them); `assemble` puts a
 //! streamed answer back together, so a stream is kept like a JSON answer; `collapse` makes
-//! concurrent identical misses wait for one.
+//! concurrent identical misses wait for one; `semantic` answers a chat request whose last user
+//! message means nearly the same as a kept one's.
 //!
 //! Invariant: the key holds everything that shapes the answer ([`key`]).
 //! Invariant: only a whole answer with status 200 is kept — never an error, a refusal, or a
@@ -22,21 +23,26 @@
 mod assemble;
 mod collapse;
 mod key;
+mod semantic;
 mod store;
 
 use assemble::Assembly;
 use collapse::{Leader, Turn, Waited};
-pub use key::{key, Key};
+pub use key::{context, key, Key};
+pub use semantic::Probe;
 use store::Answer;
 pub use store::{Entry, ResponseCache};
 
 use super::{
     error::set_rate_headers,
+    failover::Routed,
     limits::RateHeaders,
     providers::{Operation, Usage},
+    registry::Snapshot,
     stream::{self, ClientShape},
     usage::Recorder,
     wire::Inbound,
+    Proxy,
 };
 use app::types::CacheSettings;
 use axum::{
@@ -50,6 +56,24 @@ use std::{sync::Arc, time::Instant};
 /// The header that says what the cache did (`hit`, `miss`, `bypass`), and by which a client
 /// skips it (`bypass`).
 pub const CACHE_HEADER: &str = "x-mgw-cache";
+
+/// The header of a semantic hit: how similar the request was to the one whose answer it got.
+pub const SIMILARITY_HEADER: &str = "x-mgw-cache-similarity";
+
+/// A kept answer found for a request: the same request's, or (`similarity`) a semantic hit's.
+pub struct Found {
+    pub entry: Arc<Entry>,
+    pub similarity: Option<f64>,
+}
+
+impl From<Arc<Entry>> for Found {
+    fn from(entry: Arc<Entry>) -> Found {
+        Found {
+            entry,
+            similarity: None,
+        }
+    }
+}
 
 /// What a client asked of the cache in its headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,29 +139,62 @@ pub struct Caching {
     leader: Option<Arc<Leader>>,
     /// The settings it goes by: its prompt's, its composite model's or its gateway's.
     settings: CacheSettings,
+    /// Its part in a semantic cache (a chat request with a last user message, when the
+    /// settings are `semantic`).
+    probe: Option<Probe>,
 }
 
 impl Caching {
-    pub fn new(key: Key, ask: Ask, collapses: bool, settings: CacheSettings) -> Caching {
+    pub fn new(key: Key, ask: Ask, settings: CacheSettings, probe: Option<Probe>) -> Caching {
         Caching {
             key,
             ask,
-            collapses,
+            collapses: settings.collapse,
             leader: None,
             settings,
+            probe,
         }
     }
 
-    /// The answer kept for a request like this one, unless the client skips the cache; with
-    /// collapsing, when another like it is being answered now, that answer once it is kept
-    /// (waiting until `until` at most). `None`: this request goes to a provider.
-    pub async fn look(&mut self, cache: &ResponseCache, until: Instant) -> Option<Arc<Entry>> {
+    /// The answer kept for a request like this one, unless the client skips the cache: the
+    /// same request's; with a semantic cache, else that of one whose last message means nearly
+    /// the same; with collapsing, when another like it is being answered now, that answer once
+    /// it is kept (waiting until the request's deadline at most). `None`: this request goes to
+    /// a provider.
+    pub async fn look(
+        &mut self,
+        proxy: &Arc<Proxy>,
+        snapshot: &Snapshot,
+        routed: &Routed<'_>,
+        recorder: &mut Recorder,
+    ) -> Option<Found> {
         if !self.ask.look {
             return None;
         }
+        let cache = &proxy.cache;
         if let Some(entry) = cache.get(&self.key).await {
-            return Some(entry);
+            return Some(entry.into());
         }
+        if let Some(probe) = &mut self.probe {
+            probe.vector = semantic::embed(proxy, snapshot, probe, routed, recorder).await;
+            if let Some(vector) = &probe.vector {
+                if let Some((key, similarity)) = cache.semantic.nearest(&probe.context, vector, probe.similarity) {
+                    match cache.get(&key).await {
+                        Some(entry) => {
+                            let similarity = Some(similarity);
+                            return Some(Found { entry, similarity });
+                        }
+                        None => cache.semantic.forget(&probe.context, &key),
+                    }
+                }
+            }
+        }
+        self.wait_or_lead(cache, routed.deadline).await.map(Found::from)
+    }
+
+    /// With collapsing, when another request like it is being answered now, that answer once it
+    /// is kept (waiting until `until` at most); else it leads the others like it.
+    async fn wait_or_lead(&mut self, cache: &ResponseCache, until: Instant) -> Option<Arc<Entry>> {
         if !self.collapses {
             return None;
         }
@@ -185,7 +242,19 @@ impl Caching {
             usage,
             cost_micros,
         };
-        keep(cache, self.key, answer, &self.settings, self.leader.as_deref());
+        let kept = Kept {
+            key: self.key,
+            settings: &self.settings,
+            leader: self.leader.as_deref(),
+            indexed: self.indexed(),
+        };
+        keep(cache, answer, kept);
+    }
+
+    /// Its context and embedding, to index its answer by when kept.
+    fn indexed(&self) -> Option<(Key, Arc<[f32]>)> {
+        let probe = self.probe.as_ref()?;
+        Some((probe.context, probe.vector.clone()?))
     }
 }
 
@@ -199,14 +268,32 @@ impl Caching {
             settings: self.settings.clone(),
             assembly: Assembly::new(operation, limit),
             leader: self.leader.clone(),
+            indexed: self.indexed(),
         })
     }
 }
 
-/// Keeps an answer, and tells it to the requests waiting for `leader`'s.
-fn keep(cache: &ResponseCache, key: Key, answer: Answer, settings: &CacheSettings, leader: Option<&Leader>) {
-    let lease = leader.and_then(Leader::take_lease);
-    if let (Some(entry), Some(leader)) = (cache.keep(key, answer, settings, lease), leader) {
+/// An answer's place in the cache: its key and settings, the leader of the requests waiting
+/// for it, and its request's context and embedding (a semantic cache's).
+struct Kept<'k> {
+    key: Key,
+    settings: &'k CacheSettings,
+    leader: Option<&'k Leader>,
+    indexed: Option<(Key, Arc<[f32]>)>,
+}
+
+/// Keeps an answer, indexes it by its request's embedding (a semantic cache's), and tells it
+/// to the requests waiting for its leader.
+fn keep(cache: &ResponseCache, answer: Answer, kept: Kept<'_>) {
+    let lease = kept.leader.and_then(Leader::take_lease);
+    let Some(entry) = cache.keep(kept.key, answer, kept.settings, lease) else {
+        return;
+    };
+    if let Some((context, vector)) = kept.indexed {
+        let ttl = std::time::Duration::from_secs(u64::try_from(kept.settings.ttl_s).unwrap_or(0));
+        cache.semantic.insert(context, kept.key, vector, ttl);
+    }
+    if let Some(leader) = kept.leader {
         leader.tell(entry);
     }
 }
@@ -218,6 +305,8 @@ pub struct Keeping {
     assembly: Assembly,
     /// Whom the requests like it wait for, when it leads them: held until the stream ends.
     leader: Option<Arc<Leader>>,
+    /// Its request's context and embedding, to index the answer by (a semantic cache's).
+    indexed: Option<(Key, Arc<[f32]>)>,
 }
 
 impl Keeping {
@@ -234,7 +323,13 @@ impl Keeping {
                 usage,
                 cost_micros,
             };
-            keep(cache, self.key, answer, &self.settings, self.leader.as_deref());
+            let kept = Kept {
+                key: self.key,
+                settings: &self.settings,
+                leader: self.leader.as_deref(),
+                indexed: self.indexed,
+            };
+            keep(cache, answer, kept);
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct ResponseCache {
     shared: Option<Shared>,
     /// The misses being answered now by a leader others may wait for, by key.
     pub(super) leading: Leading,
+    /// A semantic cache's embeddings of the requests whose answers are kept (this process's).
+    pub(super) semantic: super::semantic::Index,
 }
 
 /// The replicas' entries in Redis.
@@ -151,7 +153,7 @@ fn allocated(bytes: usize) -> usize {
 
 impl ResponseCache {
     /// A cache whose entries weigh at most `max_bytes` together in memory, shared through
-    /// Redis when `redis` has a URL.
+    /// Redis when `redis` has a URL (a semantic cache's embeddings a quarter of that more).
     pub fn new(max_bytes: u64, redis: &RedisConfig) -> Result<ResponseCache, redis::RedisError> {
         let shared = match &redis.url {
             None => None,
@@ -176,6 +178,9 @@ impl ResponseCache {
                 .build(),
             shared,
             leading: Leading::default(),
+            // A quarter of the answers' budget on top of it: 1,536-float vectors take 6 KiB,
+            // about what a short kept answer does.
+            semantic: super::semantic::Index::new(usize::try_from(max_bytes / 4).unwrap_or(usize::MAX)),
         })
     }
 

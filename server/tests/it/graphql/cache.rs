@@ -40,6 +40,34 @@ async fn a_gateways_cache_is_set_read_back_and_refused_out_of_range() {
         60,
         "nothing changed"
     );
+
+    // A semantic cache names its embedding model and a similarity above 0 up to 1.
+    let semantic = "mutation($id: ID!, $cache: CacheSettingsInput!) {
+        updateGateway(id: $id, input: { cache: $cache }) { cache { mode embeddingModel similarity } } }";
+    for (cache, field) in [
+        (json!({ "mode": "SEMANTIC" }), "cacheEmbedding"),
+        (json!({ "mode": "SEMANTIC", "embeddingModel": "  " }), "cacheEmbedding"),
+        (
+            json!({ "mode": "SEMANTIC", "embeddingModel": "emb", "similarity": 0.0 }),
+            "cacheSimilarity",
+        ),
+        (json!({ "mode": "EXACT", "similarity": 1.01 }), "cacheSimilarity"),
+    ] {
+        let error = api
+            .fails(semantic, json!({ "id": gateway, "cache": cache }), "BAD_USER_INPUT")
+            .await;
+        assert_eq!(error["extensions"]["field"], field, "{cache}: {error}");
+    }
+    let on = api
+        .ok(
+            semantic,
+            json!({ "id": gateway, "cache": { "mode": "SEMANTIC", "embeddingModel": " emb ", "similarity": 0.9 } }),
+        )
+        .await;
+    assert_eq!(
+        on["updateGateway"]["cache"],
+        json!({ "mode": "SEMANTIC", "embeddingModel": "emb", "similarity": 0.9 })
+    );
 }
 
 #[tokio::test]

@@ -111,6 +111,8 @@ static NO_CACHE: app::types::CacheSettings = app::types::CacheSettings {
     ttl_s: 600,
     max_entry_bytes: 1 << 20,
     collapse: false,
+    embedding_model: None,
+    similarity: app::types::DEFAULT_SIMILARITY,
 };
 
 /// A gateway without a parameter policy.
