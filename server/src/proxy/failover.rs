@@ -522,9 +522,10 @@ impl Proxy {
                 Err(ReadError::Failed) => return Err(Failure::StreamCut),
             };
             drop(slot);
-            let answer = providers::adapter(endpoint.provider)
+            let mut answer = providers::adapter(endpoint.provider)
                 .answer(routed.inbound.operation, bytes, &routed.stamp)
                 .map_err(|invalid| Failure::Invalid(redact::redacted(&invalid.0, credential)))?;
+            providers::encode_as_asked(&mut answer, routed.inbound.operation, &routed.inbound.body);
             return Ok(Served::Json {
                 upstream: upstream.clone(),
                 answer,

@@ -124,6 +124,26 @@ async fn token_arrays_to_embed_go_past_gemini_to_an_endpoint_that_takes_them_or_
     let text = json!({ "model": "gpt-4o-mini", "input": ["a", "b"] });
     let served = both.post("/v1/embeddings", &text).await;
     assert_eq!(served.headers()["x-mgw-endpoint"], "gemini", "text goes in order");
+    let floats: Value = served.json().await.unwrap();
+
+    // Asked in base64 (the OpenAI SDKs' default), Gemini's floats come as OpenAI writes them:
+    // the base64 of little-endian 32-bit floats.
+    let base64 = json!({ "model": "gpt-4o-mini", "input": ["a", "b"], "encoding_format": "base64" });
+    let served = both.post("/v1/embeddings", &base64).await;
+    assert_eq!(served.headers()["x-mgw-endpoint"], "gemini");
+    let encoded: Value = served.json().await.unwrap();
+    for index in 0..2 {
+        use base64::Engine as _;
+        let text = encoded["data"][index]["embedding"].as_str().expect("a base64 string");
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).unwrap();
+        let decoded: Vec<f32> = (bytes.chunks_exact(4))
+            .map(|four| f32::from_le_bytes(four.try_into().unwrap()))
+            .collect();
+        let expected: Vec<f32> = (floats["data"][index]["embedding"].as_array().unwrap().iter())
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(decoded, expected, "{encoded}");
+    }
 
     let only = Rig::start(
         steady,

@@ -403,6 +403,29 @@ fn embeddings_list(vectors: impl IntoIterator<Item = Vec<f64>>, prompt_tokens: O
     }
 }
 
+/// A translated embeddings answer (floats, as every other provider writes them) in the
+/// encoding the client asked for: with `encoding_format: base64` — the OpenAI SDKs' default —
+/// each vector becomes the base64 of its little-endian 32-bit floats, as OpenAI sends it. An
+/// upstream's own bytes are left as they came (an OpenAI-shaped server was sent the field).
+pub fn encode_as_asked(answer: &mut Answer, operation: Operation, body: &Map<String, Value>) {
+    use base64::{engine::general_purpose::STANDARD, Engine as _};
+    let (Operation::Embeddings, AnswerBody::Translated(value)) = (operation, &mut answer.body) else {
+        return;
+    };
+    if body.get("encoding_format").and_then(Value::as_str) != Some("base64") {
+        return;
+    }
+    let items = value.get_mut("data").and_then(Value::as_array_mut);
+    for embedding in items.into_iter().flatten().filter_map(|item| item.get_mut("embedding")) {
+        if let Value::Array(numbers) = embedding {
+            let bytes: Vec<u8> = (numbers.iter())
+                .flat_map(|x| (x.as_f64().unwrap_or_default() as f32).to_le_bytes())
+                .collect();
+            *embedding = Value::String(STANDARD.encode(bytes));
+        }
+    }
+}
+
 /// Whether an embeddings request's `input` is token arrays (one, or a list of them), which only
 /// OpenAI-shaped servers embed.
 fn embeds_tokens(operation: Operation, body: &Map<String, Value>) -> bool {
