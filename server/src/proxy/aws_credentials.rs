@@ -11,6 +11,9 @@
 //! Invariant: what a source gives is held until five minutes before it expires (a profile's key
 //! for five minutes, so a rotated file is seen), one fetch at a time: the others wait for it
 //! and share its answer.
+//! Invariant: a request waits for a lookup until its own deadline at most; the lookup goes on
+//! without it (a task of its own), so a slow metadata service is not asked again and again by
+//! requests that gave up.
 //! Invariant: the container and instance endpoints are the host's own services, reached over
 //! plain HTTP without the upstream policy (which refuses their link-local addresses to
 //! endpoints an admin types); a container's full URI is taken only at the addresses AWS's
@@ -31,6 +34,7 @@ use hyper_util::{
 use std::{
     collections::HashMap,
     path::PathBuf,
+    sync::Arc,
     time::{Duration, Instant, SystemTime},
 };
 
@@ -78,8 +82,11 @@ enum Held {
     Failed(TokenError, Instant),
 }
 
-/// The chain, with what it last found.
-pub struct AwsChain {
+/// The chain, with what it last found (shared with its lookups' tasks).
+#[derive(Clone)]
+pub struct AwsChain(Arc<Chain>);
+
+struct Chain {
     vars: HashMap<&'static str, String>,
     held: tokio::sync::Mutex<Option<Held>>,
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -111,13 +118,35 @@ impl AwsChain {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        AwsChain {
+        AwsChain(Arc::new(Chain {
             vars,
             held: tokio::sync::Mutex::new(None),
             client: Client::builder(TokioExecutor::new()).build(connector),
-        }
+        }))
     }
 
+    /// Credentials for a call, as [`Chain::credentials`] finds them.
+    pub async fn credentials(&self) -> Result<Secret, TokenError> {
+        self.0.credentials().await
+    }
+
+    /// Credentials for a call that must start by `deadline`: waited for until then at most,
+    /// while the lookup runs as a task of its own (it goes on, and is held, if the call gives
+    /// up).
+    pub async fn credentials_by(&self, deadline: Instant) -> Result<Secret, TokenError> {
+        let chain = self.0.clone();
+        let lookup = tokio::spawn(async move { chain.credentials().await });
+        match tokio::time::timeout_at(deadline.into(), lookup).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(_)) => Err(TokenError::Unreachable("the AWS credentials lookup stopped".into())),
+            Err(_) => Err(TokenError::Unreachable(
+                "no AWS credentials by the request's deadline (the lookup goes on)".into(),
+            )),
+        }
+    }
+}
+
+impl Chain {
     fn var(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }

@@ -414,7 +414,10 @@ impl Proxy {
         propagation: http::HeaderMap,
     ) -> Result<Served, Failure> {
         let endpoint = &upstream.endpoint;
-        let carried = match upstream.call_credential(&self.clients, &self.aws).await {
+        let carried = match upstream
+            .call_credential(&self.clients, &self.aws, routed.deadline)
+            .await
+        {
             Ok(credential) => credential,
             // Unreadable cannot happen for endpoints the balancer offers, but never send
             // without it; a service account the token endpoint refuses is a credential refused.

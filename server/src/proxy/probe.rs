@@ -80,7 +80,10 @@ impl Proxy {
             error: Some(error),
         };
         let endpoint = &upstream.endpoint;
-        let carried = match upstream.call_credential(&self.clients, &self.aws).await {
+        let carried = match upstream
+            .call_credential(&self.clients, &self.aws, started + PROBE_TIMEOUT)
+            .await
+        {
             Ok(carried) => carried,
             Err(CredentialError::Unreadable) => {
                 return failed(

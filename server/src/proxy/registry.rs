@@ -98,15 +98,17 @@ impl Upstream {
 
     /// What a call to this endpoint carries: its stored key, or — for a kind that signs in —
     /// an access token exchanged for the stored service account, or — for an AWS kind that
-    /// stores no key — the AWS credential chain's. `None` when it has none.
+    /// stores no key — the AWS credential chain's, waited for until `deadline` at most. `None`
+    /// when it has none.
     pub async fn call_credential(
         &self,
         clients: &super::upstream::Clients,
         aws: &super::aws_credentials::AwsChain,
+        deadline: std::time::Instant,
     ) -> Result<Option<CallCredential<'_>>, CredentialError> {
         match &self.credential {
             Credential::None if self.endpoint.provider.spec().aws_service.is_some() => {
-                let key = aws.credentials().await.map_err(CredentialError::Token)?;
+                let key = aws.credentials_by(deadline).await.map_err(CredentialError::Token)?;
                 Ok(Some(CallCredential::Token(key)))
             }
             Credential::None => Ok(None),

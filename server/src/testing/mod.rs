@@ -124,6 +124,9 @@ struct Shared {
     token_lifetime_ms: AtomicU64,
     /// Whether `…/token` refuses every assertion (`invalid_grant`).
     refuse_tokens: std::sync::atomic::AtomicBool,
+    /// How long the instance metadata service and the container endpoint take to answer, in
+    /// milliseconds.
+    credentials_delay_ms: AtomicU64,
     /// The last assertion `…/token` was given, or authorization a container's credentials
     /// endpoint was sent.
     last_assertion: Mutex<Option<String>>,
@@ -208,6 +211,13 @@ impl MockUpstream {
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         let millis = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
         self.shared.token_lifetime_ms.store(millis, Ordering::Relaxed);
+    }
+
+    /// How long the instance metadata service and the container credentials endpoint take to
+    /// answer each call from now on (a slow host service).
+    pub fn set_credentials_delay(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.credentials_delay_ms.store(millis, Ordering::Relaxed);
     }
 
     /// Whether `…/token` refuses every assertion from now on.
@@ -367,6 +377,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
     if let Some(answer) = aws::answer(&shared, &parts.method, parts.uri.path(), &parts.headers) {
+        let delay = shared.credentials_delay_ms.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
         return answer;
     }
     if parts.uri.path().ends_with("/token") {

@@ -84,6 +84,39 @@ fn chain_with_endpoint(mock: &MockUpstream) -> AwsChain {
 }
 
 #[tokio::test]
+async fn a_call_waits_for_a_slow_lookup_until_its_deadline_and_the_lookup_goes_on_without_it() {
+    let mock = MockUpstream::start().await.unwrap();
+    // An IMDSv2 lookup is three calls: 900 ms in all.
+    mock.set_credentials_delay(Duration::from_millis(300));
+    let chain = chain_with_endpoint(&mock);
+    let started = Instant::now();
+    let refused = chain
+        .credentials_by(started + Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(290),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(&refused, TokenError::Unreachable(reason) if reason.contains("deadline")),
+        "{refused:?}"
+    );
+    // The lookup the first call started is the one the next calls share, once it ends.
+    let until = Instant::now() + Duration::from_secs(10);
+    let found = loop {
+        match chain.credentials_by(Instant::now() + Duration::from_millis(50)).await {
+            Ok(found) => break found,
+            Err(_) if Instant::now() < until => {}
+            Err(error) => panic!("never found: {error:?}"),
+        }
+    };
+    assert_eq!(found.expose(), "ASIAMOCK1:mock-secret-1:mock-session-1");
+    assert_eq!(mock.tokens_issued(), 1, "one lookup in all");
+}
+
+#[tokio::test]
 async fn a_containers_endpoint_is_asked_with_its_authorization() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
