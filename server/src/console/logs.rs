@@ -20,7 +20,7 @@ use app::types::{
 use axum::{
     body::{Body, Bytes},
     extract::{Query, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -289,11 +289,13 @@ fn export_row(format: Format, names: &LogNames, log: &RequestLog, first: bool) -
 }
 
 /// `GET /api/logs/live?<the page's filters>`: each new matching request log, as it is stored,
-/// as a server-sent event (`data:` the log's JSON), until the client leaves or the session
-/// ends (then one `event: ended`).
+/// as a server-sent event (`id:` the log's id, `data:` its JSON), until the client leaves or
+/// the session ends (then one `event: ended`). A browser that reconnects sends the last id it
+/// saw (`Last-Event-ID`): the logs stored after it come first.
 pub async fn live(
     State(state): State<AppState>,
     session: Option<Extension<SessionToken>>,
+    headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let query = read_query(&params);
@@ -301,7 +303,10 @@ pub async fn live(
         Ok(found) => found,
         Err(error) => return refusal(&error),
     };
-    let tail = match state.manage.tail_logs(filter).await {
+    let after = (headers.get("last-event-id"))
+        .and_then(|id| id.to_str().ok())
+        .and_then(|id| id.trim().parse::<i64>().ok());
+    let tail = match state.manage.resume_logs(filter, after).await {
         Ok(tail) => tail,
         Err(error) => return refusal(&ConsoleError::from(error)),
     };
@@ -310,43 +315,46 @@ pub async fn live(
     let mut every = tokio::time::interval(POLL);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let checked = tokio::time::Instant::now();
-    let events = stream::unfold(Some((tail, every, checked, Vec::<RequestLog>::new())), move |state| {
-        let (manage, token) = (manage.clone(), token.clone());
-        async move {
-            let (mut tail, mut every, mut checked, mut ready) = state?;
-            loop {
-                if let Some(log) = ready.pop() {
-                    let event = Event::default().json_data(&log).unwrap_or_default();
-                    return Some((Ok::<_, Infallible>(event), Some((tail, every, checked, ready))));
-                }
-                every.tick().await;
-                if checked.elapsed() >= RECHECK {
-                    checked = tokio::time::Instant::now();
-                    let valid = match &token {
-                        Some(token) => matches!(manage.session_user(token.expose()).await, Ok(Some(_))),
-                        None => false,
-                    };
-                    if !valid {
-                        return Some((Ok(Event::default().event("ended").data("session ended")), None));
+    let events = stream::unfold(
+        Some((tail, every, checked, Vec::<(i64, RequestLog)>::new())),
+        move |state| {
+            let (manage, token) = (manage.clone(), token.clone());
+            async move {
+                let (mut tail, mut every, mut checked, mut ready) = state?;
+                loop {
+                    if let Some((id, log)) = ready.pop() {
+                        let event = Event::default().id(id.to_string()).json_data(&log).unwrap_or_default();
+                        return Some((Ok::<_, Infallible>(event), Some((tail, every, checked, ready))));
                     }
-                }
-                match tail.look().await {
-                    // Oldest first out of `pop`, so the newest is sent last.
-                    Ok(mut logs) => {
-                        logs.reverse();
-                        ready = logs;
+                    every.tick().await;
+                    if checked.elapsed() >= RECHECK {
+                        checked = tokio::time::Instant::now();
+                        let valid = match &token {
+                            Some(token) => matches!(manage.session_user(token.expose()).await, Ok(Some(_))),
+                            None => false,
+                        };
+                        if !valid {
+                            return Some((Ok(Event::default().event("ended").data("session ended")), None));
+                        }
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, "a live log tail stopped");
-                        return Some((
-                            Ok(Event::default().event("ended").data("the logs could not be read")),
-                            None,
-                        ));
+                    match tail.look_ids().await {
+                        // Oldest first out of `pop`, so the newest is sent last.
+                        Ok(mut logs) => {
+                            logs.reverse();
+                            ready = logs;
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "a live log tail stopped");
+                            return Some((
+                                Ok(Event::default().event("ended").data("the logs could not be read")),
+                                None,
+                            ));
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
 

@@ -1,7 +1,7 @@
 //! The logs page's export (`GET /api/logs/export`) and live tail (`GET /api/logs/live`) over
 //! HTTP, as the browser calls them: both read the page's filters, name the key and the
 //! endpoint, refuse a malformed filter under its field, and need a session; the tail ends
-//! with the session.
+//! with the session, and a browser that reconnects with `Last-Event-ID` gets what it missed.
 
 use crate::rig::{self, Rig};
 use app::types::ProviderKind;
@@ -164,4 +164,56 @@ async fn the_live_tail_sends_new_matching_requests_and_ends_with_the_session() {
     assert!(out.status().is_redirection() || out.status().is_success());
     let ended = events_until(&mut tail, "event: ended", Duration::from_secs(10)).await;
     assert!(ended.contains("event: ended"), "{ended}");
+}
+
+/// The events of a tail's text: each `id:` with its log's JSON.
+fn logged(seen: &str) -> Vec<(i64, Value)> {
+    let mut events = Vec::new();
+    let mut id = None;
+    for line in seen.lines() {
+        if let Some(value) = line.strip_prefix("id: ") {
+            id = value.parse().ok();
+        } else if let (Some(data), Some(id)) = (line.strip_prefix("data: "), id) {
+            if let Ok(log) = serde_json::from_str(data) {
+                events.push((id, log));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_live_tail_resumed_with_the_last_event_id_sends_the_logs_stored_while_away() {
+    let mock = MockUpstream::start().await.unwrap();
+    let (rig, client) = rig_with_two_requests(&mock).await;
+    let live = format!("{}/api/logs/live", rig.server.url);
+    let mut tail = client.get(&live).send().await.unwrap();
+    assert_eq!(rig.post("/v1/chat/completions", &rig::chat(false)).await.status(), 200);
+    let seen = events_until(&mut tail, "\"status\":200", Duration::from_secs(10)).await;
+    let first = logged(&seen);
+    assert_eq!(first.len(), 1, "{seen}");
+    drop(tail);
+
+    // Away: two more requests.
+    refuse_next(&mock);
+    assert_eq!(rig.post("/v1/chat/completions", &rig::chat(false)).await.status(), 400);
+    assert_eq!(rig.post("/v1/chat/completions", &rig::chat(false)).await.status(), 200);
+    rig.logs(5).await;
+
+    let mut resumed = client
+        .get(&live)
+        .header("last-event-id", first[0].0.to_string())
+        .send()
+        .await
+        .unwrap();
+    let seen = events_until(&mut resumed, "\"status\":200", Duration::from_secs(10)).await;
+    let missed = logged(&seen);
+    let statuses: Vec<_> = missed.iter().map(|(_, log)| log["status"].clone()).collect();
+    assert_eq!(statuses, [400, 200], "what was stored while away, in order: {seen}");
+    assert!(missed.iter().all(|(id, _)| *id > first[0].0));
+
+    // Without it, a tail starts from now.
+    let mut fresh = client.get(&live).send().await.unwrap();
+    let seen = events_until(&mut fresh, "\"status\":", Duration::from_millis(1500)).await;
+    assert!(logged(&seen).is_empty(), "{seen}");
 }
