@@ -135,8 +135,9 @@ pub struct Verifier {
     providers: ArcSwap<HashMap<IdentityProviderId, Arc<ProviderKeys>>>,
     /// Tokens whose signature verified, by the token itself: a client sends the same token with
     /// every request, and the signature is the costly check (RS256 ≈ 27 µs). An entry holds
-    /// only while the key set that verified it is still the provider's current one.
-    verified: std::sync::Mutex<HashMap<Box<str>, Verified>>,
+    /// only while the key set that verified it is still the provider's current one. Read
+    /// without a lock; the least used go first when full.
+    verified: moka::sync::Cache<Box<str>, Arc<Verified>>,
     /// The configuration revision whose providers the keys were last pruned to.
     pruned_at: std::sync::atomic::AtomicI64,
 }
@@ -151,8 +152,8 @@ struct Verified {
     user: Arc<EndUser>,
 }
 
-/// The most tokens remembered (forgotten all at once when full); longer tokens are not.
-const MAX_VERIFIED: usize = 4_096;
+/// The most tokens remembered; longer tokens are not.
+const MAX_VERIFIED: u64 = 4_096;
 const MAX_REMEMBERED_TOKEN_BYTES: usize = 4_096;
 
 impl Verifier {
@@ -161,7 +162,7 @@ impl Verifier {
         Verifier {
             fetching: Arc::new(Fetching { fetcher, config }),
             providers: ArcSwap::default(),
-            verified: Default::default(),
+            verified: moka::sync::Cache::new(MAX_VERIFIED),
             pruned_at: Default::default(),
         }
     }
@@ -203,18 +204,13 @@ impl Verifier {
             rules_view: Default::default(),
         });
         if token.len() <= MAX_REMEMBERED_TOKEN_BYTES {
-            if let Ok(mut verified) = self.verified.lock() {
-                if verified.len() >= MAX_VERIFIED {
-                    verified.clear();
-                }
-                let entry = Verified {
-                    set: set.clone(),
-                    alg: jws.alg,
-                    provider: provider.id,
-                    user: user.clone(),
-                };
-                verified.insert(token.into(), entry);
-            }
+            let entry = Verified {
+                set: set.clone(),
+                alg: jws.alg,
+                provider: provider.id,
+                user: user.clone(),
+            };
+            self.verified.insert(token.into(), Arc::new(entry));
         }
         Ok(user)
     }
@@ -229,16 +225,13 @@ impl Verifier {
         token: &str,
         now_s: u64,
     ) -> Option<Result<Arc<EndUser>, TokenRefusal>> {
-        let (provider, user) = {
-            let verified = self.verified.lock().ok()?;
-            let entry = verified.get(token)?;
-            let provider = providers.iter().find(|p| p.id == entry.provider)?;
-            let current = self.keys(provider).current(now_s)?;
-            if !Arc::ptr_eq(&current, &entry.set) || !provider.algorithms.contains(&entry.alg) {
-                return None;
-            }
-            (provider, entry.user.clone())
-        };
+        let entry = self.verified.get(token)?;
+        let provider = providers.iter().find(|p| p.id == entry.provider)?;
+        let current = self.keys(provider).current(now_s)?;
+        if !Arc::ptr_eq(&current, &entry.set) || !provider.algorithms.contains(&entry.alg) {
+            return None;
+        }
+        let user = entry.user.clone();
         Some(token::check_claims(&user.claims, provider, now_s).map(|_| user))
     }
 
@@ -257,8 +250,10 @@ impl Verifier {
                 providers
             });
         }
-        if let Ok(mut verified) = self.verified.lock() {
-            verified.retain(|_, entry| exists(entry.provider));
+        for (token, entry) in &self.verified {
+            if !exists(entry.provider) {
+                self.verified.invalidate(token.as_ref());
+            }
         }
     }
 
