@@ -171,9 +171,13 @@ fn unit(vector: Vec<f32>) -> Option<Arc<[f32]>> {
     (norm.is_finite() && norm > 0.0).then(|| vector.iter().map(|x| x / norm).collect())
 }
 
+/// The longest a request waits for its text's embedding (its own deadline if sooner): the
+/// provider call that may follow needs the rest.
+const EMBEDDING_WAIT: Duration = Duration::from_secs(5);
+
 /// The probe's text embedded by its model through the request's gateway, as a unit vector;
-/// `None` (logged) when the model routes nowhere or the call fails. The call is recorded as an
-/// attempt of the request named `cache`.
+/// `None` (logged) when the model routes nowhere or the call fails or takes longer than
+/// [`EMBEDDING_WAIT`]. The call is recorded as an attempt of the request named `cache`.
 pub async fn embed(
     proxy: &Arc<Proxy>,
     snapshot: &Snapshot,
@@ -187,7 +191,7 @@ pub async fn embed(
         .first()
         .map(|upstream| upstream.endpoint.model.clone());
     let Some(model) = model else {
-        tracing::warn!(
+        tracing::info!(
             request_id = routed.request_id,
             "semantic cache: the embedding model routes nowhere on this gateway; exact repeats only"
         );
@@ -209,7 +213,7 @@ pub async fn embed(
         tiers: std::slice::from_ref(&probe.embedder),
         inbound: &asked,
         estimated_tokens: estimate_tokens(probe.text.chars().count()),
-        deadline: routed.deadline,
+        deadline: routed.deadline.min(Instant::now() + EMBEDDING_WAIT),
         stamp: routed.stamp.clone(),
     };
     let mut attempts = recorder.member_call(CACHE_EMBEDDING);
@@ -238,7 +242,7 @@ pub async fn embed(
     match vector {
         Ok(vector) => Some(vector),
         Err(why) => {
-            tracing::warn!(
+            tracing::info!(
                 request_id = routed.request_id,
                 why,
                 "semantic cache: no embedding; exact repeats only"
