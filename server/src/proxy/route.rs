@@ -585,13 +585,13 @@ fn caching(
         .and_then(|(model, similarity)| {
             let (context, text) = cache::context(gateway, inbound, variant, prompt, model)?;
             let end_user = end_user.or(call.session.as_deref()).unwrap_or_default();
-            Some(cache::Probe {
+            Some(Box::new(cache::Probe {
                 context,
                 text,
                 embedder: composite::embedder(snapshot, principal.gateway(), model, end_user),
                 similarity,
                 vector: None,
-            })
+            }))
         });
     Some(cache::Caching::new(key, call.cache, settings.clone(), probe))
 }

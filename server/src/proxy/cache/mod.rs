@@ -141,11 +141,11 @@ pub struct Caching {
     settings: CacheSettings,
     /// Its part in a semantic cache (a chat request with a last user message, when the
     /// settings are `semantic`).
-    probe: Option<Probe>,
+    probe: Option<Box<Probe>>,
 }
 
 impl Caching {
-    pub fn new(key: Key, ask: Ask, settings: CacheSettings, probe: Option<Probe>) -> Caching {
+    pub fn new(key: Key, ask: Ask, settings: CacheSettings, probe: Option<Box<Probe>>) -> Caching {
         Caching {
             key,
             ask,
@@ -176,7 +176,8 @@ impl Caching {
             return Some(entry.into());
         }
         if let Some(probe) = &mut self.probe {
-            probe.vector = semantic::embed(proxy, snapshot, probe, routed, recorder).await;
+            // Boxed: a provider call's future, which a request's would otherwise hold twice.
+            probe.vector = Box::pin(semantic::embed(proxy, snapshot, probe, routed, recorder)).await;
             if let Some(vector) = &probe.vector {
                 if let Some((key, similarity)) = cache.semantic.nearest(&probe.context, vector, probe.similarity) {
                     match cache.get(&key).await {
