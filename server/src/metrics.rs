@@ -341,18 +341,20 @@ impl Metrics {
             }
         }
         let route = tokens.route;
-        let mut previous = None;
-        for (index, attempt) in log.attempts.iter().enumerate() {
-            if index > 0 {
+        // An attempt is a retry when it follows one of the same call (the same member, or the
+        // semantic cache's embedding call, `cache`): a call's first attempt is not.
+        let mut previous: Option<&app::types::RequestAttempt> = None;
+        for attempt in &log.attempts {
+            if let Some(previous) = previous.filter(|previous| previous.variant == attempt.variant) {
                 let gateway = GatewayLabels {
                     gateway: route.gateway.clone(),
                 };
                 self.retries.get_or_create(&gateway).inc();
-                if attempt.endpoint_id != previous {
+                if attempt.endpoint_id != previous.endpoint_id {
                     self.failovers.get_or_create(&gateway).inc();
                 }
             }
-            previous = attempt.endpoint_id;
+            previous = Some(attempt);
             if let (Some(class), Some(endpoint)) = (&attempt.error_class, attempt.endpoint_id) {
                 self.upstream_errors
                     .get_or_create(&ErrorLabels {

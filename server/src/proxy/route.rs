@@ -590,7 +590,7 @@ fn caching(
                 text,
                 embedder: composite::embedder(snapshot, principal.gateway(), model, end_user),
                 similarity,
-                vector: None,
+                embedded: None,
             }))
         });
     Some(cache::Caching::new(key, call.cache, settings.clone(), probe))

@@ -149,6 +149,28 @@ async fn a_request_meaning_nearly_the_same_gets_the_kept_answer_without_a_chat_c
         [(1, Some("cache".to_string()), Some(200)), (2, None, Some(200))],
         "the embedding call, then the chat call"
     );
+    // The embedding call is not a retry of the chat call, nor a failover.
+    let metrics = reqwest::get(format!("{}/metrics", rig.server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("mgw_retries_total{"), "{metrics}");
+    assert!(!metrics.contains("mgw_failovers_total{"), "{metrics}");
+
+    // An image beside the text is not compared: no embedding, a miss.
+    let asked = paths(&mock).len();
+    let image = json!({ "model": "gpt-4o-mini", "messages": [
+        { "role": "system", "content": "Be brief." },
+        { "role": "user", "content": [
+            { "type": "text", "text": "What is the capital of France?" },
+            { "type": "image_url", "image_url": { "url": "https://example.com/map.png" } },
+        ] },
+    ] });
+    let (status, cache, _, _) = ask(&rig, &image).await;
+    assert_eq!((status, cache), (200, miss()));
+    assert_eq!(paths(&mock)[asked..], ["/v1/chat/completions"], "no embedding call");
 }
 
 #[tokio::test]

@@ -62,6 +62,11 @@ pub(super) enum Turn {
 }
 
 impl Leader {
+    /// Whether a request with `key` is being answered in this process now, others waiting.
+    pub(super) fn is_leading(cache: &ResponseCache, key: &Key) -> bool {
+        cache.leading.lock().is_ok_and(|leading| leading.contains_key(key))
+    }
+
     /// The channel to wait on for this process's leader of `key`'s misses, or — when there is
     /// none and this request `may_lead` (its answer will be kept) — its lead. `None`: it goes
     /// on alone.

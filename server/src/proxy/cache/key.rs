@@ -22,7 +22,8 @@ pub fn key(gateway: GatewayId, inbound: &Inbound, variant: Option<&str>, prompt:
 }
 
 /// A chat request's context for the semantic cache: its key made without its last user
-/// message's text (`None`: it has none), under the embedding model that compares those texts —
+/// message's text (`None`: it has none, or holds more than text), under the embedding model
+/// that compares those texts —
 /// two requests with the same context differ in that text at most. With the text, as the
 /// embedding model is to read it.
 pub fn context(
@@ -34,7 +35,17 @@ pub fn context(
 ) -> Option<(Key, String)> {
     let messages = inbound.body.get("messages")?.as_array()?;
     let last = messages.iter().rposition(|message| message["role"] == "user")?;
-    let text = content_text(&messages[last]["content"]);
+    let content = &messages[last]["content"];
+    // Text only: an image, audio or file beside it is not compared (exact repeats only).
+    let text_only = match content {
+        Value::String(_) => true,
+        Value::Array(parts) => parts.iter().all(|part| part["type"] == "text"),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_) => false,
+    };
+    if !text_only {
+        return None;
+    }
+    let text = content_text(content);
     if text.trim().is_empty() {
         return None;
     }
@@ -243,6 +254,14 @@ mod tests {
         assert!(
             super::context(GatewayId(1), &silent, None, None, "e").is_none(),
             "no text, no context"
+        );
+        let image = inbound(json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is in this image?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        ]}]}));
+        assert!(
+            super::context(GatewayId(1), &image, None, None, "e").is_none(),
+            "not text only"
         );
     }
 

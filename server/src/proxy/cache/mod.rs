@@ -29,6 +29,7 @@ mod store;
 use assemble::Assembly;
 use collapse::{Leader, Turn, Waited};
 pub use key::{context, key, Key};
+use semantic::Embedded;
 pub use semantic::Probe;
 use store::Answer;
 pub use store::{Entry, ResponseCache};
@@ -175,11 +176,14 @@ impl Caching {
         if let Some(entry) = cache.get(&self.key).await {
             return Some(entry.into());
         }
-        if let Some(probe) = &mut self.probe {
+        // While a request like this one is being answered here, it waits for that answer
+        // rather than embed its text.
+        let led = self.collapses && Leader::is_leading(cache, &self.key);
+        if let Some(probe) = self.probe.as_mut().filter(|_| !led) {
             // Boxed: a provider call's future, which a request's would otherwise hold twice.
-            probe.vector = Box::pin(semantic::embed(proxy, snapshot, probe, routed, recorder)).await;
-            if let Some(vector) = &probe.vector {
-                if let Some((key, similarity)) = cache.semantic.nearest(&probe.context, vector, probe.similarity) {
+            probe.embedded = Box::pin(semantic::embed(proxy, snapshot, probe, routed, recorder)).await;
+            if let Some(embedded) = &probe.embedded {
+                for (key, similarity) in cache.semantic.nearest(&probe.context, embedded, probe.similarity) {
                     match cache.get(&key).await {
                         Some(entry) => {
                             let similarity = Some(similarity);
@@ -253,9 +257,9 @@ impl Caching {
     }
 
     /// Its context and embedding, to index its answer by when kept.
-    fn indexed(&self) -> Option<(Key, Arc<[f32]>)> {
+    fn indexed(&self) -> Option<(Key, Embedded)> {
         let probe = self.probe.as_ref()?;
-        Some((probe.context, probe.vector.clone()?))
+        Some((probe.context, probe.embedded.clone()?))
     }
 }
 
@@ -280,7 +284,7 @@ struct Kept<'k> {
     key: Key,
     settings: &'k CacheSettings,
     leader: Option<&'k Leader>,
-    indexed: Option<(Key, Arc<[f32]>)>,
+    indexed: Option<(Key, Embedded)>,
 }
 
 /// Keeps an answer, indexes it by its request's embedding (a semantic cache's), and tells it
@@ -290,9 +294,9 @@ fn keep(cache: &ResponseCache, answer: Answer, kept: Kept<'_>) {
     let Some(entry) = cache.keep(kept.key, answer, kept.settings, lease) else {
         return;
     };
-    if let Some((context, vector)) = kept.indexed {
+    if let Some((context, embedded)) = kept.indexed {
         let ttl = std::time::Duration::from_secs(u64::try_from(kept.settings.ttl_s).unwrap_or(0));
-        cache.semantic.insert(context, kept.key, vector, ttl);
+        cache.semantic.insert(context, kept.key, embedded, ttl);
     }
     if let Some(leader) = kept.leader {
         leader.tell(entry);
@@ -307,7 +311,7 @@ pub struct Keeping {
     /// Whom the requests like it wait for, when it leads them: held until the stream ends.
     leader: Option<Arc<Leader>>,
     /// Its request's context and embedding, to index the answer by (a semantic cache's).
-    indexed: Option<(Key, Arc<[f32]>)>,
+    indexed: Option<(Key, Embedded)>,
 }
 
 impl Keeping {

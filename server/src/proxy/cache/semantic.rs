@@ -44,9 +44,24 @@ pub struct Probe {
     pub embedder: Tier,
     /// The least similarity (cosine) a kept request must have to be its answer.
     pub similarity: f64,
-    /// The text's embedding, once made (unit length): indexed with its answer when kept.
-    pub vector: Option<Arc<[f32]>>,
+    /// The text's embedding, once made: indexed with its answer when kept.
+    pub embedded: Option<Embedded>,
 }
+
+/// A text's embedding (unit length), with the model that made it: only vectors of the same
+/// model are compared (a name on the gateway may reach several).
+#[derive(Clone)]
+pub struct Embedded {
+    pub vector: Arc<[f32]>,
+    pub model: Arc<str>,
+}
+
+/// The most vectors one context holds (the oldest go first): a lookup compares them all.
+const MAX_PER_CONTEXT: usize = 1_024;
+
+/// The most kept requests a lookup offers, most similar first (the first whose answer is
+/// still kept is the hit).
+const MOST_CANDIDATES: usize = 4;
 
 /// Kept answers' embeddings by context, within a budget of bytes.
 pub struct Index {
@@ -62,7 +77,7 @@ struct Inner {
 
 struct Item {
     key: Key,
-    vector: Arc<[f32]>,
+    embedded: Embedded,
     kept_at: Instant,
     expires: Instant,
 }
@@ -70,7 +85,7 @@ struct Item {
 impl Item {
     /// What it takes from memory, roughly: its vector and its place in the list.
     fn weight(&self) -> usize {
-        self.vector.len() * size_of::<f32>() + size_of::<Item>() + 16
+        self.embedded.vector.len() * size_of::<f32>() + size_of::<Item>() + 16
     }
 }
 
@@ -83,25 +98,30 @@ impl Index {
         }
     }
 
-    /// The kept request under `context` most similar to `vector`, with its similarity, when it
-    /// is at least `at_least`.
-    pub fn nearest(&self, context: &Key, vector: &[f32], at_least: f64) -> Option<(Key, f64)> {
+    /// The kept requests under `context` at least `at_least` similar to `asked` (by the same
+    /// model), most similar first, with their similarity ([`MOST_CANDIDATES`] at most).
+    pub fn nearest(&self, context: &Key, asked: &Embedded, at_least: f64) -> Vec<(Key, f64)> {
         let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        (inner.by_context.get(context)?.iter())
-            .filter(|item| item.expires > now && item.vector.len() == vector.len())
-            .map(|item| (item.key, cosine(&item.vector, vector)))
+        let items = inner.by_context.get(context).map_or(&[][..], Vec::as_slice);
+        let mut found: Vec<(Key, f64)> = (items.iter())
+            .filter(|item| item.expires > now && item.embedded.model == asked.model)
+            .filter(|item| item.embedded.vector.len() == asked.vector.len())
+            .map(|item| (item.key, cosine(&item.embedded.vector, &asked.vector)))
             .filter(|(_, similarity)| *similarity >= at_least)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .collect();
+        found.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        found.truncate(MOST_CANDIDATES);
+        found
     }
 
-    /// Indexes the answer kept under `key` by its request's `vector`, for `ttl`; the expired,
-    /// then the oldest, make room for it.
-    pub fn insert(&self, context: Key, key: Key, vector: Arc<[f32]>, ttl: Duration) {
+    /// Indexes the answer kept under `key` by its request's embedding, for `ttl`; the expired,
+    /// then the oldest, make room for it (the oldest of its context when that is full).
+    pub fn insert(&self, context: Key, key: Key, embedded: Embedded, ttl: Duration) {
         let now = Instant::now();
         let item = Item {
             key,
-            vector,
+            embedded,
             kept_at: now,
             expires: now + ttl,
         };
@@ -110,6 +130,15 @@ impl Index {
         }
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         inner.remove(|context_of, item| *context_of == context && item.key == key);
+        if inner
+            .by_context
+            .get(&context)
+            .is_some_and(|items| items.len() >= MAX_PER_CONTEXT)
+        {
+            // Kept in the order they came: the first is the oldest.
+            let oldest = inner.by_context[&context][0].key;
+            inner.remove(|context_of, item| *context_of == context && item.key == oldest);
+        }
         inner.bytes += item.weight();
         inner.by_context.entry(context).or_default().push(item);
         if inner.bytes > self.budget {
@@ -184,7 +213,7 @@ pub async fn embed(
     probe: &Probe,
     routed: &Routed<'_>,
     recorder: &mut Recorder,
-) -> Option<Arc<[f32]>> {
+) -> Option<Embedded> {
     let model = probe
         .embedder
         .upstreams
@@ -233,7 +262,9 @@ pub async fn embed(
                     .map(|x| x.as_f64().map(|x| x as f32))
                     .collect::<Option<Vec<f32>>>()
             });
-            numbers.flatten().and_then(unit).ok_or("its answer held no embedding")
+            let model: Arc<str> = upstream.endpoint.model.as_str().into();
+            let vector = numbers.flatten().and_then(unit).ok_or("its answer held no embedding");
+            vector.map(|vector| Embedded { vector, model })
         }
         Ok(Served::Stream(_)) => Err("it answered with a stream"),
         Err(_) => Err("the call failed"),
@@ -256,38 +287,47 @@ pub async fn embed(
 mod tests {
     use super::*;
 
-    fn vector(values: &[f32]) -> Arc<[f32]> {
-        unit(values.to_vec()).unwrap()
+    fn by(model: &str, values: &[f32]) -> Embedded {
+        Embedded {
+            vector: unit(values.to_vec()).unwrap(),
+            model: model.into(),
+        }
+    }
+
+    fn vector(values: &[f32]) -> Embedded {
+        by("e", values)
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
 
     #[test]
-    fn the_nearest_kept_request_of_the_same_context_is_found_at_the_similarity_asked() {
+    fn the_nearest_kept_requests_of_the_same_context_and_model_are_found_at_the_similarity_asked() {
         let index = Index::new(1 << 20);
         index.insert([1; 32], [10; 32], vector(&[1.0, 0.0, 0.0]), HOUR);
         index.insert([1; 32], [11; 32], vector(&[0.8, 0.6, 0.0]), HOUR);
+        index.insert([1; 32], [12; 32], by("other", &[0.9, 0.1, 0.0]), HOUR);
         index.insert([2; 32], [20; 32], vector(&[0.9, 0.1, 0.0]), HOUR);
         let asked = vector(&[0.9, 0.1, 0.0]);
-        let (key, similarity) = index.nearest(&[1; 32], &asked, 0.9).unwrap();
-        assert_eq!(key, [10; 32]);
-        assert!((0.99..1.0).contains(&similarity), "{similarity}");
-        assert_eq!(index.nearest(&[1; 32], &asked, 0.999), None, "none close enough");
-        assert_eq!(index.nearest(&[3; 32], &asked, 0.1), None, "another context");
+        let found = index.nearest(&[1; 32], &asked, 0.8);
+        let keys: Vec<Key> = found.iter().map(|(key, _)| *key).collect();
         assert_eq!(
-            index.nearest(&[1; 32], &vector(&[1.0, 0.0]), 0.1),
-            None,
-            "another model's length"
+            keys,
+            [[10; 32], [11; 32]],
+            "most similar first; another model's not compared"
         );
+        assert!((0.99..1.0).contains(&found[0].1), "{found:?}");
+        assert_eq!(index.nearest(&[1; 32], &asked, 0.999), [], "none close enough");
+        assert_eq!(index.nearest(&[3; 32], &asked, 0.1), [], "another context");
+        assert_eq!(index.nearest(&[1; 32], &vector(&[1.0, 0.0]), 0.1), [], "another length");
         index.forget(&[1; 32], &[10; 32]);
-        assert_eq!(index.nearest(&[1; 32], &asked, 0.8).unwrap().0, [11; 32]);
+        assert_eq!(index.nearest(&[1; 32], &asked, 0.8)[0].0, [11; 32]);
     }
 
     #[test]
     fn the_index_stays_within_its_budget_dropping_the_expired_then_the_oldest() {
         let one = Item {
             key: [0; 32],
-            vector: vector(&[1.0; 8]),
+            embedded: vector(&[1.0; 8]),
             kept_at: Instant::now(),
             expires: Instant::now(),
         }
@@ -301,13 +341,25 @@ mod tests {
         assert_eq!(index.size(), (3, one * 3), "the expired one went");
         index.insert([3; 32], [5; 32], vector(&[1.0; 8]), HOUR);
         assert_eq!(index.size(), (3, one * 3));
-        assert_eq!(
-            index.nearest(&[1; 32], &vector(&[1.0; 8]), 0.5),
-            None,
-            "the oldest went"
-        );
+        assert_eq!(index.nearest(&[1; 32], &vector(&[1.0; 8]), 0.5), [], "the oldest went");
         index.insert([3; 32], [5; 32], vector(&[1.0; 8]), HOUR);
         assert_eq!(index.size(), (3, one * 3), "a key kept again replaces its vector");
-        assert_eq!(unit(vec![0.0, 0.0]), None);
+        assert!(unit(vec![0.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn a_full_context_drops_its_oldest() {
+        let index = Index::new(1 << 30);
+        for n in 0..=MAX_PER_CONTEXT {
+            let mut key = [0; 32];
+            key[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            index.insert([1; 32], key, vector(&[1.0, n as f32]), HOUR);
+        }
+        assert_eq!(index.size().0, MAX_PER_CONTEXT);
+        let first = vector(&[1.0, 0.0]);
+        assert!(
+            index.nearest(&[1; 32], &first, 0.999_999).is_empty(),
+            "the first one went"
+        );
     }
 }
