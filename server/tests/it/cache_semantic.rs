@@ -97,6 +97,12 @@ async fn a_request_meaning_nearly_the_same_gets_the_kept_answer_without_a_chat_c
     );
     assert_eq!(paths(&mock).len(), 3, "one more embedding call, no chat call");
     assert_eq!(paths(&mock)[2], "/v1/embeddings");
+    // Asked again, it is an exact repeat of itself: no embedding needed.
+    let (status, cache, similarity, repeat) =
+        ask(&rig, &asking("Be brief.", "what is the capital of france", false)).await;
+    assert_eq!((status, cache, similarity), (200, hit(), None));
+    assert_eq!(content(&repeat), "mock reply to: What is the capital of France?");
+    assert_eq!(paths(&mock).len(), 3, "no call at all");
 
     // As a stream, the kept answer is told as one.
     let (status, cache, _, stream) = ask(&rig, &asking("Be brief.", "What is the capital of France", true)).await;
@@ -126,13 +132,14 @@ async fn a_request_meaning_nearly_the_same_gets_the_kept_answer_without_a_chat_c
     assert_eq!(chats, 3, "France, Spain, France verbose");
 
     // The log marks the hits; the embedding call is an attempt of each request, named `cache`.
-    let logs = rig.logs(5).await;
+    let logs = rig.logs(6).await;
     let marks: Vec<_> = logs.iter().rev().map(|log| log.cache.as_deref()).collect();
     assert_eq!(
         marks,
-        [Some("miss"), Some("hit"), Some("hit"), Some("miss"), Some("miss")]
+        [Some("miss"), Some("hit"), Some("hit"), Some("hit"), Some("miss"), Some("miss")]
     );
-    let hit_log = &logs[3];
+    assert!(logs[3].attempts.is_empty(), "the exact repeat made no call");
+    let hit_log = &logs[4];
     assert_eq!(
         (hit_log.prompt_tokens, hit_log.completion_tokens, hit_log.endpoint_id),
         (0, 0, None)
@@ -143,7 +150,7 @@ async fn a_request_meaning_nearly_the_same_gets_the_kept_answer_without_a_chat_c
             .collect()
     };
     assert_eq!(attempts(hit_log), [(1, Some("cache".to_string()), Some(200))]);
-    let miss_log = &logs[4];
+    let miss_log = &logs[5];
     assert_eq!(
         attempts(miss_log),
         [(1, Some("cache".to_string()), Some(200)), (2, None, Some(200))],

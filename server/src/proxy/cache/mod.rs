@@ -186,6 +186,9 @@ impl Caching {
                 for (key, similarity) in cache.semantic.nearest(&probe.context, embedded, probe.similarity) {
                     match cache.get(&key).await {
                         Some(entry) => {
+                            if self.ask.keep {
+                                cache.alias(self.key, entry.clone());
+                            }
                             let similarity = Some(similarity);
                             return Some(Found { entry, similarity });
                         }

@@ -212,6 +212,12 @@ impl ResponseCache {
         self.shared.as_ref()
     }
 
+    /// Keeps `entry` (kept for another request) under `key` too, in this process's memory, for
+    /// what its TTL has left: a semantic hit's own repeat is then an exact one.
+    pub(super) fn alias(&self, key: Key, entry: Arc<Entry>) {
+        self.entries.insert(key, entry);
+    }
+
     /// Keeps `body` (a whole answer in OpenAI's shape) under `key` for `settings`' TTL, unless
     /// it is larger than their entry size — in memory, and in Redis without waiting (then
     /// releasing `lease`, the lease its request held on the key's misses). Answers the entry
