@@ -136,7 +136,14 @@ async fn a_request_meaning_nearly_the_same_gets_the_kept_answer_without_a_chat_c
     let marks: Vec<_> = logs.iter().rev().map(|log| log.cache.as_deref()).collect();
     assert_eq!(
         marks,
-        [Some("miss"), Some("hit"), Some("hit"), Some("hit"), Some("miss"), Some("miss")]
+        [
+            Some("miss"),
+            Some("hit"),
+            Some("hit"),
+            Some("hit"),
+            Some("miss"),
+            Some("miss")
+        ]
     );
     assert!(logs[3].attempts.is_empty(), "the exact repeat made no call");
     let hit_log = &logs[4];
