@@ -228,12 +228,12 @@ impl Metrics {
         );
         registry.register(
             "retries",
-            "Upstream attempts after a request's first",
+            "Upstream attempts after the first of the same call (a request's, a composite member's, a judge's or the semantic cache's embedding call)",
             metrics.retries.clone(),
         );
         registry.register(
             "failovers",
-            "Attempts sent to a different endpoint than the attempt before",
+            "Retries sent to a different endpoint than the attempt before them in the same call",
             metrics.failovers.clone(),
         );
         registry.register(

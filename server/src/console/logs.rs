@@ -316,15 +316,28 @@ pub async fn live(
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let checked = tokio::time::Instant::now();
     let events = stream::unfold(
-        Some((tail, every, checked, Vec::<(i64, RequestLog)>::new())),
+        Some((
+            tail,
+            every,
+            checked,
+            Vec::<(i64, RequestLog)>::new(),
+            after.unwrap_or(0),
+        )),
         move |state| {
             let (manage, token) = (manage.clone(), token.clone());
             async move {
-                let (mut tail, mut every, mut checked, mut ready) = state?;
+                let (mut tail, mut every, mut checked, mut ready, mut highest) = state?;
                 loop {
                     if let Some((id, log)) = ready.pop() {
-                        let event = Event::default().id(id.to_string()).json_data(&log).unwrap_or_default();
-                        return Some((Ok::<_, Infallible>(event), Some((tail, every, checked, ready))));
+                        // The highest id sent so far: on Postgres a late commit can come with a
+                        // smaller one, and a reconnecting browser must not go back for it.
+                        highest = highest.max(id);
+                        let event = Event::default()
+                            .id(highest.to_string())
+                            .json_data(&log)
+                            .unwrap_or_default();
+                        let state = (tail, every, checked, ready, highest);
+                        return Some((Ok::<_, Infallible>(event), Some(state)));
                     }
                     every.tick().await;
                     if checked.elapsed() >= RECHECK {

@@ -6,8 +6,9 @@
 //! at insert, rows seen at commit), so each look goes back [`TRAILING_IDS`] ids and skips
 //! what was handed out; SQLite's one writer commits in id order, so it does not.
 //! Invariant: logs stored before the tail was opened are never handed out — unless it resumes
-//! after a log a follower saw (its `Last-Event-ID`): then the ones after it are, at most
-//! [`MOST_RESUMED`] back.
+//! after a log a follower saw (its `Last-Event-ID`): then the ones with a larger id are, at
+//! most [`MOST_RESUMED`] ids back (on Postgres, one committed late with a smaller id while the
+//! follower was away is missed).
 
 use super::{LogFilter, Manage, ManageError};
 use app::types::RequestLog;
@@ -19,7 +20,7 @@ const BATCH: i64 = 200;
 const MOST_READS: usize = 20;
 /// On Postgres, how far below the newest id handed out each look starts again.
 const TRAILING_IDS: i64 = 2_048;
-/// Most logs a resumed tail goes back for (a follower away longer misses the older ones).
+/// Most ids a resumed tail goes back (a follower away longer misses the older logs).
 const MOST_RESUMED: i64 = 1_000;
 
 /// One follower's place in the log.

@@ -134,19 +134,31 @@ impl AwsChain {
     /// while the lookup runs as a task of its own (it goes on, and is held, if the call gives
     /// up).
     pub async fn credentials_by(&self, deadline: Instant) -> Result<Secret, TokenError> {
+        if let Some(held) = self.0.fresh() {
+            return Ok(held);
+        }
         let chain = self.0.clone();
         let lookup = tokio::spawn(async move { chain.credentials().await });
         match tokio::time::timeout_at(deadline.into(), lookup).await {
             Ok(Ok(found)) => found,
             Ok(Err(_)) => Err(TokenError::Unreachable("the AWS credentials lookup stopped".into())),
-            Err(_) => Err(TokenError::Unreachable(
-                "no AWS credentials by the request's deadline (the lookup goes on)".into(),
-            )),
+            Err(_) => Err(TokenError::TimedOut),
         }
     }
 }
 
 impl Chain {
+    /// The credentials held, when fresh and no lookup holds them now (no task needed).
+    fn fresh(&self) -> Option<Secret> {
+        let held = self.held.try_lock().ok()?;
+        match held.as_ref()? {
+            Held::Found(found) if found.renew_at.is_none_or(|renew_at| Instant::now() < renew_at) => {
+                Some(found.key.clone())
+            }
+            Held::Found(_) | Held::Failed(..) => None,
+        }
+    }
+
     fn var(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }

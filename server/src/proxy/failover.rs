@@ -428,6 +428,8 @@ impl Proxy {
             Err(CredentialError::Token(unreachable @ TokenError::Unreachable(_))) => {
                 return Err(Failure::Connect(unreachable.message()))
             }
+            // As a deadline reached during an attempt is.
+            Err(CredentialError::Token(TokenError::TimedOut)) => return Err(Failure::Timeout),
         };
         let credential = carried.as_ref().map(CallCredential::expose);
         let stream = routed.inbound.stream;

@@ -38,6 +38,8 @@ pub enum TokenError {
     /// No source of the AWS credential chain holds credentials (`aws_credentials`): where
     /// it looked.
     Missing(String),
+    /// The request's deadline came before the credentials did (the lookup goes on).
+    TimedOut,
 }
 
 impl TokenError {
@@ -50,6 +52,7 @@ impl TokenError {
             }
             TokenError::Unreachable(reason) => format!("the token endpoint could not be reached: {reason}"),
             TokenError::Missing(reason) => format!("no AWS credentials: {reason}"),
+            TokenError::TimedOut => "no credentials by the request's deadline".to_string(),
         }
     }
 }
