@@ -581,7 +581,7 @@ fn caching(
     let key = cache::key(gateway, inbound, variant, prompt);
     let probe = settings
         .semantic()
-        .filter(|_| inbound.operation == Operation::Chat)
+        .filter(|_| call.cache.look && inbound.operation == Operation::Chat)
         .and_then(|(model, similarity)| {
             let (context, text) = cache::context(gateway, inbound, variant, prompt, model)?;
             let end_user = end_user.or(call.session.as_deref()).unwrap_or_default();
