@@ -18,7 +18,7 @@ pub type Key = [u8; 32];
 
 /// The key of a request.
 pub fn key(gateway: GatewayId, inbound: &Inbound, variant: Option<&str>, prompt: Option<&PromptUse>) -> Key {
-    keyed(b"mgw-cache-1", gateway, inbound, &inbound.body, variant, prompt)
+    keyed(b"mgw-cache-1", gateway, inbound, variant, prompt, None)
 }
 
 /// A chat request's context for the semantic cache: its key made without its last user
@@ -49,21 +49,22 @@ pub fn context(
     if text.trim().is_empty() {
         return None;
     }
-    let mut body = inbound.body.clone();
-    if let Some(Value::Array(messages)) = body.get_mut("messages") {
-        messages[last]["content"] = Value::Null;
-    }
     let tag = format!("mgw-semantic-1 {embedding_model}");
-    Some((keyed(tag.as_bytes(), gateway, inbound, &body, variant, prompt), text))
+    Some((
+        keyed(tag.as_bytes(), gateway, inbound, variant, prompt, Some(content)),
+        text,
+    ))
 }
 
+/// The key: what [`key`] hashes, under `tag`, with the value at `blank` (a place in the body)
+/// hashed as `null` — the body is read, never copied.
 fn keyed(
     tag: &[u8],
     gateway: GatewayId,
     inbound: &Inbound,
-    body: &Map<String, Value>,
     variant: Option<&str>,
     prompt: Option<&PromptUse>,
+    blank: Option<&Value>,
 ) -> Key {
     let mut hash = Sha256::new();
     let mut part = |bytes: &[u8]| {
@@ -78,7 +79,7 @@ fn keyed(
     part(prompt.map_or("", |prompt| prompt.name.as_str()).as_bytes());
     part(&prompt.map_or(0, |prompt| prompt.version).to_le_bytes());
     // The body last, unframed: nothing follows it.
-    canonical_body(body, inbound.operation, &mut hash);
+    canonical_body(&inbound.body, inbound.operation, &mut hash, blank);
     hash.finalize().into()
 }
 
@@ -107,22 +108,25 @@ fn is_default(operation: Operation, name: &str, value: &Value) -> bool {
 /// Hashes the body as JSON with its keys in order at every depth, without what [`IGNORED`]
 /// and [`is_default`] leave out at the top — the bytes a sorted copy would serialize to,
 /// without making the copy.
-fn canonical_body(body: &Map<String, Value>, operation: Operation, hash: &mut Sha256) {
+fn canonical_body(body: &Map<String, Value>, operation: Operation, hash: &mut Sha256, blank: Option<&Value>) {
     let kept =
         (body.iter()).filter(|(name, value)| !IGNORED.contains(&name.as_str()) && !is_default(operation, name, value));
-    object(kept, hash);
+    object(kept, hash, blank);
 }
 
-fn canonical(value: &Value, hash: &mut Sha256) {
+fn canonical(value: &Value, hash: &mut Sha256, blank: Option<&Value>) {
+    if blank.is_some_and(|blank| std::ptr::eq(blank, value)) {
+        return json(&Value::Null, hash);
+    }
     match value {
-        Value::Object(map) => object(map.iter(), hash),
+        Value::Object(map) => object(map.iter(), hash, blank),
         Value::Array(items) => {
             hash.update(b"[");
             for (place, item) in items.iter().enumerate() {
                 if place > 0 {
                     hash.update(b",");
                 }
-                canonical(item, hash);
+                canonical(item, hash, blank);
             }
             hash.update(b"]");
         }
@@ -131,7 +135,7 @@ fn canonical(value: &Value, hash: &mut Sha256) {
 }
 
 /// An object's members in the order of their names.
-fn object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, hash: &mut Sha256) {
+fn object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, hash: &mut Sha256, blank: Option<&Value>) {
     let mut members: Vec<_> = members.collect();
     members.sort_unstable_by(|a, b| a.0.cmp(b.0));
     hash.update(b"{");
@@ -141,7 +145,7 @@ fn object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, hash: &mut
         }
         json(name, hash);
         hash.update(b":");
-        canonical(value, hash);
+        canonical(value, hash, blank);
     }
     hash.update(b"}");
 }
@@ -234,6 +238,13 @@ mod tests {
         let context = |inbound: &Inbound, model: &str| context(GatewayId(1), inbound, None, None, model).unwrap();
         let (france, text) = context(&asked("What is the capital of France?", "terse"), "e");
         assert_eq!(text, "What is the capital of France?");
+        // Hashed as a copy with that content null would be, without the copy.
+        let mut nulled = asked("anything", "terse");
+        nulled.body["messages"][3]["content"] = Value::Null;
+        assert_eq!(
+            keyed(b"mgw-semantic-1 e", GatewayId(1), &nulled, None, None, None),
+            france
+        );
         assert_eq!(context(&asked("capital of France, please", "terse"), "e").0, france);
         assert_ne!(
             context(&asked("What is the capital of France?", "verbose"), "e").0,
