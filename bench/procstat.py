@@ -7,6 +7,8 @@ For each process (Linux /proc only):
   rss_max_mib   largest VmRSS seen at any sample (what the process held during the window)
   rss_end_mib   VmRSS at the last sample
   hwm_mib       VmHWM at the last sample (peak RSS over the process's whole life so far)
+  anon_max_mib  largest RssAnon seen (the heap and stacks: VmRSS less the mapped files, whose
+                count depends on how the executable entered the page cache, not on the process)
   cpu_s         user + system CPU seconds used during the window
   cpu_cores     cpu_s / wall seconds (1.0 = one core fully busy)
 A process that has exited is reported with "alive": false. Stops by itself after SECONDS.
@@ -56,15 +58,16 @@ def main():
     for arg in sys.argv[3:]:
         name, pid = arg.split("=", 1)
         procs[name] = {"pid": int(pid), "ticks0": cpu_ticks(int(pid)), "ticks": None,
-                       "rss_max": 0, "rss": None, "hwm": None}
+                       "rss_max": 0, "rss": None, "hwm": None, "anon_max": 0}
     start = time.monotonic()
     deadline = start + seconds
     while True:
         for p in procs.values():
-            st = status_kib(p["pid"], ("VmRSS", "VmHWM"))
+            st = status_kib(p["pid"], ("VmRSS", "VmHWM", "RssAnon"))
             if st:
                 p["rss"], p["hwm"] = st.get("VmRSS"), st.get("VmHWM")
                 p["rss_max"] = max(p["rss_max"], p["rss"] or 0)
+                p["anon_max"] = max(p["anon_max"], st.get("RssAnon") or 0)
             ticks = cpu_ticks(p["pid"])
             if ticks is not None:
                 p["ticks"] = ticks
@@ -84,6 +87,7 @@ def main():
             "rss_max_mib": mib(p["rss_max"]),
             "rss_end_mib": mib(p["rss"]),
             "hwm_mib": mib(p["hwm"]),
+            "anon_max_mib": mib(p["anon_max"]),
             "cpu_s": None if used is None else round(used, 2),
             "cpu_cores": None if used is None or wall <= 0 else round(used / wall, 3),
         }

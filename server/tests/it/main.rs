@@ -16,6 +16,7 @@ mod cache_collapse;
 mod cache_semantic;
 mod cache_settings;
 mod cli;
+mod cli_models;
 mod composites;
 mod composites_best;
 mod composites_multi;
