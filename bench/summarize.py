@@ -282,6 +282,20 @@ def main():
                     verdict += f" ({errs} errors)"
                 out(f"| {name} | {value} | {goal} | **{verdict}** |")
             out("")
+        # The bare axum + reqwest floor against the same pipe: what a proxy that only parses
+        # the JSON reaches, for reading the gateway's ratio (no check of its own).
+        floor_rows = []
+        for s in scenarios:
+            for c in concs:
+                f, p = stat(runs, (FLOOR, s, c), "ok_rps"), stat(runs, (PIPE, s, c), "ok_rps")
+                if f and p:
+                    floor_rows.append(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {f / p:.2f} ({f:.0f} / {p:.0f}) |")
+        if floor_rows:
+            out("| scenario | conc | pass-through RPS / pipe RPS (a proxy that parses the JSON and nothing more) |")
+            out("|---|---:|---:|")
+            for row in floor_rows:
+                out(row)
+            out("")
 
     # Each variant of the gateway against the plain one, same scenario and concurrency: limits
     # on (`limited`: a child key and its parent, each with limits), limits counted in Redis
