@@ -58,7 +58,7 @@ def main():
     for arg in sys.argv[3:]:
         name, pid = arg.split("=", 1)
         procs[name] = {"pid": int(pid), "ticks0": cpu_ticks(int(pid)), "ticks": None,
-                       "rss_max": 0, "rss": None, "hwm": None, "anon_max": 0}
+                       "rss_max": 0, "rss": None, "hwm": None, "anon_max": None}
     start = time.monotonic()
     deadline = start + seconds
     while True:
@@ -67,7 +67,8 @@ def main():
             if st:
                 p["rss"], p["hwm"] = st.get("VmRSS"), st.get("VmHWM")
                 p["rss_max"] = max(p["rss_max"], p["rss"] or 0)
-                p["anon_max"] = max(p["anon_max"], st.get("RssAnon") or 0)
+                if st.get("RssAnon") is not None:
+                    p["anon_max"] = max(p["anon_max"] or 0, st["RssAnon"])
             ticks = cpu_ticks(p["pid"])
             if ticks is not None:
                 p["ticks"] = ticks

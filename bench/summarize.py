@@ -288,7 +288,7 @@ def main():
         for s in scenarios:
             for c in concs:
                 f, p = stat(runs, (FLOOR, s, c), "ok_rps"), stat(runs, (PIPE, s, c), "ok_rps")
-                if f and p:
+                if f is not None and p:
                     floor_rows.append(f"| {SCENARIO_LABEL.get(s, s)} | {c} | {f / p:.2f} ({f:.0f} / {p:.0f}) |")
         if floor_rows:
             out("| scenario | conc | pass-through RPS / pipe RPS (a proxy that parses the JSON and nothing more) |")

@@ -1,7 +1,8 @@
 //! Why one attempt failed, and what that means: its status and class for the record, whether
 //! another try (here or at another endpoint) can help, and how long to wait before it.
 //!
-//! Invariant: every upstream answer that is not a success maps to exactly one [`Failure`].
+//! Invariant: a failed attempt is one [`Failure`], and what the record, the balancer and the
+//! client are told of it (status, class, fault, error) is read from that value alone.
 
 use crate::proxy::{
     balancer::Fault,

@@ -1,11 +1,12 @@
 //! The request-log writer: a bounded queue of finished records and the background thread that
-//! stores it in batches (logs, usage events, counters), through the [journal](super::journal) on disk while
-//! the database refuses.
+//! stores it in batches (logs, usage events, counters), through the [journal](super::journal)
+//! on disk while the database refuses.
 //!
 //! Invariant: no record is ever dropped. A batch the database refuses goes to the journal
 //! (replayed, in order, when the database answers again; only if the disk refuses too is the
 //! batch retried in place until stored); shutdown drains the queue before the process exits (R4).
-//! Invariant: the writer runs on a thread of its own, never on the request runtime.
+//! Invariant: the writer runs on a thread of its own, with its own runtime; only when that
+//! runtime cannot be built does it run on the request runtime (and says so in the log).
 
 use super::journal::Journal;
 use crate::store::{Finished, Store};
